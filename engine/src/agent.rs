@@ -1,0 +1,684 @@
+//! An agent's presence: its status with the time it began, the offer it is ringing for, its
+//! call, wrap-up, the post-call status it chose and a supervisor's lock (features A2–A5).
+//!
+//! Invariants:
+//! - `status` is `Offered` exactly when `call` holds a ringing call, `InService` when it holds a
+//!   connected one; `AfterService` while a wrap-up runs.
+//! - A lock only stops the agent's own changes; calls still move the agent through Offered,
+//!   InService and AfterService, and every idle moment lands in the locked status.
+//! - Every change of status is reported once through [`Agent::poll_change`].
+
+use crate::{AgentId, CallId, Error, QueueId, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+/// An agent's status (A2). System statuses are set by the engine; `Custom` ones (Break,
+/// Training, PTO…) are defined in the configuration and chosen by the agent.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Logged out of voice: receives nothing.
+    Offline,
+    /// Available: the queues may offer calls.
+    Ready,
+    /// A call is ringing on the agent's device.
+    Offered,
+    /// Placing an outbound call.
+    Dialing,
+    /// On a call.
+    InService,
+    /// Wrap-up after a call.
+    AfterService,
+    /// Not available: chosen, or the no-answer delay after a missed offer.
+    Busy,
+    /// Do not disturb.
+    Dnd,
+    /// An admin-defined status, by its configured name.
+    Custom(String),
+}
+
+impl Status {
+    /// The wire name: `ready`, `in_service`, or a custom status's own name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Status::Offline => "offline",
+            Status::Ready => "ready",
+            Status::Offered => "offered",
+            Status::Dialing => "dialing",
+            Status::InService => "in_service",
+            Status::AfterService => "after_service",
+            Status::Busy => "busy",
+            Status::Dnd => "dnd",
+            Status::Custom(name) => name,
+        }
+    }
+
+    /// Parses a wire name; anything that is not a system status is a custom one (to be checked
+    /// against the configured list by [`Agent::set_status`]).
+    pub fn parse(s: &str) -> Status {
+        match s {
+            "offline" => Status::Offline,
+            "ready" => Status::Ready,
+            "offered" => Status::Offered,
+            "dialing" => Status::Dialing,
+            "in_service" => Status::InService,
+            "after_service" => Status::AfterService,
+            "busy" => Status::Busy,
+            "dnd" => Status::Dnd,
+            other => Status::Custom(other.to_owned()),
+        }
+    }
+
+    /// Statuses only the system sets: an agent or supervisor cannot choose them.
+    pub fn is_system_only(&self) -> bool {
+        matches!(
+            self,
+            Status::Offered | Status::Dialing | Status::InService | Status::AfterService
+        )
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(Status::parse(&s))
+    }
+}
+
+/// Why a status changed: carried into the status history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeReason {
+    /// The agent chose it.
+    Agent,
+    /// A supervisor's lock.
+    Lock,
+    /// A call was offered.
+    Offer,
+    /// The agent answered.
+    Answered,
+    /// The offer ended without the agent answering (someone else did, or the caller left).
+    OfferWithdrawn,
+    /// The agent declined or let the offer time out: the no-answer delay begins.
+    OfferMissed,
+    /// The no-answer delay ran out.
+    NoAnswerDelayOver,
+    /// The call ended: wrap-up begins.
+    CallEnded,
+    /// The agent ended the wrap-up.
+    WrapUpEnded,
+    /// The queue's wrap-up limit ended the wrap-up.
+    WrapUpLimit,
+}
+
+/// One change of status, as the shell persists and publishes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    /// The agent.
+    pub agent: AgentId,
+    /// Status before.
+    pub from: Status,
+    /// Status after.
+    pub to: Status,
+    /// When the new status began.
+    pub at: Timestamp,
+    /// Why.
+    pub reason: ChangeReason,
+}
+
+/// The call an agent is ringing for or talking on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentCall {
+    /// The call.
+    pub call: CallId,
+    /// The queue it came from; its wrap-up limit and no-answer delay apply.
+    pub queue: QueueId,
+    /// When the agent answered; `None` while it rings.
+    pub answered_at: Option<Timestamp>,
+}
+
+/// An agent's whole presence state. Serializable so that the shell can persist it and a
+/// restarted actor continues where it was.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    id: AgentId,
+    status: Status,
+    since: Timestamp,
+    lock: Option<Status>,
+    post_call_status: Option<Status>,
+    call: Option<AgentCall>,
+    /// End of the no-answer delay, while the agent is Busy because of it.
+    busy_until: Option<Timestamp>,
+    /// End of the wrap-up imposed by the queue's limit, while in AfterService.
+    wrap_up_until: Option<Timestamp>,
+    /// Since when the agent has been without a call (longest-idle routing).
+    idle_since: Timestamp,
+    calls_handled: u64,
+    talk_time_ms: u64,
+    #[serde(skip)]
+    changes: VecDeque<StatusChange>,
+}
+
+/// What routing needs to know of an agent: published to the agent's queues on every change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Availability {
+    /// The agent's status now.
+    pub status: Status,
+    /// Whether a queue may offer it a call now.
+    pub available: bool,
+    /// Since when it has been without a call.
+    pub idle_since: Timestamp,
+    /// Calls answered since it was created.
+    pub calls_handled: u64,
+    /// Total talking time, in milliseconds.
+    pub talk_time_ms: u64,
+}
+
+/// Timers the shell must arm for an agent (see [`Agent::poll_timeout`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentTimer {
+    /// The no-answer delay ends.
+    NoAnswerDelay,
+    /// The queue's wrap-up limit is reached.
+    WrapUpLimit,
+}
+
+impl Agent {
+    /// A new agent, Offline since `now`.
+    pub fn new(id: AgentId, now: Timestamp) -> Self {
+        Agent {
+            id,
+            status: Status::Offline,
+            since: now,
+            lock: None,
+            post_call_status: None,
+            call: None,
+            busy_until: None,
+            wrap_up_until: None,
+            idle_since: now,
+            calls_handled: 0,
+            talk_time_ms: 0,
+            changes: VecDeque::new(),
+        }
+    }
+
+    /// The agent's id.
+    pub fn id(&self) -> &AgentId {
+        &self.id
+    }
+
+    /// The current status.
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// When the current status began (the panel's timer).
+    pub fn since(&self) -> Timestamp {
+        self.since
+    }
+
+    /// The status a supervisor locked the agent in, if any.
+    pub fn lock(&self) -> Option<&Status> {
+        self.lock.as_ref()
+    }
+
+    /// The status chosen for after the current call's wrap-up.
+    pub fn post_call_status(&self) -> Option<&Status> {
+        self.post_call_status.as_ref()
+    }
+
+    /// The call the agent is ringing for or talking on.
+    pub fn call(&self) -> Option<&AgentCall> {
+        self.call.as_ref()
+    }
+
+    /// Calls answered so far.
+    pub fn calls_handled(&self) -> u64 {
+        self.calls_handled
+    }
+
+    /// What routing needs to know.
+    pub fn availability(&self) -> Availability {
+        Availability {
+            status: self.status.clone(),
+            available: self.is_available(),
+            idle_since: self.idle_since,
+            calls_handled: self.calls_handled,
+            talk_time_ms: self.talk_time_ms,
+        }
+    }
+
+    /// Whether a queue may offer this agent a call now.
+    pub fn is_available(&self) -> bool {
+        self.status == Status::Ready && self.call.is_none()
+    }
+
+    /// The agent (or the API on its behalf) chooses a status, and optionally the post-call
+    /// status for the current call. During a call only the post-call status may change; during
+    /// wrap-up choosing a status ends the wrap-up into it.
+    pub fn set_status(
+        &mut self,
+        now: Timestamp,
+        status: Option<Status>,
+        post_call_status: Option<Status>,
+        custom: &[String],
+    ) -> Result<(), Error> {
+        for s in status.iter().chain(post_call_status.iter()) {
+            check_selectable(s, custom)?;
+        }
+        if let Some(locked) = &self.lock {
+            if status.as_ref().is_some_and(|s| s != &self.status) {
+                return Err(Error::Locked(self.id.clone(), locked.to_string()));
+            }
+        }
+        if let Some(status) = &status {
+            match (&self.status, &self.call) {
+                (Status::AfterService, _) => {}
+                (_, Some(call)) if status != &self.status => {
+                    return Err(Error::OnCall(self.id.clone(), call.call.clone()));
+                }
+                (Status::Busy, _) if self.busy_until.is_some() && *status == Status::Ready => {
+                    return Err(Error::NoAnswerDelay(self.id.clone()));
+                }
+                _ => {}
+            }
+        }
+        if let Some(p) = post_call_status {
+            self.post_call_status = Some(p);
+        }
+        if let Some(status) = status {
+            if self.status == Status::AfterService {
+                self.wrap_up_until = None;
+                self.post_call_status = None;
+            }
+            self.busy_until = None;
+            self.change(now, status, ChangeReason::Agent);
+        }
+        Ok(())
+    }
+
+    /// A supervisor locks the agent in `status`. Idle agents move to it at once; an agent on a
+    /// call moves to it when its wrap-up ends.
+    pub fn lock_in(
+        &mut self,
+        now: Timestamp,
+        status: Status,
+        custom: &[String],
+    ) -> Result<(), Error> {
+        check_selectable(&status, custom)?;
+        self.lock = Some(status.clone());
+        if self.call.is_none() && self.status != Status::AfterService {
+            self.busy_until = None;
+            self.change(now, status, ChangeReason::Lock);
+        }
+        Ok(())
+    }
+
+    /// A supervisor lifts the lock; the status stays as it is.
+    pub fn unlock(&mut self) {
+        self.lock = None;
+    }
+
+    /// A queue offers a call. Refused unless the agent is available.
+    pub fn offer(&mut self, now: Timestamp, call: CallId, queue: QueueId) -> Result<(), Error> {
+        if !self.is_available() {
+            return Err(Error::Unavailable(self.id.clone()));
+        }
+        self.call = Some(AgentCall {
+            call,
+            queue,
+            answered_at: None,
+        });
+        self.change(now, Status::Offered, ChangeReason::Offer);
+        Ok(())
+    }
+
+    /// The agent answered the offered call.
+    pub fn answered(&mut self, now: Timestamp, call: &CallId) -> Result<(), Error> {
+        let ringing = self.ringing(call)?;
+        ringing.answered_at = Some(now);
+        self.calls_handled += 1;
+        self.change(now, Status::InService, ChangeReason::Answered);
+        Ok(())
+    }
+
+    /// The offer ended without this agent answering (another agent answered a ring-all offer,
+    /// or the caller hung up): back to Ready, no penalty.
+    pub fn offer_withdrawn(&mut self, now: Timestamp, call: &CallId) -> Result<(), Error> {
+        self.ringing(call)?;
+        self.call = None;
+        let next = self.lock.clone().unwrap_or(Status::Ready);
+        self.change(now, next, ChangeReason::OfferWithdrawn);
+        Ok(())
+    }
+
+    /// The agent declined the offer or let it time out: Busy for the queue's no-answer delay
+    /// (A3), so that the call is rerouted to someone else first.
+    pub fn offer_missed(
+        &mut self,
+        now: Timestamp,
+        call: &CallId,
+        no_answer_delay: Duration,
+    ) -> Result<(), Error> {
+        self.ringing(call)?;
+        self.call = None;
+        if no_answer_delay.is_zero() {
+            let next = self.lock.clone().unwrap_or(Status::Ready);
+            self.change(now, next, ChangeReason::OfferMissed);
+        } else {
+            self.busy_until = Some(now + no_answer_delay);
+            self.change(now, Status::Busy, ChangeReason::OfferMissed);
+        }
+        Ok(())
+    }
+
+    /// The call ended: wrap-up begins, limited by the queue's `wrap_up_limit` when it has one.
+    /// A call that ended while still ringing is a withdrawn offer instead.
+    pub fn call_ended(
+        &mut self,
+        now: Timestamp,
+        call: &CallId,
+        wrap_up_limit: Option<Duration>,
+    ) -> Result<(), Error> {
+        match &self.call {
+            Some(c) if &c.call == call && c.answered_at.is_none() => {
+                return self.offer_withdrawn(now, call)
+            }
+            Some(c) if &c.call == call => {}
+            _ => return Err(Error::NotOwner(call.clone(), self.id.clone())),
+        }
+        let c = self.call.take().expect("matched Some above");
+        let answered = c.answered_at.expect("matched answered above");
+        self.talk_time_ms += now.since(answered).as_millis() as u64;
+        self.idle_since = now;
+        self.wrap_up_until = wrap_up_limit.map(|d| now + d);
+        self.change(now, Status::AfterService, ChangeReason::CallEnded);
+        if wrap_up_limit.is_some_and(|d| d.is_zero()) {
+            self.finish_wrap_up(now, ChangeReason::WrapUpLimit);
+        }
+        Ok(())
+    }
+
+    /// The agent ends its wrap-up by hand: it moves to its post-call status, else Ready.
+    pub fn end_wrap_up(&mut self, now: Timestamp) -> Result<(), Error> {
+        if self.status != Status::AfterService {
+            return Err(Error::NotInWrapUp(self.id.clone()));
+        }
+        self.finish_wrap_up(now, ChangeReason::WrapUpEnded);
+        Ok(())
+    }
+
+    /// The next moment the shell must call [`Agent::handle_timeout`], and why.
+    pub fn poll_timeout(&self) -> Option<(Timestamp, AgentTimer)> {
+        match self.status {
+            Status::Busy => self.busy_until.map(|t| (t, AgentTimer::NoAnswerDelay)),
+            Status::AfterService => self.wrap_up_until.map(|t| (t, AgentTimer::WrapUpLimit)),
+            _ => None,
+        }
+    }
+
+    /// Time passes: ends the no-answer delay or the wrap-up when their moment has come.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        match self.poll_timeout() {
+            Some((at, AgentTimer::NoAnswerDelay)) if at <= now => {
+                self.busy_until = None;
+                let next = self.lock.clone().unwrap_or(Status::Ready);
+                self.change(now, next, ChangeReason::NoAnswerDelayOver);
+            }
+            Some((at, AgentTimer::WrapUpLimit)) if at <= now => {
+                self.finish_wrap_up(now, ChangeReason::WrapUpLimit);
+            }
+            _ => {}
+        }
+    }
+
+    /// The next status change to persist and publish, oldest first.
+    pub fn poll_change(&mut self) -> Option<StatusChange> {
+        self.changes.pop_front()
+    }
+
+    /// Restart recovery after the process stopped: an offer that was ringing is gone (the call
+    /// is requeued by its own recovery), so the agent goes back to where it would be idle.
+    pub fn recover(&mut self, now: Timestamp) {
+        if self.status == Status::Offered {
+            self.call = None;
+            let next = self.lock.clone().unwrap_or(Status::Ready);
+            self.change(now, next, ChangeReason::OfferWithdrawn);
+        }
+    }
+
+    fn ringing(&mut self, call: &CallId) -> Result<&mut AgentCall, Error> {
+        match &mut self.call {
+            Some(c) if &c.call == call && c.answered_at.is_none() => Ok(c),
+            _ => Err(Error::NotOffered(call.clone(), self.id.clone())),
+        }
+    }
+
+    fn finish_wrap_up(&mut self, now: Timestamp, reason: ChangeReason) {
+        self.wrap_up_until = None;
+        let chosen = self.post_call_status.take();
+        let next = self.lock.clone().or(chosen).unwrap_or(Status::Ready);
+        self.change(now, next, reason);
+    }
+
+    fn change(&mut self, now: Timestamp, to: Status, reason: ChangeReason) {
+        let from = std::mem::replace(&mut self.status, to.clone());
+        self.since = now;
+        if to == Status::Ready
+            && from != Status::Ready
+            && self.call.is_none()
+            && from != Status::Offered
+        {
+            // Returning from a break counts as idle from now, so longest-idle does not favour
+            // an agent who was away.
+            self.idle_since = now;
+        }
+        self.changes.push_back(StatusChange {
+            agent: self.id.clone(),
+            from,
+            to,
+            at: now,
+            reason,
+        });
+    }
+}
+
+fn check_selectable(status: &Status, custom: &[String]) -> Result<(), Error> {
+    if status.is_system_only() {
+        return Err(Error::NotSelectable(status.to_string()));
+    }
+    if let Status::Custom(name) = status {
+        if !custom.iter().any(|c| c == name) {
+            return Err(Error::UnknownStatus(name.clone()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_millis(s * 1000)
+    }
+    fn ready_agent() -> Agent {
+        let mut a = Agent::new("alice".into(), t(0));
+        a.set_status(t(0), Some(Status::Ready), None, &[]).unwrap();
+        a
+    }
+    fn drain(a: &mut Agent) -> Vec<(Status, Status)> {
+        std::iter::from_fn(|| a.poll_change())
+            .map(|c| (c.from, c.to))
+            .collect()
+    }
+    const SEVEN: Duration = Duration::from_secs(7);
+
+    #[test]
+    fn statuses_carry_their_start_time() {
+        let mut a = ready_agent();
+        assert_eq!(a.since(), t(0));
+        a.set_status(t(5), Some(Status::Dnd), None, &[]).unwrap();
+        assert_eq!((a.status(), a.since()), (&Status::Dnd, t(5)));
+        assert_eq!(
+            drain(&mut a),
+            vec![
+                (Status::Offline, Status::Ready),
+                (Status::Ready, Status::Dnd)
+            ]
+        );
+    }
+
+    #[test]
+    fn custom_statuses_must_be_configured_and_system_ones_cannot_be_chosen() {
+        let mut a = ready_agent();
+        let custom = vec!["break".to_owned()];
+        assert_eq!(
+            a.set_status(t(1), Some(Status::parse("lunch")), None, &custom),
+            Err(Error::UnknownStatus("lunch".into()))
+        );
+        assert!(matches!(
+            a.set_status(t(1), Some(Status::InService), None, &custom),
+            Err(Error::NotSelectable(_))
+        ));
+        a.set_status(t(1), Some(Status::parse("break")), None, &custom)
+            .unwrap();
+        assert_eq!(a.status(), &Status::Custom("break".into()));
+    }
+
+    #[test]
+    fn missed_offer_makes_the_agent_busy_for_the_no_answer_delay() {
+        let mut a = ready_agent();
+        a.offer(t(10), "c1".into(), "support".into()).unwrap();
+        assert_eq!(a.status(), &Status::Offered);
+        a.offer_missed(t(28), &"c1".into(), SEVEN).unwrap();
+        assert_eq!(a.status(), &Status::Busy);
+        assert!(!a.is_available());
+        assert_eq!(a.poll_timeout(), Some((t(35), AgentTimer::NoAnswerDelay)));
+        assert_eq!(
+            a.set_status(t(30), Some(Status::Ready), None, &[]),
+            Err(Error::NoAnswerDelay("alice".into()))
+        );
+        a.handle_timeout(t(34));
+        assert_eq!(a.status(), &Status::Busy);
+        a.handle_timeout(t(35));
+        assert_eq!((a.status(), a.since()), (&Status::Ready, t(35)));
+    }
+
+    #[test]
+    fn wrap_up_limit_lands_in_the_chosen_post_call_status() {
+        let mut a = ready_agent();
+        let custom = vec!["break".to_owned()];
+        a.offer(t(1), "c1".into(), "support".into()).unwrap();
+        a.answered(t(2), &"c1".into()).unwrap();
+        a.set_status(t(3), None, Some(Status::parse("break")), &custom)
+            .unwrap();
+        a.call_ended(t(62), &"c1".into(), Some(Duration::from_secs(30)))
+            .unwrap();
+        assert_eq!(a.status(), &Status::AfterService);
+        assert_eq!(a.poll_timeout(), Some((t(92), AgentTimer::WrapUpLimit)));
+        a.handle_timeout(t(92));
+        assert_eq!(a.status(), &Status::Custom("break".into()));
+        assert_eq!(a.availability().talk_time_ms, 60_000);
+        assert_eq!(a.calls_handled(), 1);
+    }
+
+    #[test]
+    fn wrap_up_ended_by_hand_goes_to_ready_without_a_post_call_status() {
+        let mut a = ready_agent();
+        a.offer(t(1), "c1".into(), "q".into()).unwrap();
+        a.answered(t(2), &"c1".into()).unwrap();
+        assert_eq!(a.end_wrap_up(t(3)), Err(Error::NotInWrapUp("alice".into())));
+        a.call_ended(t(5), &"c1".into(), None).unwrap();
+        assert_eq!(a.poll_timeout(), None);
+        a.end_wrap_up(t(9)).unwrap();
+        assert_eq!(a.status(), &Status::Ready);
+        assert!(a.is_available());
+    }
+
+    #[test]
+    fn a_locked_agent_cannot_change_status_but_still_takes_calls() {
+        let mut a = ready_agent();
+        a.lock_in(t(1), Status::Ready, &[]).unwrap();
+        assert_eq!(
+            a.set_status(t(2), Some(Status::Dnd), None, &[]),
+            Err(Error::Locked("alice".into(), "ready".into()))
+        );
+        a.offer(t(3), "c1".into(), "q".into()).unwrap();
+        a.answered(t(4), &"c1".into()).unwrap();
+        a.set_status(t(5), None, Some(Status::Dnd), &[]).unwrap();
+        a.call_ended(t(6), &"c1".into(), None).unwrap();
+        a.end_wrap_up(t(7)).unwrap();
+        assert_eq!(
+            a.status(),
+            &Status::Ready,
+            "the lock wins over the post-call status"
+        );
+        a.unlock();
+        a.set_status(t(8), Some(Status::Dnd), None, &[]).unwrap();
+    }
+
+    #[test]
+    fn a_lock_on_a_busy_agent_applies_after_its_call() {
+        let mut a = ready_agent();
+        let custom = vec!["training".to_owned()];
+        a.offer(t(1), "c1".into(), "q".into()).unwrap();
+        a.answered(t(2), &"c1".into()).unwrap();
+        a.lock_in(t(3), Status::parse("training"), &custom).unwrap();
+        assert_eq!(a.status(), &Status::InService);
+        a.call_ended(t(4), &"c1".into(), Some(Duration::ZERO))
+            .unwrap();
+        assert_eq!(a.status(), &Status::Custom("training".into()));
+    }
+
+    #[test]
+    fn offers_only_reach_an_available_agent_and_status_is_frozen_during_a_call() {
+        let mut a = Agent::new("bob".into(), t(0));
+        assert_eq!(
+            a.offer(t(1), "c1".into(), "q".into()),
+            Err(Error::Unavailable("bob".into()))
+        );
+        a.set_status(t(1), Some(Status::Ready), None, &[]).unwrap();
+        a.offer(t(2), "c1".into(), "q".into()).unwrap();
+        assert_eq!(
+            a.offer(t(2), "c2".into(), "q".into()),
+            Err(Error::Unavailable("bob".into()))
+        );
+        assert_eq!(
+            a.set_status(t(3), Some(Status::Dnd), None, &[]),
+            Err(Error::OnCall("bob".into(), "c1".into()))
+        );
+        assert_eq!(
+            a.answered(t(3), &"c2".into()),
+            Err(Error::NotOffered("c2".into(), "bob".into()))
+        );
+        a.offer_withdrawn(t(4), &"c1".into()).unwrap();
+        assert_eq!(a.status(), &Status::Ready);
+    }
+
+    #[test]
+    fn state_round_trips_through_json_for_restarts() {
+        let mut a = ready_agent();
+        a.offer(t(1), "c1".into(), "q".into()).unwrap();
+        a.answered(t(2), &"c1".into()).unwrap();
+        let json = serde_json::to_string(&a).unwrap();
+        let mut back: Agent = serde_json::from_str(&json).unwrap();
+        drain(&mut a);
+        assert_eq!(back, a);
+        back.call_ended(t(3), &"c1".into(), None).unwrap();
+        assert_eq!(back.status(), &Status::AfterService);
+    }
+}

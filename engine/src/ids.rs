@@ -1,0 +1,52 @@
+//! Identifiers of the domain's entities. They are plain strings (configuration names for agents
+//! and queues, generated ids for calls) wrapped so that one cannot be passed for another.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// The id as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An agent's id: its configured user name (`alice`).
+    AgentId
+);
+id_type!(
+    /// A queue's id: its configured name (`support`).
+    QueueId
+);
+id_type!(
+    /// A call's id, generated when the call enters the system.
+    CallId
+);

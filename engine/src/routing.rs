@@ -1,0 +1,279 @@
+//! Routing strategies (B2, B3): which of the eligible agents a queue offers a call to.
+//!
+//! A strategy sees only candidates that are available and meet the call's skill requirements
+//! (the queue filters them first); it returns the agents to ring, in order. Ring-all returns
+//! every candidate, the others one. Developers plug their own rule in through
+//! [`RoutingStrategy`].
+
+use crate::{AgentId, CallId, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Skill name → level (1–10 by convention; higher is better).
+pub type Skills = BTreeMap<String, u8>;
+
+/// An agent a queue could offer the call to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The agent.
+    pub agent: AgentId,
+    /// Its position in the queue's member list (sequential and round-robin order).
+    pub position: usize,
+    /// Since when it has been without a call.
+    pub idle_since: Timestamp,
+    /// Calls it answered.
+    pub calls_handled: u64,
+    /// Its total talking time, in milliseconds.
+    pub talk_time_ms: u64,
+    /// Its skills.
+    pub skills: Skills,
+}
+
+/// The call being routed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteRequest<'a> {
+    /// The call.
+    pub call: &'a CallId,
+    /// Its skill requirements after escalation: skill → minimum level.
+    pub skills: &'a Skills,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// A routing rule: chooses whom to ring among eligible candidates (never empty).
+pub trait RoutingStrategy: Send {
+    /// The agents to ring, best first. Returning nothing leaves the call waiting.
+    fn choose(&mut self, request: &RouteRequest<'_>, candidates: &[Candidate]) -> Vec<AgentId>;
+}
+
+/// The built-in strategies, by their configuration names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// The agent idle the longest.
+    LongestIdle,
+    /// The next agent in member order after the last one chosen.
+    RoundRobin,
+    /// Every available agent at once; the first to answer takes the call.
+    RingAll,
+    /// A random available agent.
+    Random,
+    /// The first available agent in the fixed member order.
+    Sequential,
+    /// The agent who answered the fewest calls.
+    FewestCalls,
+    /// The agent with the least talking time.
+    LeastTalkTime,
+    /// The best match on the call's skills (sum of levels), then the longest idle.
+    SkillsBased,
+}
+
+impl Strategy {
+    /// Every built-in strategy.
+    pub const ALL: [Strategy; 8] = [
+        Strategy::LongestIdle,
+        Strategy::RoundRobin,
+        Strategy::RingAll,
+        Strategy::Random,
+        Strategy::Sequential,
+        Strategy::FewestCalls,
+        Strategy::LeastTalkTime,
+        Strategy::SkillsBased,
+    ];
+}
+
+/// A built-in strategy with the little state some need (round-robin's cursor, random's
+/// generator). The generator is a seeded SplitMix64: routing stays reproducible in tests.
+#[derive(Clone, Debug)]
+pub struct Builtin {
+    strategy: Strategy,
+    last_position: Option<usize>,
+    rng: u64,
+}
+
+impl Builtin {
+    /// A strategy; `seed` feeds the random one.
+    pub fn new(strategy: Strategy, seed: u64) -> Self {
+        Builtin {
+            strategy,
+            last_position: None,
+            rng: seed,
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+fn longest_idle_key(c: &Candidate) -> (Timestamp, usize) {
+    (c.idle_since, c.position)
+}
+
+impl RoutingStrategy for Builtin {
+    fn choose(&mut self, request: &RouteRequest<'_>, candidates: &[Candidate]) -> Vec<AgentId> {
+        let pick = match self.strategy {
+            Strategy::RingAll => {
+                let mut all: Vec<&Candidate> = candidates.iter().collect();
+                all.sort_by_key(|c| c.position);
+                return all.into_iter().map(|c| c.agent.clone()).collect();
+            }
+            Strategy::LongestIdle => candidates.iter().min_by_key(|c| longest_idle_key(c)),
+            Strategy::Sequential => candidates.iter().min_by_key(|c| c.position),
+            Strategy::RoundRobin => {
+                let after = self.last_position;
+                // The first position after the last chosen, wrapping around.
+                candidates.iter().min_by_key(|c| match after {
+                    Some(last) if c.position > last => (0, c.position),
+                    Some(_) => (1, c.position),
+                    None => (0, c.position),
+                })
+            }
+            Strategy::Random => {
+                let n = candidates.len() as u64;
+                let i = if n == 0 {
+                    0
+                } else {
+                    (self.next_random() % n) as usize
+                };
+                candidates.get(i)
+            }
+            Strategy::FewestCalls => candidates
+                .iter()
+                .min_by_key(|c| (c.calls_handled, longest_idle_key(c))),
+            Strategy::LeastTalkTime => candidates
+                .iter()
+                .min_by_key(|c| (c.talk_time_ms, longest_idle_key(c))),
+            Strategy::SkillsBased => candidates.iter().min_by_key(|c| {
+                let score: u32 = request
+                    .skills
+                    .keys()
+                    .map(|s| u32::from(c.skills.get(s).copied().unwrap_or(0)))
+                    .sum();
+                (std::cmp::Reverse(score), longest_idle_key(c))
+            }),
+        };
+        match pick {
+            Some(c) => {
+                self.last_position = Some(c.position);
+                vec![c.agent.clone()]
+            }
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Whether an agent's skills meet every requirement (skill → minimum level).
+pub fn meets(agent: &Skills, required: &Skills) -> bool {
+    required
+        .iter()
+        .all(|(skill, min)| agent.get(skill).is_some_and(|level| level >= min))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(
+        name: &str,
+        position: usize,
+        idle: i64,
+        calls: u64,
+        talk: u64,
+        skills: &[(&str, u8)],
+    ) -> Candidate {
+        Candidate {
+            agent: name.into(),
+            position,
+            idle_since: Timestamp(idle),
+            calls_handled: calls,
+            talk_time_ms: talk,
+            skills: skills.iter().map(|(s, l)| (s.to_string(), *l)).collect(),
+        }
+    }
+
+    fn pool() -> Vec<Candidate> {
+        vec![
+            cand("a", 0, 300, 5, 9_000, &[("fr", 2)]),
+            cand("b", 1, 100, 7, 1_000, &[("fr", 5)]),
+            cand("c", 2, 200, 1, 5_000, &[("fr", 9)]),
+        ]
+    }
+
+    fn choose(s: &mut Builtin, skills: &Skills, c: &[Candidate]) -> Vec<String> {
+        let call = CallId::from("c1");
+        let req = RouteRequest {
+            call: &call,
+            skills,
+            now: Timestamp(1_000),
+        };
+        s.choose(&req, c).into_iter().map(|a| a.0).collect()
+    }
+
+    #[test]
+    fn each_strategy_picks_in_its_own_order() {
+        let none = Skills::new();
+        let fr: Skills = [("fr".to_string(), 1)].into();
+        let p = pool();
+        let one = |st, skills: &Skills| choose(&mut Builtin::new(st, 1), skills, &p);
+        assert_eq!(one(Strategy::LongestIdle, &none), ["b"]);
+        assert_eq!(one(Strategy::Sequential, &none), ["a"]);
+        assert_eq!(one(Strategy::FewestCalls, &none), ["c"]);
+        assert_eq!(one(Strategy::LeastTalkTime, &none), ["b"]);
+        assert_eq!(one(Strategy::SkillsBased, &fr), ["c"]);
+        assert_eq!(
+            one(Strategy::SkillsBased, &none),
+            ["b"],
+            "no requirement: longest idle"
+        );
+        assert_eq!(one(Strategy::RingAll, &none), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn round_robin_continues_after_the_last_chosen_and_wraps() {
+        let p = pool();
+        let mut rr = Builtin::new(Strategy::RoundRobin, 0);
+        let none = Skills::new();
+        let picks: Vec<_> = (0..4)
+            .map(|_| choose(&mut rr, &none, &p)[0].clone())
+            .collect();
+        assert_eq!(picks, ["a", "b", "c", "a"]);
+        // b is busy: after a comes c.
+        let without_b: Vec<_> = p.iter().filter(|c| c.agent.0 != "b").cloned().collect();
+        assert_eq!(choose(&mut rr, &none, &without_b), ["c"]);
+    }
+
+    #[test]
+    fn random_spreads_over_every_candidate_and_is_reproducible() {
+        let p = pool();
+        let none = Skills::new();
+        let mut r1 = Builtin::new(Strategy::Random, 42);
+        let mut r2 = Builtin::new(Strategy::Random, 42);
+        let a: Vec<_> = (0..60)
+            .map(|_| choose(&mut r1, &none, &p)[0].clone())
+            .collect();
+        let b: Vec<_> = (0..60)
+            .map(|_| choose(&mut r2, &none, &p)[0].clone())
+            .collect();
+        assert_eq!(a, b);
+        for name in ["a", "b", "c"] {
+            assert!(
+                a.iter().filter(|x| *x == name).count() >= 5,
+                "{name} chosen too rarely: {a:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn skill_requirements_need_every_skill_at_its_level() {
+        let agent: Skills = [("fr".to_string(), 5), ("billing".to_string(), 2)].into();
+        assert!(meets(&agent, &[("fr".to_string(), 5)].into()));
+        assert!(!meets(&agent, &[("fr".to_string(), 6)].into()));
+        assert!(!meets(&agent, &[("de".to_string(), 1)].into()));
+        assert!(meets(&agent, &Skills::new()));
+    }
+}
