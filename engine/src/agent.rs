@@ -346,6 +346,24 @@ impl Agent {
         Ok(())
     }
 
+    /// The agent takes a waiting call by hand (unassigned work, B5): connected at once, whatever
+    /// its status, as long as it is not on another call.
+    pub fn take(&mut self, now: Timestamp, call: CallId, queue: QueueId) -> Result<(), Error> {
+        if self.call.is_some() {
+            return Err(Error::Unavailable(self.id.clone()));
+        }
+        self.busy_until = None;
+        self.wrap_up_until = None;
+        self.call = Some(AgentCall {
+            call,
+            queue,
+            answered_at: Some(now),
+        });
+        self.calls_handled += 1;
+        self.change(now, Status::InService, ChangeReason::Answered);
+        Ok(())
+    }
+
     /// The agent answered the offered call.
     pub fn answered(&mut self, now: Timestamp, call: &CallId) -> Result<(), Error> {
         let ringing = self.ringing(call)?;
@@ -667,6 +685,17 @@ mod tests {
         );
         a.offer_withdrawn(t(4), &"c1".into()).unwrap();
         assert_eq!(a.status(), &Status::Ready);
+    }
+
+    #[test]
+    fn taking_a_call_needs_no_ready_status_but_no_other_call() {
+        let mut a = Agent::new("alice".into(), t(0));
+        a.take(t(1), "c1".into(), "q".into()).unwrap();
+        assert_eq!((a.status(), a.calls_handled()), (&Status::InService, 1));
+        assert_eq!(
+            a.take(t(2), "c2".into(), "q".into()),
+            Err(Error::Unavailable("alice".into()))
+        );
     }
 
     #[test]

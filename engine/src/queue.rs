@@ -329,28 +329,28 @@ impl Queue {
         }
     }
 
-    /// An offer of this queue ended.
-    pub fn offer_ended(&mut self, now: Timestamp, call: &CallId, end: OfferEnd) {
-        let Some((c, agents)) = self.offering.remove(call) else {
-            if end == OfferEnd::Gone {
-                self.remove(call);
-            }
-            return;
-        };
-        for a in &agents {
-            if let Some(&i) = self.member_index.get(a) {
-                self.members[i].reserved = false;
+    /// An offer of this queue ended. A missed call goes back to its place in line even if
+    /// this queue no longer knew of the offer (it restarted meanwhile).
+    pub fn offer_ended(&mut self, now: Timestamp, call: WaitingCall, end: OfferEnd) {
+        if let Some((_, agents)) = self.offering.remove(&call.call) {
+            for a in &agents {
+                if let Some(&i) = self.member_index.get(a) {
+                    self.members[i].reserved = false;
+                }
             }
         }
         match end {
             OfferEnd::Answered => {
+                self.remove(&call.call);
                 self.answered += 1;
-                if now.since(c.enqueued_at) <= self.settings.service_level {
+                if now.since(call.enqueued_at) <= self.settings.service_level {
                     self.answered_within_sl += 1;
                 }
             }
-            OfferEnd::Missed => self.enqueue(c),
-            OfferEnd::Gone => {}
+            OfferEnd::Missed => self.enqueue(call),
+            OfferEnd::Gone => {
+                self.remove(&call.call);
+            }
         }
     }
 
@@ -575,7 +575,7 @@ mod tests {
                 ..avail(0)
             },
         );
-        q.offer_ended(t(28), &"c1".into(), OfferEnd::Missed);
+        q.offer_ended(t(28), call("c1", 0, 10), OfferEnd::Missed);
         q.enqueue(call("c3", 0, 20));
         assert_eq!(q.waiting().next().unwrap().call.0, "c1");
         assert!(q.dispatch(t(28)).is_empty(), "nobody free");
@@ -642,7 +642,9 @@ mod tests {
             pairs(q.dispatch(t(30))),
             [("fr-call".to_string(), vec!["junior".to_string()])]
         );
-        q.offer_ended(t(48), &"fr-call".into(), OfferEnd::Missed);
+        let mut back = call("fr-call", 0, 0);
+        back.skills = Skills::from([("fr".to_string(), 5)]);
+        q.offer_ended(t(48), back, OfferEnd::Missed);
         q.update_member(&"junior".into(), busy());
         assert!(
             q.dispatch(t(59)).is_empty(),
@@ -737,7 +739,7 @@ mod tests {
             (1, 1, 1, 3)
         );
         q.dispatch(t(70));
-        q.offer_ended(t(75), &"c1".into(), OfferEnd::Answered);
+        q.offer_ended(t(75), call("c1", 0, 10), OfferEnd::Answered);
         let c = q.counters(t(75));
         assert_eq!((c.waiting, c.answered, c.answered_within_sl), (1, 1, 0));
     }

@@ -41,7 +41,7 @@ pub struct RouteRequest<'a> {
 }
 
 /// A routing rule: chooses whom to ring among eligible candidates (never empty).
-pub trait RoutingStrategy: Send {
+pub trait RoutingStrategy: Send + Sync {
     /// The agents to ring, best first. Returning nothing leaves the call waiting.
     fn choose(&mut self, request: &RouteRequest<'_>, candidates: &[Candidate]) -> Vec<AgentId>;
 }

@@ -39,7 +39,7 @@ fn ring_out(q: &mut Queue, call: &mut Call, agents: &mut [Agent], now: Timestamp
     agent
         .offer_missed(now, call.id(), q.settings().no_answer_delay)
         .unwrap();
-    q.offer_ended(now, call.id(), OfferEnd::Missed);
+    q.offer_ended(now, call.waiting_call(), OfferEnd::Missed);
     missed
 }
 

@@ -1,0 +1,397 @@
+//! The agent actor: one per agent, owning its [`engine::agent::Agent`].
+//!
+//! Each message becomes an engine input stamped with now; the agent's status changes are then
+//! persisted (snapshot and history, in one transaction) before anyone is answered, published
+//! on the bus, and the new availability is sent to each of the agent's queues.
+
+use crate::context::{ChildKey, Context};
+use crate::error::ActorError;
+use crate::queue_actor::QueueMsg;
+use crate::timer::Timer;
+use engine::agent::{Agent, Status};
+use engine::{AgentId, CallId, QueueId, Timestamp};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the API shows of an agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AgentView {
+    /// Id.
+    pub id: AgentId,
+    /// Display name.
+    pub name: String,
+    /// Current status.
+    pub status: Status,
+    /// When it began (ms since the epoch).
+    pub since: Timestamp,
+    /// The status a supervisor locked it in.
+    pub locked: Option<Status>,
+    /// The status it will take after its current call's wrap-up.
+    pub post_call_status: Option<Status>,
+    /// The call it is ringing for or on.
+    pub call_id: Option<CallId>,
+    /// Its queues.
+    pub queues: Vec<QueueId>,
+    /// Its skills.
+    pub skills: engine::routing::Skills,
+    /// Calls answered.
+    pub calls_handled: u64,
+}
+
+/// Messages to an agent actor. Reply ports come last.
+pub enum AgentMsg {
+    /// The agent chooses a status and/or post-call status.
+    SetStatus {
+        /// New status.
+        status: Option<Status>,
+        /// Status for after the current call.
+        post_call_status: Option<Status>,
+        /// Answer.
+        reply: RpcReplyPort<Result<AgentView, ActorError>>,
+    },
+    /// A supervisor locks the agent in a status.
+    Lock {
+        /// The status.
+        status: Status,
+        /// Answer.
+        reply: RpcReplyPort<Result<AgentView, ActorError>>,
+    },
+    /// A supervisor lifts the lock.
+    Unlock {
+        /// Answer.
+        reply: RpcReplyPort<Result<AgentView, ActorError>>,
+    },
+    /// The agent ends its wrap-up.
+    EndWrapUp {
+        /// Answer.
+        reply: RpcReplyPort<Result<AgentView, ActorError>>,
+    },
+    /// The API reads the agent.
+    Get {
+        /// Answer.
+        reply: RpcReplyPort<AgentView>,
+    },
+    /// A queue reserves the agent for an offer; `false` if it is not available.
+    Reserve {
+        /// The call.
+        call: CallId,
+        /// The queue offering it.
+        queue: QueueId,
+        /// Answer.
+        reply: RpcReplyPort<bool>,
+    },
+    /// The agent takes a waiting call directly (unassigned work).
+    Take {
+        /// The call.
+        call: CallId,
+        /// Its queue.
+        queue: QueueId,
+        /// Answer.
+        reply: RpcReplyPort<Result<(), ActorError>>,
+    },
+    /// The call actor reports the agent answered.
+    Answered {
+        /// The call.
+        call: CallId,
+        /// Answer.
+        reply: RpcReplyPort<Result<(), ActorError>>,
+    },
+    /// The offer ended without this agent: back to Ready.
+    OfferWithdrawn {
+        /// The call.
+        call: CallId,
+    },
+    /// The agent declined or let the offer ring out.
+    OfferMissed {
+        /// The call.
+        call: CallId,
+        /// The queue's no-answer delay.
+        no_answer_delay: Duration,
+    },
+    /// The agent's call ended: wrap-up.
+    CallEnded {
+        /// The call.
+        call: CallId,
+        /// The queue's wrap-up limit.
+        wrap_up_limit: Option<Duration>,
+    },
+    /// Re-send availability to every queue (after a queue restarted).
+    Republish,
+    /// The engine's wake-up.
+    Timeout(u64),
+}
+
+/// The agent actor.
+pub(crate) struct AgentActor {
+    pub ctx: Arc<Context>,
+}
+
+pub(crate) struct AgentState {
+    agent: Agent,
+    timer: Timer,
+}
+
+/// Start-up: the agent's persisted state, if any.
+pub(crate) struct AgentArgs {
+    pub id: AgentId,
+    pub saved: Option<Agent>,
+    pub process_restarted: bool,
+}
+
+impl AgentActor {
+    fn view(&self, a: &Agent) -> AgentView {
+        let conf = self.ctx.config.agent(a.id().as_str());
+        AgentView {
+            id: a.id().clone(),
+            name: conf
+                .and_then(|c| c.name.clone())
+                .unwrap_or_else(|| a.id().to_string()),
+            status: a.status().clone(),
+            since: a.since(),
+            locked: a.lock().cloned(),
+            post_call_status: a.post_call_status().cloned(),
+            call_id: a.call().map(|c| c.call.clone()),
+            queues: conf
+                .map(|c| c.queues.iter().map(|q| QueueId::from(q.as_str())).collect())
+                .unwrap_or_default(),
+            skills: conf.map(|c| c.skills.clone()).unwrap_or_default(),
+            calls_handled: a.calls_handled(),
+        }
+    }
+
+    /// Persists, publishes and propagates whatever changed; re-arms the timer.
+    async fn commit(
+        &self,
+        myself: &ActorRef<AgentMsg>,
+        st: &mut AgentState,
+        force: bool,
+    ) -> Result<(), ActorError> {
+        let changes: Vec<_> = std::iter::from_fn(|| st.agent.poll_change()).collect();
+        if force || !changes.is_empty() {
+            self.ctx
+                .store
+                .save_agent(&st.agent, &changes, self.ctx.clock.now().0)
+                .await?;
+        }
+        if !changes.is_empty() {
+            let locked = st.agent.lock().map(|s| s.to_string());
+            for c in changes {
+                self.ctx.bus.publish_status(c, locked.clone());
+            }
+            self.publish_availability(&st.agent);
+        }
+        st.timer.arm(
+            myself,
+            &self.ctx.clock,
+            st.agent.poll_timeout().map(|(t, _)| t),
+            AgentMsg::Timeout,
+        );
+        Ok(())
+    }
+
+    fn publish_availability(&self, a: &Agent) {
+        if let Some(conf) = self.ctx.config.agent(a.id().as_str()) {
+            for q in &conf.queues {
+                self.ctx.tell_queue(
+                    &QueueId::from(q.as_str()),
+                    QueueMsg::MemberUpdate {
+                        agent: a.id().clone(),
+                        availability: a.availability(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Applies a fallible input, persists, and answers. A store failure is answered, then
+    /// kills the actor so that it restarts from the last saved state.
+    async fn apply<T>(
+        &self,
+        myself: &ActorRef<AgentMsg>,
+        st: &mut AgentState,
+        reply: RpcReplyPort<Result<T, ActorError>>,
+        f: impl FnOnce(&mut Agent, Timestamp, &[String]) -> Result<(), engine::Error>,
+        view: impl FnOnce(&Self, &Agent) -> T,
+    ) -> Result<(), ActorProcessingErr> {
+        let now = self.ctx.clock.now();
+        if let Err(e) = f(&mut st.agent, now, &self.ctx.config.custom_statuses) {
+            let _ = reply.send(Err(e.into()));
+            return Ok(());
+        }
+        match self.commit(myself, st, true).await {
+            Ok(()) => {
+                let _ = reply.send(Ok(view(self, &st.agent)));
+                Ok(())
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let _ = reply.send(Err(e));
+                Err(msg.into())
+            }
+        }
+    }
+}
+
+impl Actor for AgentActor {
+    type Msg = AgentMsg;
+    type State = AgentState;
+    type Arguments = AgentArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<AgentMsg>,
+        args: AgentArgs,
+    ) -> Result<AgentState, ActorProcessingErr> {
+        let now = self.ctx.clock.now();
+        let mut agent = args
+            .saved
+            .unwrap_or_else(|| Agent::new(args.id.clone(), now));
+        if args.process_restarted {
+            agent.recover(now);
+        }
+        let mut st = AgentState {
+            agent,
+            timer: Timer::default(),
+        };
+        self.commit(&myself, &mut st, true).await?;
+        crate::context::write(&self.ctx.children).insert(myself.get_id(), ChildKey::Agent(args.id));
+        Ok(st)
+    }
+
+    async fn post_start(
+        &self,
+        _myself: ActorRef<AgentMsg>,
+        st: &mut AgentState,
+    ) -> Result<(), ActorProcessingErr> {
+        self.publish_availability(&st.agent);
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<AgentMsg>,
+        st: &mut AgentState,
+    ) -> Result<(), ActorProcessingErr> {
+        st.timer.cancel();
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<AgentMsg>,
+        msg: AgentMsg,
+        st: &mut AgentState,
+    ) -> Result<(), ActorProcessingErr> {
+        let now = self.ctx.clock.now();
+        match msg {
+            AgentMsg::SetStatus {
+                status,
+                post_call_status,
+                reply,
+            } => {
+                self.apply(
+                    &myself,
+                    st,
+                    reply,
+                    |a, now, custom| a.set_status(now, status, post_call_status, custom),
+                    Self::view,
+                )
+                .await?
+            }
+            AgentMsg::Lock { status, reply } => {
+                self.apply(
+                    &myself,
+                    st,
+                    reply,
+                    |a, now, custom| a.lock_in(now, status, custom),
+                    Self::view,
+                )
+                .await?
+            }
+            AgentMsg::Unlock { reply } => {
+                self.apply(
+                    &myself,
+                    st,
+                    reply,
+                    |a, _, _| {
+                        a.unlock();
+                        Ok(())
+                    },
+                    Self::view,
+                )
+                .await?
+            }
+            AgentMsg::EndWrapUp { reply } => {
+                self.apply(
+                    &myself,
+                    st,
+                    reply,
+                    |a, now, _| a.end_wrap_up(now),
+                    Self::view,
+                )
+                .await?
+            }
+            AgentMsg::Get { reply } => {
+                let _ = reply.send(self.view(&st.agent));
+            }
+            AgentMsg::Reserve { call, queue, reply } => {
+                let ok = st.agent.offer(now, call, queue).is_ok();
+                if ok {
+                    self.commit(&myself, st, false).await?;
+                }
+                let _ = reply.send(ok);
+            }
+            AgentMsg::Take { call, queue, reply } => {
+                self.apply(
+                    &myself,
+                    st,
+                    reply,
+                    |a, now, _| a.take(now, call, queue),
+                    |_, _| (),
+                )
+                .await?
+            }
+            AgentMsg::Answered { call, reply } => {
+                self.apply(
+                    &myself,
+                    st,
+                    reply,
+                    |a, now, _| a.answered(now, &call),
+                    |_, _| (),
+                )
+                .await?
+            }
+            AgentMsg::OfferWithdrawn { call } => {
+                if st.agent.offer_withdrawn(now, &call).is_ok() {
+                    self.commit(&myself, st, false).await?;
+                }
+            }
+            AgentMsg::OfferMissed {
+                call,
+                no_answer_delay,
+            } => {
+                if st.agent.offer_missed(now, &call, no_answer_delay).is_ok() {
+                    self.commit(&myself, st, false).await?;
+                }
+            }
+            AgentMsg::CallEnded {
+                call,
+                wrap_up_limit,
+            } => {
+                if st.agent.call_ended(now, &call, wrap_up_limit).is_ok() {
+                    self.commit(&myself, st, false).await?;
+                }
+            }
+            AgentMsg::Republish => self.publish_availability(&st.agent),
+            AgentMsg::Timeout(generation) => {
+                if st.timer.fire(generation) {
+                    st.agent.handle_timeout(now);
+                    self.commit(&myself, st, false).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

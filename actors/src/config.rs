@@ -1,0 +1,347 @@
+//! The configuration (K4): queues, agents with their skills and queues, custom statuses and
+//! users, read from a TOML file; with no file, the embedded demo setup.
+//!
+//! [`Config::validate`] checks every cross-reference (an agent's queue exists, an overflow
+//! target exists, a user's agent exists…) so that a bad file is refused at startup with a
+//! message naming the problem, never half-loaded.
+
+use engine::queue::{Escalation, QueueSettings};
+use engine::routing::{Skills, Strategy};
+use engine::{AgentId, QueueId};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Admin-defined agent statuses (Break, Training, PTO…), by name.
+    #[serde(default)]
+    pub custom_statuses: Vec<String>,
+    /// The queues.
+    #[serde(default)]
+    pub queues: Vec<QueueConfig>,
+    /// The agents.
+    #[serde(default)]
+    pub agents: Vec<AgentConfig>,
+    /// Who can log in.
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+}
+
+/// A queue (B1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Its id, used in the API (`support`).
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Display colour (the offer banner shows it).
+    #[serde(default = "default_colour")]
+    pub colour: String,
+    /// Routing strategy.
+    #[serde(default = "default_strategy")]
+    pub strategy: Strategy,
+    /// Offer timeout in seconds (default 18).
+    #[serde(default = "default_offer_timeout")]
+    pub offer_timeout_secs: u64,
+    /// No-answer delay in seconds (default 7).
+    #[serde(default = "default_no_answer_delay")]
+    pub no_answer_delay_secs: u64,
+    /// Wrap-up limit in seconds; absent: wrap-up ends by hand.
+    #[serde(default)]
+    pub wrap_up_limit_secs: Option<u64>,
+    /// Longest wait before overflow, in seconds.
+    #[serde(default)]
+    pub max_wait_secs: Option<u64>,
+    /// The queue a call overflows to after `max_wait_secs`.
+    #[serde(default)]
+    pub overflow: Option<String>,
+    /// Service-level threshold in seconds (default 20).
+    #[serde(default = "default_service_level")]
+    pub service_level_secs: u64,
+    /// Skill escalation steps.
+    #[serde(default)]
+    pub escalation: Vec<EscalationConfig>,
+}
+
+/// One escalation step (B3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationConfig {
+    /// Wait in seconds after which it applies.
+    pub after_secs: u64,
+    /// Lower every required level by this much.
+    #[serde(default)]
+    pub lower_levels_by: u8,
+    /// Drop every requirement.
+    #[serde(default)]
+    pub drop_skills: bool,
+}
+
+/// An agent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Its id (`alice`).
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The queues it answers, in the order it should be listed.
+    #[serde(default)]
+    pub queues: Vec<String>,
+    /// Skill → level.
+    #[serde(default)]
+    pub skills: Skills,
+}
+
+/// A role (K3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Acts on itself and its own calls.
+    Agent,
+    /// Watches everything, locks agents' statuses.
+    Supervisor,
+    /// Everything, including call ingress.
+    Admin,
+}
+
+/// Someone who can log in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Login name.
+    pub username: String,
+    /// A plain password (fine for demos; prefer `password_hash`).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// An argon2 PHC hash (`$argon2id$…`).
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// Role.
+    pub role: Role,
+    /// The agent this user works as (agents: required; others: optional).
+    #[serde(default)]
+    pub agent: Option<String>,
+}
+
+/// A configuration that cannot be used, with the reason.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Not valid TOML, or a field of the wrong type or name.
+    #[error("configuration is not valid TOML for Switchyard: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// A rule broken.
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+fn default_colour() -> String {
+    "#2f80ed".into()
+}
+fn default_strategy() -> Strategy {
+    Strategy::LongestIdle
+}
+fn default_offer_timeout() -> u64 {
+    18
+}
+fn default_no_answer_delay() -> u64 {
+    7
+}
+fn default_service_level() -> u64 {
+    20
+}
+
+/// The embedded demo setup: queues `support` and `sales`; agents alice, bob (support) and
+/// carol (support, sales); supervisor sam; admin root; every password `demo`.
+pub const DEMO_TOML: &str = include_str!("demo.toml");
+
+impl Config {
+    /// Parses and validates a TOML configuration.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The embedded demo setup.
+    pub fn demo() -> Config {
+        Config::from_toml(DEMO_TOML).expect("the embedded demo configuration is valid: tested")
+    }
+
+    /// Checks every rule and cross-reference.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        let queues: HashSet<&str> = self.queues.iter().map(|q| q.id.as_str()).collect();
+        if queues.len() != self.queues.len() {
+            return bad("two queues share an id".into());
+        }
+        for q in &self.queues {
+            if q.id.is_empty() {
+                return bad("a queue has an empty id".into());
+            }
+            if let Some(o) = &q.overflow {
+                if !queues.contains(o.as_str()) || o == &q.id {
+                    return bad(format!(
+                        "queue {}: overflow target {o} is not another configured queue",
+                        q.id
+                    ));
+                }
+                if q.max_wait_secs.is_none() {
+                    return bad(format!("queue {}: overflow needs max_wait_secs", q.id));
+                }
+            }
+            if q.offer_timeout_secs == 0 {
+                return bad(format!(
+                    "queue {}: offer_timeout_secs must be at least 1",
+                    q.id
+                ));
+            }
+        }
+        let system = [
+            "offline",
+            "ready",
+            "offered",
+            "dialing",
+            "in_service",
+            "after_service",
+            "busy",
+            "dnd",
+        ];
+        for s in &self.custom_statuses {
+            if s.is_empty() || system.contains(&s.as_str()) {
+                return bad(format!("custom status {s:?} is empty or a system status"));
+            }
+        }
+        let agents: HashSet<&str> = self.agents.iter().map(|a| a.id.as_str()).collect();
+        if agents.len() != self.agents.len() {
+            return bad("two agents share an id".into());
+        }
+        for a in &self.agents {
+            for q in &a.queues {
+                if !queues.contains(q.as_str()) {
+                    return bad(format!("agent {}: unknown queue {q}", a.id));
+                }
+            }
+        }
+        let mut users = HashSet::new();
+        for u in &self.users {
+            if !users.insert(u.username.as_str()) {
+                return bad(format!("user {} appears twice", u.username));
+            }
+            if u.password.is_none() == u.password_hash.is_none() {
+                return bad(format!(
+                    "user {}: give exactly one of password, password_hash",
+                    u.username
+                ));
+            }
+            match (&u.agent, u.role) {
+                (Some(a), _) if !agents.contains(a.as_str()) => {
+                    return bad(format!("user {}: unknown agent {a}", u.username));
+                }
+                (None, Role::Agent) => {
+                    return bad(format!("user {}: an agent user needs `agent`", u.username))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether every user of this configuration is the demo's (passwords known to everyone).
+    pub fn is_demo(&self) -> bool {
+        self == &Config::demo()
+    }
+
+    /// A queue's engine settings.
+    pub fn queue_settings(q: &QueueConfig) -> QueueSettings {
+        QueueSettings {
+            offer_timeout: Duration::from_secs(q.offer_timeout_secs),
+            no_answer_delay: Duration::from_secs(q.no_answer_delay_secs),
+            wrap_up_limit: q.wrap_up_limit_secs.map(Duration::from_secs),
+            max_wait: q.max_wait_secs.map(Duration::from_secs),
+            overflow: q.overflow.as_deref().map(QueueId::from),
+            service_level: Duration::from_secs(q.service_level_secs),
+            escalation: q
+                .escalation
+                .iter()
+                .map(|e| Escalation {
+                    after: Duration::from_secs(e.after_secs),
+                    lower_levels_by: e.lower_levels_by,
+                    drop_skills: e.drop_skills,
+                })
+                .collect(),
+        }
+    }
+
+    /// A queue's members in configuration order, with their skills.
+    pub fn members(&self, queue: &str) -> Vec<(AgentId, Skills)> {
+        self.agents
+            .iter()
+            .filter(|a| a.queues.iter().any(|q| q == queue))
+            .map(|a| (AgentId::from(a.id.as_str()), a.skills.clone()))
+            .collect()
+    }
+
+    /// A queue by id.
+    pub fn queue(&self, id: &str) -> Option<&QueueConfig> {
+        self.queues.iter().find(|q| q.id == id)
+    }
+
+    /// An agent by id.
+    pub fn agent(&self, id: &str) -> Option<&AgentConfig> {
+        self.agents.iter().find(|a| a.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_setup_is_the_one_the_readme_promises() {
+        let c = Config::demo();
+        let queues: Vec<_> = c.queues.iter().map(|q| q.id.as_str()).collect();
+        assert_eq!(queues, ["support", "sales"]);
+        assert_eq!(c.members("support").len(), 3);
+        assert_eq!(c.members("sales")[0].0.as_str(), "carol");
+        let roles: Vec<_> = c
+            .users
+            .iter()
+            .map(|u| (u.username.as_str(), u.role))
+            .collect();
+        assert!(
+            roles.contains(&("sam", Role::Supervisor)) && roles.contains(&("root", Role::Admin))
+        );
+        assert!(c
+            .users
+            .iter()
+            .all(|u| u.password.as_deref() == Some("demo")));
+        assert!(c.is_demo());
+    }
+
+    #[test]
+    fn bad_references_are_refused_with_their_name() {
+        let text = DEMO_TOML.replace(
+            "queues = [\"support\", \"sales\"]",
+            "queues = [\"support\", \"billing\"]",
+        );
+        let err = Config::from_toml(&text).unwrap_err().to_string();
+        assert!(err.contains("unknown queue billing"), "{err}");
+        let err = Config::from_toml("[[queues]]\nid = \"q\"\nstrategy = \"fastest\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("fastest"), "{err}");
+        let err =
+            Config::from_toml("[[queues]]\nid = \"q\"\noverflow = \"q\"\nmax_wait_secs = 5\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("overflow target"), "{err}");
+    }
+}

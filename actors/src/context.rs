@@ -1,0 +1,123 @@
+//! What every actor shares: configuration, clock, store, event bus and the registry of live
+//! actors (which supervisors keep current across restarts).
+
+use crate::agent_actor::AgentMsg;
+use crate::call_actor::CallMsg;
+use crate::clock::Clock;
+use crate::config::{Config, QueueConfig};
+use crate::error::ActorError;
+use crate::events::EventBus;
+use crate::queue_actor::QueueMsg;
+use crate::store::Store;
+use engine::queue::QueueSettings;
+use engine::{AgentId, CallId, QueueId};
+use ractor::{ActorId, ActorRef, RpcReplyPort};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// How long an actor waits for another before giving up (`call_t!` discipline).
+pub(crate) const ASK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a supervised child is, so its supervisor can rebuild it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ChildKey {
+    Agent(AgentId),
+    Queue(QueueId),
+    Call(CallId),
+}
+
+/// Shared by every actor of one engine.
+pub(crate) struct Context {
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    pub store: Store,
+    pub bus: EventBus,
+    pub settings: HashMap<QueueId, QueueSettings>,
+    pub agents: RwLock<HashMap<AgentId, ActorRef<AgentMsg>>>,
+    pub queues: RwLock<HashMap<QueueId, ActorRef<QueueMsg>>>,
+    pub calls: RwLock<HashMap<CallId, ActorRef<CallMsg>>>,
+    pub children: RwLock<HashMap<ActorId, ChildKey>>,
+    pub call_sups: RwLock<Vec<ActorRef<crate::supervisor::SupervisorMsg>>>,
+}
+
+impl Context {
+    pub(crate) fn new(config: Config, clock: Clock, store: Store, bus: EventBus) -> Self {
+        let settings = config
+            .queues
+            .iter()
+            .map(|q: &QueueConfig| (QueueId::from(q.id.as_str()), Config::queue_settings(q)))
+            .collect();
+        Context {
+            config: Arc::new(config),
+            clock,
+            store,
+            bus,
+            settings,
+            agents: RwLock::default(),
+            queues: RwLock::default(),
+            calls: RwLock::default(),
+            children: RwLock::default(),
+            call_sups: RwLock::default(),
+        }
+    }
+
+    pub(crate) fn agent(&self, id: &AgentId) -> Option<ActorRef<AgentMsg>> {
+        read(&self.agents).get(id).cloned()
+    }
+
+    pub(crate) fn queue(&self, id: &QueueId) -> Option<ActorRef<QueueMsg>> {
+        read(&self.queues).get(id).cloned()
+    }
+
+    pub(crate) fn call(&self, id: &CallId) -> Option<ActorRef<CallMsg>> {
+        read(&self.calls).get(id).cloned()
+    }
+
+    pub(crate) fn settings(&self, queue: &QueueId) -> QueueSettings {
+        self.settings.get(queue).cloned().unwrap_or_default()
+    }
+
+    /// Tells an agent actor something, if it lives; a missing agent has nothing to update.
+    pub(crate) fn tell_agent(&self, id: &AgentId, msg: AgentMsg) {
+        if let Some(a) = self.agent(id) {
+            let _ = a.cast(msg);
+        }
+    }
+
+    pub(crate) fn tell_queue(&self, id: &QueueId, msg: QueueMsg) {
+        if let Some(q) = self.queue(id) {
+            let _ = q.cast(msg);
+        }
+    }
+}
+
+pub(crate) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    // The registries are plain maps updated in single statements: a poisoned lock still holds
+    // a consistent map.
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Asks an actor and waits, at most [`ASK_TIMEOUT`].
+pub(crate) async fn ask<M, T>(
+    who: &ActorRef<M>,
+    what: &str,
+    msg: impl FnOnce(RpcReplyPort<T>) -> M,
+) -> Result<T, ActorError>
+where
+    M: ractor::Message,
+    T: Send + 'static,
+{
+    match who.call(msg, Some(ASK_TIMEOUT)).await {
+        Ok(ractor::rpc::CallResult::Success(v)) => Ok(v),
+        Ok(ractor::rpc::CallResult::Timeout) => {
+            Err(ActorError::NoAnswer(what.to_owned(), "timed out".into()))
+        }
+        Ok(_) => Err(ActorError::NoAnswer(what.to_owned(), "it stopped".into())),
+        Err(e) => Err(ActorError::NoAnswer(what.to_owned(), e.to_string())),
+    }
+}

@@ -1,0 +1,31 @@
+//! The actors crate's error: what a caller of [`crate::Switchyard`] can be told.
+
+use crate::store::StoreError;
+
+/// Why a request to the running engine failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ActorError {
+    /// A domain rule refused it; nothing changed.
+    #[error(transparent)]
+    Rule(#[from] engine::Error),
+    /// No such queue.
+    #[error("unknown queue {0}")]
+    UnknownQueue(String),
+    /// No such agent.
+    #[error("unknown agent {0}")]
+    UnknownAgent(String),
+    /// No such call.
+    #[error("unknown call {0}")]
+    UnknownCall(String),
+    /// The call exists but has ended.
+    #[error("call {0} has ended")]
+    CallOver(String),
+    /// Persisting failed; the change was not acknowledged and the actor restarts from what was
+    /// last saved.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The actor did not answer in time or stopped while answering.
+    #[error("{0} did not answer: {1}")]
+    NoAnswer(String, String),
+}

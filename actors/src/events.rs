@@ -1,0 +1,180 @@
+//! The event bus: every journey step of a call and every agent status change, numbered in
+//! the order they happened, for WebSocket clients and event hooks.
+//!
+//! Events are derived from the engine's own records (a call's new journey entries, an agent's
+//! status changes), so what a client sees is exactly what was persisted.
+
+use engine::agent::StatusChange;
+use engine::call::{Call, JourneyEntry, JourneyEvent};
+use engine::{AgentId, CallId, QueueId, Timestamp};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// One event. Serialized as `{"seq", "type", "at", …fields}`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    /// Position in this process's stream, from 1.
+    pub seq: u64,
+    /// When it happened (ms since the epoch).
+    pub at: Timestamp,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type")]
+pub enum EventKind {
+    /// A step of a call's journey (`call.created`, `call.offered`, `call.answered`,
+    /// `call.ended`, …).
+    #[serde(rename = "call")]
+    Call {
+        /// The journey step's name, e.g. `call.offered`.
+        #[serde(skip)]
+        name: &'static str,
+        /// The call.
+        call_id: CallId,
+        /// Its queue.
+        queue: QueueId,
+        /// The caller's number.
+        from: String,
+        /// Agents concerned: those ringing or connected, and the one the step names.
+        agents: Vec<AgentId>,
+        /// The journey step itself.
+        #[serde(flatten)]
+        entry: JourneyEntry,
+    },
+    /// An agent's status changed.
+    #[serde(rename = "agent.status")]
+    AgentStatus {
+        /// The change.
+        #[serde(flatten)]
+        change: StatusChange,
+        /// The status a supervisor locked the agent in, if any.
+        locked: Option<String>,
+    },
+}
+
+impl Event {
+    /// The event's type as clients see it.
+    pub fn type_name(&self) -> &'static str {
+        match &self.kind {
+            EventKind::Call { name, .. } => name,
+            EventKind::AgentStatus { .. } => "agent.status",
+        }
+    }
+
+    /// Whether the event concerns this agent.
+    pub fn concerns_agent(&self, agent: &AgentId) -> bool {
+        match &self.kind {
+            EventKind::Call { agents, .. } => agents.contains(agent),
+            EventKind::AgentStatus { change, .. } => &change.agent == agent,
+        }
+    }
+
+    /// The JSON a client receives, with `type` set to the specific name.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("events always serialize");
+        v["type"] = serde_json::Value::String(self.type_name().to_owned());
+        v
+    }
+}
+
+/// The client-facing name of a journey step.
+pub fn call_event_name(e: &JourneyEvent) -> &'static str {
+    match e {
+        JourneyEvent::Initiated { .. } => "call.created",
+        JourneyEvent::RoutedToQueue { .. } => "call.queued",
+        JourneyEvent::OfferedTo { .. } => "call.offered",
+        JourneyEvent::AgentBusy { .. } => "call.agent_busy",
+        JourneyEvent::Declined { .. } => "call.declined",
+        JourneyEvent::TimedOut { .. } => "call.offer_timed_out",
+        JourneyEvent::OfferWithdrawn { .. } => "call.offer_withdrawn",
+        JourneyEvent::AnsweredBy { .. } => "call.answered",
+        JourneyEvent::TakenBy { .. } => "call.taken",
+        JourneyEvent::Overflowed { .. } => "call.overflowed",
+        JourneyEvent::Recovered => "call.recovered",
+        JourneyEvent::Ended { .. } => "call.ended",
+        JourneyEvent::Failed { .. } => "call.failed",
+    }
+}
+
+fn named_agent(e: &JourneyEvent) -> Option<&AgentId> {
+    match e {
+        JourneyEvent::OfferedTo { agent }
+        | JourneyEvent::AgentBusy { agent }
+        | JourneyEvent::Declined { agent }
+        | JourneyEvent::TimedOut { agent }
+        | JourneyEvent::OfferWithdrawn { agent }
+        | JourneyEvent::AnsweredBy { agent }
+        | JourneyEvent::TakenBy { agent } => Some(agent),
+        _ => None,
+    }
+}
+
+/// The bus: numbers events and fans them out. Slow subscribers miss events (they see a
+/// `Lagged` error and can reload state over REST) rather than slowing the engine.
+#[derive(Clone)]
+pub struct EventBus {
+    seq: Arc<AtomicU64>,
+    tx: broadcast::Sender<Event>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new(8192)
+    }
+}
+
+impl EventBus {
+    /// A bus keeping up to `capacity` events for slow subscribers.
+    pub fn new(capacity: usize) -> Self {
+        EventBus {
+            seq: Arc::new(AtomicU64::new(0)),
+            tx: broadcast::channel(capacity).0,
+        }
+    }
+
+    /// A new subscriber, receiving events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+
+    fn publish(&self, at: Timestamp, kind: EventKind) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        // No subscriber is not an error: events are a view, the store is the record.
+        let _ = self.tx.send(Event { seq, at, kind });
+    }
+
+    /// Publishes a call's journey entries from index `from` on.
+    pub fn publish_journey(&self, call: &Call, from: usize) {
+        for entry in call.journey().iter().skip(from) {
+            let mut agents: Vec<AgentId> = call.offered().to_vec();
+            agents.extend(call.agent().cloned());
+            if let Some(a) = named_agent(&entry.event) {
+                if !agents.contains(a) {
+                    agents.push(a.clone());
+                }
+            }
+            self.publish(
+                entry.at,
+                EventKind::Call {
+                    name: call_event_name(&entry.event),
+                    call_id: call.id().clone(),
+                    queue: call.queue().clone(),
+                    from: call.from().to_owned(),
+                    agents,
+                    entry: entry.clone(),
+                },
+            );
+        }
+    }
+
+    /// Publishes an agent's status change.
+    pub fn publish_status(&self, change: StatusChange, locked: Option<String>) {
+        self.publish(change.at, EventKind::AgentStatus { change, locked });
+    }
+}

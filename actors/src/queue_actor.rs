@@ -1,0 +1,251 @@
+//! The queue actor: one per queue, owning its [`engine::queue::Queue`].
+//!
+//! It hears calls arrive and leave and its members' availability, and after every message
+//! matches waiting calls with free agents. A match is confirmed with the agent (`Reserve`, the
+//! only synchronous call it makes: queue → agent, never back, so no call cycle can deadlock);
+//! a confirmed offer goes to the call actor, which owns the offer from then on.
+//!
+//! The queue keeps nothing persistent: on restart it is rebuilt from the open calls in the
+//! store and from its members re-publishing their availability.
+
+use crate::agent_actor::AgentMsg;
+use crate::call_actor::CallMsg;
+use crate::context::{ask, ChildKey, Context};
+use crate::timer::Timer;
+use engine::agent::Availability;
+use engine::call::CallState;
+use engine::queue::{Counters, OfferEnd, Queue, WaitingCall};
+use engine::{AgentId, CallId, QueueId};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::sync::Arc;
+
+/// Messages to a queue actor.
+pub enum QueueMsg {
+    /// A call enters the line (or returns to its place).
+    Enqueue {
+        /// The call as the line holds it.
+        call: WaitingCall,
+    },
+    /// A member's availability changed.
+    MemberUpdate {
+        /// The agent.
+        agent: AgentId,
+        /// Its availability.
+        availability: Availability,
+    },
+    /// An offer of this queue ended.
+    OfferEnded {
+        /// The call.
+        call: WaitingCall,
+        /// How.
+        end: OfferEnd,
+    },
+    /// The call leaves the queue (hung up, taken, assigned, ended).
+    Remove {
+        /// The call.
+        call: CallId,
+    },
+    /// Live counters.
+    Counters {
+        /// Answer.
+        reply: RpcReplyPort<Counters>,
+    },
+    /// Calls waiting with nobody ringing, in line order.
+    Waiting {
+        /// Answer.
+        reply: RpcReplyPort<Vec<WaitingCall>>,
+    },
+    /// The engine's wake-up (overflow, escalation).
+    Timeout(u64),
+}
+
+pub(crate) struct QueueActor {
+    pub ctx: Arc<Context>,
+}
+
+pub(crate) struct QueueState {
+    queue: Queue,
+    timer: Timer,
+}
+
+impl QueueActor {
+    /// Matches calls with agents until nothing more can be matched.
+    async fn dispatch(&self, st: &mut QueueState) {
+        loop {
+            let now = self.ctx.clock.now();
+            let assignments = st.queue.dispatch(now);
+            if assignments.is_empty() {
+                return;
+            }
+            for a in assignments {
+                let mut reserved = Vec::with_capacity(a.agents.len());
+                for agent in a.agents {
+                    let ok = match self.ctx.agent(&agent) {
+                        Some(r) => ask(&r, "agent", |reply| AgentMsg::Reserve {
+                            call: a.call.clone(),
+                            queue: st.queue.id().clone(),
+                            reply,
+                        })
+                        .await
+                        .unwrap_or(false),
+                        None => false,
+                    };
+                    if ok {
+                        reserved.push(agent);
+                    } else {
+                        st.queue.offer_refused(&a.call, &agent);
+                        if let Some(c) = self.ctx.call(&a.call) {
+                            let _ = c.cast(CallMsg::AgentBusy { agent });
+                        }
+                    }
+                }
+                if reserved.is_empty() {
+                    continue;
+                }
+                let delivered = self.ctx.call(&a.call).is_some_and(|c| {
+                    c.cast(CallMsg::Offer {
+                        agents: reserved.clone(),
+                        queue: st.queue.id().clone(),
+                    })
+                    .is_ok()
+                });
+                if !delivered {
+                    // The call ended meanwhile: release the agents.
+                    st.queue.remove(&a.call);
+                    for agent in reserved {
+                        self.ctx.tell_agent(
+                            &agent,
+                            AgentMsg::OfferWithdrawn {
+                                call: a.call.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Actor for QueueActor {
+    type Msg = QueueMsg;
+    type State = QueueState;
+    type Arguments = QueueId;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<QueueMsg>,
+        id: QueueId,
+    ) -> Result<QueueState, ActorProcessingErr> {
+        let conf = self
+            .ctx
+            .config
+            .queue(id.as_str())
+            .ok_or_else(|| format!("queue {id} is not configured"))?;
+        let queue = Queue::new(
+            id.clone(),
+            self.ctx.settings(&id),
+            conf.strategy,
+            self.ctx.config.members(id.as_str()),
+        );
+        crate::context::write(&self.ctx.children).insert(myself.get_id(), ChildKey::Queue(id));
+        Ok(QueueState {
+            queue,
+            timer: Timer::default(),
+        })
+    }
+
+    async fn post_start(
+        &self,
+        _myself: ActorRef<QueueMsg>,
+        st: &mut QueueState,
+    ) -> Result<(), ActorProcessingErr> {
+        // After a restart of this actor, what was in the line is rebuilt from the calls.
+        if self
+            .ctx
+            .store
+            .list_calls(Some(CallState::Waiting), 1)
+            .await
+            .map(|c| !c.is_empty())
+            .unwrap_or(false)
+        {
+            for c in self
+                .ctx
+                .store
+                .list_calls(Some(CallState::Waiting), i64::MAX)
+                .await?
+            {
+                if c.queue() == st.queue.id() && self.ctx.call(c.id()).is_some() {
+                    st.queue.enqueue(c.waiting_call());
+                }
+            }
+        }
+        for conf in self
+            .ctx
+            .config
+            .agents
+            .iter()
+            .filter(|a| a.queues.iter().any(|q| q == st.queue.id().as_str()))
+        {
+            self.ctx
+                .tell_agent(&AgentId::from(conf.id.as_str()), AgentMsg::Republish);
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<QueueMsg>,
+        st: &mut QueueState,
+    ) -> Result<(), ActorProcessingErr> {
+        st.timer.cancel();
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<QueueMsg>,
+        msg: QueueMsg,
+        st: &mut QueueState,
+    ) -> Result<(), ActorProcessingErr> {
+        let now = self.ctx.clock.now();
+        match msg {
+            QueueMsg::Enqueue { call } => st.queue.enqueue(call),
+            QueueMsg::MemberUpdate {
+                agent,
+                availability,
+            } => st.queue.update_member(&agent, availability),
+            QueueMsg::OfferEnded { call, end } => st.queue.offer_ended(now, call, end),
+            QueueMsg::Remove { call } => {
+                st.queue.remove(&call);
+            }
+            QueueMsg::Counters { reply } => {
+                let _ = reply.send(st.queue.counters(now));
+                return Ok(());
+            }
+            QueueMsg::Waiting { reply } => {
+                let _ = reply.send(st.queue.waiting().cloned().collect());
+                return Ok(());
+            }
+            QueueMsg::Timeout(generation) => {
+                if st.timer.fire(generation) {
+                    for o in st.queue.handle_timeout(now) {
+                        match self.ctx.call(&o.call.call) {
+                            Some(c) => {
+                                let _ = c.cast(CallMsg::Overflow { to: o.to });
+                            }
+                            None => continue,
+                        }
+                    }
+                }
+            }
+        }
+        self.dispatch(st).await;
+        st.timer.arm(
+            &myself,
+            &self.ctx.clock,
+            st.queue.poll_timeout(),
+            QueueMsg::Timeout,
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,491 @@
+//! Persistence: calls with their journeys, agents with their status history, sessions and the
+//! loaded configuration.
+//!
+//! One code path for SQLite (the embedded default) and PostgreSQL (production), through
+//! sqlx's `Any` driver and SQL both accept. Every write an actor makes is awaited before the
+//! actor answers its caller, so whatever was acknowledged to a client survives a kill of the
+//! process (SQLite runs in WAL mode with `synchronous=NORMAL`, durable across process crashes).
+//!
+//! A memory backend serves tests in paused tokio time and benchmarks that measure routing
+//! alone; it keeps the same contract within one process.
+
+use engine::agent::{Agent, StatusChange};
+use engine::call::{Call, CallState};
+use engine::{AgentId, CallId};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Connection, Row};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A storage failure: the database refused or could not be reached, or a stored row is not
+/// what this version writes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored snapshot could not be read back.
+    #[error("stored {0} is unreadable: {1}")]
+    Corrupt(&'static str, serde_json::Error),
+}
+
+/// A user session (bearer token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    /// The bearer token.
+    pub token: String,
+    /// Whose.
+    pub username: String,
+    /// When it was created, ms since the epoch.
+    pub created_at: i64,
+}
+
+/// One row of an agent's status history.
+pub type HistoryRow = StatusChange;
+
+/// Where Switchyard keeps what must survive.
+#[derive(Clone)]
+pub struct Store {
+    inner: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sql(AnyPool),
+    Memory(Arc<Mutex<Memory>>),
+}
+
+#[derive(Default)]
+struct Memory {
+    calls: HashMap<CallId, Call>,
+    agents: HashMap<AgentId, Agent>,
+    history: HashMap<AgentId, Vec<StatusChange>>,
+    sessions: HashMap<String, SessionRow>,
+    config: Option<String>,
+}
+
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE calls (
+        id TEXT PRIMARY KEY,
+        queue TEXT NOT NULL,
+        state TEXT NOT NULL,
+        result TEXT,
+        agent TEXT,
+        from_number TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        snapshot TEXT NOT NULL
+    );
+    CREATE INDEX calls_by_state ON calls (state, created_at);
+    CREATE TABLE agents (
+        id TEXT PRIMARY KEY,
+        snapshot TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE TABLE agent_status_history (
+        agent TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        previous TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (agent, seq)
+    );
+    CREATE TABLE sessions (
+        token TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE config (
+        id TEXT PRIMARY KEY,
+        body TEXT NOT NULL,
+        loaded_at BIGINT NOT NULL
+    );",
+)];
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` — `sqlite://path?mode=rwc`,
+    /// `sqlite::memory:` or `postgres://…` — and brings its schema up to date.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let memory = url.starts_with("sqlite::memory:") || url.contains(":memory:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if memory { 1 } else { 8 })
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+                        use sqlx::Executor;
+                        conn.execute("PRAGMA journal_mode=WAL").await?;
+                        conn.execute("PRAGMA synchronous=NORMAL").await?;
+                        conn.execute("PRAGMA busy_timeout=10000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        migrate(&pool).await?;
+        Ok(Store {
+            inner: Backend::Sql(pool),
+        })
+    }
+
+    /// A store that lives in this process only.
+    pub fn memory() -> Store {
+        Store {
+            inner: Backend::Memory(Arc::default()),
+        }
+    }
+
+    /// Saves a call's snapshot (state, result and journey) in one write.
+    pub async fn save_call(&self, call: &Call, now_ms: i64) -> Result<(), StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                lock(m).calls.insert(call.id().clone(), call.clone());
+                Ok(())
+            }
+            Backend::Sql(pool) => {
+                let snapshot = serde_json::to_string(call).expect("a Call always serializes");
+                let result = call.result().map(|r| {
+                    serde_json::to_value(r)
+                        .expect("a result serializes")
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                });
+                sqlx::query(
+                    "INSERT INTO calls (id, queue, state, result, agent, from_number, created_at, updated_at, snapshot)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, state = excluded.state,
+                       result = excluded.result, agent = excluded.agent, updated_at = excluded.updated_at,
+                       snapshot = excluded.snapshot",
+                )
+                .bind(call.id().as_str().to_owned())
+                .bind(call.queue().as_str().to_owned())
+                .bind(call.state().as_str().to_owned())
+                .bind(result)
+                .bind(call.agent().map(|a| a.as_str().to_owned()))
+                .bind(call.from().to_owned())
+                .bind(call.created_at().as_millis())
+                .bind(now_ms)
+                .bind(snapshot)
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// One call, if it exists.
+    pub async fn load_call(&self, id: &CallId) -> Result<Option<Call>, StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => Ok(lock(m).calls.get(id).cloned()),
+            Backend::Sql(pool) => {
+                let row = sqlx::query("SELECT snapshot FROM calls WHERE id = $1")
+                    .bind(id.as_str().to_owned())
+                    .fetch_optional(pool)
+                    .await?;
+                row.map(|r| call_from_row(&r)).transpose()
+            }
+        }
+    }
+
+    /// Calls, newest first, optionally only those in `state`, at most `limit`.
+    pub async fn list_calls(
+        &self,
+        state: Option<CallState>,
+        limit: i64,
+    ) -> Result<Vec<Call>, StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                let mut calls: Vec<Call> = lock(m)
+                    .calls
+                    .values()
+                    .filter(|c| state.is_none_or(|s| c.state() == s))
+                    .cloned()
+                    .collect();
+                calls.sort_by_key(|c| std::cmp::Reverse((c.created_at(), c.id().clone())));
+                calls.truncate(usize::try_from(limit).unwrap_or(0));
+                Ok(calls)
+            }
+            Backend::Sql(pool) => {
+                let rows = match state {
+                    Some(s) => {
+                        sqlx::query("SELECT snapshot FROM calls WHERE state = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
+                            .bind(s.as_str().to_owned())
+                            .bind(limit)
+                            .fetch_all(pool)
+                            .await?
+                    }
+                    None => {
+                        sqlx::query("SELECT snapshot FROM calls ORDER BY created_at DESC, id DESC LIMIT $1")
+                            .bind(limit)
+                            .fetch_all(pool)
+                            .await?
+                    }
+                };
+                rows.iter().map(call_from_row).collect()
+            }
+        }
+    }
+
+    /// Every call that has not ended, oldest first: what a restarted process resumes.
+    pub async fn open_calls(&self) -> Result<Vec<Call>, StoreError> {
+        let mut open = Vec::new();
+        for s in [
+            CallState::Waiting,
+            CallState::Offering,
+            CallState::Connected,
+        ] {
+            open.extend(self.list_calls(Some(s), i64::MAX).await?);
+        }
+        open.sort_by_key(|c| (c.created_at(), c.id().clone()));
+        Ok(open)
+    }
+
+    /// Saves an agent's snapshot and appends its status changes to the history, atomically.
+    pub async fn save_agent(
+        &self,
+        agent: &Agent,
+        changes: &[StatusChange],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                let mut m = lock(m);
+                m.agents.insert(agent.id().clone(), agent.clone());
+                m.history
+                    .entry(agent.id().clone())
+                    .or_default()
+                    .extend_from_slice(changes);
+                Ok(())
+            }
+            Backend::Sql(pool) => {
+                let snapshot = serde_json::to_string(agent).expect("an Agent always serializes");
+                let mut conn = pool.acquire().await?;
+                let mut tx = conn.begin().await?;
+                if !changes.is_empty() {
+                    let next: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM agent_status_history WHERE agent = $1")
+                        .bind(agent.id().as_str().to_owned())
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get("seq")?;
+                    for (i, c) in changes.iter().enumerate() {
+                        sqlx::query(
+                            "INSERT INTO agent_status_history (agent, seq, previous, status, reason, at)
+                             VALUES ($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(agent.id().as_str().to_owned())
+                        .bind(next + 1 + i as i64)
+                        .bind(c.from.as_str().to_owned())
+                        .bind(c.to.as_str().to_owned())
+                        .bind(enum_name(&c.reason))
+                        .bind(c.at.as_millis())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO agents (id, snapshot, updated_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at",
+                )
+                .bind(agent.id().as_str().to_owned())
+                .bind(snapshot)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// One agent's last saved state.
+    pub async fn load_agent(&self, id: &AgentId) -> Result<Option<Agent>, StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => Ok(lock(m).agents.get(id).cloned()),
+            Backend::Sql(pool) => {
+                let row = sqlx::query("SELECT snapshot FROM agents WHERE id = $1")
+                    .bind(id.as_str().to_owned())
+                    .fetch_optional(pool)
+                    .await?;
+                row.map(|r| {
+                    let s: String = r.try_get("snapshot")?;
+                    serde_json::from_str(&s).map_err(|e| StoreError::Corrupt("agent", e))
+                })
+                .transpose()
+            }
+        }
+    }
+
+    /// An agent's status history, oldest first, at most the last `limit` changes.
+    pub async fn status_history(
+        &self,
+        id: &AgentId,
+        limit: i64,
+    ) -> Result<Vec<StatusChange>, StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                let all = lock(m).history.get(id).cloned().unwrap_or_default();
+                let skip = all
+                    .len()
+                    .saturating_sub(usize::try_from(limit).unwrap_or(0));
+                Ok(all[skip..].to_vec())
+            }
+            Backend::Sql(pool) => {
+                let rows = sqlx::query(
+                    "SELECT previous, status, reason, at FROM agent_status_history WHERE agent = $1
+                     ORDER BY seq DESC LIMIT $2",
+                )
+                .bind(id.as_str().to_owned())
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+                let mut out = rows
+                    .iter()
+                    .map(|r| {
+                        let reason: String = r.try_get("reason")?;
+                        Ok(StatusChange {
+                            agent: id.clone(),
+                            from: engine::agent::Status::parse(
+                                &r.try_get::<String, _>("previous")?,
+                            ),
+                            to: engine::agent::Status::parse(&r.try_get::<String, _>("status")?),
+                            at: engine::Timestamp(r.try_get("at")?),
+                            reason: serde_json::from_value(serde_json::Value::String(reason))
+                                .map_err(|e| StoreError::Corrupt("status history", e))?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                out.reverse();
+                Ok(out)
+            }
+        }
+    }
+
+    /// Records a session token.
+    pub async fn create_session(&self, session: &SessionRow) -> Result<(), StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                lock(m)
+                    .sessions
+                    .insert(session.token.clone(), session.clone());
+                Ok(())
+            }
+            Backend::Sql(pool) => {
+                sqlx::query(
+                    "INSERT INTO sessions (token, username, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(session.token.clone())
+                .bind(session.username.clone())
+                .bind(session.created_at)
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Looks a session token up.
+    pub async fn find_session(&self, token: &str) -> Result<Option<SessionRow>, StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => Ok(lock(m).sessions.get(token).cloned()),
+            Backend::Sql(pool) => {
+                let row = sqlx::query(
+                    "SELECT token, username, created_at FROM sessions WHERE token = $1",
+                )
+                .bind(token.to_owned())
+                .fetch_optional(pool)
+                .await?;
+                row.map(|r| {
+                    Ok(SessionRow {
+                        token: r.try_get("token")?,
+                        username: r.try_get("username")?,
+                        created_at: r.try_get("created_at")?,
+                    })
+                })
+                .transpose()
+            }
+        }
+    }
+
+    /// Keeps the configuration the process runs with (JSON), replacing the previous one.
+    pub async fn save_config(&self, body: &str, now_ms: i64) -> Result<(), StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                lock(m).config = Some(body.to_owned());
+                Ok(())
+            }
+            Backend::Sql(pool) => {
+                sqlx::query(
+                    "INSERT INTO config (id, body, loaded_at) VALUES ('current', $1, $2)
+                     ON CONFLICT (id) DO UPDATE SET body = excluded.body, loaded_at = excluded.loaded_at",
+                )
+                .bind(body.to_owned())
+                .bind(now_ms)
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The configuration last saved.
+    pub async fn load_config(&self) -> Result<Option<String>, StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => Ok(lock(m).config.clone()),
+            Backend::Sql(pool) => {
+                let row = sqlx::query("SELECT body FROM config WHERE id = 'current'")
+                    .fetch_optional(pool)
+                    .await?;
+                Ok(row.map(|r| r.try_get("body")).transpose()?)
+            }
+        }
+    }
+}
+
+async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY)")
+        .execute(pool)
+        .await?;
+    let done: Vec<i64> = sqlx::query("SELECT version FROM schema_version")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("version"))
+        .collect::<Result<_, _>>()?;
+    for (version, sql) in MIGRATIONS {
+        if done.contains(version) {
+            continue;
+        }
+        let mut conn = pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+            .bind(*version)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+fn call_from_row(row: &AnyRow) -> Result<Call, StoreError> {
+    let s: String = row.try_get("snapshot")?;
+    serde_json::from_str(&s).map_err(|e| StoreError::Corrupt("call", e))
+}
+
+fn enum_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn lock(m: &Mutex<Memory>) -> std::sync::MutexGuard<'_, Memory> {
+    // A panic while holding this lock can only come from a bug in this module; the data is
+    // plain maps that stay consistent, so keep serving.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,133 @@
+//! Supervision (K5). ractor has no restart strategy of its own and its default stops a parent
+//! when a child dies, so every supervisor here overrides `handle_supervisor_evt`: a child that
+//! fails is rebuilt from its persisted state and respawned under the same supervisor; a child
+//! that stops normally (an ended call) is forgotten.
+//!
+//! Call actors are spread over several supervisor shards: one supervisor over every call
+//! would hear every start and stop and become a choke point.
+
+use crate::agent_actor::{AgentActor, AgentArgs};
+use crate::call_actor::{CallActor, CallArgs, Recovery};
+use crate::context::{write, ChildKey, Context};
+use crate::queue_actor::QueueActor;
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
+use std::sync::Arc;
+
+/// A supervisor of agents, queues or calls.
+pub(crate) struct Supervisor {
+    pub ctx: Arc<Context>,
+}
+
+/// Supervisors take no messages: they only hear their children's lifecycle.
+pub(crate) enum SupervisorMsg {}
+
+impl Supervisor {
+    async fn restart(
+        &self,
+        myself: &ActorRef<SupervisorMsg>,
+        key: ChildKey,
+    ) -> Result<(), ActorProcessingErr> {
+        let sup: ActorCell = myself.get_cell();
+        match key {
+            ChildKey::Call(id) => {
+                let Some(call) = self.ctx.store.load_call(&id).await? else {
+                    tracing::error!(call = %id, "failed call has no saved state; it cannot be restarted");
+                    write(&self.ctx.calls).remove(&id);
+                    return Ok(());
+                };
+                if call.state().is_final() {
+                    write(&self.ctx.calls).remove(&id);
+                    return Ok(());
+                }
+                let args = CallArgs {
+                    call,
+                    recovered: Some(Recovery::ActorRestart),
+                };
+                let (r, _) = Actor::spawn_linked(
+                    None,
+                    CallActor {
+                        ctx: self.ctx.clone(),
+                    },
+                    args,
+                    sup,
+                )
+                .await?;
+                write(&self.ctx.calls).insert(id, r);
+            }
+            ChildKey::Agent(id) => {
+                let saved = self.ctx.store.load_agent(&id).await?;
+                let args = AgentArgs {
+                    id: id.clone(),
+                    saved,
+                    process_restarted: false,
+                };
+                let (r, _) = Actor::spawn_linked(
+                    None,
+                    AgentActor {
+                        ctx: self.ctx.clone(),
+                    },
+                    args,
+                    sup,
+                )
+                .await?;
+                write(&self.ctx.agents).insert(id, r);
+            }
+            ChildKey::Queue(id) => {
+                let (r, _) = Actor::spawn_linked(
+                    None,
+                    QueueActor {
+                        ctx: self.ctx.clone(),
+                    },
+                    id.clone(),
+                    sup,
+                )
+                .await?;
+                write(&self.ctx.queues).insert(id, r);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Actor for Supervisor {
+    type Msg = SupervisorMsg;
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<SupervisorMsg>,
+        _: (),
+    ) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<SupervisorMsg>,
+        event: SupervisionEvent,
+        _state: &mut (),
+    ) -> Result<(), ActorProcessingErr> {
+        match event {
+            SupervisionEvent::ActorTerminated(who, _, _) => {
+                if let Some(ChildKey::Call(id)) = write(&self.ctx.children).remove(&who.get_id()) {
+                    let mut calls = write(&self.ctx.calls);
+                    if calls.get(&id).is_some_and(|r| r.get_id() == who.get_id()) {
+                        calls.remove(&id);
+                    }
+                }
+            }
+            SupervisionEvent::ActorFailed(who, err) => {
+                let key = write(&self.ctx.children).remove(&who.get_id());
+                tracing::warn!(child = ?key, error = %err, "supervised actor failed; restarting from saved state");
+                if let Some(key) = key {
+                    if let Err(e) = self.restart(&myself, key.clone()).await {
+                        tracing::error!(child = ?key, error = %e, "restart failed");
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

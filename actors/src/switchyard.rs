@@ -1,0 +1,474 @@
+//! [`Switchyard`]: the running engine and its public API — start it from a configuration and
+//! a store, then create calls, change statuses, answer, hang up; read calls, agents, queues;
+//! subscribe to events. The web layer only translates HTTP into these calls.
+
+use crate::agent_actor::{AgentActor, AgentArgs, AgentMsg, AgentView};
+use crate::call_actor::{CallActor, CallArgs, CallMsg, Recovery};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::context::{ask, read, write, Context};
+use crate::error::ActorError;
+use crate::events::{Event, EventBus};
+use crate::queue_actor::{QueueActor, QueueMsg};
+use crate::store::Store;
+use crate::supervisor::Supervisor;
+use engine::agent::{Status, StatusChange};
+use engine::call::{Call, CallState, Party};
+use engine::queue::{Counters, WaitingCall};
+use engine::routing::Skills;
+use engine::{AgentId, CallId, QueueId, Timestamp};
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use serde::Serialize;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// How many call supervisors share the call actors.
+const CALL_SHARDS: usize = 16;
+
+/// A queue with its live counters.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueueView {
+    /// Id.
+    pub id: QueueId,
+    /// Display name.
+    pub name: String,
+    /// Colour.
+    pub colour: String,
+    /// Strategy.
+    pub strategy: engine::routing::Strategy,
+    /// Live counters.
+    #[serde(flatten)]
+    pub counters: Counters,
+}
+
+/// A call nobody is ringing for (B5).
+#[derive(Clone, Debug, Serialize)]
+pub struct UnassignedCall {
+    /// The call.
+    pub call_id: CallId,
+    /// Its queue.
+    pub queue: QueueId,
+    /// Its priority.
+    pub priority: i32,
+    /// When it entered the queue.
+    pub enqueued_at: Timestamp,
+}
+
+/// Sort order of the unassigned list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    /// Newest first.
+    Newest,
+    /// Oldest first.
+    Oldest,
+}
+
+/// The running engine.
+#[derive(Clone)]
+pub struct Switchyard {
+    ctx: Arc<Context>,
+    root: ActorRef<RootMsg>,
+}
+
+impl Switchyard {
+    /// Starts every actor: agents and queues from the configuration, then every call that had
+    /// not ended when the process last stopped (ringing offers are lost with the process: those
+    /// calls go back to waiting).
+    pub async fn start(config: Config, store: Store) -> Result<Switchyard, ActorError> {
+        let clock = Clock::new();
+        store
+            .save_config(
+                &serde_json::to_string(&config).expect("config serializes"),
+                clock.now().0,
+            )
+            .await?;
+        let ctx = Arc::new(Context::new(config, clock, store, EventBus::default()));
+        let (root, _) = Actor::spawn(None, Root, ())
+            .await
+            .map_err(|e| ActorError::NoAnswer("root supervisor".into(), e.to_string()))?;
+        let spawn_sup = || async {
+            Actor::spawn_linked(None, Supervisor { ctx: ctx.clone() }, (), root.get_cell())
+                .await
+                .map(|(r, _)| r)
+                .map_err(|e| ActorError::NoAnswer("supervisor".into(), e.to_string()))
+        };
+        let agent_sup = spawn_sup().await?;
+        let queue_sup = spawn_sup().await?;
+        let mut call_sups = Vec::with_capacity(CALL_SHARDS);
+        for _ in 0..CALL_SHARDS {
+            call_sups.push(spawn_sup().await?);
+        }
+        for q in &ctx.config.queues {
+            let id = QueueId::from(q.id.as_str());
+            let (r, _) = Actor::spawn_linked(
+                None,
+                QueueActor { ctx: ctx.clone() },
+                id.clone(),
+                queue_sup.get_cell(),
+            )
+            .await
+            .map_err(|e| ActorError::NoAnswer(format!("queue {id}"), e.to_string()))?;
+            write(&ctx.queues).insert(id, r);
+        }
+        for a in &ctx.config.agents {
+            let id = AgentId::from(a.id.as_str());
+            let saved = ctx.store.load_agent(&id).await?;
+            let args = AgentArgs {
+                id: id.clone(),
+                saved,
+                process_restarted: true,
+            };
+            let (r, _) = Actor::spawn_linked(
+                None,
+                AgentActor { ctx: ctx.clone() },
+                args,
+                agent_sup.get_cell(),
+            )
+            .await
+            .map_err(|e| ActorError::NoAnswer(format!("agent {id}"), e.to_string()))?;
+            write(&ctx.agents).insert(id, r);
+        }
+        let yard = Switchyard { ctx, root };
+        write(&yard.ctx.call_sups).extend(call_sups);
+        for call in yard.ctx.store.open_calls().await? {
+            yard.spawn_call(call, Some(Recovery::ProcessRestart))
+                .await?;
+        }
+        Ok(yard)
+    }
+
+    async fn spawn_call(&self, call: Call, recovered: Option<Recovery>) -> Result<(), ActorError> {
+        let id = call.id().clone();
+        let shard = {
+            let sups = read(&self.ctx.call_sups);
+            let h = id.as_str().bytes().fold(0usize, |h, b| {
+                h.wrapping_mul(31).wrapping_add(usize::from(b))
+            });
+            sups[h % sups.len()].get_cell()
+        };
+        let (r, _) = Actor::spawn_linked(
+            None,
+            CallActor {
+                ctx: self.ctx.clone(),
+            },
+            CallArgs { call, recovered },
+            shard,
+        )
+        .await
+        .map_err(|e| ActorError::NoAnswer(format!("call {id}"), e.to_string()))?;
+        if !r.get_status().eq(&ractor::ActorStatus::Stopped) {
+            write(&self.ctx.calls).insert(id, r);
+        }
+        Ok(())
+    }
+
+    /// The configuration the engine runs with.
+    pub fn config(&self) -> &Config {
+        &self.ctx.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.ctx.store
+    }
+
+    /// Now, on the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.ctx.clock.now()
+    }
+
+    /// Subscribes to every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.ctx.bus.subscribe()
+    }
+
+    /// A call enters the system (telephony ingress). It is persisted before this returns.
+    pub async fn create_call(
+        &self,
+        from: String,
+        queue: &str,
+        priority: i32,
+        skills: Skills,
+    ) -> Result<Call, ActorError> {
+        let queue = QueueId::from(queue);
+        if self.ctx.queue(&queue).is_none() {
+            return Err(ActorError::UnknownQueue(queue.to_string()));
+        }
+        let call = Call::new(new_call_id(), self.now(), from, queue, priority, skills);
+        self.ctx.store.save_call(&call, self.now().0).await?;
+        self.spawn_call(call.clone(), None).await?;
+        Ok(call)
+    }
+
+    /// A call, live or ended.
+    pub async fn call(&self, id: &str) -> Result<Call, ActorError> {
+        let id = CallId::from(id);
+        if let Some(r) = self.ctx.call(&id) {
+            if let Ok(c) = ask(&r, "call", |reply| CallMsg::Get { reply }).await {
+                return Ok(c);
+            }
+        }
+        self.ctx
+            .store
+            .load_call(&id)
+            .await?
+            .ok_or_else(|| ActorError::UnknownCall(id.to_string()))
+    }
+
+    /// Calls, newest first, optionally in one state.
+    pub async fn calls(
+        &self,
+        state: Option<CallState>,
+        limit: i64,
+    ) -> Result<Vec<Call>, ActorError> {
+        Ok(self.ctx.store.list_calls(state, limit).await?)
+    }
+
+    async fn to_call(
+        &self,
+        id: &str,
+        msg: impl FnOnce(ractor::RpcReplyPort<Result<Call, ActorError>>) -> CallMsg,
+    ) -> Result<Call, ActorError> {
+        let cid = CallId::from(id);
+        match self.ctx.call(&cid) {
+            Some(r) => ask(&r, "call", msg).await?,
+            None => match self.ctx.store.load_call(&cid).await? {
+                Some(_) => Err(ActorError::CallOver(id.to_owned())),
+                None => Err(ActorError::UnknownCall(id.to_owned())),
+            },
+        }
+    }
+
+    /// The agent answers a call offered to it.
+    pub async fn accept(&self, call: &str, agent: &str) -> Result<Call, ActorError> {
+        self.to_call(call, |reply| CallMsg::Accept {
+            agent: agent.into(),
+            reply,
+        })
+        .await
+    }
+
+    /// The agent declines a call offered to it.
+    pub async fn decline(&self, call: &str, agent: &str) -> Result<Call, ActorError> {
+        self.to_call(call, |reply| CallMsg::Decline {
+            agent: agent.into(),
+            reply,
+        })
+        .await
+    }
+
+    /// Someone hangs up.
+    pub async fn hangup(&self, call: &str, by: Party) -> Result<Call, ActorError> {
+        self.to_call(call, |reply| CallMsg::Hangup { by, reply })
+            .await
+    }
+
+    /// An agent takes a waiting call from the unassigned list: connected at once.
+    pub async fn take(&self, call: &str, agent: &str) -> Result<Call, ActorError> {
+        self.agent_ref(agent)?;
+        self.to_call(call, |reply| CallMsg::Take {
+            agent: agent.into(),
+            reply,
+        })
+        .await
+    }
+
+    /// A waiting call is offered to a chosen agent.
+    pub async fn assign(&self, call: &str, agent: &str) -> Result<Call, ActorError> {
+        self.agent_ref(agent)?;
+        self.to_call(call, |reply| CallMsg::Assign {
+            agent: agent.into(),
+            reply,
+        })
+        .await
+    }
+
+    fn agent_ref(&self, id: &str) -> Result<ActorRef<AgentMsg>, ActorError> {
+        self.ctx
+            .agent(&AgentId::from(id))
+            .ok_or_else(|| ActorError::UnknownAgent(id.to_owned()))
+    }
+
+    /// One agent.
+    pub async fn agent(&self, id: &str) -> Result<AgentView, ActorError> {
+        ask(&self.agent_ref(id)?, "agent", |reply| AgentMsg::Get {
+            reply,
+        })
+        .await
+    }
+
+    /// Every agent, in configuration order.
+    pub async fn agents(&self) -> Result<Vec<AgentView>, ActorError> {
+        let mut out = Vec::with_capacity(self.ctx.config.agents.len());
+        for a in &self.ctx.config.agents {
+            out.push(self.agent(&a.id).await?);
+        }
+        Ok(out)
+    }
+
+    /// The agent chooses a status and/or its post-call status.
+    pub async fn set_status(
+        &self,
+        id: &str,
+        status: Option<Status>,
+        post_call_status: Option<Status>,
+    ) -> Result<AgentView, ActorError> {
+        ask(&self.agent_ref(id)?, "agent", |reply| AgentMsg::SetStatus {
+            status,
+            post_call_status,
+            reply,
+        })
+        .await?
+    }
+
+    /// A supervisor locks the agent in a status.
+    pub async fn lock(&self, id: &str, status: Status) -> Result<AgentView, ActorError> {
+        ask(&self.agent_ref(id)?, "agent", |reply| AgentMsg::Lock {
+            status,
+            reply,
+        })
+        .await?
+    }
+
+    /// A supervisor lifts the lock.
+    pub async fn unlock(&self, id: &str) -> Result<AgentView, ActorError> {
+        ask(&self.agent_ref(id)?, "agent", |reply| AgentMsg::Unlock {
+            reply,
+        })
+        .await?
+    }
+
+    /// The agent ends its wrap-up.
+    pub async fn end_wrap_up(&self, id: &str) -> Result<AgentView, ActorError> {
+        ask(&self.agent_ref(id)?, "agent", |reply| AgentMsg::EndWrapUp {
+            reply,
+        })
+        .await?
+    }
+
+    /// An agent's status history, oldest first.
+    pub async fn status_history(
+        &self,
+        id: &str,
+        limit: i64,
+    ) -> Result<Vec<StatusChange>, ActorError> {
+        self.agent_ref(id)?;
+        Ok(self
+            .ctx
+            .store
+            .status_history(&AgentId::from(id), limit)
+            .await?)
+    }
+
+    /// Every queue with its live counters.
+    pub async fn queues(&self) -> Result<Vec<QueueView>, ActorError> {
+        let mut out = Vec::new();
+        for q in &self.ctx.config.queues {
+            let id = QueueId::from(q.id.as_str());
+            let r = self
+                .ctx
+                .queue(&id)
+                .ok_or_else(|| ActorError::UnknownQueue(q.id.clone()))?;
+            let counters = ask(&r, "queue", |reply| QueueMsg::Counters { reply }).await?;
+            out.push(QueueView {
+                id,
+                name: q.name.clone().unwrap_or_else(|| q.id.clone()),
+                colour: q.colour.clone(),
+                strategy: q.strategy,
+                counters,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Calls waiting with nobody ringing, in the given queues (all when `None`).
+    pub async fn unassigned(
+        &self,
+        queues: Option<&[QueueId]>,
+        sort: Sort,
+    ) -> Result<Vec<UnassignedCall>, ActorError> {
+        let mut out = Vec::new();
+        for q in &self.ctx.config.queues {
+            let id = QueueId::from(q.id.as_str());
+            if queues.is_some_and(|qs| !qs.contains(&id)) {
+                continue;
+            }
+            let Some(r) = self.ctx.queue(&id) else {
+                continue;
+            };
+            let waiting: Vec<WaitingCall> =
+                ask(&r, "queue", |reply| QueueMsg::Waiting { reply }).await?;
+            out.extend(waiting.into_iter().map(|w| UnassignedCall {
+                call_id: w.call,
+                queue: id.clone(),
+                priority: w.priority,
+                enqueued_at: w.enqueued_at,
+            }));
+        }
+        out.sort_by_key(|u| (u.enqueued_at, u.call_id.clone()));
+        if sort == Sort::Newest {
+            out.reverse();
+        }
+        Ok(out)
+    }
+
+    /// Stops every actor.
+    pub async fn shutdown(&self) {
+        self.root
+            .stop_children_and_wait(None, Some(std::time::Duration::from_secs(5)))
+            .await;
+        self.root.stop(None);
+    }
+
+    /// Fault injection for tests of supervision: makes one call actor panic.
+    #[cfg(test)]
+    pub(crate) fn inject_panic(&self, call: &str) -> bool {
+        self.ctx
+            .call(&CallId::from(call))
+            .is_some_and(|r| r.cast(CallMsg::Panic).is_ok())
+    }
+
+    /// The live actor of a call, if any (tests compare it across a restart).
+    #[cfg(test)]
+    pub(crate) fn call_actor_id(&self, call: &str) -> Option<ractor::ActorId> {
+        self.ctx.call(&CallId::from(call)).map(|r| r.get_id())
+    }
+}
+
+fn new_call_id() -> CallId {
+    use rand::Rng;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let r: u64 = rand::thread_rng().gen();
+    CallId(format!("c{now:x}{r:016x}"))
+}
+
+/// The root supervisor: parent of the agent, queue and call supervisors. Those have no work
+/// that can fail; should one die anyway, its children keep running and the event is logged.
+struct Root;
+
+enum RootMsg {}
+
+impl Actor for Root {
+    type Msg = RootMsg;
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<RootMsg>, _: ()) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _: ActorRef<RootMsg>,
+        event: SupervisionEvent,
+        _: &mut (),
+    ) -> Result<(), ActorProcessingErr> {
+        if let SupervisionEvent::ActorFailed(who, err) = event {
+            tracing::error!(supervisor = %who.get_id(), error = %err, "a supervisor failed");
+        }
+        Ok(())
+    }
+}

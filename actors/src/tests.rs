@@ -1,0 +1,304 @@
+//! Actor tests on paused tokio time with the memory store: timers, rerouting, wrap-up,
+//! overflow and supervision, observed through the event bus and the public API.
+
+use crate::config::Config;
+use crate::events::Event;
+use crate::store::Store;
+use crate::Switchyard;
+use engine::agent::Status;
+use engine::call::{CallResult, CallState, JourneyEvent, Party};
+use engine::routing::Skills;
+use std::time::Duration;
+use tokio::sync::broadcast::Receiver;
+
+fn config(strategy: &str, agents: usize, extra_queue: &str) -> Config {
+    let mut toml = format!(
+        "[[queues]]\nid = \"q\"\nstrategy = \"{strategy}\"\nwrap_up_limit_secs = 30\n{extra_queue}\n"
+    );
+    if extra_queue.contains("overflow") {
+        toml.push_str("[[queues]]\nid = \"spill\"\n");
+    }
+    for i in 0..agents {
+        toml.push_str(&format!("[[agents]]\nid = \"a{i}\"\nqueues = [\"q\"]\n"));
+    }
+    Config::from_toml(&toml).unwrap()
+}
+
+async fn wait_for(
+    rx: &mut Receiver<Event>,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        let ev = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no {what} event before the deadline"))
+            .expect("bus open");
+        let json = ev.to_json();
+        if pred(&json) {
+            return json;
+        }
+    }
+}
+
+fn is(ty: &'static str, call: &str, agent: &str) -> impl Fn(&serde_json::Value) -> bool {
+    let (call, agent) = (call.to_owned(), agent.to_owned());
+    move |e| e["type"] == ty && e["call_id"] == call.as_str() && e["agent"] == agent.as_str()
+}
+
+async fn all_ready(yard: &Switchyard, n: usize) {
+    for i in 0..n {
+        yard.set_status(&format!("a{i}"), Some(Status::Ready), None)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn unanswered_offer_is_rerouted_and_returns_to_the_first_agent_after_its_delay() {
+    let yard = Switchyard::start(config("sequential", 2, ""), Store::memory())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 2).await;
+    let call = yard
+        .create_call("+15550001".into(), "q", 0, Skills::new())
+        .await
+        .unwrap();
+    let id = call.id().as_str();
+    let first = wait_for(&mut rx, "offer to a0", is("call.offered", id, "a0")).await;
+
+    let timed_out = wait_for(&mut rx, "timeout", is("call.offer_timed_out", id, "a0")).await;
+    assert_eq!(
+        timed_out["at"].as_i64().unwrap() - first["at"].as_i64().unwrap(),
+        18_000
+    );
+    wait_for(&mut rx, "offer to a1", is("call.offered", id, "a1")).await;
+    assert_eq!(yard.agent("a0").await.unwrap().status, Status::Busy);
+
+    // a1 declines; a0 is still in its 7 s delay, so the call waits, then goes back to a0.
+    yard.decline(id, "a1").await.unwrap();
+    let again = wait_for(&mut rx, "second offer to a0", is("call.offered", id, "a0")).await;
+    assert_eq!(
+        again["at"].as_i64().unwrap() - timed_out["at"].as_i64().unwrap(),
+        7_000
+    );
+    let c = yard.accept(id, "a0").await.unwrap();
+    assert_eq!(c.state(), CallState::Connected);
+    assert_eq!(yard.agent("a0").await.unwrap().status, Status::InService);
+}
+
+#[tokio::test(start_paused = true)]
+async fn wrap_up_limit_moves_the_agent_to_its_post_call_status() {
+    let mut conf = config("longest-idle", 1, "");
+    conf.custom_statuses = vec!["break".into()];
+    let yard = Switchyard::start(conf, Store::memory()).await.unwrap();
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 1).await;
+    let call = yard
+        .create_call("+15550001".into(), "q", 0, Skills::new())
+        .await
+        .unwrap();
+    let id = call.id().as_str().to_owned();
+    wait_for(&mut rx, "offer", is("call.offered", &id, "a0")).await;
+    yard.accept(&id, "a0").await.unwrap();
+    yard.set_status("a0", None, Some(Status::parse("break")))
+        .await
+        .unwrap();
+    yard.hangup(&id, Party::Customer).await.unwrap();
+    assert_eq!(yard.agent("a0").await.unwrap().status, Status::AfterService);
+    let ended = wait_for(&mut rx, "wrap-up end", |e| {
+        e["type"] == "agent.status" && e["reason"] == "wrap_up_limit"
+    })
+    .await;
+    assert_eq!(ended["to"], "break");
+    let history = yard.status_history("a0", 100).await.unwrap();
+    let statuses: Vec<_> = history.iter().map(|c| c.to.to_string()).collect();
+    assert_eq!(
+        statuses,
+        ["ready", "offered", "in_service", "after_service", "break"]
+    );
+    assert_eq!(history[4].at.0 - history[3].at.0, 30_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_overflows_after_its_queue_max_wait() {
+    let yard = Switchyard::start(
+        config(
+            "longest-idle",
+            1,
+            "max_wait_secs = 60\noverflow = \"spill\"",
+        ),
+        Store::memory(),
+    )
+    .await
+    .unwrap();
+    let mut rx = yard.subscribe();
+    let call = yard
+        .create_call("+15550001".into(), "q", 0, Skills::new())
+        .await
+        .unwrap();
+    let id = call.id().as_str().to_owned();
+    let ev = wait_for(&mut rx, "overflow", |e| e["type"] == "call.overflowed").await;
+    assert_eq!(
+        (ev["from"].as_str(), ev["to"].as_str()),
+        (Some("q"), Some("spill"))
+    );
+    assert_eq!(yard.call(&id).await.unwrap().queue().as_str(), "spill");
+    let unassigned = yard.unassigned(None, crate::Sort::Oldest).await.unwrap();
+    assert_eq!(unassigned.len(), 1);
+    assert_eq!(unassigned[0].queue.as_str(), "spill");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_call_actor_restarts_where_it_was_and_fifty_others_finish() {
+    let n = 51;
+    let yard = Switchyard::start(config("sequential", n, ""), Store::memory())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    all_ready(&yard, n).await;
+    let mut calls = Vec::new();
+    for i in 0..n {
+        calls.push(
+            yard.create_call(format!("+1555{i:04}"), "q", 0, Skills::new())
+                .await
+                .unwrap()
+                .id()
+                .clone(),
+        );
+    }
+    let mut owner = std::collections::HashMap::new();
+    for _ in 0..n {
+        let ev = wait_for(&mut rx, "offer", |e| e["type"] == "call.offered").await;
+        owner.insert(
+            ev["call_id"].as_str().unwrap().to_owned(),
+            ev["agent"].as_str().unwrap().to_owned(),
+        );
+    }
+    for c in &calls {
+        yard.accept(c.as_str(), &owner[c.as_str()]).await.unwrap();
+    }
+
+    let victim = calls[0].as_str();
+    let before = yard.call_actor_id(victim).unwrap();
+    assert!(yard.inject_panic(victim));
+    wait_for(&mut rx, "recovery", |e| {
+        e["type"] == "call.recovered" && e["call_id"] == victim
+    })
+    .await;
+    assert_ne!(
+        yard.call_actor_id(victim).unwrap(),
+        before,
+        "a new actor carries the call"
+    );
+
+    for c in &calls[1..] {
+        let done = yard.hangup(c.as_str(), Party::Customer).await.unwrap();
+        assert_eq!(done.result(), Some(CallResult::Answered));
+    }
+    let victim_call = yard.call(victim).await.unwrap();
+    assert_eq!(
+        victim_call.state(),
+        CallState::Connected,
+        "the call carried on where it was"
+    );
+    assert_eq!(
+        yard.agent(&owner[victim]).await.unwrap().status,
+        Status::InService
+    );
+    let agent = Party::Agent {
+        agent: owner[victim].as_str().into(),
+    };
+    let ended = yard.hangup(victim, agent).await.unwrap();
+    assert_eq!(ended.result(), Some(CallResult::Answered));
+    assert!(ended
+        .journey()
+        .iter()
+        .any(|e| e.event == JourneyEvent::Recovered));
+    assert_eq!(
+        yard.agent(&owner[victim]).await.unwrap().status,
+        Status::AfterService
+    );
+    assert_eq!(
+        yard.calls(Some(CallState::Ended), 100).await.unwrap().len(),
+        n
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn ring_all_rings_everyone_and_the_first_answer_withdraws_the_rest() {
+    let yard = Switchyard::start(config("ring-all", 3, ""), Store::memory())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 3).await;
+    let call = yard
+        .create_call("+15550001".into(), "q", 0, Skills::new())
+        .await
+        .unwrap();
+    let id = call.id().as_str().to_owned();
+    for a in ["a0", "a1", "a2"] {
+        wait_for(&mut rx, "offer", is("call.offered", &id, a)).await;
+    }
+    yard.accept(&id, "a1").await.unwrap();
+    assert!(
+        yard.accept(&id, "a2").await.is_err(),
+        "too late: a1 answered"
+    );
+    for a in ["a0", "a2"] {
+        wait_for(&mut rx, "withdraw", |e| {
+            e["type"] == "agent.status" && e["agent"] == a && e["to"] == "ready"
+        })
+        .await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn take_and_assign_unassigned_calls() {
+    let yard = Switchyard::start(config("longest-idle", 2, ""), Store::memory())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    let c1 = yard
+        .create_call("+15550001".into(), "q", 0, Skills::new())
+        .await
+        .unwrap();
+    let c2 = yard
+        .create_call("+15550002".into(), "q", 0, Skills::new())
+        .await
+        .unwrap();
+    let newest = yard.unassigned(None, crate::Sort::Newest).await.unwrap();
+    assert_eq!(
+        newest.iter().map(|u| u.call_id.clone()).collect::<Vec<_>>(),
+        [c2.id().clone(), c1.id().clone()]
+    );
+    // a0 is offline but takes c1 by hand; a1 must be ready to be offered c2.
+    let taken = yard.take(c1.id().as_str(), "a0").await.unwrap();
+    assert_eq!(
+        (taken.state(), taken.agent().map(|a| a.as_str())),
+        (CallState::Connected, Some("a0"))
+    );
+    assert!(
+        yard.assign(c2.id().as_str(), "a1").await.is_err(),
+        "a1 is offline"
+    );
+    yard.set_status("a1", Some(Status::Dnd), None)
+        .await
+        .unwrap();
+    yard.set_status("a1", Some(Status::Ready), None)
+        .await
+        .unwrap();
+    wait_for(
+        &mut rx,
+        "routing of c2",
+        is("call.offered", c2.id().as_str(), "a1"),
+    )
+    .await;
+    assert!(yard
+        .unassigned(None, crate::Sort::Oldest)
+        .await
+        .unwrap()
+        .is_empty());
+}
