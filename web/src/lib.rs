@@ -1,1 +1,75 @@
-//! placeholder
+//! Switchyard's web layer: the REST API and WebSocket event stream over axum (K2, K3), and
+//! the `switchyard` command line ([`cli`]).
+//!
+//! [`app`] builds the router over a running [`actors::Switchyard`]; [`serve`] runs it on a
+//! listener until its shutdown future resolves. Handlers translate HTTP only: rules live in
+//! `engine`, effects in `actors`.
+
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod error;
+pub mod openapi;
+pub mod ws;
+
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use std::future::Future;
+use tokio::net::TcpListener;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The running engine.
+    pub yard: actors::Switchyard,
+    /// Who can log in.
+    pub users: auth::Users,
+}
+
+/// The whole HTTP surface.
+pub fn app(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/health", get(api::health))
+        .route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .route("/sessions", post(api::login))
+        .route("/agents", get(api::list_agents))
+        .route("/agents/{id}", get(api::get_agent))
+        .route("/agents/{id}/status", put(api::set_status))
+        .route("/agents/{id}/lock", put(api::lock).delete(api::unlock))
+        .route("/agents/{id}/wrap-up/end", post(api::end_wrap_up))
+        .route("/agents/{id}/history", get(api::history))
+        .route("/queues", get(api::list_queues))
+        .route("/calls", post(api::create_call).get(api::list_calls))
+        .route("/calls/{id}", get(api::get_call))
+        .route("/calls/{id}/accept", post(api::accept))
+        .route("/calls/{id}/decline", post(api::decline))
+        .route("/calls/{id}/hangup", post(api::hangup))
+        .route("/unassigned", get(api::unassigned))
+        .route("/unassigned/{id}/take", post(api::take))
+        .route("/unassigned/{id}/assign", post(api::assign))
+        .route("/events", get(ws::events))
+        .fallback(|| async {
+            error::AppError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "no such API path; see /api/v1/openapi.json",
+            )
+        });
+    Router::new().nest("/api/v1", v1).with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes open requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+//! The store against real databases: SQLite in a temporary file always, PostgreSQL when
+//! `SWITCHYARD_TEST_POSTGRES_URL` names a server (CI sets it; without it on a user's machine the
+//! PostgreSQL test says so and skips, and in CI a missing URL is a failure).
+
+use actors::store::{SessionRow, Store};
+use engine::agent::{Agent, Status};
+use engine::call::{Call, CallState, Party};
+use engine::routing::Skills;
+use engine::Timestamp;
+
+async fn exercise(store: &Store) {
+    let t = Timestamp::from_millis;
+    let mut call = Call::new(
+        "c-1".into(),
+        t(1_000),
+        "+15551230001".into(),
+        "support".into(),
+        2,
+        Skills::new(),
+    );
+    store.save_call(&call, 1_000).await.unwrap();
+    call.offer(
+        t(2_000),
+        vec!["alice".into()],
+        std::time::Duration::from_secs(18),
+    )
+    .unwrap();
+    call.accept(t(3_000), &"alice".into()).unwrap();
+    store.save_call(&call, 3_000).await.unwrap();
+    let other = Call::new(
+        "c-2".into(),
+        t(4_000),
+        "+15551230002".into(),
+        "sales".into(),
+        0,
+        Skills::new(),
+    );
+    store.save_call(&other, 4_000).await.unwrap();
+
+    assert_eq!(
+        store.load_call(&"c-1".into()).await.unwrap(),
+        Some(call.clone())
+    );
+    let connected = store
+        .list_calls(Some(CallState::Connected), 10)
+        .await
+        .unwrap();
+    assert_eq!(connected, vec![call.clone()]);
+    let all: Vec<_> = store
+        .list_calls(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id().clone())
+        .collect();
+    assert_eq!(all, vec!["c-2".into(), "c-1".into()], "newest first");
+    assert_eq!(store.open_calls().await.unwrap().len(), 2);
+    call.hangup(t(9_000), Party::Customer).unwrap();
+    store.save_call(&call, 9_000).await.unwrap();
+    assert_eq!(store.open_calls().await.unwrap().len(), 1);
+
+    let mut agent = Agent::new("alice".into(), t(0));
+    agent
+        .set_status(t(10), Some(Status::Ready), None, &[])
+        .unwrap();
+    agent
+        .set_status(t(20), Some(Status::Dnd), None, &[])
+        .unwrap();
+    let changes: Vec<_> = std::iter::from_fn(|| agent.poll_change()).collect();
+    store.save_agent(&agent, &changes[..1], 10).await.unwrap();
+    store.save_agent(&agent, &changes[1..], 20).await.unwrap();
+    assert_eq!(
+        store.load_agent(&"alice".into()).await.unwrap(),
+        Some(agent)
+    );
+    let history = store.status_history(&"alice".into(), 10).await.unwrap();
+    assert_eq!(history, changes);
+    assert_eq!(
+        store.status_history(&"alice".into(), 1).await.unwrap(),
+        changes[1..].to_vec()
+    );
+
+    let s = SessionRow {
+        token: "tok".into(),
+        username: "alice".into(),
+        created_at: 5,
+    };
+    store.create_session(&s).await.unwrap();
+    assert_eq!(store.find_session("tok").await.unwrap(), Some(s));
+    assert_eq!(store.find_session("nope").await.unwrap(), None);
+    store.save_config("{\"a\":1}", 1).await.unwrap();
+    store.save_config("{\"a\":2}", 2).await.unwrap();
+    assert_eq!(
+        store.load_config().await.unwrap().as_deref(),
+        Some("{\"a\":2}")
+    );
+}
+
+#[tokio::test]
+async fn sqlite_file_keeps_everything_across_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    exercise(&store).await;
+    drop(store);
+    let reopened = Store::connect(&url).await.unwrap();
+    assert_eq!(
+        reopened.list_calls(None, 10).await.unwrap().len(),
+        2,
+        "migrations are idempotent, data stays"
+    );
+}
+
+#[tokio::test]
+async fn memory_store_has_the_same_contract() {
+    exercise(&Store::memory()).await;
+}
+
+#[tokio::test]
+async fn postgres_runs_the_same_code() {
+    let Some(url) = postgres_url() else { return };
+    let store = Store::connect(&url).await.unwrap();
+    exercise(&store).await;
+}
+
+/// A fresh database on the server named by `SWITCHYARD_TEST_POSTGRES_URL`.
+fn postgres_url() -> Option<String> {
+    let Ok(base) = std::env::var("SWITCHYARD_TEST_POSTGRES_URL") else {
+        assert!(std::env::var("CI").is_err(), "CI must set SWITCHYARD_TEST_POSTGRES_URL: a skipped PostgreSQL test is a failure there");
+        eprintln!(
+            "SKIPPED: set SWITCHYARD_TEST_POSTGRES_URL=postgres://… to run the PostgreSQL test"
+        );
+        return None;
+    };
+    let name = format!("sy_test_{}_{}", std::process::id(), rand_suffix());
+    let status = std::process::Command::new("psql")
+        .args([base.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
+        .status()
+        .expect("psql runs");
+    assert!(status.success(), "could not create database {name}");
+    let (prefix, _) = base.rsplit_once('/').expect("URL ends with /database");
+    Some(format!("{prefix}/{name}"))
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+}

@@ -1,0 +1,134 @@
+//! The `switchyard` command line. `serve` runs the whole contact center: the engine's actors,
+//! the store, and the HTTP API.
+
+use crate::{auth::Users, AppState};
+use actors::config::Config;
+use actors::store::Store;
+use actors::Switchyard;
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Switchyard: a self-hostable contact-center engine.
+#[derive(Parser, Debug)]
+#[command(name = "switchyard", version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the contact center.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Database: `sqlite://path` (created if missing) or `postgres://…`.
+        #[arg(
+            long,
+            default_value = "sqlite://switchyard.db",
+            env = "SWITCHYARD_DATABASE_URL"
+        )]
+        database_url: String,
+        /// Configuration file (TOML); without it, the embedded demo setup (loopback only).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Parses the arguments and runs until ctrl-c or SIGTERM.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Command::Serve {
+        listen,
+        database_url,
+        config,
+    } = cli.command;
+    let config = match &config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Config::from_toml(&text).with_context(|| format!("in {}", path.display()))?
+        }
+        None => Config::demo(),
+    };
+    let demo = config.is_demo();
+    if demo && !listen.ip().is_loopback() {
+        bail!("the demo setup (every password is `demo`) serves only on loopback; give --config with your own users to listen on {listen}");
+    }
+    let users = Users::from_config(&config).map_err(anyhow::Error::msg)?;
+    let store = Store::connect(&sqlite_create_mode(&database_url))
+        .await
+        .with_context(|| format!("opening {database_url}"))?;
+    let yard = Switchyard::start(config, store)
+        .await
+        .context("starting the engine")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    println!("Switchyard listening on http://{addr} (API: http://{addr}/api/v1/openapi.json)");
+    if demo {
+        println!("Demo setup: log in with POST http://{addr}/api/v1/sessions {{\"username\":\"alice\",\"password\":\"demo\"}}");
+        println!(
+            "  agents alice, bob, carol; supervisor sam; admin root — every password is `demo`"
+        );
+    }
+    let state = AppState {
+        yard: yard.clone(),
+        users,
+    };
+    crate::serve(listener, state, shutdown_signal()).await?;
+    yard.shutdown().await;
+    Ok(())
+}
+
+/// `sqlite://file` URLs get `mode=rwc` so the file is created on first run.
+fn sqlite_create_mode(url: &str) -> String {
+    if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}mode=rwc")
+    } else {
+        url.to_owned()
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_urls_create_their_file() {
+        assert_eq!(
+            super::sqlite_create_mode("sqlite://x.db"),
+            "sqlite://x.db?mode=rwc"
+        );
+        assert_eq!(
+            super::sqlite_create_mode("sqlite://x.db?mode=ro"),
+            "sqlite://x.db?mode=ro"
+        );
+        assert_eq!(
+            super::sqlite_create_mode("postgres://h/db"),
+            "postgres://h/db"
+        );
+    }
+}

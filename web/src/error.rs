@@ -1,0 +1,111 @@
+//! The one error type at the web edge: a status code and a JSON body
+//! `{"error": {"code", "message"}}` naming the problem.
+
+use actors::ActorError;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error answered to a client.
+#[derive(Debug)]
+pub struct AppError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+impl AppError {
+    /// An error with its status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AppError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 401: no valid bearer token.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required (POST /api/v1/sessions)",
+        )
+    }
+
+    /// 403: authenticated, but not allowed.
+    pub fn forbidden(why: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", why)
+    }
+
+    /// 422: a well-formed request whose content is wrong.
+    pub fn invalid(code: &'static str, why: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, why)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(r: JsonRejection) -> Self {
+        let code = match r {
+            JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
+            JsonRejection::JsonSyntaxError(_) => "malformed_json",
+            _ => "invalid_body",
+        };
+        let status = match r {
+            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self::new(status, code, r.body_text())
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(r: QueryRejection) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text())
+    }
+}
+
+impl From<ActorError> for AppError {
+    fn from(e: ActorError) -> Self {
+        use engine::Error as E;
+        let message = e.to_string();
+        let (status, code) = match &e {
+            ActorError::Rule(rule) => match rule {
+                E::Locked(..) => (StatusCode::CONFLICT, "locked"),
+                E::NotSelectable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "status_not_selectable"),
+                E::UnknownStatus(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_status"),
+                E::OnCall(..) => (StatusCode::CONFLICT, "on_call"),
+                E::NoAnswerDelay(_) => (StatusCode::CONFLICT, "no_answer_delay"),
+                E::NotInWrapUp(_) => (StatusCode::CONFLICT, "not_in_wrap_up"),
+                E::NotOffered(..) => (StatusCode::CONFLICT, "not_offered"),
+                E::NotOwner(..) => (StatusCode::FORBIDDEN, "not_owner"),
+                E::CallState(..) => (StatusCode::CONFLICT, "call_state"),
+                E::Unavailable(_) => (StatusCode::CONFLICT, "agent_unavailable"),
+                _ => (StatusCode::CONFLICT, "conflict"),
+            },
+            ActorError::UnknownQueue(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_queue"),
+            ActorError::UnknownAgent(_) => (StatusCode::NOT_FOUND, "unknown_agent"),
+            ActorError::UnknownCall(_) => (StatusCode::NOT_FOUND, "unknown_call"),
+            ActorError::CallOver(_) => (StatusCode::CONFLICT, "call_over"),
+            ActorError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
+            ActorError::NoAnswer(..) => (StatusCode::SERVICE_UNAVAILABLE, "engine_busy"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %message, "request failed");
+        }
+        Self::new(status, code, message)
+    }
+}
