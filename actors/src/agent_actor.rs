@@ -4,6 +4,7 @@
 //! persisted (snapshot and history, in one transaction) before anyone is answered, published
 //! on the bus, and the new availability is sent to each of the agent's queues.
 
+use crate::call_actor::CallMsg;
 use crate::context::{ChildKey, Context};
 use crate::error::ActorError;
 use crate::queue_actor::QueueMsg;
@@ -117,6 +118,11 @@ pub enum AgentMsg {
         /// The queue's wrap-up limit.
         wrap_up_limit: Option<Duration>,
     },
+    /// The call the agent believed it was on is not (or no longer) its: release it.
+    CallGone {
+        /// The call.
+        call: CallId,
+    },
     /// Re-send availability to every queue (after a queue restarted).
     Republish,
     /// The engine's wake-up.
@@ -131,6 +137,8 @@ pub(crate) struct AgentActor {
 pub(crate) struct AgentState {
     agent: Agent,
     timer: Timer,
+    /// Set when this actor replaces one that failed: its call must be checked.
+    resync: bool,
 }
 
 /// Start-up: the agent's persisted state, if any.
@@ -245,6 +253,7 @@ impl Actor for AgentActor {
         args: AgentArgs,
     ) -> Result<AgentState, ActorProcessingErr> {
         let now = self.ctx.clock.now();
+        let resync = args.saved.is_some() && !args.process_restarted;
         let mut agent = args
             .saved
             .unwrap_or_else(|| Agent::new(args.id.clone(), now));
@@ -254,6 +263,7 @@ impl Actor for AgentActor {
         let mut st = AgentState {
             agent,
             timer: Timer::default(),
+            resync,
         };
         self.commit(&myself, &mut st, true).await?;
         crate::context::write(&self.ctx.children).insert(myself.get_id(), ChildKey::Agent(args.id));
@@ -262,10 +272,25 @@ impl Actor for AgentActor {
 
     async fn post_start(
         &self,
-        _myself: ActorRef<AgentMsg>,
+        myself: ActorRef<AgentMsg>,
         st: &mut AgentState,
     ) -> Result<(), ActorProcessingErr> {
         self.publish_availability(&st.agent);
+        // This actor replaces one that failed: the call may have moved on meanwhile. Ask it,
+        // or release it if it is gone.
+        if let Some(c) = st.agent.call().filter(|_| st.resync) {
+            let call = c.call.clone();
+            match self.ctx.call(&call) {
+                Some(r) => {
+                    let _ = r.cast(CallMsg::Resync {
+                        agent: st.agent.id().clone(),
+                    });
+                }
+                None => {
+                    let _ = myself.cast(AgentMsg::CallGone { call });
+                }
+            }
+        }
         Ok(())
     }
 
@@ -381,6 +406,16 @@ impl Actor for AgentActor {
                 wrap_up_limit,
             } => {
                 if st.agent.call_ended(now, &call, wrap_up_limit).is_ok() {
+                    self.commit(&myself, st, false).await?;
+                }
+            }
+            AgentMsg::CallGone { call } => {
+                let settings = st.agent.call().map(|c| self.ctx.settings(&c.queue));
+                if st
+                    .agent
+                    .call_ended(now, &call, settings.and_then(|s| s.wrap_up_limit))
+                    .is_ok()
+                {
                     self.commit(&myself, st, false).await?;
                 }
             }

@@ -70,6 +70,12 @@ pub enum CallMsg {
         /// The target queue.
         to: QueueId,
     },
+    /// An agent actor restarted and asks whether it is still ringing for or on this call;
+    /// the call corrects it if not.
+    Resync {
+        /// Which.
+        agent: AgentId,
+    },
     /// Read the call.
     Get {
         /// Answer.
@@ -480,6 +486,19 @@ impl Actor for CallActor {
             }
             CallMsg::Get { reply } => {
                 let _ = reply.send(st.call.clone());
+            }
+            CallMsg::Resync { agent } => {
+                let ringing = st.call.offered().contains(&agent);
+                let connected = st.call.state() == engine::call::CallState::Connected
+                    && st.call.agent() == Some(&agent);
+                if !ringing && !connected {
+                    self.ctx.tell_agent(
+                        &agent,
+                        AgentMsg::CallGone {
+                            call: st.call.id().clone(),
+                        },
+                    );
+                }
             }
             CallMsg::Timeout(generation) => {
                 if st.timer.fire(generation) {

@@ -110,9 +110,12 @@ impl Store {
     /// `sqlite::memory:` or `postgres://…` — and brings its schema up to date.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
-        let memory = url.starts_with("sqlite::memory:") || url.contains(":memory:");
+        // SQLite has one writer at a time, and a deferred transaction that reads before it
+        // writes fails at once ("database is locked") instead of waiting: one connection
+        // serializes every statement instead. PostgreSQL gets a real pool.
+        let sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
-            .max_connections(if memory { 1 } else { 8 })
+            .max_connections(if sqlite { 1 } else { 8 })
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     if conn.backend_name().eq_ignore_ascii_case("sqlite") {

@@ -40,7 +40,20 @@ pub enum Command {
     },
 }
 
-/// Parses the arguments and runs until ctrl-c or SIGTERM.
+/// The whole program: logging, arguments, then [`run`].
+pub async fn start() -> anyhow::Result<()> {
+    // Logs go to stderr: stdout carries only what a user reads (where to connect and log in).
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    run(Cli::parse()).await
+}
+
+/// Runs a parsed command until ctrl-c or SIGTERM.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let Command::Serve {
         listen,

@@ -1,1 +1,480 @@
+//! Handler tests through `oneshot` on the real router over a real engine (memory store):
+//! roles, bad input and its "nothing changed" guarantee, and the OpenAPI document.
 
+use crate::{app, auth::Users, openapi, AppState};
+use actors::config::Config;
+use actors::store::Store;
+use actors::Switchyard;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+async fn setup() -> Router {
+    let config = Config::demo();
+    let users = Users::from_config(&config).unwrap();
+    let yard = Switchyard::start(config, Store::memory()).await.unwrap();
+    app(AppState { yard, users })
+}
+
+async fn call(
+    app: &Router,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let req = req
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn login(app: &Router, user: &str) -> String {
+    let (s, v) = call(
+        app,
+        Method::POST,
+        "/api/v1/sessions",
+        None,
+        Some(&json!({"username": user, "password": "demo"}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["token"].as_str().unwrap().to_owned()
+}
+
+fn error_code(v: &Value) -> &str {
+    v["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error body: {v}"))
+}
+
+/// Waits until the call is offered (routing runs in the actors, after the 201).
+async fn offered_to(app: &Router, token: &str, id: &str) -> Value {
+    for _ in 0..200 {
+        let (_, c) = call(
+            app,
+            Method::GET,
+            &format!("/api/v1/calls/{id}"),
+            Some(token),
+            None,
+        )
+        .await;
+        if c["state"] == "offering" {
+            return c;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("call {id} was never offered");
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served_and_the_document_lists_them() {
+    let app = setup().await;
+    let doc = call(&app, Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .1;
+    assert_eq!(doc["openapi"], "3.1.0");
+    for r in openapi::ROUTES {
+        assert!(
+            doc["paths"][r.path][r.method].is_object(),
+            "{} {} missing from the document",
+            r.method,
+            r.path
+        );
+        let path = r.path.replace("{id}", "x");
+        let method = Method::from_bytes(r.method.to_uppercase().as_bytes()).unwrap();
+        let (status, body) = call(&app, method, &path, None, None).await;
+        assert_ne!(
+            status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{} {}",
+            r.method,
+            r.path
+        );
+        assert!(
+            status != StatusCode::NOT_FOUND || body["error"]["code"] != "not_found",
+            "{} {} is not routed",
+            r.method,
+            r.path
+        );
+    }
+    let (s, v) = call(&app, Method::GET, "/api/v1/nothing-here", None, None).await;
+    assert_eq!((s, error_code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn tokens_and_roles_are_enforced() {
+    let app = setup().await;
+    let (s, v) = call(&app, Method::GET, "/api/v1/agents", None, None).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+    let (s, _) = call(&app, Method::GET, "/api/v1/agents", Some("forged"), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        "/api/v1/sessions",
+        None,
+        Some(r#"{"username":"alice","password":"nope"}"#),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::UNAUTHORIZED, "bad_credentials")
+    );
+
+    let alice = login(&app, "alice").await;
+    let sam = login(&app, "sam").await;
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&alice),
+        Some(r#"{"from":"+1555","queue":"support"}"#),
+    )
+    .await;
+    assert_eq!((s, error_code(&v)), (StatusCode::FORBIDDEN, "forbidden"));
+    let (s, _) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/bob/lock",
+        Some(&alice),
+        Some(r#"{"status":"dnd"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/bob/lock",
+        Some(&sam),
+        Some(r#"{"status":"dnd"}"#),
+    )
+    .await;
+    assert_eq!(
+        (s, v["locked"].as_str(), v["status"].as_str()),
+        (StatusCode::OK, Some("dnd"), Some("dnd"))
+    );
+    let (s, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/agents/bob/history",
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn bad_input_gets_its_4xx_and_changes_nothing() {
+    let app = setup().await;
+    let root = login(&app, "root").await;
+    let alice = login(&app, "alice").await;
+    let bob = login(&app, "bob").await;
+    let sam = login(&app, "sam").await;
+    let count = |v: Value| v["calls"].as_array().unwrap().len();
+
+    // Unknown queue, malformed JSON, wrong field types: 4xx, and no call exists afterwards.
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+1555","queue":"billing"}"#),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_queue")
+    );
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+1555","queue":"#),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "malformed_json")
+    );
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+1555","queue":"support","priority":"high"}"#),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")
+    );
+    let (s, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/calls?state=ringing",
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_state")
+    );
+    assert_eq!(
+        count(
+            call(&app, Method::GET, "/api/v1/calls", Some(&root), None)
+                .await
+                .1
+        ),
+        0
+    );
+
+    // Unknown agent.
+    let (s, v) = call(&app, Method::GET, "/api/v1/agents/zed", Some(&sam), None).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::NOT_FOUND, "unknown_agent")
+    );
+    let (s, v) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/zed/status",
+        Some(&sam),
+        Some(r#"{"status":"ready"}"#),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::NOT_FOUND, "unknown_agent")
+    );
+    let (s, v) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/alice/status",
+        Some(&alice),
+        Some(r#"{"status":"lunch"}"#),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_status")
+    );
+
+    // An agent acting on another's call.
+    call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/alice/status",
+        Some(&alice),
+        Some(r#"{"status":"ready"}"#),
+    )
+    .await;
+    let (s, c) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+15551230001","queue":"support"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let id = c["id"].as_str().unwrap();
+    let before = offered_to(&app, &alice, id).await;
+    assert_eq!(before["offered"], json!(["alice"]));
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/calls/{id}/accept"),
+        Some(&bob),
+        None,
+    )
+    .await;
+    assert_eq!((s, error_code(&v)), (StatusCode::CONFLICT, "not_offered"));
+    let (s, _) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/calls/{id}"),
+        Some(&bob),
+        None,
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "bob cannot even read alice's call"
+    );
+    let (s, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/calls/{id}/accept"),
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/calls/{id}/hangup"),
+        Some(&bob),
+        None,
+    )
+    .await;
+    assert_eq!((s, error_code(&v)), (StatusCode::FORBIDDEN, "not_owner"));
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/calls/{id}/hangup"),
+        Some(&bob),
+        Some(r#"{"party":"customer"}"#),
+    )
+    .await;
+    assert_eq!((s, error_code(&v)), (StatusCode::FORBIDDEN, "forbidden"));
+    let (_, after) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/calls/{id}"),
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (after["state"].as_str(), after["agent"].as_str()),
+        (Some("connected"), Some("alice"))
+    );
+
+    // A status change while locked.
+    call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/bob/lock",
+        Some(&sam),
+        Some(r#"{"status":"break"}"#),
+    )
+    .await;
+    let (s, v) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/bob/status",
+        Some(&bob),
+        Some(r#"{"status":"ready"}"#),
+    )
+    .await;
+    assert_eq!((s, error_code(&v)), (StatusCode::CONFLICT, "locked"));
+    let (_, b) = call(&app, Method::GET, "/api/v1/agents/bob", Some(&bob), None).await;
+    assert_eq!(
+        (b["status"].as_str(), b["locked"].as_str()),
+        (Some("break"), Some("break"))
+    );
+    let (s, _) = call(
+        &app,
+        Method::DELETE,
+        "/api/v1/agents/bob/lock",
+        Some(&sam),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/bob/status",
+        Some(&bob),
+        Some(r#"{"status":"ready"}"#),
+    )
+    .await;
+    assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("ready")));
+}
+
+#[tokio::test]
+async fn unassigned_work_is_listed_taken_and_ended_once() {
+    let app = setup().await;
+    let root = login(&app, "root").await;
+    let carol = login(&app, "carol").await;
+    let (_, waiting) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+1555000","queue":"sales"}"#),
+    )
+    .await;
+    let wid = waiting["id"].as_str().unwrap();
+    let (s, list) = call(
+        &app,
+        Method::GET,
+        "/api/v1/unassigned?sort=newest",
+        Some(&carol),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list["calls"][0]["call_id"], wid);
+    let (s, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/unassigned?sort=sideways",
+        Some(&carol),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_sort")
+    );
+    let (s, taken) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/unassigned/{wid}/take"),
+        Some(&carol),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, taken["state"].as_str(), taken["agent"].as_str()),
+        (StatusCode::OK, Some("connected"), Some("carol"))
+    );
+    let (s, ended) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/calls/{wid}/hangup"),
+        Some(&root),
+        Some(r#"{"party":"customer"}"#),
+    )
+    .await;
+    assert_eq!(
+        (s, ended["result"].as_str()),
+        (StatusCode::OK, Some("answered"))
+    );
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/calls/{wid}/hangup"),
+        Some(&root),
+        Some(r#"{"party":"customer"}"#),
+    )
+    .await;
+    assert_eq!((s, error_code(&v)), (StatusCode::CONFLICT, "call_over"));
+}
