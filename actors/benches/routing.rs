@@ -1,1 +1,223 @@
-fn main() {}
+//! Routing benchmark (`cargo bench -p actors`): 2,000 agents in 20 queues, 10,000 calls.
+//!
+//! 1. Memory: 10,000 calls wait (every agent offline); resident memory per waiting call.
+//! 2. Throughput: every agent becomes Ready and answers each offer at once, hangs up, and is
+//!    Ready again (wrap-up limit 0) until all 10,000 calls were routed: calls routed per second.
+//! 3. Latency: calls arrive at a steady 100/s, then 2,000/s (5,000 calls), every agent Ready:
+//!    enqueue-to-offer latency p50/p99 (from `create_call` to the offer event).
+//!
+//! Each phase runs on the memory store (the actors and engine alone) and on a SQLite file
+//! (what `switchyard serve` does by default). Figures are printed; targets are in the README.
+
+use actors::config::Config;
+use actors::events::EventKind;
+use actors::store::Store;
+use actors::{StartOptions, Switchyard};
+use engine::agent::Status;
+use engine::call::{JourneyEvent, Party};
+use engine::routing::Skills;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+const QUEUES: usize = 20;
+const AGENTS: usize = 2_000;
+const CALLS: usize = 10_000;
+const LATENCY_CALLS: usize = 5_000;
+const LOADED_RATE: u64 = 2_000;
+
+fn config() -> Config {
+    let mut toml = String::new();
+    for q in 0..QUEUES {
+        toml.push_str(&format!(
+            "[[queues]]\nid = \"q{q}\"\nwrap_up_limit_secs = 0\n"
+        ));
+    }
+    for a in 0..AGENTS {
+        toml.push_str(&format!(
+            "[[agents]]\nid = \"a{a}\"\nqueues = [\"q{}\"]\n",
+            a % QUEUES
+        ));
+    }
+    Config::from_toml(&toml).expect("bench configuration is valid")
+}
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Instant>>>>;
+
+/// Answers every offer at once and hangs up, so the agent is Ready again; reports offers.
+fn spawn_answering_machine(
+    yard: &Switchyard,
+    waiters: Waiters,
+    routed: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let mut rx = yard.subscribe();
+    let yard = yard.clone();
+    tokio::spawn(async move {
+        while let Ok(ev) = rx.recv().await {
+            let EventKind::Call {
+                call_id,
+                from,
+                entry,
+                ..
+            } = &ev.kind
+            else {
+                continue;
+            };
+            let JourneyEvent::OfferedTo { agent } = &entry.event else {
+                continue;
+            };
+            let now = Instant::now();
+            routed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(w) = waiters.lock().unwrap().remove(from.as_str()) {
+                let _ = w.send(now);
+            }
+            let (yard, call, agent) = (yard.clone(), call_id.to_string(), agent.to_string());
+            tokio::spawn(async move {
+                if yard.accept(&call, &agent).await.is_ok() {
+                    let _ = yard
+                        .hangup(
+                            &call,
+                            Party::Agent {
+                                agent: agent.as_str().into(),
+                            },
+                        )
+                        .await;
+                }
+            });
+        }
+        panic!("event stream lagged or closed: the answering machine missed offers");
+    });
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
+}
+
+/// Offers `calls` calls at `rate` per second (open loop: a call is not held back because an
+/// earlier one is slow), every agent Ready and freed again at once by the answering machine.
+/// Sorted enqueue-to-offer latencies.
+async fn latency(yard: &Switchyard, waiters: &Waiters, rate: u64, calls: usize) -> Vec<Duration> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let mut ticker = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(calls);
+    for i in 0..calls {
+        ticker.tick().await;
+        let (yard, waiters) = (yard.clone(), waiters.clone());
+        tasks.push(tokio::spawn(async move {
+            let from = format!(
+                "+1666{:08}",
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let (tx, rx) = oneshot::channel();
+            waiters.lock().unwrap().insert(from.clone(), tx);
+            let start = Instant::now();
+            yard.create_call(from, &format!("q{}", i % QUEUES), 0, Skills::new())
+                .await
+                .expect("created");
+            let offered = tokio::time::timeout(Duration::from_secs(30), rx)
+                .await
+                .expect("offered within 30 s")
+                .expect("answering machine alive");
+            offered.saturating_duration_since(start)
+        }));
+    }
+    let mut lat = Vec::with_capacity(calls);
+    for t in tasks {
+        lat.push(t.await.expect("caller task"));
+    }
+    lat.sort();
+    lat
+}
+
+async fn run(label: &str, store: Store) {
+    let options = StartOptions {
+        event_buffer: 1 << 20,
+    };
+    let yard = Switchyard::start_with(config(), store, options)
+        .await
+        .expect("engine starts");
+    let routed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let waiters: Waiters = Arc::default();
+    spawn_answering_machine(&yard, waiters.clone(), routed.clone());
+
+    // 1. Memory per waiting call.
+    let before = rss_bytes();
+    let t = Instant::now();
+    for i in 0..CALLS {
+        yard.create_call(
+            format!("+1555{i:07}"),
+            &format!("q{}", i % QUEUES),
+            0,
+            Skills::new(),
+        )
+        .await
+        .expect("call created");
+    }
+    let created = t.elapsed();
+    let per_call = (rss_bytes().saturating_sub(before)) as f64 / CALLS as f64;
+
+    // 2. Throughput: agents become Ready; wait until every call was routed.
+    let t = Instant::now();
+    for a in 0..AGENTS {
+        yard.set_status(&format!("a{a}"), Some(Status::Ready), None)
+            .await
+            .expect("ready");
+    }
+    while routed.load(std::sync::atomic::Ordering::Relaxed) < CALLS {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let routing = t.elapsed();
+
+    // 3. Latency at a low and at a sustained call rate.
+    let quiet = latency(&yard, &waiters, 100, 500).await;
+    let loaded = latency(&yard, &waiters, LOADED_RATE, LATENCY_CALLS).await;
+
+    println!("## {label}");
+    println!(
+        "calls created (persisted, actor spawned): {CALLS} in {:.2} s = {:.0}/s",
+        created.as_secs_f64(),
+        CALLS as f64 / created.as_secs_f64()
+    );
+    println!(
+        "resident memory per waiting call: {:.1} KiB",
+        per_call / 1024.0
+    );
+    println!("routing throughput ({AGENTS} agents answering, {QUEUES} queues): {:.0} calls routed/s ({CALLS} in {:.2} s)", CALLS as f64 / routing.as_secs_f64(), routing.as_secs_f64());
+    for (rate, lat) in [(100, quiet), (LOADED_RATE, loaded)] {
+        println!(
+            "enqueue-to-offer latency at {rate} new calls/s ({} calls): p50 {:.2} ms, p99 {:.2} ms",
+            lat.len(),
+            percentile(&lat, 0.50).as_secs_f64() * 1e3,
+            percentile(&lat, 0.99).as_secs_f64() * 1e3
+        );
+    }
+    yard.shutdown().await;
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        run("memory store", Store::memory()).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.db").display()
+        );
+        run("SQLite file", Store::connect(&url).await.expect("sqlite")).await;
+    });
+}

@@ -139,6 +139,8 @@ pub(crate) struct AgentState {
     timer: Timer,
     /// Set when this actor replaces one that failed: its call must be checked.
     resync: bool,
+    /// Number of the last status change saved.
+    history_seq: i64,
 }
 
 /// Start-up: the agent's persisted state, if any.
@@ -178,10 +180,12 @@ impl AgentActor {
     ) -> Result<(), ActorError> {
         let changes: Vec<_> = std::iter::from_fn(|| st.agent.poll_change()).collect();
         if force || !changes.is_empty() {
+            let first = st.history_seq + 1;
             self.ctx
                 .store
-                .save_agent(&st.agent, &changes, self.ctx.clock.now().0)
+                .save_agent(&st.agent, &changes, first, self.ctx.clock.now().0)
                 .await?;
+            st.history_seq += changes.len() as i64;
         }
         if !changes.is_empty() {
             let locked = st.agent.lock().map(|s| s.to_string());
@@ -264,6 +268,7 @@ impl Actor for AgentActor {
             agent,
             timer: Timer::default(),
             resync,
+            history_seq: self.ctx.store.last_history_seq(&args.id).await?,
         };
         self.commit(&myself, &mut st, true).await?;
         crate::context::write(&self.ctx.children).insert(myself.get_id(), ChildKey::Agent(args.id));

@@ -359,11 +359,12 @@ impl Actor for CallActor {
                 },
             );
         }
-        if st.published != st.call.journey().len() || args.recovered.is_none() {
-            if args.recovered.is_none() {
-                // The creator persisted the call before acknowledging it; publish its first steps.
-                st.published = 0;
-            }
+        if args.recovered.is_none() {
+            // A new call: its creator persisted it before acknowledging; publish its first steps.
+            self.ctx.bus.publish_journey(&st.call, 0);
+            st.published = st.call.journey().len();
+        }
+        if st.published != st.call.journey().len() {
             self.commit(&myself, &mut st).await?;
         } else {
             st.timer.arm(
@@ -375,14 +376,11 @@ impl Actor for CallActor {
         }
         crate::context::write(&self.ctx.children)
             .insert(myself.get_id(), ChildKey::Call(st.call.id().clone()));
-        Ok(st)
-    }
-
-    async fn post_start(
-        &self,
-        _myself: ActorRef<CallMsg>,
-        st: &mut CallActorState,
-    ) -> Result<(), ActorProcessingErr> {
+        // Registered and enqueued before the spawn returns: whoever created the call finds it
+        // in its queue, and the queue finds the actor when it offers.
+        if !st.call.state().is_final() {
+            crate::context::write(&self.ctx.calls).insert(st.call.id().clone(), myself.clone());
+        }
         if st.call.state() == engine::call::CallState::Waiting {
             self.ctx.tell_queue(
                 st.call.queue(),
@@ -391,7 +389,7 @@ impl Actor for CallActor {
                 },
             );
         }
-        Ok(())
+        Ok(st)
     }
 
     async fn post_stop(

@@ -30,7 +30,7 @@ mod timer;
 pub use agent_actor::AgentView;
 pub use clock::Clock;
 pub use error::ActorError;
-pub use switchyard::{QueueView, Sort, Switchyard, UnassignedCall};
+pub use switchyard::{QueueView, Sort, StartOptions, Switchyard, UnassignedCall};
 
 #[cfg(test)]
 mod tests;

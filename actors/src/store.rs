@@ -16,6 +16,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Connection, Row};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 /// A storage failure: the database refused or could not be reached, or a stored row is not
 /// what this version writes.
@@ -28,6 +29,9 @@ pub enum StoreError {
     /// A stored snapshot could not be read back.
     #[error("stored {0} is unreadable: {1}")]
     Corrupt(&'static str, serde_json::Error),
+    /// A write failed in the writer task (the message is the database's).
+    #[error("write failed: {0}")]
+    Write(String),
 }
 
 /// A user session (bearer token).
@@ -52,9 +56,41 @@ pub struct Store {
 
 #[derive(Clone)]
 enum Backend {
-    Sql(AnyPool),
+    Sql(AnyPool, mpsc::Sender<Job>),
     Memory(Arc<Mutex<Memory>>),
 }
+
+/// One write, as the writer task applies it.
+enum Write {
+    Call {
+        id: String,
+        queue: String,
+        state: String,
+        result: Option<String>,
+        agent: Option<String>,
+        from: String,
+        created_at: i64,
+        updated_at: i64,
+        snapshot: String,
+    },
+    Agent {
+        id: String,
+        snapshot: String,
+        changes: Vec<StatusChange>,
+        first_seq: i64,
+        updated_at: i64,
+    },
+    Session(SessionRow),
+    Config {
+        body: String,
+        loaded_at: i64,
+    },
+}
+
+type Job = (Write, oneshot::Sender<Result<(), String>>);
+
+/// How many writes one transaction may carry.
+const MAX_BATCH: usize = 512;
 
 #[derive(Default)]
 struct Memory {
@@ -110,12 +146,12 @@ impl Store {
     /// `sqlite::memory:` or `postgres://…` — and brings its schema up to date.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
-        // SQLite has one writer at a time, and a deferred transaction that reads before it
-        // writes fails at once ("database is locked") instead of waiting: one connection
-        // serializes every statement instead. PostgreSQL gets a real pool.
-        let sqlite = url.starts_with("sqlite:");
+        // Every write goes through one writer task (group commit), so SQLite never sees two
+        // write transactions at once; readers run beside it in WAL mode. An in-memory SQLite
+        // database exists once per connection, so it gets exactly one.
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
         let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 1 } else { 8 })
+            .max_connections(if memory { 1 } else { 4 })
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     if conn.backend_name().eq_ignore_ascii_case("sqlite") {
@@ -130,8 +166,10 @@ impl Store {
             .connect(url)
             .await?;
         migrate(&pool).await?;
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(writer(pool.clone(), rx));
         Ok(Store {
-            inner: Backend::Sql(pool),
+            inner: Backend::Sql(pool, tx),
         })
     }
 
@@ -149,34 +187,19 @@ impl Store {
                 lock(m).calls.insert(call.id().clone(), call.clone());
                 Ok(())
             }
-            Backend::Sql(pool) => {
-                let snapshot = serde_json::to_string(call).expect("a Call always serializes");
-                let result = call.result().map(|r| {
-                    serde_json::to_value(r)
-                        .expect("a result serializes")
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned()
-                });
-                sqlx::query(
-                    "INSERT INTO calls (id, queue, state, result, agent, from_number, created_at, updated_at, snapshot)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                     ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, state = excluded.state,
-                       result = excluded.result, agent = excluded.agent, updated_at = excluded.updated_at,
-                       snapshot = excluded.snapshot",
-                )
-                .bind(call.id().as_str().to_owned())
-                .bind(call.queue().as_str().to_owned())
-                .bind(call.state().as_str().to_owned())
-                .bind(result)
-                .bind(call.agent().map(|a| a.as_str().to_owned()))
-                .bind(call.from().to_owned())
-                .bind(call.created_at().as_millis())
-                .bind(now_ms)
-                .bind(snapshot)
-                .execute(pool)
-                .await?;
-                Ok(())
+            Backend::Sql(_, writer) => {
+                let write = Write::Call {
+                    id: call.id().as_str().to_owned(),
+                    queue: call.queue().as_str().to_owned(),
+                    state: call.state().as_str().to_owned(),
+                    result: call.result().map(|r| enum_name(&r)),
+                    agent: call.agent().map(|a| a.as_str().to_owned()),
+                    from: call.from().to_owned(),
+                    created_at: call.created_at().as_millis(),
+                    updated_at: now_ms,
+                    snapshot: serde_json::to_string(call).expect("a Call always serializes"),
+                };
+                submit(writer, write).await
             }
         }
     }
@@ -185,7 +208,7 @@ impl Store {
     pub async fn load_call(&self, id: &CallId) -> Result<Option<Call>, StoreError> {
         match &self.inner {
             Backend::Memory(m) => Ok(lock(m).calls.get(id).cloned()),
-            Backend::Sql(pool) => {
+            Backend::Sql(pool, _) => {
                 let row = sqlx::query("SELECT snapshot FROM calls WHERE id = $1")
                     .bind(id.as_str().to_owned())
                     .fetch_optional(pool)
@@ -213,7 +236,7 @@ impl Store {
                 calls.truncate(usize::try_from(limit).unwrap_or(0));
                 Ok(calls)
             }
-            Backend::Sql(pool) => {
+            Backend::Sql(pool, _) => {
                 let rows = match state {
                     Some(s) => {
                         sqlx::query("SELECT snapshot FROM calls WHERE state = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
@@ -249,10 +272,13 @@ impl Store {
     }
 
     /// Saves an agent's snapshot and appends its status changes to the history, atomically.
+    /// `first_seq` numbers the first change (see [`Store::last_history_seq`]); numbers are
+    /// kept by the agent's actor so that a write needs no read.
     pub async fn save_agent(
         &self,
         agent: &Agent,
         changes: &[StatusChange],
+        first_seq: i64,
         now_ms: i64,
     ) -> Result<(), StoreError> {
         match &self.inner {
@@ -265,42 +291,29 @@ impl Store {
                     .extend_from_slice(changes);
                 Ok(())
             }
-            Backend::Sql(pool) => {
-                let snapshot = serde_json::to_string(agent).expect("an Agent always serializes");
-                let mut conn = pool.acquire().await?;
-                let mut tx = conn.begin().await?;
-                if !changes.is_empty() {
-                    let next: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM agent_status_history WHERE agent = $1")
-                        .bind(agent.id().as_str().to_owned())
-                        .fetch_one(&mut *tx)
-                        .await?
-                        .try_get("seq")?;
-                    for (i, c) in changes.iter().enumerate() {
-                        sqlx::query(
-                            "INSERT INTO agent_status_history (agent, seq, previous, status, reason, at)
-                             VALUES ($1, $2, $3, $4, $5, $6)",
-                        )
-                        .bind(agent.id().as_str().to_owned())
-                        .bind(next + 1 + i as i64)
-                        .bind(c.from.as_str().to_owned())
-                        .bind(c.to.as_str().to_owned())
-                        .bind(enum_name(&c.reason))
-                        .bind(c.at.as_millis())
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-                sqlx::query(
-                    "INSERT INTO agents (id, snapshot, updated_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at",
-                )
-                .bind(agent.id().as_str().to_owned())
-                .bind(snapshot)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(())
+            Backend::Sql(_, writer) => {
+                let write = Write::Agent {
+                    id: agent.id().as_str().to_owned(),
+                    snapshot: serde_json::to_string(agent).expect("an Agent always serializes"),
+                    changes: changes.to_vec(),
+                    first_seq,
+                    updated_at: now_ms,
+                };
+                submit(writer, write).await
+            }
+        }
+    }
+
+    /// The number of the last status change saved for an agent (0 if none).
+    pub async fn last_history_seq(&self, id: &AgentId) -> Result<i64, StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => Ok(lock(m).history.get(id).map_or(0, |h| h.len() as i64)),
+            Backend::Sql(pool, _) => {
+                let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM agent_status_history WHERE agent = $1")
+                    .bind(id.as_str().to_owned())
+                    .fetch_one(pool)
+                    .await?;
+                Ok(row.try_get("seq")?)
             }
         }
     }
@@ -309,7 +322,7 @@ impl Store {
     pub async fn load_agent(&self, id: &AgentId) -> Result<Option<Agent>, StoreError> {
         match &self.inner {
             Backend::Memory(m) => Ok(lock(m).agents.get(id).cloned()),
-            Backend::Sql(pool) => {
+            Backend::Sql(pool, _) => {
                 let row = sqlx::query("SELECT snapshot FROM agents WHERE id = $1")
                     .bind(id.as_str().to_owned())
                     .fetch_optional(pool)
@@ -337,7 +350,7 @@ impl Store {
                     .saturating_sub(usize::try_from(limit).unwrap_or(0));
                 Ok(all[skip..].to_vec())
             }
-            Backend::Sql(pool) => {
+            Backend::Sql(pool, _) => {
                 let rows = sqlx::query(
                     "SELECT previous, status, reason, at FROM agent_status_history WHERE agent = $1
                      ORDER BY seq DESC LIMIT $2",
@@ -377,17 +390,7 @@ impl Store {
                     .insert(session.token.clone(), session.clone());
                 Ok(())
             }
-            Backend::Sql(pool) => {
-                sqlx::query(
-                    "INSERT INTO sessions (token, username, created_at) VALUES ($1, $2, $3)",
-                )
-                .bind(session.token.clone())
-                .bind(session.username.clone())
-                .bind(session.created_at)
-                .execute(pool)
-                .await?;
-                Ok(())
-            }
+            Backend::Sql(_, writer) => submit(writer, Write::Session(session.clone())).await,
         }
     }
 
@@ -395,7 +398,7 @@ impl Store {
     pub async fn find_session(&self, token: &str) -> Result<Option<SessionRow>, StoreError> {
         match &self.inner {
             Backend::Memory(m) => Ok(lock(m).sessions.get(token).cloned()),
-            Backend::Sql(pool) => {
+            Backend::Sql(pool, _) => {
                 let row = sqlx::query(
                     "SELECT token, username, created_at FROM sessions WHERE token = $1",
                 )
@@ -421,16 +424,15 @@ impl Store {
                 lock(m).config = Some(body.to_owned());
                 Ok(())
             }
-            Backend::Sql(pool) => {
-                sqlx::query(
-                    "INSERT INTO config (id, body, loaded_at) VALUES ('current', $1, $2)
-                     ON CONFLICT (id) DO UPDATE SET body = excluded.body, loaded_at = excluded.loaded_at",
+            Backend::Sql(_, writer) => {
+                submit(
+                    writer,
+                    Write::Config {
+                        body: body.to_owned(),
+                        loaded_at: now_ms,
+                    },
                 )
-                .bind(body.to_owned())
-                .bind(now_ms)
-                .execute(pool)
-                .await?;
-                Ok(())
+                .await
             }
         }
     }
@@ -439,7 +441,7 @@ impl Store {
     pub async fn load_config(&self) -> Result<Option<String>, StoreError> {
         match &self.inner {
             Backend::Memory(m) => Ok(lock(m).config.clone()),
-            Backend::Sql(pool) => {
+            Backend::Sql(pool, _) => {
                 let row = sqlx::query("SELECT body FROM config WHERE id = 'current'")
                     .fetch_optional(pool)
                     .await?;
@@ -447,6 +449,211 @@ impl Store {
             }
         }
     }
+}
+
+/// Hands a write to the writer task and waits until its transaction committed.
+async fn submit(writer: &mpsc::Sender<Job>, write: Write) -> Result<(), StoreError> {
+    let (tx, rx) = oneshot::channel();
+    writer
+        .send((write, tx))
+        .await
+        .map_err(|_| StoreError::Write("the writer task stopped".into()))?;
+    rx.await
+        .map_err(|_| StoreError::Write("the writer task stopped".into()))?
+        .map_err(StoreError::Write)
+}
+
+/// The writer task: group commit. It takes every write waiting (up to [`MAX_BATCH`]) into one
+/// transaction, and answers each writer once that transaction committed, so an acknowledged
+/// write is durable while thousands of actors share the cost of a commit. If a batch fails,
+/// its writes are retried one by one so that one bad write fails alone.
+async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let writes: Vec<&Write> = batch.iter().map(|(w, _)| w).collect();
+        match apply(&pool, &writes).await {
+            Ok(()) => {
+                for (_, done) in batch.drain(..) {
+                    let _ = done.send(Ok(()));
+                }
+            }
+            Err(_) => {
+                for (w, done) in batch.drain(..) {
+                    let _ = done.send(apply(&pool, &[&w]).await.map_err(|e| e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Applies writes in one transaction with a few multi-row statements: per call and per agent
+/// only the last snapshot of the batch is written (earlier ones would be overwritten in the
+/// same transaction anyway); every history row is kept.
+async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
+    let mut calls: Vec<&Write> = Vec::new();
+    let mut agents: Vec<&Write> = Vec::new();
+    let mut history: Vec<(&str, i64, &StatusChange)> = Vec::new();
+    let mut others: Vec<&Write> = Vec::new();
+    for w in writes {
+        match w {
+            Write::Call { id, .. } => {
+                calls.retain(|c| !matches!(c, Write::Call { id: other, .. } if other == id));
+                calls.push(w);
+            }
+            Write::Agent {
+                id,
+                changes,
+                first_seq,
+                ..
+            } => {
+                agents.retain(|a| !matches!(a, Write::Agent { id: other, .. } if other == id));
+                agents.push(w);
+                history.extend(
+                    changes
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| (id.as_str(), first_seq + i as i64, c)),
+                );
+            }
+            _ => others.push(w),
+        }
+    }
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin().await?;
+    for chunk in calls.chunks(200) {
+        let sql = multi_row(
+            "INSERT INTO calls (id, queue, state, result, agent, from_number, created_at, updated_at, snapshot) VALUES ",
+            9,
+            chunk.len(),
+            " ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, state = excluded.state,
+               result = excluded.result, agent = excluded.agent, updated_at = excluded.updated_at,
+               snapshot = excluded.snapshot",
+        );
+        let mut q = sqlx::query(&sql);
+        for w in chunk {
+            if let Write::Call {
+                id,
+                queue,
+                state,
+                result,
+                agent,
+                from,
+                created_at,
+                updated_at,
+                snapshot,
+            } = w
+            {
+                q = q
+                    .bind(id.as_str())
+                    .bind(queue.as_str())
+                    .bind(state.as_str())
+                    .bind(result.clone())
+                    .bind(agent.clone())
+                    .bind(from.as_str())
+                    .bind(*created_at)
+                    .bind(*updated_at)
+                    .bind(snapshot.as_str());
+            }
+        }
+        q.execute(&mut *tx).await?;
+    }
+    for chunk in agents.chunks(500) {
+        let sql = multi_row(
+            "INSERT INTO agents (id, snapshot, updated_at) VALUES ",
+            3,
+            chunk.len(),
+            " ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at",
+        );
+        let mut q = sqlx::query(&sql);
+        for w in chunk {
+            if let Write::Agent {
+                id,
+                snapshot,
+                updated_at,
+                ..
+            } = w
+            {
+                q = q
+                    .bind(id.as_str())
+                    .bind(snapshot.as_str())
+                    .bind(*updated_at);
+            }
+        }
+        q.execute(&mut *tx).await?;
+    }
+    for chunk in history.chunks(400) {
+        let sql = multi_row(
+            "INSERT INTO agent_status_history (agent, seq, previous, status, reason, at) VALUES ",
+            6,
+            chunk.len(),
+            "",
+        );
+        let mut q = sqlx::query(&sql);
+        for (agent, seq, c) in chunk {
+            q = q
+                .bind(*agent)
+                .bind(*seq)
+                .bind(c.from.as_str())
+                .bind(c.to.as_str())
+                .bind(enum_name(&c.reason))
+                .bind(c.at.as_millis());
+        }
+        q.execute(&mut *tx).await?;
+    }
+    for w in others {
+        match w {
+            Write::Session(s) => {
+                sqlx::query(
+                    "INSERT INTO sessions (token, username, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(s.token.as_str())
+                .bind(s.username.as_str())
+                .bind(s.created_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::Config { body, loaded_at } => {
+                sqlx::query(
+                    "INSERT INTO config (id, body, loaded_at) VALUES ('current', $1, $2)
+                     ON CONFLICT (id) DO UPDATE SET body = excluded.body, loaded_at = excluded.loaded_at",
+                )
+                .bind(body.as_str())
+                .bind(*loaded_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::Call { .. } | Write::Agent { .. } => {
+                unreachable!("sorted into their own lists above")
+            }
+        }
+    }
+    tx.commit().await
+}
+
+/// `head` followed by `rows` groups of `cols` numbered placeholders (`($1, $2), ($3, $4)`),
+/// then `tail`. Numbered placeholders read the same on PostgreSQL and SQLite.
+fn multi_row(head: &str, cols: usize, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * cols * 6);
+    sql.push_str(head);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * cols + c + 1));
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
 }
 
 async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {

@@ -63,6 +63,19 @@ pub enum Sort {
     Oldest,
 }
 
+/// Tuning for [`Switchyard::start_with`].
+#[derive(Clone, Debug)]
+pub struct StartOptions {
+    /// Events kept for slow subscribers before they miss some (default 8192).
+    pub event_buffer: usize,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions { event_buffer: 8192 }
+    }
+}
+
 /// The running engine.
 #[derive(Clone)]
 pub struct Switchyard {
@@ -75,6 +88,15 @@ impl Switchyard {
     /// not ended when the process last stopped (ringing offers are lost with the process: those
     /// calls go back to waiting).
     pub async fn start(config: Config, store: Store) -> Result<Switchyard, ActorError> {
+        Self::start_with(config, store, StartOptions::default()).await
+    }
+
+    /// [`Switchyard::start`] with tuning options.
+    pub async fn start_with(
+        config: Config,
+        store: Store,
+        options: StartOptions,
+    ) -> Result<Switchyard, ActorError> {
         let clock = Clock::new();
         store
             .save_config(
@@ -82,7 +104,12 @@ impl Switchyard {
                 clock.now().0,
             )
             .await?;
-        let ctx = Arc::new(Context::new(config, clock, store, EventBus::default()));
+        let ctx = Arc::new(Context::new(
+            config,
+            clock,
+            store,
+            EventBus::new(options.event_buffer),
+        ));
         let (root, _) = Actor::spawn(None, Root, ())
             .await
             .map_err(|e| ActorError::NoAnswer("root supervisor".into(), e.to_string()))?;
@@ -146,7 +173,8 @@ impl Switchyard {
             });
             sups[h % sups.len()].get_cell()
         };
-        let (r, _) = Actor::spawn_linked(
+        // The actor registers itself in its pre_start.
+        Actor::spawn_linked(
             None,
             CallActor {
                 ctx: self.ctx.clone(),
@@ -156,9 +184,6 @@ impl Switchyard {
         )
         .await
         .map_err(|e| ActorError::NoAnswer(format!("call {id}"), e.to_string()))?;
-        if !r.get_status().eq(&ractor::ActorStatus::Stopped) {
-            write(&self.ctx.calls).insert(id, r);
-        }
         Ok(())
     }
 

@@ -265,6 +265,7 @@ async fn take_and_assign_unassigned_calls() {
         .create_call("+15550001".into(), "q", 0, Skills::new())
         .await
         .unwrap();
+    tokio::time::advance(Duration::from_secs(1)).await;
     let c2 = yard
         .create_call("+15550002".into(), "q", 0, Skills::new())
         .await

@@ -67,8 +67,17 @@ async fn exercise(store: &Store) {
         .set_status(t(20), Some(Status::Dnd), None, &[])
         .unwrap();
     let changes: Vec<_> = std::iter::from_fn(|| agent.poll_change()).collect();
-    store.save_agent(&agent, &changes[..1], 10).await.unwrap();
-    store.save_agent(&agent, &changes[1..], 20).await.unwrap();
+    assert_eq!(store.last_history_seq(&"alice".into()).await.unwrap(), 0);
+    store
+        .save_agent(&agent, &changes[..1], 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(store.last_history_seq(&"alice".into()).await.unwrap(), 1);
+    store
+        .save_agent(&agent, &changes[1..], 2, 20)
+        .await
+        .unwrap();
+    assert_eq!(store.last_history_seq(&"alice".into()).await.unwrap(), 2);
     assert_eq!(
         store.load_agent(&"alice".into()).await.unwrap(),
         Some(agent)
