@@ -7,7 +7,8 @@
 //!    enqueue-to-offer latency p50/p99 (from `create_call` to the offer event).
 //!
 //! Each phase runs on the memory store (the actors and engine alone) and on a SQLite file
-//! (what `switchyard serve` does by default). Figures are printed; targets are in the README.
+//! (what `switchyard serve` does by default), each in a fresh process. Figures are printed;
+//! targets are in the README.
 
 use actors::config::Config;
 use actors::events::EventKind;
@@ -206,18 +207,29 @@ async fn run(label: &str, store: Store) {
     yard.shutdown().await;
 }
 
+/// Each store runs in a process of its own, so that one run's freed memory does not hide the
+/// next run's growth.
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let Ok(which) = std::env::var("SWITCHYARD_BENCH_STORE") else {
+        let exe = std::env::current_exe().expect("own path");
+        for store in ["memory", "sqlite"] {
+            let status = std::process::Command::new(&exe)
+                .env("SWITCHYARD_BENCH_STORE", store)
+                .status()
+                .expect("bench child runs");
+            assert!(status.success(), "the {store} run failed");
+        }
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
-        run("memory store", Store::memory()).await;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("bench.db").display()
-        );
-        run("SQLite file", Store::connect(&url).await.expect("sqlite")).await;
+        match which.as_str() {
+            "memory" => run("memory store", Store::memory()).await,
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+                run("SQLite file", Store::connect(&url).await.expect("sqlite")).await;
+            }
+        }
     });
 }
