@@ -221,13 +221,19 @@ fn main() {
         }
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         match which.as_str() {
             "memory" => run("memory store", Store::memory()).await,
             _ => {
                 let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("bench.db").display()
+                );
                 run("SQLite file", Store::connect(&url).await.expect("sqlite")).await;
             }
         }

@@ -493,52 +493,24 @@ async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// Applies writes in one transaction with a few multi-row statements: per call and per agent
-/// only the last snapshot of the batch is written (earlier ones would be overwritten in the
-/// same transaction anyway); every history row is kept.
+/// Applies writes in one transaction. Per call and per agent only the batch's last snapshot
+/// is written (earlier ones would be overwritten in the same transaction anyway); every
+/// history row is kept. Each statement has one fixed shape, so it is prepared once per
+/// connection and reused.
 async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
-    let mut calls: Vec<&Write> = Vec::new();
-    let mut agents: Vec<&Write> = Vec::new();
-    let mut history: Vec<(&str, i64, &StatusChange)> = Vec::new();
-    let mut others: Vec<&Write> = Vec::new();
-    for w in writes {
-        match w {
-            Write::Call { id, .. } => {
-                calls.retain(|c| !matches!(c, Write::Call { id: other, .. } if other == id));
-                calls.push(w);
-            }
-            Write::Agent {
-                id,
-                changes,
-                first_seq,
-                ..
-            } => {
-                agents.retain(|a| !matches!(a, Write::Agent { id: other, .. } if other == id));
-                agents.push(w);
-                history.extend(
-                    changes
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| (id.as_str(), first_seq + i as i64, c)),
-                );
-            }
-            _ => others.push(w),
-        }
-    }
+    let last_snapshot = |i: usize| {
+        let later_same = |w: &&Write| match (writes[i], *w) {
+            (Write::Call { id: a, .. }, Write::Call { id: b, .. }) => a == b,
+            (Write::Agent { id: a, .. }, Write::Agent { id: b, .. }) => a == b,
+            _ => false,
+        };
+        !writes[i + 1..].iter().any(later_same)
+    };
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
-    for chunk in calls.chunks(200) {
-        let sql = multi_row(
-            "INSERT INTO calls (id, queue, state, result, agent, from_number, created_at, updated_at, snapshot) VALUES ",
-            9,
-            chunk.len(),
-            " ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, state = excluded.state,
-               result = excluded.result, agent = excluded.agent, updated_at = excluded.updated_at,
-               snapshot = excluded.snapshot",
-        );
-        let mut q = sqlx::query(&sql);
-        for w in chunk {
-            if let Write::Call {
+    for (i, w) in writes.iter().enumerate() {
+        match w {
+            Write::Call {
                 id,
                 queue,
                 state,
@@ -548,67 +520,63 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 created_at,
                 updated_at,
                 snapshot,
-            } = w
-            {
-                q = q
-                    .bind(id.as_str())
-                    .bind(queue.as_str())
-                    .bind(state.as_str())
-                    .bind(result.clone())
-                    .bind(agent.clone())
-                    .bind(from.as_str())
-                    .bind(*created_at)
-                    .bind(*updated_at)
-                    .bind(snapshot.as_str());
+            } => {
+                if !last_snapshot(i) {
+                    continue;
+                }
+                sqlx::query(
+                    "INSERT INTO calls (id, queue, state, result, agent, from_number, created_at, updated_at, snapshot)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, state = excluded.state,
+                       result = excluded.result, agent = excluded.agent, updated_at = excluded.updated_at,
+                       snapshot = excluded.snapshot",
+                )
+                .bind(id.as_str())
+                .bind(queue.as_str())
+                .bind(state.as_str())
+                .bind(result.clone())
+                .bind(agent.clone())
+                .bind(from.as_str())
+                .bind(*created_at)
+                .bind(*updated_at)
+                .bind(snapshot.as_str())
+                .execute(&mut *tx)
+                .await?;
             }
-        }
-        q.execute(&mut *tx).await?;
-    }
-    for chunk in agents.chunks(500) {
-        let sql = multi_row(
-            "INSERT INTO agents (id, snapshot, updated_at) VALUES ",
-            3,
-            chunk.len(),
-            " ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at",
-        );
-        let mut q = sqlx::query(&sql);
-        for w in chunk {
-            if let Write::Agent {
+            Write::Agent {
                 id,
                 snapshot,
+                changes,
+                first_seq,
                 updated_at,
-                ..
-            } = w
-            {
-                q = q
+            } => {
+                for (k, c) in changes.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO agent_status_history (agent, seq, previous, status, reason, at)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
                     .bind(id.as_str())
-                    .bind(snapshot.as_str())
-                    .bind(*updated_at);
+                    .bind(first_seq + k as i64)
+                    .bind(c.from.as_str())
+                    .bind(c.to.as_str())
+                    .bind(enum_name(&c.reason))
+                    .bind(c.at.as_millis())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if !last_snapshot(i) {
+                    continue;
+                }
+                sqlx::query(
+                    "INSERT INTO agents (id, snapshot, updated_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at",
+                )
+                .bind(id.as_str())
+                .bind(snapshot.as_str())
+                .bind(*updated_at)
+                .execute(&mut *tx)
+                .await?;
             }
-        }
-        q.execute(&mut *tx).await?;
-    }
-    for chunk in history.chunks(400) {
-        let sql = multi_row(
-            "INSERT INTO agent_status_history (agent, seq, previous, status, reason, at) VALUES ",
-            6,
-            chunk.len(),
-            "",
-        );
-        let mut q = sqlx::query(&sql);
-        for (agent, seq, c) in chunk {
-            q = q
-                .bind(*agent)
-                .bind(*seq)
-                .bind(c.from.as_str())
-                .bind(c.to.as_str())
-                .bind(enum_name(&c.reason))
-                .bind(c.at.as_millis());
-        }
-        q.execute(&mut *tx).await?;
-    }
-    for w in others {
-        match w {
             Write::Session(s) => {
                 sqlx::query(
                     "INSERT INTO sessions (token, username, created_at) VALUES ($1, $2, $3)",
@@ -629,31 +597,9 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 .execute(&mut *tx)
                 .await?;
             }
-            Write::Call { .. } | Write::Agent { .. } => {
-                unreachable!("sorted into their own lists above")
-            }
         }
     }
     tx.commit().await
-}
-
-/// `head` followed by `rows` groups of `cols` numbered placeholders (`($1, $2), ($3, $4)`),
-/// then `tail`. Numbered placeholders read the same on PostgreSQL and SQLite.
-fn multi_row(head: &str, cols: usize, rows: usize, tail: &str) -> String {
-    let mut sql = String::with_capacity(head.len() + tail.len() + rows * cols * 6);
-    sql.push_str(head);
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..cols {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", r * cols + c + 1));
-        }
-        sql.push(')');
-    }
-    sql.push_str(tail);
-    sql
 }
 
 async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
