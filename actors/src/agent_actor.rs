@@ -127,6 +127,9 @@ pub enum AgentMsg {
     Republish,
     /// The engine's wake-up.
     Timeout(u64),
+    /// Fault injection for the supervision tests: the handler panics.
+    #[cfg(test)]
+    Panic,
 }
 
 /// The agent actor.
@@ -425,6 +428,8 @@ impl Actor for AgentActor {
                 }
             }
             AgentMsg::Republish => self.publish_availability(&st.agent),
+            #[cfg(test)]
+            AgentMsg::Panic => panic!("injected fault in agent {}", st.agent.id()),
             AgentMsg::Timeout(generation) => {
                 if st.timer.fire(generation) {
                     st.agent.handle_timeout(now);

@@ -57,6 +57,9 @@ pub enum QueueMsg {
     },
     /// The engine's wake-up (overflow, escalation).
     Timeout(u64),
+    /// Fault injection for the supervision tests: the handler panics.
+    #[cfg(test)]
+    Panic,
 }
 
 pub(crate) struct QueueActor {
@@ -159,25 +162,18 @@ impl Actor for QueueActor {
         _myself: ActorRef<QueueMsg>,
         st: &mut QueueState,
     ) -> Result<(), ActorProcessingErr> {
-        // After a restart of this actor, what was in the line is rebuilt from the calls.
-        if self
+        // After a restart of this actor, the line is rebuilt from the live waiting calls, in
+        // the order they entered it. (At process start no call actor lives yet: the calls
+        // enqueue themselves as they are respawned.)
+        let mut waiting = self
             .ctx
             .store
-            .list_calls(Some(CallState::Waiting), 1)
-            .await
-            .map(|c| !c.is_empty())
-            .unwrap_or(false)
-        {
-            for c in self
-                .ctx
-                .store
-                .list_calls(Some(CallState::Waiting), i64::MAX)
-                .await?
-            {
-                if c.queue() == st.queue.id() && self.ctx.call(c.id()).is_some() {
-                    st.queue.enqueue(c.waiting_call());
-                }
-            }
+            .list_calls(Some(CallState::Waiting), i64::MAX)
+            .await?;
+        waiting.retain(|c| c.queue() == st.queue.id() && self.ctx.call(c.id()).is_some());
+        waiting.sort_by_key(|c| c.enqueued_at());
+        for c in waiting {
+            st.queue.enqueue(c.waiting_call());
         }
         for conf in self
             .ctx
@@ -226,6 +222,8 @@ impl Actor for QueueActor {
                 let _ = reply.send(st.queue.waiting().cloned().collect());
                 return Ok(());
             }
+            #[cfg(test)]
+            QueueMsg::Panic => panic!("injected fault in queue {}", st.queue.id()),
             QueueMsg::Timeout(generation) => {
                 if st.timer.fire(generation) {
                     for o in st.queue.handle_timeout(now) {

@@ -453,6 +453,35 @@ impl Switchyard {
             .is_some_and(|r| r.cast(CallMsg::Panic).is_ok())
     }
 
+    /// Fault injection: makes one agent actor panic.
+    #[cfg(test)]
+    pub(crate) fn inject_agent_panic(&self, agent: &str) -> Option<ractor::ActorId> {
+        let r = self.ctx.agent(&AgentId::from(agent))?;
+        r.cast(AgentMsg::Panic).ok()?;
+        Some(r.get_id())
+    }
+
+    /// Fault injection: makes one queue actor panic.
+    #[cfg(test)]
+    pub(crate) fn inject_queue_panic(&self, queue: &str) -> Option<ractor::ActorId> {
+        let r = self.ctx.queue(&QueueId::from(queue))?;
+        r.cast(QueueMsg::Panic).ok()?;
+        Some(r.get_id())
+    }
+
+    /// The live actor of an agent or queue (tests compare it across a restart).
+    #[cfg(test)]
+    pub(crate) fn actor_ids(
+        &self,
+        agent: &str,
+        queue: &str,
+    ) -> (Option<ractor::ActorId>, Option<ractor::ActorId>) {
+        (
+            self.ctx.agent(&AgentId::from(agent)).map(|r| r.get_id()),
+            self.ctx.queue(&QueueId::from(queue)).map(|r| r.get_id()),
+        )
+    }
+
     /// The live actor of a call, if any (tests compare it across a restart).
     #[cfg(test)]
     pub(crate) fn call_actor_id(&self, call: &str) -> Option<ractor::ActorId> {

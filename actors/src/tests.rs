@@ -303,3 +303,100 @@ async fn take_and_assign_unassigned_calls() {
         .unwrap()
         .is_empty());
 }
+
+/// Polls (in paused time, so instantly) until `f` holds.
+async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
+    for _ in 0..1000 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("never: {what}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_agent_actor_restarts_with_its_status_and_its_call() {
+    let yard = Switchyard::start(config("longest-idle", 2, ""), Store::memory())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 2).await;
+    let call = yard
+        .create_call("+15550001".into(), "q", 0, Skills::new())
+        .await
+        .unwrap();
+    let id = call.id().as_str().to_owned();
+    let offer = wait_for(&mut rx, "offer", |e| e["type"] == "call.offered").await;
+    let agent = offer["agent"].as_str().unwrap().to_owned();
+    yard.accept(&id, &agent).await.unwrap();
+
+    let before = yard.inject_agent_panic(&agent).unwrap();
+    eventually("agent actor replaced", async || {
+        yard.actor_ids(&agent, "q").0.is_some_and(|a| a != before)
+    })
+    .await;
+    let view = yard.agent(&agent).await.unwrap();
+    assert_eq!(
+        (view.status, view.call_id.as_ref().map(|c| c.as_str())),
+        (Status::InService, Some(id.as_str()))
+    );
+    // The call carries on with the new actor: hang-up sends it to wrap-up.
+    yard.hangup(
+        &id,
+        Party::Agent {
+            agent: agent.as_str().into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        yard.agent(&agent).await.unwrap().status,
+        Status::AfterService
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_queue_actor_is_rebuilt_from_the_waiting_calls() {
+    let yard = Switchyard::start(config("longest-idle", 1, ""), Store::memory())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    let c1 = yard
+        .create_call("+15550001".into(), "q", 0, Skills::new())
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let c2 = yard
+        .create_call("+15550002".into(), "q", 0, Skills::new())
+        .await
+        .unwrap();
+    let before = yard.inject_queue_panic("q").unwrap();
+    eventually("queue actor replaced", async || {
+        yard.actor_ids("a0", "q").1.is_some_and(|q| q != before)
+    })
+    .await;
+    eventually("line rebuilt", async || {
+        yard.unassigned(None, crate::Sort::Oldest)
+            .await
+            .unwrap()
+            .len()
+            == 2
+    })
+    .await;
+    // Routing works again: the agent becomes ready and gets the older call.
+    yard.set_status("a0", Some(Status::Ready), None)
+        .await
+        .unwrap();
+    let offer = wait_for(&mut rx, "offer", |e| e["type"] == "call.offered").await;
+    assert_eq!(offer["call_id"], c1.id().as_str());
+    let queues = yard.queues().await.unwrap();
+    assert_eq!(
+        (
+            queues[0].counters.waiting,
+            queues[0].counters.agents_on_call
+        ),
+        (2, 1)
+    );
+    assert_ne!(c1.id(), c2.id());
+}

@@ -184,6 +184,28 @@ async fn tokens_and_roles_are_enforced() {
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
+/// A request that must be refused: method, path, token, body, expected status and code.
+type Refusal<'a> = (
+    Method,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    StatusCode,
+    &'a str,
+);
+
+/// Sends a request that must be refused; returns its status and error code.
+async fn refused(
+    app: &Router,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<&str>,
+) -> (StatusCode, String) {
+    let (s, v) = call(app, method, path, Some(token), body).await;
+    (s, error_code(&v).to_owned())
+}
+
 #[tokio::test]
 async fn bad_input_gets_its_4xx_and_changes_nothing() {
     let app = setup().await;
@@ -191,95 +213,88 @@ async fn bad_input_gets_its_4xx_and_changes_nothing() {
     let alice = login(&app, "alice").await;
     let bob = login(&app, "bob").await;
     let sam = login(&app, "sam").await;
-    let count = |v: Value| v["calls"].as_array().unwrap().len();
 
-    // Unknown queue, malformed JSON, wrong field types: 4xx, and no call exists afterwards.
-    let (s, v) = call(
-        &app,
-        Method::POST,
-        "/api/v1/calls",
-        Some(&root),
-        Some(r#"{"from":"+1555","queue":"billing"}"#),
-    )
-    .await;
-    assert_eq!(
-        (s, error_code(&v)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_queue")
-    );
-    let (s, v) = call(
-        &app,
-        Method::POST,
-        "/api/v1/calls",
-        Some(&root),
-        Some(r#"{"from":"+1555","queue":"#),
-    )
-    .await;
-    assert_eq!(
-        (s, error_code(&v)),
-        (StatusCode::BAD_REQUEST, "malformed_json")
-    );
-    let (s, v) = call(
-        &app,
-        Method::POST,
-        "/api/v1/calls",
-        Some(&root),
-        Some(r#"{"from":"+1555","queue":"support","priority":"high"}"#),
-    )
-    .await;
-    assert_eq!(
-        (s, error_code(&v)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")
-    );
-    let (s, v) = call(
-        &app,
-        Method::GET,
-        "/api/v1/calls?state=ringing",
-        Some(&root),
-        None,
-    )
-    .await;
-    assert_eq!(
-        (s, error_code(&v)),
-        (StatusCode::BAD_REQUEST, "invalid_state")
-    );
-    assert_eq!(
-        count(
-            call(&app, Method::GET, "/api/v1/calls", Some(&root), None)
-                .await
-                .1
+    // Unknown queue, malformed JSON, wrong types, unknown agent or status: each its 4xx…
+    let put = Method::PUT;
+    let cases: [Refusal; 7] = [
+        (
+            Method::POST,
+            "/api/v1/calls",
+            &root,
+            Some(r#"{"from":"+1555","queue":"billing"}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_queue",
         ),
-        0
-    );
-
-    // Unknown agent.
-    let (s, v) = call(&app, Method::GET, "/api/v1/agents/zed", Some(&sam), None).await;
+        (
+            Method::POST,
+            "/api/v1/calls",
+            &root,
+            Some(r#"{"from":"+1555","queue":"#),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            Method::POST,
+            "/api/v1/calls",
+            &root,
+            Some(r#"{"from":"+1555","queue":"support","priority":"high"}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            Method::GET,
+            "/api/v1/calls?state=ringing",
+            &root,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_state",
+        ),
+        (
+            Method::GET,
+            "/api/v1/agents/zed",
+            &sam,
+            None,
+            StatusCode::NOT_FOUND,
+            "unknown_agent",
+        ),
+        (
+            put.clone(),
+            "/api/v1/agents/zed/status",
+            &sam,
+            Some(r#"{"status":"ready"}"#),
+            StatusCode::NOT_FOUND,
+            "unknown_agent",
+        ),
+        (
+            put,
+            "/api/v1/agents/alice/status",
+            &alice,
+            Some(r#"{"status":"lunch"}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_status",
+        ),
+    ];
+    for (method, path, token, body, status, code) in cases {
+        assert_eq!(
+            refused(&app, method, path, token, body).await,
+            (status, code.to_owned()),
+            "{path} {body:?}"
+        );
+    }
+    // …and nothing changed: no call exists, alice is still offline.
+    let (_, calls) = call(&app, Method::GET, "/api/v1/calls", Some(&root), None).await;
+    assert_eq!(calls["calls"], json!([]));
     assert_eq!(
-        (s, error_code(&v)),
-        (StatusCode::NOT_FOUND, "unknown_agent")
-    );
-    let (s, v) = call(
-        &app,
-        Method::PUT,
-        "/api/v1/agents/zed/status",
-        Some(&sam),
-        Some(r#"{"status":"ready"}"#),
-    )
-    .await;
-    assert_eq!(
-        (s, error_code(&v)),
-        (StatusCode::NOT_FOUND, "unknown_agent")
-    );
-    let (s, v) = call(
-        &app,
-        Method::PUT,
-        "/api/v1/agents/alice/status",
-        Some(&alice),
-        Some(r#"{"status":"lunch"}"#),
-    )
-    .await;
-    assert_eq!(
-        (s, error_code(&v)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_status")
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/agents/alice",
+            Some(&alice),
+            None
+        )
+        .await
+        .1["status"],
+        "offline"
     );
 
     // An agent acting on another's call.
@@ -301,17 +316,15 @@ async fn bad_input_gets_its_4xx_and_changes_nothing() {
     .await;
     assert_eq!(s, StatusCode::CREATED);
     let id = c["id"].as_str().unwrap();
-    let before = offered_to(&app, &alice, id).await;
-    assert_eq!(before["offered"], json!(["alice"]));
-    let (s, v) = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/calls/{id}/accept"),
-        Some(&bob),
-        None,
-    )
-    .await;
-    assert_eq!((s, error_code(&v)), (StatusCode::CONFLICT, "not_offered"));
+    assert_eq!(
+        offered_to(&app, &alice, id).await["offered"],
+        json!(["alice"])
+    );
+    let path = |action: &str| format!("/api/v1/calls/{id}/{action}");
+    assert_eq!(
+        refused(&app, Method::POST, &path("accept"), &bob, None).await,
+        (StatusCode::CONFLICT, "not_offered".into())
+    );
     let (s, _) = call(
         &app,
         Method::GET,
@@ -325,33 +338,17 @@ async fn bad_input_gets_its_4xx_and_changes_nothing() {
         StatusCode::FORBIDDEN,
         "bob cannot even read alice's call"
     );
-    let (s, _) = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/calls/{id}/accept"),
-        Some(&alice),
-        None,
-    )
-    .await;
+    let (s, _) = call(&app, Method::POST, &path("accept"), Some(&alice), None).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, v) = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/calls/{id}/hangup"),
-        Some(&bob),
-        None,
-    )
-    .await;
-    assert_eq!((s, error_code(&v)), (StatusCode::FORBIDDEN, "not_owner"));
-    let (s, v) = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/calls/{id}/hangup"),
-        Some(&bob),
-        Some(r#"{"party":"customer"}"#),
-    )
-    .await;
-    assert_eq!((s, error_code(&v)), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!(
+        refused(&app, Method::POST, &path("hangup"), &bob, None).await,
+        (StatusCode::FORBIDDEN, "not_owner".into())
+    );
+    let as_customer = Some(r#"{"party":"customer"}"#);
+    assert_eq!(
+        refused(&app, Method::POST, &path("hangup"), &bob, as_customer).await,
+        (StatusCode::FORBIDDEN, "forbidden".into())
+    );
     let (_, after) = call(
         &app,
         Method::GET,
@@ -374,15 +371,11 @@ async fn bad_input_gets_its_4xx_and_changes_nothing() {
         Some(r#"{"status":"break"}"#),
     )
     .await;
-    let (s, v) = call(
-        &app,
-        Method::PUT,
-        "/api/v1/agents/bob/status",
-        Some(&bob),
-        Some(r#"{"status":"ready"}"#),
-    )
-    .await;
-    assert_eq!((s, error_code(&v)), (StatusCode::CONFLICT, "locked"));
+    let ready = Some(r#"{"status":"ready"}"#);
+    assert_eq!(
+        refused(&app, Method::PUT, "/api/v1/agents/bob/status", &bob, ready).await,
+        (StatusCode::CONFLICT, "locked".into())
+    );
     let (_, b) = call(&app, Method::GET, "/api/v1/agents/bob", Some(&bob), None).await;
     assert_eq!(
         (b["status"].as_str(), b["locked"].as_str()),
@@ -402,7 +395,7 @@ async fn bad_input_gets_its_4xx_and_changes_nothing() {
         Method::PUT,
         "/api/v1/agents/bob/status",
         Some(&bob),
-        Some(r#"{"status":"ready"}"#),
+        ready,
     )
     .await;
     assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("ready")));
