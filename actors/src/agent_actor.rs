@@ -118,11 +118,21 @@ pub enum AgentMsg {
         /// The queue's wrap-up limit.
         wrap_up_limit: Option<Duration>,
     },
+    /// The agent leaves a call it was consulted on, without wrap-up.
+    Released {
+        /// The call.
+        call: CallId,
+    },
     /// The call the agent believed it was on is not (or no longer) its: release it.
     CallGone {
         /// The call.
         call: CallId,
     },
+    /// Check with the call the agent holds that it still involves the agent (after a restart,
+    /// or when a ringing lasted too long); released if not.
+    CheckCall,
+    /// The ringing watchdog.
+    Watchdog(u64),
     /// Re-send availability to every queue (after a queue restarted).
     Republish,
     /// The engine's wake-up.
@@ -144,7 +154,12 @@ pub(crate) struct AgentState {
     resync: bool,
     /// Number of the last status change saved.
     history_seq: i64,
+    /// Fires a [`AgentMsg::CheckCall`] when a ringing outlasts any offer.
+    watchdog: Timer,
 }
+
+/// How much longer than its offer timeout a ringing may last before the agent checks.
+const WATCHDOG_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Start-up: the agent's persisted state, if any.
 pub(crate) struct AgentArgs {
@@ -203,6 +218,14 @@ impl AgentActor {
             st.agent.poll_timeout().map(|(t, _)| t),
             AgentMsg::Timeout,
         );
+        // A ringing agent checks with its call if the ringing lasts longer than any offer
+        // could: the message that would have ended it may have been lost (the call actor
+        // stopped or restarted in between, an ask timed out).
+        let ringing = st.agent.call().filter(|c| c.answered_at.is_none());
+        let check_at = ringing
+            .map(|c| st.agent.since() + self.ctx.settings(&c.queue).offer_timeout + WATCHDOG_GRACE);
+        st.watchdog
+            .arm(myself, &self.ctx.clock, check_at, AgentMsg::Watchdog);
         Ok(())
     }
 
@@ -271,6 +294,7 @@ impl Actor for AgentActor {
             agent,
             timer: Timer::default(),
             resync,
+            watchdog: Timer::default(),
             history_seq: self.ctx.store.last_history_seq(&args.id).await?,
         };
         self.commit(&myself, &mut st, true).await?;
@@ -286,18 +310,8 @@ impl Actor for AgentActor {
         self.publish_availability(&st.agent);
         // This actor replaces one that failed: the call may have moved on meanwhile. Ask it,
         // or release it if it is gone.
-        if let Some(c) = st.agent.call().filter(|_| st.resync) {
-            let call = c.call.clone();
-            match self.ctx.call(&call) {
-                Some(r) => {
-                    let _ = r.cast(CallMsg::Resync {
-                        agent: st.agent.id().clone(),
-                    });
-                }
-                None => {
-                    let _ = myself.cast(AgentMsg::CallGone { call });
-                }
-            }
+        if st.resync {
+            let _ = myself.cast(AgentMsg::CheckCall);
         }
         Ok(())
     }
@@ -308,6 +322,7 @@ impl Actor for AgentActor {
         st: &mut AgentState,
     ) -> Result<(), ActorProcessingErr> {
         st.timer.cancel();
+        st.watchdog.cancel();
         Ok(())
     }
 
@@ -415,6 +430,31 @@ impl Actor for AgentActor {
             } => {
                 if st.agent.call_ended(now, &call, wrap_up_limit).is_ok() {
                     self.commit(&myself, st, false).await?;
+                }
+            }
+            AgentMsg::Released { call } => {
+                if st.agent.released(now, &call).is_ok() {
+                    self.commit(&myself, st, false).await?;
+                }
+            }
+            AgentMsg::CheckCall => {
+                if let Some(c) = st.agent.call() {
+                    let call = c.call.clone();
+                    match self.ctx.call(&call) {
+                        Some(r) => {
+                            let _ = r.cast(CallMsg::Resync {
+                                agent: st.agent.id().clone(),
+                            });
+                        }
+                        None => {
+                            let _ = myself.cast(AgentMsg::CallGone { call });
+                        }
+                    }
+                }
+            }
+            AgentMsg::Watchdog(generation) => {
+                if st.watchdog.fire(generation) {
+                    let _ = myself.cast(AgentMsg::CheckCall);
                 }
             }
             AgentMsg::CallGone { call } => {

@@ -1,20 +1,24 @@
-//! The call actor: one per call, owning its [`engine::call::Call`] and its offer timer.
+//! The call actor: one per call, owning its [`engine::call::Call`] and its timer (the offer's
+//! or a consult's ringing deadline).
 //!
 //! Every step is persisted (snapshot with journey) before the caller is answered, then its
-//! journey entries are published. Synchronous calls go only from the call to its agent
-//! (`Answered`, `Take`), never back, so no call cycle can deadlock. When the call is over the
-//! actor stops; its supervisor forgets it.
+//! journey entries are published and its [`Effects`] carried out (agents told, queues told).
+//! Synchronous calls go only from the call to agents (`Reserve`, `Answered`, `Take`) and to
+//! a queue (`Pick`), never back, so no call cycle can deadlock. When the call is over the actor
+//! stops; its supervisor forgets it. In-call control lives in `call_control`.
 
 use crate::agent_actor::AgentMsg;
 use crate::context::{ask, ChildKey, Context};
 use crate::error::ActorError;
 use crate::queue_actor::QueueMsg;
 use crate::timer::Timer;
-use engine::call::{Call, HangupEffects, Party};
+use engine::call::{Call, CallState, Effects, Party};
 use engine::queue::OfferEnd;
 use engine::{AgentId, QueueId};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::sync::Arc;
+
+pub use crate::call_control::Control;
 
 /// Messages to a call actor. Reply ports come last.
 pub enum CallMsg {
@@ -25,12 +29,7 @@ pub enum CallMsg {
         /// The queue that chose them.
         queue: QueueId,
     },
-    /// An agent the queue wanted was busy.
-    AgentBusy {
-        /// Which.
-        agent: AgentId,
-    },
-    /// An agent answers.
+    /// An agent answers (the call's offer, or a consult it is ringing for).
     Accept {
         /// Which.
         agent: AgentId,
@@ -65,6 +64,15 @@ pub enum CallMsg {
         /// Answer.
         reply: RpcReplyPort<Result<Call, ActorError>>,
     },
+    /// The owner acts on the call: hold, mute, DTMF, recording, transfer, consult…
+    Control {
+        /// The agent acting.
+        agent: AgentId,
+        /// What it does.
+        action: Control,
+        /// Answer.
+        reply: RpcReplyPort<Result<Call, ActorError>>,
+    },
     /// The call waited too long in its queue and moves to another.
     Overflow {
         /// The target queue.
@@ -81,7 +89,7 @@ pub enum CallMsg {
         /// Answer.
         reply: RpcReplyPort<Call>,
     },
-    /// The offer timer.
+    /// The timer.
     Timeout(u64),
     /// Fault injection for the supervision tests: the handler panics.
     #[cfg(test)]
@@ -93,7 +101,7 @@ pub(crate) struct CallActor {
 }
 
 pub(crate) struct CallActorState {
-    call: Call,
+    pub(crate) call: Call,
     published: usize,
     timer: Timer,
 }
@@ -141,22 +149,27 @@ impl CallActor {
         Ok(())
     }
 
-    /// Commits and answers with the call; a store failure is answered and then restarts the
-    /// actor from the last saved state.
+    /// Commits and answers with the call, then carries out the step's effects (so that no
+    /// agent or queue acts on a step that was not saved). A store failure is answered and
+    /// restarts the actor from the last saved state.
     async fn answer(
         &self,
         myself: &ActorRef<CallMsg>,
         st: &mut CallActorState,
         reply: RpcReplyPort<Result<Call, ActorError>>,
-        outcome: Result<(), ActorError>,
+        outcome: Result<Effects, ActorError>,
     ) -> Result<(), ActorProcessingErr> {
-        if let Err(e) = outcome {
-            let _ = reply.send(Err(e));
-            return Ok(());
-        }
+        let fx = match outcome {
+            Ok(fx) => fx,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return Ok(());
+            }
+        };
         match self.commit(myself, st).await {
             Ok(()) => {
                 let _ = reply.send(Ok(st.call.clone()));
+                self.settle(myself, st, fx).await?;
                 Ok(())
             }
             Err(e) => {
@@ -167,49 +180,69 @@ impl CallActor {
         }
     }
 
-    fn carry_out(&self, effects: HangupEffects, call: &Call) {
-        let settings = self.ctx.settings(call.queue());
-        for a in effects.withdrawn {
-            self.ctx.tell_agent(
-                &a,
-                AgentMsg::OfferWithdrawn {
-                    call: call.id().clone(),
-                },
-            );
+    /// Carries out effects; a group transfer that needs its next members rings them (a step
+    /// of its own, committed too).
+    pub(crate) async fn settle(
+        &self,
+        myself: &ActorRef<CallMsg>,
+        st: &mut CallActorState,
+        fx: Effects,
+    ) -> Result<(), ActorError> {
+        let redial = fx.redial_group;
+        self.carry_out(&st.call, fx);
+        if redial {
+            let ring = self.redial_group(&st.call).await;
+            let timeout = self.ctx.settings(st.call.queue()).offer_timeout;
+            let fx = st.call.transfer_ring(self.ctx.clock.now(), ring, timeout);
+            self.commit(myself, st).await?;
+            self.carry_out(&st.call, fx);
         }
-        if let Some(a) = effects.wrap_up {
-            self.ctx.tell_agent(
-                &a,
-                AgentMsg::CallEnded {
-                    call: call.id().clone(),
-                    wrap_up_limit: settings.wrap_up_limit,
-                },
-            );
-        }
-        if effects.leave_queue {
-            self.ctx.tell_queue(
-                call.queue(),
-                QueueMsg::Remove {
-                    call: call.id().clone(),
-                },
-            );
-        }
+        Ok(())
     }
 
-    fn missed(&self, call: &Call, agents: Vec<AgentId>, back_to_line: bool) {
+    /// Tells agents and queues what a step means for them.
+    pub(crate) fn carry_out(&self, call: &Call, fx: Effects) {
         let settings = self.ctx.settings(call.queue());
-        for a in agents {
-            self.ctx.tell_agent(
-                &a,
-                AgentMsg::OfferMissed {
-                    call: call.id().clone(),
-                    no_answer_delay: settings.no_answer_delay,
+        let id = call.id();
+        for a in fx.withdrawn {
+            self.ctx
+                .tell_agent(&a, AgentMsg::OfferWithdrawn { call: id.clone() });
+        }
+        for a in fx.missed {
+            let msg = AgentMsg::OfferMissed {
+                call: id.clone(),
+                no_answer_delay: settings.no_answer_delay,
+            };
+            self.ctx.tell_agent(&a, msg);
+        }
+        for a in fx.wrap_up {
+            let msg = AgentMsg::CallEnded {
+                call: id.clone(),
+                wrap_up_limit: settings.wrap_up_limit,
+            };
+            self.ctx.tell_agent(&a, msg);
+        }
+        for a in fx.released {
+            self.ctx
+                .tell_agent(&a, AgentMsg::Released { call: id.clone() });
+        }
+        if let Some(q) = fx.leave_queue {
+            self.ctx
+                .tell_queue(&q, QueueMsg::Remove { call: id.clone() });
+        }
+        if let Some(q) = fx.queue_answered {
+            self.ctx.tell_queue(
+                &q,
+                QueueMsg::OfferEnded {
+                    call: call.waiting_call(),
+                    end: OfferEnd::Answered,
                 },
             );
         }
-        if back_to_line {
+        if let Some(q) = fx.enqueue {
+            // Back to its place in line (or first entry, after a transfer): `enqueued_at` decides.
             self.ctx.tell_queue(
-                call.queue(),
+                &q,
                 QueueMsg::OfferEnded {
                     call: call.waiting_call(),
                     end: OfferEnd::Missed,
@@ -218,103 +251,95 @@ impl CallActor {
         }
     }
 
-    async fn accept(&self, st: &mut CallActorState, agent: &AgentId) -> Result<(), ActorError> {
-        let call = &st.call;
-        if !call.offered().contains(agent) {
-            return Err(engine::Error::NotOffered(call.id().clone(), agent.clone()).into());
-        }
-        let agent_ref = self
+    /// Reserves an agent for this call; `false` if it is not available (or unknown).
+    pub(crate) async fn reserve(&self, call: &Call, agent: &AgentId) -> bool {
+        let Some(r) = self.ctx.agent(agent) else {
+            return false;
+        };
+        let (call, queue) = (call.id().clone(), call.queue().clone());
+        ask(&r, "agent", |reply| AgentMsg::Reserve {
+            call,
+            queue,
+            reply,
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    async fn tell_answered(&self, call: &Call, agent: &AgentId) -> Result<(), ActorError> {
+        let r = self
             .ctx
             .agent(agent)
             .ok_or_else(|| ActorError::UnknownAgent(agent.to_string()))?;
-        ask(&agent_ref, "agent", |reply| AgentMsg::Answered {
-            call: call.id().clone(),
-            reply,
-        })
-        .await??;
+        let call = call.id().clone();
+        ask(&r, "agent", |reply| AgentMsg::Answered { call, reply }).await?
+    }
+
+    async fn accept(
+        &self,
+        st: &mut CallActorState,
+        agent: &AgentId,
+    ) -> Result<Effects, ActorError> {
+        let rings = st.call.offered().contains(agent)
+            || st.call.consult().is_some_and(|c| c.is_ringing(agent));
+        if !rings {
+            return Err(engine::Error::NotOffered(st.call.id().clone(), agent.clone()).into());
+        }
+        self.tell_answered(&st.call, agent).await?;
         let now = self.ctx.clock.now();
-        let others = st.call.accept(now, agent)?;
-        for a in others {
-            self.ctx.tell_agent(
-                &a,
-                AgentMsg::OfferWithdrawn {
-                    call: st.call.id().clone(),
-                },
+        let fx = st.call.accept(now, agent)?;
+        if self.ctx.settings(st.call.queue()).record {
+            st.call.start_recording_on_connect(now);
+        }
+        Ok(fx)
+    }
+
+    async fn take(&self, st: &mut CallActorState, agent: &AgentId) -> Result<Effects, ActorError> {
+        if st.call.state() != CallState::Waiting {
+            let state = st.call.state().as_str().into();
+            return Err(engine::Error::CallState(st.call.id().clone(), state, "be taken").into());
+        }
+        let r = self
+            .ctx
+            .agent(agent)
+            .ok_or_else(|| ActorError::UnknownAgent(agent.to_string()))?;
+        let (call, queue) = (st.call.id().clone(), st.call.queue().clone());
+        ask(&r, "agent", |reply| AgentMsg::Take { call, queue, reply }).await??;
+        let now = self.ctx.clock.now();
+        st.call.take(now, agent)?;
+        if self.ctx.settings(st.call.queue()).record {
+            st.call.start_recording_on_connect(now);
+        }
+        Ok(Effects {
+            leave_queue: Some(st.call.queue().clone()),
+            ..Effects::default()
+        })
+    }
+
+    async fn assign(
+        &self,
+        st: &mut CallActorState,
+        agent: &AgentId,
+    ) -> Result<Effects, ActorError> {
+        if st.call.state() != CallState::Waiting {
+            let state = st.call.state().as_str().into();
+            return Err(
+                engine::Error::CallState(st.call.id().clone(), state, "be assigned").into(),
             );
         }
-        self.ctx.tell_queue(
-            st.call.queue(),
-            QueueMsg::OfferEnded {
-                call: st.call.waiting_call(),
-                end: OfferEnd::Answered,
-            },
-        );
-        Ok(())
-    }
-
-    async fn take(&self, st: &mut CallActorState, agent: &AgentId) -> Result<(), ActorError> {
-        if st.call.state() != engine::call::CallState::Waiting {
-            return Err(engine::Error::CallState(
-                st.call.id().clone(),
-                st.call.state().as_str().into(),
-                "be taken",
-            )
-            .into());
-        }
-        let agent_ref = self
-            .ctx
+        self.ctx
             .agent(agent)
             .ok_or_else(|| ActorError::UnknownAgent(agent.to_string()))?;
-        let (call, queue) = (st.call.id().clone(), st.call.queue().clone());
-        ask(&agent_ref, "agent", |reply| AgentMsg::Take {
-            call,
-            queue,
-            reply,
-        })
-        .await??;
-        st.call.take(self.ctx.clock.now(), agent)?;
-        self.ctx.tell_queue(
-            st.call.queue(),
-            QueueMsg::Remove {
-                call: st.call.id().clone(),
-            },
-        );
-        Ok(())
-    }
-
-    async fn assign(&self, st: &mut CallActorState, agent: &AgentId) -> Result<(), ActorError> {
-        if st.call.state() != engine::call::CallState::Waiting {
-            return Err(engine::Error::CallState(
-                st.call.id().clone(),
-                st.call.state().as_str().into(),
-                "be assigned",
-            )
-            .into());
-        }
-        let agent_ref = self
-            .ctx
-            .agent(agent)
-            .ok_or_else(|| ActorError::UnknownAgent(agent.to_string()))?;
-        let (call, queue) = (st.call.id().clone(), st.call.queue().clone());
-        if !ask(&agent_ref, "agent", |reply| AgentMsg::Reserve {
-            call,
-            queue,
-            reply,
-        })
-        .await?
-        {
+        if !self.reserve(&st.call, agent).await {
             return Err(engine::Error::Unavailable(agent.clone()).into());
         }
         let timeout = self.ctx.settings(st.call.queue()).offer_timeout;
         st.call
             .offer(self.ctx.clock.now(), vec![agent.clone()], timeout)?;
-        self.ctx.tell_queue(
-            st.call.queue(),
-            QueueMsg::Remove {
-                call: st.call.id().clone(),
-            },
-        );
-        Ok(())
+        Ok(Effects {
+            leave_queue: Some(st.call.queue().clone()),
+            ..Effects::default()
+        })
     }
 }
 
@@ -330,35 +355,23 @@ impl Actor for CallActor {
     ) -> Result<CallActorState, ActorProcessingErr> {
         let mut call = args.call;
         let published = call.journey().len();
-        let mut withdrawn = Vec::new();
-        if let Some(r) = args.recovered {
-            let before: Vec<AgentId> = call.offered().to_vec();
-            call.recover(self.ctx.clock.now(), r == Recovery::ProcessRestart);
-            if call.state() == engine::call::CallState::Waiting {
-                withdrawn = before;
-            }
-        }
+        let now = self.ctx.clock.now();
+        let mut fx = match args.recovered {
+            Some(r) => call.recover(now, r == Recovery::ProcessRestart),
+            None => Effects::default(),
+        };
         // A call whose queue is gone from the configuration cannot be routed.
         if !call.state().is_final() && self.ctx.queue(call.queue()).is_none() {
-            let fx = call.fail(
-                self.ctx.clock.now(),
-                format!("queue {} is not configured", call.queue()),
-            );
-            self.carry_out(fx, &call);
+            let failed = call.fail(now, format!("queue {} is not configured", call.queue()));
+            fx.withdrawn.extend(failed.withdrawn);
+            fx.wrap_up.extend(failed.wrap_up);
+            fx.enqueue = None;
         }
         let mut st = CallActorState {
             call,
             published,
             timer: Timer::default(),
         };
-        for a in withdrawn {
-            self.ctx.tell_agent(
-                &a,
-                AgentMsg::OfferWithdrawn {
-                    call: st.call.id().clone(),
-                },
-            );
-        }
         if args.recovered.is_none() {
             // A new call: its creator persisted it before acknowledging; publish its first steps.
             self.ctx.bus.publish_journey(&st.call, 0);
@@ -381,14 +394,10 @@ impl Actor for CallActor {
         if !st.call.state().is_final() {
             crate::context::write(&self.ctx.calls).insert(st.call.id().clone(), myself.clone());
         }
-        if st.call.state() == engine::call::CallState::Waiting {
-            self.ctx.tell_queue(
-                st.call.queue(),
-                QueueMsg::Enqueue {
-                    call: st.call.waiting_call(),
-                },
-            );
+        if st.call.state() == CallState::Waiting && st.call.transfer().is_none() {
+            fx.enqueue = Some(st.call.queue().clone());
         }
+        self.carry_out(&st.call, fx);
         Ok(st)
     }
 
@@ -411,9 +420,10 @@ impl Actor for CallActor {
         match msg {
             CallMsg::Offer { agents, queue } => {
                 let timeout = self.ctx.settings(&queue).offer_timeout;
-                if queue != *st.call.queue() || st.call.offer(now, agents.clone(), timeout).is_err()
-                {
-                    // Stale: the call moved on (taken, assigned, ended) since the queue chose.
+                let current = queue == *st.call.queue();
+                if !current || st.call.offer(now, agents.clone(), timeout).is_err() {
+                    // Stale: the call moved on (taken, assigned, transferred, ended) since the
+                    // queue chose.
                     for a in agents {
                         self.ctx.tell_agent(
                             &a,
@@ -422,18 +432,16 @@ impl Actor for CallActor {
                             },
                         );
                     }
-                    self.ctx.tell_queue(
-                        &queue,
-                        QueueMsg::Remove {
-                            call: st.call.id().clone(),
-                        },
-                    );
+                    if st.call.state() != CallState::Waiting || queue != *st.call.queue() {
+                        self.ctx.tell_queue(
+                            &queue,
+                            QueueMsg::Remove {
+                                call: st.call.id().clone(),
+                            },
+                        );
+                    }
                     return Ok(());
                 }
-                self.commit(&myself, st).await?;
-            }
-            CallMsg::AgentBusy { agent } => {
-                st.call.agent_busy(now, agent);
                 self.commit(&myself, st).await?;
             }
             CallMsg::Accept { agent, reply } => {
@@ -441,21 +449,15 @@ impl Actor for CallActor {
                 self.answer(&myself, st, reply, outcome).await?;
             }
             CallMsg::Decline { agent, reply } => {
+                let exclude_for = self.ctx.settings(st.call.queue()).no_answer_delay;
                 let outcome = st
                     .call
-                    .decline(now, &agent)
-                    .map_err(ActorError::from)
-                    .map(|back| {
-                        self.missed(&st.call, vec![agent], back);
-                    });
+                    .decline(now, &agent, exclude_for)
+                    .map_err(ActorError::from);
                 self.answer(&myself, st, reply, outcome).await?;
             }
             CallMsg::Hangup { by, reply } => {
-                let outcome = st
-                    .call
-                    .hangup(now, by)
-                    .map_err(ActorError::from)
-                    .map(|fx| self.carry_out(fx, &st.call));
+                let outcome = st.call.hangup(now, by).map_err(ActorError::from);
                 self.answer(&myself, st, reply, outcome).await?;
             }
             CallMsg::Take { agent, reply } => {
@@ -466,13 +468,23 @@ impl Actor for CallActor {
                 let outcome = self.assign(st, &agent).await;
                 self.answer(&myself, st, reply, outcome).await?;
             }
+            CallMsg::Control {
+                agent,
+                action,
+                reply,
+            } => {
+                let outcome = self.control(st, &agent, action).await;
+                self.answer(&myself, st, reply, outcome).await?;
+            }
             CallMsg::Overflow { to } => {
                 if self.ctx.queue(&to).is_none() {
                     let fx = st
                         .call
                         .fail(now, format!("overflow queue {to} is not running"));
-                    self.carry_out(fx, &st.call);
+                    self.commit(&myself, st).await?;
+                    self.carry_out(&st.call, fx);
                 } else if st.call.overflow(now, to.clone()).is_ok() {
+                    self.commit(&myself, st).await?;
                     self.ctx.tell_queue(
                         &to,
                         QueueMsg::Enqueue {
@@ -480,16 +492,9 @@ impl Actor for CallActor {
                         },
                     );
                 }
-                self.commit(&myself, st).await?;
-            }
-            CallMsg::Get { reply } => {
-                let _ = reply.send(st.call.clone());
             }
             CallMsg::Resync { agent } => {
-                let ringing = st.call.offered().contains(&agent);
-                let connected = st.call.state() == engine::call::CallState::Connected
-                    && st.call.agent() == Some(&agent);
-                if !ringing && !connected {
+                if !st.call.agents_involved().contains(&agent) {
                     self.ctx.tell_agent(
                         &agent,
                         AgentMsg::CallGone {
@@ -498,13 +503,14 @@ impl Actor for CallActor {
                     );
                 }
             }
+            CallMsg::Get { reply } => {
+                let _ = reply.send(st.call.clone());
+            }
             CallMsg::Timeout(generation) => {
                 if st.timer.fire(generation) {
-                    let missed = st.call.offer_timed_out(now);
-                    if !missed.is_empty() {
-                        self.missed(&st.call, missed, true);
-                    }
+                    let fx = st.call.handle_timeout(now);
                     self.commit(&myself, st).await?;
+                    self.settle(&myself, st, fx).await?;
                 }
             }
             #[cfg(test)]

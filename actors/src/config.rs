@@ -28,6 +28,38 @@ pub struct Config {
     /// Who can log in.
     #[serde(default)]
     pub users: Vec<UserConfig>,
+    /// Groups of agents a call can be transferred to (D1).
+    #[serde(default)]
+    pub groups: Vec<GroupConfig>,
+}
+
+/// A group of agents with its dial strategy (D1, B2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Its id (`billing`).
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// How a transfer to the group rings its members.
+    #[serde(default)]
+    pub strategy: DialStrategy,
+    /// The members, in sequential order.
+    pub members: Vec<String>,
+}
+
+/// How a group transfer rings (D1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DialStrategy {
+    /// Every available member at once; the first to answer takes the call.
+    #[default]
+    Simultaneous,
+    /// One random available member at a time.
+    Random,
+    /// The available members one after another, in member order.
+    Sequential,
 }
 
 /// A queue (B1).
@@ -66,6 +98,9 @@ pub struct QueueConfig {
     /// Skill escalation steps.
     #[serde(default)]
     pub escalation: Vec<EscalationConfig>,
+    /// Record every call from the moment it connects (C2).
+    #[serde(default)]
+    pub record: bool,
 }
 
 /// One escalation step (B3).
@@ -230,6 +265,15 @@ impl Config {
                 }
             }
         }
+        let mut groups = HashSet::new();
+        for g in &self.groups {
+            if !groups.insert(g.id.as_str()) {
+                return bad(format!("group {} appears twice", g.id));
+            }
+            if let Some(m) = g.members.iter().find(|m| !agents.contains(m.as_str())) {
+                return bad(format!("group {}: unknown agent {m}", g.id));
+            }
+        }
         let mut users = HashSet::new();
         for u in &self.users {
             if !users.insert(u.username.as_str()) {
@@ -277,6 +321,7 @@ impl Config {
                     drop_skills: e.drop_skills,
                 })
                 .collect(),
+            record: q.record,
         }
     }
 
@@ -292,6 +337,11 @@ impl Config {
     /// A queue by id.
     pub fn queue(&self, id: &str) -> Option<&QueueConfig> {
         self.queues.iter().find(|q| q.id == id)
+    }
+
+    /// A group by id.
+    pub fn group(&self, id: &str) -> Option<&GroupConfig> {
+        self.groups.iter().find(|g| g.id == id)
     }
 
     /// An agent by id.

@@ -15,6 +15,9 @@ pub enum ActorError {
     /// No such agent.
     #[error("unknown agent {0}")]
     UnknownAgent(String),
+    /// No such group.
+    #[error("unknown group {0}")]
+    UnknownGroup(String),
     /// No such call.
     #[error("unknown call {0}")]
     UnknownCall(String),

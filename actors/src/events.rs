@@ -99,6 +99,23 @@ pub fn call_event_name(e: &JourneyEvent) -> &'static str {
         JourneyEvent::Recovered => "call.recovered",
         JourneyEvent::Ended { .. } => "call.ended",
         JourneyEvent::Failed { .. } => "call.failed",
+        JourneyEvent::Held => "call.held",
+        JourneyEvent::Resumed => "call.resumed",
+        JourneyEvent::Muted => "call.muted",
+        JourneyEvent::Unmuted => "call.unmuted",
+        JourneyEvent::Dtmf { .. } => "call.dtmf",
+        JourneyEvent::Recording { .. } => "call.recording",
+        JourneyEvent::TransferStarted { .. } => "call.transfer_started",
+        JourneyEvent::TransferFailed { .. } => "call.transfer_failed",
+        JourneyEvent::TakenBack { .. } => "call.taken_back",
+        JourneyEvent::TransferredOut { .. } => "call.transferred_out",
+        JourneyEvent::ConsultStarted { .. } => "call.consult_started",
+        JourneyEvent::ConsultOffered { .. } => "call.consult_offered",
+        JourneyEvent::ConsultAnswered { .. } => "call.consult_answered",
+        JourneyEvent::ConsultEnded { .. } => "call.consult_ended",
+        JourneyEvent::ConsultCompleted { .. } => "call.consult_completed",
+        JourneyEvent::ConferenceStarted => "call.conference_started",
+        JourneyEvent::PartyLeft { .. } => "call.party_left",
     }
 }
 
@@ -110,7 +127,18 @@ fn named_agent(e: &JourneyEvent) -> Option<&AgentId> {
         | JourneyEvent::TimedOut { agent }
         | JourneyEvent::OfferWithdrawn { agent }
         | JourneyEvent::AnsweredBy { agent }
-        | JourneyEvent::TakenBy { agent } => Some(agent),
+        | JourneyEvent::TakenBy { agent }
+        | JourneyEvent::ConsultOffered { agent }
+        | JourneyEvent::TakenBack { by: agent }
+        | JourneyEvent::TransferStarted { by: agent, .. }
+        | JourneyEvent::ConsultStarted { by: agent, .. }
+        | JourneyEvent::ConsultCompleted { to: agent, .. } => Some(agent),
+        JourneyEvent::ConsultAnswered { agent } | JourneyEvent::ConsultEnded { agent, .. } => {
+            agent.as_ref()
+        }
+        JourneyEvent::PartyLeft {
+            party: engine::call::Party::Agent { agent },
+        } => Some(agent),
         _ => None,
     }
 }
@@ -152,8 +180,7 @@ impl EventBus {
     /// Publishes a call's journey entries from index `from` on.
     pub fn publish_journey(&self, call: &Call, from: usize) {
         for entry in call.journey().iter().skip(from) {
-            let mut agents: Vec<AgentId> = call.offered().to_vec();
-            agents.extend(call.agent().cloned());
+            let mut agents: Vec<AgentId> = call.agents_involved();
             if let Some(a) = named_agent(&entry.event) {
                 if !agents.contains(a) {
                     agents.push(a.clone());

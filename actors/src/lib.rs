@@ -16,6 +16,7 @@
 
 mod agent_actor;
 mod call_actor;
+mod call_control;
 mod clock;
 pub mod config;
 mod context;
@@ -28,6 +29,7 @@ mod switchyard;
 mod timer;
 
 pub use agent_actor::AgentView;
+pub use call_control::Control;
 pub use clock::Clock;
 pub use error::ActorError;
 pub use switchyard::{QueueView, Sort, StartOptions, Switchyard, UnassignedCall};

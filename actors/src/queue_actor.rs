@@ -45,6 +45,13 @@ pub enum QueueMsg {
         /// The call.
         call: CallId,
     },
+    /// Free members for a consult, in the order the strategy would choose them.
+    Candidates {
+        /// The call's skill requirements.
+        skills: engine::routing::Skills,
+        /// Answer.
+        reply: RpcReplyPort<Vec<AgentId>>,
+    },
     /// Live counters.
     Counters {
         /// Answer.
@@ -96,10 +103,10 @@ impl QueueActor {
                     if ok {
                         reserved.push(agent);
                     } else {
+                        // The agent changed since it last reported (another queue's offer,
+                        // a status change): a routing race, retried with someone else. Not
+                        // a "busy" agent in the call's sense (a device busy outside us).
                         st.queue.offer_refused(&a.call, &agent);
-                        if let Some(c) = self.ctx.call(&a.call) {
-                            let _ = c.cast(CallMsg::AgentBusy { agent });
-                        }
                     }
                 }
                 if reserved.is_empty() {
@@ -214,6 +221,10 @@ impl Actor for QueueActor {
             QueueMsg::Remove { call } => {
                 st.queue.remove(&call);
             }
+            QueueMsg::Candidates { skills, reply } => {
+                let _ = reply.send(st.queue.candidates(now, &skills));
+                return Ok(());
+            }
             QueueMsg::Counters { reply } => {
                 let _ = reply.send(st.queue.counters(now));
                 return Ok(());
@@ -241,7 +252,7 @@ impl Actor for QueueActor {
         st.timer.arm(
             &myself,
             &self.ctx.clock,
-            st.queue.poll_timeout(),
+            st.queue.poll_timeout(now),
             QueueMsg::Timeout,
         );
         Ok(())

@@ -101,9 +101,10 @@ struct Memory {
     config: Option<String>,
 }
 
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE calls (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE calls (
         id TEXT PRIMARY KEY,
         queue TEXT NOT NULL,
         state TEXT NOT NULL,
@@ -139,7 +140,12 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         body TEXT NOT NULL,
         loaded_at BIGINT NOT NULL
     );",
-)];
+    ),
+    (
+        2,
+        "CREATE INDEX calls_by_number ON calls (from_number, created_at)",
+    ),
+];
 
 impl Store {
     /// Opens (creating if needed) the database at `url` — `sqlite://path?mode=rwc`,
@@ -252,6 +258,31 @@ impl Store {
                             .await?
                     }
                 };
+                rows.iter().map(call_from_row).collect()
+            }
+        }
+    }
+
+    /// Every call from one number, oldest first.
+    pub async fn calls_from(&self, number: &str) -> Result<Vec<Call>, StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                let mut calls: Vec<Call> = lock(m)
+                    .calls
+                    .values()
+                    .filter(|c| c.from() == number)
+                    .cloned()
+                    .collect();
+                calls.sort_by_key(|c| (c.created_at(), c.id().clone()));
+                Ok(calls)
+            }
+            Backend::Sql(pool, _) => {
+                let rows = sqlx::query(
+                    "SELECT snapshot FROM calls WHERE from_number = $1 ORDER BY created_at, id",
+                )
+                .bind(number.to_owned())
+                .fetch_all(pool)
+                .await?;
                 rows.iter().map(call_from_row).collect()
             }
         }

@@ -161,6 +161,12 @@ impl Switchyard {
             yard.spawn_call(call, Some(Recovery::ProcessRestart))
                 .await?;
         }
+        // An agent saved on a call that ended (or that it never took) before the process
+        // stopped is released: every agent checks its call now that the calls are back.
+        let agents: Vec<_> = read(&yard.ctx.agents).values().cloned().collect();
+        for agent in agents {
+            let _ = agent.cast(AgentMsg::CheckCall);
+        }
         Ok(yard)
     }
 
@@ -306,6 +312,28 @@ impl Switchyard {
             reply,
         })
         .await
+    }
+
+    /// The owner (or, for take-back, the sender) acts on a call: hold, mute, DTMF,
+    /// recording, transfers, consults, conference, CRM fields.
+    pub async fn control(
+        &self,
+        call: &str,
+        agent: &str,
+        action: crate::Control,
+    ) -> Result<Call, ActorError> {
+        self.agent_ref(agent)?;
+        self.to_call(call, |reply| CallMsg::Control {
+            agent: agent.into(),
+            action,
+            reply,
+        })
+        .await
+    }
+
+    /// Every call of one customer (by the number they called from), oldest first (F2).
+    pub async fn customer_calls(&self, number: &str) -> Result<Vec<Call>, ActorError> {
+        Ok(self.ctx.store.calls_from(number).await?)
     }
 
     fn agent_ref(&self, id: &str) -> Result<ActorRef<AgentMsg>, ActorError> {

@@ -77,8 +77,13 @@ async fn unanswered_offer_is_rerouted_and_returns_to_the_first_agent_after_its_d
     wait_for(&mut rx, "offer to a1", is("call.offered", id, "a1")).await;
     assert_eq!(yard.agent("a0").await.unwrap().status, Status::Busy);
 
-    // a1 declines; a0 is still in its 7 s delay, so the call waits, then goes back to a0.
+    // a1 declines (no delay for a decline) and signs off; a0 is still in its 7 s delay, so
+    // the call waits, then goes back to a0.
     yard.decline(id, "a1").await.unwrap();
+    assert_eq!(yard.agent("a1").await.unwrap().status, Status::Ready);
+    yard.set_status("a1", Some(Status::Offline), None)
+        .await
+        .unwrap();
     let again = wait_for(&mut rx, "second offer to a0", is("call.offered", id, "a0")).await;
     assert_eq!(
         again["at"].as_i64().unwrap() - timed_out["at"].as_i64().unwrap(),
@@ -266,34 +271,43 @@ async fn take_and_assign_unassigned_calls() {
         .await
         .unwrap();
     tokio::time::advance(Duration::from_secs(1)).await;
+    // Nobody has French: c2 waits even with a1 Ready, until someone assigns it.
+    let french = Skills::from([("fr".to_string(), 5)]);
     let c2 = yard
-        .create_call("+15550002".into(), "q", 0, Skills::new())
+        .create_call("+15550002".into(), "q", 0, french)
         .await
         .unwrap();
     let newest = yard.unassigned(None, crate::Sort::Newest).await.unwrap();
-    assert_eq!(
-        newest.iter().map(|u| u.call_id.clone()).collect::<Vec<_>>(),
-        [c2.id().clone(), c1.id().clone()]
-    );
-    // a0 is offline but takes c1 by hand; a1 must be ready to be offered c2.
+    let ids: Vec<_> = newest.iter().map(|u| u.call_id.clone()).collect();
+    assert_eq!(ids, [c2.id().clone(), c1.id().clone()]);
+
+    // An offline agent cannot take work; signed in (Dnd) it can, without being Ready.
+    assert!(matches!(
+        yard.take(c1.id().as_str(), "a0").await,
+        Err(crate::ActorError::Rule(engine::Error::Unavailable(_)))
+    ));
+    yard.set_status("a0", Some(Status::Dnd), None)
+        .await
+        .unwrap();
     let taken = yard.take(c1.id().as_str(), "a0").await.unwrap();
     assert_eq!(
         (taken.state(), taken.agent().map(|a| a.as_str())),
         (CallState::Connected, Some("a0"))
     );
-    assert!(
-        yard.assign(c2.id().as_str(), "a1").await.is_err(),
-        "a1 is offline"
-    );
-    yard.set_status("a1", Some(Status::Dnd), None)
-        .await
-        .unwrap();
+
+    // Assigning rings the chosen colleague, who must be available.
+    assert!(matches!(
+        yard.assign(c2.id().as_str(), "a1").await,
+        Err(crate::ActorError::Rule(engine::Error::Unavailable(_)))
+    ));
     yard.set_status("a1", Some(Status::Ready), None)
         .await
         .unwrap();
+    let assigned = yard.assign(c2.id().as_str(), "a1").await.unwrap();
+    assert_eq!(assigned.offered(), [engine::AgentId::from("a1")]);
     wait_for(
         &mut rx,
-        "routing of c2",
+        "offer of c2",
         is("call.offered", c2.id().as_str(), "a1"),
     )
     .await;
@@ -302,6 +316,8 @@ async fn take_and_assign_unassigned_calls() {
         .await
         .unwrap()
         .is_empty());
+    let answered = yard.accept(c2.id().as_str(), "a1").await.unwrap();
+    assert_eq!(answered.state(), CallState::Connected);
 }
 
 /// Polls (in paused time, so instantly) until `f` holds.

@@ -122,6 +122,8 @@ pub enum ChangeReason {
     WrapUpEnded,
     /// The queue's wrap-up limit ended the wrap-up.
     WrapUpLimit,
+    /// The agent left a call it only helped on (a consult that ended): no wrap-up.
+    Released,
 }
 
 /// One change of status, as the shell persists and publishes it.
@@ -349,8 +351,12 @@ impl Agent {
     /// The agent takes a waiting call by hand (unassigned work, B5): connected at once, whatever
     /// its status, as long as it is not on another call.
     pub fn take(&mut self, now: Timestamp, call: CallId, queue: QueueId) -> Result<(), Error> {
-        if self.call.is_some() {
+        if self.call.is_some() || self.status == Status::Offline {
             return Err(Error::Unavailable(self.id.clone()));
+        }
+        // A supervisor's lock in a status other than Ready is not left by taking work.
+        if let Some(locked) = self.lock.as_ref().filter(|s| **s != Status::Ready) {
+            return Err(Error::Locked(self.id.clone(), locked.to_string()));
         }
         self.busy_until = None;
         self.wrap_up_until = None;
@@ -380,6 +386,21 @@ impl Agent {
         self.call = None;
         let next = self.lock.clone().unwrap_or(Status::Ready);
         self.change(now, next, ChangeReason::OfferWithdrawn);
+        Ok(())
+    }
+
+    /// The agent leaves a call it was consulted on, without wrap-up: back to Ready (or its
+    /// locked status). Whether it was still ringing or had answered.
+    pub fn released(&mut self, now: Timestamp, call: &CallId) -> Result<(), Error> {
+        if self.call.as_ref().is_none_or(|c| &c.call != call) {
+            return Err(Error::NotOwner(call.clone(), self.id.clone()));
+        }
+        let c = self.call.take().expect("checked above");
+        if let Some(answered) = c.answered_at {
+            self.talk_time_ms += now.since(answered).as_millis() as u64;
+        }
+        let next = self.lock.clone().unwrap_or(Status::Ready);
+        self.change(now, next, ChangeReason::Released);
         Ok(())
     }
 
@@ -690,11 +711,44 @@ mod tests {
     #[test]
     fn taking_a_call_needs_no_ready_status_but_no_other_call() {
         let mut a = Agent::new("alice".into(), t(0));
+        assert_eq!(
+            a.take(t(1), "c1".into(), "q".into()),
+            Err(Error::Unavailable("alice".into())),
+            "offline"
+        );
+        a.set_status(t(1), Some(Status::Dnd), None, &[]).unwrap();
         a.take(t(1), "c1".into(), "q".into()).unwrap();
         assert_eq!((a.status(), a.calls_handled()), (&Status::InService, 1));
         assert_eq!(
             a.take(t(2), "c2".into(), "q".into()),
             Err(Error::Unavailable("alice".into()))
+        );
+    }
+
+    #[test]
+    fn a_lock_in_a_break_is_not_left_by_taking_a_call() {
+        let custom = vec!["training".to_owned()];
+        let mut a = ready_agent();
+        a.lock_in(t(1), Status::parse("training"), &custom).unwrap();
+        assert_eq!(
+            a.take(t(2), "c1".into(), "q".into()),
+            Err(Error::Locked("alice".into(), "training".into()))
+        );
+    }
+
+    #[test]
+    fn a_released_consultant_goes_back_to_ready_without_wrap_up() {
+        let mut a = ready_agent();
+        a.offer(t(1), "c1".into(), "q".into()).unwrap();
+        a.answered(t(2), &"c1".into()).unwrap();
+        assert_eq!(
+            a.released(t(3), &"c2".into()),
+            Err(Error::NotOwner("c2".into(), "alice".into()))
+        );
+        a.released(t(9), &"c1".into()).unwrap();
+        assert_eq!(
+            (a.status(), a.availability().talk_time_ms),
+            (&Status::Ready, 7_000)
         );
     }
 

@@ -37,4 +37,121 @@ pub enum Error {
     /// The agent cannot take an offer right now (not ready, or already ringing or on a call).
     #[error("agent {0} is not available for an offer")]
     Unavailable(AgentId),
+    /// The customer is already on hold.
+    #[error("call {0} is already on hold")]
+    AlreadyHeld(CallId),
+    /// The customer is not on hold.
+    #[error("call {0} is not on hold")]
+    NotHeld(CallId),
+    /// A held call cannot be dropped from the agent's session (C3): resume it first.
+    #[error("call {0} is on hold: resume it before hanging up")]
+    HeldNoHangup(CallId),
+    /// DTMF goes to a customer who can hear it: not while held.
+    #[error("call {0} is on hold: no DTMF")]
+    HeldNoDtmf(CallId),
+    /// A conference cannot be held (D4).
+    #[error("call {0} is a conference: the customer cannot be held")]
+    ConferenceNoHold(CallId),
+    /// A conference cannot be masked (D4).
+    #[error("call {0} is a conference: the recording cannot be masked")]
+    ConferenceNoMask(CallId),
+    /// No DTMF in a conference (D4).
+    #[error("call {0} is a conference: no DTMF")]
+    ConferenceNoDtmf(CallId),
+    /// A conference is not transferred or consulted: a party leaves instead.
+    #[error("call {0} is a conference: no transfer or consult")]
+    ConferenceNoTransfer(CallId),
+    /// The microphone is already muted.
+    #[error("call {0} is already muted")]
+    AlreadyMuted(CallId),
+    /// The microphone is not muted.
+    #[error("call {0} is not muted")]
+    NotMuted(CallId),
+    /// DTMF digits are 0-9, *, #, A-D, 1 to 32 of them.
+    #[error("invalid DTMF digits {0:?}: use 1 to 32 of 0-9 * # A-D")]
+    InvalidDigits(String),
+    /// The recording is already running.
+    #[error("call {0} is already recording")]
+    RecordingAlreadyOn(CallId),
+    /// The recording is off.
+    #[error("call {0} is not recording")]
+    RecordingOff(CallId),
+    /// The recording is already masked.
+    #[error("call {0} is already masked")]
+    AlreadyMasked(CallId),
+    /// The recording is not masked.
+    #[error("call {0} is not masked")]
+    NotMasked(CallId),
+    /// A consult is under way: complete, cancel or conference it first.
+    #[error("call {0} has a consult under way")]
+    ConsultInProgress(CallId),
+    /// There is no consult to act on.
+    #[error("call {0} has no consult")]
+    NoConsult(CallId),
+    /// The consulted party has not answered yet.
+    #[error("the consulted party of call {0} has not answered")]
+    ConsultNotAnswered(CallId),
+    /// A call cannot be transferred to the agent who has it.
+    #[error("call {0} cannot be transferred to its own agent")]
+    TransferToSelf(CallId),
+    /// There is no unanswered blind transfer of this agent's to take back.
+    #[error("call {0} has no transfer of yours still ringing")]
+    NoTransfer(CallId),
+    /// Nobody at the target can take the call now.
+    #[error("nobody at the target of call {0} is available")]
+    TargetUnavailable(CallId),
+    /// Not an E.164 number.
+    #[error("{0:?} is not an E.164 number (+ and 2 to 15 digits)")]
+    InvalidNumber(String),
+}
+
+impl Error {
+    /// A stable, machine-readable name of the rule, for API clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Locked(..) => "locked",
+            Error::NotSelectable(_) => "status_not_selectable",
+            Error::UnknownStatus(_) => "unknown_status",
+            Error::OnCall(..) => "on_call",
+            Error::NoAnswerDelay(_) => "no_answer_delay",
+            Error::NotInWrapUp(_) => "not_in_wrap_up",
+            Error::NotOffered(..) => "not_offered",
+            Error::NotOwner(..) => "not_owner",
+            Error::CallState(..) => "call_state",
+            Error::Unavailable(_) => "agent_unavailable",
+            Error::AlreadyHeld(_) => "already_held",
+            Error::NotHeld(_) => "not_held",
+            Error::HeldNoHangup(_) => "held_no_hangup",
+            Error::HeldNoDtmf(_) => "held_no_dtmf",
+            Error::ConferenceNoHold(_) => "conference_no_hold",
+            Error::ConferenceNoMask(_) => "conference_no_mask",
+            Error::ConferenceNoDtmf(_) => "conference_no_dtmf",
+            Error::ConferenceNoTransfer(_) => "conference_no_transfer",
+            Error::AlreadyMuted(_) => "already_muted",
+            Error::NotMuted(_) => "not_muted",
+            Error::InvalidDigits(_) => "invalid_digits",
+            Error::RecordingAlreadyOn(_) => "recording_on",
+            Error::RecordingOff(_) => "recording_off",
+            Error::AlreadyMasked(_) => "already_masked",
+            Error::NotMasked(_) => "not_masked",
+            Error::ConsultInProgress(_) => "consult_in_progress",
+            Error::NoConsult(_) => "no_consult",
+            Error::ConsultNotAnswered(_) => "consult_not_answered",
+            Error::TransferToSelf(_) => "transfer_to_self",
+            Error::NoTransfer(_) => "no_transfer",
+            Error::TargetUnavailable(_) => "target_unavailable",
+            Error::InvalidNumber(_) => "invalid_number",
+        }
+    }
+
+    /// Whether the input itself is malformed (rather than refused by the call's state).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Error::NotSelectable(_)
+                | Error::UnknownStatus(_)
+                | Error::InvalidDigits(_)
+                | Error::InvalidNumber(_)
+        )
+    }
 }

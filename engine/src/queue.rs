@@ -32,6 +32,9 @@ pub struct QueueSettings {
     pub service_level: Duration,
     /// Skill escalation steps (B3), in order of `after`.
     pub escalation: Vec<Escalation>,
+    /// Start recording every call when it connects (C2).
+    #[serde(default)]
+    pub record: bool,
 }
 
 impl Default for QueueSettings {
@@ -44,6 +47,7 @@ impl Default for QueueSettings {
             overflow: None,
             service_level: Duration::from_secs(20),
             escalation: Vec::new(),
+            record: false,
         }
     }
 }
@@ -72,6 +76,17 @@ pub struct WaitingCall {
     pub skills: Skills,
     /// When the call entered this queue.
     pub enqueued_at: Timestamp,
+    /// Agents who declined the call, not to be offered it again before the given moment.
+    #[serde(default)]
+    pub excluded: Vec<(AgentId, Timestamp)>,
+}
+
+impl WaitingCall {
+    fn excludes(&self, agent: &AgentId, now: Timestamp) -> bool {
+        self.excluded
+            .iter()
+            .any(|(a, until)| a == agent && now < *until)
+    }
 }
 
 /// A decision of the queue: ring these agents for this call.
@@ -273,6 +288,7 @@ impl Queue {
             let candidates: Vec<Candidate> = free
                 .iter()
                 .filter(|&&i| meets(&self.members[i].skills, &required))
+                .filter(|&&i| !call.excludes(&self.members[i].agent, now))
                 .map(|&i| self.candidate(i))
                 .collect();
             if candidates.is_empty() {
@@ -307,6 +323,31 @@ impl Queue {
                 agents: chosen.clone(),
             });
             self.offering.insert(call.call.clone(), (call, chosen));
+        }
+        out
+    }
+
+    /// Free members meeting `skills`, in the order this queue's strategy would choose them
+    /// (for a consult to the queue, D2). Nothing is reserved: the caller reserves with the
+    /// agents themselves.
+    pub fn candidates(&mut self, now: Timestamp, skills: &Skills) -> Vec<AgentId> {
+        let mut pool: Vec<Candidate> = (0..self.members.len())
+            .filter(|&i| self.is_free(i) && meets(&self.members[i].skills, skills))
+            .map(|i| self.candidate(i))
+            .collect();
+        let call = CallId::from("consult");
+        let mut out = Vec::with_capacity(pool.len());
+        while !pool.is_empty() {
+            let request = RouteRequest {
+                call: &call,
+                skills,
+                now,
+            };
+            let Some(next) = self.strategy.choose(&request, &pool).into_iter().next() else {
+                break;
+            };
+            pool.retain(|c| c.agent != next);
+            out.push(next);
         }
         out
     }
@@ -375,18 +416,27 @@ impl Queue {
         self.line.values()
     }
 
-    /// The next moment something happens by itself: an overflow or an escalation step.
-    pub fn poll_timeout(&self) -> Option<Timestamp> {
+    /// The next moment after `now` something happens by itself: an overflow, an escalation
+    /// step, or the end of an agent's exclusion from a call it declined. Moments already
+    /// past are not returned again (an overdue overflow is handled by `handle_timeout`).
+    pub fn poll_timeout(&self, now: Timestamp) -> Option<Timestamp> {
         let mut next: Option<Timestamp> = None;
-        let mut consider = |t: Timestamp| next = Some(next.map_or(t, |n| n.min(t)));
+        let mut consider = |t: Timestamp, only_future: bool| {
+            if !only_future || t > now {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
         for c in self.line.values() {
             if let (Some(max), Some(_)) = (self.settings.max_wait, &self.settings.overflow) {
-                consider(c.enqueued_at + max);
+                consider(c.enqueued_at + max, false);
             }
             if !c.skills.is_empty() {
                 for step in &self.settings.escalation {
-                    consider(c.enqueued_at + step.after);
+                    consider(c.enqueued_at + step.after, true);
                 }
+            }
+            for (_, until) in &c.excluded {
+                consider(*until, true);
             }
         }
         next
@@ -516,6 +566,7 @@ mod tests {
             priority,
             skills: Skills::new(),
             enqueued_at: t(at),
+            excluded: vec![],
         }
     }
     fn queue(strategy: Strategy, members: &[&str]) -> Queue {
@@ -632,7 +683,7 @@ mod tests {
         c.skills = Skills::from([("fr".to_string(), 5)]);
         q.enqueue(c);
         assert!(q.dispatch(t(1)).is_empty());
-        assert_eq!(q.poll_timeout(), Some(t(30)));
+        assert_eq!(q.poll_timeout(t(1)), Some(t(30)));
         q.update_member(&"junior".into(), avail(0));
         assert!(
             q.dispatch(t(29)).is_empty(),
@@ -645,6 +696,11 @@ mod tests {
         let mut back = call("fr-call", 0, 0);
         back.skills = Skills::from([("fr".to_string(), 5)]);
         q.offer_ended(t(48), back, OfferEnd::Missed);
+        assert_eq!(
+            q.poll_timeout(t(48)),
+            Some(t(60)),
+            "the step at 30 s is not due again; 60 s is"
+        );
         q.update_member(&"junior".into(), busy());
         assert!(
             q.dispatch(t(59)).is_empty(),
@@ -686,7 +742,7 @@ mod tests {
         let mut q = Queue::new("support".into(), settings, Strategy::LongestIdle, vec![]);
         q.enqueue(call("c1", 0, 10));
         q.enqueue(call("c2", 0, 50));
-        assert_eq!(q.poll_timeout(), Some(t(130)));
+        assert_eq!(q.poll_timeout(t(100)), Some(t(130)));
         assert!(q.handle_timeout(t(129)).is_empty());
         let out = q.handle_timeout(t(130));
         assert_eq!(out.len(), 1);
@@ -694,7 +750,29 @@ mod tests {
             (out[0].call.call.0.as_str(), out[0].to.0.as_str()),
             ("c1", "sales")
         );
-        assert_eq!(q.poll_timeout(), Some(t(170)));
+        assert_eq!(q.poll_timeout(t(130)), Some(t(170)));
+    }
+
+    #[test]
+    fn an_agent_who_declined_is_skipped_for_that_call_until_its_exclusion_ends() {
+        let mut q = queue(Strategy::Sequential, &["a", "b"]);
+        q.update_member(&"a".into(), avail(0));
+        let mut c = call("c1", 0, 0);
+        c.excluded = vec![(AgentId::from("a"), t(7))];
+        q.enqueue(c);
+        assert!(q.dispatch(t(1)).is_empty(), "a declined, b is not free");
+        assert_eq!(q.poll_timeout(t(1)), Some(t(7)));
+        q.update_member(&"b".into(), avail(0));
+        assert_eq!(
+            pairs(q.dispatch(t(2))),
+            [("c1".to_string(), vec!["b".to_string()])]
+        );
+        q.offer_ended(t(3), call("c1", 0, 0), OfferEnd::Missed);
+        q.update_member(&"b".into(), busy());
+        assert_eq!(
+            pairs(q.dispatch(t(7))),
+            [("c1".to_string(), vec!["a".to_string()])]
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ fn route(q: &mut Queue, call: &mut Call, agents: &mut [Agent], now: Timestamp) -
 
 fn ring_out(q: &mut Queue, call: &mut Call, agents: &mut [Agent], now: Timestamp) -> AgentId {
     assert_eq!(call.poll_timeout(), Some(now));
-    let missed = call.offer_timed_out(now).pop().unwrap();
+    let missed = call.handle_timeout(now).missed.pop().unwrap();
     let agent = agents.iter_mut().find(|a| a.id() == &missed).unwrap();
     agent
         .offer_missed(now, call.id(), q.settings().no_answer_delay)

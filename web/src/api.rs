@@ -5,6 +5,7 @@ use crate::auth::{open_session, Caller};
 use crate::error::AppError;
 use crate::AppState;
 use actors::config::Role;
+use actors::Control;
 use actors::Sort;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, State};
@@ -12,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use engine::agent::Status;
-use engine::call::{Call, CallState, Party};
+use engine::call::{Call, CallState, Party, RecordingAction, Target};
 use engine::routing::Skills;
 use engine::QueueId;
 use serde::Deserialize;
@@ -370,7 +371,22 @@ pub(crate) async fn take(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let agent = c.own_agent()?;
+    require_member(&state, &id, agent).await?;
     Ok(Json(call_json(&state.yard.take(&id, agent).await?)))
+}
+
+/// Unassigned work stays within a queue's members: the agent taking or receiving a call must
+/// be one of its queue's agents.
+async fn require_member(state: &AppState, call: &str, agent: &str) -> Result<(), AppError> {
+    let queue = state.yard.call(call).await?.queue().clone();
+    let member = state.yard.agent(agent).await?.queues.contains(&queue);
+    if member {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!(
+            "agent {agent} is not a member of queue {queue}"
+        )))
+    }
 }
 
 #[derive(Deserialize)]
@@ -387,9 +403,177 @@ pub(crate) async fn assign(
     Body(b): Body<AssignBody>,
 ) -> Result<Json<Value>, AppError> {
     if !c.is_supervisor() {
-        c.own_agent()?;
+        require_member(&state, &id, c.own_agent()?).await?;
     }
+    require_member(&state, &id, &b.agent_id).await?;
     Ok(Json(call_json(&state.yard.assign(&id, &b.agent_id).await?)))
+}
+
+/// Applies an in-call action as the caller's own agent.
+pub(crate) async fn act(
+    state: &AppState,
+    c: &Caller,
+    id: &str,
+    action: Control,
+) -> Result<Json<Value>, AppError> {
+    let agent = c.own_agent()?;
+    Ok(Json(call_json(
+        &state.yard.control(id, agent, action).await?,
+    )))
+}
+
+macro_rules! plain_action {
+    ($(#[$doc:meta])* $name:ident, $action:expr) => {
+        $(#[$doc])*
+        pub(crate) async fn $name(State(state): State<AppState>, c: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+            act(&state, &c, &id, $action).await
+        }
+    };
+}
+
+plain_action!(
+    /// `POST /api/v1/calls/{id}/hold`
+    hold, Control::Hold
+);
+plain_action!(
+    /// `POST /api/v1/calls/{id}/resume`
+    resume, Control::Resume
+);
+plain_action!(
+    /// `POST /api/v1/calls/{id}/mute`
+    mute, Control::Mute
+);
+plain_action!(
+    /// `POST /api/v1/calls/{id}/unmute`
+    unmute, Control::Unmute
+);
+plain_action!(
+    /// `POST /api/v1/calls/{id}/take-back`
+    take_back, Control::TakeBack
+);
+plain_action!(
+    /// `POST /api/v1/calls/{id}/consult/complete`
+    consult_complete, Control::ConsultComplete
+);
+plain_action!(
+    /// `POST /api/v1/calls/{id}/consult/cancel`
+    consult_cancel, Control::ConsultCancel
+);
+plain_action!(
+    /// `POST /api/v1/calls/{id}/consult/conference`
+    consult_conference, Control::ConsultConference
+);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DtmfBody {
+    digits: String,
+}
+
+/// `POST /api/v1/calls/{id}/dtmf` `{"digits"}`
+pub(crate) async fn dtmf(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    Body(b): Body<DtmfBody>,
+) -> Result<Json<Value>, AppError> {
+    act(&state, &c, &id, Control::Dtmf(b.digits)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RecordingBody {
+    action: RecordingAction,
+}
+
+/// `POST /api/v1/calls/{id}/recording` `{"action": "start"|"stop"|"mask"|"unmask"}`
+pub(crate) async fn recording(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    Body(b): Body<RecordingBody>,
+) -> Result<Json<Value>, AppError> {
+    act(&state, &c, &id, Control::Recording(b.action)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TargetBody {
+    target: Target,
+}
+
+/// `POST /api/v1/calls/{id}/transfer` `{"target": {"type", "id"?, "number"?}}` (blind)
+pub(crate) async fn transfer(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    Body(b): Body<TargetBody>,
+) -> Result<Json<Value>, AppError> {
+    act(&state, &c, &id, Control::Transfer(b.target)).await
+}
+
+/// `POST /api/v1/calls/{id}/consult` `{"target"}` (attended; the customer is held)
+pub(crate) async fn consult(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    Body(b): Body<TargetBody>,
+) -> Result<Json<Value>, AppError> {
+    act(&state, &c, &id, Control::Consult(b.target)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CrmBody {
+    who: Option<String>,
+    what: Option<String>,
+}
+
+/// `PUT /api/v1/calls/{id}/crm` `{"who"?, "what"?}`: Name and Related To, which travel with
+/// the call through transfers.
+pub(crate) async fn crm(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    Body(b): Body<CrmBody>,
+) -> Result<Json<Value>, AppError> {
+    let too_long = |v: &Option<String>| v.as_ref().is_some_and(|s| s.len() > 255);
+    if too_long(&b.who) || too_long(&b.what) {
+        return Err(AppError::invalid(
+            "invalid_crm",
+            "who and what are CRM ids of at most 255 characters",
+        ));
+    }
+    act(
+        &state,
+        &c,
+        &id,
+        Control::Crm {
+            who: b.who,
+            what: b.what,
+        },
+    )
+    .await
+}
+
+/// `GET /api/v1/customers/{number}/journey`: every call of one customer, oldest first, each
+/// with its status (waiting, assigning, assigned, transferring, ended, failed) and call log.
+pub(crate) async fn customer_journey(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(number): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let calls = state.yard.customer_calls(&number).await?;
+    let activities: Vec<Value> = calls
+        .iter()
+        .filter(|call| may_see(&c, call))
+        .map(|call| {
+            let mut v = call_json(call);
+            v["channel"] = json!("call");
+            v
+        })
+        .collect();
+    Ok(Json(json!({"customer": number, "activities": activities})))
 }
 
 fn may_see(c: &Caller, call: &Call) -> bool {
@@ -426,6 +610,15 @@ pub fn call_json(call: &Call) -> Value {
         "ended_at": call.ended_at(),
         "ended_by": call.ended_by(),
         "talk_seconds": call.talk_duration().map(|d| d.as_secs()),
+        "status": call.journey_status(),
+        "held": call.held(),
+        "muted": call.muted(),
+        "recording": call.recording(),
+        "transfer": call.transfer(),
+        "consult": call.consult(),
+        "conference": call.conference(),
+        "who": call.who(),
+        "what": call.what(),
         "journey": call.journey(),
     })
 }

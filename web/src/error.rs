@@ -82,21 +82,17 @@ impl From<ActorError> for AppError {
         use engine::Error as E;
         let message = e.to_string();
         let (status, code) = match &e {
-            ActorError::Rule(rule) => match rule {
-                E::Locked(..) => (StatusCode::CONFLICT, "locked"),
-                E::NotSelectable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "status_not_selectable"),
-                E::UnknownStatus(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_status"),
-                E::OnCall(..) => (StatusCode::CONFLICT, "on_call"),
-                E::NoAnswerDelay(_) => (StatusCode::CONFLICT, "no_answer_delay"),
-                E::NotInWrapUp(_) => (StatusCode::CONFLICT, "not_in_wrap_up"),
-                E::NotOffered(..) => (StatusCode::CONFLICT, "not_offered"),
-                E::NotOwner(..) => (StatusCode::FORBIDDEN, "not_owner"),
-                E::CallState(..) => (StatusCode::CONFLICT, "call_state"),
-                E::Unavailable(_) => (StatusCode::CONFLICT, "agent_unavailable"),
-                _ => (StatusCode::CONFLICT, "conflict"),
-            },
+            ActorError::Rule(rule) => {
+                let status = match rule {
+                    E::NotOwner(..) => StatusCode::FORBIDDEN,
+                    r if r.is_invalid_input() => StatusCode::UNPROCESSABLE_ENTITY,
+                    _ => StatusCode::CONFLICT,
+                };
+                (status, rule.code())
+            }
             ActorError::UnknownQueue(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_queue"),
             ActorError::UnknownAgent(_) => (StatusCode::NOT_FOUND, "unknown_agent"),
+            ActorError::UnknownGroup(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_group"),
             ActorError::UnknownCall(_) => (StatusCode::NOT_FOUND, "unknown_call"),
             ActorError::CallOver(_) => (StatusCode::CONFLICT, "call_over"),
             ActorError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),

@@ -46,6 +46,23 @@ pub fn app(state: AppState) -> Router {
         .route("/calls/{id}/accept", post(api::accept))
         .route("/calls/{id}/decline", post(api::decline))
         .route("/calls/{id}/hangup", post(api::hangup))
+        .route("/calls/{id}/hold", post(api::hold))
+        .route("/calls/{id}/resume", post(api::resume))
+        .route("/calls/{id}/mute", post(api::mute))
+        .route("/calls/{id}/unmute", post(api::unmute))
+        .route("/calls/{id}/dtmf", post(api::dtmf))
+        .route("/calls/{id}/recording", post(api::recording))
+        .route("/calls/{id}/transfer", post(api::transfer))
+        .route("/calls/{id}/take-back", post(api::take_back))
+        .route("/calls/{id}/consult", post(api::consult))
+        .route("/calls/{id}/consult/complete", post(api::consult_complete))
+        .route("/calls/{id}/consult/cancel", post(api::consult_cancel))
+        .route(
+            "/calls/{id}/consult/conference",
+            post(api::consult_conference),
+        )
+        .route("/calls/{id}/crm", put(api::crm))
+        .route("/customers/{number}/journey", get(api::customer_journey))
         .route("/unassigned", get(api::unassigned))
         .route("/unassigned/{id}/take", post(api::take))
         .route("/unassigned/{id}/assign", post(api::assign))

@@ -97,7 +97,7 @@ async fn every_documented_route_is_served_and_the_document_lists_them() {
             r.method,
             r.path
         );
-        let path = r.path.replace("{id}", "x");
+        let path = r.path.replace("{id}", "x").replace("{number}", "x");
         let method = Method::from_bytes(r.method.to_uppercase().as_bytes()).unwrap();
         let (status, body) = call(&app, method, &path, None, None).await;
         assert_ne!(
@@ -437,6 +437,22 @@ async fn unassigned_work_is_listed_taken_and_ended_once() {
         (s, error_code(&v)),
         (StatusCode::BAD_REQUEST, "invalid_sort")
     );
+    // alice is not in sales: she may not take its calls.
+    let alice = login(&app, "alice").await;
+    let take = format!("/api/v1/unassigned/{wid}/take");
+    assert_eq!(
+        refused(&app, Method::POST, &take, &alice, None).await,
+        (StatusCode::FORBIDDEN, "forbidden".into())
+    );
+    // carol signs in (not Ready: the call is not routed to her) and takes it.
+    call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/carol/status",
+        Some(&carol),
+        Some(r#"{"status":"dnd"}"#),
+    )
+    .await;
     let (s, taken) = call(
         &app,
         Method::POST,

@@ -1,0 +1,180 @@
+//! The journey (C4): every step of a call with its timestamp, and who did it.
+
+use super::{CallResult, Recording, Target};
+use crate::{AgentId, QueueId, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Who did something to a call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "party", rename_all = "snake_case")]
+pub enum Party {
+    /// The caller.
+    Customer,
+    /// An agent.
+    Agent {
+        /// Which.
+        agent: AgentId,
+    },
+    /// Switchyard itself.
+    System,
+}
+
+/// One step of a call's journey (C4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum JourneyEvent {
+    /// The call entered the system.
+    Initiated {
+        /// The caller's number.
+        from: String,
+    },
+    /// The call entered a queue.
+    RoutedToQueue {
+        /// Which.
+        queue: QueueId,
+    },
+    /// An agent's device started ringing.
+    OfferedTo {
+        /// Which.
+        agent: AgentId,
+    },
+    /// The agent was tried but found busy.
+    AgentBusy {
+        /// Which.
+        agent: AgentId,
+    },
+    /// The agent declined.
+    Declined {
+        /// Which.
+        agent: AgentId,
+    },
+    /// The offer rang out.
+    TimedOut {
+        /// Which.
+        agent: AgentId,
+    },
+    /// The agent stopped ringing because someone else answered or the caller left.
+    OfferWithdrawn {
+        /// Which.
+        agent: AgentId,
+    },
+    /// An agent answered.
+    AnsweredBy {
+        /// Which.
+        agent: AgentId,
+    },
+    /// An agent took the call from the unassigned list.
+    TakenBy {
+        /// Which.
+        agent: AgentId,
+    },
+    /// The call waited too long and moved on.
+    Overflowed {
+        /// From.
+        from: QueueId,
+        /// To.
+        to: QueueId,
+    },
+    /// The call actor restarted from persisted state after a failure.
+    Recovered,
+    /// The agent put the customer on hold.
+    Held,
+    /// The customer came off hold.
+    Resumed,
+    /// The agent muted its microphone.
+    Muted,
+    /// The agent unmuted its microphone.
+    Unmuted,
+    /// Digits were sent.
+    Dtmf {
+        /// Which.
+        digits: String,
+    },
+    /// The recording changed.
+    Recording {
+        /// Its new state.
+        state: Recording,
+    },
+    /// A blind transfer began.
+    TransferStarted {
+        /// The sender.
+        by: AgentId,
+        /// Where to.
+        target: Target,
+    },
+    /// A blind transfer found nobody; the call went back to its queue.
+    TransferFailed {
+        /// Why.
+        reason: String,
+    },
+    /// The sender took a ringing transfer back.
+    TakenBack {
+        /// The sender.
+        by: AgentId,
+    },
+    /// The call was handed to an external number and left Switchyard.
+    TransferredOut {
+        /// The number.
+        number: String,
+    },
+    /// An attended transfer (consult) began: the customer is held, the target rings.
+    ConsultStarted {
+        /// The agent consulting.
+        by: AgentId,
+        /// Whom.
+        target: Target,
+    },
+    /// A consulted agent's phone rings.
+    ConsultOffered {
+        /// Which.
+        agent: AgentId,
+    },
+    /// The consulted party answered.
+    ConsultAnswered {
+        /// The consulted agent, if an agent.
+        agent: Option<AgentId>,
+    },
+    /// The consult ended without a transfer.
+    ConsultEnded {
+        /// The consulted agent, if an agent.
+        agent: Option<AgentId>,
+        /// `cancelled`, `declined`, `not_answered` or `hung_up`.
+        reason: String,
+    },
+    /// The attended transfer completed: ownership moved.
+    ConsultCompleted {
+        /// The previous owner.
+        from: AgentId,
+        /// The new owner.
+        to: AgentId,
+    },
+    /// The consult became a three-way conference.
+    ConferenceStarted,
+    /// A party left a conference; the others stay connected.
+    PartyLeft {
+        /// Who left.
+        party: Party,
+    },
+    /// The call ended.
+    Ended {
+        /// By whom.
+        by: Party,
+        /// With what result.
+        result: CallResult,
+    },
+    /// The system could not carry the call.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A journey entry: an event and when it happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JourneyEntry {
+    /// When.
+    pub at: Timestamp,
+    /// What.
+    #[serde(flatten)]
+    pub event: JourneyEvent,
+}

@@ -1,0 +1,673 @@
+//! A call: its state, its result and its journey (features C4, C5, A3 from the call's side).
+//!
+//! States: Waiting (in a queue, nobody ringing) → Offering (agents ringing, until the offer
+//! timeout) → Connected (an agent answered) → Ended; or Failed. A missed offer (declined, timed
+//! out) returns the call to Waiting. The result is decided when the call ends:
+//! - answered: an agent answered;
+//! - cancelled: the caller hung up while an agent was being rung;
+//! - not answered: the caller hung up after at least one offer was missed;
+//! - busy: the caller hung up after the only agents tried were busy;
+//! - abandoned: the caller hung up before any agent was tried;
+//! - failed: the system could not carry the call (see [`Call::fail`]).
+//!
+//! Every step is appended to the journey with its timestamp; entries are never rewritten.
+//!
+//! In-call control (hold, mute, DTMF, recording) lives in `control`; blind transfers,
+//! consults and conferences in `transfer`. Every method either changes the call and says what
+//! the shell must do ([`Effects`]), or refuses with an [`Error`] and changes nothing.
+
+mod control;
+mod journey;
+mod transfer;
+
+pub use control::{Recording, RecordingAction, MAX_DTMF_DIGITS};
+pub use journey::{JourneyEntry, JourneyEvent, Party};
+pub use transfer::{is_e164, Conference, Consult, Target, Third, Transfer};
+
+use crate::queue::WaitingCall;
+use crate::routing::Skills;
+use crate::{AgentId, CallId, Error, QueueId, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A call's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// In a queue; nobody is ringing.
+    Waiting,
+    /// One or more agents are ringing.
+    Offering,
+    /// An agent is talking to the caller.
+    Connected,
+    /// Over, with a result.
+    Ended,
+    /// The system could not carry it.
+    Failed,
+}
+
+impl CallState {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallState::Waiting => "waiting",
+            CallState::Offering => "offering",
+            CallState::Connected => "connected",
+            CallState::Ended => "ended",
+            CallState::Failed => "failed",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<CallState> {
+        [
+            CallState::Waiting,
+            CallState::Offering,
+            CallState::Connected,
+            CallState::Ended,
+            CallState::Failed,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+
+    /// Ended or failed: nothing more happens to the call.
+    pub fn is_final(self) -> bool {
+        matches!(self, CallState::Ended | CallState::Failed)
+    }
+}
+
+/// How a call ended (C5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallResult {
+    /// An agent answered.
+    Answered,
+    /// The caller hung up before any agent was tried.
+    Abandoned,
+    /// The caller hung up while an agent was being rung.
+    Cancelled,
+    /// The caller hung up after an offer was missed.
+    NotAnswered,
+    /// The caller hung up after the agents tried were busy.
+    Busy,
+    /// The system could not carry the call.
+    Failed,
+}
+
+/// What the shell must carry out after a step of the call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Agents whose phone must stop ringing, without penalty.
+    pub withdrawn: Vec<AgentId>,
+    /// Agents who declined or let an offer ring out: their no-answer delay begins.
+    pub missed: Vec<AgentId>,
+    /// Agents whose part in the call is over: wrap-up begins.
+    pub wrap_up: Vec<AgentId>,
+    /// Agents who leave the call without wrap-up (a consult that ended): back to Ready.
+    pub released: Vec<AgentId>,
+    /// The call must leave this queue's line.
+    pub leave_queue: Option<QueueId>,
+    /// The call must take its place in this queue's line again (a missed queue offer, a
+    /// failed transfer, a transfer to a queue).
+    pub enqueue: Option<QueueId>,
+    /// A queue's offer was answered: its service-level counters count it.
+    pub queue_answered: Option<QueueId>,
+    /// A blind transfer to a group found no answer yet: ring its next members.
+    pub redial_group: bool,
+}
+
+/// A call. Serializable: the shell persists it after every step and a restarted actor
+/// continues from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    id: CallId,
+    from: String,
+    queue: QueueId,
+    priority: i32,
+    skills: Skills,
+    state: CallState,
+    result: Option<CallResult>,
+    created_at: Timestamp,
+    enqueued_at: Timestamp,
+    offered: Vec<AgentId>,
+    /// Whether the agents ringing were chosen by the queue (not by a transfer).
+    #[serde(default)]
+    offered_by_queue: bool,
+    offer_until: Option<Timestamp>,
+    agent: Option<AgentId>,
+    answered_at: Option<Timestamp>,
+    ended_at: Option<Timestamp>,
+    ended_by: Option<Party>,
+    missed_offers: u32,
+    busy_agents: u32,
+    #[serde(default)]
+    held: bool,
+    #[serde(default)]
+    muted: bool,
+    #[serde(default)]
+    recording: Recording,
+    #[serde(default)]
+    transfer: Option<Transfer>,
+    #[serde(default)]
+    consult: Option<Consult>,
+    #[serde(default)]
+    conference: Option<Conference>,
+    /// CRM Name (who) and Related To (what): they stay with the call through every transfer.
+    /// Agents who declined, each excluded from this call until its moment.
+    #[serde(default)]
+    declined: Vec<(AgentId, Timestamp)>,
+    #[serde(default)]
+    who: Option<String>,
+    #[serde(default)]
+    what: Option<String>,
+    journey: Vec<JourneyEntry>,
+}
+
+impl Call {
+    /// A call enters the system and its queue.
+    pub fn new(
+        id: CallId,
+        now: Timestamp,
+        from: String,
+        queue: QueueId,
+        priority: i32,
+        skills: Skills,
+    ) -> Self {
+        let mut call = Call {
+            id,
+            from: from.clone(),
+            queue: queue.clone(),
+            priority,
+            skills,
+            state: CallState::Waiting,
+            result: None,
+            created_at: now,
+            enqueued_at: now,
+            offered: Vec::new(),
+            offered_by_queue: false,
+            offer_until: None,
+            agent: None,
+            answered_at: None,
+            ended_at: None,
+            ended_by: None,
+            missed_offers: 0,
+            busy_agents: 0,
+            held: false,
+            muted: false,
+            recording: Recording::Off,
+            transfer: None,
+            consult: None,
+            conference: None,
+            declined: Vec::new(),
+            who: None,
+            what: None,
+            journey: Vec::new(),
+        };
+        call.log(now, JourneyEvent::Initiated { from });
+        call.log(now, JourneyEvent::RoutedToQueue { queue });
+        call
+    }
+
+    /// The call's id.
+    pub fn id(&self) -> &CallId {
+        &self.id
+    }
+    /// The caller's number.
+    pub fn from(&self) -> &str {
+        &self.from
+    }
+    /// The queue the call is in (or was answered from).
+    pub fn queue(&self) -> &QueueId {
+        &self.queue
+    }
+    /// Its priority.
+    pub fn priority(&self) -> i32 {
+        self.priority
+    }
+    /// The state.
+    pub fn state(&self) -> CallState {
+        self.state
+    }
+    /// The result, once ended.
+    pub fn result(&self) -> Option<CallResult> {
+        self.result
+    }
+    /// When it entered the system.
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+    /// When it entered its current queue.
+    pub fn enqueued_at(&self) -> Timestamp {
+        self.enqueued_at
+    }
+    /// The agents ringing now for the call itself (not a consult).
+    pub fn offered(&self) -> &[AgentId] {
+        &self.offered
+    }
+    /// The agent who owns the call (answered it, or received it by transfer).
+    pub fn agent(&self) -> Option<&AgentId> {
+        self.agent.as_ref()
+    }
+    /// When an agent first answered.
+    pub fn answered_at(&self) -> Option<Timestamp> {
+        self.answered_at
+    }
+    /// When it ended.
+    pub fn ended_at(&self) -> Option<Timestamp> {
+        self.ended_at
+    }
+    /// Who ended it.
+    pub fn ended_by(&self) -> Option<&Party> {
+        self.ended_by.as_ref()
+    }
+    /// Talking duration: end − answered (C4).
+    pub fn talk_duration(&self) -> Option<Duration> {
+        Some(self.ended_at?.since(self.answered_at?))
+    }
+    /// Whether the customer is on hold.
+    pub fn held(&self) -> bool {
+        self.held
+    }
+    /// Whether the owner's microphone is muted.
+    pub fn muted(&self) -> bool {
+        self.muted
+    }
+    /// The recording's state.
+    pub fn recording(&self) -> Recording {
+        self.recording
+    }
+    /// The blind transfer under way, if any.
+    pub fn transfer(&self) -> Option<&Transfer> {
+        self.transfer.as_ref()
+    }
+    /// The consult under way, if any.
+    pub fn consult(&self) -> Option<&Consult> {
+        self.consult.as_ref()
+    }
+    /// The conference, if the call is one.
+    pub fn conference(&self) -> Option<&Conference> {
+        self.conference.as_ref()
+    }
+    /// CRM Name (who).
+    pub fn who(&self) -> Option<&str> {
+        self.who.as_deref()
+    }
+    /// CRM Related To (what).
+    pub fn what(&self) -> Option<&str> {
+        self.what.as_deref()
+    }
+    /// Sets the CRM fields that travel with the call.
+    pub fn set_crm(&mut self, who: Option<String>, what: Option<String>) {
+        self.who = who;
+        self.what = what;
+    }
+    /// The journey, oldest first.
+    pub fn journey(&self) -> &[JourneyEntry] {
+        &self.journey
+    }
+
+    /// Every agent taking part now: ringing, owning, consulted or in conference.
+    pub fn agents_involved(&self) -> Vec<AgentId> {
+        let mut out: Vec<AgentId> = self.offered.clone();
+        out.extend(self.agent.clone());
+        out.extend(self.consult.as_ref().and_then(|c| c.agent.clone()));
+        out.extend(
+            self.conference
+                .as_ref()
+                .and_then(|c| c.third_agent().cloned()),
+        );
+        out.dedup();
+        out
+    }
+
+    /// The customer journey status of this call (F2).
+    pub fn journey_status(&self) -> &'static str {
+        match self.state {
+            CallState::Ended => "ended",
+            CallState::Failed => "failed",
+            _ if self.transfer.is_some() || self.consult.is_some() => "transferring",
+            CallState::Waiting => "waiting",
+            CallState::Offering => "assigning",
+            CallState::Connected => "assigned",
+        }
+    }
+
+    /// The call as its queue's line holds it.
+    pub fn waiting_call(&self) -> WaitingCall {
+        WaitingCall {
+            call: self.id.clone(),
+            priority: self.priority,
+            skills: self.skills.clone(),
+            enqueued_at: self.enqueued_at,
+            excluded: self.declined.clone(),
+        }
+    }
+
+    /// The queue decided to ring `agents` for `offer_timeout`.
+    pub fn offer(
+        &mut self,
+        now: Timestamp,
+        agents: Vec<AgentId>,
+        offer_timeout: Duration,
+    ) -> Result<(), Error> {
+        self.ring(now, agents, offer_timeout)?;
+        self.offered_by_queue = true;
+        Ok(())
+    }
+
+    /// Rings `agents` for the call (a queue's offer, or a transfer's).
+    fn ring(
+        &mut self,
+        now: Timestamp,
+        agents: Vec<AgentId>,
+        offer_timeout: Duration,
+    ) -> Result<(), Error> {
+        self.expect(CallState::Waiting, "be offered")?;
+        for a in &agents {
+            self.log(now, JourneyEvent::OfferedTo { agent: a.clone() });
+        }
+        self.offered = agents;
+        self.offered_by_queue = false;
+        self.offer_until = Some(now + offer_timeout);
+        self.state = CallState::Offering;
+        Ok(())
+    }
+
+    /// An agent the queue wanted turned out busy.
+    pub fn agent_busy(&mut self, now: Timestamp, agent: AgentId) {
+        self.busy_agents += 1;
+        self.log(now, JourneyEvent::AgentBusy { agent });
+    }
+
+    /// An agent answers: the call's offer, or a consult it is ringing for.
+    pub fn accept(&mut self, now: Timestamp, agent: &AgentId) -> Result<Effects, Error> {
+        if self.consult.as_ref().is_some_and(|c| c.is_ringing(agent)) {
+            return self.consult_answered(now, agent);
+        }
+        if self.state != CallState::Offering || !self.offered.contains(agent) {
+            return Err(Error::NotOffered(self.id.clone(), agent.clone()));
+        }
+        let others: Vec<AgentId> = self.offered.drain(..).filter(|a| a != agent).collect();
+        for a in &others {
+            self.log(now, JourneyEvent::OfferWithdrawn { agent: a.clone() });
+        }
+        let fx = Effects {
+            withdrawn: others,
+            queue_answered: self.offered_by_queue.then(|| self.queue.clone()),
+            ..Effects::default()
+        };
+        self.transfer = None;
+        self.connect(
+            now,
+            agent.clone(),
+            JourneyEvent::AnsweredBy {
+                agent: agent.clone(),
+            },
+        );
+        Ok(fx)
+    }
+
+    /// An agent takes the waiting call from the unassigned list (B5): connected at once.
+    pub fn take(&mut self, now: Timestamp, agent: &AgentId) -> Result<(), Error> {
+        self.expect(CallState::Waiting, "be taken")?;
+        self.transfer = None;
+        self.connect(
+            now,
+            agent.clone(),
+            JourneyEvent::TakenBy {
+                agent: agent.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    /// An agent declines the call's offer, or a consult it is ringing for. Unlike an offer
+    /// that rings out, a decline costs the agent no delay (A3): it goes back to Ready, and is
+    /// only kept from being offered this same call again for `exclude_for`.
+    pub fn decline(
+        &mut self,
+        now: Timestamp,
+        agent: &AgentId,
+        exclude_for: Duration,
+    ) -> Result<Effects, Error> {
+        if self.consult.as_ref().is_some_and(|c| c.is_ringing(agent)) {
+            return Ok(self.end_consult(now, "declined", false));
+        }
+        if self.state != CallState::Offering || !self.offered.contains(agent) {
+            return Err(Error::NotOffered(self.id.clone(), agent.clone()));
+        }
+        self.offered.retain(|a| a != agent);
+        self.missed_offers += 1;
+        self.declined
+            .retain(|(a, until)| a != agent && *until > now);
+        self.declined.push((agent.clone(), now + exclude_for));
+        self.log(
+            now,
+            JourneyEvent::Declined {
+                agent: agent.clone(),
+            },
+        );
+        let mut fx = Effects {
+            withdrawn: vec![agent.clone()],
+            ..Effects::default()
+        };
+        if self.offered.is_empty() {
+            self.after_missed_offer(now, &mut fx);
+        }
+        Ok(fx)
+    }
+
+    /// Time passes: the call's offer or a consult's ringing may run out.
+    pub fn handle_timeout(&mut self, now: Timestamp) -> Effects {
+        let mut fx = Effects::default();
+        if self
+            .consult
+            .as_ref()
+            .is_some_and(|c| c.ring_until.is_some_and(|t| t <= now))
+        {
+            fx = self.end_consult(now, "not_answered", true);
+        }
+        if self.state == CallState::Offering && self.offer_until.is_some_and(|t| t <= now) {
+            let missed = std::mem::take(&mut self.offered);
+            for a in &missed {
+                self.missed_offers += 1;
+                self.log(now, JourneyEvent::TimedOut { agent: a.clone() });
+            }
+            fx.missed.extend(missed);
+            self.after_missed_offer(now, &mut fx);
+        }
+        fx
+    }
+
+    /// When the call next needs waking: its offer's or a consult's ringing deadline.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let offer = (self.state == CallState::Offering)
+            .then_some(self.offer_until)
+            .flatten();
+        let consult = self.consult.as_ref().and_then(|c| c.ring_until);
+        [offer, consult].into_iter().flatten().min()
+    }
+
+    /// Nobody rings any more after a missed offer: back to the queue's line, or on to the
+    /// next members of a group transfer, or, when a transfer found nobody, to the queue.
+    fn after_missed_offer(&mut self, now: Timestamp, fx: &mut Effects) {
+        self.offer_until = None;
+        self.state = CallState::Waiting;
+        match self.transfer.as_ref().map(|t| &t.target) {
+            Some(Target::Group { .. }) => fx.redial_group = true,
+            Some(Target::Agent { .. }) => self.transfer_failed(now, "nobody answered", fx),
+            // Waiting in a queue, transferred there or not: back to its place in line.
+            Some(Target::Queue { .. } | Target::Number { .. }) | None => {
+                fx.enqueue = Some(self.queue.clone())
+            }
+        }
+    }
+
+    /// The call moves to another queue after waiting too long there.
+    pub fn overflow(&mut self, now: Timestamp, to: QueueId) -> Result<(), Error> {
+        self.expect(CallState::Waiting, "overflow")?;
+        let from = std::mem::replace(&mut self.queue, to.clone());
+        self.enqueued_at = now;
+        self.log(now, JourneyEvent::Overflowed { from, to });
+        Ok(())
+    }
+
+    /// Someone hangs up. The customer may hang up at any time. An agent may hang up its own
+    /// call (not while it is held, C3), its consult leg, or leave a conference.
+    pub fn hangup(&mut self, now: Timestamp, by: Party) -> Result<Effects, Error> {
+        if self.state.is_final() {
+            return Err(Error::CallState(
+                self.id.clone(),
+                self.state.as_str().into(),
+                "hang up",
+            ));
+        }
+        if self.conference.is_some() {
+            return self.leave_conference(now, by);
+        }
+        if let Party::Agent { agent } = &by {
+            if self
+                .consult
+                .as_ref()
+                .is_some_and(|c| c.agent.as_ref() == Some(agent))
+            {
+                let answered = self.consult.as_ref().is_some_and(|c| c.answered);
+                let reason = if answered { "hung_up" } else { "declined" };
+                return Ok(self.end_consult(now, reason, false));
+            }
+            if self.state != CallState::Connected || self.agent.as_ref() != Some(agent) {
+                return Err(Error::NotOwner(self.id.clone(), agent.clone()));
+            }
+            if self.held {
+                return Err(Error::HeldNoHangup(self.id.clone()));
+            }
+        }
+        let mut fx = self.end_consult_with_call(now);
+        let result = match self.state {
+            CallState::Connected => {
+                fx.wrap_up.extend(self.agent.clone());
+                CallResult::Answered
+            }
+            CallState::Offering => {
+                fx.withdrawn.append(&mut self.offered);
+                fx.leave_queue = Some(self.queue.clone());
+                CallResult::Cancelled
+            }
+            _ => {
+                fx.leave_queue = Some(self.queue.clone());
+                if self.answered_at.is_some() {
+                    CallResult::Answered
+                } else if self.missed_offers > 0 {
+                    CallResult::NotAnswered
+                } else if self.busy_agents > 0 {
+                    CallResult::Busy
+                } else {
+                    CallResult::Abandoned
+                }
+            }
+        };
+        for a in &fx.withdrawn {
+            self.log(now, JourneyEvent::OfferWithdrawn { agent: a.clone() });
+        }
+        self.end(now, by, result);
+        Ok(fx)
+    }
+
+    /// The system cannot carry the call (its queue vanished, its overflow target does not
+    /// exist…). Ringing agents are withdrawn; connected ones enter wrap-up.
+    pub fn fail(&mut self, now: Timestamp, reason: String) -> Effects {
+        if self.state.is_final() {
+            return Effects::default();
+        }
+        let mut fx = self.end_consult_with_call(now);
+        fx.withdrawn.append(&mut self.offered);
+        if self.state == CallState::Connected {
+            fx.wrap_up.extend(self.agent.clone());
+            fx.wrap_up.extend(
+                self.conference
+                    .take()
+                    .and_then(|c| c.third_agent().cloned()),
+            );
+        } else {
+            fx.leave_queue = Some(self.queue.clone());
+        }
+        self.finish(now, CallState::Failed, CallResult::Failed);
+        self.ended_by = Some(Party::System);
+        self.log(now, JourneyEvent::Failed { reason });
+        fx
+    }
+
+    /// After a restart: notes it in the journey. Ringing offers are lost with the process, so
+    /// the call goes back to waiting (a ringing consult ends); a connected call stays.
+    pub fn recover(&mut self, now: Timestamp, process_restarted: bool) -> Effects {
+        self.log(now, JourneyEvent::Recovered);
+        let mut fx = Effects::default();
+        if process_restarted {
+            if self.consult.as_ref().is_some_and(|c| !c.answered) {
+                fx = self.end_consult(now, "not_answered", false);
+                fx.withdrawn.append(&mut fx.released);
+            }
+            if self.state == CallState::Offering {
+                for a in std::mem::take(&mut self.offered) {
+                    self.log(now, JourneyEvent::OfferWithdrawn { agent: a.clone() });
+                    fx.withdrawn.push(a);
+                }
+                self.offer_until = None;
+                self.state = CallState::Waiting;
+                if self.transfer.is_none() {
+                    fx.enqueue = Some(self.queue.clone());
+                } else {
+                    self.transfer_failed(now, "the process restarted while it rang", &mut fx);
+                }
+            } else if self.state == CallState::Waiting {
+                fx.enqueue = Some(self.queue.clone());
+            }
+        }
+        fx
+    }
+
+    /// Ends the call for good: result, who, journey.
+    fn end(&mut self, now: Timestamp, by: Party, result: CallResult) {
+        self.finish(now, CallState::Ended, result);
+        self.ended_by = Some(by.clone());
+        self.log(now, JourneyEvent::Ended { by, result });
+    }
+
+    fn connect(&mut self, now: Timestamp, agent: AgentId, event: JourneyEvent) {
+        self.offered.clear();
+        self.offer_until = None;
+        self.agent = Some(agent);
+        self.answered_at.get_or_insert(now);
+        self.state = CallState::Connected;
+        self.log(now, event);
+    }
+
+    fn finish(&mut self, now: Timestamp, state: CallState, result: CallResult) {
+        self.offer_until = None;
+        self.transfer = None;
+        self.held = false;
+        self.state = state;
+        self.result = Some(result);
+        self.ended_at = Some(now);
+    }
+
+    fn expect(&self, state: CallState, action: &'static str) -> Result<(), Error> {
+        if self.state == state {
+            Ok(())
+        } else {
+            Err(Error::CallState(
+                self.id.clone(),
+                self.state.as_str().into(),
+                action,
+            ))
+        }
+    }
+
+    fn log(&mut self, at: Timestamp, event: JourneyEvent) {
+        self.journey.push(JourneyEntry { at, event });
+    }
+}
+
+#[cfg(test)]
+mod tests;
