@@ -92,6 +92,15 @@ pub enum AgentMsg {
         /// Answer.
         reply: RpcReplyPort<Result<(), ActorError>>,
     },
+    /// The agent dials out.
+    Dial {
+        /// The new call.
+        call: CallId,
+        /// Its queue.
+        queue: QueueId,
+        /// Answer.
+        reply: RpcReplyPort<Result<(), ActorError>>,
+    },
     /// The call actor reports the agent answered.
     Answered {
         /// The call.
@@ -397,6 +406,16 @@ impl Actor for AgentActor {
                     st,
                     reply,
                     |a, now, _| a.take(now, call, queue),
+                    |_, _| (),
+                )
+                .await?
+            }
+            AgentMsg::Dial { call, queue, reply } => {
+                self.apply(
+                    &myself,
+                    st,
+                    reply,
+                    |a, now, _| a.dial(now, call, queue),
                     |_, _| (),
                 )
                 .await?

@@ -73,6 +73,11 @@ pub enum CallMsg {
         /// Answer.
         reply: RpcReplyPort<Result<Call, ActorError>>,
     },
+    /// The customer answered an outbound call or callback (telephony ingress).
+    RemoteAnswered {
+        /// Answer.
+        reply: RpcReplyPort<Result<Call, ActorError>>,
+    },
     /// The call waited too long in its queue and moves to another.
     Overflow {
         /// The target queue.
@@ -294,6 +299,31 @@ impl CallActor {
         Ok(fx)
     }
 
+    async fn remote_answered(&self, st: &mut CallActorState) -> Result<Effects, ActorError> {
+        let agent = match (st.call.state(), st.call.agent()) {
+            (CallState::Dialing, Some(a)) => a.clone(),
+            (state, _) => {
+                let state = state.as_str().into();
+                return Err(engine::Error::CallState(
+                    st.call.id().clone(),
+                    state,
+                    "be answered by the customer",
+                )
+                .into());
+            }
+        };
+        // A callback's agent answered its own phone already; an outbound caller was Dialing.
+        if st.call.kind() == engine::call::CallKind::Outbound {
+            self.tell_answered(&st.call, &agent).await?;
+        }
+        let now = self.ctx.clock.now();
+        st.call.remote_answered(now)?;
+        if self.ctx.settings(st.call.queue()).record {
+            st.call.start_recording_on_connect(now);
+        }
+        Ok(Effects::default())
+    }
+
     async fn take(&self, st: &mut CallActorState, agent: &AgentId) -> Result<Effects, ActorError> {
         if st.call.state() != CallState::Waiting {
             let state = st.call.state().as_str().into();
@@ -474,6 +504,10 @@ impl Actor for CallActor {
                 reply,
             } => {
                 let outcome = self.control(st, &agent, action).await;
+                self.answer(&myself, st, reply, outcome).await?;
+            }
+            CallMsg::RemoteAnswered { reply } => {
+                let outcome = self.remote_answered(st).await;
                 self.answer(&myself, st, reply, outcome).await?;
             }
             CallMsg::Overflow { to } => {

@@ -31,6 +31,9 @@ pub struct Config {
     /// Groups of agents a call can be transferred to (D1).
     #[serde(default)]
     pub groups: Vec<GroupConfig>,
+    /// Outbound compliance settings (E2).
+    #[serde(default)]
+    pub compliance: ComplianceConfig,
 }
 
 /// A group of agents with its dial strategy (D1, B2).
@@ -101,6 +104,31 @@ pub struct QueueConfig {
     /// Record every call from the moment it connects (C2).
     #[serde(default)]
     pub record: bool,
+    /// Agents may dial out on this queue (E1).
+    #[serde(default)]
+    pub outbound: bool,
+    /// The number customers see when an agent dials out on this queue.
+    #[serde(default)]
+    pub caller_id: Option<String>,
+    /// Callbacks open at once on this queue (E4); more go to the missed-call flow.
+    #[serde(default = "default_callback_max")]
+    pub callback_max_concurrent: usize,
+}
+
+fn default_callback_max() -> usize {
+    2
+}
+
+/// Outbound compliance settings from the configuration (the lists live in the database).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplianceConfig {
+    /// Destination prefixes that need the PIN (premium numbers…).
+    #[serde(default)]
+    pub restricted: Vec<String>,
+    /// The PIN for restricted destinations; without it they cannot be called.
+    #[serde(default)]
+    pub pin: Option<String>,
 }
 
 /// One escalation step (B3).
@@ -342,6 +370,17 @@ impl Config {
     /// A group by id.
     pub fn group(&self, id: &str) -> Option<&GroupConfig> {
         self.groups.iter().find(|g| g.id == id)
+    }
+
+    /// The outbound queues an agent may dial out on, in configuration order.
+    pub fn outbound_queues(&self, agent: &str) -> Vec<&QueueConfig> {
+        let Some(a) = self.agent(agent) else {
+            return Vec::new();
+        };
+        self.queues
+            .iter()
+            .filter(|q| q.outbound && a.queues.contains(&q.id))
+            .collect()
     }
 
     /// An agent by id.

@@ -18,6 +18,15 @@ pub enum ActorError {
     /// No such group.
     #[error("unknown group {0}")]
     UnknownGroup(String),
+    /// The queue is not one the agent may dial out on.
+    #[error("{0} is not an outbound queue of this agent")]
+    NotOutbound(String),
+    /// The agent has several outbound queues: name one.
+    #[error("choose the queue to dial out on: {0}")]
+    QueueRequired(String),
+    /// The entry is not on the list.
+    #[error("{0} is not on the list")]
+    NotListed(String),
     /// No such call.
     #[error("unknown call {0}")]
     UnknownCall(String),

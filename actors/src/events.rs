@@ -99,6 +99,10 @@ pub fn call_event_name(e: &JourneyEvent) -> &'static str {
         JourneyEvent::Recovered => "call.recovered",
         JourneyEvent::Ended { .. } => "call.ended",
         JourneyEvent::Failed { .. } => "call.failed",
+        JourneyEvent::Dialed { .. } => "call.dialed",
+        JourneyEvent::CustomerAnswered => "call.customer_answered",
+        JourneyEvent::CallbackAnnounced { .. } => "call.callback_announced",
+        JourneyEvent::MissedCallFlow { .. } => "call.missed_call_flow",
         JourneyEvent::Held => "call.held",
         JourneyEvent::Resumed => "call.resumed",
         JourneyEvent::Muted => "call.muted",
@@ -130,6 +134,7 @@ fn named_agent(e: &JourneyEvent) -> Option<&AgentId> {
         | JourneyEvent::TakenBy { agent }
         | JourneyEvent::ConsultOffered { agent }
         | JourneyEvent::TakenBack { by: agent }
+        | JourneyEvent::Dialed { by: agent, .. }
         | JourneyEvent::TransferStarted { by: agent, .. }
         | JourneyEvent::ConsultStarted { by: agent, .. }
         | JourneyEvent::ConsultCompleted { to: agent, .. } => Some(agent),

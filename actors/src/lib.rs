@@ -31,6 +31,7 @@ mod timer;
 pub use agent_actor::AgentView;
 pub use call_control::Control;
 pub use clock::Clock;
+pub use engine::call::Admission;
 pub use error::ActorError;
 pub use switchyard::{QueueView, Sort, StartOptions, Switchyard, UnassignedCall};
 

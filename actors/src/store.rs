@@ -81,6 +81,17 @@ enum Write {
         updated_at: i64,
     },
     Session(SessionRow),
+    ComplianceAdd {
+        list: String,
+        owner: String,
+        value: String,
+        at: i64,
+    },
+    ComplianceRemove {
+        list: String,
+        owner: String,
+        value: String,
+    },
     Config {
         body: String,
         loaded_at: i64,
@@ -99,6 +110,7 @@ struct Memory {
     history: HashMap<AgentId, Vec<StatusChange>>,
     sessions: HashMap<String, SessionRow>,
     config: Option<String>,
+    compliance: std::collections::BTreeSet<(String, String, String)>,
 }
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -144,6 +156,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         2,
         "CREATE INDEX calls_by_number ON calls (from_number, created_at)",
+    ),
+    (
+        3,
+        "CREATE TABLE compliance (
+            list TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            value TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (list, owner, value)
+        )",
     ),
 ];
 
@@ -294,6 +316,7 @@ impl Store {
         for s in [
             CallState::Waiting,
             CallState::Offering,
+            CallState::Dialing,
             CallState::Connected,
         ] {
             open.extend(self.list_calls(Some(s), i64::MAX).await?);
@@ -444,6 +467,88 @@ impl Store {
                     })
                 })
                 .transpose()
+            }
+        }
+    }
+
+    /// The entries of a compliance list; `owner` is the agent for personal lists, empty for
+    /// company lists. Sorted.
+    pub async fn compliance_list(
+        &self,
+        list: &str,
+        owner: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => Ok(lock(m)
+                .compliance
+                .iter()
+                .filter(|(l, o, _)| l == list && o == owner)
+                .map(|(_, _, v)| v.clone())
+                .collect()),
+            Backend::Sql(pool, _) => {
+                let rows = sqlx::query(
+                    "SELECT value FROM compliance WHERE list = $1 AND owner = $2 ORDER BY value",
+                )
+                .bind(list.to_owned())
+                .bind(owner.to_owned())
+                .fetch_all(pool)
+                .await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| r.try_get("value"))
+                    .collect::<Result<_, _>>()?)
+            }
+        }
+    }
+
+    /// Adds an entry to a compliance list (an entry already there stays once).
+    pub async fn compliance_add(
+        &self,
+        list: &str,
+        owner: &str,
+        value: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                lock(m)
+                    .compliance
+                    .insert((list.to_owned(), owner.to_owned(), value.to_owned()));
+                Ok(())
+            }
+            Backend::Sql(_, writer) => {
+                let w = Write::ComplianceAdd {
+                    list: list.into(),
+                    owner: owner.into(),
+                    value: value.into(),
+                    at: now_ms,
+                };
+                submit(writer, w).await
+            }
+        }
+    }
+
+    /// Removes an entry from a compliance list.
+    pub async fn compliance_remove(
+        &self,
+        list: &str,
+        owner: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                lock(m)
+                    .compliance
+                    .remove(&(list.to_owned(), owner.to_owned(), value.to_owned()));
+                Ok(())
+            }
+            Backend::Sql(_, writer) => {
+                let w = Write::ComplianceRemove {
+                    list: list.into(),
+                    owner: owner.into(),
+                    value: value.into(),
+                };
+                submit(writer, w).await
             }
         }
     }
@@ -607,6 +712,31 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 .bind(*updated_at)
                 .execute(&mut *tx)
                 .await?;
+            }
+            Write::ComplianceAdd {
+                list,
+                owner,
+                value,
+                at,
+            } => {
+                sqlx::query(
+                    "INSERT INTO compliance (list, owner, value, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (list, owner, value) DO NOTHING",
+                )
+                .bind(list.as_str())
+                .bind(owner.as_str())
+                .bind(value.as_str())
+                .bind(*at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::ComplianceRemove { list, owner, value } => {
+                sqlx::query("DELETE FROM compliance WHERE list = $1 AND owner = $2 AND value = $3")
+                    .bind(list.as_str())
+                    .bind(owner.as_str())
+                    .bind(value.as_str())
+                    .execute(&mut *tx)
+                    .await?;
             }
             Write::Session(s) => {
                 sqlx::query(

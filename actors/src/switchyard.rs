@@ -81,6 +81,7 @@ impl Default for StartOptions {
 pub struct Switchyard {
     ctx: Arc<Context>,
     root: ActorRef<RootMsg>,
+    callbacks: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Switchyard {
@@ -155,7 +156,11 @@ impl Switchyard {
             .map_err(|e| ActorError::NoAnswer(format!("agent {id}"), e.to_string()))?;
             write(&ctx.agents).insert(id, r);
         }
-        let yard = Switchyard { ctx, root };
+        let yard = Switchyard {
+            ctx,
+            root,
+            callbacks: Arc::default(),
+        };
         write(&yard.ctx.call_sups).extend(call_sups);
         for call in yard.ctx.store.open_calls().await? {
             yard.spawn_call(call, Some(Recovery::ProcessRestart))
@@ -334,6 +339,195 @@ impl Switchyard {
     /// Every call of one customer (by the number they called from), oldest first (F2).
     pub async fn customer_calls(&self, number: &str) -> Result<Vec<Call>, ActorError> {
         Ok(self.ctx.store.calls_from(number).await?)
+    }
+
+    /// An agent dials out (E1) after the compliance checks (E2). `queue` may be left out when
+    /// the agent has exactly one outbound queue.
+    pub async fn dial(
+        &self,
+        agent: &str,
+        number: &str,
+        queue: Option<&str>,
+        pin: Option<&str>,
+    ) -> Result<Call, ActorError> {
+        let agent_ref = self.agent_ref(agent)?;
+        let outbound = self.ctx.config.outbound_queues(agent);
+        let queue = match queue {
+            Some(q) if outbound.iter().any(|o| o.id == q) => QueueId::from(q),
+            Some(q) if self.ctx.config.queue(q).is_none() => {
+                return Err(ActorError::UnknownQueue(q.to_owned()))
+            }
+            Some(q) => return Err(ActorError::NotOutbound(q.to_owned())),
+            None => match outbound.as_slice() {
+                [only] => QueueId::from(only.id.as_str()),
+                [] => {
+                    return Err(ActorError::NotOutbound(format!(
+                        "any queue of agent {agent}"
+                    )))
+                }
+                many => {
+                    let names: Vec<&str> = many.iter().map(|q| q.id.as_str()).collect();
+                    return Err(ActorError::QueueRequired(names.join(", ")));
+                }
+            },
+        };
+        let rules = self.compliance_rules(agent).await?;
+        engine::compliance::check(&rules, number, pin)?;
+        let call = Call::new_outbound(
+            new_call_id(),
+            self.now(),
+            number.to_owned(),
+            queue.clone(),
+            agent.into(),
+        );
+        let (id, q) = (call.id().clone(), queue);
+        ask(&agent_ref, "agent", |reply| AgentMsg::Dial {
+            call: id,
+            queue: q,
+            reply,
+        })
+        .await??;
+        if let Err(e) = self.ctx.store.save_call(&call, self.now().0).await {
+            self.ctx.tell_agent(
+                &AgentId::from(agent),
+                AgentMsg::CallGone {
+                    call: call.id().clone(),
+                },
+            );
+            return Err(e.into());
+        }
+        self.spawn_call(call.clone(), None).await?;
+        Ok(call)
+    }
+
+    /// The customer answered an outbound call or a callback (telephony ingress).
+    pub async fn remote_answered(&self, call: &str) -> Result<Call, ActorError> {
+        self.to_call(call, |reply| CallMsg::RemoteAnswered { reply })
+            .await
+    }
+
+    /// A customer asks to be called back on `queue` (E4). Returns what became of the request
+    /// and the call that stands for it (the queued one, the earlier one kept, or the missed
+    /// call recorded for the missed-call flow).
+    pub async fn request_callback(
+        &self,
+        number: &str,
+        queue: &str,
+        txn: Option<String>,
+    ) -> Result<(engine::call::Admission, Call), ActorError> {
+        use engine::call::Admission;
+        if !engine::call::is_e164(number) {
+            return Err(engine::Error::InvalidNumber(number.to_owned()).into());
+        }
+        let conf = self
+            .ctx
+            .config
+            .queue(queue)
+            .ok_or_else(|| ActorError::UnknownQueue(queue.to_owned()))?;
+        // One request at a time: the limit and the duplicate rule read the open callbacks.
+        let _serial = self.callbacks.lock().await;
+        let open: Vec<Call> = self
+            .ctx
+            .store
+            .open_calls()
+            .await?
+            .into_iter()
+            .filter(|c| c.queue().as_str() == queue)
+            .collect();
+        let admission = engine::call::admit(&open, number, conf.callback_max_concurrent);
+        let now = self.now();
+        let call = match &admission {
+            Admission::Duplicate(id) => {
+                return self.call(id.as_str()).await.map(|c| (admission.clone(), c))
+            }
+            Admission::MissedCallFlow => {
+                let reason = format!(
+                    "{} callbacks already open on queue {queue}",
+                    conf.callback_max_concurrent
+                );
+                let mut call = Call::missed_callback(
+                    new_call_id(),
+                    now,
+                    number.to_owned(),
+                    queue.into(),
+                    reason,
+                );
+                call.link(txn);
+                self.ctx.store.save_call(&call, now.0).await?;
+                self.ctx.bus.publish_journey(&call, 0);
+                call
+            }
+            Admission::Queue => {
+                let mut call =
+                    Call::new_callback(new_call_id(), now, number.to_owned(), queue.into());
+                call.link(txn);
+                self.ctx.store.save_call(&call, now.0).await?;
+                self.spawn_call(call.clone(), None).await?;
+                call
+            }
+        };
+        Ok((admission, call))
+    }
+
+    async fn compliance_rules(&self, agent: &str) -> Result<engine::compliance::Rules, ActorError> {
+        let store = &self.ctx.store;
+        Ok(engine::compliance::Rules {
+            dnc: store.compliance_list("dnc", "").await?,
+            block: store.compliance_list("block", "").await?,
+            allow: store.compliance_list("allow", "").await?,
+            countries: store.compliance_list("countries", "").await?,
+            personal: store.compliance_list("personal", agent).await?,
+            restricted: self.ctx.config.compliance.restricted.clone(),
+            pin: self.ctx.config.compliance.pin.clone(),
+        })
+    }
+
+    /// A compliance list's entries (`owner`: the agent, for `personal`).
+    pub async fn compliance_list(
+        &self,
+        list: engine::compliance::List,
+        owner: &str,
+    ) -> Result<Vec<String>, ActorError> {
+        Ok(self.ctx.store.compliance_list(list.as_str(), owner).await?)
+    }
+
+    /// Adds an entry, checked for its form.
+    pub async fn compliance_add(
+        &self,
+        list: engine::compliance::List,
+        owner: &str,
+        value: &str,
+    ) -> Result<(), ActorError> {
+        list.validate(value)?;
+        Ok(self
+            .ctx
+            .store
+            .compliance_add(list.as_str(), owner, value, self.now().0)
+            .await?)
+    }
+
+    /// Removes an entry; unknown entries are reported.
+    pub async fn compliance_remove(
+        &self,
+        list: engine::compliance::List,
+        owner: &str,
+        value: &str,
+    ) -> Result<(), ActorError> {
+        if !self
+            .ctx
+            .store
+            .compliance_list(list.as_str(), owner)
+            .await?
+            .iter()
+            .any(|v| v == value)
+        {
+            return Err(ActorError::NotListed(value.to_owned()));
+        }
+        Ok(self
+            .ctx
+            .store
+            .compliance_remove(list.as_str(), owner, value)
+            .await?)
     }
 
     fn agent_ref(&self, id: &str) -> Result<ActorRef<AgentMsg>, ActorError> {

@@ -124,6 +124,8 @@ pub enum ChangeReason {
     WrapUpLimit,
     /// The agent left a call it only helped on (a consult that ended): no wrap-up.
     Released,
+    /// The agent dialed out.
+    Dialing,
 }
 
 /// One change of status, as the shell persists and publishes it.
@@ -367,6 +369,26 @@ impl Agent {
         });
         self.calls_handled += 1;
         self.change(now, Status::InService, ChangeReason::Answered);
+        Ok(())
+    }
+
+    /// The agent dials out (E1): allowed in any status but Offline, as long as it has no
+    /// other call; Dialing until the customer answers ([`Agent::answered`]).
+    pub fn dial(&mut self, now: Timestamp, call: CallId, queue: QueueId) -> Result<(), Error> {
+        if self.status == Status::Offline {
+            return Err(Error::Unavailable(self.id.clone()));
+        }
+        if let Some(c) = &self.call {
+            return Err(Error::OnCall(self.id.clone(), c.call.clone()));
+        }
+        self.busy_until = None;
+        self.wrap_up_until = None;
+        self.call = Some(AgentCall {
+            call,
+            queue,
+            answered_at: None,
+        });
+        self.change(now, Status::Dialing, ChangeReason::Dialing);
         Ok(())
     }
 
@@ -733,6 +755,28 @@ mod tests {
         assert_eq!(
             a.take(t(2), "c1".into(), "q".into()),
             Err(Error::Locked("alice".into(), "training".into()))
+        );
+    }
+
+    #[test]
+    fn dialing_out_needs_no_ready_status_and_ends_in_wrap_up() {
+        let mut a = Agent::new("alice".into(), t(0));
+        assert_eq!(
+            a.dial(t(1), "o1".into(), "q".into()),
+            Err(Error::Unavailable("alice".into()))
+        );
+        a.set_status(t(1), Some(Status::Dnd), None, &[]).unwrap();
+        a.dial(t(2), "o1".into(), "q".into()).unwrap();
+        assert_eq!((a.status(), a.is_available()), (&Status::Dialing, false));
+        assert_eq!(
+            a.dial(t(2), "o2".into(), "q".into()),
+            Err(Error::OnCall("alice".into(), "o1".into()))
+        );
+        a.answered(t(5), &"o1".into()).unwrap();
+        a.call_ended(t(65), &"o1".into(), None).unwrap();
+        assert_eq!(
+            (a.status(), a.availability().talk_time_ms),
+            (&Status::AfterService, 60_000)
         );
     }
 

@@ -100,6 +100,9 @@ pub enum Error {
     /// Nobody at the target can take the call now.
     #[error("nobody at the target of call {0} is available")]
     TargetUnavailable(CallId),
+    /// An outbound call refused by a compliance rule (E2).
+    #[error("calling {number} is refused by {code}", number = .1, code = .0.code())]
+    Compliance(crate::compliance::Rule, String),
     /// Not an E.164 number.
     #[error("{0:?} is not an E.164 number (+ and 2 to 15 digits)")]
     InvalidNumber(String),
@@ -141,6 +144,7 @@ impl Error {
             Error::NoTransfer(_) => "no_transfer",
             Error::TargetUnavailable(_) => "target_unavailable",
             Error::InvalidNumber(_) => "invalid_number",
+            Error::Compliance(rule, _) => rule.code(),
         }
     }
 

@@ -15,6 +15,7 @@
 
 pub mod agent;
 pub mod call;
+pub mod compliance;
 mod error;
 mod ids;
 pub mod queue;

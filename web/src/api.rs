@@ -14,6 +14,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use engine::agent::Status;
 use engine::call::{Call, CallState, Party, RecordingAction, Target};
+use engine::compliance::List;
 use engine::routing::Skills;
 use engine::QueueId;
 use serde::Deserialize;
@@ -576,6 +577,159 @@ pub(crate) async fn customer_journey(
     Ok(Json(json!({"customer": number, "activities": activities})))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OutboundBody {
+    number: String,
+    queue: Option<String>,
+    pin: Option<String>,
+}
+
+/// `POST /api/v1/calls/outbound` `{"number", "queue"?, "pin"?}`: the agent dials out (E1),
+/// after the compliance checks (E2).
+pub(crate) async fn outbound(
+    State(state): State<AppState>,
+    c: Caller,
+    Body(b): Body<OutboundBody>,
+) -> Result<impl IntoResponse, AppError> {
+    let agent = c.own_agent()?;
+    let call = state
+        .yard
+        .dial(agent, b.number.trim(), b.queue.as_deref(), b.pin.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(call_json(&call))))
+}
+
+/// `POST /api/v1/calls/{id}/connect` (admin, telephony ingress): the customer answered an
+/// outbound call or a callback.
+pub(crate) async fn connect(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    c.require(&[Role::Admin])?;
+    Ok(Json(call_json(&state.yard.remote_answered(&id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CallbackBody {
+    number: String,
+    queue: String,
+    txn: Option<String>,
+}
+
+/// `POST /api/v1/callbacks` `{"number", "queue", "txn"?}` (admin: the IVR or web form, or an
+/// agent following up a transaction): 201 queued, 200 for a repeat (the first request is
+/// kept), 201 with `missed_call_flow` when the queue's callbacks are at their limit.
+pub(crate) async fn callback(
+    State(state): State<AppState>,
+    c: Caller,
+    Body(b): Body<CallbackBody>,
+) -> Result<impl IntoResponse, AppError> {
+    if c.role == Role::Supervisor {
+        return Err(AppError::forbidden(
+            "callbacks are requested by the ingress (admin) or an agent",
+        ));
+    }
+    let (admission, call) = state
+        .yard
+        .request_callback(b.number.trim(), &b.queue, b.txn)
+        .await?;
+    let (status, name) = match admission {
+        actors::Admission::Queue => (StatusCode::CREATED, "queued"),
+        actors::Admission::Duplicate(_) => (StatusCode::OK, "duplicate"),
+        actors::Admission::MissedCallFlow => (StatusCode::CREATED, "missed_call_flow"),
+    };
+    Ok((
+        status,
+        Json(json!({"admission": name, "call": call_json(&call)})),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EntryBody {
+    value: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EntryQuery {
+    value: Option<String>,
+}
+
+/// The list and its owner: company lists are the admin's to change (supervisors read them);
+/// `personal` is the calling agent's own.
+fn compliance_scope(c: &Caller, list: &str, write: bool) -> Result<(List, String), AppError> {
+    let list = List::parse(list).ok_or_else(|| {
+        AppError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_list",
+            format!("unknown list {list}; use dnc, block, allow, countries or personal"),
+        )
+    })?;
+    if list == List::Personal {
+        return Ok((list, c.own_agent()?.to_owned()));
+    }
+    if write {
+        c.require(&[Role::Admin])?;
+    } else {
+        c.require(&[Role::Admin, Role::Supervisor])?;
+    }
+    Ok((list, String::new()))
+}
+
+/// `GET /api/v1/compliance/{list}`
+pub(crate) async fn compliance_get(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(list): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let (list, owner) = compliance_scope(&c, &list, false)?;
+    Ok(Json(
+        json!({"list": list, "entries": state.yard.compliance_list(list, &owner).await?}),
+    ))
+}
+
+/// `POST /api/v1/compliance/{list}` `{"value"}`
+pub(crate) async fn compliance_post(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(list): Path<String>,
+    Body(b): Body<EntryBody>,
+) -> Result<impl IntoResponse, AppError> {
+    let (list, owner) = compliance_scope(&c, &list, true)?;
+    state
+        .yard
+        .compliance_add(list, &owner, b.value.trim())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"list": list, "entries": state.yard.compliance_list(list, &owner).await?})),
+    ))
+}
+
+/// `DELETE /api/v1/compliance/{list}?value=…`
+pub(crate) async fn compliance_delete(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(list): Path<String>,
+    Q(q): Q<EntryQuery>,
+) -> Result<Json<Value>, AppError> {
+    let (list, owner) = compliance_scope(&c, &list, true)?;
+    let value = q.value.ok_or_else(|| {
+        AppError::new(
+            StatusCode::BAD_REQUEST,
+            "missing_value",
+            "give ?value= the entry to remove",
+        )
+    })?;
+    state.yard.compliance_remove(list, &owner, &value).await?;
+    Ok(Json(
+        json!({"list": list, "entries": state.yard.compliance_list(list, &owner).await?}),
+    ))
+}
+
 fn may_see(c: &Caller, call: &Call) -> bool {
     if c.is_supervisor() {
         return true;
@@ -617,6 +771,8 @@ pub fn call_json(call: &Call) -> Value {
         "transfer": call.transfer(),
         "consult": call.consult(),
         "conference": call.conference(),
+        "kind": call.kind(),
+        "related": call.related(),
         "who": call.who(),
         "what": call.what(),
         "journey": call.journey(),

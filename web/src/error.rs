@@ -84,7 +84,7 @@ impl From<ActorError> for AppError {
         let (status, code) = match &e {
             ActorError::Rule(rule) => {
                 let status = match rule {
-                    E::NotOwner(..) => StatusCode::FORBIDDEN,
+                    E::NotOwner(..) | E::Compliance(..) => StatusCode::FORBIDDEN,
                     r if r.is_invalid_input() => StatusCode::UNPROCESSABLE_ENTITY,
                     _ => StatusCode::CONFLICT,
                 };
@@ -93,6 +93,9 @@ impl From<ActorError> for AppError {
             ActorError::UnknownQueue(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_queue"),
             ActorError::UnknownAgent(_) => (StatusCode::NOT_FOUND, "unknown_agent"),
             ActorError::UnknownGroup(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_group"),
+            ActorError::NotOutbound(_) => (StatusCode::UNPROCESSABLE_ENTITY, "not_outbound_queue"),
+            ActorError::QueueRequired(_) => (StatusCode::UNPROCESSABLE_ENTITY, "queue_required"),
+            ActorError::NotListed(_) => (StatusCode::NOT_FOUND, "not_listed"),
             ActorError::UnknownCall(_) => (StatusCode::NOT_FOUND, "unknown_call"),
             ActorError::CallOver(_) => (StatusCode::CONFLICT, "call_over"),
             ActorError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),

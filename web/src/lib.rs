@@ -42,7 +42,16 @@ pub fn app(state: AppState) -> Router {
         .route("/agents/{id}/history", get(api::history))
         .route("/queues", get(api::list_queues))
         .route("/calls", post(api::create_call).get(api::list_calls))
+        .route("/calls/outbound", post(api::outbound))
         .route("/calls/{id}", get(api::get_call))
+        .route("/calls/{id}/connect", post(api::connect))
+        .route("/callbacks", post(api::callback))
+        .route(
+            "/compliance/{list}",
+            get(api::compliance_get)
+                .post(api::compliance_post)
+                .delete(api::compliance_delete),
+        )
         .route("/calls/{id}/accept", post(api::accept))
         .route("/calls/{id}/decline", post(api::decline))
         .route("/calls/{id}/hangup", post(api::hangup))

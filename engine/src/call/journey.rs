@@ -77,6 +77,25 @@ pub enum JourneyEvent {
     },
     /// The call actor restarted from persisted state after a failure.
     Recovered,
+    /// An agent dialed the customer (outbound).
+    Dialed {
+        /// Who dialed.
+        by: AgentId,
+        /// The number.
+        number: String,
+    },
+    /// The customer answered an outbound call or callback.
+    CustomerAnswered,
+    /// The agent was told the call is a callback before the customer was dialed (E4).
+    CallbackAnnounced {
+        /// What the agent heard.
+        message: String,
+    },
+    /// A callback request that could not be queued went to the missed-call flow (E4).
+    MissedCallFlow {
+        /// Why.
+        reason: String,
+    },
     /// The agent put the customer on hold.
     Held,
     /// The customer came off hold.

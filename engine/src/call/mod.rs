@@ -16,12 +16,18 @@
 //! consults and conferences in `transfer`. Every method either changes the call and says what
 //! the shell must do ([`Effects`]), or refuses with an [`Error`] and changes nothing.
 
+mod callback;
 mod control;
 mod journey;
 mod transfer;
 
+pub use callback::{admit, Admission};
 pub use control::{Recording, RecordingAction, MAX_DTMF_DIGITS};
 pub use journey::{JourneyEntry, JourneyEvent, Party};
+
+/// What the agent hears before a callback's customer is dialed (E4).
+pub const CALLBACK_ANNOUNCEMENT: &str =
+    "This is the callback call. Please wait while we are connecting to the caller.";
 pub use transfer::{is_e164, Conference, Consult, Target, Third, Transfer};
 
 use crate::queue::WaitingCall;
@@ -38,6 +44,8 @@ pub enum CallState {
     Waiting,
     /// One or more agents are ringing.
     Offering,
+    /// An outbound call (or callback) is ringing the customer; the agent waits.
+    Dialing,
     /// An agent is talking to the caller.
     Connected,
     /// Over, with a result.
@@ -52,6 +60,7 @@ impl CallState {
         match self {
             CallState::Waiting => "waiting",
             CallState::Offering => "offering",
+            CallState::Dialing => "dialing",
             CallState::Connected => "connected",
             CallState::Ended => "ended",
             CallState::Failed => "failed",
@@ -63,6 +72,7 @@ impl CallState {
         [
             CallState::Waiting,
             CallState::Offering,
+            CallState::Dialing,
             CallState::Connected,
             CallState::Ended,
             CallState::Failed,
@@ -75,6 +85,19 @@ impl CallState {
     pub fn is_final(self) -> bool {
         matches!(self, CallState::Ended | CallState::Failed)
     }
+}
+
+/// Where a call comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKind {
+    /// The customer called in.
+    #[default]
+    Inbound,
+    /// An agent dialed out (E1).
+    Outbound,
+    /// The customer asked to be called back (E4) or a callback was scheduled (E5).
+    Callback,
 }
 
 /// How a call ended (C5).
@@ -154,6 +177,10 @@ pub struct Call {
     #[serde(default)]
     conference: Option<Conference>,
     /// CRM Name (who) and Related To (what): they stay with the call through every transfer.
+    #[serde(default)]
+    kind: CallKind,
+    #[serde(default)]
+    related: Vec<String>,
     /// Agents who declined, each excluded from this call until its moment.
     #[serde(default)]
     declined: Vec<(AgentId, Timestamp)>,
@@ -200,6 +227,8 @@ impl Call {
             consult: None,
             conference: None,
             declined: Vec::new(),
+            kind: CallKind::Inbound,
+            related: Vec::new(),
             who: None,
             what: None,
             journey: Vec::new(),
@@ -209,11 +238,50 @@ impl Call {
         call
     }
 
+    /// An outbound call (E1): `agent` dials `number` on `queue` (its caller id and hold
+    /// music). The agent owns it from the start; it is Dialing until the customer answers.
+    pub fn new_outbound(
+        id: CallId,
+        now: Timestamp,
+        number: String,
+        queue: QueueId,
+        agent: AgentId,
+    ) -> Self {
+        let mut call = Call::new(id, now, number.clone(), queue, 0, Skills::new());
+        call.journey.clear();
+        call.kind = CallKind::Outbound;
+        call.state = CallState::Dialing;
+        call.agent = Some(agent.clone());
+        call.log(now, JourneyEvent::Dialed { by: agent, number });
+        call
+    }
+
+    /// A callback (E4): queued like an inbound call, by request time; the agent who answers
+    /// is told it is a callback before the customer is dialed.
+    pub fn new_callback(id: CallId, now: Timestamp, number: String, queue: QueueId) -> Self {
+        let mut call = Call::new(id, now, number, queue, 0, Skills::new());
+        call.kind = CallKind::Callback;
+        call
+    }
+
+    /// The customer answered the outbound call.
+    pub fn remote_answered(&mut self, now: Timestamp) -> Result<(), Error> {
+        self.expect(CallState::Dialing, "be answered by the customer")?;
+        self.state = CallState::Connected;
+        self.answered_at = Some(now);
+        self.log(now, JourneyEvent::CustomerAnswered);
+        Ok(())
+    }
+
     /// The call's id.
     pub fn id(&self) -> &CallId {
         &self.id
     }
-    /// The caller's number.
+    /// Inbound, outbound or callback.
+    pub fn kind(&self) -> CallKind {
+        self.kind
+    }
+    /// The customer's number (the caller's, or the one dialed).
     pub fn from(&self) -> &str {
         &self.from
     }
@@ -297,6 +365,16 @@ impl Call {
     pub fn what(&self) -> Option<&str> {
         self.what.as_deref()
     }
+    /// Transactions this call is linked to (F1): the one it was made from, related ones.
+    pub fn related(&self) -> &[String] {
+        &self.related
+    }
+    /// Links the call to a transaction.
+    pub fn link(&mut self, txn: Option<String>) {
+        if let Some(t) = txn.filter(|t| !self.related.contains(t)) {
+            self.related.push(t);
+        }
+    }
     /// Sets the CRM fields that travel with the call.
     pub fn set_crm(&mut self, who: Option<String>, what: Option<String>) {
         self.who = who;
@@ -328,7 +406,7 @@ impl Call {
             CallState::Failed => "failed",
             _ if self.transfer.is_some() || self.consult.is_some() => "transferring",
             CallState::Waiting => "waiting",
-            CallState::Offering => "assigning",
+            CallState::Offering | CallState::Dialing => "assigning",
             CallState::Connected => "assigned",
         }
     }
@@ -398,6 +476,22 @@ impl Call {
             ..Effects::default()
         };
         self.transfer = None;
+        if self.kind == CallKind::Callback && self.answered_at.is_none() {
+            // The agent's phone rang first; now the customer is dialed (E3, E4).
+            self.offered.clear();
+            self.offer_until = None;
+            self.agent = Some(agent.clone());
+            self.state = CallState::Dialing;
+            self.log(
+                now,
+                JourneyEvent::AnsweredBy {
+                    agent: agent.clone(),
+                },
+            );
+            let message = CALLBACK_ANNOUNCEMENT.to_owned();
+            self.log(now, JourneyEvent::CallbackAnnounced { message });
+            return Ok(fx);
+        }
         self.connect(
             now,
             agent.clone(),
@@ -406,6 +500,22 @@ impl Call {
             },
         );
         Ok(fx)
+    }
+
+    /// A callback request that cannot be queued (E4): recorded at once as a missed call for
+    /// the missed-call flow, with the reason.
+    pub fn missed_callback(
+        id: CallId,
+        now: Timestamp,
+        number: String,
+        queue: QueueId,
+        reason: String,
+    ) -> Self {
+        let mut call = Call::new_callback(id, now, number, queue);
+        call.log(now, JourneyEvent::MissedCallFlow { reason });
+        call.finish(now, CallState::Ended, CallResult::NotAnswered);
+        call.ended_by = Some(Party::System);
+        call
     }
 
     /// An agent takes the waiting call from the unassigned list (B5): connected at once.
@@ -536,7 +646,8 @@ impl Call {
                 let reason = if answered { "hung_up" } else { "declined" };
                 return Ok(self.end_consult(now, reason, false));
             }
-            if self.state != CallState::Connected || self.agent.as_ref() != Some(agent) {
+            let live = matches!(self.state, CallState::Connected | CallState::Dialing);
+            if !live || self.agent.as_ref() != Some(agent) {
                 return Err(Error::NotOwner(self.id.clone(), agent.clone()));
             }
             if self.held {
@@ -553,6 +664,15 @@ impl Call {
                 fx.withdrawn.append(&mut self.offered);
                 fx.leave_queue = Some(self.queue.clone());
                 CallResult::Cancelled
+            }
+            CallState::Dialing => {
+                // The agent gave up, or the customer did not take the call.
+                fx.wrap_up.extend(self.agent.clone());
+                if matches!(by, Party::Agent { .. }) {
+                    CallResult::Cancelled
+                } else {
+                    CallResult::NotAnswered
+                }
             }
             _ => {
                 fx.leave_queue = Some(self.queue.clone());
