@@ -23,6 +23,7 @@ mod context;
 mod error;
 pub mod events;
 mod queue_actor;
+mod scheduler;
 pub mod store;
 mod supervisor;
 mod switchyard;

@@ -11,6 +11,7 @@
 
 use engine::agent::{Agent, StatusChange};
 use engine::call::{Call, CallState};
+use engine::schedule::{Schedule, ScheduleState};
 use engine::{AgentId, CallId};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Connection, Row};
@@ -81,6 +82,12 @@ enum Write {
         updated_at: i64,
     },
     Session(SessionRow),
+    Schedule {
+        id: String,
+        at: i64,
+        pending: bool,
+        snapshot: String,
+    },
     ComplianceAdd {
         list: String,
         owner: String,
@@ -111,6 +118,7 @@ struct Memory {
     sessions: HashMap<String, SessionRow>,
     config: Option<String>,
     compliance: std::collections::BTreeSet<(String, String, String)>,
+    schedules: HashMap<String, Schedule>,
 }
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -156,6 +164,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         2,
         "CREATE INDEX calls_by_number ON calls (from_number, created_at)",
+    ),
+    (
+        4,
+        "CREATE TABLE schedules (
+            id TEXT PRIMARY KEY,
+            at BIGINT NOT NULL,
+            pending BIGINT NOT NULL,
+            snapshot TEXT NOT NULL
+        )",
     ),
     (
         3,
@@ -553,6 +570,52 @@ impl Store {
         }
     }
 
+    /// Saves a schedule (new or fired).
+    pub async fn save_schedule(&self, schedule: &Schedule) -> Result<(), StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                lock(m)
+                    .schedules
+                    .insert(schedule.id.clone(), schedule.clone());
+                Ok(())
+            }
+            Backend::Sql(_, writer) => {
+                let w = Write::Schedule {
+                    id: schedule.id.clone(),
+                    at: schedule.at.as_millis(),
+                    pending: schedule.state == ScheduleState::Pending,
+                    snapshot: serde_json::to_string(schedule)
+                        .expect("a Schedule always serializes"),
+                };
+                submit(writer, w).await
+            }
+        }
+    }
+
+    /// Schedules, earliest first; only the pending ones if `pending_only`.
+    pub async fn schedules(&self, pending_only: bool) -> Result<Vec<Schedule>, StoreError> {
+        let mut out: Vec<Schedule> = match &self.inner {
+            Backend::Memory(m) => lock(m).schedules.values().cloned().collect(),
+            Backend::Sql(pool, _) => {
+                let rows = sqlx::query(
+                    "SELECT snapshot FROM schedules WHERE pending >= $1 ORDER BY at, id",
+                )
+                .bind(i64::from(pending_only))
+                .fetch_all(pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let s: String = r.try_get("snapshot")?;
+                        serde_json::from_str(&s).map_err(|e| StoreError::Corrupt("schedule", e))
+                    })
+                    .collect::<Result<_, StoreError>>()?
+            }
+        };
+        out.retain(|s| !pending_only || s.state == ScheduleState::Pending);
+        out.sort_by_key(|s| (s.at, s.id.clone()));
+        Ok(out)
+    }
+
     /// Keeps the configuration the process runs with (JSON), replacing the previous one.
     pub async fn save_config(&self, body: &str, now_ms: i64) -> Result<(), StoreError> {
         match &self.inner {
@@ -713,6 +776,24 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 .execute(&mut *tx)
                 .await?;
             }
+            Write::Schedule {
+                id,
+                at,
+                pending,
+                snapshot,
+            } => {
+                sqlx::query(
+                    "INSERT INTO schedules (id, at, pending, snapshot) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (id) DO UPDATE SET at = excluded.at, pending = excluded.pending,
+                       snapshot = excluded.snapshot",
+                )
+                .bind(id.as_str())
+                .bind(*at)
+                .bind(i64::from(*pending))
+                .bind(snapshot.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
             Write::ComplianceAdd {
                 list,
                 owner,
@@ -773,7 +854,9 @@ async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
         .iter()
         .map(|r| r.try_get("version"))
         .collect::<Result<_, _>>()?;
-    for (version, sql) in MIGRATIONS {
+    let mut ordered: Vec<&(i64, &str)> = MIGRATIONS.iter().collect();
+    ordered.sort_by_key(|(v, _)| *v);
+    for (version, sql) in ordered {
         if done.contains(version) {
             continue;
         }

@@ -16,6 +16,7 @@ use engine::agent::{Status, StatusChange};
 use engine::call::{Call, CallState, Party};
 use engine::queue::{Counters, WaitingCall};
 use engine::routing::Skills;
+use engine::schedule::{Schedule, ScheduleState};
 use engine::{AgentId, CallId, QueueId, Timestamp};
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use serde::Serialize;
@@ -68,11 +69,17 @@ pub enum Sort {
 pub struct StartOptions {
     /// Events kept for slow subscribers before they miss some (default 8192).
     pub event_buffer: usize,
+    /// The clock to run on (default: a new one anchored at the wall clock). Tests that stop
+    /// and restart an engine on paused time pass the first engine's clock to the second.
+    pub clock: Option<Clock>,
 }
 
 impl Default for StartOptions {
     fn default() -> Self {
-        StartOptions { event_buffer: 8192 }
+        StartOptions {
+            event_buffer: 8192,
+            clock: None,
+        }
     }
 }
 
@@ -82,6 +89,7 @@ pub struct Switchyard {
     ctx: Arc<Context>,
     root: ActorRef<RootMsg>,
     callbacks: Arc<tokio::sync::Mutex<()>>,
+    scheduler: Arc<std::sync::OnceLock<ActorRef<crate::scheduler::SchedulerMsg>>>,
 }
 
 impl Switchyard {
@@ -98,7 +106,7 @@ impl Switchyard {
         store: Store,
         options: StartOptions,
     ) -> Result<Switchyard, ActorError> {
-        let clock = Clock::new();
+        let clock = options.clock.unwrap_or_default();
         store
             .save_config(
                 &serde_json::to_string(&config).expect("config serializes"),
@@ -160,12 +168,18 @@ impl Switchyard {
             ctx,
             root,
             callbacks: Arc::default(),
+            scheduler: Arc::default(),
         };
         write(&yard.ctx.call_sups).extend(call_sups);
         for call in yard.ctx.store.open_calls().await? {
             yard.spawn_call(call, Some(Recovery::ProcessRestart))
                 .await?;
         }
+        let sched = crate::scheduler::SchedulerActor { yard: yard.clone() };
+        let (scheduler, _) = Actor::spawn_linked(None, sched, (), yard.root.get_cell())
+            .await
+            .map_err(|e| ActorError::NoAnswer("scheduler".into(), e.to_string()))?;
+        let _ = yard.scheduler.set(scheduler);
         // An agent saved on a call that ended (or that it never took) before the process
         // stopped is released: every agent checks its call now that the calls are back.
         let agents: Vec<_> = read(&yard.ctx.agents).values().cloned().collect();
@@ -528,6 +542,60 @@ impl Switchyard {
             .store
             .compliance_remove(list.as_str(), owner, value)
             .await?)
+    }
+
+    /// Schedules a call to `number` on `queue` at `at` (E5), after the compliance checks
+    /// (with the scheduling agent's personal list, if an agent schedules it).
+    pub async fn schedule(
+        &self,
+        number: &str,
+        queue: &str,
+        at: Timestamp,
+        by: Option<&str>,
+    ) -> Result<Schedule, ActorError> {
+        if self.ctx.queue(&QueueId::from(queue)).is_none() {
+            return Err(ActorError::UnknownQueue(queue.to_owned()));
+        }
+        let rules = self.compliance_rules(by.unwrap_or("")).await?;
+        engine::compliance::check(&rules, number, None)?;
+        let schedule = Schedule {
+            id: format!("s{}", &new_call_id().0[1..]),
+            number: number.to_owned(),
+            queue: queue.into(),
+            at,
+            by: by.map(AgentId::from),
+            state: ScheduleState::Pending,
+        };
+        self.ctx.store.save_schedule(&schedule).await?;
+        if let Some(s) = self.scheduler.get() {
+            let _ = s.cast(crate::scheduler::SchedulerMsg::Add(schedule.clone()));
+        }
+        Ok(schedule)
+    }
+
+    /// Every schedule, earliest first.
+    pub async fn schedules(&self) -> Result<Vec<Schedule>, ActorError> {
+        Ok(self.ctx.store.schedules(false).await?)
+    }
+
+    /// Fires a due schedule: a callback in its queue, linked to the schedule.
+    pub(crate) async fn fire_schedule(&self, s: &Schedule) -> Result<(), ActorError> {
+        let now = self.now();
+        let mut call = Call::new_callback(new_call_id(), now, s.number.clone(), s.queue.clone());
+        call.link(Some(format!("schedule:{}", s.id)));
+        self.ctx.store.save_call(&call, now.0).await?;
+        let mut fired = s.clone();
+        fired.state = ScheduleState::Fired {
+            call: call.id().clone(),
+            at: now,
+        };
+        self.ctx.store.save_schedule(&fired).await?;
+        self.spawn_call(call, None).await
+    }
+
+    /// The engine's clock.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.ctx.clock
     }
 
     fn agent_ref(&self, id: &str) -> Result<ActorRef<AgentMsg>, ActorError> {

@@ -416,3 +416,70 @@ async fn a_panicking_queue_actor_is_rebuilt_from_the_waiting_calls() {
     );
     assert_ne!(c1.id(), c2.id());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_scheduled_call_fires_at_its_time_as_a_callback_in_its_queue() {
+    let yard = Switchyard::start(config("longest-idle", 1, ""), Store::memory())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    let at = yard.now() + Duration::from_secs(300);
+    let s = yard
+        .schedule("+15550042", "q", at, Some("a0"))
+        .await
+        .unwrap();
+    let created = wait_for(&mut rx, "scheduled call", |e| {
+        e["type"] == "call.created" && e["from"] == "+15550042"
+    })
+    .await;
+    assert_eq!(created["at"].as_i64().unwrap(), at.0, "fired on time");
+    let call = yard
+        .call(created["call_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (call.kind(), call.related()),
+        (
+            engine::call::CallKind::Callback,
+            &[format!("schedule:{}", s.id)][..]
+        )
+    );
+    let all = yard.schedules().await.unwrap();
+    assert!(
+        matches!(&all[0].state, engine::schedule::ScheduleState::Fired { call: c, .. } if c == call.id())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_schedule_due_while_the_server_was_down_fires_on_start() {
+    let store = Store::memory();
+    let yard = Switchyard::start(config("longest-idle", 1, ""), store.clone())
+        .await
+        .unwrap();
+    let clock = *yard.clock();
+    let at = yard.now() + Duration::from_secs(60);
+    yard.schedule("+15550043", "q", at, None).await.unwrap();
+    yard.shutdown().await;
+    // Down for two minutes: the schedule's time passes with nobody running.
+    tokio::time::advance(Duration::from_secs(120)).await;
+    assert_eq!(
+        store.schedules(true).await.unwrap().len(),
+        1,
+        "still pending in the store"
+    );
+    let same_clock = crate::StartOptions {
+        clock: Some(clock),
+        ..Default::default()
+    };
+    let yard = Switchyard::start_with(config("longest-idle", 1, ""), store.clone(), same_clock)
+        .await
+        .unwrap();
+    eventually("fired on start", async || {
+        store.schedules(true).await.unwrap().is_empty()
+    })
+    .await;
+    let waiting = yard.unassigned(None, crate::Sort::Oldest).await.unwrap();
+    let fired = yard.call(waiting[0].call_id.as_str()).await.unwrap();
+    assert_eq!(fired.from(), "+15550043");
+    assert!(fired.created_at() > at, "it fired late, at start");
+}

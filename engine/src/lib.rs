@@ -20,6 +20,7 @@ mod error;
 mod ids;
 pub mod queue;
 pub mod routing;
+pub mod schedule;
 mod time;
 
 pub use error::Error;

@@ -730,6 +730,60 @@ pub(crate) async fn compliance_delete(
     ))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScheduleBody {
+    number: String,
+    queue: String,
+    /// RFC 3339, e.g. `2026-11-24T09:30:00+01:00`.
+    at: String,
+}
+
+/// `POST /api/v1/schedules` `{"number", "queue", "at"}`: a call to the customer at that date
+/// and time (E5), checked for compliance now; it survives restarts and fires late if the
+/// server was down at its time.
+pub(crate) async fn schedule(
+    State(state): State<AppState>,
+    c: Caller,
+    Body(b): Body<ScheduleBody>,
+) -> Result<impl IntoResponse, AppError> {
+    if c.role == Role::Supervisor {
+        return Err(AppError::forbidden(
+            "calls are scheduled by agents (or the admin)",
+        ));
+    }
+    let at = time::OffsetDateTime::parse(&b.at, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| {
+            AppError::invalid(
+                "invalid_time",
+                format!("at must be an RFC 3339 date and time: {e}"),
+            )
+        })?;
+    let at = engine::Timestamp((at.unix_timestamp_nanos() / 1_000_000) as i64);
+    let by = c.agent.as_deref();
+    let schedule = state
+        .yard
+        .schedule(b.number.trim(), &b.queue, at, by)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(schedule))))
+}
+
+/// `GET /api/v1/schedules`: supervisors and admins see all, agents their own.
+pub(crate) async fn schedules(
+    State(state): State<AppState>,
+    c: Caller,
+) -> Result<Json<Value>, AppError> {
+    let all = state.yard.schedules().await?;
+    let mine: Vec<_> = all
+        .into_iter()
+        .filter(|s| {
+            c.is_supervisor()
+                || (c.agent.is_some() && s.by.as_ref().map(|a| a.as_str()) == c.agent.as_deref())
+        })
+        .collect();
+    Ok(Json(json!({"schedules": mine})))
+}
+
 fn may_see(c: &Caller, call: &Call) -> bool {
     if c.is_supervisor() {
         return true;

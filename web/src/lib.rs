@@ -46,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .route("/calls/{id}", get(api::get_call))
         .route("/calls/{id}/connect", post(api::connect))
         .route("/callbacks", post(api::callback))
+        .route("/schedules", post(api::schedule).get(api::schedules))
         .route(
             "/compliance/{list}",
             get(api::compliance_get)

@@ -491,3 +491,55 @@ async fn unassigned_work_is_listed_taken_and_ended_once() {
     .await;
     assert_eq!((s, error_code(&v)), (StatusCode::CONFLICT, "call_over"));
 }
+
+#[tokio::test]
+async fn schedules_take_an_rfc3339_time_and_are_checked_for_compliance() {
+    let app = setup().await;
+    let root = login(&app, "root").await;
+    let alice = login(&app, "alice").await;
+    let body = r#"{"number":"+15550042","queue":"support","at":"2030-01-02T03:04:05Z"}"#;
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        "/api/v1/schedules",
+        Some(&alice),
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        (s, v["at"].as_i64(), v["state"].as_str(), v["by"].as_str()),
+        (
+            StatusCode::CREATED,
+            Some(1_893_553_445_000),
+            Some("pending"),
+            Some("alice")
+        )
+    );
+    let bad_time = r#"{"number":"+15550042","queue":"support","at":"tomorrow"}"#;
+    assert_eq!(
+        refused(
+            &app,
+            Method::POST,
+            "/api/v1/schedules",
+            &alice,
+            Some(bad_time)
+        )
+        .await,
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_time".into())
+    );
+    call(
+        &app,
+        Method::POST,
+        "/api/v1/compliance/dnc",
+        Some(&root),
+        Some(r#"{"value":"+15550043"}"#),
+    )
+    .await;
+    let dnc = r#"{"number":"+15550043","queue":"support","at":"2030-01-02T03:04:05Z"}"#;
+    assert_eq!(
+        refused(&app, Method::POST, "/api/v1/schedules", &alice, Some(dnc)).await,
+        (StatusCode::FORBIDDEN, "compliance_dnc".into())
+    );
+    let (_, list) = call(&app, Method::GET, "/api/v1/schedules", Some(&alice), None).await;
+    assert_eq!(list["schedules"].as_array().unwrap().len(), 1);
+}
