@@ -27,6 +27,9 @@ pub enum ActorError {
     /// The entry is not on the list.
     #[error("{0} is not on the list")]
     NotListed(String),
+    /// No such transaction.
+    #[error("unknown transaction {0}")]
+    UnknownTxn(String),
     /// No such call.
     #[error("unknown call {0}")]
     UnknownCall(String),

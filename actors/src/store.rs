@@ -82,6 +82,18 @@ enum Write {
         updated_at: i64,
     },
     Session(SessionRow),
+    Txn {
+        id: String,
+        kind: String,
+        customer: String,
+        created_at: i64,
+        snapshot: String,
+    },
+    Link {
+        a: String,
+        b: String,
+        at: i64,
+    },
     Schedule {
         id: String,
         at: i64,
@@ -119,6 +131,26 @@ struct Memory {
     config: Option<String>,
     compliance: std::collections::BTreeSet<(String, String, String)>,
     schedules: HashMap<String, Schedule>,
+    txns: HashMap<String, Txn>,
+    links: std::collections::BTreeSet<(String, String)>,
+}
+
+/// A transaction that is not a call (F1): a chat, recorded so that calls can be linked to it
+/// and the customer journey lists it. (Calls are transactions too, by their own id.)
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Txn {
+    /// Its id.
+    pub id: String,
+    /// `chat`.
+    pub kind: String,
+    /// The customer (a number or a handle).
+    pub customer: String,
+    /// When it began (ms since the epoch).
+    pub created_at: i64,
+    /// Its status on the customer journey (waiting, assigned, ended…).
+    pub status: String,
+    /// A subject line.
+    pub subject: Option<String>,
 }
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -166,6 +198,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "CREATE INDEX calls_by_number ON calls (from_number, created_at)",
     ),
     (
+        3,
+        "CREATE TABLE compliance (
+            list TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            value TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (list, owner, value)
+        )",
+    ),
+    (
         4,
         "CREATE TABLE schedules (
             id TEXT PRIMARY KEY,
@@ -175,14 +217,21 @@ const MIGRATIONS: &[(i64, &str)] = &[
         )",
     ),
     (
-        3,
-        "CREATE TABLE compliance (
-            list TEXT NOT NULL,
-            owner TEXT NOT NULL,
-            value TEXT NOT NULL,
+        5,
+        "CREATE TABLE transactions (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            customer TEXT NOT NULL,
             created_at BIGINT NOT NULL,
-            PRIMARY KEY (list, owner, value)
-        )",
+            snapshot TEXT NOT NULL
+        );
+        CREATE INDEX transactions_by_customer ON transactions (customer, created_at);
+        CREATE TABLE txn_links (
+            a TEXT NOT NULL,
+            b TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (a, b)
+        );",
     ),
 ];
 
@@ -616,6 +665,115 @@ impl Store {
         Ok(out)
     }
 
+    /// Records a non-call transaction.
+    pub async fn save_txn(&self, txn: &Txn) -> Result<(), StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                lock(m).txns.insert(txn.id.clone(), txn.clone());
+                Ok(())
+            }
+            Backend::Sql(_, writer) => {
+                let w = Write::Txn {
+                    id: txn.id.clone(),
+                    kind: txn.kind.clone(),
+                    customer: txn.customer.clone(),
+                    created_at: txn.created_at,
+                    snapshot: serde_json::to_string(txn).expect("a Txn always serializes"),
+                };
+                submit(writer, w).await
+            }
+        }
+    }
+
+    /// A non-call transaction.
+    pub async fn txn(&self, id: &str) -> Result<Option<Txn>, StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => Ok(lock(m).txns.get(id).cloned()),
+            Backend::Sql(pool, _) => {
+                let row = sqlx::query("SELECT snapshot FROM transactions WHERE id = $1")
+                    .bind(id.to_owned())
+                    .fetch_optional(pool)
+                    .await?;
+                row.map(|r| {
+                    let s: String = r.try_get("snapshot")?;
+                    serde_json::from_str(&s).map_err(|e| StoreError::Corrupt("transaction", e))
+                })
+                .transpose()
+            }
+        }
+    }
+
+    /// A customer's non-call transactions, oldest first.
+    pub async fn txns_of(&self, customer: &str) -> Result<Vec<Txn>, StoreError> {
+        let mut out: Vec<Txn> = match &self.inner {
+            Backend::Memory(m) => lock(m)
+                .txns
+                .values()
+                .filter(|t| t.customer == customer)
+                .cloned()
+                .collect(),
+            Backend::Sql(pool, _) => {
+                let rows = sqlx::query("SELECT snapshot FROM transactions WHERE customer = $1")
+                    .bind(customer.to_owned())
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        let s: String = r.try_get("snapshot")?;
+                        serde_json::from_str(&s).map_err(|e| StoreError::Corrupt("transaction", e))
+                    })
+                    .collect::<Result<_, StoreError>>()?
+            }
+        };
+        out.sort_by_key(|t| (t.created_at, t.id.clone()));
+        Ok(out)
+    }
+
+    /// Links two transactions (either may be a call), both ways.
+    pub async fn link(&self, a: &str, b: &str, now_ms: i64) -> Result<(), StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                let mut m = lock(m);
+                m.links.insert((a.to_owned(), b.to_owned()));
+                m.links.insert((b.to_owned(), a.to_owned()));
+                Ok(())
+            }
+            Backend::Sql(_, writer) => {
+                submit(
+                    writer,
+                    Write::Link {
+                        a: a.into(),
+                        b: b.into(),
+                        at: now_ms,
+                    },
+                )
+                .await
+            }
+        }
+    }
+
+    /// The transactions linked to one.
+    pub async fn links(&self, id: &str) -> Result<Vec<String>, StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => Ok(lock(m)
+                .links
+                .iter()
+                .filter(|(a, _)| a == id)
+                .map(|(_, b)| b.clone())
+                .collect()),
+            Backend::Sql(pool, _) => {
+                let rows = sqlx::query("SELECT b FROM txn_links WHERE a = $1 ORDER BY b")
+                    .bind(id.to_owned())
+                    .fetch_all(pool)
+                    .await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| r.try_get("b"))
+                    .collect::<Result<_, _>>()?)
+            }
+        }
+    }
+
     /// Keeps the configuration the process runs with (JSON), replacing the previous one.
     pub async fn save_config(&self, body: &str, now_ms: i64) -> Result<(), StoreError> {
         match &self.inner {
@@ -775,6 +933,34 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 .bind(*updated_at)
                 .execute(&mut *tx)
                 .await?;
+            }
+            Write::Txn {
+                id,
+                kind,
+                customer,
+                created_at,
+                snapshot,
+            } => {
+                sqlx::query(
+                    "INSERT INTO transactions (id, kind, customer, created_at, snapshot) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id.as_str())
+                .bind(kind.as_str())
+                .bind(customer.as_str())
+                .bind(*created_at)
+                .bind(snapshot.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::Link { a, b, at } => {
+                for (x, y) in [(a, b), (b, a)] {
+                    sqlx::query("INSERT INTO txn_links (a, b, created_at) VALUES ($1, $2, $3) ON CONFLICT (a, b) DO NOTHING")
+                        .bind(x.as_str())
+                        .bind(y.as_str())
+                        .bind(*at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             Write::Schedule {
                 id,

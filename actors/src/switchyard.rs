@@ -10,7 +10,7 @@ use crate::context::{ask, read, write, Context};
 use crate::error::ActorError;
 use crate::events::{Event, EventBus};
 use crate::queue_actor::{QueueActor, QueueMsg};
-use crate::store::Store;
+use crate::store::{Store, Txn};
 use crate::supervisor::Supervisor;
 use engine::agent::{Status, StatusChange};
 use engine::call::{Call, CallState, Party};
@@ -596,6 +596,74 @@ impl Switchyard {
     /// The engine's clock.
     pub(crate) fn clock(&self) -> &Clock {
         &self.ctx.clock
+    }
+
+    /// Records a chat transaction (F1) for a customer, so that calls can be linked to it.
+    pub async fn create_chat(
+        &self,
+        customer: &str,
+        subject: Option<String>,
+    ) -> Result<Txn, ActorError> {
+        let txn = Txn {
+            id: format!("t{}", &new_call_id().0[1..]),
+            kind: "chat".into(),
+            customer: customer.to_owned(),
+            created_at: self.now().0,
+            status: "waiting".into(),
+            subject,
+        };
+        self.ctx.store.save_txn(&txn).await?;
+        Ok(txn)
+    }
+
+    /// Whether a transaction (a call or a chat) exists.
+    async fn txn_exists(&self, id: &str) -> Result<bool, ActorError> {
+        Ok(self.ctx.store.txn(id).await?.is_some()
+            || self.ctx.store.load_call(&CallId::from(id)).await?.is_some())
+    }
+
+    /// Links two transactions, calls or chats (F1).
+    pub async fn link(&self, a: &str, b: &str) -> Result<(), ActorError> {
+        for id in [a, b] {
+            if !self.txn_exists(id).await? {
+                return Err(ActorError::UnknownTxn(id.to_owned()));
+            }
+        }
+        if a == b {
+            return Err(ActorError::UnknownTxn(format!(
+                "{a} (a transaction is not linked to itself)"
+            )));
+        }
+        Ok(self.ctx.store.link(a, b, self.now().0).await?)
+    }
+
+    /// A transaction's related transactions: its links, and for a call the transaction it was
+    /// made from.
+    pub async fn related(&self, id: &str) -> Result<Vec<String>, ActorError> {
+        if !self.txn_exists(id).await? {
+            return Err(ActorError::UnknownTxn(id.to_owned()));
+        }
+        let mut out = self.ctx.store.links(id).await?;
+        if let Some(call) = self.ctx.store.load_call(&CallId::from(id)).await? {
+            out.extend(
+                call.related()
+                    .iter()
+                    .filter(|r| !out.contains(r))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        Ok(out)
+    }
+
+    /// A chat transaction.
+    pub async fn chat(&self, id: &str) -> Result<Option<Txn>, ActorError> {
+        Ok(self.ctx.store.txn(id).await?)
+    }
+
+    /// A customer's chat transactions, oldest first.
+    pub async fn customer_chats(&self, customer: &str) -> Result<Vec<Txn>, ActorError> {
+        Ok(self.ctx.store.txns_of(customer).await?)
     }
 
     fn agent_ref(&self, id: &str) -> Result<ActorRef<AgentMsg>, ActorError> {

@@ -565,6 +565,7 @@ pub(crate) async fn customer_journey(
     Path(number): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let calls = state.yard.customer_calls(&number).await?;
+    let chats = state.yard.customer_chats(&number).await?;
     let activities: Vec<Value> = calls
         .iter()
         .filter(|call| may_see(&c, call))
@@ -573,7 +574,14 @@ pub(crate) async fn customer_journey(
             v["channel"] = json!("call");
             v
         })
+        .chain(chats.iter().map(|t| {
+            let mut v = json!(t);
+            v["channel"] = json!("chat");
+            v
+        }))
         .collect();
+    let mut activities = activities;
+    activities.sort_by_key(|a| a["created_at"].as_i64().unwrap_or(0));
     Ok(Json(json!({"customer": number, "activities": activities})))
 }
 
@@ -782,6 +790,79 @@ pub(crate) async fn schedules(
         })
         .collect();
     Ok(Json(json!({"schedules": mine})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TxnBody {
+    kind: String,
+    customer: String,
+    subject: Option<String>,
+}
+
+/// `POST /api/v1/transactions` `{"kind": "chat", "customer", "subject"?}`: a chat
+/// transaction record calls can be linked to (calls are transactions by their own id).
+pub(crate) async fn create_txn(
+    State(state): State<AppState>,
+    _c: Caller,
+    Body(b): Body<TxnBody>,
+) -> Result<impl IntoResponse, AppError> {
+    if b.kind != "chat" {
+        return Err(AppError::invalid(
+            "invalid_kind",
+            "only chat transactions are created here; calls are created by calls",
+        ));
+    }
+    if b.customer.trim().is_empty() || b.customer.len() > 128 {
+        return Err(AppError::invalid(
+            "invalid_customer",
+            "customer is a number or handle of 1 to 128 characters",
+        ));
+    }
+    let txn = state.yard.create_chat(b.customer.trim(), b.subject).await?;
+    Ok((StatusCode::CREATED, Json(json!(txn))))
+}
+
+/// `GET /api/v1/transactions/{id}`: a call or chat transaction with its related ones.
+pub(crate) async fn get_txn(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let related = state.yard.related(&id).await?;
+    let mut v = match state.yard.chat(&id).await? {
+        Some(chat) => json!(chat),
+        None => {
+            let call = state.yard.call(&id).await?;
+            if !may_see(&c, &call) {
+                return Err(AppError::forbidden("agents see only their own calls"));
+            }
+            let mut v = call_json(&call);
+            v["kind"] = json!("call");
+            v
+        }
+    };
+    v["related"] = json!(related);
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LinkBody {
+    other: String,
+}
+
+/// `POST /api/v1/transactions/{id}/links` `{"other"}`: relates two transactions.
+pub(crate) async fn link_txn(
+    State(state): State<AppState>,
+    _c: Caller,
+    Path(id): Path<String>,
+    Body(b): Body<LinkBody>,
+) -> Result<Json<Value>, AppError> {
+    state.yard.link(&id, &b.other).await?;
+    Ok(Json(
+        json!({"id": id, "related": state.yard.related(&id).await?}),
+    ))
 }
 
 fn may_see(c: &Caller, call: &Call) -> bool {

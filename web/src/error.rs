@@ -96,6 +96,7 @@ impl From<ActorError> for AppError {
             ActorError::NotOutbound(_) => (StatusCode::UNPROCESSABLE_ENTITY, "not_outbound_queue"),
             ActorError::QueueRequired(_) => (StatusCode::UNPROCESSABLE_ENTITY, "queue_required"),
             ActorError::NotListed(_) => (StatusCode::NOT_FOUND, "not_listed"),
+            ActorError::UnknownTxn(_) => (StatusCode::NOT_FOUND, "unknown_transaction"),
             ActorError::UnknownCall(_) => (StatusCode::NOT_FOUND, "unknown_call"),
             ActorError::CallOver(_) => (StatusCode::CONFLICT, "call_over"),
             ActorError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),

@@ -47,6 +47,9 @@ pub fn app(state: AppState) -> Router {
         .route("/calls/{id}/connect", post(api::connect))
         .route("/callbacks", post(api::callback))
         .route("/schedules", post(api::schedule).get(api::schedules))
+        .route("/transactions", post(api::create_txn))
+        .route("/transactions/{id}", get(api::get_txn))
+        .route("/transactions/{id}/links", post(api::link_txn))
         .route(
             "/compliance/{list}",
             get(api::compliance_get)

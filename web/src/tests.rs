@@ -543,3 +543,84 @@ async fn schedules_take_an_rfc3339_time_and_are_checked_for_compliance() {
     let (_, list) = call(&app, Method::GET, "/api/v1/schedules", Some(&alice), None).await;
     assert_eq!(list["schedules"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_call_links_to_a_chat_and_the_customer_journey_lists_both() {
+    let app = setup().await;
+    let root = login(&app, "root").await;
+    let sam = login(&app, "sam").await;
+    let chat_body = r#"{"kind":"chat","customer":"+15550777","subject":"invoice"}"#;
+    let (s, chat) = call(
+        &app,
+        Method::POST,
+        "/api/v1/transactions",
+        Some(&root),
+        Some(chat_body),
+    )
+    .await;
+    assert_eq!(
+        (s, chat["status"].as_str()),
+        (StatusCode::CREATED, Some("waiting"))
+    );
+    let chat_id = chat["id"].as_str().unwrap();
+    let (_, c) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+15550777","queue":"sales"}"#),
+    )
+    .await;
+    let call_id = c["id"].as_str().unwrap();
+    let link = json!({"other": chat_id}).to_string();
+    let (s, linked) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/transactions/{call_id}/links"),
+        Some(&root),
+        Some(&link),
+    )
+    .await;
+    assert_eq!(
+        (s, linked["related"].clone()),
+        (StatusCode::OK, json!([chat_id]))
+    );
+    let (_, back) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/transactions/{chat_id}"),
+        Some(&sam),
+        None,
+    )
+    .await;
+    assert_eq!(back["related"], json!([call_id]), "links go both ways");
+    let nowhere = r#"{"other":"nope"}"#;
+    let path = format!("/api/v1/transactions/{call_id}/links");
+    assert_eq!(
+        refused(&app, Method::POST, &path, &root, Some(nowhere)).await,
+        (StatusCode::NOT_FOUND, "unknown_transaction".into())
+    );
+
+    let (s, journey) = call(
+        &app,
+        Method::GET,
+        "/api/v1/customers/%2B15550777/journey",
+        Some(&sam),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let mut kinds: Vec<(&str, &str)> = journey["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["channel"].as_str().unwrap(),
+                a["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, [("call", "waiting"), ("chat", "waiting")], "both channels, each with its status");
+}
