@@ -33,6 +33,8 @@ pub struct AgentView {
     pub post_call_status: Option<Status>,
     /// The call it is ringing for or on.
     pub call_id: Option<CallId>,
+    /// Calls it put on hold to start another one.
+    pub held_calls: Vec<CallId>,
     /// Its queues.
     pub queues: Vec<QueueId>,
     /// Its skills.
@@ -98,6 +100,8 @@ pub enum AgentMsg {
         call: CallId,
         /// Its queue.
         queue: QueueId,
+        /// Whether the agent's current call is on hold (checked by the caller with the call).
+        current_held: bool,
         /// Answer.
         reply: RpcReplyPort<Result<(), ActorError>>,
     },
@@ -190,6 +194,7 @@ impl AgentActor {
             locked: a.lock().cloned(),
             post_call_status: a.post_call_status().cloned(),
             call_id: a.call().map(|c| c.call.clone()),
+            held_calls: a.parked().iter().map(|c| c.call.clone()).collect(),
             queues: conf
                 .map(|c| c.queues.iter().map(|q| QueueId::from(q.as_str())).collect())
                 .unwrap_or_default(),
@@ -410,12 +415,17 @@ impl Actor for AgentActor {
                 )
                 .await?
             }
-            AgentMsg::Dial { call, queue, reply } => {
+            AgentMsg::Dial {
+                call,
+                queue,
+                current_held,
+                reply,
+            } => {
                 self.apply(
                     &myself,
                     st,
                     reply,
-                    |a, now, _| a.dial(now, call, queue),
+                    |a, now, _| a.dial(now, call, queue, current_held),
                     |_, _| (),
                 )
                 .await?

@@ -394,10 +394,23 @@ impl Switchyard {
             queue.clone(),
             agent.into(),
         );
+        // C3: a second call only once the first is held.
+        let current = ask(&agent_ref, "agent", |reply| AgentMsg::Get { reply })
+            .await?
+            .call_id;
+        let current_held = match current {
+            Some(c) => self
+                .call(c.as_str())
+                .await
+                .map(|c| c.held())
+                .unwrap_or(false),
+            None => false,
+        };
         let (id, q) = (call.id().clone(), queue);
         ask(&agent_ref, "agent", |reply| AgentMsg::Dial {
             call: id,
             queue: q,
+            current_held,
             reply,
         })
         .await??;

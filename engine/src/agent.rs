@@ -126,6 +126,8 @@ pub enum ChangeReason {
     Released,
     /// The agent dialed out.
     Dialing,
+    /// The agent's call ended and it is back on the call it had held.
+    BackToHeldCall,
 }
 
 /// One change of status, as the shell persists and publishes it.
@@ -164,6 +166,9 @@ pub struct Agent {
     lock: Option<Status>,
     post_call_status: Option<Status>,
     call: Option<AgentCall>,
+    /// Calls put on hold to start another one (C3).
+    #[serde(default)]
+    parked: Vec<AgentCall>,
     /// End of the no-answer delay, while the agent is Busy because of it.
     busy_until: Option<Timestamp>,
     /// End of the wrap-up imposed by the queue's limit, while in AfterService.
@@ -210,6 +215,7 @@ impl Agent {
             lock: None,
             post_call_status: None,
             call: None,
+            parked: Vec::new(),
             busy_until: None,
             wrap_up_until: None,
             idle_since: now,
@@ -267,7 +273,12 @@ impl Agent {
 
     /// Whether a queue may offer this agent a call now.
     pub fn is_available(&self) -> bool {
-        self.status == Status::Ready && self.call.is_none()
+        self.status == Status::Ready && self.call.is_none() && self.parked.is_empty()
+    }
+
+    /// Calls the agent put on hold to start another (C3), oldest first.
+    pub fn parked(&self) -> &[AgentCall] {
+        &self.parked
     }
 
     /// The agent (or the API on its behalf) chooses a status, and optionally the post-call
@@ -374,12 +385,26 @@ impl Agent {
 
     /// The agent dials out (E1): allowed in any status but Offline, as long as it has no
     /// other call; Dialing until the customer answers ([`Agent::answered`]).
-    pub fn dial(&mut self, now: Timestamp, call: CallId, queue: QueueId) -> Result<(), Error> {
+    ///
+    /// With `current_held` the agent may dial while on a call whose customer it has put on
+    /// hold (C3, the shell checks the hold): that call waits, parked, and the agent comes back
+    /// to it when the new one ends.
+    pub fn dial(
+        &mut self,
+        now: Timestamp,
+        call: CallId,
+        queue: QueueId,
+        current_held: bool,
+    ) -> Result<(), Error> {
         if self.status == Status::Offline {
             return Err(Error::Unavailable(self.id.clone()));
         }
         if let Some(c) = &self.call {
-            return Err(Error::OnCall(self.id.clone(), c.call.clone()));
+            if !current_held || c.answered_at.is_none() {
+                return Err(Error::HoldFirst(c.call.clone()));
+            }
+            let c = self.call.take().expect("matched Some above");
+            self.parked.push(c);
         }
         self.busy_until = None;
         self.wrap_up_until = None;
@@ -454,16 +479,31 @@ impl Agent {
         call: &CallId,
         wrap_up_limit: Option<Duration>,
     ) -> Result<(), Error> {
+        if let Some(i) = self.parked.iter().position(|c| &c.call == call) {
+            // A held call ended (the customer left): the agent stays on its current call.
+            let c = self.parked.remove(i);
+            if let Some(answered) = c.answered_at {
+                self.talk_time_ms += now.since(answered).as_millis() as u64;
+            }
+            return Ok(());
+        }
         match &self.call {
-            Some(c) if &c.call == call && c.answered_at.is_none() => {
+            Some(c) if &c.call == call && c.answered_at.is_none() && self.parked.is_empty() => {
                 return self.offer_withdrawn(now, call)
             }
             Some(c) if &c.call == call => {}
             _ => return Err(Error::NotOwner(call.clone(), self.id.clone())),
         }
         let c = self.call.take().expect("matched Some above");
-        let answered = c.answered_at.expect("matched answered above");
-        self.talk_time_ms += now.since(answered).as_millis() as u64;
+        if let Some(answered) = c.answered_at {
+            self.talk_time_ms += now.since(answered).as_millis() as u64;
+        }
+        if let Some(held) = self.parked.pop() {
+            // Back to the call held before this one (C3): no wrap-up between the two.
+            self.call = Some(held);
+            self.change(now, Status::InService, ChangeReason::BackToHeldCall);
+            return Ok(());
+        }
         self.idle_since = now;
         self.wrap_up_until = wrap_up_limit.map(|d| now + d);
         self.change(now, Status::AfterService, ChangeReason::CallEnded);
@@ -762,15 +802,16 @@ mod tests {
     fn dialing_out_needs_no_ready_status_and_ends_in_wrap_up() {
         let mut a = Agent::new("alice".into(), t(0));
         assert_eq!(
-            a.dial(t(1), "o1".into(), "q".into()),
+            a.dial(t(1), "o1".into(), "q".into(), false),
             Err(Error::Unavailable("alice".into()))
         );
         a.set_status(t(1), Some(Status::Dnd), None, &[]).unwrap();
-        a.dial(t(2), "o1".into(), "q".into()).unwrap();
+        a.dial(t(2), "o1".into(), "q".into(), false).unwrap();
         assert_eq!((a.status(), a.is_available()), (&Status::Dialing, false));
         assert_eq!(
-            a.dial(t(2), "o2".into(), "q".into()),
-            Err(Error::OnCall("alice".into(), "o1".into()))
+            a.dial(t(2), "o2".into(), "q".into(), true),
+            Err(Error::HoldFirst("o1".into())),
+            "o1 is not even answered"
         );
         a.answered(t(5), &"o1".into()).unwrap();
         a.call_ended(t(65), &"o1".into(), None).unwrap();
@@ -778,6 +819,29 @@ mod tests {
             (a.status(), a.availability().talk_time_ms),
             (&Status::AfterService, 60_000)
         );
+    }
+
+    #[test]
+    fn a_second_call_parks_the_held_first_and_returns_to_it_without_wrap_up() {
+        let mut a = ready_agent();
+        a.offer(t(1), "in".into(), "q".into()).unwrap();
+        a.answered(t(2), &"in".into()).unwrap();
+        assert_eq!(
+            a.dial(t(3), "out".into(), "q".into(), false),
+            Err(Error::HoldFirst("in".into()))
+        );
+        a.dial(t(3), "out".into(), "q".into(), true).unwrap();
+        assert_eq!((a.status(), a.parked().len()), (&Status::Dialing, 1));
+        a.answered(t(4), &"out".into()).unwrap();
+        a.call_ended(t(10), &"out".into(), Some(Duration::from_secs(30)))
+            .unwrap();
+        assert_eq!(
+            (a.status(), a.call().map(|c| c.call.as_str())),
+            (&Status::InService, Some("in"))
+        );
+        assert!(a.parked().is_empty() && !a.is_available());
+        a.call_ended(t(20), &"in".into(), None).unwrap();
+        assert_eq!(a.status(), &Status::AfterService);
     }
 
     #[test]

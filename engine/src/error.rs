@@ -100,6 +100,9 @@ pub enum Error {
     /// Nobody at the target can take the call now.
     #[error("nobody at the target of call {0} is available")]
     TargetUnavailable(CallId),
+    /// The agent is on a call: hold it before starting another (C3).
+    #[error("call {0} is not on hold: hold it before starting another call")]
+    HoldFirst(CallId),
     /// An outbound call refused by a compliance rule (E2).
     #[error("calling {number} is refused by {code}", number = .1, code = .0.code())]
     Compliance(crate::compliance::Rule, String),
@@ -145,6 +148,7 @@ impl Error {
             Error::TargetUnavailable(_) => "target_unavailable",
             Error::InvalidNumber(_) => "invalid_number",
             Error::Compliance(rule, _) => rule.code(),
+            Error::HoldFirst(_) => "hold_first",
         }
     }
 

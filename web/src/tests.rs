@@ -622,5 +622,9 @@ async fn a_call_links_to_a_chat_and_the_customer_journey_lists_both() {
         })
         .collect();
     kinds.sort();
-    assert_eq!(kinds, [("call", "waiting"), ("chat", "waiting")], "both channels, each with its status");
+    assert_eq!(
+        kinds,
+        [("call", "waiting"), ("chat", "waiting")],
+        "both channels, each with its status"
+    );
 }
