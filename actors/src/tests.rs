@@ -483,3 +483,162 @@ async fn a_schedule_due_while_the_server_was_down_fires_on_start() {
     assert_eq!(fired.from(), "+15550043");
     assert!(fired.created_at() > at, "it fired late, at start");
 }
+
+fn config_with_group(strategy: &str) -> Config {
+    let mut c = config("longest-idle", 4, "");
+    c.groups = vec![crate::config::GroupConfig {
+        id: "billing".into(),
+        name: None,
+        strategy: serde_json::from_value(serde_json::json!(strategy)).unwrap(),
+        members: vec!["a1".into(), "a2".into(), "a3".into()],
+    }];
+    c
+}
+
+/// A call answered by a0 while everyone else is offline.
+async fn answered_by_a0(yard: &Switchyard, rx: &mut Receiver<Event>) -> String {
+    yard.set_status("a0", Some(Status::Ready), None)
+        .await
+        .unwrap();
+    let call = yard
+        .create_call("+15550001".into(), "q", 0, Skills::new())
+        .await
+        .unwrap();
+    let id = call.id().as_str().to_owned();
+    wait_for(rx, "offer to a0", is("call.offered", &id, "a0")).await;
+    yard.accept(&id, "a0").await.unwrap();
+    id
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sequential_group_transfer_rings_members_in_turn_then_falls_back_to_the_queue() {
+    use crate::Control;
+    use engine::call::Target;
+    let yard = Switchyard::start(config_with_group("sequential"), Store::memory())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    let id = answered_by_a0(&yard, &mut rx).await;
+    for a in ["a1", "a2"] {
+        yard.set_status(a, Some(Status::Ready), None).await.unwrap();
+    }
+    let group = Target::Group {
+        id: "billing".into(),
+    };
+    let c = yard
+        .control(&id, "a0", Control::Transfer(group))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.offered(),
+        [engine::AgentId::from("a1")],
+        "sequential: the first available member"
+    );
+    assert_eq!(yard.agent("a0").await.unwrap().status, Status::AfterService);
+    wait_for(
+        &mut rx,
+        "a1 rings out",
+        is("call.offer_timed_out", &id, "a1"),
+    )
+    .await;
+    wait_for(&mut rx, "then a2", is("call.offered", &id, "a2")).await;
+    yard.decline(&id, "a2").await.unwrap();
+    // a3 is offline: nobody left in the group; the call goes to its queue, not back to a0.
+    wait_for(&mut rx, "fallback", |e| {
+        e["type"] == "call.transfer_failed" && e["call_id"] == id.as_str()
+    })
+    .await;
+    let c = yard.call(&id).await.unwrap();
+    assert_eq!((c.state(), c.agent()), (CallState::Waiting, None));
+    assert_eq!(
+        yard.unassigned(None, crate::Sort::Oldest)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sender_takes_back_a_ringing_transfer() {
+    use crate::Control;
+    use engine::call::Target;
+    let yard = Switchyard::start(config_with_group("simultaneous"), Store::memory())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    let id = answered_by_a0(&yard, &mut rx).await;
+    for a in ["a1", "a2"] {
+        yard.set_status(a, Some(Status::Ready), None).await.unwrap();
+    }
+    let c = yard
+        .control(
+            &id,
+            "a0",
+            Control::Transfer(Target::Group {
+                id: "billing".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        c.offered().len(),
+        2,
+        "simultaneous: every available member rings"
+    );
+    let back = yard.control(&id, "a0", Control::TakeBack).await.unwrap();
+    assert_eq!(
+        (back.state(), back.agent().map(|a| a.as_str())),
+        (CallState::Connected, Some("a0"))
+    );
+    assert_eq!(yard.agent("a0").await.unwrap().status, Status::InService);
+    for a in ["a1", "a2"] {
+        wait_for(&mut rx, "withdrawn", |e| {
+            e["type"] == "agent.status" && e["agent"] == a && e["to"] == "ready"
+        })
+        .await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_consult_to_a_queue_rings_the_agent_its_strategy_picks() {
+    use crate::Control;
+    use engine::call::Target;
+    let mut conf = config(
+        "sequential",
+        3,
+        "[[queues]]\nid = \"experts\"\nstrategy = \"sequential\"\n",
+    );
+    conf.agents[2].queues.push("experts".into());
+    conf.agents[1].queues.push("experts".into());
+    let yard = Switchyard::start(conf, Store::memory()).await.unwrap();
+    let mut rx = yard.subscribe();
+    let id = answered_by_a0(&yard, &mut rx).await;
+    yard.set_status("a2", Some(Status::Ready), None)
+        .await
+        .unwrap();
+    let c = yard
+        .control(
+            &id,
+            "a0",
+            Control::Consult(Target::Queue {
+                id: "experts".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    assert!(c.held());
+    assert_eq!(
+        c.consult().unwrap().agent.as_ref().map(|a| a.as_str()),
+        Some("a2"),
+        "a1 is offline"
+    );
+    // Unanswered, the consult rings out; the customer stays held for a0 to resume.
+    wait_for(&mut rx, "consult rings out", |e| {
+        e["type"] == "call.consult_ended" && e["reason"] == "not_answered"
+    })
+    .await;
+    let c = yard.call(&id).await.unwrap();
+    assert!(c.held() && c.consult().is_none());
+    yard.control(&id, "a0", Control::Resume).await.unwrap();
+}

@@ -227,31 +227,91 @@ async fn a_second_call_starts_only_once_the_first_is_held() -> anyhow::Result<()
     let root = server.login("root", "demo").await?;
     let alice = server.login("alice", "demo").await?;
     let mut events = server.events(&alice).await?;
-    server.put("/api/v1/agents/alice/status", &alice, json!({"status": "ready"})).await?;
-    let first = server.post("/api/v1/calls", &root, json!({"from": "+15551110000", "queue": "support"})).await?;
+    server
+        .put(
+            "/api/v1/agents/alice/status",
+            &alice,
+            json!({"status": "ready"}),
+        )
+        .await?;
+    let first = server
+        .post(
+            "/api/v1/calls",
+            &root,
+            json!({"from": "+15551110000", "queue": "support"}),
+        )
+        .await?;
     let first = first["id"].as_str().unwrap().to_owned();
-    events.next_matching(Duration::from_secs(10), |e| e["type"] == "call.offered").await?;
-    server.post(&format!("/api/v1/calls/{first}/accept"), &alice, json!({})).await?;
+    events
+        .next_matching(Duration::from_secs(10), |e| e["type"] == "call.offered")
+        .await?;
+    server
+        .post(&format!("/api/v1/calls/{first}/accept"), &alice, json!({}))
+        .await?;
 
     let second = json!({"number": "+15551110001"});
-    let (s, v) = server.send(reqwest::Method::POST, "/api/v1/calls/outbound", Some(&alice), Some(second.clone())).await?;
+    let (s, v) = server
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/calls/outbound",
+            Some(&alice),
+            Some(second.clone()),
+        )
+        .await?;
     assert_eq!((s, v["error"]["code"].as_str()), (409, Some("hold_first")));
-    server.post(&format!("/api/v1/calls/{first}/hold"), &alice, json!({})).await?;
-    let (s, v) = server.send(reqwest::Method::POST, "/api/v1/calls/outbound", Some(&alice), Some(second)).await?;
+    server
+        .post(&format!("/api/v1/calls/{first}/hold"), &alice, json!({}))
+        .await?;
+    let (s, v) = server
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/calls/outbound",
+            Some(&alice),
+            Some(second),
+        )
+        .await?;
     assert_eq!(s, 201, "{v}");
     let out = v["id"].as_str().unwrap().to_owned();
     let me = server.get("/api/v1/agents/alice", &alice).await?;
-    assert_eq!((me["status"].as_str(), me["held_calls"][0].as_str()), (Some("dialing"), Some(first.as_str())));
+    assert_eq!(
+        (me["status"].as_str(), me["held_calls"][0].as_str()),
+        (Some("dialing"), Some(first.as_str()))
+    );
     // The held call cannot be dropped from the session (C3).
-    let (s, v) = server.send(reqwest::Method::POST, &format!("/api/v1/calls/{first}/hangup"), Some(&alice), None).await?;
-    assert_eq!((s, v["error"]["code"].as_str()), (409, Some("held_no_hangup")));
+    let (s, v) = server
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/calls/{first}/hangup"),
+            Some(&alice),
+            None,
+        )
+        .await?;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("held_no_hangup"))
+    );
 
-    server.post(&format!("/api/v1/calls/{out}/connect"), &root, json!({})).await?;
-    server.post(&format!("/api/v1/calls/{out}/hangup"), &alice, json!({})).await?;
+    server
+        .post(&format!("/api/v1/calls/{out}/connect"), &root, json!({}))
+        .await?;
+    server
+        .post(&format!("/api/v1/calls/{out}/hangup"), &alice, json!({}))
+        .await?;
     let me = server.get("/api/v1/agents/alice", &alice).await?;
-    assert_eq!((me["status"].as_str(), me["call_id"].as_str()), (Some("in_service"), Some(first.as_str())), "back to the held call, no wrap-up");
-    server.post(&format!("/api/v1/calls/{first}/resume"), &alice, json!({})).await?;
-    server.post(&format!("/api/v1/calls/{first}/hangup"), &alice, json!({})).await?;
-    assert_eq!(server.get("/api/v1/agents/alice", &alice).await?["status"], "after_service");
+    assert_eq!(
+        (me["status"].as_str(), me["call_id"].as_str()),
+        (Some("in_service"), Some(first.as_str())),
+        "back to the held call, no wrap-up"
+    );
+    server
+        .post(&format!("/api/v1/calls/{first}/resume"), &alice, json!({}))
+        .await?;
+    server
+        .post(&format!("/api/v1/calls/{first}/hangup"), &alice, json!({}))
+        .await?;
+    assert_eq!(
+        server.get("/api/v1/agents/alice", &alice).await?["status"],
+        "after_service"
+    );
     Ok(())
 }
