@@ -418,10 +418,16 @@ mod tests {
     #[test]
     fn the_readme_example_is_a_valid_configuration() {
         let readme = include_str!("../../README.md");
-        let start = readme.find("```toml\n").expect("the README shows a configuration") + 8;
+        let start = readme
+            .find("```toml\n")
+            .expect("the README shows a configuration")
+            + 8;
         let end = start + readme[start..].find("```").expect("closed");
         let c = Config::from_toml(&readme[start..end]).unwrap();
-        assert_eq!((c.queues.len(), c.groups.len(), c.compliance.pin.as_deref()), (2, 1, Some("2468")));
+        assert_eq!(
+            (c.queues.len(), c.groups.len(), c.compliance.pin.as_deref()),
+            (2, 1, Some("2468"))
+        );
         assert!(c.queues[0].outbound && c.queues[0].record);
     }
 

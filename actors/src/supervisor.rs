@@ -89,6 +89,30 @@ impl Supervisor {
     }
 }
 
+impl Supervisor {
+    /// Restarts a child, retrying with backoff when its state cannot be read yet (the
+    /// database briefly unreachable). After the last try the child is dropped from the
+    /// registry, so that requests get a clear error instead of a dead actor.
+    async fn restart_with_retries(&self, myself: &ActorRef<SupervisorMsg>, key: ChildKey) {
+        const TRIES: u32 = 5;
+        for attempt in 0..TRIES {
+            match self.restart(myself, key.clone()).await {
+                Ok(()) => return,
+                Err(e) if attempt + 1 < TRIES => {
+                    tracing::warn!(child = ?key, error = %e, attempt, "restart failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                }
+                Err(e) => tracing::error!(child = ?key, error = %e, "restart failed; giving up"),
+            }
+        }
+        match &key {
+            ChildKey::Call(id) => drop(write(&self.ctx.calls).remove(id)),
+            ChildKey::Agent(id) => drop(write(&self.ctx.agents).remove(id)),
+            ChildKey::Queue(id) => drop(write(&self.ctx.queues).remove(id)),
+        }
+    }
+}
+
 impl Actor for Supervisor {
     type Msg = SupervisorMsg;
     type State = ();
@@ -121,9 +145,7 @@ impl Actor for Supervisor {
                 let key = write(&self.ctx.children).remove(&who.get_id());
                 tracing::warn!(child = ?key, error = %err, "supervised actor failed; restarting from saved state");
                 if let Some(key) = key {
-                    if let Err(e) = self.restart(&myself, key.clone()).await {
-                        tracing::error!(child = ?key, error = %e, "restart failed");
-                    }
+                    self.restart_with_retries(&myself, key).await;
                 }
             }
             _ => {}

@@ -5,8 +5,8 @@ use crate::auth::{open_session, Caller};
 use crate::error::AppError;
 use crate::AppState;
 use actors::config::Role;
-use actors::Control;
 use actors::Sort;
+use actors::{AgentView, Control};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, State};
 use axum::http::StatusCode;
@@ -74,18 +74,35 @@ pub(crate) async fn login(
 /// `GET /api/v1/agents`
 pub(crate) async fn list_agents(
     State(state): State<AppState>,
-    _c: Caller,
+    c: Caller,
 ) -> Result<Json<Value>, AppError> {
-    Ok(Json(json!({"agents": state.yard.agents().await?})))
+    let agents: Vec<AgentView> = state
+        .yard
+        .agents()
+        .await?
+        .into_iter()
+        .map(|a| seen_by(&c, a))
+        .collect();
+    Ok(Json(json!({"agents": agents})))
+}
+
+/// Colleagues see each other's status (to pick a transfer target), not which calls they are
+/// on: those ids are for the agent itself and supervisors.
+fn seen_by(c: &Caller, mut a: AgentView) -> AgentView {
+    if !c.is_supervisor() && c.agent.as_deref() != Some(a.id.as_str()) {
+        a.call_id = None;
+        a.held_calls.clear();
+    }
+    a
 }
 
 /// `GET /api/v1/agents/{id}`
 pub(crate) async fn get_agent(
     State(state): State<AppState>,
-    _c: Caller,
+    c: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    Ok(Json(json!(state.yard.agent(&id).await?)))
+    Ok(Json(json!(seen_by(&c, state.yard.agent(&id).await?))))
 }
 
 #[derive(Deserialize)]
@@ -243,10 +260,13 @@ pub(crate) async fn list_calls(
         })?),
     };
     let limit = f.limit.unwrap_or(100).clamp(1, 1_000);
-    let calls = state.yard.calls(filter, limit).await?;
+    // An agent's own calls are a subset: look further back so that `limit` of them show.
+    let scan = if c.is_supervisor() { limit } else { limit * 20 };
+    let calls = state.yard.calls(filter, scan).await?;
     let visible: Vec<Value> = calls
         .iter()
         .filter(|call| may_see(&c, call))
+        .take(limit as usize)
         .map(call_json)
         .collect();
     Ok(Json(json!({"calls": visible})))

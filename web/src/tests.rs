@@ -344,6 +344,24 @@ async fn bad_input_gets_its_4xx_and_changes_nothing() {
     );
     let (s, _) = call(&app, Method::POST, &path("accept"), Some(&alice), None).await;
     assert_eq!(s, StatusCode::OK);
+    let (_, seen_by_bob) = call(&app, Method::GET, "/api/v1/agents/alice", Some(&bob), None).await;
+    let (_, seen_by_alice) = call(
+        &app,
+        Method::GET,
+        "/api/v1/agents/alice",
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(seen_by_bob["status"], "in_service");
+    assert_eq!(
+        (
+            seen_by_bob["call_id"].as_str(),
+            seen_by_alice["call_id"].as_str()
+        ),
+        (None, Some(id)),
+        "colleagues see the status, not the call"
+    );
     assert_eq!(
         refused(&app, Method::POST, &path("hangup"), &bob, None).await,
         (StatusCode::FORBIDDEN, "not_owner".into())
