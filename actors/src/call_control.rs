@@ -99,7 +99,7 @@ impl CallActor {
                     Target::Agent { id } => {
                         self.reserve_all(&st.call, std::slice::from_ref(id)).await
                     }
-                    Target::Group { id } => self.pick_group(&st.call, id, &[]).await,
+                    Target::Group { id } => self.pick_group(&st.call, id, &[], false).await,
                     Target::Queue { .. } | Target::Number { .. } => Vec::new(),
                 };
                 let outcome = st
@@ -118,7 +118,8 @@ impl CallActor {
                         .reserve_all(&st.call, std::slice::from_ref(id))
                         .await
                         .pop(),
-                    Target::Group { id } => self.pick_group(&st.call, id, &[]).await.pop(),
+                    // A consult talks to one colleague, whatever the group's strategy.
+                    Target::Group { id } => self.pick_group(&st.call, id, &[], true).await.pop(),
                     Target::Queue { id } => self.pick_from_queue(&st.call, id).await,
                     Target::Number { .. } => None,
                 };
@@ -180,6 +181,7 @@ impl CallActor {
         call: &Call,
         group: &str,
         tried: &[AgentId],
+        just_one: bool,
     ) -> Vec<AgentId> {
         let Some(g) = self.ctx.config.group(group) else {
             return Vec::new();
@@ -197,7 +199,7 @@ impl CallActor {
         for a in candidates {
             if self.reserve(call, &a).await {
                 out.push(a);
-                if g.strategy != DialStrategy::Simultaneous {
+                if just_one || g.strategy != DialStrategy::Simultaneous {
                     break;
                 }
             }
@@ -209,7 +211,7 @@ impl CallActor {
     pub(crate) async fn redial_group(&self, call: &Call) -> Vec<AgentId> {
         match call.transfer() {
             Some(t) => match &t.target {
-                Target::Group { id } => self.pick_group(call, id, &t.tried).await,
+                Target::Group { id } => self.pick_group(call, id, &t.tried, false).await,
                 _ => Vec::new(),
             },
             None => Vec::new(),

@@ -15,6 +15,9 @@ pub(crate) enum SchedulerMsg {
     Timeout(u64),
 }
 
+/// How long a schedule that failed to fire waits before the next try.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(crate) struct SchedulerActor {
     pub yard: Switchyard,
 }
@@ -33,17 +36,25 @@ impl SchedulerActor {
     ) -> Result<(), ActorProcessingErr> {
         let now = self.yard.now();
         let fire: Vec<Schedule> = due(&st.pending, now).into_iter().cloned().collect();
+        let mut failed = false;
         for s in fire {
-            // A failure leaves the schedule pending: it is tried again at the next wake-up
-            // or start, never lost.
+            // A failure leaves the schedule pending: it is tried again a little later or at
+            // the next start, never lost.
             match self.yard.fire_schedule(&s).await {
                 Ok(()) => st.pending.retain(|p| p.id != s.id),
                 Err(e) => {
-                    tracing::error!(schedule = %s.id, error = %e, "scheduled call could not fire")
+                    failed = true;
+                    tracing::error!(schedule = %s.id, error = %e, "scheduled call could not fire");
                 }
             }
         }
-        let next = next_due(&st.pending).map(|t| t.max(now + std::time::Duration::from_millis(1)));
+        let earliest = now
+            + if failed {
+                RETRY_AFTER
+            } else {
+                std::time::Duration::from_millis(1)
+            };
+        let next = next_due(&st.pending).map(|t| t.max(earliest));
         st.timer
             .arm(myself, self.yard.clock(), next, SchedulerMsg::Timeout);
         Ok(())

@@ -341,7 +341,19 @@ impl Switchyard {
         agent: &str,
         action: crate::Control,
     ) -> Result<Call, ActorError> {
-        self.agent_ref(agent)?;
+        let agent_ref = self.agent_ref(agent)?;
+        // C3: an agent acts on its current call; a call it parked to start another waits
+        // until that one ends (resuming it now would make two live calls).
+        if !matches!(
+            action,
+            crate::Control::TakeBack | crate::Control::Crm { .. }
+        ) {
+            let view = ask(&agent_ref, "agent", |reply| AgentMsg::Get { reply }).await?;
+            if view.held_calls.iter().any(|c| c.as_str() == call) {
+                let current = view.call_id.map(|c| c.0).unwrap_or_default();
+                return Err(engine::Error::HoldFirst(CallId::from(current)).into());
+            }
+        }
         self.to_call(call, |reply| CallMsg::Control {
             agent: agent.into(),
             action,
@@ -398,11 +410,13 @@ impl Switchyard {
         let current = ask(&agent_ref, "agent", |reply| AgentMsg::Get { reply })
             .await?
             .call_id;
+        // Only the agent's own call, held by itself, may wait while it dials (a consulted
+        // colleague's "current call" is someone else's held customer).
         let current_held = match current {
             Some(c) => self
                 .call(c.as_str())
                 .await
-                .map(|c| c.held())
+                .map(|c| c.held() && c.agent().is_some_and(|a| a.as_str() == agent))
                 .unwrap_or(false),
             None => false,
         };
@@ -594,16 +608,38 @@ impl Switchyard {
     /// Fires a due schedule: a callback in its queue, linked to the schedule.
     pub(crate) async fn fire_schedule(&self, s: &Schedule) -> Result<(), ActorError> {
         let now = self.now();
-        let mut call = Call::new_callback(new_call_id(), now, s.number.clone(), s.queue.clone());
-        call.link(Some(format!("schedule:{}", s.id)));
-        self.ctx.store.save_call(&call, now.0).await?;
+        // The lists may have changed since the call was scheduled: check again.
+        let rules = self
+            .compliance_rules(s.by.as_ref().map_or("", |a| a.as_str()))
+            .await?;
+        if let Err(refusal) = engine::compliance::check(&rules, &s.number, None) {
+            let mut refused = s.clone();
+            refused.state = ScheduleState::Refused {
+                reason: refusal.code().to_owned(),
+            };
+            return Ok(self.ctx.store.save_schedule(&refused).await?);
+        }
+        // The call's id comes from the schedule's: if the process stopped between saving the
+        // call and marking the schedule, firing again finds the call instead of making a
+        // second one.
+        let id = CallId(format!("c-{}", s.id));
+        let existing = self.ctx.store.load_call(&id).await?;
+        let call = match existing {
+            Some(call) => call,
+            None => {
+                let mut call = Call::new_callback(id, now, s.number.clone(), s.queue.clone());
+                call.link(Some(format!("schedule:{}", s.id)));
+                self.ctx.store.save_call(&call, now.0).await?;
+                self.spawn_call(call.clone(), None).await?;
+                call
+            }
+        };
         let mut fired = s.clone();
         fired.state = ScheduleState::Fired {
             call: call.id().clone(),
             at: now,
         };
-        self.ctx.store.save_schedule(&fired).await?;
-        self.spawn_call(call, None).await
+        Ok(self.ctx.store.save_schedule(&fired).await?)
     }
 
     /// The engine's clock.

@@ -642,3 +642,60 @@ async fn a_consult_to_a_queue_rings_the_agent_its_strategy_picks() {
     assert!(c.held() && c.consult().is_none());
     yard.control(&id, "a0", Control::Resume).await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_consult_to_a_group_rings_one_member_whatever_its_strategy() {
+    use crate::Control;
+    use engine::call::Target;
+    let yard = Switchyard::start(config_with_group("simultaneous"), Store::memory())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    let id = answered_by_a0(&yard, &mut rx).await;
+    for a in ["a1", "a2", "a3"] {
+        yard.set_status(a, Some(Status::Ready), None).await.unwrap();
+    }
+    let c = yard
+        .control(
+            &id,
+            "a0",
+            Control::Consult(Target::Group {
+                id: "billing".into(),
+            }),
+        )
+        .await
+        .unwrap();
+    let consulted = c.consult().unwrap().agent.clone().unwrap();
+    let ringing: Vec<_> = yard
+        .agents()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.status == Status::Offered)
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(ringing, [consulted], "only the consulted member rings");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_schedule_whose_number_went_on_the_do_not_call_list_is_refused_when_due() {
+    let yard = Switchyard::start(config("longest-idle", 1, ""), Store::memory())
+        .await
+        .unwrap();
+    let at = yard.now() + Duration::from_secs(60);
+    let s = yard.schedule("+15550044", "q", at, None).await.unwrap();
+    yard.compliance_add(engine::compliance::List::Dnc, "", "+15550044")
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(61)).await;
+    eventually("refused when due", async || {
+        let all = yard.schedules().await.unwrap();
+        matches!(&all[0].state, engine::schedule::ScheduleState::Refused { reason } if reason == "compliance_dnc")
+    })
+    .await;
+    assert!(
+        yard.calls(None, 10).await.unwrap().is_empty(),
+        "no call was made for {}",
+        s.id
+    );
+}

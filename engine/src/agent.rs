@@ -439,6 +439,10 @@ impl Agent {
     /// The agent leaves a call it was consulted on, without wrap-up: back to Ready (or its
     /// locked status). Whether it was still ringing or had answered.
     pub fn released(&mut self, now: Timestamp, call: &CallId) -> Result<(), Error> {
+        if let Some(i) = self.parked.iter().position(|c| &c.call == call) {
+            self.parked.remove(i);
+            return Ok(());
+        }
         if self.call.as_ref().is_none_or(|c| &c.call != call) {
             return Err(Error::NotOwner(call.clone(), self.id.clone()));
         }
@@ -488,7 +492,8 @@ impl Agent {
             return Ok(());
         }
         match &self.call {
-            Some(c) if &c.call == call && c.answered_at.is_none() && self.parked.is_empty() => {
+            // Still ringing (an offer, not a call the agent dialed): no wrap-up.
+            Some(c) if &c.call == call && self.status == Status::Offered => {
                 return self.offer_withdrawn(now, call)
             }
             Some(c) if &c.call == call => {}
@@ -815,6 +820,19 @@ mod tests {
         );
         a.answered(t(5), &"o1".into()).unwrap();
         a.call_ended(t(65), &"o1".into(), None).unwrap();
+        let mut unanswered = Agent::new("bob".into(), t(0));
+        unanswered
+            .set_status(t(1), Some(Status::Dnd), None, &[])
+            .unwrap();
+        unanswered
+            .dial(t(2), "o3".into(), "q".into(), false)
+            .unwrap();
+        unanswered.call_ended(t(30), &"o3".into(), None).unwrap();
+        assert_eq!(
+            unanswered.status(),
+            &Status::AfterService,
+            "an unanswered dial-out still wraps up"
+        );
         assert_eq!(
             (a.status(), a.availability().talk_time_ms),
             (&Status::AfterService, 60_000)

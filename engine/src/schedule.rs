@@ -18,6 +18,11 @@ pub enum ScheduleState {
         /// When it fired (later than planned when the server was down then).
         at: Timestamp,
     },
+    /// Not called: a compliance rule refused the number when it fell due.
+    Refused {
+        /// The rule's code.
+        reason: String,
+    },
 }
 
 /// A scheduled call.

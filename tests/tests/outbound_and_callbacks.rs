@@ -291,6 +291,12 @@ async fn a_second_call_starts_only_once_the_first_is_held() -> anyhow::Result<()
         (409, Some("held_no_hangup"))
     );
 
+    // Nor taken off hold while the second call is live: two live calls at once.
+    let resume = format!("/api/v1/calls/{first}/resume");
+    let (s, v) = server
+        .send(reqwest::Method::POST, &resume, Some(&alice), None)
+        .await?;
+    assert_eq!((s, v["error"]["code"].as_str()), (409, Some("hold_first")));
     server
         .post(&format!("/api/v1/calls/{out}/connect"), &root, json!({}))
         .await?;

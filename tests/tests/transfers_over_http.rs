@@ -254,7 +254,7 @@ async fn attended_transfer_completes_to_the_consulted_colleague() -> anyhow::Res
 }
 
 #[tokio::test]
-async fn attended_transfer_turned_conference_survives_each_hang_up() -> anyhow::Result<()> {
+async fn attended_transfer_turned_conference_goes_on_when_the_owner_leaves() -> anyhow::Result<()> {
     let mut desk = Desk::open().await?;
     let id = desk.call_answered_by_alice().await?;
     desk.status("bob", "ready").await?;

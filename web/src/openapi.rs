@@ -160,6 +160,181 @@ routes![
         "any",
         101
     ),
+    (
+        "post",
+        "/api/v1/calls/{id}/hold",
+        "Put the customer on hold (not in a conference)",
+        "the call's agent",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/calls/{id}/resume",
+        "Take the customer off hold",
+        "the call's agent",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/calls/{id}/mute",
+        "Mute the agent's microphone",
+        "the call's agent",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/calls/{id}/unmute",
+        "Unmute it",
+        "the call's agent",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/calls/{id}/dtmf",
+        "Send DTMF: {digits} (0-9 * # A-D; not held, not in a conference)",
+        "the call's agent",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/calls/{id}/recording",
+        "Recording: {action: start|stop|mask|unmask}",
+        "the call's agent",
+        200
+    ),
+    (
+        "put",
+        "/api/v1/calls/{id}/crm",
+        "Name (who) and Related To (what): {who?, what?}",
+        "the call's agent",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/calls/{id}/transfer",
+        "Blind transfer: {target: {type: agent|queue|group|number, id?, number?}}",
+        "the call's agent",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/calls/{id}/take-back",
+        "Take back a blind transfer nobody answered yet",
+        "the sender",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/calls/{id}/consult",
+        "Attended transfer: hold the customer and ring {target}",
+        "the call's agent",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/calls/{id}/consult/complete",
+        "Hand the call to the consulted agent",
+        "the call's agent",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/calls/{id}/consult/cancel",
+        "Hang up the consult leg",
+        "the call's agent",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/calls/{id}/consult/conference",
+        "Three-way conference",
+        "the call's agent",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/calls/outbound",
+        "Dial out: {number, queue?, pin?}; compliance first",
+        "agent",
+        201
+    ),
+    (
+        "post",
+        "/api/v1/calls/{id}/connect",
+        "The customer answered an outbound call or callback",
+        "admin (telephony ingress)",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/callbacks",
+        "Callback request: {number, queue, txn?} -> {admission, call}",
+        "admin, agent",
+        201
+    ),
+    (
+        "post",
+        "/api/v1/schedules",
+        "Schedule a call: {number, queue, at (RFC 3339)}",
+        "agent, admin",
+        201
+    ),
+    (
+        "get",
+        "/api/v1/schedules",
+        "Scheduled calls (agents: their own)",
+        "any",
+        200
+    ),
+    (
+        "get",
+        "/api/v1/compliance/{list}",
+        "Entries of dnc, block, allow, countries (personal: your own)",
+        "supervisor, admin; agents: personal",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/compliance/{list}",
+        "Add an entry: {value}",
+        "admin; agents: personal",
+        201
+    ),
+    (
+        "delete",
+        "/api/v1/compliance/{list}",
+        "Remove an entry: ?value=",
+        "admin; agents: personal",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/transactions",
+        "Record a chat transaction: {kind: chat, customer, subject?}",
+        "any",
+        201
+    ),
+    (
+        "get",
+        "/api/v1/transactions/{id}",
+        "A call or chat transaction with its related transactions",
+        "any (agents: their calls)",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/transactions/{id}/links",
+        "Relate two transactions: {other}",
+        "any",
+        200
+    ),
+    (
+        "get",
+        "/api/v1/customers/{number}/journey",
+        "Every call and chat of one customer with its status and log",
+        "any (agents: their calls)",
+        200
+    ),
 ];
 
 /// The OpenAPI 3.1 document.

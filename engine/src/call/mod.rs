@@ -723,6 +723,17 @@ impl Call {
     pub fn recover(&mut self, now: Timestamp, process_restarted: bool) -> Effects {
         self.log(now, JourneyEvent::Recovered);
         let mut fx = Effects::default();
+        let unrung_transfer = self.state == CallState::Waiting
+            && matches!(
+                self.transfer.as_ref().map(|t| &t.target),
+                Some(Target::Agent { .. } | Target::Group { .. })
+            );
+        if unrung_transfer {
+            // A transfer that was between two rings when the actor failed: nobody will ring
+            // now, so it goes to its queue like a transfer nobody answered.
+            self.transfer_failed(now, "interrupted by a restart", &mut fx);
+            return fx;
+        }
         if process_restarted {
             if self.consult.as_ref().is_some_and(|c| !c.answered) {
                 fx = self.end_consult(now, "not_answered", false);

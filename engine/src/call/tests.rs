@@ -715,7 +715,7 @@ fn callback_requests_keep_the_first_and_a_third_goes_to_the_missed_call_flow() {
     assert_eq!(admit(&open, "+15550002", 2), Admission::Queue);
     let second = Call::new_callback("cb2".into(), t(1), "+15550002".into(), "support".into());
     let inbound = call();
-    let open = vec![first, second, inbound];
+    let mut open = vec![first, second, inbound];
     assert_eq!(
         admit(&open, "+15550003", 2),
         Admission::MissedCallFlow,
@@ -732,8 +732,9 @@ fn callback_requests_keep_the_first_and_a_third_goes_to_the_missed_call_flow() {
         (missed.state(), missed.result()),
         (CallState::Ended, Some(CallResult::NotAnswered))
     );
+    open[1].hangup(t(3), Party::Customer).unwrap();
     assert_eq!(
-        admit(&open[..1], "+15550003", 2),
+        admit(&open, "+15550003", 2),
         Admission::Queue,
         "a finished callback frees its slot"
     );
