@@ -145,6 +145,7 @@ async fn latency(yard: &Switchyard, waiters: &Waiters, rate: u64, calls: usize) 
 async fn run(label: &str, store: Store) {
     let options = StartOptions {
         event_buffer: 1 << 20,
+        ..Default::default()
     };
     let yard = Switchyard::start_with(config(), store, options)
         .await
