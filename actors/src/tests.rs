@@ -47,6 +47,18 @@ fn is(ty: &'static str, call: &str, agent: &str) -> impl Fn(&serde_json::Value) 
     move |e| e["type"] == ty && e["call_id"] == call.as_str() && e["agent"] == agent.as_str()
 }
 
+/// An engine on the memory store.
+async fn engine_with(config: Config) -> Switchyard {
+    Switchyard::start(config, Store::memory()).await.unwrap()
+}
+
+/// A call from `from` into queue `q`.
+async fn incoming(yard: &Switchyard, from: &str) -> engine::call::Call {
+    yard.create_call(from.into(), "q", 0, Skills::new())
+        .await
+        .unwrap()
+}
+
 async fn all_ready(yard: &Switchyard, n: usize) {
     for i in 0..n {
         yard.set_status(&format!("a{i}"), Some(Status::Ready), None)
@@ -57,15 +69,10 @@ async fn all_ready(yard: &Switchyard, n: usize) {
 
 #[tokio::test(start_paused = true)]
 async fn unanswered_offer_is_rerouted_and_returns_to_the_first_agent_after_its_delay() {
-    let yard = Switchyard::start(config("sequential", 2, ""), Store::memory())
-        .await
-        .unwrap();
+    let yard = engine_with(config("sequential", 2, "")).await;
     let mut rx = yard.subscribe();
     all_ready(&yard, 2).await;
-    let call = yard
-        .create_call("+15550001".into(), "q", 0, Skills::new())
-        .await
-        .unwrap();
+    let call = incoming(&yard, "+15550001").await;
     let id = call.id().as_str();
     let first = wait_for(&mut rx, "offer to a0", is("call.offered", id, "a0")).await;
 
@@ -101,10 +108,7 @@ async fn wrap_up_limit_moves_the_agent_to_its_post_call_status() {
     let yard = Switchyard::start(conf, Store::memory()).await.unwrap();
     let mut rx = yard.subscribe();
     all_ready(&yard, 1).await;
-    let call = yard
-        .create_call("+15550001".into(), "q", 0, Skills::new())
-        .await
-        .unwrap();
+    let call = incoming(&yard, "+15550001").await;
     let id = call.id().as_str().to_owned();
     wait_for(&mut rx, "offer", is("call.offered", &id, "a0")).await;
     yard.accept(&id, "a0").await.unwrap();
@@ -140,10 +144,7 @@ async fn a_call_overflows_after_its_queue_max_wait() {
     .await
     .unwrap();
     let mut rx = yard.subscribe();
-    let call = yard
-        .create_call("+15550001".into(), "q", 0, Skills::new())
-        .await
-        .unwrap();
+    let call = incoming(&yard, "+15550001").await;
     let id = call.id().as_str().to_owned();
     let ev = wait_for(&mut rx, "overflow", |e| e["type"] == "call.overflowed").await;
     assert_eq!(
@@ -159,9 +160,7 @@ async fn a_call_overflows_after_its_queue_max_wait() {
 #[tokio::test(start_paused = true)]
 async fn a_panicking_call_actor_restarts_where_it_was_and_fifty_others_finish() {
     let n = 51;
-    let yard = Switchyard::start(config("sequential", n, ""), Store::memory())
-        .await
-        .unwrap();
+    let yard = engine_with(config("sequential", n, "")).await;
     let mut rx = yard.subscribe();
     all_ready(&yard, n).await;
     let mut calls = Vec::new();
@@ -234,15 +233,10 @@ async fn a_panicking_call_actor_restarts_where_it_was_and_fifty_others_finish() 
 
 #[tokio::test(start_paused = true)]
 async fn ring_all_rings_everyone_and_the_first_answer_withdraws_the_rest() {
-    let yard = Switchyard::start(config("ring-all", 3, ""), Store::memory())
-        .await
-        .unwrap();
+    let yard = engine_with(config("ring-all", 3, "")).await;
     let mut rx = yard.subscribe();
     all_ready(&yard, 3).await;
-    let call = yard
-        .create_call("+15550001".into(), "q", 0, Skills::new())
-        .await
-        .unwrap();
+    let call = incoming(&yard, "+15550001").await;
     let id = call.id().as_str().to_owned();
     for a in ["a0", "a1", "a2"] {
         wait_for(&mut rx, "offer", is("call.offered", &id, a)).await;
@@ -262,14 +256,9 @@ async fn ring_all_rings_everyone_and_the_first_answer_withdraws_the_rest() {
 
 #[tokio::test(start_paused = true)]
 async fn take_and_assign_unassigned_calls() {
-    let yard = Switchyard::start(config("longest-idle", 2, ""), Store::memory())
-        .await
-        .unwrap();
+    let yard = engine_with(config("longest-idle", 2, "")).await;
     let mut rx = yard.subscribe();
-    let c1 = yard
-        .create_call("+15550001".into(), "q", 0, Skills::new())
-        .await
-        .unwrap();
+    let c1 = incoming(&yard, "+15550001").await;
     tokio::time::advance(Duration::from_secs(1)).await;
     // Nobody has French: c2 waits even with a1 Ready, until someone assigns it.
     let french = Skills::from([("fr".to_string(), 5)]);
@@ -333,15 +322,10 @@ async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_agent_actor_restarts_with_its_status_and_its_call() {
-    let yard = Switchyard::start(config("longest-idle", 2, ""), Store::memory())
-        .await
-        .unwrap();
+    let yard = engine_with(config("longest-idle", 2, "")).await;
     let mut rx = yard.subscribe();
     all_ready(&yard, 2).await;
-    let call = yard
-        .create_call("+15550001".into(), "q", 0, Skills::new())
-        .await
-        .unwrap();
+    let call = incoming(&yard, "+15550001").await;
     let id = call.id().as_str().to_owned();
     let offer = wait_for(&mut rx, "offer", |e| e["type"] == "call.offered").await;
     let agent = offer["agent"].as_str().unwrap().to_owned();
@@ -374,14 +358,9 @@ async fn a_panicking_agent_actor_restarts_with_its_status_and_its_call() {
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_queue_actor_is_rebuilt_from_the_waiting_calls() {
-    let yard = Switchyard::start(config("longest-idle", 1, ""), Store::memory())
-        .await
-        .unwrap();
+    let yard = engine_with(config("longest-idle", 1, "")).await;
     let mut rx = yard.subscribe();
-    let c1 = yard
-        .create_call("+15550001".into(), "q", 0, Skills::new())
-        .await
-        .unwrap();
+    let c1 = incoming(&yard, "+15550001").await;
     tokio::time::advance(Duration::from_secs(1)).await;
     let c2 = yard
         .create_call("+15550002".into(), "q", 0, Skills::new())
@@ -419,9 +398,7 @@ async fn a_panicking_queue_actor_is_rebuilt_from_the_waiting_calls() {
 
 #[tokio::test(start_paused = true)]
 async fn a_scheduled_call_fires_at_its_time_as_a_callback_in_its_queue() {
-    let yard = Switchyard::start(config("longest-idle", 1, ""), Store::memory())
-        .await
-        .unwrap();
+    let yard = engine_with(config("longest-idle", 1, "")).await;
     let mut rx = yard.subscribe();
     let at = yard.now() + Duration::from_secs(300);
     let s = yard
@@ -500,10 +477,7 @@ async fn answered_by_a0(yard: &Switchyard, rx: &mut Receiver<Event>) -> String {
     yard.set_status("a0", Some(Status::Ready), None)
         .await
         .unwrap();
-    let call = yard
-        .create_call("+15550001".into(), "q", 0, Skills::new())
-        .await
-        .unwrap();
+    let call = incoming(&yard, "+15550001").await;
     let id = call.id().as_str().to_owned();
     wait_for(rx, "offer to a0", is("call.offered", &id, "a0")).await;
     yard.accept(&id, "a0").await.unwrap();
@@ -679,9 +653,7 @@ async fn a_consult_to_a_group_rings_one_member_whatever_its_strategy() {
 
 #[tokio::test(start_paused = true)]
 async fn a_schedule_whose_number_went_on_the_do_not_call_list_is_refused_when_due() {
-    let yard = Switchyard::start(config("longest-idle", 1, ""), Store::memory())
-        .await
-        .unwrap();
+    let yard = engine_with(config("longest-idle", 1, "")).await;
     let at = yard.now() + Duration::from_secs(60);
     let s = yard.schedule("+15550044", "q", at, None).await.unwrap();
     yard.compliance_add(engine::compliance::List::Dnc, "", "+15550044")
