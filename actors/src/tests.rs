@@ -477,7 +477,7 @@ async fn answered_by_a0(yard: &Switchyard, rx: &mut Receiver<Event>) -> String {
     yard.set_status("a0", Some(Status::Ready), None)
         .await
         .unwrap();
-    let call = incoming(&yard, "+15550001").await;
+    let call = incoming(yard, "+15550001").await;
     let id = call.id().as_str().to_owned();
     wait_for(rx, "offer to a0", is("call.offered", &id, "a0")).await;
     yard.accept(&id, "a0").await.unwrap();
