@@ -22,6 +22,7 @@ pub mod config;
 mod context;
 mod error;
 pub mod events;
+pub mod media;
 mod queue_actor;
 mod scheduler;
 pub mod store;

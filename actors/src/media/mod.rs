@@ -1,0 +1,21 @@
+//! Audio building blocks for the media actor (feature H of the spec): everything a call's
+//! media path does to samples, kept free of I/O so that each piece is tested on its own.
+//!
+//! - [`g711`]: PCMU (µ-law) encode and decode;
+//! - [`resample`]: 8 kHz and 48 kHz legs to the transcriber's 16 kHz, with anti-aliasing;
+//! - [`tone`]: sine generators (hold music's default tone sequence) and a Goertzel detector;
+//! - [`mix`]: a conference mix in which each party hears the others, not itself;
+//! - [`wav`]: the call recording, honouring stop and mask (a masked stretch is silence);
+//! - [`dtmf`]: RFC 4733 telephone-event payloads;
+//! - [`fork`]: a bounded per-leg channel of 16 kHz frames that drops the oldest frame rather
+//!   than slow the bridge.
+//!
+//! The WebRTC legs and the media actor that drives these come next (see the README).
+
+pub mod dtmf;
+pub mod fork;
+pub mod g711;
+pub mod mix;
+pub mod resample;
+pub mod tone;
+pub mod wav;
