@@ -12,9 +12,11 @@
 //!
 //! The WebRTC legs and the media actor that drives these come next (see the README).
 
+pub mod bridge;
 pub mod dtmf;
 pub mod fork;
 pub mod g711;
+pub mod leg;
 pub mod mix;
 pub mod resample;
 pub mod tone;
