@@ -173,8 +173,36 @@ impl CallActor {
         };
         match self.commit(myself, st).await {
             Ok(()) => {
+                // The agents this step concerns have taken it in before the caller hears back
+                // (each agent's mailbox is FIFO: a read queued after the notice returns once
+                // the notice is handled). A client that reads an agent right after a hang-up
+                // sees it in wrap-up, not a moment earlier.
+                let touched: Vec<AgentId> = fx
+                    .withdrawn
+                    .iter()
+                    .chain(&fx.missed)
+                    .chain(&fx.wrap_up)
+                    .chain(&fx.released)
+                    .cloned()
+                    .collect();
+                let queues: Vec<QueueId> = [&fx.enqueue, &fx.leave_queue, &fx.queue_answered]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
+                let settled = self.settle(myself, st, fx).await;
+                for a in touched {
+                    if let Some(r) = self.ctx.agent(&a) {
+                        let _ = ask(&r, "agent", |reply| AgentMsg::Get { reply }).await;
+                    }
+                }
+                for q in queues {
+                    if let Some(r) = self.ctx.queue(&q) {
+                        let _ = ask(&r, "queue", |reply| QueueMsg::Counters { reply }).await;
+                    }
+                }
                 let _ = reply.send(Ok(st.call.clone()));
-                self.settle(myself, st, fx).await?;
+                settled?;
                 Ok(())
             }
             Err(e) => {
