@@ -30,6 +30,9 @@ pub enum ActorError {
     /// No such transaction.
     #[error("unknown transaction {0}")]
     UnknownTxn(String),
+    /// The media layer failed (signalling, WebRTC).
+    #[error("media: {0}")]
+    Media(String),
     /// No such call.
     #[error("unknown call {0}")]
     UnknownCall(String),

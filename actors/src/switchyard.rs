@@ -90,6 +90,7 @@ pub struct Switchyard {
     root: ActorRef<RootMsg>,
     callbacks: Arc<tokio::sync::Mutex<()>>,
     scheduler: Arc<std::sync::OnceLock<ActorRef<crate::scheduler::SchedulerMsg>>>,
+    media: crate::media::session::MediaSessions,
 }
 
 impl Switchyard {
@@ -169,6 +170,7 @@ impl Switchyard {
             root,
             callbacks: Arc::default(),
             scheduler: Arc::default(),
+            media: Default::default(),
         };
         write(&yard.ctx.call_sups).extend(call_sups);
         for call in yard.ctx.store.open_calls().await? {
@@ -713,6 +715,34 @@ impl Switchyard {
     /// A customer's chat transactions, oldest first.
     pub async fn customer_chats(&self, customer: &str) -> Result<Vec<Txn>, ActorError> {
         Ok(self.ctx.store.txns_of(customer).await?)
+    }
+
+    /// Answers a party's WebRTC offer for a live call (H1): the customer's leg, or the call's
+    /// agent's. The bridge starts once both legs are up and follows the call from then on.
+    pub async fn media_answer(
+        &self,
+        call: &str,
+        party: crate::media::session::Party,
+        offer: webrtc::peer_connection::RTCSessionDescription,
+    ) -> Result<webrtc::peer_connection::RTCSessionDescription, ActorError> {
+        let live = self.call(call).await?;
+        if live.state().is_final() {
+            return Err(ActorError::CallOver(call.to_owned()));
+        }
+        let now = crate::media::bridge::BridgeState {
+            held: live.held(),
+            muted: live.muted(),
+        };
+        let events = self.subscribe();
+        self.media
+            .answer(live.id(), party, offer, events, now)
+            .await
+            .map_err(|e| ActorError::Media(e.to_string()))
+    }
+
+    /// The media sessions (forks for the transcriber, bridge state).
+    pub fn media(&self) -> &crate::media::session::MediaSessions {
+        &self.media
     }
 
     fn agent_ref(&self, id: &str) -> Result<ActorRef<AgentMsg>, ActorError> {

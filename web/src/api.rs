@@ -885,6 +885,45 @@ pub(crate) async fn link_txn(
     ))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MediaBody {
+    party: actors::media::session::Party,
+    sdp: actors::media::RTCSessionDescription,
+}
+
+/// `POST /api/v1/calls/{id}/media` `{"party": "customer"|"agent", "sdp": {"type": "offer",
+/// "sdp": "…"}}`: WebRTC signalling (H1). Answers with the server's SDP (ICE candidates
+/// included). The agent's leg is the call's agent's to open; the customer's the ingress's.
+pub(crate) async fn media(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    Body(b): Body<MediaBody>,
+) -> Result<Json<Value>, AppError> {
+    use actors::media::session::Party as Leg;
+    match b.party {
+        Leg::Agent => {
+            let call = state.yard.call(&id).await?;
+            let me = c.own_agent()?;
+            if call.agent().map(|a| a.as_str()) != Some(me) {
+                return Err(AppError::forbidden(format!(
+                    "agent {me} is not on call {id}"
+                )));
+            }
+        }
+        Leg::Customer => c.require(&[Role::Admin])?,
+    }
+    if b.sdp.sdp_type != actors::media::RTCSdpType::Offer {
+        return Err(AppError::invalid(
+            "not_an_offer",
+            "send the offer; the answer comes back",
+        ));
+    }
+    let answer = state.yard.media_answer(&id, b.party, b.sdp).await?;
+    Ok(Json(json!(answer)))
+}
+
 fn may_see(c: &Caller, call: &Call) -> bool {
     if c.is_supervisor() {
         return true;

@@ -97,6 +97,7 @@ impl From<ActorError> for AppError {
             ActorError::QueueRequired(_) => (StatusCode::UNPROCESSABLE_ENTITY, "queue_required"),
             ActorError::NotListed(_) => (StatusCode::NOT_FOUND, "not_listed"),
             ActorError::UnknownTxn(_) => (StatusCode::NOT_FOUND, "unknown_transaction"),
+            ActorError::Media(_) => (StatusCode::BAD_GATEWAY, "media"),
             ActorError::UnknownCall(_) => (StatusCode::NOT_FOUND, "unknown_call"),
             ActorError::CallOver(_) => (StatusCode::CONFLICT, "call_over"),
             ActorError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),

@@ -45,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .route("/calls/outbound", post(api::outbound))
         .route("/calls/{id}", get(api::get_call))
         .route("/calls/{id}/connect", post(api::connect))
+        .route("/calls/{id}/media", post(api::media))
         .route("/callbacks", post(api::callback))
         .route("/schedules", post(api::schedule).get(api::schedules))
         .route("/transactions", post(api::create_txn))

@@ -335,6 +335,13 @@ routes![
         "any (agents: their calls)",
         200
     ),
+    (
+        "post",
+        "/api/v1/calls/{id}/media",
+        "WebRTC signalling: {party: customer|agent, sdp: offer} -> answer",
+        "the call's agent; admin for the customer",
+        200
+    ),
 ];
 
 /// The OpenAPI 3.1 document.

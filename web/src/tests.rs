@@ -655,3 +655,72 @@ async fn a_call_links_to_a_chat_and_the_customer_journey_lists_both() {
         "both channels, each with its status"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webrtc_signalling_answers_the_calls_agent_and_the_ingress_only() {
+    use actors::media::leg::Leg;
+    let app = setup().await;
+    let root = login(&app, "root").await;
+    let alice = login(&app, "alice").await;
+    let bob = login(&app, "bob").await;
+    call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/alice/status",
+        Some(&alice),
+        Some(r#"{"status":"ready"}"#),
+    )
+    .await;
+    let (_, c) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+15550123","queue":"support"}"#),
+    )
+    .await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    offered_to(&app, &alice, &id).await;
+    call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/calls/{id}/accept"),
+        Some(&alice),
+        None,
+    )
+    .await;
+
+    let path = format!("/api/v1/calls/{id}/media");
+    let (client, _rx) = Leg::new().await.unwrap();
+    let offer = serde_json::to_value(client.offer().await.unwrap()).unwrap();
+    let body = |party: &str| json!({"party": party, "sdp": offer}).to_string();
+    assert_eq!(
+        refused(&app, Method::POST, &path, &bob, Some(&body("agent"))).await,
+        (StatusCode::FORBIDDEN, "forbidden".into())
+    );
+    assert_eq!(
+        refused(&app, Method::POST, &path, &alice, Some(&body("customer"))).await,
+        (StatusCode::FORBIDDEN, "forbidden".into())
+    );
+    let (s, answer) = call(
+        &app,
+        Method::POST,
+        &path,
+        Some(&alice),
+        Some(&body("agent")),
+    )
+    .await;
+    assert_eq!(
+        (s, answer["type"].as_str()),
+        (StatusCode::OK, Some("answer"))
+    );
+    client
+        .accept(serde_json::from_value(answer).unwrap())
+        .await
+        .unwrap();
+    client
+        .connected(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    client.close().await;
+}

@@ -19,5 +19,9 @@ pub mod g711;
 pub mod leg;
 pub mod mix;
 pub mod resample;
+pub mod session;
 pub mod tone;
 pub mod wav;
+
+/// A WebRTC session description (offer or answer), as signalling carries it.
+pub use webrtc::peer_connection::{RTCSdpType, RTCSessionDescription};
