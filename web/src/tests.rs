@@ -12,11 +12,19 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+type Events = tokio::sync::broadcast::Receiver<actors::events::Event>;
+
 async fn setup() -> Router {
+    setup_with_events().await.0
+}
+
+/// The app, and the engine's event stream from before any request.
+async fn setup_with_events() -> (Router, Events) {
     let config = Config::demo();
     let users = Users::from_config(&config).unwrap();
     let yard = Switchyard::start(config, Store::memory()).await.unwrap();
-    app(AppState { yard, users })
+    let events = yard.subscribe();
+    (app(AppState { yard, users }), events)
 }
 
 async fn call(
@@ -65,22 +73,25 @@ fn error_code(v: &Value) -> &str {
 }
 
 /// Waits until the call is offered (routing runs in the actors, after the 201).
-async fn offered_to(app: &Router, token: &str, id: &str) -> Value {
-    for _ in 0..200 {
-        let (_, c) = call(
-            app,
-            Method::GET,
-            &format!("/api/v1/calls/{id}"),
-            Some(token),
-            None,
-        )
-        .await;
-        if c["state"] == "offering" {
-            return c;
+async fn offered_to(app: &Router, events: &mut Events, token: &str, id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let e = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("call {id} was never offered"))
+            .expect("event bus open");
+        if e.type_name() == "call.offered" && e.to_json()["call_id"] == id {
+            return call(
+                app,
+                Method::GET,
+                &format!("/api/v1/calls/{id}"),
+                Some(token),
+                None,
+            )
+            .await
+            .1;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    panic!("call {id} was never offered");
 }
 
 #[tokio::test]
@@ -221,7 +232,7 @@ async fn refused(
 
 #[tokio::test]
 async fn bad_input_gets_its_4xx_and_changes_nothing() {
-    let app = setup().await;
+    let (app, mut events) = setup_with_events().await;
     let root = login(&app, "root").await;
     let alice = login(&app, "alice").await;
     let bob = login(&app, "bob").await;
@@ -330,7 +341,7 @@ async fn bad_input_gets_its_4xx_and_changes_nothing() {
     assert_eq!(s, StatusCode::CREATED);
     let id = c["id"].as_str().unwrap();
     assert_eq!(
-        offered_to(&app, &alice, id).await["offered"],
+        offered_to(&app, &mut events, &alice, id).await["offered"],
         json!(["alice"])
     );
     let path = |action: &str| format!("/api/v1/calls/{id}/{action}");
@@ -659,7 +670,7 @@ async fn a_call_links_to_a_chat_and_the_customer_journey_lists_both() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webrtc_signalling_answers_the_calls_agent_and_the_ingress_only() {
     use actors::media::leg::Leg;
-    let app = setup().await;
+    let (app, mut events) = setup_with_events().await;
     let root = login(&app, "root").await;
     let alice = login(&app, "alice").await;
     let bob = login(&app, "bob").await;
@@ -680,7 +691,7 @@ async fn webrtc_signalling_answers_the_calls_agent_and_the_ingress_only() {
     )
     .await;
     let id = c["id"].as_str().unwrap().to_owned();
-    offered_to(&app, &alice, &id).await;
+    offered_to(&app, &mut events, &alice, &id).await;
     call(
         &app,
         Method::POST,
