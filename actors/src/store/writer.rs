@@ -1,0 +1,401 @@
+//! The write path: every write goes to one writer task that groups whatever is waiting into
+//! one transaction (group commit) and answers each writer once it committed; and the schema
+//! migrations, applied in version order at connect.
+
+use super::{enum_name, SessionRow, StoreError};
+use engine::agent::StatusChange;
+use sqlx::{AnyPool, Connection, Row};
+use tokio::sync::{mpsc, oneshot};
+
+/// One write, as the writer task applies it.
+pub(super) enum Write {
+    Call {
+        id: String,
+        queue: String,
+        state: String,
+        result: Option<String>,
+        agent: Option<String>,
+        from: String,
+        created_at: i64,
+        updated_at: i64,
+        snapshot: String,
+    },
+    Agent {
+        id: String,
+        snapshot: String,
+        changes: Vec<StatusChange>,
+        first_seq: i64,
+        updated_at: i64,
+    },
+    Session(SessionRow),
+    Txn {
+        id: String,
+        kind: String,
+        customer: String,
+        created_at: i64,
+        snapshot: String,
+    },
+    Link {
+        a: String,
+        b: String,
+        at: i64,
+    },
+    Schedule {
+        id: String,
+        at: i64,
+        pending: bool,
+        snapshot: String,
+    },
+    ComplianceAdd {
+        list: String,
+        owner: String,
+        value: String,
+        at: i64,
+    },
+    ComplianceRemove {
+        list: String,
+        owner: String,
+        value: String,
+    },
+    Config {
+        body: String,
+        loaded_at: i64,
+    },
+}
+
+pub(super) type Job = (Write, oneshot::Sender<Result<(), String>>);
+
+/// How many writes one transaction may carry.
+pub(super) const MAX_BATCH: usize = 512;
+
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE calls (
+        id TEXT PRIMARY KEY,
+        queue TEXT NOT NULL,
+        state TEXT NOT NULL,
+        result TEXT,
+        agent TEXT,
+        from_number TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        snapshot TEXT NOT NULL
+    );
+    CREATE INDEX calls_by_state ON calls (state, created_at);
+    CREATE TABLE agents (
+        id TEXT PRIMARY KEY,
+        snapshot TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE TABLE agent_status_history (
+        agent TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        previous TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (agent, seq)
+    );
+    CREATE TABLE sessions (
+        token TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE config (
+        id TEXT PRIMARY KEY,
+        body TEXT NOT NULL,
+        loaded_at BIGINT NOT NULL
+    );",
+    ),
+    (
+        2,
+        "CREATE INDEX calls_by_number ON calls (from_number, created_at)",
+    ),
+    (
+        3,
+        "CREATE TABLE compliance (
+            list TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            value TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (list, owner, value)
+        )",
+    ),
+    (
+        4,
+        "CREATE TABLE schedules (
+            id TEXT PRIMARY KEY,
+            at BIGINT NOT NULL,
+            pending BIGINT NOT NULL,
+            snapshot TEXT NOT NULL
+        )",
+    ),
+    (
+        5,
+        "CREATE TABLE transactions (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            customer TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            snapshot TEXT NOT NULL
+        );
+        CREATE INDEX transactions_by_customer ON transactions (customer, created_at);
+        CREATE TABLE txn_links (
+            a TEXT NOT NULL,
+            b TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            PRIMARY KEY (a, b)
+        );",
+    ),
+];
+
+/// Hands a write to the writer task and waits until its transaction committed.
+pub(super) async fn submit(writer: &mpsc::Sender<Job>, write: Write) -> Result<(), StoreError> {
+    let (tx, rx) = oneshot::channel();
+    writer
+        .send((write, tx))
+        .await
+        .map_err(|_| StoreError::Write("the writer task stopped".into()))?;
+    rx.await
+        .map_err(|_| StoreError::Write("the writer task stopped".into()))?
+        .map_err(StoreError::Write)
+}
+
+/// The writer task: group commit. It takes every write waiting (up to [`MAX_BATCH`]) into one
+/// transaction, and answers each writer once that transaction committed, so an acknowledged
+/// write is durable while thousands of actors share the cost of a commit. If a batch fails,
+/// its writes are retried one by one so that one bad write fails alone.
+pub(super) async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let writes: Vec<&Write> = batch.iter().map(|(w, _)| w).collect();
+        match apply(&pool, &writes).await {
+            Ok(()) => {
+                for (_, done) in batch.drain(..) {
+                    let _ = done.send(Ok(()));
+                }
+            }
+            Err(_) => {
+                for (w, done) in batch.drain(..) {
+                    let _ = done.send(apply(&pool, &[&w]).await.map_err(|e| e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Applies writes in one transaction. Per call and per agent only the batch's last snapshot
+/// is written (earlier ones would be overwritten in the same transaction anyway); every
+/// history row is kept. Each statement has one fixed shape, so it is prepared once per
+/// connection and reused.
+async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
+    let last_snapshot = |i: usize| {
+        let later_same = |w: &&Write| match (writes[i], *w) {
+            (Write::Call { id: a, .. }, Write::Call { id: b, .. }) => a == b,
+            (Write::Agent { id: a, .. }, Write::Agent { id: b, .. }) => a == b,
+            _ => false,
+        };
+        !writes[i + 1..].iter().any(later_same)
+    };
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin().await?;
+    for (i, w) in writes.iter().enumerate() {
+        match w {
+            Write::Call {
+                id,
+                queue,
+                state,
+                result,
+                agent,
+                from,
+                created_at,
+                updated_at,
+                snapshot,
+            } => {
+                if !last_snapshot(i) {
+                    continue;
+                }
+                sqlx::query(
+                    "INSERT INTO calls (id, queue, state, result, agent, from_number, created_at, updated_at, snapshot)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, state = excluded.state,
+                       result = excluded.result, agent = excluded.agent, updated_at = excluded.updated_at,
+                       snapshot = excluded.snapshot",
+                )
+                .bind(id.as_str())
+                .bind(queue.as_str())
+                .bind(state.as_str())
+                .bind(result.clone())
+                .bind(agent.clone())
+                .bind(from.as_str())
+                .bind(*created_at)
+                .bind(*updated_at)
+                .bind(snapshot.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::Agent {
+                id,
+                snapshot,
+                changes,
+                first_seq,
+                updated_at,
+            } => {
+                for (k, c) in changes.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO agent_status_history (agent, seq, previous, status, reason, at)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(id.as_str())
+                    .bind(first_seq + k as i64)
+                    .bind(c.from.as_str())
+                    .bind(c.to.as_str())
+                    .bind(enum_name(&c.reason))
+                    .bind(c.at.as_millis())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if !last_snapshot(i) {
+                    continue;
+                }
+                sqlx::query(
+                    "INSERT INTO agents (id, snapshot, updated_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at",
+                )
+                .bind(id.as_str())
+                .bind(snapshot.as_str())
+                .bind(*updated_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::Txn {
+                id,
+                kind,
+                customer,
+                created_at,
+                snapshot,
+            } => {
+                sqlx::query(
+                    "INSERT INTO transactions (id, kind, customer, created_at, snapshot) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id.as_str())
+                .bind(kind.as_str())
+                .bind(customer.as_str())
+                .bind(*created_at)
+                .bind(snapshot.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::Link { a, b, at } => {
+                for (x, y) in [(a, b), (b, a)] {
+                    sqlx::query("INSERT INTO txn_links (a, b, created_at) VALUES ($1, $2, $3) ON CONFLICT (a, b) DO NOTHING")
+                        .bind(x.as_str())
+                        .bind(y.as_str())
+                        .bind(*at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            Write::Schedule {
+                id,
+                at,
+                pending,
+                snapshot,
+            } => {
+                sqlx::query(
+                    "INSERT INTO schedules (id, at, pending, snapshot) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (id) DO UPDATE SET at = excluded.at, pending = excluded.pending,
+                       snapshot = excluded.snapshot",
+                )
+                .bind(id.as_str())
+                .bind(*at)
+                .bind(i64::from(*pending))
+                .bind(snapshot.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::ComplianceAdd {
+                list,
+                owner,
+                value,
+                at,
+            } => {
+                sqlx::query(
+                    "INSERT INTO compliance (list, owner, value, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (list, owner, value) DO NOTHING",
+                )
+                .bind(list.as_str())
+                .bind(owner.as_str())
+                .bind(value.as_str())
+                .bind(*at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::ComplianceRemove { list, owner, value } => {
+                sqlx::query("DELETE FROM compliance WHERE list = $1 AND owner = $2 AND value = $3")
+                    .bind(list.as_str())
+                    .bind(owner.as_str())
+                    .bind(value.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Write::Session(s) => {
+                sqlx::query(
+                    "INSERT INTO sessions (token, username, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(s.token.as_str())
+                .bind(s.username.as_str())
+                .bind(s.created_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::Config { body, loaded_at } => {
+                sqlx::query(
+                    "INSERT INTO config (id, body, loaded_at) VALUES ('current', $1, $2)
+                     ON CONFLICT (id) DO UPDATE SET body = excluded.body, loaded_at = excluded.loaded_at",
+                )
+                .bind(body.as_str())
+                .bind(*loaded_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+    }
+    tx.commit().await
+}
+
+pub(super) async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY)")
+        .execute(pool)
+        .await?;
+    let done: Vec<i64> = sqlx::query("SELECT version FROM schema_version")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("version"))
+        .collect::<Result<_, _>>()?;
+    let mut ordered: Vec<&(i64, &str)> = MIGRATIONS.iter().collect();
+    ordered.sort_by_key(|(v, _)| *v);
+    for (version, sql) in ordered {
+        if done.contains(version) {
+            continue;
+        }
+        let mut conn = pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+            .bind(*version)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
