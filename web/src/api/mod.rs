@@ -1,0 +1,485 @@
+//! REST handlers under `/api/v1`: each one checks the caller's role, translates the request
+//! into a call on [`actors::Switchyard`], and the answer into JSON. No domain rule lives here.
+
+use crate::auth::{open_session, Caller};
+use crate::error::AppError;
+use crate::AppState;
+use actors::config::Role;
+use actors::Sort;
+use actors::{AgentView, Control};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use engine::agent::Status;
+use engine::call::{Call, CallState, Party, RecordingAction, Target};
+use engine::compliance::List;
+use engine::routing::Skills;
+use engine::QueueId;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+mod control;
+mod work;
+pub(crate) use control::*;
+pub(crate) use work::*;
+
+/// A JSON body whose rejection is an [`AppError`] with the JSON error shape.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct Body<T>(pub T);
+
+/// A query string whose rejection is an [`AppError`].
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct Q<T>(pub T);
+
+// Keep the rejection types in use so a change of axum's names shows up here.
+#[allow(dead_code)]
+fn _rejections(_: JsonRejection, _: QueryRejection) {}
+
+/// `GET /api/v1/health`
+pub async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Login {
+    username: String,
+    password: String,
+}
+
+/// `POST /api/v1/sessions`
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    Body(login): Body<Login>,
+) -> Result<impl IntoResponse, AppError> {
+    let users = state.users.clone();
+    let (username, password) = (login.username, login.password);
+    // argon2 is deliberately slow: keep it off the async workers.
+    let user = tokio::task::spawn_blocking(move || users.verify(&username, &password).cloned())
+        .await
+        .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .ok_or_else(|| {
+            AppError::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_credentials",
+                "unknown user or wrong password",
+            )
+        })?;
+    let token = open_session(&state, &user).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": token, "role": user.role, "agent_id": user.agent})),
+    ))
+}
+
+/// `GET /api/v1/agents`
+pub(crate) async fn list_agents(
+    State(state): State<AppState>,
+    c: Caller,
+) -> Result<Json<Value>, AppError> {
+    let agents: Vec<AgentView> = state
+        .yard
+        .agents()
+        .await?
+        .into_iter()
+        .map(|a| seen_by(&c, a))
+        .collect();
+    Ok(Json(json!({"agents": agents})))
+}
+
+/// Colleagues see each other's status (to pick a transfer target), not which calls they are
+/// on: those ids are for the agent itself and supervisors.
+fn seen_by(c: &Caller, mut a: AgentView) -> AgentView {
+    if !c.is_supervisor() && c.agent.as_deref() != Some(a.id.as_str()) {
+        a.call_id = None;
+        a.held_calls.clear();
+    }
+    a
+}
+
+/// `GET /api/v1/agents/{id}`
+pub(crate) async fn get_agent(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    Ok(Json(json!(seen_by(&c, state.yard.agent(&id).await?))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatusBody {
+    status: Option<String>,
+    post_call_status: Option<String>,
+}
+
+/// `PUT /api/v1/agents/{id}/status`
+pub(crate) async fn set_status(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    Body(b): Body<StatusBody>,
+) -> Result<Json<Value>, AppError> {
+    c.may_act_on_agent(&id)?;
+    if b.status.is_none() && b.post_call_status.is_none() {
+        return Err(AppError::invalid(
+            "missing_status",
+            "give status, post_call_status, or both",
+        ));
+    }
+    let view = state
+        .yard
+        .set_status(
+            &id,
+            b.status.as_deref().map(Status::parse),
+            b.post_call_status.as_deref().map(Status::parse),
+        )
+        .await?;
+    Ok(Json(json!(view)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LockBody {
+    status: String,
+}
+
+/// `PUT /api/v1/agents/{id}/lock`
+pub(crate) async fn lock(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    Body(b): Body<LockBody>,
+) -> Result<Json<Value>, AppError> {
+    c.require(&[Role::Supervisor, Role::Admin])?;
+    Ok(Json(json!(
+        state.yard.lock(&id, Status::parse(&b.status)).await?
+    )))
+}
+
+/// `DELETE /api/v1/agents/{id}/lock`
+pub(crate) async fn unlock(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    c.require(&[Role::Supervisor, Role::Admin])?;
+    Ok(Json(json!(state.yard.unlock(&id).await?)))
+}
+
+/// `POST /api/v1/agents/{id}/wrap-up/end`
+pub(crate) async fn end_wrap_up(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    c.may_act_on_agent(&id)?;
+    Ok(Json(json!(state.yard.end_wrap_up(&id).await?)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Limit {
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/agents/{id}/history`
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    Q(q): Q<Limit>,
+) -> Result<Json<Value>, AppError> {
+    c.may_act_on_agent(&id)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    Ok(Json(
+        json!({"history": state.yard.status_history(&id, limit).await?}),
+    ))
+}
+
+/// `GET /api/v1/queues`
+pub(crate) async fn list_queues(
+    State(state): State<AppState>,
+    _c: Caller,
+) -> Result<Json<Value>, AppError> {
+    Ok(Json(json!({"queues": state.yard.queues().await?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewCall {
+    from: String,
+    queue: String,
+    #[serde(default)]
+    priority: i32,
+    #[serde(default)]
+    skills: Skills,
+}
+
+/// `POST /api/v1/calls` (admin: stands in for a telephony ingress)
+pub(crate) async fn create_call(
+    State(state): State<AppState>,
+    c: Caller,
+    Body(b): Body<NewCall>,
+) -> Result<impl IntoResponse, AppError> {
+    c.require(&[Role::Admin])?;
+    let from = b.from.trim();
+    if from.is_empty() || from.len() > 64 {
+        return Err(AppError::invalid(
+            "invalid_number",
+            "from must be a caller number of 1 to 64 characters",
+        ));
+    }
+    let call = state
+        .yard
+        .create_call(from.to_owned(), &b.queue, b.priority, b.skills)
+        .await?;
+    Ok((StatusCode::CREATED, Json(call_json(&call))))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CallFilter {
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/calls?state=…&limit=…`
+pub(crate) async fn list_calls(
+    State(state): State<AppState>,
+    c: Caller,
+    Q(f): Q<CallFilter>,
+) -> Result<Json<Value>, AppError> {
+    let filter = match f.state.as_deref() {
+        None => None,
+        Some(s) => Some(CallState::parse(s).ok_or_else(|| {
+            AppError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_state",
+                format!(
+                    "unknown call state {s}; use waiting, offering, connected, ended or failed"
+                ),
+            )
+        })?),
+    };
+    let limit = f.limit.unwrap_or(100).clamp(1, 1_000);
+    // An agent's own calls are a subset: look further back so that `limit` of them show.
+    let scan = if c.is_supervisor() { limit } else { limit * 20 };
+    let calls = state.yard.calls(filter, scan).await?;
+    let visible: Vec<Value> = calls
+        .iter()
+        .filter(|call| may_see(&c, call))
+        .take(limit as usize)
+        .map(call_json)
+        .collect();
+    Ok(Json(json!({"calls": visible})))
+}
+
+/// `GET /api/v1/calls/{id}`
+pub(crate) async fn get_call(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let call = state.yard.call(&id).await?;
+    if !may_see(&c, &call) {
+        return Err(AppError::forbidden("agents see only their own calls"));
+    }
+    Ok(Json(call_json(&call)))
+}
+
+/// `POST /api/v1/calls/{id}/accept`
+pub(crate) async fn accept(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let agent = c.own_agent()?;
+    Ok(Json(call_json(&state.yard.accept(&id, agent).await?)))
+}
+
+/// `POST /api/v1/calls/{id}/decline`
+pub(crate) async fn decline(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let agent = c.own_agent()?;
+    Ok(Json(call_json(&state.yard.decline(&id, agent).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HangupBody {
+    party: Option<String>,
+}
+
+/// `POST /api/v1/calls/{id}/hangup`: an agent hangs up its own call; an admin may hang up
+/// as the customer with `{"party":"customer"}` (telephony ingress).
+pub(crate) async fn hangup(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, AppError> {
+    let party = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<HangupBody>(&body)
+            .map_err(|e| {
+                AppError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    format!("hangup body: {e}"),
+                )
+            })?
+            .party
+    };
+    let by = match (party.as_deref(), c.role) {
+        (Some("customer"), Role::Admin) => Party::Customer,
+        (Some("customer"), _) => {
+            return Err(AppError::forbidden(
+                "only the telephony ingress (admin) hangs up as the customer",
+            ))
+        }
+        (Some("agent") | None, _) => Party::Agent {
+            agent: c.own_agent()?.into(),
+        },
+        (Some(other), _) => {
+            return Err(AppError::invalid(
+                "invalid_party",
+                format!("unknown party {other}; use customer or agent"),
+            ))
+        }
+    };
+    Ok(Json(call_json(&state.yard.hangup(&id, by).await?)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct UnassignedQuery {
+    sort: Option<String>,
+}
+
+/// `GET /api/v1/unassigned?sort=newest|oldest`: calls nobody is ringing for; an agent sees
+/// those of its own queues.
+pub(crate) async fn unassigned(
+    State(state): State<AppState>,
+    c: Caller,
+    Q(q): Q<UnassignedQuery>,
+) -> Result<Json<Value>, AppError> {
+    let sort = match q.sort.as_deref() {
+        None | Some("oldest") => Sort::Oldest,
+        Some("newest") => Sort::Newest,
+        Some(other) => {
+            return Err(AppError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_sort",
+                format!("unknown sort {other}; use newest or oldest"),
+            ))
+        }
+    };
+    let own: Option<Vec<QueueId>> = if c.is_supervisor() {
+        None
+    } else {
+        let agent = state.yard.agent(c.own_agent()?).await?;
+        Some(agent.queues)
+    };
+    let calls = state.yard.unassigned(own.as_deref(), sort).await?;
+    Ok(Json(json!({"calls": calls})))
+}
+
+/// `POST /api/v1/unassigned/{call_id}/take`
+pub(crate) async fn take(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let agent = c.own_agent()?;
+    require_member(&state, &id, agent).await?;
+    Ok(Json(call_json(&state.yard.take(&id, agent).await?)))
+}
+
+/// Unassigned work stays within a queue's members: the agent taking or receiving a call must
+/// be one of its queue's agents.
+async fn require_member(state: &AppState, call: &str, agent: &str) -> Result<(), AppError> {
+    let queue = state.yard.call(call).await?.queue().clone();
+    let member = state.yard.agent(agent).await?.queues.contains(&queue);
+    if member {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!(
+            "agent {agent} is not a member of queue {queue}"
+        )))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AssignBody {
+    agent_id: String,
+}
+
+/// `POST /api/v1/unassigned/{call_id}/assign` `{"agent_id"}`: offered to that colleague.
+pub(crate) async fn assign(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+    Body(b): Body<AssignBody>,
+) -> Result<Json<Value>, AppError> {
+    if !c.is_supervisor() {
+        require_member(&state, &id, c.own_agent()?).await?;
+    }
+    require_member(&state, &id, &b.agent_id).await?;
+    Ok(Json(call_json(&state.yard.assign(&id, &b.agent_id).await?)))
+}
+
+pub(crate) fn may_see(c: &Caller, call: &Call) -> bool {
+    if c.is_supervisor() {
+        return true;
+    }
+    let Some(me) = c.agent.as_deref() else {
+        return false;
+    };
+    call.agent().is_some_and(|a| a.as_str() == me)
+        || call.offered().iter().any(|a| a.as_str() == me)
+        || call.journey().iter().any(|e| {
+            serde_json::to_value(&e.event)
+                .ok()
+                .and_then(|v| v.get("agent").and_then(|a| a.as_str().map(|a| a == me)))
+                == Some(true)
+        })
+}
+
+/// The JSON shape of a call, journey included (C4's sidebar fields at the top level).
+pub fn call_json(call: &Call) -> Value {
+    json!({
+        "id": call.id(),
+        "state": call.state(),
+        "result": call.result(),
+        "queue": call.queue(),
+        "from": call.from(),
+        "priority": call.priority(),
+        "agent": call.agent(),
+        "offered": call.offered(),
+        "created_at": call.created_at(),
+        "enqueued_at": call.enqueued_at(),
+        "answered_at": call.answered_at(),
+        "ended_at": call.ended_at(),
+        "ended_by": call.ended_by(),
+        "talk_seconds": call.talk_duration().map(|d| d.as_secs()),
+        "status": call.journey_status(),
+        "held": call.held(),
+        "muted": call.muted(),
+        "recording": call.recording(),
+        "transfer": call.transfer(),
+        "consult": call.consult(),
+        "conference": call.conference(),
+        "kind": call.kind(),
+        "related": call.related(),
+        "who": call.who(),
+        "what": call.what(),
+        "journey": call.journey(),
+    })
+}
