@@ -69,6 +69,8 @@ pub enum Sort {
 pub struct StartOptions {
     /// Events kept for slow subscribers before they miss some (default 8192).
     pub event_buffer: usize,
+    /// Where call recordings are written (`<call id>.wav`); none: no recording files.
+    pub recordings_dir: Option<std::path::PathBuf>,
     /// The clock to run on (default: a new one anchored at the wall clock). Tests that stop
     /// and restart an engine on paused time pass the first engine's clock to the second.
     pub clock: Option<Clock>,
@@ -78,6 +80,7 @@ impl Default for StartOptions {
     fn default() -> Self {
         StartOptions {
             event_buffer: 8192,
+            recordings_dir: None,
             clock: None,
         }
     }
@@ -170,7 +173,7 @@ impl Switchyard {
             root,
             callbacks: Arc::default(),
             scheduler: Arc::default(),
-            media: Default::default(),
+            media: crate::media::session::MediaSessions::new(options.recordings_dir.clone()),
         };
         write(&yard.ctx.call_sups).extend(call_sups);
         for call in yard.ctx.store.open_calls().await? {
@@ -732,6 +735,7 @@ impl Switchyard {
         let now = crate::media::bridge::BridgeState {
             held: live.held(),
             muted: live.muted(),
+            recording: live.recording(),
         };
         let events = self.subscribe();
         self.media

@@ -75,6 +75,7 @@ async fn each_side_hears_the_other_hold_plays_music_to_the_customer_and_mute_sil
             fork: agent_fork,
         },
         state,
+        None,
     );
 
     let (to_customer, to_agent) = talk(&customer, &mut customer_rx, &agent, &mut agent_rx, 2).await;
@@ -96,7 +97,7 @@ async fn each_side_hears_the_other_hold_plays_music_to_the_customer_and_mute_sil
     state_tx
         .send(BridgeState {
             held: true,
-            muted: false,
+            ..BridgeState::default()
         })
         .unwrap();
     // Let frames already under way arrive, then listen to the held call for two seconds.
@@ -120,8 +121,8 @@ async fn each_side_hears_the_other_hold_plays_music_to_the_customer_and_mute_sil
     // Resumed but muted: the customer is heard again, the agent's audio does not reach it.
     state_tx
         .send(BridgeState {
-            held: false,
             muted: true,
+            ..BridgeState::default()
         })
         .unwrap();
     let _ = talk(&customer, &mut customer_rx, &agent, &mut agent_rx, 1).await;

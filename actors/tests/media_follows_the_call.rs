@@ -56,7 +56,14 @@ async fn holding_the_call_puts_the_customer_on_hold_music_and_hanging_up_ends_th
     let config =
         Config::from_toml("[[queues]]\nid = \"q\"\n[[agents]]\nid = \"alice\"\nqueues = [\"q\"]\n")
             .unwrap();
-    let yard = Switchyard::start(config, Store::memory()).await.unwrap();
+    let recordings = tempfile::tempdir().unwrap();
+    let options = actors::StartOptions {
+        recordings_dir: Some(recordings.path().to_owned()),
+        ..Default::default()
+    };
+    let yard = Switchyard::start_with(config, Store::memory(), options)
+        .await
+        .unwrap();
     let mut events = yard.subscribe();
     yard.set_status("alice", Some(Status::Ready), None)
         .await
@@ -97,6 +104,21 @@ async fn holding_the_call_puts_the_customer_on_hold_music_and_hanging_up_ends_th
         "the customer hears the agent"
     );
 
+    // Recorded, then masked for sensitive data, then recorded again.
+    use engine::call::RecordingAction::{Mask, Start, Unmask};
+    yard.control(&id, "alice", Control::Recording(Start))
+        .await
+        .unwrap();
+    let _ = second(&customer, &mut c_rx, &agent, &mut a_rx).await;
+    yard.control(&id, "alice", Control::Recording(Mask))
+        .await
+        .unwrap();
+    let _ = second(&customer, &mut c_rx, &agent, &mut a_rx).await;
+    yard.control(&id, "alice", Control::Recording(Unmask))
+        .await
+        .unwrap();
+    let _ = second(&customer, &mut c_rx, &agent, &mut a_rx).await;
+
     yard.control(&id, "alice", Control::Hold).await.unwrap();
     let _ = second(&customer, &mut c_rx, &agent, &mut a_rx).await;
     let (to_c, to_a) = second(&customer, &mut c_rx, &agent, &mut a_rx).await;
@@ -114,4 +136,28 @@ async fn holding_the_call_puts_the_customer_on_hold_music_and_hanging_up_ends_th
         .await
         .expect("the media session ends with the call");
     assert!(!yard.media().is_bridged(call.id()));
+
+    // The recording holds both parties, with a silent stretch where it was masked.
+    let path = yard.media().recording_path(call.id()).unwrap();
+    let (rate, samples) = actors::media::wav::read(&std::fs::read(path).unwrap()).unwrap();
+    assert_eq!(rate, 8_000);
+    assert!(samples.len() > 3 * 8_000, "{} samples", samples.len());
+    let first_second = &samples[800..7_200];
+    assert!(
+        goertzel(first_second, 440.0, 8_000) > 0.005,
+        "the customer is in the recording"
+    );
+    assert!(
+        goertzel(first_second, 880.0, 8_000) > 0.005,
+        "the agent is in the recording"
+    );
+    let longest_silence = samples
+        .split(|s| *s != 0)
+        .map(|run| run.len())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        longest_silence >= 6_400,
+        "the masked second is silent ({longest_silence} samples)"
+    );
 }

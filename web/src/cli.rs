@@ -37,6 +37,9 @@ pub enum Command {
         /// Configuration file (TOML); without it, the embedded demo setup (loopback only).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Folder for call recordings (`<call id>.wav`).
+        #[arg(long, default_value = "recordings")]
+        recordings_dir: PathBuf,
     },
 }
 
@@ -59,6 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         listen,
         database_url,
         config,
+        recordings_dir,
     } = cli.command;
     let config = match &config {
         Some(path) => {
@@ -76,7 +80,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = Store::connect(&sqlite_create_mode(&database_url))
         .await
         .with_context(|| format!("opening {database_url}"))?;
-    let yard = Switchyard::start(config, store)
+    let options = actors::StartOptions {
+        recordings_dir: Some(recordings_dir),
+        ..Default::default()
+    };
+    let yard = Switchyard::start_with(config, store, options)
         .await
         .context("starting the engine")?;
     let listener = tokio::net::TcpListener::bind(listen)

@@ -8,6 +8,8 @@ use crate::media::fork::{ForkSender, Frame};
 use crate::media::leg::{Leg, FRAME_SAMPLES};
 use crate::media::resample::To16k;
 use crate::media::tone::HoldMusic;
+use crate::media::wav::Recorder;
+use engine::call::Recording;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -19,6 +21,8 @@ pub struct BridgeState {
     pub held: bool,
     /// The agent's microphone is muted.
     pub muted: bool,
+    /// The call's recording: off, on, or masked (silence in the file).
+    pub recording: Recording,
 }
 
 /// One side of the bridge: its leg, what it receives, and its fork.
@@ -49,10 +53,17 @@ impl Forking {
 }
 
 /// Runs the bridge until both legs stop sending or `state` is dropped.
+/// A call recording file.
+pub type RecordingFile = Recorder<std::io::BufWriter<std::fs::File>>;
+
+/// Runs the bridge until both legs stop sending or `state` is dropped. With a recorder, both
+/// parties are mixed into it every 20 ms under the call's recording state (the held
+/// customer's microphone is left out), and the file is completed when the bridge ends.
 pub fn spawn(
     customer: Side,
     agent: Side,
     mut state: watch::Receiver<BridgeState>,
+    mut recorder: Option<RecordingFile>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let Side {
@@ -77,6 +88,7 @@ pub fn spawn(
             at_ms: 0,
         };
         let mut music = HoldMusic::new(8_000);
+        let (mut heard_customer, mut heard_agent) = (Vec::<i16>::new(), Vec::<i16>::new());
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -87,6 +99,9 @@ pub fn spawn(
                     customer_fork.offer(&frame);
                     if !now.held {
                         let _ = agent_leg.send(&frame).await;
+                        if recorder.is_some() {
+                            heard_customer.extend_from_slice(&frame);
+                        }
                     }
                 }
                 frame = from_agent.recv() => {
@@ -95,10 +110,22 @@ pub fn spawn(
                     if !now.held && !now.muted {
                         let _ = customer_leg.send(&frame).await;
                     }
+                    if recorder.is_some() && !now.muted {
+                        heard_agent.extend_from_slice(&frame);
+                    }
                 }
                 _ = tick.tick() => {
                     if now.held {
                         let _ = customer_leg.send(&music.take(FRAME_SAMPLES)).await;
+                    }
+                    if let Some(r) = recorder.as_mut() {
+                        let c = take_frame(&mut heard_customer);
+                        let a = take_frame(&mut heard_agent);
+                        let mixed: Vec<i16> = c.iter().zip(&a).map(|(x, y)| x.saturating_add(*y)).collect();
+                        if let Err(e) = r.write(&mixed, now.recording) {
+                            tracing::error!(error = %e, "recording write failed; the recording stops");
+                            recorder = None;
+                        }
                     }
                 }
                 changed = state.changed() => {
@@ -108,5 +135,22 @@ pub fn spawn(
                 }
             }
         }
+        if let Some(r) = recorder {
+            if let Err(e) = r.finish() {
+                tracing::error!(error = %e, "the recording could not be completed");
+            }
+        }
     })
+}
+
+/// The next 20 ms of what a party said (silence when it sent nothing), at most one frame of
+/// backlog kept so that the recording stays in step with the call.
+fn take_frame(buf: &mut Vec<i16>) -> Vec<i16> {
+    let mut frame: Vec<i16> = buf.drain(..buf.len().min(FRAME_SAMPLES)).collect();
+    frame.resize(FRAME_SAMPLES, 0);
+    if buf.len() > FRAME_SAMPLES {
+        let excess = buf.len() - FRAME_SAMPLES;
+        buf.drain(..excess);
+    }
+    frame
 }

@@ -46,6 +46,7 @@ struct Session {
 pub struct MediaSessions {
     sessions: Arc<Mutex<HashMap<CallId, Session>>>,
     ended: Arc<tokio::sync::Notify>,
+    recordings: Option<Arc<std::path::PathBuf>>,
 }
 
 fn lock(
@@ -56,6 +57,37 @@ fn lock(
 }
 
 impl MediaSessions {
+    /// Sessions writing call recordings into `recordings_dir`, if given.
+    pub fn new(recordings_dir: Option<std::path::PathBuf>) -> Self {
+        MediaSessions {
+            recordings: recordings_dir.map(Arc::new),
+            ..Default::default()
+        }
+    }
+
+    /// Where a call's recording is (or would be) written.
+    pub fn recording_path(&self, call: &CallId) -> Option<std::path::PathBuf> {
+        self.recordings
+            .as_ref()
+            .map(|d| d.join(format!("{call}.wav")))
+    }
+
+    fn open_recording(&self, call: &CallId) -> Option<bridge::RecordingFile> {
+        let path = self.recording_path(call)?;
+        let opened = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|_| std::fs::File::create(&path))
+            .and_then(|f| crate::media::wav::Recorder::new(std::io::BufWriter::new(f), 8_000));
+        match opened {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "cannot open the call recording");
+                None
+            }
+        }
+    }
+
     /// Answers a party's offer for `call` with a new leg; once both parties are connected,
     /// the bridge starts and follows the call's events from `events`.
     pub async fn answer(
@@ -103,8 +135,8 @@ impl MediaSessions {
         };
         if let Some((customer, agent)) = ready {
             let (state_tx, state) = watch::channel(state_now);
-            bridge::spawn(customer, agent, state);
-            tokio::spawn(follow(self.clone(), call.clone(), events, state_tx));
+            let bridge = bridge::spawn(customer, agent, state, self.open_recording(call));
+            tokio::spawn(follow(self.clone(), call.clone(), events, state_tx, bridge));
         }
         Ok(answer)
     }
@@ -154,6 +186,7 @@ async fn follow(
     call: CallId,
     mut events: broadcast::Receiver<Event>,
     state: watch::Sender<BridgeState>,
+    bridge: tokio::task::JoinHandle<()>,
 ) {
     loop {
         let event = match events.recv().await {
@@ -173,6 +206,7 @@ async fn follow(
             JourneyEvent::Resumed => s.held = false,
             JourneyEvent::Muted => s.muted = true,
             JourneyEvent::Unmuted => s.muted = false,
+            JourneyEvent::Recording { state } => s.recording = *state,
             JourneyEvent::Ended { .. }
             | JourneyEvent::Failed { .. }
             | JourneyEvent::TransferredOut { .. } => break,
@@ -180,5 +214,8 @@ async fn follow(
         }
         let _ = state.send(s);
     }
+    // Stopping the bridge completes the recording before the session is gone.
+    drop(state);
+    let _ = bridge.await;
     sessions.end(&call).await;
 }
