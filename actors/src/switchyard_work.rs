@@ -1,0 +1,392 @@
+//! The part of [`Switchyard`] that works around calls rather than routing them: outbound
+//! dialing with compliance, callbacks, scheduled calls, transactions and media signalling.
+
+use super::{new_call_id, Switchyard};
+use crate::agent_actor::AgentMsg;
+use crate::call_actor::CallMsg;
+use crate::clock::Clock;
+use crate::context::ask;
+use crate::error::ActorError;
+use crate::store::Txn;
+use engine::call::Call;
+use engine::schedule::{Schedule, ScheduleState};
+use engine::{AgentId, CallId, QueueId, Timestamp};
+
+impl Switchyard {
+    /// An agent dials out (E1) after the compliance checks (E2). `queue` may be left out when
+    /// the agent has exactly one outbound queue.
+    pub async fn dial(
+        &self,
+        agent: &str,
+        number: &str,
+        queue: Option<&str>,
+        pin: Option<&str>,
+    ) -> Result<Call, ActorError> {
+        let agent_ref = self.agent_ref(agent)?;
+        let outbound = self.ctx.config.outbound_queues(agent);
+        let queue = match queue {
+            Some(q) if outbound.iter().any(|o| o.id == q) => QueueId::from(q),
+            Some(q) if self.ctx.config.queue(q).is_none() => {
+                return Err(ActorError::UnknownQueue(q.to_owned()))
+            }
+            Some(q) => return Err(ActorError::NotOutbound(q.to_owned())),
+            None => match outbound.as_slice() {
+                [only] => QueueId::from(only.id.as_str()),
+                [] => {
+                    return Err(ActorError::NotOutbound(format!(
+                        "any queue of agent {agent}"
+                    )))
+                }
+                many => {
+                    let names: Vec<&str> = many.iter().map(|q| q.id.as_str()).collect();
+                    return Err(ActorError::QueueRequired(names.join(", ")));
+                }
+            },
+        };
+        let rules = self.compliance_rules(agent).await?;
+        engine::compliance::check(&rules, number, pin)?;
+        let call = Call::new_outbound(
+            new_call_id(),
+            self.now(),
+            number.to_owned(),
+            queue.clone(),
+            agent.into(),
+        );
+        // C3: a second call only once the first is held.
+        let current = ask(&agent_ref, "agent", |reply| AgentMsg::Get { reply })
+            .await?
+            .call_id;
+        // Only the agent's own call, held by itself, may wait while it dials (a consulted
+        // colleague's "current call" is someone else's held customer).
+        let current_held = match current {
+            Some(c) => self
+                .call(c.as_str())
+                .await
+                .map(|c| c.held() && c.agent().is_some_and(|a| a.as_str() == agent))
+                .unwrap_or(false),
+            None => false,
+        };
+        let (id, q) = (call.id().clone(), queue);
+        ask(&agent_ref, "agent", |reply| AgentMsg::Dial {
+            call: id,
+            queue: q,
+            current_held,
+            reply,
+        })
+        .await??;
+        if let Err(e) = self.ctx.store.save_call(&call, self.now().0).await {
+            self.ctx.tell_agent(
+                &AgentId::from(agent),
+                AgentMsg::CallGone {
+                    call: call.id().clone(),
+                },
+            );
+            return Err(e.into());
+        }
+        self.spawn_call(call.clone(), None).await?;
+        Ok(call)
+    }
+
+    /// The customer answered an outbound call or a callback (telephony ingress).
+    pub async fn remote_answered(&self, call: &str) -> Result<Call, ActorError> {
+        self.to_call(call, |reply| CallMsg::RemoteAnswered { reply })
+            .await
+    }
+
+    /// A customer asks to be called back on `queue` (E4). Returns what became of the request
+    /// and the call that stands for it (the queued one, the earlier one kept, or the missed
+    /// call recorded for the missed-call flow).
+    pub async fn request_callback(
+        &self,
+        number: &str,
+        queue: &str,
+        txn: Option<String>,
+    ) -> Result<(engine::call::Admission, Call), ActorError> {
+        use engine::call::Admission;
+        if !engine::call::is_e164(number) {
+            return Err(engine::Error::InvalidNumber(number.to_owned()).into());
+        }
+        let conf = self
+            .ctx
+            .config
+            .queue(queue)
+            .ok_or_else(|| ActorError::UnknownQueue(queue.to_owned()))?;
+        // One request at a time: the limit and the duplicate rule read the open callbacks.
+        let _serial = self.callbacks.lock().await;
+        let open: Vec<Call> = self
+            .ctx
+            .store
+            .open_calls()
+            .await?
+            .into_iter()
+            .filter(|c| c.queue().as_str() == queue)
+            .collect();
+        let admission = engine::call::admit(&open, number, conf.callback_max_concurrent);
+        let now = self.now();
+        let call = match &admission {
+            Admission::Duplicate(id) => {
+                return self.call(id.as_str()).await.map(|c| (admission.clone(), c))
+            }
+            Admission::MissedCallFlow => {
+                let reason = format!(
+                    "{} callbacks already open on queue {queue}",
+                    conf.callback_max_concurrent
+                );
+                let mut call = Call::missed_callback(
+                    new_call_id(),
+                    now,
+                    number.to_owned(),
+                    queue.into(),
+                    reason,
+                );
+                call.link(txn);
+                self.ctx.store.save_call(&call, now.0).await?;
+                self.ctx.bus.publish_journey(&call, 0);
+                call
+            }
+            Admission::Queue => {
+                let mut call =
+                    Call::new_callback(new_call_id(), now, number.to_owned(), queue.into());
+                call.link(txn);
+                self.ctx.store.save_call(&call, now.0).await?;
+                self.spawn_call(call.clone(), None).await?;
+                call
+            }
+        };
+        Ok((admission, call))
+    }
+
+    async fn compliance_rules(&self, agent: &str) -> Result<engine::compliance::Rules, ActorError> {
+        let store = &self.ctx.store;
+        Ok(engine::compliance::Rules {
+            dnc: store.compliance_list("dnc", "").await?,
+            block: store.compliance_list("block", "").await?,
+            allow: store.compliance_list("allow", "").await?,
+            countries: store.compliance_list("countries", "").await?,
+            personal: store.compliance_list("personal", agent).await?,
+            restricted: self.ctx.config.compliance.restricted.clone(),
+            pin: self.ctx.config.compliance.pin.clone(),
+        })
+    }
+
+    /// A compliance list's entries (`owner`: the agent, for `personal`).
+    pub async fn compliance_list(
+        &self,
+        list: engine::compliance::List,
+        owner: &str,
+    ) -> Result<Vec<String>, ActorError> {
+        Ok(self.ctx.store.compliance_list(list.as_str(), owner).await?)
+    }
+
+    /// Adds an entry, checked for its form.
+    pub async fn compliance_add(
+        &self,
+        list: engine::compliance::List,
+        owner: &str,
+        value: &str,
+    ) -> Result<(), ActorError> {
+        list.validate(value)?;
+        Ok(self
+            .ctx
+            .store
+            .compliance_add(list.as_str(), owner, value, self.now().0)
+            .await?)
+    }
+
+    /// Removes an entry; unknown entries are reported.
+    pub async fn compliance_remove(
+        &self,
+        list: engine::compliance::List,
+        owner: &str,
+        value: &str,
+    ) -> Result<(), ActorError> {
+        if !self
+            .ctx
+            .store
+            .compliance_list(list.as_str(), owner)
+            .await?
+            .iter()
+            .any(|v| v == value)
+        {
+            return Err(ActorError::NotListed(value.to_owned()));
+        }
+        Ok(self
+            .ctx
+            .store
+            .compliance_remove(list.as_str(), owner, value)
+            .await?)
+    }
+
+    /// Schedules a call to `number` on `queue` at `at` (E5), after the compliance checks
+    /// (with the scheduling agent's personal list, if an agent schedules it).
+    pub async fn schedule(
+        &self,
+        number: &str,
+        queue: &str,
+        at: Timestamp,
+        by: Option<&str>,
+    ) -> Result<Schedule, ActorError> {
+        if self.ctx.queue(&QueueId::from(queue)).is_none() {
+            return Err(ActorError::UnknownQueue(queue.to_owned()));
+        }
+        let rules = self.compliance_rules(by.unwrap_or("")).await?;
+        engine::compliance::check(&rules, number, None)?;
+        let schedule = Schedule {
+            id: format!("s{}", &new_call_id().0[1..]),
+            number: number.to_owned(),
+            queue: queue.into(),
+            at,
+            by: by.map(AgentId::from),
+            state: ScheduleState::Pending,
+        };
+        self.ctx.store.save_schedule(&schedule).await?;
+        if let Some(s) = self.scheduler.get() {
+            let _ = s.cast(crate::scheduler::SchedulerMsg::Add(schedule.clone()));
+        }
+        Ok(schedule)
+    }
+
+    /// Every schedule, earliest first.
+    pub async fn schedules(&self) -> Result<Vec<Schedule>, ActorError> {
+        Ok(self.ctx.store.schedules(false).await?)
+    }
+
+    /// Fires a due schedule: a callback in its queue, linked to the schedule.
+    pub(crate) async fn fire_schedule(&self, s: &Schedule) -> Result<(), ActorError> {
+        let now = self.now();
+        // The lists may have changed since the call was scheduled: check again.
+        let rules = self
+            .compliance_rules(s.by.as_ref().map_or("", |a| a.as_str()))
+            .await?;
+        if let Err(refusal) = engine::compliance::check(&rules, &s.number, None) {
+            let mut refused = s.clone();
+            refused.state = ScheduleState::Refused {
+                reason: refusal.code().to_owned(),
+            };
+            return Ok(self.ctx.store.save_schedule(&refused).await?);
+        }
+        // The call's id comes from the schedule's: if the process stopped between saving the
+        // call and marking the schedule, firing again finds the call instead of making a
+        // second one.
+        let id = CallId(format!("c-{}", s.id));
+        let existing = self.ctx.store.load_call(&id).await?;
+        let call = match existing {
+            Some(call) => call,
+            None => {
+                let mut call = Call::new_callback(id, now, s.number.clone(), s.queue.clone());
+                call.link(Some(format!("schedule:{}", s.id)));
+                self.ctx.store.save_call(&call, now.0).await?;
+                self.spawn_call(call.clone(), None).await?;
+                call
+            }
+        };
+        let mut fired = s.clone();
+        fired.state = ScheduleState::Fired {
+            call: call.id().clone(),
+            at: now,
+        };
+        Ok(self.ctx.store.save_schedule(&fired).await?)
+    }
+
+    /// The engine's clock.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.ctx.clock
+    }
+
+    /// Records a chat transaction (F1) for a customer, so that calls can be linked to it.
+    pub async fn create_chat(
+        &self,
+        customer: &str,
+        subject: Option<String>,
+    ) -> Result<Txn, ActorError> {
+        let txn = Txn {
+            id: format!("t{}", &new_call_id().0[1..]),
+            kind: "chat".into(),
+            customer: customer.to_owned(),
+            created_at: self.now().0,
+            status: "waiting".into(),
+            subject,
+        };
+        self.ctx.store.save_txn(&txn).await?;
+        Ok(txn)
+    }
+
+    /// Whether a transaction (a call or a chat) exists.
+    async fn txn_exists(&self, id: &str) -> Result<bool, ActorError> {
+        Ok(self.ctx.store.txn(id).await?.is_some()
+            || self.ctx.store.load_call(&CallId::from(id)).await?.is_some())
+    }
+
+    /// Links two transactions, calls or chats (F1).
+    pub async fn link(&self, a: &str, b: &str) -> Result<(), ActorError> {
+        for id in [a, b] {
+            if !self.txn_exists(id).await? {
+                return Err(ActorError::UnknownTxn(id.to_owned()));
+            }
+        }
+        if a == b {
+            return Err(ActorError::UnknownTxn(format!(
+                "{a} (a transaction is not linked to itself)"
+            )));
+        }
+        Ok(self.ctx.store.link(a, b, self.now().0).await?)
+    }
+
+    /// A transaction's related transactions: its links, and for a call the transaction it was
+    /// made from.
+    pub async fn related(&self, id: &str) -> Result<Vec<String>, ActorError> {
+        if !self.txn_exists(id).await? {
+            return Err(ActorError::UnknownTxn(id.to_owned()));
+        }
+        let mut out = self.ctx.store.links(id).await?;
+        if let Some(call) = self.ctx.store.load_call(&CallId::from(id)).await? {
+            out.extend(
+                call.related()
+                    .iter()
+                    .filter(|r| !out.contains(r))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        Ok(out)
+    }
+
+    /// A chat transaction.
+    pub async fn chat(&self, id: &str) -> Result<Option<Txn>, ActorError> {
+        Ok(self.ctx.store.txn(id).await?)
+    }
+
+    /// A customer's chat transactions, oldest first.
+    pub async fn customer_chats(&self, customer: &str) -> Result<Vec<Txn>, ActorError> {
+        Ok(self.ctx.store.txns_of(customer).await?)
+    }
+
+    /// Answers a party's WebRTC offer for a live call (H1): the customer's leg, or the call's
+    /// agent's. The bridge starts once both legs are up and follows the call from then on.
+    pub async fn media_answer(
+        &self,
+        call: &str,
+        party: crate::media::session::Party,
+        offer: webrtc::peer_connection::RTCSessionDescription,
+    ) -> Result<webrtc::peer_connection::RTCSessionDescription, ActorError> {
+        let live = self.call(call).await?;
+        if live.state().is_final() {
+            return Err(ActorError::CallOver(call.to_owned()));
+        }
+        let now = crate::media::bridge::BridgeState {
+            held: live.held(),
+            muted: live.muted(),
+            recording: live.recording(),
+        };
+        let events = self.subscribe();
+        self.media
+            .answer(live.id(), party, offer, events, now)
+            .await
+            .map_err(|e| ActorError::Media(e.to_string()))
+    }
+
+    /// The media sessions (forks for the transcriber, bridge state).
+    pub fn media(&self) -> &crate::media::session::MediaSessions {
+        &self.media
+    }
+}

@@ -1,0 +1,301 @@
+//! Tests of the queue state machine, in virtual time.
+
+use super::*;
+
+fn t(s: i64) -> Timestamp {
+    Timestamp::from_millis(s * 1000)
+}
+fn avail(idle: i64) -> Availability {
+    Availability {
+        status: Status::Ready,
+        available: true,
+        idle_since: t(idle),
+        calls_handled: 0,
+        talk_time_ms: 0,
+    }
+}
+fn busy() -> Availability {
+    Availability {
+        status: Status::InService,
+        available: false,
+        idle_since: t(0),
+        calls_handled: 0,
+        talk_time_ms: 0,
+    }
+}
+fn call(id: &str, priority: i32, at: i64) -> WaitingCall {
+    WaitingCall {
+        call: id.into(),
+        priority,
+        skills: Skills::new(),
+        enqueued_at: t(at),
+        excluded: vec![],
+    }
+}
+fn queue(strategy: Strategy, members: &[&str]) -> Queue {
+    let members = members
+        .iter()
+        .map(|m| (AgentId::from(*m), Skills::new()))
+        .collect();
+    Queue::new(
+        "support".into(),
+        QueueSettings::default(),
+        strategy,
+        members,
+    )
+}
+fn pairs(a: Vec<Assignment>) -> Vec<(String, Vec<String>)> {
+    a.into_iter()
+        .map(|a| (a.call.0, a.agents.into_iter().map(|x| x.0).collect()))
+        .collect()
+}
+
+#[test]
+fn higher_priority_jumps_the_line_and_equal_priority_is_oldest_first() {
+    let mut q = queue(Strategy::Sequential, &["a"]);
+    q.enqueue(call("old", 0, 1));
+    q.enqueue(call("new", 0, 2));
+    q.enqueue(call("vip", 5, 3));
+    let order: Vec<_> = q.waiting().map(|c| c.call.0.clone()).collect();
+    assert_eq!(order, ["vip", "old", "new"]);
+    q.update_member(&"a".into(), avail(0));
+    assert_eq!(
+        pairs(q.dispatch(t(4))),
+        [("vip".to_string(), vec!["a".to_string()])]
+    );
+}
+
+#[test]
+fn a_missed_offer_returns_the_call_to_its_place_and_reroutes_it() {
+    let mut q = queue(Strategy::LongestIdle, &["a", "b"]);
+    q.update_member(&"a".into(), avail(0));
+    q.update_member(&"b".into(), avail(5));
+    q.enqueue(call("c1", 0, 10));
+    assert_eq!(
+        pairs(q.dispatch(t(10))),
+        [("c1".to_string(), vec!["a".to_string()])]
+    );
+    q.enqueue(call("c2", 0, 11));
+    assert_eq!(
+        pairs(q.dispatch(t(11))),
+        [("c2".to_string(), vec!["b".to_string()])]
+    );
+    // a misses c1 and goes Busy; c1 is back ahead of anything newer.
+    q.update_member(
+        &"a".into(),
+        Availability {
+            status: Status::Busy,
+            available: false,
+            ..avail(0)
+        },
+    );
+    q.offer_ended(t(28), call("c1", 0, 10), OfferEnd::Missed);
+    q.enqueue(call("c3", 0, 20));
+    assert_eq!(q.waiting().next().unwrap().call.0, "c1");
+    assert!(q.dispatch(t(28)).is_empty(), "nobody free");
+    q.update_member(&"a".into(), avail(35));
+    assert_eq!(
+        pairs(q.dispatch(t(35))),
+        [("c1".to_string(), vec!["a".to_string()])]
+    );
+}
+
+#[test]
+fn reserved_members_are_not_offered_twice_and_a_refusal_requeues() {
+    let mut q = queue(Strategy::Sequential, &["a"]);
+    q.update_member(&"a".into(), avail(0));
+    q.enqueue(call("c1", 0, 1));
+    q.enqueue(call("c2", 0, 2));
+    assert_eq!(q.dispatch(t(2)).len(), 1);
+    assert!(q.dispatch(t(2)).is_empty());
+    q.offer_refused(&"c1".into(), &"a".into());
+    assert_eq!(q.waiting().count(), 2);
+    assert!(
+        q.dispatch(t(3)).is_empty(),
+        "a refused: unavailable until it reports"
+    );
+}
+
+#[test]
+fn skills_gate_calls_and_widen_after_waiting() {
+    let members = vec![
+        (
+            AgentId::from("junior"),
+            Skills::from([("fr".to_string(), 2)]),
+        ),
+        (AgentId::from("other"), Skills::new()),
+    ];
+    let settings = QueueSettings {
+        escalation: vec![
+            Escalation {
+                after: Duration::from_secs(30),
+                lower_levels_by: 3,
+                drop_skills: false,
+            },
+            Escalation {
+                after: Duration::from_secs(60),
+                lower_levels_by: 0,
+                drop_skills: true,
+            },
+        ],
+        ..QueueSettings::default()
+    };
+    let mut q = Queue::new("q".into(), settings, Strategy::Sequential, members);
+    q.update_member(&"other".into(), avail(0));
+    let mut c = call("fr-call", 0, 0);
+    c.skills = Skills::from([("fr".to_string(), 5)]);
+    q.enqueue(c);
+    assert!(q.dispatch(t(1)).is_empty());
+    assert_eq!(q.poll_timeout(t(1)), Some(t(30)));
+    q.update_member(&"junior".into(), avail(0));
+    assert!(
+        q.dispatch(t(29)).is_empty(),
+        "level 2 < 5 before escalation"
+    );
+    assert_eq!(
+        pairs(q.dispatch(t(30))),
+        [("fr-call".to_string(), vec!["junior".to_string()])]
+    );
+    let mut back = call("fr-call", 0, 0);
+    back.skills = Skills::from([("fr".to_string(), 5)]);
+    q.offer_ended(t(48), back, OfferEnd::Missed);
+    assert_eq!(
+        q.poll_timeout(t(48)),
+        Some(t(60)),
+        "the step at 30 s is not due again; 60 s is"
+    );
+    q.update_member(&"junior".into(), busy());
+    assert!(
+        q.dispatch(t(59)).is_empty(),
+        "other has no fr skill before the drop"
+    );
+    assert_eq!(
+        pairs(q.dispatch(t(60))),
+        [("fr-call".to_string(), vec!["other".to_string()])]
+    );
+}
+
+#[test]
+fn later_calls_are_served_when_the_head_needs_a_skill_nobody_free_has() {
+    let members = vec![(AgentId::from("a"), Skills::new())];
+    let mut q = Queue::new(
+        "q".into(),
+        QueueSettings::default(),
+        Strategy::Sequential,
+        members,
+    );
+    q.update_member(&"a".into(), avail(0));
+    let mut head = call("head", 0, 0);
+    head.skills = Skills::from([("de".to_string(), 1)]);
+    q.enqueue(head);
+    q.enqueue(call("next", 0, 1));
+    assert_eq!(
+        pairs(q.dispatch(t(2))),
+        [("next".to_string(), vec!["a".to_string()])]
+    );
+}
+
+#[test]
+fn overflow_after_max_wait_moves_the_call_to_the_target_queue() {
+    let settings = QueueSettings {
+        max_wait: Some(Duration::from_secs(120)),
+        overflow: Some("sales".into()),
+        ..QueueSettings::default()
+    };
+    let mut q = Queue::new("support".into(), settings, Strategy::LongestIdle, vec![]);
+    q.enqueue(call("c1", 0, 10));
+    q.enqueue(call("c2", 0, 50));
+    assert_eq!(q.poll_timeout(t(100)), Some(t(130)));
+    assert!(q.handle_timeout(t(129)).is_empty());
+    let out = q.handle_timeout(t(130));
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].call.call.0.as_str(), out[0].to.0.as_str()),
+        ("c1", "sales")
+    );
+    assert_eq!(q.poll_timeout(t(130)), Some(t(170)));
+}
+
+#[test]
+fn an_agent_who_declined_is_skipped_for_that_call_until_its_exclusion_ends() {
+    let mut q = queue(Strategy::Sequential, &["a", "b"]);
+    q.update_member(&"a".into(), avail(0));
+    let mut c = call("c1", 0, 0);
+    c.excluded = vec![(AgentId::from("a"), t(7))];
+    q.enqueue(c);
+    assert!(q.dispatch(t(1)).is_empty(), "a declined, b is not free");
+    assert_eq!(q.poll_timeout(t(1)), Some(t(7)));
+    q.update_member(&"b".into(), avail(0));
+    assert_eq!(
+        pairs(q.dispatch(t(2))),
+        [("c1".to_string(), vec!["b".to_string()])]
+    );
+    q.offer_ended(t(3), call("c1", 0, 0), OfferEnd::Missed);
+    q.update_member(&"b".into(), busy());
+    assert_eq!(
+        pairs(q.dispatch(t(7))),
+        [("c1".to_string(), vec!["a".to_string()])]
+    );
+}
+
+#[test]
+fn ring_all_reserves_every_free_member() {
+    let mut q = queue(Strategy::RingAll, &["a", "b", "c"]);
+    for m in ["a", "b", "c"] {
+        q.update_member(&m.into(), avail(0));
+    }
+    q.update_member(&"b".into(), busy());
+    q.enqueue(call("c1", 0, 0));
+    q.enqueue(call("c2", 0, 1));
+    assert_eq!(
+        pairs(q.dispatch(t(1))),
+        [("c1".to_string(), vec!["a".to_string(), "c".to_string()])]
+    );
+}
+
+#[test]
+fn counters_report_the_line_and_the_members() {
+    let mut q = queue(Strategy::LongestIdle, &["a", "b", "c", "d"]);
+    q.update_member(&"a".into(), avail(0));
+    q.update_member(&"b".into(), busy());
+    q.update_member(
+        &"c".into(),
+        Availability {
+            status: Status::AfterService,
+            available: false,
+            ..avail(0)
+        },
+    );
+    q.enqueue(call("c1", 0, 10));
+    q.enqueue(call("c2", 0, 40));
+    let c = q.counters(t(70));
+    assert_eq!((c.waiting, c.longest_wait_secs), (2, 60));
+    assert_eq!(
+        (
+            c.agents_ready,
+            c.agents_on_call,
+            c.agents_wrap_up,
+            c.agents_signed_in
+        ),
+        (1, 1, 1, 3)
+    );
+    q.dispatch(t(70));
+    q.offer_ended(t(75), call("c1", 0, 10), OfferEnd::Answered);
+    let c = q.counters(t(75));
+    assert_eq!((c.waiting, c.answered, c.answered_within_sl), (1, 1, 0));
+}
+
+#[test]
+fn escalation_lowers_levels_and_drops_exhausted_requirements() {
+    let req = Skills::from([("fr".to_string(), 5), ("billing".to_string(), 2)]);
+    let steps = vec![Escalation {
+        after: Duration::from_secs(10),
+        lower_levels_by: 2,
+        drop_skills: false,
+    }];
+    assert_eq!(effective_skills(&req, Duration::from_secs(9), &steps), req);
+    assert_eq!(
+        effective_skills(&req, Duration::from_secs(10), &steps),
+        Skills::from([("fr".to_string(), 3)])
+    );
+}
