@@ -10,12 +10,13 @@
 use crate::agent_actor::AgentMsg;
 use crate::context::{ask, ChildKey, Context};
 use crate::error::ActorError;
+use crate::media::actor::{MediaActor, MediaArgs, MediaMsg};
 use crate::queue_actor::QueueMsg;
 use crate::timer::Timer;
 use engine::call::{Call, CallState, Effects, Party};
 use engine::queue::OfferEnd;
 use engine::{AgentId, QueueId};
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::sync::Arc;
 
 pub use crate::call_control::Control;
@@ -89,6 +90,16 @@ pub enum CallMsg {
         /// Which.
         agent: AgentId,
     },
+    /// A party's WebRTC offer: handed to the call's media actor (started at the first one),
+    /// which answers.
+    Media {
+        /// Whose.
+        who: engine::call::Participant,
+        /// The offer (boxed: session descriptions are large).
+        offer: Box<webrtc::peer_connection::RTCSessionDescription>,
+        /// The answer.
+        reply: RpcReplyPort<Result<webrtc::peer_connection::RTCSessionDescription, ActorError>>,
+    },
     /// Read the call.
     Get {
         /// Answer.
@@ -109,6 +120,8 @@ pub(crate) struct CallActorState {
     pub(crate) call: Call,
     published: usize,
     timer: Timer,
+    /// The call's media actor (a child of this actor), once a party offered media.
+    media: Option<ActorRef<MediaMsg>>,
 }
 
 /// Start-up arguments.
@@ -139,6 +152,7 @@ impl CallActor {
             .save_call(&st.call, self.ctx.clock.now().0)
             .await?;
         self.ctx.bus.publish_journey(&st.call, st.published);
+        self.tell_media(st);
         st.published = st.call.journey().len();
         if st.call.state().is_final() {
             st.timer.cancel();
@@ -152,6 +166,66 @@ impl CallActor {
             );
         }
         Ok(())
+    }
+
+    /// Tells the media actor the call's audio plan after a step, with any DTMF digits the
+    /// step sent; ends it with the call.
+    fn tell_media(&self, st: &CallActorState) {
+        let Some(media) = &st.media else { return };
+        let dtmf: String = st.call.journey()[st.published.min(st.call.journey().len())..]
+            .iter()
+            .filter_map(|e| match &e.event {
+                engine::call::JourneyEvent::Dtmf { digits } => Some(digits.as_str()),
+                _ => None,
+            })
+            .collect();
+        let _ = media.cast(MediaMsg::Follow {
+            plan: st.call.audio_plan(),
+            dtmf: (!dtmf.is_empty()).then_some(dtmf),
+        });
+        if st.call.state().is_final() {
+            let _ = media.cast(MediaMsg::End);
+        }
+    }
+
+    /// Hands a party's offer to the call's media actor, starting it at the first offer.
+    async fn media(
+        &self,
+        myself: &ActorRef<CallMsg>,
+        st: &mut CallActorState,
+        who: engine::call::Participant,
+        offer: Box<webrtc::peer_connection::RTCSessionDescription>,
+        reply: RpcReplyPort<Result<webrtc::peer_connection::RTCSessionDescription, ActorError>>,
+    ) {
+        if st.call.state().is_final() {
+            let _ = reply.send(Err(ActorError::CallOver(st.call.id().to_string())));
+            return;
+        }
+        if st.media.is_none() {
+            let actor = MediaActor {
+                registry: self.ctx.media.clone(),
+            };
+            let args = MediaArgs {
+                call: st.call.id().clone(),
+                plan: st.call.audio_plan(),
+            };
+            match Actor::spawn_linked(None, actor, args, myself.get_cell()).await {
+                Ok((m, _)) => st.media = Some(m),
+                Err(e) => {
+                    let _ = reply.send(Err(ActorError::Media(format!(
+                        "the media actor did not start: {e}"
+                    ))));
+                    return;
+                }
+            }
+        }
+        if let Some(m) = &st.media {
+            // The media actor answers; this actor does not wait for ICE.
+            if let Err(e) = m.cast(MediaMsg::Answer { who, offer, reply }) {
+                tracing::error!(call = %st.call.id(), error = %e, "media actor gone");
+                st.media = None;
+            }
+        }
     }
 
     /// Commits and answers with the call, then carries out the step's effects (so that no
@@ -425,11 +499,18 @@ impl Actor for CallActor {
             fx.wrap_up.extend(failed.wrap_up);
             fx.enqueue = None;
         }
+        // After a restart of this actor, the call's media actor (if any) goes on: adopt it.
+        let media = self.ctx.media.get(call.id());
+        if let Some(m) = &media {
+            m.get_cell().link(myself.get_cell());
+        }
         let mut st = CallActorState {
             call,
             published,
             timer: Timer::default(),
+            media,
         };
+        self.tell_media(&st);
         if args.recovered.is_none() {
             // A new call: its creator persisted it before acknowledging; publish its first steps.
             self.ctx.bus.publish_journey(&st.call, 0);
@@ -457,6 +538,31 @@ impl Actor for CallActor {
         }
         self.carry_out(&st.call, fx);
         Ok(st)
+    }
+
+    /// The media actor is this actor's only child. If it fails, the call goes on without
+    /// media (the parties' next offers start a new one); it never takes the call down.
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<CallMsg>,
+        event: SupervisionEvent,
+        st: &mut CallActorState,
+    ) -> Result<(), ActorProcessingErr> {
+        let gone = match &event {
+            SupervisionEvent::ActorFailed(who, err) => {
+                tracing::error!(call = %st.call.id(), error = %err, "the call's media actor failed");
+                Some(who.get_id())
+            }
+            SupervisionEvent::ActorTerminated(who, _, _) => Some(who.get_id()),
+            _ => None,
+        };
+        if gone.is_some() && st.media.as_ref().map(|m| m.get_id()) == gone {
+            if let Some(m) = st.media.take() {
+                // A failed actor skipped its post_stop: take it out of the registry here.
+                self.ctx.media.forget(st.call.id(), &m);
+            }
+        }
+        Ok(())
     }
 
     async fn post_stop(
@@ -564,6 +670,9 @@ impl Actor for CallActor {
                         },
                     );
                 }
+            }
+            CallMsg::Media { who, offer, reply } => {
+                self.media(&myself, st, who, offer, reply).await;
             }
             CallMsg::Get { reply } => {
                 let _ = reply.send(st.call.clone());

@@ -34,6 +34,50 @@ pub struct Config {
     /// Outbound compliance settings (E2).
     #[serde(default)]
     pub compliance: ComplianceConfig,
+    /// Where media (WebRTC) binds and which STUN/TURN servers it uses (H1).
+    #[serde(default)]
+    pub media: MediaConfig,
+}
+
+/// Media settings (H1): the local UDP addresses legs bind, and the STUN/TURN servers both the
+/// server's legs and the browser pages use (`GET /api/v1/media-config`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// Local addresses for legs' UDP sockets; port 0 picks a free port per leg. Default
+    /// `["127.0.0.1:0"]` (host candidates on loopback); a deployment names its public interface.
+    #[serde(default = "default_udp_addrs")]
+    pub udp_addrs: Vec<String>,
+    /// STUN and TURN servers.
+    #[serde(default)]
+    pub ice_servers: Vec<IceServer>,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            udp_addrs: default_udp_addrs(),
+            ice_servers: Vec::new(),
+        }
+    }
+}
+
+fn default_udp_addrs() -> Vec<String> {
+    vec!["127.0.0.1:0".to_owned()]
+}
+
+/// A STUN or TURN server, as WebRTC's `RTCIceServer`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IceServer {
+    /// `stun:host:port`, `turn:host:port?transport=udp`, `turns:…`.
+    pub urls: Vec<String>,
+    /// TURN user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
 }
 
 /// A group of agents with its dial strategy (D1, B2).
@@ -113,6 +157,9 @@ pub struct QueueConfig {
     /// Callbacks open at once on this queue (E4); more go to the missed-call flow.
     #[serde(default = "default_callback_max")]
     pub callback_max_concurrent: usize,
+    /// Customers may call this queue from the web call page (`/call`, H1) without logging in.
+    #[serde(default)]
+    pub web_calls: bool,
 }
 
 fn default_callback_max() -> usize {
@@ -225,6 +272,49 @@ fn default_service_level() -> u64 {
 /// carol (support, sales); supervisor sam; admin root; every password `demo`.
 pub const DEMO_TOML: &str = include_str!("demo.toml");
 
+impl MediaConfig {
+    /// Checks the addresses and the ICE server URLs (a TURN server needs its credentials).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.udp_addrs.is_empty() {
+            return Err("media.udp_addrs: give at least one address".into());
+        }
+        for a in &self.udp_addrs {
+            if a.parse::<std::net::SocketAddr>().is_err() {
+                return Err(format!("media.udp_addrs: {a:?} is not an ip:port address"));
+            }
+        }
+        for server in &self.ice_servers {
+            if server.urls.is_empty() {
+                return Err("media.ice_servers: a server has no urls".into());
+            }
+            for url in &server.urls {
+                let scheme = url.split(':').next().unwrap_or_default();
+                match scheme {
+                    "stun" | "stuns" => {}
+                    "turn" | "turns" => {
+                        if server.username.as_deref().unwrap_or_default().is_empty()
+                            || server.credential.as_deref().unwrap_or_default().is_empty()
+                        {
+                            return Err(format!(
+                                "media.ice_servers: {url} needs username and credential"
+                            ));
+                        }
+                    }
+                    _ => {
+                        return Err(format!(
+                            "media.ice_servers: {url:?} is not a stun:, stuns:, turn: or turns: URL"
+                        ))
+                    }
+                }
+                if url.len() <= scheme.len() + 1 {
+                    return Err(format!("media.ice_servers: {url:?} names no host"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// Parses and validates a TOML configuration.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
@@ -302,6 +392,7 @@ impl Config {
                 return bad(format!("group {}: unknown agent {m}", g.id));
             }
         }
+        self.media.validate().map_err(ConfigError::Invalid)?;
         let mut users = HashSet::new();
         for u in &self.users {
             if !users.insert(u.username.as_str()) {
@@ -429,6 +520,31 @@ mod tests {
             (2, 1, Some("2468"))
         );
         assert!(c.queues[0].outbound && c.queues[0].record);
+    }
+
+    #[test]
+    fn media_settings_are_checked() {
+        let c = Config::from_toml(
+            "[media]\nudp_addrs = [\"0.0.0.0:0\"]\nice_servers = [{ urls = [\"stun:stun.example.org:3478\"] }, { urls = [\"turn:turn.example.org:3478\"], username = \"u\", credential = \"p\" }]\n",
+        )
+        .unwrap();
+        assert_eq!(c.media.ice_servers.len(), 2);
+        assert_eq!(Config::demo().media.udp_addrs, ["127.0.0.1:0"]);
+        for (bad, says) in [
+            ("[media]\nudp_addrs = [\"localhost\"]\n", "not an ip:port"),
+            (
+                "[media]\nice_servers = [{ urls = [\"turn:t.example.org\"] }]\n",
+                "needs username",
+            ),
+            (
+                "[media]\nice_servers = [{ urls = [\"http://x\"] }]\n",
+                "not a stun:",
+            ),
+            ("[media]\nice_servers = [{ urls = [] }]\n", "no urls"),
+        ] {
+            let err = Config::from_toml(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub(crate) struct Context {
     pub calls: RwLock<HashMap<CallId, ActorRef<CallMsg>>>,
     pub children: RwLock<HashMap<ActorId, ChildKey>>,
     pub call_sups: RwLock<Vec<ActorRef<crate::supervisor::SupervisorMsg>>>,
+    pub media: crate::media::actor::MediaRegistry,
 }
 
 impl Context {
@@ -59,6 +60,7 @@ impl Context {
             calls: RwLock::default(),
             children: RwLock::default(),
             call_sups: RwLock::default(),
+            media: crate::media::actor::MediaRegistry::default(),
         }
     }
 

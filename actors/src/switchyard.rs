@@ -95,7 +95,6 @@ pub struct Switchyard {
     root: ActorRef<RootMsg>,
     callbacks: Arc<tokio::sync::Mutex<()>>,
     scheduler: Arc<std::sync::OnceLock<ActorRef<crate::scheduler::SchedulerMsg>>>,
-    media: crate::media::session::MediaSessions,
 }
 
 impl Switchyard {
@@ -119,12 +118,14 @@ impl Switchyard {
                 clock.now().0,
             )
             .await?;
-        let ctx = Arc::new(Context::new(
-            config,
-            clock,
-            store,
-            EventBus::new(options.event_buffer),
-        ));
+        let media = crate::media::actor::MediaRegistry::new(
+            config.media.clone(),
+            options.recordings_dir.clone(),
+        );
+        let ctx = Arc::new(Context {
+            media,
+            ..Context::new(config, clock, store, EventBus::new(options.event_buffer))
+        });
         let (root, _) = Actor::spawn(None, Root, ())
             .await
             .map_err(|e| ActorError::NoAnswer("root supervisor".into(), e.to_string()))?;
@@ -175,7 +176,6 @@ impl Switchyard {
             root,
             callbacks: Arc::default(),
             scheduler: Arc::default(),
-            media: crate::media::session::MediaSessions::new(options.recordings_dir.clone()),
         };
         write(&yard.ctx.call_sups).extend(call_sups);
         for call in yard.ctx.store.open_calls().await? {

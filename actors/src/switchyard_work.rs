@@ -7,6 +7,7 @@ use crate::call_actor::CallMsg;
 use crate::clock::Clock;
 use crate::context::ask;
 use crate::error::ActorError;
+use crate::media::actor::MediaMsg;
 use crate::store::Txn;
 use engine::call::Call;
 use engine::schedule::{Schedule, ScheduleState};
@@ -361,32 +362,61 @@ impl Switchyard {
         Ok(self.ctx.store.txns_of(customer).await?)
     }
 
-    /// Answers a party's WebRTC offer for a live call (H1): the customer's leg, or the call's
-    /// agent's. The bridge starts once both legs are up and follows the call from then on.
+    /// Answers a party's WebRTC offer for a live call (H1): the customer's leg, or the leg of
+    /// an agent on the call (its owner, a consulted colleague, a conference's third party).
+    /// The call actor starts the call's media actor at the first offer; audio then follows
+    /// the call's steps.
     pub async fn media_answer(
         &self,
         call: &str,
-        party: crate::media::session::Party,
+        who: engine::call::Participant,
         offer: webrtc::peer_connection::RTCSessionDescription,
     ) -> Result<webrtc::peer_connection::RTCSessionDescription, ActorError> {
-        let live = self.call(call).await?;
-        if live.state().is_final() {
-            return Err(ActorError::CallOver(call.to_owned()));
+        let cid = CallId::from(call);
+        match self.ctx.call(&cid) {
+            Some(r) => {
+                ask(&r, "call", |reply| CallMsg::Media {
+                    who,
+                    offer: Box::new(offer),
+                    reply,
+                })
+                .await?
+            }
+            None => match self.ctx.store.load_call(&cid).await? {
+                Some(_) => Err(ActorError::CallOver(call.to_owned())),
+                None => Err(ActorError::UnknownCall(call.to_owned())),
+            },
         }
-        let now = crate::media::bridge::BridgeState {
-            held: live.held(),
-            muted: live.muted(),
-            recording: live.recording(),
-        };
-        let events = self.subscribe();
-        self.media
-            .answer(live.id(), party, offer, events, now)
-            .await
-            .map_err(|e| ActorError::Media(e.to_string()))
     }
 
-    /// The media sessions (forks for the transcriber, bridge state).
-    pub fn media(&self) -> &crate::media::session::MediaSessions {
-        &self.media
+    /// Each leg's counters for a call with media (empty without).
+    pub async fn media_stats(
+        &self,
+        call: &str,
+    ) -> Result<Vec<(engine::call::Participant, crate::media::leg::LegStats)>, ActorError> {
+        let Some(m) = self.ctx.media.get(&engine::CallId::from(call)) else {
+            return Ok(Vec::new());
+        };
+        Ok(ask(&m, "media", |reply| MediaMsg::Stats { reply })
+            .await
+            .unwrap_or_default())
+    }
+
+    /// A leg's 16 kHz fork (for the transcriber; taken once per leg).
+    pub async fn media_fork(
+        &self,
+        call: &str,
+        who: engine::call::Participant,
+    ) -> Option<crate::media::fork::ForkReceiver> {
+        let m = self.ctx.media.get(&engine::CallId::from(call))?;
+        ask(&m, "media", |reply| MediaMsg::TakeFork { who, reply })
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The media actors (recording paths, waiting for a call's media to end).
+    pub fn media(&self) -> &crate::media::actor::MediaRegistry {
+        &self.ctx.media
     }
 }

@@ -1,21 +1,28 @@
 //! A WebRTC audio leg (H1): one peer connection carrying one PCMU audio track each way, on
-//! loopback host candidates. Received audio comes out decoded (8 kHz PCM frames) through a
-//! bounded channel; audio to send goes in as PCM and is encoded here.
+//! the configured host addresses (loopback by default) and STUN/TURN servers. Received audio
+//! comes out decoded (8 kHz PCM frames) through a bounded channel; audio to send goes in as
+//! PCM and is encoded and packetized here, on the same RTP stream as RFC 4733 DTMF events
+//! (`audio/telephone-event`), so that sequence numbers and timestamps stay one timeline.
 //!
 //! The event handler only hands packets on (the driver awaits it inline; it must not block).
 
-use crate::media::g711;
-use rtc::media::Sample;
+use crate::config::MediaConfig;
+use crate::media::{dtmf, g711};
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::media_engine::MIME_TYPE_PCMU;
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT,
+};
+use rtc::peer_connection::configuration::{RTCConfigurationBuilder, RTCIceServer};
+use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RtpCodecKind,
 };
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch, Mutex};
-use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
@@ -47,6 +54,26 @@ struct Handler {
     gathered: watch::Sender<bool>,
     connected: watch::Sender<RTCPeerConnectionState>,
     incoming: mpsc::Sender<Vec<i16>>,
+    events: mpsc::Sender<[u8; 4]>,
+    counters: Arc<Counters>,
+}
+
+/// A leg's packet counters, read by `GET /api/v1/calls/{id}/media`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    received: AtomicU64,
+    sent: AtomicU64,
+}
+
+/// What a leg has carried so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LegStats {
+    /// The peer connection is up.
+    pub connected: bool,
+    /// RTP packets received from the party.
+    pub packets_received: u64,
+    /// RTP packets sent to the party.
+    pub packets_sent: u64,
 }
 
 #[async_trait::async_trait]
@@ -63,31 +90,76 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let incoming = self.incoming.clone();
+        let events = self.events.clone();
+        let counters = self.counters.clone();
         tokio::spawn(async move {
             while let Some(event) = track.poll().await {
                 if let TrackRemoteEvent::OnRtpPacket(packet) = event {
-                    // A full consumer loses this frame rather than stall the driver.
-                    let _ = incoming.try_send(g711::decode_frame(&packet.payload));
+                    counters.received.fetch_add(1, Ordering::Relaxed);
+                    // A full consumer loses this frame rather than stall the driver. PCMU has
+                    // the static payload type 0; anything else on the stream is a telephone
+                    // event (the only other codec offered).
+                    if packet.header.payload_type == 0 {
+                        let _ = incoming.try_send(g711::decode_frame(&packet.payload));
+                    } else if let Ok(p) = <[u8; 4]>::try_from(&packet.payload[..]) {
+                        let _ = events.try_send(p);
+                    }
                 }
             }
         });
     }
 }
 
+/// The sending side's RTP timeline.
+struct Outgoing {
+    sequence: u16,
+    timestamp: u32,
+    payload_types: Option<(u8, Option<u8>)>,
+    started: bool,
+}
+
+impl Outgoing {
+    fn packet(&mut self, ssrc: u32, pt: u8, marker: bool, payload: Vec<u8>) -> rtp::Packet {
+        let packet = rtp::Packet {
+            header: rtp::header::Header {
+                version: 2,
+                marker,
+                payload_type: pt,
+                sequence_number: self.sequence,
+                timestamp: self.timestamp,
+                ssrc,
+                ..Default::default()
+            },
+            payload: payload.into(),
+        };
+        self.sequence = self.sequence.wrapping_add(1);
+        packet
+    }
+}
+
 /// One audio leg.
 pub struct Leg {
     pc: Arc<dyn PeerConnection>,
-    track: Arc<TrackLocalStaticSample>,
+    track: Arc<TrackLocalStaticRTP>,
     sender: Arc<dyn RtpSender>,
     ssrc: u32,
-    payload_type: Mutex<Option<u8>>,
+    out: Mutex<Outgoing>,
+    events: Mutex<Option<mpsc::Receiver<[u8; 4]>>>,
     gathered: watch::Receiver<bool>,
     state: watch::Receiver<RTCPeerConnectionState>,
+    counters: Arc<Counters>,
 }
 
 impl Leg {
     /// A new leg bound to loopback, with its channel of received 8 kHz frames.
     pub async fn new() -> Result<(Leg, mpsc::Receiver<Vec<i16>>), LegError> {
+        Leg::with_config(&MediaConfig::default()).await
+    }
+
+    /// A new leg bound to the configured addresses, using the configured STUN/TURN servers.
+    pub async fn with_config(
+        config: &MediaConfig,
+    ) -> Result<(Leg, mpsc::Receiver<Vec<i16>>), LegError> {
         let mut media = MediaEngine::default();
         let pcmu = RTCRtpCodec {
             mime_type: MIME_TYPE_PCMU.to_owned(),
@@ -99,8 +171,23 @@ impl Leg {
         media
             .register_codec(
                 RTCRtpCodecParameters {
-                    rtp_codec: pcmu.clone(),
+                    rtp_codec: pcmu,
                     payload_type: 0,
+                },
+                RtpCodecKind::Audio,
+            )
+            .map_err(rtc_err)?;
+        media
+            .register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec: RTCRtpCodec {
+                        mime_type: MIME_TYPE_TELEPHONE_EVENT.to_owned(),
+                        clock_rate: 8_000,
+                        channels: 0,
+                        sdp_fmtp_line: "0-16".to_owned(),
+                        rtcp_feedback: vec![],
+                    },
+                    payload_type: 101,
                 },
                 RtpCodecKind::Audio,
             )
@@ -108,15 +195,33 @@ impl Leg {
         let (gathered_tx, gathered) = watch::channel(false);
         let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
         let (incoming_tx, incoming) = mpsc::channel(256);
+        let counters = Arc::new(Counters::default());
+        let (events_tx, events_rx) = mpsc::channel(64);
         let handler = Handler {
             gathered: gathered_tx,
             connected: state_tx,
             incoming: incoming_tx,
+            events: events_tx,
+            counters: counters.clone(),
         };
+        let ice_servers = config
+            .ice_servers
+            .iter()
+            .map(|s| RTCIceServer {
+                urls: s.urls.clone(),
+                username: s.username.clone().unwrap_or_default(),
+                credential: s.credential.clone().unwrap_or_default(),
+            })
+            .collect();
         let pc = PeerConnectionBuilder::new()
+            .with_configuration(
+                RTCConfigurationBuilder::new()
+                    .with_ice_servers(ice_servers)
+                    .build(),
+            )
             .with_media_engine(media)
             .with_handler(Arc::new(handler))
-            .with_udp_addrs(vec!["127.0.0.1:0".to_owned()])
+            .with_udp_addrs(config.udp_addrs.clone())
             .build()
             .await
             .map_err(rtc_err)?;
@@ -127,7 +232,8 @@ impl Leg {
                 ssrc: Some(ssrc),
                 ..Default::default()
             },
-            codec: pcmu,
+            // No codec pinned on the track: the transceiver then offers every registered codec
+            // (PCMU and telephone-event); packets carry their own payload type.
             ..Default::default()
         };
         let media_track = MediaStreamTrack::new(
@@ -137,8 +243,7 @@ impl Leg {
             RtpCodecKind::Audio,
             vec![encoding],
         );
-        let track =
-            Arc::new(TrackLocalStaticSample::new(Instant::now(), media_track).map_err(rtc_err)?);
+        let track = Arc::new(TrackLocalStaticRTP::new(media_track));
         let sender = pc
             .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
             .await
@@ -148,9 +253,16 @@ impl Leg {
             track,
             sender,
             ssrc,
-            payload_type: Mutex::new(None),
+            out: Mutex::new(Outgoing {
+                sequence: rand::random(),
+                timestamp: rand::random(),
+                payload_types: None,
+                started: false,
+            }),
+            events: Mutex::new(Some(events_rx)),
             gathered,
             state,
+            counters,
         };
         Ok((leg, incoming))
     }
@@ -215,35 +327,96 @@ impl Leg {
         Ok(())
     }
 
+    /// The negotiated payload types: PCMU's and the telephone event's (if the remote takes
+    /// DTMF events).
+    async fn payload_types(&self, out: &mut Outgoing) -> Result<(u8, Option<u8>), LegError> {
+        if let Some(known) = out.payload_types {
+            return Ok(known);
+        }
+        let params = self.sender.get_parameters().await.map_err(rtc_err)?;
+        let codecs = &params.rtp_parameters.codecs;
+        let find = |mime: &str| {
+            codecs
+                .iter()
+                .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime))
+                .map(|c| c.payload_type)
+        };
+        let known = (
+            find(MIME_TYPE_PCMU).unwrap_or(0),
+            find(MIME_TYPE_TELEPHONE_EVENT),
+        );
+        out.payload_types = Some(known);
+        Ok(known)
+    }
+
+    async fn write(&self, packet: rtp::Packet) -> Result<(), LegError> {
+        self.track.write_rtp(packet).await.map_err(rtc_err)?;
+        self.counters.sent.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Sends a 20 ms frame of 8 kHz PCM.
     pub async fn send(&self, pcm: &[i16]) -> Result<(), LegError> {
+        let packet = {
+            let mut out = self.out.lock().await;
+            let (pt, _) = self.payload_types(&mut out).await?;
+            let first = !out.started;
+            let packet = out.packet(self.ssrc, pt, first, g711::encode_frame(pcm));
+            out.started = true;
+            out.timestamp = out.timestamp.wrapping_add(pcm.len() as u32);
+            packet
+        };
+        self.write(packet).await
+    }
+
+    /// Sends DTMF digits as RFC 4733 telephone events: each digit 100 ms (a packet every
+    /// 20 ms, the end packet three times), 60 ms apart. Audio sent meanwhile stays on the
+    /// same timeline. An unknown digit or a remote that did not negotiate telephone events is
+    /// an error, before anything is sent.
+    pub async fn send_dtmf(&self, digits: &str) -> Result<(), LegError> {
+        let mut all = Vec::new();
+        for d in digits.chars() {
+            all.push(
+                dtmf::digit_packets(d, 100, 8_000, 20)
+                    .ok_or_else(|| LegError::WebRtc(format!("{d:?} is not a DTMF digit")))?,
+            );
+        }
         let pt = {
-            let mut cached = self.payload_type.lock().await;
-            match *cached {
-                Some(pt) => pt,
-                None => {
-                    let params = self.sender.get_parameters().await.map_err(rtc_err)?;
-                    let pt = params
-                        .rtp_parameters
-                        .codecs
-                        .first()
-                        .map(|c| c.payload_type)
-                        .unwrap_or(0);
-                    *cached = Some(pt);
-                    pt
+            let mut out = self.out.lock().await;
+            self.payload_types(&mut out).await?.1
+        }
+        .ok_or_else(|| LegError::WebRtc("the remote takes no telephone events".into()))?;
+        for payloads in all {
+            let start = self.out.lock().await.timestamp;
+            for (i, p) in payloads.iter().enumerate() {
+                let packet = {
+                    let mut out = self.out.lock().await;
+                    let mut packet = out.packet(self.ssrc, pt, i == 0, p.to_vec());
+                    packet.header.timestamp = start;
+                    packet
+                };
+                self.write(packet).await?;
+                if i + 3 < payloads.len() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
-        };
-        let sample = Sample {
-            data: g711::encode_frame(pcm).into(),
-            duration: Duration::from_millis(20),
-            ..Sample::new(Instant::now())
-        };
-        self.track
-            .sample_writer(self.ssrc, pt)
-            .write_sample(&sample)
-            .await
-            .map_err(rtc_err)
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        Ok(())
+    }
+
+    /// Takes the stream of RFC 4733 payloads received from the remote (once).
+    pub async fn take_dtmf_events(&self) -> Option<mpsc::Receiver<[u8; 4]>> {
+        self.events.lock().await.take()
+    }
+
+    /// What the leg has carried so far.
+    pub fn stats(&self) -> LegStats {
+        LegStats {
+            connected: *self.state.borrow() == RTCPeerConnectionState::Connected,
+            packets_received: self.counters.received.load(Ordering::Relaxed),
+            packets_sent: self.counters.sent.load(Ordering::Relaxed),
+        }
     }
 
     /// Closes the connection.

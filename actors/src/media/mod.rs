@@ -10,16 +10,18 @@
 //! - [`fork`]: a bounded per-leg channel of 16 kHz frames that drops the oldest frame rather
 //!   than slow the bridge.
 //!
-//! The WebRTC legs and the media actor that drives these come next (see the README).
+//! On top of them: [`leg`] (a WebRTC audio leg), [`pump`] (one call's audio routing, mixing,
+//! hold music, forks and recording) and [`actor`] (the media actor per call, supervised by
+//! its call actor).
 
-pub mod bridge;
+pub mod actor;
 pub mod dtmf;
 pub mod fork;
 pub mod g711;
 pub mod leg;
 pub mod mix;
+pub mod pump;
 pub mod resample;
-pub mod session;
 pub mod tone;
 pub mod wav;
 

@@ -16,12 +16,14 @@
 //! consults and conferences in `transfer`. Every method either changes the call and says what
 //! the shell must do ([`Effects`]), or refuses with an [`Error`] and changes nothing.
 
+mod audio;
 mod callback;
 mod control;
 mod journey;
 mod state;
 mod transfer;
 
+pub use audio::{AudioPlan, Participant};
 pub use callback::{admit, Admission};
 pub use control::{Recording, RecordingAction, MAX_DTMF_DIGITS};
 pub use journey::{JourneyEntry, JourneyEvent, Party};

@@ -1,0 +1,322 @@
+//! The media actor (H1–H3): one per call with media, spawned by the call actor at the first
+//! WebRTC offer and supervised by it. It owns the call's legs (customer, owner, consulted
+//! colleague, conference third), answers each party's offer, and drives the call's audio
+//! [`pump`](crate::media::pump) by the call's [`AudioPlan`], which the call actor sends after
+//! every step: media obeys the call, it never decides anything about it.
+//!
+//! If the call actor restarts, the new one adopts the running media actor (the legs and the
+//! recording go on). If the media actor fails, the call goes on without media; the parties'
+//! next offers start a fresh one.
+
+use crate::config::MediaConfig;
+use crate::error::ActorError;
+use crate::media::fork::{fork, ForkReceiver};
+use crate::media::leg::{Leg, LegStats};
+use crate::media::pump::{self, PumpCmd, RecordingFile};
+use engine::call::{AudioPlan, Participant};
+use engine::CallId;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, watch, Notify};
+use webrtc::peer_connection::RTCSessionDescription;
+
+/// Frames kept per fork subscriber before the oldest is dropped (10 s of 20 ms frames).
+const FORK_FRAMES: usize = 500;
+
+/// Messages to a media actor.
+pub enum MediaMsg {
+    /// A party's WebRTC offer; the answer comes back.
+    Answer {
+        /// Whose.
+        who: Participant,
+        /// The offer (boxed: session descriptions are large).
+        offer: Box<RTCSessionDescription>,
+        /// The answer, or why not.
+        reply: RpcReplyPort<Result<RTCSessionDescription, ActorError>>,
+    },
+    /// The call took a step: who hears whom now, and DTMF digits its owner just sent.
+    Follow {
+        /// The plan.
+        plan: AudioPlan,
+        /// Digits to send to the customer (RFC 4733).
+        dtmf: Option<String>,
+    },
+    /// Each leg's counters.
+    Stats {
+        /// Answer.
+        reply: RpcReplyPort<Vec<(Participant, LegStats)>>,
+    },
+    /// A leg's 16 kHz fork (for the transcriber; taken once per leg).
+    TakeFork {
+        /// Whose.
+        who: Participant,
+        /// Answer.
+        reply: RpcReplyPort<Option<ForkReceiver>>,
+    },
+    /// The call is over: complete the recording, close the legs, stop.
+    End,
+}
+
+/// The call's media actors, by call: how the API and the transcriber reach them, and where
+/// their settings live.
+#[derive(Clone, Default)]
+pub struct MediaRegistry {
+    actors: Arc<Mutex<HashMap<CallId, ActorRef<MediaMsg>>>>,
+    ended: Arc<Notify>,
+    config: Arc<MediaConfig>,
+    recordings: Option<Arc<PathBuf>>,
+}
+
+impl MediaRegistry {
+    /// A registry whose legs use `config`, writing recordings into `recordings_dir` if given.
+    pub fn new(config: MediaConfig, recordings_dir: Option<PathBuf>) -> Self {
+        MediaRegistry {
+            config: Arc::new(config),
+            recordings: recordings_dir.map(Arc::new),
+            ..Default::default()
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CallId, ActorRef<MediaMsg>>> {
+        // A plain map: a poisoned lock still holds a usable registry.
+        self.actors.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The call's media actor, if it has one.
+    pub fn get(&self, call: &CallId) -> Option<ActorRef<MediaMsg>> {
+        self.lock().get(call).cloned()
+    }
+
+    /// Where a call's recording is (or would be) written.
+    pub fn recording_path(&self, call: &CallId) -> Option<PathBuf> {
+        self.recordings
+            .as_ref()
+            .map(|d| d.join(format!("{call}.wav")))
+    }
+
+    /// Waits until the call has no media actor (it ended with the call).
+    pub async fn ended(&self, call: &CallId) {
+        loop {
+            // Registered before the check, so an end between the check and the wait is seen.
+            let notified = self.ended.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.lock().contains_key(call) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    pub(crate) fn forget(&self, call: &CallId, actor: &ActorRef<MediaMsg>) {
+        let mut all = self.lock();
+        if all.get(call).is_some_and(|a| a.get_id() == actor.get_id()) {
+            all.remove(call);
+        }
+        drop(all);
+        self.ended.notify_waiters();
+    }
+
+    fn opener(&self, call: &CallId) -> pump::OpenRecording {
+        let path = self.recording_path(call);
+        Box::new(move || open_recording(path?))
+    }
+}
+
+fn open_recording(path: PathBuf) -> Option<RecordingFile> {
+    let opened = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|_| std::fs::File::create(&path))
+        .and_then(|f| crate::media::wav::Recorder::new(std::io::BufWriter::new(f), 8_000));
+    match opened {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::error!(path = %path.display(), error = %e, "cannot open the call recording");
+            None
+        }
+    }
+}
+
+pub(crate) struct MediaActor {
+    pub(crate) registry: MediaRegistry,
+}
+
+pub(crate) struct MediaArgs {
+    pub(crate) call: CallId,
+    pub(crate) plan: AudioPlan,
+}
+
+pub(crate) struct MediaState {
+    call: CallId,
+    legs: HashMap<Participant, Arc<Leg>>,
+    forks: HashMap<Participant, ForkReceiver>,
+    plan: Option<watch::Sender<AudioPlan>>,
+    cmds: mpsc::UnboundedSender<PumpCmd>,
+    pump: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for MediaState {
+    fn drop(&mut self) {
+        // A failed actor skips post_stop: its pump must not outlive it.
+        if let Some(p) = &self.pump {
+            p.abort();
+        }
+    }
+}
+
+impl MediaActor {
+    async fn answer(
+        &self,
+        st: &mut MediaState,
+        who: Participant,
+        offer: Box<RTCSessionDescription>,
+    ) -> Result<RTCSessionDescription, ActorError> {
+        let present = st
+            .plan
+            .as_ref()
+            .is_some_and(|p| p.borrow().present.contains(&who));
+        if !present {
+            return Err(ActorError::Media(format!(
+                "{} is not on call {}",
+                describe(&who),
+                st.call
+            )));
+        }
+        let media = |e: crate::media::leg::LegError| ActorError::Media(e.to_string());
+        let (leg, incoming) = Leg::with_config(&self.registry.config)
+            .await
+            .map_err(media)?;
+        let answer = match leg.answer(*offer).await {
+            Ok(a) => a,
+            Err(e) => {
+                leg.close().await;
+                return Err(media(e));
+            }
+        };
+        let leg = Arc::new(leg);
+        let (fork_tx, fork_rx) = fork(FORK_FRAMES);
+        // A new offer from a party already connected replaces its leg (a reloaded panel).
+        if let Some(old) = st.legs.insert(who.clone(), leg.clone()) {
+            tokio::spawn(async move { old.close().await });
+        }
+        st.forks.insert(who.clone(), fork_rx);
+        let _ = st.cmds.send(PumpCmd::Add {
+            who,
+            leg,
+            incoming,
+            fork: fork_tx,
+        });
+        Ok(answer)
+    }
+
+    /// Closes the legs of parties no longer on the call.
+    fn drop_absent(&self, st: &mut MediaState, plan: &AudioPlan) {
+        let gone: Vec<Participant> = st
+            .legs
+            .keys()
+            .filter(|p| !plan.present.contains(p))
+            .cloned()
+            .collect();
+        for who in gone {
+            let _ = st.cmds.send(PumpCmd::Remove(who.clone()));
+            st.forks.remove(&who);
+            if let Some(leg) = st.legs.remove(&who) {
+                tokio::spawn(async move { leg.close().await });
+            }
+        }
+    }
+}
+
+fn describe(who: &Participant) -> String {
+    match who {
+        Participant::Customer => "the customer".to_owned(),
+        Participant::Agent { agent } => format!("agent {agent}"),
+    }
+}
+
+impl Actor for MediaActor {
+    type Msg = MediaMsg;
+    type State = MediaState;
+    type Arguments = MediaArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<MediaMsg>,
+        args: MediaArgs,
+    ) -> Result<MediaState, ActorProcessingErr> {
+        let (plan_tx, plan_rx) = watch::channel(args.plan);
+        let (cmds, cmds_rx) = mpsc::unbounded_channel();
+        let pump = pump::spawn(plan_rx, cmds_rx, self.registry.opener(&args.call));
+        self.registry
+            .lock()
+            .insert(args.call.clone(), myself.clone());
+        Ok(MediaState {
+            call: args.call,
+            legs: HashMap::new(),
+            forks: HashMap::new(),
+            plan: Some(plan_tx),
+            cmds,
+            pump: Some(pump),
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<MediaMsg>,
+        st: &mut MediaState,
+    ) -> Result<(), ActorProcessingErr> {
+        // Dropping the plan ends the pump, which completes the recording.
+        st.plan = None;
+        if let Some(p) = st.pump.take() {
+            let _ = p.await;
+        }
+        for (_, leg) in st.legs.drain() {
+            leg.close().await;
+        }
+        self.registry.forget(&st.call, &myself);
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<MediaMsg>,
+        msg: MediaMsg,
+        st: &mut MediaState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            MediaMsg::Answer { who, offer, reply } => {
+                let _ = reply.send(self.answer(st, who, offer).await);
+            }
+            MediaMsg::Follow { plan, dtmf } => {
+                self.drop_absent(st, &plan);
+                if let Some(tx) = &st.plan {
+                    let _ = tx.send(plan);
+                }
+                if let (Some(digits), Some(leg)) = (dtmf, st.legs.get(&Participant::Customer)) {
+                    let leg = leg.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = leg.send_dtmf(&digits).await {
+                            tracing::warn!(error = %e, "DTMF not sent to the customer");
+                        }
+                    });
+                }
+            }
+            MediaMsg::Stats { reply } => {
+                let stats = st
+                    .legs
+                    .iter()
+                    .map(|(who, leg)| (who.clone(), leg.stats()))
+                    .collect();
+                let _ = reply.send(stats);
+            }
+            MediaMsg::TakeFork { who, reply } => {
+                let _ = reply.send(st.forks.remove(&who));
+            }
+            MediaMsg::End => myself.stop(None),
+        }
+        Ok(())
+    }
+}

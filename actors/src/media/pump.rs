@@ -1,0 +1,229 @@
+//! The audio pump of one call (H2, H3, D3, D4): it moves audio between the call's legs as the
+//! call's [`AudioPlan`] says. A listener with one source gets that source's frames as they
+//! arrive (no added delay); a listener with several (a conference party) gets their mix every
+//! 20 ms, itself left out; a held or waiting customer gets hold music. Every leg's audio is
+//! also offered to its 16 kHz fork, which never slows the pump, and the recorded parties are
+//! mixed into the recording under the call's recording state.
+
+use crate::media::fork::{ForkSender, Frame};
+use crate::media::leg::{Leg, FRAME_SAMPLES};
+use crate::media::resample::To16k;
+use crate::media::tone::HoldMusic;
+use crate::media::wav::Recorder;
+use engine::call::{AudioPlan, Participant, Recording};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// A call recording file.
+pub type RecordingFile = Recorder<std::io::BufWriter<std::fs::File>>;
+
+/// Opens the recording when the call first starts recording (no file for calls never
+/// recorded).
+pub type OpenRecording = Box<dyn FnOnce() -> Option<RecordingFile> + Send>;
+
+/// What the media actor tells its pump.
+pub enum PumpCmd {
+    /// A party's leg is up: carry its audio.
+    Add {
+        /// Whose.
+        who: Participant,
+        /// The leg.
+        leg: Arc<Leg>,
+        /// Frames received from it (8 kHz).
+        incoming: mpsc::Receiver<Vec<i16>>,
+        /// Where its audio is offered at 16 kHz.
+        fork: ForkSender,
+    },
+    /// A party left: stop carrying its leg.
+    Remove(Participant),
+}
+
+/// Frames of backlog kept per source for mixing and recording: enough to ride out jitter,
+/// little enough to keep the mix in step.
+const BACKLOG: usize = 3;
+
+struct Forking {
+    fork: ForkSender,
+    resample: To16k,
+    at_ms: u64,
+}
+
+impl Forking {
+    fn offer(&mut self, frame: &[i16]) {
+        let samples = self.resample.process(frame);
+        self.fork.send(Frame {
+            at_ms: self.at_ms,
+            samples,
+        });
+        self.at_ms += (frame.len() as u64 * 1000) / 8_000;
+    }
+}
+
+struct LegIo {
+    leg: Arc<Leg>,
+    fork: Forking,
+    pending: VecDeque<Vec<i16>>,
+    reader: JoinHandle<()>,
+}
+
+/// The plan, with what the pump looks up per frame computed once.
+struct Routes {
+    plan: AudioPlan,
+    /// For each source, the listeners that hear only it (forwarded on arrival).
+    direct: HashMap<Participant, Vec<Participant>>,
+    /// Listeners that hear several sources (mixed on the tick), with their sources.
+    mixed: Vec<(Participant, Vec<Participant>)>,
+}
+
+impl Routes {
+    fn new(plan: AudioPlan) -> Routes {
+        let mut listeners: HashMap<&Participant, Vec<Participant>> = HashMap::new();
+        for (from, to) in &plan.links {
+            listeners.entry(to).or_default().push(from.clone());
+        }
+        let mut direct: HashMap<Participant, Vec<Participant>> = HashMap::new();
+        let mut mixed = Vec::new();
+        for (to, sources) in listeners {
+            if plan.music_to.contains(to) {
+                continue;
+            }
+            if let [only] = sources.as_slice() {
+                direct.entry(only.clone()).or_default().push(to.clone());
+            } else {
+                mixed.push((to.clone(), sources));
+            }
+        }
+        Routes {
+            plan,
+            direct,
+            mixed,
+        }
+    }
+}
+
+/// Runs the pump until `plan`'s sender is dropped or `cmds` closes; the recording (opened by
+/// `open_recording` once the call records) is completed before it returns.
+pub fn spawn(
+    mut plan: watch::Receiver<AudioPlan>,
+    mut cmds: mpsc::UnboundedReceiver<PumpCmd>,
+    open_recording: OpenRecording,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut open_recording = Some(open_recording);
+        let mut recorder: Option<RecordingFile> = None;
+        let (frames_tx, mut frames) = mpsc::channel::<(Participant, Vec<i16>)>(1024);
+        let mut legs: HashMap<Participant, LegIo> = HashMap::new();
+        let mut routes = Routes::new(plan.borrow().clone());
+        let mut music = HoldMusic::new(8_000);
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    None => break,
+                    Some(PumpCmd::Add { who, leg, mut incoming, fork }) => {
+                        let tx = frames_tx.clone();
+                        let tag = who.clone();
+                        let reader = tokio::spawn(async move {
+                            while let Some(f) = incoming.recv().await {
+                                if tx.send((tag.clone(), f)).await.is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                        let io = LegIo {
+                            leg,
+                            fork: Forking {
+                                fork,
+                                resample: To16k::new(8_000).expect("8 kHz is supported"),
+                                at_ms: 0,
+                            },
+                            pending: VecDeque::new(),
+                            reader,
+                        };
+                        if let Some(old) = legs.insert(who, io) {
+                            old.reader.abort();
+                        }
+                    }
+                    Some(PumpCmd::Remove(who)) => {
+                        if let Some(old) = legs.remove(&who) {
+                            old.reader.abort();
+                        }
+                    }
+                },
+                Some((who, frame)) = frames.recv() => {
+                    let Some(io) = legs.get_mut(&who) else { continue };
+                    io.fork.offer(&frame);
+                    io.pending.push_back(frame.clone());
+                    if io.pending.len() > BACKLOG {
+                        io.pending.pop_front();
+                    }
+                    for to in routes.direct.get(&who).into_iter().flatten() {
+                        if let Some(l) = legs.get(to) {
+                            let _ = l.leg.send(&frame).await;
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    let popped: HashMap<Participant, Vec<i16>> = legs
+                        .iter_mut()
+                        .filter_map(|(w, io)| io.pending.pop_front().map(|f| (w.clone(), f)))
+                        .collect();
+                    if !routes.plan.music_to.is_empty() {
+                        let tune = music.take(FRAME_SAMPLES);
+                        for to in &routes.plan.music_to {
+                            if let Some(l) = legs.get(to) {
+                                let _ = l.leg.send(&tune).await;
+                            }
+                        }
+                    }
+                    for (to, sources) in &routes.mixed {
+                        if let Some(l) = legs.get(to) {
+                            let mix = sum(sources.iter().filter_map(|s| popped.get(s)));
+                            let _ = l.leg.send(&mix).await;
+                        }
+                    }
+                    if routes.plan.recording != Recording::Off && recorder.is_none() {
+                        recorder = open_recording.take().and_then(|open| open());
+                    }
+                    if let Some(r) = recorder.as_mut() {
+                        let mix = sum(routes.plan.recorded.iter().filter_map(|s| popped.get(s)));
+                        if let Err(e) = r.write(&mix, routes.plan.recording) {
+                            tracing::error!(error = %e, "recording write failed; the recording stops");
+                            recorder = None;
+                        }
+                    }
+                }
+                changed = plan.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    routes = Routes::new(plan.borrow().clone());
+                }
+            }
+        }
+        for io in legs.values() {
+            io.reader.abort();
+        }
+        if let Some(r) = recorder {
+            if let Err(e) = r.finish() {
+                tracing::error!(error = %e, "the recording could not be completed");
+            }
+        }
+    })
+}
+
+/// The saturating sum of frames (silence when none), one 20 ms frame long.
+fn sum<'a>(frames: impl Iterator<Item = &'a Vec<i16>>) -> Vec<i16> {
+    let mut out = vec![0i32; FRAME_SAMPLES];
+    for f in frames {
+        for (o, s) in out.iter_mut().zip(f) {
+            *o += i32::from(*s);
+        }
+    }
+    out.into_iter()
+        .map(|v| v.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16)
+        .collect()
+}

@@ -1,0 +1,131 @@
+//! Who hears whom on a call (H2, H3, D3, D4): a pure reading of the call's state that the media
+//! layer obeys. Media never decides anything about the call; it asks the call for its
+//! [`AudioPlan`] after every step.
+
+use super::{Call, CallState, Recording};
+use crate::AgentId;
+use serde::{Deserialize, Serialize};
+
+/// A party with an audio leg: the customer, or an agent (the owner, a consulted colleague, a
+/// conference's third party).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "party", rename_all = "snake_case")]
+pub enum Participant {
+    /// The caller.
+    Customer,
+    /// An agent.
+    Agent {
+        /// Which.
+        agent: AgentId,
+    },
+}
+
+impl Participant {
+    /// An agent participant.
+    pub fn agent(id: &AgentId) -> Participant {
+        Participant::Agent { agent: id.clone() }
+    }
+}
+
+/// The audio routing of a call at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AudioPlan {
+    /// Directed links `(from, to)`: `to` hears `from`. A party with several sources hears
+    /// their mix (each conference party hears the other two).
+    pub links: Vec<(Participant, Participant)>,
+    /// Parties who hear hold music (the held customer; the customer waiting in a queue).
+    pub music_to: Vec<Participant>,
+    /// Whose audio goes into the call recording: the customer and what the customer hears.
+    pub recorded: Vec<Participant>,
+    /// Everyone on the call now, heard or not (a held customer, a colleague still ringing is
+    /// not): the parties whose media legs are wanted.
+    pub present: Vec<Participant>,
+    /// The recording state (off, on, masked).
+    pub recording: Recording,
+}
+
+impl AudioPlan {
+    /// Whose audio `to` hears.
+    pub fn sources_of<'a>(&'a self, to: &'a Participant) -> impl Iterator<Item = &'a Participant> {
+        self.links
+            .iter()
+            .filter(move |(_, t)| t == to)
+            .map(|(f, _)| f)
+    }
+
+    /// Whether `to` hears `from`.
+    pub fn hears(&self, to: &Participant, from: &Participant) -> bool {
+        self.links.iter().any(|(f, t)| f == from && t == to)
+    }
+}
+
+impl Call {
+    /// Who hears whom now:
+    /// - waiting or ringing in a queue, the customer hears music; dialing out, only the
+    ///   agent is present;
+    /// - connected, the customer and the owner hear each other; held, the customer hears
+    ///   music and nobody hears the customer; muted, the owner's audio does not reach the
+    ///   customer;
+    /// - in an answered consult, the owner and the consulted colleague hear each other;
+    /// - in a conference, every present party hears the other two.
+    pub fn audio_plan(&self) -> AudioPlan {
+        let mut plan = AudioPlan {
+            recording: self.recording(),
+            ..AudioPlan::default()
+        };
+        let customer = Participant::Customer;
+        match self.state() {
+            CallState::Waiting | CallState::Offering => {
+                plan.music_to.push(customer.clone());
+                plan.present.push(customer);
+                return plan;
+            }
+            CallState::Connected => {}
+            CallState::Dialing => {
+                // The agent's leg may come up while the customer's phone rings.
+                plan.present.extend(self.agent().map(Participant::agent));
+                return plan;
+            }
+            CallState::Ended | CallState::Failed => return plan,
+        }
+        let Some(owner) = self.agent().map(Participant::agent) else {
+            return plan;
+        };
+        let mut talkers = Vec::new();
+        if let Some(conf) = self.conference() {
+            if conf.customer_present {
+                talkers.push(customer.clone());
+            }
+            talkers.push(owner.clone());
+            talkers.extend(conf.third_agent().map(Participant::agent));
+        } else {
+            if self.held() {
+                plan.music_to.push(customer.clone());
+            } else {
+                talkers.push(customer.clone());
+            }
+            talkers.push(owner.clone());
+            if let Some(c) = self.consult().filter(|c| c.answered) {
+                talkers.extend(c.agent.as_ref().map(Participant::agent));
+            }
+        }
+        plan.present = talkers.clone();
+        if self.held() && self.conference().is_none() {
+            plan.present.insert(0, customer.clone());
+        }
+        for from in &talkers {
+            for to in &talkers {
+                let muted_to_customer = self.muted() && *from == owner && *to == customer;
+                if from != to && !muted_to_customer {
+                    plan.links.push((from.clone(), to.clone()));
+                }
+            }
+        }
+        if talkers.contains(&customer) {
+            plan.recorded.push(customer.clone());
+            let heard: Vec<Participant> = plan.sources_of(&customer).cloned().collect();
+            plan.recorded.extend(heard);
+        }
+        plan
+    }
+}
