@@ -103,12 +103,17 @@ fn prepare(u: &UserConfig) -> Result<User, String> {
     })
 }
 
-/// Creates and stores a session token for a user.
-pub async fn open_session(state: &AppState, user: &User) -> Result<String, AppError> {
+/// A new random token: 32 bytes from the OS, hex.
+pub fn new_token() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Creates and stores a session token for a user.
+pub async fn open_session(state: &AppState, user: &User) -> Result<String, AppError> {
+    let token = new_token();
     let row = SessionRow {
         token: token.clone(),
         username: user.username.clone(),

@@ -101,6 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let state = AppState {
         yard: yard.clone(),
         users,
+        web_calls: Default::default(),
     };
     crate::serve(listener, state, shutdown_signal()).await?;
     yard.shutdown().await;

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod openapi;
+pub mod pages;
 pub mod ws;
 
 use axum::routing::{get, post, put};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub yard: actors::Switchyard,
     /// Who can log in.
     pub users: auth::Users,
+    /// Customer tokens of web calls.
+    pub web_calls: api::web_call::WebCallTokens,
 }
 
 /// The whole HTTP surface.
@@ -45,7 +48,12 @@ pub fn app(state: AppState) -> Router {
         .route("/calls/outbound", post(api::outbound))
         .route("/calls/{id}", get(api::get_call))
         .route("/calls/{id}/connect", post(api::connect))
-        .route("/calls/{id}/media", post(api::media))
+        .route("/calls/{id}/media", post(api::media).get(api::media_stats))
+        .route("/media-config", get(api::web_call::media_config))
+        .route("/web-queues", get(api::web_call::web_queues))
+        .route("/web-calls", post(api::web_call::create))
+        .route("/web-calls/{id}", get(api::web_call::get))
+        .route("/web-calls/{id}/hangup", post(api::web_call::hangup))
         .route("/callbacks", post(api::callback))
         .route("/schedules", post(api::schedule).get(api::schedules))
         .route("/transactions", post(api::create_txn))
@@ -88,7 +96,10 @@ pub fn app(state: AppState) -> Router {
                 "no such API path; see /api/v1/openapi.json",
             )
         });
-    Router::new().nest("/api/v1", v1).with_state(state)
+    Router::new()
+        .nest("/api/v1", v1)
+        .merge(pages::routes())
+        .with_state(state)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes open requests.

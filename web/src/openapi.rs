@@ -338,8 +338,50 @@ routes![
     (
         "post",
         "/api/v1/calls/{id}/media",
-        "WebRTC signalling: {party: customer|agent, sdp: offer} -> answer",
-        "the call's agent; admin for the customer",
+        "WebRTC signalling: {party: customer|agent, sdp: offer} -> answer; a new offer from the same party replaces its leg",
+        "an agent on the call (owner, consulted colleague, conference third); admin for the customer",
+        200
+    ),
+    (
+        "get",
+        "/api/v1/calls/{id}/media",
+        "Each media leg's counters: {bridged, legs: {customer, agent}, participants}",
+        "an agent on the call, supervisor, admin",
+        200
+    ),
+    (
+        "get",
+        "/api/v1/media-config",
+        "STUN/TURN servers for RTCPeerConnection: {ice_servers}",
+        "public",
+        200
+    ),
+    (
+        "get",
+        "/api/v1/web-queues",
+        "Queues open to web calls: {queues: [{id, name, colour}]}",
+        "public",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/web-calls",
+        "A website visitor calls a queue: {queue, name?, sdp: offer} -> {call_id, token, sdp: answer}",
+        "public (queues with web_calls = true)",
+        201
+    ),
+    (
+        "get",
+        "/api/v1/web-calls/{id}",
+        "The web call's state: {call_id, state, held}",
+        "the call's customer token",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/web-calls/{id}/hangup",
+        "The customer hangs up",
+        "the call's customer token",
         200
     ),
 ];

@@ -2,6 +2,7 @@
 //! compliance lists, transactions and media signalling.
 
 use super::*;
+use engine::call::Participant;
 
 /// `GET /api/v1/customers/{number}/journey`: every call of one customer, oldest first, each
 /// with its status (waiting, assigning, assigned, transferring, ended, failed) and call log.
@@ -311,41 +312,108 @@ pub(crate) async fn link_txn(
     ))
 }
 
+/// Which side of a call a WebRTC leg carries, as signalling names it.
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum MediaParty {
+    /// The caller (the ingress opens it).
+    Customer,
+    /// The agent signalling: the call's owner, a consulted colleague or a conference's third.
+    Agent,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MediaBody {
-    party: actors::media::session::Party,
+    party: MediaParty,
     sdp: actors::media::RTCSessionDescription,
 }
 
 /// `POST /api/v1/calls/{id}/media` `{"party": "customer"|"agent", "sdp": {"type": "offer",
 /// "sdp": "…"}}`: WebRTC signalling (H1). Answers with the server's SDP (ICE candidates
-/// included). The agent's leg is the call's agent's to open; the customer's the ingress's.
+/// included). An agent opens its own leg on a call it is on (owner, consulted colleague,
+/// conference third); the customer's leg is the ingress's (admin). A second offer from the
+/// same party replaces its leg (a reloaded panel reconnects).
 pub(crate) async fn media(
     State(state): State<AppState>,
     c: Caller,
     Path(id): Path<String>,
     Body(b): Body<MediaBody>,
 ) -> Result<Json<Value>, AppError> {
-    use actors::media::session::Party as Leg;
-    match b.party {
-        Leg::Agent => {
+    let who = match b.party {
+        MediaParty::Agent => {
             let call = state.yard.call(&id).await?;
             let me = c.own_agent()?;
-            if call.agent().map(|a| a.as_str()) != Some(me) {
+            let on_call = call.agent().map(|a| a.as_str()) == Some(me)
+                || call
+                    .consult()
+                    .and_then(|k| k.agent.as_ref())
+                    .map(|a| a.as_str())
+                    == Some(me)
+                || call
+                    .conference()
+                    .and_then(|k| k.third_agent())
+                    .map(|a| a.as_str())
+                    == Some(me);
+            if !on_call {
                 return Err(AppError::forbidden(format!(
                     "agent {me} is not on call {id}"
                 )));
             }
+            Participant::agent(&me.into())
         }
-        Leg::Customer => c.require(&[Role::Admin])?,
-    }
+        MediaParty::Customer => {
+            c.require(&[Role::Admin])?;
+            Participant::Customer
+        }
+    };
     if b.sdp.sdp_type != actors::media::RTCSdpType::Offer {
         return Err(AppError::invalid(
             "not_an_offer",
             "send the offer; the answer comes back",
         ));
     }
-    let answer = state.yard.media_answer(&id, b.party, b.sdp).await?;
+    let answer = state.yard.media_answer(&id, who, b.sdp).await?;
     Ok(Json(json!(answer)))
+}
+
+/// `GET /api/v1/calls/{id}/media`: each leg's counters (the server's own view of the audio):
+/// `legs.customer` and `legs.agent` (the call's owner), and every leg in `participants`.
+pub(crate) async fn media_stats(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let call = state.yard.call(&id).await?;
+    if !c.is_supervisor() {
+        let me = c.own_agent()?;
+        if !call.agents_involved().iter().any(|a| a.as_str() == me) {
+            return Err(AppError::forbidden(format!(
+                "agent {me} is not on call {id}"
+            )));
+        }
+    }
+    let stats = state.yard.media_stats(&id).await?;
+    let owner = call.agent().map(Participant::agent);
+    let find = |who: Option<&Participant>| {
+        who.and_then(|w| stats.iter().find(|(p, _)| p == w))
+            .map(|(_, s)| json!(s))
+    };
+    let participants: Vec<Value> = stats
+        .iter()
+        .map(|(p, s)| {
+            let mut v = json!(p);
+            v["stats"] = json!(s);
+            v
+        })
+        .collect();
+    Ok(Json(json!({
+        "call_id": id,
+        "bridged": stats.len() >= 2 && stats.iter().all(|(_, s)| s.connected),
+        "legs": {
+            "customer": find(Some(&Participant::Customer)),
+            "agent": find(owner.as_ref()),
+        },
+        "participants": participants,
+    })))
 }

@@ -1,0 +1,1141 @@
+/*
+ * Switchyard agent phone panel (/agent): login, status, offers, in-call control, transfers,
+ * wrap-up and the call log, with the call's audio over WebRTC. Plain ES2020, no build step.
+ * Fits a CRM phone-panel iframe from 300px wide; works stand-alone too.
+ *
+ * How it keeps in step with the server: the REST API is the truth (GET /agents/{id}, then
+ * GET /calls/{id} of the agent's call); the WebSocket event stream only says *when* to look
+ * again (and adds journey steps to the call log at once). Every action's answer (the call or
+ * agent JSON) is applied directly. Errors from the API are shown in #error, never swallowed.
+ *
+ * Stable element ids (for tests and CRM automation):
+ *   Login      #login-form, #username, #password, #login; #logout; #who (signed-in user)
+ *   Errors     #error (shown while an error is), #error-text, #error-close
+ *   Live link  #link ("live" while the event stream is open)
+ *   Status     #status (select: ready, busy = Not ready, dnd, break, training, pto, offline;
+ *              the system statuses show disabled), #status-timer (time in the status)
+ *              #held-calls (calls this agent put on hold to take another)
+ *   Offer      #offer (the banner; data-call-id), #offer-queue (queue name in its colour),
+ *              #offer-kind, #offer-from (caller's number), #offer-wait (the caller's wait),
+ *              #offer-countdown (seconds left to answer), #accept, #decline
+ *   In call    #call (data-call-id), #call-queue, #call-from, #call-timer, #flag-held,
+ *              #flag-muted, #flag-recording, #media-state ("audio: connected"…), #call-note,
+ *              #hold (Hold / Resume; aria-pressed="true" while held),
+ *              #mute (Mute / Unmute; aria-pressed while muted),
+ *              #record (Record / Stop recording; aria-pressed while recording),
+ *              #mask (Mask / Unmask; aria-pressed while masked), #hangup,
+ *              #dtmf-panel, #dtmf (buttons with data-digit), #dtmf-sent
+ *   Transfer   #transfer-panel, #transfer-type (agent | queue | group | number),
+ *              #transfer-target, #transfer (blind), #consult (attended),
+ *              #consult-box, #consult-state, #consult-complete, #consult-cancel, #conference
+ *   Wrap-up    #wrap-up, #wrap-up-timer, #transfer-note, #take-back, #end-wrap-up
+ *   After call #after, #post-call-status (the status to take after this call)
+ *   Call log   #call-log (one <li> per journey step, data-event = its name), #call-log-id
+ *   Audio      #remote-audio (<audio autoplay> playing the current call's remote stream)
+ *
+ * For tests: window.switchyard = {pc, remoteStream, callId} always reflects the current call
+ * (pc and remoteStream are null when this page has no audio for it).
+ */
+'use strict';
+
+(() => {
+  const API = '/api/v1';
+  const SESSION_KEY = 'switchyard.agent.session';
+  const DEFAULT_OFFER_TIMEOUT_S = 18;
+  const AUDIO = { audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } };
+  /** Statuses an agent may choose (custom ones are the demo's; the server checks them). */
+  const CHOOSABLE = [
+    ['ready', 'Ready'],
+    ['busy', 'Not ready'],
+    ['dnd', 'Do not disturb'],
+    ['break', 'Break'],
+    ['training', 'Training'],
+    ['pto', 'PTO'],
+    ['offline', 'Offline'],
+  ];
+  const SYSTEM = {
+    offered: 'Ringing',
+    dialing: 'Dialing',
+    in_service: 'On a call',
+    after_service: 'Wrap-up',
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const enc = encodeURIComponent;
+
+  const state = {
+    session: null, // {token, agentId, username}
+    agent: null, // GET /agents/{id}
+    call: null, // the call on the panel: ringing, current, or the last one
+    queues: new Map(), // id -> queue view (name, colour…)
+    agents: [], // colleagues, for transfer targets
+    skew: 0, // server clock minus ours, when it matters (ms)
+    ws: null,
+    wsRetry: 0,
+    wsTimer: null,
+    media: new Map(), // call id -> {callId, pc, local, remoteStream, closed}
+    mediaTried: new Set(), // call ids this page opened (or tried to open) audio for
+    preexisting: new Set(), // calls already connected when the panel loaded: no audio here
+    firstLoad: true,
+    busy: new Set(), // controls with a request in flight
+    dtmfChain: Promise.resolve(),
+    dtmfSent: '',
+    dtmfCall: null,
+    bgError: false,
+    ticker: null,
+    poller: null,
+  };
+
+  window.switchyard = {
+    get pc() {
+      const m = currentMedia();
+      return m ? m.pc : null;
+    },
+    get remoteStream() {
+      const m = currentMedia();
+      return m ? m.remoteStream : null;
+    },
+    get callId() {
+      return state.call ? state.call.id : null;
+    },
+  };
+
+  // ---------------------------------------------------------------- helpers
+
+  const me = () => (state.session ? state.session.agentId : null);
+  const now = () => Date.now() + state.skew;
+  const isFinal = (call) => call && (call.state === 'ended' || call.state === 'failed');
+
+  function fmtDuration(ms) {
+    const total = Math.max(0, Math.floor(ms / 1000));
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = String(total % 60).padStart(2, '0');
+    return h ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+  }
+
+  function fmtClock(serverMs) {
+    return new Date(serverMs - state.skew).toLocaleTimeString([], { hour12: false });
+  }
+
+  function queueName(id) {
+    const q = state.queues.get(id);
+    return q ? q.name || id : id;
+  }
+
+  function fmtTarget(t) {
+    if (!t) return '?';
+    if (t.type === 'number') return t.number;
+    return `${t.type} ${t.id}`;
+  }
+
+  function fmtParty(p) {
+    if (!p) return 'someone';
+    if (p.party === 'agent') return `agent ${p.agent}`;
+    return p.party;
+  }
+
+  /** Notes the server's clock from a response; only a skew well beyond the Date header's
+   * one-second resolution is corrected. */
+  function noteServerTime(res) {
+    const d = res.headers.get('date');
+    const server = d ? Date.parse(d) : NaN;
+    if (Number.isNaN(server)) return;
+    const off = server + 500 - Date.now();
+    state.skew = Math.abs(off) > 2000 ? off : 0;
+  }
+
+  async function api(method, path, body) {
+    const headers = {};
+    if (state.session) headers.authorization = `Bearer ${state.session.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res;
+    try {
+      res = await fetch(API + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new Error(`cannot reach the server (${method} ${path}): ${e.message}`);
+    }
+    noteServerTime(res);
+    const text = await res.text();
+    let data = null;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch (_) {
+        data = null;
+      }
+    }
+    if (!res.ok) {
+      const msg = (data && data.error && data.error.message) || `${method} ${path}: HTTP ${res.status}`;
+      const err = new Error(msg);
+      err.status = res.status;
+      err.code = data && data.error ? data.error.code : undefined;
+      if (res.status === 401 && state.session) {
+        logout('Your session has ended: please log in again.');
+      }
+      throw err;
+    }
+    return data;
+  }
+
+  function showError(e, background = false) {
+    const msg = e && e.message ? e.message : String(e);
+    console.error('switchyard:', e);
+    $('error-text').textContent = msg;
+    $('error').hidden = false;
+    state.bgError = background;
+  }
+
+  function clearError() {
+    $('error').hidden = true;
+    $('error-text').textContent = '';
+    state.bgError = false;
+  }
+
+  /** Wraps a user action: clears the last error, marks the control busy, shows any error. */
+  function action(key, fn) {
+    return async (ev) => {
+      if (state.busy.has(key)) return;
+      clearError();
+      state.busy.add(key);
+      try {
+        // fn reads its inputs before its first await; only then does the view redraw.
+        const done = fn(ev);
+        render();
+        await done;
+      } catch (e) {
+        showError(e);
+      } finally {
+        state.busy.delete(key);
+        render();
+      }
+    };
+  }
+
+  // ---------------------------------------------------------------- session
+
+  function loadSession() {
+    try {
+      const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
+      if (s && s.token && s.agentId) return s;
+    } catch (_) {
+      /* a damaged entry is the same as none */
+    }
+    return null;
+  }
+
+  async function login(ev) {
+    ev.preventDefault();
+    clearError();
+    const username = $('username').value.trim();
+    const password = $('password').value;
+    $('login').disabled = true;
+    try {
+      const s = await api('POST', '/sessions', { username, password });
+      if (!s.agent_id) {
+        throw new Error(`${username} signs in as ${s.role} without an agent: this panel is for agents`);
+      }
+      state.session = { token: s.token, agentId: s.agent_id, username };
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify(state.session));
+      $('password').value = '';
+      await start();
+    } catch (e) {
+      showError(e);
+    } finally {
+      $('login').disabled = false;
+    }
+  }
+
+  function logout(message) {
+    state.session = null;
+    sessionStorage.removeItem(SESSION_KEY);
+    if (state.ws) {
+      const ws = state.ws;
+      state.ws = null;
+      ws.close();
+    }
+    clearTimeout(state.wsTimer);
+    clearInterval(state.ticker);
+    clearInterval(state.poller);
+    for (const id of [...state.media.keys()]) closeMedia(id);
+    state.agent = null;
+    state.call = null;
+    state.firstLoad = true;
+    state.preexisting.clear();
+    render();
+    if (message) showError(new Error(message));
+  }
+
+  async function start() {
+    state.firstLoad = true;
+    render();
+    await Promise.all([loadQueues(), loadAgents()]);
+    await scheduleRefresh();
+    connectEvents();
+    clearInterval(state.ticker);
+    state.ticker = setInterval(tick, 500);
+    // Events say when to look; this catches anything a dropped stream missed.
+    clearInterval(state.poller);
+    state.poller = setInterval(() => scheduleRefresh(), 10000);
+  }
+
+  async function loadQueues() {
+    try {
+      const r = await api('GET', '/queues');
+      state.queues = new Map((r.queues || []).map((q) => [q.id, q]));
+    } catch (e) {
+      showError(e, true);
+    }
+  }
+
+  async function loadAgents() {
+    try {
+      const r = await api('GET', '/agents');
+      state.agents = r.agents || [];
+    } catch (e) {
+      showError(e, true);
+    }
+  }
+
+  // ---------------------------------------------------------------- refresh
+
+  let refreshing = null;
+  let refreshAgain = false;
+
+  /** Reloads the agent and its call; concurrent requests coalesce into one more round. */
+  function scheduleRefresh() {
+    if (refreshing) {
+      refreshAgain = true;
+      return refreshing;
+    }
+    refreshing = (async () => {
+      do {
+        refreshAgain = false;
+        if (!state.session) break;
+        try {
+          await refreshOnce();
+          if (state.bgError) clearError();
+        } catch (e) {
+          if (state.session) showError(e, true);
+        }
+      } while (refreshAgain);
+      refreshing = null;
+      render();
+    })();
+    return refreshing;
+  }
+
+  async function refreshOnce() {
+    const agent = await api('GET', `/agents/${enc(me())}`);
+    state.agent = agent;
+    const id = agent.call_id;
+    if (id) {
+      state.call = await api('GET', `/calls/${enc(id)}`);
+      if (state.firstLoad && (agent.status === 'in_service' || agent.status === 'dialing')) {
+        state.preexisting.add(id);
+      }
+    } else if (state.call && !isFinal(state.call)) {
+      // The last call: see whether it ended, was answered elsewhere, came back…
+      try {
+        state.call = await api('GET', `/calls/${enc(state.call.id)}`);
+      } catch (e) {
+        if (e.status !== 403 && e.status !== 404) throw e;
+      }
+    }
+    for (const held of agent.held_calls || []) {
+      if (state.firstLoad) state.preexisting.add(held);
+    }
+    // Calls this page carries audio for, other than the one shown (a held call).
+    for (const cid of [...state.media.keys()]) {
+      if (state.call && cid === state.call.id) continue;
+      try {
+        reconcileMedia(await api('GET', `/calls/${enc(cid)}`));
+      } catch (e) {
+        if (e.status === 403 || e.status === 404) closeMedia(cid);
+        else throw e;
+      }
+    }
+    state.firstLoad = false;
+    if (state.call) reconcileMedia(state.call);
+    autoStartMedia();
+  }
+
+  function setCall(call) {
+    if (!call) return;
+    if (!state.call || state.call.id === call.id || call.agent === me()) state.call = call;
+    reconcileMedia(call);
+    render();
+  }
+
+  function setAgent(view) {
+    if (view && view.id === me()) state.agent = view;
+    render();
+  }
+
+  // ---------------------------------------------------------------- events
+
+  function connectEvents() {
+    if (!state.session || state.ws) return;
+    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+    const url = `${proto}://${location.host}${API}/events?token=${enc(state.session.token)}`;
+    const ws = new WebSocket(url);
+    state.ws = ws;
+    ws.onopen = () => {
+      state.wsRetry = 0;
+      setLink(true);
+      scheduleRefresh();
+    };
+    ws.onmessage = (ev) => {
+      let e;
+      try {
+        e = JSON.parse(ev.data);
+      } catch (_) {
+        return;
+      }
+      onEvent(e);
+    };
+    ws.onclose = () => {
+      if (state.ws !== ws) return;
+      state.ws = null;
+      setLink(false);
+      if (!state.session) return;
+      const delay = Math.min(15000, 500 * 2 ** state.wsRetry++);
+      state.wsTimer = setTimeout(() => {
+        connectEvents();
+        scheduleRefresh();
+      }, delay);
+    };
+  }
+
+  function setLink(live) {
+    const el = $('link');
+    el.textContent = live ? 'live' : 'offline';
+    el.classList.toggle('on', !live);
+    el.title = live ? 'Live events' : 'Event stream disconnected: reconnecting';
+  }
+
+  const EVENT_FIELDS_NOT_IN_ENTRY = new Set(['seq', 'type', 'call_id', 'agents']);
+
+  function onEvent(e) {
+    if (!e || !e.type) return;
+    if (e.type === 'stream.hello') return;
+    if (e.type === 'stream.lagged') {
+      scheduleRefresh();
+      return;
+    }
+    if (e.type === 'agent.status') {
+      if (state.agent && e.agent === me()) {
+        state.agent = { ...state.agent, status: e.to, since: e.at };
+        render();
+      }
+      scheduleRefresh();
+      return;
+    }
+    if (e.type.startsWith('call.')) {
+      if (state.call && e.call_id === state.call.id && e.event) {
+        addJourneyEntry(state.call, e);
+        render();
+      }
+      const m = state.media.get(e.call_id);
+      if (m && (e.type === 'call.ended' || e.type === 'call.failed')) closeMedia(e.call_id);
+      if (m && e.type === 'call.transfer_started' && e.by === me()) closeMedia(e.call_id, true);
+      scheduleRefresh();
+    }
+  }
+
+  /** Adds an event's journey step to the call log at once (the next refresh replaces the log
+   * with the server's own). */
+  function addJourneyEntry(call, e) {
+    const entry = {};
+    for (const [k, v] of Object.entries(e)) if (!EVENT_FIELDS_NOT_IN_ENTRY.has(k)) entry[k] = v;
+    // `queue` and `from` are the call's, except in the steps that name their own.
+    if (!['routed_to_queue'].includes(e.event)) delete entry.queue;
+    if (!['initiated', 'overflowed', 'consult_completed'].includes(e.event)) delete entry.from;
+    const journey = call.journey || (call.journey = []);
+    const dup = journey.some((j) => j.at === entry.at && j.event === entry.event);
+    if (!dup) journey.push(entry);
+  }
+
+  // ---------------------------------------------------------------- media
+
+  let iceServersP = null;
+
+  /** GET /media-config once (no auth); without it, no ICE servers (loopback and LAN work). */
+  function iceServers() {
+    if (!iceServersP) {
+      iceServersP = fetch(`${API}/media-config`)
+        .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
+        .then((j) =>
+          (Array.isArray(j.ice_servers) ? j.ice_servers : []).map((s) => {
+            const out = { urls: s.urls };
+            if (s.username != null) out.username = s.username;
+            if (s.credential != null) out.credential = s.credential;
+            return out;
+          })
+        )
+        .catch((e) => {
+          console.warn('switchyard: no media configuration, using no ICE servers:', e);
+          iceServersP = null;
+          return [];
+        });
+    }
+    return iceServersP;
+  }
+
+  function iceGathered(pc, ms = 5000) {
+    if (pc.iceGatheringState === 'complete') return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        pc.removeEventListener('icegatheringstatechange', check);
+        resolve();
+      };
+      const check = () => {
+        if (pc.iceGatheringState === 'complete') done();
+      };
+      const timer = setTimeout(done, ms);
+      pc.addEventListener('icegatheringstatechange', check);
+    });
+  }
+
+  function currentMedia() {
+    return state.call ? state.media.get(state.call.id) || null : null;
+  }
+
+  /** Opens the agent's audio leg for a call it now owns: microphone, offer with every ICE
+   * candidate (no trickle), the server's answer. */
+  async function startMedia(callId) {
+    if (state.media.has(callId) || state.mediaTried.has(callId)) return;
+    state.mediaTried.add(callId);
+    const m = { callId, pc: null, local: null, remoteStream: new MediaStream(), closed: false };
+    state.media.set(callId, m);
+    render();
+    try {
+      const servers = await iceServers();
+      if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+        throw new Error('this browser gives no microphone access here (a secure context is needed)');
+      }
+      m.local = await navigator.mediaDevices.getUserMedia(AUDIO);
+      if (m.closed) return stopTracks(m);
+      const pc = new RTCPeerConnection({ iceServers: servers });
+      m.pc = pc;
+      pc.ontrack = (ev) => {
+        if (!m.remoteStream.getTrackById(ev.track.id)) m.remoteStream.addTrack(ev.track);
+        attachAudio();
+      };
+      pc.onconnectionstatechange = () => {
+        render();
+        if (pc.connectionState === 'failed' && !m.closed) {
+          showError(new Error('the audio connection failed'));
+        }
+      };
+      for (const t of m.local.getAudioTracks()) pc.addTrack(t, m.local);
+      applyMute();
+      await pc.setLocalDescription(await pc.createOffer());
+      await iceGathered(pc);
+      if (m.closed) return;
+      const local = pc.localDescription;
+      const answer = await api('POST', `/calls/${enc(callId)}/media`, {
+        party: 'agent',
+        sdp: { type: local.type, sdp: local.sdp },
+      });
+      if (m.closed) return;
+      await pc.setRemoteDescription({ type: answer.type, sdp: answer.sdp });
+      attachAudio();
+    } catch (e) {
+      const wasClosed = m.closed;
+      closeMedia(callId);
+      if (!wasClosed) showError(new Error(`audio: ${e.message}`));
+    } finally {
+      render();
+    }
+  }
+
+  function stopTracks(m) {
+    if (m.local) for (const t of m.local.getTracks()) t.stop();
+  }
+
+  /** Closes a call's audio. `mayReturn`: the call may come back (a transfer taken back). */
+  function closeMedia(callId, mayReturn = false) {
+    const m = state.media.get(callId);
+    if (!m) return;
+    m.closed = true;
+    state.media.delete(callId);
+    if (mayReturn) state.mediaTried.delete(callId);
+    if (m.pc) m.pc.close();
+    stopTracks(m);
+    const audio = $('remote-audio');
+    if (audio.srcObject === m.remoteStream) audio.srcObject = null;
+    render();
+  }
+
+  /** Plays the current call's remote stream. */
+  function attachAudio() {
+    const m = currentMedia();
+    const audio = $('remote-audio');
+    const stream = m ? m.remoteStream : null;
+    if (audio.srcObject !== stream) audio.srcObject = stream;
+    if (stream && audio.paused) {
+      audio.play().catch((e) => console.warn('switchyard: audio playback:', e));
+    }
+  }
+
+  /** The microphone follows the call's muted flag too (the server mutes the bridge). */
+  function applyMute() {
+    for (const m of state.media.values()) {
+      if (!m.local) continue;
+      const call = state.call && state.call.id === m.callId ? state.call : null;
+      const muted = !!(call && call.muted);
+      for (const t of m.local.getAudioTracks()) t.enabled = !muted;
+    }
+  }
+
+  /** Closes the audio of a call that ended or left this agent. */
+  function reconcileMedia(call) {
+    if (!call || !state.media.has(call.id)) return;
+    if (isFinal(call)) closeMedia(call.id);
+    else if (call.transfer && call.transfer.from === me()) closeMedia(call.id, true);
+    else if (call.agent && call.agent !== me()) closeMedia(call.id, true);
+    applyMute();
+  }
+
+  /** A call that became this agent's while the panel was open gets audio (accept opens it
+   * right away; this covers a call taken, taken back or dialed out). */
+  function autoStartMedia() {
+    const call = state.call;
+    if (!call || !state.agent) return;
+    if (call.state !== 'connected' || call.agent !== me()) return;
+    if (state.agent.call_id !== call.id) return;
+    if (state.preexisting.has(call.id) || state.mediaTried.has(call.id)) return;
+    startMedia(call.id);
+  }
+
+  // ---------------------------------------------------------------- actions
+
+  function callPath(verb) {
+    if (!state.call) throw new Error('no call');
+    return `/calls/${enc(state.call.id)}/${verb}`;
+  }
+
+  async function callAction(verb, body) {
+    setCall(await api('POST', callPath(verb), body));
+  }
+
+  async function accept() {
+    const call = state.call;
+    if (!call) return;
+    const answered = await api('POST', `/calls/${enc(call.id)}/accept`);
+    state.call = answered;
+    render();
+    scheduleRefresh();
+    if (answered.agent === me() && answered.state === 'connected') await startMedia(answered.id);
+  }
+
+  async function decline() {
+    if (!state.call) return;
+    setCall(await api('POST', callPath('decline')));
+    scheduleRefresh();
+  }
+
+  async function hangup() {
+    setCall(await api('POST', callPath('hangup')));
+    scheduleRefresh();
+  }
+
+  function target() {
+    const type = $('transfer-type').value;
+    const value = $('transfer-target').value.trim();
+    if (!value) throw new Error(`enter the ${type === 'number' ? 'number' : `${type} id`} to transfer to`);
+    return type === 'number' ? { type, number: value } : { type, id: value };
+  }
+
+  async function transfer() {
+    const t = target();
+    setCall(await api('POST', callPath('transfer'), { target: t }));
+    scheduleRefresh();
+  }
+
+  async function consult() {
+    const t = target();
+    setCall(await api('POST', callPath('consult'), { target: t }));
+  }
+
+  async function setStatus() {
+    const status = $('status').value;
+    try {
+      setAgent(await api('PUT', `/agents/${enc(me())}/status`, { status }));
+    } finally {
+      scheduleRefresh();
+    }
+  }
+
+  async function setPostCallStatus() {
+    const post = $('post-call-status').value;
+    try {
+      setAgent(await api('PUT', `/agents/${enc(me())}/status`, { post_call_status: post }));
+    } finally {
+      scheduleRefresh();
+    }
+  }
+
+  async function endWrapUp() {
+    setAgent(await api('POST', `/agents/${enc(me())}/wrap-up/end`));
+    scheduleRefresh();
+  }
+
+  async function takeBack() {
+    setCall(await api('POST', callPath('take-back')));
+    scheduleRefresh();
+  }
+
+  /** DTMF digits go one request at a time, in the order pressed. */
+  function sendDigit(d) {
+    if (!state.call || !ownsCall()) return;
+    const id = state.call.id;
+    clearError();
+    state.dtmfChain = state.dtmfChain.then(async () => {
+      try {
+        const call = await api('POST', `/calls/${enc(id)}/dtmf`, { digits: d });
+        if (state.dtmfCall !== id) {
+          state.dtmfCall = id;
+          state.dtmfSent = '';
+        }
+        state.dtmfSent += d;
+        setCall(call);
+      } catch (e) {
+        showError(e);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- view
+
+  function ownsCall() {
+    const c = state.call;
+    return !!(c && c.state === 'connected' && c.agent === me());
+  }
+
+  function statusLabel(s) {
+    const known = CHOOSABLE.find(([v]) => v === s);
+    if (known) return known[1];
+    if (SYSTEM[s]) return SYSTEM[s];
+    return s ? s.charAt(0).toUpperCase() + s.slice(1).replace(/_/g, ' ') : '';
+  }
+
+  /** Rebuilds a select's options only when they change (keeps an open select usable). */
+  function setOptions(select, options, value) {
+    const key = JSON.stringify(options);
+    if (select.dataset.key !== key) {
+      select.textContent = '';
+      for (const [v, label, disabled] of options) {
+        const o = document.createElement('option');
+        o.value = v;
+        o.textContent = label;
+        o.disabled = !!disabled;
+        select.appendChild(o);
+      }
+      select.dataset.key = key;
+    }
+    if (select.value !== value) select.value = value;
+  }
+
+  function setToggle(id, pressed, label, enabled, title) {
+    const b = $(id);
+    b.textContent = label;
+    b.setAttribute('aria-pressed', pressed ? 'true' : 'false');
+    b.disabled = !enabled || state.busy.has(id);
+    b.title = title || '';
+  }
+
+  function colourise(el, queueId) {
+    const q = state.queues.get(queueId);
+    if (q && q.colour) el.style.setProperty('--queue-colour', q.colour);
+    else el.style.removeProperty('--queue-colour');
+  }
+
+  function describe(en) {
+    switch (en.event) {
+      case 'initiated':
+        return `Call from ${en.from}`;
+      case 'routed_to_queue':
+        return `Queued in ${queueName(en.queue)}`;
+      case 'offered_to':
+        return `Offered to ${en.agent}`;
+      case 'agent_busy':
+        return `${en.agent} was busy`;
+      case 'declined':
+        return `Declined by ${en.agent}`;
+      case 'timed_out':
+        return `Offer to ${en.agent} rang out`;
+      case 'offer_withdrawn':
+        return `Offer to ${en.agent} withdrawn`;
+      case 'answered_by':
+        return `Answered by ${en.agent}`;
+      case 'taken_by':
+        return `Taken by ${en.agent}`;
+      case 'overflowed':
+        return `Overflowed from ${queueName(en.from)} to ${queueName(en.to)}`;
+      case 'recovered':
+        return 'Recovered after a failure';
+      case 'dialed':
+        return `${en.by} dialed ${en.number}`;
+      case 'customer_answered':
+        return 'Customer answered';
+      case 'callback_announced':
+        return `Callback announced: ${en.message}`;
+      case 'missed_call_flow':
+        return `Missed-call flow: ${en.reason}`;
+      case 'held':
+        return 'Customer on hold';
+      case 'resumed':
+        return 'Customer off hold';
+      case 'muted':
+        return 'Agent muted';
+      case 'unmuted':
+        return 'Agent unmuted';
+      case 'dtmf':
+        return `DTMF ${en.digits}`;
+      case 'recording':
+        return { on: 'Recording on', masked: 'Recording masked', off: 'Recording off' }[en.state] || `Recording ${en.state}`;
+      case 'transfer_started':
+        return `${en.by} transferred to ${fmtTarget(en.target)}`;
+      case 'transfer_failed':
+        return `Transfer failed: ${en.reason}`;
+      case 'taken_back':
+        return `Taken back by ${en.by}`;
+      case 'transferred_out':
+        return `Handed out to ${en.number}`;
+      case 'consult_started':
+        return `${en.by} consults ${fmtTarget(en.target)}`;
+      case 'consult_offered':
+        return `Consult rings ${en.agent}`;
+      case 'consult_answered':
+        return `Consult answered${en.agent ? ` by ${en.agent}` : ''}`;
+      case 'consult_ended':
+        return `Consult ended (${String(en.reason).replace(/_/g, ' ')})`;
+      case 'consult_completed':
+        return `Transferred from ${en.from} to ${en.to}`;
+      case 'conference_started':
+        return 'Conference started';
+      case 'party_left':
+        return `${fmtParty(en.party)} left the conference`;
+      case 'ended':
+        return `Ended by ${fmtParty(en.by)} (${String(en.result).replace(/_/g, ' ')})`;
+      case 'failed':
+        return `Failed: ${en.reason}`;
+      default: {
+        const rest = { ...en };
+        delete rest.at;
+        delete rest.event;
+        return `${en.event} ${JSON.stringify(rest)}`;
+      }
+    }
+  }
+
+  function renderLog() {
+    const list = $('call-log');
+    const call = state.call;
+    const journey = call ? call.journey || [] : [];
+    const key = call ? `${call.id}:${journey.length}:${journey.map((j) => j.at + j.event).join(',')}` : '';
+    if (list.dataset.key === key) return;
+    list.dataset.key = key;
+    list.textContent = '';
+    $('call-log-id').textContent = call ? call.id : '';
+    if (!call) {
+      const li = document.createElement('li');
+      li.className = 'muted';
+      li.textContent = 'No call yet.';
+      list.appendChild(li);
+      return;
+    }
+    for (const en of journey) {
+      const li = document.createElement('li');
+      li.dataset.event = en.event;
+      const t = document.createElement('time');
+      t.dateTime = new Date(en.at).toISOString();
+      t.textContent = fmtClock(en.at);
+      const s = document.createElement('span');
+      s.textContent = describe(en);
+      li.append(t, s);
+      list.appendChild(li);
+    }
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function render() {
+    const logged = !!state.session;
+    $('login-form').hidden = logged;
+    $('workspace').hidden = !logged || !state.agent;
+    $('logout').hidden = !logged;
+    $('who').textContent = logged ? (state.agent && state.agent.name) || state.session.username : '';
+    if (!logged || !state.agent) return;
+
+    const agent = state.agent;
+    const call = state.call;
+    const mine = me();
+
+    // Status.
+    const options = CHOOSABLE.map(([v, l]) => [v, l]);
+    if (!CHOOSABLE.some(([v]) => v === agent.status)) {
+      options.unshift([agent.status, statusLabel(agent.status), !!SYSTEM[agent.status]]);
+    }
+    const status = $('status');
+    setOptions(status, options, agent.status);
+    status.disabled =
+      state.busy.has('status') || ['offered', 'in_service', 'dialing'].includes(agent.status) || !!agent.locked;
+    status.title = agent.locked ? `Locked in ${statusLabel(agent.locked)} by a supervisor` : '';
+    const held = agent.held_calls || [];
+    $('held-calls').hidden = held.length === 0;
+    $('held-calls').textContent = held.length ? `On hold: ${held.join(', ')}` : '';
+
+    // Offer banner.
+    const ringing = agent.status === 'offered' && call && call.id === agent.call_id;
+    $('offer').hidden = !ringing;
+    if (ringing) {
+      $('offer').dataset.callId = call.id;
+      colourise($('offer'), call.queue);
+      colourise($('offer-queue'), call.queue);
+      $('offer-queue').textContent = queueName(call.queue);
+      let kind = call.kind === 'inbound' ? 'Incoming call' : statusLabel(call.kind);
+      if (call.consult && call.consult.agent === mine) kind = `Consult from ${call.consult.by}`;
+      else if (call.transfer) kind = `Transfer from ${call.transfer.from}`;
+      $('offer-kind').textContent = kind;
+      $('offer-from').textContent = call.from;
+      $('accept').disabled = state.busy.has('accept') || state.busy.has('decline');
+      $('decline').disabled = state.busy.has('accept') || state.busy.has('decline');
+    }
+
+    // The call.
+    const onCall = call && call.id === agent.call_id && ['in_service', 'dialing'].includes(agent.status);
+    $('call').hidden = !onCall;
+    if (onCall) {
+      const owner = ownsCall();
+      const consultedMe = !!(call.consult && call.consult.agent === mine && call.agent !== mine);
+      const thirdMe = !!(call.conference && call.conference.third && call.conference.third.id === mine);
+      $('call').dataset.callId = call.id;
+      colourise($('call-queue'), call.queue);
+      $('call-queue').textContent = queueName(call.queue);
+      $('call-from').textContent = call.from;
+      $('flag-held').classList.toggle('on', !!call.held);
+      $('flag-held').textContent = call.held ? 'on hold' : 'not held';
+      $('flag-muted').classList.toggle('on', !!call.muted);
+      $('flag-muted').textContent = call.muted ? 'muted' : 'mic on';
+      $('flag-recording').classList.toggle('rec', call.recording !== 'off');
+      $('flag-recording').textContent =
+        { on: '● recording', masked: '● masked', off: 'not recording' }[call.recording] || call.recording;
+
+      const m = state.media.get(call.id);
+      let media = 'audio: none on this page';
+      if (m) media = `audio: ${m.pc ? m.pc.connectionState : 'starting'}`;
+      $('media-state').textContent = media;
+
+      let note = '';
+      if (state.preexisting.has(call.id) && !m) note = 'This call was already connected when the panel loaded: its audio is not on this page.';
+      if (consultedMe) note = `Consult with ${call.consult.by}: they complete, cancel or make it a conference.`;
+      if (call.conference) note = 'Conference: any party may leave; the others stay connected.';
+      if (call.state === 'dialing') note = 'Dialing the customer…';
+      $('call-note').hidden = !note;
+      $('call-note').textContent = note;
+
+      const inConsult = !!call.consult;
+      const inConf = !!call.conference;
+      setToggle(
+        'hold',
+        call.held,
+        call.held ? 'Resume' : 'Hold',
+        owner && !inConf && !(call.held && inConsult),
+        inConf ? 'A conference cannot be held' : inConsult && call.held ? 'Complete, cancel or conference the consult first' : ''
+      );
+      setToggle('mute', call.muted, call.muted ? 'Unmute' : 'Mute', owner);
+      setToggle(
+        'record',
+        call.recording !== 'off',
+        call.recording === 'off' ? 'Record' : 'Stop recording',
+        owner
+      );
+      setToggle(
+        'mask',
+        call.recording === 'masked',
+        call.recording === 'masked' ? 'Unmask' : 'Mask',
+        owner && call.recording !== 'off' && !inConf,
+        call.recording === 'off' ? 'Start recording first' : inConf ? 'A conference cannot be masked' : ''
+      );
+      const $hang = $('hangup');
+      $hang.disabled = !(owner || consultedMe || thirdMe) || (owner && call.held && !inConf) || state.busy.has('hangup');
+      $hang.title = owner && call.held ? 'Resume the call before hanging up' : '';
+
+      const dtmfOk = owner && !call.held && !inConf;
+      for (const b of $('dtmf').querySelectorAll('button')) b.disabled = !dtmfOk;
+      $('dtmf-sent').textContent = state.dtmfCall === call.id ? state.dtmfSent : '';
+
+      const canTransfer = owner && !inConsult && !inConf;
+      $('transfer').disabled = !canTransfer || state.busy.has('transfer');
+      $('consult').disabled = !canTransfer || state.busy.has('consult');
+      $('transfer-target').disabled = !canTransfer;
+      $('transfer-type').disabled = !canTransfer;
+
+      const myConsult = inConsult && call.consult.by === mine;
+      $('consult-box').hidden = !myConsult;
+      if (myConsult) {
+        const c = call.consult;
+        const who = c.agent || fmtTarget(c.target);
+        $('consult-state').textContent = `Consulting ${who}: ${c.answered ? 'connected' : 'ringing'}. The customer is on hold.`;
+        $('consult-complete').disabled = !c.answered || state.busy.has('consult-complete');
+        $('conference').disabled = !c.answered || state.busy.has('conference');
+        $('consult-cancel').disabled = state.busy.has('consult-cancel');
+        $('transfer-panel').open = true;
+      }
+    }
+
+    // Wrap-up.
+    const wrapping = agent.status === 'after_service';
+    $('wrap-up').hidden = !wrapping;
+    if (wrapping) {
+      const t = call && call.transfer && call.transfer.from === mine && !isFinal(call) ? call.transfer : null;
+      $('take-back').hidden = !t;
+      $('take-back').disabled = state.busy.has('take-back');
+      $('transfer-note').hidden = !t;
+      $('transfer-note').textContent = t ? `Transferred to ${fmtTarget(t.target)}: not answered yet.` : '';
+      $('end-wrap-up').disabled = state.busy.has('end-wrap-up');
+    }
+
+    // After-call status.
+    const after = ['offered', 'in_service', 'dialing', 'after_service'].includes(agent.status);
+    $('after').hidden = !after;
+    if (after) {
+      const post = $('post-call-status');
+      const opts = CHOOSABLE.filter(([v]) => v !== 'offline').map(([v, l]) => [v, l]);
+      const value = agent.post_call_status || agent.locked || 'ready';
+      if (!opts.some(([v]) => v === value)) opts.push([value, statusLabel(value)]);
+      setOptions(post, opts, value);
+      post.disabled = state.busy.has('post-call-status');
+    }
+
+    renderLog();
+    attachAudio();
+    tick();
+  }
+
+  /** The running clocks. */
+  function tick() {
+    const agent = state.agent;
+    if (!agent) return;
+    const t = now();
+    $('status-timer').textContent = fmtDuration(t - agent.since);
+    const call = state.call;
+    if (!$('offer').hidden && call) {
+      const since = call.enqueued_at || call.created_at;
+      $('offer-wait').textContent = fmtDuration(t - since);
+      let deadline;
+      if (call.consult && call.consult.agent === me() && call.consult.ring_until) {
+        deadline = call.consult.ring_until;
+      } else {
+        const q = state.queues.get(call.queue);
+        const secs = q && Number.isFinite(q.offer_timeout_secs) ? q.offer_timeout_secs : DEFAULT_OFFER_TIMEOUT_S;
+        deadline = agent.since + secs * 1000;
+      }
+      $('offer-countdown').textContent = String(Math.max(0, Math.ceil((deadline - t) / 1000)));
+    }
+    if (!$('call').hidden && call) {
+      $('call-timer').textContent = call.answered_at ? fmtDuration(t - call.answered_at) : '0:00';
+    }
+    if (!$('wrap-up').hidden) {
+      $('wrap-up-timer').textContent = fmtDuration(t - agent.since);
+    }
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  function updateTargetList() {
+    const type = $('transfer-type').value;
+    const list = $('transfer-targets');
+    list.textContent = '';
+    let items = [];
+    if (type === 'agent') {
+      items = state.agents.filter((a) => a.id !== me()).map((a) => [a.id, `${a.name || a.id} (${statusLabel(a.status)})`]);
+    } else if (type === 'queue') {
+      items = [...state.queues.values()].map((q) => [q.id, q.name || q.id]);
+    }
+    for (const [v, l] of items) {
+      const o = document.createElement('option');
+      o.value = v;
+      o.label = l;
+      list.appendChild(o);
+    }
+    $('transfer-target').placeholder = {
+      agent: 'agent id, e.g. bob',
+      queue: 'queue id, e.g. sales',
+      group: 'group id',
+      number: '+15551234567',
+    }[type];
+  }
+
+  function wire() {
+    $('login-form').addEventListener('submit', login);
+    $('logout').addEventListener('click', () => {
+      clearError();
+      logout();
+    });
+    $('error-close').addEventListener('click', clearError);
+    $('status').addEventListener('change', action('status', setStatus));
+    $('post-call-status').addEventListener('change', action('post-call-status', setPostCallStatus));
+    $('accept').addEventListener('click', action('accept', accept));
+    $('decline').addEventListener('click', action('decline', decline));
+    $('hold').addEventListener(
+      'click',
+      action('hold', () => callAction(state.call && state.call.held ? 'resume' : 'hold'))
+    );
+    $('mute').addEventListener(
+      'click',
+      action('mute', () => callAction(state.call && state.call.muted ? 'unmute' : 'mute'))
+    );
+    $('record').addEventListener(
+      'click',
+      action('record', () =>
+        callAction('recording', { action: state.call && state.call.recording !== 'off' ? 'stop' : 'start' })
+      )
+    );
+    $('mask').addEventListener(
+      'click',
+      action('mask', () =>
+        callAction('recording', { action: state.call && state.call.recording === 'masked' ? 'unmask' : 'mask' })
+      )
+    );
+    $('hangup').addEventListener('click', action('hangup', hangup));
+    $('transfer').addEventListener('click', action('transfer', transfer));
+    $('consult').addEventListener('click', action('consult', consult));
+    $('consult-complete').addEventListener('click', action('consult-complete', () => callAction('consult/complete')));
+    $('consult-cancel').addEventListener('click', action('consult-cancel', () => callAction('consult/cancel')));
+    $('conference').addEventListener('click', action('conference', () => callAction('consult/conference')));
+    $('end-wrap-up').addEventListener('click', action('end-wrap-up', endWrapUp));
+    $('take-back').addEventListener('click', action('take-back', takeBack));
+    $('transfer-type').addEventListener('change', updateTargetList);
+    $('transfer-panel').addEventListener('toggle', () => {
+      if ($('transfer-panel').open) {
+        loadAgents().then(updateTargetList);
+      }
+    });
+    $('dtmf').addEventListener('click', (ev) => {
+      const b = ev.target.closest('button[data-digit]');
+      if (b && !b.disabled) sendDigit(b.dataset.digit);
+    });
+    // With the keypad open, typed digits are sent too (not while typing in a field).
+    document.addEventListener('keydown', (ev) => {
+      if (!$('dtmf-panel').open || $('call').hidden) return;
+      const tag = ev.target && ev.target.tagName;
+      if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA') return;
+      if (/^[0-9*#]$/.test(ev.key) && ownsCall() && !state.call.held) sendDigit(ev.key);
+    });
+  }
+
+  wire();
+  updateTargetList();
+  state.session = loadSession();
+  render();
+  if (state.session) start();
+  else $('username').focus();
+})();

@@ -1,0 +1,81 @@
+//! The pages served beside the API: the agent's phone panel at `/agent` (fits a CRM phone
+//! panel iframe, works stand-alone) and the customer's web call at `/call` (a page a website
+//! embeds). Plain HTML, CSS and JavaScript compiled into the binary: no build step, nothing
+//! fetched from elsewhere. For work on the pages, `SWITCHYARD_ASSETS_DIR=web/assets` serves
+//! them from that folder instead, read at each request.
+
+use crate::AppState;
+use axum::extract::Path;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+/// The embedded files: name, content type, content.
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "agent.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/agent.js"),
+    ),
+    (
+        "call.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/call.js"),
+    ),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../assets/style.css"),
+    ),
+];
+
+/// The file from `SWITCHYARD_ASSETS_DIR` when set (page development), else the embedded one.
+fn content(name: &str, embedded: &'static str) -> std::borrow::Cow<'static, str> {
+    match std::env::var_os("SWITCHYARD_ASSETS_DIR") {
+        Some(dir) => std::fs::read_to_string(std::path::Path::new(&dir).join(name))
+            .map(Into::into)
+            .unwrap_or(embedded.into()),
+        None => embedded.into(),
+    }
+}
+
+fn html(name: &str, body: &'static str) -> Response {
+    let body = content(name, body);
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `/agent`, `/call` and `/assets/{file}`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/agent",
+            get(|| async { html("agent.html", include_str!("../assets/agent.html")) }),
+        )
+        .route(
+            "/call",
+            get(|| async { html("call.html", include_str!("../assets/call.html")) }),
+        )
+        .route("/assets/{file}", get(asset))
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((name, kind, body)) => (
+            [
+                (header::CONTENT_TYPE, *kind),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            content(name, body),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
+}
