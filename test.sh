@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: engine rules, actors, store (SQLite; PostgreSQL when
 # SWITCHYARD_TEST_POSTGRES_URL is set), HTTP handlers, and the scenario tests that start,
-# kill and restart the real program.
+# kill and restart the real program, and the browser test (two headless Chromiums on the
+# /call page and the /agent panel).
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup.sh
 need_deb psql postgresql-client
+# The browser test: Debian's Chromium, Node.js, and playwright-core (pinned in
+# tests/browser/package-lock.json; it never downloads a browser of its own).
+need_deb chromium chromium
+need_deb node nodejs
+need_deb npm npm
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
 exec cargo test --workspace "$@"

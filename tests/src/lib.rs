@@ -18,6 +18,14 @@ macro_rules! start_server {
     ($db:expr, $config:expr) => {
         $crate::Server::start(env!("CARGO_BIN_EXE_switchyard-under-test"), $db, $config)
     };
+    ($db:expr, $config:expr, $args:expr) => {
+        $crate::Server::start_with_args(
+            env!("CARGO_BIN_EXE_switchyard-under-test"),
+            $db,
+            $config,
+            $args,
+        )
+    };
 }
 
 /// A running server process.
@@ -83,6 +91,16 @@ impl Server {
     /// configuration file's text; returns once it listens.
     /// `exe` is the program's path: use [`start_server!`], which passes it.
     pub fn start(exe: &str, db: &Database, config: Option<&str>) -> Result<Server> {
+        Server::start_with_args(exe, db, config, &[])
+    }
+
+    /// [`Server::start`] with more `serve` arguments (`--recordings-dir …`).
+    pub fn start_with_args(
+        exe: &str,
+        db: &Database,
+        config: Option<&str>,
+        args: &[&str],
+    ) -> Result<Server> {
         let mut cmd = Command::new(exe);
         cmd.args([
             "serve",
@@ -91,6 +109,7 @@ impl Server {
             "--database-url",
             &db.url,
         ]);
+        cmd.args(args);
         let config_file;
         if let Some(text) = config {
             config_file = tempfile::NamedTempFile::new()?;

@@ -580,7 +580,10 @@
     const stream = m ? m.remoteStream : null;
     if (audio.srcObject !== stream) audio.srcObject = stream;
     if (stream && audio.paused) {
-      audio.play().catch((e) => console.warn('switchyard: audio playback:', e));
+      audio.play().catch((e) => {
+        // A newer source replaced this one before it started: nothing is lost.
+        if (e.name !== 'AbortError') showError(new Error(`cannot play the call's audio: ${e.message}`));
+      });
     }
   }
 
@@ -1020,6 +1023,25 @@
     tick();
   }
 
+  /** When this agent began talking on the call: its own answer, take-over or take-back
+   * (a transferred call's `answered_at` is the first agent's). */
+  function talkingSince(call) {
+    const mine = me();
+    const journey = call.journey || [];
+    for (let i = journey.length - 1; i >= 0; i--) {
+      const j = journey[i];
+      if (
+        ((j.event === 'answered_by' || j.event === 'taken_by') && j.agent === mine) ||
+        (j.event === 'consult_completed' && j.to === mine) ||
+        (j.event === 'taken_back' && j.by === mine) ||
+        (j.event === 'consult_answered' && j.agent === mine)
+      ) {
+        return j.at;
+      }
+    }
+    return call.answered_at;
+  }
+
   /** The running clocks. */
   function tick() {
     const agent = state.agent;
@@ -1041,7 +1063,8 @@
       $('offer-countdown').textContent = String(Math.max(0, Math.ceil((deadline - t) / 1000)));
     }
     if (!$('call').hidden && call) {
-      $('call-timer').textContent = call.answered_at ? fmtDuration(t - call.answered_at) : '0:00';
+      const since = talkingSince(call);
+      $('call-timer').textContent = since ? fmtDuration(t - since) : '0:00';
     }
     if (!$('wrap-up').hidden) {
       $('wrap-up-timer').textContent = fmtDuration(t - agent.since);

@@ -249,7 +249,12 @@
         if (!remote.getTrackById(e.track.id)) remote.addTrack(e.track);
         const audio = $('remote-audio');
         if (audio.srcObject !== remote) audio.srcObject = remote;
-        if (audio.paused) audio.play().catch((err) => console.warn('switchyard: audio playback:', err));
+        if (audio.paused) {
+          audio.play().catch((err) => {
+            // A newer source replaced this one before it started: nothing is lost.
+            if (err.name !== 'AbortError') showError(new Error(`cannot play the call's audio: ${err.message}`));
+          });
+        }
       };
       pc.onconnectionstatechange = () => {
         if (pc.connectionState === 'failed' && call.pc === pc) {

@@ -49,8 +49,11 @@ pub async fn start() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                // The WebRTC stack narrates every connection at info: keep its warnings.
+                "info,sqlx=warn,rtc=error,rtc_ice=error,rtc_dtls=error,rtc_sctp=error,webrtc=warn"
+                    .into()
+            }),
         )
         .init();
     run(Cli::parse()).await

@@ -410,6 +410,11 @@ impl Leg {
         self.events.lock().await.take()
     }
 
+    /// Whether the connection is up (audio sent before it is would be dropped by SRTP).
+    pub fn is_connected(&self) -> bool {
+        *self.state.borrow() == RTCPeerConnectionState::Connected
+    }
+
     /// What the leg has carried so far.
     pub fn stats(&self) -> LegStats {
         LegStats {

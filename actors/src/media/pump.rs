@@ -161,7 +161,7 @@ pub fn spawn(
                         io.pending.pop_front();
                     }
                     for to in routes.direct.get(&who).into_iter().flatten() {
-                        if let Some(l) = legs.get(to) {
+                        if let Some(l) = legs.get(to).filter(|l| l.leg.is_connected()) {
                             let _ = l.leg.send(&frame).await;
                         }
                     }
@@ -174,13 +174,13 @@ pub fn spawn(
                     if !routes.plan.music_to.is_empty() {
                         let tune = music.take(FRAME_SAMPLES);
                         for to in &routes.plan.music_to {
-                            if let Some(l) = legs.get(to) {
+                            if let Some(l) = legs.get(to).filter(|l| l.leg.is_connected()) {
                                 let _ = l.leg.send(&tune).await;
                             }
                         }
                     }
                     for (to, sources) in &routes.mixed {
-                        if let Some(l) = legs.get(to) {
+                        if let Some(l) = legs.get(to).filter(|l| l.leg.is_connected()) {
                             let mix = sum(sources.iter().filter_map(|s| popped.get(s)));
                             let _ = l.leg.send(&mix).await;
                         }

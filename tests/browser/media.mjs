@@ -1,0 +1,451 @@
+// Browser media test: a customer calls from /call, the agent answers in /agent, each in its
+// own headless Chromium whose fake microphone plays a tone from a WAV file. Checks that each
+// side hears the other's tone, that hold plays hold music to the customer and cuts the
+// customer off from the agent, that resume brings the audio back, and drives the recording
+// (start, mask, unmask, stop) and the end of the call. Fails at the first unmet expectation
+// with a non-zero exit; on success prints one `RESULT {json}` line (the call id and the
+// recording's server timestamps) for the Rust test that checks `<call id>.wav`.
+//
+// Environment: BASE_URL (default http://127.0.0.1:8080), CUSTOMER_WAV, AGENT_WAV (48 kHz mono
+// 16-bit), CUSTOMER_HZ (default 700), AGENT_HZ (default 1500), CHROMIUM (default
+// /usr/bin/chromium). Run: `npm install` once here, then `node media.mjs`.
+
+import { chromium } from 'playwright-core';
+import { existsSync } from 'node:fs';
+
+const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
+const CUSTOMER_WAV = process.env.CUSTOMER_WAV;
+const AGENT_WAV = process.env.AGENT_WAV;
+const CUSTOMER_HZ = Number(process.env.CUSTOMER_HZ || 700);
+const AGENT_HZ = Number(process.env.AGENT_HZ || 1500);
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const WAIT_MS = 15_000;
+const TONE_TOLERANCE_HZ = 40;
+const HOLD_NOTES_HZ = [261.63, 329.63, 392, 523.25];
+const HOLD_TOLERANCE_HZ = 25;
+const QUEUE = 'support';
+const QUEUE_NAME = 'Support';
+
+const t0 = Date.now();
+const log = (msg) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+class Failure extends Error {}
+const fail = (msg) => {
+  throw new Failure(msg);
+};
+
+/** Polls `probe` until `check(value)` holds; fails with `what` and the last value seen. */
+async function waitFor(what, probe, check = (v) => !!v, timeoutMs = WAIT_MS, everyMs = 200) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  let lastError;
+  for (;;) {
+    try {
+      last = await probe();
+      lastError = undefined;
+      if (check(last)) return last;
+    } catch (e) {
+      if (e instanceof Failure) throw e;
+      lastError = e;
+    }
+    if (Date.now() > deadline) {
+      const seen = lastError ? `error: ${lastError.message}` : `last seen: ${JSON.stringify(last)}`;
+      fail(`timed out after ${timeoutMs / 1000}s waiting for ${what} (${seen})`);
+    }
+    await sleep(everyMs);
+  }
+}
+
+// ------------------------------------------------------------------------------ the API
+
+async function api(method, path, token, body) {
+  const res = await fetch(`${BASE_URL}/api/v1${path}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let data;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = text;
+  }
+  // Not a Failure: a wait may retry it.
+  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+  return data;
+}
+
+// ------------------------------------------------------------------------------ browsers
+
+async function launch(wav) {
+  // chromium.launch gives every browser its own new temporary profile (Playwright passes
+  // --user-data-dir itself and refuses it in `args`), and removes it on close.
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}`,
+      '--allow-loopback-in-peer-connection',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+  const context = await browser.newContext({ viewport: { width: 360, height: 900 } });
+  const page = await context.newPage();
+  return { browser, page };
+}
+
+const consoleLines = new Map();
+
+function watchConsole(name, page) {
+  const lines = [];
+  consoleLines.set(name, lines);
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') lines.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
+  // The pages' API traffic, for the failure report.
+  page.on('response', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith('/api/')) lines.push(`${r.status()} ${r.request().method()} ${u.pathname}`);
+  });
+}
+
+/** The error a page shows in #error, if any. */
+async function shownError(page) {
+  return page.evaluate(() => {
+    const el = document.getElementById('error');
+    return el && !el.hidden ? document.getElementById('error-text').textContent : null;
+  });
+}
+
+// ------------------------------------------------------------------------------ measurements
+
+/** The page's inbound audio RTP stats: packets received and the current audio level. */
+async function inbound(page) {
+  return page.evaluate(async () => {
+    const pc = window.switchyard && window.switchyard.pc;
+    if (!pc) return null;
+    const stats = await pc.getStats();
+    let out = null;
+    stats.forEach((s) => {
+      if (s.type === 'inbound-rtp' && (s.kind || s.mediaType) === 'audio') {
+        out = { packetsReceived: s.packetsReceived || 0, audioLevel: s.audioLevel || 0 };
+      }
+    });
+    return out;
+  });
+}
+
+/** The dominant frequency of the page's remote stream: an AnalyserNode (fftSize 8192) fed
+ * by the remote stream, its magnitude spectrum averaged over `reads` reads `gapMs` apart. */
+async function dominant(page, reads = 4, gapMs = 60) {
+  return page.evaluate(
+    async ({ reads, gapMs }) => {
+      const stream = window.switchyard && window.switchyard.remoteStream;
+      if (!stream || stream.getAudioTracks().length === 0) throw new Error('no remote stream');
+      const t = (window.__probe = window.__probe || {});
+      if (!t.ctx) t.ctx = new AudioContext();
+      if (t.ctx.state !== 'running') await t.ctx.resume();
+      if (t.stream !== stream) {
+        if (t.source) t.source.disconnect();
+        t.stream = stream;
+        t.source = t.ctx.createMediaStreamSource(stream);
+        t.analyser = t.ctx.createAnalyser();
+        t.analyser.fftSize = 8192;
+        t.analyser.smoothingTimeConstant = 0;
+        t.source.connect(t.analyser);
+        // Let a whole window of audio in first.
+        await new Promise((r) => setTimeout(r, (1000 * 8192) / t.ctx.sampleRate + 50));
+      }
+      const bins = new Float32Array(t.analyser.frequencyBinCount);
+      const sum = new Float64Array(bins.length);
+      for (let i = 0; i < reads; i++) {
+        if (i) await new Promise((r) => setTimeout(r, gapMs));
+        t.analyser.getFloatFrequencyData(bins);
+        for (let j = 0; j < bins.length; j++) sum[j] += Number.isFinite(bins[j]) ? 10 ** (bins[j] / 20) : 0;
+      }
+      const binHz = t.ctx.sampleRate / t.analyser.fftSize;
+      const from = Math.ceil(100 / binHz);
+      let best = from;
+      for (let j = from; j < sum.length - 1; j++) if (sum[j] > sum[best]) best = j;
+      // Parabolic interpolation between the neighbouring bins.
+      const [a, b, c] = [sum[best - 1], sum[best], sum[best + 1]];
+      const denom = a - 2 * b + c;
+      const shift = denom ? (0.5 * (a - c)) / denom : 0;
+      const total = sum.reduce((x, y) => x + y, 0);
+      return {
+        hz: Math.round((best + shift) * binHz * 10) / 10,
+        share: Math.round((1000 * b) / (total || 1)) / 1000,
+        peakDb: Math.round(20 * Math.log10(b / reads || 1e-12)),
+      };
+    },
+    { reads, gapMs }
+  );
+}
+
+const near = (hz, target, tol) => Math.abs(hz - target) <= tol;
+
+async function expectTone(name, page, hz) {
+  const seen = await waitFor(
+    `${name} to hear ${hz} Hz (±${TONE_TOLERANCE_HZ})`,
+    () => dominant(page),
+    (d) => d && near(d.hz, hz, TONE_TOLERANCE_HZ)
+  );
+  log(`${name} hears ${seen.hz} Hz (${seen.peakDb} dB)`);
+  return seen;
+}
+
+async function expectFlowing(name, page) {
+  const s = await waitFor(
+    `${name}'s inbound audio to pass 50 packets with a level above 0.01`,
+    () => inbound(page),
+    (s) => s && s.packetsReceived > 50 && s.audioLevel > 0.01
+  );
+  log(`${name}: ${s.packetsReceived} packets in, audio level ${s.audioLevel.toFixed(3)}`);
+}
+
+// ------------------------------------------------------------------------------ pages
+
+async function pressed(page, id) {
+  return page.getAttribute(`#${id}`, 'aria-pressed');
+}
+
+/** Clicks a toggle and waits for the server to confirm its new state. */
+async function toggle(page, id, want) {
+  await page.click(`#${id}`, { timeout: WAIT_MS });
+  await waitFor(
+    `#${id} to become aria-pressed=${want}`,
+    async () => {
+      const err = await shownError(page);
+      if (err) fail(`the agent panel shows an error after #${id}: ${err}`);
+      return pressed(page, id);
+    },
+    (v) => v === String(want)
+  );
+}
+
+async function customerState(page) {
+  return page.getAttribute('#state', 'data-state');
+}
+
+async function main() {
+  if (!CUSTOMER_WAV || !AGENT_WAV) fail('set CUSTOMER_WAV and AGENT_WAV to the fake microphones’ WAV files');
+  for (const f of [CUSTOMER_WAV, AGENT_WAV, CHROMIUM]) if (!existsSync(f)) fail(`missing ${f}`);
+
+  const root = (await api('POST', '/sessions', null, { username: 'root', password: 'demo' })).token;
+  log(`server ${BASE_URL} up; root signed in`);
+
+  const agentSide = await launch(AGENT_WAV);
+  const customerSide = await launch(CUSTOMER_WAV);
+  const browsers = [agentSide.browser, customerSide.browser];
+  const agent = agentSide.page;
+  const customer = customerSide.page;
+  watchConsole('agent', agent);
+  watchConsole('customer', customer);
+  agent.setDefaultTimeout(WAIT_MS);
+  customer.setDefaultTimeout(WAIT_MS);
+
+  try {
+    return await scenario(root, agent, customer);
+  } catch (e) {
+    for (const [name, page] of [
+      ['agent', agent],
+      ['customer', customer],
+    ]) {
+      const err = await shownError(page).catch(() => null);
+      if (err) console.error(`${name} page shows: ${err}`);
+      for (const l of (consoleLines.get(name) || []).slice(-40)) console.error(`${name}: ${l}`);
+    }
+    throw e;
+  } finally {
+    await Promise.all(browsers.map((b) => b.close().catch(() => {})));
+  }
+}
+
+async function scenario(root, agent, customer) {
+  // 1. The agent signs in and gets ready; the customer calls.
+  log('step 1: agent signs in, customer calls');
+  await agent.goto(`${BASE_URL}/agent`);
+  await agent.fill('#username', 'alice');
+  await agent.fill('#password', 'demo');
+  await agent.click('#login');
+  await agent.waitForSelector('#status', { state: 'visible' });
+  if ((await agent.inputValue('#status')) !== 'ready') await agent.selectOption('#status', 'ready');
+  await waitFor(
+    'alice to be ready',
+    async () => {
+      const err = await shownError(agent);
+      if (err) fail(`the agent panel shows an error: ${err}`);
+      return (await api('GET', '/agents/alice', root)).status;
+    },
+    (s) => s === 'ready'
+  );
+  log('alice is ready');
+
+  await customer.goto(`${BASE_URL}/call?queue=${QUEUE}`);
+  await customer.waitForSelector('#call:enabled');
+  await customer.click('#call');
+  const callId = await waitFor(
+    'the customer page to place the call',
+    async () => {
+      const err = await shownError(customer);
+      if (err) fail(`the customer page shows an error: ${err}`);
+      return customer.evaluate(() => window.switchyard.callId);
+    }
+  );
+  log(`call ${callId} placed; customer page says ${await customerState(customer)}`);
+
+  // 2. The offer rings in the panel.
+  log('step 2: offer banner, accept');
+  await agent.waitForSelector('#offer', { state: 'visible' });
+  const queueShown = await waitFor(
+    `the offer banner to name the queue ${QUEUE_NAME}`,
+    () => agent.textContent('#offer-queue'),
+    (t) => t && t.trim() === QUEUE_NAME
+  );
+  const offerFrom = (await agent.textContent('#offer-from')).trim();
+  const countdown = Number(await agent.textContent('#offer-countdown'));
+  if (!offerFrom) fail('the offer banner shows no caller');
+  if (!(countdown > 0 && countdown <= 18)) fail(`the offer countdown shows ${countdown}`);
+  log(`offer: ${queueShown}, caller ${offerFrom}, ${countdown}s left`);
+  await agent.click('#accept');
+  await agent.waitForSelector('#call', { state: 'visible' });
+  await waitFor('the customer page to say connected', () => customerState(customer), (s) => s === 'connected');
+
+  // 3. Audio both ways.
+  log('step 3: audio both ways');
+  await expectFlowing('agent', agent);
+  await expectFlowing('customer', customer);
+  await expectTone('agent', agent, CUSTOMER_HZ);
+  await expectTone('customer', customer, AGENT_HZ);
+  const media = await waitFor(
+    'GET /calls/{id}/media to show both legs connected with > 50 packets each way',
+    () => api('GET', `/calls/${callId}/media`, root),
+    (m) =>
+      m &&
+      m.bridged &&
+      ['customer', 'agent'].every(
+        (p) => m.legs[p] && m.legs[p].connected && m.legs[p].packets_received > 50 && m.legs[p].packets_sent > 50
+      )
+  );
+  log(`server media: ${JSON.stringify(media.legs)}`);
+
+  // 4. Hold: hold music to the customer, nothing from the customer to the agent.
+  log('step 4: hold');
+  await toggle(agent, 'hold', true);
+  await waitFor('the customer page to say held', () => customerState(customer), (s) => s === 'held');
+  const notes = [];
+  for (let i = 0; i < 8; i++) {
+    const d = await dominant(customer, 2, 40);
+    notes.push(d.hz);
+    await sleep(150);
+  }
+  const onNote = notes.filter((hz) => HOLD_NOTES_HZ.some((n) => near(hz, n, HOLD_TOLERANCE_HZ)));
+  if (onNote.length * 2 <= notes.length) {
+    fail(`the held customer should hear hold music (${HOLD_NOTES_HZ.join(', ')} Hz); heard ${notes.join(', ')} Hz`);
+  }
+  log(`held customer hears ${notes.join(', ')} Hz (${onNote.length}/${notes.length} on a hold note)`);
+  const heldGrowth = await waitFor(
+    'the agent to receive (almost) nothing from the held customer: < 5 packets in 1 s',
+    async () => {
+      const a = await inbound(agent);
+      await sleep(1000);
+      const b = await inbound(agent);
+      return b.packetsReceived - a.packetsReceived;
+    },
+    (n) => n < 5
+  );
+  log(`agent received ${heldGrowth} packets in 1 s while the customer was held`);
+
+  // 5. Resume.
+  log('step 5: resume');
+  await toggle(agent, 'hold', false);
+  await waitFor('the customer page to say connected again', () => customerState(customer), (s) => s === 'connected');
+  const resumedGrowth = await waitFor(
+    'the agent to receive the customer again: > 25 packets in 1 s',
+    async () => {
+      const a = await inbound(agent);
+      await sleep(1000);
+      const b = await inbound(agent);
+      return b.packetsReceived - a.packetsReceived;
+    },
+    (n) => n > 25
+  );
+  log(`agent receives ${resumedGrowth} packets/s again`);
+  await expectTone('agent', agent, CUSTOMER_HZ);
+
+  // 6. Recording with a masked stretch, then the end of the call.
+  log('step 6: recording, mask, hang-up, wrap-up');
+  await toggle(agent, 'record', true);
+  await sleep(1500);
+  await toggle(agent, 'mask', true);
+  await sleep(1500);
+  await toggle(agent, 'mask', false);
+  await sleep(1500);
+  await toggle(agent, 'record', false);
+  await agent.click('#hangup');
+  await agent.waitForSelector('#wrap-up', { state: 'visible' });
+  await waitFor('the customer page to say ended', () => customerState(customer), (s) => s === 'ended');
+  const closed = await waitFor(
+    'both pages to close their peer connections',
+    () =>
+      Promise.all([agent, customer].map((p) => p.evaluate(() => window.switchyard.pc === null))),
+    (v) => v.every(Boolean)
+  );
+  if (!closed) fail('peer connections still open');
+  await agent.click('#end-wrap-up');
+  await agent.waitForSelector('#wrap-up', { state: 'hidden' });
+  const after = await api('GET', '/agents/alice', root);
+  if (after.status === 'after_service') fail('alice is still in wrap-up after #end-wrap-up');
+  for (const [name, page] of [
+    ['agent', agent],
+    ['customer', customer],
+  ]) {
+    const err = await shownError(page);
+    if (err) fail(`the ${name} page shows an error at the end: ${err}`);
+  }
+  log(`wrap-up ended; alice is ${after.status}`);
+
+  // 7. The result, with the recording's moments as the server logged them.
+  const call = await api('GET', `/calls/${callId}`, root);
+  if (call.state !== 'ended') fail(`call ${callId} is ${call.state}, not ended`);
+  const rec = call.journey.filter((j) => j.event === 'recording');
+  const at = (state, nth = 0) => (rec.filter((j) => j.state === state)[nth] || {}).at ?? null;
+  return {
+    call_id: callId,
+    answered_at_ms: call.answered_at,
+    ended_at_ms: call.ended_at,
+    record_started_ms: at('on', 0),
+    mask_started_ms: at('masked', 0),
+    mask_ended_ms: at('on', 1),
+    record_stopped_ms: at('off', 0),
+    held_packets_per_s: heldGrowth,
+    hold_notes_hz: notes,
+  };
+}
+
+main().then(
+  (result) => {
+    console.log(`RESULT ${JSON.stringify(result)}`);
+    process.exit(0);
+  },
+  (e) => {
+    console.error(`FAIL: ${e instanceof Failure || e.name === 'TimeoutError' ? e.message : e.stack || e}`);
+    process.exit(1);
+  }
+);
