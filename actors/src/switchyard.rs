@@ -39,6 +39,10 @@ pub struct QueueView {
     pub colour: String,
     /// Strategy.
     pub strategy: engine::routing::Strategy,
+    /// How long an offer rings before it moves on (the panel's countdown).
+    pub offer_timeout_secs: u64,
+    /// Customers may call it from the web call page.
+    pub web_calls: bool,
     /// Live counters.
     #[serde(flatten)]
     pub counters: Counters,
@@ -466,6 +470,8 @@ impl Switchyard {
                 name: q.name.clone().unwrap_or_else(|| q.id.clone()),
                 colour: q.colour.clone(),
                 strategy: q.strategy,
+                offer_timeout_secs: q.offer_timeout_secs,
+                web_calls: q.web_calls,
                 counters,
             });
         }

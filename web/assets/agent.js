@@ -19,7 +19,9 @@
  *              #offer-kind, #offer-from (caller's number), #offer-wait (the caller's wait),
  *              #offer-countdown (seconds left to answer), #accept, #decline
  *   In call    #call (data-call-id), #call-queue, #call-from, #call-timer, #flag-held,
- *              #flag-muted, #flag-recording, #media-state ("audio: connected"…), #call-note,
+ *              #flag-muted, #flag-recording, #media-state ("audio: connected"…),
+ *              #reconnect-audio (shown when this page has no audio for its own call, e.g.
+ *              the microphone was refused: tries again), #call-note,
  *              #hold (Hold / Resume; aria-pressed="true" while held),
  *              #mute (Mute / Unmute; aria-pressed while muted),
  *              #record (Record / Stop recording; aria-pressed while recording),
@@ -43,8 +45,8 @@
   const SESSION_KEY = 'switchyard.agent.session';
   const DEFAULT_OFFER_TIMEOUT_S = 18;
   const AUDIO = { audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } };
-  /** Statuses an agent may choose (custom ones are the demo's; the server checks them). */
-  const CHOOSABLE = [
+  /** Statuses an agent may choose: replaced at login by GET /statuses (the configuration's). */
+  let CHOOSABLE = [
     ['ready', 'Ready'],
     ['busy', 'Not ready'],
     ['dnd', 'Do not disturb'],
@@ -75,8 +77,6 @@
     wsTimer: null,
     media: new Map(), // call id -> {callId, pc, local, remoteStream, closed}
     mediaTried: new Set(), // call ids this page opened (or tried to open) audio for
-    preexisting: new Set(), // calls already connected when the panel loaded: no audio here
-    firstLoad: true,
     busy: new Set(), // controls with a request in flight
     dtmfChain: Promise.resolve(),
     dtmfSent: '',
@@ -264,14 +264,11 @@
     for (const id of [...state.media.keys()]) closeMedia(id);
     state.agent = null;
     state.call = null;
-    state.firstLoad = true;
-    state.preexisting.clear();
     render();
     if (message) showError(new Error(message));
   }
 
   async function start() {
-    state.firstLoad = true;
     render();
     await Promise.all([loadQueues(), loadAgents()]);
     await scheduleRefresh();
@@ -287,6 +284,10 @@
     try {
       const r = await api('GET', '/queues');
       state.queues = new Map((r.queues || []).map((q) => [q.id, q]));
+      const s = await api('GET', '/statuses');
+      if (Array.isArray(s.statuses) && s.statuses.length) {
+        CHOOSABLE = s.statuses.map((x) => [x.id, x.label]);
+      }
     } catch (e) {
       showError(e, true);
     }
@@ -335,9 +336,6 @@
     const id = agent.call_id;
     if (id) {
       state.call = await api('GET', `/calls/${enc(id)}`);
-      if (state.firstLoad && (agent.status === 'in_service' || agent.status === 'dialing')) {
-        state.preexisting.add(id);
-      }
     } else if (state.call && !isFinal(state.call)) {
       // The last call: see whether it ended, was answered elsewhere, came back…
       try {
@@ -345,9 +343,6 @@
       } catch (e) {
         if (e.status !== 403 && e.status !== 404) throw e;
       }
-    }
-    for (const held of agent.held_calls || []) {
-      if (state.firstLoad) state.preexisting.add(held);
     }
     // Calls this page carries audio for, other than the one shown (a held call).
     for (const cid of [...state.media.keys()]) {
@@ -359,7 +354,6 @@
         else throw e;
       }
     }
-    state.firstLoad = false;
     if (state.call) reconcileMedia(state.call);
     autoStartMedia();
   }
@@ -606,14 +600,16 @@
     applyMute();
   }
 
-  /** A call that became this agent's while the panel was open gets audio (accept opens it
-   * right away; this covers a call taken, taken back or dialed out). */
+  /** The agent's own connected call gets audio on this page: accept opens it at once; this
+   * covers a call taken, taken back, completed to this agent, dialed out, or already up when
+   * the panel (re)loaded — the server replaces the agent's earlier leg with this one. Tried
+   * once per call; #reconnect-audio tries again. */
   function autoStartMedia() {
     const call = state.call;
     if (!call || !state.agent) return;
     if (call.state !== 'connected' || call.agent !== me()) return;
     if (state.agent.call_id !== call.id) return;
-    if (state.preexisting.has(call.id) || state.mediaTried.has(call.id)) return;
+    if (state.mediaTried.has(call.id)) return;
     startMedia(call.id);
   }
 
@@ -936,8 +932,11 @@
       if (m) media = `audio: ${m.pc ? m.pc.connectionState : 'starting'}`;
       $('media-state').textContent = media;
 
+      const reconnect = $('reconnect-audio');
+      reconnect.hidden = !(owner && !m);
+      reconnect.disabled = state.busy.has('reconnect-audio');
+
       let note = '';
-      if (state.preexisting.has(call.id) && !m) note = 'This call was already connected when the panel loaded: its audio is not on this page.';
       if (consultedMe) note = `Consult with ${call.consult.by}: they complete, cancel or make it a conference.`;
       if (call.conference) note = 'Conference: any party may leave; the others stay connected.';
       if (call.state === 'dialing') note = 'Dialing the customer…';
@@ -1135,6 +1134,14 @@
     $('consult-cancel').addEventListener('click', action('consult-cancel', () => callAction('consult/cancel')));
     $('conference').addEventListener('click', action('conference', () => callAction('consult/conference')));
     $('end-wrap-up').addEventListener('click', action('end-wrap-up', endWrapUp));
+    $('reconnect-audio').addEventListener(
+      'click',
+      action('reconnect-audio', async () => {
+        if (!ownsCall()) return;
+        state.mediaTried.delete(state.call.id);
+        await startMedia(state.call.id);
+      })
+    );
     $('take-back').addEventListener('click', action('take-back', takeBack));
     $('transfer-type').addEventListener('change', updateTargetList);
     $('transfer-panel').addEventListener('toggle', () => {

@@ -41,6 +41,43 @@ pub enum Command {
         #[arg(long, default_value = "recordings")]
         recordings_dir: PathBuf,
     },
+    /// Media load: N web calls against a running server, each a customer WebRTC peer and the
+    /// agent's peer sending a WAV in a loop; prints packets, loss, late packets and CPU (JSON).
+    Loadgen {
+        /// The server.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// Concurrent calls.
+        #[arg(long, default_value_t = 10)]
+        calls: usize,
+        /// Seconds measured (after the calls connect and a 2 s warm-up).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// 8 kHz mono 16-bit WAV each peer sends in a loop (default: a tone).
+        #[arg(long)]
+        wav: Option<PathBuf>,
+        /// Queue to call (open to web calls).
+        #[arg(long, default_value = "support")]
+        queue: String,
+        /// Agent users are <prefix>1 … <prefix>N.
+        #[arg(long, default_value = "agent")]
+        agent_prefix: String,
+        /// The agents' password.
+        #[arg(long, default_value = "load")]
+        password: String,
+        /// A supervisor or admin login for the event stream, user:password.
+        #[arg(long, default_value = "root:demo")]
+        watcher: String,
+        /// Drive 2N peers against `switchyard media-echo` instead (the baseline).
+        #[arg(long)]
+        echo: bool,
+    },
+    /// The media benchmark's baseline: raw WebRTC legs that send back what they receive.
+    MediaEcho {
+        /// Address to listen on (`POST /echo` with an offer).
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+    },
 }
 
 /// The whole program: logging, arguments, then [`run`].
@@ -61,12 +98,48 @@ pub async fn start() -> anyhow::Result<()> {
 
 /// Runs a parsed command until ctrl-c or SIGTERM.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let Command::Serve {
-        listen,
-        database_url,
-        config,
-        recordings_dir,
-    } = cli.command;
+    let (listen, database_url, config, recordings_dir) = match cli.command {
+        Command::Serve {
+            listen,
+            database_url,
+            config,
+            recordings_dir,
+        } => (listen, database_url, config, recordings_dir),
+        Command::Loadgen {
+            server,
+            calls,
+            seconds,
+            wav,
+            queue,
+            agent_prefix,
+            password,
+            watcher,
+            echo,
+        } => {
+            let options = crate::loadgen::LoadOptions {
+                server,
+                calls,
+                seconds,
+                wav,
+                queue,
+                agent_prefix,
+                password,
+                watcher,
+                echo,
+            };
+            let report = crate::loadgen::run(&options).await?;
+            println!("{}", serde_json::to_string(&report)?);
+            return Ok(());
+        }
+        Command::MediaEcho { listen } => {
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            println!("media-echo listening on http://{}", listener.local_addr()?);
+            axum::serve(listener, crate::loadgen::echo_app())
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+            return Ok(());
+        }
+    };
     let config = match &config {
         Some(path) => {
             let text = std::fs::read_to_string(path)

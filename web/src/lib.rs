@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod error;
+pub mod loadgen;
 pub mod openapi;
 pub mod pages;
 pub mod ws;
@@ -37,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(api::health))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/sessions", post(api::login))
+        .route("/statuses", get(api::statuses))
         .route("/agents", get(api::list_agents))
         .route("/agents/{id}", get(api::get_agent))
         .route("/agents/{id}/status", put(api::set_status))

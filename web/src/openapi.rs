@@ -42,6 +42,13 @@ routes![
     ),
     (
         "get",
+        "/api/v1/statuses",
+        "Statuses an agent may choose: {statuses: [{id, label, custom}]}",
+        "any",
+        200
+    ),
+    (
+        "get",
         "/api/v1/agents",
         "Every agent with status, since, lock and call",
         "any",

@@ -785,6 +785,12 @@ async fn a_website_visitor_calls_an_open_queue_with_a_token_for_that_call_only()
         (s, error_code(&v)),
         (StatusCode::UNPROCESSABLE_ENTITY, "not_an_offer")
     );
+    let garbage = json!({"type": "offer", "sdp": "v=0\r\nthis is not sdp"});
+    let (s, v) = post(json!({"queue": "support", "sdp": garbage})).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_sdp")
+    );
     let (s, v) = post(json!({"queue": "support", "name": "x".repeat(65), "sdp": offer})).await;
     assert_eq!(
         (s, error_code(&v)),

@@ -7,6 +7,7 @@
 //! The event handler only hands packets on (the driver awaits it inline; it must not block).
 
 use crate::config::MediaConfig;
+use crate::media::arrivals::Arrivals;
 use crate::media::{dtmf, g711};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{
@@ -63,6 +64,8 @@ struct Handler {
 pub struct Counters {
     received: AtomicU64,
     sent: AtomicU64,
+    lost: AtomicU64,
+    late: AtomicU64,
 }
 
 /// What a leg has carried so far.
@@ -74,6 +77,11 @@ pub struct LegStats {
     pub packets_received: u64,
     /// RTP packets sent to the party.
     pub packets_sent: u64,
+    /// Audio packets missing from what the party sent (sequence gaps).
+    pub packets_lost: u64,
+    /// Audio packets from the party that arrived more than 10 ms later than their timestamp
+    /// says (against the fastest packet).
+    pub packets_late: u64,
 }
 
 #[async_trait::async_trait]
@@ -93,9 +101,26 @@ impl PeerConnectionEventHandler for Handler {
         let events = self.events.clone();
         let counters = self.counters.clone();
         tokio::spawn(async move {
+            let mut arrivals = Arrivals::default();
             while let Some(event) = track.poll().await {
                 if let TrackRemoteEvent::OnRtpPacket(packet) = event {
                     counters.received.fetch_add(1, Ordering::Relaxed);
+                    if packet.header.payload_type == 0 {
+                        let h = &packet.header;
+                        let (lost, late) = (arrivals.lost, arrivals.late);
+                        arrivals.packet(
+                            std::time::Instant::now(),
+                            h.sequence_number,
+                            h.timestamp,
+                            8_000,
+                        );
+                        counters
+                            .lost
+                            .fetch_add(arrivals.lost - lost, Ordering::Relaxed);
+                        counters
+                            .late
+                            .fetch_add(arrivals.late - late, Ordering::Relaxed);
+                    }
                     // A full consumer loses this frame rather than stall the driver. PCMU has
                     // the static payload type 0; anything else on the stream is a telephone
                     // event (the only other codec offered).
@@ -114,6 +139,7 @@ impl PeerConnectionEventHandler for Handler {
 struct Outgoing {
     sequence: u16,
     timestamp: u32,
+    last_sent: Option<std::time::Instant>,
     payload_types: Option<(u8, Option<u8>)>,
     started: bool,
 }
@@ -256,6 +282,7 @@ impl Leg {
             out: Mutex::new(Outgoing {
                 sequence: rand::random(),
                 timestamp: rand::random(),
+                last_sent: None,
                 payload_types: None,
                 started: false,
             }),
@@ -360,9 +387,22 @@ impl Leg {
         let packet = {
             let mut out = self.out.lock().await;
             let (pt, _) = self.payload_types(&mut out).await?;
-            let first = !out.started;
-            let packet = out.packet(self.ssrc, pt, first, g711::encode_frame(pcm));
+            // After a pause (nothing to send while held, say) the timestamp jumps by the time
+            // that passed and the marker bit starts a new talkspurt (RFC 3551 §4.1), so the
+            // receiver's timing stays true.
+            let now = std::time::Instant::now();
+            let paused = out.last_sent.map(|t| now.duration_since(t));
+            let mut marker = !out.started;
+            if let Some(gap) = paused.filter(|g| *g > Duration::from_millis(60)) {
+                let frames = (gap.as_millis() / 20) as u32;
+                out.timestamp = out
+                    .timestamp
+                    .wrapping_add(frames.saturating_sub(1) * FRAME_SAMPLES as u32);
+                marker = true;
+            }
+            let packet = out.packet(self.ssrc, pt, marker, g711::encode_frame(pcm));
             out.started = true;
+            out.last_sent = Some(now);
             out.timestamp = out.timestamp.wrapping_add(pcm.len() as u32);
             packet
         };
@@ -421,6 +461,8 @@ impl Leg {
             connected: *self.state.borrow() == RTCPeerConnectionState::Connected,
             packets_received: self.counters.received.load(Ordering::Relaxed),
             packets_sent: self.counters.sent.load(Ordering::Relaxed),
+            packets_lost: self.counters.lost.load(Ordering::Relaxed),
+            packets_late: self.counters.late.load(Ordering::Relaxed),
         }
     }
 

@@ -15,6 +15,7 @@
 //! its call actor).
 
 pub mod actor;
+pub mod arrivals;
 pub mod dtmf;
 pub mod fork;
 pub mod g711;
@@ -27,3 +28,24 @@ pub mod wav;
 
 /// A WebRTC session description (offer or answer), as signalling carries it.
 pub use webrtc::peer_connection::{RTCSdpType, RTCSessionDescription};
+
+/// Checks that a description is an offer whose SDP parses and carries an audio section with
+/// PCMU (payload type 0), the codec every leg speaks: what signalling refuses with a 4xx
+/// before anything is created.
+pub fn check_offer(offer: &RTCSessionDescription) -> Result<(), String> {
+    if offer.sdp_type != RTCSdpType::Offer {
+        return Err("send the offer; the answer comes back".into());
+    }
+    let parsed = offer
+        .unmarshal()
+        .map_err(|e| format!("the SDP does not parse: {e}"))?;
+    let audio = parsed
+        .media_descriptions
+        .iter()
+        .find(|m| m.media_name.media == "audio")
+        .ok_or("the offer has no audio section")?;
+    if !audio.media_name.formats.iter().any(|f| f == "0") {
+        return Err("the offer's audio does not include PCMU (payload type 0)".into());
+    }
+    Ok(())
+}

@@ -40,6 +40,18 @@ pub struct Q<T>(pub T);
 #[allow(dead_code)]
 fn _rejections(_: JsonRejection, _: QueryRejection) {}
 
+/// Refuses a signalling body that is not a usable offer, before anything is created: 422
+/// `not_an_offer` or `invalid_sdp`.
+pub(crate) fn check_offer(sdp: &actors::media::RTCSessionDescription) -> Result<(), AppError> {
+    if sdp.sdp_type != actors::media::RTCSdpType::Offer {
+        return Err(AppError::invalid(
+            "not_an_offer",
+            "send the offer; the answer comes back",
+        ));
+    }
+    actors::media::check_offer(sdp).map_err(|m| AppError::invalid("invalid_sdp", m))
+}
+
 /// `GET /api/v1/health`
 pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
@@ -75,6 +87,26 @@ pub(crate) async fn login(
         StatusCode::CREATED,
         Json(json!({"token": token, "role": user.role, "agent_id": user.agent})),
     ))
+}
+
+/// `GET /api/v1/statuses`: the statuses an agent may choose: the system's (ready, busy = not
+/// ready, dnd, offline) and the configuration's custom ones, with display labels.
+pub(crate) async fn statuses(State(state): State<AppState>, _c: Caller) -> Json<Value> {
+    let mut list = vec![
+        json!({"id": "ready", "label": "Ready", "custom": false}),
+        json!({"id": "busy", "label": "Not ready", "custom": false}),
+        json!({"id": "dnd", "label": "Do not disturb", "custom": false}),
+    ];
+    for s in &state.yard.config().custom_statuses {
+        let mut label: Vec<char> = s.replace('_', " ").chars().collect();
+        if let Some(first) = label.first_mut() {
+            *first = first.to_ascii_uppercase();
+        }
+        let label: String = label.into_iter().collect();
+        list.push(json!({"id": s, "label": label, "custom": true}));
+    }
+    list.push(json!({"id": "offline", "label": "Offline", "custom": false}));
+    Json(json!({"statuses": list}))
 }
 
 /// `GET /api/v1/agents`

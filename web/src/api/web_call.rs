@@ -102,12 +102,7 @@ pub(crate) async fn create(
             format!("queue {} does not take web calls", b.queue),
         ));
     }
-    if b.sdp.sdp_type != actors::media::RTCSdpType::Offer {
-        return Err(AppError::invalid(
-            "not_an_offer",
-            "send the offer; the answer comes back",
-        ));
-    }
+    super::check_offer(&b.sdp)?;
     let name = b.name.as_deref().map(str::trim).unwrap_or_default();
     if name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(AppError::invalid(

@@ -367,12 +367,7 @@ pub(crate) async fn media(
             Participant::Customer
         }
     };
-    if b.sdp.sdp_type != actors::media::RTCSdpType::Offer {
-        return Err(AppError::invalid(
-            "not_an_offer",
-            "send the offer; the answer comes back",
-        ));
-    }
+    check_offer(&b.sdp)?;
     let answer = state.yard.media_answer(&id, who, b.sdp).await?;
     Ok(Json(json!(answer)))
 }

@@ -1,0 +1,87 @@
+//! Reception quality of one RTP audio stream: packets lost (sequence gaps) and packets late
+//! (arriving more than a threshold after the time their RTP timestamp says, measured from the
+//! fastest packet seen so far, so the network's fixed delay does not count).
+
+use std::time::{Duration, Instant};
+
+/// How late a packet may be before it counts as late.
+pub const LATE_AFTER: Duration = Duration::from_millis(10);
+
+/// The arrivals of one stream.
+#[derive(Debug, Default)]
+pub struct Arrivals {
+    start: Option<Instant>,
+    best_offset_us: i64,
+    last_seq: Option<u16>,
+    extended_ts: i64,
+    last_ts: u32,
+    /// Packets missing from the sequence so far.
+    pub lost: u64,
+    /// Packets that arrived late so far.
+    pub late: u64,
+}
+
+impl Arrivals {
+    /// Counts a packet with sequence number `seq` and timestamp `ts` (at `rate` Hz) arriving
+    /// `now`.
+    pub fn packet(&mut self, now: Instant, seq: u16, ts: u32, rate: u32) {
+        if let Some(last) = self.last_seq {
+            let step = seq.wrapping_sub(last);
+            if step == 0 || step > u16::MAX / 2 {
+                return; // a duplicate or a reordered straggler: already accounted for
+            }
+            self.lost += u64::from(step - 1);
+        }
+        self.last_seq = Some(seq);
+        let Some(t0) = self.start else {
+            self.start = Some(now);
+            self.last_ts = ts;
+            return;
+        };
+        // Timestamps wrap at 2^32: extend them.
+        self.extended_ts += i64::from(ts.wrapping_sub(self.last_ts) as i32);
+        self.last_ts = ts;
+        let media_us = self.extended_ts * 1_000_000 / i64::from(rate.max(1));
+        let arrival_us = now.duration_since(t0).as_micros() as i64;
+        let offset = arrival_us - media_us;
+        if offset < self.best_offset_us {
+            self.best_offset_us = offset;
+        }
+        if offset - self.best_offset_us > LATE_AFTER.as_micros() as i64 {
+            self.late += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_are_lost_and_delayed_packets_late() {
+        let t0 = Instant::now();
+        let mut a = Arrivals::default();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // Every 20 ms, 160 samples apart: on time.
+        for i in 0..10u16 {
+            a.packet(at(u64::from(i) * 20), i, u32::from(i) * 160, 8_000);
+        }
+        assert_eq!((a.lost, a.late), (0, 0));
+        // Two packets missing, then one 15 ms late, then one 5 ms late (not late).
+        a.packet(at(12 * 20), 12, 12 * 160, 8_000);
+        assert_eq!(a.lost, 2);
+        a.packet(at(13 * 20 + 15), 13, 13 * 160, 8_000);
+        a.packet(at(14 * 20 + 5), 14, 14 * 160, 8_000);
+        assert_eq!(a.late, 1);
+        // A duplicate changes nothing; sequence and timestamp wrap-around are continuous.
+        a.packet(at(14 * 20 + 6), 14, 14 * 160, 8_000);
+        assert_eq!((a.lost, a.late), (2, 1));
+        let mut w = Arrivals::default();
+        for i in 0..4u16 {
+            let seq = (u16::MAX - 1).wrapping_add(i);
+            let ts = (u32::MAX - 159).wrapping_add(u32::from(i) * 160);
+            w.packet(at(u64::from(i) * 20), seq, ts, 8_000);
+        }
+        assert_eq!((w.lost, w.late), (0, 0));
+    }
+}

@@ -1,0 +1,449 @@
+//! The media load generator (`switchyard loadgen`) and its baseline peer (`switchyard
+//! media-echo`).
+//!
+//! `loadgen` runs N web calls against a running server: for each, a customer WebRTC peer calls
+//! the queue through `POST /api/v1/web-calls`, the agent the server offers it to accepts over
+//! the API and connects its own peer, and both peers send a WAV file (8 kHz mono 16-bit; a
+//! 1 kHz-ish tone without one) in a loop, 20 ms frames. After a warm-up it measures, over the
+//! given time, what every peer received: packets, lost (sequence gaps), late (more than 10 ms
+//! after their timestamp, against the fastest packet), and the machine's CPU use.
+//!
+//! `media-echo` is the stack's own limit for the same work: raw webrtc-rs legs that send back
+//! each frame they receive, nothing else; `loadgen --echo` drives 2N peers against it, the
+//! same number of server-side legs as N bridged calls.
+
+use actors::media::leg::{Leg, LegStats, FRAME_SAMPLES};
+use anyhow::{anyhow, bail, Context as _, Result};
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// The server, `http://127.0.0.1:8080`.
+    pub server: String,
+    /// Concurrent calls.
+    pub calls: usize,
+    /// Measured seconds (after connecting and a 2 s warm-up).
+    pub seconds: u64,
+    /// Audio each peer sends (8 kHz mono 16-bit WAV); a tone without one.
+    pub wav: Option<std::path::PathBuf>,
+    /// The queue (open to web calls).
+    pub queue: String,
+    /// Agent users are `<prefix>1` … `<prefix>N`.
+    pub agent_prefix: String,
+    /// The agents' password.
+    pub password: String,
+    /// An admin or supervisor login (`user:password`) for the event stream.
+    pub watcher: String,
+    /// Against `media-echo` instead: 2N peers, no calls.
+    pub echo: bool,
+}
+
+/// What a run measured.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LoadReport {
+    /// Calls asked for.
+    pub calls: usize,
+    /// Peers whose connection came up (2 per bridged call).
+    pub peers_connected: usize,
+    /// Calls with both peers up (echo runs: peers / 2).
+    pub calls_connected: usize,
+    /// Packets the peers sent in the measured window.
+    pub packets_sent: u64,
+    /// Packets the peers received in the measured window.
+    pub packets_received: u64,
+    /// Lost, in percent of expected (received + lost).
+    pub lost_pct: f64,
+    /// Late by more than 10 ms, in percent of received.
+    pub late_pct: f64,
+    /// The machine's CPU use in the window, percent of all cores.
+    pub cpu_pct: f64,
+    /// Cores.
+    pub cores: usize,
+    /// Seconds measured.
+    pub seconds: f64,
+}
+
+/// Reads the audio to send as 8 kHz frames.
+fn audio(wav: Option<&std::path::Path>) -> Result<Arc<Vec<i16>>> {
+    let Some(path) = wav else {
+        let mut tone = actors::media::tone::Sine::new(1_020.0, 8_000, 8_000);
+        return Ok(Arc::new(tone.take(8_000)));
+    };
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let (rate, samples) = actors::media::wav::read(&bytes)
+        .ok_or_else(|| anyhow!("{}: not a 16-bit mono PCM WAV", path.display()))?;
+    if rate % 8_000 != 0 || samples.len() < (rate / 50) as usize {
+        bail!(
+            "{}: give an 8 kHz (or 16/48 kHz) WAV of at least 20 ms",
+            path.display()
+        );
+    }
+    // Average each block down to 8 kHz: a crude low-pass, enough for load.
+    let step = (rate / 8_000) as usize;
+    Ok(Arc::new(
+        samples
+            .chunks_exact(step)
+            .map(|c| (c.iter().map(|s| i32::from(*s)).sum::<i32>() / step as i32) as i16)
+            .collect(),
+    ))
+}
+
+/// One peer of the load: its leg, sending the audio in a loop and draining what it gets.
+struct Peer {
+    leg: Arc<Leg>,
+    sender: tokio::task::JoinHandle<()>,
+}
+
+fn start_peer(
+    leg: Leg,
+    mut rx: tokio::sync::mpsc::Receiver<Vec<i16>>,
+    audio: Arc<Vec<i16>>,
+) -> Peer {
+    let leg = Arc::new(leg);
+    let l = leg.clone();
+    let sender = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut at = 0usize;
+        loop {
+            tick.tick().await;
+            while rx.try_recv().is_ok() {}
+            if at + FRAME_SAMPLES > audio.len() {
+                at = 0;
+            }
+            if l.send(&audio[at..at + FRAME_SAMPLES]).await.is_err() {
+                return;
+            }
+            at += FRAME_SAMPLES;
+        }
+    });
+    Peer { leg, sender }
+}
+
+/// The HTTP side: JSON requests with an optional bearer token.
+#[derive(Clone)]
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await?;
+        let status = res.status();
+        let v: Value = res.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("{path}: {status} {v}");
+        }
+        Ok(v)
+    }
+
+    async fn login(&self, user: &str, password: &str) -> Result<String> {
+        let v = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/sessions",
+                None,
+                Some(json!({"username": user, "password": password})),
+            )
+            .await?;
+        Ok(v["token"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no token"))?
+            .to_owned())
+    }
+}
+
+/// Offers from a new client leg, posts the offer, takes the answer, waits for the connection.
+async fn connect(
+    api: &Api,
+    path: &str,
+    token: Option<&str>,
+    body: impl FnOnce(Value) -> Value,
+) -> Result<(Leg, tokio::sync::mpsc::Receiver<Vec<i16>>, Value)> {
+    let (leg, rx) = Leg::new().await?;
+    let offer = serde_json::to_value(leg.offer().await?)?;
+    let v = api
+        .send(reqwest::Method::POST, path, token, Some(body(offer)))
+        .await?;
+    let answer = if v.get("sdp").is_some_and(Value::is_object) {
+        v["sdp"].clone()
+    } else {
+        v.clone()
+    };
+    leg.accept(serde_json::from_value(answer)?).await?;
+    leg.connected(Duration::from_secs(20)).await?;
+    Ok((leg, rx, v))
+}
+
+fn cpu_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let line = stat.lines().next().unwrap_or_default();
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (v.iter().sum(), idle)
+}
+
+fn totals(peers: &[Peer]) -> LegStats {
+    peers
+        .iter()
+        .map(|p| p.leg.stats())
+        .fold(LegStats::default(), |mut a, s| {
+            a.packets_sent += s.packets_sent;
+            a.packets_received += s.packets_received;
+            a.packets_lost += s.packets_lost;
+            a.packets_late += s.packets_late;
+            a
+        })
+}
+
+/// Runs the load and reports.
+pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
+    let audio = audio(opts.wav.as_deref())?;
+    let api = Api {
+        base: opts.server.trim_end_matches('/').to_owned(),
+        http: reqwest::Client::new(),
+    };
+    let mut peers: Vec<Peer> = Vec::new();
+    let mut customer_tokens: Vec<(String, String)> = Vec::new();
+    if opts.echo {
+        let results = futures::stream::iter(0..opts.calls * 2)
+            .map(|_| {
+                let api = api.clone();
+                async move { connect(&api, "/echo", None, |offer| offer).await }
+            })
+            .buffer_unordered(16)
+            .collect::<Vec<_>>()
+            .await;
+        for r in results {
+            match r {
+                Ok((leg, rx, _)) => peers.push(start_peer(leg, rx, audio.clone())),
+                Err(e) => tracing::warn!(error = %e, "an echo peer did not connect"),
+            }
+        }
+    } else {
+        let (user, pass) = opts
+            .watcher
+            .split_once(':')
+            .ok_or_else(|| anyhow!("--watcher user:password"))?;
+        let watcher = api.login(user, pass).await?;
+        let ws_url = format!(
+            "{}/api/v1/events?token={watcher}",
+            api.base.replacen("http", "ws", 1)
+        );
+        let (ws, _) = tokio_tungstenite::connect_async(ws_url).await?;
+        // Agents log in and get ready.
+        let names: Vec<String> = (1..=opts.calls)
+            .map(|i| format!("{}{i}", opts.agent_prefix))
+            .collect();
+        let tokens: Vec<Result<(String, String)>> = futures::stream::iter(names)
+            .map(|name| {
+                let api = api.clone();
+                let pass = opts.password.clone();
+                async move {
+                    let t = api.login(&name, &pass).await?;
+                    api.send(
+                        reqwest::Method::PUT,
+                        &format!("/api/v1/agents/{name}/status"),
+                        Some(&t),
+                        Some(json!({"status": "ready"})),
+                    )
+                    .await?;
+                    Ok((name, t))
+                }
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        let agents: std::collections::HashMap<String, String> =
+            tokens.into_iter().collect::<Result<_>>()?;
+        // Offers are accepted by whichever agent they reach, as they come.
+        let (agent_peers_tx, mut agent_peers_rx) = tokio::sync::mpsc::unbounded_channel();
+        let accept = {
+            let api = api.clone();
+            let agents = agents.clone();
+            tokio::spawn(async move {
+                let mut ws = ws;
+                while let Some(Ok(msg)) = ws.next().await {
+                    let Ok(text) = msg.into_text() else { continue };
+                    let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                        continue;
+                    };
+                    if v["type"] != "call.offered" {
+                        continue;
+                    }
+                    let call = v["call_id"].as_str().unwrap_or_default().to_owned();
+                    let agent = v["agent"]
+                        .as_str()
+                        .or_else(|| v["agents"][0].as_str())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let Some(token) = agents.get(&agent).cloned() else {
+                        continue;
+                    };
+                    let (api, tx) = (api.clone(), agent_peers_tx.clone());
+                    tokio::spawn(async move {
+                        let r = async {
+                            api.send(
+                                reqwest::Method::POST,
+                                &format!("/api/v1/calls/{call}/accept"),
+                                Some(&token),
+                                None,
+                            )
+                            .await?;
+                            connect(
+                                &api,
+                                &format!("/api/v1/calls/{call}/media"),
+                                Some(&token),
+                                |sdp| json!({"party": "agent", "sdp": sdp}),
+                            )
+                            .await
+                        }
+                        .await;
+                        let _ = tx.send(r);
+                    });
+                }
+            })
+        };
+        let results = futures::stream::iter(0..opts.calls)
+            .map(|_| {
+                let api = api.clone();
+                let queue = opts.queue.clone();
+                async move {
+                    connect(
+                        &api,
+                        "/api/v1/web-calls",
+                        None,
+                        |sdp| json!({"queue": queue, "name": "loadgen", "sdp": sdp}),
+                    )
+                    .await
+                }
+            })
+            .buffer_unordered(8)
+            .collect::<Vec<_>>()
+            .await;
+        for r in results {
+            match r {
+                Ok((leg, rx, v)) => {
+                    customer_tokens.push((
+                        v["call_id"].as_str().unwrap_or_default().to_owned(),
+                        v["token"].as_str().unwrap_or_default().to_owned(),
+                    ));
+                    peers.push(start_peer(leg, rx, audio.clone()));
+                }
+                Err(e) => tracing::warn!(error = %e, "a customer did not connect"),
+            }
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut agent_legs = 0;
+        while agent_legs < customer_tokens.len() {
+            match tokio::time::timeout_at(deadline, agent_peers_rx.recv()).await {
+                Ok(Some(Ok((leg, rx, _)))) => {
+                    peers.push(start_peer(leg, rx, audio.clone()));
+                    agent_legs += 1;
+                }
+                Ok(Some(Err(e))) => tracing::warn!(error = %e, "an agent did not connect"),
+                _ => break,
+            }
+        }
+        accept.abort();
+    }
+    let peers_connected = peers.len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (before, (t0, i0), started) = (totals(&peers), cpu_ticks(), Instant::now());
+    tokio::time::sleep(Duration::from_secs(opts.seconds)).await;
+    let (after, (t1, i1), seconds) = (totals(&peers), cpu_ticks(), started.elapsed().as_secs_f64());
+    let received = after.packets_received - before.packets_received;
+    let lost = after.packets_lost - before.packets_lost;
+    let late = after.packets_late - before.packets_late;
+    let busy = (t1 - t0).saturating_sub(i1 - i0);
+    let report = LoadReport {
+        calls: opts.calls,
+        peers_connected,
+        calls_connected: if opts.echo {
+            peers_connected / 2
+        } else {
+            peers_connected
+                .saturating_sub(customer_tokens.len())
+                .min(customer_tokens.len())
+        },
+        packets_sent: after.packets_sent - before.packets_sent,
+        packets_received: received,
+        lost_pct: 100.0 * lost as f64 / ((received + lost) as f64).max(1.0),
+        late_pct: 100.0 * late as f64 / (received as f64).max(1.0),
+        cpu_pct: 100.0 * busy as f64 / ((t1 - t0) as f64).max(1.0),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        seconds,
+    };
+    for p in &peers {
+        p.sender.abort();
+    }
+    for (call, token) in &customer_tokens {
+        let _ = api
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/web-calls/{call}/hangup"),
+                Some(token),
+                None,
+            )
+            .await;
+    }
+    for p in peers {
+        p.leg.close().await;
+    }
+    Ok(report)
+}
+
+/// The baseline peer: `POST /echo` with an offer answers with a raw leg that sends back every
+/// frame it receives.
+pub fn echo_app() -> axum::Router {
+    use axum::routing::post;
+    axum::Router::new().route(
+        "/echo",
+        post(
+            |axum::Json(offer): axum::Json<actors::media::RTCSessionDescription>| async move {
+                let r: Result<_> = async {
+                    let (leg, mut rx) = Leg::new().await?;
+                    let answer = leg.answer(offer).await?;
+                    let leg = Arc::new(leg);
+                    tokio::spawn(async move {
+                        while let Some(frame) = rx.recv().await {
+                            if leg.send(&frame).await.is_err() {
+                                break;
+                            }
+                        }
+                        leg.close().await;
+                    });
+                    Ok(answer)
+                }
+                .await;
+                match r {
+                    Ok(a) => Ok(axum::Json(a)),
+                    Err(e) => Err((axum::http::StatusCode::BAD_GATEWAY, e.to_string())),
+                }
+            },
+        ),
+    )
+}
