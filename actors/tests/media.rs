@@ -4,6 +4,7 @@
 //! its steps. Media follows the call; it never decides it.
 
 use actors::config::Config;
+use actors::media::codec::Codec;
 use actors::media::leg::{Leg, FRAME_SAMPLES};
 use actors::media::tone::{goertzel, Sine};
 use actors::store::Store;
@@ -27,7 +28,18 @@ struct Peer {
 }
 
 async fn join(yard: &Switchyard, call: &str, who: Participant, freq: f64) -> Peer {
-    let (client, rx) = Leg::new().await.unwrap();
+    join_with(yard, call, who, freq, &[Codec::Opus, Codec::Pcmu]).await
+}
+
+/// A peer offering only `codecs`.
+async fn join_with(
+    yard: &Switchyard,
+    call: &str,
+    who: Participant,
+    freq: f64,
+    codecs: &[Codec],
+) -> Peer {
+    let (client, rx) = Leg::with_codecs(&Default::default(), codecs).await.unwrap();
     let offer = client.offer().await.unwrap();
     let answer = yard.media_answer(call, who, offer).await.unwrap();
     client.accept(answer).await.unwrap();
@@ -144,13 +156,19 @@ async fn media_follows_the_call_waiting_music_talk_record_mask_hold_and_end() {
     assert!(err.to_string().contains("not on call"), "{err}");
 
     yard.accept(&id, "alice").await.unwrap();
-    let mut agent = join(&yard, &id, alice(), 880.0).await;
+    // The customer's browser offers Opus first, the agent's phone only PCMU: each leg sends
+    // what its offer chose, and the bridge carries audio between them.
+    let mut agent = join_with(&yard, &id, alice(), 880.0, &[Codec::Pcmu]).await;
     settle_then_talk(&mut [&mut customer, &mut agent], 1_000).await;
     assert!(hears(&agent, 440.0), "the agent hears the customer");
     assert!(!hears(&agent, 880.0), "and not itself");
     assert!(hears(&customer, 880.0), "the customer hears the agent");
     let stats = yard.media_stats(&id).await.unwrap();
     assert_eq!(stats.len(), 2);
+    let codec_of = |who: &Participant| stats.iter().find(|(p, _)| p == who).unwrap().1.codec;
+    assert_eq!(codec_of(&Participant::Customer), Some(Codec::Opus));
+    assert_eq!(codec_of(&alice()), Some(Codec::Pcmu));
+    assert_eq!(customer.leg.stats().codec, Some(Codec::Opus));
     for (who, s) in &stats {
         assert!(
             s.connected && s.packets_received > 50 && s.packets_sent > 50,

@@ -71,6 +71,9 @@ pub enum Command {
         /// Drive 2N peers against `switchyard media-echo` instead (the baseline).
         #[arg(long)]
         echo: bool,
+        /// The codec the peers offer: pcmu or opus.
+        #[arg(long, default_value = "pcmu", value_parser = parse_codec)]
+        codec: actors::media::codec::Codec,
     },
     /// The media benchmark's baseline: raw WebRTC legs that send back what they receive.
     MediaEcho {
@@ -115,6 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             password,
             watcher,
             echo,
+            codec,
         } => {
             let options = crate::loadgen::LoadOptions {
                 server,
@@ -126,6 +130,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 password,
                 watcher,
                 echo,
+                codec,
             };
             let report = crate::loadgen::run(&options).await?;
             println!("{}", serde_json::to_string(&report)?);
@@ -191,6 +196,14 @@ fn sqlite_create_mode(url: &str) -> String {
         format!("{url}{sep}mode=rwc")
     } else {
         url.to_owned()
+    }
+}
+
+fn parse_codec(s: &str) -> Result<actors::media::codec::Codec, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "pcmu" => Ok(actors::media::codec::Codec::Pcmu),
+        "opus" => Ok(actors::media::codec::Codec::Opus),
+        other => Err(format!("{other}: give pcmu or opus")),
     }
 }
 

@@ -12,6 +12,7 @@
 //! each frame they receive, nothing else; `loadgen --echo` drives 2N peers against it, the
 //! same number of server-side legs as N bridged calls.
 
+use actors::media::codec::Codec;
 use actors::media::leg::{Leg, LegStats, FRAME_SAMPLES};
 use anyhow::{anyhow, bail, Context as _, Result};
 use futures::StreamExt;
@@ -41,6 +42,8 @@ pub struct LoadOptions {
     pub watcher: String,
     /// Against `media-echo` instead: 2N peers, no calls.
     pub echo: bool,
+    /// The codec the peers offer (and so get): PCMU by default, or Opus.
+    pub codec: Codec,
 }
 
 /// What a run measured.
@@ -175,11 +178,12 @@ impl Api {
 /// Offers from a new client leg, posts the offer, takes the answer, waits for the connection.
 async fn connect(
     api: &Api,
+    codec: Codec,
     path: &str,
     token: Option<&str>,
     body: impl FnOnce(Value) -> Value,
 ) -> Result<(Leg, tokio::sync::mpsc::Receiver<Vec<i16>>, Value)> {
-    let (leg, rx) = Leg::new().await?;
+    let (leg, rx) = Leg::with_codecs(&Default::default(), &[codec]).await?;
     let offer = serde_json::to_value(leg.offer().await?)?;
     let v = api
         .send(reqwest::Method::POST, path, token, Some(body(offer)))
@@ -222,6 +226,7 @@ fn totals(peers: &[Peer]) -> LegStats {
 /// Runs the load and reports.
 pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
     let audio = audio(opts.wav.as_deref())?;
+    let codec = opts.codec;
     let api = Api {
         base: opts.server.trim_end_matches('/').to_owned(),
         http: reqwest::Client::new(),
@@ -232,7 +237,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         let results = futures::stream::iter(0..opts.calls * 2)
             .map(|_| {
                 let api = api.clone();
-                async move { connect(&api, "/echo", None, |offer| offer).await }
+                async move { connect(&api, codec, "/echo", None, |offer| offer).await }
             })
             .buffer_unordered(16)
             .collect::<Vec<_>>()
@@ -315,6 +320,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
                             .await?;
                             connect(
                                 &api,
+                                codec,
                                 &format!("/api/v1/calls/{call}/media"),
                                 Some(&token),
                                 |sdp| json!({"party": "agent", "sdp": sdp}),
@@ -334,6 +340,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
                 async move {
                     connect(
                         &api,
+                        codec,
                         "/api/v1/web-calls",
                         None,
                         |sdp| json!({"queue": queue, "name": "loadgen", "sdp": sdp}),
@@ -446,4 +453,27 @@ pub fn echo_app() -> axum::Router {
             },
         ),
     )
+}
+
+/// A configuration for a load run: queue `load` open to web calls, agents `agent1`…`agentN`
+/// with their users, and an admin `root`, every password `password` (hashed once here, so a
+/// big setup starts fast). Not a demo: it may listen beyond loopback.
+pub fn load_config(calls: usize, password: &str) -> Result<String> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let hash = argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+        .map_err(|e| anyhow!("hashing: {e}"))?
+        .to_string();
+    let mut c = String::from(
+        "[[queues]]\nid = \"load\"\nname = \"Load\"\nweb_calls = true\nstrategy = \"longest-idle\"\n\n",
+    );
+    for i in 1..=calls {
+        c.push_str(&format!(
+            "[[agents]]\nid = \"agent{i}\"\nqueues = [\"load\"]\n\n[[users]]\nusername = \"agent{i}\"\npassword_hash = \"{hash}\"\nrole = \"agent\"\nagent = \"agent{i}\"\n\n"
+        ));
+    }
+    c.push_str(&format!(
+        "[[users]]\nusername = \"root\"\npassword_hash = \"{hash}\"\nrole = \"admin\"\n"
+    ));
+    Ok(c)
 }

@@ -1,17 +1,20 @@
-//! A WebRTC audio leg (H1): one peer connection carrying one PCMU audio track each way, on
-//! the configured host addresses (loopback by default) and STUN/TURN servers. Received audio
-//! comes out decoded (8 kHz PCM frames) through a bounded channel; audio to send goes in as
-//! PCM and is encoded and packetized here, on the same RTP stream as RFC 4733 DTMF events
-//! (`audio/telephone-event`), so that sequence numbers and timestamps stay one timeline.
+//! A WebRTC audio leg (H1): one peer connection carrying one audio track each way, on the
+//! configured host addresses (loopback by default) and STUN/TURN servers. The leg speaks Opus
+//! and PCMU and sends the remote's first choice (see [`codec`](crate::media::codec)).
+//! Received audio comes out decoded as 8 kHz PCM frames through a bounded channel; audio to
+//! send goes in as 8 kHz PCM and is encoded and packetized here, on the same RTP stream as
+//! RFC 4733 DTMF events (`audio/telephone-event`), so that sequence numbers and timestamps
+//! stay one timeline.
 //!
 //! The event handler only hands packets on (the driver awaits it inline; it must not block).
 
 use crate::config::MediaConfig;
 use crate::media::arrivals::Arrivals;
-use crate::media::{dtmf, g711};
+use crate::media::codec::{Codec, Decoder, Encoder, Negotiated, Payload};
+use crate::media::dtmf;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT,
+    MIME_TYPE_OPUS, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT,
 };
 use rtc::peer_connection::configuration::{RTCConfigurationBuilder, RTCIceServer};
 use rtc::rtp;
@@ -20,7 +23,7 @@ use rtc::rtp_transceiver::rtp_sender::{
     RtpCodecKind,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Mutex};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -30,10 +33,12 @@ use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription,
 };
-use webrtc::rtp_transceiver::RtpSender;
 
-/// PCMU at 8 kHz: 160 samples per 20 ms frame.
+/// The bridge's frame: 20 ms at 8 kHz.
 pub const FRAME_SAMPLES: usize = 160;
+
+/// What a negotiation settled, shared by the sending side and the receiving task.
+type Shared = Arc<RwLock<Option<Negotiated>>>;
 
 /// Why a leg failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +62,7 @@ struct Handler {
     incoming: mpsc::Sender<Vec<i16>>,
     events: mpsc::Sender<[u8; 4]>,
     counters: Arc<Counters>,
+    negotiated: Shared,
 }
 
 /// A leg's packet counters, read by `GET /api/v1/calls/{id}/media`.
@@ -82,6 +88,8 @@ pub struct LegStats {
     /// Audio packets from the party that arrived more than 10 ms later than their timestamp
     /// says (against the fastest packet).
     pub packets_late: u64,
+    /// The codec sent, once negotiated.
+    pub codec: Option<Codec>,
 }
 
 #[async_trait::async_trait]
@@ -100,39 +108,55 @@ impl PeerConnectionEventHandler for Handler {
         let incoming = self.incoming.clone();
         let events = self.events.clone();
         let counters = self.counters.clone();
+        let negotiated = self.negotiated.clone();
         tokio::spawn(async move {
             let mut arrivals = Arrivals::default();
+            let mut decoder = Decoder::default();
+            let mut payloads = None;
             while let Some(event) = track.poll().await {
-                if let TrackRemoteEvent::OnRtpPacket(packet) = event {
-                    counters.received.fetch_add(1, Ordering::Relaxed);
-                    if packet.header.payload_type == 0 {
-                        let h = &packet.header;
+                let TrackRemoteEvent::OnRtpPacket(packet) = event else {
+                    continue;
+                };
+                counters.received.fetch_add(1, Ordering::Relaxed);
+                // The remote description is set before any packet can arrive.
+                let map = payloads.get_or_insert_with(|| {
+                    read(&negotiated)
+                        .as_ref()
+                        .map(|n| n.receive.clone())
+                        .unwrap_or_default()
+                });
+                let h = &packet.header;
+                match map.get(&h.payload_type).copied() {
+                    Some(Payload::Audio(codec)) => {
                         let (lost, late) = (arrivals.lost, arrivals.late);
-                        arrivals.packet(
-                            std::time::Instant::now(),
-                            h.sequence_number,
-                            h.timestamp,
-                            8_000,
-                        );
+                        let now = std::time::Instant::now();
+                        arrivals.packet(now, h.sequence_number, h.timestamp, codec.clock_rate());
                         counters
                             .lost
                             .fetch_add(arrivals.lost - lost, Ordering::Relaxed);
                         counters
                             .late
                             .fetch_add(arrivals.late - late, Ordering::Relaxed);
+                        // A full consumer loses this frame rather than stall the driver.
+                        if let Some(frame) = decoder.decode(codec, &packet.payload) {
+                            let _ = incoming.try_send(frame);
+                        }
                     }
-                    // A full consumer loses this frame rather than stall the driver. PCMU has
-                    // the static payload type 0; anything else on the stream is a telephone
-                    // event (the only other codec offered).
-                    if packet.header.payload_type == 0 {
-                        let _ = incoming.try_send(g711::decode_frame(&packet.payload));
-                    } else if let Ok(p) = <[u8; 4]>::try_from(&packet.payload[..]) {
-                        let _ = events.try_send(p);
+                    Some(Payload::Events(_)) => {
+                        if let Ok(p) = <[u8; 4]>::try_from(&packet.payload[..]) {
+                            let _ = events.try_send(p);
+                        }
                     }
+                    None => {}
                 }
             }
         });
     }
+}
+
+fn read(n: &Shared) -> std::sync::RwLockReadGuard<'_, Option<Negotiated>> {
+    // Plain data: a poisoned lock still holds a usable value.
+    n.read().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The sending side's RTP timeline.
@@ -140,7 +164,7 @@ struct Outgoing {
     sequence: u16,
     timestamp: u32,
     last_sent: Option<std::time::Instant>,
-    payload_types: Option<(u8, Option<u8>)>,
+    encoder: Option<(Codec, Encoder)>,
     started: bool,
 }
 
@@ -167,8 +191,9 @@ impl Outgoing {
 pub struct Leg {
     pc: Arc<dyn PeerConnection>,
     track: Arc<TrackLocalStaticRTP>,
-    sender: Arc<dyn RtpSender>,
     ssrc: u32,
+    codecs: Vec<Codec>,
+    negotiated: Shared,
     out: Mutex<Outgoing>,
     events: Mutex<Option<mpsc::Receiver<[u8; 4]>>>,
     gathered: watch::Receiver<bool>,
@@ -177,47 +202,56 @@ pub struct Leg {
 }
 
 impl Leg {
-    /// A new leg bound to loopback, with its channel of received 8 kHz frames.
+    /// A new leg bound to loopback, speaking Opus and PCMU (Opus preferred in its offers),
+    /// with its channel of received 8 kHz frames.
     pub async fn new() -> Result<(Leg, mpsc::Receiver<Vec<i16>>), LegError> {
         Leg::with_config(&MediaConfig::default()).await
     }
 
-    /// A new leg bound to the configured addresses, using the configured STUN/TURN servers.
+    /// A new leg bound to the configured addresses, using the configured STUN/TURN servers,
+    /// speaking Opus and PCMU.
     pub async fn with_config(
         config: &MediaConfig,
     ) -> Result<(Leg, mpsc::Receiver<Vec<i16>>), LegError> {
+        Leg::with_codecs(config, &[Codec::Opus, Codec::Pcmu]).await
+    }
+
+    /// A new leg speaking only `codecs`, in this order of preference for its own offers.
+    pub async fn with_codecs(
+        config: &MediaConfig,
+        codecs: &[Codec],
+    ) -> Result<(Leg, mpsc::Receiver<Vec<i16>>), LegError> {
         let mut media = MediaEngine::default();
-        let pcmu = RTCRtpCodec {
-            mime_type: MIME_TYPE_PCMU.to_owned(),
-            clock_rate: 8_000,
-            channels: 0,
-            sdp_fmtp_line: String::new(),
+        let codec = |mime: &str, clock_rate, channels, fmtp: &str| RTCRtpCodec {
+            mime_type: mime.to_owned(),
+            clock_rate,
+            channels,
+            sdp_fmtp_line: fmtp.to_owned(),
             rtcp_feedback: vec![],
         };
-        media
-            .register_codec(
-                RTCRtpCodecParameters {
-                    rtp_codec: pcmu,
-                    payload_type: 0,
-                },
-                RtpCodecKind::Audio,
-            )
-            .map_err(rtc_err)?;
-        media
-            .register_codec(
-                RTCRtpCodecParameters {
-                    rtp_codec: RTCRtpCodec {
-                        mime_type: MIME_TYPE_TELEPHONE_EVENT.to_owned(),
-                        clock_rate: 8_000,
-                        channels: 0,
-                        sdp_fmtp_line: "0-16".to_owned(),
-                        rtcp_feedback: vec![],
+        let mut register = |rtp_codec, payload_type| {
+            media
+                .register_codec(
+                    RTCRtpCodecParameters {
+                        rtp_codec,
+                        payload_type,
                     },
-                    payload_type: 101,
-                },
-                RtpCodecKind::Audio,
-            )
-            .map_err(rtc_err)?;
+                    RtpCodecKind::Audio,
+                )
+                .map_err(rtc_err)
+        };
+        for c in codecs {
+            match c {
+                Codec::Opus => register(
+                    codec(MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1"),
+                    111,
+                )?,
+                Codec::Pcmu => register(codec(MIME_TYPE_PCMU, 8_000, 0, ""), 0)?,
+            }
+        }
+        register(codec(MIME_TYPE_TELEPHONE_EVENT, 48_000, 0, "0-16"), 110)?;
+        register(codec(MIME_TYPE_TELEPHONE_EVENT, 8_000, 0, "0-16"), 101)?;
+        let negotiated: Shared = Arc::default();
         let (gathered_tx, gathered) = watch::channel(false);
         let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
         let (incoming_tx, incoming) = mpsc::channel(256);
@@ -229,6 +263,7 @@ impl Leg {
             incoming: incoming_tx,
             events: events_tx,
             counters: counters.clone(),
+            negotiated: negotiated.clone(),
         };
         let ice_servers = config
             .ice_servers
@@ -270,20 +305,20 @@ impl Leg {
             vec![encoding],
         );
         let track = Arc::new(TrackLocalStaticRTP::new(media_track));
-        let sender = pc
-            .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+        pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
             .await
             .map_err(rtc_err)?;
         let leg = Leg {
             pc,
             track,
-            sender,
             ssrc,
+            codecs: codecs.to_vec(),
+            negotiated,
             out: Mutex::new(Outgoing {
                 sequence: rand::random(),
                 timestamp: rand::random(),
                 last_sent: None,
-                payload_types: None,
+                encoder: None,
                 started: false,
             }),
             events: Mutex::new(Some(events_rx)),
@@ -321,6 +356,7 @@ impl Leg {
         &self,
         offer: RTCSessionDescription,
     ) -> Result<RTCSessionDescription, LegError> {
+        self.negotiate(&offer.sdp)?;
         self.pc
             .set_remote_description(offer)
             .await
@@ -335,10 +371,26 @@ impl Leg {
 
     /// Takes the remote answer to this leg's offer.
     pub async fn accept(&self, answer: RTCSessionDescription) -> Result<(), LegError> {
+        self.negotiate(&answer.sdp)?;
         self.pc
             .set_remote_description(answer)
             .await
             .map_err(rtc_err)
+    }
+
+    /// Settles the codecs from the remote description.
+    fn negotiate(&self, remote_sdp: &str) -> Result<(), LegError> {
+        let n = Negotiated::from_remote_sdp(remote_sdp, &self.codecs).map_err(LegError::WebRtc)?;
+        *self.negotiated.write().unwrap_or_else(|e| e.into_inner()) = Some(n);
+        Ok(())
+    }
+
+    /// The codec to send with its payload type, and the telephone-event payload type.
+    fn sending(&self) -> Result<((Codec, u8), Option<u8>), LegError> {
+        read(&self.negotiated)
+            .as_ref()
+            .map(|n| (n.send, n.events))
+            .ok_or_else(|| LegError::WebRtc("no codec negotiated yet".into()))
     }
 
     /// Waits until the connection is up.
@@ -354,28 +406,6 @@ impl Leg {
         Ok(())
     }
 
-    /// The negotiated payload types: PCMU's and the telephone event's (if the remote takes
-    /// DTMF events).
-    async fn payload_types(&self, out: &mut Outgoing) -> Result<(u8, Option<u8>), LegError> {
-        if let Some(known) = out.payload_types {
-            return Ok(known);
-        }
-        let params = self.sender.get_parameters().await.map_err(rtc_err)?;
-        let codecs = &params.rtp_parameters.codecs;
-        let find = |mime: &str| {
-            codecs
-                .iter()
-                .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(mime))
-                .map(|c| c.payload_type)
-        };
-        let known = (
-            find(MIME_TYPE_PCMU).unwrap_or(0),
-            find(MIME_TYPE_TELEPHONE_EVENT),
-        );
-        out.payload_types = Some(known);
-        Ok(known)
-    }
-
     async fn write(&self, packet: rtp::Packet) -> Result<(), LegError> {
         self.track.write_rtp(packet).await.map_err(rtc_err)?;
         self.counters.sent.fetch_add(1, Ordering::Relaxed);
@@ -385,8 +415,13 @@ impl Leg {
     /// Sends a 20 ms frame of 8 kHz PCM.
     pub async fn send(&self, pcm: &[i16]) -> Result<(), LegError> {
         let packet = {
+            let ((codec, pt), _) = self.sending()?;
             let mut out = self.out.lock().await;
-            let (pt, _) = self.payload_types(&mut out).await?;
+            if out.encoder.as_ref().map(|(c, _)| *c) != Some(codec) {
+                out.encoder = Some((codec, Encoder::new(codec).map_err(LegError::WebRtc)?));
+            }
+            // RTP timestamps count the codec's clock: 8 kHz for PCMU, 48 kHz for Opus.
+            let per_sample = codec.clock_rate() / 8_000;
             // After a pause (nothing to send while held, say) the timestamp jumps by the time
             // that passed and the marker bit starts a new talkspurt (RFC 3551 §4.1), so the
             // receiver's timing stays true.
@@ -397,13 +432,17 @@ impl Leg {
                 let frames = (gap.as_millis() / 20) as u32;
                 out.timestamp = out
                     .timestamp
-                    .wrapping_add(frames.saturating_sub(1) * FRAME_SAMPLES as u32);
+                    .wrapping_add(frames.saturating_sub(1) * FRAME_SAMPLES as u32 * per_sample);
                 marker = true;
             }
-            let packet = out.packet(self.ssrc, pt, marker, g711::encode_frame(pcm));
+            let payload = match out.encoder.as_mut() {
+                Some((_, e)) => e.encode(pcm).map_err(LegError::WebRtc)?,
+                None => unreachable!("set above"),
+            };
+            let packet = out.packet(self.ssrc, pt, marker, payload);
             out.started = true;
             out.last_sent = Some(now);
-            out.timestamp = out.timestamp.wrapping_add(pcm.len() as u32);
+            out.timestamp = out.timestamp.wrapping_add(pcm.len() as u32 * per_sample);
             packet
         };
         self.write(packet).await
@@ -414,18 +453,17 @@ impl Leg {
     /// same timeline. An unknown digit or a remote that did not negotiate telephone events is
     /// an error, before anything is sent.
     pub async fn send_dtmf(&self, digits: &str) -> Result<(), LegError> {
+        let ((codec, _), events) = self.sending()?;
+        let pt = events.ok_or_else(|| {
+            LegError::WebRtc("the remote takes no telephone events at this rate".into())
+        })?;
         let mut all = Vec::new();
         for d in digits.chars() {
             all.push(
-                dtmf::digit_packets(d, 100, 8_000, 20)
+                dtmf::digit_packets(d, 100, codec.clock_rate(), 20)
                     .ok_or_else(|| LegError::WebRtc(format!("{d:?} is not a DTMF digit")))?,
             );
         }
-        let pt = {
-            let mut out = self.out.lock().await;
-            self.payload_types(&mut out).await?.1
-        }
-        .ok_or_else(|| LegError::WebRtc("the remote takes no telephone events".into()))?;
         for payloads in all {
             let start = self.out.lock().await.timestamp;
             for (i, p) in payloads.iter().enumerate() {
@@ -463,6 +501,7 @@ impl Leg {
             packets_sent: self.counters.sent.load(Ordering::Relaxed),
             packets_lost: self.counters.lost.load(Ordering::Relaxed),
             packets_late: self.counters.late.load(Ordering::Relaxed),
+            codec: read(&self.negotiated).as_ref().map(|n| n.send.0),
         }
     }
 

@@ -16,6 +16,7 @@
 
 pub mod actor;
 pub mod arrivals;
+pub mod codec;
 pub mod dtmf;
 pub mod fork;
 pub mod g711;

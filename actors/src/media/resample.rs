@@ -1,7 +1,7 @@
-//! Sample-rate conversion to the transcriber's 16 kHz mono (H3): 8 kHz PCMU legs are
-//! upsampled by 2, 48 kHz Opus legs downsampled by 3, both through a windowed-sinc low-pass
-//! filter so that no image or alias reaches the transcriber. Stateful: frames join without
-//! clicks.
+//! Sample-rate conversion (H1, H3): to the transcriber's 16 kHz mono (8 kHz PCMU legs are
+//! upsampled by 2, 48 kHz Opus legs downsampled by 3) and between an Opus leg's 48 kHz and
+//! the bridge's 8 kHz, all through a windowed-sinc low-pass filter so that no image or alias
+//! gets through. Stateful: frames join without clicks.
 
 use std::f64::consts::PI;
 
@@ -30,47 +30,50 @@ fn lowpass(cutoff: f64, gain: f64) -> Vec<f64> {
     h
 }
 
-/// Converts one leg's audio to 16 kHz.
+/// Converts between two rates whose ratio is a small fraction (8, 16 and 48 kHz): upsample by
+/// `up`, filter, keep every `down`-th sample. Polyphase: the zero samples the upsampling would
+/// insert are never multiplied, so the cost is `taps / up` per output sample.
 #[derive(Clone, Debug)]
-pub struct To16k {
+pub struct Resampler {
     up: usize,
     down: usize,
     filter: Vec<f64>,
-    /// The last input samples, upsampled (zero-stuffed), for the filter's memory.
-    history: Vec<f64>,
+    /// The last input samples (a ring; `head` is the newest).
+    inputs: Vec<f64>,
+    head: usize,
     phase: usize,
 }
 
 /// A rate this converter does not handle.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot convert {0} Hz to 16 kHz (8000, 16000 and 48000 are supported)")]
-pub struct UnsupportedRate(pub u32);
+#[error("cannot convert {0} Hz to {1} Hz (8000, 16000 and 48000 are supported)")]
+pub struct UnsupportedRate(pub u32, pub u32);
 
-impl To16k {
-    /// A converter from `rate` Hz.
-    pub fn new(rate: u32) -> Result<Self, UnsupportedRate> {
-        let (up, down) = match rate {
-            8_000 => (2, 1),
-            16_000 => (1, 1),
-            48_000 => (1, 3),
-            other => return Err(UnsupportedRate(other)),
-        };
-        // Filter at the working rate (input × up), cutting just below the lower of the two
-        // Nyquist frequencies: 3.6 kHz for 8 kHz legs (removes the upsampling images),
-        // 7.2 kHz for 48 kHz legs (removes what would alias at 16 kHz).
-        let work_rate = f64::from(rate) * up as f64;
-        let cutoff = 0.45 * f64::from(rate.min(16_000));
+impl Resampler {
+    /// A converter from `from` Hz to `to` Hz.
+    pub fn new(from: u32, to: u32) -> Result<Self, UnsupportedRate> {
+        let supported = [8_000, 16_000, 48_000];
+        if !supported.contains(&from) || !supported.contains(&to) {
+            return Err(UnsupportedRate(from, to));
+        }
+        let g = gcd(from, to);
+        let (up, down) = ((to / g) as usize, (from / g) as usize);
+        // Filter at the working rate (from × up), cutting just below the lower of the two
+        // Nyquist frequencies: it removes the upsampling images and what would alias.
+        let work_rate = f64::from(from) * up as f64;
+        let cutoff = 0.45 * f64::from(from.min(to));
         let filter = if up == 1 && down == 1 {
             vec![1.0]
         } else {
             lowpass(cutoff / work_rate, up as f64)
         };
-        let len = filter.len();
-        Ok(To16k {
+        let len = filter.len().div_ceil(up);
+        Ok(Resampler {
             up,
             down,
             filter,
-            history: vec![0.0; len],
+            inputs: vec![0.0; len],
+            head: 0,
             phase: 0,
         })
     }
@@ -78,28 +81,52 @@ impl To16k {
     /// Converts a frame; the output continues the previous frame's.
     pub fn process(&mut self, input: &[i16]) -> Vec<i16> {
         let mut out = Vec::with_capacity(input.len() * self.up / self.down + 1);
+        let n = self.inputs.len();
         for &x in input {
+            self.head = (self.head + 1) % n;
+            self.inputs[self.head] = f64::from(x);
+            // Step k of the upsampled stream: the newest real sample is k steps back, so it
+            // meets filter tap k, the one before it tap k + up, and so on.
             for k in 0..self.up {
-                let v = if k == 0 { f64::from(x) } else { 0.0 };
-                self.history.rotate_left(1);
-                *self
-                    .history
-                    .last_mut()
-                    .expect("the history has the filter's length") = v;
                 if self.phase == 0 {
-                    let y: f64 = self
-                        .history
-                        .iter()
-                        .rev()
-                        .zip(&self.filter)
-                        .map(|(a, b)| a * b)
-                        .sum();
+                    let mut y = 0.0;
+                    let mut tap = k;
+                    let mut at = self.head;
+                    while tap < self.filter.len() {
+                        y += self.filter[tap] * self.inputs[at];
+                        tap += self.up;
+                        at = (at + n - 1) % n;
+                    }
                     out.push(y.round().clamp(-32_768.0, 32_767.0) as i16);
                 }
                 self.phase = (self.phase + 1) % self.down;
             }
         }
         out
+    }
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Converts one leg's audio to the transcriber's 16 kHz.
+#[derive(Clone, Debug)]
+pub struct To16k(Resampler);
+
+impl To16k {
+    /// A converter from `rate` Hz.
+    pub fn new(rate: u32) -> Result<Self, UnsupportedRate> {
+        Resampler::new(rate, 16_000).map(To16k)
+    }
+
+    /// Converts a frame; the output continues the previous frame's.
+    pub fn process(&mut self, input: &[i16]) -> Vec<i16> {
+        self.0.process(input)
     }
 }
 
@@ -144,6 +171,24 @@ mod tests {
     fn sixteen_khz_passes_through_and_other_rates_are_refused() {
         let mut r = To16k::new(16_000).unwrap();
         assert_eq!(r.process(&[1, 2, 3]), vec![1, 2, 3]);
-        assert_eq!(To16k::new(44_100).unwrap_err(), UnsupportedRate(44_100));
+        assert_eq!(
+            To16k::new(44_100).unwrap_err(),
+            UnsupportedRate(44_100, 16_000)
+        );
+    }
+
+    #[test]
+    fn eight_and_forty_eight_khz_convert_both_ways_keeping_the_tone() {
+        let mut up = Resampler::new(8_000, 48_000).unwrap();
+        let mut down = Resampler::new(48_000, 8_000).unwrap();
+        let input = Sine::new(1_000.0, 8_000, 10_000).take(1_600);
+        let wide: Vec<i16> = input.chunks(160).flat_map(|f| up.process(f)).collect();
+        assert_eq!(wide.len(), 9_600);
+        assert!(goertzel(&wide[600..], 1_000.0, 48_000) > 0.02);
+        assert!(goertzel(&wide[600..], 7_000.0, 48_000) < 0.0002, "no image");
+        let back: Vec<i16> = wide.chunks(960).flat_map(|f| down.process(f)).collect();
+        assert_eq!(back.len(), 1_600);
+        let level = rms(&back[200..]) / rms(&input);
+        assert!((0.9..1.1).contains(&level), "level ratio {level}");
     }
 }

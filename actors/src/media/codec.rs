@@ -1,0 +1,234 @@
+//! Audio codecs of a leg (H1): PCMU (G.711 µ-law, 8 kHz) and Opus (48 kHz, through libopus),
+//! and what a negotiation settled: the codec to send — the remote's first choice among those
+//! the leg offers, so "the codec is chosen from the offer" — with its payload type, the
+//! telephone-event payload type at that clock rate, and how to read every payload type the
+//! remote may send. The bridge works in 8 kHz frames; an Opus leg converts at its edge.
+
+use crate::media::g711;
+use crate::media::resample::Resampler;
+use std::collections::HashMap;
+
+/// A codec a leg can speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Codec {
+    /// G.711 µ-law, 8 kHz, static payload type 0.
+    Pcmu,
+    /// Opus, 48 kHz (declared two channels in SDP; sent mono).
+    Opus,
+}
+
+impl Codec {
+    /// The RTP clock rate.
+    pub fn clock_rate(self) -> u32 {
+        match self {
+            Codec::Pcmu => 8_000,
+            Codec::Opus => 48_000,
+        }
+    }
+
+    /// The SDP encoding name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Pcmu => "PCMU",
+            Codec::Opus => "opus",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Codec> {
+        if name.eq_ignore_ascii_case("PCMU") {
+            Some(Codec::Pcmu)
+        } else if name.eq_ignore_ascii_case("opus") {
+            Some(Codec::Opus)
+        } else {
+            None
+        }
+    }
+}
+
+/// What a payload type carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// Audio in this codec.
+    Audio(Codec),
+    /// RFC 4733 telephone events at this clock rate.
+    Events(u32),
+}
+
+/// What a negotiation settled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Negotiated {
+    /// The codec sent, and its payload type.
+    pub send: (Codec, u8),
+    /// The telephone-event payload type at the send codec's clock rate, if agreed.
+    pub events: Option<u8>,
+    /// Every payload type the remote may send.
+    pub receive: HashMap<u8, Payload>,
+}
+
+impl Negotiated {
+    /// Reads the remote description's audio section: its payload types by name, and the first
+    /// one this leg speaks (`ours`) as the codec to send.
+    pub fn from_remote_sdp(sdp: &str, ours: &[Codec]) -> Result<Negotiated, String> {
+        let mut order: Vec<u8> = Vec::new();
+        let mut names: HashMap<u8, (String, u32)> = HashMap::new();
+        let mut in_audio = false;
+        for line in sdp.lines().map(str::trim) {
+            if let Some(m) = line.strip_prefix("m=") {
+                in_audio = m.starts_with("audio ");
+                if in_audio && order.is_empty() {
+                    order = m
+                        .split_whitespace()
+                        .skip(3)
+                        .filter_map(|f| f.parse().ok())
+                        .collect();
+                }
+            } else if in_audio {
+                if let Some(map) = line.strip_prefix("a=rtpmap:") {
+                    let mut it = map.splitn(2, ' ');
+                    let pt = it.next().and_then(|p| p.parse::<u8>().ok());
+                    let enc = it.next().unwrap_or_default();
+                    let mut parts = enc.split('/');
+                    let name = parts.next().unwrap_or_default().to_owned();
+                    let rate = parts.next().and_then(|r| r.parse().ok()).unwrap_or(8_000);
+                    if let Some(pt) = pt {
+                        names.insert(pt, (name, rate));
+                    }
+                }
+            }
+        }
+        // Payload type 0 is PCMU even without an rtpmap line (RFC 3551).
+        names.entry(0).or_insert_with(|| ("PCMU".to_owned(), 8_000));
+        let mut receive = HashMap::new();
+        for (&pt, (name, rate)) in &names {
+            if let Some(c) = Codec::from_name(name) {
+                receive.insert(pt, Payload::Audio(c));
+            } else if name.eq_ignore_ascii_case("telephone-event") {
+                receive.insert(pt, Payload::Events(*rate));
+            }
+        }
+        let send = order
+            .iter()
+            .find_map(|pt| match receive.get(pt) {
+                Some(Payload::Audio(c)) if ours.contains(c) => Some((*c, *pt)),
+                _ => None,
+            })
+            .ok_or("no audio codec in common (this leg speaks PCMU and Opus)")?;
+        let events = order
+            .iter()
+            .copied()
+            .find(|pt| receive.get(pt) == Some(&Payload::Events(send.0.clock_rate())));
+        Ok(Negotiated {
+            send,
+            events,
+            receive,
+        })
+    }
+}
+
+/// Turns the bridge's 8 kHz frames into payloads of the send codec.
+pub struct Encoder {
+    codec: Codec,
+    opus: Option<(opus::Encoder, Resampler)>,
+}
+
+impl Encoder {
+    /// An encoder for `codec`.
+    pub fn new(codec: Codec) -> Result<Encoder, String> {
+        let opus = match codec {
+            Codec::Pcmu => None,
+            Codec::Opus => {
+                let enc = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
+                    .map_err(|e| format!("opus encoder: {e}"))?;
+                let up = Resampler::new(8_000, 48_000).map_err(|e| e.to_string())?;
+                Some((enc, up))
+            }
+        };
+        Ok(Encoder { codec, opus })
+    }
+
+    /// The payload for one 8 kHz frame.
+    pub fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, String> {
+        match (&mut self.opus, self.codec) {
+            (Some((enc, up)), _) => {
+                let wide = up.process(pcm);
+                let mut out = vec![0u8; 1_275];
+                let n = enc
+                    .encode(&wide, &mut out)
+                    .map_err(|e| format!("opus encode: {e}"))?;
+                out.truncate(n);
+                Ok(out)
+            }
+            _ => Ok(g711::encode_frame(pcm)),
+        }
+    }
+}
+
+/// Turns received audio payloads into the bridge's 8 kHz frames.
+#[derive(Default)]
+pub struct Decoder {
+    opus: Option<(opus::Decoder, Resampler)>,
+}
+
+impl Decoder {
+    /// The 8 kHz frame of one payload in `codec` (`None` for an undecodable one).
+    pub fn decode(&mut self, codec: Codec, payload: &[u8]) -> Option<Vec<i16>> {
+        match codec {
+            Codec::Pcmu => Some(g711::decode_frame(payload)),
+            Codec::Opus => {
+                if self.opus.is_none() {
+                    let dec = opus::Decoder::new(48_000, opus::Channels::Mono).ok()?;
+                    let down = Resampler::new(48_000, 8_000).ok()?;
+                    self.opus = Some((dec, down));
+                }
+                let (dec, down) = self.opus.as_mut()?;
+                // Up to 120 ms per packet at 48 kHz.
+                let mut wide = vec![0i16; 5_760];
+                let n = dec.decode(payload, &mut wide, false).ok()?;
+                Some(down.process(&wide[..n]))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::tone::{goertzel, Sine};
+
+    const CHROME_LIKE: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:63 red/48000/2\r\na=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:13 CN/8000\r\na=rtpmap:110 telephone-event/48000\r\na=rtpmap:126 telephone-event/8000\r\n";
+
+    #[test]
+    fn the_remotes_first_common_codec_is_sent_with_its_events() {
+        let n = Negotiated::from_remote_sdp(CHROME_LIKE, &[Codec::Opus, Codec::Pcmu]).unwrap();
+        assert_eq!((n.send, n.events), ((Codec::Opus, 111), Some(110)));
+        assert_eq!(n.receive[&0], Payload::Audio(Codec::Pcmu));
+        assert_eq!(n.receive[&126], Payload::Events(8_000));
+        let n = Negotiated::from_remote_sdp(CHROME_LIKE, &[Codec::Pcmu]).unwrap();
+        assert_eq!((n.send, n.events), ((Codec::Pcmu, 0), Some(126)));
+        let none = "v=0\r\nm=audio 9 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
+        assert!(Negotiated::from_remote_sdp(none, &[Codec::Pcmu, Codec::Opus]).is_err());
+    }
+
+    #[test]
+    fn opus_carries_a_tone_through_encode_and_decode() {
+        let mut enc = Encoder::new(Codec::Opus).unwrap();
+        let mut dec = Decoder::default();
+        let mut tone = Sine::new(600.0, 8_000, 8_000);
+        let mut out = Vec::new();
+        for _ in 0..50 {
+            let payload = enc.encode(&tone.take(160)).unwrap();
+            assert!(payload.len() < 200, "compressed: {} bytes", payload.len());
+            let frame = dec.decode(Codec::Opus, &payload).unwrap();
+            assert_eq!(frame.len(), 160);
+            out.extend(frame);
+        }
+        let steady = &out[2_000..];
+        assert!(
+            goertzel(steady, 600.0, 8_000) > 0.01,
+            "{}",
+            goertzel(steady, 600.0, 8_000)
+        );
+        assert!(goertzel(steady, 1_500.0, 8_000) < 0.001);
+    }
+}

@@ -1,0 +1,77 @@
+//! The media load generator against the real server (a small run: what the benchmark does at
+//! scale), and against the echo baseline.
+
+use std::process::{Command, Stdio};
+use tests::{start_server, Database};
+use web::loadgen::{load_config, run, LoadOptions};
+
+fn options(server: &str, calls: usize, echo: bool) -> LoadOptions {
+    LoadOptions {
+        server: server.to_owned(),
+        calls,
+        seconds: 2,
+        wav: None,
+        queue: "load".into(),
+        agent_prefix: "agent".into(),
+        password: "load".into(),
+        watcher: "root:load".into(),
+        echo,
+        codec: actors::media::codec::Codec::Pcmu,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_generator_bridges_calls_through_the_server() {
+    let db = Database::sqlite();
+    let rec = tempfile::tempdir().unwrap();
+    let config = load_config(3, "load").unwrap();
+    let server = start_server!(
+        &db,
+        Some(&config),
+        &["--recordings-dir", rec.path().to_str().unwrap()]
+    )
+    .unwrap();
+    let report = run(&options(&server.base, 3, false)).await.unwrap();
+    assert_eq!(
+        (report.peers_connected, report.calls_connected),
+        (6, 3),
+        "{report:?}"
+    );
+    // Two seconds of 50 packets/s from each of six peers, received by the other side.
+    assert!(
+        report.packets_received > 6 * 80,
+        "{} packets received",
+        report.packets_received
+    );
+    assert!(report.lost_pct < 5.0, "{report:?}");
+    // The calls were hung up by the customers.
+    let root = server.login("root", "load").await.unwrap();
+    let calls = server
+        .get("/api/v1/calls?state=ended", &root)
+        .await
+        .unwrap();
+    assert_eq!(calls["calls"].as_array().unwrap().len(), 3, "{calls}");
+    server.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_echo_baseline_sends_back_what_it_receives() {
+    let mut echo = Command::new(env!("CARGO_BIN_EXE_switchyard-under-test"))
+        .args(["media-echo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufRead::lines(std::io::BufReader::new(echo.stdout.take().unwrap()));
+    let first = out.next().unwrap().unwrap();
+    let base = first
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let report = run(&options(&base, 2, true)).await.unwrap();
+    let _ = echo.kill();
+    let _ = echo.wait();
+    assert_eq!(report.peers_connected, 4, "{report:?}");
+    assert!(report.packets_received > 4 * 80, "{report:?}");
+}

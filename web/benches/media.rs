@@ -1,0 +1,148 @@
+//! The media benchmark: how many bridged calls this machine carries with fewer than 1% of
+//! packets later than 10 ms, beside the raw webrtc-rs echo baseline measured in the same run.
+//!
+//! For each step N (`MEDIA_BENCH_STEPS`, default 50,100,…,400; `MEDIA_BENCH_SECONDS` measured
+//! per step, default 10):
+//! - baseline: `switchyard media-echo` in its own process, 2N peers from the load generator
+//!   (the same number of server legs as N calls: each leg receives and sends 50 packets/s);
+//! - bridged: `switchyard serve` in its own process with N agents, N web calls from the load
+//!   generator, each a customer peer and the agent's peer sending audio through the bridge.
+//!
+//! Run with `cargo bench -p web --bench media`. Prints a table and, last, one JSON line.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use web::loadgen::{load_config, run, LoadOptions, LoadReport};
+
+const EXE: &str = env!("CARGO_BIN_EXE_switchyard");
+
+/// Starts a child and returns it with the base URL it prints.
+fn spawn(args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(EXE)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the switchyard binary runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let first = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening on"))
+        .expect("it listens");
+    std::thread::spawn(move || for _ in lines {});
+    let base = first
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("an address");
+    (child, format!("http://{base}"))
+}
+
+fn options(server: String, calls: usize, seconds: u64, echo: bool) -> LoadOptions {
+    LoadOptions {
+        server,
+        calls,
+        seconds,
+        wav: std::env::var_os("MEDIA_BENCH_WAV").map(Into::into),
+        queue: "load".into(),
+        agent_prefix: "agent".into(),
+        password: "load".into(),
+        watcher: "root:load".into(),
+        echo,
+        codec: actors::media::codec::Codec::Pcmu,
+    }
+}
+
+fn ok(r: &LoadReport) -> bool {
+    r.calls_connected == r.calls && r.late_pct < 1.0 && r.lost_pct < 1.0
+}
+
+fn row(kind: &str, r: &LoadReport) {
+    println!(
+        "{kind:<9} {:>5} {:>9} {:>10} {:>8.3} {:>8.3} {:>6.0}%  {}",
+        r.calls,
+        r.calls_connected,
+        r.packets_received,
+        r.late_pct,
+        r.lost_pct,
+        r.cpu_pct,
+        if ok(r) { "ok" } else { "over" }
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument selects nothing here.
+    let steps: Vec<usize> = std::env::var("MEDIA_BENCH_STEPS")
+        .unwrap_or_else(|_| "50,100,150,200,250,300,350,400".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let seconds: u64 = std::env::var("MEDIA_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    let work = tempfile::tempdir().expect("a temp dir");
+    println!(
+        "{} cores; {seconds} s measured per step; late = more than 10 ms after its timestamp",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!("kind      calls connected   received   late %   lost %    CPU   verdict");
+    let (mut best_echo, mut best_bridged) = (0usize, 0usize);
+    let mut all = Vec::new();
+    for &n in &steps {
+        let (mut echo, base) = spawn(&["media-echo", "--listen", "127.0.0.1:0"]);
+        let baseline = rt.block_on(run(&options(base, n, seconds, true)));
+        let _ = echo.kill();
+        let _ = echo.wait();
+        let baseline = baseline.expect("the baseline runs");
+        row("baseline", &baseline);
+        if ok(&baseline) {
+            best_echo = n;
+        }
+
+        let dir = work.path().join(format!("step{n}"));
+        std::fs::create_dir_all(&dir).expect("step dir");
+        let config = dir.join("load.toml");
+        std::fs::write(&config, load_config(n, "load").expect("config")).expect("write config");
+        let db = format!("sqlite://{}", dir.join("db.sqlite").display());
+        let rec = dir.join("recordings");
+        let (mut server, base) = spawn(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db,
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "--recordings-dir",
+            rec.to_str().expect("utf-8 path"),
+        ]);
+        let bridged = rt.block_on(run(&options(base, n, seconds, false)));
+        let _ = server.kill();
+        let _ = server.wait();
+        let bridged = bridged.expect("the bridged run runs");
+        row("bridged", &bridged);
+        if ok(&bridged) {
+            best_bridged = n;
+        }
+        all.push(serde_json::json!({"calls": n, "baseline": baseline, "bridged": bridged}));
+        if !ok(&baseline) && !ok(&bridged) {
+            break;
+        }
+    }
+    let ratio = if best_echo > 0 {
+        best_bridged as f64 / best_echo as f64
+    } else {
+        0.0
+    };
+    println!(
+        "largest step under 1% late and 1% lost: bridged {best_bridged} calls, baseline {best_echo} (ratio {:.0}%)",
+        ratio * 100.0
+    );
+    println!(
+        "{}",
+        serde_json::json!({"bridged_calls": best_bridged, "baseline_calls": best_echo, "ratio": ratio, "steps": all})
+    );
+}
