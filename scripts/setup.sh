@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepares a fresh Debian machine to build Switchyard: a C toolchain (for SQLite and ring)
+# Prepares a fresh Debian machine to build Switchyard: a C toolchain (for SQLite and ring),
+# cmake (for libopus)
 # and Rust (through rustup) when they are missing. Sourced by ./serve.sh and ./test.sh.
 set -euo pipefail
 
@@ -17,6 +18,7 @@ need_deb() { # need_deb COMMAND PACKAGE...
 }
 
 need_deb cc build-essential
+need_deb cmake cmake   # libopus, built by the opus crate
 need_deb pkg-config pkg-config
 need_deb curl curl ca-certificates
 

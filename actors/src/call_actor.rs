@@ -156,6 +156,14 @@ impl CallActor {
         st.published = st.call.journey().len();
         if st.call.state().is_final() {
             st.timer.cancel();
+            if let Some(media) = st.media.take() {
+                // Its last plan is in its mailbox: let it take that, complete the recording
+                // and close the legs before the call actor (its supervisor) goes.
+                let _ = media
+                    .get_cell()
+                    .drain_and_wait(Some(std::time::Duration::from_secs(5)))
+                    .await;
+            }
             myself.stop(None);
         } else {
             st.timer.arm(
@@ -169,7 +177,7 @@ impl CallActor {
     }
 
     /// Tells the media actor the call's audio plan after a step, with any DTMF digits the
-    /// step sent; ends it with the call.
+    /// step sent.
     fn tell_media(&self, st: &CallActorState) {
         let Some(media) = &st.media else { return };
         let dtmf: String = st.call.journey()[st.published.min(st.call.journey().len())..]
@@ -183,9 +191,6 @@ impl CallActor {
             plan: st.call.audio_plan(),
             dtmf: (!dtmf.is_empty()).then_some(dtmf),
         });
-        if st.call.state().is_final() {
-            let _ = media.cast(MediaMsg::End);
-        }
     }
 
     /// Hands a party's offer to the call's media actor, starting it at the first offer.
@@ -207,6 +212,7 @@ impl CallActor {
             };
             let args = MediaArgs {
                 call: st.call.id().clone(),
+                queue: st.call.queue().clone(),
                 plan: st.call.audio_plan(),
             };
             match Actor::spawn_linked(None, actor, args, myself.get_cell()).await {
@@ -499,18 +505,18 @@ impl Actor for CallActor {
             fx.wrap_up.extend(failed.wrap_up);
             fx.enqueue = None;
         }
-        // After a restart of this actor, the call's media actor (if any) goes on: adopt it.
-        let media = self.ctx.media.get(call.id());
-        if let Some(m) = &media {
-            m.get_cell().link(myself.get_cell());
+        // A media actor of this call's previous incarnation went down with it (ractor stops a
+        // failed supervisor's children); the parties' next offers start a new one.
+        if let Some(stale) = self.ctx.media.get(call.id()) {
+            stale.kill();
+            self.ctx.media.forget(call.id(), stale.get_id());
         }
         let mut st = CallActorState {
             call,
             published,
             timer: Timer::default(),
-            media,
+            media: None,
         };
-        self.tell_media(&st);
         if args.recovered.is_none() {
             // A new call: its creator persisted it before acknowledging; publish its first steps.
             self.ctx.bus.publish_journey(&st.call, 0);
@@ -559,7 +565,7 @@ impl Actor for CallActor {
         if gone.is_some() && st.media.as_ref().map(|m| m.get_id()) == gone {
             if let Some(m) = st.media.take() {
                 // A failed actor skipped its post_stop: take it out of the registry here.
-                self.ctx.media.forget(st.call.id(), &m);
+                self.ctx.media.forget(st.call.id(), m.get_id());
             }
         }
         Ok(())

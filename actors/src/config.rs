@@ -160,6 +160,10 @@ pub struct QueueConfig {
     /// Customers may call this queue from the web call page (`/call`, H1) without logging in.
     #[serde(default)]
     pub web_calls: bool,
+    /// Hold music for this queue's held and waiting customers: a 16-bit mono WAV (8, 16 or
+    /// 48 kHz), read at start; without it, a generated tone sequence.
+    #[serde(default)]
+    pub hold_music: Option<std::path::PathBuf>,
 }
 
 fn default_callback_max() -> usize {

@@ -125,7 +125,8 @@ impl Switchyard {
         let media = crate::media::actor::MediaRegistry::new(
             config.media.clone(),
             options.recordings_dir.clone(),
-        );
+        )
+        .with_music(&config.queues)?;
         let ctx = Arc::new(Context {
             media,
             ..Context::new(config, clock, store, EventBus::new(options.event_buffer))

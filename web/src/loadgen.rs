@@ -110,7 +110,13 @@ fn start_peer(
     let leg = Arc::new(leg);
     let l = leg.clone();
     let sender = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        // Real callers do not speak in step: each peer's 20 ms clock starts at its own phase,
+        // or every packet of the run would leave in one burst.
+        let phase = Duration::from_micros(rand::random::<u64>() % 20_000);
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + phase,
+            Duration::from_millis(20),
+        );
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut at = 0usize;
         loop {

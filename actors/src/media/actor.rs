@@ -4,15 +4,18 @@
 //! [`pump`](crate::media::pump) by the call's [`AudioPlan`], which the call actor sends after
 //! every step: media obeys the call, it never decides anything about it.
 //!
-//! If the call actor restarts, the new one adopts the running media actor (the legs and the
-//! recording go on). If the media actor fails, the call goes on without media; the parties'
-//! next offers start a fresh one.
+//! When the call ends, the call actor drains and stops its media actor before stopping
+//! itself, so the recording is complete when the call is. If the media actor fails, the call
+//! goes on without media and the parties' next offers start a fresh one; if the call actor
+//! fails, ractor stops its media actor with it (the restarted call actor starts a new one at
+//! the parties' next offers).
 
 use crate::config::MediaConfig;
 use crate::error::ActorError;
 use crate::media::fork::{fork, ForkReceiver};
 use crate::media::leg::{Leg, LegStats};
 use crate::media::pump::{self, PumpCmd, RecordingFile};
+use crate::media::tone::Music;
 use engine::call::{AudioPlan, Participant};
 use engine::CallId;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -55,8 +58,6 @@ pub enum MediaMsg {
         /// Answer.
         reply: RpcReplyPort<Option<ForkReceiver>>,
     },
-    /// The call is over: complete the recording, close the legs, stop.
-    End,
 }
 
 /// The call's media actors, by call: how the API and the transcriber reach them, and where
@@ -67,6 +68,8 @@ pub struct MediaRegistry {
     ended: Arc<Notify>,
     config: Arc<MediaConfig>,
     recordings: Option<Arc<PathBuf>>,
+    /// Queues' hold music, read at start (8 kHz).
+    music: Arc<HashMap<engine::QueueId, Arc<Vec<i16>>>>,
 }
 
 impl MediaRegistry {
@@ -77,6 +80,34 @@ impl MediaRegistry {
             recordings: recordings_dir.map(Arc::new),
             ..Default::default()
         }
+    }
+
+    /// Reads each queue's hold-music file (16-bit mono WAV at 8, 16 or 48 kHz); a file that
+    /// cannot be read is an error naming it, so a bad setup is refused at start.
+    pub fn with_music(mut self, queues: &[crate::config::QueueConfig]) -> Result<Self, ActorError> {
+        let mut music = HashMap::new();
+        for q in queues {
+            let Some(path) = &q.hold_music else { continue };
+            let bad = |why: String| {
+                ActorError::Media(format!(
+                    "queue {}: hold music {}: {why}",
+                    q.id,
+                    path.display()
+                ))
+            };
+            let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+            let (rate, samples) = crate::media::wav::read(&bytes)
+                .ok_or_else(|| bad("not a 16-bit mono PCM WAV".into()))?;
+            let mut to8k = crate::media::resample::Resampler::new(rate, 8_000)
+                .map_err(|e| bad(e.to_string()))?;
+            let samples = to8k.process(&samples);
+            if samples.len() < 1_600 {
+                return Err(bad("shorter than 0.2 s".into()));
+            }
+            music.insert(engine::QueueId::from(q.id.as_str()), Arc::new(samples));
+        }
+        self.music = Arc::new(music);
+        Ok(self)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CallId, ActorRef<MediaMsg>>> {
@@ -110,9 +141,9 @@ impl MediaRegistry {
         }
     }
 
-    pub(crate) fn forget(&self, call: &CallId, actor: &ActorRef<MediaMsg>) {
+    pub(crate) fn forget(&self, call: &CallId, actor: ractor::ActorId) {
         let mut all = self.lock();
-        if all.get(call).is_some_and(|a| a.get_id() == actor.get_id()) {
+        if all.get(call).is_some_and(|a| a.get_id() == actor) {
             all.remove(call);
         }
         drop(all);
@@ -146,11 +177,14 @@ pub(crate) struct MediaActor {
 
 pub(crate) struct MediaArgs {
     pub(crate) call: CallId,
+    pub(crate) queue: engine::QueueId,
     pub(crate) plan: AudioPlan,
 }
 
 pub(crate) struct MediaState {
     call: CallId,
+    registry: MediaRegistry,
+    me: ractor::ActorId,
     legs: HashMap<Participant, Arc<Leg>>,
     forks: HashMap<Participant, ForkReceiver>,
     plan: Option<watch::Sender<AudioPlan>>,
@@ -160,10 +194,12 @@ pub(crate) struct MediaState {
 
 impl Drop for MediaState {
     fn drop(&mut self) {
-        // A failed actor skips post_stop: its pump must not outlive it.
+        // A failed or killed actor skips post_stop: its pump must not outlive it, nor its
+        // entry in the registry.
         if let Some(p) = &self.pump {
             p.abort();
         }
+        self.registry.forget(&self.call, self.me);
     }
 }
 
@@ -198,10 +234,9 @@ impl MediaActor {
         };
         let leg = Arc::new(leg);
         let (fork_tx, fork_rx) = fork(FORK_FRAMES);
-        // A new offer from a party already connected replaces its leg (a reloaded panel).
-        if let Some(old) = st.legs.insert(who.clone(), leg.clone()) {
-            tokio::spawn(async move { old.close().await });
-        }
+        // A new offer from a party already connected replaces its leg (a reloaded panel); the
+        // pump closes the old one when it takes the new.
+        st.legs.insert(who.clone(), leg.clone());
         st.forks.insert(who.clone(), fork_rx);
         let _ = st.cmds.send(PumpCmd::Add {
             who,
@@ -221,11 +256,10 @@ impl MediaActor {
             .cloned()
             .collect();
         for who in gone {
+            // The pump closes the leg once it no longer sends to it.
             let _ = st.cmds.send(PumpCmd::Remove(who.clone()));
             st.forks.remove(&who);
-            if let Some(leg) = st.legs.remove(&who) {
-                tokio::spawn(async move { leg.close().await });
-            }
+            st.legs.remove(&who);
         }
     }
 }
@@ -249,12 +283,15 @@ impl Actor for MediaActor {
     ) -> Result<MediaState, ActorProcessingErr> {
         let (plan_tx, plan_rx) = watch::channel(args.plan);
         let (cmds, cmds_rx) = mpsc::unbounded_channel();
-        let pump = pump::spawn(plan_rx, cmds_rx, self.registry.opener(&args.call));
+        let music = Music::new(self.registry.music.get(&args.queue).cloned());
+        let pump = pump::spawn(plan_rx, cmds_rx, self.registry.opener(&args.call), music);
         self.registry
             .lock()
             .insert(args.call.clone(), myself.clone());
         Ok(MediaState {
             call: args.call,
+            registry: self.registry.clone(),
+            me: myself.get_id(),
             legs: HashMap::new(),
             forks: HashMap::new(),
             plan: Some(plan_tx),
@@ -276,13 +313,13 @@ impl Actor for MediaActor {
         for (_, leg) in st.legs.drain() {
             leg.close().await;
         }
-        self.registry.forget(&st.call, &myself);
+        self.registry.forget(&st.call, myself.get_id());
         Ok(())
     }
 
     async fn handle(
         &self,
-        myself: ActorRef<MediaMsg>,
+        _myself: ActorRef<MediaMsg>,
         msg: MediaMsg,
         st: &mut MediaState,
     ) -> Result<(), ActorProcessingErr> {
@@ -315,7 +352,6 @@ impl Actor for MediaActor {
             MediaMsg::TakeFork { who, reply } => {
                 let _ = reply.send(st.forks.remove(&who));
             }
-            MediaMsg::End => myself.stop(None),
         }
         Ok(())
     }

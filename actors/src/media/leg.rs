@@ -407,7 +407,12 @@ impl Leg {
     }
 
     async fn write(&self, packet: rtp::Packet) -> Result<(), LegError> {
-        self.track.write_rtp(packet).await.map_err(rtc_err)?;
+        // Real-time audio never waits on one peer: a packet the stack cannot take at once
+        // (a connection closing, a stalled driver) is dropped, not queued.
+        tokio::time::timeout(Duration::from_millis(40), self.track.write_rtp(packet))
+            .await
+            .map_err(|_| LegError::Timeout("sending a packet"))?
+            .map_err(rtc_err)?;
         self.counters.sent.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -8,7 +8,7 @@
 use crate::media::fork::{ForkSender, Frame};
 use crate::media::leg::{Leg, FRAME_SAMPLES};
 use crate::media::resample::To16k;
-use crate::media::tone::HoldMusic;
+use crate::media::tone::Music;
 use crate::media::wav::Recorder;
 use engine::call::{AudioPlan, Participant, Recording};
 use std::collections::{HashMap, VecDeque};
@@ -41,8 +41,8 @@ pub enum PumpCmd {
 }
 
 /// Frames of backlog kept per source for mixing and recording: enough to ride out jitter,
-/// little enough to keep the mix in step.
-const BACKLOG: usize = 3;
+/// little enough to keep the mix in step (100 ms).
+const BACKLOG: usize = 5;
 
 struct Forking {
     fork: ForkSender,
@@ -78,6 +78,13 @@ struct Routes {
 }
 
 impl Routes {
+    /// Whether anything runs on the 20 ms tick: music, a mix, or a recording to start.
+    fn ticks(&self) -> bool {
+        !self.plan.music_to.is_empty()
+            || !self.mixed.is_empty()
+            || self.plan.recording != Recording::Off
+    }
+
     fn new(plan: AudioPlan) -> Routes {
         let mut listeners: HashMap<&Participant, Vec<Participant>> = HashMap::new();
         for (from, to) in &plan.links {
@@ -109,6 +116,7 @@ pub fn spawn(
     mut plan: watch::Receiver<AudioPlan>,
     mut cmds: mpsc::UnboundedReceiver<PumpCmd>,
     open_recording: OpenRecording,
+    mut music: Music,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut open_recording = Some(open_recording);
@@ -116,11 +124,14 @@ pub fn spawn(
         let (frames_tx, mut frames) = mpsc::channel::<(Participant, Vec<i16>)>(1024);
         let mut legs: HashMap<Participant, LegIo> = HashMap::new();
         let mut routes = Routes::new(plan.borrow().clone());
-        let mut music = HoldMusic::new(8_000);
+        // A late tick is made up at once (Burst): skipping it would leave a frame of every
+        // source behind and, the backlog full, drop audio from the mix.
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         loop {
             tokio::select! {
+                // Commands first: a leg removed is never sent to again.
+                biased;
                 cmd = cmds.recv() => match cmd {
                     None => break,
                     Some(PumpCmd::Add { who, leg, mut incoming, fork }) => {
@@ -144,12 +155,12 @@ pub fn spawn(
                             reader,
                         };
                         if let Some(old) = legs.insert(who, io) {
-                            old.reader.abort();
+                            retire(old);
                         }
                     }
                     Some(PumpCmd::Remove(who)) => {
                         if let Some(old) = legs.remove(&who) {
-                            old.reader.abort();
+                            retire(old);
                         }
                     }
                 },
@@ -166,7 +177,9 @@ pub fn spawn(
                         }
                     }
                 }
-                _ = tick.tick() => {
+                // The tick is for music, mixes and the recording: a plain two-party call
+                // without them runs on its packets alone.
+                _ = tick.tick(), if routes.ticks() || recorder.is_some() => {
                     let popped: HashMap<Participant, Vec<i16>> = legs
                         .iter_mut()
                         .filter_map(|(w, io)| io.pending.pop_front().map(|f| (w.clone(), f)))
@@ -200,7 +213,12 @@ pub fn spawn(
                     if changed.is_err() {
                         break;
                     }
+                    let was_ticking = routes.ticks() || recorder.is_some();
                     routes = Routes::new(plan.borrow().clone());
+                    if !was_ticking && routes.ticks() {
+                        // Start the clock afresh: the idle stretch is not to be made up.
+                        tick.reset();
+                    }
                 }
             }
         }
@@ -213,6 +231,12 @@ pub fn spawn(
             }
         }
     })
+}
+
+/// Stops reading a leg the pump no longer carries, and closes it.
+fn retire(io: LegIo) {
+    io.reader.abort();
+    tokio::spawn(async move { io.leg.close().await });
 }
 
 /// The saturating sum of frames (silence when none), one 20 ms frame long.

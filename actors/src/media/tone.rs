@@ -84,6 +84,40 @@ impl HoldMusic {
     }
 }
 
+/// What a held or waiting customer hears: the queue's music file (looped) or the default
+/// tone sequence.
+#[derive(Clone, Debug)]
+pub enum Music {
+    /// The default tones.
+    Tones(HoldMusic),
+    /// A file's 8 kHz samples, and where the loop is.
+    File(std::sync::Arc<Vec<i16>>, usize),
+}
+
+impl Music {
+    /// The queue's file if it has one, else the tones (8 kHz).
+    pub fn new(file: Option<std::sync::Arc<Vec<i16>>>) -> Music {
+        match file {
+            Some(f) if !f.is_empty() => Music::File(f, 0),
+            _ => Music::Tones(HoldMusic::new(8_000)),
+        }
+    }
+
+    /// The next `n` samples.
+    pub fn take(&mut self, n: usize) -> Vec<i16> {
+        match self {
+            Music::Tones(t) => t.take(n),
+            Music::File(f, at) => (0..n)
+                .map(|_| {
+                    let s = f[*at];
+                    *at = (*at + 1) % f.len();
+                    s
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The power of `freq` in `samples` (Goertzel), normalised so that a full-scale sine of that
 /// frequency gives about 0.25 and silence 0.
 pub fn goertzel(samples: &[i16], freq: f64, rate: u32) -> f64 {
