@@ -186,7 +186,8 @@ pub(crate) struct MediaState {
     registry: MediaRegistry,
     me: ractor::ActorId,
     legs: HashMap<Participant, Arc<Leg>>,
-    forks: HashMap<Participant, ForkReceiver>,
+    /// Legs whose fork was taken.
+    forked: std::collections::HashSet<Participant>,
     plan: Option<watch::Sender<AudioPlan>>,
     cmds: mpsc::UnboundedSender<PumpCmd>,
     pump: Option<tokio::task::JoinHandle<()>>,
@@ -233,17 +234,11 @@ impl MediaActor {
             }
         };
         let leg = Arc::new(leg);
-        let (fork_tx, fork_rx) = fork(FORK_FRAMES);
         // A new offer from a party already connected replaces its leg (a reloaded panel); the
         // pump closes the old one when it takes the new.
         st.legs.insert(who.clone(), leg.clone());
-        st.forks.insert(who.clone(), fork_rx);
-        let _ = st.cmds.send(PumpCmd::Add {
-            who,
-            leg,
-            incoming,
-            fork: fork_tx,
-        });
+        st.forked.remove(&who);
+        let _ = st.cmds.send(PumpCmd::Add { who, leg, incoming });
         Ok(answer)
     }
 
@@ -258,7 +253,7 @@ impl MediaActor {
         for who in gone {
             // The pump closes the leg once it no longer sends to it.
             let _ = st.cmds.send(PumpCmd::Remove(who.clone()));
-            st.forks.remove(&who);
+            st.forked.remove(&who);
             st.legs.remove(&who);
         }
     }
@@ -293,7 +288,7 @@ impl Actor for MediaActor {
             registry: self.registry.clone(),
             me: myself.get_id(),
             legs: HashMap::new(),
-            forks: HashMap::new(),
+            forked: Default::default(),
             plan: Some(plan_tx),
             cmds,
             pump: Some(pump),
@@ -350,7 +345,14 @@ impl Actor for MediaActor {
                 let _ = reply.send(stats);
             }
             MediaMsg::TakeFork { who, reply } => {
-                let _ = reply.send(st.forks.remove(&who));
+                // Taken once per leg, and only for a leg that is up.
+                let fresh = st.legs.contains_key(&who) && st.forked.insert(who.clone());
+                let taken = fresh.then(|| {
+                    let (tx, rx) = fork(FORK_FRAMES);
+                    let _ = st.cmds.send(PumpCmd::Fork { who, fork: tx });
+                    rx
+                });
+                let _ = reply.send(taken);
             }
         }
         Ok(())

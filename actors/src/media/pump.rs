@@ -33,7 +33,13 @@ pub enum PumpCmd {
         leg: Arc<Leg>,
         /// Frames received from it (8 kHz).
         incoming: mpsc::Receiver<Vec<i16>>,
-        /// Where its audio is offered at 16 kHz.
+    },
+    /// Someone subscribes to a leg's audio at 16 kHz (the transcriber): from now on it is
+    /// resampled and offered to `fork` (no resampling for a leg nobody listens to).
+    Fork {
+        /// Whose.
+        who: Participant,
+        /// Where its audio goes.
         fork: ForkSender,
     },
     /// A party left: stop carrying its leg.
@@ -63,7 +69,7 @@ impl Forking {
 
 struct LegIo {
     leg: Arc<Leg>,
-    fork: Forking,
+    fork: Option<Forking>,
     pending: VecDeque<Vec<i16>>,
     reader: JoinHandle<()>,
 }
@@ -134,7 +140,16 @@ pub fn spawn(
                 biased;
                 cmd = cmds.recv() => match cmd {
                     None => break,
-                    Some(PumpCmd::Add { who, leg, mut incoming, fork }) => {
+                    Some(PumpCmd::Fork { who, fork }) => {
+                        if let Some(io) = legs.get_mut(&who) {
+                            io.fork = Some(Forking {
+                                fork,
+                                resample: To16k::new(8_000).expect("8 kHz is supported"),
+                                at_ms: 0,
+                            });
+                        }
+                    }
+                    Some(PumpCmd::Add { who, leg, mut incoming }) => {
                         let tx = frames_tx.clone();
                         let tag = who.clone();
                         let reader = tokio::spawn(async move {
@@ -146,11 +161,7 @@ pub fn spawn(
                         });
                         let io = LegIo {
                             leg,
-                            fork: Forking {
-                                fork,
-                                resample: To16k::new(8_000).expect("8 kHz is supported"),
-                                at_ms: 0,
-                            },
+                            fork: None,
                             pending: VecDeque::new(),
                             reader,
                         };
@@ -166,7 +177,9 @@ pub fn spawn(
                 },
                 Some((who, frame)) = frames.recv() => {
                     let Some(io) = legs.get_mut(&who) else { continue };
-                    io.fork.offer(&frame);
+                    if let Some(f) = io.fork.as_mut() {
+                        f.offer(&frame);
+                    }
                     io.pending.push_back(frame.clone());
                     if io.pending.len() > BACKLOG {
                         io.pending.pop_front();
