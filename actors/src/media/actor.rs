@@ -223,7 +223,7 @@ impl MediaActor {
             )));
         }
         let media = |e: crate::media::leg::LegError| ActorError::Media(e.to_string());
-        let (leg, incoming) = Leg::with_config(&self.registry.config)
+        let (leg, _own_channel) = Leg::with_config(&self.registry.config)
             .await
             .map_err(media)?;
         let answer = match leg.answer(*offer).await {
@@ -238,7 +238,7 @@ impl MediaActor {
         // pump closes the old one when it takes the new.
         st.legs.insert(who.clone(), leg.clone());
         st.forked.remove(&who);
-        let _ = st.cmds.send(PumpCmd::Add { who, leg, incoming });
+        let _ = st.cmds.send(PumpCmd::Add { who, leg });
         Ok(answer)
     }
 

@@ -59,10 +59,28 @@ fn rtc_err(e: impl std::fmt::Display) -> LegError {
 struct Handler {
     gathered: watch::Sender<bool>,
     connected: watch::Sender<RTCPeerConnectionState>,
-    incoming: mpsc::Sender<Vec<i16>>,
+    incoming: Arc<std::sync::Mutex<Sink>>,
     events: mpsc::Sender<[u8; 4]>,
     counters: Arc<Counters>,
     negotiated: Shared,
+}
+
+/// Where received frames go: the leg's own channel, or wherever [`Leg::redirect`] said.
+enum Sink {
+    Channel(mpsc::Sender<Vec<i16>>),
+    Call(Box<dyn Fn(Vec<i16>) + Send + Sync>),
+}
+
+impl Sink {
+    fn deliver(sink: &std::sync::Mutex<Sink>, frame: Vec<i16>) {
+        // A full consumer loses this frame rather than stall the driver.
+        match &*sink.lock().unwrap_or_else(|e| e.into_inner()) {
+            Sink::Channel(tx) => {
+                let _ = tx.try_send(frame);
+            }
+            Sink::Call(f) => f(frame),
+        }
+    }
 }
 
 /// A leg's packet counters, read by `GET /api/v1/calls/{id}/media`.
@@ -137,9 +155,8 @@ impl PeerConnectionEventHandler for Handler {
                         counters
                             .late
                             .fetch_add(arrivals.late - late, Ordering::Relaxed);
-                        // A full consumer loses this frame rather than stall the driver.
                         if let Some(frame) = decoder.decode(codec, &packet.payload) {
-                            let _ = incoming.try_send(frame);
+                            Sink::deliver(&incoming, frame);
                         }
                     }
                     Some(Payload::Events(_)) => {
@@ -194,6 +211,7 @@ pub struct Leg {
     ssrc: u32,
     codecs: Vec<Codec>,
     negotiated: Shared,
+    sink: Arc<std::sync::Mutex<Sink>>,
     out: Mutex<Outgoing>,
     events: Mutex<Option<mpsc::Receiver<[u8; 4]>>>,
     gathered: watch::Receiver<bool>,
@@ -255,12 +273,13 @@ impl Leg {
         let (gathered_tx, gathered) = watch::channel(false);
         let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
         let (incoming_tx, incoming) = mpsc::channel(256);
+        let sink = Arc::new(std::sync::Mutex::new(Sink::Channel(incoming_tx)));
         let counters = Arc::new(Counters::default());
         let (events_tx, events_rx) = mpsc::channel(64);
         let handler = Handler {
             gathered: gathered_tx,
             connected: state_tx,
-            incoming: incoming_tx,
+            incoming: sink.clone(),
             events: events_tx,
             counters: counters.clone(),
             negotiated: negotiated.clone(),
@@ -314,6 +333,7 @@ impl Leg {
             ssrc,
             codecs: codecs.to_vec(),
             negotiated,
+            sink,
             out: Mutex::new(Outgoing {
                 sequence: rand::random(),
                 timestamp: rand::random(),
@@ -491,6 +511,12 @@ impl Leg {
     /// Takes the stream of RFC 4733 payloads received from the remote (once).
     pub async fn take_dtmf_events(&self) -> Option<mpsc::Receiver<[u8; 4]>> {
         self.events.lock().await.take()
+    }
+
+    /// Hands every frame received from now on to `deliver` (called on the receiving task: it
+    /// must not block) instead of the leg's channel, which then closes.
+    pub fn redirect(&self, deliver: impl Fn(Vec<i16>) + Send + Sync + 'static) {
+        *self.sink.lock().unwrap_or_else(|e| e.into_inner()) = Sink::Call(Box::new(deliver));
     }
 
     /// Whether the connection is up (audio sent before it is would be dropped by SRTP).

@@ -29,10 +29,8 @@ pub enum PumpCmd {
     Add {
         /// Whose.
         who: Participant,
-        /// The leg.
+        /// The leg; the pump takes over what it receives.
         leg: Arc<Leg>,
-        /// Frames received from it (8 kHz).
-        incoming: mpsc::Receiver<Vec<i16>>,
     },
     /// Someone subscribes to a leg's audio at 16 kHz (the transcriber): from now on it is
     /// resampled and offered to `fork` (no resampling for a leg nobody listens to).
@@ -71,7 +69,7 @@ struct LegIo {
     leg: Arc<Leg>,
     fork: Option<Forking>,
     pending: VecDeque<Vec<i16>>,
-    reader: JoinHandle<()>,
+    slot: u32,
 }
 
 /// The plan, with what the pump looks up per frame computed once.
@@ -127,7 +125,10 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut open_recording = Some(open_recording);
         let mut recorder: Option<RecordingFile> = None;
-        let (frames_tx, mut frames) = mpsc::channel::<(Participant, Vec<i16>)>(1024);
+        // Received frames come straight from the legs' receiving tasks, tagged by slot.
+        let (frames_tx, mut frames) = mpsc::channel::<(u32, Vec<i16>)>(1024);
+        let mut slots: HashMap<u32, Participant> = HashMap::new();
+        let mut next_slot = 0u32;
         let mut legs: HashMap<Participant, LegIo> = HashMap::new();
         let mut routes = Routes::new(plan.borrow().clone());
         // A late tick is made up at once (Burst): skipping it would leave a frame of every
@@ -149,42 +150,45 @@ pub fn spawn(
                             });
                         }
                     }
-                    Some(PumpCmd::Add { who, leg, mut incoming }) => {
-                        let tx = frames_tx.clone();
-                        let tag = who.clone();
-                        let reader = tokio::spawn(async move {
-                            while let Some(f) = incoming.recv().await {
-                                if tx.send((tag.clone(), f)).await.is_err() {
-                                    break;
-                                }
-                            }
+                    Some(PumpCmd::Add { who, leg }) => {
+                        let (tx, slot) = (frames_tx.clone(), next_slot);
+                        next_slot = next_slot.wrapping_add(1);
+                        leg.redirect(move |f| {
+                            let _ = tx.try_send((slot, f));
                         });
+                        slots.insert(slot, who.clone());
                         let io = LegIo {
                             leg,
                             fork: None,
                             pending: VecDeque::new(),
-                            reader,
+                            slot,
                         };
                         if let Some(old) = legs.insert(who, io) {
+                            slots.remove(&old.slot);
                             retire(old);
                         }
                     }
                     Some(PumpCmd::Remove(who)) => {
                         if let Some(old) = legs.remove(&who) {
+                            slots.remove(&old.slot);
                             retire(old);
                         }
                     }
                 },
-                Some((who, frame)) = frames.recv() => {
-                    let Some(io) = legs.get_mut(&who) else { continue };
+                Some((slot, frame)) = frames.recv() => {
+                    let Some(who) = slots.get(&slot) else { continue };
+                    let Some(io) = legs.get_mut(who) else { continue };
                     if let Some(f) = io.fork.as_mut() {
                         f.offer(&frame);
                     }
-                    io.pending.push_back(frame.clone());
-                    if io.pending.len() > BACKLOG {
-                        io.pending.pop_front();
+                    // Kept for the tick only when something runs on it.
+                    if routes.ticks() || recorder.is_some() {
+                        io.pending.push_back(frame.clone());
+                        if io.pending.len() > BACKLOG {
+                            io.pending.pop_front();
+                        }
                     }
-                    for to in routes.direct.get(&who).into_iter().flatten() {
+                    for to in routes.direct.get(who).into_iter().flatten() {
                         if let Some(l) = legs.get(to).filter(|l| l.leg.is_connected()) {
                             let _ = l.leg.send(&frame).await;
                         }
@@ -235,9 +239,6 @@ pub fn spawn(
                 }
             }
         }
-        for io in legs.values() {
-            io.reader.abort();
-        }
         if let Some(r) = recorder {
             if let Err(e) = r.finish() {
                 tracing::error!(error = %e, "the recording could not be completed");
@@ -246,9 +247,9 @@ pub fn spawn(
     })
 }
 
-/// Stops reading a leg the pump no longer carries, and closes it.
+/// Closes a leg the pump no longer carries (its frames, tagged with a slot no longer known,
+/// are ignored until it is gone).
 fn retire(io: LegIo) {
-    io.reader.abort();
     tokio::spawn(async move { io.leg.close().await });
 }
 
