@@ -1,6 +1,8 @@
 //! Reception quality of one RTP audio stream: packets lost (sequence gaps) and packets late
 //! (arriving more than a threshold after the time their RTP timestamp says, measured from the
-//! fastest packet seen so far, so the network's fixed delay does not count).
+//! fastest packet seen so far, so the network's fixed delay does not count). A packet with the
+//! marker bit starts a new talkspurt (the sender paused): timing is measured afresh from it,
+//! as a playout buffer re-anchors there.
 
 use std::time::{Duration, Instant};
 
@@ -22,9 +24,9 @@ pub struct Arrivals {
 }
 
 impl Arrivals {
-    /// Counts a packet with sequence number `seq` and timestamp `ts` (at `rate` Hz) arriving
-    /// `now`.
-    pub fn packet(&mut self, now: Instant, seq: u16, ts: u32, rate: u32) {
+    /// Counts a packet with sequence number `seq`, timestamp `ts` (at `rate` Hz) and the
+    /// `marker` bit arriving `now`.
+    pub fn packet(&mut self, now: Instant, seq: u16, ts: u32, rate: u32, marker: bool) {
         if let Some(last) = self.last_seq {
             let step = seq.wrapping_sub(last);
             if step == 0 || step > u16::MAX / 2 {
@@ -33,7 +35,12 @@ impl Arrivals {
             self.lost += u64::from(step - 1);
         }
         self.last_seq = Some(seq);
+        if marker {
+            self.start = None;
+        }
         let Some(t0) = self.start else {
+            self.extended_ts = 0;
+            self.best_offset_us = 0;
             self.start = Some(now);
             self.last_ts = ts;
             return;
@@ -64,24 +71,34 @@ mod tests {
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         // Every 20 ms, 160 samples apart: on time.
         for i in 0..10u16 {
-            a.packet(at(u64::from(i) * 20), i, u32::from(i) * 160, 8_000);
+            a.packet(at(u64::from(i) * 20), i, u32::from(i) * 160, 8_000, false);
         }
         assert_eq!((a.lost, a.late), (0, 0));
         // Two packets missing, then one 15 ms late, then one 5 ms late (not late).
-        a.packet(at(12 * 20), 12, 12 * 160, 8_000);
+        a.packet(at(12 * 20), 12, 12 * 160, 8_000, false);
         assert_eq!(a.lost, 2);
-        a.packet(at(13 * 20 + 15), 13, 13 * 160, 8_000);
-        a.packet(at(14 * 20 + 5), 14, 14 * 160, 8_000);
+        a.packet(at(13 * 20 + 15), 13, 13 * 160, 8_000, false);
+        a.packet(at(14 * 20 + 5), 14, 14 * 160, 8_000, false);
         assert_eq!(a.late, 1);
         // A duplicate changes nothing; sequence and timestamp wrap-around are continuous.
-        a.packet(at(14 * 20 + 6), 14, 14 * 160, 8_000);
+        a.packet(at(14 * 20 + 6), 14, 14 * 160, 8_000, false);
         assert_eq!((a.lost, a.late), (2, 1));
         let mut w = Arrivals::default();
         for i in 0..4u16 {
             let seq = (u16::MAX - 1).wrapping_add(i);
             let ts = (u32::MAX - 159).wrapping_add(u32::from(i) * 160);
-            w.packet(at(u64::from(i) * 20), seq, ts, 8_000);
+            w.packet(at(u64::from(i) * 20), seq, ts, 8_000, false);
         }
         assert_eq!((w.lost, w.late), (0, 0));
+        // A new talkspurt after a pause the timestamps undercount: measured afresh, not late.
+        let mut m = Arrivals::default();
+        for i in 0..5u16 {
+            m.packet(at(u64::from(i) * 20), i, u32::from(i) * 160, 8_000, false);
+        }
+        for i in 5..10u16 {
+            let (arrive, ts) = (u64::from(i) * 20 + 200, u32::from(i) * 160 + 160);
+            m.packet(at(arrive), i, ts, 8_000, i == 5);
+        }
+        assert_eq!(m.late, 0);
     }
 }

@@ -148,7 +148,8 @@ impl PeerConnectionEventHandler for Handler {
                     Some(Payload::Audio(codec)) => {
                         let (lost, late) = (arrivals.lost, arrivals.late);
                         let now = std::time::Instant::now();
-                        arrivals.packet(now, h.sequence_number, h.timestamp, codec.clock_rate());
+                        let rate = codec.clock_rate();
+                        arrivals.packet(now, h.sequence_number, h.timestamp, rate, h.marker);
                         counters
                             .lost
                             .fetch_add(arrivals.lost - lost, Ordering::Relaxed);
@@ -454,7 +455,7 @@ impl Leg {
             let paused = out.last_sent.map(|t| now.duration_since(t));
             let mut marker = !out.started;
             if let Some(gap) = paused.filter(|g| *g > Duration::from_millis(60)) {
-                let frames = (gap.as_millis() / 20) as u32;
+                let frames = ((gap.as_micros() + 10_000) / 20_000) as u32;
                 out.timestamp = out
                     .timestamp
                     .wrapping_add(frames.saturating_sub(1) * FRAME_SAMPLES as u32 * per_sample);
