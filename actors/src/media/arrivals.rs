@@ -1,19 +1,26 @@
 //! Reception quality of one RTP audio stream: packets lost (sequence gaps) and packets late
 //! (arriving more than a threshold after the time their RTP timestamp says, measured from the
-//! fastest packet seen so far, so the network's fixed delay does not count). A packet with the
-//! marker bit starts a new talkspurt (the sender paused): timing is measured afresh from it,
-//! as a playout buffer re-anchors there.
+//! fastest packet of the last two seconds, so the network's fixed delay does not count and a
+//! sender whose clock drifted is judged on its recent packets, as an adaptive playout buffer
+//! would). A packet with the marker bit starts a new talkspurt (the sender paused): timing is
+//! measured afresh from it.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// How late a packet may be before it counts as late.
 pub const LATE_AFTER: Duration = Duration::from_millis(10);
 
+/// How far back the fastest packet is looked for.
+const WINDOW_US: i64 = 2_000_000;
+
 /// The arrivals of one stream.
 #[derive(Debug, Default)]
 pub struct Arrivals {
     start: Option<Instant>,
-    best_offset_us: i64,
+    /// (arrival, offset) of recent packets, offsets increasing: the front is the fastest of
+    /// the window.
+    recent: VecDeque<(i64, i64)>,
     last_seq: Option<u16>,
     extended_ts: i64,
     last_ts: u32,
@@ -40,7 +47,8 @@ impl Arrivals {
         }
         let Some(t0) = self.start else {
             self.extended_ts = 0;
-            self.best_offset_us = 0;
+            self.recent.clear();
+            self.recent.push_back((0, 0));
             self.start = Some(now);
             self.last_ts = ts;
             return;
@@ -51,10 +59,19 @@ impl Arrivals {
         let media_us = self.extended_ts * 1_000_000 / i64::from(rate.max(1));
         let arrival_us = now.duration_since(t0).as_micros() as i64;
         let offset = arrival_us - media_us;
-        if offset < self.best_offset_us {
-            self.best_offset_us = offset;
+        while self.recent.back().is_some_and(|(_, o)| *o >= offset) {
+            self.recent.pop_back();
         }
-        if offset - self.best_offset_us > LATE_AFTER.as_micros() as i64 {
+        self.recent.push_back((arrival_us, offset));
+        while self
+            .recent
+            .front()
+            .is_some_and(|(at, _)| *at < arrival_us - WINDOW_US)
+        {
+            self.recent.pop_front();
+        }
+        let best = self.recent.front().map_or(offset, |(_, o)| *o);
+        if offset - best > LATE_AFTER.as_micros() as i64 {
             self.late += 1;
         }
     }
@@ -100,5 +117,18 @@ mod tests {
             m.packet(at(arrive), i, ts, 8_000, i == 5);
         }
         assert_eq!(m.late, 0);
+        // A sender that fell 30 ms behind for good: late for two seconds, then judged afresh.
+        let mut d = Arrivals::default();
+        for i in 0..300u16 {
+            let behind = if i >= 100 { 30 } else { 0 };
+            d.packet(
+                at(u64::from(i) * 20 + behind),
+                i,
+                u32::from(i) * 160,
+                8_000,
+                false,
+            );
+        }
+        assert!((95..=101).contains(&d.late), "{} late", d.late);
     }
 }
