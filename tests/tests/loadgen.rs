@@ -17,6 +17,7 @@ fn options(server: &str, calls: usize, echo: bool) -> LoadOptions {
         watcher: "root:load".into(),
         echo,
         codec: actors::media::codec::Codec::Pcmu,
+        server_pid: None,
     }
 }
 

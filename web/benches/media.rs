@@ -39,7 +39,7 @@ fn spawn(args: &[&str]) -> (Child, String) {
     (child, format!("http://{base}"))
 }
 
-fn options(server: String, calls: usize, seconds: u64, echo: bool) -> LoadOptions {
+fn options(server: String, pid: u32, calls: usize, seconds: u64, echo: bool) -> LoadOptions {
     LoadOptions {
         server,
         calls,
@@ -51,6 +51,7 @@ fn options(server: String, calls: usize, seconds: u64, echo: bool) -> LoadOption
         watcher: "root:load".into(),
         echo,
         codec: actors::media::codec::Codec::Pcmu,
+        server_pid: Some(pid),
     }
 }
 
@@ -60,13 +61,14 @@ fn ok(r: &LoadReport) -> bool {
 
 fn row(kind: &str, r: &LoadReport) {
     println!(
-        "{kind:<9} {:>5} {:>9} {:>10} {:>8.3} {:>8.3} {:>6.0}%  {}",
+        "{kind:<9} {:>5} {:>9} {:>10} {:>8.3} {:>8.3} {:>6.0}% {:>6.0}%  {}",
         r.calls,
         r.calls_connected,
         r.packets_received,
         r.late_pct,
         r.lost_pct,
         r.cpu_pct,
+        r.server_cpu_pct.unwrap_or(f64::NAN),
         if ok(r) { "ok" } else { "over" }
     );
 }
@@ -88,12 +90,12 @@ fn main() {
         "{} cores; {seconds} s measured per step; late = more than 10 ms after its timestamp",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    println!("kind      calls connected   received   late %   lost %    CPU   verdict");
+    println!("kind      calls connected   received   late %   lost %    CPU server  verdict");
     let (mut best_echo, mut best_bridged) = (0usize, 0usize);
     let mut all = Vec::new();
     for &n in &steps {
         let (mut echo, base) = spawn(&["media-echo", "--listen", "127.0.0.1:0"]);
-        let baseline = rt.block_on(run(&options(base, n, seconds, true)));
+        let baseline = rt.block_on(run(&options(base, echo.id(), n, seconds, true)));
         let _ = echo.kill();
         let _ = echo.wait();
         let baseline = baseline.expect("the baseline runs");
@@ -119,7 +121,7 @@ fn main() {
             "--recordings-dir",
             rec.to_str().expect("utf-8 path"),
         ]);
-        let bridged = rt.block_on(run(&options(base, n, seconds, false)));
+        let bridged = rt.block_on(run(&options(base, server.id(), n, seconds, false)));
         let _ = server.kill();
         let _ = server.wait();
         let bridged = bridged.expect("the bridged run runs");

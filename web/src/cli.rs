@@ -131,6 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 watcher,
                 echo,
                 codec,
+                server_pid: None,
             };
             let report = crate::loadgen::run(&options).await?;
             println!("{}", serde_json::to_string(&report)?);

@@ -44,6 +44,8 @@ pub struct LoadOptions {
     pub echo: bool,
     /// The codec the peers offer (and so get): PCMU by default, or Opus.
     pub codec: Codec,
+    /// The server's process id, when on this machine: its own CPU use is reported too.
+    pub server_pid: Option<u32>,
 }
 
 /// What a run measured.
@@ -65,6 +67,8 @@ pub struct LoadReport {
     pub late_pct: f64,
     /// The machine's CPU use in the window, percent of all cores.
     pub cpu_pct: f64,
+    /// The server process's share of that, percent of all cores (with `server_pid`).
+    pub server_cpu_pct: Option<f64>,
     /// Cores.
     pub cores: usize,
     /// Seconds measured.
@@ -214,6 +218,16 @@ fn cpu_ticks() -> (u64, u64) {
         .collect();
     let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
     (v.iter().sum(), idle)
+}
+
+/// A process's CPU time so far, in clock ticks (user + system).
+fn process_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at state: utime and
+    // stime are the 12th and 13th of them.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
 fn totals(peers: &[Peer]) -> LegStats {
@@ -385,6 +399,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
     }
     let peers_connected = peers.len();
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let server0 = opts.server_pid.and_then(process_ticks);
     let (before, (t0, i0), started) = (totals(&peers), cpu_ticks(), Instant::now());
     tokio::time::sleep(Duration::from_secs(opts.seconds)).await;
     let (after, (t1, i1), seconds) = (totals(&peers), cpu_ticks(), started.elapsed().as_secs_f64());
@@ -392,6 +407,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
     let lost = after.packets_lost - before.packets_lost;
     let late = after.packets_late - before.packets_late;
     let busy = (t1 - t0).saturating_sub(i1 - i0);
+    let server1 = opts.server_pid.and_then(process_ticks);
     let report = LoadReport {
         calls: opts.calls,
         peers_connected,
@@ -407,6 +423,10 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         lost_pct: 100.0 * lost as f64 / ((received + lost) as f64).max(1.0),
         late_pct: 100.0 * late as f64 / (received as f64).max(1.0),
         cpu_pct: 100.0 * busy as f64 / ((t1 - t0) as f64).max(1.0),
+        // /proc/stat's total counts every core; a process's ticks are per core used.
+        server_cpu_pct: server0
+            .zip(server1)
+            .map(|(a, b)| 100.0 * (b - a) as f64 / ((t1 - t0) as f64).max(1.0)),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         seconds,
     };
