@@ -100,42 +100,70 @@ fn audio(wav: Option<&std::path::Path>) -> Result<Arc<Vec<i16>>> {
     ))
 }
 
-/// One peer of the load: its leg, sending the audio in a loop and draining what it gets.
+/// One peer of the load: its leg, and its place in the sending schedule.
 struct Peer {
     leg: Arc<Leg>,
-    sender: tokio::task::JoinHandle<()>,
 }
 
-fn start_peer(
-    leg: Leg,
-    mut rx: tokio::sync::mpsc::Receiver<Vec<i16>>,
-    audio: Arc<Vec<i16>>,
-) -> Peer {
-    let leg = Arc::new(leg);
-    let l = leg.clone();
-    let sender = tokio::spawn(async move {
-        // Real callers do not speak in step: each peer's 20 ms clock starts at its own phase,
-        // or every packet of the run would leave in one burst.
-        let phase = Duration::from_micros(rand::random::<u64>() % 20_000);
-        let mut tick = tokio::time::interval_at(
-            tokio::time::Instant::now() + phase,
-            Duration::from_millis(20),
-        );
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut at = 0usize;
-        loop {
-            tick.tick().await;
-            while rx.try_recv().is_ok() {}
-            if at + FRAME_SAMPLES > audio.len() {
-                at = 0;
+/// The peers' sending: one task for all of them, waking every millisecond and sending for the
+/// twentieth of the peers whose 20 ms phase falls on it. Real callers do not speak in step
+/// (every packet of the run leaving in one burst would measure the burst), and one task
+/// instead of one per peer leaves the machine to the server under test.
+/// Per phase slot, its peers with where each is in the audio.
+type Slots = Arc<std::sync::Mutex<Vec<Vec<(Arc<Leg>, usize)>>>>;
+
+#[derive(Clone)]
+struct Schedule {
+    slots: Slots,
+    task: Arc<tokio::task::JoinHandle<()>>,
+}
+
+impl Schedule {
+    fn start(audio: Arc<Vec<i16>>) -> Schedule {
+        let slots: Slots = Arc::new(std::sync::Mutex::new(vec![Vec::new(); 20]));
+        let shared = slots.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut ms = 0usize;
+            loop {
+                tick.tick().await;
+                let due: Vec<(Arc<Leg>, usize)> = {
+                    let mut all = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    let slot = &mut all[ms % 20];
+                    for (_, at) in slot.iter_mut() {
+                        if *at + 2 * FRAME_SAMPLES > audio.len() {
+                            *at = 0;
+                        } else {
+                            *at += FRAME_SAMPLES;
+                        }
+                    }
+                    slot.clone()
+                };
+                for (leg, at) in due {
+                    let _ = leg.send(&audio[at..at + FRAME_SAMPLES]).await;
+                }
+                ms += 1;
             }
-            if l.send(&audio[at..at + FRAME_SAMPLES]).await.is_err() {
-                return;
-            }
-            at += FRAME_SAMPLES;
+        });
+        Schedule {
+            slots,
+            task: Arc::new(task),
         }
-    });
-    Peer { leg, sender }
+    }
+
+    /// Adds a peer at a random phase; what it receives is counted, not kept.
+    fn add(&self, leg: Leg) -> Peer {
+        leg.redirect(|_| {});
+        let leg = Arc::new(leg);
+        let slot = rand::random::<usize>() % 20;
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())[slot].push((leg.clone(), 0));
+        Peer { leg }
+    }
+
+    fn stop(&self) {
+        self.task.abort();
+    }
 }
 
 /// The HTTP side: JSON requests with an optional bearer token.
@@ -247,6 +275,7 @@ fn totals(peers: &[Peer]) -> LegStats {
 pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
     let audio = audio(opts.wav.as_deref())?;
     let codec = opts.codec;
+    let schedule = Schedule::start(audio);
     let api = Api {
         base: opts.server.trim_end_matches('/').to_owned(),
         http: reqwest::Client::new(),
@@ -264,7 +293,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
             .await;
         for r in results {
             match r {
-                Ok((leg, rx, _)) => peers.push(start_peer(leg, rx, audio.clone())),
+                Ok((leg, _, _)) => peers.push(schedule.add(leg)),
                 Err(e) => tracing::warn!(error = %e, "an echo peer did not connect"),
             }
         }
@@ -373,12 +402,12 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
             .await;
         for r in results {
             match r {
-                Ok((leg, rx, v)) => {
+                Ok((leg, _, v)) => {
                     customer_tokens.push((
                         v["call_id"].as_str().unwrap_or_default().to_owned(),
                         v["token"].as_str().unwrap_or_default().to_owned(),
                     ));
-                    peers.push(start_peer(leg, rx, audio.clone()));
+                    peers.push(schedule.add(leg));
                 }
                 Err(e) => tracing::warn!(error = %e, "a customer did not connect"),
             }
@@ -387,8 +416,8 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         let mut agent_legs = 0;
         while agent_legs < customer_tokens.len() {
             match tokio::time::timeout_at(deadline, agent_peers_rx.recv()).await {
-                Ok(Some(Ok((leg, rx, _)))) => {
-                    peers.push(start_peer(leg, rx, audio.clone()));
+                Ok(Some(Ok((leg, _, _)))) => {
+                    peers.push(schedule.add(leg));
                     agent_legs += 1;
                 }
                 Ok(Some(Err(e))) => tracing::warn!(error = %e, "an agent did not connect"),
@@ -430,9 +459,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         seconds,
     };
-    for p in &peers {
-        p.sender.abort();
-    }
+    schedule.stop();
     for (call, token) in &customer_tokens {
         let _ = api
             .send(
