@@ -43,38 +43,7 @@ pub enum Command {
     },
     /// Media load: N web calls against a running server, each a customer WebRTC peer and the
     /// agent's peer sending a WAV in a loop; prints packets, loss, late packets and CPU (JSON).
-    Loadgen {
-        /// The server.
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        server: String,
-        /// Concurrent calls.
-        #[arg(long, default_value_t = 10)]
-        calls: usize,
-        /// Seconds measured (after the calls connect and a 2 s warm-up).
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// 8 kHz mono 16-bit WAV each peer sends in a loop (default: a tone).
-        #[arg(long)]
-        wav: Option<PathBuf>,
-        /// Queue to call (open to web calls).
-        #[arg(long, default_value = "support")]
-        queue: String,
-        /// Agent users are <prefix>1 … <prefix>N.
-        #[arg(long, default_value = "agent")]
-        agent_prefix: String,
-        /// The agents' password.
-        #[arg(long, default_value = "load")]
-        password: String,
-        /// A supervisor or admin login for the event stream, user:password.
-        #[arg(long, default_value = "root:demo")]
-        watcher: String,
-        /// Drive 2N peers against `switchyard media-echo` instead (the baseline).
-        #[arg(long)]
-        echo: bool,
-        /// The codec the peers offer: pcmu or opus.
-        #[arg(long, default_value = "pcmu", value_parser = parse_codec)]
-        codec: actors::media::codec::Codec,
-    },
+    Loadgen(crate::loadgen::LoadOptions),
     /// The media benchmark's baseline: raw WebRTC legs that send back what they receive.
     MediaEcho {
         /// Address to listen on (`POST /echo` with an offer).
@@ -108,31 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             recordings_dir,
         } => (listen, database_url, config, recordings_dir),
-        Command::Loadgen {
-            server,
-            calls,
-            seconds,
-            wav,
-            queue,
-            agent_prefix,
-            password,
-            watcher,
-            echo,
-            codec,
-        } => {
-            let options = crate::loadgen::LoadOptions {
-                server,
-                calls,
-                seconds,
-                wav,
-                queue,
-                agent_prefix,
-                password,
-                watcher,
-                echo,
-                codec,
-                server_pid: None,
-            };
+        Command::Loadgen(options) => {
             let report = crate::loadgen::run(&options).await?;
             println!("{}", serde_json::to_string(&report)?);
             return Ok(());
@@ -197,14 +142,6 @@ fn sqlite_create_mode(url: &str) -> String {
         format!("{url}{sep}mode=rwc")
     } else {
         url.to_owned()
-    }
-}
-
-fn parse_codec(s: &str) -> Result<actors::media::codec::Codec, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "pcmu" => Ok(actors::media::codec::Codec::Pcmu),
-        "opus" => Ok(actors::media::codec::Codec::Opus),
-        other => Err(format!("{other}: give pcmu or opus")),
     }
 }
 

@@ -21,31 +21,50 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What to run.
-#[derive(Clone, Debug)]
+/// What to run (also the `switchyard loadgen` arguments).
+#[derive(Clone, Debug, clap::Args)]
 pub struct LoadOptions {
-    /// The server, `http://127.0.0.1:8080`.
+    /// The server.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub server: String,
     /// Concurrent calls.
+    #[arg(long, default_value_t = 10)]
     pub calls: usize,
-    /// Measured seconds (after connecting and a 2 s warm-up).
+    /// Seconds measured (after the calls connect and a 2 s warm-up).
+    #[arg(long, default_value_t = 10)]
     pub seconds: u64,
-    /// Audio each peer sends (8 kHz mono 16-bit WAV); a tone without one.
+    /// 8 kHz mono 16-bit WAV each peer sends in a loop (default: a tone).
+    #[arg(long)]
     pub wav: Option<std::path::PathBuf>,
-    /// The queue (open to web calls).
+    /// Queue to call (open to web calls).
+    #[arg(long, default_value = "support")]
     pub queue: String,
-    /// Agent users are `<prefix>1` … `<prefix>N`.
+    /// Agent users are <prefix>1 … <prefix>N.
+    #[arg(long, default_value = "agent")]
     pub agent_prefix: String,
     /// The agents' password.
+    #[arg(long, default_value = "load")]
     pub password: String,
-    /// An admin or supervisor login (`user:password`) for the event stream.
+    /// A supervisor or admin login for the event stream, user:password.
+    #[arg(long, default_value = "root:demo")]
     pub watcher: String,
-    /// Against `media-echo` instead: 2N peers, no calls.
+    /// Drive 2N peers against `switchyard media-echo` instead (the baseline).
+    #[arg(long)]
     pub echo: bool,
-    /// The codec the peers offer (and so get): PCMU by default, or Opus.
+    /// The codec the peers offer (and so get): pcmu or opus.
+    #[arg(long, default_value = "pcmu", value_parser = parse_codec)]
     pub codec: Codec,
     /// The server's process id, when on this machine: its own CPU use is reported too.
+    #[arg(long)]
     pub server_pid: Option<u32>,
+}
+
+fn parse_codec(s: &str) -> Result<Codec, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "pcmu" => Ok(Codec::Pcmu),
+        "opus" => Ok(Codec::Opus),
+        other => Err(format!("{other}: give pcmu or opus")),
+    }
 }
 
 /// What a run measured.

@@ -128,6 +128,7 @@ pub fn spawn(
         // Received frames come straight from the legs' receiving tasks, tagged by slot.
         let (frames_tx, mut frames) = mpsc::channel::<(u32, Vec<i16>)>(1024);
         let mut slots: HashMap<u32, Participant> = HashMap::new();
+        let mut recorded_ticks = 0u64;
         let mut next_slot = 0u32;
         let mut legs: HashMap<Participant, LegIo> = HashMap::new();
         let mut routes = Routes::new(plan.borrow().clone());
@@ -220,7 +221,12 @@ pub fn spawn(
                     }
                     if let Some(r) = recorder.as_mut() {
                         let mix = sum(routes.plan.recorded.iter().filter_map(|s| popped.get(s)));
-                        if let Err(e) = r.write(&mix, routes.plan.recording) {
+                        // Every second the header catches up: a crash loses at most that.
+                        recorded_ticks += 1;
+                        let written = r.write(&mix, routes.plan.recording).and_then(|()| {
+                            if recorded_ticks.is_multiple_of(50) { r.checkpoint() } else { Ok(()) }
+                        });
+                        if let Err(e) = written {
                             tracing::error!(error = %e, "recording write failed; the recording stops");
                             recorder = None;
                         }

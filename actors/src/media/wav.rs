@@ -40,12 +40,18 @@ impl<W: Write + Seek> Recorder<W> {
         Ok(())
     }
 
-    /// Completes the header with the sizes and returns the writer.
-    pub fn finish(mut self) -> io::Result<W> {
+    /// Brings the header up to date with what is written and flushes: a file cut off after
+    /// this (a crash) is a valid WAV of everything up to here.
+    pub fn checkpoint(&mut self) -> io::Result<()> {
         self.out.seek(SeekFrom::Start(0))?;
         self.out.write_all(&header(self.rate, self.data_bytes))?;
         self.out.seek(SeekFrom::End(0))?;
-        self.out.flush()?;
+        self.out.flush()
+    }
+
+    /// Completes the header with the sizes and returns the writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.checkpoint()?;
         Ok(self.out)
     }
 }
@@ -112,5 +118,18 @@ mod tests {
         assert_eq!(rms(&samples[800..1_600]), 0.0, "masked: silence");
         assert!(rms(&samples[1_600..]) > 8_000.0);
         assert_eq!(read(&bytes[..20]), None);
+    }
+
+    #[test]
+    fn a_checkpointed_recording_reads_whole_without_being_finished() {
+        let mut rec = Recorder::new(Cursor::new(Vec::new()), 8_000).unwrap();
+        rec.write(&Sine::new(500.0, 8_000, 12_000).take(800), Recording::On)
+            .unwrap();
+        rec.checkpoint().unwrap();
+        rec.write(&[1; 160], Recording::On).unwrap();
+        // What a crash leaves: the bytes so far, the header as of the checkpoint.
+        let cut = rec.out.get_ref().clone();
+        let (_, samples) = read(&cut).unwrap();
+        assert_eq!(samples.len(), 800);
     }
 }
