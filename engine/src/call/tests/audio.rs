@@ -1,0 +1,73 @@
+//! Who hears whom: the audio plan the media layer obeys.
+
+use super::*;
+
+fn p(a: &str) -> Participant {
+    Participant::agent(&a.into())
+}
+
+#[test]
+fn the_audio_plan_follows_waiting_talking_hold_and_mute() {
+    let mut c = call();
+    assert_eq!(c.audio_plan().music_to, [Participant::Customer]);
+    assert!(c.audio_plan().links.is_empty());
+    c.offer(t(1), ids(&["alice"]), OFFER).unwrap();
+    assert_eq!(c.audio_plan().music_to, [Participant::Customer]);
+    c.accept(t(2), &"alice".into()).unwrap();
+    let plan = c.audio_plan();
+    assert!(plan.music_to.is_empty());
+    assert!(plan.hears(&Participant::Customer, &p("alice")));
+    assert!(plan.hears(&p("alice"), &Participant::Customer));
+    assert_eq!(plan.links.len(), 2);
+    assert_eq!(plan.recorded, [Participant::Customer, p("alice")]);
+    assert_eq!(plan.present, [Participant::Customer, p("alice")]);
+    let alice: AgentId = "alice".into();
+    c.set_muted(t(3), &alice, true).unwrap();
+    let plan = c.audio_plan();
+    assert!(!plan.hears(&Participant::Customer, &p("alice")));
+    assert!(plan.hears(&p("alice"), &Participant::Customer));
+    assert_eq!(plan.recorded, [Participant::Customer]);
+    c.set_muted(t(4), &alice, false).unwrap();
+    c.hold(t(5), &alice).unwrap();
+    let plan = c.audio_plan();
+    assert_eq!(plan.music_to, [Participant::Customer]);
+    assert!(plan.links.is_empty(), "nobody hears the held customer");
+    assert!(plan.recorded.is_empty());
+    assert_eq!(plan.present, [Participant::Customer, p("alice")]);
+    c.hangup(t(6), by("alice")).unwrap_err();
+    c.resume(t(7), &alice).unwrap();
+    c.hangup(t(8), by("alice")).unwrap();
+    assert_eq!(c.audio_plan(), AudioPlan::default());
+}
+
+#[test]
+fn the_audio_plan_of_a_consult_and_a_conference() {
+    let mut c = consulting();
+    // Ringing: the customer is on hold, the colleague not yet in.
+    let plan = c.audio_plan();
+    assert_eq!(plan.music_to, [Participant::Customer]);
+    assert!(plan.links.is_empty());
+    assert_eq!(plan.present, [Participant::Customer, p("alice")]);
+    c.accept(t(12), &"bob".into()).unwrap();
+    let plan = c.audio_plan();
+    assert!(plan.hears(&p("alice"), &p("bob")) && plan.hears(&p("bob"), &p("alice")));
+    assert!(!plan.hears(&Participant::Customer, &p("bob")));
+    assert_eq!(plan.music_to, [Participant::Customer]);
+    c.start_conference(t(14), &"alice".into()).unwrap();
+    let plan = c.audio_plan();
+    assert!(plan.music_to.is_empty());
+    assert_eq!(plan.links.len(), 6, "each of three hears the other two");
+    let everyone = [Participant::Customer, p("alice"), p("bob")];
+    for to in &everyone {
+        let heard: Vec<_> = plan.sources_of(to).collect();
+        assert_eq!(heard.len(), 2);
+        assert!(!heard.contains(&to));
+    }
+    // The customer leaves: the two agents stay connected to each other.
+    c.hangup(t(20), Party::Customer).unwrap();
+    let plan = c.audio_plan();
+    assert_eq!(plan.links.len(), 2);
+    assert!(plan.hears(&p("alice"), &p("bob")));
+    assert!(plan.recorded.is_empty());
+    assert_eq!(plan.present, [p("alice"), p("bob")]);
+}

@@ -1,0 +1,324 @@
+//! Tests of the call state machine, in virtual time: the call's life here, transfers,
+//! consults and conferences in `transfers`, outbound calls and callbacks in `work`, the audio
+//! plan in `audio`. The helpers below build calls at each stage.
+
+use super::*;
+
+fn t(s: i64) -> Timestamp {
+    Timestamp::from_millis(s * 1000)
+}
+const OFFER: Duration = Duration::from_secs(18);
+fn call() -> Call {
+    Call::new(
+        "c1".into(),
+        t(0),
+        "+15551230001".into(),
+        "support".into(),
+        0,
+        Skills::new(),
+    )
+}
+fn events(c: &Call) -> Vec<String> {
+    c.journey()
+        .iter()
+        .map(|e| {
+            serde_json::to_value(&e.event).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+fn ids(v: &[&str]) -> Vec<AgentId> {
+    v.iter().map(|a| AgentId::from(*a)).collect()
+}
+fn by(a: &str) -> Party {
+    Party::Agent { agent: a.into() }
+}
+/// A call alice answered at t=2.
+fn connected() -> Call {
+    let mut c = call();
+    c.offer(t(1), ids(&["alice"]), OFFER).unwrap();
+    c.accept(t(2), &"alice".into()).unwrap();
+    c
+}
+fn agent(id: &str) -> Target {
+    Target::Agent { id: id.into() }
+}
+
+#[test]
+fn answered_call_has_a_full_journey_and_talk_duration() {
+    let mut c = call();
+    c.offer(t(2), ids(&["alice"]), OFFER).unwrap();
+    assert_eq!(c.poll_timeout(), Some(t(20)));
+    let fx = c.accept(t(5), &"alice".into()).unwrap();
+    assert_eq!(fx.queue_answered, Some("support".into()));
+    let fx = c.hangup(t(65), by("alice")).unwrap();
+    assert_eq!(fx.wrap_up, ids(&["alice"]));
+    assert_eq!(
+        (c.state(), c.result()),
+        (CallState::Ended, Some(CallResult::Answered))
+    );
+    assert_eq!(c.talk_duration(), Some(Duration::from_secs(60)));
+    assert_eq!(
+        events(&c),
+        [
+            "initiated",
+            "routed_to_queue",
+            "offered_to",
+            "answered_by",
+            "ended"
+        ]
+    );
+    assert_eq!(c.journey()[3].at, t(5));
+}
+
+#[test]
+fn offer_timeout_returns_the_call_to_its_line_and_names_the_missed_agent() {
+    let mut c = call();
+    c.offer(t(0), ids(&["alice"]), OFFER).unwrap();
+    assert_eq!(c.handle_timeout(t(17)), Effects::default());
+    let fx = c.handle_timeout(t(18));
+    assert_eq!(
+        (fx.missed, fx.enqueue),
+        (ids(&["alice"]), Some("support".into()))
+    );
+    assert_eq!((c.state(), c.poll_timeout()), (CallState::Waiting, None));
+    assert_eq!(
+        c.hangup(t(30), Party::Customer).unwrap().leave_queue,
+        Some("support".into())
+    );
+    assert_eq!(c.result(), Some(CallResult::NotAnswered));
+}
+
+#[test]
+fn abandoned_cancelled_and_busy_results() {
+    let mut waiting = call();
+    waiting.hangup(t(3), Party::Customer).unwrap();
+    assert_eq!(waiting.result(), Some(CallResult::Abandoned));
+
+    let mut ringing = call();
+    ringing.offer(t(1), ids(&["alice", "bob"]), OFFER).unwrap();
+    let fx = ringing.hangup(t(3), Party::Customer).unwrap();
+    assert_eq!(fx.withdrawn, ids(&["alice", "bob"]));
+    assert_eq!(ringing.result(), Some(CallResult::Cancelled));
+
+    let mut busy = call();
+    busy.agent_busy(t(1), "alice".into());
+    busy.hangup(t(3), Party::Customer).unwrap();
+    assert_eq!(busy.result(), Some(CallResult::Busy));
+    assert_eq!(
+        busy.hangup(t(4), Party::Customer),
+        Err(Error::CallState("c1".into(), "ended".into(), "hang up"))
+    );
+}
+
+#[test]
+fn ring_all_first_answer_wins_and_others_are_withdrawn() {
+    let mut c = call();
+    c.offer(t(1), ids(&["a", "b", "c"]), OFFER).unwrap();
+    let fx = c
+        .decline(t(2), &"c".into(), Duration::from_secs(7))
+        .unwrap();
+    assert_eq!(
+        (fx.withdrawn, fx.enqueue),
+        (ids(&["c"]), None),
+        "no delay for a decline; others still ring"
+    );
+    assert_eq!(c.waiting_call().excluded, vec![(AgentId::from("c"), t(9))]);
+    assert_eq!(c.accept(t(3), &"b".into()).unwrap().withdrawn, ids(&["a"]));
+    assert_eq!(
+        c.accept(t(3), &"a".into()),
+        Err(Error::NotOffered("c1".into(), "a".into()))
+    );
+    assert_eq!(c.agent(), Some(&AgentId::from("b")));
+}
+
+#[test]
+fn only_the_connected_agent_can_hang_up() {
+    let mut c = call();
+    c.offer(t(1), ids(&["alice"]), OFFER).unwrap();
+    assert_eq!(
+        c.hangup(t(2), by("bob")),
+        Err(Error::NotOwner("c1".into(), "bob".into()))
+    );
+    c.accept(t(2), &"alice".into()).unwrap();
+    assert_eq!(
+        c.hangup(t(3), by("bob")),
+        Err(Error::NotOwner("c1".into(), "bob".into()))
+    );
+    c.hangup(t(4), Party::Customer).unwrap();
+    assert_eq!(c.ended_by(), Some(&Party::Customer));
+}
+
+#[test]
+fn overflow_and_recovery_are_journey_steps() {
+    let mut c = call();
+    c.overflow(t(120), "sales".into()).unwrap();
+    assert_eq!((c.queue().as_str(), c.enqueued_at()), ("sales", t(120)));
+    c.offer(t(121), ids(&["carol"]), OFFER).unwrap();
+    let fx = c.recover(t(125), true);
+    assert_eq!(
+        (fx.withdrawn, fx.enqueue),
+        (ids(&["carol"]), Some("sales".into()))
+    );
+    assert_eq!(c.state(), CallState::Waiting);
+    assert_eq!(
+        events(&c)[2..],
+        ["overflowed", "offered_to", "recovered", "offer_withdrawn"]
+    );
+    let json = serde_json::to_string(&c).unwrap();
+    assert_eq!(serde_json::from_str::<Call>(&json).unwrap(), c);
+}
+
+#[test]
+fn failing_withdraws_ringing_agents() {
+    let mut c = call();
+    c.offer(t(1), ids(&["alice"]), OFFER).unwrap();
+    let fx = c.fail(t(2), "queue removed".into());
+    assert_eq!(fx.withdrawn, ids(&["alice"]));
+    assert_eq!(
+        (c.state(), c.result()),
+        (CallState::Failed, Some(CallResult::Failed))
+    );
+    assert_eq!(c.fail(t(3), "again".into()), Effects::default());
+}
+
+// In-call control (C1–C3).
+
+#[test]
+fn hold_resume_mute_and_dtmf_are_journey_steps_of_the_owner_only() {
+    let mut c = connected();
+    let alice: AgentId = "alice".into();
+    assert_eq!(
+        c.hold(t(3), &"bob".into()),
+        Err(Error::NotOwner("c1".into(), "bob".into()))
+    );
+    c.hold(t(3), &alice).unwrap();
+    assert_eq!(c.hold(t(3), &alice), Err(Error::AlreadyHeld("c1".into())));
+    assert_eq!(
+        c.dtmf(t(4), &alice, "12"),
+        Err(Error::HeldNoDtmf("c1".into()))
+    );
+    assert_eq!(
+        c.hangup(t(4), by("alice")),
+        Err(Error::HeldNoHangup("c1".into())),
+        "C3"
+    );
+    c.resume(t(5), &alice).unwrap();
+    assert_eq!(c.resume(t(5), &alice), Err(Error::NotHeld("c1".into())));
+    c.set_muted(t(6), &alice, true).unwrap();
+    assert_eq!(
+        c.set_muted(t(6), &alice, true),
+        Err(Error::AlreadyMuted("c1".into()))
+    );
+    c.set_muted(t(7), &alice, false).unwrap();
+    assert!(matches!(
+        c.dtmf(t(8), &alice, "12x"),
+        Err(Error::InvalidDigits(_))
+    ));
+    assert!(matches!(
+        c.dtmf(t(8), &alice, ""),
+        Err(Error::InvalidDigits(_))
+    ));
+    c.dtmf(t(8), &alice, "4711#").unwrap();
+    assert_eq!(
+        events(&c)[4..],
+        ["held", "resumed", "muted", "unmuted", "dtmf"]
+    );
+    assert!(!c.held() && !c.muted());
+}
+
+#[test]
+fn recording_starts_stops_masks_and_unmasks_in_order() {
+    let mut c = connected();
+    let a: AgentId = "alice".into();
+    use RecordingAction::*;
+    assert_eq!(
+        c.record(t(3), &a, Stop),
+        Err(Error::RecordingOff("c1".into()))
+    );
+    assert_eq!(
+        c.record(t(3), &a, Mask),
+        Err(Error::RecordingOff("c1".into()))
+    );
+    c.start_recording_on_connect(t(3));
+    assert_eq!(
+        c.record(t(3), &a, Start),
+        Err(Error::RecordingAlreadyOn("c1".into()))
+    );
+    c.record(t(4), &a, Mask).unwrap();
+    assert_eq!(
+        c.record(t(4), &a, Mask),
+        Err(Error::AlreadyMasked("c1".into()))
+    );
+    c.record(t(5), &a, Unmask).unwrap();
+    assert_eq!(
+        c.record(t(5), &a, Unmask),
+        Err(Error::NotMasked("c1".into()))
+    );
+    c.record(t(6), &a, Stop).unwrap();
+    c.record(t(7), &a, Start).unwrap();
+    assert_eq!(c.recording(), Recording::On);
+    let states: Vec<_> = c
+        .journey()
+        .iter()
+        .filter_map(|e| match &e.event {
+            JourneyEvent::Recording { state } => Some(*state),
+            _ => None,
+        })
+        .collect();
+    use Recording as R;
+    assert_eq!(states, [R::On, R::Masked, R::On, R::Off, R::On]);
+}
+
+// Blind transfers (D1).
+
+fn consulting() -> Call {
+    let mut c = connected();
+    c.start_consult(
+        t(10),
+        &"alice".into(),
+        agent("bob"),
+        Some("bob".into()),
+        OFFER,
+    )
+    .unwrap();
+    c
+}
+
+fn conference() -> Call {
+    let mut c = consulting();
+    c.accept(t(12), &"bob".into()).unwrap();
+    c.start_conference(t(14), &"alice".into()).unwrap();
+    c
+}
+
+#[test]
+fn old_snapshots_without_the_new_fields_still_load() {
+    let mut json = serde_json::to_value(connected()).unwrap();
+    for f in [
+        "held",
+        "muted",
+        "recording",
+        "transfer",
+        "consult",
+        "conference",
+        "who",
+        "what",
+        "offered_by_queue",
+    ] {
+        json.as_object_mut().unwrap().remove(f);
+    }
+    let c: Call = serde_json::from_value(json).unwrap();
+    assert_eq!(
+        (c.state(), c.recording()),
+        (CallState::Connected, Recording::Off)
+    );
+}
+
+// Outbound calls and callbacks (E1, E3, E4).
+
+mod audio;
+mod transfers;
+mod work;

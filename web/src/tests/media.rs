@@ -1,0 +1,220 @@
+//! Media over HTTP: WebRTC signalling, the customer's web call, and the pages.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webrtc_signalling_answers_the_calls_agent_and_the_ingress_only() {
+    use actors::media::leg::Leg;
+    let (app, mut events) = setup_with_events().await;
+    let root = login(&app, "root").await;
+    let alice = login(&app, "alice").await;
+    let bob = login(&app, "bob").await;
+    call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/alice/status",
+        Some(&alice),
+        Some(r#"{"status":"ready"}"#),
+    )
+    .await;
+    let (_, c) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+15550123","queue":"support"}"#),
+    )
+    .await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    offered_to(&app, &mut events, &alice, &id).await;
+    call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/calls/{id}/accept"),
+        Some(&alice),
+        None,
+    )
+    .await;
+
+    let path = format!("/api/v1/calls/{id}/media");
+    let (client, _rx) = Leg::new().await.unwrap();
+    let offer = serde_json::to_value(client.offer().await.unwrap()).unwrap();
+    let body = |party: &str| json!({"party": party, "sdp": offer}).to_string();
+    assert_eq!(
+        refused(&app, Method::POST, &path, &bob, Some(&body("agent"))).await,
+        (StatusCode::FORBIDDEN, "forbidden".into())
+    );
+    assert_eq!(
+        refused(&app, Method::POST, &path, &alice, Some(&body("customer"))).await,
+        (StatusCode::FORBIDDEN, "forbidden".into())
+    );
+    let (s, answer) = call(
+        &app,
+        Method::POST,
+        &path,
+        Some(&alice),
+        Some(&body("agent")),
+    )
+    .await;
+    assert_eq!(
+        (s, answer["type"].as_str()),
+        (StatusCode::OK, Some("answer"))
+    );
+    client
+        .accept(serde_json::from_value(answer).unwrap())
+        .await
+        .unwrap();
+    client
+        .connected(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_website_visitor_calls_an_open_queue_with_a_token_for_that_call_only() {
+    use actors::media::leg::Leg;
+    let (app, mut events) = setup_with_events().await;
+    let alice = login(&app, "alice").await;
+    let (s, v) = call(&app, Method::GET, "/api/v1/web-queues", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        v["queues"],
+        json!([{"id": "support", "name": "Support", "colour": "#2f80ed"}])
+    );
+    let (s, v) = call(&app, Method::GET, "/api/v1/media-config", None, None).await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"ice_servers": []})));
+
+    let (client, _rx) = Leg::new().await.unwrap();
+    let offer = serde_json::to_value(client.offer().await.unwrap()).unwrap();
+    let post = |body: Value| {
+        let app = app.clone();
+        async move {
+            call(
+                &app,
+                Method::POST,
+                "/api/v1/web-calls",
+                None,
+                Some(&body.to_string()),
+            )
+            .await
+        }
+    };
+    // Refusals first; none of them creates a call.
+    let (s, v) = post(json!({"queue": "sales", "sdp": offer})).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::FORBIDDEN, "web_calls_disabled")
+    );
+    let mut answer_sdp = offer.clone();
+    answer_sdp["type"] = json!("answer");
+    let (s, v) = post(json!({"queue": "support", "sdp": answer_sdp})).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "not_an_offer")
+    );
+    let garbage = json!({"type": "offer", "sdp": "v=0\r\nthis is not sdp"});
+    let (s, v) = post(json!({"queue": "support", "sdp": garbage})).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_sdp")
+    );
+    let (s, v) = post(json!({"queue": "support", "name": "x".repeat(65), "sdp": offer})).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_name")
+    );
+    let root = login(&app, "root").await;
+    let (_, calls) = call(&app, Method::GET, "/api/v1/calls", Some(&root), None).await;
+    assert_eq!(calls["calls"], json!([]));
+
+    call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/alice/status",
+        Some(&alice),
+        Some(r#"{"status":"ready"}"#),
+    )
+    .await;
+    let (s, v) = post(json!({"queue": "support", "name": "Jane", "sdp": offer})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["call_id"].as_str().unwrap().to_owned();
+    let token = v["token"].as_str().unwrap().to_owned();
+    client
+        .accept(serde_json::from_value(v["sdp"].clone()).unwrap())
+        .await
+        .unwrap();
+    client
+        .connected(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    offered_to(&app, &mut events, &alice, &id).await;
+    let (_, c) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/calls/{id}"),
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(c["from"], "web:Jane");
+
+    // The customer's token reads and ends this call, and nothing else.
+    let status = format!("/api/v1/web-calls/{id}");
+    let (s, v) = call(&app, Method::GET, &status, Some(&token), None).await;
+    assert_eq!((s, v["state"].as_str()), (StatusCode::OK, Some("offering")));
+    for bad in [Some("forged"), Some(alice.as_str()), None] {
+        let (s, _) = call(&app, Method::GET, &status, bad, None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let (s, _) = call(&app, Method::GET, "/api/v1/agents", Some(&token), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "not a session token");
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        &format!("{status}/hangup"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!((s, v["state"].as_str()), (StatusCode::OK, Some("ended")));
+    let (_, c) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/calls/{id}"),
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(c["ended_by"], json!({"party": "customer"}));
+    client.close().await;
+}
+
+#[tokio::test]
+async fn the_agent_panel_and_the_web_call_page_are_served() {
+    let app = setup().await;
+    for (path, kind, needle) in [
+        ("/agent", "text/html", "/assets/agent.js"),
+        ("/call", "text/html", "/assets/call.js"),
+        ("/assets/agent.js", "text/javascript", "/api/v1"),
+        ("/assets/call.js", "text/javascript", "web-calls"),
+        ("/assets/style.css", "text/css", "{"),
+    ] {
+        let req = Request::builder().uri(path).body(Body::empty()).unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let ct = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with(kind), "{path}: {ct}");
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(text.contains(needle), "{path} mentions {needle}");
+    }
+    let req = Request::builder()
+        .uri("/assets/../Cargo.toml")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.clone().oneshot(req).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}

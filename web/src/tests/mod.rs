@@ -1,0 +1,455 @@
+//! Handler tests through `oneshot` on the real router over a real engine (memory store):
+//! roles, bad input and its "nothing changed" guarantee, and the OpenAPI document; work around
+//! calls in `work`, media signalling, web calls and pages in `media`.
+
+use crate::{app, auth::Users, openapi, AppState};
+use actors::config::Config;
+use actors::store::Store;
+use actors::Switchyard;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+type Events = tokio::sync::broadcast::Receiver<actors::events::Event>;
+
+async fn setup() -> Router {
+    setup_with_events().await.0
+}
+
+/// The app, and the engine's event stream from before any request.
+async fn setup_with_events() -> (Router, Events) {
+    let config = Config::demo();
+    let users = Users::from_config(&config).unwrap();
+    let yard = Switchyard::start(config, Store::memory()).await.unwrap();
+    let events = yard.subscribe();
+    (
+        app(AppState {
+            yard,
+            users,
+            web_calls: Default::default(),
+        }),
+        events,
+    )
+}
+
+async fn call(
+    app: &Router,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let req = req
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn login(app: &Router, user: &str) -> String {
+    let (s, v) = call(
+        app,
+        Method::POST,
+        "/api/v1/sessions",
+        None,
+        Some(&json!({"username": user, "password": "demo"}).to_string()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["token"].as_str().unwrap().to_owned()
+}
+
+fn error_code(v: &Value) -> &str {
+    v["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error body: {v}"))
+}
+
+/// Waits until the call is offered (routing runs in the actors, after the 201).
+async fn offered_to(app: &Router, events: &mut Events, token: &str, id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let e = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("call {id} was never offered"))
+            .expect("event bus open");
+        if e.type_name() == "call.offered" && e.to_json()["call_id"] == id {
+            return call(
+                app,
+                Method::GET,
+                &format!("/api/v1/calls/{id}"),
+                Some(token),
+                None,
+            )
+            .await
+            .1;
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served_and_the_document_lists_them() {
+    let app = setup().await;
+    let doc = call(&app, Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .1;
+    assert_eq!(doc["openapi"], "3.1.0");
+    for r in openapi::ROUTES {
+        assert!(
+            doc["paths"][r.path][r.method].is_object(),
+            "{} {} missing from the document",
+            r.method,
+            r.path
+        );
+        let path = r
+            .path
+            .replace("{id}", "x")
+            .replace("{number}", "x")
+            .replace("{list}", "dnc");
+        let method = Method::from_bytes(r.method.to_uppercase().as_bytes()).unwrap();
+        let (status, body) = call(&app, method, &path, None, None).await;
+        assert_ne!(
+            status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{} {}",
+            r.method,
+            r.path
+        );
+        assert!(
+            status != StatusCode::NOT_FOUND || body["error"]["code"] != "not_found",
+            "{} {} is not routed",
+            r.method,
+            r.path
+        );
+    }
+    // And the other way round: every route the router serves is in the document.
+    let source = include_str!("../lib.rs");
+    for piece in source.split(".route(\"").skip(1) {
+        let path = format!("/api/v1{}", &piece[..piece.find('"').unwrap()]);
+        assert!(
+            openapi::ROUTES.iter().any(|r| r.path == path),
+            "{path} is served but not documented"
+        );
+    }
+    let (s, v) = call(&app, Method::GET, "/api/v1/nothing-here", None, None).await;
+    assert_eq!((s, error_code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn tokens_and_roles_are_enforced() {
+    let app = setup().await;
+    let (s, v) = call(&app, Method::GET, "/api/v1/agents", None, None).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+    let (s, _) = call(&app, Method::GET, "/api/v1/agents", Some("forged"), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        "/api/v1/sessions",
+        None,
+        Some(r#"{"username":"alice","password":"nope"}"#),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::UNAUTHORIZED, "bad_credentials")
+    );
+
+    let alice = login(&app, "alice").await;
+    let sam = login(&app, "sam").await;
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&alice),
+        Some(r#"{"from":"+1555","queue":"support"}"#),
+    )
+    .await;
+    assert_eq!((s, error_code(&v)), (StatusCode::FORBIDDEN, "forbidden"));
+    let (s, _) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/bob/lock",
+        Some(&alice),
+        Some(r#"{"status":"dnd"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/bob/lock",
+        Some(&sam),
+        Some(r#"{"status":"dnd"}"#),
+    )
+    .await;
+    assert_eq!(
+        (s, v["locked"].as_str(), v["status"].as_str()),
+        (StatusCode::OK, Some("dnd"), Some("dnd"))
+    );
+    let (s, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/agents/bob/history",
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+/// A request that must be refused: method, path, token, body, expected status and code.
+type Refusal<'a> = (
+    Method,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    StatusCode,
+    &'a str,
+);
+
+/// Sends a request that must be refused; returns its status and error code.
+async fn refused(
+    app: &Router,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<&str>,
+) -> (StatusCode, String) {
+    let (s, v) = call(app, method, path, Some(token), body).await;
+    (s, error_code(&v).to_owned())
+}
+
+#[tokio::test]
+async fn bad_input_gets_its_4xx_and_changes_nothing() {
+    let (app, mut events) = setup_with_events().await;
+    let root = login(&app, "root").await;
+    let alice = login(&app, "alice").await;
+    let bob = login(&app, "bob").await;
+    let sam = login(&app, "sam").await;
+
+    // Unknown queue, malformed JSON, wrong types, unknown agent or status: each its 4xx…
+    let put = Method::PUT;
+    let cases: [Refusal; 7] = [
+        (
+            Method::POST,
+            "/api/v1/calls",
+            &root,
+            Some(r#"{"from":"+1555","queue":"billing"}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_queue",
+        ),
+        (
+            Method::POST,
+            "/api/v1/calls",
+            &root,
+            Some(r#"{"from":"+1555","queue":"#),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            Method::POST,
+            "/api/v1/calls",
+            &root,
+            Some(r#"{"from":"+1555","queue":"support","priority":"high"}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            Method::GET,
+            "/api/v1/calls?state=ringing",
+            &root,
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_state",
+        ),
+        (
+            Method::GET,
+            "/api/v1/agents/zed",
+            &sam,
+            None,
+            StatusCode::NOT_FOUND,
+            "unknown_agent",
+        ),
+        (
+            put.clone(),
+            "/api/v1/agents/zed/status",
+            &sam,
+            Some(r#"{"status":"ready"}"#),
+            StatusCode::NOT_FOUND,
+            "unknown_agent",
+        ),
+        (
+            put,
+            "/api/v1/agents/alice/status",
+            &alice,
+            Some(r#"{"status":"lunch"}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_status",
+        ),
+    ];
+    for (method, path, token, body, status, code) in cases {
+        assert_eq!(
+            refused(&app, method, path, token, body).await,
+            (status, code.to_owned()),
+            "{path} {body:?}"
+        );
+    }
+    // …and nothing changed: no call exists, alice is still offline.
+    let (_, calls) = call(&app, Method::GET, "/api/v1/calls", Some(&root), None).await;
+    assert_eq!(calls["calls"], json!([]));
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/agents/alice",
+            Some(&alice),
+            None
+        )
+        .await
+        .1["status"],
+        "offline"
+    );
+
+    // An agent acting on another's call.
+    call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/alice/status",
+        Some(&alice),
+        Some(r#"{"status":"ready"}"#),
+    )
+    .await;
+    let (s, c) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+15551230001","queue":"support"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let id = c["id"].as_str().unwrap();
+    assert_eq!(
+        offered_to(&app, &mut events, &alice, id).await["offered"],
+        json!(["alice"])
+    );
+    let path = |action: &str| format!("/api/v1/calls/{id}/{action}");
+    assert_eq!(
+        refused(&app, Method::POST, &path("accept"), &bob, None).await,
+        (StatusCode::CONFLICT, "not_offered".into())
+    );
+    let (s, _) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/calls/{id}"),
+        Some(&bob),
+        None,
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "bob cannot even read alice's call"
+    );
+    let (s, _) = call(&app, Method::POST, &path("accept"), Some(&alice), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, seen_by_bob) = call(&app, Method::GET, "/api/v1/agents/alice", Some(&bob), None).await;
+    let (_, seen_by_alice) = call(
+        &app,
+        Method::GET,
+        "/api/v1/agents/alice",
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(seen_by_bob["status"], "in_service");
+    assert_eq!(
+        (
+            seen_by_bob["call_id"].as_str(),
+            seen_by_alice["call_id"].as_str()
+        ),
+        (None, Some(id)),
+        "colleagues see the status, not the call"
+    );
+    assert_eq!(
+        refused(&app, Method::POST, &path("hangup"), &bob, None).await,
+        (StatusCode::FORBIDDEN, "not_owner".into())
+    );
+    let as_customer = Some(r#"{"party":"customer"}"#);
+    assert_eq!(
+        refused(&app, Method::POST, &path("hangup"), &bob, as_customer).await,
+        (StatusCode::FORBIDDEN, "forbidden".into())
+    );
+    let (_, after) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/calls/{id}"),
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (after["state"].as_str(), after["agent"].as_str()),
+        (Some("connected"), Some("alice"))
+    );
+
+    // A status change while locked.
+    call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/bob/lock",
+        Some(&sam),
+        Some(r#"{"status":"break"}"#),
+    )
+    .await;
+    let ready = Some(r#"{"status":"ready"}"#);
+    assert_eq!(
+        refused(&app, Method::PUT, "/api/v1/agents/bob/status", &bob, ready).await,
+        (StatusCode::CONFLICT, "locked".into())
+    );
+    let (_, b) = call(&app, Method::GET, "/api/v1/agents/bob", Some(&bob), None).await;
+    assert_eq!(
+        (b["status"].as_str(), b["locked"].as_str()),
+        (Some("break"), Some("break"))
+    );
+    let (s, _) = call(
+        &app,
+        Method::DELETE,
+        "/api/v1/agents/bob/lock",
+        Some(&sam),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/bob/status",
+        Some(&bob),
+        ready,
+    )
+    .await;
+    assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("ready")));
+}
+
+mod media;
+mod work;

@@ -1,0 +1,227 @@
+//! Work around calls over HTTP: unassigned work, schedules, transactions and journeys.
+
+use super::*;
+
+#[tokio::test]
+async fn unassigned_work_is_listed_taken_and_ended_once() {
+    let app = setup().await;
+    let root = login(&app, "root").await;
+    let carol = login(&app, "carol").await;
+    let (_, waiting) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+1555000","queue":"sales"}"#),
+    )
+    .await;
+    let wid = waiting["id"].as_str().unwrap();
+    let (s, list) = call(
+        &app,
+        Method::GET,
+        "/api/v1/unassigned?sort=newest",
+        Some(&carol),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list["calls"][0]["call_id"], wid);
+    let (s, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/unassigned?sort=sideways",
+        Some(&carol),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_sort")
+    );
+    // alice is not in sales: she may not take its calls.
+    let alice = login(&app, "alice").await;
+    let take = format!("/api/v1/unassigned/{wid}/take");
+    assert_eq!(
+        refused(&app, Method::POST, &take, &alice, None).await,
+        (StatusCode::FORBIDDEN, "forbidden".into())
+    );
+    // carol signs in (not Ready: the call is not routed to her) and takes it.
+    call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/carol/status",
+        Some(&carol),
+        Some(r#"{"status":"dnd"}"#),
+    )
+    .await;
+    let (s, taken) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/unassigned/{wid}/take"),
+        Some(&carol),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, taken["state"].as_str(), taken["agent"].as_str()),
+        (StatusCode::OK, Some("connected"), Some("carol"))
+    );
+    let (s, ended) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/calls/{wid}/hangup"),
+        Some(&root),
+        Some(r#"{"party":"customer"}"#),
+    )
+    .await;
+    assert_eq!(
+        (s, ended["result"].as_str()),
+        (StatusCode::OK, Some("answered"))
+    );
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/calls/{wid}/hangup"),
+        Some(&root),
+        Some(r#"{"party":"customer"}"#),
+    )
+    .await;
+    assert_eq!((s, error_code(&v)), (StatusCode::CONFLICT, "call_over"));
+}
+
+#[tokio::test]
+async fn schedules_take_an_rfc3339_time_and_are_checked_for_compliance() {
+    let app = setup().await;
+    let root = login(&app, "root").await;
+    let alice = login(&app, "alice").await;
+    let body = r#"{"number":"+15550042","queue":"support","at":"2030-01-02T03:04:05Z"}"#;
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        "/api/v1/schedules",
+        Some(&alice),
+        Some(body),
+    )
+    .await;
+    assert_eq!(
+        (s, v["at"].as_i64(), v["state"].as_str(), v["by"].as_str()),
+        (
+            StatusCode::CREATED,
+            Some(1_893_553_445_000),
+            Some("pending"),
+            Some("alice")
+        )
+    );
+    let bad_time = r#"{"number":"+15550042","queue":"support","at":"tomorrow"}"#;
+    assert_eq!(
+        refused(
+            &app,
+            Method::POST,
+            "/api/v1/schedules",
+            &alice,
+            Some(bad_time)
+        )
+        .await,
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_time".into())
+    );
+    call(
+        &app,
+        Method::POST,
+        "/api/v1/compliance/dnc",
+        Some(&root),
+        Some(r#"{"value":"+15550043"}"#),
+    )
+    .await;
+    let dnc = r#"{"number":"+15550043","queue":"support","at":"2030-01-02T03:04:05Z"}"#;
+    assert_eq!(
+        refused(&app, Method::POST, "/api/v1/schedules", &alice, Some(dnc)).await,
+        (StatusCode::FORBIDDEN, "compliance_dnc".into())
+    );
+    let (_, list) = call(&app, Method::GET, "/api/v1/schedules", Some(&alice), None).await;
+    assert_eq!(list["schedules"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_call_links_to_a_chat_and_the_customer_journey_lists_both() {
+    let app = setup().await;
+    let root = login(&app, "root").await;
+    let sam = login(&app, "sam").await;
+    let chat_body = r#"{"kind":"chat","customer":"+15550777","subject":"invoice"}"#;
+    let (s, chat) = call(
+        &app,
+        Method::POST,
+        "/api/v1/transactions",
+        Some(&root),
+        Some(chat_body),
+    )
+    .await;
+    assert_eq!(
+        (s, chat["status"].as_str()),
+        (StatusCode::CREATED, Some("waiting"))
+    );
+    let chat_id = chat["id"].as_str().unwrap();
+    let (_, c) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+15550777","queue":"sales"}"#),
+    )
+    .await;
+    let call_id = c["id"].as_str().unwrap();
+    let link = json!({"other": chat_id}).to_string();
+    let (s, linked) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/transactions/{call_id}/links"),
+        Some(&root),
+        Some(&link),
+    )
+    .await;
+    assert_eq!(
+        (s, linked["related"].clone()),
+        (StatusCode::OK, json!([chat_id]))
+    );
+    let (_, back) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/transactions/{chat_id}"),
+        Some(&sam),
+        None,
+    )
+    .await;
+    assert_eq!(back["related"], json!([call_id]), "links go both ways");
+    let nowhere = r#"{"other":"nope"}"#;
+    let path = format!("/api/v1/transactions/{call_id}/links");
+    assert_eq!(
+        refused(&app, Method::POST, &path, &root, Some(nowhere)).await,
+        (StatusCode::NOT_FOUND, "unknown_transaction".into())
+    );
+
+    let (s, journey) = call(
+        &app,
+        Method::GET,
+        "/api/v1/customers/%2B15550777/journey",
+        Some(&sam),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let mut kinds: Vec<(&str, &str)> = journey["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["channel"].as_str().unwrap(),
+                a["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [("call", "waiting"), ("chat", "waiting")],
+        "both channels, each with its status"
+    );
+}
