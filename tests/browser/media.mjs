@@ -391,12 +391,22 @@ async function scenario(root, agent, customer) {
 
   // 6. Recording with a masked stretch, then the end of the call.
   log('step 6: recording, mask, hang-up, wrap-up');
+  // Each stretch lasts until 1.5 s of the customer's audio (75 packets) has reached the
+  // server, by its own counters: the recording holds that much, however fast the pages run.
+  const customerAudio = async () => {
+    const m = await api('GET', `/calls/${callId}/media`, root);
+    return m.legs.customer.packets_received;
+  };
+  const stretch = async (what) => {
+    const from = await customerAudio();
+    await waitFor(`1.5 s of the customer's audio ${what}`, customerAudio, (n) => n >= from + 75);
+  };
   await toggle(agent, 'record', true);
-  await sleep(1500);
+  await stretch('recorded');
   await toggle(agent, 'mask', true);
-  await sleep(1500);
+  await stretch('masked');
   await toggle(agent, 'mask', false);
-  await sleep(1500);
+  await stretch('recorded again');
   await toggle(agent, 'record', false);
   await agent.click('#hangup');
   await agent.waitForSelector('#wrap-up', { state: 'visible' });

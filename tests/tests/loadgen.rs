@@ -6,19 +6,7 @@ use tests::{start_server, Database};
 use web::loadgen::{load_config, run, LoadOptions};
 
 fn options(server: &str, calls: usize, echo: bool) -> LoadOptions {
-    LoadOptions {
-        server: server.to_owned(),
-        calls,
-        seconds: 2,
-        wav: None,
-        queue: "load".into(),
-        agent_prefix: "agent".into(),
-        password: "load".into(),
-        watcher: "root:load".into(),
-        echo,
-        codec: actors::media::codec::Codec::Pcmu,
-        server_pid: None,
-    }
+    LoadOptions::for_load_config(server.to_owned(), calls, 2, echo)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,17 +41,9 @@ fn spawn(args: &[&str]) -> (Child, String) {
 
 fn options(server: String, pid: u32, calls: usize, seconds: u64, echo: bool) -> LoadOptions {
     LoadOptions {
-        server,
-        calls,
-        seconds,
         wav: std::env::var_os("MEDIA_BENCH_WAV").map(Into::into),
-        queue: "load".into(),
-        agent_prefix: "agent".into(),
-        password: "load".into(),
-        watcher: "root:load".into(),
-        echo,
-        codec: actors::media::codec::Codec::Pcmu,
         server_pid: Some(pid),
+        ..LoadOptions::for_load_config(server, calls, seconds, echo)
     }
 }
 

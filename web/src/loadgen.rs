@@ -527,6 +527,25 @@ pub fn echo_app() -> axum::Router {
     )
 }
 
+impl LoadOptions {
+    /// A run against a server started with [`load_config`]: its queue, agents and admin.
+    pub fn for_load_config(server: String, calls: usize, seconds: u64, echo: bool) -> Self {
+        LoadOptions {
+            server,
+            calls,
+            seconds,
+            wav: None,
+            queue: "load".into(),
+            agent_prefix: "agent".into(),
+            password: "load".into(),
+            watcher: "root:load".into(),
+            echo,
+            codec: Codec::Pcmu,
+            server_pid: None,
+        }
+    }
+}
+
 /// A configuration for a load run: queue `load` open to web calls, agents `agent1`…`agentN`
 /// with their users, and an admin `root`, every password `password` (hashed once here, so a
 /// big setup starts fast). Not a demo: it may listen beyond loopback.

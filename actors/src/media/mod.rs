@@ -2,15 +2,18 @@
 //! media path does to samples, kept free of I/O so that each piece is tested on its own.
 //!
 //! - [`g711`]: PCMU (µ-law) encode and decode;
-//! - [`resample`]: 8 kHz and 48 kHz legs to the transcriber's 16 kHz, with anti-aliasing;
+//! - [`resample`]: between 8, 16 and 48 kHz (Opus legs, the transcriber's 16 kHz), with
+//!   anti-aliasing;
+//! - [`codec`]: PCMU and Opus, and what a negotiation settled;
+//! - [`arrivals`]: a stream's lost and late packets;
 //! - [`tone`]: sine generators (hold music's default tone sequence) and a Goertzel detector;
-//! - [`mix`]: a conference mix in which each party hears the others, not itself;
 //! - [`wav`]: the call recording, honouring stop and mask (a masked stretch is silence);
 //! - [`dtmf`]: RFC 4733 telephone-event payloads;
 //! - [`fork`]: a bounded per-leg channel of 16 kHz frames that drops the oldest frame rather
 //!   than slow the bridge.
 //!
-//! On top of them: [`leg`] (a WebRTC audio leg), [`pump`] (one call's audio routing, mixing,
+//! On top of them: [`leg`] (a WebRTC audio leg), [`pump`] (one call's audio routing, the
+//! conference mix in which each party hears the others and not itself,
 //! hold music, forks and recording) and [`actor`] (the media actor per call, supervised by
 //! its call actor).
 
@@ -21,7 +24,6 @@ pub mod dtmf;
 pub mod fork;
 pub mod g711;
 pub mod leg;
-pub mod mix;
 pub mod pump;
 pub mod resample;
 pub mod tone;

@@ -344,23 +344,14 @@ pub(crate) async fn media(
         MediaParty::Agent => {
             let call = state.yard.call(&id).await?;
             let me = c.own_agent()?;
-            let on_call = call.agent().map(|a| a.as_str()) == Some(me)
-                || call
-                    .consult()
-                    .and_then(|k| k.agent.as_ref())
-                    .map(|a| a.as_str())
-                    == Some(me)
-                || call
-                    .conference()
-                    .and_then(|k| k.third_agent())
-                    .map(|a| a.as_str())
-                    == Some(me);
-            if !on_call {
+            // Who may have a leg is the call's rule: the parties its audio plan has present.
+            let who = Participant::agent(&me.into());
+            if !call.audio_plan().present.contains(&who) {
                 return Err(AppError::forbidden(format!(
                     "agent {me} is not on call {id}"
                 )));
             }
-            Participant::agent(&me.into())
+            who
         }
         MediaParty::Customer => {
             c.require(&[Role::Admin])?;
