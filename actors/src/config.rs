@@ -37,6 +37,10 @@ pub struct Config {
     /// Where media (WebRTC) binds and which STUN/TURN servers it uses (H1).
     #[serde(default)]
     pub media: MediaConfig,
+    /// The whisper model and the transcription workers (I1, I4); without a model, live
+    /// transcripts are off.
+    #[serde(default)]
+    pub transcription: transcription::service::TranscriptionConfig,
 }
 
 /// Media settings (H1): the local UDP addresses legs bind, and the STUN/TURN servers both the
@@ -164,6 +168,13 @@ pub struct QueueConfig {
     /// 48 kHz), read at start; without it, a generated tone sequence.
     #[serde(default)]
     pub hold_music: Option<std::path::PathBuf>,
+    /// Live transcript of this queue's calls (I3): `off`, `agent`, `customer` or `both`.
+    #[serde(default)]
+    pub transcript: transcription::Mode,
+    /// Keep the final transcript with the call's record (`GET /calls/{id}/transcript`);
+    /// otherwise it lives only while the call does.
+    #[serde(default)]
+    pub store_transcript: bool,
 }
 
 fn default_callback_max() -> usize {
@@ -397,6 +408,9 @@ impl Config {
             }
         }
         self.media.validate().map_err(ConfigError::Invalid)?;
+        self.transcription
+            .validate()
+            .map_err(ConfigError::Invalid)?;
         let mut users = HashSet::new();
         for u in &self.users {
             if !users.insert(u.username.as_str()) {

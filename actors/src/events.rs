@@ -47,6 +47,28 @@ pub enum EventKind {
         #[serde(flatten)]
         entry: JourneyEntry,
     },
+    /// A call's live transcript (I2, J2): `transcript.partial`, `transcript.final`,
+    /// `transcript.paused`, `transcript.resumed`.
+    #[serde(rename = "transcript")]
+    Transcript {
+        /// The event's name.
+        #[serde(skip)]
+        name: &'static str,
+        /// The call.
+        call_id: CallId,
+        /// Its queue.
+        queue: QueueId,
+        /// The agents on the call (they see their own call's transcript).
+        agents: Vec<AgentId>,
+        /// Which leg: `agent` or `customer`.
+        leg: transcription::Leg,
+        /// The agent speaking, on an agent leg.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        agent: Option<AgentId>,
+        /// What happened on the leg.
+        #[serde(flatten)]
+        what: TranscriptEvent,
+    },
     /// An agent's status changed.
     #[serde(rename = "agent.status")]
     AgentStatus {
@@ -58,11 +80,37 @@ pub enum EventKind {
     },
 }
 
+/// What a transcript event says.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum TranscriptEvent {
+    /// Words: a partial (replaces the leg's previous partial) or a final.
+    Segment {
+        /// Start, ms from the start of the leg.
+        start_ms: u64,
+        /// End, ms from the start of the leg.
+        end_ms: u64,
+        /// The words.
+        text: String,
+        /// `partial` or `final`.
+        stability: transcription::Stability,
+        /// From the window's last audio arriving to this segment (ms).
+        lag_ms: u64,
+    },
+    /// The leg stopped being transcribed.
+    Paused {
+        /// Why: `hold`, `mask` or `not_connected`.
+        reason: transcription::stream::PauseReason,
+    },
+    /// The leg is transcribed again.
+    Resumed {},
+}
+
 impl Event {
     /// The event's type as clients see it.
     pub fn type_name(&self) -> &'static str {
         match &self.kind {
-            EventKind::Call { name, .. } => name,
+            EventKind::Call { name, .. } | EventKind::Transcript { name, .. } => name,
             EventKind::AgentStatus { .. } => "agent.status",
         }
     }
@@ -70,7 +118,9 @@ impl Event {
     /// Whether the event concerns this agent.
     pub fn concerns_agent(&self, agent: &AgentId) -> bool {
         match &self.kind {
-            EventKind::Call { agents, .. } => agents.contains(agent),
+            EventKind::Call { agents, .. } | EventKind::Transcript { agents, .. } => {
+                agents.contains(agent)
+            }
             EventKind::AgentStatus { change, .. } => &change.agent == agent,
         }
     }
@@ -203,6 +253,36 @@ impl EventBus {
                 },
             );
         }
+    }
+
+    /// Publishes a piece of a call's live transcript.
+    pub fn publish_transcript(
+        &self,
+        at: Timestamp,
+        call: &CallId,
+        queue: &QueueId,
+        agents: Vec<AgentId>,
+        (leg, agent): (transcription::Leg, Option<AgentId>),
+        what: TranscriptEvent,
+    ) {
+        let name = match &what {
+            TranscriptEvent::Segment { stability, .. } => match stability {
+                transcription::Stability::Partial => "transcript.partial",
+                transcription::Stability::Final => "transcript.final",
+            },
+            TranscriptEvent::Paused { .. } => "transcript.paused",
+            TranscriptEvent::Resumed {} => "transcript.resumed",
+        };
+        let kind = EventKind::Transcript {
+            name,
+            call_id: call.clone(),
+            queue: queue.clone(),
+            agents,
+            leg,
+            agent,
+            what,
+        };
+        self.publish(at, kind);
     }
 
     /// Publishes an agent's status change.

@@ -35,6 +35,7 @@ pub use call_control::Control;
 pub use clock::Clock;
 pub use engine::call::Admission;
 pub use error::ActorError;
+pub use switchyard::{QueueTranscript, StoredTranscript, TranscriptionStatus};
 pub use switchyard::{QueueView, Sort, StartOptions, Switchyard, UnassignedCall};
 
 #[cfg(test)]

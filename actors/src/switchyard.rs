@@ -24,6 +24,7 @@ use tokio::sync::broadcast;
 
 #[path = "switchyard_work.rs"]
 mod work;
+pub use work::{QueueTranscript, StoredTranscript, TranscriptionStatus};
 
 /// How many call supervisors share the call actors.
 const CALL_SHARDS: usize = 16;
@@ -122,14 +123,27 @@ impl Switchyard {
                 clock.now().0,
             )
             .await?;
+        let bus = EventBus::new(options.event_buffer);
+        let transcriber = transcription::service::Transcriber::start(&config.transcription)
+            .map_err(|e| ActorError::Media(format!("transcription: {e}")))?;
+        let hub = transcriber.map(|t| {
+            crate::media::transcript::TranscriptHub::new(
+                t,
+                bus.clone(),
+                store.clone(),
+                clock,
+                &config.queues,
+            )
+        });
         let media = crate::media::actor::MediaRegistry::new(
             config.media.clone(),
             options.recordings_dir.clone(),
         )
-        .with_music(&config.queues)?;
+        .with_music(&config.queues)?
+        .with_transcripts(hub);
         let ctx = Arc::new(Context {
             media,
-            ..Context::new(config, clock, store, EventBus::new(options.event_buffer))
+            ..Context::new(config, clock, store, bus)
         });
         let (root, _) = Actor::spawn(None, Root, ())
             .await

@@ -415,8 +415,93 @@ impl Switchyard {
             .flatten()
     }
 
+    /// Whether live transcription runs, on which model, with which queue settings, and the
+    /// worker pool's counters.
+    pub fn transcription(&self) -> TranscriptionStatus {
+        let hub = self.ctx.media.transcripts();
+        TranscriptionStatus {
+            enabled: hub.is_some(),
+            model: hub.map(|h| {
+                h.transcriber()
+                    .model_path()
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            }),
+            queues: self
+                .ctx
+                .config
+                .queues
+                .iter()
+                .map(|q| QueueTranscript {
+                    queue: q.id.clone(),
+                    mode: if hub.is_some() {
+                        q.transcript
+                    } else {
+                        transcription::Mode::Off
+                    },
+                    stored: q.store_transcript,
+                })
+                .collect(),
+            pool: hub.map(|h| h.transcriber().stats()),
+        }
+    }
+
+    /// A call's stored transcript: its final segments, if its queue keeps transcripts.
+    pub async fn transcript(
+        &self,
+        call: &engine::call::Call,
+    ) -> Result<StoredTranscript, ActorError> {
+        let stored = self
+            .ctx
+            .config
+            .queues
+            .iter()
+            .any(|q| q.id == call.queue().as_str() && q.store_transcript);
+        let segments = if stored {
+            self.ctx.store.transcript(call.id().as_str()).await?
+        } else {
+            Vec::new()
+        };
+        Ok(StoredTranscript { stored, segments })
+    }
+
     /// The media actors (recording paths, waiting for a call's media to end).
     pub fn media(&self) -> &crate::media::actor::MediaRegistry {
         &self.ctx.media
     }
+}
+
+/// What `GET /api/v1/transcription` says.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TranscriptionStatus {
+    /// A model is loaded: live transcripts run where queues ask for them.
+    pub enabled: bool,
+    /// The model file's name.
+    pub model: Option<String>,
+    /// Each queue's setting (`off` everywhere when transcription is off).
+    pub queues: Vec<QueueTranscript>,
+    /// The worker pool's counters.
+    pub pool: Option<transcription::pool::PoolStats>,
+}
+
+/// A queue's transcript setting.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct QueueTranscript {
+    /// The queue.
+    pub queue: String,
+    /// Which legs.
+    pub mode: transcription::Mode,
+    /// Whether finals are kept with the call.
+    pub stored: bool,
+}
+
+/// A call's stored transcript.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StoredTranscript {
+    /// Whether the call's queue keeps transcripts (if not, `segments` is empty: the live
+    /// transcript was shown and not saved).
+    pub stored: bool,
+    /// The final segments in spoken order.
+    pub segments: Vec<crate::store::TranscriptRow>,
 }

@@ -2,12 +2,21 @@
 //! and the supervisor's view — which leg of a call is speaking, which legs a queue transcribes,
 //! and the partial and final segments a transcriber emits.
 //!
-//! The whisper-based pipeline (voice activity detection, sliding window, commit policy,
-//! bounded worker pool) is built on these types; see the README's roadmap.
+//! - [`stream`]: one leg's streaming policy as a pure state machine (voice activity gate,
+//!   re-decoded window, LocalAgreement-2 commit, pause on hold or mask).
+//! - [`pool`]: the fixed pool of worker threads that decode, finals before partials.
+//! - [`live`]: a leg driven by live audio and the pool, for one async task per leg.
 
 #![deny(missing_docs)]
 
 use serde::{Deserialize, Serialize};
+
+pub mod ggml;
+pub mod live;
+pub mod pool;
+pub mod service;
+pub mod stream;
+pub mod whisper;
 
 /// One side of a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -40,6 +40,23 @@ pub enum Command {
         /// Folder for call recordings (`<call id>.wav`).
         #[arg(long, default_value = "recordings")]
         recordings_dir: PathBuf,
+        /// A whisper.cpp ggml model file for live transcripts (overrides the configuration's
+        /// `[transcription] model`); without one, transcription is off.
+        #[arg(long, env = "SWITCHYARD_WHISPER_MODEL")]
+        whisper_model: Option<PathBuf>,
+    },
+    /// Writes a whisper ggml model with random weights, for tests and benchmarks: `tiny.en`
+    /// has the real tiny.en's shape (and compute cost), `smallest` is the smallest that decodes.
+    WhisperTestModel {
+        /// `tiny.en` or `smallest`.
+        #[arg(long, default_value = "smallest")]
+        shape: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the weights.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
     },
     /// Media load: N web calls against a running server, each a customer WebRTC peer and the
     /// agent's peer sending a WAV in a loop; prints packets, loss, late packets and CPU (JSON).
@@ -70,13 +87,23 @@ pub async fn start() -> anyhow::Result<()> {
 
 /// Runs a parsed command until ctrl-c or SIGTERM.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let (listen, database_url, config, recordings_dir) = match cli.command {
+    let (listen, database_url, config, recordings_dir, whisper_model) = match cli.command {
         Command::Serve {
             listen,
             database_url,
             config,
             recordings_dir,
-        } => (listen, database_url, config, recordings_dir),
+            whisper_model,
+        } => (listen, database_url, config, recordings_dir, whisper_model),
+        Command::WhisperTestModel { shape, out, seed } => {
+            let Some(s) = transcription::ggml::Shape::by_name(&shape) else {
+                bail!("--shape {shape}: give tiny.en or smallest");
+            };
+            transcription::ggml::write_model_file(&out, &s, seed)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("{}", out.display());
+            return Ok(());
+        }
         Command::Loadgen(options) => {
             let report = crate::loadgen::run(&options).await?;
             println!("{}", serde_json::to_string(&report)?);
@@ -91,7 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let config = match &config {
+    let mut config = match &config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
@@ -100,6 +127,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         None => Config::demo(),
     };
     let demo = config.is_demo();
+    if let Some(model) = whisper_model {
+        config.transcription.model = Some(model);
+    }
     if demo && !listen.ip().is_loopback() {
         bail!("the demo setup (every password is `demo`) serves only on loopback; give --config with your own users to listen on {listen}");
     }

@@ -358,6 +358,20 @@ routes![
     ),
     (
         "get",
+        "/api/v1/calls/{id}/transcript",
+        "The call's stored transcript: {stored, segments: [{leg, agent, start_ms, end_ms, text, at}]} (finals only, when the queue has store_transcript)",
+        "any (agents: their calls)",
+        200
+    ),
+    (
+        "get",
+        "/api/v1/transcription",
+        "Live transcription: {enabled, model, queues: [{queue, mode, stored}], pool}; off when no whisper model is configured",
+        "any",
+        200
+    ),
+    (
+        "get",
         "/api/v1/media-config",
         "STUN/TURN servers for RTCPeerConnection: {ice_servers}",
         "public",

@@ -16,6 +16,7 @@ use crate::media::fork::{fork, ForkReceiver};
 use crate::media::leg::{Leg, LegStats};
 use crate::media::pump::{self, PumpCmd, RecordingFile};
 use crate::media::tone::Music;
+use crate::media::transcript::TranscriptHub;
 use engine::call::{AudioPlan, Participant};
 use engine::CallId;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -70,6 +71,8 @@ pub struct MediaRegistry {
     recordings: Option<Arc<PathBuf>>,
     /// Queues' hold music, read at start (8 kHz).
     music: Arc<HashMap<engine::QueueId, Arc<Vec<i16>>>>,
+    /// Live transcription, when a model is configured.
+    transcripts: Option<TranscriptHub>,
 }
 
 impl MediaRegistry {
@@ -108,6 +111,17 @@ impl MediaRegistry {
         }
         self.music = Arc::new(music);
         Ok(self)
+    }
+
+    /// Transcribes legs with `hub` (each queue's setting says which).
+    pub fn with_transcripts(mut self, hub: Option<TranscriptHub>) -> Self {
+        self.transcripts = hub;
+        self
+    }
+
+    /// The transcription service, if one runs.
+    pub fn transcripts(&self) -> Option<&TranscriptHub> {
+        self.transcripts.as_ref()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CallId, ActorRef<MediaMsg>>> {
@@ -183,6 +197,7 @@ pub(crate) struct MediaArgs {
 
 pub(crate) struct MediaState {
     call: CallId,
+    queue: engine::QueueId,
     registry: MediaRegistry,
     me: ractor::ActorId,
     legs: HashMap<Participant, Arc<Leg>>,
@@ -238,8 +253,29 @@ impl MediaActor {
         // pump closes the old one when it takes the new.
         st.legs.insert(who.clone(), leg.clone());
         st.forked.remove(&who);
-        let _ = st.cmds.send(PumpCmd::Add { who, leg });
+        let _ = st.cmds.send(PumpCmd::Add {
+            who: who.clone(),
+            leg,
+        });
+        self.transcribe(st, who);
         Ok(answer)
+    }
+
+    /// Starts the leg's live transcript if its queue transcribes it (the transcriber takes
+    /// the leg's fork).
+    fn transcribe(&self, st: &mut MediaState, who: Participant) {
+        let (Some(hub), Some(plan)) = (&self.registry.transcripts, &st.plan) else {
+            return;
+        };
+        if !hub.covers(&st.queue, &who) || !st.forked.insert(who.clone()) {
+            return;
+        }
+        let (tx, rx) = fork(FORK_FRAMES);
+        let _ = st.cmds.send(PumpCmd::Fork {
+            who: who.clone(),
+            fork: tx,
+        });
+        hub.spawn_leg(st.call.clone(), st.queue.clone(), who, rx, plan.subscribe());
     }
 
     /// Closes the legs of parties no longer on the call.
@@ -285,6 +321,7 @@ impl Actor for MediaActor {
             .insert(args.call.clone(), myself.clone());
         Ok(MediaState {
             call: args.call,
+            queue: args.queue,
             registry: self.registry.clone(),
             me: myself.get_id(),
             legs: HashMap::new(),

@@ -27,6 +27,7 @@ pub mod leg;
 pub mod pump;
 pub mod resample;
 pub mod tone;
+pub mod transcript;
 pub mod wav;
 
 /// A WebRTC session description (offer or answer), as signalling carries it.

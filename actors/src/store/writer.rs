@@ -61,6 +61,7 @@ pub(super) enum Write {
         body: String,
         loaded_at: i64,
     },
+    Transcript(super::TranscriptRow),
 }
 
 pub(super) type Job = (Write, oneshot::Sender<Result<(), String>>);
@@ -147,6 +148,19 @@ const MIGRATIONS: &[(i64, &str)] = &[
             created_at BIGINT NOT NULL,
             PRIMARY KEY (a, b)
         );",
+    ),
+    (
+        6,
+        "CREATE TABLE transcripts (
+            call_id TEXT NOT NULL,
+            leg TEXT NOT NULL,
+            agent TEXT,
+            start_ms BIGINT NOT NULL,
+            end_ms BIGINT NOT NULL,
+            text TEXT NOT NULL,
+            at BIGINT NOT NULL
+        );
+        CREATE INDEX transcripts_by_call ON transcripts (call_id, start_ms);",
     ),
 ];
 
@@ -354,6 +368,21 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 .bind(s.token.as_str())
                 .bind(s.username.as_str())
                 .bind(s.created_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::Transcript(r) => {
+                sqlx::query(
+                    "INSERT INTO transcripts (call_id, leg, agent, start_ms, end_ms, text, at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(r.call_id.as_str())
+                .bind(r.leg.as_str())
+                .bind(r.agent.as_deref())
+                .bind(r.start_ms)
+                .bind(r.end_ms)
+                .bind(r.text.as_str())
+                .bind(r.at)
                 .execute(&mut *tx)
                 .await?;
             }

@@ -42,6 +42,21 @@ pub struct AudioPlan {
     pub present: Vec<Participant>,
     /// The recording state (off, on, masked).
     pub recording: Recording,
+    /// Why the call's live transcript is paused now, if it is (I3): it runs only while the
+    /// parties are in conversation, neither held nor masked.
+    pub transcript_pause: Option<TranscriptPause>,
+}
+
+/// Why a call's live transcript is paused (I3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TranscriptPause {
+    /// The customer is on hold (a consult with a colleague included).
+    Hold,
+    /// The recording is masked: sensitive data is being given.
+    Mask,
+    /// Nobody is in conversation yet (waiting, ringing, dialing) or any more.
+    NotConnected,
 }
 
 impl AudioPlan {
@@ -60,6 +75,20 @@ impl AudioPlan {
 }
 
 impl Call {
+    /// Why the live transcript is paused now: not in conversation, held, or masked (in
+    /// that order of precedence); `None` while the parties talk.
+    pub fn transcript_pause(&self) -> Option<TranscriptPause> {
+        if self.state() != CallState::Connected {
+            Some(TranscriptPause::NotConnected)
+        } else if self.held() && self.conference().is_none() {
+            Some(TranscriptPause::Hold)
+        } else if self.recording() == Recording::Masked {
+            Some(TranscriptPause::Mask)
+        } else {
+            None
+        }
+    }
+
     /// Who hears whom now:
     /// - waiting or ringing in a queue, the customer hears music; dialing out, only the
     ///   agent is present;
@@ -71,6 +100,7 @@ impl Call {
     pub fn audio_plan(&self) -> AudioPlan {
         let mut plan = AudioPlan {
             recording: self.recording(),
+            transcript_pause: self.transcript_pause(),
             ..AudioPlan::default()
         };
         let customer = Participant::Customer;

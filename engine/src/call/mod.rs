@@ -23,7 +23,7 @@ mod journey;
 mod state;
 mod transfer;
 
-pub use audio::{AudioPlan, Participant};
+pub use audio::{AudioPlan, Participant, TranscriptPause};
 pub use callback::{admit, Admission};
 pub use control::{Recording, RecordingAction, MAX_DTMF_DIGITS};
 pub use journey::{JourneyEntry, JourneyEvent, Party};

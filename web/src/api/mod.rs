@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 mod control;
+pub(crate) mod transcript;
 pub mod web_call;
 mod work;
 pub(crate) use control::*;

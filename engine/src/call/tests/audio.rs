@@ -37,7 +37,13 @@ fn the_audio_plan_follows_waiting_talking_hold_and_mute() {
     c.hangup(t(6), by("alice")).unwrap_err();
     c.resume(t(7), &alice).unwrap();
     c.hangup(t(8), by("alice")).unwrap();
-    assert_eq!(c.audio_plan(), AudioPlan::default());
+    assert_eq!(
+        c.audio_plan(),
+        AudioPlan {
+            transcript_pause: Some(TranscriptPause::NotConnected),
+            ..AudioPlan::default()
+        }
+    );
 }
 
 #[test]
@@ -70,4 +76,33 @@ fn the_audio_plan_of_a_consult_and_a_conference() {
     assert!(plan.hears(&p("alice"), &p("bob")));
     assert!(plan.recorded.is_empty());
     assert_eq!(plan.present, [p("alice"), p("bob")]);
+}
+
+#[test]
+fn the_transcript_runs_only_in_conversation_and_pauses_on_hold_and_mask() {
+    let mut c = call();
+    let alice: AgentId = "alice".into();
+    let pause = |c: &Call| c.audio_plan().transcript_pause;
+    assert_eq!(pause(&c), Some(TranscriptPause::NotConnected));
+    c.offer(t(1), ids(&["alice"]), OFFER).unwrap();
+    assert_eq!(pause(&c), Some(TranscriptPause::NotConnected));
+    c.accept(t(2), &alice).unwrap();
+    assert_eq!(pause(&c), None);
+    c.hold(t(3), &alice).unwrap();
+    assert_eq!(pause(&c), Some(TranscriptPause::Hold));
+    c.resume(t(4), &alice).unwrap();
+    assert_eq!(pause(&c), None);
+    c.record(t(5), &alice, RecordingAction::Start).unwrap();
+    assert_eq!(pause(&c), None);
+    c.record(t(6), &alice, RecordingAction::Mask).unwrap();
+    assert_eq!(pause(&c), Some(TranscriptPause::Mask));
+    // Held while masked: the hold is what the parties see.
+    c.hold(t(7), &alice).unwrap();
+    assert_eq!(pause(&c), Some(TranscriptPause::Hold));
+    c.resume(t(8), &alice).unwrap();
+    c.record(t(9), &alice, RecordingAction::Unmask).unwrap();
+    assert_eq!(pause(&c), None);
+    // Muting the agent does not pause the transcript: the agent's words still count.
+    c.set_muted(t(10), &alice, true).unwrap();
+    assert_eq!(pause(&c), None);
 }
