@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Prepares a fresh Debian machine to build Switchyard: a C toolchain (for SQLite and ring),
-# cmake (for libopus)
+# Prepares a fresh Debian machine to build Switchyard: a C/C++ toolchain (for SQLite, ring
+# and whisper.cpp), cmake (for libopus and whisper.cpp), libclang (whisper.cpp's bindings)
 # and Rust (through rustup) when they are missing. Sourced by ./serve.sh and ./test.sh.
 set -euo pipefail
 
@@ -18,7 +18,12 @@ need_deb() { # need_deb COMMAND PACKAGE...
 }
 
 need_deb cc build-essential
-need_deb cmake cmake   # libopus, built by the opus crate
+need_deb cmake cmake   # libopus (opus crate) and whisper.cpp (whisper-rs-sys)
+# libclang: whisper-rs-sys generates whisper.cpp's Rust bindings with bindgen.
+if ! ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so'; then
+  if [ -z "$apt_ready" ]; then as_root apt-get update -qq; apt_ready=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
+fi
 need_deb pkg-config pkg-config
 need_deb curl curl ca-certificates
 

@@ -94,8 +94,11 @@ pub enum TranscriptEvent {
         text: String,
         /// `partial` or `final`.
         stability: transcription::Stability,
-        /// From the window's last audio arriving to this segment (ms).
+        /// From the window's last audio entering the fork to this segment (ms).
         lag_ms: u64,
+        /// When the window's last audio entered the fork (ms since the epoch): a client's
+        /// receive time minus this is the audio-to-screen latency.
+        heard_at: i64,
     },
     /// The leg stopped being transcribed.
     Paused {

@@ -279,3 +279,40 @@ impl Events {
         }
     }
 }
+
+/// The browser scripts' folder (`tests/browser`, with its `node_modules`).
+pub fn browser_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
+}
+
+/// Whether Chromium, Node.js and playwright-core are here for a browser test. Absent on a
+/// user's machine: says so and returns false (the test skips); in CI (`CI` set): a failure.
+pub fn browser_tools_present() -> bool {
+    let missing: Vec<&str> = [
+        (
+            std::path::Path::new("/usr/bin/chromium").exists(),
+            "chromium",
+        ),
+        (
+            Command::new("node").arg("--version").output().is_ok(),
+            "node",
+        ),
+        (
+            browser_dir().join("node_modules/playwright-core").exists(),
+            "playwright-core (npm ci in tests/browser)",
+        ),
+    ]
+    .into_iter()
+    .filter(|(ok, _)| !ok)
+    .map(|(_, name)| name)
+    .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "CI must provide {missing:?}: a skipped browser test is a failure"
+    );
+    eprintln!("SKIPPED: the browser test needs {missing:?}; ./test.sh installs them");
+    false
+}

@@ -10,9 +10,9 @@
 //! set) that is a failure.
 
 use actors::media::tone::goertzel;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use tests::{start_server, Database};
+use tests::{browser_dir, browser_tools_present, start_server, Database};
 
 const CUSTOMER_HZ: f64 = 700.0;
 const AGENT_HZ: f64 = 1_500.0;
@@ -42,41 +42,9 @@ fn tone_wav(path: &Path, freq: f64, secs: u32) {
     std::fs::write(path, bytes).unwrap();
 }
 
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
-}
-
-/// Whether Chromium, Node.js and playwright-core are here; in CI their absence fails.
-fn tools_present() -> bool {
-    let missing: Vec<&str> = [
-        (Path::new("/usr/bin/chromium").exists(), "chromium"),
-        (
-            Command::new("node").arg("--version").output().is_ok(),
-            "node",
-        ),
-        (
-            browser_dir().join("node_modules/playwright-core").exists(),
-            "playwright-core (npm ci in tests/browser)",
-        ),
-    ]
-    .into_iter()
-    .filter(|(ok, _)| !ok)
-    .map(|(_, name)| name)
-    .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "CI must provide {missing:?}: a skipped browser test is a failure"
-    );
-    eprintln!("SKIPPED: the browser test needs {missing:?}; ./test.sh installs them");
-    false
-}
-
 #[test]
 fn a_customer_calls_from_the_browser_and_the_agent_answers_in_the_panel() {
-    if !tools_present() {
+    if !browser_tools_present() {
         return;
     }
     let work = tempfile::tempdir().unwrap();

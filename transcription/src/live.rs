@@ -48,10 +48,16 @@ impl<E: Decode> LiveLeg<E> {
         self.stream.paused()
     }
 
-    /// The leg's next 16 kHz samples.
+    /// The leg's next 16 kHz samples, arriving now.
     pub fn push(&mut self, samples: &[i16]) {
-        let now = self.now_ms();
-        self.stream.push(samples, now);
+        self.push_at(samples, Instant::now());
+    }
+
+    /// The leg's next 16 kHz samples, which arrived at `arrived` (the lag counts from there:
+    /// time spent queued before the transcriber is part of it).
+    pub fn push_at(&mut self, samples: &[i16], arrived: Instant) {
+        let at = arrived.saturating_duration_since(self.epoch).as_millis() as u64;
+        self.stream.push(samples, at);
         self.submit();
     }
 

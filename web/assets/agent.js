@@ -32,6 +32,13 @@
  *              #consult-box, #consult-state, #consult-complete, #consult-cancel, #conference
  *   Wrap-up    #wrap-up, #wrap-up-timer, #transfer-note, #take-back, #end-wrap-up
  *   After call #after, #post-call-status (the status to take after this call)
+ *   Transcript #transcript-panel (shown while on a call; cleared when the call ends),
+ *              #transcript-state (text; data-enabled="true" when this call is transcribed,
+ *              "false" when transcription is off or the call's queue is not transcribed),
+ *              #transcript-box holding the lines
+ *              .line[data-leg="agent|customer"][data-stability="partial|final"] (each
+ *              .who + .text, in spoken order) and pause markers
+ *              .paused[data-leg][data-reason="hold|mask|not_connected"]
  *   Call log   #call-log (one <li> per journey step, data-event = its name), #call-log-id
  *   Audio      #remote-audio (<audio autoplay> playing the current call's remote stream)
  *
@@ -84,6 +91,10 @@
     bgError: false,
     ticker: null,
     poller: null,
+    transcription: null, // GET /transcription
+    transcripts: new Map(), // call id -> live transcript of a call of this agent
+    ended: new Set(), // calls that ended: late transcript events are not shown
+    transcriptTimer: null,
   };
 
   window.switchyard = {
@@ -216,6 +227,159 @@
     };
   }
 
+  // ---------------------------------------------------------------- live transcript
+  // The transcript model and renderer: a copy of the same block in supervisor.js (the pages
+  // share no code: there is no bundler and no module loading); keep the two in step.
+
+  const PAUSE_LABEL = { hold: 'paused (hold)', mask: 'paused (masked)', not_connected: 'paused (not connected)' };
+
+  function el(tag, cls, text) {
+    const n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text !== undefined) n.textContent = text;
+    return n;
+  }
+
+  function newTranscript() {
+    return { legs: new Map(), finals: [], rev: 0, backfilled: false };
+  }
+
+  /** Applies a transcript.* event (or a stored final); false for anything else. */
+  function applyTranscript(t, e) {
+    const key = e.leg === 'agent' ? `agent:${e.agent || ''}` : 'customer';
+    let leg = t.legs.get(key);
+    if (!leg) {
+      const side = e.leg === 'agent' ? 'agent' : 'customer';
+      leg = { key, leg: side, agent: e.agent || null, origin: null, partial: null, paused: null };
+      t.legs.set(key, leg);
+    }
+    if (e.type === 'transcript.paused') {
+      leg.paused = e.reason || 'hold';
+      leg.partial = null; // its words were not kept: the pause closed them, or they were dropped
+    } else if (e.type === 'transcript.resumed') {
+      leg.paused = null;
+    } else if (e.type === 'transcript.partial' || e.type === 'transcript.final') {
+      // Each leg's clock starts when the leg joined: put segments on the server's clock (the
+      // window's end was heard at `heard_at`, i.e. `lag_ms` before `at`) so that both legs
+      // interleave as spoken.
+      const heard = e.heard_at != null ? e.heard_at : e.at - (e.lag_ms || 0);
+      if (leg.origin === null) leg.origin = heard - e.end_ms;
+      const seg = {
+        id: `${key}:${e.start_ms}`,
+        key,
+        leg: leg.leg,
+        agent: leg.agent,
+        at: leg.origin + e.start_ms,
+        seq: e.seq || 0,
+        text: String(e.text || '').trim(),
+        stability: e.type === 'transcript.final' ? 'final' : 'partial',
+      };
+      if (seg.stability === 'final') {
+        leg.partial = null;
+        if (seg.text && !t.finals.some((f) => f.id === seg.id)) t.finals.push(seg);
+      } else {
+        leg.partial = seg.text ? seg : null;
+      }
+    } else {
+      return false;
+    }
+    t.rev++;
+    return true;
+  }
+
+  /** Finals and the legs' current partials, in spoken order. */
+  function transcriptLines(t) {
+    const lines = t ? t.finals.slice() : [];
+    if (t) for (const leg of t.legs.values()) if (leg.partial) lines.push(leg.partial);
+    return lines.sort((a, b) => a.at - b.at || a.seq - b.seq);
+  }
+
+  /** Draws `t` into `box` (.lines and .pauses inside), reusing the nodes already there;
+   * `label({leg, agent})` names a speaker. Keeps the view at the bottom if it was. */
+  function renderTranscript(box, t, label) {
+    const ol = box.querySelector('.lines');
+    const pauses = box.querySelector('.pauses');
+    const stick = box.scrollHeight - box.scrollTop - box.clientHeight < 32;
+    const have = new Map([...ol.children].map((li) => [li.dataset.id, li]));
+    let prev = null;
+    transcriptLines(t).forEach((s, i) => {
+      const id = s.stability === 'final' ? `f:${s.id}` : `p:${s.key}`;
+      let li = have.get(id);
+      if (li) have.delete(id);
+      else {
+        li = el('li', 'line');
+        li.dataset.id = id;
+        li.append(el('span', 'who'), el('span', 'text'));
+      }
+      const who = label(s);
+      li.dataset.leg = s.leg;
+      li.dataset.stability = s.stability;
+      if (s.agent) li.dataset.agent = s.agent;
+      li.classList.toggle('same', who === prev);
+      prev = who;
+      li.firstChild.textContent = who;
+      li.lastChild.textContent = s.text;
+      if (ol.children[i] !== li) ol.insertBefore(li, ol.children[i] || null);
+    });
+    for (const li of have.values()) li.remove();
+    pauses.textContent = '';
+    for (const leg of t ? t.legs.values() : []) {
+      if (!leg.paused) continue;
+      const p = el('span', 'paused flag on', `${label(leg)}: ${PAUSE_LABEL[leg.paused] || `paused (${leg.paused})`}`);
+      p.dataset.leg = leg.leg;
+      p.dataset.reason = leg.paused;
+      if (leg.agent) p.dataset.agent = leg.agent;
+      pauses.appendChild(p);
+    }
+    if (stick) box.scrollTop = box.scrollHeight;
+  }
+
+  function speaker(s) {
+    if (s.leg === 'customer') return 'Customer';
+    if (!s.agent || s.agent === me()) return 'You';
+    const a = state.agents.find((x) => x.id === s.agent);
+    return a ? a.name || a.id : s.agent;
+  }
+
+  /** The current call's transcript, or why there is none. */
+  function renderTranscriptPanel() {
+    const call = state.call;
+    const onCall = !!call && !$('call').hidden;
+    if (call && isFinal(call)) {
+      state.ended.add(call.id);
+      state.transcripts.delete(call.id);
+    }
+    $('transcript-panel').hidden = !onCall;
+    const t = onCall ? state.transcripts.get(call.id) : null;
+    const tx = state.transcription;
+    const q = tx && onCall ? (tx.queues || []).find((x) => x.queue === call.queue) : null;
+    const mode = q ? q.mode : 'off';
+    let text = '';
+    let enabled = '';
+    if (tx && !tx.enabled) {
+      text = 'Live transcription is off: no whisper model configured.';
+      enabled = 'false';
+    } else if (tx && onCall && mode === 'off') {
+      text = `${queueName(call.queue)} calls are not transcribed.`;
+      enabled = 'false';
+    } else if (tx && onCall) {
+      enabled = 'true';
+      if (mode === 'agent') text = 'Only your side is transcribed.';
+      else if (mode === 'customer') text = "Only the customer's side is transcribed.";
+      if (!transcriptLines(t).length) text = `${text} Waiting for words…`.trim();
+    }
+    const st = $('transcript-state');
+    st.textContent = text;
+    st.hidden = !text;
+    st.dataset.enabled = enabled;
+    const box = $('transcript-box');
+    if (box.dataset.callId !== (onCall ? call.id : '')) {
+      box.querySelector('.lines').textContent = '';
+      box.dataset.callId = onCall ? call.id : '';
+    }
+    renderTranscript(box, t, speaker);
+  }
+
   // ---------------------------------------------------------------- session
 
   function loadSession() {
@@ -264,13 +428,15 @@
     for (const id of [...state.media.keys()]) closeMedia(id);
     state.agent = null;
     state.call = null;
+    state.transcripts.clear();
+    state.transcription = null;
     render();
     if (message) showError(new Error(message));
   }
 
   async function start() {
     render();
-    await Promise.all([loadQueues(), loadAgents()]);
+    await Promise.all([loadQueues(), loadAgents(), loadTranscription()]);
     await scheduleRefresh();
     connectEvents();
     clearInterval(state.ticker);
@@ -290,6 +456,14 @@
       }
     } catch (e) {
       showError(e, true);
+    }
+  }
+
+  async function loadTranscription() {
+    try {
+      state.transcription = await api('GET', '/transcription');
+    } catch (e) {
+      showError(new Error(`live transcription status: ${e.message}`), true);
     }
   }
 
@@ -382,6 +556,7 @@
       state.wsRetry = 0;
       setLink(true);
       scheduleRefresh();
+      loadTranscription().then(render); // a restarted server may have another setting
     };
     ws.onmessage = (ev) => {
       let e;
@@ -429,7 +604,24 @@
       scheduleRefresh();
       return;
     }
+    if (e.type.startsWith('transcript.')) {
+      if (!e.call_id || state.ended.has(e.call_id)) return;
+      let t = state.transcripts.get(e.call_id);
+      if (!t) state.transcripts.set(e.call_id, (t = newTranscript()));
+      if (applyTranscript(t, e) && !state.transcriptTimer) {
+        state.transcriptTimer = setTimeout(() => {
+          state.transcriptTimer = null;
+          renderTranscriptPanel();
+        }, 40);
+      }
+      return;
+    }
     if (e.type.startsWith('call.')) {
+      if (e.type === 'call.ended' || e.type === 'call.failed') {
+        // The transcript is there during the interaction only.
+        state.ended.add(e.call_id);
+        state.transcripts.delete(e.call_id);
+      }
       if (state.call && e.call_id === state.call.id && e.event) {
         addJourneyEntry(state.call, e);
         render();
@@ -992,6 +1184,8 @@
         $('transfer-panel').open = true;
       }
     }
+
+    renderTranscriptPanel();
 
     // Wrap-up.
     const wrapping = agent.status === 'after_service';

@@ -1,6 +1,6 @@
 //! The pages served beside the API: the agent's phone panel at `/agent` (fits a CRM phone
-//! panel iframe, works stand-alone) and the customer's web call at `/call` (a page a website
-//! embeds). Plain HTML, CSS and JavaScript compiled into the binary: no build step, nothing
+//! panel iframe, works stand-alone), the customer's web call at `/call` (a page a website
+//! embeds) and the supervisor's live view at `/supervisor` (calls and their live transcripts). Plain HTML, CSS and JavaScript compiled into the binary: no build step, nothing
 //! fetched from elsewhere. For work on the pages, `SWITCHYARD_ASSETS_DIR=web/assets` serves
 //! them from that folder instead, read at each request.
 
@@ -22,6 +22,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "call.js",
         "text/javascript; charset=utf-8",
         include_str!("../assets/call.js"),
+    ),
+    (
+        "supervisor.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/supervisor.js"),
     ),
     (
         "style.css",
@@ -52,7 +57,7 @@ fn html(name: &str, body: &'static str) -> Response {
         .into_response()
 }
 
-/// `/agent`, `/call` and `/assets/{file}`.
+/// `/agent`, `/call`, `/supervisor` and `/assets/{file}`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
@@ -62,6 +67,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/call",
             get(|| async { html("call.html", include_str!("../assets/call.html")) }),
+        )
+        .route(
+            "/supervisor",
+            get(|| async { html("supervisor.html", include_str!("../assets/supervisor.html")) }),
         )
         .route("/assets/{file}", get(asset))
 }

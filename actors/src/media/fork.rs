@@ -14,6 +14,8 @@ pub struct Frame {
     pub at_ms: u64,
     /// 16 kHz mono PCM.
     pub samples: Vec<i16>,
+    /// When it entered the fork (the transcript's lag is measured from here).
+    pub entered: std::time::Instant,
 }
 
 struct Shared {
@@ -115,6 +117,7 @@ mod tests {
         Frame {
             at_ms,
             samples: vec![0; 320],
+            entered: std::time::Instant::now(),
         }
     }
 

@@ -60,6 +60,7 @@ impl Forking {
         self.fork.send(Frame {
             at_ms: self.at_ms,
             samples,
+            entered: std::time::Instant::now(),
         });
         self.at_ms += (frame.len() as u64 * 1000) / 8_000;
     }

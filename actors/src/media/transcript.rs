@@ -146,6 +146,7 @@ impl Publisher {
                     text: s.text,
                     stability: s.stability,
                     lag_ms,
+                    heard_at: self.hub.clock.now().0 - lag_ms as i64,
                 }
             }
             Output::Paused(reason) => TranscriptEvent::Paused { reason },
@@ -196,7 +197,7 @@ async fn run_leg(
     loop {
         tokio::select! {
             frame = fork.recv() => match frame {
-                Some(f) => live.push(&f.samples),
+                Some(f) => live.push_at(&f.samples, f.entered),
                 None => break,
             },
             changed = plan.changed(), if plan_open => {

@@ -191,13 +191,19 @@ async fn a_website_visitor_calls_an_open_queue_with_a_token_for_that_call_only()
 }
 
 #[tokio::test]
-async fn the_agent_panel_and_the_web_call_page_are_served() {
+async fn the_pages_are_served() {
     let app = setup().await;
     for (path, kind, needle) in [
         ("/agent", "text/html", "/assets/agent.js"),
         ("/call", "text/html", "/assets/call.js"),
         ("/assets/agent.js", "text/javascript", "/api/v1"),
         ("/assets/call.js", "text/javascript", "web-calls"),
+        ("/supervisor", "text/html", "/assets/supervisor.js"),
+        (
+            "/assets/supervisor.js",
+            "text/javascript",
+            "transcript.partial",
+        ),
         ("/assets/style.css", "text/css", "{"),
     ] {
         let req = Request::builder().uri(path).body(Body::empty()).unwrap();
@@ -217,4 +223,66 @@ async fn the_agent_panel_and_the_web_call_page_are_served() {
         app.clone().oneshot(req).await.unwrap().status(),
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test]
+async fn without_a_model_transcription_is_off_and_transcripts_are_guarded() {
+    let app = setup().await;
+    let root = login(&app, "root").await;
+    let alice = login(&app, "alice").await;
+    let bob = login(&app, "bob").await;
+    let (s, t) = call(
+        &app,
+        Method::GET,
+        "/api/v1/transcription",
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (t["enabled"].clone(), t["model"].clone()),
+        (json!(false), json!(null))
+    );
+    // The demo's support queue asks for both legs, but without a model every queue is off.
+    assert!(t["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|q| q["mode"] == "off"));
+    assert_eq!(
+        call(&app, Method::GET, "/api/v1/transcription", None, None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (_, c) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+15550123","queue":"support"}"#),
+    )
+    .await;
+    let path = format!("/api/v1/calls/{}/transcript", c["id"].as_str().unwrap());
+    let (s, t) = call(&app, Method::GET, &path, Some(&root), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (t["stored"].clone(), t["segments"].clone()),
+        (json!(false), json!([]))
+    );
+    // An agent not on the call may not read it; an unknown call is a 404 naming it.
+    assert_eq!(
+        refused(&app, Method::GET, &path, &bob, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (s, v) = call(
+        &app,
+        Method::GET,
+        "/api/v1/calls/nope/transcript",
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
 }
