@@ -14,7 +14,8 @@
 //! The random model always writes up to the token cap (64): a worst case for the decoder.
 //! Run with `cargo bench -p transcription --bench whisper` on an otherwise idle machine.
 //! `TRANSCRIPT_BENCH_LEGS` (default 1,2,3,4,6,8), `TRANSCRIPT_BENCH_SECONDS` (default 30),
-//! `TRANSCRIPT_BENCH_RUNS` (default 3), `WHISPER_CPP_DIR` (the bundled source, found in
+//! `TRANSCRIPT_BENCH_RUNS` (default 3), `TRANSCRIPT_BENCH_THREADS` (default 1,2),
+//! `WHISPER_CPP_DIR` (the bundled source, found in
 //! cargo's registry by default).
 
 use std::path::{Path, PathBuf};
@@ -166,7 +167,8 @@ fn decode_vs_native(dir: &Path, model_path: &Path, audio: &[i16], runs: usize) {
     println!("\n1. decode of a 30 s window, tiny.en shape, median of {runs} (ms)");
     println!("threads  pipeline  native   ratio");
     let mut rows = Vec::new();
-    for threads in [1u16, 2] {
+    for threads in env_list("TRANSCRIPT_BENCH_THREADS", &[1, 2]) {
+        let threads = threads as u16;
         let opts = DecodeOptions {
             threads,
             logprob_threshold: -1_000.0,
