@@ -35,6 +35,8 @@ pub struct AgentView {
     pub call_id: Option<CallId>,
     /// Calls it put on hold to start another one.
     pub held_calls: Vec<CallId>,
+    /// The call it is wrapping up (its data is still editable).
+    pub wrap_up_call: Option<CallId>,
     /// Its queues.
     pub queues: Vec<QueueId>,
     /// Its skills.
@@ -194,6 +196,7 @@ impl AgentActor {
             locked: a.lock().cloned(),
             post_call_status: a.post_call_status().cloned(),
             call_id: a.call().map(|c| c.call.clone()),
+            wrap_up_call: a.wrap_up_call().cloned(),
             held_calls: a.parked().iter().map(|c| c.call.clone()).collect(),
             queues: conf
                 .map(|c| c.queues.iter().map(|q| QueueId::from(q.as_str())).collect())

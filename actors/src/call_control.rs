@@ -39,6 +39,14 @@ pub enum Control {
     ConsultCancel,
     /// Join the customer, the owner and the consulted party.
     ConsultConference,
+    /// Replace the call's CRM data (G1): by its owner, or by its agent in wrap-up
+    /// (`wrapping_up`, checked with the agent beforehand).
+    Data {
+        /// The new data.
+        data: engine::call::CallData,
+        /// The agent is wrapping this call up.
+        wrapping_up: bool,
+    },
     /// Set the CRM fields that travel with the call (D5).
     Crm {
         /// Name (who).
@@ -83,6 +91,11 @@ impl CallActor {
                 })
                 .await??;
                 call.take_back(now, agent)?
+            }
+            Control::Data { data, wrapping_up } => {
+                let catalog = self.ctx.config.catalog(call.queue().as_str());
+                call.set_data(now, agent, wrapping_up, data, &catalog)?;
+                none
             }
             Control::Crm { who, what } => {
                 call.check_can_edit(agent)?;

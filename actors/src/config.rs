@@ -37,6 +37,9 @@ pub struct Config {
     /// Where media (WebRTC) binds and which STUN/TURN servers it uses (H1).
     #[serde(default)]
     pub media: MediaConfig,
+    /// CTI: the tags agents put on calls (G1).
+    #[serde(default)]
+    pub cti: CtiConfig,
     /// The whisper model and the transcription workers (I1, I4); without a model, live
     /// transcripts are off.
     #[serde(default)]
@@ -82,6 +85,15 @@ pub struct IceServer {
     /// TURN credential.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+}
+
+/// CTI settings (G1–G4).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtiConfig {
+    /// The tags agents may put on a call (several per call).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// A group of agents with its dial strategy (D1, B2).
@@ -168,6 +180,9 @@ pub struct QueueConfig {
     /// 48 kHz), read at start; without it, a generated tone sequence.
     #[serde(default)]
     pub hold_music: Option<std::path::PathBuf>,
+    /// The dispositions agents choose from on this queue's calls (G1).
+    #[serde(default)]
+    pub dispositions: Vec<String>,
     /// Live transcript of this queue's calls (I3): `off`, `agent`, `customer` or `both`.
     #[serde(default)]
     pub transcript: transcription::Mode,
@@ -438,6 +453,19 @@ impl Config {
     /// Whether every user of this configuration is the demo's (passwords known to everyone).
     pub fn is_demo(&self) -> bool {
         self == &Config::demo()
+    }
+
+    /// What a call of `queue` may carry as data: the queue's dispositions and the tags.
+    pub fn catalog(&self, queue: &str) -> engine::call::Catalog {
+        engine::call::Catalog {
+            dispositions: self
+                .queues
+                .iter()
+                .find(|q| q.id == queue)
+                .map(|q| q.dispositions.clone())
+                .unwrap_or_default(),
+            tags: self.cti.tags.clone(),
+        }
     }
 
     /// A queue's engine settings.

@@ -173,6 +173,7 @@ pub fn call_event_name(e: &JourneyEvent) -> &'static str {
         JourneyEvent::ConsultCompleted { .. } => "call.consult_completed",
         JourneyEvent::ConferenceStarted => "call.conference_started",
         JourneyEvent::PartyLeft { .. } => "call.party_left",
+        JourneyEvent::DataChanged { .. } => "call.data_changed",
     }
 }
 
@@ -190,7 +191,8 @@ fn named_agent(e: &JourneyEvent) -> Option<&AgentId> {
         | JourneyEvent::Dialed { by: agent, .. }
         | JourneyEvent::TransferStarted { by: agent, .. }
         | JourneyEvent::ConsultStarted { by: agent, .. }
-        | JourneyEvent::ConsultCompleted { to: agent, .. } => Some(agent),
+        | JourneyEvent::ConsultCompleted { to: agent, .. }
+        | JourneyEvent::DataChanged { by: agent, .. } => Some(agent),
         JourneyEvent::ConsultAnswered { agent } | JourneyEvent::ConsultEnded { agent, .. } => {
             agent.as_ref()
         }

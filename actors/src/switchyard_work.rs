@@ -415,6 +415,67 @@ impl Switchyard {
             .flatten()
     }
 
+    /// Replaces a call's CRM data (G1): by its owner while the call lasts, by the agent who
+    /// had it while that agent wraps it up. A change is a `call.data_changed` journey step;
+    /// refused data changes nothing.
+    pub async fn set_call_data(
+        &self,
+        call: &str,
+        agent: &str,
+        data: engine::call::CallData,
+    ) -> Result<engine::call::Call, ActorError> {
+        let agent_ref = self.agent_ref(agent)?;
+        let view = ask(&agent_ref, "agent", |reply| AgentMsg::Get { reply }).await?;
+        let wrapping_up = view
+            .wrap_up_call
+            .as_ref()
+            .is_some_and(|c| c.as_str() == call);
+        let id = engine::CallId::from(call);
+        let action = crate::Control::Data {
+            data: data.clone(),
+            wrapping_up,
+        };
+        match self
+            .to_call(call, |reply| CallMsg::Control {
+                agent: agent.into(),
+                action,
+                reply,
+            })
+            .await
+        {
+            // The call ended and its actor stopped (or stopped meanwhile): edit the stored call.
+            Err(ActorError::CallOver(_) | ActorError::NoAnswer(..))
+                if self.ctx.call(&id).is_none() => {}
+            other => return other,
+        }
+        let mut c = self
+            .ctx
+            .store
+            .load_call(&id)
+            .await?
+            .ok_or_else(|| ActorError::UnknownCall(call.to_owned()))?;
+        let before = c.journey().len();
+        let now = self.ctx.clock.now();
+        let catalog = self.ctx.config.catalog(c.queue().as_str());
+        c.set_data(
+            now,
+            &engine::AgentId::from(agent),
+            wrapping_up,
+            data,
+            &catalog,
+        )?;
+        if c.journey().len() > before {
+            self.ctx.store.save_call(&c, now.0).await?;
+            self.ctx.bus.publish_journey(&c, before);
+        }
+        Ok(c)
+    }
+
+    /// The lists a call's data is checked against (its queue's dispositions, the tags).
+    pub fn catalog(&self, queue: &str) -> engine::call::Catalog {
+        self.ctx.config.catalog(queue)
+    }
+
     /// Whether live transcription runs, on which model, with which queue settings, and the
     /// worker pool's counters.
     pub fn transcription(&self) -> TranscriptionStatus {

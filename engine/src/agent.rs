@@ -173,6 +173,9 @@ pub struct Agent {
     busy_until: Option<Timestamp>,
     /// End of the wrap-up imposed by the queue's limit, while in AfterService.
     wrap_up_until: Option<Timestamp>,
+    /// The call being wrapped up, while in AfterService (its data is still editable, G1).
+    #[serde(default)]
+    wrap_up_call: Option<CallId>,
     /// Since when the agent has been without a call (longest-idle routing).
     idle_since: Timestamp,
     calls_handled: u64,
@@ -218,6 +221,7 @@ impl Agent {
             parked: Vec::new(),
             busy_until: None,
             wrap_up_until: None,
+            wrap_up_call: None,
             idle_since: now,
             calls_handled: 0,
             talk_time_ms: 0,
@@ -253,6 +257,13 @@ impl Agent {
     /// The call the agent is ringing for or talking on.
     pub fn call(&self) -> Option<&AgentCall> {
         self.call.as_ref()
+    }
+
+    /// The call this agent is wrapping up, while in AfterService.
+    pub fn wrap_up_call(&self) -> Option<&CallId> {
+        self.wrap_up_call
+            .as_ref()
+            .filter(|_| self.status == Status::AfterService)
     }
 
     /// Calls answered so far.
@@ -511,6 +522,7 @@ impl Agent {
         }
         self.idle_since = now;
         self.wrap_up_until = wrap_up_limit.map(|d| now + d);
+        self.wrap_up_call = Some(call.clone());
         self.change(now, Status::AfterService, ChangeReason::CallEnded);
         if wrap_up_limit.is_some_and(|d| d.is_zero()) {
             self.finish_wrap_up(now, ChangeReason::WrapUpLimit);
@@ -575,6 +587,7 @@ impl Agent {
 
     fn finish_wrap_up(&mut self, now: Timestamp, reason: ChangeReason) {
         self.wrap_up_until = None;
+        self.wrap_up_call = None;
         let chosen = self.post_call_status.take();
         let next = self.lock.clone().or(chosen).unwrap_or(Status::Ready);
         self.change(now, next, reason);

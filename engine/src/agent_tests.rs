@@ -92,9 +92,13 @@ fn wrap_up_ended_by_hand_goes_to_ready_without_a_post_call_status() {
     a.offer(t(1), "c1".into(), "q".into()).unwrap();
     a.answered(t(2), &"c1".into()).unwrap();
     assert_eq!(a.end_wrap_up(t(3)), Err(Error::NotInWrapUp("alice".into())));
+    assert_eq!(a.wrap_up_call(), None);
     a.call_ended(t(5), &"c1".into(), None).unwrap();
     assert_eq!(a.poll_timeout(), None);
+    // The call being wrapped up is known (its data stays editable), until the wrap-up ends.
+    assert_eq!(a.wrap_up_call(), Some(&"c1".into()));
     a.end_wrap_up(t(9)).unwrap();
+    assert_eq!(a.wrap_up_call(), None);
     assert_eq!(a.status(), &Status::Ready);
     assert!(a.is_available());
 }

@@ -106,6 +106,9 @@ pub enum Error {
     /// An outbound call refused by a compliance rule (E2).
     #[error("calling {number} is refused by {code}", number = .1, code = .0.code())]
     Compliance(crate::compliance::Rule, String),
+    /// Call data that breaks a rule (unknown disposition or tag, too long…); names the field.
+    #[error("call data refused: {0}")]
+    InvalidCallData(String),
     /// Not an E.164 number.
     #[error("{0:?} is not an E.164 number (+ and 2 to 15 digits)")]
     InvalidNumber(String),
@@ -147,6 +150,7 @@ impl Error {
             Error::NoTransfer(_) => "no_transfer",
             Error::TargetUnavailable(_) => "target_unavailable",
             Error::InvalidNumber(_) => "invalid_number",
+            Error::InvalidCallData(_) => "invalid_call_data",
             Error::Compliance(rule, _) => rule.code(),
             Error::HoldFirst(_) => "hold_first",
         }
@@ -160,6 +164,7 @@ impl Error {
                 | Error::UnknownStatus(_)
                 | Error::InvalidDigits(_)
                 | Error::InvalidNumber(_)
+                | Error::InvalidCallData(_)
         )
     }
 }

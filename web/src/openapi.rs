@@ -358,6 +358,20 @@ routes![
     ),
     (
         "get",
+        "/api/v1/calls/{id}/cti",
+        "The call's CRM data {data: {disposition, tags, notes, who, what}, catalog: {dispositions, tags}}",
+        "any (agents: their calls)",
+        200
+    ),
+    (
+        "put",
+        "/api/v1/calls/{id}/cti",
+        "Replace the call's CRM data {disposition?, tags?, notes?, who?, what?} (absent fields are cleared): the owner during the call, its agent during wrap-up; 422 invalid_call_data names the field",
+        "agent (owner, or in wrap-up of the call)",
+        200
+    ),
+    (
+        "get",
         "/api/v1/calls/{id}/transcript",
         "The call's stored transcript: {stored, segments: [{leg, agent, start_ms, end_ms, text, at}]} (finals only, when the queue has store_transcript)",
         "any (agents: their calls)",

@@ -174,6 +174,13 @@ pub enum JourneyEvent {
         /// Who left.
         party: Party,
     },
+    /// The call's CRM data changed (G1).
+    DataChanged {
+        /// Who changed it.
+        by: AgentId,
+        /// Which fields: `disposition`, `tags`, `notes`, `who`, `what`.
+        fields: Vec<String>,
+    },
     /// The call ended.
     Ended {
         /// By whom.

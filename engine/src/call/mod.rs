@@ -19,6 +19,7 @@
 mod audio;
 mod callback;
 mod control;
+pub mod data;
 mod journey;
 mod state;
 mod transfer;
@@ -26,6 +27,7 @@ mod transfer;
 pub use audio::{AudioPlan, Participant, TranscriptPause};
 pub use callback::{admit, Admission};
 pub use control::{Recording, RecordingAction, MAX_DTMF_DIGITS};
+pub use data::{CallData, Catalog};
 pub use journey::{JourneyEntry, JourneyEvent, Party};
 pub use state::{CallKind, CallResult, CallState};
 
@@ -110,6 +112,13 @@ pub struct Call {
     who: Option<String>,
     #[serde(default)]
     what: Option<String>,
+    /// The rest of the call's CRM data (G1, see [`data`]).
+    #[serde(default)]
+    disposition: Option<String>,
+    #[serde(default)]
+    tags: std::collections::BTreeSet<String>,
+    #[serde(default)]
+    notes: String,
     journey: Vec<JourneyEntry>,
 }
 
@@ -153,6 +162,9 @@ impl Call {
             related: Vec::new(),
             who: None,
             what: None,
+            disposition: None,
+            tags: Default::default(),
+            notes: String::new(),
             journey: Vec::new(),
         };
         call.log(now, JourneyEvent::Initiated { from });

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 mod control;
+pub(crate) mod cti;
 pub(crate) mod transcript;
 pub mod web_call;
 mod work;
@@ -514,6 +515,7 @@ pub fn call_json(call: &Call) -> Value {
         "related": call.related(),
         "who": call.who(),
         "what": call.what(),
+        "data": call.data(),
         "journey": call.journey(),
     })
 }

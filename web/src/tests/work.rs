@@ -225,3 +225,130 @@ async fn a_call_links_to_a_chat_and_the_customer_journey_lists_both() {
         "both channels, each with its status"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_data_is_edited_during_the_call_and_its_wrap_up_only() {
+    let (app, mut events) = setup_with_events().await;
+    let root = login(&app, "root").await;
+    let alice = login(&app, "alice").await;
+    let bob = login(&app, "bob").await;
+    call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/alice/status",
+        Some(&alice),
+        Some(r#"{"status":"ready"}"#),
+    )
+    .await;
+    let (_, c) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+15550123","queue":"support"}"#),
+    )
+    .await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/calls/{id}/cti");
+    offered_to(&app, &mut events, &alice, &id).await;
+    call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/calls/{id}/accept"),
+        Some(&alice),
+        None,
+    )
+    .await;
+
+    let (s, v) = call(&app, Method::GET, &path, Some(&alice), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        v["catalog"]["dispositions"],
+        json!(["resolved", "callback", "escalated"])
+    );
+    assert_eq!(v["catalog"]["tags"], json!(["billing", "vip", "complaint"]));
+    let body =
+        json!({"disposition": "callback", "tags": ["vip", "billing"], "notes": "wants a refund",
+        "who": "003000000000001", "what": "500000000000042"})
+        .to_string();
+    let (s, v) = call(&app, Method::PUT, &path, Some(&alice), Some(&body)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["tags"], json!(["billing", "vip"]));
+    assert_eq!(v["data"]["who"], "003000000000001");
+    // A value outside the lists, an unknown field, another agent: refused, nothing applied.
+    let bad = json!({"disposition": "lost"}).to_string();
+    let (s, e) = call(&app, Method::PUT, &path, Some(&alice), Some(&bad)).await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_call_data")
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("lost"),
+        "{e}"
+    );
+    let unknown = json!({"mood": "happy"}).to_string();
+    assert_eq!(
+        call(&app, Method::PUT, &path, Some(&alice), Some(&unknown))
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        refused(&app, Method::PUT, &path, &bob, Some(&body)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (_, v) = call(&app, Method::GET, &path, Some(&root), None).await;
+    assert_eq!(v["data"]["disposition"], "callback");
+
+    // After the call: the agent edits during its wrap-up, then no more.
+    call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/calls/{id}/hangup"),
+        Some(&alice),
+        None,
+    )
+    .await;
+    let resolved =
+        json!({"disposition": "resolved", "tags": ["vip"], "notes": "refund sent"}).to_string();
+    let (s, v) = call(&app, Method::PUT, &path, Some(&alice), Some(&resolved)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["data"]["disposition"].clone(), v["data"]["who"].clone()),
+        (json!("resolved"), json!(null))
+    );
+    call(
+        &app,
+        Method::POST,
+        "/api/v1/agents/alice/wrap-up/end",
+        Some(&alice),
+        None,
+    )
+    .await;
+    let (s, e) = call(&app, Method::PUT, &path, Some(&alice), Some(&body)).await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::CONFLICT, "not_in_wrap_up"),
+        "{e}"
+    );
+    // Each change is a journey step.
+    let (_, c) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/calls/{id}"),
+        Some(&root),
+        None,
+    )
+    .await;
+    let changes: Vec<&Value> = c["journey"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "data_changed")
+        .collect();
+    assert_eq!(changes.len(), 2, "{c}");
+    assert_eq!(
+        changes[1]["fields"],
+        json!(["disposition", "tags", "notes", "who", "what"])
+    );
+}

@@ -320,5 +320,6 @@ fn old_snapshots_without_the_new_fields_still_load() {
 // Outbound calls and callbacks (E1, E3, E4).
 
 mod audio;
+mod data;
 mod transfers;
 mod work;
