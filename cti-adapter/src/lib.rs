@@ -1,10 +1,17 @@
 //! Switchyard's CTI adapter: carries the call data an agent records (G1: disposition, tags,
 //! notes, Name and Related To; the rules live in `engine::call::data`) to external CRMs.
 //!
-//! Built so far: the data model is the engine's ([`CallData`], [`Catalog`]), edited through
-//! `GET/PUT /api/v1/calls/{id}/cti`. The Open CTI shim, the CRM connectors and their durable
-//! outbox are issue 6's remaining work (see the README).
+//! - [`log`]: the call log a CRM receives, versioned, with its idempotency key.
+//! - [`connector`]: the Salesforce REST connector (a Task upserted by `CallObject`) and the
+//!   signed generic webhook (G3), over `reqwest`.
+//! - [`backoff`]: the retry policy of the durable outbox that delivers logs.
+//!
+//! The Open CTI shim and the demo CRM page are issue 6's remaining work (see the README).
 
 #![deny(missing_docs)]
+
+pub mod backoff;
+pub mod connector;
+pub mod log;
 
 pub use engine::call::{CallData, Catalog};

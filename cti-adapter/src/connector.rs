@@ -1,0 +1,263 @@
+//! CRM connectors (G3) over HTTP with `reqwest`: a Salesforce REST connector that writes the
+//! call log as a Task, and a generic webhook that posts it as signed JSON. A delivery either
+//! succeeds, fails for now (retried by the outbox), or fails for good (dead-lettered).
+
+use crate::log::CallLog;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use std::time::Duration;
+
+/// One CRM to deliver call logs to (`[[cti.connectors]]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConnectorConfig {
+    /// Salesforce's REST API: the log becomes a Task (upserted by `CallObject`).
+    Salesforce {
+        /// A name for it (outbox rows and errors say which connector).
+        name: String,
+        /// `https://yourorg.my.salesforce.com`.
+        instance_url: String,
+        /// An OAuth bearer token.
+        access_token: String,
+        /// REST API version (default `v60.0`).
+        #[serde(default = "default_api_version")]
+        api_version: String,
+    },
+    /// Any HTTP endpoint: the log as JSON, signed with HMAC-SHA256.
+    Webhook {
+        /// A name for it.
+        name: String,
+        /// Where logs are posted.
+        url: String,
+        /// The shared secret of the signature.
+        secret: String,
+    },
+}
+
+fn default_api_version() -> String {
+    "v60.0".into()
+}
+
+impl ConnectorConfig {
+    /// The connector's name.
+    pub fn name(&self) -> &str {
+        match self {
+            ConnectorConfig::Salesforce { name, .. } | ConnectorConfig::Webhook { name, .. } => {
+                name
+            }
+        }
+    }
+
+    /// Checks the settings; the message names the connector and the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let bad = |what: &str| Err(format!("cti.connectors {:?}: {what}", self.name()));
+        if self.name().trim().is_empty() {
+            return Err("cti.connectors: every connector needs a name".into());
+        }
+        let url = match self {
+            ConnectorConfig::Salesforce {
+                instance_url,
+                access_token,
+                api_version,
+                ..
+            } => {
+                if access_token.trim().is_empty() {
+                    return bad("access_token is empty");
+                }
+                let v = api_version.strip_prefix('v').unwrap_or_default();
+                if v.split('.').count() != 2 || !v.split('.').all(|p| p.parse::<u32>().is_ok()) {
+                    return bad("api_version: give it as v60.0");
+                }
+                instance_url
+            }
+            ConnectorConfig::Webhook { url, secret, .. } => {
+                if secret.len() < 16 {
+                    return bad("secret: give at least 16 characters");
+                }
+                url
+            }
+        };
+        match reqwest::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+            _ => bad(&format!("{url:?} is not an http(s) URL")),
+        }
+    }
+}
+
+/// Why a delivery failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// The CRM is down, slow or busy: try again later.
+    #[error("{0} (will retry)")]
+    Retry(String),
+    /// The CRM refused the log: retrying the same request cannot help.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// The header carrying the webhook's signature: `sha256=<hex>` of `"<timestamp>.<body>"`.
+pub const SIGNATURE_HEADER: &str = "x-switchyard-signature";
+/// The header carrying the signing time (seconds since the epoch).
+pub const TIMESTAMP_HEADER: &str = "x-switchyard-timestamp";
+/// The header carrying the log's idempotency key.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// The signature of a webhook body.
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let bytes = mac.finalize().into_bytes();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+/// Checks a webhook's signature (for receivers, and tests): constant time.
+pub fn verify(secret: &str, timestamp: i64, body: &[u8], signature: &str) -> bool {
+    let expected = sign(secret, timestamp, body);
+    expected.len() == signature.len()
+        && expected
+            .bytes()
+            .zip(signature.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// The Task a Salesforce connector writes for a log.
+pub fn salesforce_task(log: &CallLog) -> Value {
+    let date =
+        time::OffsetDateTime::from_unix_timestamp(log.ended_at.unwrap_or(log.started_at) / 1_000)
+            .map(|t| {
+                let d = t.date();
+                format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+            })
+            .unwrap_or_default();
+    json!({
+        "Subject": format!("Call {} {}", if log.direction == "outbound" { "to" } else { "from" }, log.number),
+        "CallType": if log.direction == "outbound" { "Outbound" } else { "Inbound" },
+        "CallDisposition": log.data.disposition,
+        "CallDurationInSeconds": log.duration_seconds,
+        "CallObject": log.call_id,
+        "WhoId": log.data.who,
+        "WhatId": log.data.what,
+        "Description": log.description(),
+        "Status": "Completed",
+        "ActivityDate": date,
+    })
+}
+
+/// The JSON a webhook receives.
+pub fn webhook_body(log: &CallLog) -> Value {
+    json!({
+        "type": "call.log",
+        "idempotency_key": log.idempotency_key(),
+        "log": log,
+    })
+}
+
+fn classify(status: reqwest::StatusCode, body: &str, what: &str) -> Result<(), DeliveryError> {
+    if status.is_success() {
+        return Ok(());
+    }
+    let msg = format!(
+        "{what}: HTTP {status}: {}",
+        body.chars().take(300).collect::<String>()
+    );
+    if status.is_server_error()
+        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        || status == reqwest::StatusCode::REQUEST_TIMEOUT
+    {
+        Err(DeliveryError::Retry(msg))
+    } else {
+        Err(DeliveryError::Permanent(msg))
+    }
+}
+
+fn network(what: &str, e: reqwest::Error) -> DeliveryError {
+    DeliveryError::Retry(format!("{what}: {e}"))
+}
+
+/// An HTTP client for connectors: bounded time per request.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .expect("a TLS-capable client")
+}
+
+impl ConnectorConfig {
+    /// Delivers one log; `now_secs` signs webhooks.
+    pub async fn deliver(
+        &self,
+        http: &reqwest::Client,
+        log: &CallLog,
+        now_secs: i64,
+    ) -> Result<(), DeliveryError> {
+        match self {
+            ConnectorConfig::Webhook { url, secret, .. } => {
+                let body = serde_json::to_vec(&webhook_body(log)).expect("a log serializes");
+                let r = http
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .header(TIMESTAMP_HEADER, now_secs.to_string())
+                    .header(SIGNATURE_HEADER, sign(secret, now_secs, &body))
+                    .header(IDEMPOTENCY_HEADER, log.idempotency_key())
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| network("webhook", e))?;
+                let status = r.status();
+                let text = r.text().await.unwrap_or_default();
+                classify(status, &text, "webhook")
+            }
+            ConnectorConfig::Salesforce {
+                instance_url,
+                access_token,
+                api_version,
+                ..
+            } => {
+                let base = format!(
+                    "{}/services/data/{api_version}",
+                    instance_url.trim_end_matches('/')
+                );
+                // Upsert by CallObject: a retry after a lost answer, or a later version of
+                // the log, updates the Task instead of writing a second one.
+                let soql = format!(
+                    "SELECT Id FROM Task WHERE CallObject = '{}' LIMIT 1",
+                    log.call_id.replace('\\', "\\\\").replace('\'', "\\'")
+                );
+                let r = http
+                    .get(format!("{base}/query"))
+                    .query(&[("q", soql)])
+                    .bearer_auth(access_token)
+                    .send()
+                    .await
+                    .map_err(|e| network("salesforce query", e))?;
+                let status = r.status();
+                let text = r.text().await.unwrap_or_default();
+                classify(status, &text, "salesforce query")?;
+                let existing = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v["records"][0]["Id"].as_str().map(str::to_owned));
+                let task = salesforce_task(log);
+                let req = match &existing {
+                    Some(id) => http.patch(format!("{base}/sobjects/Task/{id}")),
+                    None => http.post(format!("{base}/sobjects/Task")),
+                };
+                let r = req
+                    .bearer_auth(access_token)
+                    .json(&task)
+                    .send()
+                    .await
+                    .map_err(|e| network("salesforce task", e))?;
+                let status = r.status();
+                let text = r.text().await.unwrap_or_default();
+                classify(status, &text, "salesforce task")
+            }
+        }
+    }
+}
