@@ -156,6 +156,12 @@ impl CallActor {
         st.published = st.call.journey().len();
         if st.call.state().is_final() {
             st.timer.cancel();
+            if let Some(outbox) = &self.ctx.outbox {
+                // The call's log for the CRMs, queued durably before the actor goes.
+                if let Err(e) = outbox.enqueue(&st.call).await {
+                    tracing::error!(call = %st.call.id(), error = %e, "call log not queued for the CRMs");
+                }
+            }
             if let Some(media) = st.media.take() {
                 // Its last plan is in its mailbox: let it take that, complete the recording
                 // and close the legs before the call actor (its supervisor) goes.

@@ -94,6 +94,29 @@ pub struct CtiConfig {
     /// The tags agents may put on a call (several per call).
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The CRMs each answered call's log is delivered to, through the durable outbox (G3).
+    #[serde(default)]
+    pub connectors: Vec<cti_adapter::connector::ConnectorConfig>,
+    /// How failed deliveries are retried.
+    #[serde(default)]
+    pub retry: cti_adapter::backoff::Retry,
+}
+
+impl CtiConfig {
+    /// Checks the connectors (unique names, URLs, secrets) and the retry policy.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut names = HashSet::new();
+        for c in &self.connectors {
+            c.validate()?;
+            if !names.insert(c.name()) {
+                return Err(format!(
+                    "cti.connectors: two connectors are named {:?}",
+                    c.name()
+                ));
+            }
+        }
+        self.retry.validate()
+    }
 }
 
 /// A group of agents with its dial strategy (D1, B2).
@@ -426,6 +449,7 @@ impl Config {
         self.transcription
             .validate()
             .map_err(ConfigError::Invalid)?;
+        self.cti.validate().map_err(ConfigError::Invalid)?;
         let mut users = HashSet::new();
         for u in &self.users {
             if !users.insert(u.username.as_str()) {

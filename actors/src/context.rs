@@ -40,6 +40,8 @@ pub(crate) struct Context {
     pub children: RwLock<HashMap<ActorId, ChildKey>>,
     pub call_sups: RwLock<Vec<ActorRef<crate::supervisor::SupervisorMsg>>>,
     pub media: crate::media::actor::MediaRegistry,
+    /// The CRM outbox, when connectors are configured.
+    pub outbox: Option<crate::outbox::Outbox>,
 }
 
 impl Context {
@@ -61,6 +63,7 @@ impl Context {
             children: RwLock::default(),
             call_sups: RwLock::default(),
             media: crate::media::actor::MediaRegistry::default(),
+            outbox: None,
         }
     }
 

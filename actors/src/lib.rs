@@ -23,6 +23,7 @@ mod context;
 mod error;
 pub mod events;
 pub mod media;
+pub mod outbox;
 mod queue_actor;
 mod scheduler;
 pub mod store;

@@ -141,8 +141,21 @@ impl Switchyard {
         )
         .with_music(&config.queues)?
         .with_transcripts(hub);
+        let outbox = (!config.cti.connectors.is_empty()).then(|| {
+            crate::outbox::Outbox::new(
+                store.clone(),
+                clock,
+                config.cti.connectors.clone(),
+                config.cti.retry.clone(),
+            )
+        });
+        if let Some(o) = &outbox {
+            // Rows left pending by the previous process go out first.
+            o.clone().spawn();
+        }
         let ctx = Arc::new(Context {
             media,
+            outbox,
             ..Context::new(config, clock, store, bus)
         });
         let (root, _) = Actor::spawn(None, Root, ())

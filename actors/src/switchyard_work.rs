@@ -467,8 +467,31 @@ impl Switchyard {
         if c.journey().len() > before {
             self.ctx.store.save_call(&c, now.0).await?;
             self.ctx.bus.publish_journey(&c, before);
+            if let Some(outbox) = &self.ctx.outbox {
+                // A change after the call's log left: the CRMs get the next version.
+                outbox.enqueue(&c).await?;
+            }
         }
         Ok(c)
+    }
+
+    /// The CRM outbox's rows in a state (`pending`, `delivered`, `dead`; all when `None`).
+    pub async fn outbox(
+        &self,
+        state: Option<&str>,
+    ) -> Result<Vec<crate::store::OutboxRow>, ActorError> {
+        Ok(self.ctx.store.outbox(state).await?)
+    }
+
+    /// Puts an outbox row back in line (a dead letter, once the CRM is fixed).
+    pub async fn outbox_retry(
+        &self,
+        key: &str,
+    ) -> Result<Option<crate::store::OutboxRow>, ActorError> {
+        match &self.ctx.outbox {
+            Some(o) => Ok(o.retry_row(key).await?),
+            None => Ok(None),
+        }
     }
 
     /// The lists a call's data is checked against (its queue's dispositions, the tags).

@@ -6,7 +6,8 @@
 //!   signed generic webhook (G3), over `reqwest`.
 //! - [`backoff`]: the retry policy of the durable outbox that delivers logs.
 //!
-//! The Open CTI shim and the demo CRM page are issue 6's remaining work (see the README).
+//! The durable outbox that delivers logs lives in `actors::outbox` (it owns a database table);
+//! the Open CTI shim and the demo CRM page are issue 6's remaining work (see the README).
 
 #![deny(missing_docs)]
 

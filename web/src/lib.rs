@@ -53,6 +53,8 @@ pub fn app(state: AppState) -> Router {
         .route("/calls/{id}/media", post(api::media).get(api::media_stats))
         .route("/calls/{id}/transcript", get(api::transcript::transcript))
         .route("/calls/{id}/cti", get(api::cti::get).put(api::cti::put))
+        .route("/cti/outbox", get(api::cti::outbox))
+        .route("/cti/outbox/{key}/retry", post(api::cti::retry))
         .route("/transcription", get(api::transcript::status))
         .route("/media-config", get(api::web_call::media_config))
         .route("/web-queues", get(api::web_call::web_queues))

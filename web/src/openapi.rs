@@ -372,6 +372,20 @@ routes![
     ),
     (
         "get",
+        "/api/v1/cti/outbox",
+        "The CRM outbox: {rows: [{key, call_id, version, connector, state: pending|delivered|dead, attempts, next_at, last_error, …}]} (?state= filters)",
+        "supervisor, admin",
+        200
+    ),
+    (
+        "post",
+        "/api/v1/cti/outbox/{key}/retry",
+        "Put an outbox row (a dead letter) back in line, due now",
+        "admin",
+        200
+    ),
+    (
+        "get",
         "/api/v1/calls/{id}/transcript",
         "The call's stored transcript: {stored, segments: [{leg, agent, start_ms, end_ms, text, at}]} (finals only, when the queue has store_transcript)",
         "any (agents: their calls)",

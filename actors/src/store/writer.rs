@@ -62,6 +62,7 @@ pub(super) enum Write {
         loaded_at: i64,
     },
     Transcript(super::TranscriptRow),
+    Outbox(super::OutboxRow),
 }
 
 pub(super) type Job = (Write, oneshot::Sender<Result<(), String>>);
@@ -161,6 +162,24 @@ const MIGRATIONS: &[(i64, &str)] = &[
             at BIGINT NOT NULL
         );
         CREATE INDEX transcripts_by_call ON transcripts (call_id, start_ms);",
+    ),
+    (
+        7,
+        "CREATE TABLE crm_outbox (
+            key TEXT PRIMARY KEY,
+            call_id TEXT NOT NULL,
+            version BIGINT NOT NULL,
+            connector TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts BIGINT NOT NULL,
+            next_at BIGINT NOT NULL,
+            last_error TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        );
+        CREATE INDEX crm_outbox_by_state ON crm_outbox (state, next_at);
+        CREATE INDEX crm_outbox_by_call ON crm_outbox (call_id, version);",
     ),
 ];
 
@@ -368,6 +387,29 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 .bind(s.token.as_str())
                 .bind(s.username.as_str())
                 .bind(s.created_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::Outbox(r) => {
+                sqlx::query(
+                    "INSERT INTO crm_outbox (key, call_id, version, connector, payload, state,
+                        attempts, next_at, last_error, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                     ON CONFLICT (key) DO UPDATE SET state = excluded.state,
+                        attempts = excluded.attempts, next_at = excluded.next_at,
+                        last_error = excluded.last_error, updated_at = excluded.updated_at",
+                )
+                .bind(r.key.as_str())
+                .bind(r.call_id.as_str())
+                .bind(r.version)
+                .bind(r.connector.as_str())
+                .bind(r.payload.as_str())
+                .bind(r.state.as_str())
+                .bind(r.attempts)
+                .bind(r.next_at)
+                .bind(r.last_error.as_deref())
+                .bind(r.created_at)
+                .bind(r.updated_at)
                 .execute(&mut *tx)
                 .await?;
             }

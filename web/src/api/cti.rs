@@ -6,6 +6,7 @@ use super::{may_see, Body};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::AppState;
+use actors::config::Role;
 use axum::extract::{Path, State};
 use axum::Json;
 use engine::call::{Call, CallData};
@@ -44,4 +45,46 @@ pub(crate) async fn put(
     let agent = c.own_agent()?;
     let call = state.yard.set_call_data(&id, agent, data).await?;
     Ok(Json(cti_json(&state, &call)))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OutboxQuery {
+    state: Option<String>,
+}
+
+/// `GET /api/v1/cti/outbox?state=pending|delivered|dead`: the CRM outbox (supervisors).
+pub(crate) async fn outbox(
+    State(state): State<AppState>,
+    c: Caller,
+    super::Q(q): super::Q<OutboxQuery>,
+) -> Result<Json<Value>, AppError> {
+    c.require(&[Role::Supervisor, Role::Admin])?;
+    if let Some(s) = q.state.as_deref() {
+        if !["pending", "delivered", "dead"].contains(&s) {
+            return Err(AppError::invalid(
+                "invalid_state",
+                format!("state {s:?}: give pending, delivered or dead"),
+            ));
+        }
+    }
+    let rows = state.yard.outbox(q.state.as_deref()).await?;
+    Ok(Json(json!({ "rows": rows })))
+}
+
+/// `POST /api/v1/cti/outbox/{key}/retry`: puts a row back in line, due now (admins).
+pub(crate) async fn retry(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(key): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    c.require(&[Role::Admin])?;
+    match state.yard.outbox_retry(&key).await? {
+        Some(row) => Ok(Json(json!(row))),
+        None => Err(AppError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "unknown_outbox_row",
+            format!("no outbox row {key}"),
+        )),
+    }
 }

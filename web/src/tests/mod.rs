@@ -120,7 +120,8 @@ async fn every_documented_route_is_served_and_the_document_lists_them() {
             .path
             .replace("{id}", "x")
             .replace("{number}", "x")
-            .replace("{list}", "dnc");
+            .replace("{list}", "dnc")
+            .replace("{key}", "x");
         let method = Method::from_bytes(r.method.to_uppercase().as_bytes()).unwrap();
         let (status, body) = call(&app, method, &path, None, None).await;
         assert_ne!(

@@ -1,0 +1,192 @@
+//! The durable CRM outbox (G3): every answered call's log, for every configured connector, is
+//! a row in the database before anything is sent. A worker delivers due rows; a failure is
+//! retried with exponential backoff and jitter, a permanent refusal or too many failures
+//! dead-letters the row (visible and retryable through the API). Rows survive restarts and
+//! CRM outages: nothing is lost, and the CRM can deduplicate by the log's idempotency key.
+//!
+//! Per call and connector, versions go out in order: a later version (a change made during
+//! wrap-up) waits until the earlier one is delivered or dead.
+
+use crate::clock::Clock;
+use crate::store::{OutboxRow, Store, StoreError};
+use cti_adapter::backoff::Retry;
+use cti_adapter::connector::{ConnectorConfig, DeliveryError};
+use cti_adapter::log::CallLog;
+use engine::call::Call;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// The outbox: where logs are queued, and the worker that delivers them.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Store,
+    clock: Clock,
+    connectors: Arc<Vec<ConnectorConfig>>,
+    retry: Retry,
+    wake: Arc<Notify>,
+    http: reqwest::Client,
+}
+
+/// The longest the worker sleeps without looking (new rows wake it at once).
+const IDLE: Duration = Duration::from_secs(5);
+
+impl Outbox {
+    /// An outbox for these connectors.
+    pub fn new(store: Store, clock: Clock, connectors: Vec<ConnectorConfig>, retry: Retry) -> Self {
+        Outbox {
+            store,
+            clock,
+            connectors: Arc::new(connectors),
+            retry,
+            wake: Arc::new(Notify::new()),
+            http: cti_adapter::connector::client(),
+        }
+    }
+
+    /// Whether any connector is configured.
+    pub fn active(&self) -> bool {
+        !self.connectors.is_empty()
+    }
+
+    /// Queues the call's log (its next version) for every connector. Only answered calls
+    /// have a log.
+    pub async fn enqueue(&self, call: &Call) -> Result<(), StoreError> {
+        if !self.active() || call.answered_at().is_none() {
+            return Ok(());
+        }
+        let id = call.id().to_string();
+        let version = self.store.outbox_version(&id).await? + 1;
+        let log = CallLog::of(call, u32::try_from(version).unwrap_or(u32::MAX));
+        let payload = serde_json::to_string(&log).expect("a log serializes");
+        let now = self.clock.now().0;
+        for c in self.connectors.iter() {
+            let row = OutboxRow {
+                key: format!("{id}:v{version}:{}", c.name()),
+                call_id: id.clone(),
+                version,
+                connector: c.name().to_owned(),
+                payload: payload.clone(),
+                state: "pending".into(),
+                attempts: 0,
+                next_at: now,
+                last_error: None,
+                created_at: now,
+                updated_at: now,
+            };
+            self.store.outbox_put(&row).await?;
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Puts a dead (or delivered) row back in line, due now.
+    pub async fn retry_row(&self, key: &str) -> Result<Option<OutboxRow>, StoreError> {
+        let Some(mut row) = self
+            .store
+            .outbox(None)
+            .await?
+            .into_iter()
+            .find(|r| r.key == key)
+        else {
+            return Ok(None);
+        };
+        let now = self.clock.now().0;
+        (row.state, row.attempts, row.next_at, row.updated_at) = ("pending".into(), 0, now, now);
+        self.store.outbox_put(&row).await?;
+        self.wake.notify_one();
+        Ok(Some(row))
+    }
+
+    /// Starts the worker.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                let wait = match self.run_once().await {
+                    Ok(next) => next,
+                    Err(e) => {
+                        tracing::error!(error = %e, "CRM outbox: the store failed");
+                        Some(Duration::from_secs(1))
+                    }
+                };
+                let wait = wait.unwrap_or(IDLE).min(IDLE);
+                let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+            }
+        })
+    }
+
+    /// Delivers every due row once; returns how long until the next one is due.
+    async fn run_once(&self) -> Result<Option<Duration>, StoreError> {
+        let pending = self.store.outbox(Some("pending")).await?;
+        // The head of each call+connector line: its lowest pending version.
+        let mut heads: HashMap<(String, String), OutboxRow> = HashMap::new();
+        for row in pending {
+            let k = (row.call_id.clone(), row.connector.clone());
+            if heads.get(&k).is_none_or(|h| row.version < h.version) {
+                heads.insert(k, row);
+            }
+        }
+        let mut heads: Vec<OutboxRow> = heads.into_values().collect();
+        heads.sort_by(|a, b| {
+            (a.next_at, a.created_at, &a.key).cmp(&(b.next_at, b.created_at, &b.key))
+        });
+        let mut next: Option<i64> = None;
+        for mut row in heads {
+            let now = self.clock.now().0;
+            if row.next_at > now {
+                next = Some(next.map_or(row.next_at, |n| n.min(row.next_at)));
+                continue;
+            }
+            self.attempt(&mut row).await;
+            self.store.outbox_put(&row).await?;
+            if row.state == "pending" {
+                next = Some(next.map_or(row.next_at, |n| n.min(row.next_at)));
+            } else {
+                // The next version of this call, if any, may be due now.
+                next = Some(self.clock.now().0);
+            }
+        }
+        let now = self.clock.now().0;
+        Ok(next.map(|n| Duration::from_millis(n.saturating_sub(now).max(0) as u64)))
+    }
+
+    async fn attempt(&self, row: &mut OutboxRow) {
+        let now = self.clock.now().0;
+        row.updated_at = now;
+        let Some(connector) = self.connectors.iter().find(|c| c.name() == row.connector) else {
+            row.state = "dead".into();
+            row.last_error = Some(format!(
+                "connector {:?} is no longer configured",
+                row.connector
+            ));
+            return;
+        };
+        let log: CallLog = match serde_json::from_str(&row.payload) {
+            Ok(l) => l,
+            Err(e) => {
+                row.state = "dead".into();
+                row.last_error = Some(format!("unreadable log: {e}"));
+                return;
+            }
+        };
+        match connector.deliver(&self.http, &log, now / 1_000).await {
+            Ok(()) => {
+                row.state = "delivered".into();
+                row.last_error = None;
+            }
+            Err(e) => {
+                row.attempts += 1;
+                row.last_error = Some(e.to_string());
+                let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
+                if matches!(e, DeliveryError::Permanent(_)) || self.retry.exhausted(attempts) {
+                    row.state = "dead".into();
+                    tracing::warn!(key = %row.key, error = %e, "CRM log dead-lettered");
+                } else {
+                    let delay = self.retry.delay(attempts, rand::random::<f64>());
+                    row.next_at = now + delay.as_millis() as i64;
+                }
+            }
+        }
+    }
+}

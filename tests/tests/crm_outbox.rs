@@ -1,0 +1,323 @@
+//! The durable CRM outbox (G3) against real local HTTP receivers: one that fails its first
+//! deliveries, one that is down across a server restart, one that refuses (dead letter, then
+//! retried by an admin). Every log arrives exactly once by its idempotency key, in order per
+//! call. The restart runs on SQLite, and on PostgreSQL when configured.
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tests::{start_server, Database, Server};
+
+const SECRET: &str = "a-long-shared-secret";
+
+/// What a receiver saw: every attempt, and the logs it accepted (idempotency key, body).
+#[derive(Clone, Default)]
+struct Receiver {
+    attempts: Arc<Mutex<u32>>,
+    accepted: Arc<Mutex<Vec<(String, Value)>>>,
+    /// Attempts answered with this status before accepting; `Some(400)` refuses for good.
+    fail_first: Arc<Mutex<u32>>,
+    refuse: Arc<Mutex<bool>>,
+}
+
+impl Receiver {
+    fn accepted(&self) -> Vec<(String, Value)> {
+        self.accepted.lock().unwrap().clone()
+    }
+
+    /// Serves on `listener` until the test ends.
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let me = self.clone();
+        let app = Router::new().route(
+            "/hook",
+            post(move |headers: HeaderMap, body: axum::body::Bytes| {
+                let me = me.clone();
+                async move {
+                    *me.attempts.lock().unwrap() += 1;
+                    let ts: i64 = headers["x-switchyard-timestamp"]
+                        .to_str()
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    let sig = headers["x-switchyard-signature"].to_str().unwrap();
+                    if !cti_adapter::connector::verify(SECRET, ts, &body, sig) {
+                        return StatusCode::UNAUTHORIZED;
+                    }
+                    if *me.refuse.lock().unwrap() {
+                        return StatusCode::BAD_REQUEST;
+                    }
+                    {
+                        let mut left = me.fail_first.lock().unwrap();
+                        if *left > 0 {
+                            *left -= 1;
+                            return StatusCode::SERVICE_UNAVAILABLE;
+                        }
+                    }
+                    let key = headers["idempotency-key"].to_str().unwrap().to_owned();
+                    let v: Value = serde_json::from_slice(&body).unwrap();
+                    me.accepted.lock().unwrap().push((key, v));
+                    StatusCode::OK
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    }
+}
+
+/// The demo setup with a webhook connector at `url` and quick retries.
+fn config(url: &str) -> String {
+    actors::config::DEMO_TOML.replacen(
+        "[cti]\n",
+        &format!(
+            "[cti]\nretry = {{ max_attempts = 50, base_ms = 50, max_ms = 300 }}\n\
+             connectors = [{{ kind = \"webhook\", name = \"hook\", url = \"{url}\", secret = \"{SECRET}\" }}]\n"
+        ),
+        1,
+    )
+}
+
+/// alice answers a call from `from`; its data is set during the call; it ends. With
+/// `wrap_up_edit`, the disposition changes during wrap-up (a second version of the log).
+async fn answered_call(server: &Server, from: &str, wrap_up_edit: bool) -> String {
+    let root = server.login("root", "demo").await.unwrap();
+    let alice = server.login("alice", "demo").await.unwrap();
+    let mut events = server.events(&alice).await.unwrap();
+    server
+        .put(
+            "/api/v1/agents/alice/status",
+            &alice,
+            json!({"status": "ready"}),
+        )
+        .await
+        .unwrap();
+    let call = server
+        .post(
+            "/api/v1/calls",
+            &root,
+            json!({"from": from, "queue": "support"}),
+        )
+        .await
+        .unwrap();
+    let id = call["id"].as_str().unwrap().to_owned();
+    events
+        .next_matching(Duration::from_secs(10), |e| {
+            e["type"] == "call.offered" && e["call_id"] == id.as_str()
+        })
+        .await
+        .unwrap();
+    server
+        .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
+        .await
+        .unwrap();
+    let cti = format!("/api/v1/calls/{id}/cti");
+    server
+        .put(
+            &cti,
+            &alice,
+            json!({"disposition": "callback", "tags": ["vip"], "notes": "first"}),
+        )
+        .await
+        .unwrap();
+    server
+        .post(&format!("/api/v1/calls/{id}/hangup"), &alice, json!({}))
+        .await
+        .unwrap();
+    if wrap_up_edit {
+        server
+            .put(
+                &cti,
+                &alice,
+                json!({"disposition": "resolved", "tags": ["vip"], "notes": "done"}),
+            )
+            .await
+            .unwrap();
+    }
+    server
+        .post("/api/v1/agents/alice/wrap-up/end", &alice, json!({}))
+        .await
+        .unwrap();
+    id
+}
+
+async fn until(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_crm_gets_every_log_exactly_once_in_order() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let receiver = Receiver::default();
+    *receiver.fail_first.lock().unwrap() = 3;
+    receiver.serve(listener);
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config(&url))).unwrap();
+    let first = answered_call(&server, "+15550001", true).await;
+    let second = answered_call(&server, "+15550002", false).await;
+    until("three logs", || receiver.accepted().len() >= 3).await;
+    // Nothing more arrives: no duplicates from the retries.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let accepted = receiver.accepted();
+    let keys: Vec<&str> = accepted.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    let mut unique = keys.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 3, "a log arrived twice: {keys:?}");
+    let v1 = format!("{first}:v1");
+    let v2 = format!("{first}:v2");
+    let pos = |k: &str| keys.iter().position(|x| *x == k).unwrap();
+    assert!(pos(&v1) < pos(&v2), "versions out of order: {keys:?}");
+    assert!(keys.contains(&format!("{second}:v1").as_str()));
+    // The logs carry the data as it was: the first version at the end, the second after
+    // the wrap-up change.
+    let body = |k: &str| &accepted[pos(k)].1;
+    assert_eq!(body(&v1)["log"]["data"]["disposition"], "callback");
+    assert_eq!(body(&v2)["log"]["data"]["disposition"], "resolved");
+    assert!(*receiver.attempts.lock().unwrap() >= 6);
+    let root = server.login("root", "demo").await.unwrap();
+    let rows = server
+        .get("/api/v1/cti/outbox?state=delivered", &root)
+        .await
+        .unwrap();
+    assert_eq!(rows["rows"].as_array().unwrap().len(), 3, "{rows}");
+    server.kill();
+}
+
+async fn down_across_a_restart(db: Database) {
+    // The receiver's address is reserved, but nobody listens until after the restart.
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = probe.local_addr().unwrap();
+    drop(probe);
+    let url = format!("http://{addr}/hook");
+    let server = start_server!(&db, Some(&config(&url))).unwrap();
+    let id = answered_call(&server, "+15550003", false).await;
+    let root = server.login("root", "demo").await.unwrap();
+    // Tried and failed at least once, still pending.
+    let mut pending = Value::Null;
+    for _ in 0..100 {
+        pending = server
+            .get("/api/v1/cti/outbox?state=pending", &root)
+            .await
+            .unwrap();
+        if pending["rows"][0]["attempts"].as_i64() >= Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        pending["rows"][0]["key"],
+        format!("{id}:v1:hook"),
+        "{pending}"
+    );
+    assert!(
+        pending["rows"][0]["last_error"].as_str().is_some(),
+        "{pending}"
+    );
+    server.kill();
+
+    let server = start_server!(&db, Some(&config(&url))).unwrap();
+    let receiver = Receiver::default();
+    receiver.serve(tokio::net::TcpListener::bind(addr).await.unwrap());
+    until("the log after the restart", || {
+        !receiver.accepted().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let keys: Vec<String> = receiver.accepted().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, [format!("{id}:v1")]);
+    let root = server.login("root", "demo").await.unwrap();
+    let rows = server.get("/api/v1/cti/outbox", &root).await.unwrap();
+    assert_eq!(rows["rows"][0]["state"], "delivered", "{rows}");
+    server.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crm_down_across_a_restart_gets_the_log_once_sqlite() {
+    down_across_a_restart(Database::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crm_down_across_a_restart_gets_the_log_once_postgres() {
+    if let Some(db) = Database::postgres() {
+        down_across_a_restart(db).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_log_is_dead_lettered_and_an_admin_retries_it() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let receiver = Receiver::default();
+    *receiver.refuse.lock().unwrap() = true;
+    receiver.serve(listener);
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config(&url))).unwrap();
+    let id = answered_call(&server, "+15550004", false).await;
+    let root = server.login("root", "demo").await.unwrap();
+    let sam = server.login("sam", "demo").await.unwrap();
+    let mut dead = Value::Null;
+    for _ in 0..100 {
+        dead = server
+            .get("/api/v1/cti/outbox?state=dead", &sam)
+            .await
+            .unwrap();
+        if !dead["rows"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let row = &dead["rows"][0];
+    assert_eq!(
+        (row["key"].as_str(), row["attempts"].as_i64()),
+        (Some(format!("{id}:v1:hook").as_str()), Some(1)),
+        "{dead}"
+    );
+    assert!(
+        row["last_error"].as_str().unwrap().contains("400"),
+        "{dead}"
+    );
+    // A supervisor may look but not retry; a bad state filter is refused.
+    let key = row["key"].as_str().unwrap().to_owned();
+    let (status, _) = server
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/cti/outbox/{key}/retry"),
+            Some(&sam),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403);
+    let (status, body) = server
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/cti/outbox?state=lost",
+            Some(&sam),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_state"))
+    );
+    // The CRM is fixed; the admin puts the log back in line.
+    *receiver.refuse.lock().unwrap() = false;
+    server
+        .post(&format!("/api/v1/cti/outbox/{key}/retry"), &root, json!({}))
+        .await
+        .unwrap();
+    until("the retried log", || receiver.accepted().len() == 1).await;
+    assert_eq!(receiver.accepted()[0].0, format!("{id}:v1"));
+    server.kill();
+}
