@@ -100,6 +100,10 @@ pub struct CtiConfig {
     /// How failed deliveries are retried.
     #[serde(default)]
     pub retry: cti_adapter::backoff::Retry,
+    /// Origins of CRM pages that may host the phone panel and talk to its Open CTI shim
+    /// (`https://crm.example.org`); the server's own origin always may.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 impl CtiConfig {
@@ -112,6 +116,20 @@ impl CtiConfig {
                 return Err(format!(
                     "cti.connectors: two connectors are named {:?}",
                     c.name()
+                ));
+            }
+        }
+        for o in &self.allowed_origins {
+            let ok = reqwest::Url::parse(o).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+                    && !o.ends_with('/')
+            });
+            if !ok {
+                return Err(format!(
+                    "cti.allowed_origins: {o:?} is not an origin (scheme://host[:port], no path)"
                 ));
             }
         }
@@ -634,5 +652,34 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(err.contains("overflow target"), "{err}");
+    }
+
+    #[test]
+    fn cti_settings_are_checked() {
+        for (bad, says) in [
+            (
+                "[cti]\nallowed_origins = [\"https://crm.example.org/app\"]\n",
+                "is not an origin",
+            ),
+            ("[cti]\nallowed_origins = [\"crm.example.org\"]\n", "is not an origin"),
+            (
+                "[cti]\nconnectors = [{ kind = \"webhook\", name = \"h\", url = \"https://x.org\", secret = \"short\" }]\n",
+                "secret",
+            ),
+            (
+                "[cti]\nconnectors = [{ kind = \"webhook\", name = \"h\", url = \"https://x.org\", secret = \"0123456789abcdef\" }, { kind = \"webhook\", name = \"h\", url = \"https://y.org\", secret = \"0123456789abcdef\" }]\n",
+                "two connectors are named",
+            ),
+            ("[cti]\nretry = { max_attempts = 0 }\n", "max_attempts"),
+            ("[cti]\nconnectors = [{ kind = \"ftp\", name = \"h\" }]\n", "ftp"),
+        ] {
+            let err = Config::from_toml(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        let ok = Config::from_toml(
+            "[cti]\nallowed_origins = [\"https://crm.example.org\", \"http://localhost:8081\"]\n",
+        )
+        .unwrap();
+        assert_eq!(ok.cti.allowed_origins.len(), 2);
     }
 }

@@ -25,7 +25,8 @@
  *              #hold (Hold / Resume; aria-pressed="true" while held),
  *              #mute (Mute / Unmute; aria-pressed while muted),
  *              #record (Record / Stop recording; aria-pressed while recording),
- *              #mask (Mask / Unmask; aria-pressed while masked), #hangup,
+ *              #mask (Mask / Unmask; aria-pressed while masked), #hangup (also gives up
+ *              an outbound call still dialing),
  *              #dtmf-panel, #dtmf (buttons with data-digit), #dtmf-sent
  *   Transfer   #transfer-panel, #transfer-type (agent | queue | group | number),
  *              #transfer-target, #transfer (blind), #consult (attended),
@@ -41,9 +42,37 @@
  *              .paused[data-leg][data-reason="hold|mask|not_connected"]
  *   Call log   #call-log (one <li> per journey step, data-event = its name), #call-log-id
  *   Audio      #remote-audio (<audio autoplay> playing the current call's remote stream)
+ *   CRM        #cti-state (flag; data-state = the shim's status: standalone | connecting |
+ *              connected | no-host | refused | salesforce; data-connected="true" when a CRM
+ *              page answers), #offer-crm (the caller's CRM record, from the screen pop)
+ *   Call data  #cti-form (shown while this agent owns the connected call and during its
+ *              wrap-up; data-call-id), #cti-disposition (select; "" = none), #cti-tags
+ *              (checkboxes input[data-tag]), #cti-notes, #cti-who (Name: contact/lead id),
+ *              #cti-what (Related To id), #cti-saved (data-state idle | dirty | saving |
+ *              saved | error; text of the last save); #cti-logged (data-state logged |
+ *              error | skipped, data-call-id, data-record-id: the CRM log of the last call)
  *
  * For tests: window.switchyard = {pc, remoteStream, callId} always reflects the current call
  * (pc and remoteStream are null when this page has no audio for it).
+ *
+ * CRM work goes only through Open CTI (`sforce.opencti`: /cti/opencti-shim.js, or Salesforce's
+ * own library when the panel runs in Salesforce):
+ *   - an offer (not a consult) runs searchAndScreenPop(caller's number, INBOUND): the CRM
+ *     pops the match; exactly one Contact or Lead becomes the call's Name (who) once the
+ *     call is this agent's (accepted), unless the call already has one;
+ *   - click-to-dial is enabled while signed in; a click dials out (POST /calls/outbound,
+ *     the agent's outbound queue) when the agent has no call and is not in wrap-up, and the
+ *     clicked record becomes Name (Contact/Lead) or Related To (anything else) as soon as the
+ *     call's data can be edited (connected, or its wrap-up);
+ *   - the call data form loads GET /calls/{id}/cti and saves the whole object with PUT
+ *     (debounced: 300 ms after a choice, 800 ms after typing, at once when a field loses
+ *     focus; and before hang-up, transfer, consult completion and the end of wrap-up);
+ *   - saveLog runs once per answered call, when this agent is done with it: after its
+ *     wrap-up ends (from here, after the last save; or by the limit or a supervisor), or at
+ *     its end when there is no wrap-up. A Task {entityApiName: 'Task', CallObject, CallType,
+ *     CallDisposition, CallDurationInSeconds, Subject, Description (notes, then "Tags: …"),
+ *     Status: 'Completed', WhoId, WhatId, ActivityDate}, as the server's Salesforce
+ *     connector writes it. A call handed to a colleague is theirs to log.
  */
 'use strict';
 
@@ -430,12 +459,14 @@
     state.call = null;
     state.transcripts.clear();
     state.transcription = null;
+    ctiReset();
     render();
     if (message) showError(new Error(message));
   }
 
   async function start() {
     render();
+    ctiCall('enableClickToDial');
     await Promise.all([loadQueues(), loadAgents(), loadTranscription()]);
     await scheduleRefresh();
     connectEvents();
@@ -833,6 +864,7 @@
   }
 
   async function hangup() {
+    await ctiFlush();
     setCall(await api('POST', callPath('hangup')));
     scheduleRefresh();
   }
@@ -846,6 +878,7 @@
 
   async function transfer() {
     const t = target();
+    await ctiFlush();
     setCall(await api('POST', callPath('transfer'), { target: t }));
     scheduleRefresh();
   }
@@ -874,6 +907,7 @@
   }
 
   async function endWrapUp() {
+    await ctiFlush();
     setAgent(await api('POST', `/agents/${enc(me())}/wrap-up/end`));
     scheduleRefresh();
   }
@@ -1018,6 +1052,8 @@
         return `Ended by ${fmtParty(en.by)} (${String(en.result).replace(/_/g, ' ')})`;
       case 'failed':
         return `Failed: ${en.reason}`;
+      case 'data_changed':
+        return `${en.by} changed the call's ${(en.fields || []).join(', ')}`;
       default: {
         const rest = { ...en };
         delete rest.at;
@@ -1063,6 +1099,7 @@
     $('workspace').hidden = !logged || !state.agent;
     $('logout').hidden = !logged;
     $('who').textContent = logged ? (state.agent && state.agent.name) || state.session.username : '';
+    renderCtiState();
     if (!logged || !state.agent) return;
 
     const agent = state.agent;
@@ -1096,6 +1133,9 @@
       else if (call.transfer) kind = `Transfer from ${call.transfer.from}`;
       $('offer-kind').textContent = kind;
       $('offer-from').textContent = call.from;
+      const match = crm.matches.get(call.id);
+      $('offer-crm').hidden = !match;
+      $('offer-crm').textContent = match || '';
       $('accept').disabled = state.busy.has('accept') || state.busy.has('decline');
       $('decline').disabled = state.busy.has('accept') || state.busy.has('decline');
     }
@@ -1159,7 +1199,10 @@
         call.recording === 'off' ? 'Start recording first' : inConf ? 'A conference cannot be masked' : ''
       );
       const $hang = $('hangup');
-      $hang.disabled = !(owner || consultedMe || thirdMe) || (owner && call.held && !inConf) || state.busy.has('hangup');
+      // The agent may also give up an outbound call still dialing.
+      const dialingMine = call.state === 'dialing' && call.agent === mine;
+      $hang.disabled =
+        !(owner || consultedMe || thirdMe || dialingMine) || (owner && call.held && !inConf) || state.busy.has('hangup');
       $hang.title = owner && call.held ? 'Resume the call before hanging up' : '';
 
       const dtmfOk = owner && !call.held && !inConf;
@@ -1212,6 +1255,7 @@
     }
 
     renderLog();
+    renderCti();
     attachAudio();
     tick();
   }
@@ -1261,6 +1305,469 @@
     }
     if (!$('wrap-up').hidden) {
       $('wrap-up-timer').textContent = fmtDuration(t - agent.since);
+    }
+  }
+
+  // ---------------------------------------------------------------- CRM (Open CTI)
+
+  const CTI_CHOICE_DELAY_MS = 300;
+  const CTI_TYPING_DELAY_MS = 800;
+  const PERSON_TYPES = ['Contact', 'Lead'];
+  const CTI_STATE_TEXT = {
+    standalone: 'no CRM',
+    connecting: 'CRM…',
+    connected: 'CRM',
+    'no-host': 'no CRM',
+    refused: 'CRM refused',
+    salesforce: 'Salesforce',
+  };
+
+  const crm = {
+    form: {
+      callId: null, // the call the form edits
+      token: 0, // bumps at each (re)load: late answers for another call are dropped
+      loaded: false,
+      catalog: null,
+      dirty: false, // changed since the last save started
+      timer: null,
+      chain: Promise.resolve(),
+      saved: { state: 'idle', text: '' },
+    },
+    searched: new Set(), // calls screen-popped
+    matches: new Map(), // call id -> "Name (Contact)" of the caller's record
+    prefill: new Map(), // call id -> {who?, what?} to apply once the data can be edited
+    watch: new Set(), // calls this agent had: logged (saveLog) once it is done with them
+    logging: new Set(),
+    logged: new Set(),
+    checked: new Map(), // call id -> when ctiLog last looked at it
+  };
+
+  function opencti() {
+    return window.sforce && window.sforce.opencti ? window.sforce.opencti : null;
+  }
+
+  function ctiStatus() {
+    const s = window.SwitchyardOpenCti;
+    if (s && s.status) return s.status;
+    return opencti() ? 'salesforce' : 'standalone';
+  }
+
+  /** Whether CRM work is worth sending (a CRM page may answer). */
+  function ctiUsable() {
+    const st = ctiStatus();
+    return !!opencti() && st !== 'standalone' && st !== 'refused';
+  }
+
+  /** Calls an Open CTI method; resolves with its answer {success, returnValue, errors}. */
+  function ctiCall(method, args = {}) {
+    const o = opencti();
+    const fail = (description) => ({
+      success: false,
+      returnValue: null,
+      errors: [{ code: 'GENERIC_ERROR', description }],
+    });
+    if (!o || typeof o[method] !== 'function') return Promise.resolve(fail(`Open CTI has no ${method}`));
+    return new Promise((resolve) => {
+      try {
+        o[method]({ ...args, callback: resolve });
+      } catch (e) {
+        resolve(fail(e && e.message ? e.message : String(e)));
+      }
+    });
+  }
+
+  const ctiErrorText = (r) =>
+    (r && r.errors && r.errors[0] && `${r.errors[0].code}: ${r.errors[0].description}`) || 'unknown error';
+
+  function ctiReset() {
+    const f = crm.form;
+    clearTimeout(f.timer);
+    f.timer = null;
+    f.callId = null;
+    f.loaded = false;
+    f.dirty = false;
+    f.token++;
+    f.saved = { state: 'idle', text: '' };
+    crm.watch.clear();
+    crm.prefill.clear();
+    ctiCall('disableClickToDial');
+  }
+
+  // --- screen pop on an offer
+
+  async function ctiScreenPop(call) {
+    const o = opencti();
+    const inbound = (o && o.CALL_TYPE && o.CALL_TYPE.INBOUND) || 'inbound';
+    const r = await ctiCall('searchAndScreenPop', { searchParams: call.from, callType: inbound, deferred: false });
+    if (!r.success) {
+      console.warn('switchyard: screen pop:', ctiErrorText(r));
+      return;
+    }
+    const found = Object.entries(r.returnValue || {}).filter(
+      ([k, v]) => k !== 'SCREEN_POP_DATA' && v && typeof v === 'object'
+    );
+    if (found.length === 1) {
+      const [id, rec] = found[0];
+      const type = rec.RecordType || rec.objectType || '';
+      crm.matches.set(call.id, `${rec.Name || id}${type ? ` (${type})` : ''}`);
+      if (PERSON_TYPES.includes(type)) {
+        crm.prefill.set(call.id, { who: id });
+        ctiApplyPrefill();
+      }
+    } else if (found.length > 1) {
+      crm.matches.set(call.id, `${found.length} CRM matches`);
+    }
+    render();
+  }
+
+  // --- click-to-dial
+
+  async function dialOut(number) {
+    try {
+      return await api('POST', '/calls/outbound', { number });
+    } catch (e) {
+      if (e.code !== 'queue_required') throw e;
+      // Several outbound queues: the first of this agent's queues that dials out.
+      for (const queue of (state.agent && state.agent.queues) || []) {
+        try {
+          return await api('POST', '/calls/outbound', { number, queue });
+        } catch (e2) {
+          if (e2.code !== 'not_outbound_queue') throw e2;
+        }
+      }
+      throw e;
+    }
+  }
+
+  async function clickToDial(payload) {
+    const p = payload && typeof payload === 'object' ? payload : {};
+    const number = String(p.number || '').trim();
+    if (!number) throw new Error('click-to-dial: the CRM sent no number');
+    if (!state.session || !state.agent) throw new Error(`click-to-dial ${number}: log in first`);
+    const a = state.agent;
+    if (a.call_id || ['offered', 'in_service', 'dialing', 'after_service'].includes(a.status)) {
+      throw new Error(`click-to-dial ${number}: not while ${statusLabel(a.status).toLowerCase()}; finish the current call first`);
+    }
+    const call = await dialOut(number);
+    const fill = {};
+    if (p.recordId) {
+      if (PERSON_TYPES.includes(p.objectType)) fill.who = String(p.recordId);
+      else {
+        fill.what = String(p.recordId);
+        if (p.contactId) fill.who = String(p.contactId);
+      }
+    }
+    if (fill.who || fill.what) crm.prefill.set(call.id, fill);
+    if (p.recordName) crm.matches.set(call.id, `${p.recordName}${p.objectType ? ` (${p.objectType})` : ''}`);
+    state.call = call;
+    crm.watch.add(call.id);
+    render();
+    scheduleRefresh();
+  }
+
+  // --- the call data form
+
+  /** The call whose data this agent may edit now: its own connected call, or the call of
+   * its wrap-up. */
+  function ctiFormCall() {
+    const a = state.agent;
+    if (!a) return null;
+    const call = state.call;
+    if (ownsCall() && call.id === a.call_id) return call.id;
+    if (a.status === 'after_service' && a.wrap_up_call) return a.wrap_up_call;
+    // Just hung up here: the wrap-up is on its way (the next refresh says).
+    if (call && call.id === a.call_id && isFinal(call) && call.agent === me() && call.answered_at) return call.id;
+    return null;
+  }
+
+  function setSaved(st, text) {
+    crm.form.saved = { state: st, text };
+    const el = $('cti-saved');
+    el.dataset.state = st;
+    el.textContent = text;
+  }
+
+  function ctiFill(data, catalog) {
+    const sel = $('cti-disposition');
+    const opts = [['', '—']].concat((catalog.dispositions || []).map((d) => [d, d]));
+    if (data.disposition && !opts.some(([v]) => v === data.disposition)) opts.push([data.disposition, data.disposition]);
+    setOptions(sel, opts, data.disposition || '');
+    const box = $('cti-tags');
+    for (const l of [...box.querySelectorAll('label')]) l.remove();
+    const tags = new Set(data.tags || []);
+    const all = (catalog.tags || []).concat([...tags].filter((t) => !(catalog.tags || []).includes(t)));
+    for (const t of all) {
+      const input = document.createElement('input');
+      input.type = 'checkbox';
+      input.dataset.tag = t;
+      input.checked = tags.has(t);
+      const l = document.createElement('label');
+      l.append(input, document.createTextNode(t));
+      box.appendChild(l);
+    }
+    box.hidden = all.length === 0;
+    $('cti-notes').value = data.notes || '';
+    $('cti-who').value = data.who || '';
+    $('cti-what').value = data.what || '';
+  }
+
+  function ctiValues() {
+    const text = (id) => $(id).value.trim() || null;
+    return {
+      disposition: $('cti-disposition').value || null,
+      tags: [...$('cti-tags').querySelectorAll('input[data-tag]:checked')].map((i) => i.dataset.tag),
+      notes: $('cti-notes').value,
+      who: text('cti-who'),
+      what: text('cti-what'),
+    };
+  }
+
+  async function ctiLoad(callId) {
+    const f = crm.form;
+    clearTimeout(f.timer);
+    f.timer = null;
+    f.callId = callId;
+    f.loaded = false;
+    f.dirty = false;
+    const token = ++f.token;
+    setSaved('idle', 'loading…');
+    try {
+      const r = await api('GET', `/calls/${enc(callId)}/cti`);
+      if (token !== f.token) return;
+      f.catalog = r.catalog || { dispositions: [], tags: [] };
+      ctiFill(r.data || {}, f.catalog);
+      f.loaded = true;
+      setSaved('idle', '');
+      ctiApplyPrefill();
+    } catch (e) {
+      if (token !== f.token) return;
+      setSaved('error', `not loaded: ${e.message}`);
+      showError(new Error(`call details: ${e.message}`), true);
+    } finally {
+      render();
+    }
+  }
+
+  /** Applies a screen pop's or a click's record to empty Name / Related To fields. */
+  function ctiApplyPrefill() {
+    const f = crm.form;
+    const fill = f.loaded ? crm.prefill.get(f.callId) : null;
+    if (!fill) return;
+    crm.prefill.delete(f.callId);
+    let changed = false;
+    for (const [field, id] of [['who', fill.who], ['what', fill.what]]) {
+      const input = $(`cti-${field}`);
+      if (id && !input.value.trim()) {
+        input.value = id;
+        changed = true;
+      }
+    }
+    if (changed) ctiChanged(0);
+  }
+
+  /** A field changed: save after `delay` ms. */
+  function ctiChanged(delay) {
+    const f = crm.form;
+    if (!f.loaded) return;
+    f.dirty = true;
+    setSaved('dirty', 'unsaved changes');
+    clearTimeout(f.timer);
+    f.timer = setTimeout(() => ctiSave(), delay);
+  }
+
+  /** Saves the form now (one PUT at a time, in order); resolves when it is done. */
+  function ctiSave() {
+    const f = crm.form;
+    clearTimeout(f.timer);
+    f.timer = null;
+    f.chain = f.chain.then(async () => {
+      if (!f.dirty || !f.loaded || !f.callId) return;
+      const callId = f.callId;
+      const body = ctiValues();
+      f.dirty = false;
+      setSaved('saving', 'saving…');
+      try {
+        await api('PUT', `/calls/${enc(callId)}/cti`, body);
+        if (f.callId === callId && !f.dirty) setSaved('saved', `saved ${fmtClock(now())}`);
+      } catch (e) {
+        if (f.callId === callId) setSaved('error', `not saved: ${e.message}`);
+        showError(new Error(`call details not saved: ${e.message}`));
+      }
+    });
+    return f.chain;
+  }
+
+  /** Saves what is unsaved (before the call leaves this agent). */
+  async function ctiFlush() {
+    const f = crm.form;
+    if (f.timer || f.dirty) await ctiSave();
+    else await f.chain;
+  }
+
+  // --- the log
+
+  function utcDate(ms) {
+    return new Date(ms).toISOString().slice(0, 10);
+  }
+
+  function setLogged(st, text, callId, recordId) {
+    const el = $('cti-logged');
+    el.hidden = !text;
+    el.dataset.state = st;
+    el.dataset.callId = callId || '';
+    el.dataset.recordId = recordId || '';
+    el.textContent = text;
+  }
+
+  /** saveLog for a call this agent is done with (answered calls only, ended, its own). */
+  async function ctiLog(callId) {
+    if (crm.logging.has(callId) || crm.logged.has(callId)) return;
+    const last = crm.checked.get(callId) || 0;
+    if (Date.now() - last < 3000) return;
+    crm.checked.set(callId, Date.now());
+    crm.logging.add(callId);
+    try {
+      const call = await api('GET', `/calls/${enc(callId)}`);
+      if (!isFinal(call)) {
+        // Handed to a colleague: theirs to log. Still this agent's: look again later.
+        if (call.agent !== me()) crm.watch.delete(callId);
+        return;
+      }
+      crm.watch.delete(callId);
+      if (call.agent !== me() || !call.answered_at) return;
+      crm.logged.add(callId);
+      if (!ctiUsable()) {
+        // Stand-alone: nothing to say; a CRM page that is not allowed: say so.
+        const refused = ctiStatus() === 'refused';
+        setLogged('skipped', refused ? 'The CRM page is not allowed: the call was not logged in it.' : '', callId);
+        return;
+      }
+      const r = await api('GET', `/calls/${enc(callId)}/cti`);
+      const d = r.data || {};
+      const tags = d.tags || [];
+      let description = d.notes || '';
+      if (tags.length) description += `${description ? '\n\n' : ''}Tags: ${tags.join(', ')}`;
+      const outbound = call.kind === 'outbound';
+      const value = {
+        entityApiName: 'Task',
+        CallObject: call.id,
+        CallType: outbound ? 'Outbound' : 'Inbound',
+        CallDurationInSeconds:
+          call.talk_seconds != null ? call.talk_seconds : Math.max(0, Math.round((call.ended_at - call.answered_at) / 1000)),
+        Subject: `Call ${outbound ? 'to' : 'from'} ${call.from}`,
+        Description: description,
+        Status: 'Completed',
+        ActivityDate: utcDate(call.ended_at || call.created_at),
+      };
+      if (d.disposition) value.CallDisposition = d.disposition;
+      if (d.who) value.WhoId = d.who;
+      if (d.what) value.WhatId = d.what;
+      const res = await ctiCall('saveLog', { value });
+      if (res.success) {
+        const rid = res.returnValue && res.returnValue.recordId;
+        setLogged('logged', `Logged in the CRM${rid ? ` (${rid})` : ''}.`, callId, rid);
+      } else {
+        setLogged('error', `CRM log not saved: ${ctiErrorText(res)}`, callId);
+      }
+    } catch (e) {
+      crm.logged.delete(callId);
+      setLogged('error', `CRM log not saved: ${e.message}`, callId);
+    } finally {
+      crm.logging.delete(callId);
+    }
+  }
+
+  /** Follows the panel's state: screen pops, the form's call, logs of calls left behind.
+   * Called at each render; starts work only on changes. */
+  function ctiSync() {
+    const a = state.agent;
+    const call = state.call;
+    if (!state.session || !a) return;
+    if (
+      a.status === 'offered' &&
+      call &&
+      call.id === a.call_id &&
+      !crm.searched.has(call.id) &&
+      !(call.consult && call.consult.agent === me())
+    ) {
+      crm.searched.add(call.id);
+      if (ctiUsable()) ctiScreenPop(call);
+    }
+    if (ownsCall() && call.id === a.call_id) crm.watch.add(call.id);
+    if (a.wrap_up_call) crm.watch.add(a.wrap_up_call);
+    const formCall = ctiFormCall();
+    if (formCall !== crm.form.callId) {
+      if (crm.form.dirty || crm.form.timer) ctiSave();
+      if (formCall) ctiLoad(formCall);
+      else {
+        crm.form.callId = null;
+        crm.form.loaded = false;
+        crm.form.token++;
+      }
+    }
+    const held = a.held_calls || [];
+    for (const id of [...crm.watch]) {
+      if (id === a.call_id || id === a.wrap_up_call || held.includes(id)) continue;
+      if (id === crm.form.callId) continue;
+      // Done with it: log it once the last save went through.
+      crm.form.chain.then(() => ctiLog(id));
+    }
+  }
+
+  function renderCtiState() {
+    const st = ctiStatus();
+    const flag = $('cti-state');
+    flag.dataset.state = st;
+    flag.dataset.connected = String(st === 'connected' || st === 'salesforce');
+    flag.textContent = CTI_STATE_TEXT[st] || st;
+    const o = window.SwitchyardOpenCti;
+    flag.title =
+      st === 'connected' && o && o.hostOrigin
+        ? `CRM page: ${o.hostOrigin}`
+        : st === 'refused' && o
+          ? `The CRM page ${o.refusedOrigin} is not allowed ([cti] allowed_origins)`
+          : st === 'no-host'
+            ? 'The page around this panel does not answer Open CTI'
+            : st === 'standalone'
+              ? 'Stand-alone: no CRM page around this panel'
+              : 'CRM';
+  }
+
+  function renderCti() {
+    ctiSync();
+    const form = $('cti-form');
+    const f = crm.form;
+    const show = !!f.callId && f.callId === ctiFormCall();
+    form.hidden = !show;
+    form.dataset.callId = show ? f.callId : '';
+    for (const el of form.querySelectorAll('select, input, textarea')) el.disabled = !f.loaded;
+  }
+
+  function wireCti() {
+    const form = $('cti-form');
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      ctiSave();
+    });
+    form.addEventListener('change', () => ctiChanged(CTI_CHOICE_DELAY_MS));
+    form.addEventListener('input', (ev) => {
+      if (ev.target.matches('textarea, input[type="text"], input:not([type])')) ctiChanged(CTI_TYPING_DELAY_MS);
+    });
+    form.addEventListener('focusout', () => {
+      if (crm.form.timer) ctiSave();
+    });
+    const s = window.SwitchyardOpenCti;
+    if (s && typeof s.onStatus === 'function') s.onStatus(() => render());
+    const o = opencti();
+    if (o) {
+      try {
+        o.onClickToDial({
+          listener: (payload) => action('click-to-dial', () => clickToDial(payload))(),
+        });
+        o.notifyInitializationComplete();
+      } catch (e) {
+        console.error('switchyard: Open CTI:', e);
+      }
     }
   }
 
@@ -1324,7 +1831,13 @@
     $('hangup').addEventListener('click', action('hangup', hangup));
     $('transfer').addEventListener('click', action('transfer', transfer));
     $('consult').addEventListener('click', action('consult', consult));
-    $('consult-complete').addEventListener('click', action('consult-complete', () => callAction('consult/complete')));
+    $('consult-complete').addEventListener(
+      'click',
+      action('consult-complete', async () => {
+        await ctiFlush();
+        await callAction('consult/complete');
+      })
+    );
     $('consult-cancel').addEventListener('click', action('consult-cancel', () => callAction('consult/cancel')));
     $('conference').addEventListener('click', action('conference', () => callAction('consult/conference')));
     $('end-wrap-up').addEventListener('click', action('end-wrap-up', endWrapUp));
@@ -1357,6 +1870,7 @@
   }
 
   wire();
+  wireCti();
   updateTargetList();
   state.session = loadSession();
   render();

@@ -5,7 +5,7 @@
 //! them from that folder instead, read at each request.
 
 use crate::AppState;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -27,6 +27,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "supervisor.js",
         "text/javascript; charset=utf-8",
         include_str!("../assets/supervisor.js"),
+    ),
+    (
+        "crm-demo.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/crm-demo.js"),
     ),
     (
         "style.css",
@@ -72,7 +77,42 @@ pub fn routes() -> Router<AppState> {
             "/supervisor",
             get(|| async { html("supervisor.html", include_str!("../assets/supervisor.html")) }),
         )
+        .route(
+            "/crm-demo",
+            get(|| async { html("crm-demo.html", include_str!("../assets/crm-demo.html")) }),
+        )
+        .route("/cti/opencti-shim.js", get(shim))
+        .route(
+            "/cti/switchyard-host.js",
+            get(|| async {
+                script(content(
+                    "switchyard-host.js",
+                    include_str!("../assets/switchyard-host.js"),
+                ))
+            }),
+        )
         .route("/assets/{file}", get(asset))
+}
+
+fn script(body: std::borrow::Cow<'static, str>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `/cti/opencti-shim.js`: the Open CTI shim, with the configured host origins it accepts
+/// messages from (`[cti] allowed_origins`; its own origin always).
+async fn shim(State(state): State<AppState>) -> Response {
+    let origins =
+        serde_json::to_string(&state.yard.config().cti.allowed_origins).expect("strings serialize");
+    let body = content("opencti-shim.js", include_str!("../assets/opencti-shim.js"))
+        .replace("/*ALLOWED_ORIGINS*/[]", &origins);
+    script(body.into())
 }
 
 async fn asset(Path(file): Path<String>) -> Response {

@@ -199,6 +199,19 @@ async fn the_pages_are_served() {
         ("/assets/agent.js", "text/javascript", "/api/v1"),
         ("/assets/call.js", "text/javascript", "web-calls"),
         ("/supervisor", "text/html", "/assets/supervisor.js"),
+        ("/crm-demo", "text/html", "/cti/switchyard-host.js"),
+        ("/assets/crm-demo.js", "text/javascript", "SwitchyardHost"),
+        (
+            "/cti/switchyard-host.js",
+            "text/javascript",
+            "SwitchyardHost",
+        ),
+        // The shim carries the configured host origins (none in the demo setup).
+        (
+            "/cti/opencti-shim.js",
+            "text/javascript",
+            "const ALLOWED_ORIGINS = [];",
+        ),
         (
             "/assets/supervisor.js",
             "text/javascript",
