@@ -147,21 +147,24 @@ impl CallActor {
         myself: &ActorRef<CallMsg>,
         st: &mut CallActorState,
     ) -> Result<(), ActorError> {
+        // The call's end and its CRM logs are written in one transaction.
+        let logs = match &self.ctx.outbox {
+            Some(outbox) if st.call.state().is_final() => outbox.rows_for(&st.call).await?,
+            _ => Vec::new(),
+        };
         self.ctx
             .store
-            .save_call(&st.call, self.ctx.clock.now().0)
+            .save_call_with_outbox(&st.call, self.ctx.clock.now().0, &logs)
             .await?;
+        if let (Some(outbox), false) = (&self.ctx.outbox, logs.is_empty()) {
+            outbox.wake();
+        }
         self.ctx.bus.publish_journey(&st.call, st.published);
         self.tell_media(st);
         st.published = st.call.journey().len();
         if st.call.state().is_final() {
             st.timer.cancel();
-            if let Some(outbox) = &self.ctx.outbox {
-                // The call's log for the CRMs, queued durably before the actor goes.
-                if let Err(e) = outbox.enqueue(&st.call).await {
-                    tracing::error!(call = %st.call.id(), error = %e, "call log not queued for the CRMs");
-                }
-            }
+
             if let Some(media) = st.media.take() {
                 // Its last plan is in its mailbox: let it take that, complete the recording
                 // and close the legs before the call actor (its supervisor) goes.

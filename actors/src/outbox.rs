@@ -50,19 +50,21 @@ impl Outbox {
         !self.connectors.is_empty()
     }
 
-    /// Queues the call's log (its next version) for every connector. Only answered calls
-    /// have a log.
-    pub async fn enqueue(&self, call: &Call) -> Result<(), StoreError> {
+    /// The rows that queue the call's log (its next version) for every connector; none for
+    /// a call nobody answered. Written with the call's snapshot
+    /// ([`Store::save_call_with_outbox`]), then [`Outbox::wake`].
+    pub async fn rows_for(&self, call: &Call) -> Result<Vec<OutboxRow>, StoreError> {
         if !self.active() || call.answered_at().is_none() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let id = call.id().to_string();
         let version = self.store.outbox_version(&id).await? + 1;
         let log = CallLog::of(call, u32::try_from(version).unwrap_or(u32::MAX));
         let payload = serde_json::to_string(&log).expect("a log serializes");
         let now = self.clock.now().0;
+        let mut rows = Vec::new();
         for c in self.connectors.iter() {
-            let row = OutboxRow {
+            rows.push(OutboxRow {
                 key: format!("{id}:v{version}:{}", c.name()),
                 call_id: id.clone(),
                 version,
@@ -74,11 +76,14 @@ impl Outbox {
                 last_error: None,
                 created_at: now,
                 updated_at: now,
-            };
-            self.store.outbox_put(&row).await?;
+            });
         }
+        Ok(rows)
+    }
+
+    /// Tells the worker new rows are in.
+    pub fn wake(&self) {
         self.wake.notify_one();
-        Ok(())
     }
 
     /// Puts a dead (or delivered) row back in line, due now.

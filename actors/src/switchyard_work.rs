@@ -465,11 +465,19 @@ impl Switchyard {
             &catalog,
         )?;
         if c.journey().len() > before {
-            self.ctx.store.save_call(&c, now.0).await?;
+            // A change after the call's log was queued: the CRMs get the next version,
+            // written with the change.
+            let logs = match &self.ctx.outbox {
+                Some(outbox) => outbox.rows_for(&c).await?,
+                None => Vec::new(),
+            };
+            self.ctx
+                .store
+                .save_call_with_outbox(&c, now.0, &logs)
+                .await?;
             self.ctx.bus.publish_journey(&c, before);
-            if let Some(outbox) = &self.ctx.outbox {
-                // A change after the call's log left: the CRMs get the next version.
-                outbox.enqueue(&c).await?;
+            if let (Some(outbox), false) = (&self.ctx.outbox, logs.is_empty()) {
+                outbox.wake();
             }
         }
         Ok(c)

@@ -2,7 +2,7 @@
 //! `SWITCHYARD_TEST_POSTGRES_URL` names a server (CI sets it; without it on a user's machine the
 //! PostgreSQL test says so and skips, and in CI a missing URL is a failure).
 
-use actors::store::{SessionRow, Store};
+use actors::store::{OutboxRow, SessionRow, Store};
 use engine::agent::{Agent, Status};
 use engine::call::{Call, CallState, Party};
 use engine::routing::Skills;
@@ -103,6 +103,50 @@ async fn exercise(store: &Store) {
         store.load_config().await.unwrap().as_deref(),
         Some("{\"a\":2}")
     );
+
+    // A call's end and its CRM outbox rows are written together; rows change state in place.
+    let row = OutboxRow {
+        key: "c-1:v1:hook".into(),
+        call_id: "c-1".into(),
+        version: 1,
+        connector: "hook".into(),
+        payload: "{}".into(),
+        state: "pending".into(),
+        attempts: 0,
+        next_at: 9_000,
+        last_error: None,
+        created_at: 9_000,
+        updated_at: 9_000,
+    };
+    store
+        .save_call_with_outbox(&call, 9_000, std::slice::from_ref(&row))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .load_call(&"c-1".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .state(),
+        CallState::Ended
+    );
+    assert_eq!(
+        store.outbox(Some("pending")).await.unwrap(),
+        std::slice::from_ref(&row)
+    );
+    assert_eq!(store.outbox_version("c-1").await.unwrap(), 1);
+    assert_eq!(store.outbox_version("c-2").await.unwrap(), 0);
+    let dead = OutboxRow {
+        state: "dead".into(),
+        attempts: 3,
+        last_error: Some("HTTP 400".into()),
+        updated_at: 9_500,
+        ..row
+    };
+    store.outbox_put(&dead).await.unwrap();
+    assert!(store.outbox(Some("pending")).await.unwrap().is_empty());
+    assert_eq!(store.outbox(None).await.unwrap(), [dead]);
 }
 
 #[tokio::test]

@@ -187,9 +187,24 @@ impl Store {
 
     /// Saves a call's snapshot (state, result and journey) in one write.
     pub async fn save_call(&self, call: &Call, now_ms: i64) -> Result<(), StoreError> {
+        self.save_call_with_outbox(call, now_ms, &[]).await
+    }
+
+    /// Persists a call's snapshot and, in the same transaction, its CRM outbox rows: a call's
+    /// end and its logs are durable together.
+    pub async fn save_call_with_outbox(
+        &self,
+        call: &Call,
+        now_ms: i64,
+        rows: &[OutboxRow],
+    ) -> Result<(), StoreError> {
         match &self.inner {
             Backend::Memory(m) => {
-                lock(m).calls.insert(call.id().clone(), call.clone());
+                let mut m = lock(m);
+                m.calls.insert(call.id().clone(), call.clone());
+                for r in rows {
+                    m.outbox.insert(r.key.clone(), r.clone());
+                }
                 Ok(())
             }
             Backend::Sql(_, writer) => {
@@ -204,7 +219,12 @@ impl Store {
                     updated_at: now_ms,
                     snapshot: serde_json::to_string(call).expect("a Call always serializes"),
                 };
-                submit(writer, write).await
+                if rows.is_empty() {
+                    return submit(writer, write).await;
+                }
+                let mut writes = vec![write];
+                writes.extend(rows.iter().cloned().map(Write::Outbox));
+                submit(writer, Write::Batch(writes)).await
             }
         }
     }

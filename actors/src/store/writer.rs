@@ -63,6 +63,18 @@ pub(super) enum Write {
     },
     Transcript(super::TranscriptRow),
     Outbox(super::OutboxRow),
+    /// Writes that commit together (a call's last snapshot with its CRM logs).
+    Batch(Vec<Write>),
+}
+
+impl Write {
+    /// The writes this one stands for: a batch's parts, else itself.
+    fn parts(&self) -> Vec<&Write> {
+        match self {
+            Write::Batch(ws) => ws.iter().collect(),
+            w => vec![w],
+        }
+    }
 }
 
 pub(super) type Job = (Write, oneshot::Sender<Result<(), String>>);
@@ -209,7 +221,7 @@ pub(super) async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let writes: Vec<&Write> = batch.iter().map(|(w, _)| w).collect();
+        let writes: Vec<&Write> = batch.iter().flat_map(|(w, _)| w.parts()).collect();
         match apply(&pool, &writes).await {
             Ok(()) => {
                 for (_, done) in batch.drain(..) {
@@ -218,7 +230,7 @@ pub(super) async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
             }
             Err(_) => {
                 for (w, done) in batch.drain(..) {
-                    let _ = done.send(apply(&pool, &[&w]).await.map_err(|e| e.to_string()));
+                    let _ = done.send(apply(&pool, &w.parts()).await.map_err(|e| e.to_string()));
                 }
             }
         }
@@ -413,6 +425,8 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 .execute(&mut *tx)
                 .await?;
             }
+            // The writer applies a batch's parts in its place.
+            Write::Batch(_) => {}
             Write::Transcript(r) => {
                 sqlx::query(
                     "INSERT INTO transcripts (call_id, leg, agent, start_ms, end_ms, text, at)
