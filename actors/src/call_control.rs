@@ -98,8 +98,14 @@ impl CallActor {
                 none
             }
             Control::Crm { who, what } => {
-                call.check_can_edit(agent)?;
-                call.set_crm(who, what);
+                // Name and Related To alone: the same rules and journey step as the rest.
+                let catalog = self.ctx.config.catalog(call.queue().as_str());
+                let data = engine::call::CallData {
+                    who,
+                    what,
+                    ..call.data()
+                };
+                call.set_data(now, agent, false, data, &catalog)?;
                 none
             }
             Control::ConsultComplete => call.complete_consult(now, agent)?,

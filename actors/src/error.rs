@@ -39,6 +39,9 @@ pub enum ActorError {
     /// The call exists but has ended.
     #[error("call {0} has ended")]
     CallOver(String),
+    /// A CRM log older than one already delivered: sending it again would overwrite it.
+    #[error("outbox row {0}: a later version of this call's log was delivered")]
+    Superseded(String),
     /// Persisting failed; the change was not acknowledged and the actor restarts from what was
     /// last saved.
     #[error(transparent)]

@@ -86,8 +86,9 @@ impl Outbox {
         self.wake.notify_one();
     }
 
-    /// Puts a dead (or delivered) row back in line, due now.
-    pub async fn retry_row(&self, key: &str) -> Result<Option<OutboxRow>, StoreError> {
+    /// Puts a dead (or delivered) row back in line, due now; refused for a version older than
+    /// one already delivered.
+    pub async fn retry_row(&self, key: &str) -> Result<Option<OutboxRow>, crate::ActorError> {
         let Some(mut row) = self
             .store
             .outbox(None)
@@ -97,6 +98,18 @@ impl Outbox {
         else {
             return Ok(None);
         };
+        // An older version would overwrite what a later one already delivered.
+        let newer = self
+            .store
+            .outbox(Some("delivered"))
+            .await?
+            .into_iter()
+            .any(|r| {
+                r.call_id == row.call_id && r.connector == row.connector && r.version > row.version
+            });
+        if newer {
+            return Err(crate::ActorError::Superseded(key.to_owned()));
+        }
         let now = self.clock.now().0;
         (row.state, row.attempts, row.next_at, row.updated_at) = ("pending".into(), 0, now, now);
         self.store.outbox_put(&row).await?;

@@ -99,6 +99,9 @@ pub struct Switchyard {
     ctx: Arc<Context>,
     root: ActorRef<RootMsg>,
     callbacks: Arc<tokio::sync::Mutex<()>>,
+    /// Serialises edits of ended calls' data (read, change, save and queue the next log
+    /// version: two at once would lose one and collide on the version).
+    data_edits: Arc<tokio::sync::Mutex<()>>,
     scheduler: Arc<std::sync::OnceLock<ActorRef<crate::scheduler::SchedulerMsg>>>,
 }
 
@@ -207,6 +210,7 @@ impl Switchyard {
             ctx,
             root,
             callbacks: Arc::default(),
+            data_edits: Arc::default(),
             scheduler: Arc::default(),
         };
         write(&yard.ctx.call_sups).extend(call_sups);

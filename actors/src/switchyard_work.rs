@@ -448,6 +448,7 @@ impl Switchyard {
                 if self.ctx.call(&id).is_none() => {}
             other => return other,
         }
+        let _one_at_a_time = self.data_edits.lock().await;
         let mut c = self
             .ctx
             .store
@@ -497,7 +498,7 @@ impl Switchyard {
         key: &str,
     ) -> Result<Option<crate::store::OutboxRow>, ActorError> {
         match &self.ctx.outbox {
-            Some(o) => Ok(o.retry_row(key).await?),
+            Some(o) => o.retry_row(key).await,
             None => Ok(None),
         }
     }

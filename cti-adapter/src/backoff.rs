@@ -48,8 +48,8 @@ impl Retry {
         if self.max_attempts == 0 {
             return Err("cti.retry.max_attempts: give at least 1".into());
         }
-        if self.base_ms == 0 || self.max_ms < self.base_ms {
-            return Err("cti.retry: base_ms must be at least 1 and at most max_ms".into());
+        if self.base_ms < 10 || self.max_ms < self.base_ms {
+            return Err("cti.retry: base_ms must be at least 10 and at most max_ms".into());
         }
         Ok(())
     }

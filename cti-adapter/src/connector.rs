@@ -136,14 +136,16 @@ pub fn salesforce_task(log: &CallLog) -> Value {
             })
             .unwrap_or_default();
     json!({
-        "Subject": format!("Call {} {}", if log.direction == "outbound" { "to" } else { "from" }, log.number),
-        "CallType": if log.direction == "outbound" { "Outbound" } else { "Inbound" },
+        // A callback is dialed by us: outbound, like an agent's own call out.
+        "Subject": format!("Call {} {}", if log.direction == "inbound" { "from" } else { "to" }, log.number),
+        "CallType": if log.direction == "inbound" { "Inbound" } else { "Outbound" },
         "CallDisposition": log.data.disposition,
         "CallDurationInSeconds": log.duration_seconds,
         "CallObject": log.call_id,
         "WhoId": log.data.who,
         "WhatId": log.data.what,
-        "Description": log.description(),
+        // Salesforce's Task Description holds 32,000 characters.
+        "Description": log.description().chars().take(32_000).collect::<String>(),
         "Status": "Completed",
         "ActivityDate": date,
     })
@@ -166,9 +168,11 @@ fn classify(status: reqwest::StatusCode, body: &str, what: &str) -> Result<(), D
         "{what}: HTTP {status}: {}",
         body.chars().take(300).collect::<String>()
     );
+    // 401: an expired token is renewed by an admin; the log waits for it rather than die.
     if status.is_server_error()
         || status == reqwest::StatusCode::TOO_MANY_REQUESTS
         || status == reqwest::StatusCode::REQUEST_TIMEOUT
+        || status == reqwest::StatusCode::UNAUTHORIZED
     {
         Err(DeliveryError::Retry(msg))
     } else {
@@ -177,7 +181,8 @@ fn classify(status: reqwest::StatusCode, body: &str, what: &str) -> Result<(), D
 }
 
 fn network(what: &str, e: reqwest::Error) -> DeliveryError {
-    DeliveryError::Retry(format!("{what}: {e}"))
+    // Without the URL: a webhook's URL may carry a token, and errors are shown to supervisors.
+    DeliveryError::Retry(format!("{what}: {}", e.without_url()))
 }
 
 /// An HTTP client for connectors: bounded time per request.
@@ -259,5 +264,25 @@ impl ConnectorConfig {
                 classify(status, &text, "salesforce task")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
+        // Computed independently (Python's hmac module).
+        assert_eq!(
+            sign("a-long-shared-secret", 1_795_255_300, br#"{"a":1}"#),
+            "sha256=974d9064db159a826109facb04dd4d8dbd304aa2f8c2ca563853f2e046acbd70"
+        );
+        assert!(!verify(
+            "another-secret-value",
+            1_795_255_300,
+            br#"{"a":1}"#,
+            &sign("a-long-shared-secret", 1_795_255_300, br#"{"a":1}"#)
+        ));
     }
 }

@@ -192,7 +192,9 @@ async fn failures_are_retried_or_permanent_by_their_kind() {
     for (code, retry) in [
         (StatusCode::SERVICE_UNAVAILABLE, true),
         (StatusCode::TOO_MANY_REQUESTS, true),
-        (StatusCode::UNAUTHORIZED, false),
+        // An expired token: retried until an admin renews it (or the attempts run out).
+        (StatusCode::UNAUTHORIZED, true),
+        (StatusCode::FORBIDDEN, false),
         (StatusCode::BAD_REQUEST, false),
     ] {
         *status.lock().unwrap() = code;

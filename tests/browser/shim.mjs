@@ -547,8 +547,8 @@ async function scenario(context, allowed) {
     const cross = await context.newPage();
     watchConsole('cross', cross);
     await cross.goto(`${OTHER}/crm-demo?panel=${encodeURIComponent(`${ORIGIN}/agent`)}`);
-    const xframe = await panelFrame(cross, `/crm-demo at ${OTHER}`);
     if (allowed.includes(OTHER)) {
+      const xframe = await panelFrame(cross, `/crm-demo at ${OTHER}`);
       log(`${OTHER} is in allowed_origins: the cross-origin host connects`);
       await waitFor('the cross-origin shim to connect', () => status(xframe), (s) => s === 'connected');
       check((await xframe.evaluate(() => window.SwitchyardOpenCti.hostOrigin)) === OTHER, 'hostOrigin should be the other origin');
@@ -557,29 +557,20 @@ async function scenario(context, allowed) {
       await expectOk(xframe, 'screenPop', { type: 'sobject', params: { recordId: '003000000000002' } });
       check((await recordShown(cross)).id === '003000000000002', 'the cross-origin host should pop');
     } else {
-      log(`${OTHER} is not in allowed_origins: the cross-origin host is refused`);
-      await waitFor('the shim to refuse its parent', () => status(xframe), (s) => s === 'refused');
-      check((await xframe.evaluate(() => window.SwitchyardOpenCti.refusedOrigin)) === OTHER, 'refusedOrigin should name the other origin');
-      const t = Date.now();
-      await expectError(xframe, 'getAppViewInfo', {}, 'GENERIC_ERROR', 'a request under a refused parent', /allowed_origins/);
-      check(Date.now() - t < 2000, 'a refused parent should be answered at once, not after a timeout');
-      await xframe.evaluate(() => {
-        window.__dials = [];
-        window.sforce.opencti.onClickToDial({ listener: (p) => window.__dials.push(p) });
-        window.sforce.opencti.enableClickToDial({});
-      });
-      // The host page (other origin) says hello and forges a click: both ignored.
-      await cross.evaluate(() => {
-        const w = document.getElementById('panel').contentWindow;
-        const base = { protocol: 'switchyard-opencti', v: 1 };
-        w.postMessage({ ...base, kind: 'event', event: 'hello', payload: {} }, '*');
-        w.postMessage({ ...base, kind: 'event', event: 'clickToDial', payload: { number: '+1900666' } }, '*');
-      });
-      await sleep(700);
-      check((await status(xframe)) === 'refused', 'a hello from a refused origin was taken');
-      check((await xframe.evaluate(() => window.__dials.length)) === 0, 'a click-to-dial from a refused origin reached the listener');
-      check((await cross.getAttribute('#panel-state', 'data-connected')) === 'false', 'the refused host should not see the panel connected');
-      check((await xframe.getAttribute('#cti-state', 'data-state')) === 'refused', '#cti-state should say refused');
+      // The server's Content-Security-Policy (frame-ancestors 'self' + allowed_origins) keeps
+      // a page of another origin from framing the panel at all; the shim's own refusal of a
+      // disallowed parent is the second line, behind it.
+      log(`${OTHER} is not in allowed_origins: the browser refuses to frame the panel there`);
+      await waitFor(
+        'the browser to block the framing (frame-ancestors)',
+        async () => consoleLines.some((l) => l.startsWith('cross') && l.includes('frame-ancestors')),
+        (v) => v
+      );
+      const el = await cross.$('#panel');
+      const f = el && (await el.contentFrame());
+      const shimThere = f ? await f.evaluate(() => !!window.SwitchyardOpenCti).catch(() => false) : false;
+      check(!shimThere, 'the panel must not load inside a page of a disallowed origin');
+      check((await cross.getAttribute('#panel-state', 'data-connected')) !== 'true', 'the refused host should not see the panel connected');
     }
     await cross.close();
   } else {

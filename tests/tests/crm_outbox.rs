@@ -321,3 +321,89 @@ async fn a_refused_log_is_dead_lettered_and_an_admin_retries_it() {
     assert_eq!(receiver.accepted()[0].0, format!("{id}:v1"));
     server.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_version_is_not_sent_again_over_a_newer_one() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let receiver = Receiver::default();
+    *receiver.refuse.lock().unwrap() = true;
+    receiver.serve(listener);
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config(&url))).unwrap();
+    // v1 (at the call's end) is refused and dead; the CRM is fixed; v2 (a wrap-up change)
+    // goes through.
+    let root = server.login("root", "demo").await.unwrap();
+    let alice = server.login("alice", "demo").await.unwrap();
+    let mut events = server.events(&alice).await.unwrap();
+    server
+        .put(
+            "/api/v1/agents/alice/status",
+            &alice,
+            json!({"status": "ready"}),
+        )
+        .await
+        .unwrap();
+    let call = server
+        .post(
+            "/api/v1/calls",
+            &root,
+            json!({"from": "+15550005", "queue": "support"}),
+        )
+        .await
+        .unwrap();
+    let id = call["id"].as_str().unwrap().to_owned();
+    events
+        .next_matching(Duration::from_secs(10), |e| {
+            e["type"] == "call.offered" && e["call_id"] == id.as_str()
+        })
+        .await
+        .unwrap();
+    server
+        .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
+        .await
+        .unwrap();
+    server
+        .post(&format!("/api/v1/calls/{id}/hangup"), &alice, json!({}))
+        .await
+        .unwrap();
+    let v1 = format!("{id}:v1:hook");
+    for _ in 0..100 {
+        let dead = server
+            .get("/api/v1/cti/outbox?state=dead", &root)
+            .await
+            .unwrap();
+        if dead["rows"][0]["key"] == v1.as_str() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    *receiver.refuse.lock().unwrap() = false;
+    server
+        .put(
+            &format!("/api/v1/calls/{id}/cti"),
+            &alice,
+            json!({"disposition": "resolved", "notes": "final word"}),
+        )
+        .await
+        .unwrap();
+    until("v2", || receiver.accepted().len() == 1).await;
+    assert_eq!(receiver.accepted()[0].0, format!("{id}:v2"));
+    let (status, body) = server
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/cti/outbox/{v1}/retry"),
+            Some(&root),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("superseded")),
+        "{body}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.accepted().len(), 1);
+    server.kill();
+}

@@ -1647,7 +1647,8 @@
       const tags = d.tags || [];
       let description = d.notes || '';
       if (tags.length) description += `${description ? '\n\n' : ''}Tags: ${tags.join(', ')}`;
-      const outbound = call.kind === 'outbound';
+      // A callback is dialed by the contact center: outbound, as the server's connector says.
+      const outbound = call.kind !== 'inbound';
       const value = {
         entityApiName: 'Task',
         CallObject: call.id,

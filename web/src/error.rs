@@ -100,6 +100,7 @@ impl From<ActorError> for AppError {
             ActorError::Media(_) => (StatusCode::BAD_GATEWAY, "media"),
             ActorError::UnknownCall(_) => (StatusCode::NOT_FOUND, "unknown_call"),
             ActorError::CallOver(_) => (StatusCode::CONFLICT, "call_over"),
+            ActorError::Superseded(_) => (StatusCode::CONFLICT, "superseded"),
             ActorError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
             ActorError::NoAnswer(..) => (StatusCode::SERVICE_UNAVAILABLE, "engine_busy"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

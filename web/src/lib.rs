@@ -103,9 +103,13 @@ pub fn app(state: AppState) -> Router {
                 "no such API path; see /api/v1/openapi.json",
             )
         });
+    let pages = pages::routes().layer(axum::middleware::map_response_with_state(
+        state.clone(),
+        pages::frame_ancestors,
+    ));
     Router::new()
         .nest("/api/v1", v1)
-        .merge(pages::routes())
+        .merge(pages)
         .with_state(state)
 }
 

@@ -105,6 +105,20 @@ fn script(body: std::borrow::Cow<'static, str>) -> Response {
         .into_response()
 }
 
+/// Who may frame the pages (the panel lives in CRM pages' iframes): the server itself and
+/// `[cti] allowed_origins`, nobody else (no clickjacking from other sites).
+pub(crate) async fn frame_ancestors(State(state): State<AppState>, mut res: Response) -> Response {
+    let mut policy = String::from("frame-ancestors 'self'");
+    for o in &state.yard.config().cti.allowed_origins {
+        policy.push(' ');
+        policy.push_str(o);
+    }
+    if let Ok(v) = header::HeaderValue::from_str(&policy) {
+        res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
+}
+
 /// `/cti/opencti-shim.js`: the Open CTI shim, with the configured host origins it accepts
 /// messages from (`[cti] allowed_origins`; its own origin always).
 async fn shim(State(state): State<AppState>) -> Response {

@@ -407,7 +407,8 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                     "INSERT INTO crm_outbox (key, call_id, version, connector, payload, state,
                         attempts, next_at, last_error, created_at, updated_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                     ON CONFLICT (key) DO UPDATE SET state = excluded.state,
+                     ON CONFLICT (key) DO UPDATE SET payload = excluded.payload,
+                        state = excluded.state,
                         attempts = excluded.attempts, next_at = excluded.next_at,
                         last_error = excluded.last_error, updated_at = excluded.updated_at",
                 )

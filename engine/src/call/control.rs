@@ -38,11 +38,6 @@ impl Call {
         Ok(())
     }
 
-    /// Whether `agent` may edit the call's data (its owner, while connected).
-    pub fn check_can_edit(&self, agent: &AgentId) -> Result<(), Error> {
-        self.check_owner(agent)
-    }
-
     /// The owner puts the customer on hold (the customer hears hold music).
     pub fn hold(&mut self, now: Timestamp, agent: &AgentId) -> Result<(), Error> {
         self.check_owner(agent)?;

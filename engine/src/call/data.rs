@@ -44,8 +44,19 @@ pub struct Catalog {
 impl CallData {
     /// Checks every field against the catalog and the limits; the error names the field.
     pub fn validate(&self, catalog: &Catalog) -> Result<(), Error> {
+        self.validate_change(&CallData::default(), catalog)
+    }
+
+    /// Checks a change from `before`: the limits always, the catalog only for values that
+    /// change (a disposition or tag set before a transfer to another queue, or before the
+    /// admin's list changed, stays acceptable while the notes are edited).
+    pub fn validate_change(&self, before: &CallData, catalog: &Catalog) -> Result<(), Error> {
         let bad = |why: String| Err(Error::InvalidCallData(why));
-        if let Some(d) = &self.disposition {
+        if let Some(d) = self
+            .disposition
+            .as_ref()
+            .filter(|d| before.disposition.as_ref() != Some(*d))
+        {
             if !catalog.dispositions.contains(d) {
                 return bad(format!(
                     "disposition {d:?} is not in the queue's list {:?}",
@@ -56,7 +67,11 @@ impl CallData {
         if self.tags.len() > MAX_TAGS {
             return bad(format!("tags: at most {MAX_TAGS}"));
         }
-        if let Some(t) = self.tags.iter().find(|t| !catalog.tags.contains(t)) {
+        if let Some(t) = self
+            .tags
+            .iter()
+            .find(|t| !catalog.tags.contains(t) && !before.tags.contains(*t))
+        {
             return bad(format!("tag {t:?} is not in the list {:?}", catalog.tags));
         }
         if self.notes.len() > MAX_NOTES_BYTES {
@@ -145,8 +160,9 @@ impl Call {
             notes: data.notes.trim_end().to_owned(),
             ..data
         };
-        data.validate(catalog)?;
-        let fields = data.changed_from(&self.data());
+        let before = self.data();
+        data.validate_change(&before, catalog)?;
+        let fields = data.changed_from(&before);
         if !fields.is_empty() {
             let CallData {
                 disposition,

@@ -309,11 +309,6 @@ impl Call {
             self.related.push(t);
         }
     }
-    /// Sets the CRM fields that travel with the call.
-    pub fn set_crm(&mut self, who: Option<String>, what: Option<String>) {
-        self.who = who;
-        self.what = what;
-    }
     /// The journey, oldest first.
     pub fn journey(&self) -> &[JourneyEntry] {
         &self.journey

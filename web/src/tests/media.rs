@@ -223,6 +223,12 @@ async fn the_pages_are_served() {
         let res = app.clone().oneshot(req).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         let ct = res.headers()["content-type"].to_str().unwrap().to_owned();
+        // Only the server itself (and configured CRM origins, none in the demo) may frame it.
+        assert_eq!(
+            res.headers()["content-security-policy"],
+            "frame-ancestors 'self'",
+            "{path}"
+        );
         assert!(ct.starts_with(kind), "{path}: {ct}");
         let body = res.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8(body.to_vec()).unwrap();

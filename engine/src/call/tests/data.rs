@@ -145,6 +145,32 @@ fn refused_data_names_the_field_and_changes_nothing() {
 }
 
 #[test]
+fn values_set_before_a_list_changed_stay_while_other_fields_change() {
+    let mut c = connected();
+    let alice: AgentId = "alice".into();
+    c.set_data(t(3), &alice, false, data(), &catalog()).unwrap();
+    // The admin removed "resolved" and "vip" from the lists meanwhile.
+    let narrower = Catalog {
+        dispositions: vec!["callback".into()],
+        tags: vec!["billing".into()],
+    };
+    let notes = CallData {
+        notes: "more notes".into(),
+        ..data()
+    };
+    assert_eq!(
+        c.set_data(t(4), &alice, false, notes, &narrower).unwrap(),
+        ["notes"]
+    );
+    // A new value must still be in the list.
+    let bad = CallData {
+        tags: ["vip".to_string(), "angry".to_string()].into(),
+        ..c.data()
+    };
+    assert!(c.set_data(t(5), &alice, false, bad, &narrower).is_err());
+}
+
+#[test]
 fn the_data_travels_with_a_transfer() {
     let mut c = connected();
     let alice: AgentId = "alice".into();

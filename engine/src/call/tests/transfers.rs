@@ -5,7 +5,13 @@ use super::*;
 #[test]
 fn blind_transfer_to_a_queue_enqueues_it_and_the_sender_wraps_up() {
     let mut c = connected();
-    c.set_crm(Some("003-Contact".into()), Some("500-Case".into()));
+    let crm = crate::call::CallData {
+        who: Some("003-Contact".into()),
+        what: Some("500-Case".into()),
+        ..Default::default()
+    };
+    c.set_data(t(9), &"alice".into(), false, crm, &Default::default())
+        .unwrap();
     let fx = c
         .blind_transfer(
             t(10),
