@@ -32,6 +32,10 @@ pub struct Outbox {
 /// The longest the worker sleeps without looking (new rows wake it at once).
 const IDLE: Duration = Duration::from_secs(5);
 
+/// A later version (a change during wrap-up) waits this long before it is sent, so that a
+/// burst of edits (the panel saves as the agent types) goes out as one log.
+pub const SETTLE_MS: i64 = 3_000;
+
 impl Outbox {
     /// An outbox for these connectors.
     pub fn new(store: Store, clock: Clock, connectors: Vec<ConnectorConfig>, retry: Retry) -> Self {
@@ -52,7 +56,9 @@ impl Outbox {
 
     /// The rows that queue the call's log (its next version) for every connector; none for
     /// a call nobody answered. Written with the call's snapshot
-    /// ([`Store::save_call_with_outbox`]), then [`Outbox::wake`].
+    /// ([`Store::save_call_with_outbox`]), then [`Outbox::wake`]. The first version is due at
+    /// once; a later one after [`SETTLE_MS`], and it supersedes earlier versions still waiting
+    /// to be sent for the first time (never a version already attempted or delivered).
     pub async fn rows_for(&self, call: &Call) -> Result<Vec<OutboxRow>, StoreError> {
         if !self.active() || call.answered_at().is_none() {
             return Ok(Vec::new());
@@ -62,7 +68,17 @@ impl Outbox {
         let log = CallLog::of(call, u32::try_from(version).unwrap_or(u32::MAX));
         let payload = serde_json::to_string(&log).expect("a log serializes");
         let now = self.clock.now().0;
-        let mut rows = Vec::new();
+        let mut rows: Vec<OutboxRow> = Vec::new();
+        if version > 1 {
+            for mut older in self.store.outbox(Some("pending")).await? {
+                if older.call_id == id && older.attempts == 0 && older.next_at > now {
+                    (older.state, older.updated_at) = ("superseded".into(), now);
+                    older.last_error = Some(format!("replaced by version {version}"));
+                    rows.push(older);
+                }
+            }
+        }
+        let due = if version > 1 { now + SETTLE_MS } else { now };
         for c in self.connectors.iter() {
             rows.push(OutboxRow {
                 key: format!("{id}:v{version}:{}", c.name()),
@@ -72,7 +88,7 @@ impl Outbox {
                 payload: payload.clone(),
                 state: "pending".into(),
                 attempts: 0,
-                next_at: now,
+                next_at: due,
                 last_error: None,
                 created_at: now,
                 updated_at: now,

@@ -407,3 +407,77 @@ async fn an_old_version_is_not_sent_again_over_a_newer_one() {
     assert_eq!(receiver.accepted().len(), 1);
     server.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_wrap_up_edits_goes_out_as_one_log() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let receiver = Receiver::default();
+    receiver.serve(listener);
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config(&url))).unwrap();
+    let root = server.login("root", "demo").await.unwrap();
+    let alice = server.login("alice", "demo").await.unwrap();
+    let mut events = server.events(&alice).await.unwrap();
+    server
+        .put(
+            "/api/v1/agents/alice/status",
+            &alice,
+            json!({"status": "ready"}),
+        )
+        .await
+        .unwrap();
+    let call = server
+        .post(
+            "/api/v1/calls",
+            &root,
+            json!({"from": "+15550006", "queue": "support"}),
+        )
+        .await
+        .unwrap();
+    let id = call["id"].as_str().unwrap().to_owned();
+    events
+        .next_matching(Duration::from_secs(10), |e| {
+            e["type"] == "call.offered" && e["call_id"] == id.as_str()
+        })
+        .await
+        .unwrap();
+    server
+        .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
+        .await
+        .unwrap();
+    server
+        .post(&format!("/api/v1/calls/{id}/hangup"), &alice, json!({}))
+        .await
+        .unwrap();
+    // The agent types its notes during wrap-up: the panel saves as it goes.
+    for notes in ["r", "re", "ref", "refund sent"] {
+        server
+            .put(
+                &format!("/api/v1/calls/{id}/cti"),
+                &alice,
+                json!({"notes": notes}),
+            )
+            .await
+            .unwrap();
+    }
+    until("the first and the last version", || {
+        receiver.accepted().len() == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let accepted = receiver.accepted();
+    let keys: Vec<&str> = accepted.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, [format!("{id}:v1"), format!("{id}:v5")], "{keys:?}");
+    assert_eq!(accepted[1].1["log"]["data"]["notes"], "refund sent");
+    let superseded = server
+        .get("/api/v1/cti/outbox?state=superseded", &root)
+        .await
+        .unwrap();
+    assert_eq!(
+        superseded["rows"].as_array().unwrap().len(),
+        3,
+        "{superseded}"
+    );
+    server.kill();
+}

@@ -94,7 +94,8 @@ pub struct OutboxRow {
     pub connector: String,
     /// The log (JSON).
     pub payload: String,
-    /// `pending`, `delivered` or `dead`.
+    /// `pending`, `delivered`, `dead`, or `superseded` (a later version replaced it before it
+    /// was ever sent).
     pub state: String,
     /// Failed attempts so far.
     pub attempts: i64,

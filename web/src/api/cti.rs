@@ -53,7 +53,8 @@ pub(crate) struct OutboxQuery {
     state: Option<String>,
 }
 
-/// `GET /api/v1/cti/outbox?state=pending|delivered|dead`: the CRM outbox (supervisors).
+/// `GET /api/v1/cti/outbox?state=pending|delivered|dead|superseded`: the CRM outbox
+/// (supervisors).
 pub(crate) async fn outbox(
     State(state): State<AppState>,
     c: Caller,
@@ -61,10 +62,10 @@ pub(crate) async fn outbox(
 ) -> Result<Json<Value>, AppError> {
     c.require(&[Role::Supervisor, Role::Admin])?;
     if let Some(s) = q.state.as_deref() {
-        if !["pending", "delivered", "dead"].contains(&s) {
+        if !["pending", "delivered", "dead", "superseded"].contains(&s) {
             return Err(AppError::invalid(
                 "invalid_state",
-                format!("state {s:?}: give pending, delivered or dead"),
+                format!("state {s:?}: give pending, delivered, dead or superseded"),
             ));
         }
     }
