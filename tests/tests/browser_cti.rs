@@ -129,3 +129,49 @@ async fn every_shim_method_answers_with_open_cti_shapes_and_codes() {
     assert_eq!(result["methods"], 21, "{result}");
     server.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_salesforce_the_real_library_loads_and_the_shim_steps_aside() {
+    if !browser_tools_present() {
+        return;
+    }
+    // A stand-in for the Salesforce org: its Open CTI library defines sforce.opencti.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sf = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new().route(
+        "/support/api/60.0/lightning/opencti_min.js",
+        axum::routing::get(|| async {
+            (
+                [("content-type", "text/javascript")],
+                "window.sforce = { opencti: { standIn: true } };",
+            )
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let config = actors::config::DEMO_TOML.replacen(
+        "[cti]\n",
+        &format!("[cti]\nallowed_origins = [\"{sf}\"]\n"),
+        1,
+    );
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config)).unwrap();
+    let base = server.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(browser_dir().join("salesforce.mjs"))
+            .current_dir(browser_dir())
+            .env("BASE_URL", &base)
+            .env("SF_ORIGIN", &sf)
+            .output()
+            .expect("node runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("RESULT "),
+        "salesforce.mjs failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.kill();
+}

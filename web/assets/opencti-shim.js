@@ -6,7 +6,10 @@
  *
  * Steps aside: when `window.sforce.opencti` already exists (Salesforce's own
  * lightning/opencti_min.js was loaded first, the panel runs inside Salesforce), this file
- * changes nothing in it; only `window.SwitchyardOpenCti` (below) is defined, saying so.
+ * changes nothing in it; only `window.SwitchyardOpenCti` (below) is defined, saying so. When
+ * the page's URL carries Salesforce's `sfdcIframeOrigin` and that origin is in
+ * ALLOWED_ORIGINS, this file loads Salesforce's library from it (/support/api/<version>/
+ * lightning/opencti_min.js, before the panel's own script) and steps aside.
  *
  * Methods (one argument object each, as in Lightning Open CTI; "cb" = callback):
  *   saveLog({value, cb?})                 value: {entityApiName | Id, fields…} -> {recordId}
@@ -73,6 +76,32 @@
   'use strict';
 
   const ALLOWED_ORIGINS = /*ALLOWED_ORIGINS*/[];
+  // The Open CTI API version of Salesforce's own library, loaded inside Salesforce.
+  const SALESFORCE_API = '60.0';
+
+  // Inside Salesforce, the call center's softphone URL gets ?sfdcIframeOrigin=<the org's
+  // Lightning origin>. When that origin is allowed, Salesforce's own library is loaded from
+  // it, synchronously (it runs right after this script, before the panel's), and the shim
+  // steps aside. An origin that is not allowed loads nothing: the parameter is the page's
+  // URL, anyone could set it.
+  const sfdc = new URLSearchParams(location.search).get('sfdcIframeOrigin');
+  if (
+    sfdc &&
+    ALLOWED_ORIGINS.includes(sfdc) &&
+    !(window.sforce && window.sforce.opencti) &&
+    document.readyState === 'loading'
+  ) {
+    document.write(`<script src="${sfdc}/support/api/${SALESFORCE_API}/lightning/opencti_min.js"><\/script>`);
+    window.SwitchyardOpenCti = Object.freeze({
+      shim: false,
+      status: 'salesforce',
+      hostOrigin: sfdc,
+      refusedOrigin: null,
+      timeoutMs: 0,
+      onStatus() {},
+    });
+    return;
+  }
 
   if (window.sforce && window.sforce.opencti) {
     // The real Open CTI library is loaded: step aside.
