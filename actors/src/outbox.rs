@@ -13,6 +13,7 @@ use cti_adapter::backoff::Retry;
 use cti_adapter::connector::{ConnectorConfig, DeliveryError};
 use cti_adapter::log::CallLog;
 use engine::call::Call;
+use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,9 @@ pub struct Outbox {
     wake: Arc<Notify>,
     http: reqwest::Client,
 }
+
+/// Deliveries in flight at once.
+const PARALLEL: usize = 8;
 
 /// The longest the worker sleeps without looking (new rows wake it at once).
 const IDLE: Duration = Duration::from_secs(5);
@@ -165,14 +169,24 @@ impl Outbox {
         heads.sort_by(|a, b| {
             (a.next_at, a.created_at, &a.key).cmp(&(b.next_at, b.created_at, &b.key))
         });
+        let now = self.clock.now().0;
         let mut next: Option<i64> = None;
-        for mut row in heads {
-            let now = self.clock.now().0;
-            if row.next_at > now {
-                next = Some(next.map_or(row.next_at, |n| n.min(row.next_at)));
-                continue;
-            }
-            self.attempt(&mut row).await;
+        let (due, later): (Vec<OutboxRow>, Vec<OutboxRow>) =
+            heads.into_iter().partition(|r| r.next_at <= now);
+        for r in &later {
+            next = Some(next.map_or(r.next_at, |n| n.min(r.next_at)));
+        }
+        // Lines (call and connector) are independent: deliver them side by side, so that one
+        // slow or unreachable CRM does not hold up the others.
+        let done: Vec<OutboxRow> = futures::stream::iter(due)
+            .map(|mut row| async move {
+                self.attempt(&mut row).await;
+                row
+            })
+            .buffer_unordered(PARALLEL)
+            .collect()
+            .await;
+        for row in done {
             self.store.outbox_put(&row).await?;
             if row.state == "pending" {
                 next = Some(next.map_or(row.next_at, |n| n.min(row.next_at)));

@@ -311,6 +311,19 @@ async fn a_refused_log_is_dead_lettered_and_an_admin_retries_it() {
         (status, body["error"]["code"].as_str()),
         (422, Some("invalid_state"))
     );
+    let (status, body) = server
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/cti/outbox?limit=0",
+            Some(&sam),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_limit"))
+    );
     // The CRM is fixed; the admin puts the log back in line.
     *receiver.refuse.lock().unwrap() = false;
     server

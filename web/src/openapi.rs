@@ -373,7 +373,7 @@ routes![
     (
         "get",
         "/api/v1/cti/outbox",
-        "The CRM outbox: {rows: [{key, call_id, version, connector, state: pending|delivered|dead, attempts, next_at, last_error, …}]} (?state= filters)",
+        "The CRM outbox, newest first: {total, rows: [{key, call_id, version, connector, state: pending|delivered|dead|superseded, attempts, next_at, last_error, …}]} (?state= filters, ?limit= 1-1000, default 100)",
         "supervisor, admin",
         200
     ),

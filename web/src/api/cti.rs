@@ -51,6 +51,8 @@ pub(crate) async fn put(
 #[serde(deny_unknown_fields)]
 pub(crate) struct OutboxQuery {
     state: Option<String>,
+    /// Newest rows first, at most this many (default 100, at most 1000).
+    limit: Option<usize>,
 }
 
 /// `GET /api/v1/cti/outbox?state=pending|delivered|dead|superseded`: the CRM outbox
@@ -69,8 +71,15 @@ pub(crate) async fn outbox(
             ));
         }
     }
-    let rows = state.yard.outbox(q.state.as_deref()).await?;
-    Ok(Json(json!({ "rows": rows })))
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1_000).contains(&limit) {
+        return Err(AppError::invalid("invalid_limit", "limit: give 1 to 1000"));
+    }
+    let mut rows = state.yard.outbox(q.state.as_deref()).await?;
+    let total = rows.len();
+    rows.reverse();
+    rows.truncate(limit);
+    Ok(Json(json!({ "rows": rows, "total": total })))
 }
 
 /// `POST /api/v1/cti/outbox/{key}/retry`: puts a row back in line, due now (admins).
