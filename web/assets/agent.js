@@ -1340,6 +1340,7 @@
     logging: new Set(),
     logged: new Set(),
     checked: new Map(), // call id -> when ctiLog last looked at it
+    failures: new Map(), // call id -> saveLog attempts that failed (tried up to 3 times)
   };
 
   function opencti() {
@@ -1619,6 +1620,16 @@
     el.textContent = text;
   }
 
+  /** A failed saveLog is tried again (at the next look, 3 s on), at most three times. */
+  function ctiRetryLater(callId) {
+    const n = (crm.failures.get(callId) || 0) + 1;
+    crm.failures.set(callId, n);
+    if (n < 3) {
+      crm.logged.delete(callId);
+      crm.watch.add(callId);
+    }
+  }
+
   /** saveLog for a call this agent is done with (answered calls only, ended, its own). */
   async function ctiLog(callId) {
     if (crm.logging.has(callId) || crm.logged.has(callId)) return;
@@ -1669,6 +1680,7 @@
         setLogged('logged', `Logged in the CRM${rid ? ` (${rid})` : ''}.`, callId, rid);
       } else {
         setLogged('error', `CRM log not saved: ${ctiErrorText(res)}`, callId);
+        ctiRetryLater(callId);
       }
     } catch (e) {
       crm.logged.delete(callId);
