@@ -79,9 +79,8 @@ fn config(url: &str) -> String {
     )
 }
 
-/// alice answers a call from `from`; its data is set during the call; it ends. With
-/// `wrap_up_edit`, the disposition changes during wrap-up (a second version of the log).
-async fn answered_call(server: &Server, from: &str, wrap_up_edit: bool) -> String {
+/// alice answers a call from `from` on `support`; returns its id and alice's token.
+async fn connected_call(server: &Server, from: &str) -> (String, String) {
     let root = server.login("root", "demo").await.unwrap();
     let alice = server.login("alice", "demo").await.unwrap();
     let mut events = server.events(&alice).await.unwrap();
@@ -112,6 +111,13 @@ async fn answered_call(server: &Server, from: &str, wrap_up_edit: bool) -> Strin
         .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
         .await
         .unwrap();
+    (id, alice)
+}
+
+/// [`connected_call`] whose data is set during the call, then it ends. With `wrap_up_edit`,
+/// the disposition changes during wrap-up (a second version of the log).
+async fn answered_call(server: &Server, from: &str, wrap_up_edit: bool) -> String {
+    let (id, alice) = connected_call(server, from).await;
     let cti = format!("/api/v1/calls/{id}/cti");
     server
         .put(
@@ -347,35 +353,7 @@ async fn an_old_version_is_not_sent_again_over_a_newer_one() {
     // v1 (at the call's end) is refused and dead; the CRM is fixed; v2 (a wrap-up change)
     // goes through.
     let root = server.login("root", "demo").await.unwrap();
-    let alice = server.login("alice", "demo").await.unwrap();
-    let mut events = server.events(&alice).await.unwrap();
-    server
-        .put(
-            "/api/v1/agents/alice/status",
-            &alice,
-            json!({"status": "ready"}),
-        )
-        .await
-        .unwrap();
-    let call = server
-        .post(
-            "/api/v1/calls",
-            &root,
-            json!({"from": "+15550005", "queue": "support"}),
-        )
-        .await
-        .unwrap();
-    let id = call["id"].as_str().unwrap().to_owned();
-    events
-        .next_matching(Duration::from_secs(10), |e| {
-            e["type"] == "call.offered" && e["call_id"] == id.as_str()
-        })
-        .await
-        .unwrap();
-    server
-        .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
-        .await
-        .unwrap();
+    let (id, alice) = connected_call(&server, "+15550005").await;
     server
         .post(&format!("/api/v1/calls/{id}/hangup"), &alice, json!({}))
         .await
@@ -430,35 +408,7 @@ async fn a_burst_of_wrap_up_edits_goes_out_as_one_log() {
     let db = Database::sqlite();
     let server = start_server!(&db, Some(&config(&url))).unwrap();
     let root = server.login("root", "demo").await.unwrap();
-    let alice = server.login("alice", "demo").await.unwrap();
-    let mut events = server.events(&alice).await.unwrap();
-    server
-        .put(
-            "/api/v1/agents/alice/status",
-            &alice,
-            json!({"status": "ready"}),
-        )
-        .await
-        .unwrap();
-    let call = server
-        .post(
-            "/api/v1/calls",
-            &root,
-            json!({"from": "+15550006", "queue": "support"}),
-        )
-        .await
-        .unwrap();
-    let id = call["id"].as_str().unwrap().to_owned();
-    events
-        .next_matching(Duration::from_secs(10), |e| {
-            e["type"] == "call.offered" && e["call_id"] == id.as_str()
-        })
-        .await
-        .unwrap();
-    server
-        .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
-        .await
-        .unwrap();
+    let (id, alice) = connected_call(&server, "+15550006").await;
     server
         .post(&format!("/api/v1/calls/{id}/hangup"), &alice, json!({}))
         .await
