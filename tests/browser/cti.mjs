@@ -23,7 +23,17 @@
 // The server must run the demo setup (alice, root; queue support with outbound = true,
 // dispositions resolved/callback/escalated; tags billing/vip/complaint).
 
-import { chromium } from 'playwright-core';
+import {
+  apiClient,
+  fail,
+  launchChromium,
+  log,
+  resetAlice,
+  run,
+  shownError,
+  waitFor,
+  watchConsole as watchPage,
+} from './lib.mjs';
 import { existsSync } from 'node:fs';
 
 const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
@@ -39,93 +49,14 @@ const DISPOSITION = 'callback';
 const TAGS = ['billing', 'vip'];
 const NOTES = 'Wants a refund for the May invoice; call back on Friday.';
 
-const t0 = Date.now();
-const log = (msg) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class Failure extends Error {}
-const fail = (msg) => {
-  throw new Failure(msg);
-};
-
-/** Polls `probe` until `check(value)` holds; fails with `what` and the last value seen. */
-async function waitFor(what, probe, check = (v) => !!v, timeoutMs = WAIT_MS, everyMs = 200) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  let lastError;
-  for (;;) {
-    try {
-      last = await probe();
-      lastError = undefined;
-      if (check(last)) return last;
-    } catch (e) {
-      if (e instanceof Failure) throw e;
-      lastError = e;
-    }
-    if (Date.now() > deadline) {
-      const seen = lastError ? `error: ${lastError.message}` : `last seen: ${JSON.stringify(last)}`;
-      fail(`timed out after ${timeoutMs / 1000}s waiting for ${what} (${seen})`);
-    }
-    await sleep(everyMs);
-  }
-}
-
 // ------------------------------------------------------------------------------ the API
 
-async function api(method, path, token, body) {
-  const res = await fetch(`${BASE_URL}/api/v1${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let data;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = text;
-  }
-  // Not a Failure: a wait may retry it.
-  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
-  return data;
-}
-
-/** A call left over by an earlier, failed run would take alice: end it first. */
-async function resetAlice(root) {
-  let a = await api('GET', '/agents/alice', root);
-  if (a.call_id) {
-    log(`ending call ${a.call_id} left over on alice`);
-    await api('POST', `/calls/${a.call_id}/hangup`, root, { party: 'customer' }).catch((e) => log(e.message));
-    a = await api('GET', '/agents/alice', root);
-  }
-  if (a.status === 'after_service') await api('POST', '/agents/alice/wrap-up/end', root);
-}
+const api = apiClient(BASE_URL);
 
 // ------------------------------------------------------------------------------ the browser
 
 async function launch(wav) {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${wav}`,
-      '--allow-loopback-in-peer-connection',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
+  const browser = await launchChromium(CHROMIUM, { wav });
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();
   return { browser, page };
@@ -134,22 +65,7 @@ async function launch(wav) {
 const consoleLines = [];
 
 function watchConsole(page) {
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') consoleLines.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
-  page.on('response', (r) => {
-    const u = new URL(r.url());
-    if (u.pathname.startsWith('/api/')) consoleLines.push(`${r.status()} ${r.request().method()} ${u.pathname}`);
-  });
-}
-
-/** The error the panel shows in #error, if any. */
-async function shownError(frame) {
-  return frame.evaluate(() => {
-    const el = document.getElementById('error');
-    return el && !el.hidden ? document.getElementById('error-text').textContent : null;
-  });
+  watchPage(page, consoleLines);
 }
 
 async function noError(frame, when) {
@@ -182,7 +98,7 @@ async function main() {
 
   const root = (await api('POST', '/sessions', null, { username: 'root', password: 'demo' })).token;
   log(`server ${BASE_URL} up; root signed in`);
-  await resetAlice(root);
+  await resetAlice(api, root);
 
   const { browser, page } = await launch(AGENT_WAV);
   watchConsole(page);
@@ -361,13 +277,4 @@ async function scenario(root, page, keepFrame) {
   return { call_id: callId, dialed_call_id: dialedId, data, disposition: DISPOSITION, tags: TAGS, notes: NOTES, who: CALLER_ID };
 }
 
-main().then(
-  (result) => {
-    console.log(`RESULT ${JSON.stringify(result)}`);
-    process.exit(0);
-  },
-  (e) => {
-    console.error(`FAIL: ${e instanceof Failure || e.name === 'TimeoutError' ? e.message : e.stack || e}`);
-    process.exit(1);
-  }
-);
+run(main);

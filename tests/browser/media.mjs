@@ -10,7 +10,19 @@
 // 16-bit), CUSTOMER_HZ (default 700), AGENT_HZ (default 1500), CHROMIUM (default
 // /usr/bin/chromium). Run: `npm install` once here, then `node media.mjs`.
 
-import { chromium } from 'playwright-core';
+import {
+  apiClient,
+  customerState,
+  fail,
+  launchChromium,
+  log,
+  pressed,
+  run,
+  shownError,
+  sleep,
+  waitFor,
+  watchConsole as watchPage,
+} from './lib.mjs';
 import { existsSync } from 'node:fs';
 
 const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
@@ -26,84 +38,15 @@ const HOLD_TOLERANCE_HZ = 25;
 const QUEUE = 'support';
 const QUEUE_NAME = 'Support';
 
-const t0 = Date.now();
-const log = (msg) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class Failure extends Error {}
-const fail = (msg) => {
-  throw new Failure(msg);
-};
-
-/** Polls `probe` until `check(value)` holds; fails with `what` and the last value seen. */
-async function waitFor(what, probe, check = (v) => !!v, timeoutMs = WAIT_MS, everyMs = 200) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  let lastError;
-  for (;;) {
-    try {
-      last = await probe();
-      lastError = undefined;
-      if (check(last)) return last;
-    } catch (e) {
-      if (e instanceof Failure) throw e;
-      lastError = e;
-    }
-    if (Date.now() > deadline) {
-      const seen = lastError ? `error: ${lastError.message}` : `last seen: ${JSON.stringify(last)}`;
-      fail(`timed out after ${timeoutMs / 1000}s waiting for ${what} (${seen})`);
-    }
-    await sleep(everyMs);
-  }
-}
-
 // ------------------------------------------------------------------------------ the API
 
-async function api(method, path, token, body) {
-  const res = await fetch(`${BASE_URL}/api/v1${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let data;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = text;
-  }
-  // Not a Failure: a wait may retry it.
-  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
-  return data;
-}
+const api = apiClient(BASE_URL);
 
 // ------------------------------------------------------------------------------ browsers
 
 async function launch(wav) {
-  // chromium.launch gives every browser its own new temporary profile (Playwright passes
-  // --user-data-dir itself and refuses it in `args`), and removes it on close.
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${wav}`,
-      '--allow-loopback-in-peer-connection',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
+  // A new temporary profile per browser (see launchChromium in lib.mjs).
+  const browser = await launchChromium(CHROMIUM, { wav });
   const context = await browser.newContext({ viewport: { width: 360, height: 900 } });
   const page = await context.newPage();
   return { browser, page };
@@ -114,23 +57,7 @@ const consoleLines = new Map();
 function watchConsole(name, page) {
   const lines = [];
   consoleLines.set(name, lines);
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') lines.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
-  // The pages' API traffic, for the failure report.
-  page.on('response', (r) => {
-    const u = new URL(r.url());
-    if (u.pathname.startsWith('/api/')) lines.push(`${r.status()} ${r.request().method()} ${u.pathname}`);
-  });
-}
-
-/** The error a page shows in #error, if any. */
-async function shownError(page) {
-  return page.evaluate(() => {
-    const el = document.getElementById('error');
-    return el && !el.hidden ? document.getElementById('error-text').textContent : null;
-  });
+  watchPage(page, lines);
 }
 
 // ------------------------------------------------------------------------------ measurements
@@ -221,10 +148,6 @@ async function expectFlowing(name, page) {
 
 // ------------------------------------------------------------------------------ pages
 
-async function pressed(page, id) {
-  return page.getAttribute(`#${id}`, 'aria-pressed');
-}
-
 /** Clicks a toggle and waits for the server to confirm its new state. */
 async function toggle(page, id, want) {
   await page.click(`#${id}`, { timeout: WAIT_MS });
@@ -237,10 +160,6 @@ async function toggle(page, id, want) {
     },
     (v) => v === String(want)
   );
-}
-
-async function customerState(page) {
-  return page.getAttribute('#state', 'data-state');
 }
 
 async function main() {
@@ -449,13 +368,4 @@ async function scenario(root, agent, customer) {
   };
 }
 
-main().then(
-  (result) => {
-    console.log(`RESULT ${JSON.stringify(result)}`);
-    process.exit(0);
-  },
-  (e) => {
-    console.error(`FAIL: ${e instanceof Failure || e.name === 'TimeoutError' ? e.message : e.stack || e}`);
-    process.exit(1);
-  }
-);
+run(main);

@@ -7,7 +7,7 @@
 // window.sforce.opencti = {standIn: true, …}), OTHER_ORIGIN (not allowed), CHROMIUM.
 // Prints `RESULT {json}` on success.
 
-import { chromium } from 'playwright-core';
+import { launchChromium } from './lib.mjs';
 
 const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
 const SF_ORIGIN = process.env.SF_ORIGIN;
@@ -19,14 +19,7 @@ const fail = (msg) => {
   process.exit(1);
 };
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-});
+const browser = await launchChromium(CHROMIUM, { media: false });
 try {
   const page = await browser.newPage();
   const probe = () =>

@@ -23,7 +23,15 @@
 // localhost), CHROMIUM (default /usr/bin/chromium). Run: `npm install` once here, then
 // `node shim.mjs`. The server must serve /crm-demo (any setup).
 
-import { chromium } from 'playwright-core';
+import {
+  fail,
+  launchChromium,
+  log,
+  run,
+  sleep,
+  waitFor as pollFor,
+  watchConsole as watchPage,
+} from './lib.mjs';
 import { existsSync } from 'node:fs';
 
 const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
@@ -62,44 +70,17 @@ const METHODS = [
   'runApex',
 ];
 
-const t0 = Date.now();
-const log = (msg) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class Failure extends Error {}
-const fail = (msg) => {
-  throw new Failure(msg);
-};
-
 let checks = 0;
 function check(cond, msg) {
   checks++;
   if (!cond) fail(msg);
 }
 
-/** Polls `probe` until `check(value)` holds; fails with `what` and the last value seen. */
+/** Polls `probe` until `ok(value)` holds (lib.mjs's waitFor, every 100 ms); counts as a check. */
 async function waitFor(what, probe, ok = (v) => !!v, timeoutMs = WAIT_MS, everyMs = 100) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  let lastError;
-  for (;;) {
-    try {
-      last = await probe();
-      lastError = undefined;
-      if (ok(last)) {
-        checks++;
-        return last;
-      }
-    } catch (e) {
-      if (e instanceof Failure) throw e;
-      lastError = e;
-    }
-    if (Date.now() > deadline) {
-      const seen = lastError ? `error: ${lastError.message}` : `last seen: ${JSON.stringify(last)}`;
-      fail(`timed out after ${timeoutMs / 1000}s waiting for ${what} (${seen})`);
-    }
-    await sleep(everyMs);
-  }
+  const v = await pollFor(what, probe, ok, timeoutMs, everyMs);
+  checks++;
+  return v;
 }
 
 // ------------------------------------------------------------------------------ helpers
@@ -189,32 +170,12 @@ const status = (frame) => frame.evaluate(() => window.SwitchyardOpenCti.status);
 // ------------------------------------------------------------------------------ the browser
 
 async function launch() {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      '--allow-loopback-in-peer-connection',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
+  return launchChromium(CHROMIUM);
 }
 
 const consoleLines = [];
 function watchConsole(name, page) {
-  page.on('pageerror', (e) => consoleLines.push(`${name} pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') consoleLines.push(`${name} ${m.type()}: ${m.text()}`);
-  });
+  watchPage(page, consoleLines, { prefix: `${name} `, api: false });
 }
 
 async function main() {
@@ -682,13 +643,4 @@ async function scenario(context, allowed) {
   return { checks, methods: METHODS.length, other_origin: OTHER, other_origin_allowed: !!OTHER && allowed.includes(OTHER) };
 }
 
-main().then(
-  (result) => {
-    console.log(`RESULT ${JSON.stringify(result)}`);
-    process.exit(0);
-  },
-  (e) => {
-    console.error(`FAIL: ${e instanceof Failure || e.name === 'TimeoutError' ? e.message : e.stack || e}`);
-    process.exit(1);
-  }
-);
+run(main);

@@ -16,7 +16,20 @@
 // transcript.mjs`. The server must run the demo setup (alice, sam, root; queue support with
 // transcript = "both").
 
-import { chromium } from 'playwright-core';
+import {
+  apiClient,
+  customerState,
+  fail,
+  launchChromium,
+  log,
+  pressed,
+  run,
+  resetAlice,
+  shownError,
+  sleep,
+  waitFor,
+  watchConsole as watchPage,
+} from './lib.mjs';
 import { existsSync } from 'node:fs';
 
 const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
@@ -30,84 +43,15 @@ const WORDS_WAIT_MS = Number(process.env.WORDS_WAIT_S || 60) * 1000;
 const HOLD_WINDOW_MS = 3_000;
 const QUEUE = 'support';
 
-const t0 = Date.now();
-const log = (msg) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class Failure extends Error {}
-const fail = (msg) => {
-  throw new Failure(msg);
-};
-
-/** Polls `probe` until `check(value)` holds; fails with `what` and the last value seen. */
-async function waitFor(what, probe, check = (v) => !!v, timeoutMs = WAIT_MS, everyMs = 200) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  let lastError;
-  for (;;) {
-    try {
-      last = await probe();
-      lastError = undefined;
-      if (check(last)) return last;
-    } catch (e) {
-      if (e instanceof Failure) throw e;
-      lastError = e;
-    }
-    if (Date.now() > deadline) {
-      const seen = lastError ? `error: ${lastError.message}` : `last seen: ${JSON.stringify(last)}`;
-      fail(`timed out after ${timeoutMs / 1000}s waiting for ${what} (${seen})`);
-    }
-    await sleep(everyMs);
-  }
-}
-
 // ------------------------------------------------------------------------------ the API
 
-async function api(method, path, token, body) {
-  const res = await fetch(`${BASE_URL}/api/v1${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let data;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = text;
-  }
-  // Not a Failure: a wait may retry it.
-  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
-  return data;
-}
+const api = apiClient(BASE_URL);
 
 // ------------------------------------------------------------------------------ browsers
 
 async function launch(wav, viewport) {
-  // chromium.launch gives every browser its own new temporary profile (Playwright passes
-  // --user-data-dir itself and refuses it in `args`), and removes it on close.
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${wav}`,
-      '--allow-loopback-in-peer-connection',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
+  // A new temporary profile per browser (see launchChromium in lib.mjs).
+  const browser = await launchChromium(CHROMIUM, { wav });
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
@@ -119,22 +63,7 @@ const consoleLines = new Map();
 function watchConsole(name, page) {
   const lines = [];
   consoleLines.set(name, lines);
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') lines.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
-  page.on('response', (r) => {
-    const u = new URL(r.url());
-    if (u.pathname.startsWith('/api/')) lines.push(`${r.status()} ${r.request().method()} ${u.pathname}`);
-  });
-}
-
-/** The error a page shows in #error, if any. */
-async function shownError(page) {
-  return page.evaluate(() => {
-    const el = document.getElementById('error');
-    return el && !el.hidden ? document.getElementById('error-text').textContent : null;
-  });
+  watchPage(page, lines);
 }
 
 async function noError(name, page) {
@@ -189,10 +118,6 @@ async function signIn(page, path, username) {
   await page.click('#login');
 }
 
-async function pressed(page, id) {
-  return page.getAttribute(`#${id}`, 'aria-pressed');
-}
-
 /** Clicks a toggle and waits for the server to confirm its new state. */
 async function toggle(page, id, want) {
   await page.click(`#${id}`);
@@ -204,21 +129,6 @@ async function toggle(page, id, want) {
     },
     (v) => v === String(want)
   );
-}
-
-async function customerState(page) {
-  return page.getAttribute('#state', 'data-state');
-}
-
-/** A call left over by an earlier, failed run would take alice: end it first. */
-async function resetAlice(root) {
-  let a = await api('GET', '/agents/alice', root);
-  if (a.call_id) {
-    log(`ending call ${a.call_id} left over on alice`);
-    await api('POST', `/calls/${a.call_id}/hangup`, root, { party: 'customer' }).catch((e) => log(e.message));
-    a = await api('GET', '/agents/alice', root);
-  }
-  if (a.status === 'after_service') await api('POST', '/agents/alice/wrap-up/end', root);
 }
 
 async function main() {
@@ -234,7 +144,7 @@ async function main() {
     const q = (tx.queues || []).find((x) => x.queue === QUEUE);
     if (!q || q.mode !== 'both') fail(`queue ${QUEUE} should transcribe both legs; GET /transcription: ${JSON.stringify(tx.queues)}`);
   }
-  await resetAlice(root);
+  await resetAlice(api, root);
 
   // Each browser has its own temporary profile and its own fake microphone (the supervisor's
   // is never opened).
@@ -469,13 +379,4 @@ async function noModel(sup, agent, customer, callId) {
   return { call_id: callId, no_model: true, supervisor_note: note.trim(), panel_state: panel.text };
 }
 
-main().then(
-  (result) => {
-    console.log(`RESULT ${JSON.stringify(result)}`);
-    process.exit(0);
-  },
-  (e) => {
-    console.error(`FAIL: ${e instanceof Failure || e.name === 'TimeoutError' ? e.message : e.stack || e}`);
-    process.exit(1);
-  }
-);
+run(main);

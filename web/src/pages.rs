@@ -24,6 +24,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../assets/call.js"),
     ),
     (
+        "transcript-view.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/transcript-view.js"),
+    ),
+    (
         "supervisor.js",
         "text/javascript; charset=utf-8",
         include_str!("../assets/supervisor.js"),

@@ -2,7 +2,7 @@
 //! during the call, the agent who had it during its wrap-up; what it may hold (the queue's
 //! dispositions, the tags) comes with it.
 
-use super::{may_see, Body};
+use super::{visible_call, Body};
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::AppState;
@@ -27,10 +27,7 @@ pub(crate) async fn get(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let call = state.yard.call(&id).await?;
-    if !may_see(&c, &call) {
-        return Err(AppError::forbidden("agents see only their own calls"));
-    }
+    let call = visible_call(&state, &c, &id).await?;
     Ok(Json(cti_json(&state, &call)))
 }
 

@@ -318,11 +318,16 @@ pub(crate) async fn get_call(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let call = state.yard.call(&id).await?;
-    if !may_see(&c, &call) {
+    Ok(Json(call_json(&visible_call(&state, &c, &id).await?)))
+}
+
+/// The call, if the caller may see it (supervisors: any; agents: their own).
+pub(crate) async fn visible_call(state: &AppState, c: &Caller, id: &str) -> Result<Call, AppError> {
+    let call = state.yard.call(id).await?;
+    if !may_see(c, &call) {
         return Err(AppError::forbidden("agents see only their own calls"));
     }
-    Ok(Json(call_json(&call)))
+    Ok(call)
 }
 
 /// `POST /api/v1/calls/{id}/accept`

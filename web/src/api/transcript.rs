@@ -2,7 +2,7 @@
 //! supervisor view say so when it does not), and a call's stored transcript. The live
 //! segments themselves travel on the event stream (`transcript.partial`, `transcript.final`).
 
-use super::may_see;
+use super::visible_call;
 use crate::auth::Caller;
 use crate::error::AppError;
 use crate::AppState;
@@ -21,10 +21,7 @@ pub(crate) async fn transcript(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let call = state.yard.call(&id).await?;
-    if !may_see(&c, &call) {
-        return Err(AppError::forbidden("agents see only their own calls"));
-    }
+    let call = visible_call(&state, &c, &id).await?;
     let t = state.yard.transcript(&call).await?;
     Ok(Json(json!({
         "call_id": id,

@@ -212,8 +212,9 @@ async fn the_pages_are_served() {
             "text/javascript",
             "const ALLOWED_ORIGINS = [];",
         ),
+        ("/assets/supervisor.js", "text/javascript", "TranscriptView"),
         (
-            "/assets/supervisor.js",
+            "/assets/transcript-view.js",
             "text/javascript",
             "transcript.partial",
         ),
