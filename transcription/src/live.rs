@@ -14,6 +14,9 @@ pub struct LiveLeg<E: Decode> {
     pool: Arc<Pool<E>>,
     state: Option<E::State>,
     busy: bool,
+    /// When the last decode came back (the state is released after `release` of idleness).
+    idle_since: Instant,
+    release: std::time::Duration,
     done_tx: mpsc::UnboundedSender<Done<E::State>>,
     done_rx: mpsc::UnboundedReceiver<Done<E::State>>,
     epoch: Instant,
@@ -23,11 +26,14 @@ impl<E: Decode> LiveLeg<E> {
     /// A leg decoded by `pool`.
     pub fn new(pool: Arc<Pool<E>>, leg: Leg, config: StreamConfig) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let release = std::time::Duration::from_millis(config.release_state_ms);
         LiveLeg {
             stream: LegStream::new(leg, config),
             pool,
             state: None,
             busy: false,
+            idle_since: Instant::now(),
+            release,
             done_tx,
             done_rx,
             epoch: Instant::now(),
@@ -59,6 +65,15 @@ impl<E: Decode> LiveLeg<E> {
         let at = arrived.saturating_duration_since(self.epoch).as_millis() as u64;
         self.stream.push(samples, at);
         self.submit();
+        if !self.busy && self.state.is_some() && self.idle_since.elapsed() >= self.release {
+            // Silence, hold or a mask for a while: the decoder state goes back.
+            self.state = None;
+        }
+    }
+
+    /// Whether the leg holds a decoder state now.
+    pub fn holds_state(&self) -> bool {
+        self.state.is_some()
     }
 
     /// Stops transcribing (hold, mask); the announcement may wait for pending finals.
@@ -104,6 +119,7 @@ impl<E: Decode> LiveLeg<E> {
 
     fn take(&mut self, done: Done<E::State>) -> Vec<Output> {
         self.busy = false;
+        self.idle_since = Instant::now();
         if done.state.is_some() {
             self.state = done.state;
         }

@@ -43,6 +43,8 @@ pub struct TranscriptionConfig {
     pub min_speech_ms: u64,
     /// Voice detector threshold (0–1).
     pub vad_threshold: f32,
+    /// An idle leg gives its decoder state back after this long (ms).
+    pub release_state_ms: u64,
 }
 
 impl Default for TranscriptionConfig {
@@ -65,6 +67,7 @@ impl Default for TranscriptionConfig {
             hangover_ms: s.hangover_ms,
             min_speech_ms: s.min_speech_ms,
             vad_threshold: s.vad_threshold,
+            release_state_ms: s.release_state_ms,
         }
     }
 }
@@ -111,6 +114,7 @@ impl TranscriptionConfig {
             hangover_ms: self.hangover_ms,
             min_speech_ms: self.min_speech_ms,
             vad_threshold: self.vad_threshold,
+            release_state_ms: self.release_state_ms,
             ..StreamConfig::default()
         }
     }

@@ -44,6 +44,9 @@ pub struct StreamConfig {
     pub pre_roll_ms: u64,
     /// Detector score from which a frame is voice (0–1).
     pub vad_threshold: f32,
+    /// A leg with nothing to decode for this long gives its decoder state back (tens of MB
+    /// with a real model; re-created in a few ms at the next utterance).
+    pub release_state_ms: u64,
 }
 
 impl Default for StreamConfig {
@@ -55,6 +58,7 @@ impl Default for StreamConfig {
             hangover_ms: 600,
             pre_roll_ms: 200,
             vad_threshold: 0.5,
+            release_state_ms: 10_000,
         }
     }
 }

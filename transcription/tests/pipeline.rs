@@ -296,3 +296,40 @@ fn no_model_means_transcription_is_off_and_a_bad_model_is_refused() {
     );
     let _ = std::fs::remove_file(bad);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_leg_gives_its_decoder_state_back() {
+    let t = Transcriber::start(&TranscriptionConfig {
+        release_state_ms: 1_500,
+        ..config(1)
+    })
+    .unwrap()
+    .unwrap();
+    let audio = speech();
+    let mut live = t.leg(Leg::Customer);
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    // The first sentence, then enough silence to end it: its final is decoded.
+    let silence = vec![0i16; 16_000];
+    for chunk in audio[..16_000 * 4].chunks(320).chain(silence.chunks(320)) {
+        loop {
+            tokio::select! {
+                _ = live.next() => {}
+                _ = tick.tick() => break,
+            }
+        }
+        live.push(chunk);
+    }
+    // The last decode comes back with the leg's state.
+    while tokio::time::timeout(Duration::from_millis(500), live.next())
+        .await
+        .is_ok()
+    {}
+    assert!(
+        live.holds_state(),
+        "the decodes left the leg without a state"
+    );
+    // Nothing to decode for longer than the release time: the state goes back.
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    live.push(&[0; 320]);
+    assert!(!live.holds_state(), "the idle leg still holds its state");
+}
