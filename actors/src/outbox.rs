@@ -227,12 +227,16 @@ impl Outbox {
                 row.attempts += 1;
                 row.last_error = Some(e.to_string());
                 let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
-                if matches!(e, DeliveryError::Permanent(_)) || self.retry.exhausted(attempts) {
-                    row.state = "dead".into();
-                    tracing::warn!(key = %row.key, error = %e, "CRM log dead-lettered");
-                } else {
-                    let delay = self.retry.delay(attempts, rand::random::<f64>());
-                    row.next_at = now + delay.as_millis() as i64;
+                let permanent = matches!(e, DeliveryError::Permanent(_));
+                match self
+                    .retry
+                    .after_failure(attempts, permanent, rand::random::<f64>())
+                {
+                    Some(delay) => row.next_at = now + delay.as_millis() as i64,
+                    None => {
+                        row.state = "dead".into();
+                        tracing::warn!(key = %row.key, error = %e, "CRM log dead-lettered");
+                    }
                 }
             }
         }

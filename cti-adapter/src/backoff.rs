@@ -38,6 +38,12 @@ impl Retry {
         Duration::from_millis(exp / 2 + ((exp / 2) as f64 * jitter) as u64)
     }
 
+    /// After failed attempt number `attempts`: the wait before the next, or `None` when the
+    /// log is dead (a permanent refusal, or the attempts are spent).
+    pub fn after_failure(&self, attempts: u32, permanent: bool, jitter: f64) -> Option<Duration> {
+        (!permanent && !self.exhausted(attempts)).then(|| self.delay(attempts, jitter))
+    }
+
     /// Whether a log that failed `attempts` times is dead.
     pub fn exhausted(&self, attempts: u32) -> bool {
         attempts >= self.max_attempts
@@ -74,6 +80,12 @@ mod tests {
         assert_eq!(r.delay(5, 1.0), Duration::from_millis(1_000));
         assert_eq!(r.delay(u32::MAX, 1.0), Duration::from_millis(1_000));
         assert!(!r.exhausted(4) && r.exhausted(5));
+        assert_eq!(
+            r.after_failure(1, false, 0.0),
+            Some(Duration::from_millis(50))
+        );
+        assert_eq!(r.after_failure(1, true, 0.0), None);
+        assert_eq!(r.after_failure(5, false, 0.0), None);
         assert!(r.validate().is_ok());
         assert!(Retry {
             max_attempts: 0,

@@ -28,7 +28,6 @@ import {
   launchChromium,
   log,
   run,
-  sleep,
   waitFor as pollFor,
   watchConsole as watchPage,
 } from './lib.mjs';
@@ -483,6 +482,16 @@ async function scenario(context, allowed) {
     });
     const before = await frame.evaluate(() => window.__dials.length);
     const logsBefore = await page.evaluate(() => document.querySelectorAll('#logs li[data-call-id]').length);
+    // Count the foreign messages as they are delivered (these listeners run after the shim's
+    // and the host library's, which were registered first), instead of sleeping.
+    const countForeign = (other) => {
+      window.__foreign = 0;
+      window.addEventListener('message', (e) => {
+        if (e.origin === other) window.__foreign++;
+      });
+    };
+    await frame.evaluate(countForeign, OTHER);
+    await page.evaluate(countForeign, OTHER);
     await intruder.evaluate(() => {
       const base = { protocol: 'switchyard-opencti', v: 1 };
       const panel = window.parent.frames[0];
@@ -493,7 +502,12 @@ async function scenario(context, allowed) {
         '*'
       );
     });
-    await sleep(700);
+    await waitFor('the panel to receive the foreign messages', () => frame.evaluate(() => window.__foreign), (n) => n >= 2);
+    await waitFor('the host page to receive the foreign request', () => page.evaluate(() => window.__foreign), (n) => n >= 1);
+    // Whatever the shim or the host would do next runs in a later task: let one pass.
+    const nextTask = () => new Promise((r) => setTimeout(r, 0));
+    await frame.evaluate(nextTask);
+    await page.evaluate(nextTask);
     check((await frame.evaluate(() => window.__dials.length)) === before, 'a click-to-dial from a foreign frame reached the listener');
     check((await status(frame)) === 'connected', 'a foreign hello changed the shim');
     check(

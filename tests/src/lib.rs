@@ -316,3 +316,23 @@ pub fn browser_tools_present() -> bool {
     eprintln!("SKIPPED: the browser test needs {missing:?}; ./test.sh installs them");
     false
 }
+
+/// Polls `probe` until it yields a value, for at most `within`; fails naming `what`. For
+/// states the server exposes only over REST (no event says when they change).
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tests::{browser_dir, browser_tools_present, start_server, Database};
+use tests::{browser_dir, browser_tools_present, eventually, start_server, Database};
 
 const SECRET: &str = "a-long-shared-secret";
 
@@ -92,21 +92,22 @@ async fn the_panel_in_a_crm_page_pops_saves_its_log_and_dials() {
         .to_owned();
     // The log the host page got through saveLog also reached the CRM through the outbox:
     // its latest version carries the data entered in the panel.
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        last = logs
-            .lock()
+    let latest = || {
+        logs.lock()
             .unwrap()
             .iter()
             .filter(|l| l["log"]["call_id"] == call.as_str())
             .max_by_key(|l| l["log"]["version"].as_u64())
             .cloned()
-            .unwrap_or(Value::Null);
-        if last["log"]["data"] == result["data"] {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            .unwrap_or(Value::Null)
+    };
+    let what = format!("the webhook's log of {call} with {}", result["data"]);
+    let last = eventually(&what, Duration::from_secs(10), || {
+        let last = latest();
+        let done = last["log"]["data"] == result["data"];
+        async move { done.then_some(last) }
+    })
+    .await;
     assert_eq!(last["log"]["data"], result["data"], "{last}");
     server.kill();
 }

@@ -9,7 +9,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tests::{start_server, Database, Server};
+use tests::{eventually, start_server, Database, Server};
 
 const SECRET: &str = "a-long-shared-secret";
 
@@ -148,14 +148,39 @@ async fn answered_call(server: &Server, from: &str, wrap_up_edit: bool) -> Strin
     id
 }
 
-async fn until(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
+/// Waits until the receiver's state says `check`.
+async fn until(what: &str, check: impl Fn() -> bool) {
+    eventually(what, Duration::from_secs(10), || {
+        let ok = check();
+        async move { ok.then_some(()) }
+    })
+    .await
+}
+
+/// The outbox rows at `query` once `check` holds of them.
+async fn outbox_when(
+    server: &Server,
+    token: &str,
+    query: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    eventually(query, Duration::from_secs(10), || async {
+        let v = server
+            .get(&format!("/api/v1/cti/outbox{query}"), token)
+            .await
+            .unwrap();
+        check(&v["rows"]).then_some(v)
+    })
+    .await
+}
+
+/// Waits until nothing is pending: every log is delivered, dead or superseded, and the
+/// worker sends nothing more (what the receiver holds then is final).
+async fn settled(server: &Server, token: &str) {
+    outbox_when(server, token, "?state=pending", |rows| {
+        rows.as_array().is_some_and(Vec::is_empty)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +196,8 @@ async fn a_failing_crm_gets_every_log_exactly_once_in_order() {
     let second = answered_call(&server, "+15550002", false).await;
     until("three logs", || receiver.accepted().len() >= 3).await;
     // Nothing more arrives: no duplicates from the retries.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let root = server.login("root", "demo").await.unwrap();
+    settled(&server, &root).await;
     let accepted = receiver.accepted();
     let keys: Vec<&str> = accepted.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys.len(), 3, "{keys:?}");
@@ -190,7 +216,6 @@ async fn a_failing_crm_gets_every_log_exactly_once_in_order() {
     assert_eq!(body(&v1)["log"]["data"]["disposition"], "callback");
     assert_eq!(body(&v2)["log"]["data"]["disposition"], "resolved");
     assert!(*receiver.attempts.lock().unwrap() >= 6);
-    let root = server.login("root", "demo").await.unwrap();
     let rows = server
         .get("/api/v1/cti/outbox?state=delivered", &root)
         .await
@@ -209,17 +234,10 @@ async fn down_across_a_restart(db: Database) {
     let id = answered_call(&server, "+15550003", false).await;
     let root = server.login("root", "demo").await.unwrap();
     // Tried and failed at least once, still pending.
-    let mut pending = Value::Null;
-    for _ in 0..100 {
-        pending = server
-            .get("/api/v1/cti/outbox?state=pending", &root)
-            .await
-            .unwrap();
-        if pending["rows"][0]["attempts"].as_i64() >= Some(1) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let pending = outbox_when(&server, &root, "?state=pending", |rows| {
+        rows[0]["attempts"].as_i64() >= Some(1)
+    })
+    .await;
     assert_eq!(
         pending["rows"][0]["key"],
         format!("{id}:v1:hook"),
@@ -238,10 +256,10 @@ async fn down_across_a_restart(db: Database) {
         !receiver.accepted().is_empty()
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let root = server.login("root", "demo").await.unwrap();
+    settled(&server, &root).await;
     let keys: Vec<String> = receiver.accepted().into_iter().map(|(k, _)| k).collect();
     assert_eq!(keys, [format!("{id}:v1")]);
-    let root = server.login("root", "demo").await.unwrap();
     let rows = server.get("/api/v1/cti/outbox", &root).await.unwrap();
     assert_eq!(rows["rows"][0]["state"], "delivered", "{rows}");
     server.kill();
@@ -271,17 +289,10 @@ async fn a_refused_log_is_dead_lettered_and_an_admin_retries_it() {
     let id = answered_call(&server, "+15550004", false).await;
     let root = server.login("root", "demo").await.unwrap();
     let sam = server.login("sam", "demo").await.unwrap();
-    let mut dead = Value::Null;
-    for _ in 0..100 {
-        dead = server
-            .get("/api/v1/cti/outbox?state=dead", &sam)
-            .await
-            .unwrap();
-        if !dead["rows"].as_array().unwrap().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let dead = outbox_when(&server, &sam, "?state=dead", |rows| {
+        rows.as_array().is_some_and(|r| !r.is_empty())
+    })
+    .await;
     let row = &dead["rows"][0];
     assert_eq!(
         (row["key"].as_str(), row["attempts"].as_i64()),
@@ -359,16 +370,10 @@ async fn an_old_version_is_not_sent_again_over_a_newer_one() {
         .await
         .unwrap();
     let v1 = format!("{id}:v1:hook");
-    for _ in 0..100 {
-        let dead = server
-            .get("/api/v1/cti/outbox?state=dead", &root)
-            .await
-            .unwrap();
-        if dead["rows"][0]["key"] == v1.as_str() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    outbox_when(&server, &root, "?state=dead", |rows| {
+        rows[0]["key"] == v1.as_str()
+    })
+    .await;
     *receiver.refuse.lock().unwrap() = false;
     server
         .put(
@@ -394,7 +399,7 @@ async fn an_old_version_is_not_sent_again_over_a_newer_one() {
         (409, Some("superseded")),
         "{body}"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settled(&server, &root).await;
     assert_eq!(receiver.accepted().len(), 1);
     server.kill();
 }
@@ -428,7 +433,7 @@ async fn a_burst_of_wrap_up_edits_goes_out_as_one_log() {
         receiver.accepted().len() == 2
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settled(&server, &root).await;
     let accepted = receiver.accepted();
     let keys: Vec<&str> = accepted.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, [format!("{id}:v1"), format!("{id}:v5")], "{keys:?}");

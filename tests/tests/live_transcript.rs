@@ -6,7 +6,7 @@
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
-use tests::{start_server, Database};
+use tests::{eventually, start_server, Database};
 use web::loadgen::{load_config, run, LoadOptions};
 
 fn is_words(e: &Value) -> bool {
@@ -125,21 +125,23 @@ async fn both_legs_reach_the_supervisor_and_hold_pauses_them() {
     // The call ends with the run; the queue keeps finals, so the call's record has them.
     let report = load.await.unwrap().unwrap();
     assert_eq!(report.calls_connected, 1, "{report:?}");
-    let mut stored = Value::Null;
-    for _ in 0..50 {
-        stored = server
-            .get(&format!("/api/v1/calls/{call}/transcript"), &root)
-            .await
-            .unwrap();
-        let segs = stored["segments"].as_array().unwrap();
-        if ["agent", "customer"]
-            .iter()
-            .all(|leg| segs.iter().any(|s| s["leg"] == *leg))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // The last utterances' finals are decoded after the hang-up.
+    let stored = eventually(
+        "stored finals of both legs",
+        Duration::from_secs(10),
+        || async {
+            let v = server
+                .get(&format!("/api/v1/calls/{call}/transcript"), &root)
+                .await
+                .unwrap();
+            let segs = v["segments"].as_array().cloned().unwrap_or_default();
+            ["agent", "customer"]
+                .iter()
+                .all(|leg| segs.iter().any(|s| s["leg"] == *leg))
+                .then_some(v)
+        },
+    )
+    .await;
     assert_eq!(stored["stored"], true, "{stored}");
     let segs = stored["segments"].as_array().unwrap();
     assert!(

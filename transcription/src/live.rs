@@ -65,7 +65,9 @@ impl<E: Decode> LiveLeg<E> {
         let at = arrived.saturating_duration_since(self.epoch).as_millis() as u64;
         self.stream.push(samples, at);
         self.submit();
-        if !self.busy && self.state.is_some() && self.idle_since.elapsed() >= self.release {
+        // Idleness on the audio's own clock: the time its samples arrive.
+        let idle = arrived.saturating_duration_since(self.idle_since);
+        if !self.busy && self.state.is_some() && idle >= self.release {
             // Silence, hold or a mask for a while: the decoder state goes back.
             self.state = None;
         }

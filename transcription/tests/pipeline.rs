@@ -328,8 +328,10 @@ async fn an_idle_leg_gives_its_decoder_state_back() {
         live.holds_state(),
         "the decodes left the leg without a state"
     );
-    // Nothing to decode for longer than the release time: the state goes back.
-    tokio::time::sleep(Duration::from_millis(1_600)).await;
-    live.push(&[0; 320]);
+    // Audio with nothing to decode arrives after the release time: the state goes back.
+    live.push_at(
+        &[0; 320],
+        std::time::Instant::now() + Duration::from_millis(1_600),
+    );
     assert!(!live.holds_state(), "the idle leg still holds its state");
 }

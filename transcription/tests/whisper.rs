@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use transcription::ggml::{self, Shape};
 use transcription::whisper::{
@@ -304,53 +303,4 @@ fn read_vocab_lens() -> Vec<usize> {
         pos += 4 + n;
     }
     lens
-}
-
-/// Timings for the report: `cargo test -p transcription --release --test whisper -- --ignored
-/// --nocapture timings`. Writes tiny.en to /work/helper-target/tiny-en.bin.
-#[test]
-#[ignore]
-fn timings() {
-    let tiny = PathBuf::from(
-        std::env::var("TINY_EN_PATH").unwrap_or_else(|_| "/work/helper-target/tiny-en.bin".into()),
-    );
-    if !tiny.exists() {
-        ggml::write_model_file(&tiny, &Shape::TINY_EN, 7).unwrap();
-    }
-    let models = [
-        ("smallest", smallest().clone()),
-        ("tiny.en", Model::load(&tiny).unwrap()),
-    ];
-    for (name, model) in &models {
-        let t = Instant::now();
-        let mut decoder = model.decoder().unwrap();
-        println!("{name}: create_state {:?}", t.elapsed());
-        for seconds in [4.0, 30.0] {
-            let pcm = speech_like(seconds, 9);
-            for (threads, max_tokens) in [(1, 64), (2, 64), (1, 1), (2, 1)] {
-                let opts = DecodeOptions {
-                    threads,
-                    max_tokens,
-                    ..relaxed()
-                };
-                decoder.decode(&pcm, &opts).unwrap();
-                let runs = 3;
-                let t = Instant::now();
-                let mut d = None;
-                for _ in 0..runs {
-                    d = Some(decoder.decode(&pcm, &opts).unwrap());
-                }
-                let d = d.unwrap();
-                let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-                println!(
-                    "{name}: {seconds} s window, {threads} thread(s), max_tokens {max_tokens}: \
-                     {:?} per decode, {} tokens, looped {} (load {})",
-                    t.elapsed() / runs,
-                    d.tokens,
-                    d.looped,
-                    load.split(' ').next().unwrap_or("?"),
-                );
-            }
-        }
-    }
 }

@@ -9,7 +9,12 @@
 //! A memory backend serves tests in paused tokio time and benchmarks that measure routing
 //! alone; it keeps the same contract within one process.
 
+mod outbox;
+mod transcripts;
 mod writer;
+
+pub use outbox::OutboxRow;
+pub use transcripts::TranscriptRow;
 
 use engine::agent::{Agent, StatusChange};
 use engine::call::{Call, CallState};
@@ -77,56 +82,6 @@ struct Memory {
     links: std::collections::BTreeSet<(String, String)>,
     transcripts: Vec<TranscriptRow>,
     outbox: std::collections::BTreeMap<String, OutboxRow>,
-}
-
-/// A call log waiting for, or done with, delivery to one CRM connector (G3): the durable
-/// outbox.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct OutboxRow {
-    /// `<call>:v<version>:<connector>`: unique, and the CRM's idempotency key is
-    /// `<call>:v<version>`.
-    pub key: String,
-    /// The call.
-    pub call_id: String,
-    /// The log's version (1 at the call's end, +1 per later change).
-    pub version: i64,
-    /// The connector's name.
-    pub connector: String,
-    /// The log (JSON).
-    pub payload: String,
-    /// `pending`, `delivered`, `dead`, or `superseded` (a later version replaced it before it
-    /// was ever sent).
-    pub state: String,
-    /// Failed attempts so far.
-    pub attempts: i64,
-    /// When it is due next (ms since the epoch).
-    pub next_at: i64,
-    /// The last failure.
-    pub last_error: Option<String>,
-    /// When it was queued (ms since the epoch).
-    pub created_at: i64,
-    /// When it last changed (ms since the epoch).
-    pub updated_at: i64,
-}
-
-/// A stored piece of a call's transcript (a final segment, I3), kept when the call's queue
-/// says so.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct TranscriptRow {
-    /// The call.
-    pub call_id: String,
-    /// `agent` or `customer`.
-    pub leg: String,
-    /// The agent who spoke, on an agent leg.
-    pub agent: Option<String>,
-    /// Start, ms from the start of the leg.
-    pub start_ms: i64,
-    /// End, ms from the start of the leg.
-    pub end_ms: i64,
-    /// The words.
-    pub text: String,
-    /// When it was transcribed (ms since the epoch).
-    pub at: i64,
 }
 
 /// A transaction that is not a call (F1): a chat, recorded so that calls can be linked to it
@@ -702,133 +657,6 @@ impl Store {
                     .iter()
                     .map(|r| r.try_get("b"))
                     .collect::<Result<_, _>>()?)
-            }
-        }
-    }
-
-    /// Keeps a final transcript segment.
-    pub async fn save_transcript(&self, row: &TranscriptRow) -> Result<(), StoreError> {
-        match &self.inner {
-            Backend::Memory(m) => {
-                lock(m).transcripts.push(row.clone());
-                Ok(())
-            }
-            Backend::Sql(_, writer) => submit(writer, Write::Transcript(row.clone())).await,
-        }
-    }
-
-    /// A call's stored transcript, in the order it was spoken (by start, then leg).
-    pub async fn transcript(&self, call: &str) -> Result<Vec<TranscriptRow>, StoreError> {
-        let mut rows = match &self.inner {
-            Backend::Memory(m) => lock(m)
-                .transcripts
-                .iter()
-                .filter(|r| r.call_id == call)
-                .cloned()
-                .collect(),
-            Backend::Sql(pool, _) => {
-                let rows = sqlx::query(
-                    "SELECT call_id, leg, agent, start_ms, end_ms, text, at FROM transcripts
-                     WHERE call_id = $1",
-                )
-                .bind(call.to_owned())
-                .fetch_all(pool)
-                .await?;
-                rows.iter()
-                    .map(|r| -> Result<TranscriptRow, sqlx::Error> {
-                        Ok(TranscriptRow {
-                            call_id: r.try_get("call_id")?,
-                            leg: r.try_get("leg")?,
-                            agent: r.try_get("agent")?,
-                            start_ms: r.try_get("start_ms")?,
-                            end_ms: r.try_get("end_ms")?,
-                            text: r.try_get("text")?,
-                            at: r.try_get("at")?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?
-            }
-        };
-        rows.sort_by(|a, b| {
-            (a.start_ms, &a.leg, a.at, a.end_ms).cmp(&(b.start_ms, &b.leg, b.at, b.end_ms))
-        });
-        Ok(rows)
-    }
-
-    /// Writes an outbox row (new, or its new state), replacing the row with its key.
-    pub async fn outbox_put(&self, row: &OutboxRow) -> Result<(), StoreError> {
-        match &self.inner {
-            Backend::Memory(m) => {
-                lock(m).outbox.insert(row.key.clone(), row.clone());
-                Ok(())
-            }
-            Backend::Sql(_, writer) => submit(writer, Write::Outbox(row.clone())).await,
-        }
-    }
-
-    /// Outbox rows in a state (all states when `None`), oldest first.
-    pub async fn outbox(&self, state: Option<&str>) -> Result<Vec<OutboxRow>, StoreError> {
-        let mut rows: Vec<OutboxRow> = match &self.inner {
-            Backend::Memory(m) => lock(m)
-                .outbox
-                .values()
-                .filter(|r| state.is_none_or(|s| r.state == s))
-                .cloned()
-                .collect(),
-            Backend::Sql(pool, _) => {
-                let sql =
-                    "SELECT key, call_id, version, connector, payload, state, attempts, next_at,
-                        last_error, created_at, updated_at FROM crm_outbox";
-                let rows = match state {
-                    Some(s) => {
-                        sqlx::query(&format!("{sql} WHERE state = $1"))
-                            .bind(s.to_owned())
-                            .fetch_all(pool)
-                            .await?
-                    }
-                    None => sqlx::query(sql).fetch_all(pool).await?,
-                };
-                rows.iter()
-                    .map(|r| -> Result<OutboxRow, sqlx::Error> {
-                        Ok(OutboxRow {
-                            key: r.try_get("key")?,
-                            call_id: r.try_get("call_id")?,
-                            version: r.try_get("version")?,
-                            connector: r.try_get("connector")?,
-                            payload: r.try_get("payload")?,
-                            state: r.try_get("state")?,
-                            attempts: r.try_get("attempts")?,
-                            next_at: r.try_get("next_at")?,
-                            last_error: r.try_get("last_error")?,
-                            created_at: r.try_get("created_at")?,
-                            updated_at: r.try_get("updated_at")?,
-                        })
-                    })
-                    .collect::<Result<_, _>>()?
-            }
-        };
-        rows.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
-        Ok(rows)
-    }
-
-    /// The latest log version queued for a call (0 when none).
-    pub async fn outbox_version(&self, call: &str) -> Result<i64, StoreError> {
-        match &self.inner {
-            Backend::Memory(m) => Ok(lock(m)
-                .outbox
-                .values()
-                .filter(|r| r.call_id == call)
-                .map(|r| r.version)
-                .max()
-                .unwrap_or(0)),
-            Backend::Sql(pool, _) => {
-                let row = sqlx::query(
-                    "SELECT COALESCE(MAX(version), 0) AS v FROM crm_outbox WHERE call_id = $1",
-                )
-                .bind(call.to_owned())
-                .fetch_one(pool)
-                .await?;
-                Ok(row.try_get("v")?)
             }
         }
     }

@@ -9,32 +9,7 @@ async fn webrtc_signalling_answers_the_calls_agent_and_the_ingress_only() {
     let root = login(&app, "root").await;
     let alice = login(&app, "alice").await;
     let bob = login(&app, "bob").await;
-    call(
-        &app,
-        Method::PUT,
-        "/api/v1/agents/alice/status",
-        Some(&alice),
-        Some(r#"{"status":"ready"}"#),
-    )
-    .await;
-    let (_, c) = call(
-        &app,
-        Method::POST,
-        "/api/v1/calls",
-        Some(&root),
-        Some(r#"{"from":"+15550123","queue":"support"}"#),
-    )
-    .await;
-    let id = c["id"].as_str().unwrap().to_owned();
-    offered_to(&app, &mut events, &alice, &id).await;
-    call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/calls/{id}/accept"),
-        Some(&alice),
-        None,
-    )
-    .await;
+    let id = alice_answers(&app, &mut events, (&root, &alice), "+15550123").await;
 
     let path = format!("/api/v1/calls/{id}/media");
     let (client, _rx) = Leg::new().await.unwrap();

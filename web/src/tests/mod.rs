@@ -80,6 +80,37 @@ fn error_code(v: &Value) -> &str {
         .unwrap_or_else(|| panic!("not an error body: {v}"))
 }
 
+/// alice gets Ready and answers a call from `from` on `support` that root creates; its id.
+async fn alice_answers(
+    app: &Router,
+    events: &mut Events,
+    (root, alice): (&str, &str),
+    from: &str,
+) -> String {
+    call(
+        app,
+        Method::PUT,
+        "/api/v1/agents/alice/status",
+        Some(alice),
+        Some(r#"{"status":"ready"}"#),
+    )
+    .await;
+    let body = json!({"from": from, "queue": "support"}).to_string();
+    let (_, c) = call(app, Method::POST, "/api/v1/calls", Some(root), Some(&body)).await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    offered_to(app, events, alice, &id).await;
+    let (s, v) = call(
+        app,
+        Method::POST,
+        &format!("/api/v1/calls/{id}/accept"),
+        Some(alice),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    id
+}
+
 /// Waits until the call is offered (routing runs in the actors, after the 201).
 async fn offered_to(app: &Router, events: &mut Events, token: &str, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
