@@ -59,8 +59,19 @@ async fn the_echo_baseline_sends_back_what_it_receives() {
         .trim()
         .to_owned();
     let report = run(&options(&base, 2, true)).await.unwrap();
+    // The same with Opus: the peers send the audio encoded once, the echo decodes and
+    // re-encodes it.
+    let opus = run(&LoadOptions {
+        codec: actors::media::codec::Codec::Opus,
+        ..options(&base, 1, true)
+    })
+    .await
+    .unwrap();
     let _ = echo.kill();
     let _ = echo.wait();
     assert_eq!(report.peers_connected, 4, "{report:?}");
     assert!(report.packets_received > 4 * 80, "{report:?}");
+    assert!(report.packets_sent > 4 * 80, "{report:?}");
+    assert_eq!(opus.peers_connected, 2, "{opus:?}");
+    assert!(opus.packets_received > 2 * 80, "{opus:?}");
 }

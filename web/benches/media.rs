@@ -53,7 +53,7 @@ fn ok(r: &LoadReport) -> bool {
 
 fn row(kind: &str, r: &LoadReport) {
     println!(
-        "{kind:<9} {:>5} {:>9} {:>10} {:>8.3} {:>8.3} {:>6.0}% {:>6.0}%  {}",
+        "{kind:<9} {:>5} {:>9} {:>10} {:>8.3} {:>8.3} {:>6.0}% {:>6.0}% {:>9.2}  {}",
         r.calls,
         r.calls_connected,
         r.packets_received,
@@ -61,6 +61,7 @@ fn row(kind: &str, r: &LoadReport) {
         r.lost_pct,
         r.cpu_pct,
         r.server_cpu_pct.unwrap_or(f64::NAN),
+        r.generator_late_ticks_pct,
         if ok(r) { "ok" } else { "over" }
     );
 }
@@ -82,7 +83,9 @@ fn main() {
         "{} cores; {seconds} s measured per step; late = more than 10 ms after its timestamp",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    println!("kind      calls connected   received   late %   lost %    CPU server  verdict");
+    println!(
+        "kind      calls connected   received   late %   lost %    CPU  server gen-late%  verdict"
+    );
     let (mut best_echo, mut best_bridged) = (0usize, 0usize);
     let mut all = Vec::new();
     for &n in &steps {

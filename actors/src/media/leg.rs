@@ -428,12 +428,18 @@ impl Leg {
     }
 
     async fn write(&self, packet: rtp::Packet) -> Result<(), LegError> {
-        // Real-time audio never waits on one peer: a packet the stack cannot take at once
-        // (a connection closing, a stalled driver) is dropped, not queued.
-        tokio::time::timeout(Duration::from_millis(40), self.track.write_rtp(packet))
-            .await
-            .map_err(|_| LegError::Timeout("sending a packet"))?
-            .map_err(rtc_err)?;
+        // Real-time audio never waits long on one peer: a packet the stack cannot take
+        // within 40 ms (a connection closing, a stalled driver) is dropped, not queued. The
+        // common case, room in the driver's queue, is taken at once, without arming a timer
+        // for every packet.
+        let mut write = std::pin::pin!(self.track.write_rtp(packet));
+        match futures::FutureExt::now_or_never(write.as_mut()) {
+            Some(r) => r.map_err(rtc_err)?,
+            None => tokio::time::timeout(Duration::from_millis(40), write)
+                .await
+                .map_err(|_| LegError::Timeout("sending a packet"))?
+                .map_err(rtc_err)?,
+        }
         self.counters.sent.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

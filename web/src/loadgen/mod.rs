@@ -13,13 +13,16 @@
 //! same number of server-side legs as N bridged calls.
 
 use actors::media::codec::Codec;
-use actors::media::leg::{Leg, LegStats, FRAME_SAMPLES};
+use actors::media::leg::Leg;
 use anyhow::{anyhow, bail, Context as _, Result};
 use futures::StreamExt;
+use peers::Peers;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod peers;
 
 /// What to run (also the `switchyard loadgen` arguments).
 #[derive(Clone, Debug, clap::Args)]
@@ -88,6 +91,9 @@ pub struct LoadReport {
     pub cpu_pct: f64,
     /// The server process's share of that, percent of all cores (with `server_pid`).
     pub server_cpu_pct: Option<f64>,
+    /// The generator's own 1 ms ticks that ran more than 5 ms behind, in percent: above a
+    /// fraction of a percent the machine is holding up the measuring instrument itself.
+    pub generator_late_ticks_pct: f64,
     /// Cores.
     pub cores: usize,
     /// Seconds measured.
@@ -117,72 +123,6 @@ fn audio(wav: Option<&std::path::Path>) -> Result<Arc<Vec<i16>>> {
             .map(|c| (c.iter().map(|s| i32::from(*s)).sum::<i32>() / step as i32) as i16)
             .collect(),
     ))
-}
-
-/// One peer of the load: its leg, and its place in the sending schedule.
-struct Peer {
-    leg: Arc<Leg>,
-}
-
-/// The peers' sending: one task for all of them, waking every millisecond and sending for the
-/// twentieth of the peers whose 20 ms phase falls on it. Real callers do not speak in step
-/// (every packet of the run leaving in one burst would measure the burst), and one task
-/// instead of one per peer leaves the machine to the server under test.
-/// Per phase slot, its peers with where each is in the audio.
-type Slots = Arc<std::sync::Mutex<Vec<Vec<(Arc<Leg>, usize)>>>>;
-
-#[derive(Clone)]
-struct Schedule {
-    slots: Slots,
-    task: Arc<tokio::task::JoinHandle<()>>,
-}
-
-impl Schedule {
-    fn start(audio: Arc<Vec<i16>>) -> Schedule {
-        let slots: Slots = Arc::new(std::sync::Mutex::new(vec![Vec::new(); 20]));
-        let shared = slots.clone();
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            let mut ms = 0usize;
-            loop {
-                tick.tick().await;
-                let due: Vec<(Arc<Leg>, usize)> = {
-                    let mut all = shared.lock().unwrap_or_else(|e| e.into_inner());
-                    let slot = &mut all[ms % 20];
-                    for (_, at) in slot.iter_mut() {
-                        if *at + 2 * FRAME_SAMPLES > audio.len() {
-                            *at = 0;
-                        } else {
-                            *at += FRAME_SAMPLES;
-                        }
-                    }
-                    slot.clone()
-                };
-                for (leg, at) in due {
-                    let _ = leg.send(&audio[at..at + FRAME_SAMPLES]).await;
-                }
-                ms += 1;
-            }
-        });
-        Schedule {
-            slots,
-            task: Arc::new(task),
-        }
-    }
-
-    /// Adds a peer at a random phase; what it receives is counted, not kept.
-    fn add(&self, leg: Leg) -> Peer {
-        leg.redirect(|_| {});
-        let leg = Arc::new(leg);
-        let slot = rand::random::<usize>() % 20;
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())[slot].push((leg.clone(), 0));
-        Peer { leg }
-    }
-
-    fn stop(&self) {
-        self.task.abort();
-    }
 }
 
 /// The HTTP side: JSON requests with an optional bearer token.
@@ -232,27 +172,33 @@ impl Api {
     }
 }
 
-/// Offers from a new client leg, posts the offer, takes the answer, waits for the connection.
+/// Connects a new peer: posts its offer to `path` in the body `body` makes of it, and takes
+/// the answer (the response itself, or its `sdp`); returns the response.
 async fn connect(
+    peers: &Peers,
     api: &Api,
-    codec: Codec,
     path: &str,
     token: Option<&str>,
     body: impl FnOnce(Value) -> Value,
-) -> Result<(Leg, tokio::sync::mpsc::Receiver<Vec<i16>>, Value)> {
-    let (leg, rx) = Leg::with_codecs(&Default::default(), &[codec]).await?;
-    let offer = serde_json::to_value(leg.offer().await?)?;
-    let v = api
-        .send(reqwest::Method::POST, path, token, Some(body(offer)))
-        .await?;
-    let answer = if v.get("sdp").is_some_and(Value::is_object) {
-        v["sdp"].clone()
-    } else {
-        v.clone()
-    };
-    leg.accept(serde_json::from_value(answer)?).await?;
-    leg.connected(Duration::from_secs(20)).await?;
-    Ok((leg, rx, v))
+) -> Result<Value> {
+    peers
+        .connect(|offer| async move {
+            let v = api
+                .send(
+                    reqwest::Method::POST,
+                    path,
+                    token,
+                    Some(body(serde_json::to_value(offer)?)),
+                )
+                .await?;
+            let answer = if v.get("sdp").is_some_and(Value::is_object) {
+                v["sdp"].clone()
+            } else {
+                v.clone()
+            };
+            Ok((serde_json::from_value(answer)?, v))
+        })
+        .await
 }
 
 fn cpu_ticks() -> (u64, u64) {
@@ -277,42 +223,35 @@ fn process_ticks(pid: u32) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
-fn totals(peers: &[Peer]) -> LegStats {
-    peers
-        .iter()
-        .map(|p| p.leg.stats())
-        .fold(LegStats::default(), |mut a, s| {
-            a.packets_sent += s.packets_sent;
-            a.packets_received += s.packets_received;
-            a.packets_lost += s.packets_lost;
-            a.packets_late += s.packets_late;
-            a
-        })
-}
-
 /// Runs the load and reports.
 pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
     let audio = audio(opts.wav.as_deref())?;
     let codec = opts.codec;
-    let schedule = Schedule::start(audio);
     let api = Api {
         base: opts.server.trim_end_matches('/').to_owned(),
         http: reqwest::Client::new(),
     };
-    let mut peers: Vec<Peer> = Vec::new();
+    let url = reqwest::Url::parse(&api.base).with_context(|| format!("--server {}", api.base))?;
+    let host = format!(
+        "{}:{}",
+        url.host_str().unwrap_or("127.0.0.1"),
+        url.port_or_known_default().unwrap_or(80)
+    );
+    let peers = Arc::new(Peers::start(&host, codec, &audio)?);
+    let mut peers_connected = 0;
     let mut customer_tokens: Vec<(String, String)> = Vec::new();
     if opts.echo {
         let results = futures::stream::iter(0..opts.calls * 2)
             .map(|_| {
-                let api = api.clone();
-                async move { connect(&api, codec, "/echo", None, |offer| offer).await }
+                let (api, peers) = (api.clone(), peers.clone());
+                async move { connect(&peers, &api, "/echo", None, |offer| offer).await }
             })
             .buffer_unordered(16)
             .collect::<Vec<_>>()
             .await;
         for r in results {
             match r {
-                Ok((leg, _, _)) => peers.push(schedule.add(leg)),
+                Ok(_) => peers_connected += 1,
                 Err(e) => tracing::warn!(error = %e, "an echo peer did not connect"),
             }
         }
@@ -355,7 +294,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         // Offers are accepted by whichever agent they reach, as they come.
         let (agent_peers_tx, mut agent_peers_rx) = tokio::sync::mpsc::unbounded_channel();
         let accept = {
-            let api = api.clone();
+            let (api, peers) = (api.clone(), peers.clone());
             let agents = agents.clone();
             tokio::spawn(async move {
                 let mut ws = ws;
@@ -376,7 +315,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
                     let Some(token) = agents.get(&agent).cloned() else {
                         continue;
                     };
-                    let (api, tx) = (api.clone(), agent_peers_tx.clone());
+                    let (api, tx, peers) = (api.clone(), agent_peers_tx.clone(), peers.clone());
                     tokio::spawn(async move {
                         let r = async {
                             api.send(
@@ -387,8 +326,8 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
                             )
                             .await?;
                             connect(
+                                &peers,
                                 &api,
-                                codec,
                                 &format!("/api/v1/calls/{call}/media"),
                                 Some(&token),
                                 |sdp| json!({"party": "agent", "sdp": sdp}),
@@ -403,12 +342,12 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         };
         let results = futures::stream::iter(0..opts.calls)
             .map(|_| {
-                let api = api.clone();
+                let (api, peers) = (api.clone(), peers.clone());
                 let queue = opts.queue.clone();
                 async move {
                     connect(
+                        &peers,
                         &api,
-                        codec,
                         "/api/v1/web-calls",
                         None,
                         |sdp| json!({"queue": queue, "name": "loadgen", "sdp": sdp}),
@@ -421,12 +360,12 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
             .await;
         for r in results {
             match r {
-                Ok((leg, _, v)) => {
+                Ok(v) => {
                     customer_tokens.push((
                         v["call_id"].as_str().unwrap_or_default().to_owned(),
                         v["token"].as_str().unwrap_or_default().to_owned(),
                     ));
-                    peers.push(schedule.add(leg));
+                    peers_connected += 1;
                 }
                 Err(e) => tracing::warn!(error = %e, "a customer did not connect"),
             }
@@ -435,8 +374,8 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         let mut agent_legs = 0;
         while agent_legs < customer_tokens.len() {
             match tokio::time::timeout_at(deadline, agent_peers_rx.recv()).await {
-                Ok(Some(Ok((leg, _, _)))) => {
-                    peers.push(schedule.add(leg));
+                Ok(Some(Ok(_))) => {
+                    peers_connected += 1;
                     agent_legs += 1;
                 }
                 Ok(Some(Err(e))) => tracing::warn!(error = %e, "an agent did not connect"),
@@ -445,15 +384,14 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         }
         accept.abort();
     }
-    let peers_connected = peers.len();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let server0 = opts.server_pid.and_then(process_ticks);
-    let (before, (t0, i0), started) = (totals(&peers), cpu_ticks(), Instant::now());
+    let (before, (t0, i0), started) = (peers.counts(), cpu_ticks(), Instant::now());
     tokio::time::sleep(Duration::from_secs(opts.seconds)).await;
-    let (after, (t1, i1), seconds) = (totals(&peers), cpu_ticks(), started.elapsed().as_secs_f64());
-    let received = after.packets_received - before.packets_received;
-    let lost = after.packets_lost - before.packets_lost;
-    let late = after.packets_late - before.packets_late;
+    let (after, (t1, i1), seconds) = (peers.counts(), cpu_ticks(), started.elapsed().as_secs_f64());
+    let received = after.received - before.received;
+    let lost = after.lost - before.lost;
+    let late = after.late - before.late;
     let busy = (t1 - t0).saturating_sub(i1 - i0);
     let server1 = opts.server_pid.and_then(process_ticks);
     let report = LoadReport {
@@ -466,7 +404,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
                 .saturating_sub(customer_tokens.len())
                 .min(customer_tokens.len())
         },
-        packets_sent: after.packets_sent - before.packets_sent,
+        packets_sent: after.sent - before.sent,
         packets_received: received,
         lost_pct: 100.0 * lost as f64 / ((received + lost) as f64).max(1.0),
         late_pct: 100.0 * late as f64 / (received as f64).max(1.0),
@@ -475,10 +413,11 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         server_cpu_pct: server0
             .zip(server1)
             .map(|(a, b)| 100.0 * (b - a) as f64 / ((t1 - t0) as f64).max(1.0)),
+        generator_late_ticks_pct: 100.0 * (after.late_ticks - before.late_ticks) as f64
+            / ((after.ticks - before.ticks) as f64).max(1.0),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         seconds,
     };
-    schedule.stop();
     for (call, token) in &customer_tokens {
         let _ = api
             .send(
@@ -489,9 +428,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
             )
             .await;
     }
-    for p in peers {
-        p.leg.close().await;
-    }
+    peers.stop();
     Ok(report)
 }
 

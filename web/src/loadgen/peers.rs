@@ -1,0 +1,608 @@
+//! The load generator's peers: real WebRTC peers (ICE, DTLS-SRTP, RTP), built on the sans-IO
+//! core of webrtc-rs (`rtc` 0.21) and all driven by one thread over one UDP socket.
+//!
+//! Test equipment must cost little beside the server it measures, which on a benchmark
+//! machine shares its cores. A peer of the async `webrtc` layer is a task with a socket, a
+//! driver loop and channels of its own; here every peer is a plain state machine, the
+//! socket's datagrams are handed to the peer their source address belongs to (each server leg
+//! has its own address, taken from the answer's candidates), and one 1 ms tick sends for the
+//! twentieth of the peers whose 20 ms phase falls on it and runs the peers' timers (ICE
+//! consent, DTLS retransmits: millisecond-grained). The audio is encoded once, before the
+//! run; what peers receive is counted (packets, sequence gaps, lateness), not decoded.
+
+use actors::media::arrivals::Arrivals;
+use actors::media::codec::{Codec, Encoder};
+use actors::media::leg::FRAME_SAMPLES;
+use anyhow::{anyhow, Context as _, Result};
+use bytes::{Bytes, BytesMut};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::media_engine::{
+    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_PCMU,
+};
+use rtc::peer_connection::event::RTCPeerConnectionEvent;
+use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
+};
+use rtc::rtp_transceiver::RTCRtpSenderId;
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+/// The tick: sending phases and timers advance once a millisecond.
+const TICK: Duration = Duration::from_millis(1);
+
+/// A tick this much behind its time means the generator itself was held up (the machine
+/// did not run it): its packets leave late, whatever the server does.
+const LATE_TICK: Duration = Duration::from_millis(5);
+
+/// The socket's buffers: a few hundred milliseconds of every peer's packets, so a thread the
+/// machine descheduled for a while loses nothing.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// What every peer has carried so far, summed.
+#[derive(Debug, Default)]
+pub struct Totals {
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    pub lost: AtomicU64,
+    pub late: AtomicU64,
+    /// Ticks run, and those more than [`LATE_TICK`] behind.
+    pub ticks: AtomicU64,
+    pub late_ticks: AtomicU64,
+}
+
+/// A snapshot of [`Totals`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counts {
+    pub sent: u64,
+    pub received: u64,
+    pub lost: u64,
+    pub late: u64,
+    pub ticks: u64,
+    pub late_ticks: u64,
+}
+
+impl Totals {
+    pub fn snapshot(&self) -> Counts {
+        Counts {
+            sent: self.sent.load(Ordering::Relaxed),
+            received: self.received.load(Ordering::Relaxed),
+            lost: self.lost.load(Ordering::Relaxed),
+            late: self.late.load(Ordering::Relaxed),
+            ticks: self.ticks.load(Ordering::Relaxed),
+            late_ticks: self.late_ticks.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A connection handed to the peers' thread once its remote description is set.
+struct Joining {
+    pc: RTCPeerConnection,
+    sender: RTCRtpSenderId,
+    ssrc: u32,
+    remotes: Vec<SocketAddr>,
+    connected: tokio::sync::oneshot::Sender<()>,
+}
+
+enum Command {
+    Add(Box<Joining>),
+    Stop,
+}
+
+/// The peers of one run.
+pub struct Peers {
+    commands: mpsc::Sender<Command>,
+    totals: Arc<Totals>,
+    local: SocketAddr,
+    codec: Codec,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Peers {
+    /// Binds the socket on the address this machine reaches `server` from (`host:port`) and
+    /// starts the thread; every peer sends `audio` (8 kHz PCM) in a loop with `codec`.
+    pub fn start(server: &str, codec: Codec, audio: &[i16]) -> Result<Peers> {
+        let target = server
+            .to_socket_addrs()
+            .with_context(|| format!("resolving {server}"))?
+            .next()
+            .ok_or_else(|| anyhow!("{server}: no address"))?;
+        let probe = UdpSocket::bind((unspecified(target), 0))?;
+        probe.connect(target)?;
+        let ip = probe.local_addr()?.ip();
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(target),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )?;
+        // Best effort: the kernel caps both at its own maximum.
+        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+        socket.bind(&SocketAddr::new(ip, 0).into())?;
+        socket.set_nonblocking(true)?;
+        let socket = mio::net::UdpSocket::from_std(socket.into());
+        let local = socket.local_addr()?;
+        let media = Media::encode(codec, audio)?;
+        let totals = Arc::new(Totals::default());
+        let (commands, rx) = mpsc::channel();
+        let shared = totals.clone();
+        let thread = std::thread::Builder::new()
+            .name("loadgen-peers".into())
+            .spawn(move || {
+                if let Err(e) = Driver::new(socket, local, media, shared).run(rx) {
+                    tracing::error!(error = %e, "the load generator's peers stopped");
+                }
+            })?;
+        Ok(Peers {
+            commands,
+            totals,
+            local,
+            codec,
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
+    }
+
+    /// What the peers have carried so far.
+    pub fn counts(&self) -> Counts {
+        self.totals.snapshot()
+    }
+
+    /// Makes a peer's offer (its one host candidate included), hands it to `signal` (which
+    /// returns the remote's answer), and waits until the connection is up.
+    pub async fn connect<F, Fut, T>(&self, signal: F) -> Result<T>
+    where
+        F: FnOnce(RTCSessionDescription) -> Fut,
+        Fut: std::future::Future<Output = Result<(RTCSessionDescription, T)>>,
+    {
+        let (pc, sender, ssrc, offer) = self.offer()?;
+        let (answer, out) = signal(offer).await?;
+        let remotes = candidates(&answer.sdp);
+        if remotes.is_empty() {
+            return Err(anyhow!("the answer has no UDP candidate"));
+        }
+        let connected = self.join(pc, sender, ssrc, answer, remotes)?;
+        tokio::time::timeout(Duration::from_secs(20), connected)
+            .await
+            .map_err(|_| anyhow!("the connection did not come up in 20 s"))?
+            .map_err(|_| anyhow!("the peers' thread stopped"))?;
+        Ok(out)
+    }
+
+    fn offer(
+        &self,
+    ) -> Result<(
+        RTCPeerConnection,
+        RTCRtpSenderId,
+        u32,
+        RTCSessionDescription,
+    )> {
+        let mut media = MediaEngine::default();
+        let (rtp_codec, payload_type) = rtp_codec(self.codec);
+        media.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: rtp_codec.clone(),
+                payload_type,
+            },
+            RtpCodecKind::Audio,
+        )?;
+        let mut pc = RTCPeerConnectionBuilder::new()
+            .with_media_engine(media)
+            .build(Instant::now())?;
+        let ssrc = rand::random::<u32>();
+        let track = MediaStreamTrack::new(
+            "loadgen".to_owned(),
+            format!("audio-{ssrc}"),
+            "audio".to_owned(),
+            RtpCodecKind::Audio,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec: rtp_codec,
+                ..Default::default()
+            }],
+        );
+        let sender = pc.add_track(track)?;
+        let offer = pc.create_offer(None)?;
+        pc.set_local_description(Instant::now(), offer)?;
+        let host = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: self.local.ip().to_string(),
+                port: self.local.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()?;
+        pc.add_local_candidate(RTCIceCandidate::from(&host).to_json()?)?;
+        let offer = pc
+            .local_description()
+            .ok_or_else(|| anyhow!("no local description"))?;
+        Ok((pc, sender, ssrc, offer))
+    }
+
+    fn join(
+        &self,
+        mut pc: RTCPeerConnection,
+        sender: RTCRtpSenderId,
+        ssrc: u32,
+        answer: RTCSessionDescription,
+        remotes: Vec<SocketAddr>,
+    ) -> Result<tokio::sync::oneshot::Receiver<()>> {
+        pc.set_remote_description(Instant::now(), answer)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.commands
+            .send(Command::Add(Box::new(Joining {
+                pc,
+                sender,
+                ssrc,
+                remotes,
+                connected: tx,
+            })))
+            .map_err(|_| anyhow!("the peers' thread stopped"))?;
+        Ok(rx)
+    }
+
+    /// Closes every connection and stops the thread.
+    pub fn stop(&self) {
+        let _ = self.commands.send(Command::Stop);
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Peers {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn unspecified(target: SocketAddr) -> std::net::IpAddr {
+    if target.is_ipv4() {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    }
+}
+
+/// The codec as the peers offer it, with its payload type (the numbers the server's legs use).
+fn rtp_codec(codec: Codec) -> (RTCRtpCodec, u8) {
+    let (mime, rate, channels, fmtp, pt) = match codec {
+        Codec::Opus => (MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1", 111),
+        Codec::Pcmu => (MIME_TYPE_PCMU, 8_000, 0, "", 0),
+    };
+    (
+        RTCRtpCodec {
+            mime_type: mime.to_owned(),
+            clock_rate: rate,
+            channels,
+            sdp_fmtp_line: fmtp.to_owned(),
+            rtcp_feedback: vec![],
+        },
+        pt,
+    )
+}
+
+/// The UDP host candidates of a session description (`a=candidate:<foundation> <component>
+/// udp <priority> <address> <port> typ …`).
+fn candidates(sdp: &str) -> Vec<SocketAddr> {
+    sdp.lines()
+        .filter_map(|l| l.trim().strip_prefix("a=candidate:"))
+        .filter_map(|c| {
+            let f: Vec<&str> = c.split_whitespace().collect();
+            if !f.get(2)?.eq_ignore_ascii_case("udp") {
+                return None;
+            }
+            let ip: std::net::IpAddr = f.get(4)?.parse().ok()?;
+            Some(SocketAddr::new(ip, f.get(5)?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The audio every peer sends: encoded once, with its RTP numbers.
+struct Media {
+    frames: Vec<Bytes>,
+    payload_type: u8,
+    /// RTP clock ticks per frame.
+    step: u32,
+    clock_rate: u32,
+}
+
+impl Media {
+    fn encode(codec: Codec, audio: &[i16]) -> Result<Media> {
+        let mut encoder = Encoder::new(codec).map_err(|e| anyhow!(e))?;
+        let frames = audio
+            .chunks_exact(FRAME_SAMPLES)
+            .map(|pcm| encoder.encode(pcm).map(Bytes::from))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow!(e))?;
+        if frames.is_empty() {
+            return Err(anyhow!("the audio is shorter than a frame"));
+        }
+        Ok(Media {
+            frames,
+            payload_type: rtp_codec(codec).1,
+            step: FRAME_SAMPLES as u32 * codec.clock_rate() / 8_000,
+            clock_rate: codec.clock_rate(),
+        })
+    }
+}
+
+/// One peer on the thread.
+struct Peer {
+    pc: RTCPeerConnection,
+    sender: RTCRtpSenderId,
+    ssrc: u32,
+    sequence: u16,
+    timestamp: u32,
+    frame: usize,
+    started: bool,
+    /// Until the connection is up: who waits for it.
+    waiting: Option<tokio::sync::oneshot::Sender<()>>,
+    up: bool,
+    arrivals: Arrivals,
+    next_timeout: Option<Instant>,
+}
+
+struct Driver {
+    socket: mio::net::UdpSocket,
+    local: SocketAddr,
+    media: Media,
+    totals: Arc<Totals>,
+    peers: Vec<Peer>,
+    by_remote: HashMap<SocketAddr, usize>,
+    /// Per 1 ms phase of the 20 ms frame, its peers.
+    phases: Vec<Vec<usize>>,
+}
+
+impl Driver {
+    fn new(
+        socket: mio::net::UdpSocket,
+        local: SocketAddr,
+        media: Media,
+        totals: Arc<Totals>,
+    ) -> Driver {
+        Driver {
+            socket,
+            local,
+            media,
+            totals,
+            peers: Vec::new(),
+            by_remote: HashMap::new(),
+            phases: vec![Vec::new(); 20],
+        }
+    }
+
+    /// The loop: wait for datagrams until the next tick (epoll's timeout: a socket timeout
+    /// would round up to the kernel's jiffies, several milliseconds), read them all, and on
+    /// each tick take new peers, run due timers and send the phase's frames.
+    fn run(mut self, commands: mpsc::Receiver<Command>) -> std::io::Result<()> {
+        let mut poll = mio::Poll::new()?;
+        let mut events = mio::Events::with_capacity(8);
+        poll.registry()
+            .register(&mut self.socket, mio::Token(0), mio::Interest::READABLE)?;
+        let mut buf = vec![0u8; 2048];
+        let mut next_tick = Instant::now();
+        let mut ms = 0usize;
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            if !wait.is_zero() {
+                if let Err(e) = poll.poll(&mut events, Some(wait)) {
+                    if e.kind() != ErrorKind::Interrupted {
+                        return Err(e);
+                    }
+                }
+            }
+            loop {
+                match self.socket.recv_from(&mut buf) {
+                    Ok((n, from)) => {
+                        if let Some(&i) = self.by_remote.get(&from) {
+                            self.read(i, from, &buf[..n]);
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    // An ICMP error for one peer (its server leg closed) is not the others'.
+                    Err(e) => {
+                        tracing::debug!(error = %e, "loadgen socket");
+                        break;
+                    }
+                }
+            }
+            let now = Instant::now();
+            if now < next_tick {
+                continue;
+            }
+            self.totals.ticks.fetch_add(1, Ordering::Relaxed);
+            if now - next_tick > LATE_TICK {
+                self.totals.late_ticks.fetch_add(1, Ordering::Relaxed);
+            }
+            // A thread held up for long starts its schedule afresh rather than catch up.
+            next_tick = if now - next_tick > 20 * TICK {
+                now + TICK
+            } else {
+                next_tick + TICK
+            };
+            loop {
+                match commands.try_recv() {
+                    Ok(Command::Add(j)) => self.add(*j, ms),
+                    Ok(Command::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
+                        self.close();
+                        return Ok(());
+                    }
+                    Err(mpsc::TryRecvError::Empty) => break,
+                }
+            }
+            for i in 0..self.peers.len() {
+                if self.peers[i].next_timeout.is_some_and(|t| t <= now) {
+                    let _ = self.peers[i].pc.handle_timeout(now);
+                    self.after(i);
+                }
+            }
+            for k in 0..self.phases[ms % 20].len() {
+                let i = self.phases[ms % 20][k];
+                if self.peers[i].up {
+                    self.send(i, now);
+                    self.after(i);
+                }
+            }
+            ms = ms.wrapping_add(1);
+        }
+    }
+
+    fn add(&mut self, j: Joining, ms: usize) {
+        let i = self.peers.len();
+        for r in &j.remotes {
+            self.by_remote.insert(*r, i);
+        }
+        // A random phase: real callers do not speak in step.
+        self.phases[(ms + rand::random::<usize>()) % 20].push(i);
+        self.peers.push(Peer {
+            pc: j.pc,
+            sender: j.sender,
+            ssrc: j.ssrc,
+            sequence: rand::random(),
+            timestamp: rand::random(),
+            frame: 0,
+            started: false,
+            waiting: Some(j.connected),
+            up: false,
+            arrivals: Arrivals::default(),
+            next_timeout: Some(Instant::now()),
+        });
+        self.after(i);
+    }
+
+    fn read(&mut self, i: usize, from: SocketAddr, datagram: &[u8]) {
+        let now = Instant::now();
+        let _ = self.peers[i].pc.handle_read(TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: self.local,
+                peer_addr: from,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(datagram),
+        });
+        self.after(i);
+    }
+
+    fn send(&mut self, i: usize, now: Instant) {
+        let media = &self.media;
+        let p = &mut self.peers[i];
+        let packet = rtp::Packet {
+            header: rtp::header::Header {
+                version: 2,
+                marker: !p.started,
+                payload_type: media.payload_type,
+                sequence_number: p.sequence,
+                timestamp: p.timestamp,
+                ssrc: p.ssrc,
+                ..Default::default()
+            },
+            payload: media.frames[p.frame].clone(),
+        };
+        p.sequence = p.sequence.wrapping_add(1);
+        p.timestamp = p.timestamp.wrapping_add(media.step);
+        p.frame = (p.frame + 1) % media.frames.len();
+        p.started = true;
+        if let Some(mut sender) = p.pc.rtp_sender(p.sender) {
+            if sender.write_rtp(now, packet).is_ok() {
+                self.totals.sent.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Everything a peer has to do after an input: send its datagrams, note its state, count
+    /// what it received, and remember its next timer.
+    fn after(&mut self, i: usize) {
+        let p = &mut self.peers[i];
+        while let Some(out) = p.pc.poll_write() {
+            let _ = self.socket.send_to(&out.message, out.transport.peer_addr);
+        }
+        while let Some(event) = p.pc.poll_event() {
+            if let RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) = event {
+                p.up = state == RTCPeerConnectionState::Connected;
+                if p.up {
+                    if let Some(w) = p.waiting.take() {
+                        let _ = w.send(());
+                    }
+                }
+            }
+        }
+        while let Some(message) = p.pc.poll_read() {
+            if let RTCMessage::RtpPacket(_, packet) = message.message {
+                let h = &packet.header;
+                let (lost, late) = (p.arrivals.lost, p.arrivals.late);
+                p.arrivals.packet(
+                    Instant::now(),
+                    h.sequence_number,
+                    h.timestamp,
+                    self.media.clock_rate,
+                    h.marker,
+                );
+                let t = &self.totals;
+                t.received.fetch_add(1, Ordering::Relaxed);
+                t.lost.fetch_add(p.arrivals.lost - lost, Ordering::Relaxed);
+                t.late.fetch_add(p.arrivals.late - late, Ordering::Relaxed);
+            }
+        }
+        p.next_timeout = p.pc.poll_timeout();
+    }
+
+    fn close(mut self) {
+        for i in 0..self.peers.len() {
+            let _ = self.peers[i].pc.close();
+            self.after(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn udp_candidates_are_read_from_the_answer() {
+        let sdp = "v=0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 40001 typ host\r\n\
+                   a=candidate:2 1 tcp 1 127.0.0.1 9 typ host tcptype active\r\n\
+                   a=candidate:3 1 UDP 1694498815 ::1 40002 typ host\r\n";
+        assert_eq!(
+            candidates(sdp),
+            vec![
+                "127.0.0.1:40001".parse::<SocketAddr>().unwrap(),
+                "[::1]:40002".parse::<SocketAddr>().unwrap()
+            ]
+        );
+    }
+
+    #[test]
+    fn the_audio_is_encoded_once_into_frames() {
+        let audio = vec![1000i16; FRAME_SAMPLES * 3 + 10];
+        let m = Media::encode(Codec::Pcmu, &audio).unwrap();
+        assert_eq!(m.frames.len(), 3);
+        assert_eq!(m.frames[0].len(), FRAME_SAMPLES);
+        assert_eq!((m.payload_type, m.step, m.clock_rate), (0, 160, 8_000));
+        let o = Media::encode(Codec::Opus, &audio).unwrap();
+        assert_eq!((o.payload_type, o.step, o.clock_rate), (111, 960, 48_000));
+        assert!(Media::encode(Codec::Pcmu, &audio[..100]).is_err());
+    }
+}
