@@ -45,8 +45,18 @@ async fn the_load_generator_bridges_calls_through_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_echo_baseline_sends_back_what_it_receives() {
+    echo_sends_back(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_core_echo_sends_back_what_it_receives() {
+    echo_sends_back(&["--core"]).await;
+}
+
+async fn echo_sends_back(args: &[&str]) {
     let mut echo = Command::new(env!("CARGO_BIN_EXE_switchyard-under-test"))
         .args(["media-echo", "--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

@@ -5,6 +5,8 @@
 //! per step, default 10):
 //! - baseline: `switchyard media-echo` in its own process, 2N peers from the load generator
 //!   (the same number of server legs as N calls: each leg receives and sends 50 packets/s);
+//! - core: `switchyard media-echo --core`, the same echo on webrtc-rs's sans-IO core driven by
+//!   one thread (what a server driving the core itself could reach);
 //! - bridged: `switchyard serve` in its own process with N agents, N web calls from the load
 //!   generator, each a customer peer and the agent's peer sending audio through the bridge.
 //!
@@ -86,7 +88,7 @@ fn main() {
     println!(
         "kind      calls connected   received   late %   lost %    CPU  server gen-late%  verdict"
     );
-    let (mut best_echo, mut best_bridged) = (0usize, 0usize);
+    let (mut best_echo, mut best_core, mut best_bridged) = (0usize, 0usize, 0usize);
     let mut all = Vec::new();
     for &n in &steps {
         let (mut echo, base) = spawn(&["media-echo", "--listen", "127.0.0.1:0"]);
@@ -97,6 +99,15 @@ fn main() {
         row("baseline", &baseline);
         if ok(&baseline) {
             best_echo = n;
+        }
+        let (mut echo, base) = spawn(&["media-echo", "--core", "--listen", "127.0.0.1:0"]);
+        let core = rt.block_on(run(&options(base, echo.id(), n, seconds, true)));
+        let _ = echo.kill();
+        let _ = echo.wait();
+        let core = core.expect("the core echo runs");
+        row("core", &core);
+        if ok(&core) {
+            best_core = n;
         }
 
         let dir = work.path().join(format!("step{n}"));
@@ -124,8 +135,10 @@ fn main() {
         if ok(&bridged) {
             best_bridged = n;
         }
-        all.push(serde_json::json!({"calls": n, "baseline": baseline, "bridged": bridged}));
-        if !ok(&baseline) && !ok(&bridged) {
+        all.push(
+            serde_json::json!({"calls": n, "baseline": baseline, "core": core, "bridged": bridged}),
+        );
+        if !ok(&baseline) && !ok(&core) && !ok(&bridged) {
             break;
         }
     }
@@ -135,11 +148,11 @@ fn main() {
         0.0
     };
     println!(
-        "largest step under 1% late and 1% lost: bridged {best_bridged} calls, baseline {best_echo} (ratio {:.0}%)",
+        "largest step under 1% late and 1% lost: bridged {best_bridged} calls, baseline {best_echo} (ratio {:.0}%), core echo {best_core}",
         ratio * 100.0
     );
     println!(
         "{}",
-        serde_json::json!({"bridged_calls": best_bridged, "baseline_calls": best_echo, "ratio": ratio, "steps": all})
+        serde_json::json!({"bridged_calls": best_bridged, "baseline_calls": best_echo, "core_echo_calls": best_core, "ratio": ratio, "steps": all})
     );
 }

@@ -66,6 +66,10 @@ pub enum Command {
         /// Address to listen on (`POST /echo` with an offer).
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: SocketAddr,
+        /// Legs on webrtc-rs's sans-IO core, all driven by one thread, instead of the async
+        /// layer's peer connections: the core's own limit.
+        #[arg(long)]
+        core: bool,
     },
 }
 
@@ -109,10 +113,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&report)?);
             return Ok(());
         }
-        Command::MediaEcho { listen } => {
+        Command::MediaEcho { listen, core } => {
+            let app = if core {
+                crate::loadgen::core_echo_app(crate::loadgen::CoreEcho::start()?)
+            } else {
+                crate::loadgen::echo_app()
+            };
             let listener = tokio::net::TcpListener::bind(listen).await?;
             println!("media-echo listening on http://{}", listener.local_addr()?);
-            axum::serve(listener, crate::loadgen::echo_app())
+            axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
             return Ok(());

@@ -10,7 +10,8 @@
 //!
 //! `media-echo` is the stack's own limit for the same work: raw webrtc-rs legs that send back
 //! each frame they receive, nothing else; `loadgen --echo` drives 2N peers against it, the
-//! same number of server-side legs as N bridged calls.
+//! same number of server-side legs as N bridged calls. `media-echo --core` is the same echo on
+//! webrtc-rs's sans-IO core driven by one thread ([`CoreEcho`]).
 
 use actors::media::codec::Codec;
 use actors::media::leg::Leg;
@@ -22,7 +23,10 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod echo;
 mod peers;
+
+pub use echo::{app as core_echo_app, CoreEcho};
 
 /// What to run (also the `switchyard loadgen` arguments).
 #[derive(Clone, Debug, clap::Args)]
@@ -237,7 +241,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         url.host_str().unwrap_or("127.0.0.1"),
         url.port_or_known_default().unwrap_or(80)
     );
-    let peers = Arc::new(Peers::start(&host, codec, &audio)?);
+    let peers = Arc::new(Peers::start(&host, opts.calls * 2, codec, &audio)?);
     let mut peers_connected = 0;
     let mut customer_tokens: Vec<(String, String)> = Vec::new();
     if opts.echo {

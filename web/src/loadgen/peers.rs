@@ -1,13 +1,14 @@
 //! The load generator's peers: real WebRTC peers (ICE, DTLS-SRTP, RTP), built on the sans-IO
-//! core of webrtc-rs (`rtc` 0.21) and all driven by one thread over one UDP socket.
+//! core of webrtc-rs (`rtc` 0.21) and driven by a thread per 400 peers (up to one per core),
+//! each with one UDP socket for its share of the peers.
 //!
 //! Test equipment must cost little beside the server it measures, which on a benchmark
 //! machine shares its cores. A peer of the async `webrtc` layer is a task with a socket, a
-//! driver loop and channels of its own; here every peer is a plain state machine, the
-//! socket's datagrams are handed to the peer their source address belongs to (each server leg
-//! has its own address, taken from the answer's candidates), and one 1 ms tick sends for the
-//! twentieth of the peers whose 20 ms phase falls on it and runs the peers' timers (ICE
-//! consent, DTLS retransmits: millisecond-grained). The audio is encoded once, before the
+//! driver loop and channels of its own; here every peer is a plain state machine, a socket's
+//! datagrams are handed to the peer their source address belongs to (each server leg has its
+//! own address, taken from the answer's candidates), and a 1 ms tick sends for the twentieth
+//! of the peers whose 20 ms phase falls on it and runs the peers' timers (ICE consent, DTLS
+//! retransmits: millisecond-grained). The audio is encoded once, before the
 //! run; what peers receive is counted (packets, sequence gaps, lateness), not decoded.
 
 use actors::media::arrivals::Arrivals;
@@ -42,6 +43,10 @@ use std::time::{Duration, Instant};
 
 /// The tick: sending phases and timers advance once a millisecond.
 const TICK: Duration = Duration::from_millis(1);
+
+/// The peers one thread drives: one thread does more with less CPU (a wake-up serves more
+/// peers) until it nears a core of its own, at about 500 peers.
+const PEERS_PER_THREAD: usize = 400;
 
 /// A tick this much behind its time means the generator itself was held up (the machine
 /// did not run it): its packets leave late, whatever the server does.
@@ -103,17 +108,25 @@ enum Command {
 
 /// The peers of one run.
 pub struct Peers {
-    commands: mpsc::Sender<Command>,
+    shards: Vec<Shard>,
+    next: AtomicU64,
     totals: Arc<Totals>,
-    local: SocketAddr,
     codec: Codec,
+}
+
+/// One thread with its socket and its share of the peers.
+struct Shard {
+    commands: mpsc::Sender<Command>,
+    local: SocketAddr,
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Peers {
-    /// Binds the socket on the address this machine reaches `server` from (`host:port`) and
-    /// starts the thread; every peer sends `audio` (8 kHz PCM) in a loop with `codec`.
-    pub fn start(server: &str, codec: Codec, audio: &[i16]) -> Result<Peers> {
+    /// Starts a thread for every [`PEERS_PER_THREAD`] of the `expected` peers (at most one per
+    /// core, up to 4), each with its socket bound on the address this machine reaches `server`
+    /// from (`host:port`); every peer sends `audio` (8 kHz PCM) in a loop with `codec`. Peers
+    /// are dealt to the threads in turn.
+    pub fn start(server: &str, expected: usize, codec: Codec, audio: &[i16]) -> Result<Peers> {
         let target = server
             .to_socket_addrs()
             .with_context(|| format!("resolving {server}"))?
@@ -122,35 +135,18 @@ impl Peers {
         let probe = UdpSocket::bind((unspecified(target), 0))?;
         probe.connect(target)?;
         let ip = probe.local_addr()?.ip();
-        let socket = socket2::Socket::new(
-            socket2::Domain::for_address(target),
-            socket2::Type::DGRAM,
-            Some(socket2::Protocol::UDP),
-        )?;
-        // Best effort: the kernel caps both at its own maximum.
-        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
-        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
-        socket.bind(&SocketAddr::new(ip, 0).into())?;
-        socket.set_nonblocking(true)?;
-        let socket = mio::net::UdpSocket::from_std(socket.into());
-        let local = socket.local_addr()?;
-        let media = Media::encode(codec, audio)?;
+        let media = Arc::new(Media::encode(codec, audio)?);
         let totals = Arc::new(Totals::default());
-        let (commands, rx) = mpsc::channel();
-        let shared = totals.clone();
-        let thread = std::thread::Builder::new()
-            .name("loadgen-peers".into())
-            .spawn(move || {
-                if let Err(e) = Driver::new(socket, local, media, shared).run(rx) {
-                    tracing::error!(error = %e, "the load generator's peers stopped");
-                }
-            })?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let threads = expected.div_ceil(PEERS_PER_THREAD).clamp(1, cores);
+        let shards = (0..threads)
+            .map(|k| Shard::start(k, SocketAddr::new(ip, 0), media.clone(), totals.clone()))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Peers {
-            commands,
+            shards,
+            next: AtomicU64::new(0),
             totals,
-            local,
             codec,
-            thread: std::sync::Mutex::new(Some(thread)),
         })
     }
 
@@ -166,13 +162,15 @@ impl Peers {
         F: FnOnce(RTCSessionDescription) -> Fut,
         Fut: std::future::Future<Output = Result<(RTCSessionDescription, T)>>,
     {
-        let (pc, sender, ssrc, offer) = self.offer()?;
+        let k = self.next.fetch_add(1, Ordering::Relaxed) as usize % self.shards.len();
+        let shard = &self.shards[k];
+        let (pc, sender, ssrc, offer) = shard.offer(self.codec)?;
         let (answer, out) = signal(offer).await?;
         let remotes = candidates(&answer.sdp);
         if remotes.is_empty() {
             return Err(anyhow!("the answer has no UDP candidate"));
         }
-        let connected = self.join(pc, sender, ssrc, answer, remotes)?;
+        let connected = shard.join(pc, sender, ssrc, answer, remotes)?;
         tokio::time::timeout(Duration::from_secs(20), connected)
             .await
             .map_err(|_| anyhow!("the connection did not come up in 20 s"))?
@@ -180,56 +178,56 @@ impl Peers {
         Ok(out)
     }
 
+    /// Closes every connection and stops the threads.
+    pub fn stop(&self) {
+        for s in &self.shards {
+            s.stop();
+        }
+    }
+}
+
+impl Shard {
+    fn start(k: usize, bind: SocketAddr, media: Arc<Media>, totals: Arc<Totals>) -> Result<Shard> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(bind),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )?;
+        // Best effort: the kernel caps both at its own maximum.
+        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+        socket.bind(&bind.into())?;
+        socket.set_nonblocking(true)?;
+        let socket = mio::net::UdpSocket::from_std(socket.into());
+        let local = socket.local_addr()?;
+        let (commands, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("loadgen-peers{k}"))
+            .spawn(move || {
+                if let Err(e) = Driver::new(socket, local, media, totals).run(rx) {
+                    tracing::error!(error = %e, "the load generator's peers stopped");
+                }
+            })?;
+        Ok(Shard {
+            commands,
+            local,
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
+    }
+
     fn offer(
         &self,
+        codec: Codec,
     ) -> Result<(
         RTCPeerConnection,
         RTCRtpSenderId,
         u32,
         RTCSessionDescription,
     )> {
-        let mut media = MediaEngine::default();
-        let (rtp_codec, payload_type) = rtp_codec(self.codec);
-        media.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: rtp_codec.clone(),
-                payload_type,
-            },
-            RtpCodecKind::Audio,
-        )?;
-        let mut pc = RTCPeerConnectionBuilder::new()
-            .with_media_engine(media)
-            .build(Instant::now())?;
-        let ssrc = rand::random::<u32>();
-        let track = MediaStreamTrack::new(
-            "loadgen".to_owned(),
-            format!("audio-{ssrc}"),
-            "audio".to_owned(),
-            RtpCodecKind::Audio,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec: rtp_codec,
-                ..Default::default()
-            }],
-        );
-        let sender = pc.add_track(track)?;
+        let (mut pc, sender, ssrc) = connection(&[codec])?;
         let offer = pc.create_offer(None)?;
         pc.set_local_description(Instant::now(), offer)?;
-        let host = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".to_owned(),
-                address: self.local.ip().to_string(),
-                port: self.local.port(),
-                component: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .new_candidate_host()?;
-        pc.add_local_candidate(RTCIceCandidate::from(&host).to_json()?)?;
+        add_host(&mut pc, self.local)?;
         let offer = pc
             .local_description()
             .ok_or_else(|| anyhow!("no local description"))?;
@@ -258,8 +256,7 @@ impl Peers {
         Ok(rx)
     }
 
-    /// Closes every connection and stops the thread.
-    pub fn stop(&self) {
+    fn stop(&self) {
         let _ = self.commands.send(Command::Stop);
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(t) = thread {
@@ -280,6 +277,93 @@ fn unspecified(target: SocketAddr) -> std::net::IpAddr {
     } else {
         std::net::Ipv6Addr::UNSPECIFIED.into()
     }
+}
+
+/// A sans-IO connection speaking `codecs`, with one audio track to send on: its sender and
+/// SSRC.
+pub(super) fn connection(codecs: &[Codec]) -> Result<(RTCPeerConnection, RTCRtpSenderId, u32)> {
+    let mut media = MediaEngine::default();
+    for c in codecs {
+        let (rtp_codec, payload_type) = rtp_codec(*c);
+        media.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec,
+                payload_type,
+            },
+            RtpCodecKind::Audio,
+        )?;
+    }
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_media_engine(media)
+        .build(Instant::now())?;
+    let ssrc = rand::random::<u32>();
+    let track = MediaStreamTrack::new(
+        "loadgen".to_owned(),
+        format!("audio-{ssrc}"),
+        "audio".to_owned(),
+        RtpCodecKind::Audio,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            // No codec pinned: the track offers (or answers) every registered codec.
+            ..Default::default()
+        }],
+    );
+    let sender = pc.add_track(track)?;
+    Ok((pc, sender, ssrc))
+}
+
+/// Adds the UDP host candidate of `addr`.
+pub(super) fn add_host(pc: &mut RTCPeerConnection, addr: SocketAddr) -> Result<()> {
+    let host = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: "udp".to_owned(),
+            address: addr.ip().to_string(),
+            port: addr.port(),
+            component: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .new_candidate_host()?;
+    pc.add_local_candidate(RTCIceCandidate::from(&host).to_json()?)?;
+    Ok(())
+}
+
+/// Sends the datagrams the connection has for `socket`, and notes its state in `up`; whether
+/// the state changed.
+pub(super) fn flush(
+    pc: &mut RTCPeerConnection,
+    socket: &mio::net::UdpSocket,
+    up: &mut bool,
+) -> bool {
+    while let Some(out) = pc.poll_write() {
+        let _ = socket.send_to(&out.message, out.transport.peer_addr);
+    }
+    let mut changed = false;
+    while let Some(event) = pc.poll_event() {
+        if let RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) = event {
+            *up = state == RTCPeerConnectionState::Connected;
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Hands a datagram `from` a remote to the connection, on `local`.
+pub(super) fn read(pc: &mut RTCPeerConnection, local: SocketAddr, from: SocketAddr, d: &[u8]) {
+    let _ = pc.handle_read(TaggedBytesMut {
+        now: Instant::now(),
+        transport: TransportContext {
+            local_addr: local,
+            peer_addr: from,
+            ecn: None,
+            transport_protocol: TransportProtocol::UDP,
+        },
+        message: BytesMut::from(d),
+    });
 }
 
 /// The codec as the peers offer it, with its payload type (the numbers the server's legs use).
@@ -364,7 +448,7 @@ struct Peer {
 struct Driver {
     socket: mio::net::UdpSocket,
     local: SocketAddr,
-    media: Media,
+    media: Arc<Media>,
     totals: Arc<Totals>,
     peers: Vec<Peer>,
     by_remote: HashMap<SocketAddr, usize>,
@@ -376,7 +460,7 @@ impl Driver {
     fn new(
         socket: mio::net::UdpSocket,
         local: SocketAddr,
-        media: Media,
+        media: Arc<Media>,
         totals: Arc<Totals>,
     ) -> Driver {
         Driver {
@@ -491,17 +575,7 @@ impl Driver {
     }
 
     fn read(&mut self, i: usize, from: SocketAddr, datagram: &[u8]) {
-        let now = Instant::now();
-        let _ = self.peers[i].pc.handle_read(TaggedBytesMut {
-            now,
-            transport: TransportContext {
-                local_addr: self.local,
-                peer_addr: from,
-                ecn: None,
-                transport_protocol: TransportProtocol::UDP,
-            },
-            message: BytesMut::from(datagram),
-        });
+        read(&mut self.peers[i].pc, self.local, from, datagram);
         self.after(i);
     }
 
@@ -535,17 +609,9 @@ impl Driver {
     /// what it received, and remember its next timer.
     fn after(&mut self, i: usize) {
         let p = &mut self.peers[i];
-        while let Some(out) = p.pc.poll_write() {
-            let _ = self.socket.send_to(&out.message, out.transport.peer_addr);
-        }
-        while let Some(event) = p.pc.poll_event() {
-            if let RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) = event {
-                p.up = state == RTCPeerConnectionState::Connected;
-                if p.up {
-                    if let Some(w) = p.waiting.take() {
-                        let _ = w.send(());
-                    }
-                }
+        if flush(&mut p.pc, &self.socket, &mut p.up) && p.up {
+            if let Some(w) = p.waiting.take() {
+                let _ = w.send(());
             }
         }
         while let Some(message) = p.pc.poll_read() {
