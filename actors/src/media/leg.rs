@@ -430,8 +430,8 @@ impl Leg {
     async fn write(&self, packet: rtp::Packet) -> Result<(), LegError> {
         // Real-time audio never waits long on one peer: a packet the stack cannot take
         // within 40 ms (a connection closing, a stalled driver) is dropped, not queued. The
-        // common case, room in the driver's queue, is taken at once, without arming a timer
-        // for every packet.
+        // common case, room in the driver's queue, is taken at once, without a timeout per
+        // packet (creating and dropping one takes the timer driver's lock).
         let mut write = std::pin::pin!(self.track.write_rtp(packet));
         match futures::FutureExt::now_or_never(write.as_mut()) {
             Some(r) => r.map_err(rtc_err)?,

@@ -1,12 +1,13 @@
 //! The core echo (`switchyard media-echo --core`): the limit of webrtc-rs's sans-IO core itself,
-//! beside the async layer's (`media-echo`). Each leg answers an offer on its own UDP socket,
-//! as the server's legs do, and sends back every audio frame it receives, decoded and encoded
-//! again, as the async echo does; but every leg is a plain state machine driven by one thread
-//! (mio over all the sockets, a 1 ms tick for the connections' timers) instead of a task, a
-//! driver loop and channels per connection. What it reaches is what a server that drives the
-//! core itself could reach.
+//! beside the async layer's (`media-echo`). Each leg answers an offer on a UDP socket of its
+//! own on loopback, as the server's legs do by default, and sends back every audio frame it
+//! receives, decoded and encoded again, as the async echo does; but every leg is a plain state
+//! machine driven by one thread (mio over all the sockets, a 1 ms tick for the connections'
+//! timers) instead of a task, a driver loop and channels per connection. What it reaches is
+//! what a server that drives the core itself could reach. The thread lives as long as the
+//! process (the command's); a leg whose connection closes or fails is dropped.
 
-use super::peers::{add_host, connection, flush, read};
+use super::peers::{add_host, codec_of, connection, drain, flush, read};
 use actors::media::codec::{Codec, Decoder, Encoder};
 use anyhow::{anyhow, Result};
 use rtc::peer_connection::message::RTCMessage;
@@ -30,6 +31,8 @@ struct EchoLeg {
     socket: mio::net::UdpSocket,
     local: SocketAddr,
     up: bool,
+    /// It was up once: going down after that ends it.
+    was_up: bool,
     decoder: Decoder,
     encoder: Option<(Codec, Encoder)>,
     next_timeout: Option<Instant>,
@@ -79,6 +82,7 @@ impl CoreEcho {
                 socket: mio::net::UdpSocket::from_std(socket),
                 local,
                 up: false,
+                was_up: false,
                 decoder: Decoder::default(),
                 encoder: None,
                 next_timeout: Some(Instant::now()),
@@ -106,7 +110,8 @@ pub fn app(echo: CoreEcho) -> axum::Router {
 
 fn run(mut poll: mio::Poll, new_legs: mpsc::Receiver<Box<EchoLeg>>) -> std::io::Result<()> {
     let mut events = mio::Events::with_capacity(1024);
-    let mut legs: Vec<EchoLeg> = Vec::new();
+    // A leg's token is its index; a dropped leg leaves its slot empty.
+    let mut legs: Vec<Option<EchoLeg>> = Vec::new();
     let mut buf = vec![0u8; 2048];
     let mut next_tick = Instant::now();
     loop {
@@ -119,38 +124,45 @@ fn run(mut poll: mio::Poll, new_legs: mpsc::Receiver<Box<EchoLeg>>) -> std::io::
         for event in events.iter() {
             if event.token() == WAKE {
                 while let Ok(mut leg) = new_legs.try_recv() {
-                    poll.registry().register(
-                        &mut leg.socket,
-                        mio::Token(legs.len()),
-                        mio::Interest::READABLE,
-                    )?;
-                    legs.push(*leg);
-                    let last = legs.len() - 1;
-                    after(&mut legs[last]);
+                    let token = mio::Token(legs.len());
+                    poll.registry()
+                        .register(&mut leg.socket, token, mio::Interest::READABLE)?;
+                    after(&mut leg);
+                    legs.push(Some(*leg));
                 }
                 continue;
             }
-            let Some(leg) = legs.get_mut(event.token().0) else {
+            let Some(Some(leg)) = legs.get_mut(event.token().0) else {
                 continue;
             };
-            loop {
-                match leg.socket.recv_from(&mut buf) {
-                    Ok((n, from)) => {
-                        read(&mut leg.pc, leg.local, from, &buf[..n]);
-                        after(leg);
-                    }
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(_) => break,
-                }
+            let socket = &leg.socket;
+            let (pc, local) = (&mut leg.pc, leg.local);
+            let mut got = false;
+            drain(socket, &mut buf, |from, d| {
+                read(pc, local, from, d);
+                got = true;
+            });
+            if got {
+                after(leg);
             }
         }
         let now = Instant::now();
         if now >= next_tick {
-            next_tick = (next_tick + TICK).max(now);
-            for leg in legs.iter_mut() {
+            next_tick = if now - next_tick > 20 * TICK {
+                now + TICK
+            } else {
+                next_tick + TICK
+            };
+            for slot in legs.iter_mut() {
+                let Some(leg) = slot else { continue };
                 if leg.next_timeout.is_some_and(|t| t <= now) {
                     let _ = leg.pc.handle_timeout(now);
                     after(leg);
+                }
+                if leg.was_up && !leg.up {
+                    if let Some(mut gone) = slot.take() {
+                        let _ = poll.registry().deregister(&mut gone.socket);
+                    }
                 }
             }
         }
@@ -160,15 +172,14 @@ fn run(mut poll: mio::Poll, new_legs: mpsc::Receiver<Box<EchoLeg>>) -> std::io::
 /// After an input: send what the leg has to send, and echo what it received.
 fn after(leg: &mut EchoLeg) {
     flush(&mut leg.pc, &leg.socket, &mut leg.up);
+    leg.was_up |= leg.up;
     let mut echoed = false;
     while let Some(message) = leg.pc.poll_read() {
         let RTCMessage::RtpPacket(_, mut packet) = message.message else {
             continue;
         };
-        let codec = match packet.header.payload_type {
-            0 => Codec::Pcmu,
-            111 => Codec::Opus,
-            _ => continue,
+        let Some(codec) = codec_of(packet.header.payload_type) else {
+            continue;
         };
         let Some(pcm) = leg.decoder.decode(codec, &packet.payload) else {
             continue;

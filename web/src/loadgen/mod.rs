@@ -388,6 +388,8 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         }
         accept.abort();
     }
+    // Peers still connecting (an accept that came too late) are left out of what is measured.
+    peers.seal();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let server0 = opts.server_pid.and_then(process_ticks);
     let (before, (t0, i0), started) = (peers.counts(), cpu_ticks(), Instant::now());
@@ -432,7 +434,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
             )
             .await;
     }
-    peers.stop();
+    let _ = tokio::task::spawn_blocking(move || peers.stop()).await;
     Ok(report)
 }
 

@@ -1,6 +1,8 @@
 //! The load generator's peers: real WebRTC peers (ICE, DTLS-SRTP, RTP), built on the sans-IO
-//! core of webrtc-rs (`rtc` 0.21) and driven by a thread per 400 peers (up to one per core),
-//! each with one UDP socket for its share of the peers.
+//! core of webrtc-rs (`rtc` 0.21) and driven by a thread per 400 peers (up to one per core,
+//! at most 4), each with one UDP socket for its share of the peers. Datagrams are matched to
+//! peers by the server's candidate addresses, so the server must be reachable at them (the
+//! same host, or a flat network: no NAT in between).
 //!
 //! Test equipment must cost little beside the server it measures, which on a benchmark
 //! machine shares its cores. A peer of the async `webrtc` layer is a task with a socket, a
@@ -103,6 +105,9 @@ struct Joining {
 
 enum Command {
     Add(Box<Joining>),
+    /// The measurement starts: peers not up by now are closed and left out, and later ones
+    /// refused.
+    Seal,
     Stop,
 }
 
@@ -123,14 +128,18 @@ struct Shard {
 
 impl Peers {
     /// Starts a thread for every [`PEERS_PER_THREAD`] of the `expected` peers (at most one per
-    /// core, up to 4), each with its socket bound on the address this machine reaches `server`
+    /// core, and 4), each with its socket bound on the address this machine reaches `server`
     /// from (`host:port`); every peer sends `audio` (8 kHz PCM) in a loop with `codec`. Peers
     /// are dealt to the threads in turn.
     pub fn start(server: &str, expected: usize, codec: Codec, audio: &[i16]) -> Result<Peers> {
-        let target = server
+        // IPv4 first: `localhost` may resolve to ::1 first while the server listens on IPv4.
+        let mut addrs: Vec<SocketAddr> = server
             .to_socket_addrs()
             .with_context(|| format!("resolving {server}"))?
-            .next()
+            .collect();
+        addrs.sort_by_key(|a| !a.is_ipv4());
+        let target = *addrs
+            .first()
             .ok_or_else(|| anyhow!("{server}: no address"))?;
         let probe = UdpSocket::bind((unspecified(target), 0))?;
         probe.connect(target)?;
@@ -174,11 +183,22 @@ impl Peers {
         tokio::time::timeout(Duration::from_secs(20), connected)
             .await
             .map_err(|_| anyhow!("the connection did not come up in 20 s"))?
-            .map_err(|_| anyhow!("the peers' thread stopped"))?;
+            .map_err(|_| {
+                anyhow!("the peer was refused (the measurement had started) or its thread stopped")
+            })?;
         Ok(out)
     }
 
-    /// Closes every connection and stops the threads.
+    /// The measurement starts: peers not connected yet are closed and left out of the counts,
+    /// and later ones refused.
+    pub fn seal(&self) {
+        for s in &self.shards {
+            let _ = s.commands.send(Command::Seal);
+        }
+    }
+
+    /// Closes every connection and waits for the threads to end (blocking: call it off the
+    /// async runtime's workers).
     pub fn stop(&self) {
         for s in &self.shards {
             s.stop();
@@ -266,8 +286,11 @@ impl Shard {
 }
 
 impl Drop for Peers {
+    /// The threads close their peers and end on their own.
     fn drop(&mut self) {
-        self.stop();
+        for s in &self.shards {
+            let _ = s.commands.send(Command::Stop);
+        }
     }
 }
 
@@ -352,6 +375,30 @@ pub(super) fn flush(
     changed
 }
 
+/// Reads every datagram waiting on `socket` (mio's readiness is edge-triggered: all of them),
+/// handing each to `each`.
+pub(super) fn drain(
+    socket: &mio::net::UdpSocket,
+    buf: &mut [u8],
+    mut each: impl FnMut(SocketAddr, &[u8]),
+) {
+    loop {
+        match socket.recv_from(buf) {
+            Ok((n, from)) => each(from, &buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            // An ICMP error about one remote (its leg closed) is not the others' business.
+            Err(e) => tracing::trace!(error = %e, "media socket"),
+        }
+    }
+}
+
+/// The payload types the peers use, back to their codec.
+pub(super) fn codec_of(payload_type: u8) -> Option<Codec> {
+    [Codec::Pcmu, Codec::Opus]
+        .into_iter()
+        .find(|c| rtp_codec(*c).1 == payload_type)
+}
+
 /// Hands a datagram `from` a remote to the connection, on `local`.
 pub(super) fn read(pc: &mut RTCPeerConnection, local: SocketAddr, from: SocketAddr, d: &[u8]) {
     let _ = pc.handle_read(TaggedBytesMut {
@@ -384,7 +431,7 @@ fn rtp_codec(codec: Codec) -> (RTCRtpCodec, u8) {
     )
 }
 
-/// The UDP host candidates of a session description (`a=candidate:<foundation> <component>
+/// The UDP candidates (of any type) of a session description (`a=candidate:<foundation> <component>
 /// udp <priority> <address> <port> typ …`).
 fn candidates(sdp: &str) -> Vec<SocketAddr> {
     sdp.lines()
@@ -441,12 +488,15 @@ struct Peer {
     /// Until the connection is up: who waits for it.
     waiting: Option<tokio::sync::oneshot::Sender<()>>,
     up: bool,
+    /// Closed before it counted: what it does no longer counts.
+    gone: bool,
     arrivals: Arrivals,
     next_timeout: Option<Instant>,
 }
 
 struct Driver {
-    socket: mio::net::UdpSocket,
+    /// Shared with the reading loop, which hands datagrams to the driver as it drains.
+    socket: Arc<mio::net::UdpSocket>,
     local: SocketAddr,
     media: Arc<Media>,
     totals: Arc<Totals>,
@@ -464,7 +514,7 @@ impl Driver {
         totals: Arc<Totals>,
     ) -> Driver {
         Driver {
-            socket,
+            socket: Arc::new(socket),
             local,
             media,
             totals,
@@ -480,11 +530,15 @@ impl Driver {
     fn run(mut self, commands: mpsc::Receiver<Command>) -> std::io::Result<()> {
         let mut poll = mio::Poll::new()?;
         let mut events = mio::Events::with_capacity(8);
-        poll.registry()
-            .register(&mut self.socket, mio::Token(0), mio::Interest::READABLE)?;
+        poll.registry().register(
+            &mut mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&*self.socket)),
+            mio::Token(0),
+            mio::Interest::READABLE,
+        )?;
         let mut buf = vec![0u8; 2048];
         let mut next_tick = Instant::now();
         let mut ms = 0usize;
+        let mut sealed = false;
         loop {
             let wait = next_tick.saturating_duration_since(Instant::now());
             if !wait.is_zero() {
@@ -494,39 +548,40 @@ impl Driver {
                     }
                 }
             }
-            loop {
-                match self.socket.recv_from(&mut buf) {
-                    Ok((n, from)) => {
-                        if let Some(&i) = self.by_remote.get(&from) {
-                            self.read(i, from, &buf[..n]);
-                        }
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    // An ICMP error for one peer (its server leg closed) is not the others'.
-                    Err(e) => {
-                        tracing::debug!(error = %e, "loadgen socket");
-                        break;
-                    }
+            let socket = self.socket.clone();
+            drain(&socket, &mut buf, |from, d| {
+                if let Some(&i) = self.by_remote.get(&from) {
+                    self.read(i, from, d);
                 }
-            }
+            });
             let now = Instant::now();
             if now < next_tick {
                 continue;
             }
-            self.totals.ticks.fetch_add(1, Ordering::Relaxed);
-            if now - next_tick > LATE_TICK {
-                self.totals.late_ticks.fetch_add(1, Ordering::Relaxed);
-            }
-            // A thread held up for long starts its schedule afresh rather than catch up.
-            next_tick = if now - next_tick > 20 * TICK {
+            let behind = now - next_tick;
+            let t = &self.totals;
+            // A thread held up for long starts its schedule afresh rather than catch up; the
+            // ticks it skipped count as late.
+            next_tick = if behind > 20 * TICK {
+                let skipped = behind.as_millis() as u64;
+                t.ticks.fetch_add(skipped + 1, Ordering::Relaxed);
+                t.late_ticks.fetch_add(skipped + 1, Ordering::Relaxed);
                 now + TICK
             } else {
+                t.ticks.fetch_add(1, Ordering::Relaxed);
+                if behind > LATE_TICK {
+                    t.late_ticks.fetch_add(1, Ordering::Relaxed);
+                }
                 next_tick + TICK
             };
             loop {
                 match commands.try_recv() {
+                    Ok(Command::Add(j)) if sealed => drop(j),
                     Ok(Command::Add(j)) => self.add(*j, ms),
+                    Ok(Command::Seal) => {
+                        sealed = true;
+                        self.seal();
+                    }
                     Ok(Command::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
                         self.close();
                         return Ok(());
@@ -542,7 +597,7 @@ impl Driver {
             }
             for k in 0..self.phases[ms % 20].len() {
                 let i = self.phases[ms % 20][k];
-                if self.peers[i].up {
+                if self.peers[i].up && !self.peers[i].gone {
                     self.send(i, now);
                     self.after(i);
                 }
@@ -568,6 +623,7 @@ impl Driver {
             started: false,
             waiting: Some(j.connected),
             up: false,
+            gone: false,
             arrivals: Arrivals::default(),
             next_timeout: Some(Instant::now()),
         });
@@ -615,6 +671,9 @@ impl Driver {
             }
         }
         while let Some(message) = p.pc.poll_read() {
+            if p.gone {
+                continue;
+            }
             if let RTCMessage::RtpPacket(_, packet) = message.message {
                 let h = &packet.header;
                 let (lost, late) = (p.arrivals.lost, p.arrivals.late);
@@ -632,6 +691,18 @@ impl Driver {
             }
         }
         p.next_timeout = p.pc.poll_timeout();
+    }
+
+    /// Closes the peers that are not up (their connect gave up, or will be too late).
+    fn seal(&mut self) {
+        for i in 0..self.peers.len() {
+            if self.peers[i].waiting.is_some() {
+                self.peers[i].gone = true;
+                self.peers[i].waiting = None;
+                let _ = self.peers[i].pc.close();
+                self.after(i);
+            }
+        }
     }
 
     fn close(mut self) {
@@ -658,6 +729,33 @@ mod tests {
                 "[::1]:40002".parse::<SocketAddr>().unwrap()
             ]
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn peers_connected_before_the_seal_count_and_later_ones_are_refused() {
+        let echo = super::super::CoreEcho::start().unwrap();
+        let tone: Vec<i16> = (0..1600).map(|i| ((i % 16) * 1000) as i16).collect();
+        let peers = Arc::new(Peers::start("127.0.0.1:9", 2, Codec::Pcmu, &tone).unwrap());
+        let answer = |offer| {
+            let echo = echo.clone();
+            async move { Ok((echo.answer(offer)?, ())) }
+        };
+        peers.connect(answer).await.unwrap();
+        peers.seal();
+        let late = peers.connect(answer).await;
+        assert!(late.is_err(), "a peer after the seal is refused");
+        let before = peers.counts();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = peers.counts();
+        // One peer, 50 packets/s each way, echoed.
+        assert!(after.sent - before.sent >= 15, "{before:?} {after:?}");
+        assert!(
+            after.received - before.received >= 15,
+            "{before:?} {after:?}"
+        );
+        assert_eq!(after.lost, 0, "{after:?}");
+        let p = peers.clone();
+        tokio::task::spawn_blocking(move || p.stop()).await.unwrap();
     }
 
     #[test]
