@@ -98,21 +98,20 @@ fn main() {
     let (mut best_echo, mut best_core, mut best_bridged) = (0usize, 0usize, 0usize);
     let mut all = Vec::new();
     for &n in &steps {
-        let (mut echo, base) = spawn(&["media-echo", "--listen", "127.0.0.1:0"]);
-        let baseline = rt.block_on(run(&options(base, echo.id(), n, seconds, true)));
-        let _ = echo.kill();
-        let _ = echo.wait();
-        let baseline = baseline.expect("the baseline runs");
-        row("baseline", &baseline);
+        let echo_step = |args: &[&str], kind: &str| {
+            let (mut echo, base) = spawn(args);
+            let r = rt.block_on(run(&options(base, echo.id(), n, seconds, true)));
+            let _ = echo.kill();
+            let _ = echo.wait();
+            let r = r.expect("the echo runs");
+            row(kind, &r);
+            r
+        };
+        let baseline = echo_step(&["media-echo", "--listen", "127.0.0.1:0"], "baseline");
         if ok(&baseline) {
             best_echo = n;
         }
-        let (mut echo, base) = spawn(&["media-echo", "--core", "--listen", "127.0.0.1:0"]);
-        let core = rt.block_on(run(&options(base, echo.id(), n, seconds, true)));
-        let _ = echo.kill();
-        let _ = echo.wait();
-        let core = core.expect("the core echo runs");
-        row("core", &core);
+        let core = echo_step(&["media-echo", "--core", "--listen", "127.0.0.1:0"], "core");
         if ok(&core) {
             best_core = n;
         }
