@@ -1,8 +1,8 @@
 //! The load generator's peers: real WebRTC peers (ICE, DTLS-SRTP, RTP), built on the sans-IO
 //! core of webrtc-rs (`rtc` 0.21) and driven by a thread per 400 peers (up to one per core,
 //! at most 4), each with one UDP socket for its share of the peers. Datagrams are matched to
-//! peers by the server's candidate addresses, so the server must be reachable at them (the
-//! same host, or a flat network: no NAT in between).
+//! peers by the server's candidate addresses, or, from an address no candidate named (a server
+//! behind NAT), by the peer's ICE user fragment in the server's connectivity checks.
 //!
 //! Test equipment must cost little beside the server it measures, which on a benchmark
 //! machine shares its cores. A peer of the async `webrtc` layer is a task with a socket, a
@@ -100,6 +100,8 @@ struct Joining {
     sender: RTCRtpSenderId,
     ssrc: u32,
     remotes: Vec<SocketAddr>,
+    /// The peer's own ICE user fragment: a server's connectivity check names it.
+    ufrag: String,
     connected: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -174,12 +176,13 @@ impl Peers {
         let k = self.next.fetch_add(1, Ordering::Relaxed) as usize % self.shards.len();
         let shard = &self.shards[k];
         let (pc, sender, ssrc, offer) = shard.offer(self.codec)?;
+        let offer_sdp = offer.sdp.clone();
         let (answer, out) = signal(offer).await?;
+        // Without a reachable candidate (a server behind NAT), the server's own checks show
+        // where it is.
         let remotes = candidates(&answer.sdp);
-        if remotes.is_empty() {
-            return Err(anyhow!("the answer has no UDP candidate"));
-        }
-        let connected = shard.join(pc, sender, ssrc, answer, remotes)?;
+        let ufrag = ice_ufrag(&offer_sdp).ok_or_else(|| anyhow!("the offer has no ICE ufrag"))?;
+        let connected = shard.join(pc, sender, ssrc, answer, remotes, ufrag)?;
         tokio::time::timeout(Duration::from_secs(20), connected)
             .await
             .map_err(|_| anyhow!("the connection did not come up in 20 s"))?
@@ -261,6 +264,7 @@ impl Shard {
         ssrc: u32,
         answer: RTCSessionDescription,
         remotes: Vec<SocketAddr>,
+        ufrag: String,
     ) -> Result<tokio::sync::oneshot::Receiver<()>> {
         pc.set_remote_description(Instant::now(), answer)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -270,6 +274,7 @@ impl Shard {
                 sender,
                 ssrc,
                 remotes,
+                ufrag,
                 connected: tx,
             })))
             .map_err(|_| anyhow!("the peers' thread stopped"))?;
@@ -447,6 +452,28 @@ fn candidates(sdp: &str) -> Vec<SocketAddr> {
         .collect()
 }
 
+/// A session description's ICE user fragment.
+fn ice_ufrag(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=ice-ufrag:"))
+        .map(|u| u.trim().to_owned())
+}
+
+/// The receiver's ICE user fragment named by a STUN message's USERNAME (`<receiver>:<sender>`),
+/// if the datagram is one.
+fn checked_ufrag(datagram: &[u8]) -> Option<String> {
+    // STUN: the two top bits clear and the magic cookie (RFC 8489 §5).
+    if datagram.len() < 20 || datagram[0] & 0xc0 != 0 || datagram[4..8] != [0x21, 0x12, 0xa4, 0x42]
+    {
+        return None;
+    }
+    let mut m = rtc::stun::message::Message::new();
+    m.unmarshal_binary(datagram).ok()?;
+    let user = m.get(rtc::stun::attributes::ATTR_USERNAME).ok()?;
+    let user = String::from_utf8(user).ok()?;
+    Some(user.split(':').next()?.to_owned())
+}
+
 /// The audio every peer sends: encoded once, with its RTP numbers.
 struct Media {
     frames: Vec<Bytes>,
@@ -502,6 +529,8 @@ struct Driver {
     totals: Arc<Totals>,
     peers: Vec<Peer>,
     by_remote: HashMap<SocketAddr, usize>,
+    /// Peers by their ICE user fragment, for a remote not known by its address.
+    by_ufrag: HashMap<String, usize>,
     /// Per 1 ms phase of the 20 ms frame, its peers.
     phases: Vec<Vec<usize>>,
 }
@@ -520,6 +549,7 @@ impl Driver {
             totals,
             peers: Vec::new(),
             by_remote: HashMap::new(),
+            by_ufrag: HashMap::new(),
             phases: vec![Vec::new(); 20],
         }
     }
@@ -550,7 +580,8 @@ impl Driver {
             }
             let socket = self.socket.clone();
             drain(&socket, &mut buf, |from, d| {
-                if let Some(&i) = self.by_remote.get(&from) {
+                let known = self.by_remote.get(&from).copied();
+                if let Some(i) = known.or_else(|| self.learn(from, d)) {
                     self.read(i, from, d);
                 }
             });
@@ -611,6 +642,7 @@ impl Driver {
         for r in &j.remotes {
             self.by_remote.insert(*r, i);
         }
+        self.by_ufrag.insert(j.ufrag.clone(), i);
         // A random phase: real callers do not speak in step.
         self.phases[(ms + rand::random::<usize>()) % 20].push(i);
         self.peers.push(Peer {
@@ -628,6 +660,15 @@ impl Driver {
             next_timeout: Some(Instant::now()),
         });
         self.after(i);
+    }
+
+    /// A datagram from an unknown address: a server's connectivity check names the peer it is
+    /// for (USERNAME is `<our ufrag>:<theirs>`), and the address is that peer's from now on.
+    fn learn(&mut self, from: SocketAddr, datagram: &[u8]) -> Option<usize> {
+        let ours = checked_ufrag(datagram)?;
+        let i = *self.by_ufrag.get(&ours)?;
+        self.by_remote.insert(from, i);
+        Some(i)
     }
 
     fn read(&mut self, i: usize, from: SocketAddr, datagram: &[u8]) {
@@ -756,6 +797,56 @@ mod tests {
         assert_eq!(after.lost, 0, "{after:?}");
         let p = peers.clone();
         tokio::task::spawn_blocking(move || p.stop()).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_server_behind_nat_is_found_by_its_connectivity_checks() {
+        // The answer's candidates are dropped, as if the server's addresses were not
+        // reachable: the peer learns the server's address from the server's own checks.
+        let echo = super::super::CoreEcho::start().unwrap();
+        let tone = vec![500i16; 1600];
+        let peers = Arc::new(Peers::start("127.0.0.1:9", 1, Codec::Pcmu, &tone).unwrap());
+        let echo2 = echo.clone();
+        peers
+            .connect(|offer| async move {
+                let mut answer = echo2.answer(offer)?;
+                answer.sdp = answer
+                    .sdp
+                    .lines()
+                    .filter(|l| !l.starts_with("a=candidate:"))
+                    .map(|l| format!("{l}\r\n"))
+                    .collect();
+                assert!(candidates(&answer.sdp).is_empty());
+                Ok((answer, ()))
+            })
+            .await
+            .unwrap();
+        peers.seal();
+        let before = peers.counts();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = peers.counts();
+        assert!(
+            after.received - before.received >= 15,
+            "{before:?} {after:?}"
+        );
+        let p = peers.clone();
+        tokio::task::spawn_blocking(move || p.stop()).await.unwrap();
+    }
+
+    #[test]
+    fn a_connectivity_check_names_the_peer_it_is_for() {
+        let user = b"peerA:srvB";
+        let mut m = vec![0x00, 0x01, 0x00, 0x10, 0x21, 0x12, 0xa4, 0x42];
+        m.extend_from_slice(&[7; 12]); // transaction id
+        m.extend_from_slice(&[0x00, 0x06, 0x00, user.len() as u8]);
+        m.extend_from_slice(user);
+        m.extend_from_slice(&[0, 0]); // padding to 4 bytes
+        assert_eq!(checked_ufrag(&m).as_deref(), Some("peerA"));
+        // RTP (version 2: top bits 10) and short datagrams are not checks.
+        assert_eq!(checked_ufrag(&[0x80; 40]), None);
+        assert_eq!(checked_ufrag(&m[..10]), None);
+        let sdp = "v=0\r\na=ice-ufrag:AbCd\r\na=ice-pwd:x\r\n";
+        assert_eq!(ice_ufrag(sdp).as_deref(), Some("AbCd"));
     }
 
     #[test]
