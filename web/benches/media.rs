@@ -12,34 +12,10 @@
 //!
 //! Run with `cargo bench -p web --bench media`. Prints a table and, last, one JSON line.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use web::loadgen::{load_config, run, LoadOptions, LoadReport};
 
-const EXE: &str = env!("CARGO_BIN_EXE_switchyard");
-
-/// Starts a child and returns it with the base URL it prints.
-fn spawn(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(EXE)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the switchyard binary runs");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let first = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.contains("listening on"))
-        .expect("it listens");
-    std::thread::spawn(move || for _ in lines {});
-    let base = first
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .expect("an address");
-    (child, format!("http://{base}"))
-}
+mod common;
+use common::{serve, spawn};
 
 fn options(server: String, pid: u32, calls: usize, seconds: u64, echo: bool) -> LoadOptions {
     LoadOptions {
@@ -120,19 +96,7 @@ fn main() {
         std::fs::create_dir_all(&dir).expect("step dir");
         let config = dir.join("load.toml");
         std::fs::write(&config, load_config(n, "load").expect("config")).expect("write config");
-        let db = format!("sqlite://{}", dir.join("db.sqlite").display());
-        let rec = dir.join("recordings");
-        let (mut server, base) = spawn(&[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &db,
-            "--config",
-            config.to_str().expect("utf-8 path"),
-            "--recordings-dir",
-            rec.to_str().expect("utf-8 path"),
-        ]);
+        let (mut server, base) = serve(&dir, &config);
         let bridged = rt.block_on(run(&options(base, server.id(), n, seconds, false)));
         let _ = server.kill();
         let _ = server.wait();

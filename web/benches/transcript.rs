@@ -12,13 +12,12 @@
 //! `TRANSCRIPT_BENCH_SECONDS` (default 30). Prints p50/p95 and one JSON line.
 
 use futures::StreamExt;
-use std::io::{BufRead, BufReader};
+
+mod common;
+use common::serve;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use web::loadgen::{load_config, run, LoadOptions};
-
-const EXE: &str = env!("CARGO_BIN_EXE_switchyard");
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -67,36 +66,7 @@ async fn main() {
     );
     let config_path = work.path().join("config.toml");
     std::fs::write(&config_path, config).expect("config written");
-    let mut server = Command::new(EXE)
-        .arg("serve")
-        .args(["--listen", "127.0.0.1:0", "--database-url"])
-        .arg(format!(
-            "sqlite://{}",
-            work.path().join("db.sqlite").display()
-        ))
-        .arg("--config")
-        .arg(&config_path)
-        .arg("--recordings-dir")
-        .arg(work.path().join("rec"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the switchyard binary runs");
-    let mut lines = BufReader::new(server.stdout.take().expect("piped")).lines();
-    let first = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.contains("listening on"))
-        .expect("it listens");
-    std::thread::spawn(move || for _ in lines {});
-    let base = format!(
-        "http://{}",
-        first
-            .split("http://")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .expect("an address")
-    );
+    let (mut server, base) = serve(work.path(), &config_path);
 
     // The supervisor's stream.
     let http = reqwest::Client::new();

@@ -34,6 +34,23 @@ use webrtc::peer_connection::{
     RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription,
 };
 
+/// A codec as legs declare it in SDP, with the payload type they give it (Opus 111, PCMU its
+/// static 0).
+pub fn rtp_codec(codec: Codec) -> (RTCRtpCodec, u8) {
+    let (mime, clock_rate, channels, fmtp, payload_type) = match codec {
+        Codec::Opus => (MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1", 111),
+        Codec::Pcmu => (MIME_TYPE_PCMU, 8_000, 0, "", 0),
+    };
+    let rtp = RTCRtpCodec {
+        mime_type: mime.to_owned(),
+        clock_rate,
+        channels,
+        sdp_fmtp_line: fmtp.to_owned(),
+        rtcp_feedback: vec![],
+    };
+    (rtp, payload_type)
+}
+
 /// The bridge's frame: 20 ms at 8 kHz.
 pub const FRAME_SAMPLES: usize = 160;
 
@@ -260,13 +277,8 @@ impl Leg {
                 .map_err(rtc_err)
         };
         for c in codecs {
-            match c {
-                Codec::Opus => register(
-                    codec(MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1"),
-                    111,
-                )?,
-                Codec::Pcmu => register(codec(MIME_TYPE_PCMU, 8_000, 0, ""), 0)?,
-            }
+            let (rtp_codec, payload_type) = rtp_codec(*c);
+            register(rtp_codec, payload_type)?;
         }
         register(codec(MIME_TYPE_TELEPHONE_EVENT, 48_000, 0, "0-16"), 110)?;
         register(codec(MIME_TYPE_TELEPHONE_EVENT, 8_000, 0, "0-16"), 101)?;

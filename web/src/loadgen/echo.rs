@@ -7,7 +7,7 @@
 //! what a server that drives the core itself could reach. The thread lives as long as the
 //! process (the command's); a leg whose connection closes or fails is dropped.
 
-use super::peers::{add_host, codec_of, connection, drain, flush, read};
+use super::core::{add_host, codec_of, connection, drain, flush, read};
 use actors::media::codec::{Codec, Decoder, Encoder};
 use anyhow::{anyhow, Result};
 use rtc::peer_connection::message::RTCMessage;
