@@ -12,7 +12,8 @@
 //! - [`fork`]: a bounded per-leg channel of 16 kHz frames that drops the oldest frame rather
 //!   than slow the bridge.
 //!
-//! On top of them: [`leg`] (a WebRTC audio leg), [`pump`] (one call's audio routing, the
+//! On top of them: [`leg`] (a WebRTC audio leg, on the [`threads`] by default, built with
+//! the [`sansio`] plumbing), [`pump`] (one call's audio routing, the
 //! conference mix in which each party hears the others and not itself,
 //! hold music, forks and recording) and [`actor`] (the media actor per call, supervised by
 //! its call actor).
@@ -26,6 +27,8 @@ pub mod g711;
 pub mod leg;
 pub mod pump;
 pub mod resample;
+pub mod sansio;
+pub mod threads;
 pub mod tone;
 pub mod transcript;
 pub mod wav;

@@ -7,7 +7,7 @@
 //! what a server that drives the core itself could reach. The thread lives as long as the
 //! process (the command's); a leg whose connection closes or fails is dropped.
 
-use super::core::{add_host, codec_of, connection, drain, flush, read};
+use actors::media::sansio::{add_host, codec_of, connection, drain, flush, read};
 use actors::media::codec::{Codec, Decoder, Encoder};
 use anyhow::{anyhow, Result};
 use rtc::peer_connection::message::RTCMessage;
@@ -66,7 +66,7 @@ impl CoreEcho {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
         socket.set_nonblocking(true)?;
         let local = socket.local_addr()?;
-        let (mut pc, sender, ssrc) = connection(&[Codec::Pcmu, Codec::Opus])?;
+        let (mut pc, sender, ssrc) = connection(&[Codec::Pcmu, Codec::Opus], false, "core-echo")?;
         pc.set_remote_description(Instant::now(), offer)?;
         add_host(&mut pc, local)?;
         let answer = pc.create_answer(None)?;

@@ -23,7 +23,6 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-mod core;
 mod echo;
 mod peers;
 

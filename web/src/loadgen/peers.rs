@@ -13,7 +13,7 @@
 //! retransmits: millisecond-grained). The audio is encoded once, before the
 //! run; what peers receive is counted (packets, sequence gaps, lateness), not decoded.
 
-use super::core::{
+use actors::media::sansio::{
     add_host, candidates, checked_ufrag, connection, drain, flush, ice_ufrag, read, rtp_codec,
 };
 use actors::media::arrivals::Arrivals;
@@ -238,7 +238,7 @@ impl Shard {
         u32,
         RTCSessionDescription,
     )> {
-        let (mut pc, sender, ssrc) = connection(&[codec])?;
+        let (mut pc, sender, ssrc) = connection(&[codec], false, "loadgen")?;
         let offer = pc.create_offer(None)?;
         pc.set_local_description(Instant::now(), offer)?;
         add_host(&mut pc, self.local)?;

@@ -1,20 +1,23 @@
-//! The sans-IO plumbing the load generator's peers and the core echo share: a connection on
-//! webrtc-rs's core (`rtc` 0.21) with one audio track, its host candidate, moving datagrams
+//! The sans-IO plumbing of WebRTC on webrtc-rs's core (`rtc` 0.21), shared by the server's
+//! legs on the media threads ([`threads`](crate::media::threads)), the load generator's peers
+//! and the core echo: a connection with one audio track, its host candidates, moving datagrams
 //! between a mio socket and the connection, and what a session description or a STUN check
 //! says about where a remote is.
 
-use actors::media::codec::Codec;
-pub(super) use actors::media::leg::rtp_codec;
-use anyhow::Result;
+use crate::media::codec::Codec;
+use crate::media::leg::LegError;
 use bytes::BytesMut;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::media_engine::MediaEngine;
+use rtc::peer_connection::configuration::media_engine::{
+    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT,
+};
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
 };
 use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::sansio::Protocol;
@@ -23,26 +26,63 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-/// A sans-IO connection speaking `codecs`, with one audio track to send on: its sender and
-/// SSRC.
-pub(super) fn connection(codecs: &[Codec]) -> Result<(RTCPeerConnection, RTCRtpSenderId, u32)> {
+fn rtc_err(e: impl std::fmt::Display) -> LegError {
+    LegError::WebRtc(e.to_string())
+}
+
+/// A codec as legs declare it in SDP, with the payload type they give it (Opus 111, PCMU its
+/// static 0).
+pub fn rtp_codec(codec: Codec) -> (RTCRtpCodec, u8) {
+    let (mime, clock_rate, channels, fmtp, payload_type) = match codec {
+        Codec::Opus => (MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1", 111),
+        Codec::Pcmu => (MIME_TYPE_PCMU, 8_000, 0, "", 0),
+    };
+    let rtp = RTCRtpCodec {
+        mime_type: mime.to_owned(),
+        clock_rate,
+        channels,
+        sdp_fmtp_line: fmtp.to_owned(),
+        rtcp_feedback: vec![],
+    };
+    (rtp, payload_type)
+}
+
+/// The codecs a leg declares: `codecs` in their order of preference, then, when `events`,
+/// RFC 4733 telephone events at Opus's and PCMU's clock rates (payload types 110 and 101).
+pub fn media_engine(codecs: &[Codec], events: bool) -> Result<MediaEngine, LegError> {
     let mut media = MediaEngine::default();
-    for c in codecs {
-        let (rtp_codec, payload_type) = rtp_codec(*c);
-        media.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec,
-                payload_type,
-            },
-            RtpCodecKind::Audio,
-        )?;
+    let mut declared: Vec<(RTCRtpCodec, u8)> = codecs.iter().map(|c| rtp_codec(*c)).collect();
+    if events {
+        for (clock_rate, payload_type) in [(48_000, 110), (8_000, 101)] {
+            let event = RTCRtpCodec {
+                mime_type: MIME_TYPE_TELEPHONE_EVENT.to_owned(),
+                clock_rate,
+                channels: 0,
+                sdp_fmtp_line: "0-16".to_owned(),
+                rtcp_feedback: vec![],
+            };
+            declared.push((event, payload_type));
+        }
     }
-    let mut pc = RTCPeerConnectionBuilder::new()
-        .with_media_engine(media)
-        .build(Instant::now())?;
-    let ssrc = rand::random::<u32>();
-    let track = MediaStreamTrack::new(
-        "loadgen".to_owned(),
+    for (rtp_codec, payload_type) in declared {
+        media
+            .register_codec(
+                RTCRtpCodecParameters {
+                    rtp_codec,
+                    payload_type,
+                },
+                RtpCodecKind::Audio,
+            )
+            .map_err(rtc_err)?;
+    }
+    Ok(media)
+}
+
+/// The audio track a leg sends on, under `label`, with its SSRC. No codec is pinned: the
+/// track offers (or answers) every declared codec; packets carry their own payload type.
+pub fn audio_track(label: &str, ssrc: u32) -> MediaStreamTrack {
+    MediaStreamTrack::new(
+        label.to_owned(),
         format!("audio-{ssrc}"),
         "audio".to_owned(),
         RtpCodecKind::Audio,
@@ -51,16 +91,29 @@ pub(super) fn connection(codecs: &[Codec]) -> Result<(RTCPeerConnection, RTCRtpS
                 ssrc: Some(ssrc),
                 ..Default::default()
             },
-            // No codec pinned: the track offers (or answers) every registered codec.
             ..Default::default()
         }],
-    );
-    let sender = pc.add_track(track)?;
+    )
+}
+
+/// A sans-IO connection speaking `codecs` (and telephone events when `events`), with one audio
+/// track to send on: its sender and SSRC.
+pub fn connection(
+    codecs: &[Codec],
+    events: bool,
+    label: &str,
+) -> Result<(RTCPeerConnection, RTCRtpSenderId, u32), LegError> {
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_media_engine(media_engine(codecs, events)?)
+        .build(Instant::now())
+        .map_err(rtc_err)?;
+    let ssrc = rand::random::<u32>();
+    let sender = pc.add_track(audio_track(label, ssrc)).map_err(rtc_err)?;
     Ok((pc, sender, ssrc))
 }
 
 /// Adds the UDP host candidate of `addr`.
-pub(super) fn add_host(pc: &mut RTCPeerConnection, addr: SocketAddr) -> Result<()> {
+pub fn add_host(pc: &mut RTCPeerConnection, addr: SocketAddr) -> Result<(), LegError> {
     let host = CandidateHostConfig {
         base_config: CandidateConfig {
             network: "udp".to_owned(),
@@ -71,14 +124,15 @@ pub(super) fn add_host(pc: &mut RTCPeerConnection, addr: SocketAddr) -> Result<(
         },
         ..Default::default()
     }
-    .new_candidate_host()?;
-    pc.add_local_candidate(RTCIceCandidate::from(&host).to_json()?)?;
-    Ok(())
+    .new_candidate_host()
+    .map_err(rtc_err)?;
+    let init = RTCIceCandidate::from(&host).to_json().map_err(rtc_err)?;
+    pc.add_local_candidate(init).map_err(rtc_err)
 }
 
 /// Sends the datagrams the connection has for `socket`, and notes its state in `up`; whether
 /// the state changed.
-pub(super) fn flush(
+pub fn flush(
     pc: &mut RTCPeerConnection,
     socket: &mio::net::UdpSocket,
     up: &mut bool,
@@ -98,7 +152,7 @@ pub(super) fn flush(
 
 /// Reads every datagram waiting on `socket` (mio's readiness is edge-triggered: all of them),
 /// handing each to `each`.
-pub(super) fn drain(
+pub fn drain(
     socket: &mio::net::UdpSocket,
     buf: &mut [u8],
     mut each: impl FnMut(SocketAddr, &[u8]),
@@ -114,14 +168,14 @@ pub(super) fn drain(
 }
 
 /// The payload types the peers use, back to their codec.
-pub(super) fn codec_of(payload_type: u8) -> Option<Codec> {
+pub fn codec_of(payload_type: u8) -> Option<Codec> {
     [Codec::Pcmu, Codec::Opus]
         .into_iter()
         .find(|c| rtp_codec(*c).1 == payload_type)
 }
 
 /// Hands a datagram `from` a remote to the connection, on `local`.
-pub(super) fn read(pc: &mut RTCPeerConnection, local: SocketAddr, from: SocketAddr, d: &[u8]) {
+pub fn read(pc: &mut RTCPeerConnection, local: SocketAddr, from: SocketAddr, d: &[u8]) {
     let _ = pc.handle_read(TaggedBytesMut {
         now: Instant::now(),
         transport: TransportContext {
@@ -136,7 +190,7 @@ pub(super) fn read(pc: &mut RTCPeerConnection, local: SocketAddr, from: SocketAd
 
 /// The UDP candidates (of any type) of a session description (`a=candidate:<foundation> <component>
 /// udp <priority> <address> <port> typ …`).
-pub(super) fn candidates(sdp: &str) -> Vec<SocketAddr> {
+pub fn candidates(sdp: &str) -> Vec<SocketAddr> {
     sdp.lines()
         .filter_map(|l| l.trim().strip_prefix("a=candidate:"))
         .filter_map(|c| {
@@ -151,7 +205,7 @@ pub(super) fn candidates(sdp: &str) -> Vec<SocketAddr> {
 }
 
 /// A session description's ICE user fragment.
-pub(super) fn ice_ufrag(sdp: &str) -> Option<String> {
+pub fn ice_ufrag(sdp: &str) -> Option<String> {
     sdp.lines()
         .find_map(|l| l.trim().strip_prefix("a=ice-ufrag:"))
         .map(|u| u.trim().to_owned())
@@ -159,7 +213,7 @@ pub(super) fn ice_ufrag(sdp: &str) -> Option<String> {
 
 /// The receiver's ICE user fragment named by a STUN message's USERNAME (`<receiver>:<sender>`),
 /// if the datagram is one.
-pub(super) fn checked_ufrag(datagram: &[u8]) -> Option<String> {
+pub fn checked_ufrag(datagram: &[u8]) -> Option<String> {
     // STUN: the two top bits clear and the magic cookie (RFC 8489 §5).
     if datagram.len() < 20 || datagram[0] & 0xc0 != 0 || datagram[4..8] != [0x21, 0x12, 0xa4, 0x42]
     {
