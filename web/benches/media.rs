@@ -6,7 +6,8 @@
 //! - baseline: `switchyard media-echo` in its own process, 2N peers from the load generator
 //!   (the same number of server legs as N calls: each leg receives and sends 50 packets/s);
 //! - core: `switchyard media-echo --core`, the same echo on webrtc-rs's sans-IO core driven by
-//!   one thread (what a server driving the core itself could reach);
+//!   one thread (the core's own limit: the server's legs run on the same core, on its media
+//!   threads);
 //! - bridged: `switchyard serve` in its own process with N agents, N web calls from the load
 //!   generator, each a customer peer and the agent's peer sending audio through the bridge.
 //!

@@ -132,11 +132,7 @@ pub fn add_host(pc: &mut RTCPeerConnection, addr: SocketAddr) -> Result<(), LegE
 
 /// Sends the datagrams the connection has for `socket`, and notes its state in `up`; whether
 /// the state changed.
-pub fn flush(
-    pc: &mut RTCPeerConnection,
-    socket: &mio::net::UdpSocket,
-    up: &mut bool,
-) -> bool {
+pub fn flush(pc: &mut RTCPeerConnection, socket: &mio::net::UdpSocket, up: &mut bool) -> bool {
     while let Some(out) = pc.poll_write() {
         let _ = socket.send_to(&out.message, out.transport.peer_addr);
     }

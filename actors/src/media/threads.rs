@@ -117,11 +117,7 @@ fn start() -> Result<Threads, String> {
                 }
             })
             .map_err(fail)?;
-        shards.push(Shard {
-            tx,
-            waker,
-            pending,
-        });
+        shards.push(Shard { tx, waker, pending });
     }
     Ok(Threads {
         shards,
@@ -216,7 +212,9 @@ impl Thread {
         let mut events = mio::Events::with_capacity(1024);
         let mut buf = vec![0u8; 2048];
         loop {
-            let wait = self.due.map(|d| d.saturating_duration_since(Instant::now()));
+            let wait = self
+                .due
+                .map(|d| d.saturating_duration_since(Instant::now()));
             if let Err(e) = self.poll.poll(&mut events, wait) {
                 if e.kind() != ErrorKind::Interrupted {
                     return Err(e);
@@ -228,7 +226,7 @@ impl Thread {
                     // wakes the thread again.
                     self.pending.store(false, Ordering::Release);
                     while let Ok(cmd) = self.commands.try_recv() {
-                        self.command(cmd)?;
+                        self.command(cmd);
                     }
                     continue;
                 }
@@ -288,7 +286,7 @@ impl Thread {
         }
     }
 
-    fn command(&mut self, cmd: Cmd) -> std::io::Result<()> {
+    fn command(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::Add(id, leg) => {
                 let NewLeg {
@@ -301,9 +299,16 @@ impl Thread {
                 for (i, (socket, local)) in sockets.into_iter().enumerate() {
                     let mut socket = mio::net::UdpSocket::from_std(socket);
                     let token = mio::Token((id << SOCKET_BITS) | i);
-                    self.poll
-                        .registry()
-                        .register(&mut socket, token, mio::Interest::READABLE)?;
+                    let registry = self.poll.registry();
+                    if let Err(e) = registry.register(&mut socket, token, mio::Interest::READABLE) {
+                        // This leg fails (its handle hears it is closed); the others go on.
+                        tracing::error!(error = %e, "a media socket could not be polled");
+                        for (s, _) in registered.iter_mut() {
+                            let _ = registry.deregister(s);
+                        }
+                        shared.set_state(RTCPeerConnectionState::Failed);
+                        return;
+                    }
                     registered.push((socket, local));
                 }
                 let leg = LegIo {
@@ -345,7 +350,6 @@ impl Thread {
                 }
             }
         }
-        Ok(())
     }
 
     fn forget(&mut self, id: usize) {

@@ -3,12 +3,12 @@
 //! own on loopback, as the server's legs do by default, and sends back every audio frame it
 //! receives, decoded and encoded again, as the async echo does; but every leg is a plain state
 //! machine driven by one thread (mio over all the sockets, a 1 ms tick for the connections'
-//! timers) instead of a task, a driver loop and channels per connection. What it reaches is
-//! what a server that drives the core itself could reach. The thread lives as long as the
+//! timers) instead of a task, a driver loop and channels per connection, as the server's
+//! media threads drive its legs (`actors::media::threads`). The thread lives as long as the
 //! process (the command's); a leg whose connection closes or fails is dropped.
 
-use actors::media::sansio::{add_host, codec_of, connection, drain, flush, read};
 use actors::media::codec::{Codec, Decoder, Encoder};
+use actors::media::sansio::{add_host, codec_of, connection, drain, flush, read};
 use anyhow::{anyhow, Result};
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::sdp::RTCSessionDescription;

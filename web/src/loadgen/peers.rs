@@ -13,12 +13,12 @@
 //! retransmits: millisecond-grained). The audio is encoded once, before the
 //! run; what peers receive is counted (packets, sequence gaps, lateness), not decoded.
 
-use actors::media::sansio::{
-    add_host, candidates, checked_ufrag, connection, drain, flush, ice_ufrag, read, rtp_codec,
-};
 use actors::media::arrivals::Arrivals;
 use actors::media::codec::{Codec, Encoder};
 use actors::media::leg::FRAME_SAMPLES;
+use actors::media::sansio::{
+    add_host, candidates, checked_ufrag, connection, drain, flush, ice_ufrag, read, rtp_codec,
+};
 use anyhow::{anyhow, Context as _, Result};
 use bytes::Bytes;
 use rtc::peer_connection::message::RTCMessage;

@@ -127,7 +127,13 @@ impl Receiving {
                 let a = &mut self.arrivals;
                 let (lost, late) = (a.lost, a.late);
                 let rate = codec.clock_rate();
-                a.packet(Instant::now(), h.sequence_number, h.timestamp, rate, h.marker);
+                a.packet(
+                    Instant::now(),
+                    h.sequence_number,
+                    h.timestamp,
+                    rate,
+                    h.marker,
+                );
                 counters.lost.fetch_add(a.lost - lost, Ordering::Relaxed);
                 counters.late.fetch_add(a.late - late, Ordering::Relaxed);
                 if let Some(frame) = self.decoder.decode(codec, payload) {

@@ -1,0 +1,100 @@
+//! The two transports under a leg: the media threads (webrtc-rs's sans-IO core, the default)
+//! and the async layer (for STUN/TURN servers and wildcard addresses). Both carry audio to
+//! each other, and a leg closed or dropped on the media threads lets go of its socket.
+
+use actors::config::MediaConfig;
+use actors::media::leg::{Leg, FRAME_SAMPLES};
+use actors::media::tone::{goertzel, Sine};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// `offerer` offers, `answerer` answers, and both wait for the connection.
+async fn connect(offerer: &Leg, answerer: &Leg) {
+    let offer = offerer.offer().await.unwrap();
+    let answer = answerer.answer(offer).await.unwrap();
+    offerer.accept(answer).await.unwrap();
+    offerer.connected(Duration::from_secs(10)).await.unwrap();
+    answerer.connected(Duration::from_secs(10)).await.unwrap();
+}
+
+/// The port of a description's first UDP candidate.
+fn candidate_port(sdp: &str) -> u16 {
+    actors::media::sansio::candidates(sdp)[0].port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leg_on_the_async_layer_and_one_on_the_media_threads_hear_each_other() {
+    // A wildcard address is expanded into the machine's interfaces by the async layer.
+    let wildcard = MediaConfig {
+        udp_addrs: vec!["0.0.0.0:0".into()],
+        ..Default::default()
+    };
+    let (core, mut core_rx) = Leg::with_config(&MediaConfig::default()).await.unwrap();
+    let (stack, mut stack_rx) = Leg::with_config(&wildcard).await.unwrap();
+    assert!(core.on_media_threads());
+    assert!(!stack.on_media_threads());
+    connect(&core, &stack).await;
+
+    let (mut low, mut high) = (
+        Sine::new(440.0, 8_000, 8_000),
+        Sine::new(1_000.0, 8_000, 8_000),
+    );
+    let (mut core_heard, mut stack_heard) = (Vec::new(), Vec::new());
+    let take = |rx: &mut mpsc::Receiver<Vec<i16>>, into: &mut Vec<i16>| {
+        while let Ok(f) = rx.try_recv() {
+            into.extend(f);
+        }
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    for _ in 0..75 {
+        tick.tick().await;
+        core.send(&low.take(FRAME_SAMPLES)).await.unwrap();
+        stack.send(&high.take(FRAME_SAMPLES)).await.unwrap();
+        take(&mut core_rx, &mut core_heard);
+        take(&mut stack_rx, &mut stack_heard);
+    }
+    // Each hears the other's tone, not its own.
+    assert!(goertzel(&stack_heard, 440.0, 8_000) > 0.005);
+    assert!(goertzel(&stack_heard, 1_000.0, 8_000) < 0.001);
+    assert!(goertzel(&core_heard, 1_000.0, 8_000) > 0.005);
+    assert!(goertzel(&core_heard, 440.0, 8_000) < 0.001);
+    let (c, s) = (core.stats(), stack.stats());
+    assert!(c.connected && s.connected);
+    assert_eq!((c.packets_sent, s.packets_sent), (75, 75));
+    assert!(
+        c.packets_received > 40 && s.packets_received > 40,
+        "{c:?} {s:?}"
+    );
+    core.close().await;
+    stack.close().await;
+}
+
+/// Waits until `port` on loopback can be bound again.
+async fn wait_until_free(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} still held");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leg_closed_or_dropped_lets_go_of_its_socket() {
+    let (closed, _rx) = Leg::new().await.unwrap();
+    let offer = closed.offer().await.unwrap();
+    let port = candidate_port(&offer.sdp);
+    assert!(std::net::UdpSocket::bind(("127.0.0.1", port)).is_err());
+    let (other, _other_rx) = Leg::new().await.unwrap();
+    let answer = other.answer(offer).await.unwrap();
+    closed.close().await;
+    // Signalling a closed leg is refused.
+    let refused = closed.accept(answer).await.unwrap_err();
+    assert!(refused.to_string().contains("closed"), "{refused}");
+    assert!(!closed.is_connected());
+    wait_until_free(port).await;
+
+    let (dropped, _rx) = Leg::new().await.unwrap();
+    let port = candidate_port(&dropped.offer().await.unwrap().sdp);
+    drop(dropped);
+    wait_until_free(port).await;
+}
