@@ -46,10 +46,13 @@ async fn a_leg_on_the_async_layer_and_one_on_the_media_threads_hear_each_other()
         }
     };
     let mut tick = tokio::time::interval(Duration::from_millis(20));
+    // The async layer drops a packet its driver cannot take within 40 ms (a loaded machine):
+    // what was sent is counted, not assumed.
+    let mut stack_sent = 0;
     for _ in 0..75 {
         tick.tick().await;
         core.send(&low.take(FRAME_SAMPLES)).await.unwrap();
-        stack.send(&high.take(FRAME_SAMPLES)).await.unwrap();
+        stack_sent += u64::from(stack.send(&high.take(FRAME_SAMPLES)).await.is_ok());
         take(&mut core_rx, &mut core_heard);
         take(&mut stack_rx, &mut stack_heard);
     }
@@ -58,9 +61,15 @@ async fn a_leg_on_the_async_layer_and_one_on_the_media_threads_hear_each_other()
     assert!(goertzel(&stack_heard, 1_000.0, 8_000) < 0.001);
     assert!(goertzel(&core_heard, 1_000.0, 8_000) > 0.005);
     assert!(goertzel(&core_heard, 440.0, 8_000) < 0.001);
+    // A media-thread leg counts a packet when its thread has sent it, just after `send`.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while core.stats().packets_sent < 75 {
+        assert!(Instant::now() < deadline, "{:?}", core.stats());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let (c, s) = (core.stats(), stack.stats());
     assert!(c.connected && s.connected);
-    assert_eq!((c.packets_sent, s.packets_sent), (75, 75));
+    assert_eq!((c.packets_sent, s.packets_sent), (75, stack_sent));
     assert!(
         c.packets_received > 40 && s.packets_received > 40,
         "{c:?} {s:?}"

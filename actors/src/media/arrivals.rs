@@ -54,11 +54,15 @@ impl Arrivals {
             return;
         };
         // Timestamps wrap at 2^32: extend them.
-        self.extended_ts += i64::from(ts.wrapping_sub(self.last_ts) as i32);
+        // A remote may send any timestamps: the arithmetic saturates rather than overflow.
+        self.extended_ts = self
+            .extended_ts
+            .saturating_add(i64::from(ts.wrapping_sub(self.last_ts) as i32));
         self.last_ts = ts;
-        let media_us = self.extended_ts * 1_000_000 / i64::from(rate.max(1));
+        let media_us = i128::from(self.extended_ts) * 1_000_000 / i128::from(rate.max(1));
+        let media_us = media_us.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
         let arrival_us = now.duration_since(t0).as_micros() as i64;
-        let offset = arrival_us - media_us;
+        let offset = arrival_us.saturating_sub(media_us);
         while self.recent.back().is_some_and(|(_, o)| *o >= offset) {
             self.recent.pop_back();
         }
@@ -71,7 +75,7 @@ impl Arrivals {
             self.recent.pop_front();
         }
         let best = self.recent.front().map_or(offset, |(_, o)| *o);
-        if offset - best > LATE_AFTER.as_micros() as i64 {
+        if offset.saturating_sub(best) > LATE_AFTER.as_micros() as i64 {
             self.late += 1;
         }
     }
@@ -130,5 +134,18 @@ mod tests {
             );
         }
         assert!((95..=101).contains(&d.late), "{} late", d.late);
+    }
+
+    #[test]
+    fn timestamps_a_remote_makes_up_do_not_overflow() {
+        let t0 = Instant::now();
+        let mut a = Arrivals::default();
+        // Every timestamp half the 32-bit range ahead of the last: the extended timestamp
+        // would pass i64 range (in microseconds) after about 4,300 packets.
+        for i in 0..10_000u32 {
+            let at = t0 + Duration::from_millis(u64::from(i) * 20);
+            a.packet(at, i as u16, i.wrapping_mul(0x7fff_ffff), 8_000, false);
+        }
+        assert_eq!(a.lost, 0);
     }
 }

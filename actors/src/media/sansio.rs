@@ -148,19 +148,28 @@ pub fn flush(pc: &mut RTCPeerConnection, socket: &mio::net::UdpSocket, up: &mut 
 
 /// Reads every datagram waiting on `socket` (mio's readiness is edge-triggered: all of them),
 /// handing each to `each`.
-pub fn drain(
+pub fn drain(socket: &mio::net::UdpSocket, buf: &mut [u8], each: impl FnMut(SocketAddr, &[u8])) {
+    drain_some(socket, buf, usize::MAX, each);
+}
+
+/// Reads at most `max` datagrams waiting on `socket`, handing each to `each`; whether more may
+/// be waiting (the socket is then still readable, and mio will not say so again: read it
+/// again soon).
+pub fn drain_some(
     socket: &mio::net::UdpSocket,
     buf: &mut [u8],
+    max: usize,
     mut each: impl FnMut(SocketAddr, &[u8]),
-) {
-    loop {
+) -> bool {
+    for _ in 0..max {
         match socket.recv_from(buf) {
             Ok((n, from)) => each(from, &buf[..n]),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
             // An ICMP error about one remote (its leg closed) is not the others' business.
             Err(e) => tracing::trace!(error = %e, "media socket"),
         }
     }
+    true
 }
 
 /// The payload types the peers use, back to their codec.

@@ -11,12 +11,16 @@
 //! handle only wakes its thread when the command queue was empty: a busy thread takes every
 //! queued command at its next turn without a system call per packet.
 //!
+//! A panic while a leg's connection handles its input fails that leg alone; a thread that
+//! stops (its poll failed) fails its legs, and new legs go to the other threads (or to new
+//! ones, should none be left).
+//!
 //! Compared with the async layer (a task, a driver loop and channels per connection, a socket
 //! polled through tokio), a leg here costs about half the CPU: see the media benchmark in the
 //! README.
 
 use crate::media::leg::{LegError, Receiving, Shared};
-use crate::media::sansio::{drain, read};
+use crate::media::sansio::{drain_some, read};
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::state::RTCPeerConnectionState;
@@ -27,8 +31,9 @@ use rtc::sansio::Protocol;
 use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, OnceLock};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The most sockets (configured addresses) one leg binds.
@@ -37,6 +42,8 @@ const SOCKET_BITS: u32 = 3;
 const WAKE: mio::Token = mio::Token(usize::MAX);
 /// Timers run at most this often.
 const TIMER_STEP: Duration = Duration::from_millis(1);
+/// Datagrams read from one socket before the thread's other work gets a turn.
+const READS_PER_TURN: usize = 64;
 
 /// A new leg for a thread: its connection, the sender of its audio track, its sockets with
 /// their local addresses, and what it shares with its handle.
@@ -66,6 +73,8 @@ pub(crate) struct Shard {
     waker: Arc<mio::Waker>,
     /// Commands are queued that the thread has not taken yet (it has been woken for them).
     pending: Arc<AtomicBool>,
+    /// The thread runs (it stops only on an error of its poll).
+    alive: Arc<AtomicBool>,
 }
 
 impl Shard {
@@ -79,12 +88,10 @@ impl Shard {
     }
 }
 
-struct Threads {
-    shards: Vec<Shard>,
-    next: AtomicUsize,
-}
-
-static THREADS: OnceLock<Result<Threads, String>> = OnceLock::new();
+/// The running threads' queues; started on the first leg, started again should they all
+/// have stopped.
+static THREADS: Mutex<Vec<Shard>> = Mutex::new(Vec::new());
+static NEXT: AtomicUsize = AtomicUsize::new(0);
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
 /// How many media threads run: `SWITCHYARD_MEDIA_THREADS`, else one per core, at most four.
@@ -100,7 +107,7 @@ fn count() -> usize {
         })
 }
 
-fn start() -> Result<Threads, String> {
+fn start() -> Result<Vec<Shard>, String> {
     let mut shards = Vec::new();
     for i in 0..count() {
         let fail = |e: std::io::Error| format!("starting a media thread: {e}");
@@ -108,32 +115,37 @@ fn start() -> Result<Threads, String> {
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKE).map_err(fail)?);
         let (tx, rx) = mpsc::channel();
         let pending = Arc::new(AtomicBool::new(false));
-        let flag = pending.clone();
+        let alive = Arc::new(AtomicBool::new(true));
+        let thread = Thread::new(poll, rx, pending.clone(), alive.clone());
         std::thread::Builder::new()
             .name(format!("media-{i}"))
             .spawn(move || {
-                if let Err(e) = Thread::new(poll, rx, flag).run() {
-                    tracing::error!(error = %e, "a media thread stopped; its legs are gone");
+                if let Err(e) = thread.run() {
+                    tracing::error!(error = %e, "a media thread stopped; its legs failed");
                 }
             })
             .map_err(fail)?;
-        shards.push(Shard { tx, waker, pending });
+        shards.push(Shard {
+            tx,
+            waker,
+            pending,
+            alive,
+        });
     }
-    Ok(Threads {
-        shards,
-        next: AtomicUsize::new(0),
-    })
+    Ok(shards)
 }
 
 /// Hands a new leg to a media thread (in turn), starting the threads on first use: the leg's
 /// id and its thread's queue.
 pub(crate) fn place(leg: NewLeg) -> Result<(usize, Shard), LegError> {
-    let threads = THREADS
-        .get_or_init(start)
-        .as_ref()
-        .map_err(|e| LegError::WebRtc(e.clone()))?;
-    let n = threads.next.fetch_add(1, Ordering::Relaxed) % threads.shards.len();
-    let shard = threads.shards[n].clone();
+    let shard = {
+        let mut shards = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+        shards.retain(|s| s.alive.load(Ordering::Acquire));
+        if shards.is_empty() {
+            *shards = start().map_err(LegError::WebRtc)?;
+        }
+        shards[NEXT.fetch_add(1, Ordering::Relaxed) % shards.len()].clone()
+    };
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     shard.push(Cmd::Add(id, Box::new(leg)));
     Ok((id, shard))
@@ -152,9 +164,8 @@ struct LegIo {
 }
 
 impl LegIo {
-    /// After an input: sends what the connection has to send, notes its state, delivers what
-    /// it received, and reads its next timer.
-    fn after(&mut self) {
+    /// Sends the datagrams the connection has, each from the socket it names.
+    fn flush(&mut self) {
         while let Some(out) = self.pc.poll_write() {
             let local = out.transport.local_addr;
             let socket = self
@@ -166,14 +177,32 @@ impl LegIo {
                 let _ = socket.send_to(&out.message, out.transport.peer_addr);
             }
         }
-        while let Some(event) = self.pc.poll_event() {
-            if let RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) = event {
-                self.shared.set_state(state);
-                self.done |= matches!(
-                    state,
-                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
-                );
+    }
+
+    /// After an input: sends what the connection has to send, notes its state, delivers what
+    /// it received, and reads its next timer.
+    fn after(&mut self) {
+        // A connection's events can leave datagrams queued deep inside it: on the selected
+        // candidate pair, the DTLS client's first flight waits for the DTLS layer's next read,
+        // write or timer. Running the timers at once sends it (early is harmless: every layer
+        // checks its own deadlines), instead of a retransmit or a check later.
+        for _ in 0..3 {
+            self.flush();
+            let mut evented = false;
+            while let Some(event) = self.pc.poll_event() {
+                evented = true;
+                if let RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) = event {
+                    self.shared.set_state(state);
+                    self.done |= matches!(
+                        state,
+                        RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+                    );
+                }
             }
+            if !evented {
+                break;
+            }
+            let _ = self.pc.handle_timeout(Instant::now());
         }
         while let Some(message) = self.pc.poll_read() {
             if let RTCMessage::RtpPacket(_, packet) = message.message {
@@ -185,24 +214,55 @@ impl LegIo {
     }
 }
 
+/// Runs `work` on a leg: a panic in it (the stack meeting input it did not expect) fails
+/// that leg alone, not the thread's others.
+fn guarded(leg: &mut LegIo, work: impl FnOnce(&mut LegIo)) {
+    if catch_unwind(AssertUnwindSafe(|| work(&mut *leg))).is_err() {
+        tracing::error!("a media leg failed on a panic; its thread goes on");
+        leg.shared.set_state(RTCPeerConnectionState::Failed);
+        leg.done = true;
+    }
+}
+
 struct Thread {
     poll: mio::Poll,
     commands: mpsc::Receiver<Cmd>,
     pending: Arc<AtomicBool>,
+    alive: Arc<AtomicBool>,
     legs: HashMap<usize, LegIo>,
+    /// Sockets left readable after their turn (tokens).
+    more: Vec<usize>,
     /// When the timers next run.
     due: Option<Instant>,
     /// Not before this (a millisecond after they last ran).
     floor: Instant,
 }
 
+impl Drop for Thread {
+    fn drop(&mut self) {
+        // However the thread ends, its legs' handles hear that they failed, and no new leg
+        // is placed here.
+        self.alive.store(false, Ordering::Release);
+        for leg in self.legs.values() {
+            leg.shared.set_state(RTCPeerConnectionState::Failed);
+        }
+    }
+}
+
 impl Thread {
-    fn new(poll: mio::Poll, commands: mpsc::Receiver<Cmd>, pending: Arc<AtomicBool>) -> Thread {
+    fn new(
+        poll: mio::Poll,
+        commands: mpsc::Receiver<Cmd>,
+        pending: Arc<AtomicBool>,
+        alive: Arc<AtomicBool>,
+    ) -> Thread {
         Thread {
             poll,
             commands,
             pending,
+            alive,
             legs: HashMap::new(),
+            more: Vec::new(),
             due: None,
             floor: Instant::now(),
         }
@@ -212,41 +272,60 @@ impl Thread {
         let mut events = mio::Events::with_capacity(1024);
         let mut buf = vec![0u8; 2048];
         loop {
-            let wait = self
-                .due
-                .map(|d| d.saturating_duration_since(Instant::now()));
+            let wait = if self.more.is_empty() {
+                self.due
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
             if let Err(e) = self.poll.poll(&mut events, wait) {
                 if e.kind() != ErrorKind::Interrupted {
                     return Err(e);
                 }
             }
+            for token in std::mem::take(&mut self.more) {
+                self.readable(token, &mut buf);
+            }
             for event in events.iter() {
                 if event.token() == WAKE {
                     // Cleared before the queue is read: a command queued after the read
                     // wakes the thread again.
-                    self.pending.store(false, Ordering::Release);
+                    self.pending.swap(false, Ordering::AcqRel);
                     while let Ok(cmd) = self.commands.try_recv() {
                         self.command(cmd);
                     }
-                    continue;
+                } else {
+                    self.readable(event.token().0, &mut buf);
                 }
-                let token = event.token().0;
-                let (id, i) = (token >> SOCKET_BITS, token & (MAX_SOCKETS - 1));
-                let Some(leg) = self.legs.get_mut(&id) else {
-                    continue;
-                };
-                if let Some((socket, local)) = leg.sockets.get(i) {
-                    let (pc, local) = (&mut leg.pc, *local);
-                    drain(socket, &mut buf, |from, d| read(pc, local, from, d));
-                }
-                leg.after();
-                self.schedule(id);
             }
             let now = Instant::now();
             if self.due.is_some_and(|d| d <= now) {
                 self.timers(now);
             }
         }
+    }
+
+    /// Reads a socket's datagrams into its leg (a turn's worth: a flooded socket does not
+    /// starve the others).
+    fn readable(&mut self, token: usize, buf: &mut [u8]) {
+        let (id, i) = (token >> SOCKET_BITS, token & (MAX_SOCKETS - 1));
+        let Some(leg) = self.legs.get_mut(&id) else {
+            return;
+        };
+        let mut more = false;
+        guarded(leg, |leg| {
+            if let Some((socket, local)) = leg.sockets.get(i) {
+                let (pc, local) = (&mut leg.pc, *local);
+                more = drain_some(socket, buf, READS_PER_TURN, |from, d| {
+                    read(pc, local, from, d)
+                });
+            }
+            leg.after();
+        });
+        if more {
+            self.more.push(token);
+        }
+        self.schedule(id);
     }
 
     /// Notes leg `id`'s next timer, or forgets the leg if it is done.
@@ -271,8 +350,10 @@ impl Thread {
         let mut done = Vec::new();
         for (id, leg) in self.legs.iter_mut() {
             if leg.next_timeout.is_some_and(|t| t <= now) {
-                let _ = leg.pc.handle_timeout(now);
-                leg.after();
+                guarded(leg, |leg| {
+                    let _ = leg.pc.handle_timeout(now);
+                    leg.after();
+                });
             }
             if leg.done {
                 done.push(*id);
@@ -325,26 +406,32 @@ impl Thread {
             Cmd::Run(id, f) => {
                 // A closed leg's closure is dropped: its caller hears the leg is closed.
                 if let Some(leg) = self.legs.get_mut(&id) {
-                    f(&mut leg.pc);
-                    leg.after();
+                    guarded(leg, |leg| {
+                        f(&mut leg.pc);
+                        leg.after();
+                    });
                     self.schedule(id);
                 }
             }
             Cmd::Send(id, packet) => {
                 if let Some(leg) = self.legs.get_mut(&id) {
-                    if let Some(mut sender) = leg.pc.rtp_sender(leg.sender) {
-                        if sender.write_rtp(Instant::now(), packet).is_ok() {
-                            leg.shared.sent();
+                    guarded(leg, |leg| {
+                        if let Some(mut sender) = leg.pc.rtp_sender(leg.sender) {
+                            if sender.write_rtp(Instant::now(), packet).is_ok() {
+                                leg.shared.sent();
+                            }
                         }
-                    }
-                    leg.after();
+                        leg.after();
+                    });
                     self.schedule(id);
                 }
             }
             Cmd::Close(id) => {
                 if let Some(leg) = self.legs.get_mut(&id) {
-                    let _ = leg.pc.close();
-                    leg.after();
+                    guarded(leg, |leg| {
+                        let _ = leg.pc.close();
+                        leg.after();
+                    });
                     leg.shared.set_state(RTCPeerConnectionState::Closed);
                     self.forget(id);
                 }
