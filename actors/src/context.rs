@@ -97,6 +97,12 @@ impl Context {
     }
 }
 
+/// Locks plain data: a poisoned lock still holds a usable value (every user of this keeps its
+/// data consistent between statements).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub(crate) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     // The registries are plain maps updated in single statements: a poisoned lock still holds
     // a consistent map.

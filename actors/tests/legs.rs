@@ -5,7 +5,7 @@
 use actors::config::MediaConfig;
 use actors::media::leg::{Leg, FRAME_SAMPLES};
 use actors::media::tone::{goertzel, Sine};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// `offerer` offers, `answerer` answers, and both wait for the connection.
@@ -61,30 +61,30 @@ async fn a_leg_on_the_async_layer_and_one_on_the_media_threads_hear_each_other()
     assert!(goertzel(&stack_heard, 1_000.0, 8_000) < 0.001);
     assert!(goertzel(&core_heard, 1_000.0, 8_000) > 0.005);
     assert!(goertzel(&core_heard, 440.0, 8_000) < 0.001);
-    // A media-thread leg counts a packet when its thread has sent it, just after `send`.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while core.stats().packets_sent < 75 {
-        assert!(Instant::now() < deadline, "{:?}", core.stats());
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    assert!(core.is_connected() && stack.is_connected());
+    // A media-thread leg counts a packet when its thread has sent it, just after `send`:
+    // once the leg is released, every packet handed to it is counted.
+    close_and_wait(&core).await;
+    close_and_wait(&stack).await;
     let (c, s) = (core.stats(), stack.stats());
-    assert!(c.connected && s.connected);
     assert_eq!((c.packets_sent, s.packets_sent), (75, stack_sent));
     assert!(
         c.packets_received > 40 && s.packets_received > 40,
         "{c:?} {s:?}"
     );
-    core.close().await;
-    stack.close().await;
 }
 
-/// Waits until `port` on loopback can be bound again.
-async fn wait_until_free(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "port {port} still held");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// Closes a leg and waits (5 s at most) until its transport has let go of it.
+async fn close_and_wait(leg: &Leg) {
+    let released = leg.released();
+    leg.close().await;
+    tokio::time::timeout(Duration::from_secs(5), released)
+        .await
+        .expect("the leg is released");
+}
+
+fn free(port: u16) -> bool {
+    std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,15 +95,20 @@ async fn a_leg_closed_or_dropped_lets_go_of_its_socket() {
     assert!(std::net::UdpSocket::bind(("127.0.0.1", port)).is_err());
     let (other, _other_rx) = Leg::new().await.unwrap();
     let answer = other.answer(offer).await.unwrap();
-    closed.close().await;
+    close_and_wait(&closed).await;
+    assert!(free(port), "port {port} still held");
     // Signalling a closed leg is refused.
     let refused = closed.accept(answer).await.unwrap_err();
     assert!(refused.to_string().contains("closed"), "{refused}");
     assert!(!closed.is_connected());
-    wait_until_free(port).await;
 
     let (dropped, _rx) = Leg::new().await.unwrap();
     let port = candidate_port(&dropped.offer().await.unwrap().sdp);
+    assert!(!free(port));
+    let released = dropped.released();
     drop(dropped);
-    wait_until_free(port).await;
+    tokio::time::timeout(Duration::from_secs(5), released)
+        .await
+        .expect("a dropped leg is released");
+    assert!(free(port), "port {port} still held");
 }

@@ -317,6 +317,33 @@ pub fn browser_tools_present() -> bool {
     false
 }
 
+/// Waits, for at most `within`, until `check` yields a value, looking again each time
+/// `changed` is notified (whoever changes what `check` reads notifies it); fails naming
+/// `what`. For state the test itself holds, such as what a test receiver got.
+pub async fn when_notified<T>(
+    what: &str,
+    within: Duration,
+    changed: &tokio::sync::Notify,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let reached = async {
+        loop {
+            // Registered before looking: a change in between is not missed.
+            let next = changed.notified();
+            tokio::pin!(next);
+            next.as_mut().enable();
+            if let Some(v) = check() {
+                return v;
+            }
+            next.await;
+        }
+    };
+    match tokio::time::timeout(within, reached).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {within:?} waiting for {what}"),
+    }
+}
+
 /// Polls `probe` until it yields a value, for at most `within`; fails naming `what`. For
 /// states the server exposes only over REST (no event says when they change).
 pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut probe: F) -> T

@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tests::{browser_dir, browser_tools_present, eventually, start_server, Database};
+use tests::{browser_dir, browser_tools_present, start_server, when_notified, Database};
 
 const SECRET: &str = "a-long-shared-secret";
 
@@ -55,16 +55,18 @@ async fn the_panel_in_a_crm_page_pops_saves_its_log_and_dials() {
     }
     // The webhook receiver: the logs it accepted.
     let logs: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let logged = Arc::new(tokio::sync::Notify::new());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let app = Router::new().route(
         "/hook",
         post({
-            let logs = logs.clone();
+            let (logs, logged) = (logs.clone(), logged.clone());
             move |body: axum::body::Bytes| async move {
                 logs.lock()
                     .unwrap()
                     .push(serde_json::from_slice(&body).unwrap());
+                logged.notify_waiters();
                 StatusCode::OK
             }
         }),
@@ -102,10 +104,9 @@ async fn the_panel_in_a_crm_page_pops_saves_its_log_and_dials() {
             .unwrap_or(Value::Null)
     };
     let what = format!("the webhook's log of {call} with {}", result["data"]);
-    let last = eventually(&what, Duration::from_secs(10), || {
+    let last = when_notified(&what, Duration::from_secs(10), &logged, || {
         let last = latest();
-        let done = last["log"]["data"] == result["data"];
-        async move { done.then_some(last) }
+        (last["log"]["data"] == result["data"]).then_some(last)
     })
     .await;
     assert_eq!(last["log"]["data"], result["data"], "{last}");

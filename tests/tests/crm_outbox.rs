@@ -9,7 +9,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tests::{eventually, start_server, Database, Server};
+use tests::{eventually, start_server, when_notified, Database, Server};
 
 const SECRET: &str = "a-long-shared-secret";
 
@@ -21,6 +21,8 @@ struct Receiver {
     /// Attempts answered with this status before accepting; `Some(400)` refuses for good.
     fail_first: Arc<Mutex<u32>>,
     refuse: Arc<Mutex<bool>>,
+    /// Notified after every attempt.
+    changed: Arc<tokio::sync::Notify>,
 }
 
 impl Receiver {
@@ -36,34 +38,41 @@ impl Receiver {
             post(move |headers: HeaderMap, body: axum::body::Bytes| {
                 let me = me.clone();
                 async move {
-                    *me.attempts.lock().unwrap() += 1;
-                    let ts: i64 = headers["x-switchyard-timestamp"]
-                        .to_str()
-                        .unwrap()
-                        .parse()
-                        .unwrap();
-                    let sig = headers["x-switchyard-signature"].to_str().unwrap();
-                    if !cti_adapter::connector::verify(SECRET, ts, &body, sig) {
-                        return StatusCode::UNAUTHORIZED;
-                    }
-                    if *me.refuse.lock().unwrap() {
-                        return StatusCode::BAD_REQUEST;
-                    }
-                    {
-                        let mut left = me.fail_first.lock().unwrap();
-                        if *left > 0 {
-                            *left -= 1;
-                            return StatusCode::SERVICE_UNAVAILABLE;
-                        }
-                    }
-                    let key = headers["idempotency-key"].to_str().unwrap().to_owned();
-                    let v: Value = serde_json::from_slice(&body).unwrap();
-                    me.accepted.lock().unwrap().push((key, v));
-                    StatusCode::OK
+                    let status = me.attempt(&headers, &body);
+                    me.changed.notify_waiters();
+                    status
                 }
             }),
         );
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    }
+
+    /// Answers one delivery attempt.
+    fn attempt(&self, headers: &HeaderMap, body: &[u8]) -> StatusCode {
+        *self.attempts.lock().unwrap() += 1;
+        let ts: i64 = headers["x-switchyard-timestamp"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let sig = headers["x-switchyard-signature"].to_str().unwrap();
+        if !cti_adapter::connector::verify(SECRET, ts, body, sig) {
+            return StatusCode::UNAUTHORIZED;
+        }
+        if *self.refuse.lock().unwrap() {
+            return StatusCode::BAD_REQUEST;
+        }
+        {
+            let mut left = self.fail_first.lock().unwrap();
+            if *left > 0 {
+                *left -= 1;
+                return StatusCode::SERVICE_UNAVAILABLE;
+            }
+        }
+        let key = headers["idempotency-key"].to_str().unwrap().to_owned();
+        let v: Value = serde_json::from_slice(body).unwrap();
+        self.accepted.lock().unwrap().push((key, v));
+        StatusCode::OK
     }
 }
 
@@ -149,10 +158,10 @@ async fn answered_call(server: &Server, from: &str, wrap_up_edit: bool) -> Strin
 }
 
 /// Waits until the receiver's state says `check`.
-async fn until(what: &str, check: impl Fn() -> bool) {
-    eventually(what, Duration::from_secs(10), || {
-        let ok = check();
-        async move { ok.then_some(()) }
+async fn until(receiver: &Receiver, what: &str, check: impl Fn() -> bool) {
+    let changed = &receiver.changed;
+    when_notified(what, Duration::from_secs(10), changed, || {
+        check().then_some(())
     })
     .await
 }
@@ -194,7 +203,7 @@ async fn a_failing_crm_gets_every_log_exactly_once_in_order() {
     let server = start_server!(&db, Some(&config(&url))).unwrap();
     let first = answered_call(&server, "+15550001", true).await;
     let second = answered_call(&server, "+15550002", false).await;
-    until("three logs", || receiver.accepted().len() >= 3).await;
+    until(&receiver, "three logs", || receiver.accepted().len() >= 3).await;
     // Nothing more arrives: no duplicates from the retries.
     let root = server.login("root", "demo").await.unwrap();
     settled(&server, &root).await;
@@ -252,7 +261,7 @@ async fn down_across_a_restart(db: Database) {
     let server = start_server!(&db, Some(&config(&url))).unwrap();
     let receiver = Receiver::default();
     receiver.serve(tokio::net::TcpListener::bind(addr).await.unwrap());
-    until("the log after the restart", || {
+    until(&receiver, "the log after the restart", || {
         !receiver.accepted().is_empty()
     })
     .await;
@@ -347,7 +356,10 @@ async fn a_refused_log_is_dead_lettered_and_an_admin_retries_it() {
         .post(&format!("/api/v1/cti/outbox/{key}/retry"), &root, json!({}))
         .await
         .unwrap();
-    until("the retried log", || receiver.accepted().len() == 1).await;
+    until(&receiver, "the retried log", || {
+        receiver.accepted().len() == 1
+    })
+    .await;
     assert_eq!(receiver.accepted()[0].0, format!("{id}:v1"));
     server.kill();
 }
@@ -383,7 +395,7 @@ async fn an_old_version_is_not_sent_again_over_a_newer_one() {
         )
         .await
         .unwrap();
-    until("v2", || receiver.accepted().len() == 1).await;
+    until(&receiver, "v2", || receiver.accepted().len() == 1).await;
     assert_eq!(receiver.accepted()[0].0, format!("{id}:v2"));
     let (status, body) = server
         .send(
@@ -429,7 +441,7 @@ async fn a_burst_of_wrap_up_edits_goes_out_as_one_log() {
             .await
             .unwrap();
     }
-    until("the first and the last version", || {
+    until(&receiver, "the first and the last version", || {
         receiver.accepted().len() == 2
     })
     .await;

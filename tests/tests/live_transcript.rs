@@ -6,7 +6,7 @@
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
-use tests::{eventually, start_server, Database};
+use tests::{start_server, Database};
 use web::loadgen::{load_config, run, LoadOptions};
 
 fn is_words(e: &Value) -> bool {
@@ -126,22 +126,24 @@ async fn both_legs_reach_the_supervisor_and_hold_pauses_them() {
     let report = load.await.unwrap().unwrap();
     assert_eq!(report.calls_connected, 1, "{report:?}");
     // The last utterances' finals are decoded after the hang-up.
-    let stored = eventually(
-        "stored finals of both legs",
-        Duration::from_secs(10),
-        || async {
-            let v = server
-                .get(&format!("/api/v1/calls/{call}/transcript"), &root)
-                .await
-                .unwrap();
-            let segs = v["segments"].as_array().cloned().unwrap_or_default();
-            ["agent", "customer"]
-                .iter()
-                .all(|leg| segs.iter().any(|s| s["leg"] == *leg))
-                .then_some(v)
-        },
-    )
-    .await;
+    // A final is stored before it is published: look again at each one that arrives.
+    let stored = loop {
+        let v = server
+            .get(&format!("/api/v1/calls/{call}/transcript"), &root)
+            .await
+            .unwrap();
+        let segs = v["segments"].as_array().cloned().unwrap_or_default();
+        if ["agent", "customer"]
+            .iter()
+            .all(|leg| segs.iter().any(|s| s["leg"] == *leg))
+        {
+            break v;
+        }
+        events
+            .next_matching(Duration::from_secs(10), |e| e["type"] == "transcript.final")
+            .await
+            .expect("stored finals of both legs");
+    };
     assert_eq!(stored["stored"], true, "{stored}");
     let segs = stored["segments"].as_array().unwrap();
     assert!(

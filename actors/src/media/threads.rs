@@ -139,7 +139,7 @@ fn start() -> Result<Vec<Shard>, String> {
 /// id and its thread's queue.
 pub(crate) fn place(leg: NewLeg) -> Result<(usize, Shard), LegError> {
     let shard = {
-        let mut shards = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+        let mut shards = crate::context::lock(&THREADS);
         shards.retain(|s| s.alive.load(Ordering::Acquire));
         if shards.is_empty() {
             *shards = start().map_err(LegError::WebRtc)?;
@@ -214,6 +214,14 @@ impl LegIo {
     }
 }
 
+/// When the timers run next, given a leg's `next` timer: the sooner, but not before `floor`.
+fn sooner(due: Option<Instant>, next: Option<Instant>, floor: Instant) -> Option<Instant> {
+    match (due, next.map(|t| t.max(floor))) {
+        (Some(d), Some(t)) => Some(d.min(t)),
+        (d, t) => d.or(t),
+    }
+}
+
 /// Runs `work` on a leg: a panic in it (the stack meeting input it did not expect) fails
 /// that leg alone, not the thread's others.
 fn guarded(leg: &mut LegIo, work: impl FnOnce(&mut LegIo)) {
@@ -243,8 +251,11 @@ impl Drop for Thread {
         // However the thread ends, its legs' handles hear that they failed, and no new leg
         // is placed here.
         self.alive.store(false, Ordering::Release);
-        for leg in self.legs.values() {
-            leg.shared.set_state(RTCPeerConnectionState::Failed);
+        for (_, leg) in self.legs.drain() {
+            let shared = leg.shared.clone();
+            drop(leg);
+            shared.set_state(RTCPeerConnectionState::Failed);
+            shared.release();
         }
     }
 }
@@ -337,10 +348,7 @@ impl Thread {
             self.forget(id);
             return;
         }
-        if let Some(t) = leg.next_timeout {
-            let t = t.max(self.floor);
-            self.due = Some(self.due.map_or(t, |d| d.min(t)));
-        }
+        self.due = sooner(self.due, leg.next_timeout, self.floor);
     }
 
     /// Runs the timers that are due, then notes when the next one is.
@@ -357,9 +365,8 @@ impl Thread {
             }
             if leg.done {
                 done.push(*id);
-            } else if let Some(t) = leg.next_timeout {
-                let t = t.max(self.floor);
-                self.due = Some(self.due.map_or(t, |d| d.min(t)));
+            } else {
+                self.due = sooner(self.due, leg.next_timeout, self.floor);
             }
         }
         for id in done {
@@ -439,11 +446,15 @@ impl Thread {
         }
     }
 
+    /// Drops a leg, its connection and its sockets; then its handle hears it is released.
     fn forget(&mut self, id: usize) {
         if let Some(mut leg) = self.legs.remove(&id) {
             for (socket, _) in leg.sockets.iter_mut() {
                 let _ = self.poll.registry().deregister(socket);
             }
+            let shared = leg.shared.clone();
+            drop(leg);
+            shared.release();
         }
     }
 }

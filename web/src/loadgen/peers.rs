@@ -59,6 +59,8 @@ pub struct Totals {
     /// Ticks run, and those more than [`LATE_TICK`] behind.
     pub ticks: AtomicU64,
     pub late_ticks: AtomicU64,
+    /// Notified on every tick: whoever waits for the counts to reach something looks again.
+    pub progress: tokio::sync::Notify,
 }
 
 /// A snapshot of [`Totals`].
@@ -429,6 +431,7 @@ impl Driver {
                 }
                 next_tick + TICK
             };
+            t.progress.notify_waiters();
             loop {
                 match commands.try_recv() {
                     Ok(Command::Add(j)) if sealed => drop(j),
@@ -585,14 +588,22 @@ mod tests {
     /// Waits (5 s at most) until the peers have sent and received `n` more packets than
     /// `before`, and returns the counts then.
     async fn carried(peers: &Peers, before: Counts, n: u64) -> Counts {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let now = peers.counts();
-            if now.sent - before.sent >= n && now.received - before.received >= n {
-                return now;
+        let reached = async {
+            loop {
+                // Registered before the counts are read: a tick in between is not missed.
+                let progress = peers.totals.progress.notified();
+                tokio::pin!(progress);
+                progress.as_mut().enable();
+                let now = peers.counts();
+                if now.sent - before.sent >= n && now.received - before.received >= n {
+                    return now;
+                }
+                progress.await;
             }
-            assert!(Instant::now() < deadline, "{before:?} then {now:?}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        match tokio::time::timeout(Duration::from_secs(5), reached).await {
+            Ok(now) => now,
+            Err(_) => panic!("{before:?} then {:?}", peers.counts()),
         }
     }
 

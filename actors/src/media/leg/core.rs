@@ -2,7 +2,7 @@
 //! owned by one media thread, with a UDP socket per configured address; this handle reaches it
 //! through the thread's command queue.
 
-use super::{LegError, Shared};
+use super::{rtc_err, LegError, Shared};
 use crate::config::MediaConfig;
 use crate::media::codec::Codec;
 use crate::media::sansio::{add_host, connection};
@@ -87,9 +87,9 @@ impl CoreIo {
     pub(super) async fn offer(&self) -> Result<RTCSessionDescription, LegError> {
         let locals = self.locals.clone();
         self.run(move |pc| {
-            let offer = pc.create_offer(None).map_err(super::rtc_err)?;
+            let offer = pc.create_offer(None).map_err(rtc_err)?;
             pc.set_local_description(Instant::now(), offer)
-                .map_err(super::rtc_err)?;
+                .map_err(rtc_err)?;
             for local in locals {
                 add_host(pc, local)?;
             }
@@ -106,13 +106,13 @@ impl CoreIo {
         let locals = self.locals.clone();
         self.run(move |pc| {
             pc.set_remote_description(Instant::now(), offer)
-                .map_err(super::rtc_err)?;
+                .map_err(rtc_err)?;
             for local in locals {
                 add_host(pc, local)?;
             }
-            let answer = pc.create_answer(None).map_err(super::rtc_err)?;
+            let answer = pc.create_answer(None).map_err(rtc_err)?;
             pc.set_local_description(Instant::now(), answer)
-                .map_err(super::rtc_err)?;
+                .map_err(rtc_err)?;
             pc.local_description()
                 .ok_or(LegError::Timeout("local description"))
         })
@@ -122,7 +122,7 @@ impl CoreIo {
     pub(super) async fn accept(&self, answer: RTCSessionDescription) -> Result<(), LegError> {
         self.run(move |pc| {
             pc.set_remote_description(Instant::now(), answer)
-                .map_err(super::rtc_err)
+                .map_err(rtc_err)
         })
         .await
     }

@@ -23,6 +23,7 @@ mod core;
 mod stack;
 
 use crate::config::MediaConfig;
+use crate::context::{lock, read, write};
 use crate::media::arrivals::Arrivals;
 use crate::media::codec::{Codec, Decoder, Encoder, Negotiated, Payload};
 use crate::media::dtmf;
@@ -54,11 +55,6 @@ fn rtc_err(e: impl std::fmt::Display) -> LegError {
     LegError::WebRtc(e.to_string())
 }
 
-/// Locks plain data: a poisoned lock still holds a usable value.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Where received frames go: the leg's own channel, or wherever [`Leg::redirect`] said.
 enum Sink {
     Channel(mpsc::Sender<Vec<i16>>),
@@ -82,16 +78,23 @@ pub(crate) struct Shared {
     events: mpsc::Sender<[u8; 4]>,
     counters: Counters,
     state: watch::Sender<RTCPeerConnectionState>,
+    /// The transport has let go of the leg's sockets.
+    released: watch::Sender<bool>,
 }
 
 impl Shared {
     fn negotiated(&self) -> std::sync::RwLockReadGuard<'_, Option<Negotiated>> {
-        self.negotiated.read().unwrap_or_else(|e| e.into_inner())
+        read(&self.negotiated)
     }
 
     /// Notes the connection's state.
     pub(crate) fn set_state(&self, state: RTCPeerConnectionState) {
         self.state.send_replace(state);
+    }
+
+    /// Notes that the transport has let go of the leg's sockets.
+    pub(crate) fn release(&self) {
+        self.released.send_replace(true);
     }
 
     /// Counts a packet sent.
@@ -248,6 +251,7 @@ impl Leg {
             events: events_tx,
             counters: Counters::default(),
             state: state_tx,
+            released: watch::channel(false).0,
         });
         let (io, ssrc) = match core::addrs(config) {
             Some(addrs) => {
@@ -315,11 +319,7 @@ impl Leg {
     /// Settles the codecs from the remote description.
     fn negotiate(&self, remote_sdp: &str) -> Result<(), LegError> {
         let n = Negotiated::from_remote_sdp(remote_sdp, &self.codecs).map_err(LegError::WebRtc)?;
-        *self
-            .shared
-            .negotiated
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Some(n);
+        *write(&self.shared.negotiated) = Some(n);
         Ok(())
     }
 
@@ -449,6 +449,18 @@ impl Leg {
             packets_lost: c.lost.load(Ordering::Relaxed),
             packets_late: c.late.load(Ordering::Relaxed),
             codec: self.shared.negotiated().as_ref().map(|n| n.send.0),
+        }
+    }
+
+    /// Resolves once the leg's transport has let go of it (closed, failed or dropped). On the
+    /// media threads every packet handed to the leg before is handled by then (its counters
+    /// are final) and its sockets are closed. Taken before the leg is dropped, it tells when a
+    /// dropped leg is gone.
+    pub fn released(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut released = self.shared.released.subscribe();
+        async move {
+            // The sender gone (the leg with it) is released too.
+            let _ = released.wait_for(|r| *r).await;
         }
     }
 

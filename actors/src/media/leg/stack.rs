@@ -167,5 +167,6 @@ impl StackIo {
 
     pub(super) async fn close(&self) {
         let _ = self.pc.close().await;
+        self.shared.release();
     }
 }
