@@ -15,4 +15,12 @@ need_deb npm npm
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The real-model transcription tests: espeak-ng speaks, sox measures, and whisper tiny.en
+# (fetched and converted by the same script as ./serve.sh) transcribes.
+need_deb espeak-ng espeak-ng
+need_deb sox sox
+source scripts/model.sh
+cargo build -p web --bin switchyard
+ensure_tiny_en target/debug/switchyard
+if [ -n "$TINY_EN_MODEL" ]; then export SWITCHYARD_TEST_WHISPER_MODEL="$TINY_EN_MODEL"; fi
 exec cargo test --workspace "$@"

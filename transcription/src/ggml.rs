@@ -25,6 +25,8 @@ pub(crate) const N_VOCAB_EN: i32 = 51864;
 const N_TEXT_TOKENS: i32 = 50256;
 /// Mel bands of every model but large-v3.
 pub(crate) const N_MELS: i32 = 80;
+/// Mel bands of large-v3.
+pub(crate) const N_MELS_V3: i32 = 128;
 /// Frequency bins of the 400-point FFT whisper uses.
 pub(crate) const N_FFT_BINS: i32 = 201;
 /// The id of the `" "` token (as in GPT-2); whisper.cpp needs a `" "` token.
@@ -315,7 +317,7 @@ pub fn write_model(out: &mut impl Write, shape: &Shape, seed: u64) -> io::Result
 
     buf.i32(N_MELS)?;
     buf.i32(N_FFT_BINS)?;
-    for v in mel_filters() {
+    for v in mel_filters(N_MELS as usize) {
         buf.f32(v)?;
     }
 
@@ -519,9 +521,10 @@ impl<'s> Values<'s> {
     }
 }
 
-/// A Slaney-style triangular mel filterbank, 80 bands over 201 FFT bins, 0–8 kHz, normalised
-/// to constant energy per band (like librosa's, which whisper uses).
-fn mel_filters() -> Vec<f32> {
+/// A Slaney-style triangular mel filterbank, `n_mels` bands (80, or 128 for large-v3) over 201
+/// FFT bins, 0–8 kHz, normalised to constant energy per band: librosa's
+/// `filters.mel(sr=16000, n_fft=400, n_mels)`, which whisper uses.
+pub(crate) fn mel_filters(n_mels: usize) -> Vec<f32> {
     fn hz_to_mel(f: f64) -> f64 {
         let f_sp = 200.0 / 3.0;
         if f < 1000.0 {
@@ -540,7 +543,7 @@ fn mel_filters() -> Vec<f32> {
         }
     }
 
-    let (n_mels, n_bins) = (N_MELS as usize, N_FFT_BINS as usize);
+    let n_bins = N_FFT_BINS as usize;
     let top = hz_to_mel(8000.0);
     let edges: Vec<f64> = (0..n_mels + 2)
         .map(|i| mel_to_hz(top * i as f64 / (n_mels + 1) as f64))
@@ -630,8 +633,7 @@ pub(crate) fn f32_to_f16(x: f32) -> u16 {
     sign | h as u16
 }
 
-#[cfg(test)]
-fn f16_to_f32(h: u16) -> f32 {
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
     let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
     let exp = ((h >> 10) & 0x1f) as i32;
     let man = (h & 0x3ff) as f32;
@@ -743,7 +745,7 @@ mod tests {
 
     #[test]
     fn mel_filters_are_triangles_covering_the_spectrum() {
-        let f = mel_filters();
+        let f = mel_filters(80);
         assert_eq!(f.len(), 80 * 201);
         for m in 0..80 {
             let row = &f[m * 201..(m + 1) * 201];

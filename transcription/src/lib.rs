@@ -6,12 +6,14 @@
 //!   re-decoded window, LocalAgreement-2 commit, pause on hold or mask).
 //! - [`pool`]: the fixed pool of worker threads that decode, finals before partials.
 //! - [`live`]: a leg driven by live audio and the pool, for one async task per leg.
+//! - [`import`]: CTranslate2 (faster-whisper) models converted to whisper.cpp's ggml files.
 
 #![deny(missing_docs)]
 
 use serde::{Deserialize, Serialize};
 
 pub mod ggml;
+pub mod import;
 pub mod live;
 pub mod pool;
 pub mod service;

@@ -41,10 +41,14 @@ pub enum Command {
         #[arg(long, default_value = "recordings")]
         recordings_dir: PathBuf,
         /// A whisper.cpp ggml model file for live transcripts (overrides the configuration's
-        /// `[transcription] model`); without one, transcription is off.
+        /// `[transcription] model`); `none` turns transcription off. `./serve.sh` passes the
+        /// tiny.en model it imports (`models/ggml-tiny.en.bin`).
         #[arg(long, env = "SWITCHYARD_WHISPER_MODEL")]
         whisper_model: Option<PathBuf>,
     },
+    /// Whisper model files: import a CTranslate2 (faster-whisper) model, check a ggml file.
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Writes a whisper ggml model with random weights, for tests and benchmarks: `tiny.en`
     /// has the real tiny.en's shape (and compute cost), `smallest` is the smallest that decodes.
     WhisperTestModel {
@@ -71,6 +75,63 @@ pub enum Command {
         #[arg(long)]
         core: bool,
     },
+}
+
+/// `switchyard model …`.
+#[derive(Subcommand, Debug)]
+pub enum ModelCommand {
+    /// Converts a CTranslate2 Whisper model folder (`model.bin`, `vocabulary.txt`; any size,
+    /// English-only or multilingual, f16/f32/int8 storage) to a whisper.cpp ggml file. Nothing
+    /// is written at `--out` unless the whole conversion succeeds.
+    Import {
+        /// The CTranslate2 model folder.
+        dir: PathBuf,
+        /// The ggml file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Checks a ggml model file the way whisper.cpp reads it, loads it, and prints its shape.
+    Check {
+        /// The ggml model file.
+        file: PathBuf,
+    },
+}
+
+/// Runs `switchyard model …`; prints one JSON line.
+fn model_command(command: ModelCommand) -> anyhow::Result<()> {
+    match command {
+        ModelCommand::Import { dir, out } => {
+            let imported = transcription::import::import(&dir, &out)?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "out": out,
+                    "model": imported.shape.name(),
+                    "shape": imported.shape,
+                    "source_type": imported.source_type,
+                    "bytes": imported.bytes,
+                })
+            );
+        }
+        ModelCommand::Check { file } => {
+            let bytes = std::fs::metadata(&file)
+                .with_context(|| format!("{}", file.display()))?
+                .len();
+            let model = transcription::whisper::Model::load(&file)?;
+            let shape = model.shape();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "file": file,
+                    "model": shape.name(),
+                    "english_only": shape.english_only(),
+                    "shape": shape,
+                    "bytes": bytes,
+                })
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The whole program: logging, arguments, then [`run`].
@@ -108,6 +169,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", out.display());
             return Ok(());
         }
+        Command::Model(command) => return model_command(command),
         Command::Loadgen(options) => {
             let report = crate::loadgen::run(&options).await?;
             println!("{}", serde_json::to_string(&report)?);
@@ -136,8 +198,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         None => Config::demo(),
     };
     let demo = config.is_demo();
-    if let Some(model) = whisper_model {
-        config.transcription.model = Some(model);
+    match whisper_model {
+        Some(model) if model.as_os_str() == "none" => config.transcription.model = None,
+        Some(model) => config.transcription.model = Some(model),
+        None => {}
     }
     if demo && !listen.ip().is_loopback() {
         bail!("the demo setup (every password is `demo`) serves only on loopback; give --config with your own users to listen on {listen}");

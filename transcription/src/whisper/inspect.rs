@@ -145,15 +145,15 @@ pub(super) fn inspect(path: &Path) -> Result<Header, ModelError> {
 }
 
 /// The hyper-parameters whisper.cpp 1.8.3 runs without tripping an assertion.
-fn check_header(h: &Header) -> Result<(), String> {
+pub(crate) fn check_header(h: &Header) -> Result<(), String> {
     if !(ggml::N_VOCAB_EN..=ggml::N_VOCAB_EN + 2).contains(&h.n_vocab) {
         return Err(format!(
             "n_vocab {} is not whisper's (51864 English, 51865–51866 multilingual)",
             h.n_vocab
         ));
     }
-    if h.n_mels != ggml::N_MELS {
-        return Err(format!("n_mels {} is not 80", h.n_mels));
+    if h.n_mels != ggml::N_MELS && h.n_mels != ggml::N_MELS_V3 {
+        return Err(format!("n_mels {} is not 80 (or 128, large-v3)", h.n_mels));
     }
     match h.ftype {
         1 => {}
@@ -277,7 +277,14 @@ mod tests {
             check_header(&h).unwrap_err()
         };
         assert!(bad(|h| h.n_vocab = 50000).contains("n_vocab"));
-        assert!(bad(|h| h.n_mels = 128).contains("n_mels"));
+        assert!(bad(|h| h.n_mels = 100).contains("n_mels"));
+        assert_eq!(
+            check_header(&Header {
+                n_mels: 128,
+                ..good
+            }),
+            Ok(())
+        );
         assert!(bad(|h| h.ftype = 0).contains("ftype 0"));
         assert!(bad(|h| h.ftype = 2).contains("ftype 2"));
         assert!(bad(|h| h.n_text_layer = 0).contains("n_text_layer"));

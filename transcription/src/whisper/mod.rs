@@ -445,7 +445,84 @@ fn params_for(language: Option<&'static str>) -> FullParams<'static, 'static> {
 mod guard;
 mod inspect;
 use guard::{assemble, Sampled};
+pub(crate) use inspect::check_header;
 use inspect::inspect;
+
+/// Checks a model file completely, the way whisper.cpp's loader reads it, without loading it.
+pub fn check_file(path: &Path) -> Result<ModelShape, ModelError> {
+    inspect(path).map(|h| ModelShape::from(&h))
+}
+
+/// A model's architecture, as its file header states it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ModelShape {
+    /// Vocabulary size: 51864 for English-only models, 51865 (51866 for large-v3) otherwise.
+    pub n_vocab: i32,
+    /// Encoder positions (1500).
+    pub n_audio_ctx: i32,
+    /// Model width.
+    pub n_state: i32,
+    /// Encoder attention heads.
+    pub n_audio_head: i32,
+    /// Encoder blocks.
+    pub n_audio_layer: i32,
+    /// Decoder positions.
+    pub n_text_ctx: i32,
+    /// Decoder attention heads.
+    pub n_text_head: i32,
+    /// Decoder blocks.
+    pub n_text_layer: i32,
+    /// Mel bands (80; 128 for large-v3).
+    pub n_mels: i32,
+}
+
+impl From<&Header> for ModelShape {
+    fn from(h: &Header) -> ModelShape {
+        ModelShape {
+            n_vocab: h.n_vocab,
+            n_audio_ctx: h.n_audio_ctx,
+            n_state: h.n_audio_state,
+            n_audio_head: h.n_audio_head,
+            n_audio_layer: h.n_audio_layer,
+            n_text_ctx: h.n_text_ctx,
+            n_text_head: h.n_text_head,
+            n_text_layer: h.n_text_layer,
+            n_mels: h.n_mels,
+        }
+    }
+}
+
+impl ModelShape {
+    /// Whether the model knows only English.
+    pub fn english_only(&self) -> bool {
+        self.n_vocab == ggml::N_VOCAB_EN
+    }
+
+    /// whisper's name for this shape (`tiny.en`, `base`, `large-v3`, …), or `custom`.
+    pub fn name(&self) -> String {
+        let size = match (self.n_audio_layer, self.n_state) {
+            (4, 384) => "tiny",
+            (6, 512) => "base",
+            (12, 768) => "small",
+            (24, 1024) => "medium",
+            (32, 1280) if self.n_mels == 128 => "large-v3",
+            (32, 1280) => "large",
+            _ => return "custom".to_string(),
+        };
+        if self.english_only() {
+            format!("{size}.en")
+        } else {
+            size.to_string()
+        }
+    }
+}
+
+impl Model {
+    /// The model's architecture.
+    pub fn shape(&self) -> ModelShape {
+        ModelShape::from(&self.header)
+    }
+}
 
 #[cfg(test)]
 mod tests {
