@@ -164,29 +164,51 @@ impl Encoder {
     }
 }
 
-/// Turns received audio payloads into the bridge's 8 kHz frames.
+/// Turns received audio payloads into audio at the codec's own rate (for the transcriber's
+/// fork, which takes a leg's full band) and into the bridge's 8 kHz frames.
 #[derive(Default)]
 pub struct Decoder {
-    opus: Option<(opus::Decoder, Resampler)>,
+    opus: Option<opus::Decoder>,
+    /// 48 kHz to the bridge's 8 kHz, for Opus legs.
+    down: Option<Resampler>,
 }
 
 impl Decoder {
     /// The 8 kHz frame of one payload in `codec` (`None` for an undecodable one).
     pub fn decode(&mut self, codec: Codec, payload: &[u8]) -> Option<Vec<i16>> {
+        let native = self.decode_native(codec, payload)?;
+        Some(self.to_bridge(codec, native))
+    }
+
+    /// One payload's audio at `codec`'s clock rate: 8 kHz for PCMU, 48 kHz for Opus (`None`
+    /// for an undecodable payload).
+    pub fn decode_native(&mut self, codec: Codec, payload: &[u8]) -> Option<Vec<i16>> {
         match codec {
             Codec::Pcmu => Some(g711::decode_frame(payload)),
             Codec::Opus => {
                 if self.opus.is_none() {
-                    let dec = opus::Decoder::new(48_000, opus::Channels::Mono).ok()?;
-                    let down = Resampler::new(48_000, 8_000).ok()?;
-                    self.opus = Some((dec, down));
+                    self.opus = Some(opus::Decoder::new(48_000, opus::Channels::Mono).ok()?);
                 }
-                let (dec, down) = self.opus.as_mut()?;
+                let dec = self.opus.as_mut()?;
                 // Up to 120 ms per packet at 48 kHz.
                 let mut wide = vec![0i16; 5_760];
                 let n = dec.decode(payload, &mut wide, false).ok()?;
-                Some(down.process(&wide[..n]))
+                wide.truncate(n);
+                Some(wide)
             }
+        }
+    }
+
+    /// Audio from [`Decoder::decode_native`] as the bridge's 8 kHz frame.
+    pub fn to_bridge(&mut self, codec: Codec, native: Vec<i16>) -> Vec<i16> {
+        match codec {
+            Codec::Pcmu => native,
+            Codec::Opus => self
+                .down
+                .get_or_insert_with(|| {
+                    Resampler::new(48_000, 8_000).expect("48 kHz to 8 kHz is supported")
+                })
+                .process(&native),
         }
     }
 }
@@ -194,6 +216,7 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::resample::To16k;
     use crate::media::tone::{goertzel, Sine};
 
     const CHROME_LIKE: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:63 red/48000/2\r\na=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:13 CN/8000\r\na=rtpmap:110 telephone-event/48000\r\na=rtpmap:126 telephone-event/8000\r\n";
@@ -208,6 +231,42 @@ mod tests {
         assert_eq!((n.send, n.events), ((Codec::Pcmu, 0), Some(126)));
         let none = "v=0\r\nm=audio 9 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
         assert!(Negotiated::from_remote_sdp(none, &[Codec::Pcmu, Codec::Opus]).is_err());
+    }
+
+    #[test]
+    fn an_opus_legs_native_audio_keeps_its_wide_band_for_the_fork() {
+        // A browser's Opus carries up to 20 kHz; the fork's 16 kHz keeps up to 8 kHz, the
+        // bridge's 8 kHz only up to 4 kHz. 6 kHz tells them apart.
+        let mut enc =
+            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+        let mut tone = Sine::new(6_000.0, 48_000, 8_000);
+        let (mut dec, mut to16k) = (Decoder::default(), To16k::new(48_000).unwrap());
+        let (mut wide, mut narrow) = (Vec::new(), Vec::new());
+        for _ in 0..50 {
+            let frame = tone.take(960);
+            let mut out = vec![0u8; 1_275];
+            let n = enc.encode(&frame, &mut out).unwrap();
+            let native = dec.decode_native(Codec::Opus, &out[..n]).unwrap();
+            assert_eq!(native.len(), 960, "20 ms at 48 kHz");
+            wide.extend(to16k.process(&native));
+            narrow.extend(dec.to_bridge(Codec::Opus, native));
+        }
+        let (wide, narrow) = (&wide[8_000..], &narrow[4_000..]);
+        assert!(
+            goertzel(wide, 6_000.0, 16_000) > 0.01,
+            "the fork hears 6 kHz"
+        );
+        assert!(
+            narrow.iter().all(|s| s.unsigned_abs() < 300),
+            "the bridge cannot carry it"
+        );
+        // PCMU's native audio is its 8 kHz frame.
+        let mut pcmu = Decoder::default();
+        let payload = g711::encode_frame(&[1_000; 160]);
+        assert_eq!(
+            pcmu.decode_native(Codec::Pcmu, &payload).unwrap().len(),
+            160
+        );
     }
 
     #[test]

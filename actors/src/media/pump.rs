@@ -7,7 +7,6 @@
 
 use crate::media::fork::{ForkSender, Frame};
 use crate::media::leg::{Leg, FRAME_SAMPLES};
-use crate::media::resample::To16k;
 use crate::media::tone::Music;
 use crate::media::wav::Recorder;
 use engine::call::{AudioPlan, Participant, Recording};
@@ -48,21 +47,23 @@ pub enum PumpCmd {
 /// little enough to keep the mix in step (100 ms).
 const BACKLOG: usize = 5;
 
+/// A leg's fork: the leg's own 16 kHz tap (resampled from its codec's rate, so an Opus leg
+/// keeps its wide band) offered to the transcriber.
 struct Forking {
     fork: ForkSender,
-    resample: To16k,
-    at_ms: u64,
+    /// Audio offered so far, in samples at 16 kHz.
+    samples: u64,
 }
 
 impl Forking {
-    fn offer(&mut self, frame: &[i16]) {
-        let samples = self.resample.process(frame);
+    fn offer(&mut self, samples: Vec<i16>) {
+        let n = samples.len() as u64;
         self.fork.send(Frame {
-            at_ms: self.at_ms,
+            at_ms: self.samples / 16,
             samples,
             entered: std::time::Instant::now(),
         });
-        self.at_ms += (frame.len() as u64 * 1000) / 8_000;
+        self.samples += n;
     }
 }
 
@@ -128,6 +129,8 @@ pub fn spawn(
         let mut recorder: Option<RecordingFile> = None;
         // Received frames come straight from the legs' receiving tasks, tagged by slot.
         let (frames_tx, mut frames) = mpsc::channel::<(u32, Vec<i16>)>(1024);
+        // The forked legs' 16 kHz audio, from their taps.
+        let (wide_tx, mut wide) = mpsc::channel::<(u32, Vec<i16>)>(1024);
         let mut slots: HashMap<u32, Participant> = HashMap::new();
         let mut recorded_ticks = 0u64;
         let mut next_slot = 0u32;
@@ -145,11 +148,11 @@ pub fn spawn(
                     None => break,
                     Some(PumpCmd::Fork { who, fork }) => {
                         if let Some(io) = legs.get_mut(&who) {
-                            io.fork = Some(Forking {
-                                fork,
-                                resample: To16k::new(8_000).expect("8 kHz is supported"),
-                                at_ms: 0,
+                            let (tx, slot) = (wide_tx.clone(), io.slot);
+                            io.leg.tap_16k(move |f| {
+                                let _ = tx.try_send((slot, f));
                             });
+                            io.fork = Some(Forking { fork, samples: 0 });
                         }
                     }
                     Some(PumpCmd::Add { who, leg }) => {
@@ -177,12 +180,15 @@ pub fn spawn(
                         }
                     }
                 },
+                Some((slot, samples)) = wide.recv() => {
+                    let io = slots.get(&slot).and_then(|who| legs.get_mut(who));
+                    if let Some(f) = io.and_then(|io| io.fork.as_mut()) {
+                        f.offer(samples);
+                    }
+                }
                 Some((slot, frame)) = frames.recv() => {
                     let Some(who) = slots.get(&slot) else { continue };
                     let Some(io) = legs.get_mut(who) else { continue };
-                    if let Some(f) = io.fork.as_mut() {
-                        f.offer(&frame);
-                    }
                     // Kept for the tick only when something runs on it.
                     if routes.ticks() || recorder.is_some() {
                         io.pending.push_back(frame.clone());
@@ -257,6 +263,7 @@ pub fn spawn(
 /// Closes a leg the pump no longer carries (its frames, tagged with a slot no longer known,
 /// are ignored until it is gone).
 fn retire(io: LegIo) {
+    io.leg.untap();
     tokio::spawn(async move { io.leg.close().await });
 }
 

@@ -27,6 +27,7 @@ use crate::context::{lock, read, write};
 use crate::media::arrivals::Arrivals;
 use crate::media::codec::{Codec, Decoder, Encoder, Negotiated, Payload};
 use crate::media::dtmf;
+use crate::media::resample::To16k;
 use rtc::rtp;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +62,10 @@ enum Sink {
     Call(Box<dyn Fn(Vec<i16>) + Send + Sync>),
 }
 
+/// Where the leg's received audio goes at 16 kHz, resampled from the codec's own rate
+/// (wideband for Opus, upsampled for PCMU): the transcriber's fork, when one listens.
+type Tap = Box<dyn Fn(Vec<i16>) + Send + Sync>;
+
 /// A leg's packet counters, read by `GET /api/v1/calls/{id}/media`.
 #[derive(Debug, Default)]
 struct Counters {
@@ -75,6 +80,7 @@ struct Counters {
 pub(crate) struct Shared {
     negotiated: RwLock<Option<Negotiated>>,
     sink: Mutex<Sink>,
+    tap: Mutex<Option<Tap>>,
     events: mpsc::Sender<[u8; 4]>,
     counters: Counters,
     state: watch::Sender<RTCPeerConnectionState>,
@@ -110,6 +116,8 @@ pub(crate) struct Receiving {
     arrivals: Arrivals,
     decoder: Decoder,
     payloads: Option<HashMap<u8, Payload>>,
+    /// The tap's resampler and the rate it converts from.
+    to16k: Option<(u32, To16k)>,
 }
 
 impl Receiving {
@@ -139,7 +147,18 @@ impl Receiving {
                 );
                 counters.lost.fetch_add(a.lost - lost, Ordering::Relaxed);
                 counters.late.fetch_add(a.late - late, Ordering::Relaxed);
-                if let Some(frame) = self.decoder.decode(codec, payload) {
+                if let Some(native) = self.decoder.decode_native(codec, payload) {
+                    if let Some(tap) = &*lock(&shared.tap) {
+                        let to16k = match &mut self.to16k {
+                            Some((r, to16k)) if *r == rate => to16k,
+                            slot => {
+                                let to16k = To16k::new(rate).expect("8 and 48 kHz are supported");
+                                &mut slot.insert((rate, to16k)).1
+                            }
+                        };
+                        tap(to16k.process(&native));
+                    }
+                    let frame = self.decoder.to_bridge(codec, native);
                     // A full consumer loses this frame rather than stall the transport.
                     match &*lock(&shared.sink) {
                         Sink::Channel(tx) => {
@@ -248,6 +267,7 @@ impl Leg {
         let shared = Arc::new(Shared {
             negotiated: RwLock::new(None),
             sink: Mutex::new(Sink::Channel(incoming_tx)),
+            tap: Mutex::new(None),
             events: events_tx,
             counters: Counters::default(),
             state: state_tx,
@@ -432,6 +452,18 @@ impl Leg {
     /// must not block) instead of the leg's channel, which then closes.
     pub fn redirect(&self, deliver: impl Fn(Vec<i16>) + Send + Sync + 'static) {
         *lock(&self.shared.sink) = Sink::Call(Box::new(deliver));
+    }
+
+    /// Hands every frame received from now on to `deliver` as well, at 16 kHz resampled from
+    /// the codec's own rate (48 kHz Opus keeps its band up to 8 kHz; 8 kHz PCMU is upsampled):
+    /// the transcriber's fork. Called on the receiving side: it must not block.
+    pub fn tap_16k(&self, deliver: impl Fn(Vec<i16>) + Send + Sync + 'static) {
+        *lock(&self.shared.tap) = Some(Box::new(deliver));
+    }
+
+    /// Stops [`Leg::tap_16k`].
+    pub fn untap(&self) {
+        *lock(&self.shared.tap) = None;
     }
 
     /// Whether the connection is up (audio sent before it is would be dropped by SRTP).
