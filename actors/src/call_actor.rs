@@ -157,7 +157,7 @@ impl CallActor {
             .save_call_with_outbox(&st.call, self.ctx.clock.now().0, &logs)
             .await?;
         if let (Some(outbox), false) = (&self.ctx.outbox, logs.is_empty()) {
-            outbox.wake();
+            outbox.queued(st.call.id(), &logs).await;
         }
         self.ctx.bus.publish_journey(&st.call, st.published);
         self.tell_media(st);

@@ -231,6 +231,10 @@ pub struct QueueConfig {
     /// otherwise it lives only while the call does.
     #[serde(default)]
     pub store_transcript: bool,
+    /// Keyword alerts (J4): phrases watched for in this queue's final transcript segments
+    /// (`[[queues.alerts]]` with `phrase` and `severity`); needs `transcript` on.
+    #[serde(default)]
+    pub alerts: Vec<engine::alerts::AlertRule>,
 }
 
 fn default_callback_max() -> usize {
@@ -424,6 +428,15 @@ impl Config {
             if q.offer_timeout_secs == 0 {
                 return bad(format!(
                     "queue {}: offer_timeout_secs must be at least 1",
+                    q.id
+                ));
+            }
+            if let Err(e) = engine::alerts::Alerts::new(&q.alerts) {
+                return bad(format!("queue {}: alerts: {e}", q.id));
+            }
+            if !q.alerts.is_empty() && q.transcript == transcription::Mode::Off {
+                return bad(format!(
+                    "queue {}: alerts need a live transcript (transcript = \"agent\", \"customer\" or \"both\")",
                     q.id
                 ));
             }
@@ -652,6 +665,46 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(err.contains("overflow target"), "{err}");
+    }
+
+    #[test]
+    fn keyword_alerts_are_read_and_checked() {
+        let q = |alerts: &str| format!("[[queues]]\nid = \"q\"\ntranscript = \"both\"\n{alerts}");
+        let c = Config::from_toml(&q("[[queues.alerts]]\nphrase = \"cancel my account\"\nseverity = \"critical\"\n[[queues.alerts]]\nphrase = \"refund\"\n")).unwrap();
+        let alerts = &c.queues[0].alerts;
+        assert_eq!(alerts.len(), 2);
+        assert_eq!(
+            (alerts[0].phrase.as_str(), alerts[0].severity),
+            ("cancel my account", engine::alerts::Severity::Critical)
+        );
+        assert_eq!(alerts[1].severity, engine::alerts::Severity::Warning);
+        for (bad, says) in [
+            (
+                "[[queues.alerts]]\nphrase = \"\"\n",
+                "queue q: alerts: alert phrase \"\" has no words",
+            ),
+            (
+                "[[queues.alerts]]\nphrase = \"x\"\nseverity = \"urgent\"\n",
+                "urgent",
+            ),
+            ("[[queues.alerts]]\nseverity = \"info\"\n", "phrase"),
+            (
+                "[[queues.alerts]]\nphrase = \"refund\"\n[[queues.alerts]]\nphrase = \"Refund!\"\n",
+                "the same words",
+            ),
+        ] {
+            let err = Config::from_toml(&q(bad)).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        let long = format!("[[queues.alerts]]\nphrase = \"{}\"\n", "y".repeat(101));
+        let err = Config::from_toml(&q(&long)).unwrap_err().to_string();
+        assert!(err.contains("longer than 100 characters"), "{err}");
+        let off = "[[queues]]\nid = \"q\"\n[[queues.alerts]]\nphrase = \"refund\"\n";
+        let err = Config::from_toml(off).unwrap_err().to_string();
+        assert!(
+            err.contains("queue q: alerts need a live transcript"),
+            "{err}"
+        );
     }
 
     #[test]

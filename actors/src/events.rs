@@ -48,7 +48,8 @@ pub enum EventKind {
         entry: JourneyEntry,
     },
     /// A call's live transcript (I2, J2): `transcript.partial`, `transcript.final`,
-    /// `transcript.paused`, `transcript.resumed`.
+    /// `transcript.paused`, `transcript.resumed`; and `transcript.alert`, a keyword alert
+    /// (J4) raised by a final.
     #[serde(rename = "transcript")]
     Transcript {
         /// The event's name.
@@ -99,6 +100,25 @@ pub enum TranscriptEvent {
         /// When the window's last audio entered the fork (ms since the epoch): a client's
         /// receive time minus this is the audio-to-screen latency.
         heard_at: i64,
+        /// When the segment's first word was spoken (ms since the epoch, estimated from when
+        /// the leg's audio was heard): both legs' segments in one order.
+        spoken_at: i64,
+    },
+    /// A phrase of the queue's keyword alerts (J4) was said: sent right after the
+    /// `transcript.final` that completed it.
+    Alert {
+        /// The phrase, as configured.
+        phrase: String,
+        /// `info`, `warning` or `critical`.
+        severity: engine::alerts::Severity,
+        /// The final segment's words.
+        text: String,
+        /// The segment's start, ms from the start of the leg.
+        start_ms: u64,
+        /// The segment's end, ms from the start of the leg.
+        end_ms: u64,
+        /// When the segment's first word was spoken (ms since the epoch, estimated).
+        spoken_at: i64,
     },
     /// The leg stopped being transcribed.
     Paused {
@@ -277,6 +297,7 @@ impl EventBus {
             },
             TranscriptEvent::Paused { .. } => "transcript.paused",
             TranscriptEvent::Resumed {} => "transcript.resumed",
+            TranscriptEvent::Alert { .. } => "transcript.alert",
         };
         let kind = EventKind::Transcript {
             name,

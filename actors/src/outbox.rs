@@ -6,13 +6,23 @@
 //!
 //! Per call and connector, versions go out in order: a later version (a change made during
 //! wrap-up) waits until the earlier one is delivered or dead.
+//!
+//! A log carries the call's stored transcript (queues with `store_transcript`). A leg's last
+//! utterance is decoded after the call ends, so a log queued while the call's legs are still
+//! flushing is held (due [`TRANSCRIPT_WAIT_MS`] later at most): when the last leg has stored
+//! its last final, the held rows, never sent yet, are rewritten with the whole transcript and
+//! made due. A log thus carries every final of its call, unless the transcriber took longer
+//! than the wait (or the process stopped meanwhile): then it carries the finals stored by the
+//! time it goes out.
 
 use crate::clock::Clock;
+use crate::media::transcript::Flushing;
 use crate::store::{OutboxRow, Store, StoreError};
 use cti_adapter::backoff::Retry;
 use cti_adapter::connector::{ConnectorConfig, DeliveryError};
-use cti_adapter::log::CallLog;
+use cti_adapter::log::{CallLog, TranscriptLine};
 use engine::call::Call;
+use engine::CallId;
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +38,8 @@ pub struct Outbox {
     retry: Retry,
     wake: Arc<Notify>,
     http: reqwest::Client,
+    /// Calls whose legs may still store finals (none without transcription).
+    flushing: Flushing,
 }
 
 /// Deliveries in flight at once.
@@ -40,6 +52,20 @@ const IDLE: Duration = Duration::from_secs(5);
 /// burst of edits (the panel saves as the agent types) goes out as one log.
 pub const SETTLE_MS: i64 = 3_000;
 
+/// The longest a log waits for its call's last transcript finals.
+pub const TRANSCRIPT_WAIT_MS: i64 = 30_000;
+
+/// When a row is due unless held for a transcript: at once for the first version, after
+/// [`SETTLE_MS`] for a later one.
+fn usual_due(row: &OutboxRow) -> i64 {
+    row.created_at + if row.version > 1 { SETTLE_MS } else { 0 }
+}
+
+/// Whether a row is held for its call's transcript (never attempted, due later than usual).
+fn held(row: &OutboxRow) -> bool {
+    row.state == "pending" && row.attempts == 0 && row.next_at > usual_due(row)
+}
+
 impl Outbox {
     /// An outbox for these connectors.
     pub fn new(store: Store, clock: Clock, connectors: Vec<ConnectorConfig>, retry: Retry) -> Self {
@@ -50,7 +76,14 @@ impl Outbox {
             retry,
             wake: Arc::new(Notify::new()),
             http: cti_adapter::connector::client(),
+            flushing: Flushing::default(),
         }
+    }
+
+    /// Holds the logs of calls that `flushing` says still have finals to store.
+    pub(crate) fn with_transcripts(mut self, flushing: Flushing) -> Self {
+        self.flushing = flushing;
+        self
     }
 
     /// Whether any connector is configured.
@@ -58,18 +91,21 @@ impl Outbox {
         !self.connectors.is_empty()
     }
 
-    /// The rows that queue the call's log (its next version) for every connector; none for
-    /// a call nobody answered. Written with the call's snapshot
-    /// ([`Store::save_call_with_outbox`]), then [`Outbox::wake`]. The first version is due at
-    /// once; a later one after [`SETTLE_MS`], and it supersedes earlier versions still waiting
-    /// to be sent for the first time (never a version already attempted or delivered).
+    /// The rows that queue the call's log (its next version, with the transcript stored so
+    /// far) for every connector; none for a call nobody answered. Written with the call's
+    /// snapshot ([`Store::save_call_with_outbox`]), then [`Outbox::queued`]. The first version
+    /// is due at once; a later one after [`SETTLE_MS`], and it supersedes earlier versions
+    /// still waiting to be sent for the first time (never a version already attempted or
+    /// delivered). While the call's legs are still flushing, the rows are held (see the
+    /// module docs).
     pub async fn rows_for(&self, call: &Call) -> Result<Vec<OutboxRow>, StoreError> {
         if !self.active() || call.answered_at().is_none() {
             return Ok(Vec::new());
         }
         let id = call.id().to_string();
         let version = self.store.outbox_version(&id).await? + 1;
-        let log = CallLog::of(call, u32::try_from(version).unwrap_or(u32::MAX));
+        let log = CallLog::of(call, u32::try_from(version).unwrap_or(u32::MAX))
+            .with_transcript(self.transcript(&id).await?);
         let payload = serde_json::to_string(&log).expect("a log serializes");
         let now = self.clock.now().0;
         let mut rows: Vec<OutboxRow> = Vec::new();
@@ -82,7 +118,10 @@ impl Outbox {
                 }
             }
         }
-        let due = if version > 1 { now + SETTLE_MS } else { now };
+        let mut due = if version > 1 { now + SETTLE_MS } else { now };
+        if self.flushing.busy(call.id()) {
+            due = due.max(now + TRANSCRIPT_WAIT_MS);
+        }
         for c in self.connectors.iter() {
             rows.push(OutboxRow {
                 key: format!("{id}:v{version}:{}", c.name()),
@@ -104,6 +143,70 @@ impl Outbox {
     /// Tells the worker new rows are in.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// After the call's rows from [`Outbox::rows_for`] were written: wakes the worker, and
+    /// releases rows held for a transcript whose legs finished meanwhile (between the rows'
+    /// making and their writing, when nothing else would).
+    pub async fn queued(&self, call: &CallId, rows: &[OutboxRow]) {
+        self.wake();
+        if rows.iter().any(held) && !self.flushing.busy(call) {
+            self.transcript_flushed(call).await;
+        }
+    }
+
+    /// The call's legs have stored their last finals: its held rows, never sent yet, get the
+    /// whole transcript and are due now (a later version: at the end of its settling time).
+    pub(crate) async fn transcript_flushed(&self, call: &CallId) {
+        if let Err(e) = self.release(call).await {
+            // The rows stay held until their deadline, with the transcript they have.
+            tracing::error!(call = %call, error = %e, "CRM outbox: a held log was not released");
+        }
+    }
+
+    async fn release(&self, call: &CallId) -> Result<(), StoreError> {
+        let id = call.to_string();
+        let rows: Vec<OutboxRow> = self
+            .store
+            .outbox(Some("pending"))
+            .await?
+            .into_iter()
+            .filter(|r| r.call_id == id && held(r))
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let lines = self.transcript(&id).await?;
+        let now = self.clock.now().0;
+        for row in rows {
+            let Ok(log) = serde_json::from_str::<CallLog>(&row.payload) else {
+                continue;
+            };
+            let payload = serde_json::to_string(&log.with_transcript(lines.clone()))
+                .expect("a log serializes");
+            let due = usual_due(&row).max(now);
+            self.store
+                .outbox_refresh(&row.key, &payload, due, now)
+                .await?;
+        }
+        self.wake();
+        Ok(())
+    }
+
+    /// The call's stored transcript, as log lines.
+    async fn transcript(&self, call: &str) -> Result<Vec<TranscriptLine>, StoreError> {
+        Ok(self
+            .store
+            .transcript(call)
+            .await?
+            .into_iter()
+            .map(|r| TranscriptLine {
+                leg: r.leg,
+                agent: r.agent,
+                spoken_at: r.spoken_at,
+                text: r.text,
+            })
+            .collect())
     }
 
     /// Puts a dead (or delivered) row back in line, due now; refused for a version older than

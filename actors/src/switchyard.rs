@@ -129,21 +129,8 @@ impl Switchyard {
         let bus = EventBus::new(options.event_buffer);
         let transcriber = transcription::service::Transcriber::start(&config.transcription)
             .map_err(|e| ActorError::Media(format!("transcription: {e}")))?;
-        let hub = transcriber.map(|t| {
-            crate::media::transcript::TranscriptHub::new(
-                t,
-                bus.clone(),
-                store.clone(),
-                clock,
-                &config.queues,
-            )
-        });
-        let media = crate::media::actor::MediaRegistry::new(
-            config.media.clone(),
-            options.recordings_dir.clone(),
-        )
-        .with_music(&config.queues)?
-        .with_transcripts(hub);
+        // Calls whose legs may still store finals: their CRM logs wait for them.
+        let flushing = crate::media::transcript::Flushing::default();
         let outbox = (!config.cti.connectors.is_empty()).then(|| {
             crate::outbox::Outbox::new(
                 store.clone(),
@@ -151,7 +138,25 @@ impl Switchyard {
                 config.cti.connectors.clone(),
                 config.cti.retry.clone(),
             )
+            .with_transcripts(flushing.clone())
         });
+        let hub = transcriber.map(|t| {
+            let sink = crate::media::transcript::TranscriptSink::new(
+                bus.clone(),
+                store.clone(),
+                clock,
+                &config.queues,
+                flushing,
+                outbox.clone(),
+            );
+            crate::media::transcript::TranscriptHub::new(t, sink)
+        });
+        let media = crate::media::actor::MediaRegistry::new(
+            config.media.clone(),
+            options.recordings_dir.clone(),
+        )
+        .with_music(&config.queues)?
+        .with_transcripts(hub);
         if let Some(o) = &outbox {
             // Rows left pending by the previous process go out first.
             o.clone().spawn();

@@ -478,7 +478,7 @@ impl Switchyard {
                 .await?;
             self.ctx.bus.publish_journey(&c, before);
             if let (Some(outbox), false) = (&self.ctx.outbox, logs.is_empty()) {
-                outbox.wake();
+                outbox.queued(c.id(), &logs).await;
             }
         }
         Ok(c)
@@ -540,7 +540,8 @@ impl Switchyard {
         }
     }
 
-    /// A call's stored transcript: its final segments, if its queue keeps transcripts.
+    /// A call's stored transcript: its final segments, if its queue keeps transcripts; and
+    /// its keyword alerts (always kept).
     pub async fn transcript(
         &self,
         call: &engine::call::Call,
@@ -556,7 +557,12 @@ impl Switchyard {
         } else {
             Vec::new()
         };
-        Ok(StoredTranscript { stored, segments })
+        let alerts = self.ctx.store.alerts(call.id().as_str()).await?;
+        Ok(StoredTranscript {
+            stored,
+            segments,
+            alerts,
+        })
     }
 
     /// The media actors (recording paths, waiting for a call's media to end).
@@ -597,4 +603,7 @@ pub struct StoredTranscript {
     pub stored: bool,
     /// The final segments in spoken order.
     pub segments: Vec<crate::store::TranscriptRow>,
+    /// The keyword alerts its finals raised, in spoken order (kept for every call; their
+    /// words only when the queue keeps transcripts).
+    pub alerts: Vec<crate::store::AlertRow>,
 }

@@ -2,7 +2,7 @@
 //! `SWITCHYARD_TEST_POSTGRES_URL` names a server (CI sets it; without it on a user's machine the
 //! PostgreSQL test says so and skips, and in CI a missing URL is a failure).
 
-use actors::store::{OutboxRow, SessionRow, Store};
+use actors::store::{AlertRow, OutboxRow, SessionRow, Store, TranscriptRow};
 use engine::agent::{Agent, Status};
 use engine::call::{Call, CallState, Party};
 use engine::routing::Skills;
@@ -142,11 +142,103 @@ async fn exercise(store: &Store) {
         attempts: 3,
         last_error: Some("HTTP 400".into()),
         updated_at: 9_500,
-        ..row
+        ..row.clone()
     };
     store.outbox_put(&dead).await.unwrap();
     assert!(store.outbox(Some("pending")).await.unwrap().is_empty());
-    assert_eq!(store.outbox(None).await.unwrap(), [dead]);
+    assert_eq!(
+        store.outbox(None).await.unwrap(),
+        std::slice::from_ref(&dead)
+    );
+
+    // A refresh rewrites only a row no attempt has read yet.
+    store
+        .outbox_refresh(&dead.key, "{\"new\":1}", 1, 9_600)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.outbox(None).await.unwrap(),
+        std::slice::from_ref(&dead)
+    );
+    let held = OutboxRow {
+        key: "c-1:v2:hook".into(),
+        version: 2,
+        next_at: 40_000,
+        ..row.clone()
+    };
+    store.outbox_put(&held).await.unwrap();
+    store
+        .outbox_refresh(&held.key, "{\"new\":2}", 12_000, 9_700)
+        .await
+        .unwrap();
+    let refreshed = OutboxRow {
+        payload: "{\"new\":2}".into(),
+        next_at: 12_000,
+        updated_at: 9_700,
+        ..held.clone()
+    };
+    assert_eq!(
+        store.outbox(Some("pending")).await.unwrap(),
+        std::slice::from_ref(&refreshed)
+    );
+    let tried = OutboxRow {
+        attempts: 1,
+        ..refreshed
+    };
+    store.outbox_put(&tried).await.unwrap();
+    store
+        .outbox_refresh(&tried.key, "{}", 1, 9_800)
+        .await
+        .unwrap();
+    assert_eq!(store.outbox(Some("pending")).await.unwrap(), [tried]);
+
+    // Transcripts come back in the order spoken, whichever leg began first; alerts likewise.
+    let seg = |leg: &str, start_ms: i64, spoken_at: i64, text: &str| TranscriptRow {
+        call_id: "c-1".into(),
+        leg: leg.into(),
+        agent: (leg == "agent").then(|| "alice".to_owned()),
+        start_ms,
+        end_ms: start_ms + 900,
+        text: text.into(),
+        at: spoken_at + 1_500,
+        spoken_at,
+    };
+    // The customer's leg began 20 s before the agent's: its times are 20 s ahead.
+    let said = [
+        seg("agent", 1_000, 21_000, "Hello, Alice speaking."),
+        seg("customer", 22_000, 22_000, "I want to cancel my account."),
+        seg("agent", 3_500, 23_500, "I can help."),
+    ];
+    for s in [&said[2], &said[1], &said[0]] {
+        store.save_transcript(s).await.unwrap();
+    }
+    assert_eq!(store.transcript("c-1").await.unwrap(), said);
+    assert!(store.transcript("c-2").await.unwrap().is_empty());
+    let alert = |phrase: &str, spoken_at: i64, text: Option<&str>| AlertRow {
+        call_id: "c-1".into(),
+        queue: "support".into(),
+        leg: "customer".into(),
+        agent: None,
+        phrase: phrase.into(),
+        severity: "critical".into(),
+        text: text.map(Into::into),
+        start_ms: 22_000,
+        end_ms: 22_900,
+        spoken_at,
+        at: spoken_at + 1_500,
+    };
+    let alerts = [
+        alert(
+            "cancel my account",
+            22_000,
+            Some("I want to cancel my account."),
+        ),
+        alert("refund", 30_000, None),
+    ];
+    store.save_alert(&alerts[1]).await.unwrap();
+    store.save_alert(&alerts[0]).await.unwrap();
+    assert_eq!(store.alerts("c-1").await.unwrap(), alerts);
+    assert!(store.alerts("c-2").await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -126,7 +126,11 @@ pub fn verify(secret: &str, timestamp: i64, body: &[u8], signature: &str) -> boo
             == 0
 }
 
-/// The Task a Salesforce connector writes for a log.
+/// The most characters a Salesforce Task's Description holds.
+pub const SALESFORCE_DESCRIPTION_MAX: usize = 32_000;
+
+/// The Task a Salesforce connector writes for a log: its Description holds the notes, the tags
+/// and the stored transcript, within [`SALESFORCE_DESCRIPTION_MAX`].
 pub fn salesforce_task(log: &CallLog) -> Value {
     let date =
         time::OffsetDateTime::from_unix_timestamp(log.ended_at.unwrap_or(log.started_at) / 1_000)
@@ -144,14 +148,13 @@ pub fn salesforce_task(log: &CallLog) -> Value {
         "CallObject": log.call_id,
         "WhoId": log.data.who,
         "WhatId": log.data.what,
-        // Salesforce's Task Description holds 32,000 characters.
-        "Description": log.description().chars().take(32_000).collect::<String>(),
+        "Description": log.description_within(SALESFORCE_DESCRIPTION_MAX),
         "Status": "Completed",
         "ActivityDate": date,
     })
 }
 
-/// The JSON a webhook receives.
+/// The JSON a webhook receives: the whole log, its transcript lines included.
 pub fn webhook_body(log: &CallLog) -> Value {
     json!({
         "type": "call.log",
@@ -270,6 +273,51 @@ impl ConnectorConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_task_description_carries_the_notes_then_the_transcript_within_its_size() {
+        let mut log: CallLog = serde_json::from_value(json!({
+            "call_id": "c1", "version": 1, "direction": "inbound", "number": "+15550123",
+            "queue": "support", "agent": "alice", "started_at": 0, "ended_at": 60_000,
+            "duration_seconds": 50, "result": "answered",
+            "data": {"disposition": null, "tags": [], "notes": "called about a refund", "who": null, "what": null}
+        }))
+        .unwrap();
+        let line = |leg: &str, at: i64, text: &str| crate::log::TranscriptLine {
+            leg: leg.into(),
+            agent: (leg == "agent").then(|| "alice".into()),
+            spoken_at: at,
+            text: text.into(),
+        };
+        log = log.with_transcript(vec![
+            line("agent", 2, "How can I help?"),
+            line("customer", 1, "Hello."),
+        ]);
+        assert_eq!(
+            salesforce_task(&log)["Description"],
+            "called about a refund\n\nTranscript:\nCustomer: Hello.\nAgent (alice): How can I help?"
+        );
+        log = log.with_transcript(
+            (0..5_000)
+                .map(|i| line("customer", i, "words words words"))
+                .collect(),
+        );
+        let d = salesforce_task(&log)["Description"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(d.chars().count() <= SALESFORCE_DESCRIPTION_MAX);
+        assert!(d.starts_with("called about a refund\n\nTranscript:\n"));
+        assert!(d.ends_with("more lines]"), "{}", &d[d.len() - 60..]);
+        // The webhook gets the whole log, lines included.
+        assert_eq!(
+            webhook_body(&log)["log"]["transcript"]
+                .as_array()
+                .unwrap()
+                .len(),
+            5_000
+        );
+    }
 
     #[test]
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {

@@ -3,6 +3,7 @@
 //! Everything a contact center decides lives here as plain state machines: an [`agent::Agent`]
 //! with its statuses, offers and wrap-up; a [`queue::Queue`] with its waiting line, routing
 //! strategy, escalation and overflow; a [`call::Call`] with its states, result and journey.
+//! The [`alerts`] a queue watches for in its calls' transcripts are a pure rule too.
 //!
 //! The crate never reads the clock and never does I/O. Time comes in as a [`Timestamp`]
 //! argument; effects come out as data (return values and `poll_*` methods) for the actor
@@ -14,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod agent;
+pub mod alerts;
 pub mod call;
 pub mod compliance;
 mod error;

@@ -6,6 +6,11 @@
 //! and that resume brings them back. A second run without a model checks that both pages say
 //! transcription is off.
 //!
+//! A third run, without a server, checks the rendering rules in `tests/browser/transcript-view.mjs`:
+//! the shared transcript view and the `/supervisor` page (against a mocked API and event
+//! stream) show partial words as they come and never the same words twice, and highlight
+//! keyword alerts (the line, the call's row, the alert list), after a reload too.
+//!
 //! Needs Chromium, Node.js and playwright-core like the media browser test.
 
 use std::path::Path;
@@ -83,4 +88,26 @@ fn supervisor_and_panel_show_the_live_transcript_and_hold_pauses_it() {
     let server = start_server!(&db, None).unwrap();
     run_script(&server.base, &wav, true);
     server.kill();
+}
+
+#[test]
+fn the_transcript_view_shows_words_once_and_highlights_alerts() {
+    if !browser_tools_present() {
+        return;
+    }
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/assets");
+    let out = Command::new("node")
+        .arg(browser_dir().join("transcript-view.mjs"))
+        .current_dir(browser_dir())
+        .env("ASSETS_DIR", &assets)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the browser script failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("RESULT "), "no RESULT line:\n{stdout}");
+    eprintln!("{stdout}");
 }

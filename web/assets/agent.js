@@ -38,7 +38,8 @@
  *              "false" when transcription is off or the call's queue is not transcribed),
  *              #transcript-box holding the lines
  *              .line[data-leg="agent|customer"][data-stability="partial|final"] (each
- *              .who + .text, in spoken order) and pause markers
+ *              .who + .text, in spoken order; a final that said one of the queue's alert
+ *              phrases has .alert[data-alert] and its phrases in .tag) and pause markers
  *              .paused[data-leg][data-reason="hold|mask|not_connected"]
  *   Call log   #call-log (one <li> per journey step, data-event = its name), #call-log-id
  *   Audio      #remote-audio (<audio autoplay> playing the current call's remote stream)

@@ -10,9 +10,11 @@
  * call at once and GET /calls/{id} confirms it. transcript.* events build each call's
  * transcript: finals are kept, a leg's partial replaces its previous partial, paused/resumed
  * show and clear a marker. A transcript event for a call not listed yet adds the call. Ended
- * calls move to "Recent" for 10 minutes (their transcript stays while they are listed). When
- * the call's queue keeps transcripts, picking it also loads the stored finals (a reload
- * mid-call keeps what was said).
+ * calls move to "Recent" for 10 minutes (their transcript stays while they are listed). Each
+ * listed call's stored transcript is loaded once (GET /calls/{id}/transcript): its keyword
+ * alerts, and its finals when the queue keeps them (a reload mid-call keeps what was said);
+ * a final both loaded and received live shows once (transcript-view.js has the rules).
+ * transcript.alert events highlight the final that said the phrase and the call's row.
  *
  * Stable element ids and attributes (for tests and automation):
  *   Login      #login-form, #username, #password, #login; #logout; #who (signed-in user)
@@ -22,13 +24,17 @@
  *   Calls      #calls (live calls), #recent (ended ones), each call an
  *              li[data-call-id][data-state] with data-state one of waiting, offering
  *              (ringing), dialing, connected, held (connected and on hold), ended, failed;
- *              aria-current="true" on the call shown; its button picks it.
+ *              aria-current="true" on the call shown; its button picks it;
+ *              data-alert="info|warning|critical" (the highest of its keyword alerts) and
+ *              its .alert-flag (the latest alert's phrase) once a phrase was said.
  *              #calls-count, #calls-empty, #recent-panel, #recent-count
  *   Transcript #transcript (data-call-id = the call shown, "" for none), #transcript-queue,
  *              #transcript-call, #transcript-note (why there is nothing: transcription
  *              off, queue not transcribed, not answered yet…);
  *              lines .line[data-leg="agent|customer"][data-stability="partial|final"]
- *              (data-agent on agent lines) in spoken order, each .who + .text;
+ *              (data-agent on agent lines) in spoken order, each .who + .text (+ .tag);
+ *              a final that said alert phrases: .line.alert[data-alert]; the call's alerts
+ *              in #transcript-alerts, li.alert[data-severity][data-leg];
  *              pause markers .paused[data-leg][data-reason="hold|mask|not_connected"]
  */
 'use strict';
@@ -166,6 +172,8 @@
     create: newTranscript,
     apply: applyTranscript,
     lines: transcriptLines,
+    alerts: transcriptAlerts,
+    level: alertLevel,
     render: renderTranscript,
   } = window.TranscriptView;
 
@@ -332,6 +340,7 @@
     const call = { ...old, ...c };
     if (isFinal(call) && !call.ended_at) call.ended_at = (old && old.ended_at) || now();
     state.calls.set(c.id, call);
+    backfill(c.id);
     scheduleRender();
   }
 
@@ -470,6 +479,7 @@
       let t = state.transcripts.get(e.call_id);
       if (!t) state.transcripts.set(e.call_id, (t = newTranscript()));
       if (applyTranscript(t, e)) scheduleRender();
+      backfill(e.call_id);
       return;
     }
     if (e.type.startsWith('call.') && e.call_id) {
@@ -479,12 +489,14 @@
     }
   }
 
-  /** Stored finals of a call whose queue keeps them, once per call (a reload mid-call). */
+  /** A call's stored transcript, once per call: its keyword alerts, and its finals when
+   * the queue keeps them (a reload mid-call keeps what was said). Only for calls of a queue
+   * that is transcribed. */
   async function backfill(id) {
     const c = state.calls.get(id);
-    const q = state.transcription && (state.transcription.queues || []).find((x) => c && x.queue === c.queue);
+    if (!c || queueMode(c.queue) === 'off') return;
     let t = state.transcripts.get(id);
-    if (!q || !q.stored || (t && t.backfilled)) return;
+    if (t && t.backfilled) return;
     if (!t) state.transcripts.set(id, (t = newTranscript()));
     t.backfilled = true;
     try {
@@ -492,8 +504,11 @@
       for (const s of r.segments || []) {
         applyTranscript(t, { ...s, type: 'transcript.final', lag_ms: 0, seq: 0 });
       }
+      for (const a of r.alerts || []) applyTranscript(t, { ...a, type: 'transcript.alert', seq: 0 });
       scheduleRender();
     } catch (e) {
+      t.backfilled = false;
+      if (e.status === 404) return;
       if (state.session) showError(new Error(`stored transcript: ${e.message}`), true);
     }
   }
@@ -528,7 +543,12 @@
       const top = el('span', 'row');
       top.append(el('span', 'badge'), el('span', 'from grow'), el('span', 'timer'));
       const mid = el('span', 'row small');
-      mid.append(el('span', 'flag call-state'), el('span', 'agent grow muted'), el('span', 'flag notx'));
+      mid.append(
+        el('span', 'flag call-state'),
+        el('span', 'agent grow muted'),
+        el('span', 'flag alert-flag'),
+        el('span', 'flag notx')
+      );
       b.append(top, mid, el('span', 'preview small'));
       li.appendChild(b);
     }
@@ -550,7 +570,20 @@
     const notx = li.querySelector('.notx');
     notx.hidden = !(state.transcription && state.transcription.enabled && mode === 'off');
     notx.textContent = 'not transcribed';
-    const last = latestLine(state.transcripts.get(c.id));
+    const t = state.transcripts.get(c.id);
+    const level = alertLevel(t);
+    if (level) li.dataset.alert = level;
+    else delete li.dataset.alert;
+    const flagged = li.querySelector('.alert-flag');
+    const alerts = transcriptAlerts(t);
+    flagged.hidden = !alerts.length;
+    if (alerts.length) {
+      const latest = alerts[alerts.length - 1];
+      flagged.dataset.severity = latest.severity;
+      flagged.textContent = `⚠ ${latest.phrase}${alerts.length > 1 ? ` (+${alerts.length - 1})` : ''}`;
+      flagged.title = alerts.map((a) => `${a.severity}: ${a.phrase}`).join('\n');
+    }
+    const last = latestLine(t);
     const preview = li.querySelector('.preview');
     preview.textContent = last ? `${speaker(last)}: ${last.text}` : '';
     preview.hidden = !last;
@@ -650,7 +683,7 @@
     }
     $('transcript-note').hidden = !note;
     $('transcript-note').textContent = note;
-    renderTranscript(box, t, speaker);
+    renderTranscript(box, t, speaker, $('transcript-alerts'));
   }
 
   function render() {

@@ -163,7 +163,7 @@ routes![
     (
         "get",
         "/api/v1/events",
-        "WebSocket event stream (?token=)",
+        "WebSocket event stream (?token=): {seq, type, at, …}. call.* (the journey's steps) and agent.status; the live transcript (supervisors, and the agents on the call), each with call_id, queue, agents, leg: agent|customer and agent (on an agent leg): transcript.partial and transcript.final {start_ms, end_ms, text, lag_ms, heard_at, spoken_at}, transcript.paused {reason: hold|mask|not_connected}, transcript.resumed, and transcript.alert {phrase, severity: info|warning|critical, text, start_ms, end_ms, spoken_at}, a keyword alert of the call's queue said in the final just sent",
         "any",
         101
     ),
@@ -387,7 +387,7 @@ routes![
     (
         "get",
         "/api/v1/calls/{id}/transcript",
-        "The call's stored transcript: {stored, segments: [{leg, agent, start_ms, end_ms, text, at}]} (finals only, when the queue has store_transcript)",
+        "The call's stored transcript and keyword alerts: {stored, segments: [{leg, agent, start_ms, end_ms, text, at, spoken_at}] (finals only, when the queue has store_transcript), alerts: [{leg, agent, queue, phrase, severity: info|warning|critical, text (when the queue has store_transcript), start_ms, end_ms, spoken_at, at}] (always)}",
         "any (agents: their calls)",
         200
     ),

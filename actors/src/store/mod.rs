@@ -14,7 +14,7 @@ mod transcripts;
 mod writer;
 
 pub use outbox::OutboxRow;
-pub use transcripts::TranscriptRow;
+pub use transcripts::{AlertRow, TranscriptRow};
 
 use engine::agent::{Agent, StatusChange};
 use engine::call::{Call, CallState};
@@ -81,6 +81,7 @@ struct Memory {
     txns: HashMap<String, Txn>,
     links: std::collections::BTreeSet<(String, String)>,
     transcripts: Vec<TranscriptRow>,
+    alerts: Vec<AlertRow>,
     outbox: std::collections::BTreeMap<String, OutboxRow>,
 }
 

@@ -45,6 +45,37 @@ impl Store {
         }
     }
 
+    /// Gives a row that no delivery attempt has read yet (pending, no attempt) a new payload
+    /// and due time; leaves any other row as it is.
+    pub async fn outbox_refresh(
+        &self,
+        key: &str,
+        payload: &str,
+        next_at: i64,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                if let Some(r) = lock(m).outbox.get_mut(key) {
+                    if r.state == "pending" && r.attempts == 0 {
+                        (r.payload, r.next_at, r.updated_at) =
+                            (payload.to_owned(), next_at, now_ms);
+                    }
+                }
+                Ok(())
+            }
+            Backend::Sql(_, writer) => {
+                let write = Write::OutboxRefresh {
+                    key: key.to_owned(),
+                    payload: payload.to_owned(),
+                    next_at,
+                    updated_at: now_ms,
+                };
+                submit(writer, write).await
+            }
+        }
+    }
+
     /// Outbox rows in a state (all states when `None`), oldest first.
     pub async fn outbox(&self, state: Option<&str>) -> Result<Vec<OutboxRow>, StoreError> {
         let mut rows: Vec<OutboxRow> = match &self.inner {

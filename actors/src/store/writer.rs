@@ -62,7 +62,15 @@ pub(super) enum Write {
         loaded_at: i64,
     },
     Transcript(super::TranscriptRow),
+    Alert(super::AlertRow),
     Outbox(super::OutboxRow),
+    /// A new payload and due time for an outbox row never attempted yet (a no-op otherwise).
+    OutboxRefresh {
+        key: String,
+        payload: String,
+        next_at: i64,
+        updated_at: i64,
+    },
     /// Writes that commit together (a call's last snapshot with its CRM logs).
     Batch(Vec<Write>),
 }
@@ -192,6 +200,26 @@ const MIGRATIONS: &[(i64, &str)] = &[
         );
         CREATE INDEX crm_outbox_by_state ON crm_outbox (state, next_at);
         CREATE INDEX crm_outbox_by_call ON crm_outbox (call_id, version);",
+    ),
+    (
+        8,
+        // Rows stored before `spoken_at` existed take their transcription time instead.
+        "ALTER TABLE transcripts ADD COLUMN spoken_at BIGINT;
+        UPDATE transcripts SET spoken_at = at;
+        CREATE TABLE transcript_alerts (
+            call_id TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            leg TEXT NOT NULL,
+            agent TEXT,
+            phrase TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            text TEXT,
+            start_ms BIGINT NOT NULL,
+            end_ms BIGINT NOT NULL,
+            spoken_at BIGINT NOT NULL,
+            at BIGINT NOT NULL
+        );
+        CREATE INDEX transcript_alerts_by_call ON transcript_alerts (call_id, spoken_at);",
     ),
 ];
 
@@ -430,8 +458,8 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
             Write::Batch(_) => {}
             Write::Transcript(r) => {
                 sqlx::query(
-                    "INSERT INTO transcripts (call_id, leg, agent, start_ms, end_ms, text, at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO transcripts (call_id, leg, agent, start_ms, end_ms, text, at, spoken_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(r.call_id.as_str())
                 .bind(r.leg.as_str())
@@ -440,6 +468,45 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 .bind(r.end_ms)
                 .bind(r.text.as_str())
                 .bind(r.at)
+                .bind(r.spoken_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::Alert(r) => {
+                sqlx::query(
+                    "INSERT INTO transcript_alerts (call_id, queue, leg, agent, phrase, severity,
+                        text, start_ms, end_ms, spoken_at, at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(r.call_id.as_str())
+                .bind(r.queue.as_str())
+                .bind(r.leg.as_str())
+                .bind(r.agent.as_deref())
+                .bind(r.phrase.as_str())
+                .bind(r.severity.as_str())
+                .bind(r.text.as_deref())
+                .bind(r.start_ms)
+                .bind(r.end_ms)
+                .bind(r.spoken_at)
+                .bind(r.at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::OutboxRefresh {
+                key,
+                payload,
+                next_at,
+                updated_at,
+            } => {
+                // Only a row no attempt has read yet: what was sent stays what is stored.
+                sqlx::query(
+                    "UPDATE crm_outbox SET payload = $1, next_at = $2, updated_at = $3
+                     WHERE key = $4 AND state = 'pending' AND attempts = 0",
+                )
+                .bind(payload.as_str())
+                .bind(*next_at)
+                .bind(*updated_at)
+                .bind(key.as_str())
                 .execute(&mut *tx)
                 .await?;
             }

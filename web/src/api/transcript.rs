@@ -1,6 +1,7 @@
 //! Live transcripts (I1–I3, J2) over REST: whether transcription runs (the panel and the
 //! supervisor view say so when it does not), and a call's stored transcript. The live
-//! segments themselves travel on the event stream (`transcript.partial`, `transcript.final`).
+//! segments themselves travel on the event stream (`transcript.partial`, `transcript.final`,
+//! `transcript.alert`).
 
 use super::visible_call;
 use crate::auth::Caller;
@@ -15,7 +16,8 @@ pub(crate) async fn status(State(state): State<AppState>, _c: Caller) -> Json<Va
     Json(json!(state.yard.transcription()))
 }
 
-/// `GET /api/v1/calls/{id}/transcript`: the stored finals of a call whose queue keeps them.
+/// `GET /api/v1/calls/{id}/transcript`: the stored finals of a call whose queue keeps them,
+/// and the call's keyword alerts.
 pub(crate) async fn transcript(
     State(state): State<AppState>,
     c: Caller,
@@ -27,5 +29,6 @@ pub(crate) async fn transcript(
         "call_id": id,
         "stored": t.stored,
         "segments": t.segments,
+        "alerts": t.alerts,
     })))
 }

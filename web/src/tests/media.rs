@@ -281,3 +281,68 @@ async fn without_a_model_transcription_is_off_and_transcripts_are_guarded() {
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
 }
+
+#[tokio::test]
+async fn a_calls_keyword_alerts_are_listed_with_its_transcript() {
+    let config = Config::demo();
+    let users = Users::from_config(&config).unwrap();
+    let store = Store::memory();
+    let yard = Switchyard::start(config, store.clone()).await.unwrap();
+    let app = app(AppState {
+        yard,
+        users,
+        web_calls: Default::default(),
+    });
+    let root = login(&app, "root").await;
+    let (_, c) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+15550123","queue":"support"}"#),
+    )
+    .await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    // The demo's support queue does not keep transcripts: its alerts are kept without words.
+    let alert = actors::store::AlertRow {
+        call_id: id.clone(),
+        queue: "support".into(),
+        leg: "customer".into(),
+        agent: None,
+        phrase: "cancel my account".into(),
+        severity: "warning".into(),
+        text: None,
+        start_ms: 1_000,
+        end_ms: 2_500,
+        spoken_at: 1_795_255_201_000,
+        at: 1_795_255_203_000,
+    };
+    store.save_alert(&alert).await.unwrap();
+    let (s, t) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/calls/{id}/transcript"),
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(
+        (t["stored"].clone(), t["segments"].clone()),
+        (json!(false), json!([]))
+    );
+    assert_eq!(t["alerts"], json!([alert]));
+    assert_eq!(t["alerts"][0]["severity"], "warning");
+    // The OpenAPI document describes the event and the field.
+    let (_, doc) = call(&app, Method::GET, "/api/v1/openapi.json", None, None).await;
+    let paths = &doc["paths"];
+    let events = paths["/api/v1/events"]["get"]["summary"].as_str().unwrap();
+    assert!(
+        events.contains("transcript.alert {phrase, severity"),
+        "{events}"
+    );
+    let transcript = paths["/api/v1/calls/{id}/transcript"]["get"]["summary"]
+        .as_str()
+        .unwrap();
+    assert!(transcript.contains("alerts: [{"), "{transcript}");
+}
