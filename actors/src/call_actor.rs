@@ -198,6 +198,7 @@ impl CallActor {
             .collect();
         let _ = media.cast(MediaMsg::Follow {
             plan: st.call.audio_plan(),
+            queue: st.call.queue().clone(),
             dtmf: (!dtmf.is_empty()).then_some(dtmf),
         });
     }

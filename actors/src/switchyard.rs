@@ -81,6 +81,9 @@ pub struct StartOptions {
     /// The clock to run on (default: a new one anchored at the wall clock). Tests that stop
     /// and restart an engine on paused time pass the first engine's clock to the second.
     pub clock: Option<Clock>,
+    /// A transcription service to run instead of the configuration's model (tests: a
+    /// stand-in decoder); none: the configured whisper model, if any.
+    pub transcription: Option<crate::media::transcript::Transcription>,
 }
 
 impl Default for StartOptions {
@@ -89,6 +92,7 @@ impl Default for StartOptions {
             event_buffer: 8192,
             recordings_dir: None,
             clock: None,
+            transcription: None,
         }
     }
 }
@@ -127,8 +131,19 @@ impl Switchyard {
             )
             .await?;
         let bus = EventBus::new(options.event_buffer);
-        let transcriber = transcription::service::Transcriber::start(&config.transcription)
-            .map_err(|e| ActorError::Media(format!("transcription: {e}")))?;
+        let transcriber = match options.transcription {
+            Some(t) => Some(t),
+            None => transcription::service::Transcriber::start(&config.transcription)
+                .map_err(|e| ActorError::Media(format!("transcription: {e}")))?
+                .map(|t| {
+                    let model = t
+                        .model_path()
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    crate::media::transcript::Transcription::new(t, model)
+                }),
+        };
         // Calls whose legs may still store finals: their CRM logs wait for them.
         let flushing = crate::media::transcript::Flushing::default();
         let outbox = (!config.cti.connectors.is_empty()).then(|| {

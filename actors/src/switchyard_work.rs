@@ -514,13 +514,7 @@ impl Switchyard {
         let hub = self.ctx.media.transcripts();
         TranscriptionStatus {
             enabled: hub.is_some(),
-            model: hub.map(|h| {
-                h.transcriber()
-                    .model_path()
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            }),
+            model: hub.map(|h| h.service().model().to_owned()),
             queues: self
                 .ctx
                 .config
@@ -536,7 +530,7 @@ impl Switchyard {
                     stored: q.store_transcript,
                 })
                 .collect(),
-            pool: hub.map(|h| h.transcriber().stats()),
+            pool: hub.map(|h| h.service().stats()),
         }
     }
 

@@ -40,10 +40,14 @@ pub enum MediaMsg {
         /// The answer, or why not.
         reply: RpcReplyPort<Result<RTCSessionDescription, ActorError>>,
     },
-    /// The call took a step: who hears whom now, and DTMF digits its owner just sent.
+    /// The call took a step: who hears whom now, the queue it is in, and DTMF digits its
+    /// owner just sent.
     Follow {
         /// The plan.
         plan: AudioPlan,
+        /// The call's queue now (a blind transfer to a queue or an overflow moves it): its
+        /// transcript mode says which legs are transcribed.
+        queue: engine::QueueId,
         /// Digits to send to the customer (RFC 4733).
         dtmf: Option<String>,
     },
@@ -195,14 +199,24 @@ pub(crate) struct MediaArgs {
     pub(crate) plan: AudioPlan,
 }
 
+/// Who has a leg's fork (one subscriber per leg).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Tap {
+    /// Taken through [`MediaMsg::TakeFork`].
+    Taken,
+    /// The live transcript, under this queue's settings.
+    Transcript(engine::QueueId),
+}
+
 pub(crate) struct MediaState {
     call: CallId,
+    /// The call's queue now.
     queue: engine::QueueId,
     registry: MediaRegistry,
     me: ractor::ActorId,
     legs: HashMap<Participant, Arc<Leg>>,
-    /// Legs whose fork was taken.
-    forked: std::collections::HashSet<Participant>,
+    /// Legs whose fork is taken, and by whom.
+    taps: HashMap<Participant, Tap>,
     plan: Option<watch::Sender<AudioPlan>>,
     cmds: mpsc::UnboundedSender<PumpCmd>,
     pump: Option<tokio::task::JoinHandle<()>>,
@@ -250,32 +264,52 @@ impl MediaActor {
         };
         let leg = Arc::new(leg);
         // A new offer from a party already connected replaces its leg (a reloaded panel); the
-        // pump closes the old one when it takes the new.
+        // pump closes the old one, and its fork, when it takes the new. The new leg is the
+        // same party's: its transcript goes on under the same name.
         st.legs.insert(who.clone(), leg.clone());
-        st.forked.remove(&who);
-        let _ = st.cmds.send(PumpCmd::Add {
-            who: who.clone(),
-            leg,
-        });
-        self.transcribe(st, who);
+        st.taps.remove(&who);
+        let _ = st.cmds.send(PumpCmd::Add { who, leg });
+        self.follow_transcripts(st);
         Ok(answer)
     }
 
-    /// Starts the leg's live transcript if its queue transcribes it (the transcriber takes
-    /// the leg's fork).
-    fn transcribe(&self, st: &mut MediaState, who: Participant) {
+    /// Transcribes exactly the legs the call's queue covers now (the plan's
+    /// [`AudioPlan::transcribed`], each labelled with its own party): a leg that came up or
+    /// came under a covering queue gets a transcript of its own, and one whose queue changed
+    /// or stopped covering it loses its fork, which ends its transcript after its last final.
+    fn follow_transcripts(&self, st: &mut MediaState) {
         let (Some(hub), Some(plan)) = (&self.registry.transcripts, &st.plan) else {
             return;
         };
-        if !hub.covers(&st.queue, &who) || !st.forked.insert(who.clone()) {
-            return;
+        let wanted = hub.transcribed(&st.queue, &plan.borrow());
+        let mine = Tap::Transcript(st.queue.clone());
+        for who in st.legs.keys() {
+            match st.taps.get(who) {
+                Some(Tap::Taken) => continue,
+                Some(tap) if *tap == mine && wanted.contains(who) => continue,
+                Some(_) => {
+                    let _ = st.cmds.send(PumpCmd::Unfork(who.clone()));
+                    st.taps.remove(who);
+                }
+                None => {}
+            }
+            if !wanted.contains(who) {
+                continue;
+            }
+            st.taps.insert(who.clone(), mine.clone());
+            let (tx, rx) = fork(FORK_FRAMES);
+            let _ = st.cmds.send(PumpCmd::Fork {
+                who: who.clone(),
+                fork: tx,
+            });
+            hub.spawn_leg(
+                st.call.clone(),
+                st.queue.clone(),
+                who.clone(),
+                rx,
+                plan.subscribe(),
+            );
         }
-        let (tx, rx) = fork(FORK_FRAMES);
-        let _ = st.cmds.send(PumpCmd::Fork {
-            who: who.clone(),
-            fork: tx,
-        });
-        hub.spawn_leg(st.call.clone(), st.queue.clone(), who, rx, plan.subscribe());
     }
 
     /// Closes the legs of parties no longer on the call.
@@ -289,7 +323,7 @@ impl MediaActor {
         for who in gone {
             // The pump closes the leg once it no longer sends to it.
             let _ = st.cmds.send(PumpCmd::Remove(who.clone()));
-            st.forked.remove(&who);
+            st.taps.remove(&who);
             st.legs.remove(&who);
         }
     }
@@ -325,7 +359,7 @@ impl Actor for MediaActor {
             registry: self.registry.clone(),
             me: myself.get_id(),
             legs: HashMap::new(),
-            forked: Default::default(),
+            taps: HashMap::new(),
             plan: Some(plan_tx),
             cmds,
             pump: Some(pump),
@@ -359,11 +393,13 @@ impl Actor for MediaActor {
             MediaMsg::Answer { who, offer, reply } => {
                 let _ = reply.send(self.answer(st, who, offer).await);
             }
-            MediaMsg::Follow { plan, dtmf } => {
+            MediaMsg::Follow { plan, queue, dtmf } => {
                 self.drop_absent(st, &plan);
                 if let Some(tx) = &st.plan {
                     let _ = tx.send(plan);
                 }
+                st.queue = queue;
+                self.follow_transcripts(st);
                 if let (Some(digits), Some(leg)) = (dtmf, st.legs.get(&Participant::Customer)) {
                     let leg = leg.clone();
                     tokio::spawn(async move {
@@ -383,8 +419,9 @@ impl Actor for MediaActor {
             }
             MediaMsg::TakeFork { who, reply } => {
                 // Taken once per leg, and only for a leg that is up.
-                let fresh = st.legs.contains_key(&who) && st.forked.insert(who.clone());
+                let fresh = st.legs.contains_key(&who) && !st.taps.contains_key(&who);
                 let taken = fresh.then(|| {
+                    st.taps.insert(who.clone(), Tap::Taken);
                     let (tx, rx) = fork(FORK_FRAMES);
                     let _ = st.cmds.send(PumpCmd::Fork { who, fork: tx });
                     rx

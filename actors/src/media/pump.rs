@@ -39,6 +39,9 @@ pub enum PumpCmd {
         /// Where its audio goes.
         fork: ForkSender,
     },
+    /// Nobody listens to a leg's 16 kHz audio any more: its fork closes (its transcript
+    /// ends) and its resampling stops.
+    Unfork(Participant),
     /// A party left: stop carrying its leg.
     Remove(Participant),
 }
@@ -171,6 +174,12 @@ pub fn spawn(
                         if let Some(old) = legs.insert(who, io) {
                             slots.remove(&old.slot);
                             retire(old);
+                        }
+                    }
+                    Some(PumpCmd::Unfork(who)) => {
+                        if let Some(io) = legs.get_mut(&who) {
+                            io.leg.untap();
+                            io.fork = None;
                         }
                     }
                     Some(PumpCmd::Remove(who)) => {

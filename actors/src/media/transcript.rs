@@ -6,10 +6,13 @@
 //! `transcript.alert` (stored with the call always; its words only where transcripts are
 //! kept).
 //!
-//! One task per leg: a leg never waits on another. The task ends when the leg's fork closes
-//! (the leg left the call, or the call ended), after the last utterance's final. Until then
-//! its call counts as [`Flushing`]: the CRM outbox holds the call's log until every stored
-//! final is in.
+//! One task per leg: a leg never waits on another. Every segment of a leg is labelled with
+//! the party whose leg it is ([`Participant::speaker`]): a leg never changes hands, so after a
+//! transfer the new agent's words come from the new agent's own leg, under their name. The
+//! task ends when the leg's fork closes (the leg left the call or was replaced, the call's
+//! queue stopped covering it, or the call ended), after the last utterance's final. Until
+//! then its call counts as [`Flushing`]: the CRM outbox holds the call's log until every
+//! stored final is in.
 
 use crate::config::QueueConfig;
 use crate::events::{EventBus, TranscriptEvent};
@@ -23,36 +26,103 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 use transcription::live::LiveLeg;
-use transcription::service::{Transcriber, Whisper};
+use transcription::pool::{Decode, PoolStats};
+use transcription::service::Transcriber;
 use transcription::stream::{Output, PauseReason};
 use transcription::{Leg, Mode, Stability};
+
+/// A running transcription service, whatever decodes its legs: the configured whisper model
+/// in production, a stand-in decoder in tests ([`crate::StartOptions::transcription`]).
+#[derive(Clone)]
+pub struct Transcription {
+    service: Arc<dyn Service>,
+    model: String,
+}
+
+impl Transcription {
+    /// Legs decoded by `transcriber`, whose model is called `model` (the name
+    /// `GET /transcription` shows).
+    pub fn new<E: Decode>(transcriber: Transcriber<E>, model: impl Into<String>) -> Self {
+        Transcription {
+            service: Arc::new(transcriber),
+            model: model.into(),
+        }
+    }
+
+    /// The model's name.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// The worker pool's counters.
+    pub fn stats(&self) -> PoolStats {
+        self.service.stats()
+    }
+}
+
+impl std::fmt::Debug for Transcription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transcription")
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`Transcriber`] over any decoder, as the media actors use it.
+trait Service: Send + Sync {
+    /// Transcribes one leg on a task of its own until its fork closes.
+    fn spawn_leg(
+        &self,
+        leg: Leg,
+        fork: ForkReceiver,
+        plan: watch::Receiver<AudioPlan>,
+        out: Publisher,
+    );
+    /// The pool's counters.
+    fn stats(&self) -> PoolStats;
+}
+
+impl<E: Decode> Service for Transcriber<E> {
+    fn spawn_leg(
+        &self,
+        leg: Leg,
+        fork: ForkReceiver,
+        plan: watch::Receiver<AudioPlan>,
+        out: Publisher,
+    ) {
+        tokio::spawn(run_leg(self.leg(leg), fork, plan, out));
+    }
+
+    fn stats(&self) -> PoolStats {
+        Transcriber::stats(self)
+    }
+}
 
 /// What the media actors need to transcribe: the service, and where its output goes.
 #[derive(Clone)]
 pub struct TranscriptHub {
-    transcriber: Transcriber<Whisper>,
+    service: Transcription,
     sink: TranscriptSink,
 }
 
 impl TranscriptHub {
-    pub(crate) fn new(transcriber: Transcriber<Whisper>, sink: TranscriptSink) -> Self {
-        TranscriptHub { transcriber, sink }
+    pub(crate) fn new(service: Transcription, sink: TranscriptSink) -> Self {
+        TranscriptHub { service, sink }
     }
 
     /// The service.
-    pub fn transcriber(&self) -> &Transcriber<Whisper> {
-        &self.transcriber
+    pub fn service(&self) -> &Transcription {
+        &self.service
     }
 
-    /// Whether `queue`'s calls transcribe `who`'s leg.
-    pub(crate) fn covers(&self, queue: &QueueId, who: &Participant) -> bool {
-        self.sink
-            .queues
-            .get(queue)
-            .is_some_and(|q| q.mode.covers(leg_of(who)))
+    /// The parties whose legs `queue`'s transcript mode covers under `plan` (see
+    /// [`AudioPlan::transcribed`]).
+    pub(crate) fn transcribed(&self, queue: &QueueId, plan: &AudioPlan) -> Vec<Participant> {
+        let mode = self.sink.queues.get(queue).map_or(Mode::Off, |q| q.mode);
+        plan.transcribed(mode.covers(Leg::Customer), mode.covers(Leg::Agent))
     }
 
-    /// Transcribes one leg until its fork closes.
+    /// Transcribes `who`'s leg until its fork closes, its segments labelled with `who`.
     pub(crate) fn spawn_leg(
         &self,
         call: CallId,
@@ -61,11 +131,11 @@ impl TranscriptHub {
         fork: ForkReceiver,
         plan: watch::Receiver<AudioPlan>,
     ) {
-        let out = self
-            .sink
-            .publisher(call, queue, &who, agents_on(&plan.borrow()));
-        let live = self.transcriber.leg(leg_of(&who));
-        tokio::spawn(run_leg(live, fork, plan, out));
+        let audience = plan.borrow().transcript_audience(&who);
+        let out = self.sink.publisher(call, queue, &who, audience);
+        self.service
+            .service
+            .spawn_leg(leg_of(&who), fork, plan, out);
     }
 }
 
@@ -147,7 +217,7 @@ impl TranscriptSink {
             sink: self.clone(),
             call,
             queue,
-            speaker: (leg_of(who), agent_of(who)),
+            who: who.clone(),
             agents,
             store,
             alerts: setting.map(|q| q.alerts.clone()).unwrap_or_default(),
@@ -220,17 +290,6 @@ fn leg_of(who: &Participant) -> Leg {
     }
 }
 
-fn agent_of(who: &Participant) -> Option<AgentId> {
-    match who {
-        Participant::Customer => None,
-        Participant::Agent { agent } => Some(agent.clone()),
-    }
-}
-
-fn agents_on(plan: &AudioPlan) -> Vec<AgentId> {
-    plan.present.iter().filter_map(agent_of).collect()
-}
-
 fn reason(p: TranscriptPause) -> PauseReason {
     match p {
         TranscriptPause::Hold => PauseReason::Hold,
@@ -244,7 +303,9 @@ pub(crate) struct Publisher {
     sink: TranscriptSink,
     call: CallId,
     queue: QueueId,
-    speaker: (Leg, Option<AgentId>),
+    /// Whose leg: the speaker of every segment.
+    who: Participant,
+    /// The agents the leg's events concern (see [`AudioPlan::transcript_audience`]).
     agents: Vec<AgentId>,
     store: bool,
     alerts: Arc<Alerts>,
@@ -333,13 +394,18 @@ impl Publisher {
             &self.call,
             &self.queue,
             self.agents.clone(),
-            self.speaker.clone(),
+            (leg_of(&self.who), self.speaker()),
             what,
         );
     }
 
+    /// The agent speaking on this leg (none for the customer's).
+    fn speaker(&self) -> Option<AgentId> {
+        self.who.speaker().cloned()
+    }
+
     fn leg_name(&self) -> String {
-        match self.speaker.0 {
+        match leg_of(&self.who) {
             Leg::Agent => "agent".into(),
             Leg::Customer => "customer".into(),
         }
@@ -349,7 +415,7 @@ impl Publisher {
         let row = TranscriptRow {
             call_id: self.call.to_string(),
             leg: self.leg_name(),
-            agent: self.speaker.1.as_ref().map(ToString::to_string),
+            agent: self.speaker().map(|a| a.to_string()),
             start_ms: s.start_ms as i64,
             end_ms: s.end_ms as i64,
             text: s.text.clone(),
@@ -378,7 +444,7 @@ impl Publisher {
                 call_id: self.call.to_string(),
                 queue: self.queue.to_string(),
                 leg: self.leg_name(),
-                agent: self.speaker.1.as_ref().map(ToString::to_string),
+                agent: self.speaker().map(|a| a.to_string()),
                 phrase: rule.phrase.clone(),
                 severity: rule.severity.as_str().to_owned(),
                 // The words stay only where the queue keeps transcripts.
@@ -403,13 +469,13 @@ impl Publisher {
     }
 }
 
-async fn run_leg(
-    mut live: LiveLeg<Whisper>,
+async fn run_leg<E: Decode>(
+    mut live: LiveLeg<E>,
     fork: ForkReceiver,
     mut plan: watch::Receiver<AudioPlan>,
     mut out: Publisher,
 ) {
-    let gate = |live: &mut LiveLeg<Whisper>, plan: &AudioPlan| match plan.transcript_pause {
+    let gate = |live: &mut LiveLeg<E>, plan: &AudioPlan| match plan.transcript_pause {
         Some(p) => live.pause(reason(p)),
         None => live.resume(),
     };
@@ -429,7 +495,7 @@ async fn run_leg(
                     continue;
                 }
                 let now = plan.borrow_and_update().clone();
-                out.agents = agents_on(&now);
+                out.agents = now.transcript_audience(&out.who);
                 let said = gate(&mut live, &now);
                 out.publish(said, live.metrics().lag_ms).await;
             }

@@ -1,6 +1,13 @@
 //! Who hears whom on a call (H2, H3, D3, D4): a pure reading of the call's state that the media
 //! layer obeys. Media never decides anything about the call; it asks the call for its
 //! [`AudioPlan`] after every step.
+//!
+//! Who speaks on a leg follows from the same model: every leg belongs to one [`Participant`]
+//! for its whole life, so its live transcript is labelled with that party
+//! ([`Participant::speaker`]). A party who joins (the agent who answers a blind transfer, a
+//! consulted colleague, a conference's third) brings a leg of its own, and one who leaves
+//! takes its leg away; a new offer from the same party replaces its leg under the same name.
+//! [`AudioPlan::transcribed`] says which legs a queue's transcript mode covers now.
 
 use super::{Call, CallState, Recording};
 use crate::AgentId;
@@ -24,6 +31,16 @@ impl Participant {
     /// An agent participant.
     pub fn agent(id: &AgentId) -> Participant {
         Participant::Agent { agent: id.clone() }
+    }
+
+    /// The agent whose voice this party's leg carries, which labels its transcript; none for
+    /// the customer. A leg never changes hands: after a transfer the new agent speaks on a
+    /// leg of their own.
+    pub fn speaker(&self) -> Option<&AgentId> {
+        match self {
+            Participant::Customer => None,
+            Participant::Agent { agent } => Some(agent),
+        }
     }
 }
 
@@ -71,6 +88,39 @@ impl AudioPlan {
     /// Whether `to` hears `from`.
     pub fn hears(&self, to: &Participant, from: &Participant) -> bool {
         self.links.iter().any(|(f, t)| f == from && t == to)
+    }
+
+    /// The parties whose legs are transcribed now, given whether the call's queue transcribes
+    /// the customer and the agents (its transcript mode, I3): the customer once, and every
+    /// agent on the call — the owner, a consulted colleague who answered, a conference's
+    /// third — each as a leg of its own, labelled with its own name. A party not present (a
+    /// colleague still ringing, an agent who transferred the call away) has no transcript; a
+    /// held customer stays covered (the transcript pauses, it does not end).
+    pub fn transcribed(&self, customer: bool, agents: bool) -> Vec<Participant> {
+        self.present
+            .iter()
+            .filter(|p| match p {
+                Participant::Customer => customer,
+                Participant::Agent { .. } => agents,
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The agents whom what is said on `speaker`'s leg concerns: the agents on the call now,
+    /// and the speaker, who may have just left (a leg's last words are decoded after its
+    /// party went, and are still that party's).
+    pub fn transcript_audience(&self, speaker: &Participant) -> Vec<AgentId> {
+        let mut agents: Vec<AgentId> = self
+            .present
+            .iter()
+            .filter_map(Participant::speaker)
+            .cloned()
+            .collect();
+        if let Some(a) = speaker.speaker().filter(|a| !agents.contains(a)) {
+            agents.push(a.clone());
+        }
+        agents
     }
 }
 

@@ -106,3 +106,61 @@ fn the_transcript_runs_only_in_conversation_and_pauses_on_hold_and_mask() {
     c.set_muted(t(10), &alice, true).unwrap();
     assert_eq!(pause(&c), None);
 }
+
+#[test]
+fn each_agent_speaks_on_a_leg_of_their_own_through_transfers_and_conferences() {
+    let customer = Participant::Customer;
+    let both = |c: &Call| c.audio_plan().transcribed(true, true);
+    let agents = |c: &Call| c.audio_plan().transcribed(false, true);
+    assert_eq!(customer.speaker(), None);
+    assert_eq!(p("bob").speaker(), Some(&"bob".into()));
+
+    // A blind transfer: alice's leg goes with her; bob answers on a leg of his own.
+    let mut c = connected();
+    assert_eq!(both(&c), [customer.clone(), p("alice")]);
+    c.blind_transfer(t(10), &"alice".into(), agent("bob"), ids(&["bob"]), OFFER)
+        .unwrap();
+    assert_eq!(
+        both(&c),
+        [Participant::Customer],
+        "nobody speaks for the call"
+    );
+    assert_eq!(
+        c.audio_plan().transcript_audience(&p("alice")),
+        ids(&["alice"]),
+        "alice's last words still concern her"
+    );
+    c.accept(t(12), &"bob".into()).unwrap();
+    assert_eq!(both(&c), [customer.clone(), p("bob")]);
+    assert_eq!(
+        c.audio_plan().transcribed(true, false),
+        [Participant::Customer]
+    );
+    assert_eq!(c.audio_plan().transcript_audience(&customer), ids(&["bob"]));
+
+    // A consult: the colleague is transcribed once answered, as himself; completed, he is
+    // the call's agent and alice's leg is gone.
+    let mut c = consulting();
+    assert_eq!(agents(&c), [p("alice")], "bob still rings");
+    c.accept(t(12), &"bob".into()).unwrap();
+    assert_eq!(both(&c), [customer.clone(), p("alice"), p("bob")]);
+    assert_eq!(
+        c.audio_plan().transcript_audience(&p("bob")),
+        ids(&["alice", "bob"])
+    );
+    c.complete_consult(t(14), &"alice".into()).unwrap();
+    assert_eq!(both(&c), [customer.clone(), p("bob")]);
+
+    // A conference: every agent's leg, and the customer's once; the owner leaves, the third
+    // goes on as himself.
+    let mut c = conference();
+    assert_eq!(both(&c), [customer.clone(), p("alice"), p("bob")]);
+    assert_eq!(agents(&c), [p("alice"), p("bob")]);
+    c.hangup(t(20), by("alice")).unwrap();
+    assert_eq!(c.agent(), Some(&"bob".into()));
+    assert_eq!(both(&c), [customer.clone(), p("bob")]);
+    assert_eq!(
+        c.audio_plan().transcript_audience(&p("alice")),
+        ids(&["bob", "alice"])
+    );
+}
