@@ -241,6 +241,32 @@ async function scenario(root, sup, agent, customer) {
     100
   );
   const bothLegsMs = Date.now() - acceptedAt;
+  // The customer's own words, on the customer's lines (the fake microphone loops the sentence).
+  if (process.env.CUSTOMER_SAYS) {
+    const norm = (t) => t.toLowerCase().replace(/[^a-z0-9' ]+/g, ' ').split(/\s+/).filter(Boolean);
+    const want = norm(process.env.CUSTOMER_SAYS);
+    const heard = await waitFor(
+      "a final on the customer's lines with most of the customer's words",
+      () => transcriptIn(sup, SUP_BOX),
+      (t) => t && t.lines.some((l) => l.leg === 'customer' && l.stability === 'final' &&
+        want.filter((w) => norm(l.text).includes(w)).length >= Math.ceil(want.length * 0.8)),
+      WORDS_WAIT_MS,
+      100
+    );
+    const said = heard.lines.filter((l) => l.leg === 'customer' && l.stability === 'final');
+    log(`customer said "${process.env.CUSTOMER_SAYS}"; the supervisor read: ${JSON.stringify(said.map((l) => l.text))}`);
+    for (const l of heard.lines) {
+      const w = norm(l.text);
+      for (let i = 0; i + 3 <= w.length; i++) {
+        const gram = w.slice(i, i + 3).join(' ');
+        for (let j = i + 3; j + 3 <= w.length; j++) {
+          if (w.slice(j, j + 3).join(' ') === gram) fail(`a line says "${gram}" twice: "${l.text}"`);
+        }
+      }
+    }
+    const agentLines = heard.lines.filter((l) => l.leg === 'agent').map((l) => norm(l.text).join(' '));
+    if (agentLines.some((t) => t.includes('cancel my subscription'))) fail(`the customer's words on the agent's lines: ${JSON.stringify(agentLines)}`);
+  }
   log(`supervisor: ${JSON.stringify(counts(supT))} (first line ${firstLineMs} ms after accept, both legs with a final ${bothLegsMs} ms)`);
   log(`  e.g. "${supT.lines.filter((l) => l.stability === 'final').slice(-1)[0].text.slice(0, 80)}"`);
   const panelT = await waitFor(

@@ -4,6 +4,8 @@
 
 #![deny(missing_docs)]
 
+pub mod speech;
+
 use anyhow::{anyhow, bail, Context, Result};
 use futures::StreamExt;
 use serde_json::{json, Value};

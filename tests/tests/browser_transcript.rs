@@ -1,8 +1,9 @@
-//! The live transcript in the browser (I2, J2): the real server with a generated whisper
+//! The live transcript in the browser (I2, J2): the real server with the real whisper tiny.en
 //! model, a customer on `/call` and the agent on `/agent` in headless Chromiums whose fake
-//! microphones play speech, and a supervisor on `/supervisor`, driven by
-//! `tests/browser/transcript.mjs`. The script checks that the supervisor's page and the
-//! agent's panel show lines for both legs, that hold shows both legs paused with no new lines,
+//! microphones play espeak-ng's speech, and a supervisor on `/supervisor`, driven by
+//! `tests/browser/transcript.mjs`. The script checks that the supervisor's page shows the
+//! customer's sentence in the right words on the customer's lines, no line with a phrase
+//! written twice, that the supervisor's page and the agent's panel show lines for both legs, that hold shows both legs paused with no new lines,
 //! and that resume brings them back. A second run without a model checks that both pages say
 //! transcription is off.
 //!
@@ -15,32 +16,33 @@
 
 use std::path::Path;
 use std::process::Command;
+use tests::speech::{self, Voice};
 use tests::{browser_dir, browser_tools_present, start_server, Database};
 
-/// The speech fixture at 48 kHz (Chromium's fake microphone loops it).
-fn speech_48k(path: &Path) {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../transcription/tests/data/speech.wav"
-    ))
-    .unwrap();
-    let (rate, samples) = actors::media::wav::read(&bytes).expect("a WAV file");
-    assert_eq!(rate, 16_000);
-    let mut up = actors::media::resample::Resampler::new(16_000, 48_000).unwrap();
-    let samples = up.process(&samples);
+/// The customer's and the agent's words.
+const CUSTOMER_SAYS: &str = "I would like to cancel my subscription at the end of the month.";
+const AGENT_SAYS: &str = "Thank you for calling customer support, how can I help you today?";
+
+/// `text` spoken by espeak-ng at 48 kHz with a second of silence around it, as a WAV that
+/// Chromium's fake microphone loops.
+fn speech_48k(path: &Path, text: &str, voice: Voice) {
+    let mut samples = vec![0i16; 48_000];
+    samples.extend(speech::speak(text, voice, 48_000));
+    samples.extend(vec![0i16; 48_000]);
     let file = std::fs::File::create(path).unwrap();
     let mut rec = actors::media::wav::Recorder::new(file, 48_000).unwrap();
     rec.write(&samples, engine::call::Recording::On).unwrap();
     rec.finish().unwrap();
 }
 
-fn run_script(base: &str, wav: &Path, no_model: bool) -> String {
+fn run_script(base: &str, wavs: (&Path, &Path), no_model: bool) -> String {
     let mut cmd = Command::new("node");
     cmd.arg(browser_dir().join("transcript.mjs"))
         .current_dir(browser_dir())
         .env("BASE_URL", base)
-        .env("CUSTOMER_WAV", wav)
-        .env("AGENT_WAV", wav);
+        .env("CUSTOMER_WAV", wavs.0)
+        .env("AGENT_WAV", wavs.1)
+        .env("CUSTOMER_SAYS", CUSTOMER_SAYS);
     if no_model {
         cmd.env("NO_MODEL", "1");
     }
@@ -61,32 +63,33 @@ fn supervisor_and_panel_show_the_live_transcript_and_hold_pauses_it() {
     if !browser_tools_present() {
         return;
     }
+    // The real whisper model (tiny.en, imported by ./test.sh) on espeak-ng's speech.
+    let Some(model) = speech::real_model() else {
+        return;
+    };
     let work = tempfile::tempdir().unwrap();
-    let wav = work.path().join("speech48.wav");
-    speech_48k(&wav);
-    let model = work.path().join("smallest.bin");
-    let made = Command::new(env!("CARGO_BIN_EXE_switchyard-under-test"))
-        .args(["whisper-test-model", "--shape", "smallest", "--out"])
-        .arg(&model)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    // The demo setup (its support queue transcribes both legs) with the generated model; a
-    // random-weight model is never confident, so the thresholds are opened.
+    let (customer, agent) = (
+        work.path().join("customer.wav"),
+        work.path().join("agent.wav"),
+    );
+    speech_48k(&customer, CUSTOMER_SAYS, Voice::Female);
+    speech_48k(&agent, AGENT_SAYS, Voice::Male);
+    // The demo setup (its support queue transcribes both legs) with the real model and the
+    // default thresholds.
     let config = format!(
-        "{}\n[transcription]\nmodel = {:?}\nlogprob_threshold = -1000.0\nno_speech_threshold = 1.0\n",
+        "{}\n[transcription]\nmodel = {:?}\n",
         actors::config::DEMO_TOML,
         model.display().to_string()
     );
     let db = Database::sqlite();
     let server = start_server!(&db, Some(&config)).unwrap();
-    run_script(&server.base, &wav, false);
+    run_script(&server.base, (&customer, &agent), false);
     server.kill();
 
     // Without a model: both pages say transcription is off.
     let db = Database::sqlite();
     let server = start_server!(&db, None).unwrap();
-    run_script(&server.base, &wav, true);
+    run_script(&server.base, (&customer, &agent), true);
     server.kill();
 }
 

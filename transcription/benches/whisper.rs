@@ -1,4 +1,5 @@
-//! The transcription benchmark on a random-weight model of the exact tiny.en shape (its
+//! The transcription benchmark on the real tiny.en (imported into `models/` by `./serve.sh` or
+//! `./test.sh`), or without it on a random-weight model of the exact tiny.en shape (its
 //! compute cost per encoder pass and per token is the real tiny.en's):
 //!
 //! 1. **Decode vs native**: the pipeline's decode of a fixed 30 s window against whisper.cpp's
@@ -11,7 +12,7 @@
 //!    configured by default); the largest lag of each leg. The figure is the most legs whose
 //!    lag stays under 2 s.
 //!
-//! The random model always writes up to the token cap (64): a worst case for the decoder.
+//! A random model always writes up to the token cap: a worst case for the decoder.
 //! Run with `cargo bench -p transcription --bench whisper` on an otherwise idle machine.
 //! `TRANSCRIPT_BENCH_LEGS` (default 1,2,3,4,6,8), `TRANSCRIPT_BENCH_SECONDS` (default 30),
 //! `TRANSCRIPT_BENCH_RUNS` (default 3), `TRANSCRIPT_BENCH_THREADS` (default 1,2),
@@ -206,12 +207,26 @@ fn decode_vs_native(dir: &Path, model_path: &Path, audio: &[i16], runs: usize) {
     println!("JSON {}", serde_json::json!({"decode_30s": rows}));
 }
 
-fn concurrent_legs(model_path: &Path, audio: &[i16], legs_list: &[usize], seconds: u64) {
-    let config = TranscriptionConfig {
-        model: Some(model_path.to_owned()),
-        logprob_threshold: -1_000.0,
-        no_speech_threshold: 1.0,
-        ..TranscriptionConfig::default()
+fn concurrent_legs(
+    model_path: &Path,
+    real: bool,
+    audio: &[i16],
+    legs_list: &[usize],
+    seconds: u64,
+) {
+    // The real model with the default guards; a random one is never confident.
+    let config = if real {
+        TranscriptionConfig {
+            model: Some(model_path.to_owned()),
+            ..TranscriptionConfig::default()
+        }
+    } else {
+        TranscriptionConfig {
+            model: Some(model_path.to_owned()),
+            logprob_threshold: -1_000.0,
+            no_speech_threshold: 1.0,
+            ..TranscriptionConfig::default()
+        }
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -301,9 +316,31 @@ fn concurrent_legs(model_path: &Path, audio: &[i16], legs_list: &[usize], second
 fn main() {
     // `cargo bench` passes `--bench`; this harness takes its settings from the environment.
     let dir = work_dir();
-    let model = dir.join("tiny-en-random.bin");
-    if std::fs::metadata(&model).map(|m| m.len()).ok()
-        != Some(transcription::ggml::expected_size(&TINY_EN))
+    // The real tiny.en (SWITCHYARD_TEST_WHISPER_MODEL, or the one ./serve.sh imports), else a
+    // random-weight model of its shape.
+    let real_model = std::env::var_os("SWITCHYARD_TEST_WHISPER_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/ggml-tiny.en.bin")
+        });
+    let real = real_model.is_file();
+    let model = if real {
+        real_model
+    } else {
+        dir.join("tiny-en-random.bin")
+    };
+    println!(
+        "model: {} ({})",
+        model.display(),
+        if real {
+            "real tiny.en"
+        } else {
+            "random weights, tiny.en shape"
+        }
+    );
+    if !real
+        && std::fs::metadata(&model).map(|m| m.len()).ok()
+            != Some(transcription::ggml::expected_size(&TINY_EN))
     {
         write_model_file(&model, &TINY_EN, 7).expect("model written");
     }
@@ -313,6 +350,7 @@ fn main() {
     let legs = env_list("TRANSCRIPT_BENCH_LEGS", &[1, 2, 3, 4, 6, 8]);
     concurrent_legs(
         &model,
+        real,
         &audio,
         &legs,
         env_num("TRANSCRIPT_BENCH_SECONDS", 30),

@@ -33,6 +33,8 @@ pub struct TranscriptionConfig {
     pub no_speech_threshold: f32,
     /// Spoken language (ISO code).
     pub language: String,
+    /// The silence the encoder sees after each window (ms); absent: whisper's full 30 s.
+    pub encoder_pad_ms: Option<u32>,
     /// New audio between two partial decodes (ms).
     pub step_ms: u64,
     /// The longest window (ms).
@@ -62,6 +64,7 @@ impl Default for TranscriptionConfig {
             logprob_threshold: d.logprob_threshold,
             no_speech_threshold: d.no_speech_threshold,
             language: d.language.clone().unwrap_or_else(|| "en".into()),
+            encoder_pad_ms: d.encoder_pad_ms,
             step_ms: s.step_ms,
             max_window_ms: s.max_window_ms,
             hangover_ms: s.hangover_ms,
@@ -126,6 +129,7 @@ impl TranscriptionConfig {
             no_speech_threshold: self.no_speech_threshold,
             logprob_threshold: self.logprob_threshold,
             language: Some(self.language.clone()),
+            encoder_pad_ms: self.encoder_pad_ms,
         }
     }
 
@@ -154,6 +158,17 @@ pub enum StartError {
 pub struct Whisper {
     model: Model,
     options: DecodeOptions,
+}
+
+impl Whisper {
+    /// The engine a [`Transcriber`] built from `config` runs: `model` with the configuration's
+    /// decode options (for tests and benchmarks that drive a stream themselves).
+    pub fn new(model: Model, config: &TranscriptionConfig) -> Whisper {
+        Whisper {
+            model,
+            options: config.decode(),
+        }
+    }
 }
 
 impl Decode for Whisper {

@@ -172,6 +172,8 @@ struct Utterance {
     decoded_len: usize,
     /// Words already final, and where the last of them ends (samples).
     committed: usize,
+    /// Those words.
+    committed_words: Vec<String>,
     committed_end: u64,
     /// The previous partial decode's words.
     previous: Option<Vec<String>>,
@@ -336,6 +338,7 @@ impl<D: VoiceDetector> LegStream<D> {
             silent_run: 0,
             decoded_len: 0,
             committed: 0,
+            committed_words: Vec::new(),
             committed_end: start,
             previous: None,
             arrived_ms: now_ms,
@@ -480,10 +483,15 @@ impl<D: VoiceDetector> LegStream<D> {
     }
 
     /// The final decode of a finished utterance: what was not committed yet becomes final.
+    ///
+    /// The final decode need not start with the committed words word for word (whisper may
+    /// add, drop or change a word there): the rest starts after the prefix of the final decode
+    /// that best matches them, so no word is written twice or lost at the seam.
     fn finish(&mut self, u: &Utterance, words: &[String], out: &mut Vec<Output>) {
-        if words.len() > u.committed {
+        let rest = seam(&u.committed_words, words);
+        if words.len() > rest {
             let from = u.committed_end;
-            let seg = self.segment(&words[u.committed..], from, u.end(), Stability::Final);
+            let seg = self.segment(&words[rest..], from, u.end(), Stability::Final);
             out.extend(seg);
         }
     }
@@ -507,6 +515,8 @@ impl<D: VoiceDetector> LegStream<D> {
         if agreed > from_word {
             let end = word_end(agreed - 1).max(u.committed_end);
             commit = Some((words[from_word..agreed].to_vec(), u.committed_end, end));
+            u.committed_words
+                .extend_from_slice(&words[from_word..agreed]);
             u.committed = agreed;
             u.committed_end = end;
         }
@@ -537,6 +547,44 @@ impl<D: VoiceDetector> LegStream<D> {
         }
         Some(Output::Segment(seg))
     }
+}
+
+/// Where the new words of `decoded` start, given the words already `committed` from the same
+/// audio: after the prefix of `decoded` closest to `committed` (word edit distance, ignoring
+/// case and punctuation; within three words of its length, the longest prefix on a tie).
+fn seam(committed: &[String], decoded: &[String]) -> usize {
+    if committed.is_empty() {
+        return 0;
+    }
+    let norm = |w: &String| -> String {
+        w.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let (c, d): (Vec<String>, Vec<String>) = (
+        committed.iter().map(norm).collect(),
+        decoded.iter().map(norm).collect(),
+    );
+    // Edit distances between all of `c` and every prefix of `d`: the last row of the table.
+    let mut row: Vec<usize> = (0..=d.len()).collect();
+    for (i, cw) in c.iter().enumerate() {
+        let mut next = vec![i + 1; d.len() + 1];
+        for (j, dw) in d.iter().enumerate() {
+            next[j + 1] = (row[j] + usize::from(cw != dw))
+                .min(row[j + 1] + 1)
+                .min(next[j] + 1);
+        }
+        row = next;
+    }
+    let lo = c.len().saturating_sub(3);
+    let hi = (c.len() + 3).min(d.len());
+    if lo > hi {
+        return d.len();
+    }
+    (lo..=hi)
+        .min_by_key(|&k| (row[k], std::cmp::Reverse(k)))
+        .unwrap_or(d.len())
 }
 
 fn words(text: &str) -> Vec<String> {

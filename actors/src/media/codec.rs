@@ -164,6 +164,24 @@ impl Encoder {
     }
 }
 
+impl Encoder {
+    /// The payload for one 20 ms frame at the codec's own rate (160 samples at 8 kHz for PCMU,
+    /// 960 at 48 kHz for Opus): what a telephone or a browser sends, full band.
+    pub fn encode_native(&mut self, pcm: &[i16]) -> Result<Vec<u8>, String> {
+        match &mut self.opus {
+            Some((enc, _)) => {
+                let mut out = vec![0u8; 1_275];
+                let n = enc
+                    .encode(pcm, &mut out)
+                    .map_err(|e| format!("opus encode: {e}"))?;
+                out.truncate(n);
+                Ok(out)
+            }
+            None => Ok(g711::encode_frame(pcm)),
+        }
+    }
+}
+
 /// Turns received audio payloads into audio at the codec's own rate (for the transcriber's
 /// fork, which takes a leg's full band) and into the bridge's 8 kHz frames.
 #[derive(Default)]

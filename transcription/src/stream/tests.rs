@@ -246,3 +246,35 @@ fn skipped_and_failed_decodes_are_counted_and_show_nothing() {
     // A result for a job that is not in flight is ignored.
     assert!(s.on_result(999, text("stray"), clock).is_empty());
 }
+
+#[test]
+fn the_final_continues_after_the_committed_words_even_when_the_decode_differs_there() {
+    let w = |s: &str| -> Vec<String> { s.split_whitespace().map(str::to_owned).collect() };
+    // Same words: plain slice.
+    assert_eq!(super::seam(&w("I can see"), &w("I can see the payment")), 3);
+    // A word added at the seam ("duplicate duplicate" came from slicing by count).
+    assert_eq!(
+        super::seam(
+            &w("Thank you, I can see the duplicate"),
+            &w("Thank you. I can see the the duplicate payment")
+        ),
+        8
+    );
+    // A word dropped.
+    assert_eq!(
+        super::seam(
+            &w("Thank you, I can see"),
+            &w("Thank you, can see the payment")
+        ),
+        4
+    );
+    // Punctuation and case do not matter.
+    assert_eq!(
+        super::seam(&w("Hello there"), &w("hello, There. friend")),
+        2
+    );
+    // Nothing committed: everything is new.
+    assert_eq!(super::seam(&[], &w("a b")), 0);
+    // The decode shorter than what was committed: nothing new.
+    assert_eq!(super::seam(&w("a b c d e"), &w("a b")), 2);
+}

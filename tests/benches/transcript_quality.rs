@@ -1,0 +1,133 @@
+//! Live transcripts on real speech with the real tiny.en (`cargo bench -p tests --bench
+//! transcript_quality`, on an otherwise idle machine; the model is the one `./test.sh` or
+//! `./serve.sh` imports into `models/`):
+//!
+//! 1. **The encoder window**: the contact-center sentences through a leg (male voice over
+//!    PCMU, female voice over Opus) with the encoder over the window and 320 ms after it (the
+//!    old setting), the window and 2 s after it (the default), and whisper's full 30 s: word
+//!    error rate, phrase loops, and the decode cost per second of audio.
+//! 2. **Latency**: the same, in real time on this machine (each decode takes what it took), with
+//!    the default settings: when each word first shows (a partial or a final) after it was
+//!    spoken, and when a sentence's last final comes after the sentence ends; p50 and p95.
+//!    Word times inside a sentence are estimated evenly over its span.
+//!
+//! `TRANSCRIPT_STEPS` (default 1000) lists the re-decode cadences (ms) to measure in 2.
+
+use actors::media::codec::Codec;
+use tests::speech::{self, Voice};
+use transcription::service::{TranscriptionConfig, Whisper};
+use transcription::whisper::Model;
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let Some(path) = speech::real_model() else {
+        return;
+    };
+    let model = Model::load(&path).expect("the model loads");
+    let legs = [(Voice::Male, Codec::Pcmu), (Voice::Female, Codec::Opus)];
+    let audio: Vec<_> = legs
+        .iter()
+        .map(|&(v, c)| (v, c, speech::conversation(speech::SENTENCES, v, c, 1_200)))
+        .collect();
+    let all = speech::SENTENCES.join(" ");
+
+    println!("1. encoder window (decodes return at once; cost measured)");
+    println!("encoder          leg               WER %  loops  decode ms per s of audio");
+    for (name, pad) in [
+        ("window + 320 ms", Some(320)),
+        ("window + 2 s", Some(2_000)),
+        ("full 30 s", None),
+    ] {
+        let config = TranscriptionConfig {
+            encoder_pad_ms: pad,
+            ..TranscriptionConfig::default()
+        };
+        let engine = Whisper::new(model.clone(), &config);
+        for (voice, codec, (pcm, _)) in &audio {
+            let heard = speech::transcribe(&engine, pcm, config.stream(), 0.0);
+            let loops = heard
+                .finals
+                .iter()
+                .filter(|(_, s)| speech::repeated_phrase(&s.text).is_some())
+                .count();
+            let cost: f64 = heard.decodes.iter().map(|d| d.2).sum::<f64>()
+                / (heard.decodes.iter().map(|d| d.1).sum::<u64>() as f64 / 1000.0);
+            println!(
+                "{name:<16} {:<17} {:>5.1} {loops:>6} {cost:>10.0}",
+                format!("{voice:?} {codec:?}"),
+                speech::wer(&all, &heard.text()) * 100.0
+            );
+        }
+    }
+
+    let steps: Vec<u64> = std::env::var("TRANSCRIPT_STEPS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000]);
+    println!("\n2. latency in real time, one leg at a time (ms)");
+    println!("step  leg               WER %  word p50  word p95  final p50  final p95");
+    for step in steps {
+        let config = TranscriptionConfig {
+            step_ms: step,
+            ..TranscriptionConfig::default()
+        };
+        let engine = Whisper::new(model.clone(), &config);
+        for (voice, codec, (pcm, spans)) in &audio {
+            let heard = speech::transcribe(&engine, pcm, config.stream(), 1.0);
+            let (mut words, mut finals) = (Vec::new(), Vec::new());
+            for (i, &(start, end)) in spans.iter().enumerate() {
+                let until = spans.get(i + 1).map_or(u64::MAX, |n| n.0);
+                let n = speech::normalise(speech::SENTENCES[i]).len().max(1);
+                let mine = |s: &transcription::Segment| {
+                    let mid = (s.start_ms + s.end_ms) / 2;
+                    mid + 500 >= start && mid < until.min(end + 1_500)
+                };
+                // Words shown so far for this sentence, at each output in time order.
+                let mut outputs: Vec<(u64, usize, bool)> = Vec::new();
+                let mut committed = 0;
+                let mut events: Vec<(u64, &transcription::Segment, bool)> = heard
+                    .finals
+                    .iter()
+                    .map(|(t, s)| (*t, s, true))
+                    .chain(heard.partials.iter().map(|(t, s)| (*t, s, false)))
+                    .filter(|(_, s, _)| mine(s))
+                    .collect();
+                events.sort_by_key(|e| (e.0, !e.2));
+                for (t, s, is_final) in events {
+                    let k = speech::normalise(&s.text).len();
+                    if is_final {
+                        committed += k;
+                        outputs.push((t, committed, true));
+                    } else {
+                        outputs.push((t, committed + k, false));
+                    }
+                }
+                for w in 0..n {
+                    let spoken = start + (end - start) * (w as u64 + 1) / n as u64;
+                    if let Some((t, _, _)) = outputs.iter().find(|o| o.1 > w) {
+                        words.push(t.saturating_sub(spoken) as f64);
+                    }
+                }
+                if let Some((t, _, _)) = outputs.iter().rev().find(|o| o.2) {
+                    finals.push(t.saturating_sub(end) as f64);
+                }
+            }
+            println!(
+                "{step:>4}  {:<17} {:>5.1} {:>9.0} {:>9.0} {:>10.0} {:>10.0}",
+                format!("{voice:?} {codec:?}"),
+                speech::wer(&all, &heard.text()) * 100.0,
+                percentile(&mut words.clone(), 0.5),
+                percentile(&mut words, 0.95),
+                percentile(&mut finals.clone(), 0.5),
+                percentile(&mut finals, 0.95),
+            );
+        }
+    }
+}
