@@ -248,8 +248,18 @@ async function scenario(root, sup, agent, customer) {
     const heard = await waitFor(
       "a final on the customer's lines with most of the customer's words",
       () => transcriptIn(sup, SUP_BOX),
-      (t) => t && t.lines.some((l) => l.leg === 'customer' && l.stability === 'final' &&
-        want.filter((w) => norm(l.text).includes(w)).length >= Math.ceil(want.length * 0.8)),
+      // A sentence is committed in pieces: up to four consecutive finals of the customer's.
+      (t) => {
+        if (!t) return false;
+        const fin = t.lines.filter((l) => l.leg === 'customer' && l.stability === 'final').map((l) => norm(l.text));
+        for (let i = 0; i < fin.length; i++) {
+          for (let k = 1; k <= 4 && i + k <= fin.length; k++) {
+            const got = fin.slice(i, i + k).flat();
+            if (want.filter((w) => got.includes(w)).length >= Math.ceil(want.length * 0.8)) return true;
+          }
+        }
+        return false;
+      },
       WORDS_WAIT_MS,
       100
     );
