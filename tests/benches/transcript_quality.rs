@@ -11,7 +11,8 @@
 //!    spoken, and when a sentence's last final comes after the sentence ends; p50 and p95.
 //!    Word times inside a sentence are estimated evenly over its span.
 //!
-//! `TRANSCRIPT_STEPS` (default 1000) lists the re-decode cadences (ms) to measure in 2.
+//! `TRANSCRIPT_STEPS` (default 1000) lists the re-decode cadences (ms) to measure in 2.;
+//! `TRANSCRIPT_SENTENCES` (default all 24) takes the first N sentences.
 
 use actors::media::codec::Codec;
 use tests::speech::{self, Voice};
@@ -31,12 +32,18 @@ fn main() {
         return;
     };
     let model = Model::load(&path).expect("the model loads");
+    let n = std::env::var("TRANSCRIPT_SENTENCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(speech::SENTENCES.len())
+        .min(speech::SENTENCES.len());
+    let sentences = &speech::SENTENCES[..n];
     let legs = [(Voice::Male, Codec::Pcmu), (Voice::Female, Codec::Opus)];
     let audio: Vec<_> = legs
         .iter()
-        .map(|&(v, c)| (v, c, speech::conversation(speech::SENTENCES, v, c, 1_200)))
+        .map(|&(v, c)| (v, c, speech::conversation(sentences, v, c, 1_200)))
         .collect();
-    let all = speech::SENTENCES.join(" ");
+    let all = sentences.join(" ");
 
     println!("1. encoder window (decodes return at once; cost measured)");
     println!("encoder          leg               WER %  loops  decode ms per s of audio");
@@ -84,7 +91,7 @@ fn main() {
             let (mut words, mut finals) = (Vec::new(), Vec::new());
             for (i, &(start, end)) in spans.iter().enumerate() {
                 let until = spans.get(i + 1).map_or(u64::MAX, |n| n.0);
-                let n = speech::normalise(speech::SENTENCES[i]).len().max(1);
+                let n = speech::normalise(sentences[i]).len().max(1);
                 let mine = |s: &transcription::Segment| {
                     let mid = (s.start_ms + s.end_ms) / 2;
                     mid + 500 >= start && mid < until.min(end + 1_500)
