@@ -255,9 +255,9 @@ fn bad_model_files_are_clear_errors() {
         assert!(matches!(err, ModelError::Truncated { .. }), "{cut}: {err}");
     }
 
-    // A header field changed: n_mels (field 10) to 128.
+    // A header field changed: n_mels (field 10) to 100 (whisper has 80, or 128 for large-v3).
     let mut bad = good.clone();
-    bad[4 + 9 * 4..4 + 10 * 4].copy_from_slice(&128i32.to_le_bytes());
+    bad[4 + 9 * 4..4 + 10 * 4].copy_from_slice(&100i32.to_le_bytes());
     assert!(load_err(&bad, "mels.bin").to_string().contains("n_mels"));
     // Trailing bytes after the last tensor.
     let mut bad = good.clone();
