@@ -90,12 +90,8 @@ fn main() {
             let heard = speech::transcribe(&engine, pcm, config.stream(), 1.0);
             let (mut words, mut finals) = (Vec::new(), Vec::new());
             for (i, &(start, end)) in spans.iter().enumerate() {
-                let until = spans.get(i + 1).map_or(u64::MAX, |n| n.0);
                 let n = speech::normalise(sentences[i]).len().max(1);
-                let mine = |s: &transcription::Segment| {
-                    let mid = (s.start_ms + s.end_ms) / 2;
-                    mid + 500 >= start && mid < until.min(end + 1_500)
-                };
+                let mine = |s: &transcription::Segment| speech::belongs(spans, i, s);
                 // Words shown so far for this sentence, at each output in time order.
                 let mut outputs: Vec<(u64, usize, bool)> = Vec::new();
                 let mut committed = 0;

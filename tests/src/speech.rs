@@ -401,21 +401,23 @@ pub fn repeated_phrase(text: &str) -> Option<String> {
     None
 }
 
-/// The finals that belong to each sentence (their middle within the sentence's span, with a
-/// margin for the voice gate), joined.
+/// Whether segment `s` belongs to sentence `i` of `spans`: its middle within the sentence's
+/// span, with a margin for the voice gate, and before the next sentence starts.
+pub fn belongs(spans: &[(u64, u64)], i: usize, s: &Segment) -> bool {
+    let (start, end) = spans[i];
+    let until = spans.get(i + 1).map_or(u64::MAX, |n| n.0);
+    let mid = (s.start_ms + s.end_ms) / 2;
+    mid + 500 >= start && mid < until.min(end + 1_500)
+}
+
+/// The finals that belong to each sentence (see [`belongs`]), joined.
 pub fn per_sentence(heard: &Heard, spans: &[(u64, u64)]) -> Vec<String> {
-    spans
-        .iter()
-        .enumerate()
-        .map(|(i, &(start, end))| {
-            let until = spans.get(i + 1).map_or(u64::MAX, |n| n.0);
+    (0..spans.len())
+        .map(|i| {
             let texts: Vec<&str> = heard
                 .finals
                 .iter()
-                .filter(|(_, s)| {
-                    let mid = (s.start_ms + s.end_ms) / 2;
-                    mid + 500 >= start && mid < until.min(end + 1_500)
-                })
+                .filter(|(_, s)| belongs(spans, i, s))
                 .map(|(_, s)| s.text.as_str())
                 .collect();
             texts.join(" ")
