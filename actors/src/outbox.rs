@@ -209,8 +209,8 @@ impl Outbox {
             .collect())
     }
 
-    /// Puts a dead (or delivered) row back in line, due now; refused for a version older than
-    /// one already delivered.
+    /// Puts a dead (or delivered) row back in line, due now; refused when the call's log has a
+    /// later version for the same connector.
     pub async fn retry_row(&self, key: &str) -> Result<Option<OutboxRow>, crate::ActorError> {
         let Some(mut row) = self
             .store
@@ -221,15 +221,12 @@ impl Outbox {
         else {
             return Ok(None);
         };
-        // An older version would overwrite what a later one already delivered.
-        let newer = self
-            .store
-            .outbox(Some("delivered"))
-            .await?
-            .into_iter()
-            .any(|r| {
-                r.call_id == row.call_id && r.connector == row.connector && r.version > row.version
-            });
+        // A later version carries the whole log: sending this one again would at best repeat
+        // it and at worst overwrite what the later one delivered. Any state counts, so the
+        // answer does not depend on whether the later one's delivery has been recorded yet.
+        let newer = self.store.outbox(None).await?.into_iter().any(|r| {
+            r.call_id == row.call_id && r.connector == row.connector && r.version > row.version
+        });
         if newer {
             return Err(crate::ActorError::Superseded(key.to_owned()));
         }
