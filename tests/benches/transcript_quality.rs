@@ -11,8 +11,11 @@
 //!    spoken, and when a sentence's last final comes after the sentence ends; p50 and p95.
 //!    Word times inside a sentence are estimated evenly over its span.
 //!
-//! `TRANSCRIPT_STEPS` (default 1000) lists the re-decode cadences (ms) to measure in 2.;
-//! `TRANSCRIPT_SENTENCES` (default all 24) takes the first N sentences.
+//! `TRANSCRIPT_STEPS` (default 1000) lists the re-decode cadences (ms) to measure in 2.,
+//! `TRANSCRIPT_SETTLES` (default 240,600) the pauses after which the utterance is decoded
+//! early as its likely final (600, the hangover: no early decode), and `TRANSCRIPT_HANGOVERS`
+//! (default 600) the pauses that end an utterance; `TRANSCRIPT_SENTENCES` (default all 24)
+//! takes the first N sentences; `TRANSCRIPT_SECTIONS` (default 1,2) which parts to run.
 
 use actors::media::codec::Codec;
 use tests::speech::{self, Voice};
@@ -45,6 +48,18 @@ fn main() {
         .collect();
     let all = sentences.join(" ");
 
+    let sections = std::env::var("TRANSCRIPT_SECTIONS").unwrap_or_else(|_| "1,2".into());
+    if sections.contains('1') {
+        windows(&model, &audio, &all);
+    }
+    if sections.contains('2') {
+        latency(&model, &audio, sentences, &all);
+    }
+}
+
+type Audio = (Voice, Codec, (Vec<i16>, Vec<(u64, u64)>));
+
+fn windows(model: &Model, audio: &[Audio], all: &str) {
     println!("1. encoder window (decodes return at once; cost measured)");
     println!("encoder          leg               WER %  loops  decode ms per s of audio");
     for (name, pad) in [
@@ -57,7 +72,7 @@ fn main() {
             ..TranscriptionConfig::default()
         };
         let engine = Whisper::new(model.clone(), &config);
-        for (voice, codec, (pcm, _)) in &audio {
+        for (voice, codec, (pcm, _)) in audio {
             let heard = speech::transcribe(&engine, pcm, config.stream(), 0.0);
             let loops = heard
                 .finals
@@ -73,20 +88,36 @@ fn main() {
             );
         }
     }
+}
 
-    let steps: Vec<u64> = std::env::var("TRANSCRIPT_STEPS")
-        .ok()
-        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1_000]);
+fn latency(model: &Model, audio: &[Audio], sentences: &[&str], all: &str) {
+    let list = |name: &str, default: &[u64]| -> Vec<u64> {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+            .unwrap_or_else(|| default.to_vec())
+    };
+    let mut settings = Vec::new();
+    for step in list("TRANSCRIPT_STEPS", &[1_000]) {
+        for hangover in list("TRANSCRIPT_HANGOVERS", &[600]) {
+            for settle in list("TRANSCRIPT_SETTLES", &[240, 600]) {
+                settings.push((step, hangover, settle.min(hangover)));
+            }
+        }
+    }
     println!("\n2. latency in real time, one leg at a time (ms)");
-    println!("step  leg               WER %  word p50  word p95  final p50  final p95");
-    for step in steps {
+    println!(
+        "step  hangover  settle  leg               WER %  word p50  word p95  final p50  final p95  decode s"
+    );
+    for (step, hangover, settle) in settings {
         let config = TranscriptionConfig {
             step_ms: step,
+            hangover_ms: hangover,
+            settle_ms: settle,
             ..TranscriptionConfig::default()
         };
         let engine = Whisper::new(model.clone(), &config);
-        for (voice, codec, (pcm, spans)) in &audio {
+        for (voice, codec, (pcm, spans)) in audio {
             let heard = speech::transcribe(&engine, pcm, config.stream(), 1.0);
             let (mut words, mut finals) = (Vec::new(), Vec::new());
             for (i, &(start, end)) in spans.iter().enumerate() {
@@ -120,10 +151,14 @@ fn main() {
                 }
                 if let Some((t, _, _)) = outputs.iter().rev().find(|o| o.2) {
                     finals.push(t.saturating_sub(end) as f64);
+                    if std::env::var_os("TRANSCRIPT_VERBOSE").is_some() {
+                        println!("  sentence {i}: spoken {start}-{end}, last final at {t}");
+                    }
                 }
             }
+            let busy: f64 = heard.decodes.iter().map(|d| d.2).sum::<f64>() / 1000.0;
             println!(
-                "{step:>4}  {:<17} {:>5.1} {:>9.0} {:>9.0} {:>10.0} {:>10.0}",
+                "{step:>4}  {hangover:>8}  {settle:>6}  {:<17} {:>5.1} {:>9.0} {:>9.0} {:>10.0} {:>10.0} {busy:>9.1}",
                 format!("{voice:?} {codec:?}"),
                 speech::wer(&all, &heard.text()) * 100.0,
                 percentile(&mut words.clone(), 0.5),

@@ -270,10 +270,12 @@ pub fn transcribe<E: Decode>(
     };
     for frame in pcm.chunks(320) {
         now += frame.len() as u64 / 16;
-        stream.push(frame, now);
+        let out = stream.push(frame, now);
+        take(out, now, &mut heard);
         step(&mut stream, &mut pending, now, &mut heard);
     }
-    stream.end();
+    let out = stream.end();
+    take(out, now, &mut heard);
     loop {
         step(&mut stream, &mut pending, now, &mut heard);
         if pending.is_none() {

@@ -79,7 +79,7 @@ async fn the_call_log_carries_every_stored_final_in_spoken_order() {
         1,
     ) + &format!(
         "\n[transcription]\nmodel = {:?}\nlogprob_threshold = -1000.0\nno_speech_threshold = 1.0\n\
-         hangover_ms = 5000\nmax_window_ms = 30000\nstep_ms = 60000\n\
+         hangover_ms = 5000\nsettle_ms = 5000\nmax_window_ms = 30000\nstep_ms = 60000\n\
          \n[cti]\nretry = {{ max_attempts = 50, base_ms = 50, max_ms = 300 }}\n\
          connectors = [{{ kind = \"webhook\", name = \"hook\", url = \"{url}\", secret = \"{SECRET}\" }}]\n",
         model.display().to_string()

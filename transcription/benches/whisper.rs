@@ -272,7 +272,7 @@ fn concurrent_legs(
                                     _ = tick.tick() => break,
                                 }
                             }
-                            live.push(chunk);
+                            let _finished = live.push(chunk);
                         }
                         let max = live.metrics().max_lag_ms;
                         live.finish().await;

@@ -54,23 +54,27 @@ impl<E: Decode> LiveLeg<E> {
         self.stream.paused()
     }
 
-    /// The leg's next 16 kHz samples, arriving now.
-    pub fn push(&mut self, samples: &[i16]) {
-        self.push_at(samples, Instant::now());
+    /// The leg's next 16 kHz samples, arriving now, and what they finished (see
+    /// [`LiveLeg::push_at`]).
+    pub fn push(&mut self, samples: &[i16]) -> Vec<Output> {
+        self.push_at(samples, Instant::now())
     }
 
     /// The leg's next 16 kHz samples, which arrived at `arrived` (the lag counts from there:
-    /// time spent queued before the transcriber is part of it).
-    pub fn push_at(&mut self, samples: &[i16], arrived: Instant) {
+    /// time spent queued before the transcriber is part of it). Returns what they finished:
+    /// an utterance whose early decode stands for its final is final as its pause ends.
+    pub fn push_at(&mut self, samples: &[i16], arrived: Instant) -> Vec<Output> {
         let at = arrived.saturating_duration_since(self.epoch).as_millis() as u64;
-        self.stream.push(samples, at);
+        let mut out = self.stream.push(samples, at);
         self.submit();
+        out.extend(self.stream.poll_outputs());
         // Idleness on the audio's own clock: the time its samples arrive.
         let idle = arrived.saturating_duration_since(self.idle_since);
         if !self.busy && self.state.is_some() && idle >= self.release {
             // Silence, hold or a mask for a while: the decoder state goes back.
             self.state = None;
         }
+        out
     }
 
     /// Whether the leg holds a decoder state now.
@@ -126,16 +130,16 @@ impl<E: Decode> LiveLeg<E> {
             self.state = done.state;
         }
         let now = self.now_ms();
-        let out = self.stream.on_result(done.job, done.outcome, now);
+        let mut out = self.stream.on_result(done.job, done.outcome, now);
         self.submit();
+        out.extend(self.stream.poll_outputs());
         out
     }
 
     /// The leg ended: finishes what was said and returns the remaining outputs.
     pub async fn finish(mut self) -> Finished {
-        self.stream.end();
+        let mut outputs = self.stream.end();
         self.submit();
-        let mut outputs = Vec::new();
         while self.busy {
             let Some(done) = self.done_rx.recv().await else {
                 break;

@@ -41,6 +41,9 @@ pub struct TranscriptionConfig {
     pub max_window_ms: u64,
     /// Non-voice that ends an utterance (ms).
     pub hangover_ms: u64,
+    /// Non-voice after which the utterance so far is decoded early as its likely final (see
+    /// [`StreamConfig::settle_ms`]); at or above `hangover_ms`, no early decodes.
+    pub settle_ms: u64,
     /// Voice shorter than this is not an utterance (ms).
     pub min_speech_ms: u64,
     /// Voice detector threshold (0–1).
@@ -68,6 +71,7 @@ impl Default for TranscriptionConfig {
             step_ms: s.step_ms,
             max_window_ms: s.max_window_ms,
             hangover_ms: s.hangover_ms,
+            settle_ms: s.settle_ms,
             min_speech_ms: s.min_speech_ms,
             vad_threshold: s.vad_threshold,
             release_state_ms: s.release_state_ms,
@@ -94,6 +98,11 @@ impl TranscriptionConfig {
         if self.step_ms < 100 {
             return bad("step_ms: give at least 100");
         }
+        if self.settle_ms < 100 {
+            return bad(
+                "settle_ms: give at least 100 (at or above hangover_ms turns early decodes off)",
+            );
+        }
         if !(1_000..=30_000).contains(&self.max_window_ms) {
             return bad("max_window_ms: give 1000 to 30000 (whisper's window is 30 s)");
         }
@@ -115,6 +124,7 @@ impl TranscriptionConfig {
             step_ms: self.step_ms,
             max_window_ms: self.max_window_ms,
             hangover_ms: self.hangover_ms,
+            settle_ms: self.settle_ms,
             min_speech_ms: self.min_speech_ms,
             vad_threshold: self.vad_threshold,
             release_state_ms: self.release_state_ms,

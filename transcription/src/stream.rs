@@ -9,9 +9,15 @@
 //!   every [`StreamConfig::step_ms`] of new audio.
 //! - **Commit policy** (LocalAgreement-2): the words on which two successive decodes of the
 //!   window agree, from its start, are final; the rest is the partial.
+//! - **Early finals**: once the speaker has paused for [`StreamConfig::settle_ms`], the
+//!   utterance so far is decoded at once, at a final's priority, without waiting for the
+//!   hangover to end it. If the utterance then ends with no voice after that window, the
+//!   decode is its final (shown the moment the hangover ends it, or the moment the decode
+//!   returns if that is later); if the speaker goes on, it served as a partial. No partial
+//!   starts while the speaker pauses: the early decode is the one that matters there.
 //! - **Finals**: when the utterance ends (or reaches [`StreamConfig::max_window_ms`], or the
-//!   leg pauses) its whole audio is decoded once more and whatever was not committed yet
-//!   becomes final.
+//!   leg pauses) without a valid early decode, its whole audio is decoded once more and
+//!   whatever was not committed yet becomes final.
 //! - **Pause**: on hold or a masked stretch the leg stops taking audio; what was said before is
 //!   still finished, then the stream says it paused. Nothing said while paused is decoded.
 //! - One job at a time per leg: results come back in order and times only move forward.
@@ -40,6 +46,9 @@ pub struct StreamConfig {
     pub min_speech_ms: u64,
     /// Non-voice that ends an utterance.
     pub hangover_ms: u64,
+    /// Non-voice after which the utterance so far is decoded early, as its likely final; at or
+    /// above `hangover_ms`, no early decodes (the utterance ends first).
+    pub settle_ms: u64,
     /// Audio kept before the first voiced frame, so a word's onset is not cut.
     pub pre_roll_ms: u64,
     /// Detector score from which a frame is voice (0–1).
@@ -56,6 +65,7 @@ impl Default for StreamConfig {
             max_window_ms: 10_000,
             min_speech_ms: 250,
             hangover_ms: 600,
+            settle_ms: 240,
             pre_roll_ms: 200,
             vad_threshold: 0.5,
             release_state_ms: 10_000,
@@ -168,6 +178,10 @@ struct Utterance {
     pcm: Vec<f32>,
     voiced: u64,
     silent_run: u64,
+    /// Window length at the end of the last voiced frame.
+    voiced_len: usize,
+    /// The early decode: its window length and, once back, its words.
+    early: Option<(usize, Option<Vec<String>>)>,
     /// Window length at the last partial job.
     decoded_len: usize,
     /// Words already final, and where the last of them ends (samples).
@@ -186,11 +200,21 @@ impl Utterance {
     fn end(&self) -> u64 {
         self.start + self.pcm.len() as u64
     }
+
+    /// The early decode's words, when it is back and no voice came after its window.
+    fn early_final(&self) -> Option<&[String]> {
+        match &self.early {
+            Some((window, Some(words))) if self.voiced_len <= *window => Some(words),
+            _ => None,
+        }
+    }
 }
 
 struct InFlight {
     job: u64,
     kind: JobKind,
+    /// An early decode of the open utterance (see the module docs).
+    early: bool,
     utterance: u64,
     arrived_ms: u64,
 }
@@ -213,6 +237,8 @@ pub struct LegStream<D: VoiceDetector = Earshot> {
     announce: Option<PauseReason>,
     /// Where the last final ended (ms): finals never start before it.
     final_end_ms: u64,
+    /// Outputs made while taking audio (an utterance ended with its early final ready).
+    ready: Vec<Output>,
     next_id: u64,
     metrics: LegMetrics,
 }
@@ -240,6 +266,7 @@ impl<D: VoiceDetector> LegStream<D> {
             paused: None,
             announce: None,
             final_end_ms: 0,
+            ready: Vec::new(),
             next_id: 0,
             metrics: LegMetrics::default(),
         }
@@ -269,11 +296,12 @@ impl<D: VoiceDetector> LegStream<D> {
         (samples * PER_MS) as usize
     }
 
-    /// Takes the leg's next 16 kHz samples, which arrived at `now_ms` (caller's clock).
-    pub fn push(&mut self, samples: &[i16], now_ms: u64) {
+    /// Takes the leg's next 16 kHz samples, which arrived at `now_ms` (caller's clock), and
+    /// returns what they finished (an utterance whose early decode is its final).
+    pub fn push(&mut self, samples: &[i16], now_ms: u64) -> Vec<Output> {
         if self.paused.is_some() {
             self.clock += samples.len() as u64;
-            return;
+            return Vec::new();
         }
         for &s in samples {
             self.frame.push(s);
@@ -284,6 +312,7 @@ impl<D: VoiceDetector> LegStream<D> {
                 self.frame.clear();
             }
         }
+        std::mem::take(&mut self.ready)
     }
 
     fn take_frame(&mut self, frame: &[i16], now_ms: u64) {
@@ -298,6 +327,7 @@ impl<D: VoiceDetector> LegStream<D> {
                 if voice {
                     u.voiced += n;
                     u.silent_run = 0;
+                    u.voiced_len = u.pcm.len();
                 } else {
                     u.silent_run += n;
                 }
@@ -321,6 +351,7 @@ impl<D: VoiceDetector> LegStream<D> {
                     self.start_utterance(now_ms);
                     if let Some(u) = &mut self.open {
                         u.voiced = n;
+                        u.voiced_len = u.pcm.len();
                     }
                 }
             }
@@ -336,6 +367,8 @@ impl<D: VoiceDetector> LegStream<D> {
             pcm,
             voiced: 0,
             silent_run: 0,
+            voiced_len: 0,
+            early: None,
             decoded_len: 0,
             committed: 0,
             committed_words: Vec::new(),
@@ -346,19 +379,30 @@ impl<D: VoiceDetector> LegStream<D> {
         });
     }
 
-    /// Ends the open utterance: enough voice makes it await its final decode; too little is
-    /// dropped (with its partial, if one was shown, left to be replaced by the next).
+    /// Ends the open utterance: enough voice makes it final (at once when its early decode
+    /// stands for it, else after its final decode); too little is dropped (with its partial,
+    /// if one was shown, left to be replaced by the next).
     fn close_open(&mut self) {
-        if let Some(u) = self.open.take() {
-            if u.voiced >= self.config.min_speech_ms * PER_MS {
-                self.closed.push_back(u);
+        let Some(u) = self.open.take() else { return };
+        if u.voiced < self.config.min_speech_ms * PER_MS {
+            return;
+        }
+        if self.closed.is_empty() {
+            if let Some(words) = u.early_final() {
+                let mut out = Vec::new();
+                self.finish(&u, &words.to_vec(), &mut out);
+                self.ready.extend(out);
+                return;
             }
         }
+        self.closed.push_back(u);
     }
 
-    /// The leg ended: the utterance in progress awaits its final decode.
-    pub fn end(&mut self) {
+    /// The leg ended: the utterance in progress is final (at once, when its early decode stands
+    /// for it) or awaits its final decode.
+    pub fn end(&mut self) -> Vec<Output> {
         self.close_open();
+        std::mem::take(&mut self.ready)
     }
 
     /// Stops taking audio: what was said so far is still finished; the pause is announced
@@ -393,10 +437,11 @@ impl<D: VoiceDetector> LegStream<D> {
 
     /// The pause announcement, once nothing said before it is still being decoded.
     pub fn poll_outputs(&mut self) -> Vec<Output> {
+        let mut out = std::mem::take(&mut self.ready);
         if self.announce.is_some() && self.in_flight.is_none() && self.closed.is_empty() {
-            return vec![Output::Paused(self.announce.take().expect("checked"))];
+            out.push(Output::Paused(self.announce.take().expect("checked")));
         }
-        Vec::new()
+        out
     }
 
     /// The next job to decode, if one is due and none is in flight: finals first, then the
@@ -405,12 +450,25 @@ impl<D: VoiceDetector> LegStream<D> {
         if self.in_flight.is_some() {
             return None;
         }
+        // An utterance that ended behind another with its early final ready needs no decode.
+        while let Some(u) = self.closed.front_mut() {
+            if u.early_final().is_none() {
+                u.early = None;
+                break;
+            }
+            let u = self.closed.pop_front().expect("the front");
+            let words = u.early_final().expect("checked").to_vec();
+            let mut out = Vec::new();
+            self.finish(&u, &words, &mut out);
+            self.ready.extend(out);
+        }
         self.next_id += 1;
         let id = self.next_id;
         if let Some(u) = self.closed.front() {
             self.in_flight = Some(InFlight {
                 job: id,
                 kind: JobKind::Final,
+                early: false,
                 utterance: u.id,
                 arrived_ms: u.arrived_ms,
             });
@@ -423,20 +481,32 @@ impl<D: VoiceDetector> LegStream<D> {
         }
         let step = self.ms(self.config.step_ms);
         let min = self.ms(self.config.min_speech_ms) as u64;
+        let settle = self.config.settle_ms * PER_MS;
         let u = self.open.as_mut()?;
-        if u.voiced < min || u.pcm.len() < u.decoded_len + step {
+        if u.voiced < min {
             return None;
         }
+        let kind = if u.silent_run >= settle && u.decoded_len < u.voiced_len {
+            // The speaker paused with words not decoded yet: decode them now, as the likely
+            // final.
+            u.early = Some((u.pcm.len(), None));
+            JobKind::Final
+        } else if u.silent_run == 0 && u.pcm.len() >= u.decoded_len + step {
+            JobKind::Partial
+        } else {
+            return None;
+        };
         u.decoded_len = u.pcm.len();
         self.in_flight = Some(InFlight {
             job: id,
-            kind: JobKind::Partial,
+            kind,
+            early: kind == JobKind::Final,
             utterance: u.id,
             arrived_ms: u.arrived_ms,
         });
         Some(Job {
             id,
-            kind: JobKind::Partial,
+            kind,
             pcm: u.pcm.clone(),
             arrived_ms: u.arrived_ms,
         })
@@ -463,11 +533,15 @@ impl<D: VoiceDetector> LegStream<D> {
             Outcome::Text(t) => words(t),
             _ => Vec::new(),
         };
+        let text = matches!(outcome, Outcome::Text(_));
         match flight.kind {
+            JobKind::Final if flight.early => {
+                self.early_result(flight.utterance, text, words, &mut out)
+            }
             JobKind::Final => {
                 // A failed final still ends its utterance: its audio is not retried forever.
                 if let Some(u) = self.closed.pop_front() {
-                    if matches!(outcome, Outcome::Text(_)) {
+                    if text {
                         self.finish(&u, &words, &mut out);
                     }
                 }
@@ -480,6 +554,34 @@ impl<D: VoiceDetector> LegStream<D> {
         }
         out.extend(self.poll_outputs());
         out
+    }
+
+    /// An early decode of utterance `id` came back: the final of an utterance that ended with
+    /// no voice after its window, else a partial (and nothing when it failed: a closed
+    /// utterance then gets its final decode as usual).
+    fn early_result(&mut self, id: u64, text: bool, words: Vec<String>, out: &mut Vec<Output>) {
+        let in_open = self.open.as_ref().is_some_and(|u| u.id == id);
+        let u = if in_open {
+            self.open.as_mut()
+        } else {
+            self.closed.front_mut()
+        };
+        let Some(u) = u else { return };
+        let window = u.early.as_ref().map_or(0, |e| e.0);
+        u.early = None;
+        if !text {
+            return;
+        }
+        if !in_open && u.voiced_len <= window {
+            let u = self.closed.pop_front().expect("the front was found");
+            self.finish(&u, &words, out);
+            return;
+        }
+        if u.voiced_len <= window {
+            // Still open, nothing said since: it stands for the final if the pause ends it.
+            u.early = Some((window, Some(words.clone())));
+        }
+        self.agree(id, words, out);
     }
 
     /// The final decode of a finished utterance: what was not committed yet becomes final.

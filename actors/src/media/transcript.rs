@@ -485,7 +485,12 @@ async fn run_leg<E: Decode>(
     loop {
         tokio::select! {
             frame = fork.recv() => match frame {
-                Some(f) => live.push_at(&f.samples, f.entered),
+                Some(f) => {
+                    let said = live.push_at(&f.samples, f.entered);
+                    if !said.is_empty() {
+                        out.publish(said, live.metrics().lag_ms).await;
+                    }
+                }
                 None => break,
             },
             changed = plan.changed(), if plan_open => {

@@ -44,7 +44,7 @@ fn feed(
     let (mut out, mut kinds) = (Vec::new(), Vec::new());
     for chunk in audio(ms, voice).chunks(320) {
         *clock += 20;
-        s.push(chunk, *clock);
+        out.extend(s.push(chunk, *clock));
         while let Some(job) = s.next_job() {
             kinds.push(job.kind);
             let outcome = script(job.kind, job.pcm.len());
@@ -124,8 +124,11 @@ fn agreement_commits_words_and_the_end_finishes_the_utterance() {
             (Stability::Partial, "number is"),
             (Stability::Final, "number is"),
             (Stability::Partial, "four two"),
-            // The end: what the final decode adds after the committed words.
-            (Stability::Final, "four two seven."),
+            // The speaker pauses: the early decode agrees on "four two" and shows the rest...
+            (Stability::Final, "four two"),
+            (Stability::Partial, "seven."),
+            // ...and when the pause ends the utterance, what it adds is final.
+            (Stability::Final, "seven."),
         ]
     );
     // Finals tile the utterance in order; every segment lies within the audio taken.
@@ -235,11 +238,17 @@ fn skipped_and_failed_decodes_are_counted_and_show_nothing() {
     };
     let (mut out, _) = feed(&mut s, 2_300, true, &mut script, &mut clock);
     out.extend(feed(&mut s, 1_000, false, &mut script, &mut clock).0);
-    let segs = segments(&out);
-    assert_eq!(segs.len(), 1);
+    let shown: Vec<(Stability, &str)> = segments(&out)
+        .iter()
+        .map(|s| (s.stability, &*s.text))
+        .collect();
+    // The early decode as the speaker pauses, then the same words final as the pause ends it.
     assert_eq!(
-        (segs[0].stability, &*segs[0].text),
-        (Stability::Final, "only the final")
+        shown,
+        [
+            (Stability::Partial, "only the final"),
+            (Stability::Final, "only the final")
+        ]
     );
     assert_eq!(s.metrics().skipped_partials, 1);
     assert_eq!(s.metrics().failures, 1);
@@ -277,4 +286,116 @@ fn the_final_continues_after_the_committed_words_even_when_the_decode_differs_th
     assert_eq!(super::seam(&[], &w("a b")), 0);
     // The decode shorter than what was committed: nothing new.
     assert_eq!(super::seam(&w("a b c d e"), &w("a b")), 2);
+}
+
+/// Pushes `ms` of audio in 20 ms frames without answering jobs; returns the outputs of the
+/// pushes themselves.
+fn push(s: &mut LegStream<Loud>, ms: u64, voice: bool, clock: &mut u64) -> Vec<Output> {
+    let mut out = Vec::new();
+    for chunk in audio(ms, voice).chunks(320) {
+        *clock += 20;
+        out.extend(s.push(chunk, *clock));
+    }
+    out
+}
+
+#[test]
+fn the_early_decode_is_the_final_when_the_pause_ends_the_utterance() {
+    let mut s = stream();
+    let mut clock = 0;
+    let mut script = |kind: JobKind, _: usize| match kind {
+        JobKind::Partial => text("thanks for"),
+        JobKind::Final => text("Thanks for calling."),
+    };
+    let (_, kinds) = feed(&mut s, 1_200, true, &mut script, &mut clock);
+    assert_eq!(kinds, [JobKind::Partial]);
+    // The speaker pauses: after settle_ms (240) the window is decoded at a final's priority.
+    assert!(push(&mut s, 200, false, &mut clock).is_empty());
+    assert!(s.next_job().is_none(), "nothing is due before settle_ms");
+    assert!(push(&mut s, 60, false, &mut clock).is_empty());
+    let job = s.next_job().expect("the early decode");
+    assert_eq!(job.kind, JobKind::Final);
+    // About 1.2 s of voice and 240 ms of pause: the window ends at the settle point.
+    assert!(
+        (1_420..=1_500).contains(&(job.pcm.len() / 16)),
+        "{}",
+        job.pcm.len()
+    );
+    // Back while the pause goes on: it agrees with the partial on "Thanks for", and the rest
+    // is shown as a partial, not final yet.
+    let out = s.on_result(job.id, text("Thanks for calling."), clock);
+    let shown: Vec<(Stability, &str)> = segments(&out)
+        .iter()
+        .map(|s| (s.stability, &*s.text))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (Stability::Final, "Thanks for"),
+            (Stability::Partial, "calling.")
+        ]
+    );
+    // The hangover (600 ms of non-voice) ends the utterance: final at once, with no decode.
+    let out = push(&mut s, 400, false, &mut clock);
+    let segs = segments(&out);
+    assert_eq!(segs.len(), 1, "{out:?}");
+    assert_eq!(
+        (segs[0].stability, &*segs[0].text),
+        (Stability::Final, "calling.")
+    );
+    assert!(s.next_job().is_none());
+    assert_eq!(s.metrics().finals, 1);
+}
+
+#[test]
+fn an_early_decode_back_after_the_utterance_ended_is_final_at_once() {
+    let mut s = stream();
+    let mut clock = 0;
+    push(&mut s, 800, true, &mut clock);
+    push(&mut s, 260, false, &mut clock);
+    let job = s.next_job().expect("the early decode");
+    assert_eq!(job.kind, JobKind::Final);
+    // A slow decode: the hangover ends the utterance while it runs.
+    assert!(push(&mut s, 600, false, &mut clock).is_empty());
+    assert!(
+        s.next_job().is_none(),
+        "the early decode is still in flight"
+    );
+    let out = s.on_result(job.id, text("Hello there."), clock);
+    let segs = segments(&out);
+    assert_eq!(segs.len(), 1, "{out:?}");
+    assert_eq!(
+        (segs[0].stability, &*segs[0].text),
+        (Stability::Final, "Hello there.")
+    );
+    assert!(s.next_job().is_none(), "no second decode of the same audio");
+}
+
+#[test]
+fn an_early_decode_serves_as_a_partial_when_the_speaker_goes_on() {
+    let mut s = stream();
+    let mut clock = 0;
+    let mut lens = Vec::new();
+    let mut script = |kind: JobKind, len: usize| {
+        lens.push((kind, len / 16));
+        match len / 16 {
+            0..=1_400 => text("I would like"),
+            _ => text("I would like to pay my bill."),
+        }
+    };
+    let mut out = feed(&mut s, 800, true, &mut script, &mut clock).0;
+    // A comma's pause: early decode, then the speaker goes on.
+    out.extend(feed(&mut s, 300, false, &mut script, &mut clock).0);
+    out.extend(feed(&mut s, 900, true, &mut script, &mut clock).0);
+    out.extend(feed(&mut s, 1_000, false, &mut script, &mut clock).0);
+    let kinds: Vec<JobKind> = lens.iter().map(|l| l.0).collect();
+    assert_eq!(kinds, [JobKind::Final, JobKind::Final], "{lens:?}");
+    // The second early decode covers the whole utterance, and it is the final.
+    assert!(lens[1].1 > 2_000, "{lens:?}");
+    let finals: Vec<&str> = segments(&out)
+        .iter()
+        .filter(|s| s.stability == Stability::Final)
+        .map(|s| &*s.text)
+        .collect();
+    assert_eq!(finals.join(" "), "I would like to pay my bill.", "{out:?}");
 }
