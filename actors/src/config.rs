@@ -44,6 +44,58 @@ pub struct Config {
     /// transcripts are off.
     #[serde(default)]
     pub transcription: transcription::service::TranscriptionConfig,
+    /// Limits on what one address or account name can start (K3).
+    #[serde(default)]
+    pub security: SecurityConfig,
+}
+
+/// Limits on logins (K3): password checks are bounded in number, and throttled per address
+/// and per account name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Password checks running at once (each is an argon2 hash: about 19 MiB and 60 ms of a
+    /// core with the default parameters).
+    pub login_checks: usize,
+    /// Checks waiting beyond which a login is answered 429 at once.
+    pub login_queue: usize,
+    /// Login attempts one address may make per minute (the same number at once).
+    pub logins_per_minute_per_address: u32,
+    /// Failed logins in a row an account name may have before it must wait.
+    pub login_free_failures: u32,
+    /// The first wait after those, doubled per further failure up to 15 minutes (ms).
+    pub login_backoff_ms: u64,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            login_checks: 1,
+            login_queue: 32,
+            logins_per_minute_per_address: 60,
+            login_free_failures: 5,
+            login_backoff_ms: 1_000,
+        }
+    }
+}
+
+impl SecurityConfig {
+    /// Checks the numbers.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=64).contains(&self.login_checks) {
+            return Err("security.login_checks: give 1 to 64".into());
+        }
+        if !(1..=10_000).contains(&self.login_queue) {
+            return Err("security.login_queue: give 1 to 10000".into());
+        }
+        if self.logins_per_minute_per_address == 0 {
+            return Err("security.logins_per_minute_per_address: give at least 1".into());
+        }
+        if !(1..=3_600_000).contains(&self.login_backoff_ms) {
+            return Err("security.login_backoff_ms: give 1 to 3600000".into());
+        }
+        Ok(())
+    }
 }
 
 /// Media settings (H1): the local UDP addresses legs bind, and the STUN/TURN servers both the
@@ -481,6 +533,7 @@ impl Config {
             .validate()
             .map_err(ConfigError::Invalid)?;
         self.cti.validate().map_err(ConfigError::Invalid)?;
+        self.security.validate().map_err(ConfigError::Invalid)?;
         let mut users = HashSet::new();
         for u in &self.users {
             if !users.insert(u.username.as_str()) {

@@ -84,7 +84,7 @@ fn windows(model: &Model, audio: &[Audio], all: &str) {
             println!(
                 "{name:<16} {:<17} {:>5.1} {loops:>6} {cost:>10.0}",
                 format!("{voice:?} {codec:?}"),
-                speech::wer(&all, &heard.text()) * 100.0
+                speech::wer(all, &heard.text()) * 100.0
             );
         }
     }
@@ -160,7 +160,7 @@ fn latency(model: &Model, audio: &[Audio], sentences: &[&str], all: &str) {
             println!(
                 "{step:>4}  {hangover:>8}  {settle:>6}  {:<17} {:>5.1} {:>9.0} {:>9.0} {:>10.0} {:>10.0} {busy:>9.1}",
                 format!("{voice:?} {codec:?}"),
-                speech::wer(&all, &heard.text()) * 100.0,
+                speech::wer(all, &heard.text()) * 100.0,
                 percentile(&mut words.clone(), 0.5),
                 percentile(&mut words, 0.95),
                 percentile(&mut finals.clone(), 0.5),

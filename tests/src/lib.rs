@@ -147,6 +147,11 @@ impl Server {
         })
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the process at once (SIGKILL): no graceful shutdown.
     pub fn kill(mut self) {
         let _ = self.child.kill();

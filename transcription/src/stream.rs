@@ -390,7 +390,7 @@ impl<D: VoiceDetector> LegStream<D> {
         if self.closed.is_empty() {
             if let Some(words) = u.early_final() {
                 let mut out = Vec::new();
-                self.finish(&u, &words.to_vec(), &mut out);
+                self.finish(&u, words, &mut out);
                 self.ready.extend(out);
                 return;
             }

@@ -6,9 +6,7 @@ use crate::error::AppError;
 use crate::AppState;
 use actors::config::{Config, Role, UserConfig};
 use actors::store::SessionRow;
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -28,11 +26,14 @@ pub struct User {
     pub agent: Option<String>,
 }
 
-/// Users by name, and a cache of tokens already checked against the store.
-#[derive(Clone, Default)]
+/// Users by name, the gate their password checks go through, and a cache of tokens already
+/// checked against the store.
+#[derive(Clone)]
 pub struct Users {
     by_name: Arc<HashMap<String, User>>,
     tokens: Arc<RwLock<HashMap<String, String>>>,
+    /// Password checks, bounded and throttled.
+    pub gate: Arc<crate::login::LoginGate>,
 }
 
 impl Users {
@@ -42,23 +43,17 @@ impl Users {
         for u in &config.users {
             by_name.insert(u.username.clone(), prepare(u)?);
         }
+        let gate = crate::login::LoginGate::new(&config.security)
+            .map_err(|e| format!("the login checks did not start: {e}"))?;
         Ok(Users {
             by_name: Arc::new(by_name),
             tokens: Arc::default(),
+            gate: Arc::new(gate),
         })
     }
 
-    /// Checks a password; the user if it matches.
-    pub fn verify(&self, username: &str, password: &str) -> Option<&User> {
-        let user = self.by_name.get(username)?;
-        let hash = PasswordHash::new(&user.password_hash).ok()?;
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .ok()?;
-        Some(user)
-    }
-
-    fn get(&self, username: &str) -> Option<&User> {
+    /// A user by login name.
+    pub fn get(&self, username: &str) -> Option<&User> {
         self.by_name.get(username)
     }
 

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod loadgen;
+pub mod login;
 pub mod openapi;
 pub mod pages;
 pub mod ws;
@@ -119,9 +120,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 #[cfg(test)]

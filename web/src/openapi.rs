@@ -36,7 +36,7 @@ routes![
     (
         "post",
         "/api/v1/sessions",
-        "Log in: {username, password} → {token, role, agent_id}",
+        "Log in: {username, password} → {token, role, agent_id}; 401 bad_credentials; 429 with Retry-After: login_locked (a name failed too often in a row), too_many_logins (this address), busy (every password check busy)",
         "public",
         201
     ),

@@ -66,29 +66,80 @@ pub(crate) struct Login {
     password: String,
 }
 
-/// `POST /api/v1/sessions`
+/// `POST /api/v1/sessions`: password checks go through the login gate ([`crate::login`]):
+/// bounded in number, throttled per address and per account name, the same cost for unknown
+/// names.
 pub(crate) async fn login(
     State(state): State<AppState>,
+    crate::login::ClientAddr(address): crate::login::ClientAddr,
     Body(login): Body<Login>,
-) -> Result<impl IntoResponse, AppError> {
-    let users = state.users.clone();
-    let (username, password) = (login.username, login.password);
-    // argon2 is deliberately slow: keep it off the async workers.
-    let user = tokio::task::spawn_blocking(move || users.verify(&username, &password).cloned())
-        .await
-        .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .ok_or_else(|| {
-            AppError::new(
+) -> Result<axum::response::Response, AppError> {
+    use crate::login::Refusal;
+    let user = state.users.get(&login.username).cloned();
+    let checked = state
+        .users
+        .gate
+        .check(
+            &login.username,
+            user.as_ref().map(|u| u.password_hash.as_str()),
+            login.password,
+            address,
+            state.yard.now(),
+        )
+        .await;
+    let wait = |code: &'static str, message: String, after: std::time::Duration| {
+        let secs = after.as_secs_f64().ceil().max(1.0) as u64;
+        let mut response =
+            AppError::new(StatusCode::TOO_MANY_REQUESTS, code, message).into_response();
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(secs),
+        );
+        Ok(response)
+    };
+    let user = match (checked, user) {
+        (Ok(true), Some(user)) => user,
+        (Ok(_), _) => {
+            return Err(AppError::new(
                 StatusCode::UNAUTHORIZED,
                 "bad_credentials",
                 "unknown user or wrong password",
+            ))
+        }
+        (Err(Refusal::Address(after)), _) => {
+            return wait(
+                "too_many_logins",
+                format!(
+                    "too many login attempts from this address: retry in {} s",
+                    after.as_secs().max(1)
+                ),
+                after,
             )
-        })?;
+        }
+        (Err(Refusal::Locked(after)), _) => {
+            return wait(
+                "login_locked",
+                format!(
+                    "too many failed logins for this name in a row: retry in {} s",
+                    after.as_secs().max(1)
+                ),
+                after,
+            )
+        }
+        (Err(Refusal::Busy), _) => {
+            return wait(
+                "busy",
+                "every password check is busy: retry shortly".into(),
+                std::time::Duration::from_secs(1),
+            )
+        }
+    };
     let token = open_session(&state, &user).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"token": token, "role": user.role, "agent_id": user.agent})),
-    ))
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/statuses`: the statuses an agent may choose: the system's (ready, busy = not
