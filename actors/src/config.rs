@@ -65,6 +65,10 @@ pub struct SecurityConfig {
     pub login_free_failures: u32,
     /// The first wait after those, doubled per further failure up to 15 minutes (ms).
     pub login_backoff_ms: u64,
+    /// A session unused this long is over (an open event stream counts as use).
+    pub session_idle_minutes: u64,
+    /// A session is over this long after its login, used or not.
+    pub session_max_hours: u64,
 }
 
 impl Default for SecurityConfig {
@@ -75,6 +79,8 @@ impl Default for SecurityConfig {
             logins_per_minute_per_address: 60,
             login_free_failures: 5,
             login_backoff_ms: 1_000,
+            session_idle_minutes: 60,
+            session_max_hours: 12,
         }
     }
 }
@@ -94,7 +100,21 @@ impl SecurityConfig {
         if !(1..=3_600_000).contains(&self.login_backoff_ms) {
             return Err("security.login_backoff_ms: give 1 to 3600000".into());
         }
+        if !(1..=30 * 24 * 60).contains(&self.session_idle_minutes) {
+            return Err("security.session_idle_minutes: give 1 to 43200 (30 days)".into());
+        }
+        if !(1..=30 * 24).contains(&self.session_max_hours) {
+            return Err("security.session_max_hours: give 1 to 720 (30 days)".into());
+        }
         Ok(())
+    }
+
+    /// The session lifetime rule.
+    pub fn sessions(&self) -> engine::login::SessionPolicy {
+        engine::login::SessionPolicy {
+            idle_ms: self.session_idle_minutes * 60_000,
+            max_ms: self.session_max_hours * 3_600_000,
+        }
     }
 }
 
@@ -448,6 +468,21 @@ impl Config {
         let config: Config = toml::from_str(text)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The configuration as it may be stored (the database's `config` table): plain passwords
+    /// and connector tokens and secrets replaced by `"<not stored>"`; password hashes kept.
+    pub fn without_secrets(&self) -> Config {
+        let mut c = self.clone();
+        for u in &mut c.users {
+            if u.password.is_some() {
+                u.password = Some("<not stored>".into());
+            }
+        }
+        for k in &mut c.cti.connectors {
+            *k = k.without_secret();
+        }
+        c
     }
 
     /// The embedded demo setup.

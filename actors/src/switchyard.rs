@@ -126,7 +126,7 @@ impl Switchyard {
         let clock = options.clock.unwrap_or_default();
         store
             .save_config(
-                &serde_json::to_string(&config).expect("config serializes"),
+                &serde_json::to_string(&config.without_secrets()).expect("config serializes"),
                 clock.now().0,
             )
             .await?;

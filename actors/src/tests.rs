@@ -671,3 +671,30 @@ async fn a_schedule_whose_number_went_on_the_do_not_call_list_is_refused_when_du
         s.id
     );
 }
+
+#[tokio::test]
+async fn the_stored_configuration_holds_no_password_or_secret() {
+    let toml = format!(
+        "{}\n[[users]]\nusername = \"zed\"\npassword = \"plain-pass-123\"\nrole = \"admin\"\n",
+        crate::config::DEMO_TOML.replacen(
+            "[cti]\n",
+            "[cti]\nconnectors = [{ kind = \"webhook\", name = \"hook\", url = \"https://crm.example/hook\", secret = \"hook-secret-4567890123\" }, { kind = \"salesforce\", name = \"sf\", instance_url = \"https://x.my.salesforce.com\", access_token = \"sf-token-789\" }]\n",
+            1,
+        )
+    );
+    let config = Config::from_toml(&toml).unwrap();
+    let store = Store::memory();
+    let yard = Switchyard::start(config, store.clone()).await.unwrap();
+    let stored = store.load_config().await.unwrap().expect("stored");
+    for secret in [
+        "plain-pass-123",
+        "hook-secret-4567890123",
+        "sf-token-789",
+        "\"demo\"",
+    ] {
+        assert!(!stored.contains(secret), "{secret} is in {stored}");
+    }
+    // What is kept still names everything else.
+    assert!(stored.contains("https://crm.example/hook") && stored.contains("zed"));
+    drop(yard);
+}

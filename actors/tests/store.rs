@@ -93,10 +93,39 @@ async fn exercise(store: &Store) {
         token: "tok".into(),
         username: "alice".into(),
         created_at: 5,
+        last_seen_at: 5,
     };
     store.create_session(&s).await.unwrap();
-    assert_eq!(store.find_session("tok").await.unwrap(), Some(s));
+    assert_eq!(store.find_session("tok").await.unwrap(), Some(s.clone()));
     assert_eq!(store.find_session("nope").await.unwrap(), None);
+    // Use is recorded (never backwards); sessions end one by one, by user, or by expiry.
+    store.session_seen("tok", 50).await.unwrap();
+    store.session_seen("tok", 40).await.unwrap();
+    assert_eq!(
+        store
+            .find_session("tok")
+            .await
+            .unwrap()
+            .map(|r| r.last_seen_at),
+        Some(50)
+    );
+    for (token, user, at) in [("t2", "alice", 60), ("t3", "bob", 60), ("t4", "bob", 100)] {
+        let row = SessionRow {
+            token: token.into(),
+            username: user.into(),
+            created_at: at,
+            last_seen_at: at,
+        };
+        store.create_session(&row).await.unwrap();
+    }
+    store.end_sessions(Some("tok"), None).await.unwrap();
+    assert_eq!(store.find_session("tok").await.unwrap(), None);
+    assert!(store.find_session("t2").await.unwrap().is_some());
+    store.end_sessions(None, Some("alice")).await.unwrap();
+    assert_eq!(store.find_session("t2").await.unwrap(), None);
+    store.purge_sessions(0, 80).await.unwrap();
+    assert_eq!(store.find_session("t3").await.unwrap(), None);
+    assert!(store.find_session("t4").await.unwrap().is_some());
     store.save_config("{\"a\":1}", 1).await.unwrap();
     store.save_config("{\"a\":2}", 2).await.unwrap();
     assert_eq!(

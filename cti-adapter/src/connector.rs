@@ -41,6 +41,30 @@ fn default_api_version() -> String {
 }
 
 impl ConnectorConfig {
+    /// The same connector with its token or secret replaced by `"<not stored>"`: what may be
+    /// written anywhere but the configuration file.
+    pub fn without_secret(&self) -> ConnectorConfig {
+        let hidden = || "<not stored>".to_owned();
+        match self.clone() {
+            ConnectorConfig::Salesforce {
+                name,
+                instance_url,
+                api_version,
+                ..
+            } => ConnectorConfig::Salesforce {
+                name,
+                instance_url,
+                access_token: hidden(),
+                api_version,
+            },
+            ConnectorConfig::Webhook { name, url, .. } => ConnectorConfig::Webhook {
+                name,
+                url,
+                secret: hidden(),
+            },
+        }
+    }
+
     /// The connector's name.
     pub fn name(&self) -> &str {
         match self {

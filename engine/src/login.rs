@@ -1,5 +1,6 @@
-//! Login back-off per account (K3): how long an account name must wait before its next password
-//! check, from its failed logins in a row.
+//! Logins and sessions (K3): how long an account name must wait before its next password
+//! check, from its failed logins in a row ([`LoginThrottle`]), and when a session is over
+//! ([`SessionPolicy`]).
 //!
 //! - The first [`LoginPolicy::free_failures`] failures in a row cost nothing; each one after
 //!   them locks the name for [`LoginPolicy::backoff_ms`], doubled per further failure, up to
@@ -129,9 +130,71 @@ impl LoginThrottle {
     }
 }
 
+/// How long a session lasts: until it has not been used for `idle_ms`, and at most `max_ms`
+/// after it began, whichever comes first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Unused this long, a session is over.
+    pub idle_ms: u64,
+    /// A session is over this long after it began, used or not.
+    pub max_ms: u64,
+}
+
+/// Why a session is over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    /// Unused for too long.
+    Idle,
+    /// Too old.
+    Absolute,
+}
+
+impl SessionPolicy {
+    /// Whether a session that began at `created` and was last used at `seen` is over at `now`.
+    pub fn expired(&self, created: Timestamp, seen: Timestamp, now: Timestamp) -> Option<Expiry> {
+        if now.since(created) >= Duration::from_millis(self.max_ms) {
+            Some(Expiry::Absolute)
+        } else if now.since(seen.max(created)) >= Duration::from_millis(self.idle_ms) {
+            Some(Expiry::Idle)
+        } else {
+            None
+        }
+    }
+
+    /// The oldest start and last use a session may have at `now` and still be valid.
+    pub fn valid_since(&self, now: Timestamp) -> (Timestamp, Timestamp) {
+        (
+            now - Duration::from_millis(self.max_ms),
+            now - Duration::from_millis(self.idle_ms),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_ends_when_idle_or_too_old() {
+        let p = SessionPolicy {
+            idle_ms: 60 * 60_000,
+            max_ms: 12 * 3_600_000,
+        };
+        let start = at(0);
+        assert_eq!(p.expired(start, start, at(59 * 60)), None);
+        assert_eq!(p.expired(start, start, at(60 * 60)), Some(Expiry::Idle));
+        // Used every half hour: valid until twelve hours after it began.
+        assert_eq!(
+            p.expired(start, at(11 * 3_600 + 1_800), at(12 * 3_600 - 1)),
+            None
+        );
+        assert_eq!(
+            p.expired(start, at(12 * 3_600 - 1), at(12 * 3_600)),
+            Some(Expiry::Absolute)
+        );
+        let (created, seen) = p.valid_since(at(12 * 3_600));
+        assert_eq!((created, seen), (at(0), at(11 * 3_600)));
+    }
 
     fn at(s: i64) -> Timestamp {
         Timestamp(s * 1_000)

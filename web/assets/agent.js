@@ -1718,6 +1718,12 @@
     $('login-form').addEventListener('submit', login);
     $('logout').addEventListener('click', () => {
       clearError();
+      // The server ends the token too (best effort: the page forgets it either way).
+      const token = state.session && state.session.token;
+      if (token) {
+        fetch('/api/v1/sessions', { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })
+          .catch(() => {});
+      }
       logout();
     });
     $('error-close').addEventListener('click', clearError);

@@ -26,12 +26,15 @@ pub struct User {
     pub agent: Option<String>,
 }
 
-/// Users by name, the gate their password checks go through, and a cache of tokens already
-/// checked against the store.
+/// Users by name, the gate their password checks go through, and a cache of sessions already
+/// read from the store (by their token's hash).
 #[derive(Clone)]
 pub struct Users {
     by_name: Arc<HashMap<String, User>>,
-    tokens: Arc<RwLock<HashMap<String, String>>>,
+    tokens: Arc<RwLock<HashMap<String, SessionRow>>>,
+    sessions: engine::login::SessionPolicy,
+    /// When expired sessions were last removed from the store (ms).
+    purged_at: Arc<std::sync::atomic::AtomicI64>,
     /// Password checks, bounded and throttled.
     pub gate: Arc<crate::login::LoginGate>,
 }
@@ -48,6 +51,8 @@ impl Users {
         Ok(Users {
             by_name: Arc::new(by_name),
             tokens: Arc::default(),
+            sessions: config.security.sessions(),
+            purged_at: Arc::default(),
             gate: Arc::new(gate),
         })
     }
@@ -57,19 +62,26 @@ impl Users {
         self.by_name.get(username)
     }
 
-    fn remember(&self, token: &str, username: &str) {
+    fn remember(&self, row: &SessionRow) {
         self.tokens
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(token.to_owned(), username.to_owned());
+            .insert(row.token.clone(), row.clone());
     }
 
-    fn cached(&self, token: &str) -> Option<String> {
+    fn cached(&self, hash: &str) -> Option<SessionRow> {
         self.tokens
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(token)
+            .get(hash)
             .cloned()
+    }
+
+    fn forget(&self, hash: Option<&str>, username: Option<&str>) {
+        self.tokens
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|t, s| Some(t.as_str()) != hash && Some(s.username.as_str()) != username);
     }
 }
 
@@ -106,23 +118,78 @@ pub fn new_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Creates and stores a session token for a user.
+/// What the store keeps of a token: its SHA-256, hex. A stolen database holds no usable token.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Use of a session is written to the store at most this often.
+const SEEN_EVERY_MS: i64 = 60_000;
+
+/// Creates and stores a session for a user; returns its token (the store keeps its hash).
 pub async fn open_session(state: &AppState, user: &User) -> Result<String, AppError> {
     let token = new_token();
+    let now = state.yard.now();
     let row = SessionRow {
-        token: token.clone(),
+        token: token_hash(&token),
         username: user.username.clone(),
-        created_at: state.yard.now().0,
+        created_at: now.0,
+        last_seen_at: now.0,
     };
-    state
-        .yard
-        .store()
+    let store = state.yard.store();
+    store
         .create_session(&row)
         .await
         .map_err(actors::ActorError::from)?;
-    state.users.remember(&token, &user.username);
+    state.users.remember(&row);
+    // Expired sessions are removed from the store now and then (at a login, at most hourly).
+    let last = state
+        .users
+        .purged_at
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if now.0 - last >= 3_600_000
+        && state
+            .users
+            .purged_at
+            .compare_exchange(
+                last,
+                now.0,
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+            )
+            .is_ok()
+    {
+        let (created, seen) = state.users.sessions.valid_since(now);
+        if let Err(e) = store.purge_sessions(created.0, seen.0).await {
+            tracing::warn!(error = %e, "expired sessions were not removed");
+        }
+    }
     Ok(token)
 }
+
+/// Ends sessions: one (by its token's hash) or every session of `username`. Their event
+/// streams close within [`STREAM_RECHECK`].
+pub async fn end_sessions(
+    state: &AppState,
+    hash: Option<&str>,
+    username: Option<&str>,
+) -> Result<(), AppError> {
+    state.users.forget(hash, username);
+    state
+        .yard
+        .store()
+        .end_sessions(hash, username)
+        .await
+        .map_err(actors::ActorError::from)?;
+    Ok(())
+}
+
+/// How often an open event stream checks that its session still holds (and counts as use).
+pub const STREAM_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]
@@ -133,6 +200,8 @@ pub struct Caller {
     pub role: Role,
     /// The agent this user works as.
     pub agent: Option<String>,
+    /// The session's token hash.
+    pub session: String,
 }
 
 impl Caller {
@@ -172,30 +241,61 @@ impl Caller {
     }
 }
 
-/// Resolves a token to its caller.
+/// Resolves a token to its caller: a session that exists, has not expired (idle or too old:
+/// 401 `session_expired`) and whose user is still configured. Its use is recorded.
 pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Caller, AppError> {
-    let username = match state.users.cached(token) {
-        Some(u) => u,
+    let hash = token_hash(token);
+    let store = state.yard.store();
+    let row = match state.users.cached(&hash) {
+        Some(row) => row,
         None => {
-            let row = state
-                .yard
-                .store()
-                .find_session(token)
+            let row = store
+                .find_session(&hash)
                 .await
                 .map_err(actors::ActorError::from)?
                 .ok_or_else(AppError::unauthorized)?;
-            state.users.remember(token, &row.username);
-            row.username
+            state.users.remember(&row);
+            row
         }
     };
+    let now = state.yard.now();
+    let (created, seen) = (
+        engine::Timestamp(row.created_at),
+        engine::Timestamp(row.last_seen_at),
+    );
+    if let Some(why) = state.users.sessions.expired(created, seen, now) {
+        end_sessions(state, Some(&hash), None).await?;
+        let why = match why {
+            engine::login::Expiry::Idle => "it was not used for too long",
+            engine::login::Expiry::Absolute => "it reached its longest lifetime",
+        };
+        return Err(AppError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "session_expired",
+            format!("the session is over ({why}): log in again (POST /api/v1/sessions)"),
+        ));
+    }
+    if now.0 - row.last_seen_at >= SEEN_EVERY_MS {
+        state.users.remember(&SessionRow {
+            last_seen_at: now.0,
+            ..row.clone()
+        });
+        let (store, hash) = (store.clone(), hash.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.session_seen(&hash, now.0).await {
+                tracing::warn!(error = %e, "a session's use was not recorded");
+            }
+        });
+    }
     let user = state
         .users
-        .get(&username)
+        .get(&row.username)
         .ok_or_else(AppError::unauthorized)?;
     Ok(Caller {
         username: user.username.clone(),
         role: user.role,
         agent: user.agent.clone(),
+        session: hash,
     })
 }
 

@@ -17,7 +17,7 @@ pub mod openapi;
 pub mod pages;
 pub mod ws;
 
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use std::future::Future;
 use tokio::net::TcpListener;
@@ -38,7 +38,8 @@ pub fn app(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/health", get(api::health))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
-        .route("/sessions", post(api::login))
+        .route("/sessions", post(api::login).delete(api::logout))
+        .route("/users/{username}/sessions", delete(api::force_logout))
         .route("/statuses", get(api::statuses))
         .route("/agents", get(api::list_agents))
         .route("/agents/{id}", get(api::get_agent))

@@ -41,6 +41,20 @@ routes![
         201
     ),
     (
+        "delete",
+        "/api/v1/sessions",
+        "Log out: the caller's token stops working at once (its event stream closes within 30 s)",
+        "any",
+        204
+    ),
+    (
+        "delete",
+        "/api/v1/users/{username}/sessions",
+        "Force a user's logout (J3): every session ends; an agent not on a call goes Offline → {user, sessions_ended, agent_offline}",
+        "supervisor, admin",
+        200
+    ),
+    (
         "get",
         "/api/v1/statuses",
         "Statuses an agent may choose: {statuses: [{id, label, custom}]}",

@@ -39,7 +39,19 @@ pub(crate) async fn events(
                 }
             }
         };
-        tokio::select! { _ = forward => {}, _ = watch => {} }
+        // The session is checked again now and then (which also counts as its use): a
+        // logout, a forced logout or expiry closes the stream.
+        let recheck = async move {
+            let mut every = tokio::time::interval(crate::auth::STREAM_RECHECK);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                if caller_for_token(&state, &token).await.is_err() {
+                    break;
+                }
+            }
+        };
+        tokio::select! { _ = forward => {}, _ = watch => {}, _ = recheck => {} }
     }))
 }
 

@@ -28,6 +28,21 @@ pub(super) enum Write {
         updated_at: i64,
     },
     Session(SessionRow),
+    /// A session was used at `at`.
+    SessionSeen {
+        token: String,
+        at: i64,
+    },
+    /// Sessions ended: one token, or every session of a user.
+    SessionEnd {
+        token: Option<String>,
+        username: Option<String>,
+    },
+    /// Sessions past their expiry are removed.
+    SessionPurge {
+        created_before: i64,
+        seen_before: i64,
+    },
     Txn {
         id: String,
         kind: String,
@@ -220,6 +235,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
             at BIGINT NOT NULL
         );
         CREATE INDEX transcript_alerts_by_call ON transcript_alerts (call_id, spoken_at);",
+    ),
+    (
+        9,
+        // Tokens were stored as given: they are dropped (everyone logs in once more), and from
+        // now on `token` holds the SHA-256 of the token, never the token itself.
+        "DELETE FROM sessions;
+        ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT NOT NULL DEFAULT 0;
+        CREATE INDEX sessions_by_user ON sessions (username);",
     ),
 ];
 
@@ -422,13 +445,41 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
             }
             Write::Session(s) => {
                 sqlx::query(
-                    "INSERT INTO sessions (token, username, created_at) VALUES ($1, $2, $3)",
+                    "INSERT INTO sessions (token, username, created_at, last_seen_at)
+                     VALUES ($1, $2, $3, $4)",
                 )
                 .bind(s.token.as_str())
                 .bind(s.username.as_str())
                 .bind(s.created_at)
+                .bind(s.last_seen_at)
                 .execute(&mut *tx)
                 .await?;
+            }
+            Write::SessionSeen { token, at } => {
+                sqlx::query(
+                    "UPDATE sessions SET last_seen_at = $2 WHERE token = $1 AND last_seen_at < $2",
+                )
+                .bind(token.as_str())
+                .bind(*at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::SessionEnd { token, username } => {
+                sqlx::query("DELETE FROM sessions WHERE token = $1 OR username = $2")
+                    .bind(token.as_deref())
+                    .bind(username.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Write::SessionPurge {
+                created_before,
+                seen_before,
+            } => {
+                sqlx::query("DELETE FROM sessions WHERE created_at < $1 OR last_seen_at < $2")
+                    .bind(*created_before)
+                    .bind(*seen_before)
+                    .execute(&mut *tx)
+                    .await?;
             }
             Write::Outbox(r) => {
                 sqlx::query(

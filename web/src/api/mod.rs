@@ -142,6 +142,49 @@ pub(crate) async fn login(
         .into_response())
 }
 
+/// `DELETE /api/v1/sessions`: logs the caller out; the token stops working at once (and its
+/// event stream closes within half a minute).
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    c: Caller,
+) -> Result<StatusCode, AppError> {
+    crate::auth::end_sessions(&state, Some(&c.session), None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/users/{username}/sessions` (supervisor, admin): a forced logout (J3). Every
+/// session of the user ends; an agent who is not on a call is set Offline (on a call, the
+/// status is left as it is, and the answer says so).
+pub(crate) async fn force_logout(
+    State(state): State<AppState>,
+    c: Caller,
+    Path(username): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    c.require(&[Role::Supervisor, Role::Admin])?;
+    let Some(user) = state.users.get(&username).cloned() else {
+        return Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_user",
+            format!("no user {username:?}"),
+        ));
+    };
+    crate::auth::end_sessions(&state, None, Some(&username)).await?;
+    let mut offline = Value::Null;
+    if let Some(agent) = &user.agent {
+        offline = match state
+            .yard
+            .set_status(agent, Some(Status::Offline), None)
+            .await
+        {
+            Ok(_) => json!(true),
+            Err(e) => json!(e.to_string()),
+        };
+    }
+    Ok(Json(
+        json!({"user": username, "sessions_ended": true, "agent_offline": offline}),
+    ))
+}
+
 /// `GET /api/v1/statuses`: the statuses an agent may choose: the system's (ready, busy = not
 /// ready, dnd, offline) and the configuration's custom ones, with display labels.
 pub(crate) async fn statuses(State(state): State<AppState>, _c: Caller) -> Json<Value> {

@@ -484,4 +484,5 @@ async fn bad_input_gets_its_4xx_and_changes_nothing() {
 }
 
 mod media;
+mod sessions;
 mod work;

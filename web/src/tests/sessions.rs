@@ -1,0 +1,155 @@
+//! Sessions (issue 14, finding 4): tokens stored hashed, logout, a supervisor's forced logout,
+//! idle and absolute expiry.
+
+use super::*;
+use crate::auth::token_hash;
+use actors::store::SessionRow;
+
+async fn setup_with_store() -> (Router, Store) {
+    let config = Config::demo();
+    let users = Users::from_config(&config).unwrap();
+    let store = Store::memory();
+    let yard = Switchyard::start(config, store.clone()).await.unwrap();
+    let app = app(AppState {
+        yard,
+        users,
+        web_calls: Default::default(),
+    });
+    (app, store)
+}
+
+#[tokio::test]
+async fn the_store_keeps_the_token_hash_never_the_token() {
+    let (app, store) = setup_with_store().await;
+    let token = login(&app, "alice").await;
+    assert!(store.find_session(&token).await.unwrap().is_none());
+    let row = store.find_session(&token_hash(&token)).await.unwrap();
+    assert_eq!(row.map(|r| r.username), Some("alice".to_owned()));
+}
+
+#[tokio::test]
+async fn logout_ends_the_token_at_once() {
+    let (app, _) = setup_with_store().await;
+    let token = login(&app, "alice").await;
+    let other = login(&app, "alice").await;
+    let (s, _) = call(&app, Method::DELETE, "/api/v1/sessions", Some(&token), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = call(&app, Method::GET, "/api/v1/agents", Some(&token), None).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+    // Only that session: the same user's other one goes on.
+    let (s, _) = call(&app, Method::GET, "/api/v1/agents", Some(&other), None).await;
+    assert_eq!(s, StatusCode::OK);
+    // Logging out twice is refused like any unknown token.
+    let (s, _) = call(&app, Method::DELETE, "/api/v1/sessions", Some(&token), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_supervisor_forces_an_agent_out() {
+    let (app, _) = setup_with_store().await;
+    let alice = login(&app, "alice").await;
+    let alice2 = login(&app, "alice").await;
+    let bob = login(&app, "bob").await;
+    let sam = login(&app, "sam").await;
+    let (s, _) = call(
+        &app,
+        Method::PUT,
+        "/api/v1/agents/alice/status",
+        Some(&alice),
+        Some(r#"{"status":"ready"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    // An agent may not.
+    let (s, v) = call(
+        &app,
+        Method::DELETE,
+        "/api/v1/users/alice/sessions",
+        Some(&bob),
+        None,
+    )
+    .await;
+    assert_eq!((s, error_code(&v)), (StatusCode::FORBIDDEN, "forbidden"));
+    let (s, v) = call(
+        &app,
+        Method::DELETE,
+        "/api/v1/users/nobody/sessions",
+        Some(&sam),
+        None,
+    )
+    .await;
+    assert_eq!((s, error_code(&v)), (StatusCode::NOT_FOUND, "no_such_user"));
+    let (s, v) = call(
+        &app,
+        Method::DELETE,
+        "/api/v1/users/alice/sessions",
+        Some(&sam),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["agent_offline"], true, "{v}");
+    for t in [&alice, &alice2] {
+        let (s, _) = call(&app, Method::GET, "/api/v1/agents", Some(t), None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let (_, v) = call(&app, Method::GET, "/api/v1/agents/alice", Some(&sam), None).await;
+    assert_eq!(v["status"], "offline", "{v}");
+    // Others are untouched.
+    let (s, _) = call(&app, Method::GET, "/api/v1/agents", Some(&bob), None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn idle_and_old_sessions_are_over() {
+    let (app, store) = setup_with_store().await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let hour = 3_600_000;
+    for (token, created, seen) in [
+        ("idle", now - 2 * hour, now - 61 * 60_000),
+        ("old", now - 12 * hour - 1, now - 60_000),
+        ("fresh", now - 11 * hour, now - 59 * 60_000),
+    ] {
+        store
+            .create_session(&SessionRow {
+                token: token_hash(token),
+                username: "alice".into(),
+                created_at: created,
+                last_seen_at: seen,
+            })
+            .await
+            .unwrap();
+    }
+    for token in ["idle", "old"] {
+        let (s, v) = call(&app, Method::GET, "/api/v1/agents", Some(token), None).await;
+        assert_eq!(
+            (s, error_code(&v)),
+            (StatusCode::UNAUTHORIZED, "session_expired"),
+            "{token}"
+        );
+        assert!(store
+            .find_session(&token_hash(token))
+            .await
+            .unwrap()
+            .is_none());
+    }
+    let (s, _) = call(&app, Method::GET, "/api/v1/agents", Some("fresh"), None).await;
+    assert_eq!(s, StatusCode::OK);
+    // Its use was recorded: it is no longer close to idle.
+    let mut seen = 0;
+    for _ in 0..100 {
+        let row = store.find_session(&token_hash("fresh")).await.unwrap();
+        seen = row.map_or(0, |r| r.last_seen_at);
+        if seen >= now {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(seen >= now, "last seen {seen}, before {now}");
+}
