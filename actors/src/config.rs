@@ -69,6 +69,8 @@ pub struct SecurityConfig {
     pub session_idle_minutes: u64,
     /// A session is over this long after its login, used or not.
     pub session_max_hours: u64,
+    /// Web calls one address may start per minute (the same number at once).
+    pub web_calls_per_minute_per_address: u32,
 }
 
 impl Default for SecurityConfig {
@@ -81,6 +83,7 @@ impl Default for SecurityConfig {
             login_backoff_ms: 1_000,
             session_idle_minutes: 60,
             session_max_hours: 12,
+            web_calls_per_minute_per_address: 5,
         }
     }
 }
@@ -93,6 +96,9 @@ impl SecurityConfig {
         }
         if !(1..=10_000).contains(&self.login_queue) {
             return Err("security.login_queue: give 1 to 10000".into());
+        }
+        if self.web_calls_per_minute_per_address == 0 {
+            return Err("security.web_calls_per_minute_per_address: give at least 1".into());
         }
         if self.logins_per_minute_per_address == 0 {
             return Err("security.logins_per_minute_per_address: give at least 1".into());
@@ -139,6 +145,10 @@ impl Default for MediaConfig {
             ice_servers: Vec::new(),
         }
     }
+}
+
+fn default_web_calls_max_waiting() -> usize {
+    20
 }
 
 fn default_udp_addrs() -> Vec<String> {
@@ -289,6 +299,10 @@ pub struct QueueConfig {
     /// Customers may call this queue from the web call page (`/call`, H1) without logging in.
     #[serde(default)]
     pub web_calls: bool,
+    /// A web call is refused (503 `queue_full`) while this many calls already wait in the
+    /// queue, so anonymous callers cannot fill it.
+    #[serde(default = "default_web_calls_max_waiting")]
+    pub web_calls_max_waiting: usize,
     /// Hold music for this queue's held and waiting customers: a 16-bit mono WAV (8, 16 or
     /// 48 kHz), read at start; without it, a generated tone sequence.
     #[serde(default)]

@@ -239,7 +239,10 @@ async function scenario(context, allowed) {
   const settings = await expectOk(frame, 'getCallCenterSettings', {});
   check(typeof settings['/reqGeneralInfo/reqAdapterUrl'] === 'string' && settings['/reqGeneralInfo/reqAdapterUrl'].includes('/agent'), `settings: ${show(settings)}`);
   const layout = await expectOk(frame, 'getSoftphoneLayout', {});
-  for (const k of ['Inbound', 'Outbound', 'Internal']) check(layout[k] && layout[k].objects, `the layout lacks ${k}: ${show(layout)}`);
+  for (const k of ['Inbound', 'Outbound', 'Internal']) {
+    check(layout[k] && layout[k].objects, `the layout lacks ${k}: ${show(layout)}`);
+    check(Array.isArray(layout[k].callRelatedFields) && layout[k].callRelatedFields.includes('ANI'), `${k} lacks callRelatedFields: ${show(layout[k])}`);
+  }
   check(show(await expectOk(frame, 'isSoftphonePanelVisible', {})) === show({ visible: true }), 'the panel should start visible');
   await expectThrow(frame, 'getCallCenterSettings', {});
   await expectThrow(frame, 'getSoftphoneLayout', undefined);
@@ -283,10 +286,12 @@ async function scenario(context, allowed) {
   await expectOk(frame, 'setSoftphonePanelHeight', { heightPX: 640 });
   await expectOk(frame, 'setSoftphonePanelWidth', { widthPX: 320 });
 
-  // notifyInitializationComplete: no callback; the host learns it.
+  // notifyInitializationComplete: without a callback the host learns it; with one (as
+  // Salesforce's samples call it), the callback is answered too.
   const nic = await cti(frame, 'notifyInitializationComplete', undefined, { raw: true });
   check(nic.returned === 'undefined', `notifyInitializationComplete returned ${show(nic)}`);
   await waitFor('the host to note the initialization', () => hostState(page), (s) => s.initialized);
+  check((await expectOk(frame, 'notifyInitializationComplete', {})) === null, 'notifyInitializationComplete({callback}) answers null');
 
   // Click-to-dial: the listener (replacing the panel's own), enable, disable.
   log('click-to-dial and navigation events');
@@ -314,7 +319,11 @@ async function scenario(context, allowed) {
   await page.click('#contacts a.dial[data-number="+15550777"]');
   const dial = await waitFor('the click-to-dial listener to get the click', () => frame.evaluate(() => window.__dials[0]));
   check(
-    dial.number === '+15550777' && dial.recordId === '003000000000002' && dial.recordName === 'Grace Hopper' && dial.objectType === 'Contact',
+    dial.number === '+15550777' &&
+      dial.recordId === '003000000000002' &&
+      dial.recordName === 'Grace Hopper' &&
+      dial.objectType === 'Contact' &&
+      dial.params === 'recordId=003000000000002,objectType=Contact',
     `click-to-dial payload: ${show(dial)}`
   );
   await expectThrow(frame, 'enableClickToDial', { callback: {} });
@@ -411,6 +420,10 @@ async function scenario(context, allowed) {
   const again = await expectOk(frame, 'saveLog', { value: { Id: saved.recordId, CallDisposition: 'escalated' } });
   check(again.recordId === saved.recordId, `saveLog by Id should update ${saved.recordId}: ${show(again)}`);
   check((await page.textContent('#logs li[data-call-id="shim-test-1"] .disposition')) === 'escalated', 'the update should show');
+  // The lower-case `id` of Salesforce's demo adapter updates the same record.
+  const lower = await expectOk(frame, 'saveLog', { value: { id: saved.recordId, CallDisposition: 'callback' } });
+  check(lower.recordId === saved.recordId, `saveLog by id should update ${saved.recordId}: ${show(lower)}`);
+  check((await page.textContent('#logs li[data-call-id="shim-test-1"] .disposition')) === 'callback', 'the lower-case id update should show');
   for (const args of [{}, { value: 'x' }, { value: [] }, { value: {} }, { value: { entityApiName: '' } }]) {
     await expectError(frame, 'saveLog', args, 'INVALID_PARAM');
   }

@@ -150,7 +150,14 @@
       const note = $('dial-note');
       let sent = false;
       try {
-        sent = host.clickToDial({ number: r.Phone, recordId: r.Id, recordName: r.Name, objectType: r.RecordType, accountId: r.AccountId });
+        sent = host.clickToDial({
+          number: r.Phone,
+          recordId: r.Id,
+          recordName: r.Name,
+          objectType: r.RecordType,
+          accountId: r.AccountId,
+          params: `recordId=${r.Id},objectType=${r.RecordType}`,
+        });
       } catch (e) {
         note.textContent = e.message;
         return;

@@ -25,7 +25,7 @@
  *   setSoftphonePanelHeight({heightPX, cb?}), setSoftphonePanelWidth({widthPX, cb?})
  *   setSoftphonePanelLabel({label, cb?}), setSoftphonePanelIcon({key, cb?})
  *   setSoftphoneItemLabel({label, cb?}), setSoftphoneItemIcon({key, cb?})
- *   notifyInitializationComplete()
+ *   notifyInitializationComplete({callback?})
  *   onNavigationChange({listener})         listener({url, recordId, recordName, objectType})
  *   refreshView({cb?}), getAppViewInfo({cb}) -> {url, recordId, recordName, objectType}
  *   runApex({apexClass, methodName, methodParams?, cb?}) -> {runApex: result}
@@ -305,7 +305,11 @@
       MultipleMatches: { screenPopType: 'PopToSearch' },
       NoMatch: { screenPopType: 'DoNotPop' },
     };
-    const one = () => ({ objects: JSON.parse(JSON.stringify(objects)), screenPopSettings: JSON.parse(JSON.stringify(pops)) });
+    const one = () => ({
+      callRelatedFields: ['ANI', 'DNIS', 'QUEUE'],
+      objects: JSON.parse(JSON.stringify(objects)),
+      screenPopSettings: JSON.parse(JSON.stringify(pops)),
+    });
     return { Inbound: one(), Outbound: one(), Internal: one() };
   }
 
@@ -319,9 +323,15 @@
       check: (a) =>
         !isObject(a.value)
           ? invalid('value', 'An object', a.value)
-          : isText(a.value.Id) || isText(a.value.entityApiName)
+          : isText(a.value.Id) || isText(a.value.id) || isText(a.value.entityApiName)
             ? null
             : invalid('value.entityApiName', 'An object API name (or value.Id)', a.value.entityApiName),
+      // Salesforce's own demo adapter updates a record with a lower-case `id`: it means `Id`.
+      prepare: (a) => {
+        if (!isText(a.value.id) || isText(a.value.Id)) return a;
+        const { id, ...rest } = a.value;
+        return { ...a, value: { ...rest, Id: id } };
+      },
       standalone: () => noHost('saveLog'),
     },
     screenPop: {
@@ -368,7 +378,8 @@
     setSoftphonePanelIcon: { cb: 'optional', check: need.text('key'), standalone: () => ok(null) },
     setSoftphoneItemLabel: { cb: 'optional', check: need.text('label'), standalone: () => ok(null) },
     setSoftphoneItemIcon: { cb: 'optional', check: need.text('key'), standalone: () => ok(null) },
-    notifyInitializationComplete: { cb: 'none', standalone: () => ok(null) },
+    // Salesforce's samples pass a callback; it is answered once the CRM page has noted it.
+    notifyInitializationComplete: { cb: 'optional', standalone: () => ok(null) },
     onNavigationChange: { cb: 'listener', event: 'navigationChange' },
     refreshView: { cb: 'optional', standalone: () => noHost('refreshView') },
     getAppViewInfo: { cb: 'required', standalone: () => noHost('getAppViewInfo') },
@@ -537,13 +548,14 @@
       answer(failure('INVALID_PARAM', problem));
       return undefined;
     }
-    if (spec.local) spec.local(a);
+    const prepared = spec.prepare ? spec.prepare(a) : a;
+    if (spec.local) spec.local(prepared);
     if (!inFrame) {
-      answer(spec.standalone(a));
+      answer(spec.standalone(prepared));
       return undefined;
     }
     const sent = {};
-    for (const [k, v] of Object.entries(a)) {
+    for (const [k, v] of Object.entries(prepared)) {
       if (k === 'callback' || k === 'listener' || typeof v === 'function') continue;
       sent[k] = v;
     }

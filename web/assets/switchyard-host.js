@@ -214,6 +214,7 @@
 
     function defaultLayout() {
       const one = () => ({
+        callRelatedFields: ['ANI', 'DNIS', 'QUEUE'],
         objects: {
           Contact: [{ apiName: 'Name', displayName: 'Name' }, { apiName: 'Phone', displayName: 'Phone' }],
           Lead: [{ apiName: 'Name', displayName: 'Name' }, { apiName: 'Phone', displayName: 'Phone' }],
@@ -403,6 +404,8 @@
           objectType: payload.objectType || null,
         };
         for (const k of ['accountId', 'contactId', 'personAccount']) if (payload[k] !== undefined) p[k] = payload[k];
+        // Salesforce's comma-separated parameters of the number (lightning-click-to-dial's `params`).
+        if (typeof payload.params === 'string') p.params = payload.params;
         return post({ kind: 'event', event: 'clickToDial', payload: copy(p) });
       },
       navigate(info) {

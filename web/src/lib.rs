@@ -98,6 +98,13 @@ pub fn app(state: AppState) -> Router {
         .route("/unassigned/{id}/take", post(api::take))
         .route("/unassigned/{id}/assign", post(api::assign))
         .route("/events", get(ws::events))
+        .method_not_allowed_fallback(|| async {
+            error::AppError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this path does not take that method; see /api/v1/openapi.json",
+            )
+        })
         .fallback(|| async {
             error::AppError::new(
                 axum::http::StatusCode::NOT_FOUND,

@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::AppState;
 use actors::events::Event;
 use axum::extract::ws::{Message, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use engine::AgentId;
 use futures::{Sink, SinkExt};
@@ -22,11 +22,21 @@ pub(crate) struct TokenQuery {
 /// Upgrades after authenticating.
 pub(crate) async fn events(
     State(state): State<AppState>,
-    Query(q): Query<TokenQuery>,
-    ws: WebSocketUpgrade,
+    crate::api::Q(q): crate::api::Q<TokenQuery>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     let token = q.token.ok_or_else(AppError::unauthorized)?;
     let caller = caller_for_token(&state, &token).await?;
+    let ws = ws.map_err(|r| {
+        AppError::new(
+            r.status(),
+            "websocket_required",
+            format!(
+                "{}: open this path as a WebSocket (GET with Upgrade: websocket)",
+                r.body_text()
+            ),
+        )
+    })?;
     let rx = state.yard.subscribe();
     Ok(ws.on_upgrade(move |socket| async move {
         let (sink, mut stream) = futures::StreamExt::split(socket);

@@ -28,10 +28,28 @@ mod work;
 pub(crate) use control::*;
 pub(crate) use work::*;
 
-/// A JSON body whose rejection is an [`AppError`] with the JSON error shape.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
+/// A JSON object body whose rejection is an [`AppError`] with the JSON error shape: 415
+/// without a JSON content type, 400 for malformed JSON, 413 past the body limit (2 MB), 422
+/// for a body that is not an object (serde would read `[]` as a struct with every field
+/// absent, and a `PUT` would then clear them all) or does not fit the request's fields.
 pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        let Json(value) = Json::<Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(AppError::invalid(
+                "not_an_object",
+                "the body must be a JSON object",
+            ));
+        }
+        serde_json::from_value(value)
+            .map(Body)
+            .map_err(|e| AppError::invalid("invalid_body", e.to_string()))
+    }
+}
 
 /// A query string whose rejection is an [`AppError`].
 #[derive(FromRequestParts)]

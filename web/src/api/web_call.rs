@@ -16,10 +16,15 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Customer tokens of live web calls, by call id. Kept in memory: a web call's media does
-/// not survive a restart either, and the page then shows the call as lost.
+/// Customer tokens of live web calls, by call id, and how many web calls each address
+/// started lately. Kept in memory: a web call's media does not survive a restart either, and
+/// the page then shows the call as lost.
 #[derive(Clone, Default)]
-pub struct WebCallTokens(Arc<Mutex<HashMap<String, String>>>);
+pub struct WebCallTokens {
+    tokens: Arc<Mutex<HashMap<String, String>>>,
+    /// Per address: `security.web_calls_per_minute_per_address` (made at first use).
+    per_address: Arc<std::sync::OnceLock<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>>,
+}
 
 impl WebCallTokens {
     fn insert(&self, call: &str, token: &str) {
@@ -32,7 +37,23 @@ impl WebCallTokens {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         // A plain map: a poisoned lock still holds usable tokens.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a new web call from `address`; how long to wait when it has started too many.
+    fn admit(&self, address: std::net::IpAddr, per_minute: u32) -> Result<(), std::time::Duration> {
+        let limiter = self.per_address.get_or_init(|| {
+            let n = std::num::NonZeroU32::new(per_minute).unwrap_or(std::num::NonZeroU32::MIN);
+            governor::RateLimiter::keyed(governor::Quota::per_minute(n))
+        });
+        if limiter.len() > 10_000 {
+            limiter.retain_recent();
+        }
+        limiter.check_key(&address).map_err(|not_until| {
+            not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ))
+        })
     }
 
     /// Checks the bearer token against the call's.
@@ -85,24 +106,65 @@ pub(crate) struct NewWebCall {
 /// `POST /api/v1/web-calls` `{"queue", "name"?, "sdp": offer}` → 201 `{"call_id", "token",
 /// "sdp": answer}`. If the offer cannot be answered the call is ended at once (cancelled),
 /// never left waiting without a customer.
+///
+/// Anonymous, so bounded: one address may start `security.web_calls_per_minute_per_address`
+/// a minute (429 `too_many_web_calls`), and a queue with `web_calls_max_waiting` calls waiting
+/// takes no more (503 `queue_full`); both with `Retry-After`.
 pub(crate) async fn create(
     State(state): State<AppState>,
+    crate::login::ClientAddr(address): crate::login::ClientAddr,
     Body(b): Body<NewWebCall>,
-) -> Result<impl IntoResponse, AppError> {
-    let open = state
-        .yard
-        .config()
+) -> Result<axum::response::Response, AppError> {
+    let config = state.yard.config();
+    let Some(queue) = config
         .queues
         .iter()
-        .any(|q| q.id == b.queue && q.web_calls);
-    if !open {
+        .find(|q| q.id == b.queue && q.web_calls)
+    else {
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
             "web_calls_disabled",
             format!("queue {} does not take web calls", b.queue),
         ));
-    }
+    };
     super::check_offer(&b.sdp)?;
+    let later = |status: StatusCode, code: &'static str, message: String, secs: u64| {
+        let mut response = AppError::new(status, code, message).into_response();
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(secs.max(1)),
+        );
+        Ok(response)
+    };
+    let waiting = state
+        .yard
+        .queues()
+        .await?
+        .into_iter()
+        .find(|v| v.id.as_str() == queue.id)
+        .map_or(0, |v| v.counters.waiting);
+    if waiting >= queue.web_calls_max_waiting {
+        return later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_full",
+            format!(
+                "{waiting} callers are already waiting in {}: call back later",
+                queue.id
+            ),
+            30,
+        );
+    }
+    if let Some(ip) = address {
+        let per_minute = config.security.web_calls_per_minute_per_address;
+        if let Err(wait) = state.web_calls.admit(ip, per_minute) {
+            return later(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_web_calls",
+                format!("this address started {per_minute} web calls in the last minute"),
+                wait.as_secs_f64().ceil() as u64,
+            );
+        }
+    }
     let name = b.name.as_deref().map(str::trim).unwrap_or_default();
     if name.chars().count() > 64 || name.chars().any(char::is_control) {
         return Err(AppError::invalid(
@@ -136,7 +198,8 @@ pub(crate) async fn create(
     Ok((
         StatusCode::CREATED,
         Json(json!({"call_id": id, "token": token, "sdp": answer})),
-    ))
+    )
+        .into_response())
 }
 
 fn status(call: &engine::call::Call) -> Value {

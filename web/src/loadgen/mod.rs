@@ -515,7 +515,7 @@ pub fn load_config(calls: usize, password: &str) -> Result<String> {
         .map_err(|e| anyhow!("hashing: {e}"))?
         .to_string();
     let mut c = String::from(
-        "[[queues]]\nid = \"load\"\nname = \"Load\"\nweb_calls = true\nstrategy = \"longest-idle\"\n\n",
+        "[[queues]]\nid = \"load\"\nname = \"Load\"\nweb_calls = true\nweb_calls_max_waiting = 100000\nstrategy = \"longest-idle\"\n\n",
     );
     for i in 1..=calls {
         c.push_str(&format!(
@@ -525,7 +525,10 @@ pub fn load_config(calls: usize, password: &str) -> Result<String> {
     c.push_str(&format!(
         "[[users]]\nusername = \"root\"\npassword_hash = \"{hash}\"\nrole = \"admin\"\n"
     ));
-    // Every agent logs in from the load generator's one address at once.
-    c.push_str("\n[security]\nlogins_per_minute_per_address = 1000000\nlogin_queue = 10000\n");
+    // Every agent logs in, and every customer calls, from the load generator's one address.
+    c.push_str(
+        "\n[security]\nlogins_per_minute_per_address = 1000000\nlogin_queue = 10000\n\
+         web_calls_per_minute_per_address = 1000000\n",
+    );
     Ok(c)
 }

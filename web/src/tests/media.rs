@@ -346,3 +346,87 @@ async fn a_calls_keyword_alerts_are_listed_with_its_transcript() {
         .unwrap();
     assert!(transcript.contains("alerts: [{"), "{transcript}");
 }
+
+/// Anonymous web calls are bounded (issue 14, finding 2): per address per minute, and per
+/// queue while too many already wait; each refusal is JSON with `Retry-After`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_calls_are_limited_per_address_and_per_queue() {
+    use actors::media::leg::Leg;
+    let toml = actors::config::DEMO_TOML.replacen(
+        "web_calls = true\n",
+        "web_calls = true\nweb_calls_max_waiting = 2\n",
+        1,
+    ) + "\n[security]\nweb_calls_per_minute_per_address = 3\n";
+    let config = Config::from_toml(&toml).unwrap();
+    let users = Users::from_config(&config).unwrap();
+    let yard = Switchyard::start(config, Store::memory()).await.unwrap();
+    let app = app(AppState {
+        yard,
+        users,
+        web_calls: Default::default(),
+    });
+    let (client, _rx) = Leg::new().await.unwrap();
+    let offer = serde_json::to_value(client.offer().await.unwrap()).unwrap();
+    let body = json!({"queue": "support", "sdp": offer}).to_string();
+    let post = |from: &'static str| {
+        let (app, body) = (app.clone(), body.clone());
+        async move {
+            let addr: std::net::SocketAddr = from.parse().unwrap();
+            let mut req = Request::builder()
+                .method(Method::POST)
+                .uri("/api/v1/web-calls")
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap();
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(addr));
+            let res = app.oneshot(req).await.unwrap();
+            let status = res.status();
+            let retry = res
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            let v: Value = serde_json::from_slice(&bytes).unwrap();
+            (status, retry, v)
+        }
+    };
+    let hang_up = |v: Value| {
+        let app = app.clone();
+        async move {
+            let (id, token) = (v["call_id"].as_str().unwrap(), v["token"].as_str().unwrap());
+            let path = format!("/api/v1/web-calls/{id}/hangup");
+            let (s, _) = call(&app, Method::POST, &path, Some(token), None).await;
+            assert_eq!(s, StatusCode::OK);
+        }
+    };
+    let a = "192.0.2.1:5000";
+    let (s1, _, first) = post(a).await;
+    let (s2, _, _) = post(a).await;
+    assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED));
+    // Two wait: the queue takes no more, from anyone.
+    let (s, retry, v) = post("192.0.2.2:5000").await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::SERVICE_UNAVAILABLE, "queue_full"),
+        "{v}"
+    );
+    assert_eq!(retry.as_deref(), Some("30"));
+    // One leaves: room again, and a third call from the same address goes through…
+    hang_up(first).await;
+    let (s, _, third) = post(a).await;
+    assert_eq!(s, StatusCode::CREATED, "{third}");
+    hang_up(third).await;
+    // …but a fourth within the minute does not; another address still may.
+    let (s, retry, v) = post(a).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_web_calls"),
+        "{v}"
+    );
+    let secs: u64 = retry.expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&secs), "{secs}");
+    let (s, _, v) = post("192.0.2.3:5000").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    client.close().await;
+}

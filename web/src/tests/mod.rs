@@ -486,3 +486,71 @@ async fn bad_input_gets_its_4xx_and_changes_nothing() {
 mod media;
 mod sessions;
 mod work;
+
+/// Every refusal is the JSON error body (issue 14, finding 7): a body that is not an object, a
+/// method a path does not take, a body over the limit, a plain GET of the event stream.
+#[tokio::test]
+async fn every_refusal_has_the_json_error_body() {
+    let app = setup().await;
+    let alice = login(&app, "alice").await;
+    let root = login(&app, "root").await;
+    // `[]` would have been read as "every field absent": refused, and nothing is cleared.
+    let (_, created) = call(
+        &app,
+        Method::POST,
+        "/api/v1/calls",
+        Some(&root),
+        Some(r#"{"from":"+15550100","queue":"support"}"#),
+    )
+    .await;
+    let id = created["id"].as_str().expect("a call id").to_owned();
+    for body in ["[]", "[1]", "\"notes\"", "3", "null"] {
+        assert_eq!(
+            refused(
+                &app,
+                Method::PUT,
+                &format!("/api/v1/calls/{id}/cti"),
+                &alice,
+                Some(body)
+            )
+            .await,
+            (StatusCode::UNPROCESSABLE_ENTITY, "not_an_object".to_owned()),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        refused(&app, Method::DELETE, "/api/v1/health", &alice, None).await,
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed".to_owned()
+        )
+    );
+    assert_eq!(
+        refused(&app, Method::PUT, "/api/v1/calls", &alice, Some("{}")).await,
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed".to_owned()
+        )
+    );
+    let big = format!(
+        r#"{{"username":"alice","password":"{}"}}"#,
+        "x".repeat(3 << 20)
+    );
+    assert_eq!(
+        refused(&app, Method::POST, "/api/v1/sessions", &alice, Some(&big)).await,
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large".to_owned()
+        )
+    );
+    let (s, v) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/events?token={alice}"),
+        None,
+        None,
+    )
+    .await;
+    assert!(s.is_client_error(), "{s}");
+    assert_eq!(error_code(&v), "websocket_required", "{v}");
+}
