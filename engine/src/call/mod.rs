@@ -314,6 +314,35 @@ impl Call {
         &self.journey
     }
 
+    /// Whether `agent` may read this call (K3): it rings for the agent now, or the agent
+    /// owns or owned it (answered it, took it, dialed it), was consulted on it, was sent it by
+    /// a transfer, or changed its data. An offer the agent declined, missed or lost to a
+    /// colleague gives nothing: what the owner writes later is not the agent's to read.
+    pub fn readable_by(&self, agent: &AgentId) -> bool {
+        use journey::JourneyEvent as E;
+        if self.agent.as_ref() == Some(agent)
+            || self.offered.contains(agent)
+            || self.agents_involved().contains(agent)
+        {
+            return true;
+        }
+        let to_me = |t: &Target| matches!(t, Target::Agent { id } if id == agent);
+        self.journey.iter().any(|e| match &e.event {
+            E::AnsweredBy { agent: a }
+            | E::TakenBy { agent: a }
+            | E::ConsultOffered { agent: a } => a == agent,
+            E::Dialed { by, .. } | E::TakenBack { by } | E::DataChanged { by, .. } => by == agent,
+            E::TransferStarted { by, target } | E::ConsultStarted { by, target } => {
+                by == agent || to_me(target)
+            }
+            E::ConsultAnswered { agent: Some(a) } | E::ConsultEnded { agent: Some(a), .. } => {
+                a == agent
+            }
+            E::ConsultCompleted { from, to } => from == agent || to == agent,
+            _ => false,
+        })
+    }
+
     /// Every agent taking part now: ringing, owning, consulted or in conference.
     pub fn agents_involved(&self) -> Vec<AgentId> {
         let mut out: Vec<AgentId> = self.offered.clone();

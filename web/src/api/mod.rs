@@ -594,14 +594,7 @@ pub(crate) fn may_see(c: &Caller, call: &Call) -> bool {
     let Some(me) = c.agent.as_deref() else {
         return false;
     };
-    call.agent().is_some_and(|a| a.as_str() == me)
-        || call.offered().iter().any(|a| a.as_str() == me)
-        || call.journey().iter().any(|e| {
-            serde_json::to_value(&e.event)
-                .ok()
-                .and_then(|v| v.get("agent").and_then(|a| a.as_str().map(|a| a == me)))
-                == Some(true)
-        })
+    call.readable_by(&me.into())
 }
 
 /// The JSON shape of a call, journey included (C4's sidebar fields at the top level).

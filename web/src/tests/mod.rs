@@ -484,6 +484,7 @@ async fn bad_input_gets_its_4xx_and_changes_nothing() {
 }
 
 mod media;
+mod scope;
 mod sessions;
 mod work;
 

@@ -328,3 +328,44 @@ fn a_consult_to_a_number_is_up_at_once_and_completes_out() {
     assert_eq!(fx.wrap_up, ids(&["alice"]));
     assert_eq!(c.state(), CallState::Ended);
 }
+
+#[test]
+fn an_agent_reads_a_call_it_had_not_one_it_was_only_offered() {
+    let (alice, bob, carol, dave): (AgentId, AgentId, AgentId, AgentId) =
+        ("alice".into(), "bob".into(), "carol".into(), "dave".into());
+    let mut c = call();
+    c.offer(t(1), ids(&["alice"]), OFFER).unwrap();
+    assert!(c.readable_by(&alice), "ringing: the offer is shown");
+    c.decline(t(2), &alice, OFFER).unwrap();
+    assert!(!c.readable_by(&alice), "declined: nothing more");
+    c.offer(t(3), ids(&["bob"]), OFFER).unwrap();
+    c.accept(t(4), &bob).unwrap();
+    assert!(c.readable_by(&bob) && !c.readable_by(&alice));
+    // bob consults carol: she reads it while it rings for her, and after.
+    c.start_consult(
+        t(5),
+        &bob,
+        Target::Agent { id: carol.clone() },
+        Some(carol.clone()),
+        OFFER,
+    )
+    .unwrap();
+    assert!(c.readable_by(&carol));
+    c.cancel_consult(t(6), &bob).unwrap();
+    assert!(c.readable_by(&carol), "consulted once");
+    // A blind transfer to dave: sent to him.
+    c.blind_transfer(
+        t(7),
+        &bob,
+        Target::Agent { id: dave.clone() },
+        vec![dave.clone()],
+        OFFER,
+    )
+    .unwrap();
+    assert!(c.readable_by(&dave));
+    c.hangup(t(8), Party::Customer).unwrap();
+    for (who, reads) in [(&alice, false), (&bob, true), (&carol, true), (&dave, true)] {
+        assert_eq!(c.readable_by(who), reads, "{who:?}");
+    }
+    assert!(!c.readable_by(&"erin".into()));
+}
