@@ -299,6 +299,7 @@ impl Switchyard {
         &self,
         customer: &str,
         subject: Option<String>,
+        created_by: &str,
     ) -> Result<Txn, ActorError> {
         let txn = Txn {
             id: format!("t{}", &new_call_id().0[1..]),
@@ -307,6 +308,7 @@ impl Switchyard {
             created_at: self.now().0,
             status: "waiting".into(),
             subject,
+            created_by: Some(created_by.to_owned()),
         };
         self.ctx.store.save_txn(&txn).await?;
         Ok(txn)

@@ -103,6 +103,10 @@ pub struct Txn {
     pub status: String,
     /// A subject line.
     pub subject: Option<String>,
+    /// The user who opened it: an agent reads only its own chats (K3). Chats stored before
+    /// this field existed have none, and only supervisors read them.
+    #[serde(default)]
+    pub created_by: Option<String>,
 }
 
 impl Store {

@@ -21,7 +21,7 @@ pub(crate) async fn customer_journey(
             v["channel"] = json!("call");
             v
         })
-        .chain(chats.iter().map(|t| {
+        .chain(chats.iter().filter(|t| may_read_chat(&c, t)).map(|t| {
             let mut v = json!(t);
             v["channel"] = json!("chat");
             v
@@ -251,7 +251,7 @@ pub(crate) struct TxnBody {
 /// transaction record calls can be linked to (calls are transactions by their own id).
 pub(crate) async fn create_txn(
     State(state): State<AppState>,
-    _c: Caller,
+    c: Caller,
     Body(b): Body<TxnBody>,
 ) -> Result<impl IntoResponse, AppError> {
     if b.kind != "chat" {
@@ -266,7 +266,10 @@ pub(crate) async fn create_txn(
             "customer is a number or handle of 1 to 128 characters",
         ));
     }
-    let txn = state.yard.create_chat(b.customer.trim(), b.subject).await?;
+    let txn = state
+        .yard
+        .create_chat(b.customer.trim(), b.subject, &c.username)
+        .await?;
     Ok((StatusCode::CREATED, Json(json!(txn))))
 }
 
@@ -276,21 +279,45 @@ pub(crate) async fn get_txn(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let related = state.yard.related(&id).await?;
-    let mut v = match state.yard.chat(&id).await? {
-        Some(chat) => json!(chat),
+    let mut v = readable_txn(&state, &c, &id).await?;
+    v["related"] = json!(readable_related(&state, &c, &id).await?);
+    Ok(Json(v))
+}
+
+/// Whether the caller reads this chat: supervisors all, others the chats they opened.
+pub(crate) fn may_read_chat(c: &Caller, chat: &actors::store::Txn) -> bool {
+    c.is_supervisor() || chat.created_by.as_deref() == Some(c.username.as_str())
+}
+
+/// A transaction (chat or call) the caller may read, as JSON; 403 otherwise.
+async fn readable_txn(state: &AppState, c: &Caller, id: &str) -> Result<Value, AppError> {
+    match state.yard.chat(id).await? {
+        Some(chat) if may_read_chat(c, &chat) => Ok(json!(chat)),
+        Some(_) => Err(AppError::forbidden("agents see only the chats they opened")),
         None => {
-            let call = state.yard.call(&id).await?;
-            if !may_see(&c, &call) {
+            let call = state.yard.call(id).await.map_err(|e| match e {
+                actors::ActorError::UnknownCall(_) => actors::ActorError::UnknownTxn(id.to_owned()),
+                e => e,
+            })?;
+            if !may_see(c, &call) {
                 return Err(AppError::forbidden("agents see only their own calls"));
             }
             let mut v = call_json(&call);
             v["kind"] = json!("call");
-            v
+            Ok(v)
         }
-    };
-    v["related"] = json!(related);
-    Ok(Json(v))
+    }
+}
+
+/// The transactions related to `id` that the caller may read.
+async fn readable_related(state: &AppState, c: &Caller, id: &str) -> Result<Vec<String>, AppError> {
+    let mut out = Vec::new();
+    for other in state.yard.related(id).await? {
+        if readable_txn(state, c, &other).await.is_ok() {
+            out.push(other);
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -300,15 +327,19 @@ pub(crate) struct LinkBody {
 }
 
 /// `POST /api/v1/transactions/{id}/links` `{"other"}`: relates two transactions.
+///
+/// Only between items the caller may read (its own calls and chats; supervisors any).
 pub(crate) async fn link_txn(
     State(state): State<AppState>,
-    _c: Caller,
+    c: Caller,
     Path(id): Path<String>,
     Body(b): Body<LinkBody>,
 ) -> Result<Json<Value>, AppError> {
+    readable_txn(&state, &c, &id).await?;
+    readable_txn(&state, &c, &b.other).await?;
     state.yard.link(&id, &b.other).await?;
     Ok(Json(
-        json!({"id": id, "related": state.yard.related(&id).await?}),
+        json!({"id": id, "related": readable_related(&state, &c, &id).await?}),
     ))
 }
 

@@ -122,3 +122,80 @@ async fn an_agent_only_offered_a_call_reads_nothing_of_it_afterwards() {
     let (_, list) = call(&app, Method::GET, "/api/v1/calls", Some(&bob), None).await;
     assert!(list.to_string().contains(&id), "{list}");
 }
+
+#[tokio::test]
+async fn chats_are_read_and_linked_by_who_opened_them() {
+    let app = setup().await;
+    let root = login(&app, "root").await;
+    let alice = login(&app, "alice").await;
+    let bob = login(&app, "bob").await;
+    let chat = r#"{"kind":"chat","customer":"+15550777","subject":"card lost"}"#;
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        "/api/v1/transactions",
+        Some(&alice),
+        Some(chat),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/transactions/{id}");
+    assert_eq!(
+        call(&app, Method::GET, &path, Some(&alice), None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&app, Method::GET, &path, Some(&root), None).await.0,
+        StatusCode::OK
+    );
+    let (s, v) = call(&app, Method::GET, &path, Some(&bob), None).await;
+    assert_eq!((s, error_code(&v)), (StatusCode::FORBIDDEN, "forbidden"));
+    // bob's own chat cannot be linked to alice's, by either of them.
+    let (_, mine) = call(
+        &app,
+        Method::POST,
+        "/api/v1/transactions",
+        Some(&bob),
+        Some(chat),
+    )
+    .await;
+    let mine = mine["id"].as_str().unwrap().to_owned();
+    let link = |other: &str| json!({ "other": other }).to_string();
+    for (who, from, to) in [(&bob, &mine, &id), (&alice, &id, &mine)] {
+        let (s, v) = call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/transactions/{from}/links"),
+            Some(who),
+            Some(&link(to)),
+        )
+        .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    }
+    // A supervisor may; then each agent sees only the related items it may read.
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/transactions/{id}/links"),
+        Some(&root),
+        Some(&link(&mine)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, v) = call(&app, Method::GET, &path, Some(&alice), None).await;
+    assert_eq!(v["related"], json!([]), "{v}");
+    let (_, v) = call(&app, Method::GET, &path, Some(&root), None).await;
+    assert_eq!(v["related"], json!([mine]), "{v}");
+    // The customer journey lists only one's own chats.
+    let (_, journey) = call(
+        &app,
+        Method::GET,
+        "/api/v1/customers/%2B15550777/journey",
+        Some(&bob),
+        None,
+    )
+    .await;
+    let listed = journey["activities"].as_array().unwrap().len();
+    assert_eq!(listed, 1, "{journey}");
+}
