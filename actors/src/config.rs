@@ -19,6 +19,10 @@ pub struct Config {
     /// Admin-defined agent statuses (Break, Training, PTO…), by name.
     #[serde(default)]
     pub custom_statuses: Vec<String>,
+    /// How custom statuses are shown, by status (`pto = "PTO"`); without one, the status with
+    /// its first letter capitalised and `_` as spaces.
+    #[serde(default)]
+    pub status_labels: std::collections::BTreeMap<String, String>,
     /// The queues.
     #[serde(default)]
     pub queues: Vec<QueueConfig>,
@@ -555,6 +559,18 @@ impl Config {
         for s in &self.custom_statuses {
             if s.is_empty() || system.contains(&s.as_str()) {
                 return bad(format!("custom status {s:?} is empty or a system status"));
+            }
+        }
+        for (status, label) in &self.status_labels {
+            if !self.custom_statuses.contains(status) {
+                return bad(format!(
+                    "status_labels: {status:?} is not one of custom_statuses"
+                ));
+            }
+            if label.trim().is_empty() || label.chars().count() > 32 {
+                return bad(format!(
+                    "status_labels.{status}: give a label of 1 to 32 characters"
+                ));
             }
         }
         let agents: HashSet<&str> = self.agents.iter().map(|a| a.id.as_str()).collect();

@@ -268,6 +268,15 @@ async function scenario(root, agent, customer) {
   log('step 4: hold');
   await toggle(agent, 'hold', true);
   await waitFor('the customer page to say held', () => customerState(customer), (s) => s === 'held');
+  // The customer's timer counts the hold from its start (talk time resumes after it).
+  const timer = async () =>
+    customer.evaluate(() => {
+      const t = document.getElementById('timer');
+      const [m, s] = t.textContent.split(':').map(Number);
+      return { secs: m * 60 + s, title: t.title };
+    });
+  const heldAt = await timer();
+  if (heldAt.secs > 2 || heldAt.title !== 'Time on hold') fail(`the held customer's timer shows ${JSON.stringify(heldAt)}`);
   const notes = [];
   for (let i = 0; i < 8; i++) {
     const d = await dominant(customer, 2, 40);
@@ -293,8 +302,12 @@ async function scenario(root, agent, customer) {
 
   // 5. Resume.
   log('step 5: resume');
+  const heldLater = await timer();
+  if (heldLater.secs < 1) fail(`the hold timer did not count: ${JSON.stringify(heldLater)}`);
   await toggle(agent, 'hold', false);
   await waitFor('the customer page to say connected again', () => customerState(customer), (s) => s === 'connected');
+  const talk = await timer();
+  if (talk.title !== 'Talk time' || talk.secs <= heldLater.secs) fail(`after the hold the timer shows ${JSON.stringify(talk)}`);
   const resumedGrowth = await waitFor(
     'the agent to receive the customer again: > 25 packets in 1 s',
     async () => {
@@ -321,6 +334,17 @@ async function scenario(root, agent, customer) {
     await waitFor(`1.5 s of the customer's audio ${what}`, customerAudio, (n) => n >= from + 75);
   };
   await toggle(agent, 'record', true);
+  // In a 300 px CRM panel, "Stop recording" fits its button and the page does not widen.
+  await agent.setViewportSize({ width: 300, height: 900 });
+  const fit = await agent.evaluate(() => {
+    const b = document.getElementById('record');
+    return { text: b.textContent, page: document.documentElement.scrollWidth, sw: b.scrollWidth, cw: b.clientWidth };
+  });
+  await agent.screenshot({ path: `${process.env.SCREENSHOT_DIR || '/tmp'}/agent-300px-recording.png` });
+  if (fit.text !== 'Stop recording') fail(`the record button says ${JSON.stringify(fit.text)}`);
+  if (fit.page > 300) fail(`the panel is ${fit.page} px wide at 300 px`);
+  if (fit.sw > fit.cw + 1) fail(`"Stop recording" is clipped: ${fit.sw} px in ${fit.cw} px`);
+  await agent.setViewportSize({ width: 360, height: 900 });
   await stretch('recorded');
   await toggle(agent, 'mask', true);
   await stretch('masked');

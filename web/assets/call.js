@@ -11,7 +11,8 @@
  *   #name     optional name; #call starts the call; #hangup ends it
  *   #state    the status line; data-state is one of idle, connecting, waiting, offering
  *             (an agent is being rung), connected, held, ended, failed
- *   #state-detail, #timer (waiting or talking time), #error / #error-text, #remote-audio
+ *   #state-detail, #timer (waiting, talking, or on hold: the time on hold; its title says
+ *             which), #error / #error-text, #remote-audio
  * For tests: window.switchyard = {pc, remoteStream, callId} (callId stays set after the call
  * ends; pc and remoteStream are null when no call is up).
  */
@@ -115,6 +116,8 @@
         (['waiting', 'offering'].includes(phase) && ['waiting', 'offering'].includes(call.phase)) ||
         (['connected', 'held'].includes(phase) && ['connected', 'held'].includes(call.phase));
       if (!sameStretch) call.phaseSince = Date.now();
+      // On hold the customer sees how long the hold lasts; back in conversation, talk time.
+      if (phase === 'held') call.holdSince = Date.now();
       call.phase = phase;
     }
     const el = $('state');
@@ -140,7 +143,10 @@
 
   function tick() {
     const running = ['waiting', 'offering', 'connected', 'held'].includes(call.phase);
-    $('timer').textContent = running ? fmtDuration(Date.now() - call.phaseSince) : '';
+    const held = call.phase === 'held';
+    const since = held ? call.holdSince : call.phaseSince;
+    $('timer').textContent = running ? fmtDuration(Date.now() - since) : '';
+    $('timer').title = held ? 'Time on hold' : ['waiting', 'offering'].includes(call.phase) ? 'Waiting time' : 'Talk time';
   }
 
   // ---------------------------------------------------------------- queues

@@ -211,12 +211,15 @@ pub(crate) async fn statuses(State(state): State<AppState>, _c: Caller) -> Json<
         json!({"id": "busy", "label": "Not ready", "custom": false}),
         json!({"id": "dnd", "label": "Do not disturb", "custom": false}),
     ];
-    for s in &state.yard.config().custom_statuses {
-        let mut label: Vec<char> = s.replace('_', " ").chars().collect();
-        if let Some(first) = label.first_mut() {
-            *first = first.to_ascii_uppercase();
-        }
-        let label: String = label.into_iter().collect();
+    let config = state.yard.config();
+    for s in &config.custom_statuses {
+        let label = config.status_labels.get(s).cloned().unwrap_or_else(|| {
+            let mut label: Vec<char> = s.replace('_', " ").chars().collect();
+            if let Some(first) = label.first_mut() {
+                *first = first.to_ascii_uppercase();
+            }
+            label.into_iter().collect()
+        });
         list.push(json!({"id": s, "label": label, "custom": true}));
     }
     list.push(json!({"id": "offline", "label": "Offline", "custom": false}));

@@ -555,3 +555,26 @@ async fn every_refusal_has_the_json_error_body() {
     assert!(s.is_client_error(), "{s}");
     assert_eq!(error_code(&v), "websocket_required", "{v}");
 }
+
+/// Custom statuses are shown as configured ("PTO", not "Pto"); without a label, capitalised.
+#[tokio::test]
+async fn custom_status_labels_are_as_configured() {
+    let app = setup().await;
+    let alice = login(&app, "alice").await;
+    let (s, v) = call(&app, Method::GET, "/api/v1/statuses", Some(&alice), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let label = |id: &str| {
+        v["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id)
+            .map(|x| x["label"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(label("pto").as_deref(), Some("PTO"));
+    assert_eq!(label("break").as_deref(), Some("Break"));
+    // A label for a status that is not configured is refused at load.
+    let bad = "custom_statuses = [\"break\"]\nstatus_labels = { lunch = \"Lunch\" }\n";
+    let err = Config::from_toml(bad).unwrap_err().to_string();
+    assert!(err.contains("lunch"), "{err}");
+}
