@@ -164,6 +164,13 @@ impl CallActor {
         st.published = st.call.journey().len();
         if st.call.state().is_final() {
             st.timer.cancel();
+            tracing::info!(
+                call = %st.call.id(),
+                queue = %st.call.queue(),
+                result = ?st.call.result(),
+                agent = ?st.call.agent().map(|a| a.as_str()),
+                "call over"
+            );
 
             if let Some(media) = st.media.take() {
                 // Its last plan is in its mailbox: let it take that, complete the recording

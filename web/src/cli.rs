@@ -14,9 +14,22 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(name = "switchyard", version)]
 pub struct Cli {
+    /// Logs on stderr: `text` for people, `json` (one object a line, with the event's fields
+    /// such as `call`) for log collectors.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 /// Subcommands.
@@ -136,8 +149,9 @@ fn model_command(command: ModelCommand) -> anyhow::Result<()> {
 
 /// The whole program: logging, arguments, then [`run`].
 pub async fn start() -> anyhow::Result<()> {
+    let cli = Cli::parse();
     // Logs go to stderr: stdout carries only what a user reads (where to connect and log in).
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -145,9 +159,12 @@ pub async fn start() -> anyhow::Result<()> {
                 "info,sqlx=warn,rtc=error,rtc_ice=error,rtc_dtls=error,rtc_sctp=error,webrtc=warn"
                     .into()
             }),
-        )
-        .init();
-    run(Cli::parse()).await
+        );
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+    run(cli).await
 }
 
 /// Runs a parsed command until ctrl-c or SIGTERM.
@@ -221,6 +238,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
+    tracing::info!(address = %addr, demo, "serving");
     println!("Switchyard listening on http://{addr} (API: http://{addr}/api/v1/openapi.json)");
     if demo {
         println!("Demo setup: log in with POST http://{addr}/api/v1/sessions {{\"username\":\"alice\",\"password\":\"demo\"}}");
