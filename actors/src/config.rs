@@ -75,6 +75,9 @@ pub struct SecurityConfig {
     pub session_max_hours: u64,
     /// Web calls one address may start per minute (the same number at once).
     pub web_calls_per_minute_per_address: u32,
+    /// The bearer token `GET /metrics` asks for; without one, only clients on loopback may
+    /// scrape. A secret: it stays in the configuration file.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for SecurityConfig {
@@ -88,6 +91,7 @@ impl Default for SecurityConfig {
             session_idle_minutes: 60,
             session_max_hours: 12,
             web_calls_per_minute_per_address: 5,
+            metrics_token: None,
         }
     }
 }
@@ -499,6 +503,9 @@ impl Config {
         }
         for k in &mut c.cti.connectors {
             *k = k.without_secret();
+        }
+        if c.security.metrics_token.is_some() {
+            c.security.metrics_token = Some("<not stored>".into());
         }
         c
     }

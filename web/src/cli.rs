@@ -250,7 +250,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         yard: yard.clone(),
         users,
         web_calls: Default::default(),
+        metrics: Default::default(),
     };
+    state.metrics.follow(&yard);
     crate::serve(listener, state, shutdown_signal()).await?;
     yard.shutdown().await;
     Ok(())

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod error;
 pub mod loadgen;
 pub mod login;
+pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod ws;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub users: auth::Users,
     /// Customer tokens of web calls.
     pub web_calls: api::web_call::WebCallTokens,
+    /// `GET /metrics`.
+    pub metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 /// The whole HTTP surface.
@@ -111,12 +114,17 @@ pub fn app(state: AppState) -> Router {
                 "not_found",
                 "no such API path; see /api/v1/openapi.json",
             )
-        });
+        })
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ));
     let pages = pages::routes().layer(axum::middleware::map_response_with_state(
         state.clone(),
         pages::frame_ancestors,
     ));
     Router::new()
+        .route(metrics::PATH, get(metrics::metrics))
         .nest("/api/v1", v1)
         .merge(pages)
         .with_state(state)

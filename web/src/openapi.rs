@@ -28,6 +28,13 @@ routes![
     ("get", "/api/v1/health", "Liveness check", "public", 200),
     (
         "get",
+        "/metrics",
+        "Prometheus metrics (OpenMetrics text): calls, queues, agents, transcription, CRM outbox, logins, HTTP requests; the bearer token of security.metrics_token, or without one a client on loopback",
+        "metrics token",
+        200
+    ),
+    (
+        "get",
         "/api/v1/openapi.json",
         "This document",
         "public",

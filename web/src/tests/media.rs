@@ -292,6 +292,7 @@ async fn a_calls_keyword_alerts_are_listed_with_its_transcript() {
         yard,
         users,
         web_calls: Default::default(),
+        metrics: Default::default(),
     });
     let root = login(&app, "root").await;
     let (_, c) = call(
@@ -364,6 +365,7 @@ async fn web_calls_are_limited_per_address_and_per_queue() {
         yard,
         users,
         web_calls: Default::default(),
+        metrics: Default::default(),
     });
     let (client, _rx) = Leg::new().await.unwrap();
     let offer = serde_json::to_value(client.offer().await.unwrap()).unwrap();

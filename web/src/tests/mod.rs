@@ -30,6 +30,7 @@ async fn setup_with_events() -> (Router, Events) {
             yard,
             users,
             web_calls: Default::default(),
+            metrics: Default::default(),
         }),
         events,
     )

@@ -14,6 +14,7 @@ async fn setup_with_store() -> (Router, Store) {
         yard,
         users,
         web_calls: Default::default(),
+        metrics: Default::default(),
     });
     (app, store)
 }
