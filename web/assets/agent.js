@@ -15,6 +15,9 @@
  *   Status     #status (select: ready, busy = Not ready, dnd, break, training, pto, offline;
  *              the system statuses show disabled), #status-timer (time in the status)
  *              #held-calls (calls this agent put on hold to take another)
+ *   Queues     #queue-stats: a row per queue of this agent ([data-queue]): its name in its
+ *              colour, calls waiting, the longest wait, colleagues ready and on a call
+ *              (GET /queues, every 5 s)
  *   Offer      #offer (the banner; data-call-id), #offer-queue (queue name in its colour),
  *              #offer-kind, #offer-from (caller's number), #offer-wait (the caller's wait),
  *              #offer-countdown (seconds left to answer), #accept, #decline
@@ -358,6 +361,7 @@
     clearTimeout(state.wsTimer);
     clearInterval(state.ticker);
     clearInterval(state.poller);
+    clearInterval(state.queuePoller);
     for (const id of [...state.media.keys()]) closeMedia(id);
     state.agent = null;
     state.call = null;
@@ -379,6 +383,48 @@
     // Events say when to look; this catches anything a dropped stream missed.
     clearInterval(state.poller);
     state.poller = setInterval(() => scheduleRefresh(), 10000);
+    // The queues' counters change with other agents' calls too: polled.
+    renderQueueStats();
+    clearInterval(state.queuePoller);
+    state.queuePoller = setInterval(() => loadQueueStats(), 5000);
+  }
+
+  // ---------------------------------------------------------------- queue counters (A6)
+
+  async function loadQueueStats() {
+    if (!state.session) return;
+    try {
+      const r = await api('GET', '/queues');
+      state.queues = new Map((r.queues || []).map((q) => [q.id, q]));
+      renderQueueStats();
+    } catch (_) {
+      // In the background: the next round tries again.
+    }
+  }
+
+  function renderQueueStats() {
+    const box = $('queue-stats');
+    const mine = (state.agent && state.agent.queues) || [];
+    const rows = mine.map((id) => state.queues.get(id)).filter(Boolean);
+    box.hidden = rows.length === 0;
+    box.replaceChildren(
+      ...rows.map((q) => {
+        const row = document.createElement('div');
+        row.className = 'bar queue-row';
+        row.dataset.queue = q.id;
+        const name = document.createElement('span');
+        name.className = 'badge';
+        colourise(name, q.id);
+        name.textContent = q.name;
+        const text = document.createElement('span');
+        text.className = 'grow';
+        const longest = q.waiting ? ` (longest ${fmtDuration(q.longest_wait_secs * 1000)})` : '';
+        text.textContent = `${q.waiting} waiting${longest} · ${q.agents_ready} ready · ${q.agents_on_call} on a call`;
+        if (q.waiting) text.classList.add('busy-queue');
+        row.append(name, text);
+        return row;
+      })
+    );
   }
 
   async function loadQueues() {
