@@ -112,9 +112,12 @@ pub fn speak(text: &str, voice: Voice, rate: u32) -> Vec<i16> {
     read_raw(&raw)
 }
 
-/// A WAV (or any file sox reads) as `rate` Hz mono 16-bit raw.
+/// A WAV (or any file sox reads) as `rate` Hz mono 16-bit raw, the same bytes every run.
 fn convert(from: &Path, to: &Path, rate: u32) {
+    // `-R`: sox dithers with a generator seeded from the clock unless told to repeat itself,
+    // which made the same sentence decode differently from run to run.
     let ok = Command::new("sox")
+        .arg("-R")
         .arg(from)
         .args([
             "-r",
@@ -146,7 +149,9 @@ pub fn synth(args: &[&str], gain_db: f64) -> Vec<i16> {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let raw = dir.path().join("n.raw");
     let ok = Command::new("sox")
-        .args(["-n", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed"])
+        .args([
+            "-R", "-n", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed",
+        ])
         .arg(&raw)
         .arg("synth")
         .args(args)

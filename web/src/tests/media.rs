@@ -284,16 +284,8 @@ async fn without_a_model_transcription_is_off_and_transcripts_are_guarded() {
 
 #[tokio::test]
 async fn a_calls_keyword_alerts_are_listed_with_its_transcript() {
-    let config = Config::demo();
-    let users = Users::from_config(&config).unwrap();
     let store = Store::memory();
-    let yard = Switchyard::start(config, store.clone()).await.unwrap();
-    let app = app(AppState {
-        yard,
-        users,
-        web_calls: Default::default(),
-        metrics: Default::default(),
-    });
+    let (app, _) = app_with(Config::demo(), store.clone()).await;
     let root = login(&app, "root").await;
     let (_, c) = call(
         &app,
@@ -359,14 +351,7 @@ async fn web_calls_are_limited_per_address_and_per_queue() {
         1,
     ) + "\n[security]\nweb_calls_per_minute_per_address = 3\n";
     let config = Config::from_toml(&toml).unwrap();
-    let users = Users::from_config(&config).unwrap();
-    let yard = Switchyard::start(config, Store::memory()).await.unwrap();
-    let app = app(AppState {
-        yard,
-        users,
-        web_calls: Default::default(),
-        metrics: Default::default(),
-    });
+    let (app, _) = app_with(config, Store::memory()).await;
     let (client, _rx) = Leg::new().await.unwrap();
     let offer = serde_json::to_value(client.offer().await.unwrap()).unwrap();
     let body = json!({"queue": "support", "sdp": offer}).to_string();

@@ -21,19 +21,21 @@ async fn setup() -> Router {
 
 /// The app, and the engine's event stream from before any request.
 async fn setup_with_events() -> (Router, Events) {
-    let config = Config::demo();
+    let (app, yard) = app_with(Config::demo(), Store::memory()).await;
+    (app, yard.subscribe())
+}
+
+/// The app over `config` and `store`, and its engine.
+async fn app_with(config: Config, store: Store) -> (Router, Switchyard) {
     let users = Users::from_config(&config).unwrap();
-    let yard = Switchyard::start(config, Store::memory()).await.unwrap();
-    let events = yard.subscribe();
-    (
-        app(AppState {
-            yard,
-            users,
-            web_calls: Default::default(),
-            metrics: Default::default(),
-        }),
-        events,
-    )
+    let yard = Switchyard::start(config, store).await.unwrap();
+    let state = AppState {
+        yard: yard.clone(),
+        users,
+        web_calls: Default::default(),
+        metrics: Default::default(),
+    };
+    (app(state), yard)
 }
 
 async fn call(

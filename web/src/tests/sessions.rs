@@ -6,17 +6,8 @@ use crate::auth::token_hash;
 use actors::store::SessionRow;
 
 async fn setup_with_store() -> (Router, Store) {
-    let config = Config::demo();
-    let users = Users::from_config(&config).unwrap();
     let store = Store::memory();
-    let yard = Switchyard::start(config, store.clone()).await.unwrap();
-    let app = app(AppState {
-        yard,
-        users,
-        web_calls: Default::default(),
-        metrics: Default::default(),
-    });
-    (app, store)
+    (app_with(Config::demo(), store.clone()).await.0, store)
 }
 
 #[tokio::test]
