@@ -2,8 +2,9 @@
 //! with its id (issue 14, K7).
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_are_json_lines_carrying_the_call_id() {
@@ -30,6 +31,16 @@ async fn logs_are_json_lines_carrying_the_call_id() {
         .find(|l| l.contains("listening on"))
         .expect("the server listens");
     std::thread::spawn(move || for _ in lines {});
+    // stderr, line by line, as the server writes it.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
     let addr = first
         .split("http://")
         .nth(1)
@@ -70,18 +81,21 @@ async fn logs_are_json_lines_carrying_the_call_id() {
         .await
         .unwrap();
     assert!(ended.status().is_success());
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Every line until the call's end is logged (within 10 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut lines: Vec<String> = Vec::new();
+    while !lines.iter().any(|l| l.contains("call over")) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(_) => panic!("no call-over line within 10 s: {lines:#?}"),
+        }
+    }
     child.kill().unwrap();
     child.wait().unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let logs: Vec<Value> = stderr
-        .lines()
+    let stderr = lines.join("\n");
+    let logs: Vec<Value> = lines
+        .iter()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();

@@ -2,6 +2,7 @@
 //! parser of that format, with what the server did; the scrape token when one is configured.
 
 use serde_json::json;
+use std::time::Duration;
 use tests::{start_server, Database};
 
 async fn scrape(base: &str, token: Option<&str>) -> (u16, String, String) {
@@ -56,22 +57,15 @@ async fn metrics_scrape_in_prometheus_format_with_what_happened() {
         .unwrap();
     let _ = server.get("/api/v1/calls/nope", &root).await;
     // The end reaches the counters through the event stream: scrape until it shows.
-    let mut parsed = None;
-    let mut text = String::new();
-    for _ in 0..50 {
+    let (s, text) = tests::eventually("the ended call counted", Duration::from_secs(5), || async {
         let (status, kind, body) = scrape(&server.base, None).await;
         assert_eq!(status, 200, "{body}");
-        text = body.clone();
         assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
         let lines = body.lines().map(|l| Ok(l.to_owned()));
         let s = prometheus_parse::Scrape::parse(lines).expect("Prometheus' text format");
-        if value(&s, "switchyard_calls_ended_total", &[("queue", "support")]).is_some() {
-            parsed = Some(s);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let s = parsed.expect("the ended call is counted");
+        value(&s, "switchyard_calls_ended_total", &[("queue", "support")]).map(|_| (s, body))
+    })
+    .await;
     assert_eq!(
         value(
             &s,
@@ -137,7 +131,7 @@ async fn metrics_scrape_in_prometheus_format_with_what_happened() {
         "{}\n[security]\nmetrics_token = \"scrape-me-0123456789\"\n",
         actors::config::DEMO_TOML
     );
-    let server = start_server!(&db_fresh(), Some(&config)).unwrap();
+    let server = start_server!(&Database::sqlite(), Some(&config)).unwrap();
     let (status, _, body) = scrape(&server.base, None).await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("metrics_forbidden"), "{body}");
@@ -147,8 +141,4 @@ async fn metrics_scrape_in_prometheus_format_with_what_happened() {
         200
     );
     server.kill();
-}
-
-fn db_fresh() -> Database {
-    Database::sqlite()
 }

@@ -110,6 +110,11 @@ fn prepare(u: &UserConfig) -> Result<User, String> {
     })
 }
 
+/// Whether two secrets are equal, in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A new random token: 32 bytes from the OS, hex.
 pub fn new_token() -> String {
     use rand::RngCore;
@@ -280,12 +285,10 @@ pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Caller, A
             last_seen_at: now.0,
             ..row.clone()
         });
-        let (store, hash) = (store.clone(), hash.clone());
-        tokio::spawn(async move {
-            if let Err(e) = store.session_seen(&hash, now.0).await {
-                tracing::warn!(error = %e, "a session's use was not recorded");
-            }
-        });
+        // At most once a minute per session: a write the request can wait for.
+        if let Err(e) = store.session_seen(&hash, now.0).await {
+            tracing::warn!(error = %e, "a session's use was not recorded");
+        }
     }
     let user = state
         .users

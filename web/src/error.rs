@@ -46,6 +46,18 @@ impl AppError {
     pub fn invalid(code: &'static str, why: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, why)
     }
+
+    /// The error as a response that says when to try again: `Retry-After` in whole seconds,
+    /// rounded up, at least 1.
+    pub fn retry_after(self, wait: std::time::Duration) -> Response {
+        let secs = (wait.as_secs_f64().ceil() as u64).max(1);
+        let mut response = self.into_response();
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(secs),
+        );
+        response
+    }
 }
 
 impl IntoResponse for AppError {

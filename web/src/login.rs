@@ -56,7 +56,7 @@ struct Check {
 pub struct LoginGate {
     queue: SyncSender<Check>,
     throttle: Mutex<LoginThrottle>,
-    per_address: DefaultKeyedRateLimiter<IpAddr>,
+    per_address: PerAddress,
     /// A hash no password matches, for unknown names.
     decoy: Arc<str>,
     /// Counters.
@@ -75,8 +75,6 @@ impl LoginGate {
                 .name(format!("login-check-{i}"))
                 .spawn(move || check_loop(&jobs, &stats))?;
         }
-        let per_minute =
-            NonZeroU32::new(config.logins_per_minute_per_address).unwrap_or(NonZeroU32::MIN);
         let mut random = [0u8; 16];
         rand::RngCore::fill_bytes(&mut argon2::password_hash::rand_core::OsRng, &mut random);
         let decoy = Argon2::default()
@@ -93,7 +91,7 @@ impl LoginGate {
                 backoff_ms: config.login_backoff_ms,
                 ..LoginPolicy::default()
             })),
-            per_address: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            per_address: PerAddress::per_minute(config.logins_per_minute_per_address),
             decoy: decoy.into(),
             stats,
         })
@@ -117,17 +115,8 @@ impl LoginGate {
             self.stats.refused.fetch_add(1, Ordering::Relaxed);
             Err(r)
         };
-        if let Some(ip) = address {
-            if let Err(not_until) = self.per_address.check_key(&ip) {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::DefaultClock::default(),
-                ));
-                return refuse(Refusal::Address(wait.max(Duration::from_secs(1))));
-            }
-            // Addresses that have been quiet long enough to be full again are forgotten.
-            if self.per_address.len() > 10_000 {
-                self.per_address.retain_recent();
-            }
+        if let Some(wait) = address.and_then(|ip| self.per_address.admit(ip).err()) {
+            return refuse(Refusal::Address(wait.max(Duration::from_secs(1))));
         }
         if let Some(wait) = self.throttle().wait(name, now) {
             return refuse(Refusal::Locked(wait));
@@ -209,6 +198,31 @@ fn verify(hash: &str, password: &[u8], blocks: &mut Vec<Block>) -> bool {
     }
     // Output's equality is constant-time.
     argon2::password_hash::Output::new(&out).is_ok_and(|o| o == expected)
+}
+
+/// So many attempts a minute per client address (the `governor` crate's GCRA, keyed by
+/// address; the same number may come at once).
+pub struct PerAddress(DefaultKeyedRateLimiter<IpAddr>);
+
+impl PerAddress {
+    /// `n` a minute (at least 1).
+    pub fn per_minute(n: u32) -> PerAddress {
+        let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        PerAddress(RateLimiter::keyed(Quota::per_minute(n)))
+    }
+
+    /// Counts an attempt from `ip`; how long to wait when it has made too many.
+    pub fn admit(&self, ip: IpAddr) -> Result<(), Duration> {
+        // Addresses quiet long enough to be full again are forgotten: the map stays bounded.
+        if self.0.len() > 10_000 {
+            self.0.retain_recent();
+        }
+        self.0.check_key(&ip).map_err(|not_until| {
+            not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ))
+        })
+    }
 }
 
 /// The client's address, where the server was started with connection info (as `serve`

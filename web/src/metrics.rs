@@ -359,13 +359,9 @@ pub async fn metrics(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let allowed = match &state.yard.config().security.metrics_token {
-        Some(token) => given.is_some_and(|g| {
-            g.len() == token.len()
-                && g.bytes()
-                    .zip(token.bytes())
-                    .fold(0u8, |a, (x, y)| a | (x ^ y))
-                    == 0
-        }),
+        Some(token) => {
+            given.is_some_and(|g| crate::auth::constant_time_eq(g.as_bytes(), token.as_bytes()))
+        }
         None => address.is_none_or(|a| a.is_loopback()),
     };
     if !allowed {

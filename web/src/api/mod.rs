@@ -106,14 +106,7 @@ pub(crate) async fn login(
         )
         .await;
     let wait = |code: &'static str, message: String, after: std::time::Duration| {
-        let secs = after.as_secs_f64().ceil().max(1.0) as u64;
-        let mut response =
-            AppError::new(StatusCode::TOO_MANY_REQUESTS, code, message).into_response();
-        response.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from(secs),
-        );
-        Ok(response)
+        Ok(AppError::new(StatusCode::TOO_MANY_REQUESTS, code, message).retry_after(after))
     };
     let user = match (checked, user) {
         (Ok(true), Some(user)) => user,

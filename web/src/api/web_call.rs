@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 pub struct WebCallTokens {
     tokens: Arc<Mutex<HashMap<String, String>>>,
     /// Per address: `security.web_calls_per_minute_per_address` (made at first use).
-    per_address: Arc<std::sync::OnceLock<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>>,
+    per_address: Arc<std::sync::OnceLock<crate::login::PerAddress>>,
 }
 
 impl WebCallTokens {
@@ -42,18 +42,9 @@ impl WebCallTokens {
 
     /// Counts a new web call from `address`; how long to wait when it has started too many.
     fn admit(&self, address: std::net::IpAddr, per_minute: u32) -> Result<(), std::time::Duration> {
-        let limiter = self.per_address.get_or_init(|| {
-            let n = std::num::NonZeroU32::new(per_minute).unwrap_or(std::num::NonZeroU32::MIN);
-            governor::RateLimiter::keyed(governor::Quota::per_minute(n))
-        });
-        if limiter.len() > 10_000 {
-            limiter.retain_recent();
-        }
-        limiter.check_key(&address).map_err(|not_until| {
-            not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ))
-        })
+        self.per_address
+            .get_or_init(|| crate::login::PerAddress::per_minute(per_minute))
+            .admit(address)
     }
 
     /// Checks the bearer token against the call's.
@@ -65,14 +56,10 @@ impl WebCallTokens {
             .ok_or_else(AppError::unauthorized)?;
         let known = self.lock().get(call).cloned();
         match known {
-            Some(t) if constant_time_eq(t.as_bytes(), given.as_bytes()) => Ok(()),
+            Some(t) if crate::auth::constant_time_eq(t.as_bytes(), given.as_bytes()) => Ok(()),
             _ => Err(AppError::unauthorized()),
         }
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `GET /api/v1/media-config`: the STUN/TURN servers pages give their `RTCPeerConnection`.
@@ -128,14 +115,6 @@ pub(crate) async fn create(
         ));
     };
     super::check_offer(&b.sdp)?;
-    let later = |status: StatusCode, code: &'static str, message: String, secs: u64| {
-        let mut response = AppError::new(status, code, message).into_response();
-        response.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from(secs.max(1)),
-        );
-        Ok(response)
-    };
     let waiting = state
         .yard
         .queues()
@@ -144,24 +123,22 @@ pub(crate) async fn create(
         .find(|v| v.id.as_str() == queue.id)
         .map_or(0, |v| v.counters.waiting);
     if waiting >= queue.web_calls_max_waiting {
-        return later(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "queue_full",
-            format!(
-                "{waiting} callers are already waiting in {}: call back later",
-                queue.id
-            ),
-            30,
+        let full = format!(
+            "{waiting} callers are already waiting in {}: call back later",
+            queue.id
+        );
+        return Ok(
+            AppError::new(StatusCode::SERVICE_UNAVAILABLE, "queue_full", full)
+                .retry_after(std::time::Duration::from_secs(30)),
         );
     }
     if let Some(ip) = address {
         let per_minute = config.security.web_calls_per_minute_per_address;
         if let Err(wait) = state.web_calls.admit(ip, per_minute) {
-            return later(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_web_calls",
-                format!("this address started {per_minute} web calls in the last minute"),
-                wait.as_secs_f64().ceil() as u64,
+            let why = format!("this address started {per_minute} web calls in the last minute");
+            return Ok(
+                AppError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_web_calls", why)
+                    .retry_after(wait),
             );
         }
     }
