@@ -34,6 +34,10 @@ pub enum Status {
     Busy,
     /// Do not disturb.
     Dnd,
+    /// The agent's panel has gone (its event stream closed and did not come back within the
+    /// grace period): receives nothing until the panel is back, then returns to the status it
+    /// had (or would have had meanwhile).
+    Disconnected,
     /// An admin-defined status, by its configured name.
     Custom(String),
 }
@@ -50,6 +54,7 @@ impl Status {
             Status::AfterService => "after_service",
             Status::Busy => "busy",
             Status::Dnd => "dnd",
+            Status::Disconnected => "disconnected",
             Status::Custom(name) => name,
         }
     }
@@ -66,6 +71,7 @@ impl Status {
             "after_service" => Status::AfterService,
             "busy" => Status::Busy,
             "dnd" => Status::Dnd,
+            "disconnected" => Status::Disconnected,
             other => Status::Custom(other.to_owned()),
         }
     }
@@ -74,7 +80,11 @@ impl Status {
     pub fn is_system_only(&self) -> bool {
         matches!(
             self,
-            Status::Offered | Status::Dialing | Status::InService | Status::AfterService
+            Status::Offered
+                | Status::Dialing
+                | Status::InService
+                | Status::AfterService
+                | Status::Disconnected
         )
     }
 }
@@ -128,6 +138,10 @@ pub enum ChangeReason {
     Dialing,
     /// The agent's call ended and it is back on the call it had held.
     BackToHeldCall,
+    /// The agent's panel has gone.
+    PanelGone,
+    /// The agent's panel is back.
+    PanelBack,
 }
 
 /// One change of status, as the shell persists and publishes it.
@@ -180,6 +194,16 @@ pub struct Agent {
     idle_since: Timestamp,
     calls_handled: u64,
     talk_time_ms: u64,
+    /// Whether the agent works from a panel (an event stream): only then can its going away
+    /// be noticed, after a restart too.
+    #[serde(default)]
+    uses_panel: bool,
+    /// The panel has gone: idle statuses become `Disconnected` until it is back.
+    #[serde(default)]
+    panel_gone: bool,
+    /// The status to return to when the panel is back.
+    #[serde(default)]
+    resume: Option<Status>,
     #[serde(skip)]
     changes: VecDeque<StatusChange>,
 }
@@ -225,6 +249,9 @@ impl Agent {
             idle_since: now,
             calls_handled: 0,
             talk_time_ms: 0,
+            uses_panel: false,
+            panel_gone: false,
+            resume: None,
             changes: VecDeque::new(),
         }
     }
@@ -563,6 +590,53 @@ impl Agent {
         }
     }
 
+    /// The agent's panel opened (an event stream for it): from now on its going away is
+    /// noticed; if it had gone, the agent returns to the status it had, or chose or was
+    /// given meanwhile.
+    pub fn panel_back(&mut self, now: Timestamp) {
+        self.uses_panel = true;
+        self.panel_gone = false;
+        if self.status == Status::Disconnected {
+            let next = self
+                .resume
+                .take()
+                .or_else(|| self.lock.clone())
+                .unwrap_or(Status::Ready);
+            self.change(now, next, ChangeReason::PanelBack);
+        }
+        self.resume = None;
+    }
+
+    /// The agent's panel has gone for longer than the grace period. An idle agent becomes
+    /// `Disconnected` (no offers); one on a call or in wrap-up becomes so when that ends. A
+    /// ringing offer is returned: the shell makes it move on at once (the agent then comes
+    /// back here through [`Agent::offer_withdrawn`]).
+    pub fn panel_gone(&mut self, now: Timestamp) -> Option<CallId> {
+        if self.panel_gone || !self.uses_panel {
+            return None;
+        }
+        self.panel_gone = true;
+        match (&self.status, &self.call) {
+            (Status::Offered, Some(c)) => return Some(c.call.clone()),
+            (status, None) if redirected(status) => {
+                let status = status.clone();
+                self.change(now, status, ChangeReason::PanelGone);
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// Whether the agent's panel is known to have gone.
+    pub fn is_panel_gone(&self) -> bool {
+        self.panel_gone
+    }
+
+    /// Whether the agent works from a panel whose going away would be noticed.
+    pub fn uses_panel(&self) -> bool {
+        self.uses_panel
+    }
+
     /// The next status change to persist and publish, oldest first.
     pub fn poll_change(&mut self) -> Option<StatusChange> {
         self.changes.pop_front()
@@ -593,7 +667,16 @@ impl Agent {
         self.change(now, next, reason);
     }
 
-    fn change(&mut self, now: Timestamp, to: Status, reason: ChangeReason) {
+    fn change(&mut self, now: Timestamp, mut to: Status, reason: ChangeReason) {
+        if self.panel_gone && self.call.is_none() && redirected(&to) {
+            // Without a panel, an idle status is remembered for its return, and the agent is
+            // Disconnected meanwhile.
+            self.resume = Some(to);
+            if self.status == Status::Disconnected {
+                return;
+            }
+            to = Status::Disconnected;
+        }
         let from = std::mem::replace(&mut self.status, to.clone());
         self.since = now;
         if to == Status::Ready
@@ -613,6 +696,16 @@ impl Agent {
             reason,
         });
     }
+}
+
+/// The idle statuses that become `Disconnected` while the agent's panel is gone: those from
+/// which it could be offered a call (Ready, and the ones it returns to Ready from). Offline
+/// stays Offline.
+fn redirected(status: &Status) -> bool {
+    matches!(
+        status,
+        Status::Ready | Status::Busy | Status::Dnd | Status::Custom(_)
+    )
 }
 
 fn check_selectable(status: &Status, custom: &[String]) -> Result<(), Error> {

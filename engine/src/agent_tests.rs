@@ -278,3 +278,122 @@ fn state_round_trips_through_json_for_restarts() {
     back.call_ended(t(3), &"c1".into(), None).unwrap();
     assert_eq!(back.status(), &Status::AfterService);
 }
+
+fn panel_agent() -> Agent {
+    let mut a = ready_agent();
+    a.panel_back(t(0));
+    drain(&mut a);
+    a
+}
+
+#[test]
+fn an_agent_without_a_panel_is_never_disconnected() {
+    let mut a = ready_agent();
+    assert_eq!(a.panel_gone(t(5)), None);
+    assert_eq!(a.status(), &Status::Ready);
+    assert!(a.is_available());
+}
+
+#[test]
+fn a_ready_agent_whose_panel_went_is_disconnected_until_it_is_back() {
+    let mut a = panel_agent();
+    assert_eq!(a.panel_gone(t(5)), None);
+    assert_eq!(a.status(), &Status::Disconnected);
+    assert!(!a.is_available());
+    assert!(a.offer(t(6), "c1".into(), "support".into()).is_err());
+    a.panel_back(t(9));
+    assert_eq!((a.status(), a.since()), (&Status::Ready, t(9)));
+    assert!(a.is_available());
+    let changes: Vec<_> = std::iter::from_fn(|| a.poll_change()).collect();
+    assert_eq!(
+        changes
+            .iter()
+            .map(|c| (c.to.clone(), c.reason.clone()))
+            .collect::<Vec<_>>(),
+        vec![
+            (Status::Disconnected, ChangeReason::PanelGone),
+            (Status::Ready, ChangeReason::PanelBack)
+        ]
+    );
+}
+
+#[test]
+fn a_custom_status_is_kept_across_a_disconnection() {
+    let mut a = panel_agent();
+    let custom = vec!["break".to_owned()];
+    a.set_status(t(1), Some(Status::parse("break")), None, &custom)
+        .unwrap();
+    a.panel_gone(t(2));
+    assert_eq!(a.status(), &Status::Disconnected);
+    a.panel_back(t(3));
+    assert_eq!(a.status(), &Status::Custom("break".into()));
+}
+
+#[test]
+fn a_ringing_offer_is_handed_back_and_the_agent_is_disconnected_when_it_is_withdrawn() {
+    let mut a = panel_agent();
+    a.offer(t(1), "c1".into(), "support".into()).unwrap();
+    assert_eq!(a.panel_gone(t(2)), Some(CallId::from("c1")));
+    assert_eq!(a.status(), &Status::Offered);
+    // A second notice changes nothing and hands nothing back again.
+    assert_eq!(a.panel_gone(t(2)), None);
+    a.offer_withdrawn(t(2), &"c1".into()).unwrap();
+    assert_eq!(a.status(), &Status::Disconnected);
+    assert!(a.call().is_none());
+    a.panel_back(t(4));
+    assert_eq!(a.status(), &Status::Ready);
+}
+
+#[test]
+fn an_agent_on_a_call_finishes_it_and_is_disconnected_after_wrap_up() {
+    let mut a = panel_agent();
+    a.offer(t(1), "c1".into(), "support".into()).unwrap();
+    a.answered(t(2), &"c1".into()).unwrap();
+    assert_eq!(a.panel_gone(t(3)), None);
+    assert_eq!(a.status(), &Status::InService);
+    a.call_ended(t(10), &"c1".into(), Some(SEVEN)).unwrap();
+    assert_eq!(a.status(), &Status::AfterService);
+    a.handle_timeout(t(17));
+    assert_eq!(a.status(), &Status::Disconnected);
+    a.panel_back(t(20));
+    assert_eq!(a.status(), &Status::Ready);
+}
+
+#[test]
+fn a_status_chosen_while_disconnected_is_the_one_returned_to_and_offline_is_left_alone() {
+    let mut a = panel_agent();
+    a.panel_gone(t(1));
+    a.set_status(t(2), Some(Status::Dnd), None, &[]).unwrap();
+    assert_eq!(a.status(), &Status::Disconnected);
+    a.panel_back(t(3));
+    assert_eq!(a.status(), &Status::Dnd);
+    a.panel_gone(t(4));
+    a.set_status(t(5), Some(Status::Offline), None, &[])
+        .unwrap();
+    assert_eq!(a.status(), &Status::Offline);
+    a.panel_back(t(6));
+    assert_eq!(a.status(), &Status::Offline);
+}
+
+#[test]
+fn a_no_answer_delay_that_ran_out_while_disconnected_ends_on_return() {
+    let mut a = panel_agent();
+    a.offer(t(1), "c1".into(), "support".into()).unwrap();
+    a.offer_missed(t(2), &"c1".into(), SEVEN).unwrap();
+    a.panel_gone(t(3));
+    assert_eq!(a.status(), &Status::Disconnected);
+    assert_eq!(a.poll_timeout(), None);
+    a.panel_back(t(20));
+    assert_eq!(a.status(), &Status::Busy);
+    a.handle_timeout(t(20));
+    assert_eq!(a.status(), &Status::Ready);
+}
+
+#[test]
+fn disconnected_cannot_be_chosen() {
+    let mut a = ready_agent();
+    assert!(matches!(
+        a.set_status(t(1), Some(Status::parse("disconnected")), None, &[]),
+        Err(Error::NotSelectable(_))
+    ));
+}
