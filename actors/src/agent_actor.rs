@@ -150,6 +150,12 @@ pub enum AgentMsg {
     Watchdog(u64),
     /// Re-send availability to every queue (after a queue restarted).
     Republish,
+    /// One of the agent's panels opened its event stream.
+    PanelOpened,
+    /// One of the agent's panels closed its event stream.
+    PanelClosed,
+    /// The presence grace period after the last panel closed ran out.
+    PanelCheck(u64),
     /// The engine's wake-up.
     Timeout(u64),
     /// Fault injection for the supervision tests: the handler panics.
@@ -171,6 +177,8 @@ pub(crate) struct AgentState {
     history_seq: i64,
     /// Fires a [`AgentMsg::CheckCall`] when a ringing outlasts any offer.
     watchdog: Timer,
+    /// Fires a [`AgentMsg::PanelCheck`] a grace period after the last panel went.
+    presence: Timer,
 }
 
 /// How much longer than its offer timeout a ringing may last before the agent checks.
@@ -246,6 +254,13 @@ impl AgentActor {
         Ok(())
     }
 
+    /// Arms the presence check a grace period from now.
+    fn panel_grace(&self, myself: &ActorRef<AgentMsg>, st: &mut AgentState) {
+        let at = self.ctx.clock.now() + self.ctx.config.presence.grace();
+        st.presence
+            .arm(myself, &self.ctx.clock, Some(at), AgentMsg::PanelCheck);
+    }
+
     fn publish_availability(&self, a: &Agent) {
         if let Some(conf) = self.ctx.config.agent(a.id().as_str()) {
             for q in &conf.queues {
@@ -312,9 +327,15 @@ impl Actor for AgentActor {
             timer: Timer::default(),
             resync,
             watchdog: Timer::default(),
+            presence: Timer::default(),
             history_seq: self.ctx.store.last_history_seq(&args.id).await?,
         };
         self.commit(&myself, &mut st, true).await?;
+        if st.agent.uses_panel() && self.ctx.panels_open(&args.id) == 0 {
+            // Panels reconnect after a restart (of the process or of this actor); one that
+            // does not within the grace period has gone.
+            self.panel_grace(&myself, &mut st);
+        }
         crate::context::write(&self.ctx.children).insert(myself.get_id(), ChildKey::Agent(args.id));
         Ok(st)
     }
@@ -340,6 +361,7 @@ impl Actor for AgentActor {
     ) -> Result<(), ActorProcessingErr> {
         st.timer.cancel();
         st.watchdog.cancel();
+        st.presence.cancel();
         Ok(())
     }
 
@@ -500,6 +522,38 @@ impl Actor for AgentActor {
                 }
             }
             AgentMsg::Republish => self.publish_availability(&st.agent),
+            AgentMsg::PanelOpened => {
+                st.presence.cancel();
+                if !st.agent.uses_panel() || st.agent.is_panel_gone() {
+                    st.agent.panel_back(now);
+                    self.commit(&myself, st, true).await?;
+                }
+            }
+            AgentMsg::PanelClosed => {
+                if self.ctx.panels_open(st.agent.id()) == 0 {
+                    self.panel_grace(&myself, st);
+                }
+            }
+            AgentMsg::PanelCheck(generation) => {
+                if st.presence.fire(generation)
+                    && self.ctx.panels_open(st.agent.id()) == 0
+                    && !st.agent.is_panel_gone()
+                {
+                    let ringing = st.agent.panel_gone(now);
+                    self.commit(&myself, st, true).await?;
+                    if let Some(call) = ringing {
+                        // The offer moves on at once: declined on the agent's behalf (the
+                        // agent comes back through OfferWithdrawn, into Disconnected).
+                        if let Some(r) = self.ctx.call(&call) {
+                            let (tx, _) = tokio::sync::oneshot::channel();
+                            let _ = r.cast(CallMsg::Decline {
+                                agent: st.agent.id().clone(),
+                                reply: tx.into(),
+                            });
+                        }
+                    }
+                }
+            }
             #[cfg(test)]
             AgentMsg::Panic => panic!("injected fault in agent {}", st.agent.id()),
             AgentMsg::Timeout(generation) => {

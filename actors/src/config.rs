@@ -54,6 +54,34 @@ pub struct Config {
     /// Limits on what one address or account name can start (K3).
     #[serde(default)]
     pub security: SecurityConfig,
+    /// When an agent whose panel has gone is Disconnected.
+    #[serde(default)]
+    pub presence: PresenceConfig,
+}
+
+/// Presence (`[presence]`): an agent whose panel's event stream closed and did not come back
+/// within `grace_secs` is `disconnected`: offered nothing (a ringing offer moves on at once)
+/// until a panel is back. Only agents that have used a panel are watched, so an integration
+/// that drives an agent over REST alone is never disconnected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PresenceConfig {
+    /// How long a panel may be gone (a reload, a network blip, a restart) before the agent is
+    /// disconnected.
+    pub grace_secs: u64,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        PresenceConfig { grace_secs: 15 }
+    }
+}
+
+impl PresenceConfig {
+    /// The grace period.
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs(self.grace_secs)
+    }
 }
 
 /// Media settings (H1): the local UDP addresses legs bind, and the STUN/TURN servers both the
@@ -530,6 +558,11 @@ impl Config {
             .map_err(ConfigError::Invalid)?;
         self.cti.validate().map_err(ConfigError::Invalid)?;
         self.security.validate().map_err(ConfigError::Invalid)?;
+        if !(1..=3_600).contains(&self.presence.grace_secs) {
+            return Err(ConfigError::Invalid(
+                "presence.grace_secs: give 1 to 3600".into(),
+            ));
+        }
         let mut users = HashSet::new();
         for u in &self.users {
             if !users.insert(u.username.as_str()) {

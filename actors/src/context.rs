@@ -42,6 +42,9 @@ pub(crate) struct Context {
     pub media: crate::media::actor::MediaRegistry,
     /// The CRM outbox, when connectors are configured.
     pub outbox: Option<crate::outbox::Outbox>,
+    /// Open event streams (panels) per agent: kept here, not in the agent actor, so that an
+    /// agent actor restarted by its supervisor still knows them.
+    pub panels: std::sync::Mutex<HashMap<AgentId, usize>>,
 }
 
 impl Context {
@@ -64,7 +67,25 @@ impl Context {
             call_sups: RwLock::default(),
             media: crate::media::actor::MediaRegistry::default(),
             outbox: None,
+            panels: std::sync::Mutex::default(),
         }
+    }
+
+    /// The agent's panels with an open event stream.
+    pub(crate) fn panels_open(&self, id: &AgentId) -> usize {
+        lock(&self.panels).get(id).copied().unwrap_or(0)
+    }
+
+    /// Counts a panel opening (`+1`) or closing (`-1`); returns how many are open now.
+    pub(crate) fn count_panel(&self, id: &AgentId, opened: bool) -> usize {
+        let mut panels = lock(&self.panels);
+        let n = panels.entry(id.clone()).or_default();
+        *n = if opened { *n + 1 } else { n.saturating_sub(1) };
+        let now = *n;
+        if now == 0 {
+            panels.remove(id);
+        }
+        now
     }
 
     pub(crate) fn agent(&self, id: &AgentId) -> Option<ActorRef<AgentMsg>> {

@@ -4,18 +4,19 @@
 //! Events are derived from the engine's own records (a call's new journey entries, an agent's
 //! status changes), so what a client sees is exactly what was persisted.
 
+use crate::context::lock;
+use crate::store::{EventRow, Store, StoreError};
 use engine::agent::StatusChange;
 use engine::call::{Call, JourneyEntry, JourneyEvent};
 use engine::{AgentId, CallId, QueueId, Timestamp};
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use tokio::sync::broadcast;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// One event. Serialized as `{"seq", "type", "at", …fields}`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Event {
-    /// Position in this process's stream, from 1.
+    /// Its number: increasing, across restarts too (with gaps after one).
     pub seq: u64,
     /// When it happened (ms since the epoch).
     pub at: Timestamp,
@@ -140,11 +141,14 @@ impl Event {
 
     /// Whether the event concerns this agent.
     pub fn concerns_agent(&self, agent: &AgentId) -> bool {
+        self.agents().contains(agent)
+    }
+
+    /// The agents the event concerns: besides supervisors, only they see it.
+    pub fn agents(&self) -> &[AgentId] {
         match &self.kind {
-            EventKind::Call { agents, .. } | EventKind::Transcript { agents, .. } => {
-                agents.contains(agent)
-            }
-            EventKind::AgentStatus { change, .. } => &change.agent == agent,
+            EventKind::Call { agents, .. } | EventKind::Transcript { agents, .. } => agents,
+            EventKind::AgentStatus { change, .. } => std::slice::from_ref(&change.agent),
         }
     }
 
@@ -225,10 +229,62 @@ fn named_agent(e: &JourneyEvent) -> Option<&AgentId> {
 
 /// The bus: numbers events and fans them out. Slow subscribers miss events (they see a
 /// `Lagged` error and can reload state over REST) rather than slowing the engine.
+///
+/// A durable bus ([`EventBus::durable`]) also appends every event to the store's event log,
+/// numbered above anything an earlier process handed out, so that a client that reconnects
+/// can replay what it missed ([`EventBus::resume`]).
 #[derive(Clone)]
 pub struct EventBus {
-    seq: Arc<AtomicU64>,
+    /// The last number handed out; held while an event is numbered and sent, so that
+    /// subscribers and the log see events in number order.
+    seq: Arc<Mutex<u64>>,
     tx: broadcast::Sender<Event>,
+    log: Option<EventLog>,
+}
+
+#[derive(Clone)]
+struct EventLog {
+    tx: mpsc::UnboundedSender<EventRow>,
+    /// The last number stored.
+    stored: watch::Receiver<u64>,
+    store: Store,
+}
+
+/// How many numbers are reserved ahead in the store: a process killed at any moment has
+/// handed out none above its reservation, so the next one starts above it.
+const SEQ_BLOCK: u64 = 10_000;
+
+/// Most events one resume replays; further back, the client reloads.
+pub const MAX_REPLAY: usize = 10_000;
+
+/// How a stream resumes after `since`.
+pub struct Resume {
+    /// Events from now on; those numbered up to `upto` are to be skipped.
+    pub rx: broadcast::Receiver<Event>,
+    /// The last number handed out when the stream resumed.
+    pub upto: u64,
+    /// The events after `since` up to `upto`, oldest first (every client's: filter them); or
+    /// `None` when they cannot all be replayed (too old, trimmed, or from another database):
+    /// the client must reload its state.
+    pub missed: Option<Vec<EventRow>>,
+    /// The last number stored, on a durable bus: a client is sent an event only once it is
+    /// stored ([`Resume::stored`]), so that whatever it saw can be resumed from, even after
+    /// a crash.
+    stored: Option<watch::Receiver<u64>>,
+}
+
+impl Resume {
+    /// Waits until event `seq` is in the store's log (at once on a bus without one, and at
+    /// most 5 s: a store that stalls does not stop the stream).
+    pub async fn stored(&mut self, seq: u64) {
+        if let Some(stored) = &mut self.stored {
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                stored.wait_for(|s| *s >= seq),
+            )
+            .await;
+        }
+    }
 }
 
 impl Default for EventBus {
@@ -238,12 +294,36 @@ impl Default for EventBus {
 }
 
 impl EventBus {
-    /// A bus keeping up to `capacity` events for slow subscribers.
+    /// A bus keeping up to `capacity` events for slow subscribers, in memory only.
     pub fn new(capacity: usize) -> Self {
         EventBus {
-            seq: Arc::new(AtomicU64::new(0)),
+            seq: Arc::new(Mutex::new(0)),
             tx: broadcast::channel(capacity).0,
+            log: None,
         }
+    }
+
+    /// A bus that stores every event in `store`'s event log, keeping the newest `kept`, and
+    /// numbers them above whatever an earlier process may have handed out.
+    pub async fn durable(capacity: usize, store: Store, kept: u64) -> Result<Self, StoreError> {
+        let state = store.event_seq_state().await?;
+        let start = state.last.max(state.reserved).max(0) as u64;
+        let reserved = start + SEQ_BLOCK;
+        store.reserve_event_seq(reserved as i64).await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (stored_tx, stored) = watch::channel(start);
+        tokio::spawn(keep_log(
+            store.clone(),
+            rx,
+            stored_tx,
+            reserved,
+            kept.max(1),
+        ));
+        Ok(EventBus {
+            seq: Arc::new(Mutex::new(start)),
+            tx: broadcast::channel(capacity).0,
+            log: Some(EventLog { tx, stored, store }),
+        })
     }
 
     /// A new subscriber, receiving events from now on.
@@ -251,12 +331,49 @@ impl EventBus {
         self.tx.subscribe()
     }
 
-    fn publish(&self, at: Timestamp, kind: EventKind) {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        // No subscriber is not an error: events are a view, the store is the record.
-        let _ = self.tx.send(Event { seq, at, kind });
+    /// A subscriber that also gets what it missed after event `since`: the stored events up
+    /// to now (once the log holds them), then the live ones.
+    pub async fn resume(&self, since: Option<u64>) -> Resume {
+        let (rx, upto) = {
+            let seq = lock(&self.seq);
+            (self.tx.subscribe(), *seq)
+        };
+        let missed = match since {
+            None => Some(Vec::new()),
+            Some(n) if n == upto => Some(Vec::new()),
+            Some(n) if n > upto => None,
+            Some(n) => match &self.log {
+                None => None,
+                Some(log) => log.between(n, upto).await,
+            },
+        };
+        Resume {
+            rx,
+            upto,
+            missed,
+            stored: self.log.as_ref().map(|l| l.stored.clone()),
+        }
     }
 
+    fn publish(&self, at: Timestamp, kind: EventKind) {
+        let mut seq = lock(&self.seq);
+        *seq += 1;
+        let event = Event {
+            seq: *seq,
+            at,
+            kind,
+        };
+        if let Some(log) = &self.log {
+            let _ = log.tx.send(EventRow {
+                seq: event.seq as i64,
+                at: at.0,
+                agents: event.agents().iter().map(|a| a.to_string()).collect(),
+                body: event.to_json().to_string(),
+            });
+        }
+        // No subscriber is not an error: events are a view, the store is the record.
+        let _ = self.tx.send(event);
+    }
     /// Publishes a call's journey entries from index `from` on.
     pub fn publish_journey(&self, call: &Call, from: usize) {
         for entry in call.journey().iter().skip(from) {
@@ -314,5 +431,126 @@ impl EventBus {
     /// Publishes an agent's status change.
     pub fn publish_status(&self, change: StatusChange, locked: Option<String>) {
         self.publish(change.at, EventKind::AgentStatus { change, locked });
+    }
+}
+
+impl EventLog {
+    /// The stored events after `after` up to `upto`, once the log holds them all; `None`
+    /// when some were trimmed or there are more than [`MAX_REPLAY`].
+    async fn between(&self, after: u64, upto: u64) -> Option<Vec<EventRow>> {
+        let mut stored = self.stored.clone();
+        let written = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            stored.wait_for(|s| *s >= upto),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        if !written {
+            return None;
+        }
+        let state = self.store.event_seq_state().await.ok()?;
+        if (after as i64) < state.trimmed {
+            return None;
+        }
+        let rows = self
+            .store
+            .events_between(after as i64, upto as i64, MAX_REPLAY + 1)
+            .await
+            .ok()?;
+        (rows.len() <= MAX_REPLAY).then_some(rows)
+    }
+}
+
+/// Appends events to the store as they come, a batch at a time; moves the reservation up
+/// ahead of the numbers, and trims the log to the newest `kept`.
+async fn keep_log(
+    store: Store,
+    mut rx: mpsc::UnboundedReceiver<EventRow>,
+    stored: watch::Sender<u64>,
+    mut reserved: u64,
+    kept: u64,
+) {
+    let mut since_trim = 0u64;
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, 512).await > 0 {
+        let last = batch.last().map_or(0, |e| e.seq as u64);
+        let reserve = (last + SEQ_BLOCK / 2 > reserved).then(|| {
+            reserved = last + SEQ_BLOCK;
+            reserved as i64
+        });
+        // Trimming every so often, not per batch: once per tenth of what is kept.
+        since_trim += batch.len() as u64;
+        let keep = (since_trim >= (kept / 10).max(1)).then(|| {
+            since_trim = 0;
+            kept as i64
+        });
+        if let Err(e) = store
+            .append_events(std::mem::take(&mut batch), reserve, keep)
+            .await
+        {
+            // The events are lost to replay only: a client that asks for them reloads.
+            tracing::warn!("event log: {e}");
+        }
+        let _ = stored.send(last);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::agent::{ChangeReason, Status};
+
+    fn status(bus: &EventBus, agent: &str, i: i64) {
+        bus.publish_status(
+            StatusChange {
+                agent: AgentId::from(agent),
+                from: Status::Ready,
+                to: Status::Dnd,
+                at: Timestamp(i),
+                reason: ChangeReason::Agent,
+            },
+            None,
+        );
+    }
+
+    #[tokio::test]
+    async fn the_log_replays_what_was_missed_and_keeps_numbering_above_an_earlier_process() {
+        let store = Store::memory();
+        let bus = EventBus::durable(64, store.clone(), 20).await.unwrap();
+        for i in 0..100 {
+            status(&bus, if i % 2 == 0 { "alice" } else { "bob" }, i);
+        }
+        let mut resume = bus.resume(Some(95)).await;
+        assert_eq!(resume.upto, 100);
+        let missed = resume.missed.take().expect("the last ones are kept");
+        assert_eq!(
+            missed.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![96, 97, 98, 99, 100]
+        );
+        assert_eq!(missed[0].agents, vec!["bob".to_owned()]);
+        assert!(missed[0].body.contains("\"type\":\"agent.status\""));
+        // Trimmed to the newest ones: from too far back, the client must reload.
+        assert!(bus.resume(Some(5)).await.missed.is_none());
+        // From the future (another database): reload too.
+        assert!(bus.resume(Some(500)).await.missed.is_none());
+        assert_eq!(bus.resume(Some(100)).await.missed, Some(vec![]));
+
+        // A new process on the same store numbers above anything the first may have handed
+        // out, even events it never stored.
+        let next = EventBus::durable(64, store.clone(), 20).await.unwrap();
+        let mut rx = next.subscribe();
+        status(&next, "alice", 200);
+        let first = rx.recv().await.unwrap();
+        assert!(first.seq > SEQ_BLOCK, "{}", first.seq);
+        // And what the first process stored is still replayed across the restart.
+        let mut resume = next.resume(Some(99)).await;
+        let seqs: Vec<u64> = resume
+            .missed
+            .take()
+            .unwrap()
+            .iter()
+            .map(|e| e.seq as u64)
+            .collect();
+        assert_eq!(seqs, vec![100, first.seq]);
     }
 }

@@ -76,6 +76,9 @@ pub enum Sort {
 pub struct StartOptions {
     /// Events kept for slow subscribers before they miss some (default 8192).
     pub event_buffer: usize,
+    /// Events the store's event log keeps for clients that resume a stream (default
+    /// 100,000; older ones are trimmed, and a client resuming from before them reloads).
+    pub events_kept: u64,
     /// Where call recordings are written (`<call id>.wav`); none: no recording files.
     pub recordings_dir: Option<std::path::PathBuf>,
     /// The clock to run on (default: a new one anchored at the wall clock). Tests that stop
@@ -90,6 +93,7 @@ impl Default for StartOptions {
     fn default() -> Self {
         StartOptions {
             event_buffer: 8192,
+            events_kept: 100_000,
             recordings_dir: None,
             clock: None,
             transcription: None,
@@ -130,7 +134,8 @@ impl Switchyard {
                 clock.now().0,
             )
             .await?;
-        let bus = EventBus::new(options.event_buffer);
+        let bus =
+            EventBus::durable(options.event_buffer, store.clone(), options.events_kept).await?;
         let transcriber = match options.transcription {
             Some(t) => Some(t),
             None => transcription::service::Transcriber::start(&config.transcription)
@@ -295,6 +300,11 @@ impl Switchyard {
         self.ctx.bus.subscribe()
     }
 
+    /// Subscribes, with the stored events after `since` to replay first (K8).
+    pub async fn resume_events(&self, since: Option<u64>) -> crate::events::Resume {
+        self.ctx.bus.resume(since).await
+    }
+
     /// A call enters the system (telephony ingress). It is persisted before this returns.
     pub async fn create_call(
         &self,
@@ -442,6 +452,22 @@ impl Switchyard {
             reply,
         })
         .await
+    }
+
+    /// An event stream for the agent opened (its panel is there); see
+    /// [`crate::config::PresenceConfig`].
+    pub fn panel_opened(&self, id: &str) {
+        let id = AgentId::from(id);
+        self.ctx.count_panel(&id, true);
+        self.ctx.tell_agent(&id, AgentMsg::PanelOpened);
+    }
+
+    /// An event stream for the agent closed: when it was the last, the grace period begins.
+    pub fn panel_closed(&self, id: &str) {
+        let id = AgentId::from(id);
+        if self.ctx.count_panel(&id, false) == 0 {
+            self.ctx.tell_agent(&id, AgentMsg::PanelClosed);
+        }
     }
 
     /// Every agent, in configuration order.

@@ -218,16 +218,23 @@ impl Server {
 
     /// Opens the event stream as this token's user.
     pub async fn events(&self, token: &str) -> Result<Events> {
+        Ok(self.events_since(token, None).await?.0)
+    }
+
+    /// Opens the event stream as this token's user, resuming after event `since` when given;
+    /// returns it with its `stream.hello`.
+    pub async fn events_since(&self, token: &str, since: Option<u64>) -> Result<(Events, Value)> {
+        let since = since.map(|n| format!("&since={n}")).unwrap_or_default();
         let url = format!(
-            "{}/api/v1/events?token={token}",
+            "{}/api/v1/events?token={token}{since}",
             self.base.replace("http://", "ws://")
         );
         let (ws, _) = tokio_tungstenite::connect_async(url).await?;
         let mut events = Events { ws };
-        events
+        let hello = events
             .next_matching(Duration::from_secs(5), |e| e["type"] == "stream.hello")
             .await?;
-        Ok(events)
+        Ok((events, hello))
     }
 }
 

@@ -352,6 +352,7 @@
 
   function logout(message) {
     state.session = null;
+    state.lastSeq = null;
     sessionStorage.removeItem(SESSION_KEY);
     if (state.ws) {
       const ws = state.ws;
@@ -530,7 +531,9 @@
   function connectEvents() {
     if (!state.session || state.ws) return;
     const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-    const url = `${proto}://${location.host}${API}/events?token=${enc(state.session.token)}`;
+    // After a drop, resume from the last event seen: the server replays what was missed.
+    const since = state.lastSeq != null ? `&since=${state.lastSeq}` : '';
+    const url = `${proto}://${location.host}${API}/events?token=${enc(state.session.token)}${since}`;
     const ws = new WebSocket(url);
     state.ws = ws;
     ws.onopen = () => {
@@ -545,6 +548,11 @@
         e = JSON.parse(ev.data);
       } catch (_) {
         return;
+      }
+      if (e && typeof e.seq === 'number') {
+        // hello and reset give the position now; on a resumed stream the replay follows hello.
+        if (e.type === 'stream.reset' || (e.type === 'stream.hello' && state.lastSeq == null)) state.lastSeq = e.seq;
+        else if (e.type !== 'stream.hello') state.lastSeq = Math.max(state.lastSeq ?? 0, e.seq);
       }
       onEvent(e);
     };
@@ -573,7 +581,7 @@
   function onEvent(e) {
     if (!e || !e.type) return;
     if (e.type === 'stream.hello') return;
-    if (e.type === 'stream.lagged') {
+    if (e.type === 'stream.lagged' || e.type === 'stream.reset') {
       scheduleRefresh();
       return;
     }

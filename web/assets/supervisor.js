@@ -213,6 +213,7 @@
 
   function logout(message) {
     state.session = null;
+    state.lastSeq = null;
     sessionStorage.removeItem(SESSION_KEY);
     if (state.ws) {
       const ws = state.ws;
@@ -421,7 +422,9 @@
   function connectEvents() {
     if (!state.session || state.ws) return;
     const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-    const ws = new WebSocket(`${proto}://${location.host}${API}/events?token=${enc(state.session.token)}`);
+    // After a drop, resume from the last event seen: the server replays what was missed.
+    const since = state.lastSeq != null ? `&since=${state.lastSeq}` : '';
+    const ws = new WebSocket(`${proto}://${location.host}${API}/events?token=${enc(state.session.token)}${since}`);
     state.ws = ws;
     ws.onopen = () => {
       state.wsRetry = 0;
@@ -435,6 +438,11 @@
         e = JSON.parse(ev.data);
       } catch (_) {
         return;
+      }
+      if (e && typeof e.seq === 'number') {
+        // hello and reset give the position now; on a resumed stream the replay follows hello.
+        if (e.type === 'stream.reset' || (e.type === 'stream.hello' && state.lastSeq == null)) state.lastSeq = e.seq;
+        else if (e.type !== 'stream.hello') state.lastSeq = Math.max(state.lastSeq ?? 0, e.seq);
       }
       onEvent(e);
     };
@@ -457,7 +465,7 @@
 
   function onEvent(e) {
     if (!e || !e.type) return;
-    if (e.type === 'stream.lagged') {
+    if (e.type === 'stream.lagged' || e.type === 'stream.reset') {
       reload();
       return;
     }

@@ -251,6 +251,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         users,
         web_calls: Default::default(),
         metrics: Default::default(),
+        idempotency: Default::default(),
     };
     state.metrics.follow(&yard);
     crate::serve(listener, state, shutdown_signal()).await?;

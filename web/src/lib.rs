@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod error;
+pub mod idempotency;
 pub mod loadgen;
 pub mod login;
 pub mod metrics;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub web_calls: api::web_call::WebCallTokens,
     /// `GET /metrics`.
     pub metrics: std::sync::Arc<metrics::Metrics>,
+    /// `Idempotency-Key`s whose first request is running.
+    pub idempotency: std::sync::Arc<idempotency::InFlight>,
 }
 
 /// The whole HTTP surface.
@@ -115,6 +118,10 @@ pub fn app(state: AppState) -> Router {
                 "no such API path; see /api/v1/openapi.json",
             )
         })
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

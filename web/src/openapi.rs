@@ -184,7 +184,7 @@ routes![
     (
         "get",
         "/api/v1/events",
-        "WebSocket event stream (?token=): {seq, type, at, …}. call.* (the journey's steps) and agent.status; the live transcript (supervisors, and the agents on the call), each with call_id, queue, agents, leg: agent|customer and agent (on an agent leg): transcript.partial and transcript.final {start_ms, end_ms, text, lag_ms, heard_at, spoken_at}, transcript.paused {reason: hold|mask|not_connected}, transcript.resumed, and transcript.alert {phrase, severity: info|warning|critical, text, start_ms, end_ms, spoken_at}, a keyword alert of the call's queue said in the final just sent",
+        "WebSocket event stream (?token=, and ?since=N to resume: what the caller may see after event N is replayed first, or stream.reset says to reload when it cannot be): stream.hello {seq: the last number handed out}, then {seq, type, at, …}, seq increasing across restarts. call.* (the journey's steps) and agent.status; the live transcript (supervisors, and the agents on the call), each with call_id, queue, agents, leg: agent|customer and agent (on an agent leg): transcript.partial and transcript.final {start_ms, end_ms, text, lag_ms, heard_at, spoken_at}, transcript.paused {reason: hold|mask|not_connected}, transcript.resumed, and transcript.alert {phrase, severity: info|warning|critical, text, start_ms, end_ms, spoken_at}, a keyword alert of the call's queue said in the final just sent",
         "any",
         101
     ),

@@ -5,7 +5,7 @@
 use crate::auth::{caller_for_token, Caller};
 use crate::error::AppError;
 use crate::AppState;
-use actors::events::Event;
+use actors::events::{Event, Resume};
 use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
@@ -17,6 +17,8 @@ use tokio::sync::broadcast::error::RecvError;
 #[derive(Deserialize)]
 pub(crate) struct TokenQuery {
     token: Option<String>,
+    /// The last event's `seq` the client saw: what it may see after it is replayed first.
+    since: Option<u64>,
 }
 
 /// Upgrades after authenticating.
@@ -37,10 +39,16 @@ pub(crate) async fn events(
             ),
         )
     })?;
-    let rx = state.yard.subscribe();
+    let resume = state.yard.resume_events(q.since).await;
     Ok(ws.on_upgrade(move |socket| async move {
+        // An agent's open stream is its panel's presence: while none is open past the grace
+        // period, the agent is offered nothing.
+        let _panel = caller
+            .agent
+            .clone()
+            .map(|agent| Panel::open(state.yard.clone(), agent));
         let (sink, mut stream) = futures::StreamExt::split(socket);
-        let forward = forward(sink, rx, caller);
+        let forward = forward(sink, resume, caller);
         // The client sends nothing we need; a close or error from it ends the stream.
         let watch = async move {
             while let Some(Ok(m)) = futures::StreamExt::next(&mut stream).await {
@@ -65,6 +73,26 @@ pub(crate) async fn events(
     }))
 }
 
+/// An agent's panel while its stream is open; closing it (dropping this) starts the grace
+/// period.
+struct Panel {
+    yard: actors::Switchyard,
+    agent: String,
+}
+
+impl Panel {
+    fn open(yard: actors::Switchyard, agent: String) -> Self {
+        yard.panel_opened(&agent);
+        Panel { yard, agent }
+    }
+}
+
+impl Drop for Panel {
+    fn drop(&mut self) {
+        self.yard.panel_closed(&self.agent);
+    }
+}
+
 /// Whether the caller may see the event.
 pub fn visible_to(caller: &Caller, event: &Event) -> bool {
     caller.is_supervisor()
@@ -74,27 +102,52 @@ pub fn visible_to(caller: &Caller, event: &Event) -> bool {
             .is_some_and(|a| event.concerns_agent(&AgentId::from(a)))
 }
 
-/// Sends every visible event to `sink` until it closes. Generic over the sink so that tests
-/// can drive it without a socket.
-pub async fn forward<S>(
-    mut sink: S,
-    mut rx: tokio::sync::broadcast::Receiver<Event>,
-    caller: Caller,
-) where
+/// Sends `stream.hello` (with the last `seq` handed out), then what the caller missed (or
+/// `stream.reset` when that cannot be replayed: reload), then every visible event until the
+/// sink closes. Generic over the sink so that tests can drive it without a socket.
+pub async fn forward<S>(mut sink: S, resume: Resume, caller: Caller)
+where
     S: Sink<Message> + Unpin,
 {
-    let hello =
-        serde_json::json!({"type": "stream.hello", "user": caller.username, "role": caller.role});
-    if sink
-        .send(Message::Text(hello.to_string().into()))
-        .await
-        .is_err()
-    {
-        return;
+    let mut resume = resume;
+    let upto = resume.upto;
+    let missed = resume.missed.take();
+    let hello = serde_json::json!({
+        "type": "stream.hello",
+        "user": caller.username,
+        "role": caller.role,
+        "seq": upto,
+    });
+    let mut first = vec![hello.to_string()];
+    match missed {
+        Some(rows) => first.extend(
+            rows.into_iter()
+                .filter(|r| {
+                    caller.is_supervisor()
+                        || caller.agent.as_ref().is_some_and(|a| r.agents.contains(a))
+                })
+                .map(|r| r.body),
+        ),
+        None => first.push(
+            serde_json::json!({"type": "stream.reset", "seq": upto, "reason":
+                "the events since the given seq cannot be replayed (too old, trimmed, or from \
+                 another server): reload the state"})
+            .to_string(),
+        ),
+    }
+    for text in first {
+        if sink.send(Message::Text(text.into())).await.is_err() {
+            return;
+        }
     }
     loop {
-        let text = match rx.recv().await {
-            Ok(ev) if visible_to(&caller, &ev) => ev.to_json().to_string(),
+        let text = match resume.rx.recv().await {
+            Ok(ev) if ev.seq <= upto => continue,
+            Ok(ev) if visible_to(&caller, &ev) => {
+                // Only what is stored is shown: what a client saw, it can resume from.
+                resume.stored(ev.seq).await;
+                ev.to_json().to_string()
+            }
             Ok(_) => continue,
             Err(RecvError::Lagged(n)) => {
                 serde_json::json!({"type": "stream.lagged", "missed": n}).to_string()

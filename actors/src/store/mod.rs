@@ -9,10 +9,14 @@
 //! A memory backend serves tests in paused tokio time and benchmarks that measure routing
 //! alone; it keeps the same contract within one process.
 
+mod events;
+mod idempotency;
 mod outbox;
 mod transcripts;
 mod writer;
 
+pub use events::{EventRow, EventSeqState};
+pub use idempotency::IdempotentRow;
 pub use outbox::OutboxRow;
 pub use transcripts::{AlertRow, TranscriptRow};
 
@@ -85,6 +89,9 @@ struct Memory {
     transcripts: Vec<TranscriptRow>,
     alerts: Vec<AlertRow>,
     outbox: std::collections::BTreeMap<String, OutboxRow>,
+    events: Vec<EventRow>,
+    event_seq: EventSeqState,
+    idempotent: HashMap<String, IdempotentRow>,
 }
 
 /// A transaction that is not a call (F1): a chat, recorded so that calls can be linked to it

@@ -86,6 +86,18 @@ pub(super) enum Write {
         next_at: i64,
         updated_at: i64,
     },
+    /// An answer to a command with an `Idempotency-Key`; older ones are forgotten.
+    Idempotent {
+        row: super::IdempotentRow,
+        forget_before: i64,
+    },
+    /// Events appended to the event log.
+    Events(Vec<super::EventRow>),
+    /// The event numbering's reservation moves up; the log keeps its newest `keep` events.
+    EventSeq {
+        reserved: Option<i64>,
+        keep: Option<i64>,
+    },
     /// Writes that commit together (a call's last snapshot with its CRM logs).
     Batch(Vec<Write>),
 }
@@ -94,7 +106,7 @@ impl Write {
     /// The writes this one stands for: a batch's parts, else itself.
     fn parts(&self) -> Vec<&Write> {
         match self {
-            Write::Batch(ws) => ws.iter().collect(),
+            Write::Batch(ws) => ws.iter().flat_map(|w| w.parts()).collect(),
             w => vec![w],
         }
     }
@@ -243,6 +255,30 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "DELETE FROM sessions;
         ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT NOT NULL DEFAULT 0;
         CREATE INDEX sessions_by_user ON sessions (username);",
+    ),
+    (
+        10,
+        // The event log for replay (K8) and the numbering's high-water mark.
+        "CREATE TABLE events (
+            seq BIGINT PRIMARY KEY,
+            at BIGINT NOT NULL,
+            agents TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE TABLE event_seq (
+            id BIGINT PRIMARY KEY,
+            reserved BIGINT NOT NULL,
+            trimmed BIGINT NOT NULL
+        );
+        INSERT INTO event_seq (id, reserved, trimmed) VALUES (1, 0, 0);
+        CREATE TABLE idempotency (
+            key TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            status BIGINT NOT NULL,
+            body TEXT NOT NULL,
+            created_at BIGINT NOT NULL
+        );
+        CREATE INDEX idempotency_by_age ON idempotency (created_at);",
     ),
 ];
 
@@ -560,6 +596,69 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 .bind(key.as_str())
                 .execute(&mut *tx)
                 .await?;
+            }
+            Write::Idempotent { row, forget_before } => {
+                sqlx::query("DELETE FROM idempotency WHERE created_at < $1 OR key = $2")
+                    .bind(*forget_before)
+                    .bind(row.key.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO idempotency (key, fingerprint, status, body, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(row.key.as_str())
+                .bind(row.fingerprint.as_str())
+                .bind(row.status)
+                .bind(row.body.as_str())
+                .bind(row.created_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Write::Events(rows) => {
+                for r in rows {
+                    sqlx::query(
+                        "INSERT INTO events (seq, at, agents, body) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (seq) DO NOTHING",
+                    )
+                    .bind(r.seq)
+                    .bind(r.at)
+                    .bind(serde_json::to_string(&r.agents).expect("strings serialize"))
+                    .bind(r.body.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            Write::EventSeq { reserved, keep } => {
+                if let Some(r) = reserved {
+                    sqlx::query(
+                        "UPDATE event_seq SET reserved = $1 WHERE id = 1 AND reserved < $1",
+                    )
+                    .bind(*r)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let below: Option<i64> = match keep {
+                    Some(k) => {
+                        sqlx::query("SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET $1")
+                            .bind(*k)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .map(|r| r.try_get("seq"))
+                            .transpose()?
+                    }
+                    None => None,
+                };
+                if let Some(t) = below {
+                    sqlx::query("DELETE FROM events WHERE seq <= $1")
+                        .bind(t)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("UPDATE event_seq SET trimmed = $1 WHERE id = 1 AND trimmed < $1")
+                        .bind(t)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             Write::Config { body, loaded_at } => {
                 sqlx::query(

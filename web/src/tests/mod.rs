@@ -34,6 +34,7 @@ async fn app_with(config: Config, store: Store) -> (Router, Switchyard) {
         users,
         web_calls: Default::default(),
         metrics: Default::default(),
+        idempotency: Default::default(),
     };
     (app(state), yard)
 }
@@ -486,6 +487,7 @@ async fn bad_input_gets_its_4xx_and_changes_nothing() {
     assert_eq!((s, b["status"].as_str()), (StatusCode::OK, Some("ready")));
 }
 
+mod idempotency;
 mod media;
 mod scope;
 mod sessions;

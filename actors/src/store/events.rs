@@ -1,0 +1,147 @@
+//! The event log (K8): every published event, numbered, kept for replay to clients that
+//! reconnect (`GET /events?since=N`), trimmed to the newest ones; and the numbering's
+//! high-water mark, so that numbers keep increasing across restarts.
+
+use super::{lock, submit, Backend, Store, StoreError, Write};
+use sqlx::Row;
+
+/// One stored event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRow {
+    /// Its number.
+    pub seq: i64,
+    /// When it happened (ms since the epoch).
+    pub at: i64,
+    /// The agents it concerns (who besides supervisors may see it).
+    pub agents: Vec<String>,
+    /// The event as clients receive it (JSON).
+    pub body: String,
+}
+
+/// The numbering's durable state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventSeqState {
+    /// The largest number stored.
+    pub last: i64,
+    /// Numbers up to this one may have been handed out: the next process starts above it.
+    pub reserved: i64,
+    /// Events up to this number were trimmed: a replay from before it is incomplete.
+    pub trimmed: i64,
+}
+
+impl Store {
+    /// The numbering's durable state.
+    pub async fn event_seq_state(&self) -> Result<EventSeqState, StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                let m = lock(m);
+                Ok(EventSeqState {
+                    last: m.events.last().map_or(0, |e| e.seq),
+                    ..m.event_seq
+                })
+            }
+            Backend::Sql(pool, _) => {
+                let last: Option<i64> = sqlx::query("SELECT MAX(seq) AS last FROM events")
+                    .fetch_one(pool)
+                    .await?
+                    .try_get("last")?;
+                let row = sqlx::query("SELECT reserved, trimmed FROM event_seq WHERE id = 1")
+                    .fetch_optional(pool)
+                    .await?;
+                let (reserved, trimmed) = match row {
+                    Some(r) => (r.try_get("reserved")?, r.try_get("trimmed")?),
+                    None => (0, 0),
+                };
+                Ok(EventSeqState {
+                    last: last.unwrap_or(0),
+                    reserved,
+                    trimmed,
+                })
+            }
+        }
+    }
+
+    /// Records that numbers up to `reserved` may be handed out.
+    pub async fn reserve_event_seq(&self, reserved: i64) -> Result<(), StoreError> {
+        self.append_events(Vec::new(), Some(reserved), None).await
+    }
+
+    /// Appends events; optionally moves the reservation up, and trims the log to its newest
+    /// `keep` events (all in one transaction).
+    pub async fn append_events(
+        &self,
+        rows: Vec<EventRow>,
+        reserved: Option<i64>,
+        keep: Option<i64>,
+    ) -> Result<(), StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                let mut m = lock(m);
+                m.events.extend(rows);
+                if let Some(r) = reserved {
+                    m.event_seq.reserved = m.event_seq.reserved.max(r);
+                }
+                if let Some(keep) = keep {
+                    let over = m.events.len().saturating_sub(keep.max(0) as usize);
+                    if over > 0 {
+                        let t = m.events[over - 1].seq;
+                        m.events.drain(..over);
+                        m.event_seq.trimmed = m.event_seq.trimmed.max(t);
+                    }
+                }
+                Ok(())
+            }
+            Backend::Sql(_, writer) => {
+                let mut writes: Vec<Write> = Vec::new();
+                if !rows.is_empty() {
+                    writes.push(Write::Events(rows));
+                }
+                if reserved.is_some() || keep.is_some() {
+                    writes.push(Write::EventSeq { reserved, keep });
+                }
+                submit(writer, Write::Batch(writes)).await
+            }
+        }
+    }
+
+    /// Events numbered above `after` and up to `upto`, oldest first, at most `limit`.
+    pub async fn events_between(
+        &self,
+        after: i64,
+        upto: i64,
+        limit: usize,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => Ok(lock(m)
+                .events
+                .iter()
+                .filter(|e| e.seq > after && e.seq <= upto)
+                .take(limit)
+                .cloned()
+                .collect()),
+            Backend::Sql(pool, _) => {
+                let rows = sqlx::query(
+                    "SELECT seq, at, agents, body FROM events WHERE seq > $1 AND seq <= $2
+                     ORDER BY seq LIMIT $3",
+                )
+                .bind(after)
+                .bind(upto)
+                .bind(limit as i64)
+                .fetch_all(pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        let agents: String = r.try_get("agents")?;
+                        Ok(EventRow {
+                            seq: r.try_get("seq")?,
+                            at: r.try_get("at")?,
+                            agents: serde_json::from_str(&agents)
+                                .map_err(|e| StoreError::Corrupt("event", e))?,
+                            body: r.try_get("body")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+}
