@@ -105,6 +105,8 @@ pub enum CallMsg {
         /// Answer.
         reply: RpcReplyPort<Call>,
     },
+    /// The customer's media leg has sent nothing for `media.customer_silence_secs`.
+    CustomerMediaLost,
     /// The timer.
     Timeout(u64),
     /// Fault injection for the supervision tests: the handler panics.
@@ -231,6 +233,7 @@ impl CallActor {
                 call: st.call.id().clone(),
                 queue: st.call.queue().clone(),
                 plan: st.call.audio_plan(),
+                owner: myself.clone(),
             };
             match Actor::spawn_linked(None, actor, args, myself.get_cell()).await {
                 Ok((m, _)) => st.media = Some(m),
@@ -240,6 +243,13 @@ impl CallActor {
                     ))));
                     return;
                 }
+            }
+        }
+        if who == engine::call::Participant::Customer && st.call.customer_media_attached() {
+            // From now on, losing this leg is the customer leaving: saved, for a restart too.
+            if let Err(e) = self.commit(myself, st).await {
+                let _ = reply.send(Err(e));
+                return;
             }
         }
         if let Some(m) = &st.media {
@@ -646,6 +656,17 @@ impl Actor for CallActor {
             CallMsg::Hangup { by, reply } => {
                 let outcome = st.call.hangup(now, by).map_err(ActorError::from);
                 self.answer(&myself, st, reply, outcome).await?;
+            }
+            CallMsg::CustomerMediaLost => {
+                let outcome = st
+                    .call
+                    .customer_media_lost(now, "no_audio")
+                    .map_err(ActorError::from);
+                if outcome.is_ok() {
+                    tracing::info!(call = %st.call.id(), "no audio from the customer: hung up");
+                }
+                let (tx, _) = tokio::sync::oneshot::channel();
+                self.answer(&myself, st, tx.into(), outcome).await?;
             }
             CallMsg::Take { agent, reply } => {
                 let outcome = self.take(st, &agent).await;

@@ -96,6 +96,14 @@ pub struct MediaConfig {
     /// STUN and TURN servers.
     #[serde(default)]
     pub ice_servers: Vec<IceServer>,
+    /// A customer whose audio leg (a web call) has sent nothing for this long, from its
+    /// start or its last packet, has hung up (default 20 s).
+    #[serde(default = "default_customer_silence_secs")]
+    pub customer_silence_secs: u64,
+}
+
+fn default_customer_silence_secs() -> u64 {
+    20
 }
 
 impl Default for MediaConfig {
@@ -103,6 +111,7 @@ impl Default for MediaConfig {
         MediaConfig {
             udp_addrs: default_udp_addrs(),
             ice_servers: Vec::new(),
+            customer_silence_secs: default_customer_silence_secs(),
         }
     }
 }
@@ -398,6 +407,9 @@ impl MediaConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.udp_addrs.is_empty() {
             return Err("media.udp_addrs: give at least one address".into());
+        }
+        if !(1..=3_600).contains(&self.customer_silence_secs) {
+            return Err("media.customer_silence_secs: give 1 to 3600".into());
         }
         for a in &self.udp_addrs {
             if a.parse::<std::net::SocketAddr>().is_err() {

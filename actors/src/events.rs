@@ -174,6 +174,7 @@ pub fn call_event_name(e: &JourneyEvent) -> &'static str {
         JourneyEvent::TakenBy { .. } => "call.taken",
         JourneyEvent::Overflowed { .. } => "call.overflowed",
         JourneyEvent::Recovered => "call.recovered",
+        JourneyEvent::CustomerMediaLost { .. } => "call.customer_media_lost",
         JourneyEvent::Ended { .. } => "call.ended",
         JourneyEvent::Failed { .. } => "call.failed",
         JourneyEvent::Dialed { .. } => "call.dialed",

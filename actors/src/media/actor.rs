@@ -56,6 +56,8 @@ pub enum MediaMsg {
         /// Answer.
         reply: RpcReplyPort<Vec<(Participant, LegStats)>>,
     },
+    /// Liveness: is the customer's leg still sending? (every second)
+    Check,
     /// A leg's 16 kHz fork (for the transcriber; taken once per leg).
     TakeFork {
         /// Whose.
@@ -197,6 +199,15 @@ pub(crate) struct MediaArgs {
     pub(crate) call: CallId,
     pub(crate) queue: engine::QueueId,
     pub(crate) plan: AudioPlan,
+    /// The call actor, told when the customer's leg falls silent.
+    pub(crate) owner: ActorRef<crate::call_actor::CallMsg>,
+}
+
+/// How the customer's leg was last heard: its packet count, and since when it has not moved.
+struct Heard {
+    packets: u64,
+    since: std::time::Instant,
+    told: bool,
 }
 
 /// Who has a leg's fork (one subscriber per leg).
@@ -220,6 +231,10 @@ pub(crate) struct MediaState {
     plan: Option<watch::Sender<AudioPlan>>,
     cmds: mpsc::UnboundedSender<PumpCmd>,
     pump: Option<tokio::task::JoinHandle<()>>,
+    owner: ActorRef<crate::call_actor::CallMsg>,
+    /// The customer's leg, watched for liveness (reset when the leg is replaced).
+    heard: Option<Heard>,
+    checks: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for MediaState {
@@ -228,6 +243,9 @@ impl Drop for MediaState {
         // entry in the registry.
         if let Some(p) = &self.pump {
             p.abort();
+        }
+        if let Some(c) = &self.checks {
+            c.abort();
         }
         self.registry.forget(&self.call, self.me);
     }
@@ -268,6 +286,9 @@ impl MediaActor {
         // same party's: its transcript goes on under the same name.
         st.legs.insert(who.clone(), leg.clone());
         st.taps.remove(&who);
+        if who == Participant::Customer {
+            st.heard = None;
+        }
         let _ = st.cmds.send(PumpCmd::Add { who, leg });
         self.follow_transcripts(st);
         Ok(answer)
@@ -312,6 +333,31 @@ impl MediaActor {
         }
     }
 
+    /// A customer leg that has sent nothing for `media.customer_silence_secs` (never, or
+    /// not since its last packet) is a customer who has gone: the call actor is told, once.
+    fn check_customer(&self, st: &mut MediaState) {
+        let Some(leg) = st.legs.get(&Participant::Customer) else {
+            return;
+        };
+        let packets = leg.stats().packets_received;
+        let now = std::time::Instant::now();
+        let heard = st.heard.get_or_insert(Heard {
+            packets,
+            since: now,
+            told: false,
+        });
+        if packets != heard.packets {
+            heard.packets = packets;
+            heard.since = now;
+            return;
+        }
+        let silence = std::time::Duration::from_secs(self.registry.config.customer_silence_secs);
+        if !heard.told && now.duration_since(heard.since) >= silence {
+            heard.told = true;
+            let _ = st.owner.cast(crate::call_actor::CallMsg::CustomerMediaLost);
+        }
+    }
+
     /// Closes the legs of parties no longer on the call.
     fn drop_absent(&self, st: &mut MediaState, plan: &AudioPlan) {
         let gone: Vec<Participant> = st
@@ -353,7 +399,11 @@ impl Actor for MediaActor {
         self.registry
             .lock()
             .insert(args.call.clone(), myself.clone());
+        let checks = myself.send_interval(std::time::Duration::from_secs(1), || MediaMsg::Check);
         Ok(MediaState {
+            owner: args.owner,
+            heard: None,
+            checks: Some(checks),
             call: args.call,
             queue: args.queue,
             registry: self.registry.clone(),
@@ -409,6 +459,7 @@ impl Actor for MediaActor {
                     });
                 }
             }
+            MediaMsg::Check => self.check_customer(st),
             MediaMsg::Stats { reply } => {
                 let stats = st
                     .legs

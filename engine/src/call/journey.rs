@@ -77,6 +77,13 @@ pub enum JourneyEvent {
     },
     /// The call actor restarted from persisted state after a failure.
     Recovered,
+    /// The customer's audio, which came over one of our media legs (a web call), stopped or
+    /// never came, or its leg was lost with a restart: the customer is taken to have hung up
+    /// (an `ended` step follows).
+    CustomerMediaLost {
+        /// `no_audio` (nothing heard for the configured time) or `restart`.
+        reason: String,
+    },
     /// An agent dialed the customer (outbound).
     Dialed {
         /// Who dialed.

@@ -119,6 +119,10 @@ pub struct Call {
     tags: std::collections::BTreeSet<String>,
     #[serde(default)]
     notes: String,
+    /// The customer's audio comes over one of our media legs (a web call's WebRTC): losing
+    /// it is the customer leaving.
+    #[serde(default)]
+    customer_media: bool,
     journey: Vec<JourneyEntry>,
 }
 
@@ -165,6 +169,7 @@ impl Call {
             disposition: None,
             tags: Default::default(),
             notes: String::new(),
+            customer_media: false,
             journey: Vec::new(),
         };
         call.log(now, JourneyEvent::Initiated { from });
@@ -676,10 +681,49 @@ impl Call {
         fx
     }
 
+    /// The customer's audio now comes over one of our media legs (a web call): from now on,
+    /// losing it is the customer leaving ([`Call::customer_media_lost`]). Whether this is
+    /// news (to be saved).
+    pub fn customer_media_attached(&mut self) -> bool {
+        !std::mem::replace(&mut self.customer_media, true)
+    }
+
+    /// Whether the customer's audio comes over one of our media legs.
+    pub fn has_customer_media(&self) -> bool {
+        self.customer_media
+    }
+
+    /// The customer's audio stopped or never came (`no_audio`), or its leg is gone with the
+    /// process (`restart`): the customer has hung up, with the result a hang-up has then
+    /// (abandoned while waiting, cancelled while ringing, answered once connected).
+    pub fn customer_media_lost(&mut self, now: Timestamp, reason: &str) -> Result<Effects, Error> {
+        if !self.customer_media || self.state.is_final() {
+            return Err(Error::CallState(
+                self.id.clone(),
+                self.state.as_str().into(),
+                "lose the customer's media",
+            ));
+        }
+        self.log(
+            now,
+            JourneyEvent::CustomerMediaLost {
+                reason: reason.to_owned(),
+            },
+        );
+        self.hangup(now, Party::Customer)
+    }
+
     /// After a restart: notes it in the journey. Ringing offers are lost with the process, so
-    /// the call goes back to waiting (a ringing consult ends); a connected call stays.
+    /// the call goes back to waiting (a ringing consult ends); a connected call stays. A call
+    /// whose customer spoke over one of our media legs lost that leg with the process, and the
+    /// customer cannot reach it again: it ends as the customer's hang-up.
     pub fn recover(&mut self, now: Timestamp, process_restarted: bool) -> Effects {
         self.log(now, JourneyEvent::Recovered);
+        if process_restarted {
+            if let Ok(fx) = self.customer_media_lost(now, "restart") {
+                return fx;
+            }
+        }
         let mut fx = Effects::default();
         let unrung_transfer = self.state == CallState::Waiting
             && matches!(

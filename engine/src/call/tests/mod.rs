@@ -323,3 +323,58 @@ mod audio;
 mod data;
 mod transfers;
 mod work;
+
+#[test]
+fn a_web_customer_whose_audio_is_lost_has_hung_up_with_the_result_of_the_moment() {
+    // Waiting: abandoned.
+    let mut c = call();
+    assert!(
+        c.customer_media_lost(t(1), "no_audio").is_err(),
+        "no leg of ours: nothing to lose"
+    );
+    assert!(c.customer_media_attached());
+    assert!(!c.customer_media_attached(), "news once");
+    let fx = c.customer_media_lost(t(20), "no_audio").unwrap();
+    assert_eq!(
+        (c.state(), c.result()),
+        (CallState::Ended, Some(CallResult::Abandoned))
+    );
+    assert_eq!(fx.leave_queue, Some(QueueId::from("support")));
+    assert_eq!(
+        events(&c)[events(&c).len() - 2..],
+        ["customer_media_lost".to_owned(), "ended".to_owned()]
+    );
+    assert!(c.customer_media_lost(t(21), "no_audio").is_err(), "once");
+
+    // Ringing: cancelled, the agent withdrawn.
+    let mut c = call();
+    c.customer_media_attached();
+    c.offer(t(1), ids(&["alice"]), OFFER).unwrap();
+    let fx = c.customer_media_lost(t(3), "no_audio").unwrap();
+    assert_eq!(c.result(), Some(CallResult::Cancelled));
+    assert_eq!(fx.withdrawn, ids(&["alice"]));
+
+    // Connected: answered, the agent to wrap-up.
+    let mut c = connected();
+    c.customer_media_attached();
+    let fx = c.customer_media_lost(t(30), "no_audio").unwrap();
+    assert_eq!(c.result(), Some(CallResult::Answered));
+    assert_eq!(fx.wrap_up, ids(&["alice"]));
+}
+
+#[test]
+fn after_a_restart_a_web_call_ends_and_other_calls_carry_on() {
+    let mut web = connected();
+    web.customer_media_attached();
+    let fx = web.recover(t(40), true);
+    assert_eq!(web.state(), CallState::Ended);
+    assert_eq!(fx.wrap_up, ids(&["alice"]));
+    let mut phone = connected();
+    phone.recover(t(40), true);
+    assert_eq!(phone.state(), CallState::Connected);
+    // An actor restart (not the process) keeps the web call: its media may come back.
+    let mut web = connected();
+    web.customer_media_attached();
+    web.recover(t(40), false);
+    assert_eq!(web.state(), CallState::Connected);
+}
