@@ -36,7 +36,7 @@ pub use call_control::Control;
 pub use clock::Clock;
 pub use engine::call::Admission;
 pub use error::ActorError;
-pub use switchyard::{QueueTranscript, StoredTranscript, TranscriptionStatus};
+pub use switchyard::{MediaTotals, QueueTranscript, StoredTranscript, TranscriptionStatus};
 pub use switchyard::{QueueView, Sort, StartOptions, Switchyard, UnassignedCall};
 
 #[cfg(test)]

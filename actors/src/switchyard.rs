@@ -24,7 +24,7 @@ use tokio::sync::broadcast;
 
 #[path = "switchyard_work.rs"]
 mod work;
-pub use work::{QueueTranscript, StoredTranscript, TranscriptionStatus};
+pub use work::{MediaTotals, QueueTranscript, StoredTranscript, TranscriptionStatus};
 
 /// How many call supervisors share the call actors.
 const CALL_SHARDS: usize = 16;
@@ -44,6 +44,10 @@ pub struct QueueView {
     pub offer_timeout_secs: u64,
     /// Customers may call it from the web call page.
     pub web_calls: bool,
+    /// The service-level threshold: answered within this many seconds counts as in time.
+    pub service_level_secs: u64,
+    /// The share of answered calls answered in time (`null` before the first answer).
+    pub service_level: Option<f64>,
     /// Live counters.
     #[serde(flatten)]
     pub counters: Counters,
@@ -550,6 +554,8 @@ impl Switchyard {
                 strategy: q.strategy,
                 offer_timeout_secs: q.offer_timeout_secs,
                 web_calls: q.web_calls,
+                service_level_secs: q.service_level_secs,
+                service_level: counters.service_level(),
                 counters,
             });
         }

@@ -404,6 +404,25 @@ impl Switchyard {
             .unwrap_or_default())
     }
 
+    /// Every live media leg's counters, summed (for metrics): legs, legs connected, and the
+    /// packets received, lost and late from the parties.
+    pub async fn media_totals(&self) -> MediaTotals {
+        let mut t = MediaTotals::default();
+        for m in self.ctx.media.all() {
+            let legs = ask(&m, "media", |reply| MediaMsg::Stats { reply })
+                .await
+                .unwrap_or_default();
+            for (_, s) in legs {
+                t.legs += 1;
+                t.connected += u64::from(s.connected);
+                t.packets_received += s.packets_received;
+                t.packets_lost += s.packets_lost;
+                t.packets_late += s.packets_late;
+            }
+        }
+        t
+    }
+
     /// A leg's 16 kHz fork (for the transcriber; taken once per leg).
     pub async fn media_fork(
         &self,
@@ -602,4 +621,19 @@ pub struct StoredTranscript {
     /// The keyword alerts its finals raised, in spoken order (kept for every call; their
     /// words only when the queue keeps transcripts).
     pub alerts: Vec<crate::store::AlertRow>,
+}
+
+/// Live media legs' counters, summed ([`Switchyard::media_totals`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MediaTotals {
+    /// Legs up or coming up.
+    pub legs: u64,
+    /// Of those, connected.
+    pub connected: u64,
+    /// RTP packets received from the parties.
+    pub packets_received: u64,
+    /// Audio packets missing from what the parties sent.
+    pub packets_lost: u64,
+    /// Audio packets from the parties that arrived late.
+    pub packets_late: u64,
 }

@@ -133,10 +133,21 @@ pub struct Counters {
     pub agents_wrap_up: usize,
     /// Members signed in (any status but Offline).
     pub agents_signed_in: usize,
+    /// Members signed in but not taking calls now: on a break, busy after a missed offer, do
+    /// not disturb, disconnected…
+    pub agents_away: usize,
     /// Calls answered through this queue.
     pub answered: u64,
     /// Of those, answered within the service-level threshold.
     pub answered_within_sl: u64,
+}
+
+impl Counters {
+    /// The service level: the share of answered calls answered within the queue's threshold
+    /// (`None` before the first answer).
+    pub fn service_level(&self) -> Option<f64> {
+        (self.answered > 0).then(|| self.answered_within_sl as f64 / self.answered as f64)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -492,6 +503,10 @@ impl Queue {
                 counters.agents_signed_in += 1;
             }
         }
+        counters.agents_away = counters.agents_signed_in
+            - counters.agents_ready
+            - counters.agents_on_call
+            - counters.agents_wrap_up;
         counters
     }
 

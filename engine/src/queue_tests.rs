@@ -266,6 +266,14 @@ fn counters_report_the_line_and_the_members() {
             ..avail(0)
         },
     );
+    q.update_member(
+        &"d".into(),
+        Availability {
+            status: Status::Disconnected,
+            available: false,
+            ..avail(0)
+        },
+    );
     q.enqueue(call("c1", 0, 10));
     q.enqueue(call("c2", 0, 40));
     let c = q.counters(t(70));
@@ -275,14 +283,17 @@ fn counters_report_the_line_and_the_members() {
             c.agents_ready,
             c.agents_on_call,
             c.agents_wrap_up,
+            c.agents_away,
             c.agents_signed_in
         ),
-        (1, 1, 1, 3)
+        (1, 1, 1, 1, 4)
     );
+    assert_eq!(c.service_level(), None, "nothing answered yet");
     q.dispatch(t(70));
     q.offer_ended(t(75), call("c1", 0, 10), OfferEnd::Answered);
     let c = q.counters(t(75));
     assert_eq!((c.waiting, c.answered, c.answered_within_sl), (1, 1, 0));
+    assert_eq!(c.service_level(), Some(0.0));
 }
 
 #[test]

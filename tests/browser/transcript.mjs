@@ -111,6 +111,19 @@ async function callState(sup, callId) {
 
 // ------------------------------------------------------------------------------ pages
 
+/** The supervisor's wallboard row for a queue, as text per cell. */
+async function wallboard(sup, queue) {
+  return sup.evaluate((q) => {
+    const tr = document.querySelector(`#wallboard-rows tr[data-queue="${CSS.escape(q)}"]`);
+    if (!tr) return null;
+    const cell = (c) => tr.querySelector(`.${c}`).textContent.trim();
+    return {
+      waiting: cell('waiting'), longest: cell('longest'), sl: cell('sl'), ready: cell('ready'),
+      on_call: cell('on-call'), wrap_up: cell('wrap-up'), away: cell('away'),
+    };
+  }, queue);
+}
+
 async function signIn(page, path, username) {
   await page.goto(`${BASE_URL}${path}`);
   await page.fill('#username', username);
@@ -211,6 +224,10 @@ async function scenario(root, sup, agent, customer) {
   log(`call ${callId} placed`);
   const listedAs = await waitFor(`the supervisor page to list call ${callId}`, () => callState(sup, callId));
   log(`supervisor lists the call as ${listedAs}`);
+  // The wallboard (J1) counts it: one waiting or ringing, alice ready or ringing.
+  const ringing = await waitFor('the wallboard to count the call', () => wallboard(sup, QUEUE), (w) => w && w.waiting === '1');
+  log(`wallboard while it rings: ${JSON.stringify(ringing)}`);
+  if (ringing.longest === '—') fail(`the wallboard shows no longest wait for a waiting call: ${JSON.stringify(ringing)}`);
 
   // 2. The agent accepts; the supervisor sees it connected and picks it.
   log('step 2: accept');
@@ -220,6 +237,13 @@ async function scenario(root, sup, agent, customer) {
   const acceptedAt = Date.now();
   await waitFor('the customer page to say connected', () => customerState(customer), (s) => s === 'connected');
   await waitFor('the supervisor page to list the call as connected', () => callState(sup, callId), (s) => s === 'connected');
+  const talking = await waitFor(
+    'the wallboard to show nobody waiting, alice on a call, and the answer in time',
+    () => wallboard(sup, QUEUE),
+    (w) => w && w.waiting === '0' && w.on_call === '1' && w.longest === '—' && w.sl === '100 %'
+  );
+  log(`wallboard while talking: ${JSON.stringify(talking)}`);
+  await sup.screenshot({ path: `${process.env.SCREENSHOT_DIR || '/tmp'}/supervisor-wallboard.png` });
   await sup.click(`#calls li[data-call-id="${callId}"] button`);
   await waitFor('#transcript to show the call', () => sup.getAttribute(SUP_BOX, 'data-call-id'), (id) => id === callId);
 

@@ -56,6 +56,45 @@ async fn metrics_scrape_in_prometheus_format_with_what_happened() {
         .await
         .unwrap();
     let _ = server.get("/api/v1/calls/nope", &root).await;
+    // One call answered in time: the queue's service level is 1.
+    let alice = server.login("alice", "demo").await.unwrap();
+    server
+        .put(
+            "/api/v1/agents/alice/status",
+            &alice,
+            json!({"status": "ready"}),
+        )
+        .await
+        .unwrap();
+    let answered = server
+        .post(
+            "/api/v1/calls",
+            &root,
+            json!({"from": "+15550172", "queue": "support"}),
+        )
+        .await
+        .unwrap();
+    let answered = answered["id"].as_str().unwrap().to_owned();
+    tests::eventually(
+        "the call rings for alice",
+        Duration::from_secs(5),
+        || async {
+            let c = server
+                .get(&format!("/api/v1/calls/{answered}"), &root)
+                .await
+                .ok()?;
+            (c["state"] == "offering").then_some(())
+        },
+    )
+    .await;
+    server
+        .post(
+            &format!("/api/v1/calls/{answered}/accept"),
+            &alice,
+            json!({}),
+        )
+        .await
+        .unwrap();
     // The end reaches the counters through the event stream: scrape until it shows.
     let (s, text) = tests::eventually("the ended call counted", Duration::from_secs(5), || async {
         let (status, kind, body) = scrape(&server.base, None).await;
@@ -85,7 +124,7 @@ async fn metrics_scrape_in_prometheus_format_with_what_happened() {
                 ("status", "201")
             ]
         ),
-        Some(1.0)
+        Some(2.0)
     );
     assert_eq!(
         value(
@@ -109,7 +148,11 @@ async fn metrics_scrape_in_prometheus_format_with_what_happened() {
     // Live state.
     assert_eq!(
         value(&s, "switchyard_agents", &[("status", "offline")]),
-        Some(3.0)
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&s, "switchyard_agents", &[("status", "in_service")]),
+        Some(1.0)
     );
     assert_eq!(
         value(
@@ -123,7 +166,28 @@ async fn metrics_scrape_in_prometheus_format_with_what_happened() {
         value(&s, "switchyard_calls", &[("state", "waiting")]),
         Some(0.0)
     );
-    assert_eq!(value(&s, "switchyard_login_checks", &[]), Some(1.0));
+    assert_eq!(value(&s, "switchyard_login_checks", &[]), Some(2.0));
+    assert_eq!(
+        value(
+            &s,
+            "switchyard_queue_service_level_ratio",
+            &[("queue", "support")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "switchyard_queue_service_level_ratio",
+            &[("queue", "sales")]
+        ),
+        None,
+        "no answer yet: no service level"
+    );
+    assert_eq!(
+        value(&s, "switchyard_media_legs", &[("state", "all")]),
+        Some(0.0)
+    );
     server.kill();
 
     // With a scrape token, nobody scrapes without it, loopback or not.

@@ -19,6 +19,11 @@
  * Stable element ids and attributes (for tests and automation):
  *   Login      #login-form, #username, #password, #login; #logout; #who (signed-in user)
  *   Errors     #error (shown while an error is), #error-text, #error-close
+ *   Wallboard  #wallboard-rows, a tr[data-queue] per queue (J1), cells .waiting, .longest
+ *              (m:ss, counting; data-late="true" past the service-level threshold), .sl
+ *              (percent with the threshold, "—" before the first answer; data-low="true"
+ *              under 80 %), .ready, .on-call, .wrap-up, .away. From GET /queues every
+ *              3 s and shortly after each call or status event.
  *   Live link  #link ("live" while the event stream is open)
  *   State      #transcription-state (text; data-enabled="true" | "false", "" until known)
  *   Calls      #calls (live calls), #recent (ended ones), each call an
@@ -46,6 +51,7 @@
   const RECENT_MS = 10 * 60 * 1000;
   const RECENT_MAX = 20;
   const POLL_MS = 15000;
+  const WALLBOARD_MS = 3000;
   const STATE_LABEL = {
     waiting: 'Waiting',
     offering: 'Ringing',
@@ -75,6 +81,9 @@
     wsTimer: null,
     ticker: null,
     poller: null,
+    wallboardPoller: null,
+    queuesAt: 0, // when state.queues was read (our clock)
+    queuesTimer: null,
     renderTimer: null,
     bgError: false,
   };
@@ -223,6 +232,7 @@
     clearTimeout(state.wsTimer);
     clearInterval(state.ticker);
     clearInterval(state.poller);
+    clearInterval(state.wallboardPoller);
     state.calls.clear();
     state.transcripts.clear();
     state.selected = null;
@@ -243,6 +253,17 @@
       reload();
       loadTranscription();
     }, POLL_MS);
+    clearInterval(state.wallboardPoller);
+    state.wallboardPoller = setInterval(() => loadQueues().then(renderWallboard), WALLBOARD_MS);
+  }
+
+  /** The wallboard soon after something changed (several events, one read). */
+  function queuesSoon() {
+    if (state.queuesTimer) return;
+    state.queuesTimer = setTimeout(() => {
+      state.queuesTimer = null;
+      loadQueues().then(renderWallboard);
+    }, 300);
   }
 
   async function loadTranscription() {
@@ -258,6 +279,7 @@
     try {
       const r = await api('GET', '/queues');
       state.queues = new Map((r.queues || []).map((q) => [q.id, q]));
+      state.queuesAt = Date.now();
     } catch (e) {
       if (state.session) showError(e, true);
     }
@@ -467,8 +489,10 @@
     if (!e || !e.type) return;
     if (e.type === 'stream.lagged' || e.type === 'stream.reset') {
       reload();
+      queuesSoon();
       return;
     }
+    if (e.type === 'agent.status' || (e.type.startsWith('call.') && !e.type.startsWith('call.data'))) queuesSoon();
     if (e.type.startsWith('transcript.') && e.call_id) {
       if (!state.calls.has(e.call_id)) {
         // Words from a call not listed yet: it is talking; list it, then look it up.
@@ -655,6 +679,48 @@
     box.textContent = text;
   }
 
+  /** One row per queue: the line, the service level and the agents (J1). */
+  function renderWallboard() {
+    const body = $('wallboard-rows');
+    if (!state.session) {
+      body.textContent = '';
+      return;
+    }
+    const seen = new Set();
+    const since = Math.max(0, Math.floor((Date.now() - state.queuesAt) / 1000));
+    for (const q of state.queues.values()) {
+      seen.add(q.id);
+      let tr = body.querySelector(`tr[data-queue="${CSS.escape(q.id)}"]`);
+      if (!tr) {
+        tr = document.createElement('tr');
+        tr.dataset.queue = q.id;
+        const name = el('th', 'queue');
+        name.scope = 'row';
+        name.append(el('span', 'badge', q.name || q.id));
+        colourise(name.firstChild, q.id);
+        tr.append(name);
+        for (const cls of ['waiting', 'longest', 'sl', 'ready', 'on-call', 'wrap-up', 'away']) {
+          tr.append(el('td', `num mono ${cls}`));
+        }
+        body.append(tr);
+      }
+      const cell = (cls) => tr.querySelector(`.${cls}`);
+      const longest = q.waiting > 0 ? (q.longest_wait_secs || 0) + since : 0;
+      cell('waiting').textContent = String(q.waiting);
+      cell('longest').textContent = q.waiting > 0 ? fmtDuration(longest * 1000) : '—';
+      cell('longest').dataset.late = String(q.waiting > 0 && longest > q.service_level_secs);
+      const sl = q.service_level;
+      cell('sl').textContent = sl == null ? '—' : `${Math.round(sl * 100)} %`;
+      cell('sl').title = `answered within ${q.service_level_secs} s: ${q.answered_within_sl} of ${q.answered}`;
+      cell('sl').dataset.low = String(sl != null && sl < 0.8);
+      cell('ready').textContent = String(q.agents_ready);
+      cell('on-call').textContent = String(q.agents_on_call);
+      cell('wrap-up').textContent = String(q.agents_wrap_up);
+      cell('away').textContent = String(q.agents_away);
+    }
+    for (const tr of [...body.children]) if (!seen.has(tr.dataset.queue)) tr.remove();
+  }
+
   function renderTranscriptPane() {
     const id = state.shown;
     const c = id ? state.calls.get(id) : null;
@@ -706,6 +772,7 @@
       return;
     }
     renderState();
+    renderWallboard();
     state.shown = shownCallId();
     const { live, recent } = sortedCalls();
     renderList($('calls'), live);
@@ -719,6 +786,7 @@
 
   /** Every second: the timers, and ended calls leave after a while. */
   function tick() {
+    renderWallboard();
     const { recent } = sortedCalls();
     let changed = false;
     recent.forEach((c, i) => {

@@ -57,6 +57,11 @@ struct QueueLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StabilityLabels {
+    stability: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabels {
     status: String,
 }
@@ -65,6 +70,13 @@ fn latency_histogram() -> Histogram {
     // 1 ms to about 16 s.
     Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
         0.001, 2.0, 15,
+    ))
+}
+
+fn lag_histogram() -> Histogram {
+    // 50 ms to about 13 s.
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.05, 2.0, 9,
     ))
 }
 
@@ -85,6 +97,10 @@ pub struct Metrics {
     calls: Family<StateLabels, Gauge>,
     queue_waiting: Family<QueueLabels, Gauge>,
     queue_longest_wait: Family<QueueLabels, Gauge>,
+    queue_service_level: Family<QueueLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    media_legs: Family<StateLabels, Gauge>,
+    media_packets: Family<StateLabels, Gauge>,
+    transcription_lag: Family<StabilityLabels, Histogram, fn() -> Histogram>,
     agents: Family<StatusLabels, Gauge>,
     outbox: Family<StateLabels, Gauge>,
     transcription_queued: Gauge,
@@ -104,6 +120,10 @@ impl Default for Metrics {
             calls: Family::default(),
             queue_waiting: Family::default(),
             queue_longest_wait: Family::default(),
+            queue_service_level: Family::default(),
+            media_legs: Family::default(),
+            media_packets: Family::default(),
+            transcription_lag: Family::new_with_constructor(lag_histogram),
             agents: Family::default(),
             outbox: Family::default(),
             transcription_queued: Gauge::default(),
@@ -148,7 +168,27 @@ impl Default for Metrics {
             "The longest current wait in a queue",
             m.queue_longest_wait.clone(),
         );
+        r.register(
+            "queue_service_level_ratio",
+            "Share of a queue's answered calls answered within its service_level_secs (absent before the first answer)",
+            m.queue_service_level.clone(),
+        );
         r.register("agents", "Agents by status", m.agents.clone());
+        r.register(
+            "media_legs",
+            "Live media legs (state: all, connected)",
+            m.media_legs.clone(),
+        );
+        r.register(
+            "media_packets",
+            "RTP packets from the parties on live legs (state: received, lost, late)",
+            m.media_packets.clone(),
+        );
+        r.register(
+            "transcription_lag_seconds",
+            "From a window's last audio entering the fork to its segment (partial or final)",
+            m.transcription_lag.clone(),
+        );
         r.register(
             "crm_outbox_rows",
             "CRM outbox rows by state (pending, dead)",
@@ -213,6 +253,7 @@ impl Metrics {
         }
         self.queue_waiting.clear();
         self.queue_longest_wait.clear();
+        self.queue_service_level.clear();
         for q in yard.queues().await? {
             let label = QueueLabels {
                 queue: q.id.to_string(),
@@ -223,6 +264,25 @@ impl Metrics {
             self.queue_longest_wait
                 .get_or_create(&label)
                 .set(q.counters.longest_wait_secs as i64);
+            if let Some(sl) = q.service_level {
+                self.queue_service_level.get_or_create(&label).set(sl);
+            }
+        }
+        let media = yard.media_totals().await;
+        self.media_legs.clear();
+        self.media_packets.clear();
+        for (family, state, n) in [
+            (&self.media_legs, "all", media.legs),
+            (&self.media_legs, "connected", media.connected),
+            (&self.media_packets, "received", media.packets_received),
+            (&self.media_packets, "lost", media.packets_lost),
+            (&self.media_packets, "late", media.packets_late),
+        ] {
+            family
+                .get_or_create(&StateLabels {
+                    state: state.to_owned(),
+                })
+                .set(n as i64);
         }
         self.agents.clear();
         let mut by_status: HashMap<String, i64> = HashMap::new();
@@ -281,6 +341,26 @@ impl Metrics {
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 };
+                if let actors::events::EventKind::Transcript {
+                    what:
+                        actors::events::TranscriptEvent::Segment {
+                            lag_ms, stability, ..
+                        },
+                    ..
+                } = &event.kind
+                {
+                    let stability = match stability {
+                        transcription::Stability::Partial => "partial",
+                        transcription::Stability::Final => "final",
+                    };
+                    metrics
+                        .transcription_lag
+                        .get_or_create(&StabilityLabels {
+                            stability: stability.to_owned(),
+                        })
+                        .observe(*lag_ms as f64 / 1_000.0);
+                    continue;
+                }
                 let actors::events::EventKind::Call {
                     call_id,
                     queue,

@@ -140,6 +140,11 @@ impl MediaRegistry {
         self.lock().get(call).cloned()
     }
 
+    /// Every call's media actor now.
+    pub(crate) fn all(&self) -> Vec<ActorRef<MediaMsg>> {
+        self.lock().values().cloned().collect()
+    }
+
     /// Where a call's recording is (or would be) written.
     pub fn recording_path(&self, call: &CallId) -> Option<PathBuf> {
         self.recordings
