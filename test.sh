@@ -15,6 +15,14 @@ need_deb npm npm
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The contract test: schemathesis (PyPI, pinned) fuzzes the API from its OpenAPI document.
+SCHEMATHESIS_VENV="${SCHEMATHESIS_VENV:-$(pwd)/target/tools/schemathesis}"
+if [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; then
+  need_deb python3 python3 python3-venv python3-pip
+  python3 -m venv "$SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
+fi
+export SWITCHYARD_SCHEMATHESIS="$SCHEMATHESIS_VENV/bin/schemathesis"
 # The real-model transcription tests: espeak-ng speaks, sox measures, and whisper tiny.en
 # (fetched and converted by the same script as ./serve.sh) transcribes.
 need_deb espeak-ng espeak-ng

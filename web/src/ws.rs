@@ -14,7 +14,7 @@ use futures::{Sink, SinkExt};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct TokenQuery {
     token: Option<String>,
     /// The last event's `seq` the client saw: what it may see after it is replayed first.

@@ -157,6 +157,7 @@ impl Call {
 
 /// What the owner does to the recording.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RecordingAction {
     /// Start (or restart) recording.

@@ -18,6 +18,7 @@ pub const MAX_TAGS: usize = 32;
 
 /// A call's CRM data.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct CallData {
     /// The outcome, from the queue's list.

@@ -20,6 +20,7 @@ use std::time::Duration;
 /// Where a transfer or consult goes. On the wire: `{"type": "agent", "id": "bob"}`,
 /// `{"type": "number", "number": "+3212345678"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Target {
     /// A colleague.

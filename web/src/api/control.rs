@@ -57,7 +57,7 @@ plain_action!(
     consult_conference, Control::ConsultConference
 );
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DtmfBody {
     digits: String,
@@ -73,7 +73,7 @@ pub(crate) async fn dtmf(
     act(&state, &c, &id, Control::Dtmf(b.digits)).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RecordingBody {
     action: RecordingAction,
@@ -89,7 +89,7 @@ pub(crate) async fn recording(
     act(&state, &c, &id, Control::Recording(b.action)).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TargetBody {
     target: Target,
@@ -115,7 +115,7 @@ pub(crate) async fn consult(
     act(&state, &c, &id, Control::Consult(b.target)).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CrmBody {
     who: Option<String>,

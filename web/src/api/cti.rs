@@ -44,7 +44,7 @@ pub(crate) async fn put(
     Ok(Json(cti_json(&state, &call)))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OutboxQuery {
     state: Option<String>,

@@ -77,7 +77,7 @@ pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Login {
     username: String,
@@ -253,7 +253,7 @@ pub(crate) async fn get_agent(
     Ok(Json(json!(seen_by(&c, state.yard.agent(&id).await?))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StatusBody {
     status: Option<String>,
@@ -285,7 +285,7 @@ pub(crate) async fn set_status(
     Ok(Json(json!(view)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LockBody {
     status: String,
@@ -324,7 +324,7 @@ pub(crate) async fn end_wrap_up(
     Ok(Json(json!(state.yard.end_wrap_up(&id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct Limit {
     limit: Option<i64>,
 }
@@ -351,7 +351,7 @@ pub(crate) async fn list_queues(
     Ok(Json(json!({"queues": state.yard.queues().await?})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewCall {
     from: String,
@@ -383,7 +383,7 @@ pub(crate) async fn create_call(
     Ok((StatusCode::CREATED, Json(call_json(&call))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct CallFilter {
     state: Option<String>,
     limit: Option<i64>,
@@ -458,7 +458,7 @@ pub(crate) async fn decline(
     Ok(Json(call_json(&state.yard.decline(&id, agent).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HangupBody {
     party: Option<String>,
@@ -505,7 +505,7 @@ pub(crate) async fn hangup(
     Ok(Json(call_json(&state.yard.hangup(&id, by).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct UnassignedQuery {
     sort: Option<String>,
 }
@@ -563,7 +563,7 @@ async fn require_member(state: &AppState, call: &str, agent: &str) -> Result<(),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AssignBody {
     agent_id: String,

@@ -82,11 +82,12 @@ pub(crate) async fn web_queues(State(state): State<AppState>) -> Json<Value> {
     Json(json!({"queues": queues}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewWebCall {
     queue: String,
     name: Option<String>,
+    #[schemars(with = "crate::openapi::SessionDescription")]
     sdp: actors::media::RTCSessionDescription,
 }
 

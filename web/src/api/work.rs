@@ -32,7 +32,7 @@ pub(crate) async fn customer_journey(
     Ok(Json(json!({"customer": number, "activities": activities})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OutboundBody {
     number: String,
@@ -66,7 +66,7 @@ pub(crate) async fn connect(
     Ok(Json(call_json(&state.yard.remote_answered(&id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CallbackBody {
     number: String,
@@ -102,13 +102,13 @@ pub(crate) async fn callback(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EntryBody {
     value: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct EntryQuery {
     value: Option<String>,
 }
@@ -185,7 +185,7 @@ pub(crate) async fn compliance_delete(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ScheduleBody {
     number: String,
@@ -239,7 +239,7 @@ pub(crate) async fn schedules(
     Ok(Json(json!({"schedules": mine})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TxnBody {
     kind: String,
@@ -320,7 +320,7 @@ async fn readable_related(state: &AppState, c: &Caller, id: &str) -> Result<Vec<
     Ok(out)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LinkBody {
     other: String,
@@ -344,7 +344,7 @@ pub(crate) async fn link_txn(
 }
 
 /// Which side of a call a WebRTC leg carries, as signalling names it.
-#[derive(Clone, Copy, Deserialize)]
+#[derive(Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum MediaParty {
     /// The caller (the ingress opens it).
@@ -353,10 +353,11 @@ pub(crate) enum MediaParty {
     Agent,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MediaBody {
     party: MediaParty,
+    #[schemars(with = "crate::openapi::SessionDescription")]
     sdp: actors::media::RTCSessionDescription,
 }
 
