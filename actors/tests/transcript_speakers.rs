@@ -55,7 +55,7 @@ impl Decode for WhoseTone {
         Ok(())
     }
 
-    fn decode(&self, _: &mut (), pcm: &[f32], _: JobKind) -> Result<String, String> {
+    fn decode(&self, _: &mut (), pcm: &[f32], _: JobKind, _: bool) -> Result<String, String> {
         let (name, p) = VOICES
             .iter()
             .map(|&(name, f)| (name, power(pcm, f)))

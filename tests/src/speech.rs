@@ -261,7 +261,7 @@ pub fn transcribe<E: Decode>(
         if pending.is_none() {
             if let Some(job) = stream.next_job() {
                 let started = std::time::Instant::now();
-                let outcome = match engine.decode(&mut state, &job.pcm, job.kind) {
+                let outcome = match engine.decode(&mut state, &job.pcm, job.kind, true) {
                     Ok(text) => Outcome::Text(text),
                     Err(e) => Outcome::Failed(e),
                 };

@@ -61,7 +61,8 @@ fn speaks(voice: Voice, codec: Codec, max_wer: f64) {
     );
 }
 
-// Wideband (Opus from a browser): the target is 10 %; the female voice measures just over.
+// Wideband (Opus from a browser): the target is 10 %. Finals with beam search (5), partials
+// greedy: male 7.0 %, female 9.6 % (all greedy: 6.6 and 10.1 %).
 #[test]
 fn a_male_voice_over_opus() {
     speaks(Voice::Male, Codec::Opus, 0.10);
@@ -69,20 +70,21 @@ fn a_male_voice_over_opus() {
 
 #[test]
 fn a_female_voice_over_opus() {
-    speaks(Voice::Female, Codec::Opus, 0.12);
+    speaks(Voice::Female, Codec::Opus, 0.10);
 }
 
-// Telephone band (PCMU): tiny.en on espeak-ng's voices loses about 30 % of words to the 4 kHz
-// band itself (the same sentences at 16 kHz: 5 %; band-limited by sox, without µ-law: 34 %).
-// These bounds keep the pipeline from getting worse while that is open.
+// Telephone band (PCMU): tiny.en on espeak-ng's voices loses words to the 4 kHz band itself
+// (the same sentences at 16 kHz: 5 %; band-limited by sox, without µ-law: 34 % greedy).
+// Finals with beam search (5): male 28.5 %, female 23.2 % (all greedy: 32.5 and 30.7 %).
+// These bounds keep the pipeline from getting worse while the 10 % target is open.
 #[test]
 fn a_male_voice_over_pcmu() {
-    speaks(Voice::Male, Codec::Pcmu, 0.40);
+    speaks(Voice::Male, Codec::Pcmu, 0.32);
 }
 
 #[test]
 fn a_female_voice_over_pcmu() {
-    speaks(Voice::Female, Codec::Pcmu, 0.40);
+    speaks(Voice::Female, Codec::Pcmu, 0.28);
 }
 
 /// Ten seconds of each kind of non-speech a leg carries, at 16 kHz.

@@ -21,9 +21,16 @@ pub trait Decode: Send + Sync + 'static {
     type State: Send + 'static;
     /// A fresh state for a stream.
     fn new_state(&self) -> Result<Self::State, String>;
-    /// The text of 16 kHz mono `pcm` (guards applied; empty when nothing was said).
-    fn decode(&self, state: &mut Self::State, pcm: &[f32], kind: JobKind)
-        -> Result<String, String>;
+    /// The text of 16 kHz mono `pcm` (guards applied; empty when nothing was said). `spare`:
+    /// no other job was waiting when this one was taken, so it may take its time (a slower,
+    /// better decode).
+    fn decode(
+        &self,
+        state: &mut Self::State,
+        pcm: &[f32],
+        kind: JobKind,
+        spare: bool,
+    ) -> Result<String, String>;
 }
 
 /// Pool sizing.
@@ -200,10 +207,12 @@ fn work<E: Decode>(shared: &Shared<E>) {
             let mut q = shared.lock();
             loop {
                 if let Some(t) = q.finals.pop_front() {
-                    break Some(t);
+                    let spare = q.finals.is_empty() && q.partials.is_empty();
+                    break Some((t, spare));
                 }
                 if let Some(t) = q.partials.pop_front() {
-                    break Some(t);
+                    let spare = q.partials.is_empty();
+                    break Some((t, spare));
                 }
                 if q.stop {
                     break None;
@@ -211,7 +220,7 @@ fn work<E: Decode>(shared: &Shared<E>) {
                 q = shared.ready.wait(q).unwrap_or_else(|e| e.into_inner());
             }
         };
-        let Some(Queued { task, at }) = next else {
+        let Some((Queued { task, at }, spare)) = next else {
             return;
         };
         let kind = task.job.kind;
@@ -233,7 +242,7 @@ fn work<E: Decode>(shared: &Shared<E>) {
                 continue;
             }
         };
-        let outcome = match shared.engine.decode(&mut state, &job.pcm, kind) {
+        let outcome = match shared.engine.decode(&mut state, &job.pcm, kind, spare) {
             Ok(text) => Outcome::Text(text),
             Err(e) => Outcome::Failed(e),
         };
@@ -273,7 +282,13 @@ mod tests {
         fn new_state(&self) -> Result<u32, String> {
             Ok(0)
         }
-        fn decode(&self, uses: &mut u32, pcm: &[f32], _: JobKind) -> Result<String, String> {
+        fn decode(
+            &self,
+            uses: &mut u32,
+            pcm: &[f32],
+            _: JobKind,
+            _: bool,
+        ) -> Result<String, String> {
             *uses += 1;
             std::thread::sleep(Duration::from_millis(self.0));
             Ok(format!("{} samples", pcm.len()))

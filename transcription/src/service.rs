@@ -35,6 +35,10 @@ pub struct TranscriptionConfig {
     pub language: String,
     /// The silence the encoder sees after each window (ms); absent: whisper's full 30 s.
     pub encoder_pad_ms: Option<u32>,
+    /// Beam search width for finals (1: greedy), used when no other decode waits (under
+    /// load finals are greedy too, so that the legs keep up). Partials are always greedy:
+    /// they are replaced within a step, and speed is what they are for.
+    pub final_beam_size: u8,
     /// New audio between two partial decodes (ms).
     pub step_ms: u64,
     /// The longest window (ms).
@@ -68,6 +72,7 @@ impl Default for TranscriptionConfig {
             no_speech_threshold: d.no_speech_threshold,
             language: d.language.clone().unwrap_or_else(|| "en".into()),
             encoder_pad_ms: d.encoder_pad_ms,
+            final_beam_size: 5,
             step_ms: s.step_ms,
             max_window_ms: s.max_window_ms,
             hangover_ms: s.hangover_ms,
@@ -94,6 +99,9 @@ impl TranscriptionConfig {
         }
         if self.max_tokens == 0 {
             return bad("max_tokens: give at least 1");
+        }
+        if !(1..=16).contains(&self.final_beam_size) {
+            return bad("final_beam_size: give 1 (greedy) to 16");
         }
         if self.step_ms < 100 {
             return bad("step_ms: give at least 100");
@@ -140,6 +148,7 @@ impl TranscriptionConfig {
             logprob_threshold: self.logprob_threshold,
             language: Some(self.language.clone()),
             encoder_pad_ms: self.encoder_pad_ms,
+            beam_size: 1,
         }
     }
 
@@ -167,7 +176,10 @@ pub enum StartError {
 /// The whisper model with the options every decode uses.
 pub struct Whisper {
     model: Model,
+    /// For partials: greedy.
     options: DecodeOptions,
+    /// For finals: with the configured beam.
+    final_options: DecodeOptions,
 }
 
 impl Whisper {
@@ -177,6 +189,10 @@ impl Whisper {
         Whisper {
             model,
             options: config.decode(),
+            final_options: DecodeOptions {
+                beam_size: config.final_beam_size,
+                ..config.decode()
+            },
         }
     }
 }
@@ -188,9 +204,21 @@ impl Decode for Whisper {
         self.model.decoder().map_err(|e| e.to_string())
     }
 
-    fn decode(&self, state: &mut Decoder, pcm: &[f32], _: JobKind) -> Result<String, String> {
+    fn decode(
+        &self,
+        state: &mut Decoder,
+        pcm: &[f32],
+        kind: JobKind,
+        spare: bool,
+    ) -> Result<String, String> {
+        // A final gets the beam when nothing else waits; under load it is decoded greedily
+        // like a partial, so that the legs keep up.
+        let options = match kind {
+            JobKind::Final if spare => &self.final_options,
+            _ => &self.options,
+        };
         state
-            .decode(pcm, &self.options)
+            .decode(pcm, options)
             .map(|d| d.text)
             .map_err(|e| e.to_string())
     }
@@ -222,6 +250,10 @@ impl Transcriber<Whisper> {
         let engine = Whisper {
             model,
             options: config.decode(),
+            final_options: DecodeOptions {
+                beam_size: config.final_beam_size,
+                ..config.decode()
+            },
         };
         Ok(Some(Transcriber::with_engine(
             engine,

@@ -176,6 +176,15 @@ fn bad_windows_and_options_are_errors() {
         }),
         DecodeError::BadOptions(_)
     ));
+    for beam_size in [0, 17] {
+        assert!(matches!(
+            bad(DecodeOptions {
+                beam_size,
+                ..relaxed()
+            }),
+            DecodeError::BadOptions(_)
+        ));
+    }
     let lang = |l: &str| {
         bad(DecodeOptions {
             language: Some(l.into()),
