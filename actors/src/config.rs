@@ -802,6 +802,44 @@ mod tests {
     }
 
     #[test]
+    fn presence_media_silence_and_beam_settings_are_checked() {
+        let c = Config::from_toml(
+            "[presence]\ngrace_secs = 5\n[media]\ncustomer_silence_secs = 30\n[transcription]\nfinal_beam_size = 1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                c.presence.grace_secs,
+                c.media.customer_silence_secs,
+                c.transcription.final_beam_size
+            ),
+            (5, 30, 1)
+        );
+        let d = Config::demo();
+        assert_eq!(
+            (
+                d.presence.grace_secs,
+                d.media.customer_silence_secs,
+                d.transcription.final_beam_size
+            ),
+            (15, 20, 5)
+        );
+        for (bad, says) in [
+            ("[presence]\ngrace_secs = 0\n", "presence.grace_secs"),
+            ("[presence]\ngrace = 5\n", "grace"),
+            (
+                "[media]\ncustomer_silence_secs = 0\n",
+                "media.customer_silence_secs",
+            ),
+            ("[transcription]\nfinal_beam_size = 0\n", "final_beam_size"),
+            ("[transcription]\nfinal_beam_size = 17\n", "final_beam_size"),
+        ] {
+            let err = Config::from_toml(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn cti_settings_are_checked() {
         for (bad, says) in [
             (
