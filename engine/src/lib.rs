@@ -3,8 +3,9 @@
 //! Everything a contact center decides lives here as plain state machines: an [`agent::Agent`]
 //! with its statuses, offers and wrap-up; a [`queue::Queue`] with its waiting line, routing
 //! strategy, escalation and overflow; a [`call::Call`] with its states, result and journey.
-//! The [`alerts`] a queue watches for in its calls' transcripts are a pure rule too, and so is
-//! the [`login`] back-off per account name.
+//! The [`alerts`] a queue watches for in its calls' transcripts are pure rules too, and so are
+//! the [`login`] back-off per account name and what a SIP trunk decides ([`sip`]: which trunk,
+//! which queue, which result, when a call is dead).
 //!
 //! The crate never reads the clock and never does I/O. Time comes in as a [`Timestamp`]
 //! argument; effects come out as data (return values and `poll_*` methods) for the actor
@@ -25,6 +26,7 @@ pub mod login;
 pub mod queue;
 pub mod routing;
 pub mod schedule;
+pub mod sip;
 mod time;
 
 pub use error::Error;

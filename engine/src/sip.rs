@@ -1,0 +1,316 @@
+//! The decisions a SIP trunk needs (H4), as pure functions: which configured trunk a message
+//! comes from (by its source address, never by what it claims), which queue a dialled number
+//! (DID) reaches, what an outbound INVITE's responses mean for the call, and when a trunk call
+//! that lost its peer is dead. The SIP stack and the RTP legs that use them live in the actor
+//! shells; nothing here parses a message or reads a clock.
+
+use crate::call::CallResult;
+use crate::{QueueId, Timestamp};
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// An address range a trunk's messages come from: `203.0.113.7` or `203.0.113.0/24`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `ip` or `ip/prefix` (prefix up to 32 for IPv4, 128 for IPv6).
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (ip, prefix) = match s.split_once('/') {
+            Some((ip, p)) => (ip, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = ip
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address or range"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix must be 0 to {max}"))?,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// Whether `ip` is in the range (an IPv4 address never matches an IPv6 range, and the
+    /// other way round, except IPv4-mapped IPv6 addresses, which are read as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The trunk a message from `source` belongs to: the first, in configuration order, one of
+/// whose ranges holds the address; `None` (refuse with 403, touch nothing) otherwise.
+/// `source` is where the packet came from (the transport's peer address, or the Via's
+/// `received`), never a header the sender wrote.
+pub fn trunk_for<T>(source: IpAddr, trunks: &[(T, Vec<Cidr>)]) -> Option<&T> {
+    trunks
+        .iter()
+        .find(|(_, ranges)| ranges.iter().any(|r| r.contains(source)))
+        .map(|(t, _)| t)
+}
+
+/// A dialled-number rule: an exact number (`+3225550100`) or a prefix (`+32255501*`), and the
+/// queue it reaches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DidRoute {
+    /// The number or prefix, digits with an optional leading `+`, a prefix ending in `*`.
+    pub number: String,
+    /// Where the calls go.
+    pub queue: QueueId,
+}
+
+/// The number a request-URI or To user part names, as routes compare it: `+` and digits only
+/// (visual separators `-`, `.`, ` `, `(`, `)` dropped); `None` when it has anything else.
+pub fn normalize_number(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    for (i, c) in raw.trim().chars().enumerate() {
+        match c {
+            '+' if i == 0 => out.push('+'),
+            '0'..='9' => out.push(c),
+            '-' | '.' | ' ' | '(' | ')' => {}
+            _ => return None,
+        }
+    }
+    (out.len() > usize::from(out.starts_with('+'))).then_some(out)
+}
+
+/// The queue a dialled number reaches: an exact rule wins, then the longest matching prefix;
+/// `None` (answer 404, touch nothing) when no rule matches.
+pub fn route_for<'a>(dialled: &str, routes: &'a [DidRoute]) -> Option<&'a QueueId> {
+    let number = normalize_number(dialled)?;
+    if let Some(r) = routes.iter().find(|r| r.number == number) {
+        return Some(&r.queue);
+    }
+    routes
+        .iter()
+        .filter_map(|r| {
+            let prefix = r.number.strip_suffix('*')?;
+            number
+                .starts_with(prefix)
+                .then_some((prefix.len(), &r.queue))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, q)| q)
+}
+
+/// What a response to our outbound INVITE means for the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// 100: the carrier is working on it; nothing to show.
+    Trying,
+    /// 180 or 183 (any other 1xx too): the far end rings.
+    Ringing,
+    /// 2xx: answered; the call connects.
+    Answered,
+    /// The attempt is over without an answer, with this result.
+    Over(CallResult),
+}
+
+/// Reads a SIP status code of a response to our INVITE. 486 Busy Here, 600 Busy Everywhere
+/// and 603 Decline are `busy`; 408, 480 and 487 (our CANCEL after the ring time) are `not
+/// answered`; every other final (3xx redirects are not followed, 4xx–6xx) is `failed`.
+pub fn progress_of(status: u16) -> Progress {
+    match status {
+        100 => Progress::Trying,
+        101..=199 => Progress::Ringing,
+        200..=299 => Progress::Answered,
+        486 | 600 | 603 => Progress::Over(CallResult::Busy),
+        408 | 480 | 487 => Progress::Over(CallResult::NotAnswered),
+        _ => Progress::Over(CallResult::Failed),
+    }
+}
+
+/// What is known of a trunk call's liveness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Liveness {
+    /// When media last came from the carrier (or when the call was answered, before any).
+    pub last_rtp: Timestamp,
+    /// When the session must be refreshed by (RFC 4028 session timer), if one was agreed.
+    pub session_expires: Option<Timestamp>,
+}
+
+/// Why a trunk call is over without a BYE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dead {
+    /// No RTP from the carrier for the configured time.
+    NoMedia,
+    /// The session timer ran out without a refresh.
+    SessionExpired,
+}
+
+/// Whether the call is dead at `now`: no RTP for `rtp_timeout`, or past its session expiry
+/// (the session timer is checked first: it is the carrier's own statement). On hold the
+/// carrier may stop sending: the shell passes `None` for `rtp_timeout` then.
+pub fn dead_at(now: Timestamp, live: Liveness, rtp_timeout: Option<Duration>) -> Option<Dead> {
+    if live.session_expires.is_some_and(|t| now >= t) {
+        return Some(Dead::SessionExpired);
+    }
+    match rtp_timeout {
+        Some(t) if now >= live.last_rtp + t => Some(Dead::NoMedia),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ranges_hold_what_they_say_and_refuse_what_is_not_a_range() {
+        let net = Cidr::parse("203.0.113.0/24").unwrap();
+        assert!(net.contains(ip("203.0.113.7")));
+        assert!(!net.contains(ip("203.0.114.7")));
+        assert!(net.contains(ip("::ffff:203.0.113.9")), "IPv4-mapped");
+        assert!(!net.contains(ip("2001:db8::1")));
+        let one = Cidr::parse("198.51.100.10").unwrap();
+        assert!(one.contains(ip("198.51.100.10")));
+        assert!(!one.contains(ip("198.51.100.11")));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        let v6 = Cidr::parse("2001:db8::/32").unwrap();
+        assert!(v6.contains(ip("2001:db8:1::5")));
+        assert!(!v6.contains(ip("2001:db9::5")));
+        for bad in [
+            "",
+            "carrier.example.org",
+            "10.0.0.0/33",
+            "10.0.0.0/x",
+            "::/129",
+        ] {
+            assert!(Cidr::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_message_belongs_to_the_first_trunk_whose_range_holds_its_source() {
+        let trunks = vec![
+            ("carrier-a", vec![Cidr::parse("203.0.113.0/24").unwrap()]),
+            (
+                "carrier-b",
+                vec![
+                    Cidr::parse("203.0.113.50").unwrap(),
+                    Cidr::parse("198.51.100.0/28").unwrap(),
+                ],
+            ),
+        ];
+        assert_eq!(trunk_for(ip("203.0.113.50"), &trunks), Some(&"carrier-a"));
+        assert_eq!(trunk_for(ip("198.51.100.3"), &trunks), Some(&"carrier-b"));
+        assert_eq!(trunk_for(ip("198.51.100.16"), &trunks), None);
+        assert_eq!(trunk_for(ip("127.0.0.1"), &trunks), None);
+    }
+
+    #[test]
+    fn a_dialled_number_reaches_its_exact_route_else_the_longest_prefix() {
+        let routes = vec![
+            DidRoute {
+                number: "+322555*".into(),
+                queue: "sales".into(),
+            },
+            DidRoute {
+                number: "+3225550100".into(),
+                queue: "support".into(),
+            },
+            DidRoute {
+                number: "+32255501*".into(),
+                queue: "billing".into(),
+            },
+        ];
+        let q = |n: &str| route_for(n, &routes).map(|q| q.as_str().to_owned());
+        assert_eq!(q("+3225550100").as_deref(), Some("support"));
+        assert_eq!(
+            q("+32 2 555 01 00").as_deref(),
+            Some("support"),
+            "separators"
+        );
+        assert_eq!(q("+3225550199").as_deref(), Some("billing"));
+        assert_eq!(q("+3225559999").as_deref(), Some("sales"));
+        assert_eq!(q("+4420"), None);
+        assert_eq!(q("3225550100"), None, "no + is another number");
+        assert_eq!(q("+32;drop"), None);
+        assert_eq!(normalize_number("+"), None);
+        assert_eq!(
+            normalize_number(" (02) 555-01.00 ").as_deref(),
+            Some("025550100")
+        );
+        assert_eq!(normalize_number("1+2"), None);
+    }
+
+    #[test]
+    fn responses_to_an_outbound_invite_give_the_seeds_results() {
+        assert_eq!(progress_of(100), Progress::Trying);
+        assert_eq!(progress_of(180), Progress::Ringing);
+        assert_eq!(progress_of(183), Progress::Ringing);
+        assert_eq!(progress_of(200), Progress::Answered);
+        for busy in [486, 600, 603] {
+            assert_eq!(
+                progress_of(busy),
+                Progress::Over(CallResult::Busy),
+                "{busy}"
+            );
+        }
+        for unanswered in [408, 480, 487] {
+            assert_eq!(
+                progress_of(unanswered),
+                Progress::Over(CallResult::NotAnswered),
+                "{unanswered}"
+            );
+        }
+        for failed in [302, 403, 404, 488, 500, 503, 604] {
+            assert_eq!(
+                progress_of(failed),
+                Progress::Over(CallResult::Failed),
+                "{failed}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_call_is_dead_when_its_media_or_its_session_timer_runs_out() {
+        let t = |s: i64| Timestamp::from_millis(s * 1000);
+        let live = Liveness {
+            last_rtp: t(100),
+            session_expires: Some(t(200)),
+        };
+        let thirty = Some(Duration::from_secs(30));
+        assert_eq!(dead_at(t(129), live, thirty), None);
+        assert_eq!(dead_at(t(130), live, thirty), Some(Dead::NoMedia));
+        assert_eq!(dead_at(t(150), live, None), None, "on hold: media may stop");
+        assert_eq!(dead_at(t(200), live, None), Some(Dead::SessionExpired));
+        assert_eq!(dead_at(t(200), live, thirty), Some(Dead::SessionExpired));
+        let no_timer = Liveness {
+            session_expires: None,
+            ..live
+        };
+        assert_eq!(dead_at(t(10_000), no_timer, None), None);
+    }
+}
