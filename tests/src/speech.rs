@@ -408,13 +408,23 @@ pub fn repeated_phrase(text: &str) -> Option<String> {
     None
 }
 
-/// Whether segment `s` belongs to sentence `i` of `spans`: its middle within the sentence's
-/// span, with a margin for the voice gate, and before the next sentence starts.
+/// Whether segment `s` belongs to sentence `i` of `spans`: its middle is nearer to this
+/// sentence than to its neighbours (the boundary is the middle of the pause between two
+/// sentences; 500 ms before the first and 1.5 s after the last). A segment's times are
+/// estimates, and the voice gate's 200 ms of pre-roll puts the first word of a sentence a
+/// little before its start: a boundary at the next sentence's start gave that word to the
+/// sentence before.
 pub fn belongs(spans: &[(u64, u64)], i: usize, s: &Segment) -> bool {
     let (start, end) = spans[i];
-    let until = spans.get(i + 1).map_or(u64::MAX, |n| n.0);
+    let from = match i.checked_sub(1).map(|p| spans[p].1) {
+        Some(prev_end) => (prev_end + start) / 2,
+        None => start.saturating_sub(500),
+    };
+    let until = spans
+        .get(i + 1)
+        .map_or(end + 1_500, |next| (end + next.0) / 2);
     let mid = (s.start_ms + s.end_ms) / 2;
-    mid + 500 >= start && mid < until.min(end + 1_500)
+    mid >= from && mid < until
 }
 
 /// The finals that belong to each sentence (see [`belongs`]), joined.
