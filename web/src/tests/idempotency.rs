@@ -154,31 +154,18 @@ async fn keys_are_kept_across_a_restart() {
         dir.path().join("db.sqlite").display()
     );
     let body = json!({"from": "+15559990003", "queue": "support"}).to_string();
+    let create = async |app: &Router, root: &str| {
+        keyed(app, Method::POST, "/api/v1/calls", root, "k-restart", &body).await
+    };
     let (app, yard) = app_with(Config::demo(), Store::connect(&url).await.unwrap()).await;
     let root = login(&app, "root").await;
-    let (s, _, first) = keyed(
-        &app,
-        Method::POST,
-        "/api/v1/calls",
-        &root,
-        "k-restart",
-        &body,
-    )
-    .await;
+    let (s, _, first) = create(&app, &root).await;
     assert_eq!(s, StatusCode::CREATED, "{first}");
     yard.shutdown().await;
     drop(app);
 
     let (app, _yard) = app_with(Config::demo(), Store::connect(&url).await.unwrap()).await;
-    let (s, replayed, again) = keyed(
-        &app,
-        Method::POST,
-        "/api/v1/calls",
-        &root,
-        "k-restart",
-        &body,
-    )
-    .await;
+    let (s, replayed, again) = create(&app, &root).await;
     assert_eq!((s, replayed), (StatusCode::CREATED, true), "{again}");
     assert_eq!(again["id"], first["id"]);
     assert_eq!(calls_from(&app, &root, "+15559990003").await, 1);
