@@ -1,7 +1,8 @@
 // Browser media test: a customer calls from /call, the agent answers in /agent, each in its
 // own headless Chromium whose fake microphone plays a tone from a WAV file. Checks that each
 // side hears the other's tone, that hold plays hold music to the customer and cuts the
-// customer off from the agent, that resume brings the audio back, and drives the recording
+// customer off from the agent, that resume brings the audio back, that a colleague (bob, in a
+// third panel) who answers a consult hears the agent, and drives the recording
 // (start, mask, unmask, stop) and the end of the call. Fails at the first unmet expectation
 // with a non-zero exit; on success prints one `RESULT {json}` line (the call id and the
 // recording's server timestamps) for the Rust test that checks `<call id>.wav`.
@@ -330,6 +331,52 @@ async function scenario(root, agent, customer) {
   );
   log(`agent receives ${resumedGrowth} packets/s again`);
   await expectTone('agent', agent, CUSTOMER_HZ);
+
+  // 5b. A consult: bob, in a panel of his own, answers and talks with alice (he hears her
+  // tone, his leg carries audio both ways); cancel sends him back and alice resumes.
+  log('step 5b: consult bob, who hears alice');
+  const colleague = await agent.context().newPage();
+  watchConsole('colleague', colleague);
+  colleague.setDefaultTimeout(WAIT_MS);
+  await colleague.goto(`${BASE_URL}/agent`);
+  await colleague.fill('#username', 'bob');
+  await colleague.fill('#password', 'demo');
+  await colleague.click('#login');
+  await colleague.waitForSelector('#status', { state: 'visible' });
+  if ((await colleague.inputValue('#status')) !== 'ready') await colleague.selectOption('#status', 'ready');
+  await waitFor('bob to be ready', async () => (await api('GET', '/agents/bob', root)).status, (s) => s === 'ready');
+  await agent.click('#transfer-panel summary');
+  await agent.selectOption('#transfer-type', 'agent');
+  await agent.fill('#transfer-target', 'bob');
+  await agent.click('#consult');
+  await colleague.waitForSelector('#offer', { state: 'visible' });
+  await colleague.click('#accept');
+  await expectFlowing('colleague', colleague);
+  await expectTone('colleague', colleague, AGENT_HZ);
+  const bobLeg = await waitFor(
+    "GET /calls/{id}/media to show bob's leg connected with > 50 packets each way",
+    async () => {
+      const m = await api('GET', `/calls/${callId}/media`, root);
+      return (m.participants || []).find((p) => JSON.stringify(p).includes('"bob"'));
+    },
+    (p) => p && p.stats.connected && p.stats.packets_received > 50 && p.stats.packets_sent > 50
+  );
+  log(`bob's leg: ${JSON.stringify(bobLeg.stats)}`);
+  await agent.click('#consult-cancel');
+  await waitFor(
+    "bob's panel to close its audio",
+    () => colleague.evaluate(() => window.switchyard.pc === null),
+    (closed) => closed
+  );
+  await waitFor('bob to be ready again', async () => (await api('GET', '/agents/bob', root)).status, (s) => s === 'ready');
+  await toggle(agent, 'hold', false);
+  await waitFor('the customer page to say connected after the consult', () => customerState(customer), (s) => s === 'connected');
+  await expectTone('agent', agent, CUSTOMER_HZ);
+  {
+    const err = await shownError(colleague);
+    if (err) fail(`bob's panel shows an error: ${err}`);
+  }
+  await colleague.close();
 
   // 6. Recording with a masked stretch, then the end of the call.
   log('step 6: recording, mask, hang-up, wrap-up');

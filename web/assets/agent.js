@@ -772,23 +772,35 @@
     }
   }
 
+  /** Whether this agent talks on the call: its owner, the colleague it consults once that
+   * colleague answered, or the third party of its conference. */
+  function talksOn(call) {
+    const mine = me();
+    return (
+      call.agent === mine ||
+      !!(call.consult && call.consult.agent === mine && call.consult.answered) ||
+      !!(call.conference && call.conference.third && call.conference.third.id === mine)
+    );
+  }
+
   /** Closes the audio of a call that ended or left this agent. */
   function reconcileMedia(call) {
     if (!call || !state.media.has(call.id)) return;
     if (isFinal(call)) closeMedia(call.id);
     else if (call.transfer && call.transfer.from === me()) closeMedia(call.id, true);
-    else if (call.agent && call.agent !== me()) closeMedia(call.id, true);
+    else if (!talksOn(call)) closeMedia(call.id, true);
     applyMute();
   }
 
-  /** The agent's own connected call gets audio on this page: accept opens it at once; this
-   * covers a call taken, taken back, completed to this agent, dialed out, or already up when
-   * the panel (re)loaded — the server replaces the agent's earlier leg with this one. Tried
-   * once per call; #reconnect-audio tries again. */
+  /** A connected call this agent talks on gets audio on this page: accept opens it at once;
+   * this covers a call taken, taken back, completed to this agent, dialed out, a consult or
+   * conference it was brought into, or one already up when the panel (re)loaded — the server
+   * replaces the agent's earlier leg with this one. Tried once per call; #reconnect-audio
+   * tries again. */
   function autoStartMedia() {
     const call = state.call;
     if (!call || !state.agent) return;
-    if (call.state !== 'connected' || call.agent !== me()) return;
+    if (call.state !== 'connected' || !talksOn(call)) return;
     if (state.agent.call_id !== call.id) return;
     if (state.mediaTried.has(call.id)) return;
     startMedia(call.id);
@@ -812,7 +824,7 @@
     state.call = answered;
     render();
     scheduleRefresh();
-    if (answered.agent === me() && answered.state === 'connected') await startMedia(answered.id);
+    if (answered.state === 'connected' && talksOn(answered)) await startMedia(answered.id);
   }
 
   async function decline() {
