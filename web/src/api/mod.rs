@@ -475,14 +475,22 @@ pub(crate) async fn hangup(
     let party = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        serde_json::from_slice::<HangupBody>(&body)
-            .map_err(|e| {
-                AppError::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed_json",
-                    format!("hangup body: {e}"),
-                )
-            })?
+        let value: Value = serde_json::from_slice(&body).map_err(|e| {
+            AppError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("hangup body: {e}"),
+            )
+        })?;
+        // As everywhere: a body is an object (`[]` is not "every field absent").
+        if !value.is_object() {
+            return Err(AppError::invalid(
+                "not_an_object",
+                "the body must be a JSON object",
+            ));
+        }
+        serde_json::from_value::<HangupBody>(value)
+            .map_err(|e| AppError::invalid("invalid_body", format!("hangup body: {e}")))?
             .party
     };
     let by = match (party.as_deref(), c.role) {

@@ -501,6 +501,14 @@ async fn bad_input_gets_its_4xx_and_changes_nothing() {
         refused(&app, Method::POST, &path("hangup"), &bob, as_customer).await,
         (StatusCode::FORBIDDEN, "forbidden".into())
     );
+    // A hang-up body is an object or nothing: `[]` is not read as "no party".
+    for (body, code) in [("[]", "not_an_object"), (r#"{"party":7}"#, "invalid_body")] {
+        assert_eq!(
+            refused(&app, Method::POST, &path("hangup"), &alice, Some(body)).await,
+            (StatusCode::UNPROCESSABLE_ENTITY, code.into()),
+            "{body}"
+        );
+    }
     let (_, after) = call(
         &app,
         Method::GET,
