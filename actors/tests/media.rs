@@ -452,7 +452,8 @@ async fn a_failed_media_actor_leaves_the_call_up_and_a_new_offer_starts_another(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_queues_hold_music_file_plays_to_its_waiting_customer_and_a_bad_one_is_refused() {
+async fn a_queues_hold_music_plays_to_its_waiting_customer_follows_a_transfer_and_a_bad_file_is_refused(
+) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("music.wav");
     // One second of 700 Hz at 16 kHz: resampled to the bridge's 8 kHz at start.
@@ -484,6 +485,40 @@ async fn a_queues_hold_music_file_plays_to_its_waiting_customer_and_a_bad_one_is
     settle_then_talk(&mut [&mut customer], 1_000).await;
     assert!(hears(&customer, 700.0), "the queue's music file");
     assert!(music(&customer) < 0.001, "not the default tones");
+
+    // Sent on to another queue, the customer hears that queue's music.
+    let file2 = dir.path().join("music2.wav");
+    let mut rec = actors::media::wav::Recorder::new(
+        std::io::BufWriter::new(std::fs::File::create(&file2).unwrap()),
+        16_000,
+    )
+    .unwrap();
+    rec.write(
+        &Sine::new(1_100.0, 16_000, 8_000).take(16_000),
+        engine::call::Recording::On,
+    )
+    .unwrap();
+    rec.finish().unwrap();
+    let two = format!(
+        "{}[[queues]]\nid = \"q2\"\nhold_music = {:?}\n",
+        with_music(&file),
+        file2.display().to_string()
+    );
+    let yard = Switchyard::start(Config::from_toml(&two).unwrap(), Store::memory())
+        .await
+        .unwrap();
+    let id = answered_call(&yard).await;
+    yard.accept(&id, "alice").await.unwrap();
+    let mut customer = join(&yard, &id, Participant::Customer, 440.0).await;
+    let to_q2 = engine::call::Target::Queue { id: "q2".into() };
+    yard.control(&id, "alice", Control::Transfer(to_q2))
+        .await
+        .unwrap();
+    talk(&mut [&mut customer], 1_000).await;
+    customer.heard.clear();
+    talk(&mut [&mut customer], 1_000).await;
+    assert!(hears(&customer, 1_100.0), "the new queue's music");
+    assert!(!hears(&customer, 700.0), "not the first queue's any more");
 
     let missing = Config::from_toml(&with_music(&dir.path().join("nope.wav"))).unwrap();
     let err = Switchyard::start(missing, Store::memory())

@@ -453,6 +453,11 @@ impl Actor for MediaActor {
                 if let Some(tx) = &st.plan {
                     let _ = tx.send(plan);
                 }
+                if queue != st.queue {
+                    // Waiting in another queue now: that queue's hold music.
+                    let music = Music::new(self.registry.music.get(&queue).cloned());
+                    let _ = st.cmds.send(PumpCmd::Music(music));
+                }
                 st.queue = queue;
                 self.follow_transcripts(st);
                 if let (Some(digits), Some(leg)) = (dtmf, st.legs.get(&Participant::Customer)) {

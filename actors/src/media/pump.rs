@@ -44,6 +44,8 @@ pub enum PumpCmd {
     Unfork(Participant),
     /// A party left: stop carrying its leg.
     Remove(Participant),
+    /// The call moved to another queue (a transfer, an overflow): its hold music from now on.
+    Music(Music),
 }
 
 /// Frames of backlog kept per source for mixing and recording: enough to ride out jitter,
@@ -188,6 +190,7 @@ pub fn spawn(
                             retire(old);
                         }
                     }
+                    Some(PumpCmd::Music(m)) => music = m,
                 },
                 Some((slot, samples)) = wide.recv() => {
                     let io = slots.get(&slot).and_then(|who| legs.get_mut(who));
