@@ -289,6 +289,32 @@ async function scenario(root, sup, agent, customer) {
     );
     const said = heard.lines.filter((l) => l.leg === 'customer' && l.stability === 'final');
     log(`customer said "${process.env.CUSTOMER_SAYS}"; the supervisor read: ${JSON.stringify(said.map((l) => l.text))}`);
+    // The queue's keyword alert (J4), raised by the real model's final: on the call's row,
+    // on the line that said it, and in the call's alert list.
+    if (process.env.ALERT_PHRASE) {
+      const phrase = process.env.ALERT_PHRASE;
+      const alert = await waitFor(
+        `the supervisor page to highlight the alert "${phrase}"`,
+        () =>
+          sup.evaluate(({ id, phrase }) => {
+            const li = document.querySelector(`#calls li[data-call-id="${CSS.escape(id)}"]`);
+            const flag = li && li.querySelector('.alert-flag');
+            const line = document.querySelector('#transcript .line.alert[data-alert]');
+            const listed = [...document.querySelectorAll('#transcript-alerts li.alert')].map((a) => a.textContent);
+            return {
+              row: li ? li.dataset.alert || null : null,
+              flag: flag && !flag.hidden ? flag.textContent : null,
+              line: line ? line.dataset.alert : null,
+              listed,
+              phrase,
+            };
+          }, { id: callId, phrase }),
+        (a) => a && a.row && a.flag && a.flag.includes(a.phrase) && a.line && a.listed.some((t) => t.includes(a.phrase)),
+        WORDS_WAIT_MS,
+        100
+      );
+      log(`keyword alert shown: ${JSON.stringify(alert)}`);
+    }
     for (const l of heard.lines) {
       const w = norm(l.text);
       for (let i = 0; i + 3 <= w.length; i++) {

@@ -3,7 +3,10 @@
 //! microphones play espeak-ng's speech, and a supervisor on `/supervisor`, driven by
 //! `tests/browser/transcript.mjs`. The script checks that the supervisor's page shows the
 //! customer's sentence in the right words on the customer's lines, no line with a phrase
-//! written twice, that the supervisor's page and the agent's panel show lines for both legs, that hold shows both legs paused with no new lines,
+//! written twice, the queue's keyword alert that sentence says raised from the real model's
+//! words and highlighted on the call's row, its line and the alert list, that the supervisor's
+//! page and the agent's panel show lines for both legs, that hold shows both legs paused with
+//! no new lines,
 //! and that resume brings them back. A second run without a model checks that both pages say
 //! transcription is off.
 //!
@@ -20,7 +23,9 @@ use tests::speech::{self, Voice};
 use tests::{browser_dir, browser_tools_present, start_server, Database};
 
 /// The customer's and the agent's words.
-const CUSTOMER_SAYS: &str = "I would like to cancel my subscription at the end of the month.";
+const CUSTOMER_SAYS: &str = "I would like to cancel my account at the end of the month.";
+/// The demo support queue's keyword alert that sentence says (J4, severity warning).
+const ALERT_PHRASE: &str = "cancel my account";
 const AGENT_SAYS: &str = "Thank you for calling customer support, how can I help you today?";
 
 /// `text` spoken by espeak-ng at 48 kHz with a second of silence around it, as a WAV that
@@ -42,7 +47,8 @@ fn run_script(base: &str, wavs: (&Path, &Path), no_model: bool) -> String {
         .env("BASE_URL", base)
         .env("CUSTOMER_WAV", wavs.0)
         .env("AGENT_WAV", wavs.1)
-        .env("CUSTOMER_SAYS", CUSTOMER_SAYS);
+        .env("CUSTOMER_SAYS", CUSTOMER_SAYS)
+        .env("ALERT_PHRASE", ALERT_PHRASE);
     if no_model {
         cmd.env("NO_MODEL", "1");
     }
