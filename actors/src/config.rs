@@ -833,6 +833,10 @@ mod tests {
             ),
             ("[transcription]\nfinal_beam_size = 0\n", "final_beam_size"),
             ("[transcription]\nfinal_beam_size = 17\n", "final_beam_size"),
+            (
+                "[security]\ntrusted_proxies = [\"proxy.local\"]\n",
+                "security.trusted_proxies",
+            ),
         ] {
             let err = Config::from_toml(bad).unwrap_err().to_string();
             assert!(err.contains(says), "{bad}: {err}");

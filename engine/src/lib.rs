@@ -23,6 +23,7 @@ pub mod compliance;
 mod error;
 mod ids;
 pub mod login;
+pub mod net;
 pub mod queue;
 pub mod routing;
 pub mod schedule;

@@ -85,10 +85,8 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let owner = match req.headers().get(axum::http::header::AUTHORIZATION) {
         Some(auth) => format!("token:{}", token_hash(auth.to_str().unwrap_or_default())),
         None => {
-            let addr = req
-                .extensions()
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
+            let addr = crate::login::client_ip(req.extensions(), req.headers(), &state)
+                .map(|ip| ip.to_string())
                 .unwrap_or_default();
             format!("address:{addr}")
         }

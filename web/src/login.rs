@@ -226,22 +226,51 @@ impl PerAddress {
 }
 
 /// The client's address, where the server was started with connection info (as `serve`
-/// and the `switchyard` binary do). Behind a reverse proxy this is the proxy's address.
+/// and the `switchyard` binary do): the connection's peer, or, when that peer is one of
+/// `[security] trusted_proxies`, the client its `X-Forwarded-For` names
+/// ([`engine::net::client_address`]).
 pub struct ClientAddr(pub Option<IpAddr>);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+/// The client's address of a request (see [`ClientAddr`]).
+pub fn client_ip(
+    extensions: &axum::http::Extensions,
+    headers: &axum::http::HeaderMap,
+    state: &crate::AppState,
+) -> Option<IpAddr> {
+    let peer = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?
+        .0
+        .ip();
+    let trusted = state.yard.config().security.trusted_proxies();
+    if trusted.is_empty() {
+        return Some(peer);
+    }
+    // Several X-Forwarded-For headers read as one list, in order.
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let hops = hops.join(",");
+    Some(engine::net::client_address(
+        peer,
+        (!hops.is_empty()).then_some(hops.as_str()),
+        &trusted,
+    ))
+}
+
+impl axum::extract::FromRequestParts<crate::AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _: &S,
+        state: &crate::AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+        Ok(ClientAddr(client_ip(
+            &parts.extensions,
+            &parts.headers,
+            state,
+        )))
     }
 }
 

@@ -28,6 +28,10 @@ pub struct SecurityConfig {
     /// The bearer token `GET /metrics` asks for; without one, only clients on loopback may
     /// scrape. A secret: it stays in the configuration file.
     pub metrics_token: Option<String>,
+    /// Reverse proxies (addresses or ranges, `10.0.0.0/8`) whose `X-Forwarded-For` names the
+    /// client: per-address limits and the metrics' loopback rule then apply to the client,
+    /// not to the proxy. Empty: the connection's peer is the client, whatever it claims.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for SecurityConfig {
@@ -42,6 +46,7 @@ impl Default for SecurityConfig {
             session_max_hours: 12,
             web_calls_per_minute_per_address: 5,
             metrics_token: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -70,7 +75,18 @@ impl SecurityConfig {
         if !(1..=30 * 24).contains(&self.session_max_hours) {
             return Err("security.session_max_hours: give 1 to 720 (30 days)".into());
         }
+        for p in &self.trusted_proxies {
+            engine::net::Cidr::parse(p).map_err(|e| format!("security.trusted_proxies: {e}"))?;
+        }
         Ok(())
+    }
+
+    /// The trusted proxies' ranges (checked by [`SecurityConfig::validate`]).
+    pub fn trusted_proxies(&self) -> Vec<engine::net::Cidr> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| engine::net::Cidr::parse(p).ok())
+            .collect()
     }
 
     /// The session lifetime rule.

@@ -140,3 +140,77 @@ async fn idle_and_old_sessions_are_over() {
     let seen = row.map_or(0, |r| r.last_seen_at);
     assert!(seen >= now - 1_000, "last seen {seen}, before {now}");
 }
+
+/// Behind a trusted reverse proxy, the client is the one its `X-Forwarded-For` names: the
+/// per-address login limit counts clients, not the proxy, and a forged header from anyone
+/// else changes nothing; the metrics' loopback rule does not open to clients of a proxy
+/// on loopback.
+#[tokio::test]
+async fn a_trusted_proxy_forwards_its_clients_addresses_and_nobody_else_does() {
+    let toml = format!(
+        "{}\n[security]\nlogins_per_minute_per_address = 1\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n",
+        actors::config::DEMO_TOML
+    );
+    let (app, _) = app_with(Config::from_toml(&toml).unwrap(), Store::memory()).await;
+    let send =
+        |method: Method, path: &'static str, peer: &'static str, xff: Option<&'static str>| {
+            let app = app.clone();
+            async move {
+                let mut req = Request::builder().method(method).uri(path);
+                if let Some(x) = xff {
+                    req = req.header("x-forwarded-for", x);
+                }
+                let body = json!({"username": "alice", "password": "wrong"}).to_string();
+                let mut req = req
+                    .header("content-type", "application/json")
+                    .body(Body::from(body))
+                    .unwrap();
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo::<std::net::SocketAddr>(
+                        peer.parse().unwrap(),
+                    ));
+                let res = app.oneshot(req).await.unwrap();
+                let status = res.status();
+                let bytes = res.into_body().collect().await.unwrap().to_bytes();
+                (
+                    status,
+                    serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+                )
+            }
+        };
+    let login = |peer, xff| send(Method::POST, "/api/v1/sessions", peer, xff);
+    // Two clients behind the proxy: one attempt each is theirs.
+    let proxy = "127.0.0.1:40000";
+    assert_eq!(
+        login(proxy, Some("198.51.100.1")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(proxy, Some("198.51.100.2")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, v) = login(proxy, Some("198.51.100.1")).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_logins")
+    );
+    // A forged left part does not make a new client of the same one.
+    let (s, _) = login(proxy, Some("6.6.6.6, 198.51.100.2")).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    // An untrusted peer's header is not believed: it is limited as itself.
+    let outsider = "203.0.113.5:40000";
+    assert_eq!(
+        login(outsider, Some("198.51.100.3")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, _) = login(outsider, Some("198.51.100.4")).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    // Metrics: a client of the proxy on loopback is not on loopback.
+    let metrics = |xff| send(Method::GET, "/metrics", proxy, xff);
+    assert_eq!(metrics(None).await.0, StatusCode::OK);
+    let (s, v) = metrics(Some("198.51.100.9")).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::FORBIDDEN, "metrics_forbidden")
+    );
+}
