@@ -6,6 +6,7 @@
 //!
 //! Keys belong to the caller (its bearer token, or its address on public paths) and the
 //! operation (method and path), and are kept 24 hours in the store, across restarts. Answers
+//! that carry a credential (`POST /sessions`, `POST /web-calls`) are never kept. Answers
 //! with 5xx or 429 are not kept: the command did not happen, so a retry runs again. A crash
 //! after the command was applied but before its answer was kept lets a retry apply it again.
 
@@ -60,12 +61,21 @@ fn sha256_hex(parts: &[&[u8]]) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Operations whose answer carries a credential (a session token, a web call's customer
+/// token): never kept, since the store holds no usable token (K3). A retried login makes
+/// another session and a retried web call another call; the key is ignored there.
+/// (Paths as the API router sees them, its `/api/v1` prefix taken off by the nesting.)
+const NOT_KEPT: &[&str] = &["/sessions", "/web-calls"];
+
 /// The middleware.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let changes = matches!(
         *req.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    );
+    ) && !(req.method() == Method::POST && {
+        let path = req.uri().path();
+        NOT_KEPT.contains(&path.strip_prefix("/api/v1").unwrap_or(path))
+    });
     let Some(key) = req.headers().get(HEADER).filter(|_| changes) else {
         return next.run(req).await;
     };

@@ -170,3 +170,26 @@ async fn keys_are_kept_across_a_restart() {
     assert_eq!(again["id"], first["id"]);
     assert_eq!(calls_from(&app, &root, "+15559990003").await, 1);
 }
+
+#[tokio::test]
+async fn an_answer_carrying_a_token_is_never_kept() {
+    let app = setup().await;
+    let body = json!({"username": "alice", "password": "demo"}).to_string();
+    let login_with_key = || {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/sessions")
+            .header("content-type", "application/json")
+            .header("idempotency-key", "login-1")
+            .body(Body::from(body.clone()))
+            .unwrap();
+        app.clone().oneshot(req)
+    };
+    let first = login_with_key().await.unwrap();
+    let again = login_with_key().await.unwrap();
+    assert!(!again.headers().contains_key("idempotent-replayed"));
+    let token = |bytes: &[u8]| serde_json::from_slice::<Value>(bytes).unwrap()["token"].clone();
+    let a = first.into_body().collect().await.unwrap().to_bytes();
+    let b = again.into_body().collect().await.unwrap().to_bytes();
+    assert_ne!(token(&a), token(&b), "a new session, not a stored token");
+}
