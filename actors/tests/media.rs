@@ -451,23 +451,28 @@ async fn a_failed_media_actor_leaves_the_call_up_and_a_new_offer_starts_another(
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_queues_hold_music_plays_to_its_waiting_customer_follows_a_transfer_and_a_bad_file_is_refused(
-) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("music.wav");
-    // One second of 700 Hz at 16 kHz: resampled to the bridge's 8 kHz at start.
+/// One second of `hz` at 16 kHz written to `path` as a WAV; the path.
+fn tone_wav(path: &std::path::Path, hz: f64) -> std::path::PathBuf {
     let mut rec = actors::media::wav::Recorder::new(
-        std::io::BufWriter::new(std::fs::File::create(&file).unwrap()),
+        std::io::BufWriter::new(std::fs::File::create(path).unwrap()),
         16_000,
     )
     .unwrap();
     rec.write(
-        &Sine::new(700.0, 16_000, 8_000).take(16_000),
+        &Sine::new(hz, 16_000, 8_000).take(16_000),
         engine::call::Recording::On,
     )
     .unwrap();
     rec.finish().unwrap();
+    path.to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queues_hold_music_plays_to_its_waiting_customer_follows_a_transfer_and_a_bad_file_is_refused(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    // One second of 700 Hz at 16 kHz: resampled to the bridge's 8 kHz at start.
+    let file = tone_wav(&dir.path().join("music.wav"), 700.0);
     let with_music = |path: &std::path::Path| {
         let line = format!(
             "id = \"q\"\nhold_music = {:?}\n",
@@ -487,18 +492,7 @@ async fn a_queues_hold_music_plays_to_its_waiting_customer_follows_a_transfer_an
     assert!(music(&customer) < 0.001, "not the default tones");
 
     // Sent on to another queue, the customer hears that queue's music.
-    let file2 = dir.path().join("music2.wav");
-    let mut rec = actors::media::wav::Recorder::new(
-        std::io::BufWriter::new(std::fs::File::create(&file2).unwrap()),
-        16_000,
-    )
-    .unwrap();
-    rec.write(
-        &Sine::new(1_100.0, 16_000, 8_000).take(16_000),
-        engine::call::Recording::On,
-    )
-    .unwrap();
-    rec.finish().unwrap();
+    let file2 = tone_wav(&dir.path().join("music2.wav"), 1_100.0);
     let two = format!(
         "{}[[queues]]\nid = \"q2\"\nhold_music = {:?}\n",
         with_music(&file),

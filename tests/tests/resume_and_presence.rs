@@ -165,21 +165,34 @@ async fn an_agent_whose_panel_went_is_disconnected_and_its_offer_moves_on() -> a
         )
         .await?;
     let second_id = second["id"].as_str().unwrap().to_owned();
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let waiting = server
         .get(&format!("/api/v1/calls/{second_id}"), &sam)
         .await?;
     assert_eq!(waiting["state"], "waiting", "{waiting}");
 
-    // The panel is back: alice is Ready again and gets the waiting call.
+    // The panel is back: alice is Ready again and gets the waiting call, only then (the
+    // stream is in order: her return comes before the offer, and no offer to her before it).
     let _panel = server.events(&alice).await?;
-    watch
-        .next_matching(Duration::from_secs(10), |e| {
+    let (before, _) = watch
+        .until(Duration::from_secs(10), |e| {
             e["type"] == "call.offered"
                 && e["call_id"] == second_id.as_str()
                 && e["agent"] == "alice"
         })
         .await?;
+    let back = before.iter().position(|e| {
+        e["type"] == "agent.status" && e["agent"] == "alice" && e["reason"] == "panel_back"
+    });
+    assert!(
+        back.is_some(),
+        "offered before her panel was back: {before:?}"
+    );
+    assert!(
+        !before
+            .iter()
+            .any(|e| e["type"] == "call.offered" && e["agent"] == "alice"),
+        "alice was offered a call while disconnected: {before:?}"
+    );
     // bob never opened a panel: REST alone never disconnects him.
     eventually("bob still in service", Duration::from_secs(3), || async {
         (status("bob").await.ok()? == "in_service").then_some(())

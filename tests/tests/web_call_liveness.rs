@@ -113,9 +113,11 @@ async fn a_speaking_customer_stays_and_a_restart_ends_the_web_calls_it_cut() -> 
         .await?;
     customer.connected(Duration::from_secs(10)).await?;
     let frame = vec![800i16; 160];
+    // Paced like a microphone: a 20 ms frame every 20 ms.
+    let mut every = tokio::time::interval(Duration::from_millis(20));
     for _ in 0..200 {
+        every.tick().await;
         customer.send(&frame).await?;
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let call = server.get(&format!("/api/v1/calls/{id}"), &sam).await?;
     assert_eq!(

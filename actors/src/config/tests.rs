@@ -1,0 +1,193 @@
+//! Tests of the configuration: the demo, the README's example, and every refusal.
+
+use super::*;
+
+#[test]
+fn the_demo_setup_is_the_one_the_readme_promises() {
+    let c = Config::demo();
+    let queues: Vec<_> = c.queues.iter().map(|q| q.id.as_str()).collect();
+    assert_eq!(queues, ["support", "sales"]);
+    assert_eq!(c.members("support").len(), 3);
+    assert_eq!(c.members("sales")[0].0.as_str(), "carol");
+    let roles: Vec<_> = c
+        .users
+        .iter()
+        .map(|u| (u.username.as_str(), u.role))
+        .collect();
+    assert!(roles.contains(&("sam", Role::Supervisor)) && roles.contains(&("root", Role::Admin)));
+    assert!(c
+        .users
+        .iter()
+        .all(|u| u.password.as_deref() == Some("demo")));
+    assert!(c.is_demo());
+}
+
+#[test]
+fn the_readme_example_is_a_valid_configuration() {
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("```toml\n")
+        .expect("the README shows a configuration")
+        + 8;
+    let end = start + readme[start..].find("```").expect("closed");
+    let c = Config::from_toml(&readme[start..end]).unwrap();
+    assert_eq!(
+        (c.queues.len(), c.groups.len(), c.compliance.pin.as_deref()),
+        (2, 1, Some("2468"))
+    );
+    assert!(c.queues[0].outbound && c.queues[0].record);
+}
+
+#[test]
+fn media_settings_are_checked() {
+    let c = Config::from_toml(
+        "[media]\nudp_addrs = [\"0.0.0.0:0\"]\nice_servers = [{ urls = [\"stun:stun.example.org:3478\"] }, { urls = [\"turn:turn.example.org:3478\"], username = \"u\", credential = \"p\" }]\n",
+    )
+    .unwrap();
+    assert_eq!(c.media.ice_servers.len(), 2);
+    assert_eq!(Config::demo().media.udp_addrs, ["127.0.0.1:0"]);
+    for (bad, says) in [
+        ("[media]\nudp_addrs = [\"localhost\"]\n", "not an ip:port"),
+        (
+            "[media]\nice_servers = [{ urls = [\"turn:t.example.org\"] }]\n",
+            "needs username",
+        ),
+        (
+            "[media]\nice_servers = [{ urls = [\"http://x\"] }]\n",
+            "not a stun:",
+        ),
+        ("[media]\nice_servers = [{ urls = [] }]\n", "no urls"),
+    ] {
+        let err = Config::from_toml(bad).unwrap_err().to_string();
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn bad_references_are_refused_with_their_name() {
+    let text = DEMO_TOML.replace(
+        "queues = [\"support\", \"sales\"]",
+        "queues = [\"support\", \"billing\"]",
+    );
+    let err = Config::from_toml(&text).unwrap_err().to_string();
+    assert!(err.contains("unknown queue billing"), "{err}");
+    let err = Config::from_toml("[[queues]]\nid = \"q\"\nstrategy = \"fastest\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("fastest"), "{err}");
+    let err = Config::from_toml("[[queues]]\nid = \"q\"\noverflow = \"q\"\nmax_wait_secs = 5\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("overflow target"), "{err}");
+}
+
+#[test]
+fn keyword_alerts_are_read_and_checked() {
+    let q = |alerts: &str| format!("[[queues]]\nid = \"q\"\ntranscript = \"both\"\n{alerts}");
+    let c = Config::from_toml(&q("[[queues.alerts]]\nphrase = \"cancel my account\"\nseverity = \"critical\"\n[[queues.alerts]]\nphrase = \"refund\"\n")).unwrap();
+    let alerts = &c.queues[0].alerts;
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(
+        (alerts[0].phrase.as_str(), alerts[0].severity),
+        ("cancel my account", engine::alerts::Severity::Critical)
+    );
+    assert_eq!(alerts[1].severity, engine::alerts::Severity::Warning);
+    for (bad, says) in [
+        (
+            "[[queues.alerts]]\nphrase = \"\"\n",
+            "queue q: alerts: alert phrase \"\" has no words",
+        ),
+        (
+            "[[queues.alerts]]\nphrase = \"x\"\nseverity = \"urgent\"\n",
+            "urgent",
+        ),
+        ("[[queues.alerts]]\nseverity = \"info\"\n", "phrase"),
+        (
+            "[[queues.alerts]]\nphrase = \"refund\"\n[[queues.alerts]]\nphrase = \"Refund!\"\n",
+            "the same words",
+        ),
+    ] {
+        let err = Config::from_toml(&q(bad)).unwrap_err().to_string();
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+    let long = format!("[[queues.alerts]]\nphrase = \"{}\"\n", "y".repeat(101));
+    let err = Config::from_toml(&q(&long)).unwrap_err().to_string();
+    assert!(err.contains("longer than 100 characters"), "{err}");
+    let off = "[[queues]]\nid = \"q\"\n[[queues.alerts]]\nphrase = \"refund\"\n";
+    let err = Config::from_toml(off).unwrap_err().to_string();
+    assert!(
+        err.contains("queue q: alerts need a live transcript"),
+        "{err}"
+    );
+}
+
+#[test]
+fn presence_media_silence_and_beam_settings_are_checked() {
+    let c = Config::from_toml(
+        "[presence]\ngrace_secs = 5\n[media]\ncustomer_silence_secs = 30\n[transcription]\nfinal_beam_size = 1\n",
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            c.presence.grace_secs,
+            c.media.customer_silence_secs,
+            c.transcription.final_beam_size
+        ),
+        (5, 30, 1)
+    );
+    let d = Config::demo();
+    assert_eq!(
+        (
+            d.presence.grace_secs,
+            d.media.customer_silence_secs,
+            d.transcription.final_beam_size
+        ),
+        (15, 20, 5)
+    );
+    for (bad, says) in [
+        ("[presence]\ngrace_secs = 0\n", "presence.grace_secs"),
+        ("[presence]\ngrace = 5\n", "grace"),
+        (
+            "[media]\ncustomer_silence_secs = 0\n",
+            "media.customer_silence_secs",
+        ),
+        ("[transcription]\nfinal_beam_size = 0\n", "final_beam_size"),
+        ("[transcription]\nfinal_beam_size = 17\n", "final_beam_size"),
+        (
+            "[security]\ntrusted_proxies = [\"proxy.local\"]\n",
+            "security.trusted_proxies",
+        ),
+    ] {
+        let err = Config::from_toml(bad).unwrap_err().to_string();
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn cti_settings_are_checked() {
+    for (bad, says) in [
+        (
+            "[cti]\nallowed_origins = [\"https://crm.example.org/app\"]\n",
+            "is not an origin",
+        ),
+        ("[cti]\nallowed_origins = [\"crm.example.org\"]\n", "is not an origin"),
+        (
+            "[cti]\nconnectors = [{ kind = \"webhook\", name = \"h\", url = \"https://x.org\", secret = \"short\" }]\n",
+            "secret",
+        ),
+        (
+            "[cti]\nconnectors = [{ kind = \"webhook\", name = \"h\", url = \"https://x.org\", secret = \"0123456789abcdef\" }, { kind = \"webhook\", name = \"h\", url = \"https://y.org\", secret = \"0123456789abcdef\" }]\n",
+            "two connectors are named",
+        ),
+        ("[cti]\nretry = { max_attempts = 0 }\n", "max_attempts"),
+        ("[cti]\nconnectors = [{ kind = \"ftp\", name = \"h\" }]\n", "ftp"),
+    ] {
+        let err = Config::from_toml(bad).unwrap_err().to_string();
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+    let ok = Config::from_toml(
+        "[cti]\nallowed_origins = [\"https://crm.example.org\", \"http://localhost:8081\"]\n",
+    )
+    .unwrap();
+    assert_eq!(ok.cti.allowed_origins.len(), 2);
+}
