@@ -53,6 +53,9 @@ pub enum AgentMsg {
         status: Option<Status>,
         /// Status for after the current call.
         post_call_status: Option<Status>,
+        /// The ringing call the agent declines in the same step (then `status` is the one it
+        /// goes to).
+        declining: Option<CallId>,
         /// Answer.
         reply: RpcReplyPort<Result<AgentView, ActorError>>,
     },
@@ -192,6 +195,24 @@ pub(crate) struct AgentArgs {
 }
 
 impl AgentActor {
+    /// Tells a call that this agent no longer rings for it: it stepped away, or it declined.
+    /// The offer ends at once. A call that has gone meanwhile needs nothing.
+    fn withdraw_from(&self, agent: &AgentId, call: &CallId, declined: bool) {
+        let Some(r) = self.ctx.call(call) else {
+            return;
+        };
+        let agent = agent.clone();
+        let _ = if declined {
+            let (tx, _) = tokio::sync::oneshot::channel();
+            r.cast(CallMsg::Decline {
+                agent,
+                reply: tx.into(),
+            })
+        } else {
+            r.cast(CallMsg::WithdrawOffer { agent })
+        };
+    }
+
     fn view(&self, a: &Agent) -> AgentView {
         let conf = self.ctx.config.agent(a.id().as_str());
         AgentView {
@@ -376,16 +397,37 @@ impl Actor for AgentActor {
             AgentMsg::SetStatus {
                 status,
                 post_call_status,
+                declining,
                 reply,
             } => {
+                let mut left = None;
+                let mut declined = false;
                 self.apply(
                     &myself,
                     st,
                     reply,
-                    |a, now, custom| a.set_status(now, status, post_call_status, custom),
+                    |a, now, custom| {
+                        match (&declining, status) {
+                            (Some(call), Some(status)) => {
+                                a.decline_into(now, call, status, custom)?;
+                                declined = true;
+                            }
+                            (_, status) => {
+                                left = a.set_status(now, status, post_call_status, custom)?;
+                            }
+                        }
+                        Ok(())
+                    },
                     Self::view,
                 )
-                .await?
+                .await?;
+                // Saved in its new status: the call it rang for moves on at once.
+                let agent = st.agent.id();
+                match (left, declining) {
+                    (Some(call), _) => self.withdraw_from(agent, &call, false),
+                    (None, Some(call)) if declined => self.withdraw_from(agent, &call, true),
+                    _ => {}
+                }
             }
             AgentMsg::Lock { status, reply } => {
                 self.apply(
@@ -544,13 +586,7 @@ impl Actor for AgentActor {
                     if let Some(call) = ringing {
                         // The offer moves on at once: declined on the agent's behalf (the
                         // agent comes back through OfferWithdrawn, into Disconnected).
-                        if let Some(r) = self.ctx.call(&call) {
-                            let (tx, _) = tokio::sync::oneshot::channel();
-                            let _ = r.cast(CallMsg::Decline {
-                                agent: st.agent.id().clone(),
-                                reply: tx.into(),
-                            });
-                        }
+                        self.withdraw_from(st.agent.id(), &call, true);
                     }
                 }
             }

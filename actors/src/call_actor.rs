@@ -37,6 +37,11 @@ pub enum CallMsg {
         /// Answer.
         reply: RpcReplyPort<Result<Call, ActorError>>,
     },
+    /// An agent that rang for this call chose another status: its offer ends at once.
+    WithdrawOffer {
+        /// Which agent stepped away.
+        agent: AgentId,
+    },
     /// An agent declines.
     Decline {
         /// Which.
@@ -355,10 +360,14 @@ impl CallActor {
             };
             self.ctx.tell_agent(&a, msg);
         }
+        let wrap_up_limit = match &fx.wrap_up_in {
+            Some(q) => self.ctx.settings(q).wrap_up_limit,
+            None => settings.wrap_up_limit,
+        };
         for a in fx.wrap_up {
             let msg = AgentMsg::CallEnded {
                 call: id.clone(),
-                wrap_up_limit: settings.wrap_up_limit,
+                wrap_up_limit,
             };
             self.ctx.tell_agent(&a, msg);
         }
@@ -652,6 +661,14 @@ impl Actor for CallActor {
                     .decline(now, &agent, exclude_for)
                     .map_err(ActorError::from);
                 self.answer(&myself, st, reply, outcome).await?;
+            }
+            CallMsg::WithdrawOffer { agent } => {
+                let outcome = st
+                    .call
+                    .withdraw_offer(now, &agent)
+                    .map_err(ActorError::from);
+                let (tx, _) = tokio::sync::oneshot::channel();
+                self.answer(&myself, st, tx.into(), outcome).await?;
             }
             CallMsg::Hangup { by, reply } => {
                 let outcome = st.call.hangup(now, by).map_err(ActorError::from);

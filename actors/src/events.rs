@@ -170,6 +170,7 @@ pub fn call_event_name(e: &JourneyEvent) -> &'static str {
         JourneyEvent::Declined { .. } => "call.declined",
         JourneyEvent::TimedOut { .. } => "call.offer_timed_out",
         JourneyEvent::OfferWithdrawn { .. } => "call.offer_withdrawn",
+        JourneyEvent::SteppedAway { .. } => "call.stepped_away",
         JourneyEvent::AnsweredBy { .. } => "call.answered",
         JourneyEvent::TakenBy { .. } => "call.taken",
         JourneyEvent::Overflowed { .. } => "call.overflowed",
@@ -209,6 +210,7 @@ fn named_agent(e: &JourneyEvent) -> Option<&AgentId> {
         | JourneyEvent::Declined { agent }
         | JourneyEvent::TimedOut { agent }
         | JourneyEvent::OfferWithdrawn { agent }
+        | JourneyEvent::SteppedAway { agent }
         | JourneyEvent::AnsweredBy { agent }
         | JourneyEvent::TakenBy { agent }
         | JourneyEvent::ConsultOffered { agent }

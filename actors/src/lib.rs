@@ -41,3 +41,5 @@ pub use switchyard::{QueueView, Sort, StartOptions, Switchyard, UnassignedCall};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_routing;

@@ -351,16 +351,28 @@ impl Switchyard {
         Ok(self.ctx.store.list_calls(state, limit).await?)
     }
 
-    async fn to_call(
+    /// Asks a call's actor. A call whose actor has gone is over (or unknown); one whose actor
+    /// stopped without answering because the call ended meanwhile (a hang-up won the race with
+    /// this request, which waited in its mailbox) is over too: a lost race is a 409, not an
+    /// outage.
+    pub(crate) async fn to_call<T: Send + 'static>(
         &self,
         id: &str,
-        msg: impl FnOnce(ractor::RpcReplyPort<Result<Call, ActorError>>) -> CallMsg,
-    ) -> Result<Call, ActorError> {
+        msg: impl FnOnce(ractor::RpcReplyPort<Result<T, ActorError>>) -> CallMsg,
+    ) -> Result<T, ActorError> {
         let cid = CallId::from(id);
+        let over = || ActorError::CallOver(id.to_owned());
         match self.ctx.call(&cid) {
-            Some(r) => ask(&r, "call", msg).await?,
+            Some(r) => match ask(&r, "call", msg).await {
+                Ok(answer) => answer,
+                Err(e @ ActorError::NoAnswer(..)) => match self.ctx.store.load_call(&cid).await? {
+                    Some(c) if c.state().is_final() => Err(over()),
+                    _ => Err(e),
+                },
+                Err(e) => Err(e),
+            },
             None => match self.ctx.store.load_call(&cid).await? {
-                Some(_) => Err(ActorError::CallOver(id.to_owned())),
+                Some(_) => Err(over()),
                 None => Err(ActorError::UnknownCall(id.to_owned())),
             },
         }
@@ -375,13 +387,37 @@ impl Switchyard {
         .await
     }
 
-    /// The agent declines a call offered to it.
-    pub async fn decline(&self, call: &str, agent: &str) -> Result<Call, ActorError> {
-        self.to_call(call, |reply| CallMsg::Decline {
-            agent: agent.into(),
-            reply,
-        })
-        .await
+    /// The agent declines a call offered to it, and with `then` goes to that status in the
+    /// same step (nothing else can be offered to it in between; see
+    /// [`engine::agent::Agent::decline_into`]).
+    pub async fn decline(
+        &self,
+        call: &str,
+        agent: &str,
+        then: Option<Status>,
+    ) -> Result<Call, ActorError> {
+        match then {
+            None | Some(Status::Ready) => {
+                self.to_call(call, |reply| CallMsg::Decline {
+                    agent: agent.into(),
+                    reply,
+                })
+                .await
+            }
+            Some(status) => {
+                ask(&self.agent_ref(agent)?, "agent", |reply| {
+                    AgentMsg::SetStatus {
+                        status: Some(status),
+                        post_call_status: None,
+                        declining: Some(CallId::from(call)),
+                        reply,
+                    }
+                })
+                .await??;
+                // The agent's decline reached the call before this read (one mailbox, in order).
+                self.call(call).await
+            }
+        }
     }
 
     /// Someone hangs up.
@@ -493,6 +529,7 @@ impl Switchyard {
         ask(&self.agent_ref(id)?, "agent", |reply| AgentMsg::SetStatus {
             status,
             post_call_status,
+            declining: None,
             reply,
         })
         .await?

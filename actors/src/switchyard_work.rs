@@ -374,21 +374,12 @@ impl Switchyard {
         who: engine::call::Participant,
         offer: webrtc::peer_connection::RTCSessionDescription,
     ) -> Result<webrtc::peer_connection::RTCSessionDescription, ActorError> {
-        let cid = CallId::from(call);
-        match self.ctx.call(&cid) {
-            Some(r) => {
-                ask(&r, "call", |reply| CallMsg::Media {
-                    who,
-                    offer: Box::new(offer),
-                    reply,
-                })
-                .await?
-            }
-            None => match self.ctx.store.load_call(&cid).await? {
-                Some(_) => Err(ActorError::CallOver(call.to_owned())),
-                None => Err(ActorError::UnknownCall(call.to_owned())),
-            },
-        }
+        self.to_call(call, |reply| CallMsg::Media {
+            who,
+            offer: Box::new(offer),
+            reply,
+        })
+        .await
     }
 
     /// Each leg's counters for a call with media (empty without).
@@ -464,9 +455,10 @@ impl Switchyard {
             })
             .await
         {
-            // The call ended and its actor stopped (or stopped meanwhile): edit the stored call.
-            Err(ActorError::CallOver(_) | ActorError::NoAnswer(..))
-                if self.ctx.call(&id).is_none() => {}
+            // The call ended and its actor stopped (or is stopping, or stopped meanwhile):
+            // edit the stored call.
+            Err(ActorError::CallOver(_)) => {}
+            Err(ActorError::NoAnswer(..)) if self.ctx.call(&id).is_none() => {}
             other => return other,
         }
         let _one_at_a_time = self.data_edits.lock().await;

@@ -322,13 +322,18 @@ impl Agent {
     /// The agent (or the API on its behalf) chooses a status, and optionally the post-call
     /// status for the current call. During a call only the post-call status may change; during
     /// wrap-up choosing a status ends the wrap-up into it.
+    ///
+    /// While a call rings for it, the agent may step away: any status but Ready ends its offer
+    /// (the ringing call is returned, and the shell must tell the call, see
+    /// [`crate::call::Call::withdraw_offer`]) and the agent is in that status at once, with no
+    /// no-answer delay. Ready while ringing changes nothing. A supervisor's lock still holds.
     pub fn set_status(
         &mut self,
         now: Timestamp,
         status: Option<Status>,
         post_call_status: Option<Status>,
         custom: &[String],
-    ) -> Result<(), Error> {
+    ) -> Result<Option<CallId>, Error> {
         for s in status.iter().chain(post_call_status.iter()) {
             check_selectable(s, custom)?;
         }
@@ -339,7 +344,7 @@ impl Agent {
         }
         if let Some(status) = &status {
             match (&self.status, &self.call) {
-                (Status::AfterService, _) => {}
+                (Status::AfterService | Status::Offered, _) => {}
                 (_, Some(call)) if status != &self.status => {
                     return Err(Error::OnCall(self.id.clone(), call.call.clone()));
                 }
@@ -352,14 +357,42 @@ impl Agent {
         if let Some(p) = post_call_status {
             self.post_call_status = Some(p);
         }
-        if let Some(status) = status {
-            if self.status == Status::AfterService {
-                self.wrap_up_until = None;
-                self.post_call_status = None;
+        let mut left = None;
+        match status {
+            Some(Status::Ready) if self.status == Status::Offered => {}
+            Some(status) => {
+                if self.status == Status::AfterService {
+                    self.wrap_up_until = None;
+                    self.post_call_status = None;
+                }
+                if self.status == Status::Offered {
+                    left = self.call.take().map(|c| c.call);
+                }
+                self.busy_until = None;
+                self.change(now, status, ChangeReason::Agent);
             }
-            self.busy_until = None;
-            self.change(now, status, ChangeReason::Agent);
+            None => {}
         }
+        Ok(left)
+    }
+
+    /// The agent declines the call ringing for it and, in the same step, chooses the status it
+    /// goes to (as a rejecting agent does in Amazon Connect): any status but Ready steps away
+    /// from the offer at once (see [`Agent::set_status`]); with Ready the agent keeps ringing
+    /// until the call takes in the decline, as with a plain decline. The shell then declines
+    /// the call on the agent's behalf.
+    pub fn decline_into(
+        &mut self,
+        now: Timestamp,
+        call: &CallId,
+        status: Status,
+        custom: &[String],
+    ) -> Result<(), Error> {
+        if self.status != Status::Offered {
+            return Err(Error::NotOffered(call.clone(), self.id.clone()));
+        }
+        self.ringing(call)?;
+        self.set_status(now, Some(status), None, custom)?;
         Ok(())
     }
 

@@ -152,15 +152,58 @@ fn offers_only_reach_an_available_agent_and_status_is_frozen_during_a_call() {
         Err(Error::Unavailable("bob".into()))
     );
     assert_eq!(
-        a.set_status(t(3), Some(Status::Dnd), None, &[]),
-        Err(Error::OnCall("bob".into(), "c1".into()))
-    );
-    assert_eq!(
         a.answered(t(3), &"c2".into()),
         Err(Error::NotOffered("c2".into(), "bob".into()))
     );
-    a.offer_withdrawn(t(4), &"c1".into()).unwrap();
-    assert_eq!(a.status(), &Status::Ready);
+    a.answered(t(3), &"c1".into()).unwrap();
+    assert_eq!(
+        a.set_status(t(4), Some(Status::Dnd), None, &[]),
+        Err(Error::OnCall("bob".into(), "c1".into()))
+    );
+    assert_eq!(a.status(), &Status::InService);
+}
+
+#[test]
+fn choosing_a_status_while_ringing_steps_away_from_the_offer_at_once() {
+    let custom = vec!["break".to_owned()];
+    let mut a = ready_agent();
+    a.offer(t(10), "c1".into(), "support".into()).unwrap();
+    drain(&mut a);
+    let brk = Status::parse("break");
+    assert_eq!(
+        a.set_status(t(11), Some(brk.clone()), None, &custom),
+        Ok(Some("c1".into())),
+        "the call it rang for is returned, to be told"
+    );
+    assert_eq!((a.status(), a.call()), (&brk, None));
+    assert_eq!(a.poll_timeout(), None, "no no-answer delay");
+    assert_eq!(drain(&mut a), vec![(Status::Offered, brk.clone())]);
+    // The call's own withdrawal, arriving after, changes nothing.
+    assert!(a.offer_withdrawn(t(12), &"c1".into()).is_err());
+    assert!(
+        a.answered(t(12), &"c1".into()).is_err(),
+        "too late to answer"
+    );
+    assert_eq!(a.status(), &brk);
+    assert!(!a.is_available());
+}
+
+#[test]
+fn ready_while_ringing_keeps_the_offer_and_a_lock_still_holds() {
+    let mut a = ready_agent();
+    a.offer(t(10), "c1".into(), "q".into()).unwrap();
+    assert_eq!(
+        a.set_status(t(11), Some(Status::Ready), None, &[]),
+        Ok(None)
+    );
+    assert_eq!(a.status(), &Status::Offered);
+    a.lock_in(t(12), Status::Ready, &[]).unwrap();
+    assert_eq!(
+        a.set_status(t(13), Some(Status::Dnd), None, &[]),
+        Err(Error::Locked("alice".into(), "ready".into()))
+    );
+    assert_eq!(a.status(), &Status::Offered);
+    a.answered(t(14), &"c1".into()).unwrap();
 }
 
 #[test]
@@ -396,4 +439,41 @@ fn disconnected_cannot_be_chosen() {
         a.set_status(t(1), Some(Status::parse("disconnected")), None, &[]),
         Err(Error::NotSelectable(_))
     ));
+}
+
+#[test]
+fn declining_into_a_status_steps_away_from_that_call_only() {
+    let custom = vec!["break".to_owned()];
+    let mut a = ready_agent();
+    let brk = Status::parse("break");
+    assert_eq!(
+        a.decline_into(t(1), &"c1".into(), brk.clone(), &custom),
+        Err(Error::NotOffered("c1".into(), "alice".into())),
+        "nothing rings"
+    );
+    a.offer(t(2), "c1".into(), "q".into()).unwrap();
+    assert_eq!(
+        a.decline_into(t(3), &"c2".into(), brk.clone(), &custom),
+        Err(Error::NotOffered("c2".into(), "alice".into()))
+    );
+    assert_eq!(
+        a.decline_into(t(3), &"c1".into(), Status::parse("lunch"), &custom),
+        Err(Error::UnknownStatus("lunch".into()))
+    );
+    assert_eq!(
+        a.status(),
+        &Status::Offered,
+        "a refused step changes nothing"
+    );
+    a.decline_into(t(3), &"c1".into(), Status::Ready, &custom)
+        .unwrap();
+    assert_eq!(
+        a.status(),
+        &Status::Offered,
+        "Ready: rings until the call takes it in"
+    );
+    a.decline_into(t(4), &"c1".into(), brk.clone(), &custom)
+        .unwrap();
+    assert_eq!((a.status(), a.call()), (&brk, None));
+    a.answered(t(5), &"c1".into()).unwrap_err();
 }

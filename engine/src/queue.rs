@@ -121,8 +121,10 @@ pub enum OfferEnd {
 /// Live counters (A6, J1).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
-    /// Calls waiting for an agent, ringing ones included.
+    /// Calls waiting for an agent, with nobody ringing for them.
     pub waiting: usize,
+    /// Calls ringing an agent (offered, not yet answered): still in the queue, not waiting.
+    pub offering: usize,
     /// The longest current wait, in seconds.
     pub longest_wait_secs: u64,
     /// Members who are Ready.
@@ -483,7 +485,8 @@ impl Queue {
             .map(|c| c.enqueued_at)
             .min();
         let mut counters = Counters {
-            waiting: self.line.len() + self.offering.len(),
+            waiting: self.line.len(),
+            offering: self.offering.len(),
             longest_wait_secs: oldest.map_or(0, |t| now.since(t).as_secs()),
             answered: self.answered,
             answered_within_sl: self.answered_within_sl,

@@ -290,6 +290,12 @@ fn counters_report_the_line_and_the_members() {
     );
     assert_eq!(c.service_level(), None, "nothing answered yet");
     q.dispatch(t(70));
+    let c = q.counters(t(70));
+    assert_eq!(
+        (c.waiting, c.offering, c.longest_wait_secs),
+        (1, 1, 60),
+        "the ringing call is offering, not waiting; its wait still counts"
+    );
     q.offer_ended(t(75), call("c1", 0, 10), OfferEnd::Answered);
     let c = q.counters(t(75));
     assert_eq!((c.waiting, c.answered, c.answered_within_sl), (1, 1, 0));

@@ -118,7 +118,7 @@ async function wallboard(sup, queue) {
     if (!tr) return null;
     const cell = (c) => tr.querySelector(`.${c}`).textContent.trim();
     return {
-      waiting: cell('waiting'), longest: cell('longest'), sl: cell('sl'), ready: cell('ready'),
+      waiting: cell('waiting'), ringing: cell('ringing'), longest: cell('longest'), sl: cell('sl'), ready: cell('ready'),
       on_call: cell('on-call'), wrap_up: cell('wrap-up'), away: cell('away'),
     };
   }, queue);
@@ -224,8 +224,13 @@ async function scenario(root, sup, agent, customer) {
   log(`call ${callId} placed`);
   const listedAs = await waitFor(`the supervisor page to list call ${callId}`, () => callState(sup, callId));
   log(`supervisor lists the call as ${listedAs}`);
-  // The wallboard (J1) counts it: one waiting or ringing, alice ready or ringing.
-  const ringing = await waitFor('the wallboard to count the call', () => wallboard(sup, QUEUE), (w) => w && w.waiting === '1');
+  // The wallboard (J1) counts it: ringing alice (offering), not waiting for an agent.
+  await agent.waitForSelector('#offer', { state: 'visible' });
+  const ringing = await waitFor(
+    'the wallboard to count the call as ringing, not waiting',
+    () => wallboard(sup, QUEUE),
+    (w) => w && w.waiting === '0' && w.ringing === '1'
+  );
   log(`wallboard while it rings: ${JSON.stringify(ringing)}`);
   if (ringing.longest === '—') fail(`the wallboard shows no longest wait for a waiting call: ${JSON.stringify(ringing)}`);
 
@@ -240,7 +245,7 @@ async function scenario(root, sup, agent, customer) {
   const talking = await waitFor(
     'the wallboard to show nobody waiting, alice on a call, and the answer in time',
     () => wallboard(sup, QUEUE),
-    (w) => w && w.waiting === '0' && w.on_call === '1' && w.longest === '—' && w.sl === '100 %'
+    (w) => w && w.waiting === '0' && w.ringing === '0' && w.on_call === '1' && w.longest === '—' && w.sl === '100 %'
   );
   log(`wallboard while talking: ${JSON.stringify(talking)}`);
   await sup.screenshot({ path: `${process.env.SCREENSHOT_DIR || '/tmp'}/supervisor-wallboard.png` });

@@ -419,9 +419,11 @@
         name.textContent = q.name;
         const text = document.createElement('span');
         text.className = 'grow';
-        const longest = q.waiting ? ` (longest ${fmtDuration(q.longest_wait_secs * 1000)})` : '';
-        text.textContent = `${q.waiting} waiting${longest} · ${q.agents_ready} ready · ${q.agents_on_call} on a call`;
-        if (q.waiting) text.classList.add('busy-queue');
+        const queued = q.waiting + (q.offering || 0);
+        const longest = queued ? ` (longest ${fmtDuration(q.longest_wait_secs * 1000)})` : '';
+        const ringing = q.offering ? ` · ${q.offering} ringing` : '';
+        text.textContent = `${q.waiting} waiting${ringing}${longest} · ${q.agents_ready} ready · ${q.agents_on_call} on a call`;
+        if (queued) text.classList.add('busy-queue');
         row.append(name, text);
         return row;
       })
@@ -1083,9 +1085,15 @@
     }
     const status = $('status');
     setOptions(status, options, agent.status);
+    // While a call rings the agent may still step away: the chosen status stops the ringing
+    // and the call moves on to someone else at once.
     status.disabled =
-      state.busy.has('status') || ['offered', 'in_service', 'dialing'].includes(agent.status) || !!agent.locked;
-    status.title = agent.locked ? `Locked in ${statusLabel(agent.locked)} by a supervisor` : '';
+      state.busy.has('status') || ['in_service', 'dialing'].includes(agent.status) || !!agent.locked;
+    status.title = agent.locked
+      ? `Locked in ${statusLabel(agent.locked)} by a supervisor`
+      : agent.status === 'offered'
+        ? 'Choosing a status stops the ringing; the call goes to someone else'
+        : '';
     const held = agent.held_calls || [];
     $('held-calls').hidden = held.length === 0;
     $('held-calls').textContent = held.length ? `On hold: ${held.join(', ')}` : '';

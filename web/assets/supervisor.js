@@ -19,7 +19,8 @@
  * Stable element ids and attributes (for tests and automation):
  *   Login      #login-form, #username, #password, #login; #logout; #who (signed-in user)
  *   Errors     #error (shown while an error is), #error-text, #error-close
- *   Wallboard  #wallboard-rows, a tr[data-queue] per queue (J1), cells .waiting, .longest
+ *   Wallboard  #wallboard-rows, a tr[data-queue] per queue (J1), cells .waiting (nobody
+ *              ringing for them), .ringing (ringing an agent), .longest
  *              (m:ss, counting; data-late="true" past the service-level threshold), .sl
  *              (percent with the threshold, "—" before the first answer; data-low="true"
  *              under 80 %), .ready, .on-call, .wrap-up, .away. From GET /queues every
@@ -699,16 +700,19 @@
         name.append(el('span', 'badge', q.name || q.id));
         colourise(name.firstChild, q.id);
         tr.append(name);
-        for (const cls of ['waiting', 'longest', 'sl', 'ready', 'on-call', 'wrap-up', 'away']) {
+        for (const cls of ['waiting', 'ringing', 'longest', 'sl', 'ready', 'on-call', 'wrap-up', 'away']) {
           tr.append(el('td', `num mono ${cls}`));
         }
         body.append(tr);
       }
       const cell = (cls) => tr.querySelector(`.${cls}`);
-      const longest = q.waiting > 0 ? (q.longest_wait_secs || 0) + since : 0;
+      // A ringing call's customer is still waiting: the longest wait counts both.
+      const queued = q.waiting + (q.offering || 0);
+      const longest = queued > 0 ? (q.longest_wait_secs || 0) + since : 0;
       cell('waiting').textContent = String(q.waiting);
-      cell('longest').textContent = q.waiting > 0 ? fmtDuration(longest * 1000) : '—';
-      cell('longest').dataset.late = String(q.waiting > 0 && longest > q.service_level_secs);
+      cell('ringing').textContent = String(q.offering || 0);
+      cell('longest').textContent = queued > 0 ? fmtDuration(longest * 1000) : '—';
+      cell('longest').dataset.late = String(queued > 0 && longest > q.service_level_secs);
       const sl = q.service_level;
       cell('sl').textContent = sl == null ? '—' : `${Math.round(sl * 100)} %`;
       cell('sl').title = `answered within ${q.service_level_secs} s: ${q.answered_within_sl} of ${q.answered}`;

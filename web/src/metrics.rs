@@ -96,6 +96,7 @@ pub struct Metrics {
     offer_to_answer: Histogram,
     calls: Family<StateLabels, Gauge>,
     queue_waiting: Family<QueueLabels, Gauge>,
+    queue_offering: Family<QueueLabels, Gauge>,
     queue_longest_wait: Family<QueueLabels, Gauge>,
     queue_service_level: Family<QueueLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     media_legs: Family<StateLabels, Gauge>,
@@ -119,6 +120,7 @@ impl Default for Metrics {
             offer_to_answer: answer_histogram(),
             calls: Family::default(),
             queue_waiting: Family::default(),
+            queue_offering: Family::default(),
             queue_longest_wait: Family::default(),
             queue_service_level: Family::default(),
             media_legs: Family::default(),
@@ -160,8 +162,13 @@ impl Default for Metrics {
         );
         r.register(
             "queue_waiting_calls",
-            "Calls waiting in a queue, ringing ones included",
+            "Calls waiting in a queue with no agent ringing",
             m.queue_waiting.clone(),
+        );
+        r.register(
+            "queue_offering_calls",
+            "Calls of a queue ringing an agent, not yet answered",
+            m.queue_offering.clone(),
         );
         r.register(
             "queue_longest_wait_seconds",
@@ -252,6 +259,7 @@ impl Metrics {
                 .set(n as i64);
         }
         self.queue_waiting.clear();
+        self.queue_offering.clear();
         self.queue_longest_wait.clear();
         self.queue_service_level.clear();
         for q in yard.queues().await? {
@@ -261,6 +269,9 @@ impl Metrics {
             self.queue_waiting
                 .get_or_create(&label)
                 .set(q.counters.waiting as i64);
+            self.queue_offering
+                .get_or_create(&label)
+                .set(q.counters.offering as i64);
             self.queue_longest_wait
                 .get_or_create(&label)
                 .set(q.counters.longest_wait_secs as i64);

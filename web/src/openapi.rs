@@ -155,7 +155,7 @@ routes![
     (
         "post",
         "/api/v1/calls/{id}/decline",
-        "Decline the offered call",
+        "Decline the offered call; {status} goes to that status in the same step",
         "agent",
         200
     ),
@@ -545,6 +545,10 @@ pub fn request(method: &str, path: &str, g: &mut SchemaGenerator) -> Request {
         ("post", "/calls/{id}/hangup") => Request {
             body_optional: true,
             ..body::<api::HangupBody>(g)
+        },
+        ("post", "/calls/{id}/decline") => Request {
+            body_optional: true,
+            ..body::<api::DeclineBody>(g)
         },
         ("get", "/unassigned") => query::<api::UnassignedQuery>(),
         ("post", "/unassigned/{id}/assign") => body::<api::AssignBody>(g),

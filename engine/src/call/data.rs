@@ -131,6 +131,11 @@ impl Call {
     /// (held, consulting or in conference included), or the agent who had it once it ended,
     /// while that agent is in its wrap-up (`wrapping_up`, which the agent's side knows).
     pub fn check_can_edit_data(&self, agent: &AgentId, wrapping_up: bool) -> Result<(), Error> {
+        // An agent in wrap-up of this call took part in it: it files the call's data during its
+        // wrap-up (G1), also when the call went on with someone else (an attended transfer).
+        if wrapping_up && self.readable_by(agent) {
+            return Ok(());
+        }
         match self.state {
             CallState::Connected => self.check_owner(agent),
             CallState::Ended if self.agent.as_ref() == Some(agent) && wrapping_up => Ok(()),

@@ -58,6 +58,12 @@ pub enum JourneyEvent {
         /// Which.
         agent: AgentId,
     },
+    /// The agent chose another status while the call rang for it: its offer ended at once,
+    /// without a no-answer penalty.
+    SteppedAway {
+        /// Which.
+        agent: AgentId,
+    },
     /// An agent answered.
     AnsweredBy {
         /// Which.

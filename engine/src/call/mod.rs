@@ -23,6 +23,7 @@ mod customer_media;
 pub mod data;
 mod journey;
 mod state;
+mod step_away;
 mod transfer;
 
 pub use audio::{AudioPlan, Participant, TranscriptPause};
@@ -52,6 +53,9 @@ pub struct Effects {
     pub missed: Vec<AgentId>,
     /// Agents whose part in the call is over: wrap-up begins.
     pub wrap_up: Vec<AgentId>,
+    /// The queue whose wrap-up limit `wrap_up` gets, when it is not the call's queue: a sender
+    /// whose call moved on to another queue in this step keeps its own queue's limit.
+    pub wrap_up_in: Option<QueueId>,
     /// Agents who leave the call without wrap-up (a consult that ended): back to Ready.
     pub released: Vec<AgentId>,
     /// The call must leave this queue's line.
@@ -511,25 +515,14 @@ impl Call {
         if self.state != CallState::Offering || !self.offered.contains(agent) {
             return Err(Error::NotOffered(self.id.clone(), agent.clone()));
         }
-        self.offered.retain(|a| a != agent);
         self.missed_offers += 1;
         self.declined
             .retain(|(a, until)| a != agent && *until > now);
         self.declined.push((agent.clone(), now + exclude_for));
-        self.log(
-            now,
-            JourneyEvent::Declined {
-                agent: agent.clone(),
-            },
-        );
-        let mut fx = Effects {
-            withdrawn: vec![agent.clone()],
-            ..Effects::default()
+        let event = JourneyEvent::Declined {
+            agent: agent.clone(),
         };
-        if self.offered.is_empty() {
-            self.after_missed_offer(now, &mut fx);
-        }
-        Ok(fx)
+        Ok(self.stop_ringing(now, agent, event))
     }
 
     /// Time passes: the call's offer or a consult's ringing may run out.

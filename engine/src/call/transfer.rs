@@ -158,7 +158,7 @@ impl Call {
                 return Ok(fx);
             }
             Target::Queue { id } => {
-                self.queue = id.clone();
+                fx.wrap_up_in = Some(std::mem::replace(&mut self.queue, id.clone()));
                 self.enqueued_at = now;
                 self.state = CallState::Waiting;
                 self.log(now, JourneyEvent::RoutedToQueue { queue: id.clone() });
@@ -372,12 +372,17 @@ impl Call {
     pub fn complete_consult(&mut self, now: Timestamp, by: &AgentId) -> Result<Effects, Error> {
         let c = self.answered_consult(by)?.clone();
         self.consult = None;
-        let fx = Effects {
+        let mut fx = Effects {
             wrap_up: vec![by.clone()],
             ..Effects::default()
         };
         match (c.agent, c.target) {
-            (Some(to), _) => {
+            (Some(to), target) => {
+                if let Target::Queue { id } = target {
+                    // The receiver came through that queue: the call is its call now (its
+                    // wrap-up limit, its reports); the sender keeps its own queue's limit.
+                    fx.wrap_up_in = Some(std::mem::replace(&mut self.queue, id));
+                }
                 self.agent = Some(to.clone());
                 self.held = false;
                 self.muted = false;

@@ -453,15 +453,55 @@ pub(crate) async fn decline(
     State(state): State<AppState>,
     c: Caller,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Value>, AppError> {
+    let then = optional_body::<DeclineBody>(&body, "decline")?.and_then(|b| b.status);
+    let then = then.as_deref().map(Status::parse);
     let agent = c.own_agent()?;
-    Ok(Json(call_json(&state.yard.decline(&id, agent).await?)))
+    Ok(Json(call_json(
+        &state.yard.decline(&id, agent, then).await?,
+    )))
+}
+
+/// `POST /api/v1/calls/{id}/decline` may name the status the agent goes to, in the same step
+/// (no other call is offered in between); without it the agent is Ready again.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeclineBody {
+    status: Option<String>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HangupBody {
     party: Option<String>,
+}
+
+/// A body that may be left out (empty or whitespace: `None`); when sent it is a JSON object of
+/// the operation's fields, as everywhere (`[]` is not "every field absent").
+fn optional_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<Option<T>, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        AppError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("{what} body: {e}"),
+        )
+    })?;
+    if !value.is_object() {
+        return Err(AppError::invalid(
+            "not_an_object",
+            "the body must be a JSON object",
+        ));
+    }
+    serde_json::from_value(value)
+        .map(Some)
+        .map_err(|e| AppError::invalid("invalid_body", format!("{what} body: {e}")))
 }
 
 /// `POST /api/v1/calls/{id}/hangup`: an agent hangs up its own call; an admin may hang up
@@ -472,27 +512,7 @@ pub(crate) async fn hangup(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, AppError> {
-    let party = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        let value: Value = serde_json::from_slice(&body).map_err(|e| {
-            AppError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                format!("hangup body: {e}"),
-            )
-        })?;
-        // As everywhere: a body is an object (`[]` is not "every field absent").
-        if !value.is_object() {
-            return Err(AppError::invalid(
-                "not_an_object",
-                "the body must be a JSON object",
-            ));
-        }
-        serde_json::from_value::<HangupBody>(value)
-            .map_err(|e| AppError::invalid("invalid_body", format!("hangup body: {e}")))?
-            .party
-    };
+    let party = optional_body::<HangupBody>(&body, "hangup")?.and_then(|b| b.party);
     let by = match (party.as_deref(), c.role) {
         (Some("customer"), Role::Admin) => Party::Customer,
         (Some("customer"), _) => {

@@ -122,7 +122,7 @@ pub(crate) async fn create(
         .await?
         .into_iter()
         .find(|v| v.id.as_str() == queue.id)
-        .map_or(0, |v| v.counters.waiting);
+        .map_or(0, |v| v.counters.waiting + v.counters.offering);
     if waiting >= queue.web_calls_max_waiting {
         let full = format!(
             "{waiting} callers are already waiting in {}: call back later",

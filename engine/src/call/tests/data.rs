@@ -196,3 +196,26 @@ fn the_data_travels_with_a_transfer() {
         ["disposition"]
     );
 }
+
+#[test]
+fn the_sender_of_an_attended_transfer_files_the_data_in_its_wrap_up() {
+    let mut c = connected();
+    let alice: AgentId = "alice".into();
+    c.start_consult(t(3), &alice, agent("bob"), Some("bob".into()), OFFER)
+        .unwrap();
+    c.accept(t(4), &"bob".into()).unwrap();
+    c.complete_consult(t(5), &alice).unwrap();
+    assert_eq!(c.agent(), Some(&"bob".into()));
+    // Alice is in wrap-up of the call that bob now has: she files what she did.
+    c.set_data(t(6), &alice, true, data(), &catalog()).unwrap();
+    assert_eq!(c.data().disposition.as_deref(), Some("resolved"));
+    // Out of her wrap-up she no longer may; someone who never took part never may.
+    assert_eq!(
+        c.set_data(t(7), &alice, false, data(), &catalog()),
+        Err(Error::NotOwner("c1".into(), alice.clone()))
+    );
+    assert_eq!(
+        c.set_data(t(7), &"carol".into(), true, data(), &catalog()),
+        Err(Error::NotOwner("c1".into(), "carol".into()))
+    );
+}

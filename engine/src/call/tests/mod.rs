@@ -321,6 +321,7 @@ fn old_snapshots_without_the_new_fields_still_load() {
 
 mod audio;
 mod data;
+mod step_away;
 mod transfers;
 mod work;
 

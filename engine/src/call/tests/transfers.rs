@@ -369,3 +369,28 @@ fn an_agent_reads_a_call_it_had_not_one_it_was_only_offered() {
     }
     assert!(!c.readable_by(&"erin".into()));
 }
+
+#[test]
+fn a_transfer_through_a_queue_makes_the_call_that_queues_and_the_sender_keeps_its_own_limit() {
+    let queue = || Target::Queue { id: "sales".into() };
+    // Attended: bob, from sales, answers alice's consult and takes the call over.
+    let mut c = connected();
+    c.start_consult(t(3), &"alice".into(), queue(), Some("bob".into()), OFFER)
+        .unwrap();
+    c.accept(t(4), &"bob".into()).unwrap();
+    let fx = c.complete_consult(t(5), &"alice".into()).unwrap();
+    assert_eq!(
+        (fx.wrap_up, fx.wrap_up_in),
+        (ids(&["alice"]), Some("support".into()))
+    );
+    assert_eq!(c.queue(), &QueueId::from("sales"));
+    let fx = c.hangup(t(9), by("bob")).unwrap();
+    assert_eq!((fx.wrap_up, fx.wrap_up_in), (ids(&["bob"]), None));
+    // Blind: the call waits in sales; alice's wrap-up is still support's.
+    let mut c = connected();
+    let fx = c
+        .blind_transfer(t(3), &"alice".into(), queue(), vec![], OFFER)
+        .unwrap();
+    assert_eq!(fx.wrap_up_in, Some("support".into()));
+    assert_eq!(fx.enqueue, Some("sales".into()));
+}

@@ -1,0 +1,205 @@
+//! Routing under races (paused time, memory store): an agent steps away from a ringing offer,
+//! declines into a status, loses a race to a hang-up; a transfer through a queue's wrap-up.
+
+use crate::tests::{
+    all_ready, answered_by_a0, config, engine_with, eventually, incoming, is, wait_for,
+};
+use crate::{ActorError, Control, Switchyard};
+use engine::agent::Status;
+use engine::call::{CallState, Party, Target};
+use std::time::Duration;
+
+fn at(e: &serde_json::Value) -> i64 {
+    e["at"].as_i64().unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_agent_steps_away_while_ringing_and_the_call_moves_on_at_once() {
+    let mut conf = config("sequential", 2, "");
+    conf.custom_statuses = vec!["break".into()];
+    let yard = Switchyard::start(conf, crate::store::Store::memory())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 2).await;
+    let id = incoming(&yard, "+15550001").await.id().to_string();
+    wait_for(&mut rx, "offer to a0", is("call.offered", &id, "a0")).await;
+
+    // One request: a0 is on its break at once (not busy, no no-answer delay)...
+    let view = yard
+        .set_status("a0", Some(Status::parse("break")), None)
+        .await
+        .unwrap();
+    assert_eq!(view.status, Status::parse("break"));
+    let away = wait_for(&mut rx, "step away", is("call.stepped_away", &id, "a0")).await;
+    // ...and the call rings a1 at that same moment, not after the 18 s offer timeout.
+    let next = wait_for(&mut rx, "offer to a1", is("call.offered", &id, "a1")).await;
+    assert_eq!(at(&next), at(&away));
+    assert!(yard.accept(&id, "a0").await.is_err(), "a0 no longer rings");
+    yard.accept(&id, "a1").await.unwrap();
+    let a0 = yard.agent("a0").await.unwrap();
+    assert_eq!((a0.status, a0.call_id), (Status::parse("break"), None));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lone_agent_stepping_away_puts_the_call_back_in_line_and_ready_changes_nothing() {
+    let yard = engine_with(config("sequential", 1, "")).await;
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 1).await;
+    let id = incoming(&yard, "+15550001").await.id().to_string();
+    wait_for(&mut rx, "offer", is("call.offered", &id, "a0")).await;
+    // Ready while ringing: still ringing.
+    yard.set_status("a0", Some(Status::Ready), None)
+        .await
+        .unwrap();
+    assert_eq!(yard.agent("a0").await.unwrap().status, Status::Offered);
+    yard.set_status("a0", Some(Status::Dnd), None)
+        .await
+        .unwrap();
+    eventually("the call waits again", async || {
+        let c = yard.call(&id).await.unwrap();
+        c.state() == CallState::Waiting && c.offered().is_empty()
+    })
+    .await;
+    // Nothing rings out later, and a0 back to Ready gets the call again at once.
+    tokio::time::advance(Duration::from_secs(60)).await;
+    assert_eq!(yard.agent("a0").await.unwrap().status, Status::Dnd);
+    yard.set_status("a0", Some(Status::Ready), None)
+        .await
+        .unwrap();
+    wait_for(&mut rx, "offer again", |e| {
+        e["type"] == "call.offered" && e["call_id"] == id.as_str() && e["agent"] == "a0"
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_decline_into_a_status_is_one_step_and_the_call_rings_the_next_agent() {
+    let mut conf = config("sequential", 2, "");
+    conf.custom_statuses = vec!["break".into()];
+    let yard = Switchyard::start(conf, crate::store::Store::memory())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 2).await;
+    // Two calls wait: after a plain decline the second would be offered to a0 at once.
+    let first = incoming(&yard, "+15550001").await.id().to_string();
+    let second = incoming(&yard, "+15550002").await.id().to_string();
+    wait_for(&mut rx, "offer to a0", is("call.offered", &first, "a0")).await;
+    wait_for(&mut rx, "offer to a1", is("call.offered", &second, "a1")).await;
+    let c = yard
+        .decline(&first, "a0", Some(Status::parse("break")))
+        .await
+        .unwrap();
+    assert!(
+        c.offered().is_empty(),
+        "the decline is in: {:?}",
+        c.offered()
+    );
+    wait_for(&mut rx, "declined", is("call.declined", &first, "a0")).await;
+    assert_eq!(
+        yard.agent("a0").await.unwrap().status,
+        Status::parse("break")
+    );
+    // Not ringing for it: refused, and nothing changed.
+    let e = yard
+        .decline(&second, "a0", Some(Status::Dnd))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ActorError::Rule(engine::Error::NotOffered(..))),
+        "{e:?}"
+    );
+    assert_eq!(
+        yard.agent("a0").await.unwrap().status,
+        Status::parse("break")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_transfer_through_a_queue_each_agent_wraps_up_under_its_own_queue() {
+    // q: 30 s of wrap-up; experts: 5 s.
+    let mut conf = config(
+        "sequential",
+        2,
+        "[[queues]]\nid = \"experts\"\nstrategy = \"sequential\"\nwrap_up_limit_secs = 5\n",
+    );
+    conf.agents[1].queues = vec!["experts".into()];
+    let yard = Switchyard::start(conf, crate::store::Store::memory())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    let id = answered_by_a0(&yard, &mut rx).await;
+    yard.set_status("a1", Some(Status::Ready), None)
+        .await
+        .unwrap();
+    let consult = Control::Consult(Target::Queue {
+        id: "experts".into(),
+    });
+    yard.control(&id, "a0", consult).await.unwrap();
+    yard.accept(&id, "a1").await.unwrap();
+    let c = yard
+        .control(&id, "a0", Control::ConsultComplete)
+        .await
+        .unwrap();
+    assert_eq!(c.queue().as_str(), "experts");
+    // The sender files the disposition of the call it wraps up (before: 403 not_owner).
+    let data = engine::call::CallData {
+        notes: "passed to an expert".into(),
+        ..Default::default()
+    };
+    let c = yard.set_call_data(&id, "a0", data).await.unwrap();
+    assert_eq!(c.data().notes, "passed to an expert");
+    let ended = wait_for(&mut rx, "a0's wrap-up limit", |e| {
+        e["type"] == "agent.status" && e["agent"] == "a0" && e["reason"] == "wrap_up_limit"
+    })
+    .await;
+    let hung_up = yard.hangup(&id, Party::Customer).await.unwrap();
+    let a1 = wait_for(&mut rx, "a1's wrap-up limit", |e| {
+        e["type"] == "agent.status" && e["agent"] == "a1" && e["reason"] == "wrap_up_limit"
+    })
+    .await;
+    let started = at(&ended) - 30_000;
+    assert!(started > 0, "a0 got q's 30 s");
+    assert_eq!(at(&a1) - hung_up.ended_at().unwrap().as_millis(), 5_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_accept_that_loses_to_the_hang_up_is_a_call_over_never_an_outage() {
+    let yard = engine_with(config("ring-all", 1, "")).await;
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 1).await;
+    for i in 0..20 {
+        let id = incoming(&yard, &format!("+1555000{i:02}"))
+            .await
+            .id()
+            .to_string();
+        wait_for(&mut rx, "offer", is("call.offered", &id, "a0")).await;
+        // Either request may reach the call first: the hang-up's sent first in odd rounds
+        // (the accept then waits in the mailbox of an actor that stops).
+        let (accept, hangup) = if i % 2 == 0 {
+            tokio::join!(yard.accept(&id, "a0"), yard.hangup(&id, Party::Customer))
+        } else {
+            let (h, a) = tokio::join!(yard.hangup(&id, Party::Customer), yard.accept(&id, "a0"));
+            (a, h)
+        };
+        hangup.unwrap();
+        match accept {
+            Ok(_) => yard
+                .hangup(&id, Party::Customer)
+                .await
+                .map(|_| ())
+                .unwrap_or(()),
+            Err(ActorError::CallOver(_) | ActorError::Rule(_)) => {}
+            Err(e) => panic!("round {i}: the loser got {e:?}"),
+        }
+        eventually("a0 free again", async || {
+            let s = yard.agent("a0").await.unwrap().status;
+            if s == Status::AfterService {
+                yard.end_wrap_up("a0").await.unwrap();
+            }
+            s == Status::Ready
+        })
+        .await;
+    }
+}
