@@ -148,7 +148,14 @@ pub enum AgentMsg {
     },
     /// Check with the call the agent holds that it still involves the agent (after a restart,
     /// or when a ringing lasted too long); released if not.
-    CheckCall,
+    CheckCall {
+        /// Whether a ringing offer is checked too. Not at process start: the process's own
+        /// recovery withdrew every offer from before the stop, so an offer ringing then was
+        /// made since, and its call may not have taken it in yet (asked now, the call would
+        /// answer "not involved" and the agent would drop an offer the call is about to show:
+        /// a phantom). The ringing watchdog checks it later, once nothing can be in flight.
+        ringing: bool,
+    },
     /// The ringing watchdog.
     Watchdog(u64),
     /// Re-send availability to every queue (after a queue restarted).
@@ -370,7 +377,7 @@ impl Actor for AgentActor {
         // This actor replaces one that failed: the call may have moved on meanwhile. Ask it,
         // or release it if it is gone.
         if st.resync {
-            let _ = myself.cast(AgentMsg::CheckCall);
+            let _ = myself.cast(AgentMsg::CheckCall { ringing: true });
         }
         Ok(())
     }
@@ -533,8 +540,9 @@ impl Actor for AgentActor {
                     self.commit(&myself, st, false).await?;
                 }
             }
-            AgentMsg::CheckCall => {
-                if let Some(c) = st.agent.call() {
+            AgentMsg::CheckCall { ringing } => {
+                let skip = !ringing && st.agent.status() == &Status::Offered;
+                if let Some(c) = st.agent.call().filter(|_| !skip) {
                     let call = c.call.clone();
                     match self.ctx.call(&call) {
                         Some(r) => {
@@ -550,7 +558,7 @@ impl Actor for AgentActor {
             }
             AgentMsg::Watchdog(generation) => {
                 if st.watchdog.fire(generation) {
-                    let _ = myself.cast(AgentMsg::CheckCall);
+                    let _ = myself.cast(AgentMsg::CheckCall { ringing: true });
                 }
             }
             AgentMsg::CallGone { call } => {

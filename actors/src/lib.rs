@@ -42,4 +42,6 @@ pub use switchyard::{QueueView, Sort, StartOptions, Switchyard, UnassignedCall};
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_random;
+#[cfg(test)]
 mod tests_routing;

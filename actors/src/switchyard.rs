@@ -256,7 +256,7 @@ impl Switchyard {
         // stopped is released: every agent checks its call now that the calls are back.
         let agents: Vec<_> = read(&yard.ctx.agents).values().cloned().collect();
         for agent in agents {
-            let _ = agent.cast(AgentMsg::CheckCall);
+            let _ = agent.cast(AgentMsg::CheckCall { ringing: false });
         }
         Ok(yard)
     }

@@ -203,3 +203,87 @@ async fn an_accept_that_loses_to_the_hang_up_is_a_call_over_never_an_outage() {
         .await;
     }
 }
+
+/// Every offer a call shows is one its agent rings for, and every ringing agent rings for a
+/// call that shows it (checked once nothing is in flight).
+pub(crate) async fn offers_agree(yard: &Switchyard, agents: usize) -> Result<(), String> {
+    let calls = yard.calls(None, 1000).await.unwrap();
+    for c in calls.iter().filter(|c| !c.state().is_final()) {
+        for a in c.offered() {
+            let v = yard.agent(a.as_str()).await.unwrap();
+            if v.status != Status::Offered || v.call_id.as_ref() != Some(c.id()) {
+                let steps: Vec<_> = c
+                    .journey()
+                    .iter()
+                    .map(|e| format!("{} {:?}", e.at.as_millis(), e.event))
+                    .collect();
+                return Err(format!(
+                    "call {} ({:?}, timeout {:?}, now {}) shows an offer to {a}, who is {} with {:?} since {}; journey {steps:#?}",
+                    c.id(),
+                    c.state(),
+                    c.poll_timeout(),
+                    yard.now().as_millis(),
+                    v.status,
+                    v.call_id,
+                    v.since.as_millis()
+                ));
+            }
+        }
+    }
+    for i in 0..agents {
+        let v = yard.agent(&format!("a{i}")).await.unwrap();
+        if v.status != Status::Offered {
+            continue;
+        }
+        let call = v.call_id.clone().expect("a ringing agent has its call");
+        let c = yard.call(call.as_str()).await.unwrap();
+        let rings = c.offered().contains(&v.id) || c.consult().is_some_and(|k| k.is_ringing(&v.id));
+        if !rings {
+            return Err(format!(
+                "a{i} rings for {call}, which shows {:?}",
+                c.offered()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// On two threads in real time: the startup's orderings vary as in the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_every_offer_is_rung_and_every_ringing_is_offered() {
+    let store = crate::store::Store::memory();
+    let agents = 3;
+    let conf = || config("longest-idle", agents, "");
+    let yard = Switchyard::start(conf(), store.clone()).await.unwrap();
+    let clock = *yard.clock();
+    all_ready(&yard, agents).await;
+    let mut yard = Some(yard);
+    for round in 0..40 {
+        let y = yard.take().unwrap();
+        // Calls keep waiting; an agent declines just before the stop, in some rounds.
+        for i in 0..2 {
+            incoming(&y, &format!("+1555{round:03}{i}")).await;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if round % 2 == 1 {
+            let v = y.agent("a0").await.unwrap();
+            if let (Status::Offered, Some(c)) = (v.status, v.call_id) {
+                let _ = y.decline(c.as_str(), "a0", None).await;
+            }
+        }
+        y.shutdown().await;
+        let opts = crate::StartOptions {
+            clock: Some(clock),
+            ..Default::default()
+        };
+        let y = Switchyard::start_with(conf(), store.clone(), opts)
+            .await
+            .unwrap();
+        // Nothing is in flight a moment later (offers ring for 18 s).
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        if let Err(e) = offers_agree(&y, agents).await {
+            panic!("round {round}: {e}");
+        }
+        yard = Some(y);
+    }
+}
