@@ -155,6 +155,23 @@ async function scenario(root, page, keepFrame) {
   );
   log('alice is ready; panel connected; click-to-dial on');
 
+  // 1b. A call rings and alice steps away from the panel's status menu while it rings: the
+  // ringing stops, she is on her break, and the call is back in its line for someone else.
+  log('step 1b: a call rings; alice chooses Break while it rings');
+  const first = await api('POST', '/calls', root, { from: '+15550009999', queue: QUEUE });
+  await waitFor(`the offer of ${first.id} in the panel`, () => attr(frame, '#offer', 'data-call-id'), (id) => id === first.id);
+  if (await frame.isDisabled('#status')) fail('the status menu is disabled while the phone rings');
+  await page.screenshot({ path: `${process.env.SCREENSHOT_DIR || '/tmp'}/crm-panel-ringing.png` });
+  await frame.selectOption('#status', 'break');
+  await waitFor('the offer banner to go', () => frame.isHidden('#offer'), (hidden) => hidden);
+  await waitFor('alice to be on her break', async () => (await api('GET', '/agents/alice', root)).status, (s) => s === 'break');
+  const back = await api('GET', `/calls/${first.id}`, root);
+  if (back.state !== 'waiting' || back.offered.length) fail(`the call did not go back to its line: ${JSON.stringify(back)}`);
+  if (!back.journey.some((e) => e.event === 'stepped_away')) fail(`no stepped_away in the journey: ${JSON.stringify(back.journey)}`);
+  await api('POST', `/calls/${first.id}/hangup`, root, { party: 'customer' });
+  await frame.selectOption('#status', 'ready');
+  await waitFor('alice to be ready again', async () => (await api('GET', '/agents/alice', root)).status, (s) => s === 'ready');
+
   // 2. A call rings: screen pop.
   log(`step 2: call from ${CALLER}, screen pop`);
   const created = await api('POST', '/calls', root, { from: CALLER, queue: QUEUE });
