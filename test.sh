@@ -25,6 +25,8 @@ fi
 export SWITCHYARD_SCHEMATHESIS="$SCHEMATHESIS_VENV/bin/schemathesis"
 # The real-model transcription tests: espeak-ng speaks, sox measures, and whisper tiny.en
 # (fetched and converted by the same script as ./serve.sh) transcribes.
+# The SIP trunk tests: sipp (Debian's sip-tester) plays the carrier.
+need_deb sipp sip-tester
 need_deb espeak-ng espeak-ng
 need_deb sox sox
 source scripts/model.sh

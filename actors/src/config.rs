@@ -13,7 +13,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 mod security;
+mod sip;
 pub use security::SecurityConfig;
+pub use sip::{RouteConfig, SipConfig, TrunkConfig};
 
 /// The whole configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,6 +59,9 @@ pub struct Config {
     /// When an agent whose panel has gone is Disconnected.
     #[serde(default)]
     pub presence: PresenceConfig,
+    /// SIP trunks and the numbers they bring calls to (H4); without `listen`, no SIP.
+    #[serde(default)]
+    pub sip: SipConfig,
 }
 
 /// Presence (`[presence]`): an agent whose panel's event stream closed and did not come back
@@ -570,6 +575,7 @@ impl Config {
             .map_err(ConfigError::Invalid)?;
         self.cti.validate().map_err(ConfigError::Invalid)?;
         self.security.validate().map_err(ConfigError::Invalid)?;
+        self.sip.validate(&queues).map_err(ConfigError::Invalid)?;
         if !(1..=3_600).contains(&self.presence.grace_secs) {
             return Err(ConfigError::Invalid(
                 "presence.grace_secs: give 1 to 3600".into(),

@@ -124,6 +124,43 @@ pub fn dead_at(now: Timestamp, live: Liveness, rtp_timeout: Option<Duration>) ->
     }
 }
 
+/// The G.711 codecs a trunk leg speaks (RFC 3551 static payload types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum G711 {
+    /// µ-law, payload type 0.
+    Pcmu,
+    /// A-law, payload type 8.
+    Pcma,
+}
+
+impl G711 {
+    /// Its RTP payload type.
+    pub fn payload_type(self) -> u8 {
+        match self {
+            G711::Pcmu => 0,
+            G711::Pcma => 8,
+        }
+    }
+
+    /// Its name in an SDP `rtpmap`.
+    pub fn name(self) -> &'static str {
+        match self {
+            G711::Pcmu => "PCMU",
+            G711::Pcma => "PCMA",
+        }
+    }
+}
+
+/// The codec an offer is answered with: the first of the caller's payload types (its order is
+/// its preference) that we speak; `None` (answer 488) when it offers none of them.
+pub fn answer_codec(offered: &[u8]) -> Option<G711> {
+    offered.iter().find_map(|pt| match pt {
+        0 => Some(G711::Pcmu),
+        8 => Some(G711::Pcma),
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +270,14 @@ mod tests {
             ..live
         };
         assert_eq!(dead_at(t(10_000), no_timer, None), None);
+    }
+
+    #[test]
+    fn an_offer_is_answered_with_the_callers_first_g711_codec() {
+        assert_eq!(answer_codec(&[9, 8, 0, 101]), Some(G711::Pcma));
+        assert_eq!(answer_codec(&[0, 8]), Some(G711::Pcmu));
+        assert_eq!(answer_codec(&[9, 101]), None, "G.722 and events only: 488");
+        assert_eq!(answer_codec(&[]), None);
+        assert_eq!((G711::Pcma.payload_type(), G711::Pcma.name()), (8, "PCMA"));
     }
 }

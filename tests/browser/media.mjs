@@ -243,14 +243,15 @@ async function scenario(root, agent, customer) {
   if (!offerFrom) fail('the offer banner shows no caller');
   if (!(countdown > 0 && countdown <= 18)) fail(`the offer countdown shows ${countdown}`);
   log(`offer: ${queueShown}, caller ${offerFrom}, ${countdown}s left`);
-  // The panel's queue counters (A6): the ringing call counts as waiting in Support.
+  // The panel's queue counters (A6): the ringing call counts as ringing in Support, not as
+  // waiting for an agent.
   const stats = await waitFor(
     "the panel's Support counters to show the ringing call",
     () => agent.evaluate(() => {
       const row = document.querySelector('#queue-stats [data-queue="support"]');
       return row && !document.getElementById('queue-stats').hidden ? row.textContent : null;
     }),
-    (t) => t && /^Support1 waiting \(longest \d+:\d\d\) · \d+ ready · \d+ on a call$/.test(t)
+    (t) => t && /^Support0 waiting · 1 ringing \(longest \d+:\d\d\) · \d+ ready · \d+ on a call$/.test(t)
   );
   log(`queue counters: ${stats}`);
   await agent.click('#accept');

@@ -155,8 +155,9 @@ pub async fn start() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                // The WebRTC stack narrates every connection at info: keep its warnings.
-                "info,sqlx=warn,rtc=error,rtc_ice=error,rtc_dtls=error,rtc_sctp=error,webrtc=warn"
+                // The WebRTC stack narrates every connection at info, and the SIP stack every
+                // message it sends or receives: keep their warnings.
+                "info,sqlx=warn,rtc=error,rtc_ice=error,rtc_dtls=error,rtc_sctp=error,webrtc=warn,rsipstack=warn"
                     .into()
             }),
         );
@@ -231,9 +232,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         recordings_dir: Some(recordings_dir),
         ..Default::default()
     };
+    let sip_config = config.sip.clone();
     let yard = Switchyard::start_with(config, store, options)
         .await
         .context("starting the engine")?;
+    let trunks = sip::Trunks::start(yard.clone(), &sip_config)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    if let Some(t) = &trunks {
+        println!("SIP trunks on udp/tcp {}", t.local_addr());
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -255,6 +263,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     state.metrics.follow(&yard);
     crate::serve(listener, state, shutdown_signal()).await?;
+    if let Some(t) = trunks {
+        t.stop().await;
+    }
     yard.shutdown().await;
     Ok(())
 }

@@ -191,3 +191,58 @@ fn cti_settings_are_checked() {
     .unwrap();
     assert_eq!(ok.cti.allowed_origins.len(), 2);
 }
+
+#[test]
+fn sip_trunks_and_routes_are_read_normalized_and_checked() {
+    let base = "[[queues]]\nid = \"support\"\n[sip]\nlisten = \"127.0.0.1:5060\"\n";
+    let good = format!(
+        "{base}[[sip.trunks]]\nid = \"carrier\"\naddresses = [\"192.0.2.0/28\", \"198.51.100.7\"]\n[[sip.routes]]\nnumber = \"+32 2 555-01-00\"\nqueue = \"support\"\n[[sip.routes]]\nnumber = \"+3225551*\"\nqueue = \"support\"\n"
+    );
+    let c = Config::from_toml(&good).unwrap();
+    let routes = c.sip.did_routes();
+    assert_eq!(
+        routes.iter().map(|r| r.number.as_str()).collect::<Vec<_>>(),
+        ["+3225550100", "+3225551*"]
+    );
+    let ranges = c.sip.trunk_ranges();
+    assert_eq!((ranges[0].0.as_str(), ranges[0].1.len()), ("carrier", 2));
+    assert_eq!(
+        Config::demo().sip,
+        SipConfig::default(),
+        "no SIP by default"
+    );
+    let trunk = "[[sip.trunks]]\nid = \"carrier\"\naddresses = [\"192.0.2.1\"]\n";
+    let route = "[[sip.routes]]\nnumber = \"+3225550100\"\nqueue = \"support\"\n";
+    for (bad, says) in [
+        (
+            format!("[[queues]]\nid = \"support\"\n[sip]\nlisten = \"localhost\"\n{trunk}{route}"),
+            "sip.listen",
+        ),
+        (format!("{base}{route}"), "needs at least one"),
+        (
+            format!("{base}[[sip.trunks]]\nid = \"carrier\"\naddresses = [\"300.1.1.1\"]\n{route}"),
+            "sip.trunks.carrier",
+        ),
+        (
+            format!("{base}[[sip.trunks]]\nid = \"carrier\"\naddresses = []\n{route}"),
+            "give its addresses",
+        ),
+        (format!("{base}{trunk}{trunk}{route}"), "taken"),
+        (
+            format!("{base}{trunk}[[sip.routes]]\nnumber = \"sales\"\nqueue = \"support\"\n"),
+            "not a number",
+        ),
+        (
+            format!("{base}{trunk}[[sip.routes]]\nnumber = \"+3225550100\"\nqueue = \"billing\"\n"),
+            "not a configured queue",
+        ),
+        (format!("{base}{trunk}{route}{route}"), "appears twice"),
+        (
+            format!("{base}{trunk}{route}[sip.bogus]\n"),
+            "unknown field",
+        ),
+    ] {
+        let err = Config::from_toml(&bad).unwrap_err().to_string();
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}

@@ -1,0 +1,348 @@
+//! Inbound dialogs and their calls: requests from the carrier, the dialogs' states, and the
+//! calls' events, each in its own task, meeting in one table of legs.
+
+use crate::sdp;
+use actors::config::SipConfig;
+use actors::Switchyard;
+use engine::call::{CallResult, CallState, Party};
+use engine::net::Cidr;
+use engine::routing::Skills;
+use engine::sip::{answer_codec, route_for, trunk_for, DidRoute};
+use engine::CallId;
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, DialogStateSender};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::dialog::DialogId;
+use rsipstack::sip::prelude::*;
+use rsipstack::sip::{Header, Method, StatusCode};
+use rsipstack::transaction::{Transaction, TransactionReceiver};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+
+/// A caller's dialog and what it needs to answer.
+#[derive(Clone)]
+struct Leg {
+    dialog: InviteDialog,
+    id: DialogId,
+    /// The SDP answer, sent with the 200 OK and with each re-INVITE's.
+    answer: Vec<u8>,
+    answered: bool,
+}
+
+#[derive(Default)]
+struct Legs {
+    by_call: HashMap<CallId, Leg>,
+    by_dialog: HashMap<DialogId, CallId>,
+}
+
+impl Legs {
+    fn forget(&mut self, call: &CallId) -> Option<Leg> {
+        let leg = self.by_call.remove(call)?;
+        self.by_dialog.remove(&leg.id);
+        Some(leg)
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Inbound {
+    yard: Switchyard,
+    trunks: Arc<Vec<(String, Vec<Cidr>)>>,
+    routes: Arc<Vec<DidRoute>>,
+    layer: Arc<DialogLayer>,
+    state_tx: DialogStateSender,
+    contact: rsipstack::sip::Uri,
+    local_ip: IpAddr,
+    legs: Arc<Mutex<Legs>>,
+}
+
+impl Inbound {
+    pub(crate) fn new(
+        yard: Switchyard,
+        conf: &SipConfig,
+        layer: Arc<DialogLayer>,
+        state_tx: DialogStateSender,
+        addr: SocketAddr,
+    ) -> Inbound {
+        let contact = rsipstack::sip::Uri {
+            scheme: Some(rsipstack::sip::Scheme::Sip),
+            auth: None,
+            host_with_port: addr.into(),
+            params: vec![],
+            headers: vec![],
+        };
+        Inbound {
+            yard,
+            trunks: Arc::new(conf.trunk_ranges()),
+            routes: Arc::new(conf.did_routes()),
+            layer,
+            state_tx,
+            contact,
+            local_ip: addr.ip(),
+            legs: Arc::default(),
+        }
+    }
+
+    /// The three tasks: requests, dialog states, call events.
+    pub(crate) fn spawn(
+        self,
+        incoming: TransactionReceiver,
+        states: DialogStateReceiver,
+    ) -> Vec<JoinHandle<()>> {
+        let events = self.yard.subscribe();
+        vec![
+            tokio::spawn(self.clone().requests(incoming)),
+            tokio::spawn(self.clone().dialog_states(states)),
+            tokio::spawn(self.call_events(events)),
+        ]
+    }
+
+    fn legs(&self) -> std::sync::MutexGuard<'_, Legs> {
+        self.legs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn requests(self, mut incoming: TransactionReceiver) {
+        while let Some(mut tx) = incoming.recv().await {
+            let in_dialog = tx
+                .original
+                .to_header()
+                .ok()
+                .and_then(|to| to.tag().ok().flatten())
+                .is_some();
+            if in_dialog || tx.original.method == Method::Cancel {
+                // BYE, ACK, re-INVITE, CANCEL: the dialog's own work.
+                match self.layer.match_dialog(&tx) {
+                    Some(mut d) => {
+                        tokio::spawn(async move {
+                            let _ = d.handle(&mut tx).await;
+                        });
+                    }
+                    None if tx.original.method == Method::Ack => {}
+                    None => {
+                        let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+                    }
+                }
+                continue;
+            }
+            let trunk = source(&tx).and_then(|ip| trunk_for(ip, &self.trunks).cloned());
+            match (tx.original.method, trunk) {
+                (Method::Ack, _) => {}
+                (_, None) => {
+                    tracing::info!(method = %tx.original.method, source = ?source(&tx), "SIP request from no configured trunk: 403");
+                    let _ = tx.reply(StatusCode::Forbidden).await;
+                }
+                (Method::Invite, Some(trunk)) => self.invite(tx, trunk).await,
+                (Method::Options, Some(_)) => {
+                    let _ = tx.reply(StatusCode::OK).await;
+                }
+                (_, Some(_)) => {
+                    let _ = tx.reply(StatusCode::MethodNotAllowed).await;
+                }
+            }
+        }
+    }
+
+    /// A new INVITE from a trunk: a call in its route's queue, ringing.
+    async fn invite(&self, mut tx: Transaction, trunk: String) {
+        let dialled = tx.original.uri().auth.as_ref().map(|a| a.user.clone());
+        let Some(queue) = dialled
+            .as_deref()
+            .and_then(|n| route_for(n, &self.routes))
+            .cloned()
+        else {
+            tracing::info!(%trunk, number = ?dialled, "SIP INVITE for a number no route has: 404");
+            let _ = tx.reply(StatusCode::NotFound).await;
+            return;
+        };
+        let offered = sdp::audio_payload_types(tx.original.body());
+        let Some(codec) = answer_codec(&offered) else {
+            let _ = tx.reply(StatusCode::NotAcceptableHere).await;
+            return;
+        };
+        let caller = tx
+            .original
+            .from_header()
+            .ok()
+            .and_then(|f| f.uri().ok())
+            .and_then(|u| u.auth.map(|a| a.user))
+            .filter(|u| !u.is_empty() && u.len() <= 64)
+            .unwrap_or_else(|| "anonymous".into());
+        let mut dialog = match self.layer.get_or_create_server_invite(
+            &tx,
+            self.state_tx.clone(),
+            None,
+            Some(self.contact.clone()),
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "SIP INVITE refused by the dialog layer");
+                let _ = tx.reply(StatusCode::ServerInternalError).await;
+                return;
+            }
+        };
+        let call = match self
+            .yard
+            .create_call(caller, queue.as_str(), 0, Skills::new())
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, %queue, "a trunk call could not be created");
+                let _ = dialog.reject(Some(StatusCode::ServiceUnavailable), None);
+                let _ = dialog.handle(&mut tx).await;
+                return;
+            }
+        };
+        let id = dialog.id();
+        let session = u64::from(rand_session(&id));
+        let leg = Leg {
+            dialog: dialog.clone(),
+            id: id.clone(),
+            answer: sdp::answer(self.local_ip, codec, session),
+            answered: false,
+        };
+        {
+            let mut legs = self.legs();
+            legs.by_dialog.insert(id, call.id().clone());
+            legs.by_call.insert(call.id().clone(), leg);
+        }
+        tracing::info!(call = %call.id(), %trunk, %queue, "trunk call");
+        tokio::spawn(async move {
+            let _ = dialog.handle(&mut tx).await;
+        });
+        // The call may have been answered (or ended) before the leg was known.
+        let _ = self.ringing(call.id());
+        self.reconcile(call.id()).await;
+    }
+
+    fn ringing(&self, call: &CallId) -> Option<()> {
+        let leg = self.legs().by_call.get(call).cloned()?;
+        if !leg.answered {
+            leg.dialog.ringing(None, None).ok()?;
+        }
+        Some(())
+    }
+
+    /// Brings the dialog in line with its call: answered once the call is connected, ended
+    /// once it is over.
+    async fn reconcile(&self, id: &CallId) {
+        let Some(leg) = self.legs().by_call.get(id).cloned() else {
+            return;
+        };
+        let Ok(call) = self.yard.call(id.as_str()).await else {
+            return;
+        };
+        if call.state().is_final() {
+            let Some(leg) = self.legs().forget(id) else {
+                return;
+            };
+            if leg.answered {
+                let _ = leg.dialog.bye().await;
+            } else {
+                let code = match call.result() {
+                    Some(CallResult::Busy) => StatusCode::BusyHere,
+                    _ => StatusCode::TemporarilyUnavailable,
+                };
+                let _ = leg.dialog.reject(Some(code), None);
+            }
+        } else if call.state() == CallState::Connected && !leg.answered {
+            if let Some(l) = self.legs().by_call.get_mut(id) {
+                l.answered = true;
+            }
+            let sdp = Header::ContentType("application/sdp".into());
+            if let Err(e) = leg.dialog.accept(Some(vec![sdp]), Some(leg.answer.clone())) {
+                tracing::warn!(call = %id, error = %e, "could not answer the trunk call");
+            }
+        }
+    }
+
+    async fn dialog_states(self, mut states: DialogStateReceiver) {
+        while let Some(state) = states.recv().await {
+            match state {
+                DialogState::Terminated(id, reason) => {
+                    // Ended by the caller (CANCEL, BYE) or by the network; a dialog we ended
+                    // ourselves is forgotten already.
+                    let call = {
+                        let mut legs = self.legs();
+                        let call = legs.by_dialog.get(&id).cloned();
+                        call.inspect(|c| {
+                            legs.forget(c);
+                        })
+                    };
+                    if let Some(call) = call {
+                        tracing::info!(%call, ?reason, "the trunk caller's dialog ended");
+                        let _ = self.yard.hangup(call.as_str(), Party::Customer).await;
+                    }
+                }
+                DialogState::Updated(id, _req, handle) => {
+                    // A re-INVITE (hold, resume, refresh): the same answer.
+                    let answer = {
+                        let legs = self.legs();
+                        let call = legs.by_dialog.get(&id);
+                        call.and_then(|c| legs.by_call.get(c))
+                            .map(|l| l.answer.clone())
+                    };
+                    let sdp = Header::ContentType("application/sdp".into());
+                    let _ = match answer {
+                        Some(a) => {
+                            handle
+                                .respond(StatusCode::OK, Some(vec![sdp]), Some(a))
+                                .await
+                        }
+                        None => handle.reply(StatusCode::CallTransactionDoesNotExist).await,
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn call_events(
+        self,
+        mut events: tokio::sync::broadcast::Receiver<actors::events::Event>,
+    ) {
+        loop {
+            match events.recv().await {
+                Ok(e) => {
+                    let json = e.to_json();
+                    let Some(id) = json["call_id"].as_str() else {
+                        continue;
+                    };
+                    let id = CallId::from(id);
+                    if self.legs().by_call.contains_key(&id) {
+                        self.reconcile(&id).await;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    let calls: Vec<CallId> = self.legs().by_call.keys().cloned().collect();
+                    for id in calls {
+                        self.reconcile(&id).await;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+}
+
+/// Where a request came from: the top Via's `received` (the stack writes the packet's
+/// source there whenever it differs from what the Via claims), else the Via's own host.
+fn source(tx: &Transaction) -> Option<IpAddr> {
+    let via = tx.original.via_header().ok()?.typed().ok()?;
+    if let Some(Ok(ip)) = via.received() {
+        return Some(ip);
+    }
+    match &via.sent_by().host {
+        rsipstack::sip::Host::IpAddr(ip) => Some(*ip),
+        rsipstack::sip::Host::Domain(_) => None,
+    }
+}
+
+/// An SDP session id: any number, here from the dialog's Call-ID.
+fn rand_session(id: &DialogId) -> u32 {
+    id.to_string()
+        .bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+}

@@ -1,0 +1,109 @@
+//! SIP trunks (H4), on [rsipstack](https://crates.io/crates/rsipstack): a carrier's INVITE
+//! becomes a call in the queue its dialled number routes to, through the same ingress as
+//! `POST /calls` (journey, routing, offers, wrap-up, CRM logs).
+//!
+//! What this crate decides nothing about: which trunk a source address is, which queue a
+//! number reaches and what a response means are pure rules in [`engine::sip`]; the call's
+//! life is the call actor's. Here are only the SIP dialogs and their mapping to calls:
+//!
+//! - an INVITE from an address of no trunk gets 403, one for a number no route has 404;
+//!   neither touches anything;
+//! - an INVITE from a trunk for a routed number is a call in that queue: `180 Ringing` while
+//!   it waits and rings agents; the agent's answer is the `200 OK`;
+//! - the caller's CANCEL before an answer, or BYE after, is the customer hanging up (the
+//!   call's result is then `cancelled`, `abandoned` or `answered`, as for any call);
+//! - the call ending on our side (the agent hangs up, or the call fails) ends the dialog: a
+//!   BYE once answered, else a final error response.
+//!
+//! Not yet here (issue 15 goes on): the RTP legs (the 200 OK's SDP offers the caller's first
+//! G.711 codec with `a=inactive`: signalling works end to end, audio does not flow yet),
+//! outbound calls through the trunk, digest authentication and registration.
+
+mod dialogs;
+mod sdp;
+
+use actors::config::SipConfig;
+use actors::Switchyard;
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::transport::tcp_listener::TcpListenerConnection;
+use rsipstack::transport::udp::UdpConnection;
+use rsipstack::transport::TransportLayer;
+use rsipstack::EndpointBuilder;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// The running SIP side: one endpoint on `[sip] listen`, over UDP and TCP.
+pub struct Trunks {
+    token: CancellationToken,
+    addr: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Trunks {
+    /// Starts the SIP endpoint when `[sip] listen` is set (`None` otherwise). The
+    /// configuration is validated already.
+    pub async fn start(yard: Switchyard, conf: &SipConfig) -> Result<Option<Trunks>, String> {
+        let Some(listen) = &conf.listen else {
+            return Ok(None);
+        };
+        let listen: SocketAddr = listen
+            .parse()
+            .map_err(|e| format!("sip.listen {listen}: {e}"))?;
+        let token = CancellationToken::new();
+        let transports = TransportLayer::new(token.clone());
+        let udp = UdpConnection::create_connection(listen, None, Some(token.child_token()))
+            .await
+            .map_err(|e| format!("sip: binding UDP {listen}: {e}"))?;
+        let addr = udp
+            .get_addr()
+            .get_socketaddr()
+            .map_err(|e| format!("sip: {e}"))?;
+        transports.add_transport(udp.into());
+        // TCP on the same port as UDP (a port of 0 is resolved by the UDP bind).
+        let tcp = TcpListenerConnection::new(addr, None)
+            .await
+            .map_err(|e| format!("sip: binding TCP {addr}: {e}"))?;
+        transports.add_transport(tcp.into());
+        let option = rsipstack::transaction::endpoint::EndpointOption {
+            callid_suffix: Some("switchyard".into()),
+            ..Default::default()
+        };
+        let endpoint = EndpointBuilder::new()
+            .with_cancel_token(token.clone())
+            .with_transport_layer(transports)
+            .with_user_agent("Switchyard")
+            .with_option(option)
+            .build();
+        let incoming = endpoint
+            .incoming_transactions()
+            .map_err(|e| format!("sip: {e}"))?;
+        let layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        let (state_tx, state_rx) = layer.new_dialog_state_channel();
+        let inbound = dialogs::Inbound::new(yard, conf, layer, state_tx, addr);
+        let mut tasks = Vec::new();
+        let serve = endpoint.inner.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = serve.serve().await {
+                tracing::error!(error = %e, "the SIP endpoint stopped");
+            }
+        }));
+        tasks.extend(inbound.spawn(incoming, state_rx));
+        tracing::info!(address = %addr, "SIP trunks listening (UDP and TCP)");
+        Ok(Some(Trunks { token, addr, tasks }))
+    }
+
+    /// Where the endpoint listens (the port resolved when 0 was configured).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the endpoint and its tasks.
+    pub async fn stop(self) {
+        self.token.cancel();
+        for t in self.tasks {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}

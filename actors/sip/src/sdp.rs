@@ -1,0 +1,67 @@
+//! The little of SDP the trunk side reads and writes: the audio payload types an offer
+//! lists, and an answer with one G.711 codec.
+
+use engine::sip::G711;
+use std::net::IpAddr;
+
+/// The payload types of the offer's first `m=audio` line, in the caller's order; empty when
+/// there is none or the body is not SDP text. Bounded: a line or body past the limits of
+/// any real offer is not read.
+pub(crate) fn audio_payload_types(body: &[u8]) -> Vec<u8> {
+    const MAX_BODY: usize = 16 * 1024;
+    if body.len() > MAX_BODY {
+        return Vec::new();
+    }
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Vec::new();
+    };
+    text.lines()
+        .map(str::trim_end)
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .map(|m| {
+            m.split_whitespace()
+                .skip(2)
+                .take(64)
+                .filter_map(|pt| pt.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An answer with `codec`. `inactive`: no media flows yet (port 9, the discard port, as
+/// RFC 4566 suggests for a stream that is not used).
+pub(crate) fn answer(ip: IpAddr, codec: G711, session: u64) -> Vec<u8> {
+    let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
+    let pt = codec.payload_type();
+    format!(
+        "v=0\r\no=switchyard {session} 1 IN {family} {ip}\r\ns=Switchyard\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio 9 RTP/AVP {pt}\r\na=rtpmap:{pt} {}/8000\r\na=inactive\r\n",
+        codec.name()
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_offers_audio_payload_types_are_read_in_order_and_garbage_gives_none() {
+        let offer = b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 5000 RTP/AVP 96\r\nm=audio 6000 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+        assert_eq!(audio_payload_types(offer), [8, 0, 101]);
+        assert!(audio_payload_types(b"m=audio 6000 RTP/AVP").is_empty());
+        assert!(audio_payload_types(&[0xff, 0xfe, 0x00]).is_empty());
+        assert!(audio_payload_types(&vec![b'a'; 20_000]).is_empty());
+        assert_eq!(audio_payload_types(b"m=audio 1 RTP/AVP 0 x 300 8"), [0, 8]);
+    }
+
+    #[test]
+    fn the_answer_names_one_codec_and_sends_nothing_yet() {
+        let sdp = String::from_utf8(answer("127.0.0.1".parse().unwrap(), G711::Pcma, 7)).unwrap();
+        assert!(sdp.contains("m=audio 9 RTP/AVP 8\r\n"), "{sdp}");
+        assert!(
+            sdp.contains("a=rtpmap:8 PCMA/8000\r\na=inactive\r\n"),
+            "{sdp}"
+        );
+        assert!(sdp.contains("c=IN IP4 127.0.0.1\r\n"), "{sdp}");
+    }
+}

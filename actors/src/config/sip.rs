@@ -1,0 +1,132 @@
+//! `[sip]`: the SIP trunks customers call in through (H4), and which queue each dialled
+//! number reaches. Without `listen`, Switchyard speaks no SIP.
+//!
+//! ```toml
+//! [sip]
+//! listen = "0.0.0.0:5060"              # UDP and TCP
+//!
+//! [[sip.trunks]]
+//! id = "carrier"
+//! addresses = ["192.0.2.0/28"]         # where the carrier's INVITEs come from
+//!
+//! [[sip.routes]]
+//! number = "+3225550100"               # a DID, or a prefix ending in `*`
+//! queue = "support"
+//! ```
+
+use engine::net::Cidr;
+use engine::sip::{normalize_number, DidRoute};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+/// The SIP side: where it listens, the trunks it takes calls from, the numbers it answers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// Address and port for SIP over UDP and TCP; none: no SIP at all.
+    pub listen: Option<String>,
+    /// The carriers' trunks. An INVITE from an address in none of them gets 403.
+    pub trunks: Vec<TrunkConfig>,
+    /// Dialled numbers (DIDs) to queues. An INVITE for a number no route has gets 404.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// A carrier's trunk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkConfig {
+    /// Its name, in logs and journeys.
+    pub id: String,
+    /// The addresses or ranges (`192.0.2.10`, `192.0.2.0/28`) its requests come from: the
+    /// packets' source, never what a header claims.
+    pub addresses: Vec<String>,
+}
+
+/// A dialled number (or prefix) and the queue its calls go to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// `+3225550100`, or a prefix `+32255501*`; separators (`-`, `.`, spaces, brackets) are
+    /// ignored.
+    pub number: String,
+    /// The queue.
+    pub queue: String,
+}
+
+impl SipConfig {
+    /// Checks the addresses, numbers and trunk names; `queues` are the configured queues.
+    pub fn validate(&self, queues: &HashSet<&str>) -> Result<(), String> {
+        if let Some(l) = &self.listen {
+            l.parse::<SocketAddr>()
+                .map_err(|e| format!("sip.listen {l:?}: {e} (give address:port)"))?;
+        }
+        let mut ids = HashSet::new();
+        for t in &self.trunks {
+            if t.id.is_empty() || !ids.insert(t.id.as_str()) {
+                return Err(format!("sip.trunks: the id {:?} is empty or taken", t.id));
+            }
+            if t.addresses.is_empty() {
+                return Err(format!("sip.trunks.{}: give its addresses", t.id));
+            }
+            for a in &t.addresses {
+                Cidr::parse(a).map_err(|e| format!("sip.trunks.{}: {e}", t.id))?;
+            }
+        }
+        let mut numbers = HashSet::new();
+        for r in &self.routes {
+            let (digits, prefix) = match r.number.strip_suffix('*') {
+                Some(p) => (p, true),
+                None => (r.number.as_str(), false),
+            };
+            let Some(n) = normalize_number(digits) else {
+                return Err(format!(
+                    "sip.routes: {:?} is not a number (digits, an optional leading +, a trailing * for a prefix)",
+                    r.number
+                ));
+            };
+            if !numbers.insert((n, prefix)) {
+                return Err(format!("sip.routes: {:?} appears twice", r.number));
+            }
+            if !queues.contains(r.queue.as_str()) {
+                return Err(format!(
+                    "sip.routes: {:?} goes to {}, which is not a configured queue",
+                    r.number, r.queue
+                ));
+            }
+        }
+        if self.listen.is_some() && (self.trunks.is_empty() || self.routes.is_empty()) {
+            return Err("sip.listen needs at least one of sip.trunks and of sip.routes".into());
+        }
+        Ok(())
+    }
+
+    /// The trunks as the engine's rule reads them (their ids, and their ranges); the
+    /// configuration is validated.
+    pub fn trunk_ranges(&self) -> Vec<(String, Vec<Cidr>)> {
+        self.trunks
+            .iter()
+            .map(|t| {
+                let ranges = t.addresses.iter().filter_map(|a| Cidr::parse(a).ok());
+                (t.id.clone(), ranges.collect())
+            })
+            .collect()
+    }
+
+    /// The routes as the engine's rule reads them, numbers normalized.
+    pub fn did_routes(&self) -> Vec<DidRoute> {
+        self.routes
+            .iter()
+            .filter_map(|r| {
+                let (digits, star) = match r.number.strip_suffix('*') {
+                    Some(p) => (p, "*"),
+                    None => (r.number.as_str(), ""),
+                };
+                Some(DidRoute {
+                    number: format!("{}{star}", normalize_number(digits)?),
+                    queue: r.queue.as_str().into(),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,346 @@
+//! A real SIP peer (sipp, Debian's sip-tester) as the carrier, against the real program: an
+//! INVITE from no trunk gets 403 and one for an unrouted number 404, both touching nothing;
+//! a trunk call waits in its route's queue and rings (180) until the caller's CANCEL
+//! (abandoned); an agent's answer is the 200 OK, and either side's hang-up is the other's BYE.
+
+use serde_json::{json, Value};
+use std::process::Stdio;
+use std::time::Duration;
+use tests::{eventually, start_server, Database, Server};
+
+const T: Duration = Duration::from_secs(15);
+const DID: &str = "+3225550100";
+const CALLER: &str = "+15550001234";
+
+fn config(port: u16) -> String {
+    format!(
+        r#"
+[[queues]]
+id = "support"
+
+[[agents]]
+id = "alice"
+queues = ["support"]
+
+[[users]]
+username = "alice"
+password = "pw-a"
+role = "agent"
+agent = "alice"
+
+[[users]]
+username = "root"
+password = "pw-r"
+role = "admin"
+
+[sip]
+listen = "127.0.0.1:{port}"
+
+[[sip.trunks]]
+id = "carrier"
+addresses = ["127.0.0.1/32"]
+
+[[sip.routes]]
+number = "{DID}"
+queue = "support"
+"#
+    )
+}
+
+/// The caller's INVITE, with a G.711 offer.
+const INVITE: &str = r#"
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=sipp 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 8
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:8 PCMA/8000
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+"#;
+
+/// The ACK of a final response (`[last_Via:]`: the INVITE's branch, as a non-2xx ACK needs).
+const ACK: &str = r#"
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"#;
+
+fn scenario(body: &str) -> String {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"trunk\">{INVITE}{body}</scenario>\n"
+    );
+    xml.replace("CALLER", CALLER)
+}
+
+fn refused(code: u16) -> String {
+    scenario(&format!("  <recv response=\"{code}\"/>\n{ACK}"))
+}
+
+fn cancelled() -> String {
+    scenario(&format!(
+        r#"
+  <recv response="180"/>
+  <pause milliseconds="1500"/>
+  <send>
+    <![CDATA[
+      CANCEL sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 CANCEL
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+  <recv response="487"/>
+{ACK}"#
+    ))
+}
+
+/// Answered by the agent; then the caller hangs up (`caller_bye`) or waits for the agent's BYE.
+fn answered(caller_bye: bool) -> String {
+    let end = if caller_bye {
+        r#"
+  <pause milliseconds="500"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+"#
+    } else {
+        r#"
+  <recv request="BYE" timeout="15000"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+"#
+    };
+    scenario(&format!(
+        r#"
+  <recv response="180"/>
+  <recv response="200" timeout="15000"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+{end}"#
+    ))
+}
+
+/// Runs one sipp call from `from_ip` to the trunk port with `xml`; its exit status says
+/// whether every expected message came.
+async fn sipp(port: u16, from_ip: &str, number: &str, xml: String) -> anyhow::Result<bool> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("scenario.xml");
+    std::fs::write(&file, xml)?;
+    let out = tokio::process::Command::new("sipp")
+        .args([
+            "-sf",
+            file.to_str().unwrap(),
+            "-i",
+            from_ip,
+            "-mi",
+            from_ip,
+            "-p",
+            "0",
+        ])
+        .args(["-s", number, "-m", "1", "-timeout", "25s", "-nostdin"])
+        .arg(format!("127.0.0.1:{port}"))
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output()
+        .await?;
+    if !out.status.success() {
+        eprintln!("sipp: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(out.status.success())
+}
+
+fn free_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.local_addr().unwrap().port()
+}
+
+fn sipp_present() -> bool {
+    let present = std::process::Command::new("sipp")
+        .arg("-v")
+        .output()
+        .is_ok();
+    if !present {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "sipp is missing in CI: ./test.sh installs sip-tester"
+        );
+        eprintln!("SKIPPED: the SIP tests need sipp (Debian's sip-tester); ./test.sh installs it");
+    }
+    present
+}
+
+async fn calls(server: &Server, root: &str) -> anyhow::Result<Vec<Value>> {
+    let all = server.get("/api/v1/calls", root).await?;
+    Ok(all["calls"].as_array().cloned().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_trunk_refuses_strangers_and_unrouted_numbers_and_a_cancel_abandons_the_call(
+) -> anyhow::Result<()> {
+    if !sipp_present() {
+        return Ok(());
+    }
+    let port = free_port();
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config(port)))?;
+    let root = server.login("root", "pw-r").await?;
+
+    // Not a trunk's address: 403, and no call.
+    assert!(
+        sipp(port, "127.0.0.2", DID, refused(403)).await?,
+        "403 expected"
+    );
+    // A trunk, but a number no route has: 404, and no call.
+    assert!(
+        sipp(port, "127.0.0.1", "+3225559999", refused(404)).await?,
+        "404 expected"
+    );
+    assert!(calls(&server, &root).await?.is_empty());
+
+    // Routed: a call waits in support, from the caller's number; the CANCEL abandons it.
+    let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, cancelled()));
+    let waiting = eventually("the trunk call in support", T, || async {
+        let c = calls(&server, &root).await.ok()?;
+        c.into_iter().find(|c| c["state"] == "waiting")
+    })
+    .await;
+    assert_eq!(
+        (waiting["from"].as_str(), waiting["queue"].as_str()),
+        (Some(CALLER), Some("support"))
+    );
+    assert!(caller.await??, "the CANCEL flow (200, 487) failed");
+    let id = waiting["id"].as_str().unwrap();
+    let ended = eventually("the call to end", T, || async {
+        let c = server
+            .get(&format!("/api/v1/calls/{id}"), &root)
+            .await
+            .ok()?;
+        (c["state"] == "ended").then_some(c)
+    })
+    .await;
+    assert_eq!(ended["result"], "abandoned", "{ended}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_agents_answer_is_the_200_and_each_sides_hang_up_is_the_others_bye(
+) -> anyhow::Result<()> {
+    if !sipp_present() {
+        return Ok(());
+    }
+    let port = free_port();
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config(port)))?;
+    let root = server.login("root", "pw-r").await?;
+    let alice = server.login("alice", "pw-a").await?;
+    let mut events = server.events(&alice).await?;
+    let ready = json!({"status": "ready"});
+    server
+        .put("/api/v1/agents/alice/status", &alice, ready.clone())
+        .await?;
+
+    for caller_bye in [true, false] {
+        let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, answered(caller_bye)));
+        let offer = events
+            .next_matching(T, |e| e["type"] == "call.offered" && e["agent"] == "alice")
+            .await?;
+        let id = offer["call_id"].as_str().unwrap().to_owned();
+        server
+            .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
+            .await?;
+        if !caller_bye {
+            // The agent hangs up: the caller gets a BYE.
+            server
+                .post(&format!("/api/v1/calls/{id}/hangup"), &alice, json!({}))
+                .await?;
+        }
+        assert!(
+            caller.await??,
+            "the caller's side failed (caller_bye: {caller_bye})"
+        );
+        let ended = eventually("the call to end", T, || async {
+            let c = server
+                .get(&format!("/api/v1/calls/{id}"), &root)
+                .await
+                .ok()?;
+            (c["state"] == "ended").then_some(c)
+        })
+        .await;
+        let by = if caller_bye { "customer" } else { "agent" };
+        assert_eq!(
+            (
+                ended["result"].as_str(),
+                ended["ended_by"]["party"].as_str()
+            ),
+            (Some("answered"), Some(by)),
+            "{ended}"
+        );
+        // Back to work for the next round.
+        server
+            .put("/api/v1/agents/alice/status", &alice, ready.clone())
+            .await?;
+    }
+    Ok(())
+}
