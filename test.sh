@@ -23,6 +23,14 @@ if [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; then
   "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
 fi
 export SWITCHYARD_SCHEMATHESIS="$SCHEMATHESIS_VENV/bin/schemathesis"
+# The foreign WebRTC test: aiortc (PyPI, pinned) is a Python peer with its own offers.
+AIORTC_VENV="${AIORTC_VENV:-$(pwd)/target/tools/aiortc}"
+if ! "$AIORTC_VENV/bin/python" -c 'import aiortc' 2>/dev/null; then
+  need_deb python3 python3 python3-venv python3-pip
+  python3 -m venv "$AIORTC_VENV"
+  "$AIORTC_VENV/bin/pip" install --quiet --disable-pip-version-check aiortc==1.16.0
+fi
+export SWITCHYARD_AIORTC_PYTHON="$AIORTC_VENV/bin/python"
 # The real-model transcription tests: espeak-ng speaks, sox measures, and whisper tiny.en
 # (fetched and converted by the same script as ./serve.sh) transcribes.
 # The SIP trunk tests: sipp (Debian's sip-tester) plays the carrier.

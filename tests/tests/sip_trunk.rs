@@ -236,6 +236,18 @@ async fn calls(server: &Server, root: &str) -> anyhow::Result<Vec<Value>> {
     Ok(all["calls"].as_array().cloned().unwrap_or_default())
 }
 
+/// The call once it has ended.
+async fn ended(server: &Server, root: &str, id: &str) -> Value {
+    eventually("the call to end", T, || async {
+        let c = server
+            .get(&format!("/api/v1/calls/{id}"), root)
+            .await
+            .ok()?;
+        (c["state"] == "ended").then_some(c)
+    })
+    .await
+}
+
 #[tokio::test]
 async fn the_trunk_refuses_strangers_and_unrouted_numbers_and_a_cancel_abandons_the_call(
 ) -> anyhow::Result<()> {
@@ -271,15 +283,7 @@ async fn the_trunk_refuses_strangers_and_unrouted_numbers_and_a_cancel_abandons_
         (Some(CALLER), Some("support"))
     );
     assert!(caller.await??, "the CANCEL flow (200, 487) failed");
-    let id = waiting["id"].as_str().unwrap();
-    let ended = eventually("the call to end", T, || async {
-        let c = server
-            .get(&format!("/api/v1/calls/{id}"), &root)
-            .await
-            .ok()?;
-        (c["state"] == "ended").then_some(c)
-    })
-    .await;
+    let ended = ended(&server, &root, waiting["id"].as_str().unwrap()).await;
     assert_eq!(ended["result"], "abandoned", "{ended}");
     Ok(())
 }
@@ -320,14 +324,7 @@ async fn the_agents_answer_is_the_200_and_each_sides_hang_up_is_the_others_bye(
             caller.await??,
             "the caller's side failed (caller_bye: {caller_bye})"
         );
-        let ended = eventually("the call to end", T, || async {
-            let c = server
-                .get(&format!("/api/v1/calls/{id}"), &root)
-                .await
-                .ok()?;
-            (c["state"] == "ended").then_some(c)
-        })
-        .await;
+        let ended = ended(&server, &root, &id).await;
         let by = if caller_bye { "customer" } else { "agent" };
         assert_eq!(
             (

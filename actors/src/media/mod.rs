@@ -37,8 +37,9 @@ pub mod wav;
 pub use webrtc::peer_connection::{RTCSdpType, RTCSessionDescription};
 
 /// Checks that a description is an offer whose SDP parses and carries an audio section with
-/// PCMU (payload type 0), the codec every leg speaks: what signalling refuses with a 4xx
-/// before anything is created.
+/// a codec our legs speak, PCMU (payload type 0) or Opus (by its `rtpmap`, at any dynamic
+/// payload type): what signalling refuses with a 4xx before anything is created. Browsers
+/// offer both; some stacks offer Opus alone.
 pub fn check_offer(offer: &RTCSessionDescription) -> Result<(), String> {
     if offer.sdp_type != RTCSdpType::Offer {
         return Err("send the offer; the answer comes back".into());
@@ -51,8 +52,22 @@ pub fn check_offer(offer: &RTCSessionDescription) -> Result<(), String> {
         .iter()
         .find(|m| m.media_name.media == "audio")
         .ok_or("the offer has no audio section")?;
-    if !audio.media_name.formats.iter().any(|f| f == "0") {
-        return Err("the offer's audio does not include PCMU (payload type 0)".into());
+    let pcmu = audio.media_name.formats.iter().any(|f| f == "0");
+    let opus = audio.attributes.iter().any(|a| {
+        a.key == "rtpmap"
+            && a.value.as_deref().is_some_and(|v| {
+                let mut parts = v.split_whitespace();
+                let pt = parts.next().unwrap_or_default();
+                let name = parts.next().unwrap_or_default();
+                audio.media_name.formats.iter().any(|f| f == pt)
+                    && name
+                        .split('/')
+                        .next()
+                        .is_some_and(|n| n.eq_ignore_ascii_case("opus"))
+            })
+    });
+    if !pcmu && !opus {
+        return Err("the offer's audio has neither PCMU (payload type 0) nor Opus".into());
     }
     Ok(())
 }

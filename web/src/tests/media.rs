@@ -165,6 +165,68 @@ async fn a_website_visitor_calls_an_open_queue_with_a_token_for_that_call_only()
     client.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opus_only_offer_is_answered_and_connects_and_one_without_our_codecs_is_refused() {
+    use actors::config::MediaConfig;
+    use actors::media::codec::Codec;
+    use actors::media::leg::Leg;
+    let (app, _events) = setup_with_events().await;
+    let post = |sdp: Value| {
+        let app = app.clone();
+        async move {
+            let body = json!({"queue": "support", "name": "Opus", "sdp": sdp});
+            call(
+                &app,
+                Method::POST,
+                "/api/v1/web-calls",
+                None,
+                Some(&body.to_string()),
+            )
+            .await
+        }
+    };
+    // What some WebRTC stacks send: Opus alone, at a dynamic payload type (was a 422).
+    let (client, _rx) = Leg::with_codecs(&MediaConfig::default(), &[Codec::Opus])
+        .await
+        .unwrap();
+    let offer = client.offer().await.unwrap();
+    let m = offer
+        .sdp
+        .lines()
+        .find(|l| l.starts_with("m=audio"))
+        .unwrap();
+    assert!(
+        !m.split_whitespace().skip(3).any(|pt| pt == "0") && offer.sdp.contains("opus/48000"),
+        "{m}"
+    );
+    let (s, v) = post(serde_json::to_value(&offer).unwrap()).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    client
+        .accept(serde_json::from_value(v["sdp"].clone()).unwrap())
+        .await
+        .unwrap();
+    client
+        .connected(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    client.close().await;
+    // Neither PCMU nor Opus: refused, naming what is missing.
+    let pcma = offer.sdp.replace("opus/48000/2", "PCMA/8000");
+    let (s, v) = post(json!({"type": "offer", "sdp": pcma})).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_sdp"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("neither PCMU"),
+        "{v}"
+    );
+}
+
 #[tokio::test]
 async fn the_pages_are_served() {
     let app = setup().await;
