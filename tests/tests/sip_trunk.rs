@@ -341,3 +341,110 @@ async fn the_agents_answer_is_the_200_and_each_sides_hang_up_is_the_others_bye(
     }
     Ok(())
 }
+
+/// A valid INVITE from `from`, with `sdp` as its body.
+fn raw_invite(port: u16, from: std::net::SocketAddr, n: usize, sdp: &[u8]) -> Vec<u8> {
+    let mut m = format!(
+        "INVITE sip:{DID}@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {from};branch=z9hG4bK-junk-{n}\r\nFrom: <sip:+1555000{n:04}@{from}>;tag=junk{n}\r\nTo: <sip:{DID}@127.0.0.1:{port}>\r\nCall-ID: junk-{n}@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:junk@{from}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n",
+        sdp.len()
+    )
+    .into_bytes();
+    m.extend_from_slice(sdp);
+    m
+}
+
+#[tokio::test]
+async fn garbage_from_a_trunk_never_takes_the_server_down_nor_leaves_a_call() -> anyhow::Result<()>
+{
+    if !sipp_present() {
+        return Ok(());
+    }
+    let port = free_port();
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config(port)))?;
+    let root = server.login("root", "pw-r").await?;
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    let from = sock.local_addr()?;
+    let target = format!("127.0.0.1:{port}");
+    // A seeded generator (xorshift): the same garbage every run.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let good_sdp = b"v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let mut sent = 0;
+    // Random bytes, and random bytes after a plausible start line.
+    for i in 0..300 {
+        let len = (next() % 1400) as usize + 1;
+        let mut d: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        if i % 2 == 1 {
+            d.splice(0..0, b"INVITE sip:x@127.0.0.1 SIP/2.0\r\n".iter().copied());
+        }
+        sock.send_to(&d, &target).await?;
+        sent += 1;
+    }
+    // Every prefix of a valid INVITE (a truncated datagram).
+    let whole = raw_invite(port, from, 0, good_sdp);
+    for cut in (1..whole.len()).step_by(7) {
+        sock.send_to(&whole[..cut], &target).await?;
+        sent += 1;
+    }
+    // Oversized: a 60 KB header, a Content-Length that lies, a huge SDP.
+    let mut big = raw_invite(port, from, 1, good_sdp);
+    big.splice(
+        20..20,
+        format!("X-Junk: {}\r\n", "a".repeat(60_000)).into_bytes(),
+    );
+    let lying = String::from_utf8(raw_invite(port, from, 2, good_sdp))?.replace(
+        &format!("Content-Length: {}", good_sdp.len()),
+        "Content-Length: 99999",
+    );
+    assert!(lying.contains("99999"));
+    let huge_sdp: Vec<u8> =
+        format!("m=audio 4000 RTP/AVP {}\r\n", "96 ".repeat(20_000)).into_bytes();
+    for d in [
+        big,
+        lying.into_bytes(),
+        raw_invite(port, from, 3, &huge_sdp[..60_000]),
+    ] {
+        sock.send_to(&d, &target).await?;
+        sent += 1;
+    }
+    // Well-formed SIP whose SDP is garbage (no G.711, not text, no audio): 488, no call.
+    for (n, sdp) in [
+        b"m=audio 4000 RTP/AVP 9 101\r\n".to_vec(),
+        vec![0xff, 0xfe, 0x00, 0x80],
+        b"v=0\r\nm=video 4000 RTP/AVP 0\r\n".to_vec(),
+        b"m=audio x RTP/AVP\r\n".to_vec(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        sock.send_to(&raw_invite(port, from, 10 + n, &sdp), &target)
+            .await?;
+        sent += 1;
+    }
+    // The same over TCP, then the connection dropped half-way through a message.
+    let mut tcp = tokio::net::TcpStream::connect(&target).await?;
+    use tokio::io::AsyncWriteExt;
+    let junk: Vec<u8> = (0..5_000).map(|_| next() as u8).collect();
+    tcp.write_all(&junk).await?;
+    tcp.write_all(&whole[..whole.len() / 2]).await?;
+    drop(tcp);
+
+    // Still up: the API answers, a real peer is still served, and nothing was created.
+    server.get("/api/v1/health", &root).await?;
+    assert!(
+        sipp(port, "127.0.0.1", "+3225559999", refused(404)).await?,
+        "after {sent} bad datagrams a real INVITE is still answered"
+    );
+    assert_eq!(
+        calls(&server, &root).await?,
+        Vec::<Value>::new(),
+        "no half-made call"
+    );
+    Ok(())
+}

@@ -129,6 +129,11 @@ impl Inbound {
             let trunk = source(&tx).and_then(|ip| trunk_for(ip, &self.trunks).cloned());
             match (tx.original.method, trunk) {
                 (Method::Ack, _) => {}
+                (_, Some(_)) if truncated(&tx.original) => {
+                    // RFC 3261 §18.3: a datagram that ends before the body its
+                    // Content-Length announces is an error; nothing is created from it.
+                    let _ = tx.reply(StatusCode::BadRequest).await;
+                }
                 (_, None) => {
                     tracing::info!(method = %tx.original.method, source = ?source(&tx), "SIP request from no configured trunk: 403");
                     let _ = tx.reply(StatusCode::Forbidden).await;
@@ -338,6 +343,19 @@ fn source(tx: &Transaction) -> Option<IpAddr> {
         rsipstack::sip::Host::IpAddr(ip) => Some(*ip),
         rsipstack::sip::Host::Domain(_) => None,
     }
+}
+
+/// Whether the request's Content-Length announces more body than arrived (or is not a
+/// number): a truncated message.
+fn truncated(req: &rsipstack::sip::Request) -> bool {
+    req.headers.iter().any(|h| match h {
+        Header::ContentLength(l) => l
+            .value()
+            .trim()
+            .parse::<usize>()
+            .map_or(true, |n| n > req.body().len()),
+        _ => false,
+    })
 }
 
 /// An SDP session id: any number, here from the dialog's Call-ID.
