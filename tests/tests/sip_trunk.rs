@@ -183,6 +183,17 @@ fn answered(caller_bye: bool) -> String {
 /// Runs one sipp call from `from_ip` to the trunk port with `xml`; its exit status says
 /// whether every expected message came.
 async fn sipp(port: u16, from_ip: &str, number: &str, xml: String) -> anyhow::Result<bool> {
+    sipp_over(port, from_ip, number, xml, "u1").await
+}
+
+/// [`sipp`] over a transport: `u1` (UDP) or `t1` (TCP).
+async fn sipp_over(
+    port: u16,
+    from_ip: &str,
+    number: &str,
+    xml: String,
+    transport: &str,
+) -> anyhow::Result<bool> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("scenario.xml");
     std::fs::write(&file, xml)?;
@@ -197,7 +208,9 @@ async fn sipp(port: u16, from_ip: &str, number: &str, xml: String) -> anyhow::Re
             "-p",
             "0",
         ])
-        .args(["-s", number, "-m", "1", "-timeout", "25s", "-nostdin"])
+        .args([
+            "-s", number, "-m", "1", "-timeout", "25s", "-nostdin", "-t", transport,
+        ])
         .arg(format!("127.0.0.1:{port}"))
         .current_dir(dir.path())
         .stdout(Stdio::null())
@@ -269,6 +282,12 @@ async fn the_trunk_refuses_strangers_and_unrouted_numbers_and_a_cancel_abandons_
         sipp(port, "127.0.0.1", "+3225559999", refused(404)).await?,
         "404 expected"
     );
+    assert!(calls(&server, &root).await?.is_empty());
+    // Over TCP too; a stranger's TCP connection is closed before a byte is read.
+    let tcp = sipp_over(port, "127.0.0.1", "+3225559999", refused(404), "t1").await?;
+    assert!(tcp, "404 over TCP expected");
+    let stranger = sipp_over(port, "127.0.0.2", DID, refused(403), "t1").await?;
+    assert!(!stranger, "a stranger's TCP connection was served");
     assert!(calls(&server, &root).await?.is_empty());
 
     // Routed: a call waits in support, from the caller's number; the CANCEL abandons it.

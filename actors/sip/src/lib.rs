@@ -24,10 +24,11 @@ mod sdp;
 
 use actors::config::SipConfig;
 use actors::Switchyard;
+use engine::net::Cidr;
 use rsipstack::dialog::dialog_layer::DialogLayer;
-use rsipstack::transport::tcp_listener::TcpListenerConnection;
+use rsipstack::transport::tcp::TcpConnection;
 use rsipstack::transport::udp::UdpConnection;
-use rsipstack::transport::TransportLayer;
+use rsipstack::transport::{SipAddr, SipConnection, TransportLayer};
 use rsipstack::EndpointBuilder;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,11 +61,12 @@ impl Trunks {
             .get_socketaddr()
             .map_err(|e| format!("sip: {e}"))?;
         transports.add_transport(udp.into());
-        // TCP on the same port as UDP (a port of 0 is resolved by the UDP bind).
-        let tcp = TcpListenerConnection::new(addr, None)
+        // TCP on the same port as UDP (a port of 0 is resolved by the UDP bind), accepted
+        // here rather than by the stack's listener: a bind error stops the start, only trunks
+        // may connect, and Nagle is off (with it a request waited tens of milliseconds).
+        let tcp = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("sip: binding TCP {addr}: {e}"))?;
-        transports.add_transport(tcp.into());
         let option = rsipstack::transaction::endpoint::EndpointOption {
             callid_suffix: Some("switchyard".into()),
             ..Default::default()
@@ -89,6 +91,13 @@ impl Trunks {
             }
         }));
         tasks.extend(inbound.spawn(incoming, state_rx));
+        tasks.push(tokio::spawn(accept_tcp(
+            tcp,
+            addr,
+            conf.trunk_ranges(),
+            endpoint.inner.clone(),
+            token.clone(),
+        )));
         tracing::info!(address = %addr, "SIP trunks listening (UDP and TCP)");
         Ok(Some(Trunks { token, addr, tasks }))
     }
@@ -104,6 +113,44 @@ impl Trunks {
         for t in self.tasks {
             t.abort();
             let _ = t.await;
+        }
+    }
+}
+
+/// Accepts TCP connections from the trunks' addresses (others are closed at once, before a
+/// byte is read) and hands them to the stack with Nagle off.
+async fn accept_tcp(
+    listener: tokio::net::TcpListener,
+    local: SocketAddr,
+    trunks: Vec<(String, Vec<Cidr>)>,
+    endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
+    token: CancellationToken,
+) {
+    let local = SipAddr {
+        r#type: Some(rsipstack::sip::Transport::Tcp),
+        addr: local.into(),
+    };
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = token.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "SIP TCP accept failed");
+                    continue;
+                }
+            },
+        };
+        if engine::sip::trunk_for(peer.ip(), &trunks).is_none() {
+            tracing::info!(%peer, "SIP TCP connection from no configured trunk: closed");
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        match TcpConnection::from_stream(stream, local.clone(), Some(token.child_token())) {
+            Ok(c) => endpoint
+                .transport_layer
+                .add_connection(SipConnection::Tcp(c)),
+            Err(e) => tracing::warn!(%peer, error = %e, "SIP TCP connection dropped"),
         }
     }
 }
