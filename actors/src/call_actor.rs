@@ -10,7 +10,7 @@
 use crate::agent_actor::AgentMsg;
 use crate::context::{ask, ChildKey, Context};
 use crate::error::ActorError;
-use crate::media::actor::{MediaActor, MediaArgs, MediaMsg};
+use crate::media::actor::MediaMsg;
 use crate::queue_actor::QueueMsg;
 use crate::timer::Timer;
 use engine::call::{Call, CallState, Effects, Party};
@@ -95,6 +95,18 @@ pub enum CallMsg {
         /// Which.
         agent: AgentId,
     },
+    /// A trunk party's SDP offer: a plain RTP leg in the call's media actor (started at the
+    /// first leg), whose address comes back for the answer.
+    PlainMedia {
+        /// Whose.
+        who: engine::call::Participant,
+        /// The offer.
+        sdp: String,
+        /// The address the leg binds.
+        bind: std::net::IpAddr,
+        /// The leg's address.
+        reply: RpcReplyPort<Result<std::net::SocketAddr, ActorError>>,
+    },
     /// A party's WebRTC offer: handed to the call's media actor (started at the first one),
     /// which answers.
     Media {
@@ -128,7 +140,7 @@ pub(crate) struct CallActorState {
     published: usize,
     timer: Timer,
     /// The call's media actor (a child of this actor), once a party offered media.
-    media: Option<ActorRef<MediaMsg>>,
+    pub(crate) media: Option<ActorRef<MediaMsg>>,
 }
 
 /// Start-up arguments.
@@ -149,7 +161,7 @@ pub(crate) enum Recovery {
 
 impl CallActor {
     /// Persists, publishes, re-arms the timer; stops the actor when the call is over.
-    async fn commit(
+    pub(crate) async fn commit(
         &self,
         myself: &ActorRef<CallMsg>,
         st: &mut CallActorState,
@@ -218,54 +230,6 @@ impl CallActor {
     }
 
     /// Hands a party's offer to the call's media actor, starting it at the first offer.
-    async fn media(
-        &self,
-        myself: &ActorRef<CallMsg>,
-        st: &mut CallActorState,
-        who: engine::call::Participant,
-        offer: Box<webrtc::peer_connection::RTCSessionDescription>,
-        reply: RpcReplyPort<Result<webrtc::peer_connection::RTCSessionDescription, ActorError>>,
-    ) {
-        if st.call.state().is_final() {
-            let _ = reply.send(Err(ActorError::CallOver(st.call.id().to_string())));
-            return;
-        }
-        if st.media.is_none() {
-            let actor = MediaActor {
-                registry: self.ctx.media.clone(),
-            };
-            let args = MediaArgs {
-                call: st.call.id().clone(),
-                queue: st.call.queue().clone(),
-                plan: st.call.audio_plan(),
-                owner: myself.clone(),
-            };
-            match Actor::spawn_linked(None, actor, args, myself.get_cell()).await {
-                Ok((m, _)) => st.media = Some(m),
-                Err(e) => {
-                    let _ = reply.send(Err(ActorError::Media(format!(
-                        "the media actor did not start: {e}"
-                    ))));
-                    return;
-                }
-            }
-        }
-        if who == engine::call::Participant::Customer && st.call.customer_media_attached() {
-            // From now on, losing this leg is the customer leaving: saved, for a restart too.
-            if let Err(e) = self.commit(myself, st).await {
-                let _ = reply.send(Err(e));
-                return;
-            }
-        }
-        if let Some(m) = &st.media {
-            // The media actor answers; this actor does not wait for ICE.
-            if let Err(e) = m.cast(MediaMsg::Answer { who, offer, reply }) {
-                tracing::error!(call = %st.call.id(), error = %e, "media actor gone");
-                st.media = None;
-            }
-        }
-    }
-
     /// Commits and answers with the call, then carries out the step's effects (so that no
     /// agent or queue acts on a step that was not saved). A store failure is answered and
     /// restarts the actor from the last saved state.
@@ -734,6 +698,14 @@ impl Actor for CallActor {
             }
             CallMsg::Media { who, offer, reply } => {
                 self.media(&myself, st, who, offer, reply).await;
+            }
+            CallMsg::PlainMedia {
+                who,
+                sdp,
+                bind,
+                reply,
+            } => {
+                self.plain_media(&myself, st, who, sdp, bind, reply).await;
             }
             CallMsg::Get { reply } => {
                 let _ = reply.send(st.call.clone());

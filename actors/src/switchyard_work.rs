@@ -382,6 +382,25 @@ impl Switchyard {
         .await
     }
 
+    /// A trunk party's plain RTP leg for its SDP offer, bound on `bind`: the leg's address,
+    /// for the SDP answer. The leg joins the call's audio like a WebRTC leg (hold music while
+    /// it waits, the agent once answered, recording, transcripts).
+    pub async fn plain_media(
+        &self,
+        call: &str,
+        who: engine::call::Participant,
+        sdp: String,
+        bind: std::net::IpAddr,
+    ) -> Result<std::net::SocketAddr, ActorError> {
+        self.to_call(call, |reply| CallMsg::PlainMedia {
+            who,
+            sdp,
+            bind,
+            reply,
+        })
+        .await
+    }
+
     /// Each leg's counters for a call with media (empty without).
     pub async fn media_stats(
         &self,

@@ -112,3 +112,75 @@ async fn a_leg_closed_or_dropped_lets_go_of_its_socket() {
         .expect("a dropped leg is released");
     assert!(free(port), "port {port} still held");
 }
+
+/// An RTP packet of PCMU by hand: version 2, payload type 0.
+fn rtp_pcmu(seq: u16, ts: u32, pcm: &[i16]) -> Vec<u8> {
+    let mut p = vec![0x80, 0x00];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+    p.extend(actors::media::g711::encode_frame(pcm));
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_rtp_leg_hears_its_party_and_answers_where_the_packets_come_from() {
+    // The carrier's SDP names one port; it sends from another (a NAT): the leg latches on.
+    let named = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let carrier = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sdp = format!(
+        "v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n",
+        named.local_addr().unwrap().port()
+    );
+    let (leg, mut heard) = Leg::plain("127.0.0.1".parse().unwrap(), &sdp)
+        .await
+        .unwrap();
+    assert!(leg.is_plain() && leg.is_connected());
+    let at = leg.local_addr().unwrap();
+    let (mut low, mut high) = (
+        Sine::new(440.0, 8_000, 8_000),
+        Sine::new(1_000.0, 8_000, 8_000),
+    );
+    let mut got = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    for i in 0..50u16 {
+        tick.tick().await;
+        let packet = rtp_pcmu(i, u32::from(i) * 160, &low.take(FRAME_SAMPLES));
+        carrier.send_to(&packet, at).await.unwrap();
+        while let Ok(f) = heard.try_recv() {
+            got.extend(f);
+        }
+    }
+    // A stranger's packets are not taken.
+    let stranger = tokio::net::UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    stranger
+        .send_to(&rtp_pcmu(99, 0, &[0; 160]), at)
+        .await
+        .unwrap();
+    assert!(
+        goertzel(&got, 440.0, 8_000) > 0.005,
+        "the leg heard the carrier"
+    );
+    // The leg's audio goes to where the carrier sends from, not to the port its SDP named.
+    for _ in 0..25 {
+        leg.send(&high.take(FRAME_SAMPLES)).await.unwrap();
+    }
+    let mut buf = [0u8; 2048];
+    let mut back = Vec::new();
+    while back.len() < 160 * 20 {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(5), carrier.recv_from(&mut buf))
+            .await
+            .expect("RTP back at the carrier's port")
+            .unwrap();
+        assert_eq!((buf[0] >> 6, buf[1] & 0x7f), (2, 0), "RTP version 2, PCMU");
+        back.extend(actors::media::g711::decode_frame(&buf[12..n]));
+    }
+    assert!(
+        goertzel(&back, 1_000.0, 8_000) > 0.005,
+        "the carrier heard the leg"
+    );
+    let s = leg.stats();
+    assert_eq!((s.packets_received, s.packets_sent), (50, 25), "{s:?}");
+    leg.close().await;
+    assert!(!leg.is_connected());
+}

@@ -152,12 +152,15 @@ impl G711 {
 }
 
 /// The codec an offer is answered with: the first of the caller's payload types (its order is
-/// its preference) that we speak; `None` (answer 488) when it offers none of them.
-pub fn answer_codec(offered: &[u8]) -> Option<G711> {
-    offered.iter().find_map(|pt| match pt {
-        0 => Some(G711::Pcmu),
-        8 => Some(G711::Pcma),
-        _ => None,
+/// its preference) among the codecs we `speak`; `None` (answer 488) when it offers none.
+pub fn answer_codec(offered: &[u8], speak: &[G711]) -> Option<G711> {
+    offered.iter().find_map(|pt| {
+        match pt {
+            0 => Some(G711::Pcmu),
+            8 => Some(G711::Pcma),
+            _ => None,
+        }
+        .filter(|c| speak.contains(c))
     })
 }
 
@@ -274,10 +277,20 @@ mod tests {
 
     #[test]
     fn an_offer_is_answered_with_the_callers_first_g711_codec() {
-        assert_eq!(answer_codec(&[9, 8, 0, 101]), Some(G711::Pcma));
-        assert_eq!(answer_codec(&[0, 8]), Some(G711::Pcmu));
-        assert_eq!(answer_codec(&[9, 101]), None, "G.722 and events only: 488");
-        assert_eq!(answer_codec(&[]), None);
+        let both = [G711::Pcmu, G711::Pcma];
+        assert_eq!(answer_codec(&[9, 8, 0, 101], &both), Some(G711::Pcma));
+        assert_eq!(answer_codec(&[0, 8], &both), Some(G711::Pcmu));
+        assert_eq!(
+            answer_codec(&[9, 8, 0, 101], &[G711::Pcmu]),
+            Some(G711::Pcmu)
+        );
+        assert_eq!(answer_codec(&[8], &[G711::Pcmu]), None);
+        assert_eq!(
+            answer_codec(&[9, 101], &both),
+            None,
+            "G.722 and events only: 488"
+        );
+        assert_eq!(answer_codec(&[], &both), None);
         assert_eq!((G711::Pcma.payload_type(), G711::Pcma.name()), (8, "PCMA"));
     }
 }

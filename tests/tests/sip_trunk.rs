@@ -105,7 +105,7 @@ fn refused(code: u16) -> String {
 fn cancelled() -> String {
     scenario(&format!(
         r#"
-  <recv response="180"/>
+  <recv response="183"/>
   <pause milliseconds="1500"/>
   <send>
     <![CDATA[
@@ -125,11 +125,14 @@ fn cancelled() -> String {
     ))
 }
 
-/// Answered by the agent; then the caller hangs up (`caller_bye`) or waits for the agent's BYE.
-fn answered(caller_bye: bool) -> String {
+/// Answered by the agent; then the caller talks (`tone.ulaw`, raw PCMU, for `talk_ms`) and
+/// hangs up (`caller_bye`), or waits for the agent's BYE.
+fn answered(caller_bye: bool, talk_ms: u32) -> String {
     let end = if caller_bye {
         r#"
-  <pause milliseconds="500"/>
+  <nop><action><exec rtp_stream="tone.ulaw,-1,0"/></action></nop>
+  <pause milliseconds="TALK_MS"/>
+  <nop><action><exec rtp_stream="pause"/></action></nop>
   <send retrans="500">
     <![CDATA[
       BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -162,7 +165,7 @@ fn answered(caller_bye: bool) -> String {
     };
     scenario(&format!(
         r#"
-  <recv response="180"/>
+  <recv response="183"/>
   <recv response="200" timeout="15000"/>
   <send>
     <![CDATA[
@@ -178,6 +181,7 @@ fn answered(caller_bye: bool) -> String {
   </send>
 {end}"#
     ))
+    .replace("TALK_MS", &talk_ms.to_string())
 }
 
 /// Runs one sipp call from `from_ip` to the trunk port with `xml`; its exit status says
@@ -197,6 +201,10 @@ async fn sipp_over(
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("scenario.xml");
     std::fs::write(&file, xml)?;
+    // What the caller says: 3 s of a 440 Hz tone, raw PCMU, for `rtp_stream`.
+    let mut tone = actors::media::tone::Sine::new(440.0, 8_000, 8_000);
+    let ulaw = actors::media::g711::encode_frame(&tone.take(24_000));
+    std::fs::write(dir.path().join("tone.ulaw"), ulaw)?;
     let out = tokio::process::Command::new("sipp")
         .args([
             "-sf",
@@ -325,7 +333,7 @@ async fn the_agents_answer_is_the_200_and_each_sides_hang_up_is_the_others_bye(
         .await?;
 
     for caller_bye in [true, false] {
-        let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, answered(caller_bye)));
+        let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, answered(caller_bye, 500)));
         let offer = events
             .next_matching(T, |e| e["type"] == "call.offered" && e["agent"] == "alice")
             .await?;
@@ -465,5 +473,83 @@ async fn garbage_from_a_trunk_never_takes_the_server_down_nor_leaves_a_call() ->
         Vec::<Value>::new(),
         "no half-made call"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_trunk_caller_hears_hold_music_then_talks_with_the_agent_both_ways() -> anyhow::Result<()>
+{
+    use actors::media::leg::{Leg, FRAME_SAMPLES};
+    use actors::media::tone::{goertzel, Sine};
+    if !sipp_present() {
+        return Ok(());
+    }
+    let port = free_port();
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config(port)))?;
+    let root = server.login("root", "pw-r").await?;
+    let alice = server.login("alice", "pw-a").await?;
+    let mut events = server.events(&alice).await?;
+    let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, answered(true, 4_000)));
+    // Waiting (nobody ready): the caller's leg carries the hold music as early media.
+    let id = eventually("the trunk call", T, || async {
+        let c = calls(&server, &root).await.ok()?;
+        c.first()?["id"].as_str().map(str::to_owned)
+    })
+    .await;
+    let media = format!("/api/v1/calls/{id}/media");
+    let customer = |m: &Value| m["legs"]["customer"].clone();
+    eventually("hold music to the caller", T, || async {
+        let m = server.get(&media, &root).await.ok()?;
+        (customer(&m)["packets_sent"].as_u64()? >= 25).then_some(())
+    })
+    .await;
+    // alice answers in her panel's stead: a WebRTC leg of her own.
+    let ready = json!({"status": "ready"});
+    server
+        .put("/api/v1/agents/alice/status", &alice, ready)
+        .await?;
+    events
+        .next_matching(T, |e| e["type"] == "call.offered" && e["agent"] == "alice")
+        .await?;
+    server
+        .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
+        .await?;
+    let (leg, mut heard) = Leg::new().await.unwrap();
+    let offer = serde_json::to_value(leg.offer().await.unwrap())?;
+    let body = json!({"party": "agent", "sdp": offer});
+    let answer = server.post(&media, &alice, body).await?;
+    leg.accept(serde_json::from_value(answer)?).await.unwrap();
+    leg.connected(T).await.unwrap();
+    // She speaks a 1 kHz tone while the caller's 440 Hz comes in over RTP.
+    let before = server.get(&media, &root).await?;
+    let sent_before = customer(&before)["packets_sent"].as_u64().unwrap_or(0);
+    let mut voice = Sine::new(1_000.0, 8_000, 8_000);
+    let mut got = Vec::new();
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+    for _ in 0..100 {
+        tick.tick().await;
+        leg.send(&voice.take(FRAME_SAMPLES)).await.unwrap();
+        while let Ok(f) = heard.try_recv() {
+            got.extend(f);
+        }
+    }
+    let m = server.get(&media, &root).await?;
+    assert!(
+        goertzel(&got, 440.0, 8_000) > 0.005,
+        "alice hears the caller: {m}"
+    );
+    let c = customer(&m);
+    assert!(
+        c["packets_received"].as_u64().unwrap_or(0) >= 50,
+        "RTP from sipp: {m}"
+    );
+    let sent = c["packets_sent"].as_u64().unwrap_or(0) - sent_before;
+    assert!(sent >= 80, "alice's voice to sipp: {sent} packets: {m}");
+    assert_eq!(c["codec"], "pcmu", "{m}");
+    leg.close().await;
+    assert!(caller.await??, "the caller's side failed");
+    let ended = ended(&server, &root, &id).await;
+    assert_eq!(ended["result"], "answered", "{ended}");
     Ok(())
 }

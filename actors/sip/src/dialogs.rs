@@ -4,10 +4,10 @@
 use crate::sdp;
 use actors::config::SipConfig;
 use actors::Switchyard;
-use engine::call::{CallResult, CallState, Party};
+use engine::call::{CallResult, CallState, Participant, Party};
 use engine::net::Cidr;
 use engine::routing::Skills;
-use engine::sip::{answer_codec, route_for, trunk_for, DidRoute};
+use engine::sip::{answer_codec, route_for, trunk_for, DidRoute, G711};
 use engine::CallId;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, DialogStateSender};
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -54,6 +54,7 @@ pub(crate) struct Inbound {
     layer: Arc<DialogLayer>,
     state_tx: DialogStateSender,
     contact: rsipstack::sip::Uri,
+    /// Where RTP legs bind (the SIP address's host).
     local_ip: IpAddr,
     legs: Arc<Mutex<Legs>>,
 }
@@ -162,7 +163,8 @@ impl Inbound {
             return;
         };
         let offered = sdp::audio_payload_types(tx.original.body());
-        let Some(codec) = answer_codec(&offered) else {
+        // The RTP legs speak PCMU (PCMA and G.722 to come).
+        let Some(codec) = answer_codec(&offered, &[G711::Pcmu]) else {
             let _ = tx.reply(StatusCode::NotAcceptableHere).await;
             return;
         };
@@ -200,12 +202,33 @@ impl Inbound {
                 return;
             }
         };
+        // The caller's RTP leg, in the call's audio from now on (hold music while it waits).
+        let offer = String::from_utf8_lossy(tx.original.body()).into_owned();
+        let rtp = match self
+            .yard
+            .plain_media(
+                call.id().as_str(),
+                Participant::Customer,
+                offer,
+                self.local_ip,
+            )
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(call = %call.id(), error = %e, "no RTP leg for the trunk call");
+                let _ = self.yard.hangup(call.id().as_str(), Party::Customer).await;
+                let _ = dialog.reject(Some(StatusCode::NotAcceptableHere), None);
+                let _ = dialog.handle(&mut tx).await;
+                return;
+            }
+        };
         let id = dialog.id();
         let session = u64::from(rand_session(&id));
         let leg = Leg {
             dialog: dialog.clone(),
             id: id.clone(),
-            answer: sdp::answer(self.local_ip, codec, session),
+            answer: sdp::answer(rtp, codec, session),
             answered: false,
         };
         {
@@ -222,10 +245,13 @@ impl Inbound {
         self.reconcile(call.id()).await;
     }
 
+    /// `183 Session Progress` with the answer: early media, so the caller hears the queue's
+    /// hold music while it waits (the call is answered, and charged, only when an agent is).
     fn ringing(&self, call: &CallId) -> Option<()> {
         let leg = self.legs().by_call.get(call).cloned()?;
         if !leg.answered {
-            leg.dialog.ringing(None, None).ok()?;
+            let sdp = Header::ContentType("application/sdp".into());
+            leg.dialog.ringing(Some(vec![sdp]), Some(leg.answer)).ok()?;
         }
         Some(())
     }

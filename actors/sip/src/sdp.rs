@@ -2,7 +2,7 @@
 //! lists, and an answer with one G.711 codec.
 
 use engine::sip::G711;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 
 /// The payload types of the offer's first `m=audio` line, in the caller's order; empty when
 /// there is none or the body is not SDP text. Bounded: a line or body past the limits of
@@ -28,13 +28,13 @@ pub(crate) fn audio_payload_types(body: &[u8]) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// An answer with `codec`. `inactive`: no media flows yet (port 9, the discard port, as
-/// RFC 4566 suggests for a stream that is not used).
-pub(crate) fn answer(ip: IpAddr, codec: G711, session: u64) -> Vec<u8> {
+/// An answer with `codec`, the leg's RTP at `rtp`, 20 ms packets both ways.
+pub(crate) fn answer(rtp: SocketAddr, codec: G711, session: u64) -> Vec<u8> {
+    let ip = rtp.ip();
     let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
-    let pt = codec.payload_type();
+    let (pt, port) = (codec.payload_type(), rtp.port());
     format!(
-        "v=0\r\no=switchyard {session} 1 IN {family} {ip}\r\ns=Switchyard\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio 9 RTP/AVP {pt}\r\na=rtpmap:{pt} {}/8000\r\na=inactive\r\n",
+        "v=0\r\no=switchyard {session} 1 IN {family} {ip}\r\ns=Switchyard\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {pt}\r\na=rtpmap:{pt} {}/8000\r\na=ptime:20\r\na=sendrecv\r\n",
         codec.name()
     )
     .into_bytes()
@@ -55,11 +55,12 @@ mod tests {
     }
 
     #[test]
-    fn the_answer_names_one_codec_and_sends_nothing_yet() {
-        let sdp = String::from_utf8(answer("127.0.0.1".parse().unwrap(), G711::Pcma, 7)).unwrap();
-        assert!(sdp.contains("m=audio 9 RTP/AVP 8\r\n"), "{sdp}");
+    fn the_answer_names_one_codec_and_the_legs_address() {
+        let sdp = answer("127.0.0.1:40000".parse().unwrap(), G711::Pcmu, 7);
+        let sdp = String::from_utf8(sdp).unwrap();
+        assert!(sdp.contains("m=audio 40000 RTP/AVP 0\r\n"), "{sdp}");
         assert!(
-            sdp.contains("a=rtpmap:8 PCMA/8000\r\na=inactive\r\n"),
+            sdp.contains("a=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n"),
             "{sdp}"
         );
         assert!(sdp.contains("c=IN IP4 127.0.0.1\r\n"), "{sdp}");

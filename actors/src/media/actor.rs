@@ -51,6 +51,18 @@ pub enum MediaMsg {
         /// Digits to send to the customer (RFC 4733).
         dtmf: Option<String>,
     },
+    /// A party's plain RTP leg (a SIP trunk's) for the remote SDP; the leg's own address
+    /// comes back, for the SDP answer.
+    Plain {
+        /// Whose.
+        who: Participant,
+        /// The party's SDP offer.
+        sdp: String,
+        /// The address the leg binds.
+        bind: std::net::IpAddr,
+        /// The leg's address, or why not.
+        reply: RpcReplyPort<Result<std::net::SocketAddr, ActorError>>,
+    },
     /// Each leg's counters.
     Stats {
         /// Answer.
@@ -257,23 +269,45 @@ impl Drop for MediaState {
 }
 
 impl MediaActor {
+    fn check_present(st: &MediaState, who: &Participant) -> Result<(), ActorError> {
+        let present = st
+            .plan
+            .as_ref()
+            .is_some_and(|p| p.borrow().present.contains(who));
+        if !present {
+            return Err(ActorError::Media(format!(
+                "{} is not on call {}",
+                describe(who),
+                st.call
+            )));
+        }
+        Ok(())
+    }
+
+    /// A plain RTP leg for a trunk's party.
+    async fn plain(
+        &self,
+        st: &mut MediaState,
+        who: Participant,
+        sdp: &str,
+        bind: std::net::IpAddr,
+    ) -> Result<std::net::SocketAddr, ActorError> {
+        Self::check_present(st, &who)?;
+        let (leg, _own_channel) = Leg::plain(bind, sdp)
+            .await
+            .map_err(|e| ActorError::Media(e.to_string()))?;
+        let local = leg.local_addr().expect("a plain leg has its address");
+        self.install(st, who, Arc::new(leg));
+        Ok(local)
+    }
+
     async fn answer(
         &self,
         st: &mut MediaState,
         who: Participant,
         offer: Box<RTCSessionDescription>,
     ) -> Result<RTCSessionDescription, ActorError> {
-        let present = st
-            .plan
-            .as_ref()
-            .is_some_and(|p| p.borrow().present.contains(&who));
-        if !present {
-            return Err(ActorError::Media(format!(
-                "{} is not on call {}",
-                describe(&who),
-                st.call
-            )));
-        }
+        Self::check_present(st, &who)?;
         let media = |e: crate::media::leg::LegError| ActorError::Media(e.to_string());
         let (leg, _own_channel) = Leg::with_config(&self.registry.config)
             .await
@@ -285,10 +319,15 @@ impl MediaActor {
                 return Err(media(e));
             }
         };
-        let leg = Arc::new(leg);
-        // A new offer from a party already connected replaces its leg (a reloaded panel); the
-        // pump closes the old one, and its fork, when it takes the new. The new leg is the
-        // same party's: its transcript goes on under the same name.
+        self.install(st, who, Arc::new(leg));
+        Ok(answer)
+    }
+
+    /// Puts a party's new leg in the pump. A new offer from a party already connected
+    /// replaces its leg (a reloaded panel); the pump closes the old one, and its fork, when it
+    /// takes the new. The new leg is the same party's: its transcript goes on under the same
+    /// name.
+    fn install(&self, st: &mut MediaState, who: Participant, leg: Arc<Leg>) {
         st.legs.insert(who.clone(), leg.clone());
         st.taps.remove(&who);
         if who == Participant::Customer {
@@ -296,7 +335,6 @@ impl MediaActor {
         }
         let _ = st.cmds.send(PumpCmd::Add { who, leg });
         self.follow_transcripts(st);
-        Ok(answer)
     }
 
     /// Transcribes exactly the legs the call's queue covers now (the plan's
@@ -345,6 +383,11 @@ impl MediaActor {
             return;
         };
         let packets = leg.stats().packets_received;
+        if leg.is_plain() && packets == 0 {
+            // A trunk caller sends no RTP before the answer, whatever its wait; its silence
+            // counts from its first packet.
+            return;
+        }
         let now = std::time::Instant::now();
         let heard = st.heard.get_or_insert(Heard {
             packets,
@@ -447,6 +490,14 @@ impl Actor for MediaActor {
         match msg {
             MediaMsg::Answer { who, offer, reply } => {
                 let _ = reply.send(self.answer(st, who, offer).await);
+            }
+            MediaMsg::Plain {
+                who,
+                sdp,
+                bind,
+                reply,
+            } => {
+                let _ = reply.send(self.plain(st, who, &sdp, bind).await);
             }
             MediaMsg::Follow { plan, queue, dtmf } => {
                 self.drop_absent(st, &plan);

@@ -20,6 +20,7 @@
 //! Either way the receiving side only hands packets on: it never blocks.
 
 mod core;
+mod plain;
 mod stack;
 
 use crate::config::MediaConfig;
@@ -54,6 +55,41 @@ pub enum LegError {
 
 fn rtc_err(e: impl std::fmt::Display) -> LegError {
     LegError::WebRtc(e.to_string())
+}
+
+fn not_webrtc() -> LegError {
+    LegError::WebRtc("a plain RTP leg has no WebRTC offer or answer".into())
+}
+
+/// What a new leg is made of, before its transport.
+struct Parts {
+    shared: Arc<Shared>,
+    state: watch::Receiver<RTCPeerConnectionState>,
+    incoming: mpsc::Receiver<Vec<i16>>,
+    events: mpsc::Receiver<[u8; 4]>,
+}
+
+impl Parts {
+    fn new() -> Parts {
+        let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
+        let (incoming_tx, incoming) = mpsc::channel(256);
+        let (events_tx, events) = mpsc::channel(64);
+        let shared = Arc::new(Shared {
+            negotiated: RwLock::new(None),
+            sink: Mutex::new(Sink::Channel(incoming_tx)),
+            tap: Mutex::new(None),
+            events: events_tx,
+            counters: Counters::default(),
+            state: state_tx,
+            released: watch::channel(false).0,
+        });
+        Parts {
+            shared,
+            state,
+            incoming,
+            events,
+        }
+    }
 }
 
 /// Where received frames go: the leg's own channel, or wherever [`Leg::redirect`] said.
@@ -228,6 +264,8 @@ impl Outgoing {
 enum Io {
     Core(core::CoreIo),
     Stack(stack::StackIo),
+    /// Plain RTP (a SIP trunk's leg).
+    Plain(plain::PlainIo),
 }
 
 /// One audio leg.
@@ -256,23 +294,31 @@ impl Leg {
         Leg::with_codecs(config, &[Codec::Opus, Codec::Pcmu]).await
     }
 
+    /// A plain RTP leg (a SIP trunk's, H4) on a socket bound to `bind`, answering the remote
+    /// SDP `remote_sdp`: PCMU, sent to the SDP's audio address (then to wherever the party's
+    /// packets come from). Its own port is [`Leg::local_addr`], for the SDP answer.
+    pub async fn plain(
+        bind: std::net::IpAddr,
+        remote_sdp: &str,
+    ) -> Result<(Leg, mpsc::Receiver<Vec<i16>>), LegError> {
+        let remote = plain::remote_of(remote_sdp)
+            .ok_or_else(|| LegError::WebRtc("the SDP names no audio address".into()))?;
+        let codecs = [Codec::Pcmu];
+        let parts = Parts::new();
+        let ssrc = rand::random::<u32>();
+        let io = plain::PlainIo::new(bind, remote, parts.shared.clone()).await?;
+        let (leg, incoming) = Leg::assemble(Io::Plain(io), ssrc, &codecs, parts);
+        leg.negotiate(remote_sdp)?;
+        Ok((leg, incoming))
+    }
+
     /// A new leg speaking only `codecs`, in this order of preference for its own offers.
     pub async fn with_codecs(
         config: &MediaConfig,
         codecs: &[Codec],
     ) -> Result<(Leg, mpsc::Receiver<Vec<i16>>), LegError> {
-        let (state_tx, state) = watch::channel(RTCPeerConnectionState::New);
-        let (incoming_tx, incoming) = mpsc::channel(256);
-        let (events_tx, events_rx) = mpsc::channel(64);
-        let shared = Arc::new(Shared {
-            negotiated: RwLock::new(None),
-            sink: Mutex::new(Sink::Channel(incoming_tx)),
-            tap: Mutex::new(None),
-            events: events_tx,
-            counters: Counters::default(),
-            state: state_tx,
-            released: watch::channel(false).0,
-        });
+        let parts = Parts::new();
+        let shared = parts.shared.clone();
         let (io, ssrc) = match core::addrs(config) {
             Some(addrs) => {
                 let (io, ssrc) = core::CoreIo::new(&addrs, codecs, shared.clone())?;
@@ -284,11 +330,20 @@ impl Leg {
                 (Io::Stack(io), ssrc)
             }
         };
+        Ok(Leg::assemble(io, ssrc, codecs, parts))
+    }
+
+    fn assemble(
+        io: Io,
+        ssrc: u32,
+        codecs: &[Codec],
+        parts: Parts,
+    ) -> (Leg, mpsc::Receiver<Vec<i16>>) {
         let leg = Leg {
             io,
             ssrc,
             codecs: codecs.to_vec(),
-            shared,
+            shared: parts.shared,
             out: Mutex::new(Outgoing {
                 sequence: rand::random(),
                 timestamp: rand::random(),
@@ -296,10 +351,23 @@ impl Leg {
                 encoder: None,
                 started: false,
             }),
-            events: Mutex::new(Some(events_rx)),
-            state,
+            events: Mutex::new(Some(parts.events)),
+            state: parts.state,
         };
-        Ok((leg, incoming))
+        (leg, parts.incoming)
+    }
+
+    /// A plain RTP leg's own address (`None` for a WebRTC leg).
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        match &self.io {
+            Io::Plain(io) => Some(io.local()),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a plain RTP leg (a trunk's), not a WebRTC one.
+    pub fn is_plain(&self) -> bool {
+        matches!(self.io, Io::Plain(_))
     }
 
     /// Whether the leg runs on the media threads (rather than the async layer).
@@ -312,6 +380,7 @@ impl Leg {
         match &self.io {
             Io::Core(io) => io.offer().await,
             Io::Stack(io) => io.offer().await,
+            Io::Plain(_) => Err(not_webrtc()),
         }
     }
 
@@ -324,6 +393,7 @@ impl Leg {
         match &self.io {
             Io::Core(io) => io.answer(offer).await,
             Io::Stack(io) => io.answer(offer).await,
+            Io::Plain(_) => Err(not_webrtc()),
         }
     }
 
@@ -333,6 +403,7 @@ impl Leg {
         match &self.io {
             Io::Core(io) => io.accept(answer).await,
             Io::Stack(io) => io.accept(answer).await,
+            Io::Plain(_) => Err(not_webrtc()),
         }
     }
 
@@ -369,6 +440,7 @@ impl Leg {
         match &self.io {
             Io::Core(io) => io.write(packet),
             Io::Stack(io) => io.write(packet).await,
+            Io::Plain(io) => io.write(packet).await,
         }
     }
 
@@ -501,6 +573,7 @@ impl Leg {
         match &self.io {
             Io::Core(io) => io.close(),
             Io::Stack(io) => io.close().await,
+            Io::Plain(io) => io.close(),
         }
     }
 }

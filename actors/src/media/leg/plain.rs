@@ -1,0 +1,166 @@
+//! Plain RTP over UDP, a SIP trunk's leg: no ICE, DTLS or SRTP. Symmetric RTP (RFC 4961):
+//! media goes to where the party's packets come from, to the SDP's address until the first
+//! one arrives; packets from any other host than the SDP's are dropped (no hijacking).
+
+use super::{LegError, Receiving, Shared};
+use rtc::rtp;
+use rtc::shared::marshal::{Marshal, Unmarshal};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use tokio::net::UdpSocket;
+use webrtc::peer_connection::RTCPeerConnectionState;
+
+pub(super) struct PlainIo {
+    socket: Arc<UdpSocket>,
+    remote: Arc<Mutex<SocketAddr>>,
+    local: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PlainIo {
+    /// Binds a socket on `bind` and starts receiving; `remote` is the SDP's address.
+    pub(super) async fn new(
+        bind: IpAddr,
+        remote: SocketAddr,
+        shared: Arc<Shared>,
+    ) -> Result<PlainIo, LegError> {
+        let socket = UdpSocket::bind((bind, 0))
+            .await
+            .map_err(|e| LegError::WebRtc(format!("RTP socket on {bind}: {e}")))?;
+        let local = socket
+            .local_addr()
+            .map_err(|e| LegError::WebRtc(e.to_string()))?;
+        let socket = Arc::new(socket);
+        let latched = Arc::new(Mutex::new(remote));
+        let task = tokio::spawn(receive(
+            socket.clone(),
+            remote.ip(),
+            latched.clone(),
+            shared.clone(),
+        ));
+        // Nothing to set up: the leg carries audio at once.
+        shared.set_state(RTCPeerConnectionState::Connected);
+        Ok(PlainIo {
+            socket,
+            remote: latched,
+            local,
+            shared,
+            task,
+        })
+    }
+
+    pub(super) fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub(super) async fn write(&self, packet: rtp::Packet) -> Result<(), LegError> {
+        let bytes = packet
+            .marshal()
+            .map_err(|e| LegError::WebRtc(e.to_string()))?;
+        let to = *crate::context::lock(&self.remote);
+        self.socket
+            .send_to(&bytes, to)
+            .await
+            .map_err(|e| LegError::WebRtc(format!("RTP to {to}: {e}")))?;
+        self.shared.sent();
+        Ok(())
+    }
+
+    pub(super) fn close(&self) {
+        self.task.abort();
+        self.shared.set_state(RTCPeerConnectionState::Closed);
+        self.shared.release();
+    }
+}
+
+impl Drop for PlainIo {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Reads packets until the leg closes: RTP from the SDP's host is decoded (and latches the
+/// port it comes from); anything else is dropped.
+async fn receive(
+    socket: Arc<UdpSocket>,
+    host: IpAddr,
+    latched: Arc<Mutex<SocketAddr>>,
+    shared: Arc<Shared>,
+) {
+    let mut receiving = Receiving::default();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+            return;
+        };
+        if from.ip() != host || n < 12 {
+            continue;
+        }
+        let Ok(packet) = rtp::Packet::unmarshal(&mut &buf[..n]) else {
+            continue;
+        };
+        if packet.header.version != 2 {
+            continue;
+        }
+        *crate::context::lock(&latched) = from;
+        receiving.packet(&shared, &packet.header, &packet.payload);
+    }
+}
+
+/// The address an SDP's first audio stream is sent to: its `c=` (media level first) and its
+/// `m=audio` port.
+pub(super) fn remote_of(sdp: &str) -> Option<SocketAddr> {
+    let mut session_ip = None;
+    let mut media_ip = None;
+    let mut port = None;
+    let mut in_audio = false;
+    for line in sdp.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("m=") {
+            if port.is_some() {
+                break;
+            }
+            in_audio = m.starts_with("audio ");
+            if in_audio {
+                port = m.split_whitespace().nth(1)?.parse::<u16>().ok();
+            }
+        } else if let Some(c) = line.strip_prefix("c=") {
+            let ip = c.split_whitespace().nth(2)?.split('/').next()?.parse().ok();
+            if in_audio {
+                media_ip = ip;
+            } else if port.is_none() {
+                session_ip = ip;
+            }
+        }
+    }
+    Some(SocketAddr::new(
+        media_ip.or(session_ip)?,
+        port.filter(|p| *p != 0)?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remote_of;
+
+    #[test]
+    fn the_remote_is_the_audio_streams_address_and_port() {
+        let sdp = "v=0\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        assert_eq!(remote_of(sdp), Some("192.0.2.1:4000".parse().unwrap()));
+        let media_level =
+            "c=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 198.51.100.2\r\n";
+        assert_eq!(
+            remote_of(media_level),
+            Some("198.51.100.2:4000".parse().unwrap())
+        );
+        assert_eq!(
+            remote_of("c=IN IP4 192.0.2.1\r\nm=audio 0 RTP/AVP 0\r\n"),
+            None
+        );
+        assert_eq!(remote_of("m=audio 4000 RTP/AVP 0\r\n"), None, "no address");
+        assert_eq!(
+            remote_of("c=IN IP4 nowhere\r\nm=audio 4000 RTP/AVP 0\r\n"),
+            None
+        );
+    }
+}
