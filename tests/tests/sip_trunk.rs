@@ -198,12 +198,24 @@ async fn sipp_over(
     xml: String,
     transport: &str,
 ) -> anyhow::Result<bool> {
+    // What the caller says: 3 s of a 440 Hz tone.
+    let mut tone = actors::media::tone::Sine::new(440.0, 8_000, 8_000);
+    let ulaw = actors::media::g711::encode_frame(&tone.take(24_000));
+    run_sipp(port, from_ip, number, xml, transport, ulaw).await
+}
+
+/// Runs sipp with `ulaw` (raw PCMU) as the `tone.ulaw` its scenario may stream.
+async fn run_sipp(
+    port: u16,
+    from_ip: &str,
+    number: &str,
+    xml: String,
+    transport: &str,
+    ulaw: Vec<u8>,
+) -> anyhow::Result<bool> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("scenario.xml");
     std::fs::write(&file, xml)?;
-    // What the caller says: 3 s of a 440 Hz tone, raw PCMU, for `rtp_stream`.
-    let mut tone = actors::media::tone::Sine::new(440.0, 8_000, 8_000);
-    let ulaw = actors::media::g711::encode_frame(&tone.take(24_000));
     std::fs::write(dir.path().join("tone.ulaw"), ulaw)?;
     let out = tokio::process::Command::new("sipp")
         .args([
@@ -551,5 +563,63 @@ async fn a_trunk_caller_hears_hold_music_then_talks_with_the_agent_both_ways() -
     assert!(caller.await??, "the caller's side failed");
     let ended = ended(&server, &root, &id).await;
     assert_eq!(ended["result"], "answered", "{ended}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_trunk_callers_words_reach_the_supervisor_through_the_real_model() -> anyhow::Result<()> {
+    if !sipp_present() {
+        return Ok(());
+    }
+    let Some(model) = tests::speech::real_model() else {
+        return Ok(());
+    };
+    let said = "I would like to cancel my account please.";
+    let speech = tests::speech::speak(said, tests::speech::Voice::Male, 8_000);
+    let talk_ms = (speech.len() / 8) as u32 + 3_000;
+    let mut ulaw = actors::media::g711::encode_frame(&speech);
+    ulaw.extend(std::iter::repeat_n(0xff, 8_000 * 3)); // µ-law silence after it
+    let port = free_port();
+    let config = config(port).replacen(
+        "id = \"support\"\n",
+        "id = \"support\"\ntranscript = \"customer\"\n",
+        1,
+    ) + &format!(
+        "\n[transcription]\nmodel = {:?}\n",
+        model.display().to_string()
+    );
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config))?;
+    let root = server.login("root", "pw-r").await?;
+    let alice = server.login("alice", "pw-a").await?;
+    let mut events = server.events(&root).await?;
+    let ready = json!({"status": "ready"});
+    server
+        .put("/api/v1/agents/alice/status", &alice, ready)
+        .await?;
+    let xml = answered(true, talk_ms);
+    let caller = tokio::spawn(run_sipp(port, "127.0.0.1", DID, xml, "u1", ulaw));
+    let offer = events
+        .next_matching(T, |e| e["type"] == "call.offered" && e["agent"] == "alice")
+        .await?;
+    let id = offer["call_id"].as_str().unwrap().to_owned();
+    server
+        .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
+        .await?;
+    // The supervisor's stream: the customer's finals, from the telephone-band leg.
+    let mut text = String::new();
+    while !(text.contains("cancel") && text.contains("account")) {
+        let e = events
+            .next_matching(Duration::from_secs(30), |e| {
+                e["type"] == "transcript.final" && e["call_id"] == id.as_str()
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}; heard so far: {text:?}"))?;
+        assert_eq!(e["leg"], "customer", "{e}");
+        text.push_str(&e["text"].as_str().unwrap_or_default().to_lowercase());
+        text.push(' ');
+    }
+    eprintln!("the supervisor read: {text:?} (said: {said:?})");
+    assert!(caller.await??, "the caller's side failed");
     Ok(())
 }
