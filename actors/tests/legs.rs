@@ -184,3 +184,43 @@ async fn a_plain_rtp_leg_hears_its_party_and_answers_where_the_packets_come_from
     leg.close().await;
     assert!(!leg.is_connected());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_rtp_leg_speaks_pcma_when_the_party_prefers_it() {
+    let carrier = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sdp = format!(
+        "v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 8 0\r\n",
+        carrier.local_addr().unwrap().port()
+    );
+    let (leg, mut heard) = Leg::plain("127.0.0.1".parse().unwrap(), &sdp)
+        .await
+        .unwrap();
+    let at = leg.local_addr().unwrap();
+    let mut tone = Sine::new(440.0, 8_000, 8_000);
+    let mut got = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    for i in 0..25u16 {
+        tick.tick().await;
+        let mut p = rtp_pcmu(i, u32::from(i) * 160, &[]);
+        p[1] = 8; // PCMA
+        p.extend(actors::media::g711::encode_alaw_frame(
+            &tone.take(FRAME_SAMPLES),
+        ));
+        carrier.send_to(&p, at).await.unwrap();
+        while let Ok(f) = heard.try_recv() {
+            got.extend(f);
+        }
+    }
+    assert!(goertzel(&got, 440.0, 8_000) > 0.005, "A-law decoded");
+    leg.send(&Sine::new(1_000.0, 8_000, 8_000).take(FRAME_SAMPLES))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), carrier.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((buf[1] & 0x7f, n), (8, 12 + 160), "sent as PCMA");
+    assert_eq!(leg.stats().codec, Some(actors::media::codec::Codec::Pcma));
+    leg.close().await;
+}

@@ -163,8 +163,8 @@ impl Inbound {
             return;
         };
         let offered = sdp::audio_payload_types(tx.original.body());
-        // The RTP legs speak PCMU (PCMA and G.722 to come).
-        let Some(codec) = answer_codec(&offered, &[G711::Pcmu]) else {
+        // The RTP legs speak G.711 (G.722 to come): the caller's first choice of the two.
+        let Some(codec) = answer_codec(&offered, &[G711::Pcmu, G711::Pcma]) else {
             let _ = tx.reply(StatusCode::NotAcceptableHere).await;
             return;
         };

@@ -14,6 +14,8 @@ use std::collections::HashMap;
 pub enum Codec {
     /// G.711 µ-law, 8 kHz, static payload type 0.
     Pcmu,
+    /// G.711 A-law, 8 kHz, static payload type 8 (trunk legs: Europe's telephone codec).
+    Pcma,
     /// Opus, 48 kHz (declared two channels in SDP; sent mono).
     Opus,
 }
@@ -22,7 +24,7 @@ impl Codec {
     /// The RTP clock rate.
     pub fn clock_rate(self) -> u32 {
         match self {
-            Codec::Pcmu => 8_000,
+            Codec::Pcmu | Codec::Pcma => 8_000,
             Codec::Opus => 48_000,
         }
     }
@@ -31,6 +33,7 @@ impl Codec {
     pub fn name(self) -> &'static str {
         match self {
             Codec::Pcmu => "PCMU",
+            Codec::Pcma => "PCMA",
             Codec::Opus => "opus",
         }
     }
@@ -38,6 +41,8 @@ impl Codec {
     fn from_name(name: &str) -> Option<Codec> {
         if name.eq_ignore_ascii_case("PCMU") {
             Some(Codec::Pcmu)
+        } else if name.eq_ignore_ascii_case("PCMA") {
+            Some(Codec::Pcma)
         } else if name.eq_ignore_ascii_case("opus") {
             Some(Codec::Opus)
         } else {
@@ -99,6 +104,7 @@ impl Negotiated {
         }
         // Payload type 0 is PCMU even without an rtpmap line (RFC 3551).
         names.entry(0).or_insert_with(|| ("PCMU".to_owned(), 8_000));
+        names.entry(8).or_insert_with(|| ("PCMA".to_owned(), 8_000));
         let mut receive = HashMap::new();
         for (&pt, (name, rate)) in &names {
             if let Some(c) = Codec::from_name(name) {
@@ -136,7 +142,7 @@ impl Encoder {
     /// An encoder for `codec`.
     pub fn new(codec: Codec) -> Result<Encoder, String> {
         let opus = match codec {
-            Codec::Pcmu => None,
+            Codec::Pcmu | Codec::Pcma => None,
             Codec::Opus => {
                 let enc = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
                     .map_err(|e| format!("opus encoder: {e}"))?;
@@ -159,6 +165,7 @@ impl Encoder {
                 out.truncate(n);
                 Ok(out)
             }
+            (None, Codec::Pcma) => Ok(g711::encode_alaw_frame(pcm)),
             _ => Ok(g711::encode_frame(pcm)),
         }
     }
@@ -177,6 +184,7 @@ impl Encoder {
                 out.truncate(n);
                 Ok(out)
             }
+            None if self.codec == Codec::Pcma => Ok(g711::encode_alaw_frame(pcm)),
             None => Ok(g711::encode_frame(pcm)),
         }
     }
@@ -203,6 +211,7 @@ impl Decoder {
     pub fn decode_native(&mut self, codec: Codec, payload: &[u8]) -> Option<Vec<i16>> {
         match codec {
             Codec::Pcmu => Some(g711::decode_frame(payload)),
+            Codec::Pcma => Some(g711::decode_alaw_frame(payload)),
             Codec::Opus => {
                 if self.opus.is_none() {
                     self.opus = Some(opus::Decoder::new(48_000, opus::Channels::Mono).ok()?);
@@ -220,7 +229,7 @@ impl Decoder {
     /// Audio from [`Decoder::decode_native`] as the bridge's 8 kHz frame.
     pub fn to_bridge(&mut self, codec: Codec, native: Vec<i16>) -> Vec<i16> {
         match codec {
-            Codec::Pcmu => native,
+            Codec::Pcmu | Codec::Pcma => native,
             Codec::Opus => self
                 .down
                 .get_or_insert_with(|| {

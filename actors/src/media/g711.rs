@@ -37,6 +37,44 @@ pub fn decode_frame(bytes: &[u8]) -> Vec<i16> {
     bytes.iter().map(|&b| decode(b)).collect()
 }
 
+/// Encodes one 16-bit linear sample as an A-law byte (PCMA, the European G.711).
+pub fn encode_alaw(sample: i16) -> u8 {
+    let s = i32::from(sample) >> 3; // 13-bit
+    let (sign, mag) = if s >= 0 { (0x80, s) } else { (0x00, -s - 1) };
+    let mag = mag.min(0x0FFF);
+    let byte = if mag < 32 {
+        (mag >> 1) as u8
+    } else {
+        let exponent = (31 - (mag as u32).leading_zeros() - 4) as i32; // 1..=7
+        let mantissa = (mag >> exponent) & 0x0F;
+        ((exponent << 4) | mantissa) as u8
+    };
+    (byte | sign) ^ 0x55
+}
+
+/// Decodes an A-law byte into a 16-bit linear sample.
+pub fn decode_alaw(byte: u8) -> i16 {
+    let b = byte ^ 0x55;
+    let exponent = i32::from((b >> 4) & 0x07);
+    let mantissa = i32::from(b & 0x0F);
+    let mag = if exponent == 0 {
+        (mantissa << 4) + 8
+    } else {
+        ((mantissa << 4) + 0x108) << (exponent - 1)
+    };
+    (if b & 0x80 != 0 { mag } else { -mag }) as i16
+}
+
+/// Encodes a frame as A-law.
+pub fn encode_alaw_frame(samples: &[i16]) -> Vec<u8> {
+    samples.iter().map(|&s| encode_alaw(s)).collect()
+}
+
+/// Decodes an A-law frame.
+pub fn decode_alaw_frame(bytes: &[u8]) -> Vec<i16> {
+    bytes.iter().map(|&b| decode_alaw(b)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +110,28 @@ mod tests {
             // µ-law's step is about 1/16 of the segment's magnitude.
             let bound = (i32::from(s).abs() / 16).max(8);
             assert!(err <= bound, "{s}: error {err} > {bound}");
+        }
+    }
+
+    #[test]
+    fn a_law_round_trips_within_its_step_and_keeps_the_sign() {
+        for s in [
+            -32_768i16, -20_000, -1_000, -33, -1, 0, 1, 33, 1_000, 20_000, 32_767,
+        ] {
+            let back = decode_alaw(encode_alaw(s));
+            let err = (i32::from(back) - i32::from(s)).abs();
+            assert!(err <= (i32::from(s).abs() / 16).max(16), "{s} -> {back}");
+            assert_eq!(
+                back.signum() * s.signum(),
+                s.signum().abs(),
+                "{s} -> {back}"
+            );
+        }
+        // The G.711 table's fixed points: 0x55 (+8 after the even-bit inversion is undone)
+        // is the smallest positive step, 0xD5 the smallest negative.
+        assert_eq!((decode_alaw(0xD5), decode_alaw(0x55)), (8, -8));
+        for b in 0..=255u8 {
+            assert_eq!(encode_alaw(decode_alaw(b)), b, "code {b:#04x}");
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::media::leg::LegError;
 use bytes::BytesMut;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{
-    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT,
+    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT,
 };
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::state::RTCPeerConnectionState;
@@ -36,6 +36,7 @@ pub fn rtp_codec(codec: Codec) -> (RTCRtpCodec, u8) {
     let (mime, clock_rate, channels, fmtp, payload_type) = match codec {
         Codec::Opus => (MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1", 111),
         Codec::Pcmu => (MIME_TYPE_PCMU, 8_000, 0, "", 0),
+        Codec::Pcma => (MIME_TYPE_PCMA, 8_000, 0, "", 8),
     };
     let rtp = RTCRtpCodec {
         mime_type: mime.to_owned(),

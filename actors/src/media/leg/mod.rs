@@ -295,7 +295,7 @@ impl Leg {
     }
 
     /// A plain RTP leg (a SIP trunk's, H4) on a socket bound to `bind`, answering the remote
-    /// SDP `remote_sdp`: PCMU, sent to the SDP's audio address (then to wherever the party's
+    /// SDP `remote_sdp`: PCMU or PCMA (the party's first choice), sent to the SDP's audio address (then to wherever the party's
     /// packets come from). Its own port is [`Leg::local_addr`], for the SDP answer.
     pub async fn plain(
         bind: std::net::IpAddr,
@@ -303,7 +303,7 @@ impl Leg {
     ) -> Result<(Leg, mpsc::Receiver<Vec<i16>>), LegError> {
         let remote = plain::remote_of(remote_sdp)
             .ok_or_else(|| LegError::WebRtc("the SDP names no audio address".into()))?;
-        let codecs = [Codec::Pcmu];
+        let codecs = [Codec::Pcmu, Codec::Pcma];
         let parts = Parts::new();
         let ssrc = rand::random::<u32>();
         let io = plain::PlainIo::new(bind, remote, parts.shared.clone()).await?;
