@@ -248,6 +248,19 @@ pub(crate) async fn offers_agree(yard: &Switchyard, agents: usize) -> Result<(),
     Ok(())
 }
 
+/// Waits (10 s at most) until `n` agents ring.
+async fn ringing(yard: &Switchyard, n: usize) {
+    eventually("agents ringing", async || {
+        let agents = yard.agents().await.unwrap();
+        agents
+            .iter()
+            .filter(|a| a.status == Status::Offered)
+            .count()
+            >= n
+    })
+    .await;
+}
+
 /// On two threads in real time: the startup's orderings vary as in the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_restart_every_offer_is_rung_and_every_ringing_is_offered() {
@@ -264,7 +277,9 @@ async fn after_a_restart_every_offer_is_rung_and_every_ringing_is_offered() {
         for i in 0..2 {
             incoming(&y, &format!("+1555{round:03}{i}")).await;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Every call this round added waits or rings: as many agents ring as there are calls.
+        let calls = 2 * (round + 1);
+        ringing(&y, agents.min(calls)).await;
         if round % 2 == 1 {
             let v = y.agent("a0").await.unwrap();
             if let (Status::Offered, Some(c)) = (v.status, v.call_id) {
@@ -279,11 +294,10 @@ async fn after_a_restart_every_offer_is_rung_and_every_ringing_is_offered() {
         let y = Switchyard::start_with(conf(), store.clone(), opts)
             .await
             .unwrap();
-        // The restart's offers are made within a moment; a disagreement seen while one is
-        // still on its way clears within milliseconds, a phantom lasts until its offer
-        // times out (18 s). So: look once the moment has passed, and fail only on a
-        // disagreement still there 2 s later (a slow machine only makes this look longer).
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        // Once the restart's offers are made (everyone who can ring rings), a disagreement
+        // seen while one is still on its way clears within milliseconds; a phantom lasts
+        // until its offer times out (18 s). So fail only on one still there 2 s later.
+        ringing(&y, agents.min(calls)).await;
         let mut tries = 0;
         while let Err(e) = offers_agree(&y, agents).await {
             tries += 1;
