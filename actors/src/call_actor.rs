@@ -84,6 +84,18 @@ pub enum CallMsg {
         /// Answer.
         reply: RpcReplyPort<Result<Call, ActorError>>,
     },
+    /// The customer's phone rings (a SIP trunk's provisional response).
+    RemoteRinging {
+        /// Answer.
+        reply: RpcReplyPort<Result<Call, ActorError>>,
+    },
+    /// The customer was not reached (busy, not answered, refused by the network).
+    RemoteOver {
+        /// Why.
+        why: engine::call::Unreached,
+        /// Answer.
+        reply: RpcReplyPort<Result<Call, ActorError>>,
+    },
     /// The call waited too long in its queue and moves to another.
     Overflow {
         /// The target queue.
@@ -100,8 +112,8 @@ pub enum CallMsg {
     PlainMedia {
         /// Whose.
         who: engine::call::Participant,
-        /// The offer.
-        sdp: String,
+        /// The offer; none when we make it (an outbound call).
+        sdp: Option<String>,
         /// The address the leg binds.
         bind: std::net::IpAddr,
         /// The leg's address.
@@ -667,6 +679,15 @@ impl Actor for CallActor {
             }
             CallMsg::RemoteAnswered { reply } => {
                 let outcome = self.remote_answered(st).await;
+                self.answer(&myself, st, reply, outcome).await?;
+            }
+            CallMsg::RemoteRinging { reply } => {
+                let outcome = st.call.remote_ringing(now).map(|()| Effects::default());
+                self.answer(&myself, st, reply, outcome.map_err(Into::into))
+                    .await?;
+            }
+            CallMsg::RemoteOver { why, reply } => {
+                let outcome = st.call.remote_over(now, why).map_err(Into::into);
                 self.answer(&myself, st, reply, outcome).await?;
             }
             CallMsg::Overflow { to } => {

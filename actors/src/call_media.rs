@@ -34,7 +34,7 @@ impl CallActor {
         myself: &ActorRef<CallMsg>,
         st: &mut CallActorState,
         who: engine::call::Participant,
-        sdp: String,
+        sdp: Option<String>,
         bind: std::net::IpAddr,
         reply: RpcReplyPort<Result<std::net::SocketAddr, ActorError>>,
     ) {

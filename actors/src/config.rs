@@ -264,9 +264,14 @@ pub struct QueueConfig {
     /// Agents may dial out on this queue (E1).
     #[serde(default)]
     pub outbound: bool,
-    /// The number customers see when an agent dials out on this queue.
+    /// The number customers see when an agent dials out on this queue (the From of the
+    /// trunk's INVITE; `anonymous` without one).
     #[serde(default)]
     pub caller_id: Option<String>,
+    /// How long a customer we dial through a SIP trunk may ring before the call ends as `not
+    /// answered` (default 30).
+    #[serde(default = "default_dial_timeout")]
+    pub dial_timeout_secs: u64,
     /// Callbacks open at once on this queue (E4); more go to the missed-call flow.
     #[serde(default = "default_callback_max")]
     pub callback_max_concurrent: usize,
@@ -295,6 +300,10 @@ pub struct QueueConfig {
     /// (`[[queues.alerts]]` with `phrase` and `severity`); needs `transcript` on.
     #[serde(default)]
     pub alerts: Vec<engine::alerts::AlertRule>,
+}
+
+fn default_dial_timeout() -> u64 {
+    30
 }
 
 fn default_callback_max() -> usize {
@@ -511,6 +520,9 @@ impl Config {
                     "queue {}: offer_timeout_secs must be at least 1",
                     q.id
                 ));
+            }
+            if !(1..=600).contains(&q.dial_timeout_secs) {
+                return bad(format!("queue {}: dial_timeout_secs: give 1 to 600", q.id));
             }
             if let Err(e) = engine::alerts::Alerts::new(&q.alerts) {
                 return bad(format!("queue {}: alerts: {e}", q.id));

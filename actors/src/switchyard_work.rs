@@ -94,6 +94,22 @@ impl Switchyard {
             .await
     }
 
+    /// The customer's phone rings (telephony ingress: a trunk's provisional response).
+    pub async fn remote_ringing(&self, call: &str) -> Result<Call, ActorError> {
+        self.to_call(call, |reply| CallMsg::RemoteRinging { reply })
+            .await
+    }
+
+    /// The customer was not reached: busy, not answered or refused (telephony ingress).
+    pub async fn remote_over(
+        &self,
+        call: &str,
+        why: engine::call::Unreached,
+    ) -> Result<Call, ActorError> {
+        self.to_call(call, |reply| CallMsg::RemoteOver { why, reply })
+            .await
+    }
+
     /// A customer asks to be called back on `queue` (E4). Returns what became of the request
     /// and the call that stands for it (the queued one, the earlier one kept, or the missed
     /// call recorded for the missed-call flow).
@@ -384,12 +400,13 @@ impl Switchyard {
 
     /// A trunk party's plain RTP leg for its SDP offer, bound on `bind`: the leg's address,
     /// for the SDP answer. The leg joins the call's audio like a WebRTC leg (hold music while
-    /// it waits, the agent once answered, recording, transcripts).
+    /// it waits, the agent once answered, recording, transcripts). Without an offer (we call
+    /// the party) the address is for our offer, and [`Switchyard::plain_answer`] completes it.
     pub async fn plain_media(
         &self,
         call: &str,
         who: engine::call::Participant,
-        sdp: String,
+        sdp: Option<String>,
         bind: std::net::IpAddr,
     ) -> Result<std::net::SocketAddr, ActorError> {
         self.to_call(call, |reply| CallMsg::PlainMedia {
@@ -399,6 +416,27 @@ impl Switchyard {
             reply,
         })
         .await
+    }
+
+    /// The party's SDP answer to our offer, for the plain leg [`Switchyard::plain_media`]
+    /// made without one.
+    pub async fn plain_answer(
+        &self,
+        call: &str,
+        who: engine::call::Participant,
+        sdp: String,
+    ) -> Result<(), ActorError> {
+        let m = self
+            .ctx
+            .media
+            .get(&engine::CallId::from(call))
+            .ok_or_else(|| ActorError::Media(format!("call {call} has no media")))?;
+        ask(&m, "media", |reply| MediaMsg::PlainAnswer {
+            who,
+            sdp,
+            reply,
+        })
+        .await?
     }
 
     /// Each leg's counters for a call with media (empty without).

@@ -132,7 +132,7 @@ async fn a_plain_rtp_leg_hears_its_party_and_answers_where_the_packets_come_from
         "v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n",
         named.local_addr().unwrap().port()
     );
-    let (leg, mut heard) = Leg::plain("127.0.0.1".parse().unwrap(), &sdp)
+    let (leg, mut heard) = Leg::plain("127.0.0.1".parse().unwrap(), Some(&sdp))
         .await
         .unwrap();
     assert!(leg.is_plain() && leg.is_connected());
@@ -192,7 +192,7 @@ async fn a_plain_rtp_leg_speaks_pcma_when_the_party_prefers_it() {
         "v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 8 0\r\n",
         carrier.local_addr().unwrap().port()
     );
-    let (leg, mut heard) = Leg::plain("127.0.0.1".parse().unwrap(), &sdp)
+    let (leg, mut heard) = Leg::plain("127.0.0.1".parse().unwrap(), Some(&sdp))
         .await
         .unwrap();
     let at = leg.local_addr().unwrap();

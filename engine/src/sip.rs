@@ -4,7 +4,7 @@
 //! that lost its peer is dead. The SIP stack and the RTP legs that use them live in the actor
 //! shells; nothing here parses a message or reads a clock.
 
-use crate::call::CallResult;
+use crate::call::Unreached;
 use crate::{QueueId, Timestamp};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -75,8 +75,8 @@ pub enum Progress {
     Ringing,
     /// 2xx: answered; the call connects.
     Answered,
-    /// The attempt is over without an answer, with this result.
-    Over(CallResult),
+    /// The attempt is over without an answer, for this reason.
+    Over(Unreached),
 }
 
 /// Reads a SIP status code of a response to our INVITE. 486 Busy Here, 600 Busy Everywhere
@@ -87,9 +87,9 @@ pub fn progress_of(status: u16) -> Progress {
         100 => Progress::Trying,
         101..=199 => Progress::Ringing,
         200..=299 => Progress::Answered,
-        486 | 600 | 603 => Progress::Over(CallResult::Busy),
-        408 | 480 | 487 => Progress::Over(CallResult::NotAnswered),
-        _ => Progress::Over(CallResult::Failed),
+        486 | 600 | 603 => Progress::Over(Unreached::Busy),
+        408 | 480 | 487 => Progress::Over(Unreached::NotAnswered),
+        _ => Progress::Over(Unreached::Failed),
     }
 }
 
@@ -233,23 +233,19 @@ mod tests {
         assert_eq!(progress_of(183), Progress::Ringing);
         assert_eq!(progress_of(200), Progress::Answered);
         for busy in [486, 600, 603] {
-            assert_eq!(
-                progress_of(busy),
-                Progress::Over(CallResult::Busy),
-                "{busy}"
-            );
+            assert_eq!(progress_of(busy), Progress::Over(Unreached::Busy), "{busy}");
         }
         for unanswered in [408, 480, 487] {
             assert_eq!(
                 progress_of(unanswered),
-                Progress::Over(CallResult::NotAnswered),
+                Progress::Over(Unreached::NotAnswered),
                 "{unanswered}"
             );
         }
         for failed in [302, 403, 404, 488, 500, 503, 604] {
             assert_eq!(
                 progress_of(failed),
-                Progress::Over(CallResult::Failed),
+                Progress::Over(Unreached::Failed),
                 "{failed}"
             );
         }

@@ -4,6 +4,7 @@
 
 #![deny(missing_docs)]
 
+pub mod sipp;
 pub mod speech;
 
 use anyhow::{anyhow, bail, Context, Result};

@@ -4,8 +4,8 @@
 //! (abandoned); an agent's answer is the 200 OK, and either side's hang-up is the other's BYE.
 
 use serde_json::{json, Value};
-use std::process::Stdio;
 use std::time::Duration;
+use tests::sipp::{free_port, present as sipp_present};
 use tests::{eventually, start_server, Database, Server};
 
 const T: Duration = Duration::from_secs(15);
@@ -190,7 +190,7 @@ async fn sipp(port: u16, from_ip: &str, number: &str, xml: String) -> anyhow::Re
     sipp_over(port, from_ip, number, xml, "u1").await
 }
 
-/// [`sipp`] over a transport: `u1` (UDP) or `t1` (TCP).
+/// [`sipp`] over a transport: `u1` (UDP) or `t1` (TCP); the caller says 3 s of 440 Hz.
 async fn sipp_over(
     port: u16,
     from_ip: &str,
@@ -198,13 +198,11 @@ async fn sipp_over(
     xml: String,
     transport: &str,
 ) -> anyhow::Result<bool> {
-    // What the caller says: 3 s of a 440 Hz tone.
-    let mut tone = actors::media::tone::Sine::new(440.0, 8_000, 8_000);
-    let ulaw = actors::media::g711::encode_frame(&tone.take(24_000));
+    let ulaw = tests::sipp::tone_ulaw(440.0, 3);
     run_sipp(port, from_ip, number, xml, transport, ulaw).await
 }
 
-/// Runs sipp with `ulaw` (raw PCMU) as the `tone.ulaw` its scenario may stream.
+/// Runs sipp as the caller with `ulaw` (raw PCMU) as the `tone.ulaw` its scenario may stream.
 async fn run_sipp(
     port: u16,
     from_ip: &str,
@@ -213,55 +211,14 @@ async fn run_sipp(
     transport: &str,
     ulaw: Vec<u8>,
 ) -> anyhow::Result<bool> {
-    let dir = tempfile::tempdir()?;
-    let file = dir.path().join("scenario.xml");
-    std::fs::write(&file, xml)?;
-    std::fs::write(dir.path().join("tone.ulaw"), ulaw)?;
-    let out = tokio::process::Command::new("sipp")
-        .args([
-            "-sf",
-            file.to_str().unwrap(),
-            "-i",
-            from_ip,
-            "-mi",
-            from_ip,
-            "-p",
-            "0",
-        ])
-        .args([
-            "-s", number, "-m", "1", "-timeout", "25s", "-nostdin", "-t", transport,
-        ])
-        .arg(format!("127.0.0.1:{port}"))
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output()
-        .await?;
-    if !out.status.success() {
-        eprintln!("sipp: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(out.status.success())
-}
-
-fn free_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
-}
-
-fn sipp_present() -> bool {
-    let present = std::process::Command::new("sipp")
-        .arg("-v")
-        .output()
-        .is_ok();
-    if !present {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "sipp is missing in CI: ./test.sh installs sip-tester"
-        );
-        eprintln!("SKIPPED: the SIP tests need sipp (Debian's sip-tester); ./test.sh installs it");
-    }
-    present
+    let args: Vec<String> = [
+        "-i", from_ip, "-mi", from_ip, "-p", "0", "-s", number, "-t", transport,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("127.0.0.1:{port}")])
+    .collect();
+    tests::sipp::run(&xml, &ulaw, &args).await
 }
 
 async fn calls(server: &Server, root: &str) -> anyhow::Result<Vec<Value>> {

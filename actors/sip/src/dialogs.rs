@@ -1,6 +1,7 @@
 //! Inbound dialogs and their calls: requests from the carrier, the dialogs' states, and the
 //! calls' events, each in its own task, meeting in one table of legs.
 
+use crate::outbound::Dialer;
 use crate::sdp;
 use actors::config::SipConfig;
 use actors::Switchyard;
@@ -57,6 +58,8 @@ pub(crate) struct Inbound {
     /// Where RTP legs bind (the SIP address's host).
     local_ip: IpAddr,
     legs: Arc<Mutex<Legs>>,
+    /// Outbound calls, when a trunk takes them.
+    dialer: Option<Dialer>,
 }
 
 impl Inbound {
@@ -74,6 +77,10 @@ impl Inbound {
             params: vec![],
             headers: vec![],
         };
+        let dialer = conf.outbound_trunk().map(|(trunk, to)| {
+            let trunk = (trunk.to_owned(), to);
+            Dialer::new(yard.clone(), layer.clone(), trunk, addr, contact.clone())
+        });
         Inbound {
             yard,
             trunks: Arc::new(conf.trunk_ranges()),
@@ -83,6 +90,7 @@ impl Inbound {
             contact,
             local_ip: addr.ip(),
             legs: Arc::default(),
+            dialer,
         }
     }
 
@@ -209,7 +217,7 @@ impl Inbound {
             .plain_media(
                 call.id().as_str(),
                 Participant::Customer,
-                offer,
+                Some(offer),
                 self.local_ip,
             )
             .await
@@ -224,7 +232,7 @@ impl Inbound {
             }
         };
         let id = dialog.id();
-        let session = u64::from(rand_session(&id));
+        let session = sdp::session_id(&id.to_string());
         let leg = Leg {
             dialog: dialog.clone(),
             id: id.clone(),
@@ -342,11 +350,17 @@ impl Inbound {
                         continue;
                     };
                     let id = CallId::from(id);
+                    if let Some(d) = &self.dialer {
+                        d.on_event(e.type_name(), &id);
+                    }
                     if self.legs().by_call.contains_key(&id) {
                         self.reconcile(&id).await;
                     }
                 }
                 Err(RecvError::Lagged(_)) => {
+                    if let Some(d) = &self.dialer {
+                        d.wake_all();
+                    }
                     let calls: Vec<CallId> = self.legs().by_call.keys().cloned().collect();
                     for id in calls {
                         self.reconcile(&id).await;
@@ -382,11 +396,4 @@ fn truncated(req: &rsipstack::sip::Request) -> bool {
             .map_or(true, |n| n > req.body().len()),
         _ => false,
     })
-}
-
-/// An SDP session id: any number, here from the dialog's Call-ID.
-fn rand_session(id: &DialogId) -> u32 {
-    id.to_string()
-        .bytes()
-        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
 }

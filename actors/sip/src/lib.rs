@@ -13,13 +13,18 @@
 //! - the caller's CANCEL before an answer, or BYE after, is the customer hanging up (the
 //!   call's result is then `cancelled`, `abandoned` or `answered`, as for any call);
 //! - the call ending on our side (the agent hangs up, or the call fails) ends the dialog: a
-//!   BYE once answered, else a final error response.
+//!   BYE once answered, else a final error response (`183` with the caller's RTP leg carries
+//!   the hold music while it waits);
+//! - with a trunk that has an `outbound` address, a call we dial (an agent's, a callback's, a
+//!   scheduled one) is an INVITE there (`outbound`): provisional responses are the customer
+//!   ringing, a 2xx connects, and the other finals end the call as `engine::sip::progress_of`
+//!   reads them; no answer within the queue's ring time is a CANCEL and `not answered`.
 //!
-//! Not yet here (issue 15 goes on): the RTP legs (the 200 OK's SDP offers the caller's first
-//! G.711 codec with `a=inactive`: signalling works end to end, audio does not flow yet),
-//! outbound calls through the trunk, digest authentication and registration.
+//! Not yet here (issue 15 goes on): consults, transfers and conferences to numbers through
+//! the trunk, G.722, RFC 4733 on trunk legs, digest authentication and registration.
 
 mod dialogs;
+mod outbound;
 mod sdp;
 
 use actors::config::SipConfig;

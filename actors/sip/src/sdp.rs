@@ -1,5 +1,5 @@
 //! The little of SDP the trunk side reads and writes: the audio payload types an offer
-//! lists, and an answer with one G.711 codec.
+//! lists, an answer with one G.711 codec, and our offer of both.
 
 use engine::sip::G711;
 use std::net::SocketAddr;
@@ -30,14 +30,43 @@ pub(crate) fn audio_payload_types(body: &[u8]) -> Vec<u8> {
 
 /// An answer with `codec`, the leg's RTP at `rtp`, 20 ms packets both ways.
 pub(crate) fn answer(rtp: SocketAddr, codec: G711, session: u64) -> Vec<u8> {
+    describe(rtp, &[codec], session)
+}
+
+/// Our offer for an outbound call: the leg's RTP at `rtp`, PCMU then PCMA.
+pub(crate) fn offer(rtp: SocketAddr, session: u64) -> Vec<u8> {
+    describe(rtp, &[G711::Pcmu, G711::Pcma], session)
+}
+
+/// An SDP session id (`o=`): any number, here one derived from `key` (a Call-ID, a call's id).
+pub(crate) fn session_id(key: &str) -> u64 {
+    u64::from(
+        key.bytes()
+            .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))),
+    )
+}
+
+fn describe(rtp: SocketAddr, codecs: &[G711], session: u64) -> Vec<u8> {
     let ip = rtp.ip();
     let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
-    let (pt, port) = (codec.payload_type(), rtp.port());
-    format!(
-        "v=0\r\no=switchyard {session} 1 IN {family} {ip}\r\ns=Switchyard\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {pt}\r\na=rtpmap:{pt} {}/8000\r\na=ptime:20\r\na=sendrecv\r\n",
-        codec.name()
-    )
-    .into_bytes()
+    let pts: Vec<String> = codecs
+        .iter()
+        .map(|c| c.payload_type().to_string())
+        .collect();
+    let mut sdp = format!(
+        "v=0\r\no=switchyard {session} 1 IN {family} {ip}\r\ns=Switchyard\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP {}\r\n",
+        rtp.port(),
+        pts.join(" ")
+    );
+    for c in codecs {
+        sdp.push_str(&format!(
+            "a=rtpmap:{} {}/8000\r\n",
+            c.payload_type(),
+            c.name()
+        ));
+    }
+    sdp.push_str("a=ptime:20\r\na=sendrecv\r\n");
+    sdp.into_bytes()
 }
 
 #[cfg(test)]
@@ -64,5 +93,12 @@ mod tests {
             "{sdp}"
         );
         assert!(sdp.contains("c=IN IP4 127.0.0.1\r\n"), "{sdp}");
+        let ours = String::from_utf8(offer("127.0.0.1:40002".parse().unwrap(), 7)).unwrap();
+        assert!(ours.contains("m=audio 40002 RTP/AVP 0 8\r\n"), "{ours}");
+        assert!(
+            ours.contains("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"),
+            "{ours}"
+        );
+        assert_eq!(audio_payload_types(ours.as_bytes()), [0, 8]);
     }
 }

@@ -8,6 +8,7 @@
 //! [[sip.trunks]]
 //! id = "carrier"
 //! addresses = ["192.0.2.0/28"]         # where the carrier's INVITEs come from
+//! outbound = "192.0.2.1:5060"          # where ours go (agents' dials, callbacks, schedules)
 //!
 //! [[sip.routes]]
 //! number = "+3225550100"               # a DID, or a prefix ending in `*`
@@ -41,6 +42,11 @@ pub struct TrunkConfig {
     /// The addresses or ranges (`192.0.2.10`, `192.0.2.0/28`) its requests come from: the
     /// packets' source, never what a header claims.
     pub addresses: Vec<String>,
+    /// Where our INVITEs go (`address:port`, over UDP): the carrier's proxy for outbound
+    /// calls. The first trunk that has one carries every outbound call; without any, an
+    /// outbound call is connected by the ingress (`POST /calls/{id}/connect`).
+    #[serde(default)]
+    pub outbound: Option<String>,
 }
 
 /// A dialled number (or prefix) and the queue its calls go to.
@@ -71,6 +77,14 @@ impl SipConfig {
             }
             for a in &t.addresses {
                 Cidr::parse(a).map_err(|e| format!("sip.trunks.{}: {e}", t.id))?;
+            }
+            if let Some(o) = &t.outbound {
+                o.parse::<SocketAddr>().map_err(|e| {
+                    format!(
+                        "sip.trunks.{}.outbound {o:?}: {e} (give address:port)",
+                        t.id
+                    )
+                })?;
             }
         }
         let mut numbers = HashSet::new();
@@ -111,6 +125,15 @@ impl SipConfig {
                 (t.id.clone(), ranges.collect())
             })
             .collect()
+    }
+
+    /// The trunk outbound calls go through: the first with an `outbound` address (its id
+    /// and that address); the configuration is validated.
+    pub fn outbound_trunk(&self) -> Option<(&str, SocketAddr)> {
+        self.trunks.iter().find_map(|t| {
+            let to = t.outbound.as_deref()?.parse().ok()?;
+            Some((t.id.as_str(), to))
+        })
     }
 
     /// The routes as the engine's rule reads them, numbers normalized.

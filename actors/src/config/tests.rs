@@ -207,6 +207,20 @@ fn sip_trunks_and_routes_are_read_normalized_and_checked() {
     let ranges = c.sip.trunk_ranges();
     assert_eq!((ranges[0].0.as_str(), ranges[0].1.len()), ("carrier", 2));
     assert_eq!(
+        c.sip.outbound_trunk(),
+        None,
+        "no outbound address: no dialing"
+    );
+    assert_eq!(c.queues[0].dial_timeout_secs, 30);
+    let two = format!(
+        "{base}[[sip.trunks]]\nid = \"in-only\"\naddresses = [\"192.0.2.1\"]\n[[sip.trunks]]\nid = \"out\"\naddresses = [\"192.0.2.2\"]\noutbound = \"192.0.2.2:5080\"\n[[sip.routes]]\nnumber = \"+3225550100\"\nqueue = \"support\"\n"
+    );
+    let c = Config::from_toml(&two).unwrap();
+    assert_eq!(
+        c.sip.outbound_trunk(),
+        Some(("out", "192.0.2.2:5080".parse().unwrap()))
+    );
+    assert_eq!(
         Config::demo().sip,
         SipConfig::default(),
         "no SIP by default"
@@ -237,6 +251,14 @@ fn sip_trunks_and_routes_are_read_normalized_and_checked() {
             "not a configured queue",
         ),
         (format!("{base}{trunk}{route}{route}"), "appears twice"),
+        (
+            format!("{base}[[sip.trunks]]\nid = \"carrier\"\naddresses = [\"192.0.2.1\"]\noutbound = \"carrier.example\"\n{route}"),
+            "sip.trunks.carrier.outbound",
+        ),
+        (
+            format!("[[queues]]\nid = \"support\"\ndial_timeout_secs = 0\n[sip]\nlisten = \"127.0.0.1:5060\"\n{trunk}{route}"),
+            "dial_timeout_secs",
+        ),
         (
             format!("{base}{trunk}{route}[sip.bogus]\n"),
             "unknown field",

@@ -52,16 +52,25 @@ pub enum MediaMsg {
         dtmf: Option<String>,
     },
     /// A party's plain RTP leg (a SIP trunk's) for the remote SDP; the leg's own address
-    /// comes back, for the SDP answer.
+    /// comes back, for the SDP answer (or, without an SDP, for our offer).
     Plain {
         /// Whose.
         who: Participant,
-        /// The party's SDP offer.
-        sdp: String,
+        /// The party's SDP offer; none when we offer.
+        sdp: Option<String>,
         /// The address the leg binds.
         bind: std::net::IpAddr,
         /// The leg's address, or why not.
         reply: RpcReplyPort<Result<std::net::SocketAddr, ActorError>>,
+    },
+    /// The party's answer to our offer, for its plain leg (see [`MediaMsg::Plain`]).
+    PlainAnswer {
+        /// Whose.
+        who: Participant,
+        /// The party's SDP answer.
+        sdp: String,
+        /// Done, or why not.
+        reply: RpcReplyPort<Result<(), ActorError>>,
     },
     /// Each leg's counters.
     Stats {
@@ -289,7 +298,7 @@ impl MediaActor {
         &self,
         st: &mut MediaState,
         who: Participant,
-        sdp: &str,
+        sdp: Option<&str>,
         bind: std::net::IpAddr,
     ) -> Result<std::net::SocketAddr, ActorError> {
         Self::check_present(st, &who)?;
@@ -497,7 +506,17 @@ impl Actor for MediaActor {
                 bind,
                 reply,
             } => {
-                let _ = reply.send(self.plain(st, who, &sdp, bind).await);
+                let _ = reply.send(self.plain(st, who, sdp.as_deref(), bind).await);
+            }
+            MediaMsg::PlainAnswer { who, sdp, reply } => {
+                let leg = st.legs.get(&who).ok_or_else(|| {
+                    ActorError::Media(format!("{} has no leg on this call", describe(&who)))
+                });
+                let done = leg.and_then(|l| {
+                    l.set_remote(&sdp)
+                        .map_err(|e| ActorError::Media(e.to_string()))
+                });
+                let _ = reply.send(done);
             }
             MediaMsg::Follow { plan, queue, dtmf } => {
                 self.drop_absent(st, &plan);

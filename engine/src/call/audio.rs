@@ -140,8 +140,8 @@ impl Call {
     }
 
     /// Who hears whom now:
-    /// - waiting or ringing in a queue, the customer hears music; dialing out, only the
-    ///   agent is present;
+    /// - waiting or ringing in a queue, the customer hears music; dialing out, the agent
+    ///   hears the customer's line (its ringback) one way;
     /// - connected, the customer and the owner hear each other; held, the customer hears
     ///   music and nobody hears the customer; muted, the owner's audio does not reach the
     ///   customer;
@@ -162,8 +162,15 @@ impl Call {
             }
             CallState::Connected => {}
             CallState::Dialing => {
-                // The agent's leg may come up while the customer's phone rings.
-                plan.present.extend(self.agent().map(Participant::agent));
+                // The agent's leg may come up while the customer's phone rings, and the
+                // network's leg to the customer is there before the answer: the agent hears
+                // what it sends (ringback, an announcement: early media); the customer hears
+                // nothing until it answers.
+                plan.present.push(customer.clone());
+                if let Some(agent) = self.agent().map(Participant::agent) {
+                    plan.links.push((customer, agent.clone()));
+                    plan.present.push(agent);
+                }
                 return plan;
             }
             CallState::Ended | CallState::Failed => return plan,

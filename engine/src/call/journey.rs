@@ -97,6 +97,8 @@ pub enum JourneyEvent {
         /// The number.
         number: String,
     },
+    /// The customer's phone rings (the network said so) on an outbound call or callback.
+    CustomerRinging,
     /// The customer answered an outbound call or callback.
     CustomerAnswered,
     /// The agent was told the call is a callback before the customer was dialed (E4).

@@ -21,6 +21,7 @@ mod callback;
 mod control;
 mod customer_media;
 pub mod data;
+mod dialing;
 mod journey;
 mod state;
 mod step_away;
@@ -30,6 +31,7 @@ pub use audio::{AudioPlan, Participant, TranscriptPause};
 pub use callback::{admit, Admission};
 pub use control::{Recording, RecordingAction, MAX_DTMF_DIGITS};
 pub use data::{CallData, Catalog};
+pub use dialing::Unreached;
 pub use journey::{JourneyEntry, JourneyEvent, Party};
 pub use state::{CallKind, CallResult, CallState};
 

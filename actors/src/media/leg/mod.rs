@@ -295,21 +295,47 @@ impl Leg {
     }
 
     /// A plain RTP leg (a SIP trunk's, H4) on a socket bound to `bind`, answering the remote
-    /// SDP `remote_sdp`: PCMU or PCMA (the party's first choice), sent to the SDP's audio address (then to wherever the party's
-    /// packets come from). Its own port is [`Leg::local_addr`], for the SDP answer.
+    /// SDP `remote_sdp`: PCMU or PCMA (the party's first choice), sent to the SDP's audio
+    /// address (then to wherever the party's packets come from). Its own port is
+    /// [`Leg::local_addr`], for the SDP answer. Without `remote_sdp` the leg is ours to offer:
+    /// silent until [`Leg::set_remote`] gives the party's answer.
     pub async fn plain(
         bind: std::net::IpAddr,
-        remote_sdp: &str,
+        remote_sdp: Option<&str>,
     ) -> Result<(Leg, mpsc::Receiver<Vec<i16>>), LegError> {
-        let remote = plain::remote_of(remote_sdp)
-            .ok_or_else(|| LegError::WebRtc("the SDP names no audio address".into()))?;
+        let remote = match remote_sdp {
+            Some(sdp) => Some(
+                plain::remote_of(sdp)
+                    .ok_or_else(|| LegError::WebRtc("the SDP names no audio address".into()))?,
+            ),
+            None => None,
+        };
         let codecs = [Codec::Pcmu, Codec::Pcma];
         let parts = Parts::new();
         let ssrc = rand::random::<u32>();
         let io = plain::PlainIo::new(bind, remote, parts.shared.clone()).await?;
         let (leg, incoming) = Leg::assemble(Io::Plain(io), ssrc, &codecs, parts);
-        leg.negotiate(remote_sdp)?;
+        if let Some(sdp) = remote_sdp {
+            leg.negotiate(sdp)?;
+        }
         Ok((leg, incoming))
+    }
+
+    /// A plain leg's party answered our offer with `sdp`: its codec is settled and its
+    /// address heard and sent to from now on. Not for WebRTC legs (they answer, they never
+    /// offer).
+    pub fn set_remote(&self, sdp: &str) -> Result<(), LegError> {
+        let Io::Plain(io) = &self.io else {
+            return Err(LegError::WebRtc(
+                "only a plain RTP leg takes an answer".into(),
+            ));
+        };
+        let remote = plain::remote_of(sdp)
+            .ok_or_else(|| LegError::WebRtc("the SDP names no audio address".into()))?;
+        // The codec first: a packet heard once the address is set is decoded with it.
+        self.negotiate(sdp)?;
+        io.set_remote(remote);
+        Ok(())
     }
 
     /// A new leg speaking only `codecs`, in this order of preference for its own offers.

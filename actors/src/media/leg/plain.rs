@@ -1,6 +1,9 @@
 //! Plain RTP over UDP, a SIP trunk's leg: no ICE, DTLS or SRTP. Symmetric RTP (RFC 4961):
 //! media goes to where the party's packets come from, to the SDP's address until the first
 //! one arrives; packets from any other host than the SDP's are dropped (no hijacking).
+//!
+//! A leg we offer (an outbound call) is bound before the party's SDP is known: until its
+//! answer comes ([`PlainIo::set_remote`]) nothing is sent and everything received is dropped.
 
 use super::{LegError, Receiving, Shared};
 use rtc::rtp;
@@ -10,19 +13,37 @@ use std::sync::{Arc, Mutex};
 use tokio::net::UdpSocket;
 use webrtc::peer_connection::RTCPeerConnectionState;
 
+/// Where the party is: the SDP's host (the only one heard) and the address media goes to
+/// (the SDP's, then wherever the party's packets come from).
+#[derive(Clone, Copy, Default)]
+struct Peer {
+    host: Option<IpAddr>,
+    to: Option<SocketAddr>,
+}
+
+impl Peer {
+    fn of(remote: Option<SocketAddr>) -> Peer {
+        Peer {
+            host: remote.map(|r| r.ip()),
+            to: remote,
+        }
+    }
+}
+
 pub(super) struct PlainIo {
     socket: Arc<UdpSocket>,
-    remote: Arc<Mutex<SocketAddr>>,
+    peer: Arc<Mutex<Peer>>,
     local: SocketAddr,
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl PlainIo {
-    /// Binds a socket on `bind` and starts receiving; `remote` is the SDP's address.
+    /// Binds a socket on `bind` and starts receiving; `remote` is the SDP's address (none yet
+    /// when we make the offer).
     pub(super) async fn new(
         bind: IpAddr,
-        remote: SocketAddr,
+        remote: Option<SocketAddr>,
         shared: Arc<Shared>,
     ) -> Result<PlainIo, LegError> {
         let socket = UdpSocket::bind((bind, 0))
@@ -32,18 +53,13 @@ impl PlainIo {
             .local_addr()
             .map_err(|e| LegError::WebRtc(e.to_string()))?;
         let socket = Arc::new(socket);
-        let latched = Arc::new(Mutex::new(remote));
-        let task = tokio::spawn(receive(
-            socket.clone(),
-            remote.ip(),
-            latched.clone(),
-            shared.clone(),
-        ));
+        let peer = Arc::new(Mutex::new(Peer::of(remote)));
+        let task = tokio::spawn(receive(socket.clone(), peer.clone(), shared.clone()));
         // Nothing to set up: the leg carries audio at once.
         shared.set_state(RTCPeerConnectionState::Connected);
         Ok(PlainIo {
             socket,
-            remote: latched,
+            peer,
             local,
             shared,
             task,
@@ -54,11 +70,19 @@ impl PlainIo {
         self.local
     }
 
+    /// The party's SDP answer arrived: from now on its host is heard and sent to.
+    pub(super) fn set_remote(&self, remote: SocketAddr) {
+        *crate::context::lock(&self.peer) = Peer::of(Some(remote));
+    }
+
     pub(super) async fn write(&self, packet: rtp::Packet) -> Result<(), LegError> {
         let bytes = packet
             .marshal()
             .map_err(|e| LegError::WebRtc(e.to_string()))?;
-        let to = *crate::context::lock(&self.remote);
+        let Some(to) = crate::context::lock(&self.peer).to else {
+            // Nowhere to send yet (our offer is not answered).
+            return Ok(());
+        };
         self.socket
             .send_to(&bytes, to)
             .await
@@ -82,19 +106,15 @@ impl Drop for PlainIo {
 
 /// Reads packets until the leg closes: RTP from the SDP's host is decoded (and latches the
 /// port it comes from); anything else is dropped.
-async fn receive(
-    socket: Arc<UdpSocket>,
-    host: IpAddr,
-    latched: Arc<Mutex<SocketAddr>>,
-    shared: Arc<Shared>,
-) {
+async fn receive(socket: Arc<UdpSocket>, peer: Arc<Mutex<Peer>>, shared: Arc<Shared>) {
     let mut receiving = Receiving::default();
     let mut buf = vec![0u8; 2048];
     loop {
         let Ok((n, from)) = socket.recv_from(&mut buf).await else {
             return;
         };
-        if from.ip() != host || n < 12 {
+        let host = crate::context::lock(&peer).host;
+        if host != Some(from.ip()) || n < 12 {
             continue;
         }
         let Ok(packet) = rtp::Packet::unmarshal(&mut &buf[..n]) else {
@@ -103,7 +123,7 @@ async fn receive(
         if packet.header.version != 2 {
             continue;
         }
-        *crate::context::lock(&latched) = from;
+        crate::context::lock(&peer).to = Some(from);
         receiving.packet(&shared, &packet.header, &packet.payload);
     }
 }

@@ -47,6 +47,24 @@ fn the_audio_plan_follows_waiting_talking_hold_and_mute() {
 }
 
 #[test]
+fn dialing_out_the_agent_hears_the_customers_line_one_way_until_the_answer() {
+    let mut c = Call::new_outbound(
+        "o1".into(),
+        t(0),
+        "+3225550000".into(),
+        "sales".into(),
+        "alice".into(),
+    );
+    let plan = c.audio_plan();
+    assert_eq!(plan.present, [Participant::Customer, p("alice")]);
+    assert_eq!(plan.links, [(Participant::Customer, p("alice"))]);
+    assert!(plan.music_to.is_empty() && plan.recorded.is_empty());
+    assert_eq!(plan.transcript_pause, Some(TranscriptPause::NotConnected));
+    c.remote_answered(t(3)).unwrap();
+    assert!(c.audio_plan().hears(&Participant::Customer, &p("alice")));
+}
+
+#[test]
 fn the_audio_plan_of_a_consult_and_a_conference() {
     let mut c = consulting();
     // Ringing: the customer is on hold, the colleague not yet in.

@@ -50,6 +50,72 @@ fn an_outbound_call_dials_then_connects_or_is_not_answered() {
     assert_eq!(given_up.result(), Some(CallResult::Cancelled));
 }
 
+fn dialing(id: &str) -> Call {
+    Call::new_outbound(
+        id.into(),
+        t(0),
+        "+3225550000".into(),
+        "sales".into(),
+        "alice".into(),
+    )
+}
+
+#[test]
+fn the_network_says_the_customer_rings_once_in_the_journey() {
+    let mut c = dialing("o1");
+    c.remote_ringing(t(1)).unwrap();
+    c.remote_ringing(t(2)).unwrap();
+    assert_eq!(events(&c), ["dialed", "customer_ringing"]);
+    assert_eq!(c.state(), CallState::Dialing);
+    c.remote_answered(t(5)).unwrap();
+    assert!(matches!(c.remote_ringing(t(6)), Err(Error::CallState(..))));
+    assert_eq!(events(&c).len(), 3, "nothing logged after the answer");
+}
+
+#[test]
+fn an_unreached_customer_ends_the_call_with_the_networks_result_and_the_agent_wraps_up() {
+    for (why, result, ended_by) in [
+        (Unreached::Busy, CallResult::Busy, Party::Customer),
+        (
+            Unreached::NotAnswered,
+            CallResult::NotAnswered,
+            Party::Customer,
+        ),
+        (Unreached::Failed, CallResult::Failed, Party::System),
+    ] {
+        let mut c = dialing("o1");
+        c.remote_ringing(t(1)).unwrap();
+        let fx = c.remote_over(t(30), why).unwrap();
+        assert_eq!(fx.wrap_up, ids(&["alice"]), "{why:?}");
+        assert_eq!(
+            (c.state(), c.result(), c.ended_by()),
+            (CallState::Ended, Some(result), Some(&ended_by)),
+            "{why:?}"
+        );
+        assert_eq!(c.answered_at(), None);
+        assert_eq!(c.talk_duration(), None);
+        // Over is over: neither an answer nor a second result can follow.
+        assert!(c.remote_answered(t(31)).is_err());
+        assert!(c.remote_over(t(31), Unreached::Failed).is_err());
+        assert_eq!(c.result(), Some(result));
+    }
+    // A connected call is not the network's to end this way (a BYE is a hang-up).
+    let mut c = dialing("o2");
+    c.remote_answered(t(3)).unwrap();
+    assert!(c.remote_over(t(4), Unreached::Busy).is_err());
+    assert_eq!(c.state(), CallState::Connected);
+}
+
+#[test]
+fn a_callback_whose_customer_is_busy_ends_busy_after_the_agent_answered() {
+    let mut c = Call::new_callback("cb1".into(), t(0), "+15550009".into(), "support".into());
+    c.offer(t(1), ids(&["alice"]), OFFER).unwrap();
+    c.accept(t(2), &"alice".into()).unwrap();
+    let fx = c.remote_over(t(9), Unreached::Busy).unwrap();
+    assert_eq!(fx.wrap_up, ids(&["alice"]));
+    assert_eq!(c.result(), Some(CallResult::Busy));
+}
+
 #[test]
 fn a_callback_rings_the_agent_first_then_dials_the_customer() {
     let mut c = Call::new_callback("cb1".into(), t(0), "+15550009".into(), "support".into());

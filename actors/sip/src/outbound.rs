@@ -1,0 +1,303 @@
+//! Calls we place through the trunk: an agent's dial (E1), a callback once its agent answered
+//! (E3, E4) and a scheduled call (E5) all reach the customer with an INVITE to the outbound
+//! trunk, one task per call from the INVITE to the end of the dialog.
+//!
+//! The call actor owns the call; this task only reports what the network says (ringing,
+//! answered, the result of an unanswered attempt as [`engine::sip::progress_of`] reads it,
+//! the customer's BYE) and follows the call's end on our side (CANCEL while it rings, BYE once
+//! answered).
+
+use crate::sdp;
+use actors::Switchyard;
+use engine::call::{CallState, Participant, Party, Unreached};
+use engine::sip::{normalize_number, progress_of, Progress};
+use engine::CallId;
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::dialog::DialogId;
+use rsipstack::sip::{Header, StatusCode};
+use rsipstack::transport::SipAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The events that mean "dial the customer now": an agent dialed, or a callback's (or
+/// scheduled call's) agent answered its own phone.
+const DIAL_NOW: [&str; 2] = ["call.dialed", "call.callback_announced"];
+
+/// Places and follows outbound calls.
+#[derive(Clone)]
+pub(crate) struct Dialer {
+    yard: Switchyard,
+    layer: Arc<DialogLayer>,
+    /// The trunk's id (for logs) and where our INVITEs go.
+    trunk: (String, SocketAddr),
+    /// Our SIP address (the From's host, the Contact).
+    local: SocketAddr,
+    contact: rsipstack::sip::Uri,
+    /// Where RTP legs bind.
+    rtp_ip: IpAddr,
+    /// The calls being placed or talking, each with a way to wake its task.
+    calls: Arc<Mutex<HashMap<CallId, mpsc::UnboundedSender<()>>>>,
+}
+
+impl Dialer {
+    pub(crate) fn new(
+        yard: Switchyard,
+        layer: Arc<DialogLayer>,
+        trunk: (String, SocketAddr),
+        local: SocketAddr,
+        contact: rsipstack::sip::Uri,
+    ) -> Dialer {
+        Dialer {
+            yard,
+            layer,
+            trunk,
+            local,
+            contact,
+            rtp_ip: local.ip(),
+            calls: Arc::default(),
+        }
+    }
+
+    fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<CallId, mpsc::UnboundedSender<()>>> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A call event: a call being placed takes another look at its call; a call that must
+    /// now dial its customer starts.
+    pub(crate) fn on_event(&self, name: &str, call: &CallId) {
+        let mut calls = self.calls();
+        if let Some(poke) = calls.get(call) {
+            let _ = poke.send(());
+        } else if DIAL_NOW.contains(&name) {
+            let (poke, pokes) = mpsc::unbounded_channel();
+            calls.insert(call.clone(), poke);
+            tokio::spawn(self.clone().place(call.clone(), pokes));
+        }
+    }
+
+    /// Every call being placed takes another look (events were missed).
+    pub(crate) fn wake_all(&self) {
+        for poke in self.calls().values() {
+            let _ = poke.send(());
+        }
+    }
+
+    async fn place(self, id: CallId, pokes: mpsc::UnboundedReceiver<()>) {
+        if let Err(e) = self.run(&id, pokes).await {
+            tracing::warn!(call = %id, error = %e, "outbound trunk call");
+        }
+        self.calls().remove(&id);
+    }
+
+    async fn run(&self, id: &CallId, mut pokes: mpsc::UnboundedReceiver<()>) -> Result<(), String> {
+        let call = self
+            .yard
+            .call(id.as_str())
+            .await
+            .map_err(|e| e.to_string())?;
+        if call.state() != CallState::Dialing {
+            return Ok(());
+        }
+        let Some(number) = normalize_number(call.from()) else {
+            // Compliance let it through, but no carrier can route it.
+            return self.over(id, Unreached::Failed).await;
+        };
+        let queue = self.yard.config().queue(call.queue().as_str());
+        let caller = queue
+            .and_then(|q| q.caller_id.as_deref())
+            .and_then(normalize_number)
+            .unwrap_or_else(|| "anonymous".into());
+        let ring = Duration::from_secs(queue.map_or(30, |q| q.dial_timeout_secs));
+        let rtp = match self
+            .yard
+            .plain_media(id.as_str(), Participant::Customer, None, self.rtp_ip)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(call = %id, error = %e, "no RTP leg for the outbound call");
+                return self.over(id, Unreached::Failed).await;
+            }
+        };
+        let offer = sdp::offer(rtp, sdp::session_id(id.as_str()));
+        let (to_host, dest) = (self.trunk.1, SipAddr::from(self.trunk.1));
+        let opt = InviteOption {
+            caller: uri(&caller, self.local),
+            callee: uri(&number, to_host),
+            destination: Some(dest),
+            content_type: Some("application/sdp".into()),
+            offer: Some(offer.clone()),
+            contact: self.contact.clone(),
+            ..Default::default()
+        };
+        let (state_tx, states) = self.layer.new_dialog_state_channel();
+        let (dialog, invite) = match self.layer.do_invite_async(opt, state_tx) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(call = %id, error = %e, "the INVITE could not be sent");
+                return self.over(id, Unreached::Failed).await;
+            }
+        };
+        tracing::info!(call = %id, trunk = %self.trunk.0, %number, "outbound trunk call");
+        let placed = Placed {
+            id,
+            dialog,
+            offer,
+            answered: None,
+            early_media: false,
+        };
+        self.follow(placed, invite, states, &mut pokes, ring).await
+    }
+
+    /// From the INVITE to the end: provisional responses, the final one, the ring time, the
+    /// call's end on our side, the customer's BYE.
+    async fn follow(
+        &self,
+        mut p: Placed<'_>,
+        mut invite: tokio::task::JoinHandle<rsipstack::dialog::invitation::InviteAsyncResult>,
+        mut states: DialogStateReceiver,
+        pokes: &mut mpsc::UnboundedReceiver<()>,
+        ring: Duration,
+    ) -> Result<(), String> {
+        let ring_until = tokio::time::Instant::now() + ring;
+        let id = p.id.as_str();
+        loop {
+            tokio::select! {
+                // The final response first: a BYE can only follow it.
+                biased;
+                done = &mut invite, if p.answered.is_none() => {
+                    let (dialog_id, response) = match done {
+                        Ok(Ok((dialog_id, Some(r)))) => (dialog_id, r),
+                        Ok(Ok((_, None))) | Ok(Err(_)) | Err(_) => {
+                            // No response at all (the carrier is unreachable), or the stack
+                            // gave up on the transaction.
+                            return self.over(p.id, Unreached::Failed).await;
+                        }
+                    };
+                    match progress_of(response.status_code.code()) {
+                        Progress::Answered => {
+                            p.answered = Some(dialog_id);
+                            let sdp = String::from_utf8_lossy(&response.body).into_owned();
+                            if let Err(e) = self.yard.plain_answer(id, Participant::Customer, sdp).await {
+                                tracing::warn!(call = %id, error = %e, "the customer's answer has no usable SDP");
+                            }
+                            if let Err(e) = self.yard.remote_answered(id).await {
+                                // The call ended on our side as the customer answered.
+                                tracing::info!(call = %id, error = %e, "answered too late: BYE");
+                                return p.end(&self.layer).await;
+                            }
+                        }
+                        Progress::Over(why) => return self.over(p.id, why).await,
+                        Progress::Trying | Progress::Ringing => {
+                            return self.over(p.id, Unreached::Failed).await;
+                        }
+                    }
+                }
+                Some(state) = states.recv() => match state {
+                    DialogState::Early(_, response) => {
+                        let _ = self.yard.remote_ringing(id).await;
+                        if !p.early_media && !response.body.is_empty() {
+                            // Early media: the agent hears the carrier's ringback.
+                            let sdp = String::from_utf8_lossy(&response.body).into_owned();
+                            p.early_media = self
+                                .yard
+                                .plain_answer(id, Participant::Customer, sdp)
+                                .await
+                                .is_ok();
+                        }
+                    }
+                    DialogState::Terminated(dialog_id, reason) if p.answered.is_some() => {
+                        tracing::info!(call = %id, ?reason, "the customer's dialog ended");
+                        self.layer.remove_dialog(&dialog_id);
+                        let _ = self.yard.hangup(id, Party::Customer).await;
+                        return Ok(());
+                    }
+                    DialogState::Updated(_, _, handle) => {
+                        // A re-INVITE (hold, a session refresh): our offer stands.
+                        let sdp = Header::ContentType("application/sdp".into());
+                        let _ = handle
+                            .respond(StatusCode::OK, Some(vec![sdp]), Some(p.offer.clone()))
+                            .await;
+                    }
+                    _ => {}
+                },
+                Some(()) = pokes.recv() => {
+                    let over = self
+                        .yard
+                        .call(id)
+                        .await
+                        .map_or(true, |c| c.state().is_final());
+                    if over {
+                        // The agent hung up (CANCEL while it rings, BYE once answered).
+                        return p.end(&self.layer).await;
+                    }
+                }
+                _ = tokio::time::sleep_until(ring_until), if p.answered.is_none() => {
+                    // The INVITE's 487 (or a 200 crossing the CANCEL, which the stack ends
+                    // with a BYE) is the stack's to take.
+                    let _ = p.dialog.cancel().await;
+                    return self.over(p.id, Unreached::NotAnswered).await;
+                }
+            }
+        }
+    }
+
+    async fn over(&self, id: &CallId, why: Unreached) -> Result<(), String> {
+        match self.yard.remote_over(id.as_str(), why).await {
+            Ok(_) => Ok(()),
+            // The call ended on our side meanwhile: nothing to report.
+            Err(e)
+                if self
+                    .yard
+                    .call(id.as_str())
+                    .await
+                    .is_ok_and(|c| c.state().is_final()) =>
+            {
+                tracing::debug!(call = %id, error = %e, "the call was over already");
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// An INVITE we sent and what came of it so far.
+struct Placed<'a> {
+    id: &'a CallId,
+    dialog: InviteDialog,
+    /// Our SDP, for re-INVITEs too.
+    offer: Vec<u8>,
+    /// The confirmed dialog, once the customer answered.
+    answered: Option<DialogId>,
+    early_media: bool,
+}
+
+impl Placed<'_> {
+    /// Ends our side: CANCEL while it rings, BYE once answered.
+    async fn end(&self, layer: &DialogLayer) -> Result<(), String> {
+        let ended = self.dialog.hangup().await.map_err(|e| e.to_string());
+        if let Some(d) = &self.answered {
+            layer.remove_dialog(d);
+        }
+        ended
+    }
+}
+
+fn uri(user: &str, at: SocketAddr) -> rsipstack::sip::Uri {
+    rsipstack::sip::Uri {
+        scheme: Some(rsipstack::sip::Scheme::Sip),
+        auth: Some(rsipstack::sip::uri::Auth {
+            user: user.to_owned(),
+            password: None,
+        }),
+        host_with_port: at.into(),
+        params: vec![],
+        headers: vec![],
+    }
+}

@@ -1,0 +1,73 @@
+//! sipp (Debian's sip-tester) as the carrier: a scenario file run once, as the caller
+//! (`uac`, sending to the trunk port) or as the called party (`uas`, on a port of its own
+//! that the trunk's `outbound` address names). Its exit status says whether every message
+//! the scenario expects came.
+
+use anyhow::Result;
+use std::process::Stdio;
+
+/// A free UDP port on 127.0.0.1 (for the trunk, or for sipp as the called party).
+pub fn free_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("a free UDP port");
+    s.local_addr().expect("its address").port()
+}
+
+/// Whether sipp is here; on a user's machine without it the SIP tests say so and skip, in
+/// CI its absence is a failure.
+pub fn present() -> bool {
+    let present = std::process::Command::new("sipp")
+        .arg("-v")
+        .output()
+        .is_ok();
+    if !present {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "sipp is missing in CI: ./test.sh installs sip-tester"
+        );
+        eprintln!("SKIPPED: the SIP tests need sipp (Debian's sip-tester); ./test.sh installs it");
+    }
+    present
+}
+
+/// Runs one sipp call with the scenario `xml` and `ulaw` (raw PCMU) as the `tone.ulaw` its
+/// scenario may stream; `args` are sipp's own (the local address, the transport, and the
+/// target for a caller). True when the scenario ran to its end.
+pub async fn run(xml: &str, ulaw: &[u8], args: &[String]) -> Result<bool> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("scenario.xml");
+    std::fs::write(&file, xml)?;
+    std::fs::write(dir.path().join("tone.ulaw"), ulaw)?;
+    let out = tokio::process::Command::new("sipp")
+        .arg("-sf")
+        .arg(&file)
+        .args(["-m", "1", "-timeout", "25s", "-nostdin", "-trace_msg"])
+        .args(args)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output()
+        .await?;
+    if !out.status.success() {
+        eprintln!("sipp: {}", String::from_utf8_lossy(&out.stderr));
+        // The messages it exchanged, the last ones first to read.
+        for entry in std::fs::read_dir(dir.path())?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with("_messages.log") {
+                let log = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                let tail = log.len().saturating_sub(6_000);
+                eprintln!(
+                    "sipp's messages (the end):\n{}",
+                    &log[log.floor_char_boundary(tail)..]
+                );
+            }
+        }
+    }
+    Ok(out.status.success())
+}
+
+/// 8 kHz raw PCMU of a sine tone, `secs` long: what a sipp party says.
+pub fn tone_ulaw(hz: f64, secs: usize) -> Vec<u8> {
+    let mut tone = actors::media::tone::Sine::new(hz, 8_000, 8_000);
+    actors::media::g711::encode_frame(&tone.take(8_000 * secs))
+}

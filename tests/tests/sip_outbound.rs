@@ -1,0 +1,410 @@
+//! Calls we place through the trunk, against a real SIP peer (sipp as the called party on
+//! the trunk's `outbound` address): an agent's dial and a callback ring sipp with the queue's
+//! caller id; 180 shows as the customer ringing; 486, 503 and a ring time with no answer end
+//! the call `busy`, `failed` and `not answered`; a 200 connects the agent's panel to the
+//! customer both ways, and either side's hang-up is the other's BYE.
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use tests::sipp::{free_port, present as sipp_present};
+use tests::{eventually, start_server, Database, Server};
+
+const T: Duration = Duration::from_secs(15);
+const CUSTOMER: &str = "+3225551234";
+const CALLER_ID: &str = "+3225550199";
+
+fn config(port: u16, carrier: u16) -> String {
+    format!(
+        r#"
+[[queues]]
+id = "sales"
+outbound = true
+caller_id = "{CALLER_ID}"
+dial_timeout_secs = 2
+
+[[agents]]
+id = "alice"
+queues = ["sales"]
+
+[[users]]
+username = "alice"
+password = "pw-a"
+role = "agent"
+agent = "alice"
+
+[[users]]
+username = "root"
+password = "pw-r"
+role = "admin"
+
+[sip]
+listen = "127.0.0.1:{port}"
+
+[[sip.trunks]]
+id = "carrier"
+addresses = ["127.0.0.1/32"]
+outbound = "127.0.0.1:{carrier}"
+
+[[sip.routes]]
+number = "+3225550100"
+queue = "sales"
+"#
+    )
+}
+
+/// Our INVITE, checked: to the dialled number, from the queue's caller id (sipp fails the
+/// call when a check does not match).
+const INVITE: &str = r#"
+  <recv request="INVITE">
+    <action>
+      <ereg regexp="sip:CUSTOMER@" search_in="msg" check_it="true" assign_to="ruri"/>
+      <ereg regexp="sip:CALLER_ID@" search_in="hdr" header="From:" check_it="true" assign_to="from_ok"/>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="their_from"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="our_to"/>
+      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="their_contact"/>
+    </action>
+  </recv>
+  <Reference variables="ruri,from_ok,their_from,our_to,their_contact"/>
+"#;
+
+/// A response to the INVITE (`[last_*]` are the INVITE's while nothing else came since).
+fn respond(status: &str) -> String {
+    format!(
+        r#"
+  <send>
+    <![CDATA[
+      SIP/2.0 {status}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+    ]]>
+  </send>
+"#
+    )
+}
+
+fn scenario(body: &str) -> String {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"carrier\">{INVITE}{body}</scenario>\n"
+    );
+    xml.replace("CUSTOMER", &CUSTOMER.replace('+', "\\+"))
+        .replace("CALLER_ID", &CALLER_ID.replace('+', "\\+"))
+}
+
+/// The carrier rings (180), then gives `status` as the final answer; the stack ACKs it.
+fn refused(status: &str) -> String {
+    scenario(&format!(
+        "{}{}  <recv request=\"ACK\"/>\n",
+        respond("180 Ringing"),
+        respond(status)
+    ))
+}
+
+/// The carrier rings and nobody answers: our CANCEL comes after the queue's ring time.
+fn unanswered() -> String {
+    scenario(&format!(
+        r#"{}
+  <recv request="CANCEL" timeout="10000"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <send>
+    <![CDATA[
+      SIP/2.0 487 Request Terminated
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      CSeq: [last_cseq_number] INVITE
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="ACK"/>
+"#,
+        respond("180 Ringing")
+    ))
+}
+
+/// The customer answers (PCMU), says `tone.ulaw` and then hangs up itself (`customer_bye`)
+/// or waits for ours.
+fn answered(customer_bye: bool) -> String {
+    let end = if customer_bye {
+        r#"
+  <pause milliseconds="2500"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [$their_contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$our_to];tag=[pid]SIPpTag01[call_number]
+      To: [$their_from]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+"#
+    } else {
+        r#"
+  <recv request="BYE" timeout="15000"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+"#
+    };
+    scenario(&format!(
+        r#"{}
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=carrier 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <nop><action><exec rtp_stream="tone.ulaw,-1,0"/></action></nop>
+{end}"#,
+        respond("180 Ringing")
+    ))
+}
+
+/// sipp as the called party on `carrier`, for one call.
+fn carrier(carrier: u16, xml: String) -> tokio::task::JoinHandle<anyhow::Result<bool>> {
+    let args: Vec<String> = ["-i", "127.0.0.1", "-mi", "127.0.0.1", "-t", "u1", "-p"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([carrier.to_string()])
+        .collect();
+    let ulaw = tests::sipp::tone_ulaw(440.0, 3);
+    tokio::spawn(async move { tests::sipp::run(&xml, &ulaw, &args).await })
+}
+
+/// The call once it has ended.
+async fn ended(server: &Server, root: &str, id: &str) -> Value {
+    eventually("the call to end", T, || async {
+        let c = server
+            .get(&format!("/api/v1/calls/{id}"), root)
+            .await
+            .ok()?;
+        (c["state"] == "ended").then_some(c)
+    })
+    .await
+}
+
+fn journey(call: &Value) -> Vec<String> {
+    call["journey"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["event"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_outbound_call_that_is_busy_refused_or_unanswered_ends_with_that_result(
+) -> anyhow::Result<()> {
+    if !sipp_present() {
+        return Ok(());
+    }
+    let (port, carrier_port) = (free_port(), free_port());
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config(port, carrier_port)))?;
+    let root = server.login("root", "pw-r").await?;
+    let alice = server.login("alice", "pw-a").await?;
+    let ready = json!({"status": "ready"});
+    server
+        .put("/api/v1/agents/alice/status", &alice, ready)
+        .await?;
+    for (xml, result, ended_by) in [
+        (refused("486 Busy Here"), "busy", "customer"),
+        (refused("503 Service Unavailable"), "failed", "system"),
+        (unanswered(), "not_answered", "customer"),
+    ] {
+        let sipp = carrier(carrier_port, xml);
+        let call = server
+            .post(
+                "/api/v1/calls/outbound",
+                &alice,
+                json!({"number": CUSTOMER}),
+            )
+            .await?;
+        let id = call["id"].as_str().unwrap().to_owned();
+        assert!(sipp.await??, "the carrier's side failed ({result})");
+        let call = ended(&server, &root, &id).await;
+        assert_eq!(
+            (call["result"].as_str(), call["ended_by"]["party"].as_str()),
+            (Some(result), Some(ended_by)),
+            "{call}"
+        );
+        let steps = journey(&call);
+        assert!(
+            steps.contains(&"customer_ringing".to_owned()),
+            "the 180 shows: {steps:?}"
+        );
+        let a = server.get("/api/v1/agents/alice", &alice).await?;
+        assert_eq!(a["status"], "after_service", "wrap-up: {a}");
+        server
+            .put(
+                "/api/v1/agents/alice/status",
+                &alice,
+                json!({"status": "ready"}),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_answered_outbound_call_connects_both_ways_and_either_hang_up_is_a_bye(
+) -> anyhow::Result<()> {
+    use actors::media::leg::{Leg, FRAME_SAMPLES};
+    use actors::media::tone::{goertzel, Sine};
+    if !sipp_present() {
+        return Ok(());
+    }
+    let (port, carrier_port) = (free_port(), free_port());
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config(port, carrier_port)))?;
+    let root = server.login("root", "pw-r").await?;
+    let alice = server.login("alice", "pw-a").await?;
+    let mut events = server.events(&alice).await?;
+    let ready = json!({"status": "ready"});
+    server
+        .put("/api/v1/agents/alice/status", &alice, ready)
+        .await?;
+
+    // An agent's dial; the customer answers, talks, and hangs up.
+    let sipp = carrier(carrier_port, answered(true));
+    let call = server
+        .post(
+            "/api/v1/calls/outbound",
+            &alice,
+            json!({"number": CUSTOMER}),
+        )
+        .await?;
+    let id = call["id"].as_str().unwrap().to_owned();
+    events
+        .next_matching(T, |e| {
+            e["type"] == "call.customer_answered" && e["call_id"] == id.as_str()
+        })
+        .await?;
+    // alice's panel: a WebRTC leg of her own, speaking 1 kHz.
+    let media = format!("/api/v1/calls/{id}/media");
+    let (leg, mut heard) = Leg::new().await.unwrap();
+    let offer = serde_json::to_value(leg.offer().await.unwrap())?;
+    let answer = server
+        .post(&media, &alice, json!({"party": "agent", "sdp": offer}))
+        .await?;
+    leg.accept(serde_json::from_value(answer)?).await.unwrap();
+    leg.connected(T).await.unwrap();
+    let mut voice = Sine::new(1_000.0, 8_000, 8_000);
+    let mut got = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    for _ in 0..75 {
+        tick.tick().await;
+        leg.send(&voice.take(FRAME_SAMPLES)).await.unwrap();
+        while let Ok(f) = heard.try_recv() {
+            got.extend(f);
+        }
+    }
+    let m = server.get(&media, &root).await?;
+    assert!(
+        goertzel(&got, 440.0, 8_000) > 0.005,
+        "alice hears the customer: {m}"
+    );
+    let customer = &m["legs"]["customer"];
+    assert!(
+        customer["packets_received"].as_u64().unwrap_or(0) >= 40,
+        "RTP from the customer: {m}"
+    );
+    assert!(
+        customer["packets_sent"].as_u64().unwrap_or(0) >= 40,
+        "alice's voice to the customer: {m}"
+    );
+    assert!(sipp.await??, "the carrier's side failed (customer's BYE)");
+    let call = ended(&server, &root, &id).await;
+    assert_eq!(
+        (call["result"].as_str(), call["ended_by"]["party"].as_str()),
+        (Some("answered"), Some("customer")),
+        "{call}"
+    );
+    leg.close().await;
+    server
+        .put(
+            "/api/v1/agents/alice/status",
+            &alice,
+            json!({"status": "ready"}),
+        )
+        .await?;
+
+    // A callback: alice answers her own phone first, then the customer is dialled; the
+    // customer answers, and alice's hang-up is the customer's BYE.
+    let sipp = carrier(carrier_port, answered(false));
+    let cb = server
+        .post(
+            "/api/v1/callbacks",
+            &root,
+            json!({"number": CUSTOMER, "queue": "sales"}),
+        )
+        .await?;
+    let id = cb["call"]["id"].as_str().unwrap().to_owned();
+    events
+        .next_matching(T, |e| {
+            e["type"] == "call.offered" && e["call_id"] == id.as_str()
+        })
+        .await?;
+    server
+        .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
+        .await?;
+    events
+        .next_matching(T, |e| {
+            e["type"] == "call.customer_answered" && e["call_id"] == id.as_str()
+        })
+        .await?;
+    server
+        .post(&format!("/api/v1/calls/{id}/hangup"), &alice, json!({}))
+        .await?;
+    assert!(sipp.await??, "the carrier's side failed (our BYE)");
+    let call = ended(&server, &root, &id).await;
+    assert_eq!(
+        (call["result"].as_str(), call["ended_by"]["party"].as_str()),
+        (Some("answered"), Some("agent")),
+        "{call}"
+    );
+    Ok(())
+}
