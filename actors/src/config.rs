@@ -15,7 +15,7 @@ use std::time::Duration;
 mod security;
 mod sip;
 pub use security::SecurityConfig;
-pub use sip::{RouteConfig, SipConfig, TrunkConfig};
+pub use sip::{OutboundTrunk, RouteConfig, SipConfig, TrunkConfig};
 
 /// The whole configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -2,7 +2,8 @@
 //! the trunk's `outbound` address): an agent's dial and a callback ring sipp with the queue's
 //! caller id; 180 shows as the customer ringing; 486, 503 and a ring time with no answer end
 //! the call `busy`, `failed` and `not answered`; a 200 connects the agent's panel to the
-//! customer both ways, and either side's hang-up is the other's BYE.
+//! customer both ways, and either side's hang-up is the other's BYE. A trunk with credentials
+//! answers the carrier's digest challenge, and keeps a registration there.
 
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -406,5 +407,104 @@ async fn an_answered_outbound_call_connects_both_ways_and_either_hang_up_is_a_by
         (Some("answered"), Some("agent")),
         "{call}"
     );
+    Ok(())
+}
+
+/// A challenge (401) for the first request, then the same request again with digest
+/// credentials sipp checks (a wrong or missing answer fails the scenario).
+fn challenged(method: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="challenge">
+  <recv request="{method}"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 401 Unauthorized
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      WWW-Authenticate: Digest realm="carrier.example", nonce="a1b2c3d4e5f6", algorithm=MD5
+      Content-Length: 0
+    ]]>
+  </send>
+  {ack}
+  <recv request="{method}">
+    <action>
+      <verifyauth assign_to="authvalid" username="switchyard" password="s3cret"/>
+    </action>
+  </recv>
+  <nop hide="true" test="authvalid" next="good"/>
+  <recv request="NEVER" timeout="100"/>
+  <label id="good"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 {final}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port]>;expires=120
+      Content-Length: 0
+    ]]>
+  </send>
+  {ack}
+</scenario>
+"#,
+        ack = if method == "INVITE" {
+            r#"<recv request="ACK"/>"#
+        } else {
+            ""
+        },
+        final = if method == "INVITE" {
+            "486 Busy Here"
+        } else {
+            "200 OK"
+        }
+    )
+}
+
+#[tokio::test]
+async fn a_trunk_with_credentials_answers_the_challenge_and_keeps_a_registration(
+) -> anyhow::Result<()> {
+    if !sipp_present() {
+        return Ok(());
+    }
+    let (port, carrier_port) = (free_port(), free_port());
+    // The carrier is listening before the program starts: the REGISTER comes at once.
+    let registrar = carrier(carrier_port, challenged("REGISTER"));
+    let config = config(port, carrier_port).replace(
+        "outbound = \"",
+        "username = \"switchyard\"\npassword = \"s3cret\"\nregister = true\noutbound = \"",
+    );
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config))?;
+    assert!(
+        registrar.await??,
+        "the REGISTER answered the challenge with the trunk's credentials"
+    );
+    // An agent's dial: challenged too, answered, and then busy.
+    let sipp = carrier(carrier_port, challenged("INVITE"));
+    let root = server.login("root", "pw-r").await?;
+    let alice = server.login("alice", "pw-a").await?;
+    server
+        .put(
+            "/api/v1/agents/alice/status",
+            &alice,
+            json!({"status": "ready"}),
+        )
+        .await?;
+    let call = server
+        .post(
+            "/api/v1/calls/outbound",
+            &alice,
+            json!({"number": CUSTOMER}),
+        )
+        .await?;
+    assert!(sipp.await??, "the INVITE answered the challenge");
+    let call = ended(&server, &root, call["id"].as_str().unwrap()).await;
+    assert_eq!(call["result"], "busy", "{call}");
     Ok(())
 }

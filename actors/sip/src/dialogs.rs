@@ -77,10 +77,9 @@ impl Inbound {
             params: vec![],
             headers: vec![],
         };
-        let dialer = conf.outbound_trunk().map(|(trunk, to)| {
-            let trunk = (trunk.to_owned(), to);
-            Dialer::new(yard.clone(), layer.clone(), trunk, addr, contact.clone())
-        });
+        let dialer = conf
+            .outbound_trunk()
+            .map(|trunk| Dialer::new(yard.clone(), layer.clone(), trunk, addr, contact.clone()));
         Inbound {
             yard,
             trunks: Arc::new(conf.trunk_ranges()),

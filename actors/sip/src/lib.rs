@@ -18,13 +18,16 @@
 //! - with a trunk that has an `outbound` address, a call we dial (an agent's, a callback's, a
 //!   scheduled one) is an INVITE there (`outbound`): provisional responses are the customer
 //!   ringing, a 2xx connects, and the other finals end the call as `engine::sip::progress_of`
-//!   reads them; no answer within the queue's ring time is a CANCEL and `not answered`.
+//!   reads them; no answer within the queue's ring time is a CANCEL and `not answered`;
+//!   with credentials they answer the carrier's digest challenge, and `register = true` keeps
+//!   a registration there (`register`).
 //!
 //! Not yet here (issue 15 goes on): consults, transfers and conferences to numbers through
-//! the trunk, G.722, RFC 4733 on trunk legs, digest authentication and registration.
+//! the trunk, G.722, RFC 4733 on trunk legs, digest challenges to inbound INVITEs.
 
 mod dialogs;
 mod outbound;
+mod register;
 mod sdp;
 
 use actors::config::SipConfig;
@@ -44,6 +47,9 @@ pub struct Trunks {
     token: CancellationToken,
     addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The registration at the outbound trunk, stopped first (it unregisters while the
+    /// endpoint still runs).
+    registration: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
 }
 
 impl Trunks {
@@ -96,6 +102,13 @@ impl Trunks {
             }
         }));
         tasks.extend(inbound.spawn(incoming, state_rx));
+        let registration = conf.outbound_trunk().and_then(|trunk| {
+            let expires = trunk.register_secs?;
+            let endpoint = endpoint.inner.clone();
+            let stop = CancellationToken::new();
+            let task = tokio::spawn(register::keep(endpoint, trunk, expires, stop.clone()));
+            Some((stop, task))
+        });
         tasks.push(tokio::spawn(accept_tcp(
             tcp,
             addr,
@@ -104,7 +117,12 @@ impl Trunks {
             token.clone(),
         )));
         tracing::info!(address = %addr, "SIP trunks listening (UDP and TCP)");
-        Ok(Some(Trunks { token, addr, tasks }))
+        Ok(Some(Trunks {
+            token,
+            addr,
+            tasks,
+            registration,
+        }))
     }
 
     /// Where the endpoint listens (the port resolved when 0 was configured).
@@ -112,8 +130,13 @@ impl Trunks {
         self.addr
     }
 
-    /// Stops the endpoint and its tasks.
+    /// Stops the endpoint and its tasks (a registration is removed first, for at most a few
+    /// seconds).
     pub async fn stop(self) {
+        if let Some((stop, task)) = self.registration {
+            stop.cancel();
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(3), task).await;
+        }
         self.token.cancel();
         for t in self.tasks {
             t.abort();

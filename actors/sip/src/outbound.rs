@@ -8,10 +8,12 @@
 //! answered).
 
 use crate::sdp;
+use actors::config::OutboundTrunk;
 use actors::Switchyard;
 use engine::call::{CallState, Participant, Party, Unreached};
 use engine::sip::{normalize_number, progress_of, Progress};
 use engine::CallId;
+use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteOption;
@@ -34,8 +36,8 @@ const DIAL_NOW: [&str; 2] = ["call.dialed", "call.callback_announced"];
 pub(crate) struct Dialer {
     yard: Switchyard,
     layer: Arc<DialogLayer>,
-    /// The trunk's id (for logs) and where our INVITEs go.
-    trunk: (String, SocketAddr),
+    /// The trunk: its id, where our INVITEs go, its credentials.
+    trunk: OutboundTrunk,
     /// Our SIP address (the From's host, the Contact).
     local: SocketAddr,
     contact: rsipstack::sip::Uri,
@@ -49,7 +51,7 @@ impl Dialer {
     pub(crate) fn new(
         yard: Switchyard,
         layer: Arc<DialogLayer>,
-        trunk: (String, SocketAddr),
+        trunk: OutboundTrunk,
         local: SocketAddr,
         contact: rsipstack::sip::Uri,
     ) -> Dialer {
@@ -126,14 +128,15 @@ impl Dialer {
             }
         };
         let offer = sdp::offer(rtp, sdp::session_id(id.as_str()));
-        let (to_host, dest) = (self.trunk.1, SipAddr::from(self.trunk.1));
+        let to = self.trunk.to;
         let opt = InviteOption {
             caller: uri(&caller, self.local),
-            callee: uri(&number, to_host),
-            destination: Some(dest),
+            callee: uri(&number, to),
+            destination: Some(SipAddr::from(to)),
             content_type: Some("application/sdp".into()),
             offer: Some(offer.clone()),
             contact: self.contact.clone(),
+            credential: credential(&self.trunk),
             ..Default::default()
         };
         let (state_tx, states) = self.layer.new_dialog_state_channel();
@@ -144,7 +147,7 @@ impl Dialer {
                 return self.over(id, Unreached::Failed).await;
             }
         };
-        tracing::info!(call = %id, trunk = %self.trunk.0, %number, "outbound trunk call");
+        tracing::info!(call = %id, trunk = %self.trunk.id, %number, "outbound trunk call");
         let placed = Placed {
             id,
             dialog,
@@ -289,7 +292,18 @@ impl Placed<'_> {
     }
 }
 
-fn uri(user: &str, at: SocketAddr) -> rsipstack::sip::Uri {
+/// The digest credentials a challenge (401, 407) is answered with, if the trunk has them.
+pub(crate) fn credential(trunk: &OutboundTrunk) -> Option<Credential> {
+    let (username, password) = trunk.credentials.clone()?;
+    Some(Credential {
+        username,
+        password,
+        realm: None,
+        auth_username: None,
+    })
+}
+
+pub(crate) fn uri(user: &str, at: SocketAddr) -> rsipstack::sip::Uri {
     rsipstack::sip::Uri {
         scheme: Some(rsipstack::sip::Scheme::Sip),
         auth: Some(rsipstack::sip::uri::Auth {

@@ -9,6 +9,9 @@
 //! id = "carrier"
 //! addresses = ["192.0.2.0/28"]         # where the carrier's INVITEs come from
 //! outbound = "192.0.2.1:5060"          # where ours go (agents' dials, callbacks, schedules)
+//! username = "switchyard"              # digest credentials for our requests, if it asks
+//! password = "secret"
+//! register = true                      # keep a registration there (needs the credentials)
 //!
 //! [[sip.routes]]
 //! number = "+3225550100"               # a DID, or a prefix ending in `*`
@@ -47,6 +50,38 @@ pub struct TrunkConfig {
     /// outbound call is connected by the ingress (`POST /calls/{id}/connect`).
     #[serde(default)]
     pub outbound: Option<String>,
+    /// The digest user our INVITEs (and REGISTERs) answer the carrier's challenge with, and
+    /// the user part of the registration.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Its password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Keep a registration at the `outbound` address (refreshed before it expires), for
+    /// carriers that route calls to a registered contact.
+    #[serde(default)]
+    pub register: bool,
+    /// The registration's requested lifetime in seconds (default 300; the carrier may grant
+    /// another).
+    #[serde(default = "default_register_secs")]
+    pub register_secs: u32,
+}
+
+fn default_register_secs() -> u32 {
+    300
+}
+
+/// What a trunk's outbound side needs: where to send, and the credentials if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboundTrunk {
+    /// The trunk's id.
+    pub id: String,
+    /// Where our requests go.
+    pub to: SocketAddr,
+    /// Digest user and password, when configured.
+    pub credentials: Option<(String, String)>,
+    /// The registration lifetime asked for, when it registers.
+    pub register_secs: Option<u32>,
 }
 
 /// A dialled number (or prefix) and the queue its calls go to.
@@ -127,12 +162,18 @@ impl SipConfig {
             .collect()
     }
 
-    /// The trunk outbound calls go through: the first with an `outbound` address (its id
-    /// and that address); the configuration is validated.
-    pub fn outbound_trunk(&self) -> Option<(&str, SocketAddr)> {
+    /// The trunk outbound calls go through: the first with an `outbound` address; the
+    /// configuration is validated.
+    pub fn outbound_trunk(&self) -> Option<OutboundTrunk> {
         self.trunks.iter().find_map(|t| {
             let to = t.outbound.as_deref()?.parse().ok()?;
-            Some((t.id.as_str(), to))
+            let credentials = t.username.clone().zip(t.password.clone());
+            Some(OutboundTrunk {
+                id: t.id.clone(),
+                to,
+                credentials,
+                register_secs: t.register.then_some(t.register_secs),
+            })
         })
     }
 

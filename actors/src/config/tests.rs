@@ -216,9 +216,23 @@ fn sip_trunks_and_routes_are_read_normalized_and_checked() {
         "{base}[[sip.trunks]]\nid = \"in-only\"\naddresses = [\"192.0.2.1\"]\n[[sip.trunks]]\nid = \"out\"\naddresses = [\"192.0.2.2\"]\noutbound = \"192.0.2.2:5080\"\n[[sip.routes]]\nnumber = \"+3225550100\"\nqueue = \"support\"\n"
     );
     let c = Config::from_toml(&two).unwrap();
+    let out = c.sip.outbound_trunk().unwrap();
     assert_eq!(
-        c.sip.outbound_trunk(),
-        Some(("out", "192.0.2.2:5080".parse().unwrap()))
+        (out.id.as_str(), out.to, &out.credentials, out.register_secs),
+        ("out", "192.0.2.2:5080".parse().unwrap(), &None, None)
+    );
+    let registered = two.replace(
+        "outbound = ",
+        "username = \"sy\"\npassword = \"pw\"\nregister = true\noutbound = ",
+    );
+    let out = Config::from_toml(&registered)
+        .unwrap()
+        .sip
+        .outbound_trunk()
+        .unwrap();
+    assert_eq!(
+        (out.credentials, out.register_secs),
+        (Some(("sy".into(), "pw".into())), Some(300))
     );
     assert_eq!(
         Config::demo().sip,
@@ -254,6 +268,18 @@ fn sip_trunks_and_routes_are_read_normalized_and_checked() {
         (
             format!("{base}[[sip.trunks]]\nid = \"carrier\"\naddresses = [\"192.0.2.1\"]\noutbound = \"carrier.example\"\n{route}"),
             "sip.trunks.carrier.outbound",
+        ),
+        (
+            format!("{base}[[sip.trunks]]\nid = \"carrier\"\naddresses = [\"192.0.2.1\"]\nusername = \"sy\"\n{route}"),
+            "both username and password",
+        ),
+        (
+            format!("{base}[[sip.trunks]]\nid = \"carrier\"\naddresses = [\"192.0.2.1\"]\nusername = \"s y\"\npassword = \"p\"\n{route}"),
+            "SIP user name",
+        ),
+        (
+            format!("{base}[[sip.trunks]]\nid = \"carrier\"\naddresses = [\"192.0.2.1\"]\nregister = true\n{route}"),
+            "register needs outbound",
         ),
         (
             format!("[[queues]]\nid = \"support\"\ndial_timeout_secs = 0\n[sip]\nlisten = \"127.0.0.1:5060\"\n{trunk}{route}"),
