@@ -71,6 +71,37 @@ fn default_register_secs() -> u32 {
     300
 }
 
+impl TrunkConfig {
+    fn validate_credentials(&self) -> Result<(), String> {
+        let id = &self.id;
+        if self.username.is_some() != self.password.is_some() {
+            return Err(format!(
+                "sip.trunks.{id}: give both username and password, or neither"
+            ));
+        }
+        let user_chars = |u: &str| {
+            u.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.+!~*'()&=$,;?/%".contains(c))
+        };
+        if self
+            .username
+            .as_deref()
+            .is_some_and(|u| u.is_empty() || !user_chars(u))
+        {
+            return Err(format!("sip.trunks.{id}.username: give a SIP user name"));
+        }
+        if self.register && (self.outbound.is_none() || self.username.is_none()) {
+            return Err(format!(
+                "sip.trunks.{id}.register needs outbound, username and password"
+            ));
+        }
+        if !(60..=86_400).contains(&self.register_secs) {
+            return Err(format!("sip.trunks.{id}.register_secs: give 60 to 86400"));
+        }
+        Ok(())
+    }
+}
+
 /// What a trunk's outbound side needs: where to send, and the credentials if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutboundTrunk {
@@ -121,6 +152,7 @@ impl SipConfig {
                     )
                 })?;
             }
+            t.validate_credentials()?;
         }
         let mut numbers = HashSet::new();
         for r in &self.routes {
