@@ -115,7 +115,7 @@ pub enum CallMsg {
         /// The offer; none when we make it (an outbound call).
         sdp: Option<String>,
         /// The address the leg binds.
-        bind: std::net::IpAddr,
+        bind: crate::media::leg::RtpBind,
         /// The leg's address.
         reply: RpcReplyPort<Result<std::net::SocketAddr, ActorError>>,
     },

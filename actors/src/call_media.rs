@@ -35,7 +35,7 @@ impl CallActor {
         st: &mut CallActorState,
         who: engine::call::Participant,
         sdp: Option<String>,
-        bind: std::net::IpAddr,
+        bind: crate::media::leg::RtpBind,
         reply: RpcReplyPort<Result<std::net::SocketAddr, ActorError>>,
     ) {
         if let Err(e) = self.media_ready(myself, st, &who).await {

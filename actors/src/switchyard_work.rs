@@ -407,7 +407,7 @@ impl Switchyard {
         call: &str,
         who: engine::call::Participant,
         sdp: Option<String>,
-        bind: std::net::IpAddr,
+        bind: crate::media::leg::RtpBind,
     ) -> Result<std::net::SocketAddr, ActorError> {
         self.to_call(call, |reply| CallMsg::PlainMedia {
             who,

@@ -3,7 +3,7 @@
 //! each other, and a leg closed or dropped on the media threads lets go of its socket.
 
 use actors::config::MediaConfig;
-use actors::media::leg::{Leg, FRAME_SAMPLES};
+use actors::media::leg::{Leg, RtpBind, FRAME_SAMPLES};
 use actors::media::tone::{goertzel, Sine};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -132,7 +132,7 @@ async fn a_plain_rtp_leg_hears_its_party_and_answers_where_the_packets_come_from
         "v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n",
         named.local_addr().unwrap().port()
     );
-    let (leg, mut heard) = Leg::plain("127.0.0.1".parse().unwrap(), Some(&sdp))
+    let (leg, mut heard) = Leg::plain(RtpBind::any("127.0.0.1".parse().unwrap()), Some(&sdp))
         .await
         .unwrap();
     assert!(leg.is_plain() && leg.is_connected());
@@ -192,7 +192,7 @@ async fn a_plain_rtp_leg_speaks_pcma_when_the_party_prefers_it() {
         "v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 8 0\r\n",
         carrier.local_addr().unwrap().port()
     );
-    let (leg, mut heard) = Leg::plain("127.0.0.1".parse().unwrap(), Some(&sdp))
+    let (leg, mut heard) = Leg::plain(RtpBind::any("127.0.0.1".parse().unwrap()), Some(&sdp))
         .await
         .unwrap();
     let at = leg.local_addr().unwrap();
@@ -223,4 +223,39 @@ async fn a_plain_rtp_leg_speaks_pcma_when_the_party_prefers_it() {
     assert_eq!((buf[1] & 0x7f, n), (8, 12 + 160), "sent as PCMA");
     assert_eq!(leg.stats().codec, Some(actors::media::codec::Codec::Pcma));
     leg.close().await;
+}
+
+#[tokio::test]
+async fn plain_legs_take_even_ports_of_the_configured_range_until_it_is_full() {
+    // A stretch of four ports free right now (others' sockets come and go in parallel).
+    let base = (0..50)
+        .find_map(|_| {
+            let probe = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+            let base = probe.local_addr().ok()?.port() & !1;
+            drop(probe);
+            let free =
+                (base..base + 4).all(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok());
+            free.then_some(base)
+        })
+        .expect("four free ports");
+    let bind = RtpBind {
+        ip: "127.0.0.1".parse().unwrap(),
+        ports: Some((base, base + 3)),
+    };
+    let sdp = "v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let (a, _) = Leg::plain(bind, Some(sdp)).await.unwrap();
+    let (b, _) = Leg::plain(bind, None).await.unwrap();
+    let mut ports = [
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    ];
+    ports.sort();
+    assert_eq!(ports, [base, base + 2], "the range's two even ports");
+    let full = Leg::plain(bind, Some(sdp))
+        .await
+        .err()
+        .expect("the range is full");
+    assert!(full.to_string().contains("no free RTP port"), "{full}");
+    a.close().await;
+    b.close().await;
 }

@@ -164,6 +164,25 @@ pub fn answer_codec(offered: &[u8], speak: &[G711]) -> Option<G711> {
     })
 }
 
+/// The ports a new RTP leg tries, in order, within the configured range `first..=last`:
+/// the even ones (RTP's convention, the odd one above is RTCP's), starting at the one `seed`
+/// picks (so that legs spread over the range instead of all probing from its start) and
+/// wrapping around; each once. An empty range (or one without an even port) gives none.
+pub fn rtp_ports(first: u16, last: u16, seed: u32) -> impl Iterator<Item = u16> {
+    let lo = first + first % 2;
+    let count = if last >= lo {
+        u32::from((last - lo) / 2) + 1
+    } else {
+        0
+    };
+    let start = if count == 0 { 0 } else { seed % count };
+    (0..count).map(move |i| {
+        let slot = (start + i) % count;
+        // slot < count <= 32768, so this stays within u16.
+        lo + (slot * 2) as u16
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,5 +307,22 @@ mod tests {
         );
         assert_eq!(answer_codec(&[], &both), None);
         assert_eq!((G711::Pcma.payload_type(), G711::Pcma.name()), (8, "PCMA"));
+    }
+
+    #[test]
+    fn rtp_ports_are_the_even_ones_of_the_range_from_a_seeded_start_each_once() {
+        let all: Vec<u16> = rtp_ports(40_000, 40_009, 0).collect();
+        assert_eq!(all, [40_000, 40_002, 40_004, 40_006, 40_008]);
+        let from_third: Vec<u16> = rtp_ports(40_000, 40_009, 7).collect();
+        assert_eq!(from_third, [40_004, 40_006, 40_008, 40_000, 40_002]);
+        assert_eq!(
+            rtp_ports(40_001, 40_004, 0).collect::<Vec<_>>(),
+            [40_002, 40_004],
+            "an odd start moves up"
+        );
+        assert_eq!(rtp_ports(40_001, 40_001, 3).count(), 0, "no even port");
+        assert_eq!(rtp_ports(40_010, 40_000, 3).count(), 0, "empty");
+        assert_eq!(rtp_ports(65_534, 65_535, 9).collect::<Vec<_>>(), [65_534]);
+        assert_eq!(rtp_ports(0, 65_535, 1).count(), 32_768);
     }
 }

@@ -63,6 +63,7 @@ const INVITE: &str = r#"
       <ereg regexp=".*" search_in="hdr" header="From:" assign_to="their_from"/>
       <ereg regexp=".*" search_in="hdr" header="To:" assign_to="our_to"/>
       <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="their_contact"/>
+      MORE_CHECKS
     </action>
   </recv>
   <Reference variables="ruri,from_ok,their_from,our_to,their_contact"/>
@@ -92,7 +93,8 @@ fn scenario(body: &str) -> String {
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"carrier\">{INVITE}{body}</scenario>\n"
     );
-    xml.replace("CUSTOMER", &CUSTOMER.replace('+', "\\+"))
+    xml.replace("MORE_CHECKS", "<!--NAT-->")
+        .replace("CUSTOMER", &CUSTOMER.replace('+', "\\+"))
         .replace("CALLER_ID", &CALLER_ID.replace('+', "\\+"))
 }
 
@@ -243,8 +245,29 @@ async fn an_outbound_call_that_is_busy_refused_or_unanswered_ends_with_that_resu
         return Ok(());
     }
     let (port, carrier_port) = (free_port(), free_port());
+    // Behind NAT: the SDP and the Contact name the public address (127.0.0.2 here), and the
+    // RTP leg takes a port of the configured range (ten ports from a multiple of ten).
+    let rtp = free_port() / 10 * 10;
+    let config = config(port, carrier_port).replace(
+        "[sip]\n",
+        &format!("[sip]\npublic_address = \"127.0.0.2\"\nrtp_ports = [{rtp}, {}]\n", rtp + 9),
+    );
+    let nat_checks = format!(
+        r#"<ereg regexp="c=IN IP4 127\.0\.0\.2" search_in="body" check_it="true" assign_to="c_ok"/>
+      <ereg regexp="m=audio {}[0-9] " search_in="body" check_it="true" assign_to="m_ok"/>
+      <ereg regexp="sip:127\.0\.0\.2:{port}" search_in="hdr" header="Contact:" check_it="true" assign_to="contact_ok"/>
+      <ereg regexp="." search_in="hdr" header="Contact:" assign_to="nat_seen"/>"#,
+        rtp / 10
+    );
+    let checked = |xml: String| {
+        xml.replace(
+            "<Reference variables=\"",
+            "<Reference variables=\"c_ok,m_ok,contact_ok,nat_seen,",
+        )
+        .replace("<!--NAT-->", &nat_checks)
+    };
     let db = Database::sqlite();
-    let server = start_server!(&db, Some(&config(port, carrier_port)))?;
+    let server = start_server!(&db, Some(&config))?;
     let root = server.login("root", "pw-r").await?;
     let alice = server.login("alice", "pw-a").await?;
     let ready = json!({"status": "ready"});
@@ -256,7 +279,7 @@ async fn an_outbound_call_that_is_busy_refused_or_unanswered_ends_with_that_resu
         (refused("503 Service Unavailable"), "failed", "system"),
         (unanswered(), "not_answered", "customer"),
     ] {
-        let sipp = carrier(carrier_port, xml);
+        let sipp = carrier(carrier_port, checked(xml));
         let call = server
             .post(
                 "/api/v1/calls/outbound",

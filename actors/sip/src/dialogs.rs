@@ -3,6 +3,7 @@
 
 use crate::outbound::Dialer;
 use crate::sdp;
+use crate::Local;
 use actors::config::SipConfig;
 use actors::Switchyard;
 use engine::call::{CallResult, CallState, Participant, Party};
@@ -18,7 +19,7 @@ use rsipstack::sip::prelude::*;
 use rsipstack::sip::{Header, Method, StatusCode};
 use rsipstack::transaction::{Transaction, TransactionReceiver};
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
@@ -54,9 +55,7 @@ pub(crate) struct Inbound {
     routes: Arc<Vec<DidRoute>>,
     layer: Arc<DialogLayer>,
     state_tx: DialogStateSender,
-    contact: rsipstack::sip::Uri,
-    /// Where RTP legs bind (the SIP address's host).
-    local_ip: IpAddr,
+    local: Local,
     legs: Arc<Mutex<Legs>>,
     /// Outbound calls, when a trunk takes them.
     dialer: Option<Dialer>,
@@ -68,26 +67,18 @@ impl Inbound {
         conf: &SipConfig,
         layer: Arc<DialogLayer>,
         state_tx: DialogStateSender,
-        addr: SocketAddr,
+        local: Local,
     ) -> Inbound {
-        let contact = rsipstack::sip::Uri {
-            scheme: Some(rsipstack::sip::Scheme::Sip),
-            auth: None,
-            host_with_port: addr.into(),
-            params: vec![],
-            headers: vec![],
-        };
         let dialer = conf
             .outbound_trunk()
-            .map(|trunk| Dialer::new(yard.clone(), layer.clone(), trunk, addr, contact.clone()));
+            .map(|trunk| Dialer::new(yard.clone(), layer.clone(), trunk, local.clone()));
         Inbound {
             yard,
             trunks: Arc::new(conf.trunk_ranges()),
             routes: Arc::new(conf.did_routes()),
             layer,
             state_tx,
-            contact,
-            local_ip: addr.ip(),
+            local,
             legs: Arc::default(),
             dialer,
         }
@@ -187,7 +178,7 @@ impl Inbound {
             &tx,
             self.state_tx.clone(),
             None,
-            Some(self.contact.clone()),
+            Some(self.local.contact.clone()),
         ) {
             Ok(d) => d,
             Err(e) => {
@@ -217,7 +208,7 @@ impl Inbound {
                 call.id().as_str(),
                 Participant::Customer,
                 Some(offer),
-                self.local_ip,
+                self.local.rtp,
             )
             .await
         {
@@ -235,7 +226,7 @@ impl Inbound {
         let leg = Leg {
             dialog: dialog.clone(),
             id: id.clone(),
-            answer: sdp::answer(rtp, codec, session),
+            answer: sdp::answer(self.local.advertised(rtp), codec, session),
             answered: false,
         };
         {

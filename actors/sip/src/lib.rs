@@ -42,6 +42,47 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+/// Our side as the carrier sees it: the SIP address for Contact and From, where RTP legs
+/// bind, and the address SDP names.
+#[derive(Clone)]
+pub(crate) struct Local {
+    /// The SIP address (the public address with the listening port, behind NAT).
+    pub(crate) sip: SocketAddr,
+    /// Our Contact.
+    pub(crate) contact: rsipstack::sip::Uri,
+    /// Where RTP legs bind, and their port range.
+    pub(crate) rtp: actors::media::leg::RtpBind,
+    /// The address in our SDP.
+    pub(crate) sdp_ip: std::net::IpAddr,
+}
+
+impl Local {
+    fn new(conf: &SipConfig, listen: SocketAddr) -> Local {
+        let public = conf.public_address.unwrap_or(listen.ip());
+        let sip = SocketAddr::new(public, listen.port());
+        Local {
+            sip,
+            contact: rsipstack::sip::Uri {
+                scheme: Some(rsipstack::sip::Scheme::Sip),
+                auth: None,
+                host_with_port: sip.into(),
+                params: vec![],
+                headers: vec![],
+            },
+            rtp: actors::media::leg::RtpBind {
+                ip: listen.ip(),
+                ports: conf.rtp_ports.map(|[a, b]| (a, b)),
+            },
+            sdp_ip: public,
+        }
+    }
+
+    /// A leg's address as our SDP names it.
+    pub(crate) fn advertised(&self, leg: SocketAddr) -> SocketAddr {
+        SocketAddr::new(self.sdp_ip, leg.port())
+    }
+}
+
 /// The running SIP side: one endpoint on `[sip] listen`, over UDP and TCP.
 pub struct Trunks {
     token: CancellationToken,
@@ -93,7 +134,7 @@ impl Trunks {
             .map_err(|e| format!("sip: {e}"))?;
         let layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
         let (state_tx, state_rx) = layer.new_dialog_state_channel();
-        let inbound = dialogs::Inbound::new(yard, conf, layer, state_tx, addr);
+        let inbound = dialogs::Inbound::new(yard, conf, layer, state_tx, Local::new(conf, addr));
         let mut tasks = Vec::new();
         let serve = endpoint.inner.clone();
         tasks.push(tokio::spawn(async move {

@@ -8,6 +8,7 @@
 //! answered).
 
 use crate::sdp;
+use crate::Local;
 use actors::config::OutboundTrunk;
 use actors::Switchyard;
 use engine::call::{CallState, Participant, Party, Unreached};
@@ -22,7 +23,7 @@ use rsipstack::dialog::DialogId;
 use rsipstack::sip::{Header, StatusCode};
 use rsipstack::transport::SipAddr;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -38,11 +39,8 @@ pub(crate) struct Dialer {
     layer: Arc<DialogLayer>,
     /// The trunk: its id, where our INVITEs go, its credentials.
     trunk: OutboundTrunk,
-    /// Our SIP address (the From's host, the Contact).
-    local: SocketAddr,
-    contact: rsipstack::sip::Uri,
-    /// Where RTP legs bind.
-    rtp_ip: IpAddr,
+    /// Our side: the From's host, the Contact, the RTP legs.
+    local: Local,
     /// The calls being placed or talking, each with a way to wake its task.
     calls: Arc<Mutex<HashMap<CallId, mpsc::UnboundedSender<()>>>>,
 }
@@ -52,16 +50,13 @@ impl Dialer {
         yard: Switchyard,
         layer: Arc<DialogLayer>,
         trunk: OutboundTrunk,
-        local: SocketAddr,
-        contact: rsipstack::sip::Uri,
+        local: Local,
     ) -> Dialer {
         Dialer {
             yard,
             layer,
             trunk,
             local,
-            contact,
-            rtp_ip: local.ip(),
             calls: Arc::default(),
         }
     }
@@ -118,7 +113,7 @@ impl Dialer {
         let ring = Duration::from_secs(queue.map_or(30, |q| q.dial_timeout_secs));
         let rtp = match self
             .yard
-            .plain_media(id.as_str(), Participant::Customer, None, self.rtp_ip)
+            .plain_media(id.as_str(), Participant::Customer, None, self.local.rtp)
             .await
         {
             Ok(a) => a,
@@ -127,15 +122,15 @@ impl Dialer {
                 return self.over(id, Unreached::Failed).await;
             }
         };
-        let offer = sdp::offer(rtp, sdp::session_id(id.as_str()));
+        let offer = sdp::offer(self.local.advertised(rtp), sdp::session_id(id.as_str()));
         let to = self.trunk.to;
         let opt = InviteOption {
-            caller: uri(&caller, self.local),
+            caller: uri(&caller, self.local.sip),
             callee: uri(&number, to),
             destination: Some(SipAddr::from(to)),
             content_type: Some("application/sdp".into()),
             offer: Some(offer.clone()),
-            contact: self.contact.clone(),
+            contact: self.local.contact.clone(),
             credential: credential(&self.trunk),
             ..Default::default()
         };

@@ -5,6 +5,9 @@
 //! [sip]
 //! listen = "0.0.0.0:5060"              # UDP and TCP
 //!
+//! rtp_ports = [40000, 40999]          # the RTP legs' UDP ports (any free one without)
+//! public_address = "203.0.113.7"       # in SDP and Contact, when behind NAT
+//!
 //! [[sip.trunks]]
 //! id = "carrier"
 //! addresses = ["192.0.2.0/28"]         # where the carrier's INVITEs come from
@@ -34,6 +37,12 @@ pub struct SipConfig {
     pub trunks: Vec<TrunkConfig>,
     /// Dialled numbers (DIDs) to queues. An INVITE for a number no route has gets 404.
     pub routes: Vec<RouteConfig>,
+    /// The first and last UDP port trunk RTP legs may take (`[40000, 40999]`: open these to
+    /// the carrier); any free port without it.
+    pub rtp_ports: Option<[u16; 2]>,
+    /// The address the carrier reaches us at, when it is not `listen`'s (behind NAT): it goes
+    /// in the SDP (`c=`, `o=`) and in the Contact.
+    pub public_address: Option<std::net::IpAddr>,
 }
 
 /// A carrier's trunk.
@@ -175,6 +184,19 @@ impl SipConfig {
                     r.number, r.queue
                 ));
             }
+        }
+        if let Some([first, last]) = self.rtp_ports {
+            if first < 1024 || last < first.saturating_add(1) {
+                return Err(format!(
+                    "sip.rtp_ports [{first}, {last}]: give [first, last], from 1024 up, at least two ports"
+                ));
+            }
+        }
+        if self
+            .public_address
+            .is_some_and(|a| a.is_unspecified() || a.is_multicast())
+        {
+            return Err("sip.public_address: give the address the carrier reaches".into());
         }
         if self.listen.is_some() && (self.trunks.is_empty() || self.routes.is_empty()) {
             return Err("sip.listen needs at least one of sip.trunks and of sip.routes".into());

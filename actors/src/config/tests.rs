@@ -212,6 +212,15 @@ fn sip_trunks_and_routes_are_read_normalized_and_checked() {
         "no outbound address: no dialing"
     );
     assert_eq!(c.queues[0].dial_timeout_secs, 30);
+    let nat = good.replace(
+        "[sip]\n",
+        "[sip]\nrtp_ports = [40000, 40999]\npublic_address = \"203.0.113.7\"\n",
+    );
+    let nat = Config::from_toml(&nat).unwrap().sip;
+    assert_eq!(
+        (nat.rtp_ports, nat.public_address),
+        (Some([40_000, 40_999]), Some("203.0.113.7".parse().unwrap()))
+    );
     let two = format!(
         "{base}[[sip.trunks]]\nid = \"in-only\"\naddresses = [\"192.0.2.1\"]\n[[sip.trunks]]\nid = \"out\"\naddresses = [\"192.0.2.2\"]\noutbound = \"192.0.2.2:5080\"\n[[sip.routes]]\nnumber = \"+3225550100\"\nqueue = \"support\"\n"
     );
@@ -265,6 +274,18 @@ fn sip_trunks_and_routes_are_read_normalized_and_checked() {
             "not a configured queue",
         ),
         (format!("{base}{trunk}{route}{route}"), "appears twice"),
+        (
+            format!("[[queues]]\nid = \"support\"\n[sip]\nlisten = \"127.0.0.1:5060\"\nrtp_ports = [40000, 40000]\n{trunk}{route}"),
+            "sip.rtp_ports",
+        ),
+        (
+            format!("[[queues]]\nid = \"support\"\n[sip]\nlisten = \"127.0.0.1:5060\"\nrtp_ports = [80, 90]\n{trunk}{route}"),
+            "sip.rtp_ports",
+        ),
+        (
+            format!("[[queues]]\nid = \"support\"\n[sip]\nlisten = \"127.0.0.1:5060\"\npublic_address = \"0.0.0.0\"\n{trunk}{route}"),
+            "sip.public_address",
+        ),
         (
             format!("{base}[[sip.trunks]]\nid = \"carrier\"\naddresses = [\"192.0.2.1\"]\noutbound = \"carrier.example\"\n{route}"),
             "sip.trunks.carrier.outbound",

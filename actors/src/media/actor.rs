@@ -59,7 +59,7 @@ pub enum MediaMsg {
         /// The party's SDP offer; none when we offer.
         sdp: Option<String>,
         /// The address the leg binds.
-        bind: std::net::IpAddr,
+        bind: crate::media::leg::RtpBind,
         /// The leg's address, or why not.
         reply: RpcReplyPort<Result<std::net::SocketAddr, ActorError>>,
     },
@@ -299,7 +299,7 @@ impl MediaActor {
         st: &mut MediaState,
         who: Participant,
         sdp: Option<&str>,
-        bind: std::net::IpAddr,
+        bind: crate::media::leg::RtpBind,
     ) -> Result<std::net::SocketAddr, ActorError> {
         Self::check_present(st, &who)?;
         let (leg, _own_channel) = Leg::plain(bind, sdp)

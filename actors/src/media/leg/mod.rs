@@ -29,6 +29,7 @@ use crate::media::arrivals::Arrivals;
 use crate::media::codec::{Codec, Decoder, Encoder, Negotiated, Payload};
 use crate::media::dtmf;
 use crate::media::resample::To16k;
+pub use plain::RtpBind;
 use rtc::rtp;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -300,7 +301,7 @@ impl Leg {
     /// [`Leg::local_addr`], for the SDP answer. Without `remote_sdp` the leg is ours to offer:
     /// silent until [`Leg::set_remote`] gives the party's answer.
     pub async fn plain(
-        bind: std::net::IpAddr,
+        bind: RtpBind,
         remote_sdp: Option<&str>,
     ) -> Result<(Leg, mpsc::Receiver<Vec<i16>>), LegError> {
         let remote = match remote_sdp {

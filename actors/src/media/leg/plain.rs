@@ -30,6 +30,40 @@ impl Peer {
     }
 }
 
+/// Where a plain RTP leg binds: the address, and the configured range of ports (even ones,
+/// tried from a random start: [`engine::sip::rtp_ports`]); any free port without one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RtpBind {
+    /// The local address.
+    pub ip: IpAddr,
+    /// The first and last port of the range.
+    pub ports: Option<(u16, u16)>,
+}
+
+impl RtpBind {
+    /// Any free port on `ip`.
+    pub fn any(ip: IpAddr) -> RtpBind {
+        RtpBind { ip, ports: None }
+    }
+
+    async fn socket(self) -> Result<UdpSocket, LegError> {
+        let ip = self.ip;
+        let Some((first, last)) = self.ports else {
+            return UdpSocket::bind((ip, 0))
+                .await
+                .map_err(|e| LegError::WebRtc(format!("RTP socket on {ip}: {e}")));
+        };
+        for port in engine::sip::rtp_ports(first, last, rand::random()) {
+            if let Ok(s) = UdpSocket::bind((ip, port)).await {
+                return Ok(s);
+            }
+        }
+        Err(LegError::WebRtc(format!(
+            "no free RTP port on {ip} in {first}-{last}"
+        )))
+    }
+}
+
 pub(super) struct PlainIo {
     socket: Arc<UdpSocket>,
     peer: Arc<Mutex<Peer>>,
@@ -42,13 +76,11 @@ impl PlainIo {
     /// Binds a socket on `bind` and starts receiving; `remote` is the SDP's address (none yet
     /// when we make the offer).
     pub(super) async fn new(
-        bind: IpAddr,
+        bind: RtpBind,
         remote: Option<SocketAddr>,
         shared: Arc<Shared>,
     ) -> Result<PlainIo, LegError> {
-        let socket = UdpSocket::bind((bind, 0))
-            .await
-            .map_err(|e| LegError::WebRtc(format!("RTP socket on {bind}: {e}")))?;
+        let socket = bind.socket().await?;
         let local = socket
             .local_addr()
             .map_err(|e| LegError::WebRtc(e.to_string()))?;
