@@ -21,6 +21,17 @@ use std::sync::Arc;
 
 pub use crate::call_control::Control;
 
+/// What the network says of an external number being dialed ([`CallMsg::External`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExternalNews {
+    /// It rings.
+    Ringing,
+    /// It answered.
+    Answered,
+    /// It was not reached.
+    Over(engine::call::Unreached),
+}
+
 /// Messages to a call actor. Reply ports come last.
 pub enum CallMsg {
     /// The queue reserved these agents for the call: ring them.
@@ -93,6 +104,13 @@ pub enum CallMsg {
     RemoteOver {
         /// Why.
         why: engine::call::Unreached,
+        /// Answer.
+        reply: RpcReplyPort<Result<Call, ActorError>>,
+    },
+    /// News of the external number a consult or a blind transfer dials through a trunk.
+    External {
+        /// What the network said.
+        news: ExternalNews,
         /// Answer.
         reply: RpcReplyPort<Result<Call, ActorError>>,
     },
@@ -683,6 +701,17 @@ impl Actor for CallActor {
             }
             CallMsg::RemoteRinging { reply } => {
                 let outcome = st.call.remote_ringing(now).map(|()| Effects::default());
+                self.answer(&myself, st, reply, outcome.map_err(Into::into))
+                    .await?;
+            }
+            CallMsg::External { news, reply } => {
+                let outcome = match news {
+                    ExternalNews::Ringing => {
+                        st.call.external_ringing(now).map(|()| Effects::default())
+                    }
+                    ExternalNews::Answered => st.call.external_answered(now),
+                    ExternalNews::Over(why) => st.call.external_over(now, why),
+                };
                 self.answer(&myself, st, reply, outcome.map_err(Into::into))
                     .await?;
             }

@@ -121,9 +121,9 @@ impl CallActor {
                     Target::Group { id } => self.pick_group(&st.call, id, &[], false).await,
                     Target::Queue { .. } | Target::Number { .. } => Vec::new(),
                 };
-                let outcome = st
-                    .call
-                    .blind_transfer(now, agent, target, ring.clone(), timeout);
+                let outcome =
+                    st.call
+                        .blind_transfer(now, agent, target, ring.clone(), timeout, self.dials());
                 if outcome.is_err() {
                     self.release(&st.call, ring);
                 }
@@ -142,9 +142,14 @@ impl CallActor {
                     Target::Queue { id } => self.pick_from_queue(&st.call, id).await,
                     Target::Number { .. } => None,
                 };
-                let outcome = st
-                    .call
-                    .start_consult(now, agent, target, consulted.clone(), timeout);
+                let outcome = st.call.start_consult(
+                    now,
+                    agent,
+                    target,
+                    consulted.clone(),
+                    timeout,
+                    self.dials(),
+                );
                 if outcome.is_err() {
                     self.release(&st.call, consulted.into_iter().collect());
                 }
@@ -152,6 +157,12 @@ impl CallActor {
             }
         };
         Ok(fx)
+    }
+
+    /// Whether numbers are dialed through a SIP trunk (else a transfer or consult to a
+    /// number is taken as connected at once).
+    fn dials(&self) -> bool {
+        self.ctx.config.sip.outbound_trunk().is_some()
     }
 
     fn check_target(&self, target: &Target) -> Result<(), ActorError> {

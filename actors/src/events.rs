@@ -180,6 +180,7 @@ pub fn call_event_name(e: &JourneyEvent) -> &'static str {
         JourneyEvent::Failed { .. } => "call.failed",
         JourneyEvent::Dialed { .. } => "call.dialed",
         JourneyEvent::CustomerRinging => "call.customer_ringing",
+        JourneyEvent::ExternalRinging { .. } => "call.external_ringing",
         JourneyEvent::CustomerAnswered => "call.customer_answered",
         JourneyEvent::CallbackAnnounced { .. } => "call.callback_announced",
         JourneyEvent::MissedCallFlow { .. } => "call.missed_call_flow",

@@ -33,6 +33,7 @@ mod switchyard;
 mod timer;
 
 pub use agent_actor::AgentView;
+pub use call_actor::ExternalNews;
 pub use call_control::Control;
 pub use clock::Clock;
 pub use engine::call::Admission;

@@ -110,6 +110,17 @@ impl Switchyard {
             .await
     }
 
+    /// News of the external number the call's consult or blind transfer dials (telephony
+    /// ingress: a trunk's responses).
+    pub async fn external(
+        &self,
+        call: &str,
+        news: crate::call_actor::ExternalNews,
+    ) -> Result<Call, ActorError> {
+        self.to_call(call, |reply| CallMsg::External { news, reply })
+            .await
+    }
+
     /// A customer asks to be called back on `queue` (E4). Returns what became of the request
     /// and the call that stands for it (the queued one, the earlier one kept, or the missed
     /// call recorded for the missed-call flow).

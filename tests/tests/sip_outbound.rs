@@ -250,7 +250,10 @@ async fn an_outbound_call_that_is_busy_refused_or_unanswered_ends_with_that_resu
     let rtp = free_port() / 10 * 10;
     let config = config(port, carrier_port).replace(
         "[sip]\n",
-        &format!("[sip]\npublic_address = \"127.0.0.2\"\nrtp_ports = [{rtp}, {}]\n", rtp + 9),
+        &format!(
+            "[sip]\npublic_address = \"127.0.0.2\"\nrtp_ports = [{rtp}, {}]\n",
+            rtp + 9
+        ),
     );
     let nat_checks = format!(
         r#"<ereg regexp="c=IN IP4 127\.0\.0\.2" search_in="body" check_it="true" assign_to="c_ok"/>

@@ -379,7 +379,7 @@ routes![
     (
         "get",
         "/api/v1/calls/{id}/media",
-        "Each media leg's counters: {bridged, legs: {customer, agent}, participants}",
+        "Each media leg's counters: {bridged, legs: {customer, agent, external}, participants}",
         "an agent on the call, supervisor, admin",
         200
     ),

@@ -1,17 +1,18 @@
 //! Calls we place through the trunk: an agent's dial (E1), a callback once its agent answered
-//! (E3, E4) and a scheduled call (E5) all reach the customer with an INVITE to the outbound
-//! trunk, one task per call from the INVITE to the end of the dialog.
+//! (E3, E4) and a scheduled call (E5) reach the customer, and a consult, a conference or a
+//! blind transfer to a number (D1, D2, D4) reaches that external party, each with an INVITE to
+//! the outbound trunk: one task per party from the INVITE to the end of its dialog.
 //!
 //! The call actor owns the call; this task only reports what the network says (ringing,
 //! answered, the result of an unanswered attempt as [`engine::sip::progress_of`] reads it,
-//! the customer's BYE) and follows the call's end on our side (CANCEL while it rings, BYE once
-//! answered).
+//! the party's BYE) and follows the call on our side (CANCEL while it rings, BYE once
+//! answered, when the call no longer wants the party).
 
 use crate::sdp;
 use crate::Local;
 use actors::config::OutboundTrunk;
-use actors::Switchyard;
-use engine::call::{CallState, Participant, Party, Unreached};
+use actors::{ExternalNews, Switchyard};
+use engine::call::{Call, CallState, Participant, Party, Unreached};
 use engine::sip::{normalize_number, progress_of, Progress};
 use engine::CallId;
 use rsipstack::dialog::authenticate::Credential;
@@ -32,6 +33,49 @@ use tokio::sync::mpsc;
 /// scheduled call's) agent answered its own phone.
 const DIAL_NOW: [&str; 2] = ["call.dialed", "call.callback_announced"];
 
+/// The events after which a consult or a blind transfer may dial a number.
+const DIAL_EXTERNAL: [&str; 2] = ["call.consult_started", "call.transfer_started"];
+
+/// Whom an INVITE reaches.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Role {
+    /// The customer of a call we dial.
+    Customer,
+    /// The number a consult or blind transfer dials.
+    External(String),
+}
+
+impl Role {
+    fn participant(&self) -> Participant {
+        match self {
+            Role::Customer => Participant::Customer,
+            Role::External(_) => Participant::External,
+        }
+    }
+
+    fn party(&self) -> Party {
+        match self {
+            Role::Customer => Party::Customer,
+            Role::External(number) => Party::External {
+                number: number.clone(),
+            },
+        }
+    }
+
+    /// Whether the call still wants this party (else its dialog ends).
+    fn wanted(&self, call: &Call) -> bool {
+        !call.state().is_final()
+            && match self {
+                Role::Customer => true,
+                Role::External(n) => {
+                    call.external_dialing() == Some(n) || call.external_party() == Some(n)
+                }
+            }
+    }
+}
+
+type Placements = HashMap<(CallId, Role), mpsc::UnboundedSender<()>>;
+
 /// Places and follows outbound calls.
 #[derive(Clone)]
 pub(crate) struct Dialer {
@@ -41,8 +85,8 @@ pub(crate) struct Dialer {
     trunk: OutboundTrunk,
     /// Our side: the From's host, the Contact, the RTP legs.
     local: Local,
-    /// The calls being placed or talking, each with a way to wake its task.
-    calls: Arc<Mutex<HashMap<CallId, mpsc::UnboundedSender<()>>>>,
+    /// The parties being dialed or talking, each with a way to wake its task.
+    calls: Arc<Mutex<Placements>>,
 }
 
 impl Dialer {
@@ -61,21 +105,45 @@ impl Dialer {
         }
     }
 
-    fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<CallId, mpsc::UnboundedSender<()>>> {
+    fn calls(&self) -> std::sync::MutexGuard<'_, Placements> {
         self.calls.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A call event: a call being placed takes another look at its call; a call that must
-    /// now dial its customer starts.
+    /// A call event: its parties being dialed take another look at the call; a call that
+    /// must now dial its customer starts, and one whose consult or transfer may dial a
+    /// number looks whether it does.
     pub(crate) fn on_event(&self, name: &str, call: &CallId) {
         let mut calls = self.calls();
-        if let Some(poke) = calls.get(call) {
-            let _ = poke.send(());
-        } else if DIAL_NOW.contains(&name) {
-            let (poke, pokes) = mpsc::unbounded_channel();
-            calls.insert(call.clone(), poke);
-            tokio::spawn(self.clone().place(call.clone(), pokes));
+        for ((c, _), poke) in calls.iter() {
+            if c == call {
+                let _ = poke.send(());
+            }
         }
+        if DIAL_NOW.contains(&name) {
+            self.start(&mut calls, call, Role::Customer);
+        } else if DIAL_EXTERNAL.contains(&name) {
+            let (this, id) = (self.clone(), call.clone());
+            tokio::spawn(async move {
+                let Ok(c) = this.yard.call(id.as_str()).await else {
+                    return;
+                };
+                if let Some(n) = c.external_dialing() {
+                    let role = Role::External(n.to_owned());
+                    this.start(&mut this.calls(), &id, role);
+                }
+            });
+        }
+    }
+
+    /// Starts dialing `role` on `call`, unless it is being dialed already.
+    fn start(&self, calls: &mut Placements, call: &CallId, role: Role) {
+        let key = (call.clone(), role);
+        if calls.contains_key(&key) {
+            return;
+        }
+        let (poke, pokes) = mpsc::unbounded_channel();
+        calls.insert(key.clone(), poke);
+        tokio::spawn(self.clone().place(key, pokes));
     }
 
     /// Every call being placed takes another look (events were missed).
@@ -85,25 +153,32 @@ impl Dialer {
         }
     }
 
-    async fn place(self, id: CallId, pokes: mpsc::UnboundedReceiver<()>) {
-        if let Err(e) = self.run(&id, pokes).await {
-            tracing::warn!(call = %id, error = %e, "outbound trunk call");
+    async fn place(self, key: (CallId, Role), pokes: mpsc::UnboundedReceiver<()>) {
+        if let Err(e) = self.run(&key.0, &key.1, pokes).await {
+            tracing::warn!(call = %key.0, role = ?key.1, error = %e, "trunk call");
         }
-        self.calls().remove(&id);
+        self.calls().remove(&key);
     }
 
-    async fn run(&self, id: &CallId, mut pokes: mpsc::UnboundedReceiver<()>) -> Result<(), String> {
+    async fn run(
+        &self,
+        id: &CallId,
+        role: &Role,
+        mut pokes: mpsc::UnboundedReceiver<()>,
+    ) -> Result<(), String> {
         let call = self
             .yard
             .call(id.as_str())
             .await
             .map_err(|e| e.to_string())?;
-        if call.state() != CallState::Dialing {
-            return Ok(());
-        }
-        let Some(number) = normalize_number(call.from()) else {
+        let dialled = match role {
+            Role::Customer if call.state() == CallState::Dialing => call.from(),
+            Role::External(n) if call.external_dialing() == Some(n) => n,
+            _ => return Ok(()),
+        };
+        let Some(number) = normalize_number(dialled) else {
             // Compliance let it through, but no carrier can route it.
-            return self.over(id, Unreached::Failed).await;
+            return self.over(id, role, Unreached::Failed).await;
         };
         let queue = self.yard.config().queue(call.queue().as_str());
         let caller = queue
@@ -113,13 +188,13 @@ impl Dialer {
         let ring = Duration::from_secs(queue.map_or(30, |q| q.dial_timeout_secs));
         let rtp = match self
             .yard
-            .plain_media(id.as_str(), Participant::Customer, None, self.local.rtp)
+            .plain_media(id.as_str(), role.participant(), None, self.local.rtp)
             .await
         {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(call = %id, error = %e, "no RTP leg for the outbound call");
-                return self.over(id, Unreached::Failed).await;
+                return self.over(id, role, Unreached::Failed).await;
             }
         };
         let offer = sdp::offer(self.local.advertised(rtp), sdp::session_id(id.as_str()));
@@ -139,12 +214,13 @@ impl Dialer {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(call = %id, error = %e, "the INVITE could not be sent");
-                return self.over(id, Unreached::Failed).await;
+                return self.over(id, role, Unreached::Failed).await;
             }
         };
-        tracing::info!(call = %id, trunk = %self.trunk.id, %number, "outbound trunk call");
+        tracing::info!(call = %id, trunk = %self.trunk.id, %number, ?role, "outbound trunk call");
         let placed = Placed {
             id,
+            role,
             dialog,
             offer,
             answered: None,
@@ -175,45 +251,45 @@ impl Dialer {
                         Ok(Ok((_, None))) | Ok(Err(_)) | Err(_) => {
                             // No response at all (the carrier is unreachable), or the stack
                             // gave up on the transaction.
-                            return self.over(p.id, Unreached::Failed).await;
+                            return self.over(p.id, p.role, Unreached::Failed).await;
                         }
                     };
                     match progress_of(response.status_code.code()) {
                         Progress::Answered => {
                             p.answered = Some(dialog_id);
                             let sdp = String::from_utf8_lossy(&response.body).into_owned();
-                            if let Err(e) = self.yard.plain_answer(id, Participant::Customer, sdp).await {
-                                tracing::warn!(call = %id, error = %e, "the customer's answer has no usable SDP");
+                            if let Err(e) = self.yard.plain_answer(id, p.role.participant(), sdp).await {
+                                tracing::warn!(call = %id, error = %e, "the answer has no usable SDP");
                             }
-                            if let Err(e) = self.yard.remote_answered(id).await {
-                                // The call ended on our side as the customer answered.
+                            if let Err(e) = self.tell(id, p.role, ExternalNews::Answered).await {
+                                // The call moved on as the party answered.
                                 tracing::info!(call = %id, error = %e, "answered too late: BYE");
                                 return p.end(&self.layer).await;
                             }
                         }
-                        Progress::Over(why) => return self.over(p.id, why).await,
+                        Progress::Over(why) => return self.over(p.id, p.role, why).await,
                         Progress::Trying | Progress::Ringing => {
-                            return self.over(p.id, Unreached::Failed).await;
+                            return self.over(p.id, p.role, Unreached::Failed).await;
                         }
                     }
                 }
                 Some(state) = states.recv() => match state {
                     DialogState::Early(_, response) => {
-                        let _ = self.yard.remote_ringing(id).await;
+                        let _ = self.tell(id, p.role, ExternalNews::Ringing).await;
                         if !p.early_media && !response.body.is_empty() {
                             // Early media: the agent hears the carrier's ringback.
                             let sdp = String::from_utf8_lossy(&response.body).into_owned();
                             p.early_media = self
                                 .yard
-                                .plain_answer(id, Participant::Customer, sdp)
+                                .plain_answer(id, p.role.participant(), sdp)
                                 .await
                                 .is_ok();
                         }
                     }
                     DialogState::Terminated(dialog_id, reason) if p.answered.is_some() => {
-                        tracing::info!(call = %id, ?reason, "the customer's dialog ended");
+                        tracing::info!(call = %id, ?reason, role = ?p.role, "the far end's dialog ended");
                         self.layer.remove_dialog(&dialog_id);
-                        let _ = self.yard.hangup(id, Party::Customer).await;
+                        let _ = self.yard.hangup(id, p.role.party()).await;
                         return Ok(());
                     }
                     DialogState::Updated(_, _, handle) => {
@@ -226,13 +302,14 @@ impl Dialer {
                     _ => {}
                 },
                 Some(()) = pokes.recv() => {
-                    let over = self
+                    let wanted = self
                         .yard
                         .call(id)
                         .await
-                        .map_or(true, |c| c.state().is_final());
-                    if over {
-                        // The agent hung up (CANCEL while it rings, BYE once answered).
+                        .is_ok_and(|c| p.role.wanted(&c));
+                    if !wanted {
+                        // The call is over, or no longer has this party (a consult cancelled,
+                        // a transfer taken back): CANCEL while it rings, BYE once answered.
                         return p.end(&self.layer).await;
                     }
                 }
@@ -240,24 +317,39 @@ impl Dialer {
                     // The INVITE's 487 (or a 200 crossing the CANCEL, which the stack ends
                     // with a BYE) is the stack's to take.
                     let _ = p.dialog.cancel().await;
-                    return self.over(p.id, Unreached::NotAnswered).await;
+                    return self.over(p.id, p.role, Unreached::NotAnswered).await;
                 }
             }
         }
     }
 
-    async fn over(&self, id: &CallId, why: Unreached) -> Result<(), String> {
-        match self.yard.remote_over(id.as_str(), why).await {
+    /// Tells the call what the network said of the party.
+    async fn tell(
+        &self,
+        id: &str,
+        role: &Role,
+        news: ExternalNews,
+    ) -> Result<Call, actors::ActorError> {
+        match (role, news) {
+            (Role::External(_), news) => self.yard.external(id, news).await,
+            (Role::Customer, ExternalNews::Ringing) => self.yard.remote_ringing(id).await,
+            (Role::Customer, ExternalNews::Answered) => self.yard.remote_answered(id).await,
+            (Role::Customer, ExternalNews::Over(why)) => self.yard.remote_over(id, why).await,
+        }
+    }
+
+    async fn over(&self, id: &CallId, role: &Role, why: Unreached) -> Result<(), String> {
+        match self.tell(id.as_str(), role, ExternalNews::Over(why)).await {
             Ok(_) => Ok(()),
-            // The call ended on our side meanwhile: nothing to report.
+            // The call moved on meanwhile (ended, the consult cancelled): nothing to report.
             Err(e)
-                if self
+                if !self
                     .yard
                     .call(id.as_str())
                     .await
-                    .is_ok_and(|c| c.state().is_final()) =>
+                    .is_ok_and(|c| role.wanted(&c)) =>
             {
-                tracing::debug!(call = %id, error = %e, "the call was over already");
+                tracing::debug!(call = %id, error = %e, "the call moved on already");
                 Ok(())
             }
             Err(e) => Err(e.to_string()),
@@ -268,10 +360,11 @@ impl Dialer {
 /// An INVITE we sent and what came of it so far.
 struct Placed<'a> {
     id: &'a CallId,
+    role: &'a Role,
     dialog: InviteDialog,
     /// Our SDP, for re-INVITEs too.
     offer: Vec<u8>,
-    /// The confirmed dialog, once the customer answered.
+    /// The confirmed dialog, once the party answered.
     answered: Option<DialogId>,
     early_media: bool,
 }

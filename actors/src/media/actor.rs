@@ -436,6 +436,7 @@ fn describe(who: &Participant) -> String {
     match who {
         Participant::Customer => "the customer".to_owned(),
         Participant::Agent { agent } => format!("agent {agent}"),
+        Participant::External => "the external party".to_owned(),
     }
 }
 

@@ -285,7 +285,8 @@ impl Drop for FlushGuard {
 
 fn leg_of(who: &Participant) -> Leg {
     match who {
-        Participant::Customer => Leg::Customer,
+        // (An external party is never transcribed: `AudioPlan::transcribed` leaves it out.)
+        Participant::Customer | Participant::External => Leg::Customer,
         Participant::Agent { .. } => Leg::Agent,
     }
 }

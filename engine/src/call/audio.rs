@@ -25,6 +25,9 @@ pub enum Participant {
         /// Which.
         agent: AgentId,
     },
+    /// An external party reached through a trunk: a consult's or a conference's number, or the
+    /// number a call was transferred out to. Never transcribed.
+    External,
 }
 
 impl Participant {
@@ -38,7 +41,7 @@ impl Participant {
     /// leg of their own.
     pub fn speaker(&self) -> Option<&AgentId> {
         match self {
-            Participant::Customer => None,
+            Participant::Customer | Participant::External => None,
             Participant::Agent { agent } => Some(agent),
         }
     }
@@ -102,6 +105,7 @@ impl AudioPlan {
             .filter(|p| match p {
                 Participant::Customer => customer,
                 Participant::Agent { .. } => agents,
+                Participant::External => false,
             })
             .cloned()
             .collect()
@@ -145,8 +149,10 @@ impl Call {
     /// - connected, the customer and the owner hear each other; held, the customer hears
     ///   music and nobody hears the customer; muted, the owner's audio does not reach the
     ///   customer;
-    /// - in an answered consult, the owner and the consulted colleague hear each other;
-    /// - in a conference, every present party hears the other two.
+    /// - in an answered consult, the owner and the consulted colleague (or number) hear each
+    ///   other; while a consulted number rings, the owner hears its line;
+    /// - in a conference, every present party hears the other two;
+    /// - transferred out through a trunk, the customer and the number hear each other.
     pub fn audio_plan(&self) -> AudioPlan {
         let mut plan = AudioPlan {
             recording: self.recording(),
@@ -158,6 +164,10 @@ impl Call {
             CallState::Waiting | CallState::Offering => {
                 plan.music_to.push(customer.clone());
                 plan.present.push(customer);
+                if self.external_dialing().is_some() {
+                    // A blind transfer's number rings: its leg is up, nobody hears it yet.
+                    plan.present.push(Participant::External);
+                }
                 return plan;
             }
             CallState::Connected => {}
@@ -175,6 +185,13 @@ impl Call {
             }
             CallState::Ended | CallState::Failed => return plan,
         }
+        let external = Participant::External;
+        if self.bridged_to().is_some() {
+            // Transferred out: the customer and the number, nobody else, no recording.
+            plan.present = vec![customer.clone(), external.clone()];
+            plan.links = vec![(customer.clone(), external.clone()), (external, customer)];
+            return plan;
+        }
         let Some(owner) = self.agent().map(Participant::agent) else {
             return plan;
         };
@@ -185,6 +202,9 @@ impl Call {
             }
             talkers.push(owner.clone());
             talkers.extend(conf.third_agent().map(Participant::agent));
+            if self.external_party().is_some() {
+                talkers.push(external.clone());
+            }
         } else {
             if self.held() {
                 plan.music_to.push(customer.clone());
@@ -195,10 +215,18 @@ impl Call {
             if let Some(c) = self.consult().filter(|c| c.answered) {
                 talkers.extend(c.agent.as_ref().map(Participant::agent));
             }
+            if self.external_party().is_some() {
+                talkers.push(external.clone());
+            }
         }
         plan.present = talkers.clone();
         if self.held() && self.conference().is_none() {
             plan.present.insert(0, customer.clone());
+        }
+        if self.consult().is_some_and(|c| c.dialed && !c.answered) {
+            // The consulted number rings: the owner hears its line (the ringback).
+            plan.present.push(external.clone());
+            plan.links.push((external, owner.clone()));
         }
         for from in &talkers {
             for to in &talkers {

@@ -48,6 +48,15 @@ pub enum Unreached {
 }
 
 impl Unreached {
+    /// Its name: `busy`, `not_answered`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unreached::Busy => "busy",
+            Unreached::NotAnswered => "not_answered",
+            Unreached::Failed => "failed",
+        }
+    }
+
     /// The call's result.
     pub fn result(self) -> CallResult {
         match self {

@@ -17,6 +17,12 @@ pub enum Party {
     },
     /// Switchyard itself.
     System,
+    /// An external party reached through a trunk (a consult's, a conference's or a transfer's
+    /// number).
+    External {
+        /// Its number.
+        number: String,
+    },
 }
 
 /// One step of a call's journey (C4).
@@ -101,6 +107,11 @@ pub enum JourneyEvent {
     CustomerRinging,
     /// The customer answered an outbound call or callback.
     CustomerAnswered,
+    /// The external number a consult or a blind transfer dials through a trunk rings.
+    ExternalRinging {
+        /// The number.
+        number: String,
+    },
     /// The agent was told the call is a callback before the customer was dialed (E4).
     CallbackAnnounced {
         /// What the agent heard.

@@ -22,6 +22,7 @@ mod control;
 mod customer_media;
 pub mod data;
 mod dialing;
+mod external;
 mod journey;
 mod state;
 mod step_away;
@@ -107,6 +108,10 @@ pub struct Call {
     consult: Option<Consult>,
     #[serde(default)]
     conference: Option<Conference>,
+    /// The number the customer talks to after the call was transferred out through a trunk
+    /// (the agent left; the call lasts until one of the two hangs up).
+    #[serde(default)]
+    bridged_to: Option<String>,
     /// CRM Name (who) and Related To (what): they stay with the call through every transfer.
     #[serde(default)]
     kind: CallKind,
@@ -168,6 +173,7 @@ impl Call {
             transfer: None,
             consult: None,
             conference: None,
+            bridged_to: None,
             declined: Vec::new(),
             kind: CallKind::Inbound,
             related: Vec::new(),
@@ -592,6 +598,9 @@ impl Call {
                 "hang up",
             ));
         }
+        if matches!(by, Party::External { .. }) {
+            return self.external_left(now, by);
+        }
         if self.conference.is_some() {
             return self.leave_conference(now, by);
         }
@@ -689,10 +698,11 @@ impl Call {
             }
         }
         let mut fx = Effects::default();
+        // A number a blind transfer dialed went with the process's SIP dialog.
         let unrung_transfer = self.state == CallState::Waiting
             && matches!(
                 self.transfer.as_ref().map(|t| &t.target),
-                Some(Target::Agent { .. } | Target::Group { .. })
+                Some(Target::Agent { .. } | Target::Group { .. } | Target::Number { .. })
             );
         if unrung_transfer {
             // A transfer that was between two rings when the actor failed: nobody will ring
@@ -701,7 +711,11 @@ impl Call {
             return fx;
         }
         if process_restarted {
-            if self.consult.as_ref().is_some_and(|c| !c.answered) {
+            if self
+                .consult
+                .as_ref()
+                .is_some_and(|c| !c.answered || c.dialed)
+            {
                 fx = self.end_consult(now, "not_answered", false);
                 fx.withdrawn.append(&mut fx.released);
             }

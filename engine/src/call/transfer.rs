@@ -69,6 +69,10 @@ pub struct Consult {
     pub answered: bool,
     /// When the consulted agent's ringing runs out.
     pub ring_until: Option<Timestamp>,
+    /// The number is dialed through a trunk: it answers when the network says so, and a
+    /// completed consult bridges the customer to it.
+    #[serde(default)]
+    pub dialed: bool,
 }
 
 impl Consult {
@@ -101,6 +105,10 @@ pub struct Conference {
     pub third: Third,
     /// Whether the customer is still in it.
     pub customer_present: bool,
+    /// The third party is a number dialed through a trunk: when the owner leaves, the
+    /// customer stays bridged to it.
+    #[serde(default)]
+    pub dialed: bool,
 }
 
 impl Conference {
@@ -115,7 +123,9 @@ impl Conference {
 
 impl Call {
     /// The owner transfers the call blind. `ring` are the agents the shell reserved for an
-    /// agent or group target (empty for a queue or a number).
+    /// agent or group target (empty for a queue or a number). With `dials` (a trunk carries
+    /// calls out) a number is dialed: the customer waits until it answers (see
+    /// [`Call::external_answered`]); without, the call leaves at once.
     pub fn blind_transfer(
         &mut self,
         now: Timestamp,
@@ -123,6 +133,7 @@ impl Call {
         target: Target,
         ring: Vec<AgentId>,
         offer_timeout: Duration,
+        dials: bool,
     ) -> Result<Effects, Error> {
         self.check_can_transfer(by, &target)?;
         if matches!(target, Target::Agent { .. } | Target::Group { .. }) && ring.is_empty() {
@@ -143,6 +154,7 @@ impl Call {
         self.held = false;
         self.muted = false;
         match &target {
+            Target::Number { .. } if dials => self.state = CallState::Waiting,
             Target::Number { number } => {
                 self.log(
                     now,
@@ -258,8 +270,8 @@ impl Call {
     }
 
     /// The owner consults: the customer is held and the target rings (`agent`, reserved by
-    /// the shell), or, for an external number, the consult leg is up at once (there is no
-    /// trunk to report ringing yet).
+    /// the shell). An external number `dials` through a trunk: it rings until the network
+    /// answers ([`Call::external_answered`]); without a trunk the consult leg is up at once.
     pub fn start_consult(
         &mut self,
         now: Timestamp,
@@ -267,6 +279,7 @@ impl Call {
         target: Target,
         agent: Option<AgentId>,
         ring_timeout: Duration,
+        dials: bool,
     ) -> Result<(), Error> {
         self.check_can_transfer(by, &target)?;
         if agent.is_none() && !matches!(target, Target::Number { .. }) {
@@ -283,9 +296,11 @@ impl Call {
                 target: target.clone(),
             },
         );
-        let answered = agent.is_none();
+        let dialed = agent.is_none() && dials;
+        let answered = agent.is_none() && !dialed;
         match &agent {
             Some(a) => self.log(now, JourneyEvent::ConsultOffered { agent: a.clone() }),
+            None if dialed => {}
             None => self.log(now, JourneyEvent::ConsultAnswered { agent: None }),
         }
         let ring_until = agent.as_ref().map(|_| now + ring_timeout);
@@ -295,6 +310,7 @@ impl Call {
             agent,
             answered,
             ring_until,
+            dialed,
         });
         Ok(())
     }
@@ -395,6 +411,7 @@ impl Call {
                 );
                 self.log(now, JourneyEvent::Resumed);
             }
+            (None, Target::Number { number }) if c.dialed => self.bridge(now, number),
             (None, Target::Number { number }) => {
                 self.log(now, JourneyEvent::TransferredOut { number });
                 self.end(
@@ -420,6 +437,7 @@ impl Call {
         self.conference = Some(Conference {
             third,
             customer_present: true,
+            dialed: c.dialed,
         });
         self.held = false;
         self.log(now, JourneyEvent::ConferenceStarted);
@@ -436,6 +454,20 @@ impl Call {
         let owner = self.agent.clone().expect("a conference has an owner");
         let third = conf.third_agent().cloned();
         let mut fx = Effects::default();
+        if let Party::External { .. } = &by {
+            // The external third hangs up: the customer and the owner talk on (or, the
+            // customer gone already, the owner is alone and the call is over).
+            self.log(now, JourneyEvent::PartyLeft { party: by.clone() });
+            self.conference = None;
+            if conf.customer_present {
+                return Ok(Effects::default());
+            }
+            self.end(now, by, CallResult::Answered);
+            return Ok(Effects {
+                wrap_up: vec![owner],
+                ..Effects::default()
+            });
+        }
         let leaving_agent = match &by {
             Party::Agent { agent } if agent == &owner || Some(agent) == third.as_ref() => {
                 Some(agent.clone())
@@ -471,6 +503,7 @@ impl Call {
                 self.conference = None;
                 match conf.third {
                     Third::Agent { id } => self.agent = Some(id),
+                    Third::Number { number } if conf.dialed => self.bridge(now, number),
                     Third::Number { number } => {
                         self.log(now, JourneyEvent::TransferredOut { number });
                         self.end(now, by, CallResult::Answered);

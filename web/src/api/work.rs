@@ -431,6 +431,7 @@ pub(crate) async fn media_stats(
         "legs": {
             "customer": find(Some(&Participant::Customer)),
             "agent": find(owner.as_ref()),
+            "external": find(Some(&Participant::External)),
         },
         "participants": participants,
     })))

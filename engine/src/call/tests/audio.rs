@@ -136,8 +136,15 @@ fn each_agent_speaks_on_a_leg_of_their_own_through_transfers_and_conferences() {
     // A blind transfer: alice's leg goes with her; bob answers on a leg of his own.
     let mut c = connected();
     assert_eq!(both(&c), [customer.clone(), p("alice")]);
-    c.blind_transfer(t(10), &"alice".into(), agent("bob"), ids(&["bob"]), OFFER)
-        .unwrap();
+    c.blind_transfer(
+        t(10),
+        &"alice".into(),
+        agent("bob"),
+        ids(&["bob"]),
+        OFFER,
+        false,
+    )
+    .unwrap();
     assert_eq!(
         both(&c),
         [Participant::Customer],

@@ -181,6 +181,7 @@ fn the_data_travels_with_a_transfer() {
         Target::Agent { id: "bob".into() },
         ids(&["bob"]),
         OFFER,
+        false,
     )
     .unwrap();
     c.accept(t(5), &"bob".into()).unwrap();
@@ -201,7 +202,7 @@ fn the_data_travels_with_a_transfer() {
 fn the_sender_of_an_attended_transfer_files_the_data_in_its_wrap_up() {
     let mut c = connected();
     let alice: AgentId = "alice".into();
-    c.start_consult(t(3), &alice, agent("bob"), Some("bob".into()), OFFER)
+    c.start_consult(t(3), &alice, agent("bob"), Some("bob".into()), OFFER, false)
         .unwrap();
     c.accept(t(4), &"bob".into()).unwrap();
     c.complete_consult(t(5), &alice).unwrap();

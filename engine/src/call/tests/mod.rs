@@ -282,6 +282,7 @@ fn consulting() -> Call {
         agent("bob"),
         Some("bob".into()),
         OFFER,
+        false,
     )
     .unwrap();
     c
@@ -321,6 +322,7 @@ fn old_snapshots_without_the_new_fields_still_load() {
 
 mod audio;
 mod data;
+mod external;
 mod step_away;
 mod transfers;
 mod work;

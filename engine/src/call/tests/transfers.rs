@@ -19,6 +19,7 @@ fn blind_transfer_to_a_queue_enqueues_it_and_the_sender_wraps_up() {
             Target::Queue { id: "sales".into() },
             vec![],
             OFFER,
+            false,
         )
         .unwrap();
     assert_eq!(
@@ -51,8 +52,15 @@ fn blind_transfer_to_a_queue_enqueues_it_and_the_sender_wraps_up() {
 #[test]
 fn the_sender_takes_a_ringing_blind_transfer_back() {
     let mut c = connected();
-    c.blind_transfer(t(10), &"alice".into(), agent("bob"), ids(&["bob"]), OFFER)
-        .unwrap();
+    c.blind_transfer(
+        t(10),
+        &"alice".into(),
+        agent("bob"),
+        ids(&["bob"]),
+        OFFER,
+        false,
+    )
+    .unwrap();
     assert_eq!(c.offered(), ids(&["bob"]));
     assert_eq!(
         c.take_back(t(12), &"carol".into()),
@@ -83,8 +91,15 @@ fn the_sender_takes_a_ringing_blind_transfer_back() {
 #[test]
 fn an_unanswered_blind_transfer_does_not_return_to_the_sender() {
     let mut c = connected();
-    c.blind_transfer(t(10), &"alice".into(), agent("bob"), ids(&["bob"]), OFFER)
-        .unwrap();
+    c.blind_transfer(
+        t(10),
+        &"alice".into(),
+        agent("bob"),
+        ids(&["bob"]),
+        OFFER,
+        false,
+    )
+    .unwrap();
     let fx = c.handle_timeout(t(28));
     assert_eq!(
         (fx.missed, fx.enqueue),
@@ -107,7 +122,7 @@ fn a_group_transfer_redials_until_its_members_are_exhausted() {
     let group = Target::Group {
         id: "billing".into(),
     };
-    c.blind_transfer(t(10), &"alice".into(), group, ids(&["bob"]), OFFER)
+    c.blind_transfer(t(10), &"alice".into(), group, ids(&["bob"]), OFFER, false)
         .unwrap();
     let fx = c
         .decline(t(11), &"bob".into(), Duration::from_secs(7))
@@ -133,14 +148,14 @@ fn blind_transfer_to_a_number_hands_the_call_out() {
         number: "12ab".into(),
     };
     assert_eq!(
-        c.blind_transfer(t(5), &"alice".into(), bad, vec![], OFFER),
+        c.blind_transfer(t(5), &"alice".into(), bad, vec![], OFFER, false),
         Err(Error::InvalidNumber("12ab".into()))
     );
     let out = Target::Number {
         number: "+3225551234".into(),
     };
     let fx = c
-        .blind_transfer(t(5), &"alice".into(), out, vec![], OFFER)
+        .blind_transfer(t(5), &"alice".into(), out, vec![], OFFER, false)
         .unwrap();
     assert_eq!(fx.wrap_up, ids(&["alice"]));
     assert_eq!(
@@ -155,11 +170,11 @@ fn transfers_are_refused_to_oneself_and_to_nobody() {
     let mut c = connected();
     let a: AgentId = "alice".into();
     assert_eq!(
-        c.blind_transfer(t(5), &a, agent("alice"), ids(&["alice"]), OFFER),
+        c.blind_transfer(t(5), &a, agent("alice"), ids(&["alice"]), OFFER, false),
         Err(Error::TransferToSelf("c1".into()))
     );
     assert_eq!(
-        c.blind_transfer(t(5), &a, agent("bob"), vec![], OFFER),
+        c.blind_transfer(t(5), &a, agent("bob"), vec![], OFFER, false),
         Err(Error::TargetUnavailable("c1".into()))
     );
     assert_eq!(
@@ -263,7 +278,7 @@ fn a_conference_refuses_hold_mask_dtmf_and_transfer() {
     );
     let q = Target::Queue { id: "sales".into() };
     assert_eq!(
-        c.blind_transfer(t(15), &a, q, vec![], OFFER),
+        c.blind_transfer(t(15), &a, q, vec![], OFFER, false),
         Err(Error::ConferenceNoTransfer("c1".into()))
     );
 }
@@ -321,7 +336,7 @@ fn a_consult_to_a_number_is_up_at_once_and_completes_out() {
     let n = Target::Number {
         number: "+3225550000".into(),
     };
-    c.start_consult(t(5), &"alice".into(), n, None, OFFER)
+    c.start_consult(t(5), &"alice".into(), n, None, OFFER, false)
         .unwrap();
     assert!(c.consult().unwrap().answered);
     let fx = c.complete_consult(t(9), &"alice".into()).unwrap();
@@ -348,6 +363,7 @@ fn an_agent_reads_a_call_it_had_not_one_it_was_only_offered() {
         Target::Agent { id: carol.clone() },
         Some(carol.clone()),
         OFFER,
+        false,
     )
     .unwrap();
     assert!(c.readable_by(&carol));
@@ -360,6 +376,7 @@ fn an_agent_reads_a_call_it_had_not_one_it_was_only_offered() {
         Target::Agent { id: dave.clone() },
         vec![dave.clone()],
         OFFER,
+        false,
     )
     .unwrap();
     assert!(c.readable_by(&dave));
@@ -375,8 +392,15 @@ fn a_transfer_through_a_queue_makes_the_call_that_queues_and_the_sender_keeps_it
     let queue = || Target::Queue { id: "sales".into() };
     // Attended: bob, from sales, answers alice's consult and takes the call over.
     let mut c = connected();
-    c.start_consult(t(3), &"alice".into(), queue(), Some("bob".into()), OFFER)
-        .unwrap();
+    c.start_consult(
+        t(3),
+        &"alice".into(),
+        queue(),
+        Some("bob".into()),
+        OFFER,
+        false,
+    )
+    .unwrap();
     c.accept(t(4), &"bob".into()).unwrap();
     let fx = c.complete_consult(t(5), &"alice".into()).unwrap();
     assert_eq!(
@@ -389,7 +413,7 @@ fn a_transfer_through_a_queue_makes_the_call_that_queues_and_the_sender_keeps_it
     // Blind: the call waits in sales; alice's wrap-up is still support's.
     let mut c = connected();
     let fx = c
-        .blind_transfer(t(3), &"alice".into(), queue(), vec![], OFFER)
+        .blind_transfer(t(3), &"alice".into(), queue(), vec![], OFFER, false)
         .unwrap();
     assert_eq!(fx.wrap_up_in, Some("support".into()));
     assert_eq!(fx.enqueue, Some("sales".into()));
