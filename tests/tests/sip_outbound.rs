@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use tests::sipp::{free_port, present as sipp_present};
+use tests::sipp::{callee, free_port, present as sipp_present};
 use tests::{eventually, start_server, Database, Server};
 
 const T: Duration = Duration::from_secs(15);
@@ -51,159 +51,6 @@ number = "+3225550100"
 queue = "sales"
 "#
     )
-}
-
-/// Our INVITE, checked: to the dialled number, from the queue's caller id (sipp fails the
-/// call when a check does not match).
-const INVITE: &str = r#"
-  <recv request="INVITE">
-    <action>
-      <ereg regexp="sip:CUSTOMER@" search_in="msg" check_it="true" assign_to="ruri"/>
-      <ereg regexp="sip:CALLER_ID@" search_in="hdr" header="From:" check_it="true" assign_to="from_ok"/>
-      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="their_from"/>
-      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="our_to"/>
-      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="their_contact"/>
-      MORE_CHECKS
-    </action>
-  </recv>
-  <Reference variables="ruri,from_ok,their_from,our_to,their_contact"/>
-"#;
-
-/// A response to the INVITE (`[last_*]` are the INVITE's while nothing else came since).
-fn respond(status: &str) -> String {
-    format!(
-        r#"
-  <send>
-    <![CDATA[
-      SIP/2.0 {status}
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Length: 0
-    ]]>
-  </send>
-"#
-    )
-}
-
-fn scenario(body: &str) -> String {
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"carrier\">{INVITE}{body}</scenario>\n"
-    );
-    xml.replace("MORE_CHECKS", "<!--NAT-->")
-        .replace("CUSTOMER", &CUSTOMER.replace('+', "\\+"))
-        .replace("CALLER_ID", &CALLER_ID.replace('+', "\\+"))
-}
-
-/// The carrier rings (180), then gives `status` as the final answer; the stack ACKs it.
-fn refused(status: &str) -> String {
-    scenario(&format!(
-        "{}{}  <recv request=\"ACK\"/>\n",
-        respond("180 Ringing"),
-        respond(status)
-    ))
-}
-
-/// The carrier rings and nobody answers: our CANCEL comes after the queue's ring time.
-fn unanswered() -> String {
-    scenario(&format!(
-        r#"{}
-  <recv request="CANCEL" timeout="10000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-  <send>
-    <![CDATA[
-      SIP/2.0 487 Request Terminated
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      CSeq: [last_cseq_number] INVITE
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv request="ACK"/>
-"#,
-        respond("180 Ringing")
-    ))
-}
-
-/// The customer answers (PCMU), says `tone.ulaw` and then hangs up itself (`customer_bye`)
-/// or waits for ours.
-fn answered(customer_bye: bool) -> String {
-    let end = if customer_bye {
-        r#"
-  <pause milliseconds="2500"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE [$their_contact] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: [$our_to];tag=[pid]SIPpTag01[call_number]
-      To: [$their_from]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>
-"#
-    } else {
-        r#"
-  <recv request="BYE" timeout="15000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-"#
-    };
-    scenario(&format!(
-        r#"{}
-  <send retrans="500">
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=carrier 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-    ]]>
-  </send>
-  <recv request="ACK"/>
-  <nop><action><exec rtp_stream="tone.ulaw,-1,0"/></action></nop>
-{end}"#,
-        respond("180 Ringing")
-    ))
 }
 
 /// sipp as the called party on `carrier`, for one call.
@@ -278,9 +125,21 @@ async fn an_outbound_call_that_is_busy_refused_or_unanswered_ends_with_that_resu
         .put("/api/v1/agents/alice/status", &alice, ready)
         .await?;
     for (xml, result, ended_by) in [
-        (refused("486 Busy Here"), "busy", "customer"),
-        (refused("503 Service Unavailable"), "failed", "system"),
-        (unanswered(), "not_answered", "customer"),
+        (
+            callee::refused(CUSTOMER, CALLER_ID, "486 Busy Here"),
+            "busy",
+            "customer",
+        ),
+        (
+            callee::refused(CUSTOMER, CALLER_ID, "503 Service Unavailable"),
+            "failed",
+            "system",
+        ),
+        (
+            callee::unanswered(CUSTOMER, CALLER_ID),
+            "not_answered",
+            "customer",
+        ),
     ] {
         let sipp = carrier(carrier_port, checked(xml));
         let call = server
@@ -336,7 +195,7 @@ async fn an_answered_outbound_call_connects_both_ways_and_either_hang_up_is_a_by
         .await?;
 
     // An agent's dial; the customer answers, talks, and hangs up.
-    let sipp = carrier(carrier_port, answered(true));
+    let sipp = carrier(carrier_port, callee::answered(CUSTOMER, CALLER_ID, true));
     let call = server
         .post(
             "/api/v1/calls/outbound",
@@ -401,7 +260,7 @@ async fn an_answered_outbound_call_connects_both_ways_and_either_hang_up_is_a_by
 
     // A callback: alice answers her own phone first, then the customer is dialled; the
     // customer answers, and alice's hang-up is the customer's BYE.
-    let sipp = carrier(carrier_port, answered(false));
+    let sipp = carrier(carrier_port, callee::answered(CUSTOMER, CALLER_ID, false));
     let cb = server
         .post(
             "/api/v1/callbacks",
@@ -436,62 +295,6 @@ async fn an_answered_outbound_call_connects_both_ways_and_either_hang_up_is_a_by
     Ok(())
 }
 
-/// A challenge (401) for the first request, then the same request again with digest
-/// credentials sipp checks (a wrong or missing answer fails the scenario).
-fn challenged(method: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="challenge">
-  <recv request="{method}"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 401 Unauthorized
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      WWW-Authenticate: Digest realm="carrier.example", nonce="a1b2c3d4e5f6", algorithm=MD5
-      Content-Length: 0
-    ]]>
-  </send>
-  {ack}
-  <recv request="{method}">
-    <action>
-      <verifyauth assign_to="authvalid" username="switchyard" password="s3cret"/>
-    </action>
-  </recv>
-  <nop hide="true" test="authvalid" next="good"/>
-  <recv request="NEVER" timeout="100"/>
-  <label id="good"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 {final}
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port]>;expires=120
-      Content-Length: 0
-    ]]>
-  </send>
-  {ack}
-</scenario>
-"#,
-        ack = if method == "INVITE" {
-            r#"<recv request="ACK"/>"#
-        } else {
-            ""
-        },
-        final = if method == "INVITE" {
-            "486 Busy Here"
-        } else {
-            "200 OK"
-        }
-    )
-}
-
 #[tokio::test]
 async fn a_trunk_with_credentials_answers_the_challenge_and_keeps_a_registration(
 ) -> anyhow::Result<()> {
@@ -500,7 +303,7 @@ async fn a_trunk_with_credentials_answers_the_challenge_and_keeps_a_registration
     }
     let (port, carrier_port) = (free_port(), free_port());
     // The carrier is listening before the program starts: the REGISTER comes at once.
-    let registrar = carrier(carrier_port, challenged("REGISTER"));
+    let registrar = carrier(carrier_port, callee::challenged("REGISTER"));
     let config = config(port, carrier_port).replace(
         "outbound = \"",
         "username = \"switchyard\"\npassword = \"s3cret\"\nregister = true\noutbound = \"",
@@ -512,7 +315,7 @@ async fn a_trunk_with_credentials_answers_the_challenge_and_keeps_a_registration
         "the REGISTER answered the challenge with the trunk's credentials"
     );
     // An agent's dial: challenged too, answered, and then busy.
-    let sipp = carrier(carrier_port, challenged("INVITE"));
+    let sipp = carrier(carrier_port, callee::challenged("INVITE"));
     let root = server.login("root", "pw-r").await?;
     let alice = server.login("alice", "pw-a").await?;
     server

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use tests::sipp::{free_port, present as sipp_present};
+use tests::sipp::{caller, free_port, present as sipp_present};
 use tests::{eventually, start_server, Database, Server};
 
 const T: Duration = Duration::from_secs(15);
@@ -45,143 +45,6 @@ number = "{DID}"
 queue = "support"
 "#
     )
-}
-
-/// The caller's INVITE, with a G.711 offer.
-const INVITE: &str = r#"
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=sipp 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 8
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:8 PCMA/8000
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-"#;
-
-/// The ACK of a final response (`[last_Via:]`: the INVITE's branch, as a non-2xx ACK needs).
-const ACK: &str = r#"
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-"#;
-
-fn scenario(body: &str) -> String {
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"trunk\">{INVITE}{body}</scenario>\n"
-    );
-    xml.replace("CALLER", CALLER)
-}
-
-fn refused(code: u16) -> String {
-    scenario(&format!("  <recv response=\"{code}\"/>\n{ACK}"))
-}
-
-fn cancelled() -> String {
-    scenario(&format!(
-        r#"
-  <recv response="183"/>
-  <pause milliseconds="1500"/>
-  <send>
-    <![CDATA[
-      CANCEL sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 CANCEL
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>
-  <recv response="487"/>
-{ACK}"#
-    ))
-}
-
-/// Answered by the agent; then the caller talks (`tone.ulaw`, raw PCMU, for `talk_ms`) and
-/// hangs up (`caller_bye`), or waits for the agent's BYE.
-fn answered(caller_bye: bool, talk_ms: u32) -> String {
-    let end = if caller_bye {
-        r#"
-  <nop><action><exec rtp_stream="tone.ulaw,-1,0"/></action></nop>
-  <pause milliseconds="TALK_MS"/>
-  <nop><action><exec rtp_stream="pause"/></action></nop>
-  <send retrans="500">
-    <![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>
-"#
-    } else {
-        r#"
-  <recv request="BYE" timeout="15000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-"#
-    };
-    scenario(&format!(
-        r#"
-  <recv response="183"/>
-  <recv response="200" timeout="15000"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-{end}"#
-    ))
-    .replace("TALK_MS", &talk_ms.to_string())
 }
 
 /// Runs one sipp call from `from_ip` to the trunk port with `xml`; its exit status says
@@ -251,24 +114,37 @@ async fn the_trunk_refuses_strangers_and_unrouted_numbers_and_a_cancel_abandons_
 
     // Not a trunk's address: 403, and no call.
     assert!(
-        sipp(port, "127.0.0.2", DID, refused(403)).await?,
+        sipp(port, "127.0.0.2", DID, caller::refused(CALLER, 403)).await?,
         "403 expected"
     );
     // A trunk, but a number no route has: 404, and no call.
     assert!(
-        sipp(port, "127.0.0.1", "+3225559999", refused(404)).await?,
+        sipp(
+            port,
+            "127.0.0.1",
+            "+3225559999",
+            caller::refused(CALLER, 404)
+        )
+        .await?,
         "404 expected"
     );
     assert!(calls(&server, &root).await?.is_empty());
     // Over TCP too; a stranger's TCP connection is closed before a byte is read.
-    let tcp = sipp_over(port, "127.0.0.1", "+3225559999", refused(404), "t1").await?;
+    let tcp = sipp_over(
+        port,
+        "127.0.0.1",
+        "+3225559999",
+        caller::refused(CALLER, 404),
+        "t1",
+    )
+    .await?;
     assert!(tcp, "404 over TCP expected");
-    let stranger = sipp_over(port, "127.0.0.2", DID, refused(403), "t1").await?;
+    let stranger = sipp_over(port, "127.0.0.2", DID, caller::refused(CALLER, 403), "t1").await?;
     assert!(!stranger, "a stranger's TCP connection was served");
     assert!(calls(&server, &root).await?.is_empty());
 
     // Routed: a call waits in support, from the caller's number; the CANCEL abandons it.
-    let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, cancelled()));
+    let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, caller::cancelled(CALLER)));
     let waiting = eventually("the trunk call in support", T, || async {
         let c = calls(&server, &root).await.ok()?;
         c.into_iter().find(|c| c["state"] == "waiting")
@@ -302,7 +178,12 @@ async fn the_agents_answer_is_the_200_and_each_sides_hang_up_is_the_others_bye(
         .await?;
 
     for caller_bye in [true, false] {
-        let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, answered(caller_bye, 500)));
+        let caller = tokio::spawn(sipp(
+            port,
+            "127.0.0.1",
+            DID,
+            caller::answered(CALLER, caller_bye, 500),
+        ));
         let offer = events
             .next_matching(T, |e| e["type"] == "call.offered" && e["agent"] == "alice")
             .await?;
@@ -434,7 +315,13 @@ async fn garbage_from_a_trunk_never_takes_the_server_down_nor_leaves_a_call() ->
     // Still up: the API answers, a real peer is still served, and nothing was created.
     server.get("/api/v1/health", &root).await?;
     assert!(
-        sipp(port, "127.0.0.1", "+3225559999", refused(404)).await?,
+        sipp(
+            port,
+            "127.0.0.1",
+            "+3225559999",
+            caller::refused(CALLER, 404)
+        )
+        .await?,
         "after {sent} bad datagrams a real INVITE is still answered"
     );
     assert_eq!(
@@ -459,7 +346,12 @@ async fn a_trunk_caller_hears_hold_music_then_talks_with_the_agent_both_ways() -
     let root = server.login("root", "pw-r").await?;
     let alice = server.login("alice", "pw-a").await?;
     let mut events = server.events(&alice).await?;
-    let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, answered(true, 4_000)));
+    let caller = tokio::spawn(sipp(
+        port,
+        "127.0.0.1",
+        DID,
+        caller::answered(CALLER, true, 4_000),
+    ));
     // Waiting (nobody ready): the caller's leg carries the hold music as early media.
     let id = eventually("the trunk call", T, || async {
         let c = calls(&server, &root).await.ok()?;
@@ -554,7 +446,7 @@ async fn a_trunk_callers_words_reach_the_supervisor_through_the_real_model() -> 
     server
         .put("/api/v1/agents/alice/status", &alice, ready)
         .await?;
-    let xml = answered(true, talk_ms);
+    let xml = caller::answered(CALLER, true, talk_ms);
     let caller = tokio::spawn(run_sipp(port, "127.0.0.1", DID, xml, "u1", ulaw));
     let offer = events
         .next_matching(T, |e| e["type"] == "call.offered" && e["agent"] == "alice")

@@ -645,6 +645,7 @@ pub fn call_json(call: &Call) -> Value {
         "transfer": call.transfer(),
         "consult": call.consult(),
         "conference": call.conference(),
+        "bridged_to": call.bridged_to(),
         "kind": call.kind(),
         "related": call.related(),
         "who": call.who(),

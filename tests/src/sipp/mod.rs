@@ -3,6 +3,9 @@
 //! that the trunk's `outbound` address names). Its exit status says whether every message
 //! the scenario expects came.
 
+pub mod callee;
+pub mod caller;
+
 use anyhow::Result;
 use std::process::Stdio;
 

@@ -1,0 +1,147 @@
+//! Scenarios for sipp as the carrier's caller: an INVITE from `caller` (its From user) with a
+//! G.711 offer to the number sipp is given (`-s`), then what follows.
+
+/// The caller's INVITE, with a G.711 offer.
+const INVITE: &str = r#"
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=sipp 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 8
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:8 PCMA/8000
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+"#;
+
+/// The ACK of a final response (`[last_Via:]`: the INVITE's branch, as a non-2xx ACK needs).
+const ACK: &str = r#"
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"#;
+
+fn scenario(caller: &str, body: &str) -> String {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"trunk\">{INVITE}{body}</scenario>\n"
+    );
+    xml.replace("CALLER", caller)
+}
+
+/// Refused with `code`: the caller ACKs.
+pub fn refused(caller: &str, code: u16) -> String {
+    scenario(caller, &format!("  <recv response=\"{code}\"/>\n{ACK}"))
+}
+
+/// Rings (183), then the caller CANCELs: 200 and 487 come back.
+pub fn cancelled(caller: &str) -> String {
+    scenario(
+        caller,
+        &format!(
+            r#"
+  <recv response="183"/>
+  <pause milliseconds="1500"/>
+  <send>
+    <![CDATA[
+      CANCEL sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 CANCEL
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+  <recv response="487"/>
+{ACK}"#
+        ),
+    )
+}
+
+/// Answered by the agent; then the caller talks (`tone.ulaw`, raw PCMU, for `talk_ms`) and
+/// hangs up (`caller_bye`), or waits for the agent's BYE.
+pub fn answered(caller: &str, caller_bye: bool, talk_ms: u32) -> String {
+    let end = if caller_bye {
+        r#"
+  <nop><action><exec rtp_stream="tone.ulaw,-1,0"/></action></nop>
+  <pause milliseconds="TALK_MS"/>
+  <nop><action><exec rtp_stream="pause"/></action></nop>
+  <send retrans="500">
+    <![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+"#
+    } else {
+        r#"
+  <recv request="BYE" timeout="15000"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+"#
+    };
+    scenario(
+        caller,
+        &format!(
+            r#"
+  <recv response="183"/>
+  <recv response="200" timeout="15000"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+{end}"#
+        ),
+    )
+    .replace("TALK_MS", &talk_ms.to_string())
+}
