@@ -450,6 +450,14 @@ impl Switchyard {
         .await?
     }
 
+    /// A trunk party holds us, or resumes (its re-INVITE's direction): nothing goes to it
+    /// while it holds, and its silence is no sign of a dead call.
+    pub fn plain_held(&self, call: &str, who: engine::call::Participant, held: bool) {
+        if let Some(m) = self.ctx.media.get(&engine::CallId::from(call)) {
+            let _ = m.cast(MediaMsg::PlainHeld { who, held });
+        }
+    }
+
     /// Each leg's counters for a call with media (empty without).
     pub async fn media_stats(
         &self,

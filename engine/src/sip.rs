@@ -164,6 +164,48 @@ pub fn answer_codec(offered: &[u8], speak: &[G711]) -> Option<G711> {
     })
 }
 
+/// A media stream's direction in SDP (RFC 3264 §5.1), from the side that wrote it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Direction {
+    /// Both ways (the default when the SDP says nothing).
+    #[default]
+    SendRecv,
+    /// It sends, and does not want to receive (it holds the other side).
+    SendOnly,
+    /// It receives only.
+    RecvOnly,
+    /// Neither way (it holds the other side and sends nothing either).
+    Inactive,
+}
+
+impl Direction {
+    /// Its SDP attribute name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+
+    /// The direction an answer to an offer with this one takes (the mirror image).
+    pub fn answer(self) -> Direction {
+        match self {
+            Direction::SendRecv => Direction::SendRecv,
+            Direction::SendOnly => Direction::RecvOnly,
+            Direction::RecvOnly => Direction::SendOnly,
+            Direction::Inactive => Direction::Inactive,
+        }
+    }
+
+    /// Whether the party who offered it holds us: it wants nothing from us, and may send
+    /// nothing either, so its silence is no sign of a dead call.
+    pub fn holds(self) -> bool {
+        matches!(self, Direction::SendOnly | Direction::Inactive)
+    }
+}
+
 /// The ports a new RTP leg tries, in order, within the configured range `first..=last`:
 /// the even ones (RTP's convention, the odd one above is RTCP's), starting at the one `seed`
 /// picks (so that legs spread over the range instead of all probing from its start) and
@@ -324,5 +366,23 @@ mod tests {
         assert_eq!(rtp_ports(40_010, 40_000, 3).count(), 0, "empty");
         assert_eq!(rtp_ports(65_534, 65_535, 9).collect::<Vec<_>>(), [65_534]);
         assert_eq!(rtp_ports(0, 65_535, 1).count(), 32_768);
+    }
+
+    #[test]
+    fn a_hold_offer_is_answered_with_its_mirror_and_means_the_party_holds_us() {
+        use Direction::*;
+        for (offer, answer, holds) in [
+            (SendRecv, SendRecv, false),
+            (SendOnly, RecvOnly, true),
+            (Inactive, Inactive, true),
+            (RecvOnly, SendOnly, false),
+        ] {
+            assert_eq!(
+                (offer.answer(), offer.holds()),
+                (answer, holds),
+                "{offer:?}"
+            );
+        }
+        assert_eq!(Direction::default().as_str(), "sendrecv");
     }
 }

@@ -205,15 +205,15 @@ async fn a_consult_to_a_number_rings_answers_and_completes_into_a_bridge() -> an
         .until(&id, "the call to end", |c| c["state"] == "ended")
         .await;
     assert_eq!(
-        (
-            call["result"].as_str(),
-            call["ended_by"]["party"].as_str()
-        ),
+        (call["result"].as_str(), call["ended_by"]["party"].as_str()),
         (Some("answered"), Some("customer")),
         "{call}"
     );
     let a = desk.server.get("/api/v1/agents/alice", &desk.alice).await?;
-    assert_eq!(a["status"], "after_service", "alice wrapped up at the completion");
+    assert_eq!(
+        a["status"], "after_service",
+        "alice wrapped up at the completion"
+    );
     Ok(())
 }
 
@@ -320,10 +320,7 @@ async fn a_busy_number_ends_the_consult_and_a_blind_transfer_bridges_the_custome
         .until(&id, "the call to end", |c| c["state"] == "ended")
         .await;
     assert_eq!(
-        (
-            call["result"].as_str(),
-            call["ended_by"]["party"].as_str()
-        ),
+        (call["result"].as_str(), call["ended_by"]["party"].as_str()),
         (Some("answered"), Some("external")),
         "{call}"
     );

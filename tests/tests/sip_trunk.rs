@@ -219,6 +219,59 @@ async fn the_agents_answer_is_the_200_and_each_sides_hang_up_is_the_others_bye(
     Ok(())
 }
 
+#[tokio::test]
+async fn a_caller_who_holds_us_is_answered_in_kind_and_its_silence_does_not_end_the_call(
+) -> anyhow::Result<()> {
+    if !sipp_present() {
+        return Ok(());
+    }
+    let port = free_port();
+    // A silent customer is gone after 2 s; the caller holds us for 4.
+    let config = config(port) + "\n[media]\ncustomer_silence_secs = 2\n";
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config))?;
+    let root = server.login("root", "pw-r").await?;
+    let alice = server.login("alice", "pw-a").await?;
+    let mut events = server.events(&alice).await?;
+    server
+        .put(
+            "/api/v1/agents/alice/status",
+            &alice,
+            json!({"status": "ready"}),
+        )
+        .await?;
+    let xml = caller::holds_then_resumes(CALLER, 4_000);
+    let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, xml));
+    let offer = events
+        .next_matching(T, |e| e["type"] == "call.offered" && e["agent"] == "alice")
+        .await?;
+    let id = offer["call_id"].as_str().unwrap().to_owned();
+    server
+        .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
+        .await?;
+    assert!(
+        caller.await??,
+        "the caller's hold, resume and hang-up (answers recvonly, then sendrecv)"
+    );
+    let ended = ended(&server, &root, &id).await;
+    let steps: Vec<&str> = ended["journey"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert!(!steps.contains(&"customer_media_lost"), "{steps:?}");
+    assert_eq!(
+        (
+            ended["result"].as_str(),
+            ended["ended_by"]["party"].as_str()
+        ),
+        (Some("answered"), Some("customer")),
+        "{ended}"
+    );
+    Ok(())
+}
+
 /// A valid INVITE from `from`, with `sdp` as its body.
 fn raw_invite(port: u16, from: std::net::SocketAddr, n: usize, sdp: &[u8]) -> Vec<u8> {
     let mut m = format!(

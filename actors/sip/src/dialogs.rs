@@ -29,8 +29,8 @@ use tokio::task::JoinHandle;
 struct Leg {
     dialog: InviteDialog,
     id: DialogId,
-    /// The SDP answer, sent with the 200 OK and with each re-INVITE's.
-    answer: Vec<u8>,
+    /// Our SDP, sent with the 183 and the 200 OK, answering each re-INVITE.
+    sdp: sdp::Ours,
     answered: bool,
 }
 
@@ -226,7 +226,7 @@ impl Inbound {
         let leg = Leg {
             dialog: dialog.clone(),
             id: id.clone(),
-            answer: sdp::answer(self.local.advertised(rtp), codec, session),
+            sdp: sdp::Ours::answer(self.local.advertised(rtp), codec, session),
             answered: false,
         };
         {
@@ -249,7 +249,9 @@ impl Inbound {
         let leg = self.legs().by_call.get(call).cloned()?;
         if !leg.answered {
             let sdp = Header::ContentType("application/sdp".into());
-            leg.dialog.ringing(Some(vec![sdp]), Some(leg.answer)).ok()?;
+            leg.dialog
+                .ringing(Some(vec![sdp]), Some(leg.sdp.bytes()))
+                .ok()?;
         }
         Some(())
     }
@@ -281,7 +283,7 @@ impl Inbound {
                 l.answered = true;
             }
             let sdp = Header::ContentType("application/sdp".into());
-            if let Err(e) = leg.dialog.accept(Some(vec![sdp]), Some(leg.answer.clone())) {
+            if let Err(e) = leg.dialog.accept(Some(vec![sdp]), Some(leg.sdp.bytes())) {
                 tracing::warn!(call = %id, error = %e, "could not answer the trunk call");
             }
         }
@@ -305,14 +307,25 @@ impl Inbound {
                         let _ = self.yard.hangup(call.as_str(), Party::Customer).await;
                     }
                 }
-                DialogState::Updated(id, _req, handle) => {
-                    // A re-INVITE (hold, resume, refresh): the same answer.
+                DialogState::Updated(id, req, handle) => {
+                    // A re-INVITE (hold, resume, refresh): answered in its direction; while
+                    // the caller holds us its leg hears nothing and may fall silent.
                     let answer = {
-                        let legs = self.legs();
-                        let call = legs.by_dialog.get(&id);
-                        call.and_then(|c| legs.by_call.get(c))
-                            .map(|l| l.answer.clone())
+                        let mut legs = self.legs();
+                        let call = legs.by_dialog.get(&id).cloned();
+                        call.and_then(|c| {
+                            let leg = legs.by_call.get_mut(&c)?;
+                            Some((c, leg.sdp.reanswer(req.body())))
+                        })
                     };
+                    if let Some((call, _)) = &answer {
+                        if !req.body().is_empty() {
+                            let held = sdp::direction(req.body()).holds();
+                            self.yard
+                                .plain_held(call.as_str(), Participant::Customer, held);
+                        }
+                    }
+                    let answer = answer.map(|(_, a)| a);
                     let sdp = Header::ContentType("application/sdp".into());
                     let _ = match answer {
                         Some(a) => {

@@ -197,14 +197,15 @@ impl Dialer {
                 return self.over(id, role, Unreached::Failed).await;
             }
         };
-        let offer = sdp::offer(self.local.advertised(rtp), sdp::session_id(id.as_str()));
+        let ours = sdp::Ours::offer(self.local.advertised(rtp), sdp::session_id(id.as_str()));
+        let offer = ours.bytes();
         let to = self.trunk.to;
         let opt = InviteOption {
             caller: uri(&caller, self.local.sip),
             callee: uri(&number, to),
             destination: Some(SipAddr::from(to)),
             content_type: Some("application/sdp".into()),
-            offer: Some(offer.clone()),
+            offer: Some(offer),
             contact: self.local.contact.clone(),
             credential: credential(&self.trunk),
             ..Default::default()
@@ -222,7 +223,7 @@ impl Dialer {
             id,
             role,
             dialog,
-            offer,
+            ours,
             answered: None,
             early_media: false,
         };
@@ -292,11 +293,16 @@ impl Dialer {
                         let _ = self.yard.hangup(id, p.role.party()).await;
                         return Ok(());
                     }
-                    DialogState::Updated(_, _, handle) => {
-                        // A re-INVITE (hold, a session refresh): our offer stands.
+                    DialogState::Updated(_, req, handle) => {
+                        // A re-INVITE (hold, resume, a refresh): answered in its direction.
+                        let answer = p.ours.reanswer(req.body());
+                        if !req.body().is_empty() {
+                            let held = sdp::direction(req.body()).holds();
+                            self.yard.plain_held(id, p.role.participant(), held);
+                        }
                         let sdp = Header::ContentType("application/sdp".into());
                         let _ = handle
-                            .respond(StatusCode::OK, Some(vec![sdp]), Some(p.offer.clone()))
+                            .respond(StatusCode::OK, Some(vec![sdp]), Some(answer))
                             .await;
                     }
                     _ => {}
@@ -362,8 +368,8 @@ struct Placed<'a> {
     id: &'a CallId,
     role: &'a Role,
     dialog: InviteDialog,
-    /// Our SDP, for re-INVITEs too.
-    offer: Vec<u8>,
+    /// Our SDP: the offer, then the answers to re-INVITEs.
+    ours: sdp::Ours,
     /// The confirmed dialog, once the party answered.
     answered: Option<DialogId>,
     early_media: bool,

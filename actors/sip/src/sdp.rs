@@ -1,7 +1,7 @@
 //! The little of SDP the trunk side reads and writes: the audio payload types an offer
 //! lists, an answer with one G.711 codec, and our offer of both.
 
-use engine::sip::G711;
+use engine::sip::{answer_codec, Direction, G711};
 use std::net::SocketAddr;
 
 /// The payload types of the offer's first `m=audio` line, in the caller's order; empty when
@@ -28,14 +28,110 @@ pub(crate) fn audio_payload_types(body: &[u8]) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// An answer with `codec`, the leg's RTP at `rtp`, 20 ms packets both ways.
-pub(crate) fn answer(rtp: SocketAddr, codec: G711, session: u64) -> Vec<u8> {
-    describe(rtp, &[codec], session)
+/// The direction an SDP asks for (RFC 3264 §5.1): its audio stream's attribute, else the
+/// session's, else `sendrecv`.
+pub(crate) fn direction(body: &[u8]) -> Direction {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Direction::SendRecv;
+    };
+    let (mut session, mut audio, mut in_audio) = (None, None, false);
+    for line in text.lines().map(str::trim_end).take(256) {
+        if let Some(m) = line.strip_prefix("m=") {
+            if audio.is_some() || in_audio {
+                break;
+            }
+            in_audio = m.starts_with("audio ");
+            continue;
+        }
+        let dir = match line {
+            "a=sendrecv" => Direction::SendRecv,
+            "a=sendonly" => Direction::SendOnly,
+            "a=recvonly" => Direction::RecvOnly,
+            "a=inactive" => Direction::Inactive,
+            _ => continue,
+        };
+        if in_audio {
+            audio = Some(dir);
+        } else {
+            session = Some(dir);
+        }
+    }
+    audio.or(session).unwrap_or_default()
 }
 
-/// Our offer for an outbound call: the leg's RTP at `rtp`, PCMU then PCMA.
-pub(crate) fn offer(rtp: SocketAddr, session: u64) -> Vec<u8> {
-    describe(rtp, &[G711::Pcmu, G711::Pcma], session)
+/// Our side of a trunk leg's SDP: its address, codecs, session id and version, direction.
+#[derive(Clone, Debug)]
+pub(crate) struct Ours {
+    rtp: SocketAddr,
+    codecs: Vec<G711>,
+    session: u64,
+    version: u32,
+    direction: Direction,
+}
+
+impl Ours {
+    /// An answer with `codec`, the leg's RTP at `rtp`, 20 ms packets both ways.
+    pub(crate) fn answer(rtp: SocketAddr, codec: G711, session: u64) -> Ours {
+        Ours {
+            rtp,
+            codecs: vec![codec],
+            session,
+            version: 1,
+            direction: Direction::SendRecv,
+        }
+    }
+
+    /// Our offer for a call we place: the leg's RTP at `rtp`, PCMU then PCMA.
+    pub(crate) fn offer(rtp: SocketAddr, session: u64) -> Ours {
+        Ours {
+            codecs: vec![G711::Pcmu, G711::Pcma],
+            ..Ours::answer(rtp, G711::Pcmu, session)
+        }
+    }
+
+    /// The answer to the party's new offer (a re-INVITE: hold, resume, a refresh): its
+    /// direction mirrored, its first codec of ours; the version goes up when anything
+    /// changed (RFC 3264 §8). An INVITE without SDP gets the description as it stands.
+    pub(crate) fn reanswer(&mut self, offer: &[u8]) -> Vec<u8> {
+        if offer.is_empty() {
+            return self.bytes();
+        }
+        let direction = direction(offer).answer();
+        let codecs = answer_codec(&audio_payload_types(offer), &self.codecs)
+            .map_or_else(|| self.codecs.clone(), |c| vec![c]);
+        if direction != self.direction || codecs != self.codecs {
+            self.direction = direction;
+            self.codecs = codecs;
+            self.version += 1;
+        }
+        self.bytes()
+    }
+
+    /// The SDP text.
+    pub(crate) fn bytes(&self) -> Vec<u8> {
+        let (session, version) = (self.session, self.version);
+        let ip = self.rtp.ip();
+        let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
+        let pts: Vec<String> = self
+            .codecs
+            .iter()
+            .map(|c| c.payload_type().to_string())
+            .collect();
+        let mut sdp = format!(
+            "v=0\r\no=switchyard {session} {version} IN {family} {ip}\r\ns=Switchyard\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP {}\r\n",
+            self.rtp.port(),
+            pts.join(" ")
+        );
+        for c in &self.codecs {
+            sdp.push_str(&format!(
+                "a=rtpmap:{} {}/8000\r\n",
+                c.payload_type(),
+                c.name()
+            ));
+        }
+        sdp.push_str(&format!("a=ptime:20\r\na={}\r\n", self.direction.as_str()));
+        sdp.into_bytes()
+    }
 }
 
 /// An SDP session id (`o=`): any number, here one derived from `key` (a Call-ID, a call's id).
@@ -44,29 +140,6 @@ pub(crate) fn session_id(key: &str) -> u64 {
         key.bytes()
             .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))),
     )
-}
-
-fn describe(rtp: SocketAddr, codecs: &[G711], session: u64) -> Vec<u8> {
-    let ip = rtp.ip();
-    let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
-    let pts: Vec<String> = codecs
-        .iter()
-        .map(|c| c.payload_type().to_string())
-        .collect();
-    let mut sdp = format!(
-        "v=0\r\no=switchyard {session} 1 IN {family} {ip}\r\ns=Switchyard\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP {}\r\n",
-        rtp.port(),
-        pts.join(" ")
-    );
-    for c in codecs {
-        sdp.push_str(&format!(
-            "a=rtpmap:{} {}/8000\r\n",
-            c.payload_type(),
-            c.name()
-        ));
-    }
-    sdp.push_str("a=ptime:20\r\na=sendrecv\r\n");
-    sdp.into_bytes()
 }
 
 #[cfg(test)]
@@ -85,7 +158,7 @@ mod tests {
 
     #[test]
     fn the_answer_names_one_codec_and_the_legs_address() {
-        let sdp = answer("127.0.0.1:40000".parse().unwrap(), G711::Pcmu, 7);
+        let sdp = Ours::answer("127.0.0.1:40000".parse().unwrap(), G711::Pcmu, 7).bytes();
         let sdp = String::from_utf8(sdp).unwrap();
         assert!(sdp.contains("m=audio 40000 RTP/AVP 0\r\n"), "{sdp}");
         assert!(
@@ -93,12 +166,50 @@ mod tests {
             "{sdp}"
         );
         assert!(sdp.contains("c=IN IP4 127.0.0.1\r\n"), "{sdp}");
-        let ours = String::from_utf8(offer("127.0.0.1:40002".parse().unwrap(), 7)).unwrap();
+        let ours = Ours::offer("127.0.0.1:40002".parse().unwrap(), 7).bytes();
+        let ours = String::from_utf8(ours).unwrap();
         assert!(ours.contains("m=audio 40002 RTP/AVP 0 8\r\n"), "{ours}");
         assert!(
             ours.contains("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"),
             "{ours}"
         );
         assert_eq!(audio_payload_types(ours.as_bytes()), [0, 8]);
+    }
+
+    #[test]
+    fn a_hold_reinvite_is_answered_with_the_mirror_and_a_new_version() {
+        let hold = b"v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 8 0\r\na=sendonly\r\n";
+        assert_eq!(direction(hold), Direction::SendOnly);
+        assert_eq!(
+            direction(b"a=inactive\r\nm=audio 4000 RTP/AVP 0\r\n"),
+            Direction::Inactive,
+            "a session-level attribute"
+        );
+        assert_eq!(
+            direction(b"a=inactive\r\nm=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n"),
+            Direction::SendRecv,
+            "the stream's own wins"
+        );
+        assert_eq!(direction(&[0xff, 0x00]), Direction::SendRecv);
+        let mut ours = Ours::answer("127.0.0.1:40000".parse().unwrap(), G711::Pcma, 7);
+        let held = String::from_utf8(ours.reanswer(hold)).unwrap();
+        assert!(held.contains("o=switchyard 7 2 IN IP4"), "{held}");
+        assert!(held.contains("a=recvonly\r\n"), "{held}");
+        assert!(held.contains("m=audio 40000 RTP/AVP 8\r\n"), "{held}");
+        let refreshed = String::from_utf8(ours.reanswer(hold)).unwrap();
+        assert!(
+            refreshed.contains(" 7 2 IN"),
+            "nothing changed: {refreshed}"
+        );
+        let resumed = String::from_utf8(ours.reanswer(b"m=audio 4000 RTP/AVP 8\r\n")).unwrap();
+        assert!(
+            resumed.contains(" 7 3 IN") && resumed.contains("a=sendrecv"),
+            "{resumed}"
+        );
+        assert_eq!(
+            ours.reanswer(b""),
+            resumed.into_bytes(),
+            "no offer: as it stands"
+        );
     }
 }

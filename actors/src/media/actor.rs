@@ -72,6 +72,13 @@ pub enum MediaMsg {
         /// Done, or why not.
         reply: RpcReplyPort<Result<(), ActorError>>,
     },
+    /// A plain leg's party holds us, or resumes (its re-INVITE's direction).
+    PlainHeld {
+        /// Whose.
+        who: Participant,
+        /// Held or not.
+        held: bool,
+    },
     /// Each leg's counters.
     Stats {
         /// Answer.
@@ -398,6 +405,11 @@ impl MediaActor {
             return;
         }
         let now = std::time::Instant::now();
+        if leg.held_by_party() {
+            // A caller who holds us may send nothing: silence counts again from its resume.
+            st.heard = None;
+            return;
+        }
         let heard = st.heard.get_or_insert(Heard {
             packets,
             since: now,
@@ -508,6 +520,11 @@ impl Actor for MediaActor {
                 reply,
             } => {
                 let _ = reply.send(self.plain(st, who, sdp.as_deref(), bind).await);
+            }
+            MediaMsg::PlainHeld { who, held } => {
+                if let Some(leg) = st.legs.get(&who) {
+                    leg.set_held_by_party(held);
+                }
             }
             MediaMsg::PlainAnswer { who, sdp, reply } => {
                 let leg = st.legs.get(&who).ok_or_else(|| {

@@ -145,3 +145,101 @@ pub fn answered(caller: &str, caller_bye: bool, talk_ms: u32) -> String {
     )
     .replace("TALK_MS", &talk_ms.to_string())
 }
+
+/// Answered by the agent; the caller talks for a second, holds us with a re-INVITE
+/// (`a=sendonly`, and checks the answer says `a=recvonly`), sends nothing for `hold_ms`,
+/// resumes (`a=sendrecv` both ways), talks a second more and hangs up.
+pub fn holds_then_resumes(caller: &str, hold_ms: u32) -> String {
+    let reinvite = |cseq: u32, direction: &str, answer: &str| {
+        format!(
+            r#"
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: {cseq} INVITE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=sipp 53655765 {cseq} IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+      a={direction}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="200">
+    <action>
+      <ereg regexp="a={answer}" search_in="body" check_it="true" assign_to="dir{cseq}"/>
+    </action>
+  </recv>
+  <Reference variables="dir{cseq}"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: {cseq} ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"#
+        )
+    };
+    let talk = r#"
+  <nop><action><exec rtp_stream="tone.ulaw,-1,0"/></action></nop>
+  <pause milliseconds="1000"/>
+  <nop><action><exec rtp_stream="pause"/></action></nop>
+"#;
+    scenario(
+        caller,
+        &format!(
+            r#"
+  <recv response="183"/>
+  <recv response="200" timeout="15000"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+{talk}{hold}
+  <pause milliseconds="{hold_ms}"/>
+{resume}{talk}
+  <send retrans="500">
+    <![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 4 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+"#,
+            hold = reinvite(2, "sendonly", "recvonly"),
+            resume = reinvite(3, "sendrecv", "sendrecv"),
+        ),
+    )
+}

@@ -322,6 +322,19 @@ impl Leg {
         Ok((leg, incoming))
     }
 
+    /// A plain leg's party holds us (`held`), or no longer does: while it holds, nothing is
+    /// sent to it and its silence does not count (see [`Leg::held_by_party`]).
+    pub fn set_held_by_party(&self, held: bool) {
+        if let Io::Plain(io) = &self.io {
+            io.set_held(held);
+        }
+    }
+
+    /// Whether the party holds us now (only a plain leg's can).
+    pub fn held_by_party(&self) -> bool {
+        matches!(&self.io, Io::Plain(io) if io.held())
+    }
+
     /// A plain leg's party answered our offer with `sdp`: its codec is settled and its
     /// address heard and sent to from now on. Not for WebRTC legs (they answer, they never
     /// offer).

@@ -65,6 +65,9 @@ impl RtpBind {
 }
 
 pub(super) struct PlainIo {
+    /// The party holds us (its SDP said `sendonly` or `inactive`): nothing is sent to it,
+    /// and its silence is no sign of a dead call.
+    held: std::sync::atomic::AtomicBool,
     socket: Arc<UdpSocket>,
     peer: Arc<Mutex<Peer>>,
     local: SocketAddr,
@@ -90,6 +93,7 @@ impl PlainIo {
         // Nothing to set up: the leg carries audio at once.
         shared.set_state(RTCPeerConnectionState::Connected);
         Ok(PlainIo {
+            held: Default::default(),
             socket,
             peer,
             local,
@@ -100,6 +104,15 @@ impl PlainIo {
 
     pub(super) fn local(&self) -> SocketAddr {
         self.local
+    }
+
+    /// The party holds us, or no longer does.
+    pub(super) fn set_held(&self, held: bool) {
+        self.held.store(held, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(super) fn held(&self) -> bool {
+        self.held.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The party's SDP answer arrived: from now on its host is heard and sent to.
@@ -115,6 +128,10 @@ impl PlainIo {
             // Nowhere to send yet (our offer is not answered).
             return Ok(());
         };
+        if self.held() {
+            // It holds us: it wants nothing from us (RFC 3264 §8.4).
+            return Ok(());
+        }
         self.socket
             .send_to(&bytes, to)
             .await
