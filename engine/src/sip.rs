@@ -22,14 +22,30 @@ pub fn trunk_for<T>(source: IpAddr, trunks: &[(T, Vec<Cidr>)]) -> Option<&T> {
         .map(|(t, _)| t)
 }
 
-/// A dialled-number rule: an exact number (`+3225550100`) or a prefix (`+32255501*`), and the
-/// queue it reaches.
+/// A dialled-number rule: an exact number (`+3225550100`) or a prefix (`+32255501*`), the
+/// queue it reaches, and when its calls are answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DidRoute {
     /// The number or prefix, digits with an optional leading `+`, a prefix ending in `*`.
     pub number: String,
     /// Where the calls go.
     pub queue: QueueId,
+    /// When the caller gets its `200 OK`.
+    pub answer: AnswerWhen,
+}
+
+/// When a trunk call is answered at the SIP level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerWhen {
+    /// When an agent answers: the caller hears the queue's music as early media (`183`)
+    /// until then, and the carrier charges only talked calls. Some carriers end early media
+    /// after a few minutes.
+    #[default]
+    Agent,
+    /// At once (`200 OK` on arrival): the wait is a connected call, as in a PBX that
+    /// answers before queueing; no carrier limit on early media applies.
+    Arrival,
 }
 
 /// The number a request-URI or To user part names, as routes compare it: `+` and digits only
@@ -47,23 +63,22 @@ pub fn normalize_number(raw: &str) -> Option<String> {
     (out.len() > usize::from(out.starts_with('+'))).then_some(out)
 }
 
-/// The queue a dialled number reaches: an exact rule wins, then the longest matching prefix;
-/// `None` (answer 404, touch nothing) when no rule matches.
-pub fn route_for<'a>(dialled: &str, routes: &'a [DidRoute]) -> Option<&'a QueueId> {
+/// The rule a dialled number falls under (its queue, when it is answered): an exact rule
+/// wins, then the longest matching prefix; `None` (answer 404, touch nothing) when no rule
+/// matches.
+pub fn route_for<'a>(dialled: &str, routes: &'a [DidRoute]) -> Option<&'a DidRoute> {
     let number = normalize_number(dialled)?;
     if let Some(r) = routes.iter().find(|r| r.number == number) {
-        return Some(&r.queue);
+        return Some(r);
     }
     routes
         .iter()
         .filter_map(|r| {
             let prefix = r.number.strip_suffix('*')?;
-            number
-                .starts_with(prefix)
-                .then_some((prefix.len(), &r.queue))
+            number.starts_with(prefix).then_some((prefix.len(), r))
         })
         .max_by_key(|(len, _)| *len)
-        .map(|(_, q)| q)
+        .map(|(_, r)| r)
 }
 
 /// What a response to our outbound INVITE means for the call.
@@ -253,21 +268,17 @@ mod tests {
 
     #[test]
     fn a_dialled_number_reaches_its_exact_route_else_the_longest_prefix() {
+        let route = |number: &str, queue: &str| DidRoute {
+            number: number.into(),
+            queue: queue.into(),
+            answer: AnswerWhen::Agent,
+        };
         let routes = vec![
-            DidRoute {
-                number: "+322555*".into(),
-                queue: "sales".into(),
-            },
-            DidRoute {
-                number: "+3225550100".into(),
-                queue: "support".into(),
-            },
-            DidRoute {
-                number: "+32255501*".into(),
-                queue: "billing".into(),
-            },
+            route("+322555*", "sales"),
+            route("+3225550100", "support"),
+            route("+32255501*", "billing"),
         ];
-        let q = |n: &str| route_for(n, &routes).map(|q| q.as_str().to_owned());
+        let q = |n: &str| route_for(n, &routes).map(|r| r.queue.as_str().to_owned());
         assert_eq!(q("+3225550100").as_deref(), Some("support"));
         assert_eq!(
             q("+32 2 555 01 00").as_deref(),

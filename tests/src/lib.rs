@@ -4,6 +4,7 @@
 
 #![deny(missing_docs)]
 
+pub mod loadgen;
 pub mod sipp;
 pub mod speech;
 

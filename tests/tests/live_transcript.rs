@@ -6,8 +6,8 @@
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
+use tests::loadgen::{load_config, run, LoadOptions};
 use tests::{start_server, Database};
-use web::loadgen::{load_config, run, LoadOptions};
 
 fn is_words(e: &Value) -> bool {
     e["type"] == "transcript.partial" || e["type"] == "transcript.final"

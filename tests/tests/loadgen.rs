@@ -2,8 +2,8 @@
 //! scale), and against the echo baseline.
 
 use std::process::{Command, Stdio};
+use tests::loadgen::{load_config, load_config_with_trunk, run, LoadOptions};
 use tests::{start_server, Database};
-use web::loadgen::{load_config, run, LoadOptions};
 
 fn options(server: &str, calls: usize, echo: bool) -> LoadOptions {
     LoadOptions::for_load_config(server.to_owned(), calls, 2, echo)
@@ -44,6 +44,36 @@ async fn the_load_generator_bridges_calls_through_the_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trunk_customers_from_sipp_reach_the_agents_peers_through_the_bridge() {
+    if !tests::sipp::present() {
+        return;
+    }
+    let db = Database::sqlite();
+    let port = tests::sipp::free_port();
+    let config = load_config_with_trunk(2, "load", port).unwrap();
+    let server = start_server!(&db, Some(&config)).unwrap();
+    let report = run(&LoadOptions {
+        trunk: Some(format!("127.0.0.1:{port}")),
+        ..options(&server.base, 2, false)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.peers_connected, report.calls_connected),
+        (2, 2),
+        "{report:?}"
+    );
+    // Two seconds of sipp's 50 packets/s per call, through the bridge to the agents' peers.
+    assert!(report.packets_received > 2 * 80, "{report:?}");
+    assert!(report.lost_pct < 5.0, "{report:?}");
+    // The agents hung up: every trunk call is over.
+    let root = server.login("root", "load").await.unwrap();
+    let calls = server.get("/api/v1/calls?state=ended", &root).await.unwrap();
+    assert_eq!(calls["calls"].as_array().unwrap().len(), 2, "{calls}");
+    server.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_echo_baseline_sends_back_what_it_receives() {
     echo_sends_back(&[]).await;
 }
@@ -54,7 +84,7 @@ async fn the_core_echo_sends_back_what_it_receives() {
 }
 
 async fn echo_sends_back(args: &[&str]) {
-    let mut echo = Command::new(env!("CARGO_BIN_EXE_switchyard-under-test"))
+    let mut echo = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args(["media-echo", "--listen", "127.0.0.1:0"])
         .args(args)
         .stdout(Stdio::piped())

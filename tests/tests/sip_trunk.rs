@@ -272,6 +272,45 @@ async fn a_caller_who_holds_us_is_answered_in_kind_and_its_silence_does_not_end_
     Ok(())
 }
 
+#[tokio::test]
+async fn a_route_that_answers_on_arrival_sends_200_at_once_with_the_music_as_media(
+) -> anyhow::Result<()> {
+    if !sipp_present() {
+        return Ok(());
+    }
+    let port = free_port();
+    let config = config(port).replacen(
+        "[[sip.routes]]\nnumber = \"+3225550100\"\nqueue = \"support\"\n",
+        "[[sip.routes]]\nnumber = \"+3225550100\"\nqueue = \"support\"\nanswer = \"arrival\"\n",
+        1,
+    );
+    assert!(config.contains("answer = \"arrival\""), "{config}");
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config))?;
+    let root = server.login("root", "pw-r").await?;
+    // Nobody is ready: the caller is answered anyway, waits with the music, and hangs up.
+    let xml = caller::answered_on_arrival(CALLER, 2_000);
+    let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, xml));
+    let id = eventually("the trunk call", T, || async {
+        let c = calls(&server, &root).await.ok()?;
+        c.first()?["id"].as_str().map(str::to_owned)
+    })
+    .await;
+    let media = format!("/api/v1/calls/{id}/media");
+    eventually("hold music to the answered caller", T, || async {
+        let m = server.get(&media, &root).await.ok()?;
+        (m["legs"]["customer"]["packets_sent"].as_u64()? >= 25).then_some(())
+    })
+    .await;
+    assert!(
+        caller.await??,
+        "the caller's side failed (a 183, or no 200)"
+    );
+    let ended = ended(&server, &root, &id).await;
+    assert_eq!(ended["result"], "abandoned", "{ended}");
+    Ok(())
+}
+
 /// A valid INVITE from `from`, with `sdp` as its body.
 fn raw_invite(port: u16, from: std::net::SocketAddr, n: usize, sdp: &[u8]) -> Vec<u8> {
     let mut m = format!(

@@ -12,8 +12,8 @@ use serde_json::Value;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tests::loadgen::{load_config, run, LoadOptions};
 use tests::{start_server, when_notified, Database};
-use web::loadgen::{load_config, run, LoadOptions};
 
 const SECRET: &str = "a-long-shared-secret";
 

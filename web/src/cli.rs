@@ -75,19 +75,6 @@ pub enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
-    /// Media load: N web calls against a running server, each a customer WebRTC peer and the
-    /// agent's peer sending a WAV in a loop; prints packets, loss, late packets and CPU (JSON).
-    Loadgen(crate::loadgen::LoadOptions),
-    /// The media benchmark's baseline: raw WebRTC legs that send back what they receive.
-    MediaEcho {
-        /// Address to listen on (`POST /echo` with an offer).
-        #[arg(long, default_value = "127.0.0.1:8090")]
-        listen: SocketAddr,
-        /// Legs on webrtc-rs's sans-IO core, all driven by one thread, instead of the async
-        /// layer's peer connections: the core's own limit.
-        #[arg(long)]
-        core: bool,
-    },
 }
 
 /// `switchyard model …`.
@@ -188,24 +175,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Model(command) => return model_command(command),
-        Command::Loadgen(options) => {
-            let report = crate::loadgen::run(&options).await?;
-            println!("{}", serde_json::to_string(&report)?);
-            return Ok(());
-        }
-        Command::MediaEcho { listen, core } => {
-            let app = if core {
-                crate::loadgen::core_echo_app(crate::loadgen::CoreEcho::start()?)
-            } else {
-                crate::loadgen::echo_app()
-            };
-            let listener = tokio::net::TcpListener::bind(listen).await?;
-            println!("media-echo listening on http://{}", listener.local_addr()?);
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
-            return Ok(());
-        }
     };
     let mut config = match &config {
         Some(path) => {

@@ -12,7 +12,6 @@ pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod idempotency;
-pub mod loadgen;
 pub mod login;
 pub mod metrics;
 pub mod openapi;

@@ -9,7 +9,7 @@ use actors::Switchyard;
 use engine::call::{CallResult, CallState, Participant, Party};
 use engine::net::Cidr;
 use engine::routing::Skills;
-use engine::sip::{answer_codec, route_for, trunk_for, DidRoute, G711};
+use engine::sip::{answer_codec, route_for, trunk_for, AnswerWhen, DidRoute, G711};
 use engine::CallId;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, DialogStateSender};
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -32,6 +32,8 @@ struct Leg {
     /// Our SDP, sent with the 183 and the 200 OK, answering each re-INVITE.
     sdp: sdp::Ours,
     answered: bool,
+    /// Its route answers on arrival (`200 OK` at once, no early media).
+    at_once: bool,
 }
 
 #[derive(Default)]
@@ -151,7 +153,7 @@ impl Inbound {
     /// A new INVITE from a trunk: a call in its route's queue, ringing.
     async fn invite(&self, mut tx: Transaction, trunk: String) {
         let dialled = tx.original.uri().auth.as_ref().map(|a| a.user.clone());
-        let Some(queue) = dialled
+        let Some(route) = dialled
             .as_deref()
             .and_then(|n| route_for(n, &self.routes))
             .cloned()
@@ -160,6 +162,7 @@ impl Inbound {
             let _ = tx.reply(StatusCode::NotFound).await;
             return;
         };
+        let queue = route.queue;
         let offered = sdp::audio_payload_types(tx.original.body());
         // The RTP legs speak G.711 (G.722 to come): the caller's first choice of the two.
         let Some(codec) = answer_codec(&offered, &[G711::Pcmu, G711::Pcma]) else {
@@ -228,6 +231,7 @@ impl Inbound {
             id: id.clone(),
             sdp: sdp::Ours::answer(self.local.advertised(rtp), codec, session),
             answered: false,
+            at_once: route.answer == AnswerWhen::Arrival,
         };
         {
             let mut legs = self.legs();
@@ -244,10 +248,11 @@ impl Inbound {
     }
 
     /// `183 Session Progress` with the answer: early media, so the caller hears the queue's
-    /// hold music while it waits (the call is answered, and charged, only when an agent is).
+    /// hold music while it waits (the call is answered, and charged, only when an agent is;
+    /// a route that answers on arrival sends its `200 OK` instead).
     fn ringing(&self, call: &CallId) -> Option<()> {
         let leg = self.legs().by_call.get(call).cloned()?;
-        if !leg.answered {
+        if !leg.answered && !leg.at_once {
             let sdp = Header::ContentType("application/sdp".into());
             leg.dialog
                 .ringing(Some(vec![sdp]), Some(leg.sdp.bytes()))
@@ -256,8 +261,8 @@ impl Inbound {
         Some(())
     }
 
-    /// Brings the dialog in line with its call: answered once the call is connected, ended
-    /// once it is over.
+    /// Brings the dialog in line with its call: answered once the call is connected (or at
+    /// once, for a route that answers on arrival), ended once it is over.
     async fn reconcile(&self, id: &CallId) {
         let Some(leg) = self.legs().by_call.get(id).cloned() else {
             return;
@@ -278,7 +283,7 @@ impl Inbound {
                 };
                 let _ = leg.dialog.reject(Some(code), None);
             }
-        } else if call.state() == CallState::Connected && !leg.answered {
+        } else if (call.state() == CallState::Connected || leg.at_once) && !leg.answered {
             if let Some(l) = self.legs().by_call.get_mut(id) {
                 l.answered = true;
             }

@@ -19,6 +19,7 @@
 //! [[sip.routes]]
 //! number = "+3225550100"               # a DID, or a prefix ending in `*`
 //! queue = "support"
+//! answer = "agent"                      # 200 OK when an agent answers (or "arrival")
 //! ```
 
 use engine::net::Cidr;
@@ -133,6 +134,10 @@ pub struct RouteConfig {
     pub number: String,
     /// The queue.
     pub queue: String,
+    /// When the caller gets its `200 OK`: `agent` (default: when an agent answers; the
+    /// queue's music is early media until then) or `arrival` (at once).
+    #[serde(default)]
+    pub answer: engine::sip::AnswerWhen,
 }
 
 impl SipConfig {
@@ -243,6 +248,7 @@ impl SipConfig {
                 Some(DidRoute {
                     number: format!("{}{star}", normalize_number(digits)?),
                     queue: r.queue.as_str().into(),
+                    answer: r.answer,
                 })
             })
             .collect()

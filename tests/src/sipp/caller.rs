@@ -243,3 +243,44 @@ pub fn holds_then_resumes(caller: &str, hold_ms: u32) -> String {
         ),
     )
 }
+
+/// Answered at once (a `200 OK` with no `183` before it: one would fail the scenario); the
+/// caller stays `talk_ms`, then hangs up. `rtd` marks the INVITE → 200 time for sipp's
+/// response-time statistics (`-trace_rtt`).
+pub fn answered_on_arrival(caller: &str, talk_ms: u32) -> String {
+    scenario(
+        caller,
+        &format!(
+            r#"
+  <recv response="180" optional="true"/>
+  <recv response="200" rtd="true" timeout="10000"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <pause milliseconds="{talk_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+"#
+        ),
+    )
+}

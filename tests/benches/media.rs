@@ -3,17 +3,20 @@
 //!
 //! For each step N (`MEDIA_BENCH_STEPS`, default 50,100,…,400; `MEDIA_BENCH_SECONDS` measured
 //! per step, default 10):
-//! - baseline: `switchyard media-echo` in its own process, 2N peers from the load generator
+//! - baseline: `loadgen media-echo` in its own process, 2N peers from the load generator
 //!   (the same number of server legs as N calls: each leg receives and sends 50 packets/s);
-//! - core: `switchyard media-echo --core`, the same echo on webrtc-rs's sans-IO core driven by
+//! - core: `loadgen media-echo --core`, the same echo on webrtc-rs's sans-IO core driven by
 //!   one thread (the core's own limit: the server's legs run on the same core, on its media
 //!   threads);
 //! - bridged: `switchyard serve` in its own process with N agents, N web calls from the load
-//!   generator, each a customer peer and the agent's peer sending audio through the bridge.
+//!   generator, each a customer peer and the agent's peer sending audio through the bridge;
+//! - trunk: the same server with a SIP trunk, N calls from sipp (each streaming PCMU over
+//!   plain RTP) answered by the agents' WebRTC peers: trunk ↔ WebRTC bridged calls, measured
+//!   at the agents' peers (`MEDIA_BENCH_TRUNK=0` leaves it out; it needs sipp).
 //!
-//! Run with `cargo bench -p web --bench media`. Prints a table and, last, one JSON line.
+//! Run with `cargo bench -p tests --bench media`. Prints a table and, last, one JSON line.
 
-use web::loadgen::{load_config, run, LoadOptions, LoadReport};
+use tests::loadgen::{load_config, load_config_with_trunk, run, LoadOptions, LoadReport};
 
 mod common;
 use common::{serve, spawn};
@@ -73,10 +76,13 @@ fn main() {
         "kind      calls connected   received   late %   lost %    CPU  server gen-late%  verdict"
     );
     let (mut best_echo, mut best_core, mut best_bridged) = (0usize, 0usize, 0usize);
+    let mut best_trunk = 0usize;
+    let with_trunk =
+        std::env::var("MEDIA_BENCH_TRUNK").map_or(true, |v| v != "0") && tests::sipp::present();
     let mut all = Vec::new();
     for &n in &steps {
         let echo_step = |args: &[&str], kind: &str| {
-            let (mut echo, base) = spawn(args);
+            let (mut echo, base) = spawn(common::LOADGEN, args);
             let r = rt.block_on(run(&options(base, echo.id(), n, seconds, true)));
             let _ = echo.kill();
             let _ = echo.wait();
@@ -106,10 +112,29 @@ fn main() {
         if ok(&bridged) {
             best_bridged = n;
         }
+        let trunk = with_trunk.then(|| {
+            let port = tests::sipp::free_port();
+            let config = dir.join("trunk.toml");
+            let text = load_config_with_trunk(n, "load", port).expect("config");
+            std::fs::write(&config, text).expect("write config");
+            let (mut server, base) = serve(&dir, &config);
+            let mut o = options(base, server.id(), n, seconds, false);
+            o.trunk = Some(format!("127.0.0.1:{port}"));
+            let r = rt.block_on(run(&o));
+            let _ = server.kill();
+            let _ = server.wait();
+            let r = r.expect("the trunk run runs");
+            row("trunk", &r);
+            if ok(&r) {
+                best_trunk = n;
+            }
+            r
+        });
+        let trunk_ok = trunk.as_ref().is_some_and(ok);
         all.push(
-            serde_json::json!({"calls": n, "baseline": baseline, "core": core, "bridged": bridged}),
+            serde_json::json!({"calls": n, "baseline": baseline, "core": core, "bridged": bridged, "trunk": trunk}),
         );
-        if !ok(&baseline) && !ok(&core) && !ok(&bridged) {
+        if !ok(&baseline) && !ok(&core) && !ok(&bridged) && !trunk_ok {
             break;
         }
     }
@@ -120,11 +145,11 @@ fn main() {
     };
     println!("over*: the generator's own ticks ran late (gen-late > 1%): the machine held it up");
     println!(
-        "largest step under 1% late and 1% lost: bridged {best_bridged} calls, baseline {best_echo} (ratio {:.0}%), core echo {best_core}",
+        "largest step under 1% late and 1% lost: bridged {best_bridged} calls, trunk {best_trunk}, baseline {best_echo} (ratio {:.0}%), core echo {best_core}",
         ratio * 100.0
     );
     println!(
         "{}",
-        serde_json::json!({"bridged_calls": best_bridged, "baseline_calls": best_echo, "core_echo_calls": best_core, "ratio": ratio, "steps": all})
+        serde_json::json!({"bridged_calls": best_bridged, "trunk_calls": best_trunk, "baseline_calls": best_echo, "core_echo_calls": best_core, "ratio": ratio, "steps": all})
     );
 }

@@ -1,4 +1,4 @@
-//! The core echo (`switchyard media-echo --core`): the limit of webrtc-rs's sans-IO core itself,
+//! The core echo (`loadgen media-echo --core`): the limit of webrtc-rs's sans-IO core itself,
 //! beside the async layer's (`media-echo`). Each leg answers an offer on a UDP socket of its
 //! own on loopback, as the server's legs do by default, and sends back every audio frame it
 //! receives, decoded and encoded again, as the async echo does; but every leg is a plain state

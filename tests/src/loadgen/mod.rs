@@ -1,4 +1,4 @@
-//! The media load generator (`switchyard loadgen`) and its baseline peer (`switchyard
+//! The media load generator (`loadgen calls`) and its baseline peer (`switchyard
 //! media-echo`).
 //!
 //! `loadgen` runs N web calls against a running server: for each, a customer WebRTC peer calls
@@ -28,7 +28,7 @@ mod peers;
 
 pub use echo::{app as core_echo_app, CoreEcho};
 
-/// What to run (also the `switchyard loadgen` arguments).
+/// What to run (also the `loadgen calls` arguments).
 #[derive(Clone, Debug, clap::Args)]
 pub struct LoadOptions {
     /// The server.
@@ -55,7 +55,7 @@ pub struct LoadOptions {
     /// A supervisor or admin login for the event stream, user:password.
     #[arg(long, default_value = "root:demo")]
     pub watcher: String,
-    /// Drive 2N peers against `switchyard media-echo` instead (the baseline).
+    /// Drive 2N peers against `loadgen media-echo` instead (the baseline).
     #[arg(long)]
     pub echo: bool,
     /// The codec the peers offer (and so get): pcmu or opus.
@@ -64,7 +64,18 @@ pub struct LoadOptions {
     /// The server's process id, when on this machine: its own CPU use is reported too.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// Customers call in over the server's SIP trunk instead (`[sip] listen`, address:port,
+    /// with this machine as a trunk): sipp (Debian's sip-tester) places the calls, each
+    /// streaming the audio as PCMU, and the agents' peers measure what reaches them.
+    #[arg(long)]
+    pub trunk: Option<String>,
+    /// The number sipp dials (a `[[sip.routes]]` number to the queue).
+    #[arg(long, default_value = TRUNK_DID)]
+    pub did: String,
 }
+
+/// The number [`load_config_with_trunk`] routes to the load queue.
+pub const TRUNK_DID: &str = "+3225550100";
 
 fn parse_codec(s: &str) -> Result<Codec, String> {
     match s.to_ascii_lowercase().as_str() {
@@ -257,9 +268,15 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         url.host_str().unwrap_or("127.0.0.1"),
         url.port_or_known_default().unwrap_or(80)
     );
-    let peers = Arc::new(Peers::start(&host, opts.calls * 2, codec, &audio)?);
+    // Trunk customers are sipp's, not peers of ours: only the agents' peers are here.
+    let peer_count = opts.calls * if opts.trunk.is_some() { 1 } else { 2 };
+    let peers = Arc::new(Peers::start(&host, peer_count, codec, &audio)?);
     let mut peers_connected = 0;
     let mut customer_tokens: Vec<(String, String)> = Vec::new();
+    // Trunk calls: each agent's (call, token), to hang up at the end; and sipp itself.
+    let mut agent_calls: Vec<(String, String)> = Vec::new();
+    let mut sipp = None;
+    let sipp_dir = tempfile::tempdir()?;
     if opts.echo {
         let results = futures::stream::iter(0..opts.calls * 2)
             .map(|_| {
@@ -337,6 +354,7 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
                     };
                     let (api, tx, peers) = (api.clone(), agent_peers_tx.clone(), peers.clone());
                     tokio::spawn(async move {
+                        let answered = (call.clone(), token.clone());
                         let r = async {
                             api.send(
                                 reqwest::Method::POST,
@@ -355,29 +373,40 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
                             .await
                         }
                         .await;
-                        let _ = tx.send(r);
+                        let _ = tx.send(r.map(|_| answered));
                     });
                 }
             })
         };
-        let results = futures::stream::iter(0..opts.calls)
-            .map(|_| {
-                let (api, peers) = (api.clone(), peers.clone());
-                let queue = opts.queue.clone();
-                async move {
-                    connect(
-                        &peers,
-                        &api,
-                        "/api/v1/web-calls",
-                        None,
-                        |sdp| json!({"queue": queue, "name": "loadgen", "sdp": sdp}),
-                    )
-                    .await
-                }
-            })
-            .buffer_unordered(8)
-            .collect::<Vec<_>>()
-            .await;
+        let results = if let Some(target) = &opts.trunk {
+            sipp = Some(trunk_customers(
+                sipp_dir.path(),
+                target,
+                &opts.did,
+                opts.calls,
+                &audio,
+            )?);
+            Vec::new()
+        } else {
+            futures::stream::iter(0..opts.calls)
+                .map(|_| {
+                    let (api, peers) = (api.clone(), peers.clone());
+                    let queue = opts.queue.clone();
+                    async move {
+                        connect(
+                            &peers,
+                            &api,
+                            "/api/v1/web-calls",
+                            None,
+                            |sdp| json!({"queue": queue, "name": "loadgen", "sdp": sdp}),
+                        )
+                        .await
+                    }
+                })
+                .buffer_unordered(8)
+                .collect::<Vec<_>>()
+                .await
+        };
         for r in results {
             match r {
                 Ok(v) => {
@@ -390,13 +419,19 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
                 Err(e) => tracing::warn!(error = %e, "a customer did not connect"),
             }
         }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        // Trunk calls come at sipp's pace (25 a second): more time for them.
+        let (expected, wait) = match opts.trunk {
+            Some(_) => (opts.calls, 30 + opts.calls as u64 / 25),
+            None => (customer_tokens.len(), 30),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
         let mut agent_legs = 0;
-        while agent_legs < customer_tokens.len() {
+        while agent_legs < expected {
             match tokio::time::timeout_at(deadline, agent_peers_rx.recv()).await {
-                Ok(Some(Ok(_))) => {
+                Ok(Some(Ok(answered))) => {
                     peers_connected += 1;
                     agent_legs += 1;
+                    agent_calls.push(answered);
                 }
                 Ok(Some(Err(e))) => tracing::warn!(error = %e, "an agent did not connect"),
                 _ => break,
@@ -421,6 +456,8 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
         peers_connected,
         calls_connected: if opts.echo {
             peers_connected / 2
+        } else if opts.trunk.is_some() {
+            peers_connected
         } else {
             peers_connected
                 .saturating_sub(customer_tokens.len())
@@ -449,6 +486,26 @@ pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
                 None,
             )
             .await;
+    }
+    if let Some(mut sipp) = sipp {
+        // Each agent hangs up: sipp's customers get our BYE and sipp ends.
+        futures::stream::iter(agent_calls)
+            .for_each_concurrent(16, |(call, token)| {
+                let api = api.clone();
+                async move {
+                    let path = format!("/api/v1/calls/{call}/hangup");
+                    let _ = api
+                        .send(reqwest::Method::POST, &path, Some(&token), None)
+                        .await;
+                }
+            })
+            .await;
+        if tokio::time::timeout(Duration::from_secs(20), sipp.wait())
+            .await
+            .is_err()
+        {
+            let _ = sipp.kill().await;
+        }
     }
     let _ = tokio::task::spawn_blocking(move || peers.stop()).await;
     Ok(report)
@@ -501,8 +558,106 @@ impl LoadOptions {
             echo,
             codec: Codec::Pcmu,
             server_pid: None,
+            trunk: None,
+            did: TRUNK_DID.into(),
         }
     }
+}
+
+/// [`load_config`] with a SIP trunk on `127.0.0.1:sip_port` taking calls from this machine
+/// for [`TRUNK_DID`] into the load queue.
+pub fn load_config_with_trunk(calls: usize, password: &str, sip_port: u16) -> Result<String> {
+    Ok(load_config(calls, password)?
+        + &format!(
+            "\n[sip]\nlisten = \"127.0.0.1:{sip_port}\"\n\n[[sip.trunks]]\nid = \"loadgen\"\naddresses = [\"127.0.0.1/32\"]\n\n[[sip.routes]]\nnumber = \"{TRUNK_DID}\"\nqueue = \"load\"\n"
+        ))
+}
+
+/// sipp's scenario for a trunk customer: INVITE with PCMU, the answer, then the audio in a
+/// loop until our BYE.
+const TRUNK_CUSTOMER: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="trunk customer">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:+1555[call_number]@[local_ip]:[local_port]>;tag=[pid]L[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=sipp 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" timeout="120000"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:+1555[call_number]@[local_ip]:[local_port]>;tag=[pid]L[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <nop><action><exec rtp_stream="voice.ulaw,-1,0"/></action></nop>
+  <recv request="BYE" timeout="600000"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+</scenario>
+"#;
+
+/// sipp placing `calls` trunk calls to `target` for `did`, 25 a second, with `audio` as what
+/// each customer says (in `dir`, which must outlive it).
+fn trunk_customers(
+    dir: &std::path::Path,
+    target: &str,
+    did: &str,
+    calls: usize,
+    audio: &[i16],
+) -> Result<tokio::process::Child> {
+    let scenario = dir.join("trunk.xml");
+    std::fs::write(&scenario, TRUNK_CUSTOMER)?;
+    std::fs::write(
+        dir.join("voice.ulaw"),
+        actors::media::g711::encode_frame(audio),
+    )?;
+    let n = calls.to_string();
+    tokio::process::Command::new("sipp")
+        .arg("-sf")
+        .arg(&scenario)
+        .args(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "0", "-t", "u1"])
+        .args(["-s", did, "-r", "25", "-m", &n, "-l", &n, "-nostdin"])
+        .arg(target)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting sipp (Debian's sip-tester) for the trunk customers")
 }
 
 /// A configuration for a load run: queue `load` open to web calls, agents `agent1`…`agentN`

@@ -8,7 +8,7 @@
 //! each carries `heard_at`, when the window's last audio entered the fork, so the receive time
 //! minus `heard_at` is the audio-to-screen latency (one clock: same machine).
 //!
-//! Run with `cargo bench -p web --bench transcript`. `TRANSCRIPT_BENCH_CALLS` (default 1),
+//! Run with `cargo bench -p tests --bench transcript`. `TRANSCRIPT_BENCH_CALLS` (default 1),
 //! `TRANSCRIPT_BENCH_SECONDS` (default 30). Prints p50/p95 and one JSON line.
 
 use futures::StreamExt;
@@ -17,7 +17,7 @@ mod common;
 use common::serve;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use web::loadgen::{load_config, run, LoadOptions};
+use tests::loadgen::{load_config, run, LoadOptions};
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)

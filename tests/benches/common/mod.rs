@@ -1,14 +1,19 @@
-//! What the benchmarks share: starting `switchyard` in a process of its own.
+//! What the benchmarks share: starting `switchyard` (or the load generator's echo) in a
+//! process of its own.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-const EXE: &str = env!("CARGO_BIN_EXE_switchyard");
+/// The program under test.
+pub const SWITCHYARD: &str = env!("CARGO_BIN_EXE_switchyard-under-test");
+/// The load generator (its `media-echo` is the baseline peer; only the media bench runs it).
+#[allow(dead_code)]
+pub const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
 
-/// Starts `switchyard <args>` and returns it with the base URL it prints.
-pub fn spawn(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(EXE)
+/// Starts `exe <args>` and returns it with the base URL it prints.
+pub fn spawn(exe: &str, args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(exe)
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -33,15 +38,18 @@ pub fn spawn(args: &[&str]) -> (Child, String) {
 pub fn serve(dir: &Path, config: &Path) -> (Child, String) {
     let db = format!("sqlite://{}", dir.join("db.sqlite").display());
     let rec = dir.join("recordings");
-    spawn(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--database-url",
-        &db,
-        "--config",
-        config.to_str().expect("utf-8 path"),
-        "--recordings-dir",
-        rec.to_str().expect("utf-8 path"),
-    ])
+    spawn(
+        SWITCHYARD,
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db,
+            "--config",
+            config.to_str().expect("utf-8 path"),
+            "--recordings-dir",
+            rec.to_str().expect("utf-8 path"),
+        ],
+    )
 }
