@@ -259,3 +259,49 @@ async fn plain_legs_take_even_ports_of_the_configured_range_until_it_is_full() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_rtp_leg_takes_and_sends_dtmf_as_rfc4733_events() {
+    let carrier = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sdp = format!(
+        "v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0 96\r\na=rtpmap:96 telephone-event/8000\r\n",
+        carrier.local_addr().unwrap().port()
+    );
+    let (leg, _heard) = Leg::plain(RtpBind::any("127.0.0.1".parse().unwrap()), Some(&sdp))
+        .await
+        .unwrap();
+    let at = leg.local_addr().unwrap();
+    // The carrier presses 7 then 3: each a start, a continuation and its end three times.
+    let mut seq = 0u16;
+    for (digit, ts) in [(7u8, 8_000u32), (3, 16_000)] {
+        for (end, duration) in [(0u8, 160u16), (0, 320), (0x80, 480), (0x80, 480), (0x80, 480)] {
+            let mut p = vec![0x80, 96, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78];
+            p[2..4].copy_from_slice(&seq.to_be_bytes());
+            p[4..8].copy_from_slice(&ts.to_be_bytes());
+            p.extend([digit, end | 10]);
+            p.extend(duration.to_be_bytes());
+            carrier.send_to(&p, at).await.unwrap();
+            seq += 1;
+        }
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while leg.stats().dtmf_received < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(leg.stats().dtmf_received, 2, "{:?}", leg.stats());
+    // Our digits go out as events at the party's payload type.
+    leg.send_dtmf("19").await.unwrap();
+    let mut buf = [0u8; 2048];
+    let mut ended = Vec::new();
+    while ended.len() < 2 {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(5), carrier.recv_from(&mut buf))
+            .await
+            .expect("events at the carrier")
+            .unwrap();
+        if buf[1] & 0x7f == 96 && n >= 16 && buf[13] & 0x80 != 0 && ended.last() != Some(&buf[12]) {
+            ended.push(buf[12]);
+        }
+    }
+    assert_eq!(ended, [1, 9]);
+    leg.close().await;
+}

@@ -1,7 +1,8 @@
 //! Trunk call setup (`cargo bench -p tests --bench sip_setup`): sipp calls the real program's
-//! trunk port at a steady rate, and for each call measures the time from its INVITE to our
-//! `200 OK` (the route answers on arrival: the call is created, stored, queued, its RTP leg
-//! bound, then answered). Each call stays a second and hangs up, so about `rate` calls are up
+//! trunk port at a steady rate, and for each call the time from its INVITE to our `200 OK` is
+//! read from sipp's message log (microsecond timestamps; sipp's own response-time counters
+//! tick in whole milliseconds). The route answers on arrival: the call is created, stored,
+//! queued, its RTP leg bound, then answered. Each call stays a second and hangs up, so about `rate` calls are up
 //! at once. Prints p50, p99 and the slowest per rate, with the calls that failed.
 //!
 //! `SIP_BENCH_RATES` (default 10,50,100) lists the rates in calls per second;
@@ -44,7 +45,48 @@ answer = "arrival"
     )
 }
 
-/// One rate: the response times (ms) sipp recorded, and how many calls failed.
+/// Each call's INVITE → 200 OK time (ms) in sipp's message log: blocks that start with a
+/// dashed line and the time of day, then whether the message was sent or received, then the
+/// message. The first INVITE sent and the first 200 to it received count.
+fn setup_times(log: &str) -> Vec<f64> {
+    use std::collections::HashMap;
+    let mut sent: HashMap<&str, f64> = HashMap::new();
+    let mut times = Vec::new();
+    for block in log.split("----------------------------------------------- ").skip(1) {
+        let mut lines = block.lines();
+        let stamp = lines.next().unwrap_or_default();
+        let Some(at) = stamp.split_whitespace().nth(1).and_then(seconds_of_day) else {
+            continue;
+        };
+        let outgoing = lines.next().unwrap_or_default().contains("sent");
+        let mut lines = lines.skip_while(|l| l.trim().is_empty());
+        let first = lines.next().unwrap_or_default().trim();
+        let header = |name: &str| {
+            block
+                .lines()
+                .find_map(|l| l.trim().strip_prefix(name).map(str::trim))
+                .unwrap_or_default()
+        };
+        let (call, cseq) = (header("Call-ID:"), header("CSeq:"));
+        if outgoing && first.starts_with("INVITE ") {
+            sent.entry(call).or_insert(at);
+        } else if !outgoing && first.starts_with("SIP/2.0 200") && cseq.ends_with("INVITE") {
+            if let Some(start) = sent.remove(call) {
+                times.push((at - start) * 1000.0);
+            }
+        }
+    }
+    times
+}
+
+/// `HH:MM:SS.micros` in seconds.
+fn seconds_of_day(t: &str) -> Option<f64> {
+    let mut it = t.split(':');
+    let (h, m, s) = (it.next()?, it.next()?, it.next()?);
+    Some(h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?)
+}
+
+/// One rate: each call's INVITE → 200 OK time (ms), and how many calls failed.
 async fn run(port: u16, rate: u32, seconds: u32) -> anyhow::Result<(Vec<f64>, u64)> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("setup.xml");
@@ -64,7 +106,7 @@ async fn run(port: u16, rate: u32, seconds: u32) -> anyhow::Result<(Vec<f64>, u6
             "u1",
         ])
         .args(["-r", &rate.to_string(), "-m", &calls.to_string()])
-        .args(["-trace_rtt", "-rtt_freq", "1", "-trace_stat", "-nostdin"])
+        .args(["-trace_msg", "-trace_stat", "-nostdin"])
         .args(["-timeout", &format!("{}s", seconds + 30)])
         .arg(format!("127.0.0.1:{port}"))
         .current_dir(dir.path())
@@ -77,13 +119,8 @@ async fn run(port: u16, rate: u32, seconds: u32) -> anyhow::Result<(Vec<f64>, u6
     for entry in std::fs::read_dir(dir.path())?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        if name.ends_with("_rtt.csv") {
-            // Date_ms;response_time_ms;rtd_no
-            times.extend(text.lines().skip(1).filter_map(|l| {
-                l.split(';')
-                    .nth(1)
-                    .and_then(|t| t.trim().parse::<f64>().ok())
-            }));
+        if name.ends_with("_messages.log") {
+            times.extend(setup_times(&text));
         } else if name.ends_with("_.csv") {
             // The statistics file: the last line's FailedCall(C) column.
             let mut lines = text.lines();

@@ -311,6 +311,56 @@ async fn a_route_that_answers_on_arrival_sends_200_at_once_with_the_music_as_med
     Ok(())
 }
 
+#[tokio::test]
+async fn a_callers_rfc4733_digit_reaches_its_leg_and_our_answer_takes_events(
+) -> anyhow::Result<()> {
+    let pcap = "/usr/share/sip-tester/dtmf_2833_1.pcap";
+    if !sipp_present() {
+        return Ok(());
+    }
+    assert!(
+        std::path::Path::new(pcap).exists(),
+        "sip-tester's {pcap} is missing"
+    );
+    let port = free_port();
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config(port)))?;
+    let root = server.login("root", "pw-r").await?;
+    let alice = server.login("alice", "pw-a").await?;
+    let mut events = server.events(&alice).await?;
+    server
+        .put(
+            "/api/v1/agents/alice/status",
+            &alice,
+            json!({"status": "ready"}),
+        )
+        .await?;
+    let xml = caller::presses_a_digit(CALLER, pcap);
+    let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, xml));
+    let offer = events
+        .next_matching(T, |e| e["type"] == "call.offered" && e["agent"] == "alice")
+        .await?;
+    let id = offer["call_id"].as_str().unwrap().to_owned();
+    server
+        .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
+        .await?;
+    let media = format!("/api/v1/calls/{id}/media");
+    let m = eventually("the caller's digit on its leg", T, || async {
+        let m = server.get(&media, &root).await.ok()?;
+        (m["legs"]["customer"]["dtmf_received"].as_u64()? >= 1).then_some(m)
+    })
+    .await;
+    assert_eq!(m["legs"]["customer"]["dtmf_received"], 1, "{m}");
+    server
+        .post(&format!("/api/v1/calls/{id}/hangup"), &alice, json!({}))
+        .await?;
+    assert!(
+        caller.await??,
+        "the caller's side failed (our answer without telephone-event, or no BYE)"
+    );
+    Ok(())
+}
+
 /// A valid INVITE from `from`, with `sdp` as its body.
 fn raw_invite(port: u16, from: std::net::SocketAddr, n: usize, sdp: &[u8]) -> Vec<u8> {
     let mut m = format!(

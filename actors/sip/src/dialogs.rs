@@ -204,7 +204,8 @@ impl Inbound {
             }
         };
         // The caller's RTP leg, in the call's audio from now on (hold music while it waits).
-        let offer = String::from_utf8_lossy(tx.original.body()).into_owned();
+        let offer_body = tx.original.body().to_vec();
+        let offer = String::from_utf8_lossy(&offer_body).into_owned();
         let rtp = match self
             .yard
             .plain_media(
@@ -229,7 +230,7 @@ impl Inbound {
         let leg = Leg {
             dialog: dialog.clone(),
             id: id.clone(),
-            sdp: sdp::Ours::answer(self.local.advertised(rtp), codec, session),
+            sdp: sdp::Ours::answer(self.local.advertised(rtp), codec, session, &offer_body),
             answered: false,
             at_once: route.answer == AnswerWhen::Arrival,
         };

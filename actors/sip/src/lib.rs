@@ -20,10 +20,13 @@
 //!   ringing, a 2xx connects, and the other finals end the call as `engine::sip::progress_of`
 //!   reads them; no answer within the queue's ring time is a CANCEL and `not answered`;
 //!   with credentials they answer the carrier's digest challenge, and `register = true` keeps
-//!   a registration there (`register`).
+//!   a registration there (`register`); a consult, a conference or a blind transfer to a
+//!   number dials it the same way, and a completed one bridges the customer to it;
+//! - a re-INVITE is answered in its direction (a party holding us hears nothing and may fall
+//!   silent); DTMF goes both ways as RFC 4733 events; a route may answer on arrival.
 //!
-//! Not yet here (issue 15 goes on): consults, transfers and conferences to numbers through
-//! the trunk, G.722, RFC 4733 on trunk legs, digest challenges to inbound INVITEs.
+//! Not yet here (issue 15 goes on): G.722, a jitter buffer, session timers, digest challenges
+//! to inbound INVITEs, outbound over TCP.
 
 mod dialogs;
 mod outbound;

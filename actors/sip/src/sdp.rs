@@ -59,33 +59,63 @@ pub(crate) fn direction(body: &[u8]) -> Direction {
     audio.or(session).unwrap_or_default()
 }
 
-/// Our side of a trunk leg's SDP: its address, codecs, session id and version, direction.
+/// The payload type an SDP gives RFC 4733 telephone events at 8 kHz in its audio stream.
+pub(crate) fn telephone_events(body: &[u8]) -> Option<u8> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut in_audio = false;
+    for line in text.lines().map(str::trim_end).take(256) {
+        if let Some(m) = line.strip_prefix("m=") {
+            if in_audio {
+                return None;
+            }
+            in_audio = m.starts_with("audio ");
+        } else if let Some(map) = line.strip_prefix("a=rtpmap:").filter(|_| in_audio) {
+            let (pt, name) = map.split_once(' ')?;
+            if name.eq_ignore_ascii_case("telephone-event/8000") {
+                return pt.parse().ok();
+            }
+        }
+    }
+    None
+}
+
+/// The payload type our offers give telephone events.
+const EVENTS_PT: u8 = 101;
+
+/// Our side of a trunk leg's SDP: its address, codecs, telephone events, session id and
+/// version, direction.
 #[derive(Clone, Debug)]
 pub(crate) struct Ours {
     rtp: SocketAddr,
     codecs: Vec<G711>,
+    /// RFC 4733 events (DTMF both ways), at this payload type, when the party takes them.
+    events: Option<u8>,
     session: u64,
     version: u32,
     direction: Direction,
 }
 
 impl Ours {
-    /// An answer with `codec`, the leg's RTP at `rtp`, 20 ms packets both ways.
-    pub(crate) fn answer(rtp: SocketAddr, codec: G711, session: u64) -> Ours {
+    /// An answer to `offer` with `codec`, the leg's RTP at `rtp`, 20 ms packets both ways,
+    /// and telephone events at the offer's payload type when it has them.
+    pub(crate) fn answer(rtp: SocketAddr, codec: G711, session: u64, offer: &[u8]) -> Ours {
         Ours {
             rtp,
             codecs: vec![codec],
+            events: telephone_events(offer),
             session,
             version: 1,
             direction: Direction::SendRecv,
         }
     }
 
-    /// Our offer for a call we place: the leg's RTP at `rtp`, PCMU then PCMA.
+    /// Our offer for a call we place: the leg's RTP at `rtp`, PCMU then PCMA, and telephone
+    /// events.
     pub(crate) fn offer(rtp: SocketAddr, session: u64) -> Ours {
         Ours {
             codecs: vec![G711::Pcmu, G711::Pcma],
-            ..Ours::answer(rtp, G711::Pcmu, session)
+            events: Some(EVENTS_PT),
+            ..Ours::answer(rtp, G711::Pcmu, session, b"")
         }
     }
 
@@ -99,9 +129,11 @@ impl Ours {
         let direction = direction(offer).answer();
         let codecs = answer_codec(&audio_payload_types(offer), &self.codecs)
             .map_or_else(|| self.codecs.clone(), |c| vec![c]);
-        if direction != self.direction || codecs != self.codecs {
+        let events = telephone_events(offer);
+        if direction != self.direction || codecs != self.codecs || events != self.events {
             self.direction = direction;
             self.codecs = codecs;
+            self.events = events;
             self.version += 1;
         }
         self.bytes()
@@ -115,7 +147,9 @@ impl Ours {
         let pts: Vec<String> = self
             .codecs
             .iter()
-            .map(|c| c.payload_type().to_string())
+            .map(|c| c.payload_type())
+            .chain(self.events)
+            .map(|pt| pt.to_string())
             .collect();
         let mut sdp = format!(
             "v=0\r\no=switchyard {session} {version} IN {family} {ip}\r\ns=Switchyard\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP {}\r\n",
@@ -127,6 +161,11 @@ impl Ours {
                 "a=rtpmap:{} {}/8000\r\n",
                 c.payload_type(),
                 c.name()
+            ));
+        }
+        if let Some(pt) = self.events {
+            sdp.push_str(&format!(
+                "a=rtpmap:{pt} telephone-event/8000\r\na=fmtp:{pt} 0-16\r\n"
             ));
         }
         sdp.push_str(&format!("a=ptime:20\r\na={}\r\n", self.direction.as_str()));
@@ -158,7 +197,7 @@ mod tests {
 
     #[test]
     fn the_answer_names_one_codec_and_the_legs_address() {
-        let sdp = Ours::answer("127.0.0.1:40000".parse().unwrap(), G711::Pcmu, 7).bytes();
+        let sdp = Ours::answer("127.0.0.1:40000".parse().unwrap(), G711::Pcmu, 7, b"").bytes();
         let sdp = String::from_utf8(sdp).unwrap();
         assert!(sdp.contains("m=audio 40000 RTP/AVP 0\r\n"), "{sdp}");
         assert!(
@@ -168,12 +207,23 @@ mod tests {
         assert!(sdp.contains("c=IN IP4 127.0.0.1\r\n"), "{sdp}");
         let ours = Ours::offer("127.0.0.1:40002".parse().unwrap(), 7).bytes();
         let ours = String::from_utf8(ours).unwrap();
-        assert!(ours.contains("m=audio 40002 RTP/AVP 0 8\r\n"), "{ours}");
+        assert!(ours.contains("m=audio 40002 RTP/AVP 0 8 101\r\n"), "{ours}");
+        assert!(
+            ours.contains("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"),
+            "{ours}"
+        );
         assert!(
             ours.contains("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"),
             "{ours}"
         );
-        assert_eq!(audio_payload_types(ours.as_bytes()), [0, 8]);
+        assert_eq!(audio_payload_types(ours.as_bytes()), [0, 8, 101]);
+        // An answer takes events at the offer's own payload type, or none.
+        let offer = b"m=audio 6000 RTP/AVP 0 96\r\na=rtpmap:96 telephone-event/8000\r\n";
+        assert_eq!(telephone_events(offer), Some(96));
+        let answer = Ours::answer("127.0.0.1:4".parse().unwrap(), G711::Pcmu, 7, offer).bytes();
+        let answer = String::from_utf8(answer).unwrap();
+        assert!(answer.contains("RTP/AVP 0 96\r\n") && answer.contains("a=rtpmap:96 telephone-event/8000"), "{answer}");
+        assert_eq!(telephone_events(b"m=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/48000\r\n"), None);
     }
 
     #[test]
@@ -191,7 +241,7 @@ mod tests {
             "the stream's own wins"
         );
         assert_eq!(direction(&[0xff, 0x00]), Direction::SendRecv);
-        let mut ours = Ours::answer("127.0.0.1:40000".parse().unwrap(), G711::Pcma, 7);
+        let mut ours = Ours::answer("127.0.0.1:40000".parse().unwrap(), G711::Pcma, 7, b"");
         let held = String::from_utf8(ours.reanswer(hold)).unwrap();
         assert!(held.contains("o=switchyard 7 2 IN IP4"), "{held}");
         assert!(held.contains("a=recvonly\r\n"), "{held}");

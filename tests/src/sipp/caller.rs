@@ -284,3 +284,53 @@ pub fn answered_on_arrival(caller: &str, talk_ms: u32) -> String {
         ),
     )
 }
+
+/// Answered by the agent; the caller offers RFC 4733 events (payload type 101) besides PCMU,
+/// checks our answer takes them, presses 1 (sipp's `dtmf_2833_1.pcap`, `pcap`), and waits for
+/// the agent's BYE.
+pub fn presses_a_digit(caller: &str, pcap: &str) -> String {
+    scenario(
+        caller,
+        &format!(
+            r#"
+  <recv response="183"/>
+  <recv response="200" timeout="15000">
+    <action>
+      <ereg regexp="a=rtpmap:101 telephone-event/8000" search_in="body" check_it="true" assign_to="events"/>
+    </action>
+  </recv>
+  <Reference variables="events"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
+  <recv request="BYE" timeout="15000"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+"#
+        ),
+    )
+    .replace(
+        "m=audio [media_port] RTP/AVP 0 8\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:8 PCMA/8000",
+        "m=audio [media_port] RTP/AVP 0 101\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:101 telephone-event/8000",
+    )
+}
+

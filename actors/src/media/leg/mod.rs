@@ -110,6 +110,7 @@ struct Counters {
     sent: AtomicU64,
     lost: AtomicU64,
     late: AtomicU64,
+    dtmf: AtomicU64,
 }
 
 /// What a leg's handle and its transport share: the negotiation, where received audio and
@@ -155,6 +156,9 @@ pub(crate) struct Receiving {
     payloads: Option<HashMap<u8, Payload>>,
     /// The tap's resampler and the rate it converts from.
     to16k: Option<(u32, To16k)>,
+    /// The RTP timestamp of the last telephone event counted as ended (its end packet
+    /// comes three times).
+    last_event_end: Option<u32>,
 }
 
 impl Receiving {
@@ -207,6 +211,12 @@ impl Receiving {
             }
             Some(Payload::Events(_)) => {
                 if let Ok(p) = <[u8; 4]>::try_from(payload) {
+                    // A digit is counted once, at its first end packet (RFC 4733 §2.5.1.4).
+                    let ended = p[1] & 0x80 != 0;
+                    if ended && self.last_event_end != Some(h.timestamp) {
+                        self.last_event_end = Some(h.timestamp);
+                        counters.dtmf.fetch_add(1, Ordering::Relaxed);
+                    }
                     let _ = shared.events.try_send(p);
                 }
             }
@@ -231,6 +241,8 @@ pub struct LegStats {
     pub packets_late: u64,
     /// The codec sent, once negotiated.
     pub codec: Option<Codec>,
+    /// DTMF digits the party sent as RFC 4733 telephone events.
+    pub dtmf_received: u64,
 }
 
 /// The sending side's RTP timeline.
@@ -593,6 +605,7 @@ impl Leg {
             packets_lost: c.lost.load(Ordering::Relaxed),
             packets_late: c.late.load(Ordering::Relaxed),
             codec: self.shared.negotiated().as_ref().map(|n| n.send.0),
+            dtmf_received: c.dtmf.load(Ordering::Relaxed),
         }
     }
 
