@@ -274,7 +274,13 @@ async fn a_plain_rtp_leg_takes_and_sends_dtmf_as_rfc4733_events() {
     // The carrier presses 7 then 3: each a start, a continuation and its end three times.
     let mut seq = 0u16;
     for (digit, ts) in [(7u8, 8_000u32), (3, 16_000)] {
-        for (end, duration) in [(0u8, 160u16), (0, 320), (0x80, 480), (0x80, 480), (0x80, 480)] {
+        for (end, duration) in [
+            (0u8, 160u16),
+            (0, 320),
+            (0x80, 480),
+            (0x80, 480),
+            (0x80, 480),
+        ] {
             let mut p = vec![0x80, 96, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78];
             p[2..4].copy_from_slice(&seq.to_be_bytes());
             p[4..8].copy_from_slice(&ts.to_be_bytes());

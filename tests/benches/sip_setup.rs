@@ -52,7 +52,10 @@ fn setup_times(log: &str) -> Vec<f64> {
     use std::collections::HashMap;
     let mut sent: HashMap<&str, f64> = HashMap::new();
     let mut times = Vec::new();
-    for block in log.split("----------------------------------------------- ").skip(1) {
+    for block in log
+        .split("----------------------------------------------- ")
+        .skip(1)
+    {
         let mut lines = block.lines();
         let stamp = lines.next().unwrap_or_default();
         let Some(at) = stamp.split_whitespace().nth(1).and_then(seconds_of_day) else {

@@ -68,7 +68,10 @@ async fn trunk_customers_from_sipp_reach_the_agents_peers_through_the_bridge() {
     assert!(report.lost_pct < 5.0, "{report:?}");
     // The agents hung up: every trunk call is over.
     let root = server.login("root", "load").await.unwrap();
-    let calls = server.get("/api/v1/calls?state=ended", &root).await.unwrap();
+    let calls = server
+        .get("/api/v1/calls?state=ended", &root)
+        .await
+        .unwrap();
     assert_eq!(calls["calls"].as_array().unwrap().len(), 2, "{calls}");
     server.kill();
 }

@@ -84,6 +84,37 @@ async fn run_sipp(
     tests::sipp::run(&xml, &ulaw, &args).await
 }
 
+/// alice, ready with her event stream open, answers the call sipp places with `xml`: her
+/// token, the call's id, and sipp's run.
+async fn answered_by_alice(
+    server: &Server,
+    port: u16,
+    xml: String,
+) -> anyhow::Result<(
+    String,
+    String,
+    tokio::task::JoinHandle<anyhow::Result<bool>>,
+)> {
+    let alice = server.login("alice", "pw-a").await?;
+    let mut events = server.events(&alice).await?;
+    server
+        .put(
+            "/api/v1/agents/alice/status",
+            &alice,
+            json!({"status": "ready"}),
+        )
+        .await?;
+    let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, xml));
+    let offer = events
+        .next_matching(T, |e| e["type"] == "call.offered" && e["agent"] == "alice")
+        .await?;
+    let id = offer["call_id"].as_str().unwrap_or_default().to_owned();
+    server
+        .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
+        .await?;
+    Ok((alice, id, caller))
+}
+
 async fn calls(server: &Server, root: &str) -> anyhow::Result<Vec<Value>> {
     let all = server.get("/api/v1/calls", root).await?;
     Ok(all["calls"].as_array().cloned().unwrap_or_default())
@@ -231,24 +262,8 @@ async fn a_caller_who_holds_us_is_answered_in_kind_and_its_silence_does_not_end_
     let db = Database::sqlite();
     let server = start_server!(&db, Some(&config))?;
     let root = server.login("root", "pw-r").await?;
-    let alice = server.login("alice", "pw-a").await?;
-    let mut events = server.events(&alice).await?;
-    server
-        .put(
-            "/api/v1/agents/alice/status",
-            &alice,
-            json!({"status": "ready"}),
-        )
-        .await?;
     let xml = caller::holds_then_resumes(CALLER, 4_000);
-    let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, xml));
-    let offer = events
-        .next_matching(T, |e| e["type"] == "call.offered" && e["agent"] == "alice")
-        .await?;
-    let id = offer["call_id"].as_str().unwrap().to_owned();
-    server
-        .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
-        .await?;
+    let (_, id, caller) = answered_by_alice(&server, port, xml).await?;
     assert!(
         caller.await??,
         "the caller's hold, resume and hang-up (answers recvonly, then sendrecv)"
@@ -312,8 +327,8 @@ async fn a_route_that_answers_on_arrival_sends_200_at_once_with_the_music_as_med
 }
 
 #[tokio::test]
-async fn a_callers_rfc4733_digit_reaches_its_leg_and_our_answer_takes_events(
-) -> anyhow::Result<()> {
+async fn a_callers_rfc4733_digit_reaches_its_leg_and_our_answer_takes_events() -> anyhow::Result<()>
+{
     let pcap = "/usr/share/sip-tester/dtmf_2833_1.pcap";
     if !sipp_present() {
         return Ok(());
@@ -326,24 +341,8 @@ async fn a_callers_rfc4733_digit_reaches_its_leg_and_our_answer_takes_events(
     let db = Database::sqlite();
     let server = start_server!(&db, Some(&config(port)))?;
     let root = server.login("root", "pw-r").await?;
-    let alice = server.login("alice", "pw-a").await?;
-    let mut events = server.events(&alice).await?;
-    server
-        .put(
-            "/api/v1/agents/alice/status",
-            &alice,
-            json!({"status": "ready"}),
-        )
-        .await?;
     let xml = caller::presses_a_digit(CALLER, pcap);
-    let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, xml));
-    let offer = events
-        .next_matching(T, |e| e["type"] == "call.offered" && e["agent"] == "alice")
-        .await?;
-    let id = offer["call_id"].as_str().unwrap().to_owned();
-    server
-        .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
-        .await?;
+    let (alice, id, caller) = answered_by_alice(&server, port, xml).await?;
     let media = format!("/api/v1/calls/{id}/media");
     let m = eventually("the caller's digit on its leg", T, || async {
         let m = server.get(&media, &root).await.ok()?;

@@ -222,8 +222,17 @@ mod tests {
         assert_eq!(telephone_events(offer), Some(96));
         let answer = Ours::answer("127.0.0.1:4".parse().unwrap(), G711::Pcmu, 7, offer).bytes();
         let answer = String::from_utf8(answer).unwrap();
-        assert!(answer.contains("RTP/AVP 0 96\r\n") && answer.contains("a=rtpmap:96 telephone-event/8000"), "{answer}");
-        assert_eq!(telephone_events(b"m=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/48000\r\n"), None);
+        assert!(
+            answer.contains("RTP/AVP 0 96\r\n")
+                && answer.contains("a=rtpmap:96 telephone-event/8000"),
+            "{answer}"
+        );
+        assert_eq!(
+            telephone_events(
+                b"m=audio 6000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/48000\r\n"
+            ),
+            None
+        );
     }
 
     #[test]

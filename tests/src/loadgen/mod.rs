@@ -573,63 +573,6 @@ pub fn load_config_with_trunk(calls: usize, password: &str, sip_port: u16) -> Re
         ))
 }
 
-/// sipp's scenario for a trunk customer: INVITE with PCMU, the answer, then the audio in a
-/// loop until our BYE.
-const TRUNK_CUSTOMER: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="trunk customer">
-  <send retrans="500">
-    <![CDATA[
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:+1555[call_number]@[local_ip]:[local_port]>;tag=[pid]L[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: sip:sipp@[local_ip]:[local_port]
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=sipp 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-    ]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200" timeout="120000"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:+1555[call_number]@[local_ip]:[local_port]>;tag=[pid]L[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <nop><action><exec rtp_stream="voice.ulaw,-1,0"/></action></nop>
-  <recv request="BYE" timeout="600000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
-</scenario>
-"#;
-
 /// sipp placing `calls` trunk calls to `target` for `did`, 25 a second, with `audio` as what
 /// each customer says (in `dir`, which must outlive it).
 fn trunk_customers(
@@ -640,7 +583,8 @@ fn trunk_customers(
     audio: &[i16],
 ) -> Result<tokio::process::Child> {
     let scenario = dir.join("trunk.xml");
-    std::fs::write(&scenario, TRUNK_CUSTOMER)?;
+    let xml = crate::sipp::caller::talks_until_our_bye("+1555[call_number]", "voice.ulaw");
+    std::fs::write(&scenario, xml)?;
     std::fs::write(
         dir.join("voice.ulaw"),
         actors::media::g711::encode_frame(audio),

@@ -45,7 +45,62 @@ const ACK: &str = r#"
   </send>
 "#;
 
+/// The ACK of our 200 OK (a transaction of its own: a new branch).
+const ACK_2XX: &str = r#"
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"#;
+
+/// The caller hangs up (its BYE, then our 200).
+const CALLER_BYE: &str = r#"
+  <send retrans="500">
+    <![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+"#;
+
+/// Our BYE, within 15 s, and the caller's 200.
+const ANSWER_BYE: &str = r#"
+  <recv request="BYE" timeout="15000"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+"#;
+
+/// A whole scenario: the INVITE, then `body`, whose `ACK_2XX`, `CALLER_BYE` and `ANSWER_BYE`
+/// lines stand for those blocks.
 fn scenario(caller: &str, body: &str) -> String {
+    let body = body
+        .replace("ACK_2XX\n", ACK_2XX)
+        .replace("CALLER_BYE\n", CALLER_BYE)
+        .replace("ANSWER_BYE\n", ANSWER_BYE);
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"trunk\">{INVITE}{body}</scenario>\n"
     );
@@ -92,34 +147,11 @@ pub fn answered(caller: &str, caller_bye: bool, talk_ms: u32) -> String {
   <nop><action><exec rtp_stream="tone.ulaw,-1,0"/></action></nop>
   <pause milliseconds="TALK_MS"/>
   <nop><action><exec rtp_stream="pause"/></action></nop>
-  <send retrans="500">
-    <![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>
+CALLER_BYE
 "#
     } else {
         r#"
-  <recv request="BYE" timeout="15000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
+ANSWER_BYE
 "#
     };
     scenario(
@@ -128,18 +160,7 @@ pub fn answered(caller: &str, caller_bye: bool, talk_ms: u32) -> String {
             r#"
   <recv response="183"/>
   <recv response="200" timeout="15000"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
+ACK_2XX
 {end}"#
         ),
     )
@@ -209,18 +230,7 @@ pub fn holds_then_resumes(caller: &str, hold_ms: u32) -> String {
             r#"
   <recv response="183"/>
   <recv response="200" timeout="15000"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
+ACK_2XX
 {talk}{hold}
   <pause milliseconds="{hold_ms}"/>
 {resume}{talk}
@@ -254,32 +264,9 @@ pub fn answered_on_arrival(caller: &str, talk_ms: u32) -> String {
             r#"
   <recv response="180" optional="true"/>
   <recv response="200" rtd="true" timeout="10000"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
+ACK_2XX
   <pause milliseconds="{talk_ms}"/>
-  <send retrans="500">
-    <![CDATA[
-      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>
+CALLER_BYE
 "#
         ),
     )
@@ -300,31 +287,9 @@ pub fn presses_a_digit(caller: &str, pcap: &str) -> String {
     </action>
   </recv>
   <Reference variables="events"/>
-  <send>
-    <![CDATA[
-      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
+ACK_2XX
   <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
-  <recv request="BYE" timeout="15000"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]>
-  </send>
+ANSWER_BYE
 "#
         ),
     )
@@ -334,3 +299,23 @@ pub fn presses_a_digit(caller: &str, pcap: &str) -> String {
     )
 }
 
+/// A load customer: rings, is answered (within two minutes), says `audio` (raw PCMU, looped)
+/// until our BYE, however long the call lasts.
+pub fn talks_until_our_bye(caller: &str, audio: &str) -> String {
+    scenario(
+        caller,
+        &format!(
+            r#"
+  <recv response="183" optional="true"/>
+  <recv response="200" timeout="120000"/>
+ACK_2XX
+  <nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>
+ANSWER_BYE
+"#
+        ),
+    )
+    .replace(
+        r#"<recv request="BYE" timeout="15000"/>"#,
+        r#"<recv request="BYE" timeout="600000"/>"#,
+    )
+}
