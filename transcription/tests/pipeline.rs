@@ -68,7 +68,7 @@ async fn run(mut live: LiveLeg<Whisper>, samples: &[i16], speedup: u32) -> Vec<O
                 _ = tick.tick() => break,
             }
         }
-        live.push(chunk);
+        out.extend(live.push(chunk));
     }
     out.extend(live.finish().await.outputs);
     out
@@ -169,7 +169,7 @@ async fn hold_stops_the_transcript_and_resume_brings_it_back() {
             out.extend(live.resume().into_iter().map(|o| (i, o)));
             resumed_at = Some(i);
         }
-        live.push(chunk);
+        out.extend(live.push(chunk).into_iter().map(|o| (i, o)));
     }
     out.extend(
         live.finish()
@@ -270,7 +270,7 @@ async fn run_with_metrics(mut live: LiveLeg<Whisper>, samples: &[i16]) -> (Vec<O
                 _ = tick.tick() => break,
             }
         }
-        live.push(chunk);
+        out.extend(live.push(chunk));
     }
     let max_lag = live.metrics().max_lag_ms;
     out.extend(live.finish().await.outputs);

@@ -38,6 +38,12 @@ fn respond(status: &str) -> String {
     )
 }
 
+/// `180 Ringing`, then a moment's ringing (a real phone rings for seconds: the network's
+/// provisional response comes well before its final one).
+fn ringing() -> String {
+    respond("180 Ringing") + "  <pause milliseconds=\"300\"/>\n"
+}
+
 fn scenario(number: &str, caller_id: &str, body: &str) -> String {
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"carrier\">{INVITE}{body}</scenario>\n"
@@ -54,7 +60,7 @@ pub fn refused(number: &str, caller_id: &str, status: &str) -> String {
         caller_id,
         &format!(
             "{}{}  <recv request=\"ACK\"/>\n",
-            respond("180 Ringing"),
+            ringing(),
             respond(status)
         ),
     )
@@ -92,7 +98,7 @@ pub fn unanswered(number: &str, caller_id: &str) -> String {
   </send>
   <recv request="ACK"/>
 "#,
-            respond("180 Ringing")
+            ringing()
         ),
     )
 }
@@ -162,7 +168,7 @@ pub fn answered(number: &str, caller_id: &str, customer_bye: bool) -> String {
   <recv request="ACK"/>
   <nop><action><exec rtp_stream="tone.ulaw,-1,0"/></action></nop>
 {end}"#,
-            respond("180 Ringing")
+            ringing()
         ),
     )
 }
