@@ -49,9 +49,15 @@ async fn trunk_customers_from_sipp_reach_the_agents_peers_through_the_bridge() {
         return;
     }
     let db = Database::sqlite();
-    let port = tests::sipp::free_port();
-    let config = load_config_with_trunk(2, "load", port).unwrap();
-    let server = start_server!(&db, Some(&config)).unwrap();
+    // A port free a moment ago may be taken by the next one to ask (the other tests here
+    // bind many): a server that could not bind it is started again on another.
+    let (server, port) = (0..5)
+        .find_map(|_| {
+            let port = tests::sipp::free_port();
+            let config = load_config_with_trunk(2, "load", port).unwrap();
+            start_server!(&db, Some(&config)).ok().map(|s| (s, port))
+        })
+        .expect("the server starts on a free SIP port");
     let report = run(&LoadOptions {
         trunk: Some(format!("127.0.0.1:{port}")),
         ..options(&server.base, 2, false)
