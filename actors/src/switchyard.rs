@@ -405,16 +405,18 @@ impl Switchyard {
                 .await
             }
             Some(status) => {
-                ask(&self.agent_ref(agent)?, "agent", |reply| {
-                    AgentMsg::SetStatus {
-                        status: Some(status),
-                        post_call_status: None,
-                        declining: Some(CallId::from(call)),
-                        reply,
-                    }
+                let agent_ref = self.agent_ref(agent)?;
+                ask(&agent_ref, "agent", |reply| AgentMsg::SetStatus {
+                    status: Some(status),
+                    post_call_status: None,
+                    declining: Some(CallId::from(call)),
+                    reply,
                 })
                 .await??;
-                // The agent's decline reached the call before this read (one mailbox, in order).
+                // The agent replies before it tells the call; once it has answered a second
+                // question it has told it, and the call's mailbox holds the decline before
+                // this read (one mailbox, in order).
+                ask(&agent_ref, "agent", |reply| AgentMsg::Get { reply }).await?;
                 self.call(call).await
             }
         }
