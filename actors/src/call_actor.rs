@@ -547,13 +547,30 @@ impl Actor for CallActor {
             timer: Timer::default(),
             media: None,
         };
+        // Registered before its first steps are published and enqueued before the spawn
+        // returns: whoever reacts to an event of the call (a trunk's dialer to `call.dialed`)
+        // finds the actor, whoever created the call finds it in its queue, and the queue finds
+        // the actor when it offers.
+        crate::context::write(&self.ctx.children)
+            .insert(myself.get_id(), ChildKey::Call(st.call.id().clone()));
+        if !st.call.state().is_final() {
+            crate::context::write(&self.ctx.calls).insert(st.call.id().clone(), myself.clone());
+        }
         if args.recovered.is_none() {
             // A new call: its creator persisted it before acknowledging; publish its first steps.
             self.ctx.bus.publish_journey(&st.call, 0);
             st.published = st.call.journey().len();
         }
         if st.published != st.call.journey().len() {
-            self.commit(&myself, &mut st).await?;
+            if let Err(e) = self.commit(&myself, &mut st).await {
+                // The spawn fails: nothing may find an actor that never started.
+                crate::context::write(&self.ctx.children).remove(&myself.get_id());
+                let mut calls = crate::context::write(&self.ctx.calls);
+                if calls.get(st.call.id()).map(|r| r.get_id()) == Some(myself.get_id()) {
+                    calls.remove(st.call.id());
+                }
+                return Err(e.into());
+            }
         } else {
             st.timer.arm(
                 &myself,
@@ -561,13 +578,6 @@ impl Actor for CallActor {
                 st.call.poll_timeout(),
                 CallMsg::Timeout,
             );
-        }
-        crate::context::write(&self.ctx.children)
-            .insert(myself.get_id(), ChildKey::Call(st.call.id().clone()));
-        // Registered and enqueued before the spawn returns: whoever created the call finds it
-        // in its queue, and the queue finds the actor when it offers.
-        if !st.call.state().is_final() {
-            crate::context::write(&self.ctx.calls).insert(st.call.id().clone(), myself.clone());
         }
         if st.call.state() == CallState::Waiting && st.call.transfer().is_none() {
             fx.enqueue = Some(st.call.queue().clone());

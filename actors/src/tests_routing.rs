@@ -1,5 +1,6 @@
-//! Routing under races (paused time, memory store): an agent steps away from a ringing offer,
-//! declines into a status, loses a race to a hang-up; a transfer through a queue's wrap-up.
+//! Routing under races (memory store, mostly on paused time): an agent steps away from a
+//! ringing offer, declines into a status, loses a race to a hang-up; a transfer through a
+//! queue's wrap-up; a new call's first event seen on another thread.
 
 use crate::tests::{
     all_ready, answered_by_a0, config, engine_with, eventually, incoming, is, wait_for,
@@ -305,5 +306,40 @@ async fn after_a_restart_every_offer_is_rung_and_every_ringing_is_offered() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         yard = Some(y);
+    }
+}
+
+/// Whoever reacts to a new call's first event on another thread (a trunk's dialer to
+/// `call.dialed`) finds its actor: the actor used to register only after publishing, and CI
+/// saw a dialer told that the call it was to dial "has ended".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_calls_actor_is_found_by_whoever_reacts_to_its_first_event() {
+    const DIALS: usize = 200;
+    let yard = engine_with(config("sequential", 1, "outbound = true")).await;
+    let mut rx = yard.subscribe();
+    let (told, mut results) = tokio::sync::mpsc::unbounded_channel();
+    let dialer = yard.clone();
+    tokio::spawn(async move {
+        while let Ok(e) = rx.recv().await {
+            let e = e.to_json();
+            if e["type"] == "call.dialed" {
+                let id = e["call_id"].as_str().unwrap().to_owned();
+                let r = dialer
+                    .remote_over(&id, engine::call::Unreached::Failed)
+                    .await;
+                let _ = told.send(r.map(|c| c.state()));
+            }
+        }
+    });
+    for _ in 0..DIALS {
+        yard.set_status("a0", Some(Status::Ready), None)
+            .await
+            .unwrap();
+        yard.dial("a0", "+3225551234", None, None).await.unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(10), results.recv())
+            .await
+            .expect("the dialer reacted")
+            .expect("the dialer runs");
+        assert_eq!(r.unwrap(), CallState::Ended);
     }
 }

@@ -94,7 +94,7 @@ async fn an_outbound_call_that_is_busy_refused_or_unanswered_ends_with_that_resu
     let (port, carrier_port) = (free_port(), free_port());
     // Behind NAT: the SDP and the Contact name the public address (127.0.0.2 here), and the
     // RTP leg takes a port of the configured range (ten ports from a multiple of ten).
-    let rtp = free_port() / 10 * 10;
+    let rtp = tests::sipp::free_ports(10);
     let config = config(port, carrier_port).replace(
         "[sip]\n",
         &format!(

@@ -9,10 +9,52 @@ pub mod caller;
 use anyhow::Result;
 use std::process::Stdio;
 
-/// A free UDP port on 127.0.0.1 (for the trunk, or for sipp as the called party).
+/// A port free for UDP and TCP on 127.0.0.1 (for the trunk, or for sipp as the called
+/// party), that no other caller in this process gets.
+///
+/// Not one the kernel hands out for `bind(…:0)`: a port of the ephemeral range free a moment
+/// ago may be taken by a parallel test's client socket before the server binds it (CI saw
+/// "address already in use"). These come from below that range (32768 and up on Linux), from
+/// a counter that starts at a place of this process's own.
 pub fn free_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("a free UDP port");
-    s.local_addr().expect("its address").port()
+    free_ports(1)
+}
+
+/// The first of `n` consecutive ports free as [`free_port`]'s, starting at a multiple of ten
+/// (an RTP range in a configuration).
+pub fn free_ports(n: u16) -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const LOW: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        LOW + (std::process::id() % u32::from(SPAN / 10)) as u16 * 10,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    let block = n.div_ceil(10) * 10;
+    for _ in 0..SPAN / 10 {
+        // Every value the counter holds is a multiple of ten; past the span it starts over.
+        let wrap = |p: u16| if p + block > LOW + SPAN { LOW } else { p };
+        let first = NEXT
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| {
+                Some(wrap(p) + block)
+            })
+            .map(wrap)
+            .expect("the closure always gives a port");
+        let free = (first..first + n).all(|p| {
+            std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+        });
+        if free {
+            return first;
+        }
+    }
+    panic!(
+        "no {n} free ports on 127.0.0.1 between {LOW} and {}",
+        LOW + SPAN
+    )
 }
 
 /// Whether sipp is here; on a user's machine without it the SIP tests say so and skip, in
