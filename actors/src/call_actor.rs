@@ -547,17 +547,20 @@ impl Actor for CallActor {
             timer: Timer::default(),
             media: None,
         };
-        // Registered before its first steps are published and enqueued before the spawn
-        // returns: whoever reacts to an event of the call (a trunk's dialer to `call.dialed`)
-        // finds the actor, whoever created the call finds it in its queue, and the queue finds
-        // the actor when it offers.
-        crate::context::write(&self.ctx.children)
-            .insert(myself.get_id(), ChildKey::Call(st.call.id().clone()));
-        if !st.call.state().is_final() {
-            crate::context::write(&self.ctx.calls).insert(st.call.id().clone(), myself.clone());
-        }
+        // Registered, and enqueued before the spawn returns: whoever created the call finds it
+        // in its queue, and the queue finds the actor when it offers.
+        let register = |st: &CallActorState| {
+            crate::context::write(&self.ctx.children)
+                .insert(myself.get_id(), ChildKey::Call(st.call.id().clone()));
+            if !st.call.state().is_final() {
+                crate::context::write(&self.ctx.calls).insert(st.call.id().clone(), myself.clone());
+            }
+        };
         if args.recovered.is_none() {
-            // A new call: its creator persisted it before acknowledging; publish its first steps.
+            // A new call: its creator persisted it before acknowledging; publish its first
+            // steps, once registered (whoever reacts to one on another thread, a trunk's dialer
+            // to `call.dialed`, finds the actor).
+            register(&st);
             self.ctx.bus.publish_journey(&st.call, 0);
             st.published = st.call.journey().len();
         }
@@ -565,10 +568,6 @@ impl Actor for CallActor {
             if let Err(e) = self.commit(&myself, &mut st).await {
                 // The spawn fails: nothing may find an actor that never started.
                 crate::context::write(&self.ctx.children).remove(&myself.get_id());
-                let mut calls = crate::context::write(&self.ctx.calls);
-                if calls.get(st.call.id()).map(|r| r.get_id()) == Some(myself.get_id()) {
-                    calls.remove(st.call.id());
-                }
                 return Err(e.into());
             }
         } else {
@@ -578,6 +577,13 @@ impl Actor for CallActor {
                 st.call.poll_timeout(),
                 CallMsg::Timeout,
             );
+        }
+        if args.recovered.is_some() {
+            // A recovered call only once its recovery is saved and published: a queue that
+            // found it sooner could offer it to an agent before the recovery's withdrawals
+            // reach the agents, and the agent would take the stale withdrawal for the new
+            // offer (a call ringing an agent who rings for another).
+            register(&st);
         }
         if st.call.state() == CallState::Waiting && st.call.transfer().is_none() {
             fx.enqueue = Some(st.call.queue().clone());
