@@ -634,9 +634,14 @@ impl Switchyard {
 
     /// Stops every actor.
     pub async fn shutdown(&self) {
-        self.root
-            .stop_children_and_wait(None, Some(std::time::Duration::from_secs(5)))
-            .await;
+        let wait = Some(std::time::Duration::from_secs(5));
+        // The supervisors' children first, each waited for: a supervisor that stops only
+        // signals its children, and one still busy would write to the store after a new
+        // engine on it has started.
+        for sup in self.root.get_children() {
+            sup.stop_children_and_wait(None, wait).await;
+        }
+        self.root.stop_children_and_wait(None, wait).await;
         self.root.stop(None);
     }
 
