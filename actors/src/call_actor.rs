@@ -152,8 +152,13 @@ pub enum CallMsg {
         /// Answer.
         reply: RpcReplyPort<Call>,
     },
-    /// The customer's media leg has sent nothing for `media.customer_silence_secs`.
-    CustomerMediaLost,
+    /// The customer's side is gone without a hang-up: its media leg has sent nothing for
+    /// `media.customer_silence_secs` (`no_audio`), or its trunk's session timer ran out
+    /// unrefreshed (`session_expired`).
+    CustomerMediaLost {
+        /// Why, for the journey.
+        reason: &'static str,
+    },
     /// The timer.
     Timeout(u64),
     /// Fault injection for the supervision tests: the handler panics.
@@ -688,13 +693,13 @@ impl Actor for CallActor {
                 let outcome = st.call.hangup(now, by).map_err(ActorError::from);
                 self.answer(&myself, st, reply, outcome).await?;
             }
-            CallMsg::CustomerMediaLost => {
+            CallMsg::CustomerMediaLost { reason } => {
                 let outcome = st
                     .call
-                    .customer_media_lost(now, "no_audio")
+                    .customer_media_lost(now, reason)
                     .map_err(ActorError::from);
                 if outcome.is_ok() {
-                    tracing::info!(call = %st.call.id(), "no audio from the customer: hung up");
+                    tracing::info!(call = %st.call.id(), reason, "the customer is gone: hung up");
                 }
                 let (tx, _) = tokio::sync::oneshot::channel();
                 self.answer(&myself, st, tx.into(), outcome).await?;

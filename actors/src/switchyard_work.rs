@@ -450,6 +450,15 @@ impl Switchyard {
         .await?
     }
 
+    /// The customer's side is gone without a hang-up (telephony ingress: its trunk's session
+    /// timer ran out unrefreshed, `session_expired`): the call ends as the customer's hang-up,
+    /// its journey saying why.
+    pub fn customer_lost(&self, call: &str, reason: &'static str) {
+        if let Some(r) = self.ctx.call(&CallId::from(call)) {
+            let _ = r.cast(CallMsg::CustomerMediaLost { reason });
+        }
+    }
+
     /// A trunk party holds us, or resumes (its re-INVITE's direction): nothing goes to it
     /// while it holds, and its silence is no sign of a dead call.
     pub fn plain_held(&self, call: &str, who: engine::call::Participant, held: bool) {

@@ -1,11 +1,11 @@
 //! The decisions a SIP trunk needs (H4), as pure functions: which configured trunk a message
 //! comes from (by its source address, never by what it claims), which queue a dialled number
-//! (DID) reaches, what an outbound INVITE's responses mean for the call, and when a trunk call
-//! that lost its peer is dead. The SIP stack and the RTP legs that use them live in the actor
+//! (DID) reaches, what an outbound INVITE's responses mean for the call, and which session
+//! timer a trunk call runs (RFC 4028), with when a session nobody refreshed is over. The SIP stack and the RTP legs that use them live in the actor
 //! shells; nothing here parses a message or reads a clock.
 
 use crate::call::Unreached;
-use crate::{QueueId, Timestamp};
+use crate::QueueId;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -108,34 +108,77 @@ pub fn progress_of(status: u16) -> Progress {
     }
 }
 
-/// What is known of a trunk call's liveness.
+/// Which side of a dialog refreshes its session (RFC 4028 `refresher`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Liveness {
-    /// When media last came from the carrier (or when the call was answered, before any).
-    pub last_rtp: Timestamp,
-    /// When the session must be refreshed by (RFC 4028 session timer), if one was agreed.
-    pub session_expires: Option<Timestamp>,
+pub enum Refresher {
+    /// The caller (the side that sent the INVITE).
+    Uac,
+    /// The called side.
+    Uas,
 }
 
-/// Why a trunk call is over without a BYE.
+/// A session timer agreed for a trunk call (RFC 4028): the dialog must be refreshed (a
+/// re-INVITE or an UPDATE) within `interval` of its last refresh, by `refresher`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dead {
-    /// No RTP from the carrier for the configured time.
-    NoMedia,
-    /// The session timer ran out without a refresh.
-    SessionExpired,
+pub struct SessionTimer {
+    /// The session interval (`Session-Expires`).
+    pub interval: Duration,
+    /// Who refreshes.
+    pub refresher: Refresher,
 }
 
-/// Whether the call is dead at `now`: no RTP for `rtp_timeout`, or past its session expiry
-/// (the session timer is checked first: it is the carrier's own statement). On hold the
-/// carrier may stop sending: the shell passes `None` for `rtp_timeout` then.
-pub fn dead_at(now: Timestamp, live: Liveness, rtp_timeout: Option<Duration>) -> Option<Dead> {
-    if live.session_expires.is_some_and(|t| now >= t) {
-        return Some(Dead::SessionExpired);
+/// Why an INVITE's session timer request is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerRefusal {
+    /// Shorter than our minimum: `422 Session Interval Too Small`, with our `Min-SE`.
+    TooSmall {
+        /// Our minimum, for the `Min-SE` header.
+        min: Duration,
+    },
+}
+
+/// The session timer a called trunk leg agrees to, from the caller's `Session-Expires`
+/// (`requested`: its interval and refresher, if it named one) and our minimum (`min`, the
+/// `Min-SE`): none when the caller asked for none; its interval, refused when below the
+/// minimum; its refresher, or the caller when it left the choice to us (it asked for the
+/// timer, it keeps it alive).
+pub fn session_timer(
+    requested: Option<(Duration, Option<Refresher>)>,
+    min: Duration,
+) -> Result<Option<SessionTimer>, TimerRefusal> {
+    let Some((interval, refresher)) = requested else {
+        return Ok(None);
+    };
+    if interval < min {
+        return Err(TimerRefusal::TooSmall { min });
     }
-    match rtp_timeout {
-        Some(t) if now >= live.last_rtp + t => Some(Dead::NoMedia),
-        _ => None,
+    Ok(Some(SessionTimer {
+        interval,
+        refresher: refresher.unwrap_or(Refresher::Uac),
+    }))
+}
+
+impl SessionTimer {
+    /// When, after the last refresh, the side that does not refresh ends a session that got
+    /// none: slightly before it expires, by a third of the interval or 32 s, whichever is
+    /// less (RFC 4028 §10).
+    pub fn bye_after(&self) -> Duration {
+        self.interval - (self.interval / 3).min(Duration::from_secs(32))
+    }
+
+    /// When, after the last refresh, the refresher sends the next: at half the interval
+    /// (RFC 4028 §10).
+    pub fn refresh_after(&self) -> Duration {
+        self.interval / 2
+    }
+
+    /// The `Session-Expires` header value that states it.
+    pub fn header_value(&self) -> String {
+        let who = match self.refresher {
+            Refresher::Uac => "uac",
+            Refresher::Uas => "uas",
+        };
+        format!("{};refresher={who}", self.interval.as_secs())
     }
 }
 
@@ -324,23 +367,34 @@ mod tests {
     }
 
     #[test]
-    fn a_call_is_dead_when_its_media_or_its_session_timer_runs_out() {
-        let t = |s: i64| Timestamp::from_millis(s * 1000);
-        let live = Liveness {
-            last_rtp: t(100),
-            session_expires: Some(t(200)),
-        };
-        let thirty = Some(Duration::from_secs(30));
-        assert_eq!(dead_at(t(129), live, thirty), None);
-        assert_eq!(dead_at(t(130), live, thirty), Some(Dead::NoMedia));
-        assert_eq!(dead_at(t(150), live, None), None, "on hold: media may stop");
-        assert_eq!(dead_at(t(200), live, None), Some(Dead::SessionExpired));
-        assert_eq!(dead_at(t(200), live, thirty), Some(Dead::SessionExpired));
-        let no_timer = Liveness {
-            session_expires: None,
-            ..live
-        };
-        assert_eq!(dead_at(t(10_000), no_timer, None), None);
+    fn a_session_timer_is_agreed_refused_when_too_short_and_ends_a_silent_session() {
+        let secs = Duration::from_secs;
+        let min = secs(90);
+        assert_eq!(session_timer(None, min), Ok(None), "none asked, none run");
+        assert_eq!(
+            session_timer(Some((secs(60), Some(Refresher::Uac))), min),
+            Err(TimerRefusal::TooSmall { min })
+        );
+        let asked = session_timer(Some((secs(1800), None)), min)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (asked.interval, asked.refresher),
+            (secs(1800), Refresher::Uac),
+            "the caller that asked refreshes when it leaves the choice to us"
+        );
+        assert_eq!(asked.header_value(), "1800;refresher=uac");
+        // Ended 32 s before a long session expires, a third of a short one before.
+        assert_eq!(asked.bye_after(), secs(1768));
+        assert_eq!(asked.refresh_after(), secs(900));
+        let short = session_timer(Some((secs(90), Some(Refresher::Uas))), min)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (short.bye_after(), short.refresh_after()),
+            (secs(60), secs(45))
+        );
+        assert_eq!(short.header_value(), "90;refresher=uas");
     }
 
     #[test]

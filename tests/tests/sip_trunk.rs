@@ -1,7 +1,8 @@
 //! A real SIP peer (sipp, Debian's sip-tester) as the carrier, against the real program: an
 //! INVITE from no trunk gets 403 and one for an unrouted number 404, both touching nothing;
 //! a trunk call waits in its route's queue and rings (180) until the caller's CANCEL
-//! (abandoned); an agent's answer is the 200 OK, and either side's hang-up is the other's BYE.
+//! (abandoned); an agent's answer is the 200 OK, and either side's hang-up is the other's BYE;
+//! a session timer is agreed, refreshed, and ends a call whose refreshes stop.
 
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -611,5 +612,84 @@ async fn a_trunk_callers_words_reach_the_supervisor_through_the_real_model() -> 
     }
     eprintln!("the supervisor read: {text:?} (said: {said:?})");
     assert!(caller.await??, "the caller's side failed");
+    Ok(())
+}
+
+/// From a call's answer to the customer found gone, in its journey.
+fn lived_ms(call: &Value) -> i64 {
+    let at = |event: &str| {
+        call["journey"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["event"].as_str().is_some_and(|n| n.starts_with(event)))
+            .and_then(|e| e["at"].as_i64())
+            .unwrap_or_else(|| panic!("no {event} step: {call}"))
+    };
+    at("customer_media_lost") - at("answered")
+}
+
+#[tokio::test]
+async fn a_session_timer_is_agreed_refreshed_and_ends_the_call_once_its_refreshes_stop(
+) -> anyhow::Result<()> {
+    if !sipp_present() {
+        return Ok(());
+    }
+    let port = free_port();
+    // Timers from 2 s (90 in a real deployment), so the test waits seconds, not minutes.
+    let config = config(port).replace("[sip]\n", "[sip]\nmin_session_secs = 2\n");
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config))?;
+    let root = server.login("root", "pw-r").await?;
+
+    // Shorter than our minimum: 422 naming it, and no call.
+    let xml = caller::asks_too_short_a_session(CALLER, 1, 2);
+    assert!(
+        sipp(port, "127.0.0.1", DID, xml).await?,
+        "the 422 with Min-SE: 2"
+    );
+    assert!(calls(&server, &root).await?.is_empty());
+
+    // 3 s, refreshed once 1.5 s after the answer, then never: we end the call a third of the
+    // interval before it would expire, counted from that refresh (2 s after it), not from
+    // the answer.
+    let xml = caller::refreshes_a_session_once(CALLER, 3, 1_500);
+    let (_, id, caller) = answered_by_alice(&server, port, xml).await?;
+    assert!(
+        caller.await??,
+        "the caller's side: our 200s state the timer, our BYE ends the session"
+    );
+    let call = ended(&server, &root, &id).await;
+    assert_eq!(
+        (call["result"].as_str(), call["ended_by"]["party"].as_str()),
+        (Some("answered"), Some("customer")),
+        "{call}"
+    );
+    let journey = call["journey"].as_array().unwrap();
+    let lost = journey
+        .iter()
+        .find(|e| e["event"] == "customer_media_lost")
+        .unwrap_or_else(|| panic!("no customer_media_lost: {call}"));
+    assert_eq!(lost["reason"], "session_expired", "{call}");
+    let lived = lived_ms(&call);
+    assert!(
+        (3_400..6_000).contains(&lived),
+        "the refresh kept the call 1.5 + 2 s after its answer: {lived} ms"
+    );
+
+    // 2 s with us as the refresher: our UPDATE a second after the answer is taken, the next
+    // (a second later) refused, and that refusal ends the call.
+    let xml = caller::makes_us_refresh(CALLER, 2);
+    let (_, id, caller) = answered_by_alice(&server, port, xml).await?;
+    assert!(
+        caller.await??,
+        "the caller's side: two UPDATEs stating the timer, then our BYE"
+    );
+    let call = ended(&server, &root, &id).await;
+    let lived = lived_ms(&call);
+    assert!(
+        (1_800..4_000).contains(&lived),
+        "ended at the second refresh, 2 s after the answer: {lived} ms; {call}"
+    );
     Ok(())
 }

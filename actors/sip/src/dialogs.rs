@@ -3,13 +3,16 @@
 
 use crate::outbound::Dialer;
 use crate::sdp;
+use crate::session_timer;
 use crate::Local;
 use actors::config::SipConfig;
 use actors::Switchyard;
 use engine::call::{CallResult, CallState, Participant, Party};
 use engine::net::Cidr;
 use engine::routing::Skills;
-use engine::sip::{answer_codec, route_for, trunk_for, AnswerWhen, DidRoute, G711};
+use engine::sip::{
+    answer_codec, route_for, trunk_for, AnswerWhen, DidRoute, SessionTimer, TimerRefusal, G711,
+};
 use engine::CallId;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, DialogStateSender};
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -21,7 +24,9 @@ use rsipstack::transaction::{Transaction, TransactionReceiver};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// A caller's dialog and what it needs to answer.
@@ -34,6 +39,10 @@ struct Leg {
     answered: bool,
     /// Its route answers on arrival (`200 OK` at once, no early media).
     at_once: bool,
+    /// The session timer the caller asked for (RFC 4028), if any.
+    timer: Option<SessionTimer>,
+    /// Tells the timer's keeper of each refresh, once the call is answered.
+    refreshed: Option<mpsc::UnboundedSender<()>>,
 }
 
 #[derive(Default)]
@@ -58,6 +67,8 @@ pub(crate) struct Inbound {
     layer: Arc<DialogLayer>,
     state_tx: DialogStateSender,
     local: Local,
+    /// The shortest session timer a caller may ask for (`Min-SE`).
+    min_session: Duration,
     legs: Arc<Mutex<Legs>>,
     /// Outbound calls, when a trunk takes them.
     dialer: Option<Dialer>,
@@ -81,6 +92,7 @@ impl Inbound {
             layer,
             state_tx,
             local,
+            min_session: conf.min_session(),
             legs: Arc::default(),
             dialer,
         }
@@ -169,6 +181,22 @@ impl Inbound {
             let _ = tx.reply(StatusCode::NotAcceptableHere).await;
             return;
         };
+        let timer = match session_timer::requested(&tx.original) {
+            Ok(asked) => match engine::sip::session_timer(asked, self.min_session) {
+                Ok(timer) => timer,
+                Err(TimerRefusal::TooSmall { min }) => {
+                    let min_se = Header::MinSE(min.as_secs().to_string().into());
+                    let too_small = StatusCode::SessionIntervalTooSmall;
+                    let _ = tx.reply_with(too_small, vec![min_se], None).await;
+                    return;
+                }
+            },
+            Err(e) => {
+                tracing::info!(%trunk, error = %e, "SIP INVITE with a bad session timer: 400");
+                let _ = tx.reply(StatusCode::BadRequest).await;
+                return;
+            }
+        };
         let caller = tx
             .original
             .from_header()
@@ -233,6 +261,8 @@ impl Inbound {
             sdp: sdp::Ours::answer(self.local.advertised(rtp), codec, session, &offer_body),
             answered: false,
             at_once: route.answer == AnswerWhen::Arrival,
+            timer,
+            refreshed: None,
         };
         {
             let mut legs = self.legs();
@@ -285,11 +315,21 @@ impl Inbound {
                 let _ = leg.dialog.reject(Some(code), None);
             }
         } else if (call.state() == CallState::Connected || leg.at_once) && !leg.answered {
+            let refreshed = leg
+                .timer
+                .map(|t| session_timer::keep(self.yard.clone(), id.clone(), leg.dialog.clone(), t));
             if let Some(l) = self.legs().by_call.get_mut(id) {
                 l.answered = true;
+                l.refreshed = refreshed;
             }
-            let sdp = Header::ContentType("application/sdp".into());
-            if let Err(e) = leg.dialog.accept(Some(vec![sdp]), Some(leg.sdp.bytes())) {
+            let mut headers = vec![Header::ContentType("application/sdp".into())];
+            headers.extend(
+                leg.timer
+                    .as_ref()
+                    .map(session_timer::headers)
+                    .unwrap_or_default(),
+            );
+            if let Err(e) = leg.dialog.accept(Some(headers), Some(leg.sdp.bytes())) {
                 tracing::warn!(call = %id, error = %e, "could not answer the trunk call");
             }
         }
@@ -314,30 +354,39 @@ impl Inbound {
                     }
                 }
                 DialogState::Updated(id, req, handle) => {
-                    // A re-INVITE (hold, resume, refresh): answered in its direction; while
-                    // the caller holds us its leg hears nothing and may fall silent.
+                    // A re-INVITE or an UPDATE (hold, resume, session refresh): answered in
+                    // its direction (an UPDATE without an offer gets no SDP); while the
+                    // caller holds us its leg hears nothing and may fall silent.
+                    let offer = !req.body().is_empty() || req.method == Method::Invite;
                     let answer = {
                         let mut legs = self.legs();
                         let call = legs.by_dialog.get(&id).cloned();
                         call.and_then(|c| {
                             let leg = legs.by_call.get_mut(&c)?;
-                            Some((c, leg.sdp.reanswer(req.body())))
+                            if let Some(r) = &leg.refreshed {
+                                let _ = r.send(());
+                            }
+                            let sdp = offer.then(|| leg.sdp.reanswer(req.body()));
+                            Some((c, sdp, leg.timer))
                         })
                     };
-                    if let Some((call, _)) = &answer {
+                    if let Some((call, _, _)) = &answer {
                         if !req.body().is_empty() {
                             let held = sdp::direction(req.body()).holds();
                             self.yard
                                 .plain_held(call.as_str(), Participant::Customer, held);
                         }
                     }
-                    let answer = answer.map(|(_, a)| a);
-                    let sdp = Header::ContentType("application/sdp".into());
                     let _ = match answer {
-                        Some(a) => {
-                            handle
-                                .respond(StatusCode::OK, Some(vec![sdp]), Some(a))
-                                .await
+                        Some((_, sdp, timer)) => {
+                            let mut headers = timer
+                                .as_ref()
+                                .map(session_timer::headers)
+                                .unwrap_or_default();
+                            if sdp.is_some() {
+                                headers.push(Header::ContentType("application/sdp".into()));
+                            }
+                            handle.respond(StatusCode::OK, Some(headers), sdp).await
                         }
                         None => handle.reply(StatusCode::CallTransactionDoesNotExist).await,
                     };

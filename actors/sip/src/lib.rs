@@ -23,15 +23,22 @@
 //!   a registration there (`register`); a consult, a conference or a blind transfer to a
 //!   number dials it the same way, and a completed one bridges the customer to it;
 //! - a re-INVITE is answered in its direction (a party holding us hears nothing and may fall
-//!   silent); DTMF goes both ways as RFC 4733 events; a route may answer on arrival.
+//!   silent); DTMF goes both ways as RFC 4733 events; a route may answer on arrival;
+//! - a caller that asks for an RFC 4028 session timer (`Session-Expires`) gets it in our
+//!   `200 OK` (`Require: timer`), or `422` with our `Min-SE` (`[sip] min_session_secs`,
+//!   default 90) when it is shorter; a call whose refreshes (re-INVITE or UPDATE) stop ends a
+//!   third of the interval (at most 32 s) before it expires, as the customer gone
+//!   (`session_expired` in its journey), and when the caller makes us the refresher we send
+//!   an UPDATE at half the interval (`session_timer`).
 //!
-//! Not yet here (issue 15 goes on): G.722, a jitter buffer, session timers, digest challenges
-//! to inbound INVITEs, outbound over TCP.
+//! Not yet here (issue 15 goes on): G.722, a jitter buffer, digest challenges to inbound
+//! INVITEs, outbound over TCP, session timers on the calls we place.
 
 mod dialogs;
 mod outbound;
 mod register;
 mod sdp;
+mod session_timer;
 
 use actors::config::SipConfig;
 use actors::Switchyard;

@@ -7,6 +7,7 @@
 //!
 //! rtp_ports = [40000, 40999]          # the RTP legs' UDP ports (any free one without)
 //! public_address = "203.0.113.7"       # in SDP and Contact, when behind NAT
+//! min_session_secs = 90                # the shortest RFC 4028 session timer accepted
 //!
 //! [[sip.trunks]]
 //! id = "carrier"
@@ -44,6 +45,10 @@ pub struct SipConfig {
     /// The address the carrier reaches us at, when it is not `listen`'s (behind NAT): it goes
     /// in the SDP (`c=`, `o=`) and in the Contact.
     pub public_address: Option<std::net::IpAddr>,
+    /// The shortest session timer (RFC 4028 `Min-SE`, seconds) a caller may ask for: a
+    /// shorter `Session-Expires` gets `422`. Default and RFC minimum 90; lower values are for
+    /// tests.
+    pub min_session_secs: Option<u32>,
 }
 
 /// A carrier's trunk.
@@ -198,6 +203,12 @@ impl SipConfig {
             }
         }
         if self
+            .min_session_secs
+            .is_some_and(|s| !(1..=86_400).contains(&s))
+        {
+            return Err("sip.min_session_secs: give 1 to 86400 (RFC 4028: 90 and up)".into());
+        }
+        if self
             .public_address
             .is_some_and(|a| a.is_unspecified() || a.is_multicast())
         {
@@ -207,6 +218,11 @@ impl SipConfig {
             return Err("sip.listen needs at least one of sip.trunks and of sip.routes".into());
         }
         Ok(())
+    }
+
+    /// The shortest session timer a caller may ask for (`Min-SE`).
+    pub fn min_session(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.min_session_secs.unwrap_or(90).into())
     }
 
     /// The trunks as the engine's rule reads them (their ids, and their ranges); the

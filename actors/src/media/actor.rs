@@ -423,7 +423,8 @@ impl MediaActor {
         let silence = std::time::Duration::from_secs(self.registry.config.customer_silence_secs);
         if !heard.told && now.duration_since(heard.since) >= silence {
             heard.told = true;
-            let _ = st.owner.cast(crate::call_actor::CallMsg::CustomerMediaLost);
+            let lost = crate::call_actor::CallMsg::CustomerMediaLost { reason: "no_audio" };
+            let _ = st.owner.cast(lost);
         }
     }
 

@@ -167,13 +167,12 @@ ACK_2XX
     .replace("TALK_MS", &talk_ms.to_string())
 }
 
-/// Answered by the agent; the caller talks for a second, holds us with a re-INVITE
-/// (`a=sendonly`, and checks the answer says `a=recvonly`), sends nothing for `hold_ms`,
-/// resumes (`a=sendrecv` both ways), talks a second more and hangs up.
-pub fn holds_then_resumes(caller: &str, hold_ms: u32) -> String {
-    let reinvite = |cseq: u32, direction: &str, answer: &str| {
-        format!(
-            r#"
+/// The caller's re-INVITE `cseq` offering `direction` (with `extra` header lines), the
+/// check that our answer says `answer` (and the `checks`, sipp actions, on our 200), and its
+/// ACK.
+fn reinvite(cseq: u32, direction: &str, answer: &str, extra: &str, checks: &str) -> String {
+    format!(
+        r#"
   <send retrans="500">
     <![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -184,7 +183,7 @@ pub fn holds_then_resumes(caller: &str, hold_ms: u32) -> String {
       CSeq: {cseq} INVITE
       Contact: sip:sipp@[local_ip]:[local_port]
       Max-Forwards: 70
-      Content-Type: application/sdp
+{extra}      Content-Type: application/sdp
       Content-Length: [len]
 
       v=0
@@ -200,7 +199,7 @@ pub fn holds_then_resumes(caller: &str, hold_ms: u32) -> String {
   <recv response="100" optional="true"/>
   <recv response="200">
     <action>
-      <ereg regexp="a={answer}" search_in="body" check_it="true" assign_to="dir{cseq}"/>
+      <ereg regexp="a={answer}" search_in="body" check_it="true" assign_to="dir{cseq}"/>{checks}
     </action>
   </recv>
   <Reference variables="dir{cseq}"/>
@@ -217,8 +216,13 @@ pub fn holds_then_resumes(caller: &str, hold_ms: u32) -> String {
     ]]>
   </send>
 "#
-        )
-    };
+    )
+}
+
+/// Answered by the agent; the caller talks for a second, holds us with a re-INVITE
+/// (`a=sendonly`, and checks the answer says `a=recvonly`), sends nothing for `hold_ms`,
+/// resumes (`a=sendrecv` both ways), talks a second more and hangs up.
+pub fn holds_then_resumes(caller: &str, hold_ms: u32) -> String {
     let talk = r#"
   <nop><action><exec rtp_stream="tone.ulaw,-1,0"/></action></nop>
   <pause milliseconds="1000"/>
@@ -248,8 +252,8 @@ ACK_2XX
   </send>
   <recv response="200"/>
 "#,
-            hold = reinvite(2, "sendonly", "recvonly"),
-            resume = reinvite(3, "sendrecv", "sendrecv"),
+            hold = reinvite(2, "sendonly", "recvonly", "", ""),
+            resume = reinvite(3, "sendrecv", "sendrecv", "", ""),
         ),
     )
 }
@@ -317,5 +321,121 @@ ANSWER_BYE
     .replace(
         r#"<recv request="BYE" timeout="15000"/>"#,
         r#"<recv request="BYE" timeout="600000"/>"#,
+    )
+}
+
+/// Asks for a session timer of `secs` that it refreshes itself (`refresher=uac`), and checks
+/// our 200 OK agrees (`Session-Expires`, `Require: timer`); refreshes it once with a
+/// re-INVITE after `refresh_ms` (our 200 states the timer again), then never again, and waits
+/// for our BYE.
+pub fn refreshes_a_session_once(caller: &str, secs: u32, refresh_ms: u32) -> String {
+    let timer = format!("      Supported: timer\n      Session-Expires: {secs};refresher=uac\n");
+    let agreed = |n: &str| {
+        format!(
+            r#"
+      <ereg regexp="{secs};refresher=uac" search_in="hdr" header="Session-Expires:" check_it="true" assign_to="se{n}"/>
+      <ereg regexp="timer" search_in="hdr" header="Require:" check_it="true" assign_to="req{n}"/>"#
+        )
+    };
+    scenario(
+        caller,
+        &format!(
+            r#"
+  <recv response="183"/>
+  <recv response="200" timeout="15000">
+    <action>{answer}
+    </action>
+  </recv>
+  <Reference variables="se0,req0"/>
+ACK_2XX
+  <pause milliseconds="{refresh_ms}"/>
+{refresh}
+  <Reference variables="se2,req2"/>
+ANSWER_BYE
+"#,
+            answer = agreed("0"),
+            refresh = reinvite(2, "sendrecv", "sendrecv", &timer, &agreed("2")),
+        ),
+    )
+    .replacen(
+        "      Max-Forwards: 70\n",
+        &format!("      Max-Forwards: 70\n{timer}"),
+        1,
+    )
+}
+
+/// Asks for a session timer of `secs`, shorter than we accept: our `422` names our minimum
+/// (`Min-SE: min_secs`); the caller ACKs.
+pub fn asks_too_short_a_session(caller: &str, secs: u32, min_secs: u32) -> String {
+    scenario(
+        caller,
+        &format!(
+            r#"
+  <recv response="422">
+    <action>
+      <ereg regexp="(^|[^0-9]){min_secs}([^0-9]|$)" search_in="hdr" header="Min-SE:" check_it="true" assign_to="min"/>
+    </action>
+  </recv>
+  <Reference variables="min"/>
+{ACK}"#
+        ),
+    )
+    .replacen(
+        "      Max-Forwards: 70\n",
+        &format!("      Max-Forwards: 70\n      Session-Expires: {secs}\n"),
+        1,
+    )
+}
+
+/// Asks for a session timer of `secs` that we refresh (`refresher=uas`): takes our first
+/// UPDATE (200, the timer stated again), refuses the second (481), and waits for our BYE.
+pub fn makes_us_refresh(caller: &str, secs: u32) -> String {
+    let update = |answer: &str, n: u32| {
+        format!(
+            r#"
+  <recv request="UPDATE" timeout="{wait}">
+    <action>
+      <ereg regexp="{secs};refresher=uas" search_in="hdr" header="Session-Expires:" check_it="true" assign_to="up{n}"/>
+    </action>
+  </recv>
+  <Reference variables="up{n}"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 {answer}
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Session-Expires: {secs};refresher=uas
+      Content-Length: 0
+    ]]>
+  </send>
+"#,
+            wait = secs * 1000,
+        )
+    };
+    scenario(
+        caller,
+        &format!(
+            r#"
+  <recv response="183"/>
+  <recv response="200" timeout="15000">
+    <action>
+      <ereg regexp="{secs};refresher=uas" search_in="hdr" header="Session-Expires:" check_it="true" assign_to="se"/>
+    </action>
+  </recv>
+  <Reference variables="se"/>
+ACK_2XX
+{first}{second}ANSWER_BYE
+"#,
+            first = update("200 OK", 1),
+            second = update("481 Call/Transaction Does Not Exist", 2),
+        ),
+    )
+    .replacen(
+        "      Max-Forwards: 70\n",
+        &format!("      Max-Forwards: 70\n      Supported: timer\n      Session-Expires: {secs};refresher=uas\n"),
+        1,
     )
 }
