@@ -216,6 +216,11 @@ fn sip_trunks_and_routes_are_read_normalized_and_checked() {
         "[sip]\n",
         "[sip]\nrtp_ports = [40000, 40999]\npublic_address = \"203.0.113.7\"\n",
     );
+    assert_eq!(
+        c.sip.min_session(),
+        std::time::Duration::from_secs(90),
+        "RFC 4028's minimum"
+    );
     let nat = Config::from_toml(&nat).unwrap().sip;
     assert_eq!(
         (nat.rtp_ports, nat.public_address),
@@ -285,6 +290,10 @@ fn sip_trunks_and_routes_are_read_normalized_and_checked() {
         (
             format!("[[queues]]\nid = \"support\"\n[sip]\nlisten = \"127.0.0.1:5060\"\npublic_address = \"0.0.0.0\"\n{trunk}{route}"),
             "sip.public_address",
+        ),
+        (
+            format!("[[queues]]\nid = \"support\"\n[sip]\nlisten = \"127.0.0.1:5060\"\nmin_session_secs = 0\n{trunk}{route}"),
+            "sip.min_session_secs",
         ),
         (
             format!("{base}[[sip.trunks]]\nid = \"carrier\"\naddresses = [\"192.0.2.1\"]\noutbound = \"carrier.example\"\n{route}"),
