@@ -276,6 +276,22 @@ CALLER_BYE
     )
 }
 
+/// Rings (183), then our 200 OK within 15 s, on which `checks` (sipp actions assigning
+/// `vars`, comma-separated) must hold; then its ACK.
+fn answered_checking(checks: &str, vars: &str) -> String {
+    format!(
+        r#"
+  <recv response="183"/>
+  <recv response="200" timeout="15000">
+    <action>{checks}
+    </action>
+  </recv>
+  <Reference variables="{vars}"/>
+ACK_2XX
+"#
+    )
+}
+
 /// Answered by the agent; the caller offers RFC 4733 events (payload type 101) besides PCMU,
 /// checks our answer takes them, presses 1 (sipp's `dtmf_2833_1.pcap`, `pcap`), and waits for
 /// the agent's BYE.
@@ -283,18 +299,15 @@ pub fn presses_a_digit(caller: &str, pcap: &str) -> String {
     scenario(
         caller,
         &format!(
-            r#"
-  <recv response="183"/>
-  <recv response="200" timeout="15000">
-    <action>
-      <ereg regexp="a=rtpmap:101 telephone-event/8000" search_in="body" check_it="true" assign_to="events"/>
-    </action>
-  </recv>
-  <Reference variables="events"/>
-ACK_2XX
+            r#"{answered}
   <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
 ANSWER_BYE
-"#
+"#,
+            answered = answered_checking(
+                r#"
+      <ereg regexp="a=rtpmap:101 telephone-event/8000" search_in="body" check_it="true" assign_to="events"/>"#,
+                "events"
+            )
         ),
     )
     .replace(
@@ -340,20 +353,13 @@ pub fn refreshes_a_session_once(caller: &str, secs: u32, refresh_ms: u32) -> Str
     scenario(
         caller,
         &format!(
-            r#"
-  <recv response="183"/>
-  <recv response="200" timeout="15000">
-    <action>{answer}
-    </action>
-  </recv>
-  <Reference variables="se0,req0"/>
-ACK_2XX
+            r#"{answered}
   <pause milliseconds="{refresh_ms}"/>
 {refresh}
   <Reference variables="se2,req2"/>
 ANSWER_BYE
 "#,
-            answer = agreed("0"),
+            answered = answered_checking(&agreed("0"), "se0,req0"),
             refresh = reinvite(2, "sendrecv", "sendrecv", &timer, &agreed("2")),
         ),
     )
@@ -418,17 +424,15 @@ pub fn makes_us_refresh(caller: &str, secs: u32) -> String {
     scenario(
         caller,
         &format!(
-            r#"
-  <recv response="183"/>
-  <recv response="200" timeout="15000">
-    <action>
-      <ereg regexp="{secs};refresher=uas" search_in="hdr" header="Session-Expires:" check_it="true" assign_to="se"/>
-    </action>
-  </recv>
-  <Reference variables="se"/>
-ACK_2XX
-{first}{second}ANSWER_BYE
+            r#"{answered}{first}{second}ANSWER_BYE
 "#,
+            answered = answered_checking(
+                &format!(
+                    r#"
+      <ereg regexp="{secs};refresher=uas" search_in="hdr" header="Session-Expires:" check_it="true" assign_to="se"/>"#
+                ),
+                "se"
+            ),
             first = update("200 OK", 1),
             second = update("481 Call/Transaction Does Not Exist", 2),
         ),
