@@ -3,7 +3,8 @@
 //! fastest packet of the last two seconds, so the network's fixed delay does not count and a
 //! sender whose clock drifted is judged on its recent packets, as an adaptive playout buffer
 //! would). A packet with the marker bit starts a new talkspurt (the sender paused): timing is
-//! measured afresh from it.
+//! measured afresh from it; a packet from a new source (SSRC: a sender that restarted, or a
+//! stream that replaced another) starts a new stream, its sequence and timing its own.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ pub struct Arrivals {
     last_seq: Option<u16>,
     extended_ts: i64,
     last_ts: u32,
+    ssrc: Option<u32>,
     /// Packets missing from the sequence so far.
     pub lost: u64,
     /// Packets that arrived late so far.
@@ -31,6 +33,15 @@ pub struct Arrivals {
 }
 
 impl Arrivals {
+    /// Notes the source (SSRC) of the packets that follow: a new one starts afresh (no gap
+    /// and no lateness counted against the stream it replaced).
+    pub fn source(&mut self, ssrc: u32) {
+        if self.ssrc.replace(ssrc).is_some_and(|old| old != ssrc) {
+            self.last_seq = None;
+            self.start = None;
+        }
+    }
+
     /// Counts a packet with sequence number `seq`, timestamp `ts` (at `rate` Hz) and the
     /// `marker` bit arriving `now`.
     pub fn packet(&mut self, now: Instant, seq: u16, ts: u32, rate: u32, marker: bool) {
@@ -134,6 +145,34 @@ mod tests {
             );
         }
         assert!((95..=101).contains(&d.late), "{} late", d.late);
+    }
+
+    #[test]
+    fn a_new_source_is_a_new_stream() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut a = Arrivals::default();
+        for i in 0..100u16 {
+            a.source(7);
+            a.packet(at(u64::from(i) * 20), i, u32::from(i) * 160, 8_000, false);
+        }
+        // Another source, its sequence and timestamps from elsewhere, no marker bit.
+        for i in 0..100u16 {
+            a.source(9);
+            let (seq, ts) = (40_000 + i, 3_000_000_000 + u32::from(i) * 160);
+            a.packet(at(2_000 + u64::from(i) * 20), seq, ts, 8_000, false);
+        }
+        assert_eq!((a.lost, a.late), (0, 0));
+        // The same jump within one source is counted: a gap, and packets late.
+        let mut b = Arrivals::default();
+        for i in 0..100u16 {
+            b.packet(at(u64::from(i) * 20), i, u32::from(i) * 160, 8_000, false);
+        }
+        for i in 0..100u16 {
+            let (seq, ts) = (200 + i, 160 * 50 + u32::from(i) * 160);
+            b.packet(at(2_000 + u64::from(i) * 20), seq, ts, 8_000, false);
+        }
+        assert!(b.lost > 0 && b.late > 0, "{} lost, {} late", b.lost, b.late);
     }
 
     #[test]

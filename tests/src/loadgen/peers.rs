@@ -545,6 +545,7 @@ impl Driver {
             if let RTCMessage::RtpPacket(_, packet) = message.message {
                 let h = &packet.header;
                 let (lost, late) = (p.arrivals.lost, p.arrivals.late);
+                p.arrivals.source(h.ssrc);
                 p.arrivals.packet(
                     Instant::now(),
                     h.sequence_number,

@@ -179,6 +179,7 @@ impl Receiving {
                 let a = &mut self.arrivals;
                 let (lost, late) = (a.lost, a.late);
                 let rate = codec.clock_rate();
+                a.source(h.ssrc);
                 a.packet(
                     Instant::now(),
                     h.sequence_number,
