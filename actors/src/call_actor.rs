@@ -5,7 +5,8 @@
 //! journey entries are published and its [`Effects`] carried out (agents told, queues told).
 //! Synchronous calls go only from the call to agents (`Reserve`, `Answered`, `Take`) and to
 //! a queue (`Pick`), never back, so no call cycle can deadlock. When the call is over the actor
-//! stops; its supervisor forgets it. In-call control lives in `call_control`.
+//! stops; its supervisor forgets it. In-call control lives in `call_control`, the telling of
+//! agents and queues in `call_effects`.
 
 use crate::agent_actor::AgentMsg;
 use crate::context::{ask, ChildKey, Context};
@@ -14,7 +15,6 @@ use crate::media::actor::MediaMsg;
 use crate::queue_actor::QueueMsg;
 use crate::timer::Timer;
 use engine::call::{Call, CallState, Effects, Party};
-use engine::queue::OfferEnd;
 use engine::{AgentId, QueueId};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::sync::Arc;
@@ -342,85 +342,6 @@ impl CallActor {
             self.carry_out(&st.call, fx);
         }
         Ok(())
-    }
-
-    /// Tells agents and queues what a step means for them.
-    pub(crate) fn carry_out(&self, call: &Call, fx: Effects) {
-        let settings = self.ctx.settings(call.queue());
-        let id = call.id();
-        for a in fx.withdrawn {
-            self.ctx
-                .tell_agent(&a, AgentMsg::OfferWithdrawn { call: id.clone() });
-        }
-        for a in fx.missed {
-            let msg = AgentMsg::OfferMissed {
-                call: id.clone(),
-                no_answer_delay: settings.no_answer_delay,
-            };
-            self.ctx.tell_agent(&a, msg);
-        }
-        let wrap_up_limit = match &fx.wrap_up_in {
-            Some(q) => self.ctx.settings(q).wrap_up_limit,
-            None => settings.wrap_up_limit,
-        };
-        for a in fx.wrap_up {
-            let msg = AgentMsg::CallEnded {
-                call: id.clone(),
-                wrap_up_limit,
-            };
-            self.ctx.tell_agent(&a, msg);
-        }
-        for a in fx.released {
-            self.ctx
-                .tell_agent(&a, AgentMsg::Released { call: id.clone() });
-        }
-        if let Some(q) = fx.leave_queue {
-            self.ctx
-                .tell_queue(&q, QueueMsg::Remove { call: id.clone() });
-        }
-        if let Some(q) = fx.queue_answered {
-            self.ctx.tell_queue(
-                &q,
-                QueueMsg::OfferEnded {
-                    call: call.waiting_call(),
-                    end: OfferEnd::Answered,
-                },
-            );
-        }
-        if let Some(q) = fx.enqueue {
-            // Back to its place in line (or first entry, after a transfer): `enqueued_at` decides.
-            self.ctx.tell_queue(
-                &q,
-                QueueMsg::OfferEnded {
-                    call: call.waiting_call(),
-                    end: OfferEnd::Missed,
-                },
-            );
-        }
-    }
-
-    /// Reserves an agent for this call; `false` if it is not available (or unknown).
-    pub(crate) async fn reserve(&self, call: &Call, agent: &AgentId) -> bool {
-        let Some(r) = self.ctx.agent(agent) else {
-            return false;
-        };
-        let (call, queue) = (call.id().clone(), call.queue().clone());
-        ask(&r, "agent", |reply| AgentMsg::Reserve {
-            call,
-            queue,
-            reply,
-        })
-        .await
-        .unwrap_or(false)
-    }
-
-    async fn tell_answered(&self, call: &Call, agent: &AgentId) -> Result<(), ActorError> {
-        let r = self
-            .ctx
-            .agent(agent)
-            .ok_or_else(|| ActorError::UnknownAgent(agent.to_string()))?;
-        let call = call.id().clone();
-        ask(&r, "agent", |reply| AgentMsg::Answered { call, reply }).await?
     }
 
     async fn accept(

@@ -17,6 +17,7 @@
 mod agent_actor;
 mod call_actor;
 mod call_control;
+mod call_effects;
 mod call_media;
 mod clock;
 pub mod config;
