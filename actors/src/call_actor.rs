@@ -565,12 +565,8 @@ impl Actor for CallActor {
                 let current = queue == *st.call.queue();
                 if !current || st.call.offer(now, agents.clone(), timeout).is_err() {
                     // Stale: the call moved on (taken, assigned, transferred, ended) since the
-                    // queue chose. An agent this call rings already keeps its offer: its one
-                    // reservation is for this call, the live offer's (a queue that offered
-                    // the call twice, once before a restart's withdrawals reached the agent,
-                    // would otherwise take the agent away from the offer it shows).
-                    let ringing = st.call.offered().to_vec();
-                    for a in agents.into_iter().filter(|a| !ringing.contains(a)) {
+                    // queue chose; the agents it does not ring already are released.
+                    for a in st.call.stale_offer_release(agents) {
                         self.ctx.tell_agent(
                             &a,
                             AgentMsg::OfferWithdrawn {

@@ -43,3 +43,44 @@ impl Call {
         fx
     }
 }
+
+impl Call {
+    /// Of the agents a queue reserved for an offer this call could not take (stale: the call
+    /// moved on since the queue chose), those to release: not the ones this call rings
+    /// already, whose one reservation is this call's live offer (a queue that offered the
+    /// call twice would otherwise take the agent away from the offer the call shows).
+    pub fn stale_offer_release(&self, reserved: Vec<AgentId>) -> Vec<AgentId> {
+        reserved
+            .into_iter()
+            .filter(|a| !self.offered.contains(a))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::Skills;
+    use std::time::Duration;
+
+    #[test]
+    fn a_stale_offer_releases_only_the_agents_the_call_does_not_ring() {
+        let t = Timestamp::from_millis(1_000);
+        let mut call = Call::new(
+            "c1".into(),
+            t,
+            "+15550001".into(),
+            "q".into(),
+            0,
+            Skills::new(),
+        );
+        call.offer(t, vec!["a0".into()], Duration::from_secs(18))
+            .unwrap();
+        // The same queue offers it again to a0 and a1: the call cannot take it.
+        assert!(call
+            .offer(t, vec!["a0".into(), "a1".into()], Duration::from_secs(18))
+            .is_err());
+        let released = call.stale_offer_release(vec!["a0".into(), "a1".into()]);
+        assert_eq!(released, vec![AgentId::from("a1")]);
+    }
+}
