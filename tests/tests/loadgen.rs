@@ -72,6 +72,10 @@ async fn trunk_customers_from_sipp_reach_the_agents_peers_through_the_bridge() {
     // Two seconds of sipp's 50 packets/s per call, through the bridge to the agents' peers.
     assert!(report.packets_received > 2 * 80, "{report:?}");
     assert!(report.lost_pct < 5.0, "{report:?}");
+    // sipp sends a packet 20 ms early now and then; forwarded as it came, that made about half
+    // of what the agents' peers received late (47 %). The carrier's jitter buffer plays it
+    // out on the call's clock: late now is only what a busy machine adds.
+    assert!(report.late_pct < 10.0, "{report:?}");
     // The agents hung up: every trunk call is over.
     let root = server.login("root", "load").await.unwrap();
     let calls = server

@@ -6,6 +6,7 @@
 //!   anti-aliasing;
 //! - [`codec`]: PCMU and Opus, and what a negotiation settled;
 //! - [`arrivals`]: a stream's lost and late packets;
+//! - [`jitter`]: the playout buffer that re-times a carrier's RTP onto the call's 20 ms clock;
 //! - [`tone`]: sine generators (hold music's default tone sequence) and a Goertzel detector;
 //! - [`wav`]: the call recording, honouring stop and mask (a masked stretch is silence);
 //! - [`dtmf`]: RFC 4733 telephone-event payloads;
@@ -24,6 +25,7 @@ pub mod codec;
 pub mod dtmf;
 pub mod fork;
 pub mod g711;
+pub mod jitter;
 pub mod leg;
 pub mod pump;
 pub mod resample;

@@ -1,11 +1,14 @@
 //! The audio pump of one call (H2, H3, D3, D4): it moves audio between the call's legs as the
 //! call's [`AudioPlan`] says. A listener with one source gets that source's frames as they
 //! arrive (no added delay); a listener with several (a conference party) gets their mix every
-//! 20 ms, itself left out; a held or waiting customer gets hold music. Every leg's audio is
+//! 20 ms, itself left out; a held or waiting customer gets hold music. What a plain RTP leg
+//! (a carrier) sends goes through a [`Jitter`] buffer and plays on the 20 ms tick instead, so
+//! the carrier's jitter is not passed on to the other parties. Every leg's audio is
 //! also offered to its 16 kHz fork, which never slows the pump, and the recorded parties are
 //! mixed into the recording under the call's recording state.
 
 use crate::media::fork::{ForkSender, Frame};
+use crate::media::jitter::Jitter;
 use crate::media::leg::{Leg, FRAME_SAMPLES};
 use crate::media::tone::Music;
 use crate::media::wav::Recorder;
@@ -76,7 +79,19 @@ struct LegIo {
     leg: Arc<Leg>,
     fork: Option<Forking>,
     pending: VecDeque<Vec<i16>>,
+    /// A carrier's leg plays out of its jitter buffer on the tick (`pending` unused).
+    jitter: Option<Jitter>,
     slot: u32,
+}
+
+impl LegIo {
+    /// This tick's frame from the leg, if any.
+    fn pop(&mut self) -> Option<Vec<i16>> {
+        match self.jitter.as_mut() {
+            Some(j) => j.pop(),
+            None => self.pending.pop_front(),
+        }
+    }
 }
 
 /// The plan, with what the pump looks up per frame computed once.
@@ -133,7 +148,7 @@ pub fn spawn(
         let mut open_recording = Some(open_recording);
         let mut recorder: Option<RecordingFile> = None;
         // Received frames come straight from the legs' receiving tasks, tagged by slot.
-        let (frames_tx, mut frames) = mpsc::channel::<(u32, Vec<i16>)>(1024);
+        let (frames_tx, mut frames) = mpsc::channel::<(u32, u16, Vec<i16>)>(1024);
         // The forked legs' 16 kHz audio, from their taps.
         let (wide_tx, mut wide) = mpsc::channel::<(u32, Vec<i16>)>(1024);
         let mut slots: HashMap<u32, Participant> = HashMap::new();
@@ -163,11 +178,13 @@ pub fn spawn(
                     Some(PumpCmd::Add { who, leg }) => {
                         let (tx, slot) = (frames_tx.clone(), next_slot);
                         next_slot = next_slot.wrapping_add(1);
-                        leg.redirect(move |f| {
-                            let _ = tx.try_send((slot, f));
+                        leg.redirect(move |seq, f| {
+                            let _ = tx.try_send((slot, seq, f));
                         });
                         slots.insert(slot, who.clone());
+                        let was_ticking = ticking(&routes, &recorder, &legs);
                         let io = LegIo {
+                            jitter: leg.is_plain().then(Jitter::default),
                             leg,
                             fork: None,
                             pending: VecDeque::new(),
@@ -176,6 +193,9 @@ pub fn spawn(
                         if let Some(old) = legs.insert(who, io) {
                             slots.remove(&old.slot);
                             retire(old);
+                        }
+                        if !was_ticking && ticking(&routes, &recorder, &legs) {
+                            tick.reset();
                         }
                     }
                     Some(PumpCmd::Unfork(who)) => {
@@ -198,9 +218,14 @@ pub fn spawn(
                         f.offer(samples);
                     }
                 }
-                Some((slot, frame)) = frames.recv() => {
+                Some((slot, seq, frame)) = frames.recv() => {
                     let Some(who) = slots.get(&slot) else { continue };
                     let Some(io) = legs.get_mut(who) else { continue };
+                    if let Some(j) = io.jitter.as_mut() {
+                        // Played out on the tick.
+                        j.push(seq, frame);
+                        continue;
+                    }
                     // Kept for the tick only when something runs on it.
                     if routes.ticks() || recorder.is_some() {
                         io.pending.push_back(frame.clone());
@@ -214,13 +239,24 @@ pub fn spawn(
                         }
                     }
                 }
-                // The tick is for music, mixes and the recording: a plain two-party call
-                // without them runs on its packets alone.
-                _ = tick.tick(), if routes.ticks() || recorder.is_some() => {
+                // The tick is for music, mixes, the recording and carriers' legs: a two-party
+                // WebRTC call without them runs on its packets alone.
+                _ = tick.tick(), if ticking(&routes, &recorder, &legs) => {
                     let popped: HashMap<Participant, Vec<i16>> = legs
                         .iter_mut()
-                        .filter_map(|(w, io)| io.pending.pop_front().map(|f| (w.clone(), f)))
+                        .filter_map(|(w, io)| io.pop().map(|f| (w.clone(), f)))
                         .collect();
+                    // A carrier's frame of this tick goes to those who hear only it.
+                    for (from, io) in &legs {
+                        let Some(frame) = io.jitter.as_ref().and(popped.get(from)) else {
+                            continue;
+                        };
+                        for to in routes.direct.get(from).into_iter().flatten() {
+                            if let Some(l) = legs.get(to).filter(|l| l.leg.is_connected()) {
+                                let _ = l.leg.send(frame).await;
+                            }
+                        }
+                    }
                     if !routes.plan.music_to.is_empty() {
                         let tune = music.take(FRAME_SAMPLES);
                         for to in &routes.plan.music_to {
@@ -255,9 +291,9 @@ pub fn spawn(
                     if changed.is_err() {
                         break;
                     }
-                    let was_ticking = routes.ticks() || recorder.is_some();
+                    let was_ticking = ticking(&routes, &recorder, &legs);
                     routes = Routes::new(plan.borrow().clone());
-                    if !was_ticking && routes.ticks() {
+                    if !was_ticking && ticking(&routes, &recorder, &legs) {
                         // Start the clock afresh: the idle stretch is not to be made up.
                         tick.reset();
                     }
@@ -270,6 +306,16 @@ pub fn spawn(
             }
         }
     })
+}
+
+/// Whether anything runs on the 20 ms tick: music, a mix, a recording (to start or going on)
+/// or a carrier's leg to play out.
+fn ticking(
+    routes: &Routes,
+    recorder: &Option<RecordingFile>,
+    legs: &HashMap<Participant, LegIo>,
+) -> bool {
+    routes.ticks() || recorder.is_some() || legs.values().any(|l| l.jitter.is_some())
 }
 
 /// Closes a leg the pump no longer carries (its frames, tagged with a slot no longer known,

@@ -96,7 +96,7 @@ impl Parts {
 /// Where received frames go: the leg's own channel, or wherever [`Leg::redirect`] said.
 enum Sink {
     Channel(mpsc::Sender<Vec<i16>>),
-    Call(Box<dyn Fn(Vec<i16>) + Send + Sync>),
+    Call(Box<dyn Fn(u16, Vec<i16>) + Send + Sync>),
 }
 
 /// Where the leg's received audio goes at 16 kHz, resampled from the codec's own rate
@@ -206,7 +206,7 @@ impl Receiving {
                         Sink::Channel(tx) => {
                             let _ = tx.try_send(frame);
                         }
-                        Sink::Call(f) => f(frame),
+                        Sink::Call(f) => f(h.sequence_number, frame),
                     }
                 }
             }
@@ -573,9 +573,10 @@ impl Leg {
         lock(&self.events).take()
     }
 
-    /// Hands every frame received from now on to `deliver` (called on the receiving side: it
-    /// must not block) instead of the leg's channel, which then closes.
-    pub fn redirect(&self, deliver: impl Fn(Vec<i16>) + Send + Sync + 'static) {
+    /// Hands every frame received from now on to `deliver`, with its RTP sequence number
+    /// (called on the receiving side: it must not block) instead of the leg's channel, which
+    /// then closes.
+    pub fn redirect(&self, deliver: impl Fn(u16, Vec<i16>) + Send + Sync + 'static) {
         *lock(&self.shared.sink) = Sink::Call(Box::new(deliver));
     }
 
