@@ -225,6 +225,67 @@ async fn a_plain_rtp_leg_speaks_pcma_when_the_party_prefers_it() {
     leg.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_rtp_leg_takes_g722_wherever_offered_and_forks_its_wide_band() {
+    use actors::media::codec::{Codec, Encoder};
+    let carrier = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // G.722 listed last: still the one spoken (twice the band at the same bit rate).
+    let sdp = format!(
+        "v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0 8 9\r\n",
+        carrier.local_addr().unwrap().port()
+    );
+    let (leg, mut heard) = Leg::plain(RtpBind::any("127.0.0.1".parse().unwrap()), Some(&sdp))
+        .await
+        .unwrap();
+    let (wide_tx, wide_rx) = std::sync::mpsc::channel();
+    leg.tap_16k(move |f| {
+        let _ = wide_tx.send(f);
+    });
+    let at = leg.local_addr().unwrap();
+    // 440 Hz, which the bridge carries, and 6 kHz, which only a wideband codec does.
+    let (mut low, mut high) = (
+        Sine::new(440.0, 16_000, 8_000),
+        Sine::new(6_000.0, 16_000, 8_000),
+    );
+    let mut enc = Encoder::new(Codec::G722).unwrap();
+    let mut got = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    for i in 0..25u16 {
+        tick.tick().await;
+        let both: Vec<i16> = low
+            .take(320)
+            .iter()
+            .zip(high.take(320))
+            .map(|(a, b)| a / 2 + b / 2)
+            .collect();
+        let mut p = rtp_pcmu(i, u32::from(i) * 160, &[]);
+        p[1] = 9; // G.722, on its 8 kHz RTP clock
+        p.extend(enc.encode_native(&both).unwrap());
+        carrier.send_to(&p, at).await.unwrap();
+        while let Ok(f) = heard.try_recv() {
+            got.extend(f);
+        }
+    }
+    assert!(goertzel(&got, 440.0, 8_000) > 0.001, "G.722 decoded");
+    let wide: Vec<i16> = wide_rx.try_iter().flatten().collect();
+    assert!(wide.len() >= 20 * 320, "the fork's 16 kHz: {}", wide.len());
+    assert!(
+        goertzel(&wide[1_600..], 6_000.0, 16_000) > 0.001,
+        "the fork hears 6 kHz, beyond the telephone band"
+    );
+    leg.send(&Sine::new(1_000.0, 8_000, 8_000).take(FRAME_SAMPLES))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), carrier.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((buf[1] & 0x7f, n), (9, 12 + 160), "sent as G.722");
+    assert_eq!(leg.stats().codec, Some(Codec::G722));
+    leg.close().await;
+}
+
 #[tokio::test]
 async fn plain_legs_take_even_ports_of_the_configured_range_until_it_is_full() {
     // A stretch of four ports free right now (others' sockets come and go in parallel).

@@ -182,44 +182,52 @@ impl SessionTimer {
     }
 }
 
-/// The G.711 codecs a trunk leg speaks (RFC 3551 static payload types).
+/// The codecs a trunk leg speaks (RFC 3551 static payload types).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum G711 {
-    /// µ-law, payload type 0.
+pub enum TrunkCodec {
+    /// G.711 µ-law, payload type 0.
     Pcmu,
-    /// A-law, payload type 8.
+    /// G.711 A-law, payload type 8.
     Pcma,
+    /// G.722, payload type 9: 16 kHz wideband at G.711's 64 kbit/s (its RTP clock is 8 kHz,
+    /// RFC 3551 §4.5.2).
+    G722,
 }
 
-impl G711 {
+/// Every codec a trunk leg speaks, in the order our offers list them.
+pub const TRUNK_CODECS: [TrunkCodec; 3] = [TrunkCodec::G722, TrunkCodec::Pcmu, TrunkCodec::Pcma];
+
+impl TrunkCodec {
     /// Its RTP payload type.
     pub fn payload_type(self) -> u8 {
         match self {
-            G711::Pcmu => 0,
-            G711::Pcma => 8,
+            TrunkCodec::Pcmu => 0,
+            TrunkCodec::Pcma => 8,
+            TrunkCodec::G722 => 9,
         }
     }
 
     /// Its name in an SDP `rtpmap`.
     pub fn name(self) -> &'static str {
         match self {
-            G711::Pcmu => "PCMU",
-            G711::Pcma => "PCMA",
+            TrunkCodec::Pcmu => "PCMU",
+            TrunkCodec::Pcma => "PCMA",
+            TrunkCodec::G722 => "G722",
         }
     }
 }
 
-/// The codec an offer is answered with: the first of the caller's payload types (its order is
-/// its preference) among the codecs we `speak`; `None` (answer 488) when it offers none.
-pub fn answer_codec(offered: &[u8], speak: &[G711]) -> Option<G711> {
-    offered.iter().find_map(|pt| {
-        match pt {
-            0 => Some(G711::Pcmu),
-            8 => Some(G711::Pcma),
-            _ => None,
-        }
-        .filter(|c| speak.contains(c))
-    })
+/// The codec an offer is answered with, among the codecs we `speak`: G.722 wherever the
+/// caller lists it (the same 64 kbit/s as G.711 for twice the audio band: the transcriber
+/// gets wideband speech, though the bridge itself mixes in 8 kHz), else the caller's first G.711
+/// (its order is its preference); `None` (answer 488) when it offers none of them.
+pub fn answer_codec(offered: &[u8], speak: &[TrunkCodec]) -> Option<TrunkCodec> {
+    let ours = |pt: &u8| speak.iter().copied().find(|c| c.payload_type() == *pt);
+    let wideband = offered
+        .iter()
+        .filter_map(ours)
+        .find(|c| *c == TrunkCodec::G722);
+    wideband.or_else(|| offered.iter().find_map(ours))
 }
 
 /// A media stream's direction in SDP (RFC 3264 §5.1), from the side that wrote it.
@@ -398,22 +406,35 @@ mod tests {
     }
 
     #[test]
-    fn an_offer_is_answered_with_the_callers_first_g711_codec() {
-        let both = [G711::Pcmu, G711::Pcma];
-        assert_eq!(answer_codec(&[9, 8, 0, 101], &both), Some(G711::Pcma));
-        assert_eq!(answer_codec(&[0, 8], &both), Some(G711::Pcmu));
+    fn an_offer_is_answered_with_g722_if_listed_else_the_callers_first_g711_codec() {
+        let g711 = [TrunkCodec::Pcmu, TrunkCodec::Pcma];
+        assert_eq!(answer_codec(&[9, 8, 0, 101], &g711), Some(TrunkCodec::Pcma));
+        assert_eq!(answer_codec(&[0, 8], &g711), Some(TrunkCodec::Pcmu));
         assert_eq!(
-            answer_codec(&[9, 8, 0, 101], &[G711::Pcmu]),
-            Some(G711::Pcmu)
+            answer_codec(&[9, 8, 0, 101], &[TrunkCodec::Pcmu]),
+            Some(TrunkCodec::Pcmu)
         );
-        assert_eq!(answer_codec(&[8], &[G711::Pcmu]), None);
+        assert_eq!(answer_codec(&[8], &[TrunkCodec::Pcmu]), None);
         assert_eq!(
-            answer_codec(&[9, 101], &both),
+            answer_codec(&[18, 101], &TRUNK_CODECS),
             None,
-            "G.722 and events only: 488"
+            "G.729 and events only: 488"
         );
-        assert_eq!(answer_codec(&[], &both), None);
-        assert_eq!((G711::Pcma.payload_type(), G711::Pcma.name()), (8, "PCMA"));
+        assert_eq!(answer_codec(&[], &TRUNK_CODECS), None);
+        // Wideband wherever the caller lists it, when we speak it.
+        assert_eq!(
+            answer_codec(&[0, 8, 9, 101], &TRUNK_CODECS),
+            Some(TrunkCodec::G722)
+        );
+        assert_eq!(
+            answer_codec(&[9, 101], &TRUNK_CODECS),
+            Some(TrunkCodec::G722)
+        );
+        assert_eq!(answer_codec(&[8, 0], &TRUNK_CODECS), Some(TrunkCodec::Pcma));
+        assert_eq!(
+            (TrunkCodec::G722.payload_type(), TrunkCodec::G722.name()),
+            (9, "G722")
+        );
     }
 
     #[test]

@@ -63,17 +63,26 @@ async fn sipp_over(
     transport: &str,
 ) -> anyhow::Result<bool> {
     let ulaw = tests::sipp::tone_ulaw(440.0, 3);
-    run_sipp(port, from_ip, number, xml, transport, ulaw).await
+    run_sipp(
+        port,
+        from_ip,
+        number,
+        xml,
+        transport,
+        vec![("tone.ulaw", ulaw)],
+    )
+    .await
 }
 
-/// Runs sipp as the caller with `ulaw` (raw PCMU) as the `tone.ulaw` its scenario may stream.
+/// Runs sipp as the caller with `files` (name, content: `tone.ulaw`, raw PCMU, or a capture)
+/// beside its scenario to play.
 async fn run_sipp(
     port: u16,
     from_ip: &str,
     number: &str,
     xml: String,
     transport: &str,
-    ulaw: Vec<u8>,
+    files: Vec<(&'static str, Vec<u8>)>,
 ) -> anyhow::Result<bool> {
     let args: Vec<String> = [
         "-i", from_ip, "-mi", from_ip, "-p", "0", "-s", number, "-t", transport,
@@ -82,7 +91,8 @@ async fn run_sipp(
     .map(|s| s.to_string())
     .chain([format!("127.0.0.1:{port}")])
     .collect();
-    tests::sipp::run(&xml, &ulaw, &args).await
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_slice())).collect();
+    tests::sipp::run_with(&xml, &files, &args).await
 }
 
 /// alice, ready with her event stream open, answers the call sipp places with `xml`: her
@@ -432,9 +442,9 @@ async fn garbage_from_a_trunk_never_takes_the_server_down_nor_leaves_a_call() ->
         sock.send_to(&d, &target).await?;
         sent += 1;
     }
-    // Well-formed SIP whose SDP is garbage (no G.711, not text, no audio): 488, no call.
+    // Well-formed SIP whose SDP is garbage (G.729 only, not text, no audio): 488, no call.
     for (n, sdp) in [
-        b"m=audio 4000 RTP/AVP 9 101\r\n".to_vec(),
+        b"m=audio 4000 RTP/AVP 18 101\r\n".to_vec(),
         vec![0xff, 0xfe, 0x00, 0x80],
         b"v=0\r\nm=video 4000 RTP/AVP 0\r\n".to_vec(),
         b"m=audio x RTP/AVP\r\n".to_vec(),
@@ -477,6 +487,18 @@ async fn garbage_from_a_trunk_never_takes_the_server_down_nor_leaves_a_call() ->
 #[tokio::test]
 async fn a_trunk_caller_hears_hold_music_then_talks_with_the_agent_both_ways() -> anyhow::Result<()>
 {
+    talks_both_ways(false).await
+}
+
+#[tokio::test]
+async fn a_wideband_caller_is_answered_in_g722_and_talks_with_the_agent_both_ways(
+) -> anyhow::Result<()> {
+    talks_both_ways(true).await
+}
+
+/// A trunk caller (G.711, or G.722 when `wideband`) waits with hold music, then alice answers
+/// on a WebRTC leg and each hears the other.
+async fn talks_both_ways(wideband: bool) -> anyhow::Result<()> {
     use actors::media::leg::{Leg, FRAME_SAMPLES};
     use actors::media::tone::{goertzel, Sine};
     if !sipp_present() {
@@ -488,12 +510,16 @@ async fn a_trunk_caller_hears_hold_music_then_talks_with_the_agent_both_ways() -
     let root = server.login("root", "pw-r").await?;
     let alice = server.login("alice", "pw-a").await?;
     let mut events = server.events(&alice).await?;
-    let caller = tokio::spawn(sipp(
-        port,
-        "127.0.0.1",
-        DID,
-        caller::answered(CALLER, true, 4_000),
-    ));
+    let (xml, files, codec) = if wideband {
+        let pcap = tests::sipp::tone_g722_pcap(440.0, 4);
+        let xml = caller::answered_wideband(CALLER, 4_000);
+        (xml, vec![("tone.pcap", pcap)], "g722")
+    } else {
+        let ulaw = tests::sipp::tone_ulaw(440.0, 3);
+        let xml = caller::answered(CALLER, true, 4_000);
+        (xml, vec![("tone.ulaw", ulaw)], "pcmu")
+    };
+    let caller = tokio::spawn(run_sipp(port, "127.0.0.1", DID, xml, "u1", files));
     // Waiting (nobody ready): the caller's leg carries the hold music as early media.
     let id = eventually("the trunk call", T, || async {
         let c = calls(&server, &root).await.ok()?;
@@ -549,7 +575,7 @@ async fn a_trunk_caller_hears_hold_music_then_talks_with_the_agent_both_ways() -
     );
     let sent = c["packets_sent"].as_u64().unwrap_or(0) - sent_before;
     assert!(sent >= 80, "alice's voice to sipp: {sent} packets: {m}");
-    assert_eq!(c["codec"], "pcmu", "{m}");
+    assert_eq!(c["codec"], codec, "{m}");
     leg.close().await;
     assert!(caller.await??, "the caller's side failed");
     let ended = ended(&server, &root, &id).await;
@@ -589,7 +615,8 @@ async fn a_trunk_callers_words_reach_the_supervisor_through_the_real_model() -> 
         .put("/api/v1/agents/alice/status", &alice, ready)
         .await?;
     let xml = caller::answered(CALLER, true, talk_ms);
-    let caller = tokio::spawn(run_sipp(port, "127.0.0.1", DID, xml, "u1", ulaw));
+    let files = vec![("tone.ulaw", ulaw)];
+    let caller = tokio::spawn(run_sipp(port, "127.0.0.1", DID, xml, "u1", files));
     let offer = events
         .next_matching(T, |e| e["type"] == "call.offered" && e["agent"] == "alice")
         .await?;

@@ -11,7 +11,8 @@ use engine::call::{CallResult, CallState, Participant, Party};
 use engine::net::Cidr;
 use engine::routing::Skills;
 use engine::sip::{
-    answer_codec, route_for, trunk_for, AnswerWhen, DidRoute, SessionTimer, TimerRefusal, G711,
+    answer_codec, route_for, trunk_for, AnswerWhen, DidRoute, SessionTimer, TimerRefusal,
+    TRUNK_CODECS,
 };
 use engine::CallId;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, DialogStateSender};
@@ -176,8 +177,8 @@ impl Inbound {
         };
         let queue = route.queue;
         let offered = sdp::audio_payload_types(tx.original.body());
-        // The RTP legs speak G.711 (G.722 to come): the caller's first choice of the two.
-        let Some(codec) = answer_codec(&offered, &[G711::Pcmu, G711::Pcma]) else {
+        // G.722 when the caller lists it, else its first G.711 (the leg applies the same rule).
+        let Some(codec) = answer_codec(&offered, &TRUNK_CODECS) else {
             let _ = tx.reply(StatusCode::NotAcceptableHere).await;
             return;
         };

@@ -1,7 +1,7 @@
 //! The little of SDP the trunk side reads and writes: the audio payload types an offer
-//! lists, an answer with one G.711 codec, and our offer of both.
+//! lists, an answer with one codec, and our offer of all three (G.722, PCMU, PCMA).
 
-use engine::sip::{answer_codec, Direction, G711};
+use engine::sip::{answer_codec, Direction, TrunkCodec, TRUNK_CODECS};
 use std::net::SocketAddr;
 
 /// The payload types of the offer's first `m=audio` line, in the caller's order; empty when
@@ -87,7 +87,7 @@ const EVENTS_PT: u8 = 101;
 #[derive(Clone, Debug)]
 pub(crate) struct Ours {
     rtp: SocketAddr,
-    codecs: Vec<G711>,
+    codecs: Vec<TrunkCodec>,
     /// RFC 4733 events (DTMF both ways), at this payload type, when the party takes them.
     events: Option<u8>,
     session: u64,
@@ -98,7 +98,7 @@ pub(crate) struct Ours {
 impl Ours {
     /// An answer to `offer` with `codec`, the leg's RTP at `rtp`, 20 ms packets both ways,
     /// and telephone events at the offer's payload type when it has them.
-    pub(crate) fn answer(rtp: SocketAddr, codec: G711, session: u64, offer: &[u8]) -> Ours {
+    pub(crate) fn answer(rtp: SocketAddr, codec: TrunkCodec, session: u64, offer: &[u8]) -> Ours {
         Ours {
             rtp,
             codecs: vec![codec],
@@ -109,13 +109,13 @@ impl Ours {
         }
     }
 
-    /// Our offer for a call we place: the leg's RTP at `rtp`, PCMU then PCMA, and telephone
-    /// events.
+    /// Our offer for a call we place: the leg's RTP at `rtp`, G.722 then PCMU then PCMA, and
+    /// telephone events.
     pub(crate) fn offer(rtp: SocketAddr, session: u64) -> Ours {
         Ours {
-            codecs: vec![G711::Pcmu, G711::Pcma],
+            codecs: TRUNK_CODECS.to_vec(),
             events: Some(EVENTS_PT),
-            ..Ours::answer(rtp, G711::Pcmu, session, b"")
+            ..Ours::answer(rtp, TrunkCodec::Pcmu, session, b"")
         }
     }
 
@@ -197,7 +197,8 @@ mod tests {
 
     #[test]
     fn the_answer_names_one_codec_and_the_legs_address() {
-        let sdp = Ours::answer("127.0.0.1:40000".parse().unwrap(), G711::Pcmu, 7, b"").bytes();
+        let sdp =
+            Ours::answer("127.0.0.1:40000".parse().unwrap(), TrunkCodec::Pcmu, 7, b"").bytes();
         let sdp = String::from_utf8(sdp).unwrap();
         assert!(sdp.contains("m=audio 40000 RTP/AVP 0\r\n"), "{sdp}");
         assert!(
@@ -207,20 +208,26 @@ mod tests {
         assert!(sdp.contains("c=IN IP4 127.0.0.1\r\n"), "{sdp}");
         let ours = Ours::offer("127.0.0.1:40002".parse().unwrap(), 7).bytes();
         let ours = String::from_utf8(ours).unwrap();
-        assert!(ours.contains("m=audio 40002 RTP/AVP 0 8 101\r\n"), "{ours}");
+        assert!(
+            ours.contains("m=audio 40002 RTP/AVP 9 0 8 101\r\n"),
+            "{ours}"
+        );
         assert!(
             ours.contains("a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"),
             "{ours}"
         );
         assert!(
-            ours.contains("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"),
+            ours.contains(
+                "a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+            ),
             "{ours}"
         );
-        assert_eq!(audio_payload_types(ours.as_bytes()), [0, 8, 101]);
+        assert_eq!(audio_payload_types(ours.as_bytes()), [9, 0, 8, 101]);
         // An answer takes events at the offer's own payload type, or none.
         let offer = b"m=audio 6000 RTP/AVP 0 96\r\na=rtpmap:96 telephone-event/8000\r\n";
         assert_eq!(telephone_events(offer), Some(96));
-        let answer = Ours::answer("127.0.0.1:4".parse().unwrap(), G711::Pcmu, 7, offer).bytes();
+        let answer =
+            Ours::answer("127.0.0.1:4".parse().unwrap(), TrunkCodec::Pcmu, 7, offer).bytes();
         let answer = String::from_utf8(answer).unwrap();
         assert!(
             answer.contains("RTP/AVP 0 96\r\n")
@@ -250,7 +257,7 @@ mod tests {
             "the stream's own wins"
         );
         assert_eq!(direction(&[0xff, 0x00]), Direction::SendRecv);
-        let mut ours = Ours::answer("127.0.0.1:40000".parse().unwrap(), G711::Pcma, 7, b"");
+        let mut ours = Ours::answer("127.0.0.1:40000".parse().unwrap(), TrunkCodec::Pcma, 7, b"");
         let held = String::from_utf8(ours.reanswer(hold)).unwrap();
         assert!(held.contains("o=switchyard 7 2 IN IP4"), "{held}");
         assert!(held.contains("a=recvonly\r\n"), "{held}");

@@ -1,4 +1,5 @@
-//! Audio codecs of a leg (H1): PCMU (G.711 µ-law, 8 kHz) and Opus (48 kHz, through libopus),
+//! Audio codecs of a leg (H1, H3): PCMU and PCMA (G.711, 8 kHz), G.722 (16 kHz wideband, trunk
+//! legs; the `audio-codec` crate's pure-Rust SB-ADPCM) and Opus (48 kHz, through libopus),
 //! and what a negotiation settled: the codec to send — the remote's first choice among those
 //! the leg offers, so "the codec is chosen from the offer" — with its payload type, the
 //! telephone-event payload type at that clock rate, and how to read every payload type the
@@ -18,14 +19,25 @@ pub enum Codec {
     Pcma,
     /// Opus, 48 kHz (declared two channels in SDP; sent mono).
     Opus,
+    /// G.722, 16 kHz audio on an 8 kHz RTP clock (RFC 3551 §4.5.2), static payload type 9
+    /// (trunk legs: wideband telephony).
+    G722,
 }
 
 impl Codec {
-    /// The RTP clock rate.
+    /// The RTP clock rate (8 kHz for G.722, whose audio is 16 kHz).
     pub fn clock_rate(self) -> u32 {
         match self {
-            Codec::Pcmu | Codec::Pcma => 8_000,
+            Codec::Pcmu | Codec::Pcma | Codec::G722 => 8_000,
             Codec::Opus => 48_000,
+        }
+    }
+
+    /// The rate of its audio: what [`Decoder::decode_native`] gives.
+    pub fn sample_rate(self) -> u32 {
+        match self {
+            Codec::G722 => 16_000,
+            c => c.clock_rate(),
         }
     }
 
@@ -35,6 +47,7 @@ impl Codec {
             Codec::Pcmu => "PCMU",
             Codec::Pcma => "PCMA",
             Codec::Opus => "opus",
+            Codec::G722 => "G722",
         }
     }
 
@@ -45,6 +58,8 @@ impl Codec {
             Some(Codec::Pcma)
         } else if name.eq_ignore_ascii_case("opus") {
             Some(Codec::Opus)
+        } else if name.eq_ignore_ascii_case("G722") {
+            Some(Codec::G722)
         } else {
             None
         }
@@ -105,6 +120,7 @@ impl Negotiated {
         // Payload type 0 is PCMU even without an rtpmap line (RFC 3551).
         names.entry(0).or_insert_with(|| ("PCMU".to_owned(), 8_000));
         names.entry(8).or_insert_with(|| ("PCMA".to_owned(), 8_000));
+        names.entry(9).or_insert_with(|| ("G722".to_owned(), 8_000));
         let mut receive = HashMap::new();
         for (&pt, (name, rate)) in &names {
             if let Some(c) = Codec::from_name(name) {
@@ -132,17 +148,45 @@ impl Negotiated {
     }
 }
 
+/// The codec a trunk leg sends to a party whose SDP is `sdp`: the one our SDP answer names
+/// ([`engine::sip::answer_codec`] on its audio payload types: G.722 wherever it is listed, else
+/// the party's first G.711); `None` when it lists none of them.
+pub fn trunk_codec(sdp: &str) -> Option<Codec> {
+    use engine::sip::{answer_codec, TrunkCodec, TRUNK_CODECS};
+    let offered: Vec<u8> = sdp
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("m=audio "))
+        .map(|m| {
+            m.split_whitespace()
+                .skip(2)
+                .take(64)
+                .filter_map(|pt| pt.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    answer_codec(&offered, &TRUNK_CODECS).map(|c| match c {
+        TrunkCodec::Pcmu => Codec::Pcmu,
+        TrunkCodec::Pcma => Codec::Pcma,
+        TrunkCodec::G722 => Codec::G722,
+    })
+}
+
 /// Turns the bridge's 8 kHz frames into payloads of the send codec.
 pub struct Encoder {
     codec: Codec,
     opus: Option<(opus::Encoder, Resampler)>,
+    g722: Option<(audio_codec::g722::G722Encoder, Resampler)>,
 }
 
 impl Encoder {
     /// An encoder for `codec`.
     pub fn new(codec: Codec) -> Result<Encoder, String> {
+        let g722 = (codec == Codec::G722).then(|| {
+            let up = Resampler::new(8_000, 16_000).expect("8 kHz to 16 kHz is supported");
+            (audio_codec::g722::G722Encoder::new(), up)
+        });
         let opus = match codec {
-            Codec::Pcmu | Codec::Pcma => None,
+            Codec::Pcmu | Codec::Pcma | Codec::G722 => None,
             Codec::Opus => {
                 let enc = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
                     .map_err(|e| format!("opus encoder: {e}"))?;
@@ -150,11 +194,14 @@ impl Encoder {
                 Some((enc, up))
             }
         };
-        Ok(Encoder { codec, opus })
+        Ok(Encoder { codec, opus, g722 })
     }
 
     /// The payload for one 8 kHz frame.
     pub fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, String> {
+        if let Some((enc, up)) = &mut self.g722 {
+            return Ok(audio_codec::Encoder::encode(enc, &up.process(pcm)));
+        }
         match (&mut self.opus, self.codec) {
             (Some((enc, up)), _) => {
                 let wide = up.process(pcm);
@@ -173,8 +220,12 @@ impl Encoder {
 
 impl Encoder {
     /// The payload for one 20 ms frame at the codec's own rate (160 samples at 8 kHz for PCMU,
-    /// 960 at 48 kHz for Opus): what a telephone or a browser sends, full band.
+    /// 320 at 16 kHz for G.722, 960 at 48 kHz for Opus): what a telephone or a browser sends,
+    /// full band.
     pub fn encode_native(&mut self, pcm: &[i16]) -> Result<Vec<u8>, String> {
+        if let Some((enc, _)) = &mut self.g722 {
+            return Ok(audio_codec::Encoder::encode(enc, pcm));
+        }
         match &mut self.opus {
             Some((enc, _)) => {
                 let mut out = vec![0u8; 1_275];
@@ -195,8 +246,9 @@ impl Encoder {
 #[derive(Default)]
 pub struct Decoder {
     opus: Option<opus::Decoder>,
-    /// 48 kHz to the bridge's 8 kHz, for Opus legs.
-    down: Option<Resampler>,
+    g722: Option<audio_codec::g722::G722Decoder>,
+    /// The codec's rate to the bridge's 8 kHz (Opus, G.722), and the rate it converts from.
+    down: Option<(u32, Resampler)>,
 }
 
 impl Decoder {
@@ -206,12 +258,18 @@ impl Decoder {
         Some(self.to_bridge(codec, native))
     }
 
-    /// One payload's audio at `codec`'s clock rate: 8 kHz for PCMU, 48 kHz for Opus (`None`
-    /// for an undecodable payload).
+    /// One payload's audio at `codec`'s [`Codec::sample_rate`]: 8 kHz for G.711, 16 kHz for
+    /// G.722, 48 kHz for Opus (`None` for an undecodable payload).
     pub fn decode_native(&mut self, codec: Codec, payload: &[u8]) -> Option<Vec<i16>> {
         match codec {
             Codec::Pcmu => Some(g711::decode_frame(payload)),
             Codec::Pcma => Some(g711::decode_alaw_frame(payload)),
+            Codec::G722 => {
+                let dec = self
+                    .g722
+                    .get_or_insert_with(audio_codec::g722::G722Decoder::new);
+                Some(audio_codec::Decoder::decode(dec, payload))
+            }
             Codec::Opus => {
                 if self.opus.is_none() {
                     self.opus = Some(opus::Decoder::new(48_000, opus::Channels::Mono).ok()?);
@@ -228,15 +286,18 @@ impl Decoder {
 
     /// Audio from [`Decoder::decode_native`] as the bridge's 8 kHz frame.
     pub fn to_bridge(&mut self, codec: Codec, native: Vec<i16>) -> Vec<i16> {
-        match codec {
-            Codec::Pcmu | Codec::Pcma => native,
-            Codec::Opus => self
-                .down
-                .get_or_insert_with(|| {
-                    Resampler::new(48_000, 8_000).expect("48 kHz to 8 kHz is supported")
-                })
-                .process(&native),
+        let rate = codec.sample_rate();
+        if rate == 8_000 {
+            return native;
         }
+        let down = match &mut self.down {
+            Some((r, down)) if *r == rate => down,
+            slot => {
+                let down = Resampler::new(rate, 8_000).expect("16 and 48 kHz are supported");
+                &mut slot.insert((rate, down)).1
+            }
+        };
+        down.process(&native)
     }
 }
 
@@ -293,6 +354,43 @@ mod tests {
         assert_eq!(
             pcmu.decode_native(Codec::Pcmu, &payload).unwrap().len(),
             160
+        );
+    }
+
+    #[test]
+    fn g722_carries_a_wideband_tone_and_the_bridges_frames() {
+        // Its own 16 kHz: 6 kHz, beyond any G.711, comes through for the transcriber's fork.
+        let mut enc = Encoder::new(Codec::G722).unwrap();
+        let mut dec = Decoder::default();
+        let mut tone = Sine::new(6_000.0, 16_000, 8_000);
+        let mut wide = Vec::new();
+        for _ in 0..50 {
+            let payload = enc.encode_native(&tone.take(320)).unwrap();
+            assert_eq!(payload.len(), 160, "64 kbit/s: 160 bytes per 20 ms");
+            wide.extend(dec.decode_native(Codec::G722, &payload).unwrap());
+        }
+        assert_eq!(wide.len(), 50 * 320);
+        assert!(goertzel(&wide[3_200..], 6_000.0, 16_000) > 0.01);
+        // The bridge's 8 kHz frames go through it both ways.
+        let (mut enc, mut dec) = (Encoder::new(Codec::G722).unwrap(), Decoder::default());
+        let mut tone = Sine::new(600.0, 8_000, 8_000);
+        let mut out = Vec::new();
+        for _ in 0..50 {
+            let payload = enc.encode(&tone.take(160)).unwrap();
+            let frame = dec.decode(Codec::G722, &payload).unwrap();
+            assert_eq!(frame.len(), 160);
+            out.extend(frame);
+        }
+        let steady = &out[2_000..];
+        assert!(goertzel(steady, 600.0, 8_000) > 0.01);
+        assert!(goertzel(steady, 1_500.0, 8_000) < 0.001);
+        // Payload type 9 is G.722 with or without its rtpmap, on an 8 kHz clock.
+        let n = Negotiated::from_remote_sdp("v=0\r\nm=audio 4000 RTP/AVP 9 0\r\n", &[Codec::G722])
+            .unwrap();
+        assert_eq!(n.send, (Codec::G722, 9));
+        assert_eq!(
+            (Codec::G722.clock_rate(), Codec::G722.sample_rate()),
+            (8_000, 16_000)
         );
     }
 

@@ -9,7 +9,8 @@ use crate::media::leg::LegError;
 use bytes::BytesMut;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{
-    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT,
+    MediaEngine, MIME_TYPE_G722, MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU,
+    MIME_TYPE_TELEPHONE_EVENT,
 };
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::state::RTCPeerConnectionState;
@@ -37,6 +38,8 @@ pub fn rtp_codec(codec: Codec) -> (RTCRtpCodec, u8) {
         Codec::Opus => (MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1", 111),
         Codec::Pcmu => (MIME_TYPE_PCMU, 8_000, 0, "", 0),
         Codec::Pcma => (MIME_TYPE_PCMA, 8_000, 0, "", 8),
+        // Its RTP clock (RFC 3551): 8 kHz for 16 kHz audio.
+        Codec::G722 => (MIME_TYPE_G722, 8_000, 0, "", 9),
     };
     let rtp = RTCRtpCodec {
         mime_type: mime.to_owned(),

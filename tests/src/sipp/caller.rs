@@ -316,6 +316,31 @@ ANSWER_BYE
     )
 }
 
+/// Answered by the agent; the caller offers G.722 before G.711 (`9 0 8`), checks our answer
+/// takes G.722 alone, says `tone.pcap` (a capture of G.722 packets, played as captured) and
+/// hangs up after `talk_ms`.
+pub fn answered_wideband(caller: &str, talk_ms: u32) -> String {
+    scenario(
+        caller,
+        &format!(
+            r#"{answered}
+  <nop><action><exec play_pcap_audio="tone.pcap"/></action></nop>
+  <pause milliseconds="{talk_ms}"/>
+CALLER_BYE
+"#,
+            answered = answered_checking(
+                r#"
+      <ereg regexp="m=audio [0-9]+ RTP/AVP 9[^0-9]" search_in="body" check_it="true" assign_to="wide"/>"#,
+                "wide"
+            )
+        ),
+    )
+    .replace(
+        "m=audio [media_port] RTP/AVP 0 8\n      a=rtpmap:0 PCMU/8000",
+        "m=audio [media_port] RTP/AVP 9 0 8\n      a=rtpmap:9 G722/8000\n      a=rtpmap:0 PCMU/8000",
+    )
+}
+
 /// A load customer: rings, is answered (within two minutes), says `audio` (raw PCMU, looped)
 /// until our BYE, however long the call lasts.
 pub fn talks_until_our_bye(caller: &str, audio: &str) -> String {

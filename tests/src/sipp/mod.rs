@@ -78,10 +78,17 @@ pub fn present() -> bool {
 /// scenario may stream; `args` are sipp's own (the local address, the transport, and the
 /// target for a caller). True when the scenario ran to its end.
 pub async fn run(xml: &str, ulaw: &[u8], args: &[String]) -> Result<bool> {
+    run_with(xml, &[("tone.ulaw", ulaw)], args).await
+}
+
+/// [`run`] with `files` (name, content) beside the scenario for it to play.
+pub async fn run_with(xml: &str, files: &[(&str, &[u8])], args: &[String]) -> Result<bool> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("scenario.xml");
     std::fs::write(&file, xml)?;
-    std::fs::write(dir.path().join("tone.ulaw"), ulaw)?;
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content)?;
+    }
     let out = tokio::process::Command::new("sipp")
         .arg("-sf")
         .arg(&file)
@@ -109,6 +116,57 @@ pub async fn run(xml: &str, ulaw: &[u8], args: &[String]) -> Result<bool> {
         }
     }
     Ok(out.status.success())
+}
+
+/// A capture (pcap, Ethernet, IPv4, UDP) of RTP packets of payload type `pt`, one every
+/// 20 ms, each carrying one of `payloads`, their RTP timestamps `step` apart: what sipp's
+/// `play_pcap_audio` sends as captured (it rewrites the addresses), for the codecs its
+/// `rtp_stream` does not speak (G.722).
+pub fn rtp_pcap(pt: u8, step: u32, payloads: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    // The file's header: magic, version 2.4, time zone, accuracy, snapshot length, Ethernet.
+    for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
+        out.extend(word.to_le_bytes());
+    }
+    for (i, payload) in payloads.iter().enumerate() {
+        let mut rtp = vec![0x80, pt & 0x7f];
+        rtp.extend((i as u16).to_be_bytes());
+        rtp.extend((i as u32 * step).to_be_bytes());
+        rtp.extend(0x5157_4a59u32.to_be_bytes());
+        rtp.extend(payload);
+        let udp_len = (8 + rtp.len()) as u16;
+        // Ethernet: two addresses, IPv4.
+        let mut frame = vec![0u8; 12];
+        frame.extend([0x08, 0x00]);
+        // IPv4: header length 20, total length, no fragments, TTL 64, UDP, 127.0.0.1 both ways.
+        frame.extend([0x45, 0]);
+        frame.extend((20 + udp_len).to_be_bytes());
+        frame.extend([0, 0, 0, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1]);
+        // UDP: ports (rewritten by sipp), length, no checksum.
+        for half in [6_000u16, 6_002, udp_len, 0] {
+            frame.extend(half.to_be_bytes());
+        }
+        frame.extend(rtp);
+        let at_us = i as u32 * 20_000;
+        let len = frame.len() as u32;
+        for word in [at_us / 1_000_000, at_us % 1_000_000, len, len] {
+            out.extend(word.to_le_bytes());
+        }
+        out.extend(frame);
+    }
+    out
+}
+
+/// A capture of `secs` of a sine tone in G.722 (payload type 9, 8 kHz RTP clock), for
+/// [`rtp_pcap`]'s player.
+pub fn tone_g722_pcap(hz: f64, secs: usize) -> Vec<u8> {
+    use actors::media::codec::{Codec, Encoder};
+    let mut tone = actors::media::tone::Sine::new(hz, 16_000, 8_000);
+    let mut enc = Encoder::new(Codec::G722).expect("a G.722 encoder");
+    let payloads: Vec<Vec<u8>> = (0..secs * 50)
+        .map(|_| enc.encode_native(&tone.take(320)).expect("G.722 encodes"))
+        .collect();
+    rtp_pcap(9, 160, &payloads)
 }
 
 /// 8 kHz raw PCMU of a sine tone, `secs` long: what a sipp party says.

@@ -191,10 +191,13 @@ impl Receiving {
                 counters.late.fetch_add(a.late - late, Ordering::Relaxed);
                 if let Some(native) = self.decoder.decode_native(codec, payload) {
                     if let Some(tap) = &*lock(&shared.tap) {
+                        // The codec's own audio: G.722's 16 kHz goes to the fork as it is.
+                        let rate = codec.sample_rate();
                         let to16k = match &mut self.to16k {
                             Some((r, to16k)) if *r == rate => to16k,
                             slot => {
-                                let to16k = To16k::new(rate).expect("8 and 48 kHz are supported");
+                                let to16k =
+                                    To16k::new(rate).expect("8, 16 and 48 kHz are supported");
                                 &mut slot.insert((rate, to16k)).1
                             }
                         };
@@ -324,7 +327,7 @@ impl Leg {
             ),
             None => None,
         };
-        let codecs = [Codec::Pcmu, Codec::Pcma];
+        let codecs = [Codec::G722, Codec::Pcmu, Codec::Pcma];
         let parts = Parts::new();
         let ssrc = rand::random::<u32>();
         let io = plain::PlainIo::new(bind, remote, parts.shared.clone()).await?;
@@ -462,7 +465,17 @@ impl Leg {
 
     /// Settles the codecs from the remote description.
     fn negotiate(&self, remote_sdp: &str) -> Result<(), LegError> {
-        let n = Negotiated::from_remote_sdp(remote_sdp, &self.codecs).map_err(LegError::WebRtc)?;
+        // A trunk leg sends the codec the SIP side's SDP names, by the same rule.
+        let trunk: Vec<Codec>;
+        let ours = if self.is_plain() {
+            trunk = crate::media::codec::trunk_codec(remote_sdp)
+                .into_iter()
+                .collect();
+            &trunk
+        } else {
+            &self.codecs
+        };
+        let n = Negotiated::from_remote_sdp(remote_sdp, ours).map_err(LegError::WebRtc)?;
         *write(&self.shared.negotiated) = Some(n);
         Ok(())
     }
@@ -581,7 +594,8 @@ impl Leg {
     }
 
     /// Hands every frame received from now on to `deliver` as well, at 16 kHz resampled from
-    /// the codec's own rate (48 kHz Opus keeps its band up to 8 kHz; 8 kHz PCMU is upsampled):
+    /// the codec's own rate (48 kHz Opus keeps its band up to 8 kHz, G.722 is 16 kHz already;
+    /// 8 kHz G.711 is upsampled):
     /// the transcriber's fork. Called on the receiving side: it must not block.
     pub fn tap_16k(&self, deliver: impl Fn(Vec<i16>) + Send + Sync + 'static) {
         *lock(&self.shared.tap) = Some(Box::new(deliver));
