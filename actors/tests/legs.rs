@@ -185,33 +185,53 @@ async fn a_plain_rtp_leg_hears_its_party_and_answers_where_the_packets_come_from
     assert!(!leg.is_connected());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plain_rtp_leg_speaks_pcma_when_the_party_prefers_it() {
+/// A carrier's socket and a plain leg for its SDP offering `pts` (e.g. "8 0"), with the
+/// leg's channel of what it hears.
+async fn carrier_and_leg(
+    pts: &str,
+) -> (
+    tokio::net::UdpSocket,
+    Leg,
+    tokio::sync::mpsc::Receiver<Vec<i16>>,
+) {
     let carrier = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let sdp = format!(
-        "v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 8 0\r\n",
+        "v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP {pts}\r\n",
         carrier.local_addr().unwrap().port()
     );
-    let (leg, mut heard) = Leg::plain(RtpBind::any("127.0.0.1".parse().unwrap()), Some(&sdp))
+    let (leg, heard) = Leg::plain(RtpBind::any("127.0.0.1".parse().unwrap()), Some(&sdp))
         .await
         .unwrap();
+    (carrier, leg, heard)
+}
+
+/// The carrier sends 25 packets of payload type `pt`, 20 ms apart, each `payload()` (on an
+/// 8 kHz RTP clock): what the leg heard meanwhile.
+async fn carrier_says(
+    carrier: &tokio::net::UdpSocket,
+    leg: &Leg,
+    heard: &mut tokio::sync::mpsc::Receiver<Vec<i16>>,
+    pt: u8,
+    mut payload: impl FnMut() -> Vec<u8>,
+) -> Vec<i16> {
     let at = leg.local_addr().unwrap();
-    let mut tone = Sine::new(440.0, 8_000, 8_000);
     let mut got = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     for i in 0..25u16 {
         tick.tick().await;
         let mut p = rtp_pcmu(i, u32::from(i) * 160, &[]);
-        p[1] = 8; // PCMA
-        p.extend(actors::media::g711::encode_alaw_frame(
-            &tone.take(FRAME_SAMPLES),
-        ));
+        p[1] = pt;
+        p.extend(payload());
         carrier.send_to(&p, at).await.unwrap();
         while let Ok(f) = heard.try_recv() {
             got.extend(f);
         }
     }
-    assert!(goertzel(&got, 440.0, 8_000) > 0.005, "A-law decoded");
+    got
+}
+
+/// The leg says a frame of 1 kHz: the payload type and size of what reaches the carrier.
+async fn leg_says(carrier: &tokio::net::UdpSocket, leg: &Leg) -> (u8, usize) {
     leg.send(&Sine::new(1_000.0, 8_000, 8_000).take(FRAME_SAMPLES))
         .await
         .unwrap();
@@ -220,7 +240,23 @@ async fn a_plain_rtp_leg_speaks_pcma_when_the_party_prefers_it() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((buf[1] & 0x7f, n), (8, 12 + 160), "sent as PCMA");
+    (buf[1] & 0x7f, n)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_rtp_leg_speaks_pcma_when_the_party_prefers_it() {
+    let (carrier, leg, mut heard) = carrier_and_leg("8 0").await;
+    let mut tone = Sine::new(440.0, 8_000, 8_000);
+    let got = carrier_says(&carrier, &leg, &mut heard, 8, || {
+        actors::media::g711::encode_alaw_frame(&tone.take(FRAME_SAMPLES))
+    })
+    .await;
+    assert!(goertzel(&got, 440.0, 8_000) > 0.005, "A-law decoded");
+    assert_eq!(
+        leg_says(&carrier, &leg).await,
+        (8, 12 + 160),
+        "sent as PCMA"
+    );
     assert_eq!(leg.stats().codec, Some(actors::media::codec::Codec::Pcma));
     leg.close().await;
 }
@@ -228,44 +264,28 @@ async fn a_plain_rtp_leg_speaks_pcma_when_the_party_prefers_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_rtp_leg_takes_g722_wherever_offered_and_forks_its_wide_band() {
     use actors::media::codec::{Codec, Encoder};
-    let carrier = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     // G.722 listed last: still the one spoken (twice the band at the same bit rate).
-    let sdp = format!(
-        "v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0 8 9\r\n",
-        carrier.local_addr().unwrap().port()
-    );
-    let (leg, mut heard) = Leg::plain(RtpBind::any("127.0.0.1".parse().unwrap()), Some(&sdp))
-        .await
-        .unwrap();
+    let (carrier, leg, mut heard) = carrier_and_leg("0 8 9").await;
     let (wide_tx, wide_rx) = std::sync::mpsc::channel();
     leg.tap_16k(move |f| {
         let _ = wide_tx.send(f);
     });
-    let at = leg.local_addr().unwrap();
     // 440 Hz, which the bridge carries, and 6 kHz, which only a wideband codec does.
     let (mut low, mut high) = (
         Sine::new(440.0, 16_000, 8_000),
         Sine::new(6_000.0, 16_000, 8_000),
     );
     let mut enc = Encoder::new(Codec::G722).unwrap();
-    let mut got = Vec::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    for i in 0..25u16 {
-        tick.tick().await;
+    let got = carrier_says(&carrier, &leg, &mut heard, 9, || {
         let both: Vec<i16> = low
             .take(320)
             .iter()
             .zip(high.take(320))
             .map(|(a, b)| a / 2 + b / 2)
             .collect();
-        let mut p = rtp_pcmu(i, u32::from(i) * 160, &[]);
-        p[1] = 9; // G.722, on its 8 kHz RTP clock
-        p.extend(enc.encode_native(&both).unwrap());
-        carrier.send_to(&p, at).await.unwrap();
-        while let Ok(f) = heard.try_recv() {
-            got.extend(f);
-        }
-    }
+        enc.encode_native(&both).unwrap()
+    })
+    .await;
     assert!(goertzel(&got, 440.0, 8_000) > 0.001, "G.722 decoded");
     let wide: Vec<i16> = wide_rx.try_iter().flatten().collect();
     assert!(wide.len() >= 20 * 320, "the fork's 16 kHz: {}", wide.len());
@@ -273,15 +293,11 @@ async fn a_plain_rtp_leg_takes_g722_wherever_offered_and_forks_its_wide_band() {
         goertzel(&wide[1_600..], 6_000.0, 16_000) > 0.001,
         "the fork hears 6 kHz, beyond the telephone band"
     );
-    leg.send(&Sine::new(1_000.0, 8_000, 8_000).take(FRAME_SAMPLES))
-        .await
-        .unwrap();
-    let mut buf = [0u8; 2048];
-    let (n, _) = tokio::time::timeout(Duration::from_secs(5), carrier.recv_from(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((buf[1] & 0x7f, n), (9, 12 + 160), "sent as G.722");
+    assert_eq!(
+        leg_says(&carrier, &leg).await,
+        (9, 12 + 160),
+        "sent as G.722"
+    );
     assert_eq!(leg.stats().codec, Some(Codec::G722));
     leg.close().await;
 }

@@ -15,17 +15,7 @@ pub(crate) fn audio_payload_types(body: &[u8]) -> Vec<u8> {
     let Ok(text) = std::str::from_utf8(body) else {
         return Vec::new();
     };
-    text.lines()
-        .map(str::trim_end)
-        .find_map(|l| l.strip_prefix("m=audio "))
-        .map(|m| {
-            m.split_whitespace()
-                .skip(2)
-                .take(64)
-                .filter_map(|pt| pt.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    actors::media::codec::audio_payload_types(text)
 }
 
 /// The direction an SDP asks for (RFC 3264 §5.1): its audio stream's attribute, else the

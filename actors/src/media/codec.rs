@@ -148,13 +148,10 @@ impl Negotiated {
     }
 }
 
-/// The codec a trunk leg sends to a party whose SDP is `sdp`: the one our SDP answer names
-/// ([`engine::sip::answer_codec`] on its audio payload types: G.722 wherever it is listed, else
-/// the party's first G.711); `None` when it lists none of them.
-pub fn trunk_codec(sdp: &str) -> Option<Codec> {
-    use engine::sip::{answer_codec, TrunkCodec, TRUNK_CODECS};
-    let offered: Vec<u8> = sdp
-        .lines()
+/// The payload types of an SDP's first `m=audio` line, in its order (its preference); the
+/// first 64 at most, and those that are not numbers left out.
+pub fn audio_payload_types(sdp: &str) -> Vec<u8> {
+    sdp.lines()
         .find_map(|l| l.trim().strip_prefix("m=audio "))
         .map(|m| {
             m.split_whitespace()
@@ -163,8 +160,15 @@ pub fn trunk_codec(sdp: &str) -> Option<Codec> {
                 .filter_map(|pt| pt.parse().ok())
                 .collect()
         })
-        .unwrap_or_default();
-    answer_codec(&offered, &TRUNK_CODECS).map(|c| match c {
+        .unwrap_or_default()
+}
+
+/// The codec a trunk leg sends to a party whose SDP is `sdp`: the one our SDP answer names
+/// ([`engine::sip::answer_codec`] on its audio payload types: G.722 wherever it is listed, else
+/// the party's first G.711); `None` when it lists none of them.
+pub fn trunk_codec(sdp: &str) -> Option<Codec> {
+    use engine::sip::{answer_codec, TrunkCodec, TRUNK_CODECS};
+    answer_codec(&audio_payload_types(sdp), &TRUNK_CODECS).map(|c| match c {
         TrunkCodec::Pcmu => Codec::Pcmu,
         TrunkCodec::Pcma => Codec::Pcma,
         TrunkCodec::G722 => Codec::G722,

@@ -292,27 +292,42 @@ ACK_2XX
     )
 }
 
+/// The INVITE's offer, as [`INVITE`] writes it.
+const G711_OFFER: &str =
+    "m=audio [media_port] RTP/AVP 0 8\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:8 PCMA/8000";
+
+/// A scenario whose INVITE offers `offer` (payload type, rtpmap) instead of G.711, answered
+/// with `checks` (sipp actions assigning `vars`) holding on our 200, then `then`.
+fn answered_offering(
+    caller: &str,
+    offer: &[(u8, &str)],
+    checks: &str,
+    vars: &str,
+    then: &str,
+) -> String {
+    let pts: Vec<String> = offer.iter().map(|(pt, _)| pt.to_string()).collect();
+    let mut m = format!("m=audio [media_port] RTP/AVP {}", pts.join(" "));
+    for (pt, map) in offer {
+        m.push_str(&format!("\n      a=rtpmap:{pt} {map}"));
+    }
+    scenario(caller, &(answered_checking(checks, vars) + then)).replace(G711_OFFER, &m)
+}
+
 /// Answered by the agent; the caller offers RFC 4733 events (payload type 101) besides PCMU,
 /// checks our answer takes them, presses 1 (sipp's `dtmf_2833_1.pcap`, `pcap`), and waits for
 /// the agent's BYE.
 pub fn presses_a_digit(caller: &str, pcap: &str) -> String {
-    scenario(
+    answered_offering(
         caller,
-        &format!(
-            r#"{answered}
-  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
-ANSWER_BYE
-"#,
-            answered = answered_checking(
-                r#"
+        &[(0, "PCMU/8000"), (101, "telephone-event/8000")],
+        r#"
       <ereg regexp="a=rtpmap:101 telephone-event/8000" search_in="body" check_it="true" assign_to="events"/>"#,
-                "events"
-            )
+        "events",
+        &format!(
+            r#"  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
+ANSWER_BYE
+"#
         ),
-    )
-    .replace(
-        "m=audio [media_port] RTP/AVP 0 8\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:8 PCMA/8000",
-        "m=audio [media_port] RTP/AVP 0 101\n      a=rtpmap:0 PCMU/8000\n      a=rtpmap:101 telephone-event/8000",
     )
 }
 
@@ -320,24 +335,18 @@ ANSWER_BYE
 /// takes G.722 alone, says `tone.pcap` (a capture of G.722 packets, played as captured) and
 /// hangs up after `talk_ms`.
 pub fn answered_wideband(caller: &str, talk_ms: u32) -> String {
-    scenario(
+    answered_offering(
         caller,
+        &[(9, "G722/8000"), (0, "PCMU/8000"), (8, "PCMA/8000")],
+        r#"
+      <ereg regexp="m=audio [0-9]+ RTP/AVP 9[^0-9]" search_in="body" check_it="true" assign_to="wide"/>"#,
+        "wide",
         &format!(
-            r#"{answered}
-  <nop><action><exec play_pcap_audio="tone.pcap"/></action></nop>
+            r#"  <nop><action><exec play_pcap_audio="tone.pcap"/></action></nop>
   <pause milliseconds="{talk_ms}"/>
 CALLER_BYE
-"#,
-            answered = answered_checking(
-                r#"
-      <ereg regexp="m=audio [0-9]+ RTP/AVP 9[^0-9]" search_in="body" check_it="true" assign_to="wide"/>"#,
-                "wide"
-            )
+"#
         ),
-    )
-    .replace(
-        "m=audio [media_port] RTP/AVP 0 8\n      a=rtpmap:0 PCMU/8000",
-        "m=audio [media_port] RTP/AVP 9 0 8\n      a=rtpmap:9 G722/8000\n      a=rtpmap:0 PCMU/8000",
     )
 }
 
