@@ -585,6 +585,18 @@ async fn talks_both_ways(wideband: bool) -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn a_trunk_callers_words_reach_the_supervisor_through_the_real_model() -> anyhow::Result<()> {
+    words_reach_the_supervisor(false).await
+}
+
+#[tokio::test]
+async fn a_wideband_trunk_callers_words_reach_the_supervisor_through_the_real_model(
+) -> anyhow::Result<()> {
+    words_reach_the_supervisor(true).await
+}
+
+/// A trunk caller (G.711, or G.722 when `wideband`: its 16 kHz goes to the transcriber as it
+/// is) says a sentence that the supervisor reads, through the real tiny.en.
+async fn words_reach_the_supervisor(wideband: bool) -> anyhow::Result<()> {
     if !sipp_present() {
         return Ok(());
     }
@@ -592,10 +604,26 @@ async fn a_trunk_callers_words_reach_the_supervisor_through_the_real_model() -> 
         return Ok(());
     };
     let said = "I would like to cancel my account please.";
-    let speech = tests::speech::speak(said, tests::speech::Voice::Male, 8_000);
-    let talk_ms = (speech.len() / 8) as u32 + 3_000;
-    let mut ulaw = actors::media::g711::encode_frame(&speech);
-    ulaw.extend(std::iter::repeat_n(0xff, 8_000 * 3)); // µ-law silence after it
+    let rate: u32 = if wideband { 16_000 } else { 8_000 };
+    let mut speech = tests::speech::speak(said, tests::speech::Voice::Male, rate);
+    let talk_ms = (speech.len() as u64 * 1_000 / u64::from(rate)) as u32 + 3_000;
+    // Three seconds of silence after it, then whole 20 ms frames.
+    let (second, frame) = (rate as usize, rate as usize / 50);
+    speech.extend(std::iter::repeat_n(0, second * 3));
+    speech.truncate(speech.len() / frame * frame);
+    let (xml, files) = if wideband {
+        let pcap = tests::sipp::g722_pcap(&speech);
+        (
+            caller::answered_wideband(CALLER, talk_ms),
+            vec![("tone.pcap", pcap)],
+        )
+    } else {
+        let ulaw = actors::media::g711::encode_frame(&speech);
+        (
+            caller::answered(CALLER, true, talk_ms),
+            vec![("tone.ulaw", ulaw)],
+        )
+    };
     let port = free_port();
     let config = config(port).replacen(
         "id = \"support\"\n",
@@ -614,8 +642,6 @@ async fn a_trunk_callers_words_reach_the_supervisor_through_the_real_model() -> 
     server
         .put("/api/v1/agents/alice/status", &alice, ready)
         .await?;
-    let xml = caller::answered(CALLER, true, talk_ms);
-    let files = vec![("tone.ulaw", ulaw)];
     let caller = tokio::spawn(run_sipp(port, "127.0.0.1", DID, xml, "u1", files));
     let offer = events
         .next_matching(T, |e| e["type"] == "call.offered" && e["agent"] == "alice")
@@ -624,7 +650,7 @@ async fn a_trunk_callers_words_reach_the_supervisor_through_the_real_model() -> 
     server
         .post(&format!("/api/v1/calls/{id}/accept"), &alice, json!({}))
         .await?;
-    // The supervisor's stream: the customer's finals, from the telephone-band leg.
+    // The supervisor's stream: the customer's finals, from the trunk leg.
     let mut text = String::new();
     while !(text.contains("cancel") && text.contains("account")) {
         let e = events
@@ -638,6 +664,11 @@ async fn a_trunk_callers_words_reach_the_supervisor_through_the_real_model() -> 
         text.push(' ');
     }
     eprintln!("the supervisor read: {text:?} (said: {said:?})");
+    assert_eq!(
+        text.matches("cancel").count(),
+        1,
+        "said once, read once: {text:?}"
+    );
     assert!(caller.await??, "the caller's side failed");
     Ok(())
 }

@@ -109,7 +109,7 @@ impl Jitter {
             // Nothing there yet: conceal without moving on, so the frame still plays when it
             // comes (the buffer grows by a frame).
             None => self.conceal(),
-            Some(None) if self.slots.len() == 1 => self.conceal(),
+            // The last slot always holds a frame (a hole is only ever made before one).
             Some(_) => {
                 let frame = self.slots.pop_front().flatten();
                 self.advance(1);

@@ -160,11 +160,18 @@ pub fn rtp_pcap(pt: u8, step: u32, payloads: &[Vec<u8>]) -> Vec<u8> {
 /// A capture of `secs` of a sine tone in G.722 (payload type 9, 8 kHz RTP clock), for
 /// [`rtp_pcap`]'s player.
 pub fn tone_g722_pcap(hz: f64, secs: usize) -> Vec<u8> {
-    use actors::media::codec::{Codec, Encoder};
     let mut tone = actors::media::tone::Sine::new(hz, 16_000, 8_000);
+    g722_pcap(&tone.take(16_000 * secs))
+}
+
+/// A capture of 16 kHz audio (`samples`, whole 20 ms frames) in G.722, for [`rtp_pcap`]'s
+/// player.
+pub fn g722_pcap(samples: &[i16]) -> Vec<u8> {
+    use actors::media::codec::{Codec, Encoder};
     let mut enc = Encoder::new(Codec::G722).expect("a G.722 encoder");
-    let payloads: Vec<Vec<u8>> = (0..secs * 50)
-        .map(|_| enc.encode_native(&tone.take(320)).expect("G.722 encodes"))
+    let payloads: Vec<Vec<u8>> = samples
+        .chunks_exact(320)
+        .map(|frame| enc.encode_native(frame).expect("G.722 encodes"))
         .collect();
     rtp_pcap(9, 160, &payloads)
 }
