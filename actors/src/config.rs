@@ -15,7 +15,7 @@ use std::time::Duration;
 mod security;
 mod sip;
 pub use security::SecurityConfig;
-pub use sip::{OutboundTrunk, RouteConfig, SipConfig, TrunkConfig};
+pub use sip::{OutboundTrunk, RouteConfig, SipConfig, SipTransport, TrunkConfig};
 
 /// The whole configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -268,6 +268,10 @@ pub struct QueueConfig {
     /// trunk's INVITE; `anonymous` without one).
     #[serde(default)]
     pub caller_id: Option<String>,
+    /// The SIP trunk (`[[sip.trunks]]` id, one with `outbound`) this queue's calls are placed
+    /// through; the first trunk with `outbound` without it.
+    #[serde(default)]
+    pub trunk: Option<String>,
     /// How long a customer we dial through a SIP trunk may ring before the call ends as `not
     /// answered` (default 30).
     #[serde(default = "default_dial_timeout")]
@@ -588,6 +592,17 @@ impl Config {
         self.cti.validate().map_err(ConfigError::Invalid)?;
         self.security.validate().map_err(ConfigError::Invalid)?;
         self.sip.validate(&queues).map_err(ConfigError::Invalid)?;
+        let outbound = self.sip.outbound_trunks();
+        for q in &self.queues {
+            if let Some(t) = &q.trunk {
+                if !outbound.iter().any(|(id, _)| id == t) {
+                    return bad(format!(
+                        "queue {}: trunk {t:?} is not a configured sip.trunks id with outbound",
+                        q.id
+                    ));
+                }
+            }
+        }
         if !(1..=3_600).contains(&self.presence.grace_secs) {
             return Err(ConfigError::Invalid(
                 "presence.grace_secs: give 1 to 3600".into(),

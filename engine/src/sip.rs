@@ -1,8 +1,12 @@
 //! The decisions a SIP trunk needs (H4), as pure functions: which configured trunk a message
 //! comes from (by its source address, never by what it claims), which queue a dialled number
 //! (DID) reaches, what an outbound INVITE's responses mean for the call, and which session
-//! timer a trunk call runs (RFC 4028), with when a session nobody refreshed is over. The SIP stack and the RTP legs that use them live in the actor
-//! shells; nothing here parses a message or reads a clock.
+//! timer a trunk call runs (RFC 4028), with when a session nobody refreshed is over, and
+//! whether a trunk's request proves its digest credentials ([`digest`]). The SIP stack and
+//! the RTP legs that use them live in the actor shells; nothing here reads a message off the
+//! network or reads a clock.
+
+pub mod digest;
 
 use crate::call::Unreached;
 use crate::QueueId;
@@ -81,6 +85,16 @@ pub fn route_for<'a>(dialled: &str, routes: &'a [DidRoute]) -> Option<&'a DidRou
         .map(|(_, r)| r)
 }
 
+/// The trunk a call we place goes through: the one its queue names (`chosen`) when that is
+/// among the outbound trunks, else the first of them (configuration order); `None` without
+/// any (the call is connected by the ingress instead).
+pub fn outbound_trunk<'a, T>(chosen: Option<&str>, trunks: &'a [(String, T)]) -> Option<&'a T> {
+    chosen
+        .and_then(|c| trunks.iter().find(|(id, _)| id == c))
+        .or(trunks.first())
+        .map(|(_, t)| t)
+}
+
 /// What a response to our outbound INVITE means for the call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Progress {
@@ -156,6 +170,27 @@ pub fn session_timer(
         interval,
         refresher: refresher.unwrap_or(Refresher::Uac),
     }))
+}
+
+/// The `Session-Expires` we ask for on the calls we place (RFC 4028 recommends 1800 s), never
+/// below our own minimum.
+pub fn offered_session(min: Duration) -> Duration {
+    min.max(Duration::from_secs(1800))
+}
+
+/// The session timer of a call we placed, from the `Session-Expires` of the called side's
+/// `2xx` (`answered`): none when it names none (it does not do timers: no refreshes are
+/// owed, RFC 4028 §7.2); its interval, raised to our `min` if it went below what we allowed;
+/// its refresher, or us (the caller) when it named none.
+pub fn placed_session_timer(
+    answered: Option<(Duration, Option<Refresher>)>,
+    min: Duration,
+) -> Option<SessionTimer> {
+    let (interval, refresher) = answered?;
+    Some(SessionTimer {
+        interval: interval.max(min),
+        refresher: refresher.unwrap_or(Refresher::Uac),
+    })
 }
 
 impl SessionTimer {
@@ -372,6 +407,34 @@ mod tests {
                 "{failed}"
             );
         }
+    }
+
+    #[test]
+    fn a_placed_call_goes_through_its_queues_trunk_or_the_first() {
+        let trunks = vec![("a".to_owned(), 1), ("b".to_owned(), 2)];
+        assert_eq!(outbound_trunk(Some("b"), &trunks), Some(&2));
+        assert_eq!(outbound_trunk(None, &trunks), Some(&1));
+        assert_eq!(outbound_trunk(Some("gone"), &trunks), Some(&1));
+        assert_eq!(outbound_trunk::<u8>(Some("a"), &[]), None);
+    }
+
+    #[test]
+    fn a_placed_call_runs_the_timer_the_called_side_answers_with() {
+        let secs = Duration::from_secs;
+        let min = secs(90);
+        assert_eq!(offered_session(min), secs(1800));
+        assert_eq!(offered_session(secs(3600)), secs(3600));
+        assert_eq!(
+            placed_session_timer(None, min),
+            None,
+            "no timer answered, none run"
+        );
+        let ours = placed_session_timer(Some((secs(600), None)), min).unwrap();
+        assert_eq!((ours.interval, ours.refresher), (secs(600), Refresher::Uac));
+        let theirs = placed_session_timer(Some((secs(900), Some(Refresher::Uas))), min).unwrap();
+        assert_eq!(theirs.refresher, Refresher::Uas);
+        let low = placed_session_timer(Some((secs(30), Some(Refresher::Uas))), min).unwrap();
+        assert_eq!(low.interval, min, "never below what we allowed");
     }
 
     #[test]

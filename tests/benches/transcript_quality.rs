@@ -3,7 +3,7 @@
 //! `./serve.sh` imports into `models/`):
 //!
 //! 1. **The encoder window**: the contact-center sentences through a leg (male voice over
-//!    PCMU, female voice over Opus) with the encoder over the window and 320 ms after it (the
+//!    PCMU and over G.722, female voice over Opus) with the encoder over the window and 320 ms after it (the
 //!    old setting), the window and 2 s after it (the default), and whisper's full 30 s: word
 //!    error rate, phrase loops, and the decode cost per second of audio.
 //! 2. **Latency**: the same, in real time on this machine (each decode takes what it took), with
@@ -41,7 +41,12 @@ fn main() {
         .unwrap_or(speech::SENTENCES.len())
         .min(speech::SENTENCES.len());
     let sentences = &speech::SENTENCES[..n];
-    let legs = [(Voice::Male, Codec::Pcmu), (Voice::Female, Codec::Opus)];
+    // The male voice over both trunk codecs: what G.722's wide band buys over PCMU.
+    let legs = [
+        (Voice::Male, Codec::Pcmu),
+        (Voice::Male, Codec::G722),
+        (Voice::Female, Codec::Opus),
+    ];
     let audio: Vec<_> = legs
         .iter()
         .map(|&(v, c)| (v, c, speech::conversation(sentences, v, c, 1_200)))

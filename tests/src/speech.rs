@@ -166,7 +166,7 @@ pub fn synth(args: &[&str], gain_db: f64) -> Vec<i16> {
 /// `pcm` at the codec's rate through a leg: encoded in 20 ms frames, decoded, and forked to
 /// 16 kHz the way the server's leg does it.
 pub fn through_leg(codec: Codec, pcm: &[i16]) -> Vec<i16> {
-    let rate = codec.clock_rate();
+    let rate = codec.sample_rate();
     let frame = rate as usize / 50;
     let mut enc = Encoder::new(codec).expect("an encoder");
     let mut dec = Decoder::default();
@@ -190,7 +190,7 @@ pub fn conversation(
     codec: Codec,
     gap_ms: u64,
 ) -> (Vec<i16>, Vec<(u64, u64)>) {
-    let rate = codec.clock_rate();
+    let rate = codec.sample_rate();
     let gap = vec![0i16; (rate as u64 * gap_ms / 1000) as usize];
     let mut pcm = gap.clone();
     let mut spans = Vec::new();

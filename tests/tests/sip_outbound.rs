@@ -3,7 +3,10 @@
 //! caller id; 180 shows as the customer ringing; 486, 503 and a ring time with no answer end
 //! the call `busy`, `failed` and `not answered`; a 200 connects the agent's panel to the
 //! customer both ways, and either side's hang-up is the other's BYE. A trunk with credentials
-//! answers the carrier's digest challenge, and keeps a registration there.
+//! answers the carrier's digest challenge, and keeps a registration there. A queue's calls go
+//! through the trunk it names, over TCP when that trunk says so; our INVITE asks for a session
+//! timer, and the one the customer answers with is kept: refreshed by us when we are its
+//! refresher, the call ended when the customer's refreshes stop.
 
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -55,7 +58,16 @@ queue = "sales"
 
 /// sipp as the called party on `carrier`, for one call.
 fn carrier(carrier: u16, xml: String) -> tokio::task::JoinHandle<anyhow::Result<bool>> {
-    let args: Vec<String> = ["-i", "127.0.0.1", "-mi", "127.0.0.1", "-t", "u1", "-p"]
+    carrier_over(carrier, xml, "u1")
+}
+
+/// [`carrier`] over a transport: `u1` (UDP) or `t1` (TCP).
+fn carrier_over(
+    carrier: u16,
+    xml: String,
+    transport: &str,
+) -> tokio::task::JoinHandle<anyhow::Result<bool>> {
+    let args: Vec<String> = ["-i", "127.0.0.1", "-mi", "127.0.0.1", "-t", transport, "-p"]
         .iter()
         .map(|s| s.to_string())
         .chain([carrier.to_string()])
@@ -335,5 +347,124 @@ async fn a_trunk_with_credentials_answers_the_challenge_and_keeps_a_registration
     assert!(sipp.await??, "the INVITE answered the challenge");
     let call = ended(&server, &root, call["id"].as_str().unwrap()).await;
     assert_eq!(call["result"], "busy", "{call}");
+    Ok(())
+}
+
+/// alice dials the customer, who answers; the call's id.
+async fn dialed_and_answered(
+    server: &Server,
+    alice: &str,
+    events: &mut tests::Events,
+) -> anyhow::Result<String> {
+    server
+        .put(
+            "/api/v1/agents/alice/status",
+            alice,
+            json!({"status": "ready"}),
+        )
+        .await?;
+    let call = server
+        .post("/api/v1/calls/outbound", alice, json!({"number": CUSTOMER}))
+        .await?;
+    let id = call["id"].as_str().unwrap_or_default().to_owned();
+    events
+        .next_matching(T, |e| {
+            e["type"] == "call.customer_answered" && e["call_id"] == id.as_str()
+        })
+        .await?;
+    Ok(id)
+}
+
+#[tokio::test]
+async fn a_queues_calls_go_through_the_trunk_it_names_over_tcp() -> anyhow::Result<()> {
+    if !sipp_present() {
+        return Ok(());
+    }
+    let (port, nobody, carrier_port) = (free_port(), free_port(), free_port());
+    // The first trunk (nobody listens there) would carry the call by default; the queue names
+    // the second, reached over TCP.
+    let config = config(port, nobody)
+        .replace(
+            "dial_timeout_secs = 2\n",
+            "dial_timeout_secs = 2\ntrunk = \"over-tcp\"\n",
+        )
+        .replace(
+            "[[sip.routes]]",
+            &format!(
+                "[[sip.trunks]]\nid = \"over-tcp\"\naddresses = [\"192.0.2.1\"]\noutbound = \"127.0.0.1:{carrier_port}\"\noutbound_transport = \"tcp\"\n\n[[sip.routes]]"
+            ),
+        );
+    let sipp = carrier_over(
+        carrier_port,
+        callee::answered(CUSTOMER, CALLER_ID, true),
+        "t1",
+    );
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config))?;
+    let root = server.login("root", "pw-r").await?;
+    let alice = server.login("alice", "pw-a").await?;
+    let mut events = server.events(&alice).await?;
+    let id = dialed_and_answered(&server, &alice, &mut events).await?;
+    assert!(
+        sipp.await??,
+        "the TCP carrier's side failed (customer's BYE)"
+    );
+    let call = ended(&server, &root, &id).await;
+    assert_eq!(
+        (call["result"].as_str(), call["ended_by"]["party"].as_str()),
+        (Some("answered"), Some("customer")),
+        "{call}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_placed_call_keeps_the_session_timer_its_customer_answers_with() -> anyhow::Result<()> {
+    if !sipp_present() {
+        return Ok(());
+    }
+    let (port, carrier_port) = (free_port(), free_port());
+    let config = config(port, carrier_port).replace("[sip]\n", "[sip]\nmin_session_secs = 1\n");
+    let db = Database::sqlite();
+    let server = start_server!(&db, Some(&config))?;
+    let root = server.login("root", "pw-r").await?;
+    let alice = server.login("alice", "pw-a").await?;
+    let mut events = server.events(&alice).await?;
+
+    // We refresh (refresher=uac): our UPDATE comes within the 2 s interval; the customer then
+    // hangs up.
+    let sipp = carrier(
+        carrier_port,
+        callee::answered_with_a_timer(CUSTOMER, CALLER_ID, 2, "uac"),
+    );
+    let id = dialed_and_answered(&server, &alice, &mut events).await?;
+    assert!(
+        sipp.await??,
+        "the carrier's side failed (no UPDATE from us)"
+    );
+    let call = ended(&server, &root, &id).await;
+    assert_eq!(
+        (call["result"].as_str(), call["ended_by"]["party"].as_str()),
+        (Some("answered"), Some("customer")),
+        "{call}"
+    );
+
+    // The customer refreshes (refresher=uas) and never does: the call ends as the customer
+    // gone, and our BYE reaches it.
+    let sipp = carrier(
+        carrier_port,
+        callee::answered_with_a_timer(CUSTOMER, CALLER_ID, 3, "uas"),
+    );
+    let id = dialed_and_answered(&server, &alice, &mut events).await?;
+    assert!(sipp.await??, "the carrier's side failed (no BYE from us)");
+    let call = ended(&server, &root, &id).await;
+    let lost = call["journey"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["event"] == "customer_media_lost")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(lost["reason"], "session_expired", "{call}");
     Ok(())
 }

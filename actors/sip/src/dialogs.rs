@@ -1,7 +1,9 @@
 //! Inbound dialogs and their calls: requests from the carrier, the dialogs' states, and the
 //! calls' events, each in its own task, meeting in one table of legs.
 
+use crate::auth::Challenger;
 use crate::outbound::Dialer;
+use crate::reading;
 use crate::sdp;
 use crate::session_timer;
 use crate::Local;
@@ -10,10 +12,7 @@ use actors::Switchyard;
 use engine::call::{CallResult, CallState, Participant, Party};
 use engine::net::Cidr;
 use engine::routing::Skills;
-use engine::sip::{
-    answer_codec, route_for, trunk_for, AnswerWhen, DidRoute, SessionTimer, TimerRefusal,
-    TRUNK_CODECS,
-};
+use engine::sip::{trunk_for, AnswerWhen, DidRoute, Refresher, SessionTimer};
 use engine::CallId;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, DialogStateSender};
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -73,6 +72,8 @@ pub(crate) struct Inbound {
     legs: Arc<Mutex<Legs>>,
     /// Outbound calls, when a trunk takes them.
     dialer: Option<Dialer>,
+    /// The digest challenges of trunks that demand one.
+    challenger: Challenger,
 }
 
 impl Inbound {
@@ -82,10 +83,19 @@ impl Inbound {
         layer: Arc<DialogLayer>,
         state_tx: DialogStateSender,
         local: Local,
+        token: tokio_util::sync::CancellationToken,
     ) -> Inbound {
-        let dialer = conf
-            .outbound_trunk()
-            .map(|trunk| Dialer::new(yard.clone(), layer.clone(), trunk, local.clone()));
+        let trunks = conf.outbound_trunks();
+        let dialer = (!trunks.is_empty()).then(|| {
+            Dialer::new(
+                yard.clone(),
+                layer.clone(),
+                trunks,
+                local.clone(),
+                conf,
+                token,
+            )
+        });
         Inbound {
             yard,
             trunks: Arc::new(conf.trunk_ranges()),
@@ -96,6 +106,7 @@ impl Inbound {
             min_session: conf.min_session(),
             legs: Arc::default(),
             dialer,
+            challenger: Challenger::new(conf.inbound_credentials()),
         }
     }
 
@@ -143,7 +154,7 @@ impl Inbound {
             let trunk = source(&tx).and_then(|ip| trunk_for(ip, &self.trunks).cloned());
             match (tx.original.method, trunk) {
                 (Method::Ack, _) => {}
-                (_, Some(_)) if truncated(&tx.original) => {
+                (_, Some(_)) if reading::truncated(&tx.original) => {
                     // RFC 3261 §18.3: a datagram that ends before the body its
                     // Content-Length announces is an error; nothing is created from it.
                     let _ = tx.reply(StatusCode::BadRequest).await;
@@ -152,7 +163,11 @@ impl Inbound {
                     tracing::info!(method = %tx.original.method, source = ?source(&tx), "SIP request from no configured trunk: 403");
                     let _ = tx.reply(StatusCode::Forbidden).await;
                 }
-                (Method::Invite, Some(trunk)) => self.invite(tx, trunk).await,
+                (Method::Invite, Some(trunk)) => {
+                    if self.challenger.admit(&mut tx, &trunk).await {
+                        self.invite(tx, trunk).await;
+                    }
+                }
                 (Method::Options, Some(_)) => {
                     let _ = tx.reply(StatusCode::OK).await;
                 }
@@ -165,47 +180,20 @@ impl Inbound {
 
     /// A new INVITE from a trunk: a call in its route's queue, ringing.
     async fn invite(&self, mut tx: Transaction, trunk: String) {
-        let dialled = tx.original.uri().auth.as_ref().map(|a| a.user.clone());
-        let Some(route) = dialled
-            .as_deref()
-            .and_then(|n| route_for(n, &self.routes))
-            .cloned()
-        else {
-            tracing::info!(%trunk, number = ?dialled, "SIP INVITE for a number no route has: 404");
-            let _ = tx.reply(StatusCode::NotFound).await;
-            return;
-        };
-        let queue = route.queue;
-        let offered = sdp::audio_payload_types(tx.original.body());
-        // G.722 when the caller lists it, else its first G.711 (the leg applies the same rule).
-        let Some(codec) = answer_codec(&offered, &TRUNK_CODECS) else {
-            let _ = tx.reply(StatusCode::NotAcceptableHere).await;
-            return;
-        };
-        let timer = match session_timer::requested(&tx.original) {
-            Ok(asked) => match engine::sip::session_timer(asked, self.min_session) {
-                Ok(timer) => timer,
-                Err(TimerRefusal::TooSmall { min }) => {
-                    let min_se = Header::MinSE(min.as_secs().to_string().into());
-                    let too_small = StatusCode::SessionIntervalTooSmall;
-                    let _ = tx.reply_with(too_small, vec![min_se], None).await;
-                    return;
-                }
-            },
-            Err(e) => {
-                tracing::info!(%trunk, error = %e, "SIP INVITE with a bad session timer: 400");
-                let _ = tx.reply(StatusCode::BadRequest).await;
+        let reading::Invite {
+            route,
+            codec,
+            timer,
+            caller,
+        } = match reading::invite(&tx.original, &self.routes, self.min_session) {
+            Ok(i) => i,
+            Err(refusal) => {
+                tracing::info!(%trunk, status = %refusal.status, why = refusal.why, "SIP INVITE refused");
+                let _ = tx.reply_with(refusal.status, refusal.headers, None).await;
                 return;
             }
         };
-        let caller = tx
-            .original
-            .from_header()
-            .ok()
-            .and_then(|f| f.uri().ok())
-            .and_then(|u| u.auth.map(|a| a.user))
-            .filter(|u| !u.is_empty() && u.len() <= 64)
-            .unwrap_or_else(|| "anonymous".into());
+        let queue = route.queue;
         let mut dialog = match self.layer.get_or_create_server_invite(
             &tx,
             self.state_tx.clone(),
@@ -316,9 +304,11 @@ impl Inbound {
                 let _ = leg.dialog.reject(Some(code), None);
             }
         } else if (call.state() == CallState::Connected || leg.at_once) && !leg.answered {
-            let refreshed = leg
-                .timer
-                .map(|t| session_timer::keep(self.yard.clone(), id.clone(), leg.dialog.clone(), t));
+            let refreshed = leg.timer.map(|t| {
+                let d = leg.dialog.clone();
+                let (us, customer) = (Refresher::Uas, Party::Customer);
+                session_timer::keep(self.yard.clone(), id.clone(), d, t, us, customer)
+            });
             if let Some(l) = self.legs().by_call.get_mut(id) {
                 l.answered = true;
                 l.refreshed = refreshed;
@@ -442,17 +432,4 @@ fn source(tx: &Transaction) -> Option<IpAddr> {
         rsipstack::sip::Host::IpAddr(ip) => Some(*ip),
         rsipstack::sip::Host::Domain(_) => None,
     }
-}
-
-/// Whether the request's Content-Length announces more body than arrived (or is not a
-/// number): a truncated message.
-fn truncated(req: &rsipstack::sip::Request) -> bool {
-    req.headers.iter().any(|h| match h {
-        Header::ContentLength(l) => l
-            .value()
-            .trim()
-            .parse::<usize>()
-            .map_or(true, |n| n > req.body().len()),
-        _ => false,
-    })
 }

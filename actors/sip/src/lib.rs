@@ -7,7 +7,8 @@
 //! life is the call actor's. Here are only the SIP dialogs and their mapping to calls:
 //!
 //! - an INVITE from an address of no trunk gets 403, one for a number no route has 404;
-//!   neither touches anything;
+//!   neither touches anything; a trunk with inbound credentials challenges each INVITE
+//!   (`401`, then `403` for a wrong answer: `auth`, on `engine::sip::digest`'s rule);
 //! - an INVITE from a trunk for a routed number is a call in that queue: `180 Ringing` while
 //!   it waits and rings agents; the agent's answer is the `200 OK`;
 //! - the caller's CANCEL before an answer, or BYE after, is the customer hanging up (the
@@ -16,7 +17,8 @@
 //!   BYE once answered, else a final error response (`183` with the caller's RTP leg carries
 //!   the hold music while it waits);
 //! - with a trunk that has an `outbound` address, a call we dial (an agent's, a callback's, a
-//!   scheduled one) is an INVITE there (`outbound`): provisional responses are the customer
+//!   scheduled one) is an INVITE there (`outbound`; the trunk its queue names, else the
+//!   first; over UDP, or over one TCP connection): provisional responses are the customer
 //!   ringing, a 2xx connects, and the other finals end the call as `engine::sip::progress_of`
 //!   reads them; no answer within the queue's ring time is a CANCEL and `not answered`;
 //!   with credentials they answer the carrier's digest challenge, and `register = true` keeps
@@ -29,16 +31,21 @@
 //!   default 90) when it is shorter; a call whose refreshes (re-INVITE or UPDATE) stop ends a
 //!   third of the interval (at most 32 s) before it expires, as the customer gone
 //!   (`session_expired` in its journey), and when the caller makes us the refresher we send
-//!   an UPDATE at half the interval (`session_timer`).
-//!
-//! Not yet here (issue 15 goes on): G.722, a jitter buffer, digest challenges to inbound
-//! INVITEs, outbound over TCP, session timers on the calls we place.
+//!   an UPDATE at half the interval (`session_timer`); the calls we place ask for a timer
+//!   and keep the one the answer states, the same way;
+//! - what is read of a message before anything is made of it (the INVITE's route, codec,
+//!   timer and caller) is `reading`, which the fuzz target (`actors/sip/fuzz`) drives through
+//!   [`read_message`].
 
+mod auth;
 mod dialogs;
 mod outbound;
+mod reading;
 mod register;
 mod sdp;
 mod session_timer;
+
+pub use reading::read_message;
 
 use actors::config::SipConfig;
 use actors::Switchyard;
@@ -98,9 +105,9 @@ pub struct Trunks {
     token: CancellationToken,
     addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    /// The registration at the outbound trunk, stopped first (it unregisters while the
+    /// The registrations at outbound trunks, stopped first (they unregister while the
     /// endpoint still runs).
-    registration: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
+    registrations: (CancellationToken, Vec<tokio::task::JoinHandle<()>>),
 }
 
 impl Trunks {
@@ -144,7 +151,9 @@ impl Trunks {
             .map_err(|e| format!("sip: {e}"))?;
         let layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
         let (state_tx, state_rx) = layer.new_dialog_state_channel();
-        let inbound = dialogs::Inbound::new(yard, conf, layer, state_tx, Local::new(conf, addr));
+        let local = Local::new(conf, addr);
+        let inbound =
+            dialogs::Inbound::new(yard, conf, layer, state_tx, local, token.child_token());
         let mut tasks = Vec::new();
         let serve = endpoint.inner.clone();
         tasks.push(tokio::spawn(async move {
@@ -153,13 +162,22 @@ impl Trunks {
             }
         }));
         tasks.extend(inbound.spawn(incoming, state_rx));
-        let registration = conf.outbound_trunk().and_then(|trunk| {
-            let expires = trunk.register_secs?;
-            let endpoint = endpoint.inner.clone();
-            let stop = CancellationToken::new();
-            let task = tokio::spawn(register::keep(endpoint, trunk, expires, stop.clone()));
-            Some((stop, task))
-        });
+        // Each trunk that asks for it keeps a registration.
+        let stop = CancellationToken::new();
+        let registrations: Vec<_> = conf
+            .outbound_trunks()
+            .into_iter()
+            .filter_map(|(_, trunk)| {
+                let expires = trunk.register_secs?;
+                let endpoint = endpoint.inner.clone();
+                Some(tokio::spawn(register::keep(
+                    endpoint,
+                    trunk,
+                    expires,
+                    stop.clone(),
+                )))
+            })
+            .collect();
         tasks.push(tokio::spawn(accept_tcp(
             tcp,
             addr,
@@ -172,7 +190,7 @@ impl Trunks {
             token,
             addr,
             tasks,
-            registration,
+            registrations: (stop, registrations),
         }))
     }
 
@@ -184,15 +202,22 @@ impl Trunks {
     /// Stops the endpoint and its tasks (a registration is removed first, for at most a few
     /// seconds).
     pub async fn stop(self) {
-        if let Some((stop, task)) = self.registration {
-            stop.cancel();
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(3), task).await;
-        }
+        let (stop, registrations) = self.registrations;
+        stop.cancel();
+        let unregistered = futures_join(registrations);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), unregistered).await;
         self.token.cancel();
         for t in self.tasks {
             t.abort();
             let _ = t.await;
         }
+    }
+}
+
+/// Waits for every task.
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for t in tasks {
+        let _ = t.await;
     }
 }
 

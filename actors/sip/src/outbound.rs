@@ -9,11 +9,15 @@
 //! answered, when the call no longer wants the party).
 
 use crate::sdp;
+use crate::session_timer;
 use crate::Local;
-use actors::config::OutboundTrunk;
+use actors::config::{OutboundTrunk, SipConfig, SipTransport};
 use actors::{ExternalNews, Switchyard};
 use engine::call::{Call, CallState, Participant, Party, Unreached};
-use engine::sip::{normalize_number, progress_of, Progress};
+use engine::sip::{
+    normalize_number, outbound_trunk, placed_session_timer, progress_of, Progress, Refresher,
+    SessionTimer,
+};
 use engine::CallId;
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
@@ -22,7 +26,8 @@ use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::dialog::DialogId;
 use rsipstack::sip::{Header, StatusCode};
-use rsipstack::transport::SipAddr;
+use rsipstack::transport::tcp::TcpConnection;
+use rsipstack::transport::{SipAddr, SipConnection};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -81,28 +86,76 @@ type Placements = HashMap<(CallId, Role), mpsc::UnboundedSender<()>>;
 pub(crate) struct Dialer {
     yard: Switchyard,
     layer: Arc<DialogLayer>,
-    /// The trunk: its id, where our INVITEs go, its credentials.
-    trunk: OutboundTrunk,
+    /// The trunks calls may go through (their ids, where our INVITEs go, their credentials),
+    /// in configuration order.
+    trunks: Arc<Vec<(String, OutboundTrunk)>>,
     /// Our side: the From's host, the Contact, the RTP legs.
     local: Local,
     /// The parties being dialed or talking, each with a way to wake its task.
     calls: Arc<Mutex<Placements>>,
+    /// The shortest session timer we accept (`Min-SE`).
+    min_session: Duration,
+    /// Our connections to the trunks reached over TCP, by trunk id.
+    tcp: Arc<tokio::sync::Mutex<HashMap<String, SipConnection>>>,
+    /// Stops them with the endpoint.
+    token: tokio_util::sync::CancellationToken,
 }
 
 impl Dialer {
     pub(crate) fn new(
         yard: Switchyard,
         layer: Arc<DialogLayer>,
-        trunk: OutboundTrunk,
+        trunks: Vec<(String, OutboundTrunk)>,
         local: Local,
+        conf: &SipConfig,
+        token: tokio_util::sync::CancellationToken,
     ) -> Dialer {
         Dialer {
             yard,
             layer,
-            trunk,
+            trunks: Arc::new(trunks),
             local,
             calls: Arc::default(),
+            min_session: conf.min_session(),
+            tcp: Arc::default(),
+            token,
         }
+    }
+
+    /// Where a request to `trunk` goes: its address over UDP, or over our TCP connection to
+    /// it, opened (with Nagle off) when there is none or the carrier closed the last.
+    async fn destination(&self, trunk: &OutboundTrunk) -> Result<SipAddr, String> {
+        if trunk.transport == SipTransport::Udp {
+            return Ok(SipAddr::from(trunk.to));
+        }
+        let target = SipAddr {
+            r#type: Some(rsipstack::sip::Transport::Tcp),
+            addr: trunk.to.into(),
+        };
+        let transports = &self.layer.endpoint.transport_layer;
+        let mut open = self.tcp.lock().await;
+        if let Some(c) = open.get(&trunk.id) {
+            if transports.get_addrs().contains(c.get_addr()) {
+                return Ok(target);
+            }
+        }
+        let connect = tokio::net::TcpStream::connect(trunk.to);
+        let stream = tokio::time::timeout(Duration::from_secs(5), connect)
+            .await
+            .map_err(|_| format!("connecting to {} over TCP timed out", trunk.to))?
+            .map_err(|e| format!("connecting to {} over TCP: {e}", trunk.to))?;
+        let _ = stream.set_nodelay(true);
+        let local = SipAddr {
+            r#type: Some(rsipstack::sip::Transport::Tcp),
+            addr: stream.local_addr().map_err(|e| e.to_string())?.into(),
+        };
+        let token = self.token.child_token();
+        let c =
+            TcpConnection::from_stream(stream, local, Some(token)).map_err(|e| e.to_string())?;
+        let c = SipConnection::Tcp(c);
+        transports.add_connection(c.clone());
+        open.insert(trunk.id.clone(), c);
+        Ok(target)
     }
 
     fn calls(&self) -> std::sync::MutexGuard<'_, Placements> {
@@ -181,6 +234,17 @@ impl Dialer {
             return self.over(id, role, Unreached::Failed).await;
         };
         let queue = self.yard.config().queue(call.queue().as_str());
+        let chosen = queue.and_then(|q| q.trunk.as_deref());
+        let Some(trunk) = outbound_trunk(chosen, &self.trunks).cloned() else {
+            return self.over(id, role, Unreached::Failed).await;
+        };
+        let destination = match self.destination(&trunk).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(call = %id, trunk = %trunk.id, error = %e, "the trunk is unreachable");
+                return self.over(id, role, Unreached::Failed).await;
+            }
+        };
         let caller = queue
             .and_then(|q| q.caller_id.as_deref())
             .and_then(normalize_number)
@@ -199,15 +263,19 @@ impl Dialer {
         };
         let ours = sdp::Ours::offer(self.local.advertised(rtp), sdp::session_id(id.as_str()));
         let offer = ours.bytes();
-        let to = self.trunk.to;
+        let timer = session_timer::offer_headers(
+            engine::sip::offered_session(self.min_session),
+            self.min_session,
+        );
         let opt = InviteOption {
             caller: uri(&caller, self.local.sip),
-            callee: uri(&number, to),
-            destination: Some(SipAddr::from(to)),
+            callee: uri(&number, trunk.to),
+            destination: Some(destination),
             content_type: Some("application/sdp".into()),
             offer: Some(offer),
             contact: self.local.contact.clone(),
-            credential: credential(&self.trunk),
+            credential: credential(&trunk),
+            headers: Some(timer),
             ..Default::default()
         };
         let (state_tx, states) = self.layer.new_dialog_state_channel();
@@ -218,7 +286,7 @@ impl Dialer {
                 return self.over(id, role, Unreached::Failed).await;
             }
         };
-        tracing::info!(call = %id, trunk = %self.trunk.id, %number, ?role, "outbound trunk call");
+        tracing::info!(call = %id, trunk = %trunk.id, %number, ?role, "outbound trunk call");
         let placed = Placed {
             id,
             role,
@@ -226,6 +294,8 @@ impl Dialer {
             ours,
             answered: None,
             early_media: false,
+            timer: None,
+            refreshed: None,
         };
         self.follow(placed, invite, states, &mut pokes, ring).await
     }
@@ -258,6 +328,15 @@ impl Dialer {
                     match progress_of(response.status_code.code()) {
                         Progress::Answered => {
                             p.answered = Some(dialog_id);
+                            let answered = session_timer::requested(&response.headers).unwrap_or_else(|e| {
+                                tracing::info!(call = %id, error = %e, "the answer's session timer is unreadable: none run");
+                                None
+                            });
+                            p.timer = placed_session_timer(answered, self.min_session);
+                            p.refreshed = p.timer.map(|t| {
+                                let (d, party) = (p.dialog.clone(), p.role.party());
+                                session_timer::keep(self.yard.clone(), p.id.clone(), d, t, Refresher::Uac, party)
+                            });
                             let sdp = String::from_utf8_lossy(&response.body).into_owned();
                             if let Err(e) = self.yard.plain_answer(id, p.role.participant(), sdp).await {
                                 tracing::warn!(call = %id, error = %e, "the answer has no usable SDP");
@@ -294,16 +373,22 @@ impl Dialer {
                         return Ok(());
                     }
                     DialogState::Updated(_, req, handle) => {
-                        // A re-INVITE (hold, resume, a refresh): answered in its direction.
-                        let answer = p.ours.reanswer(req.body());
+                        // A re-INVITE or an UPDATE (hold, resume, a session refresh):
+                        // answered in its direction (an UPDATE without an offer gets no SDP).
+                        if let Some(r) = &p.refreshed {
+                            let _ = r.send(());
+                        }
+                        let offer = !req.body().is_empty() || req.method == rsipstack::sip::Method::Invite;
+                        let answer = offer.then(|| p.ours.reanswer(req.body()));
                         if !req.body().is_empty() {
                             let held = sdp::direction(req.body()).holds();
                             self.yard.plain_held(id, p.role.participant(), held);
                         }
-                        let sdp = Header::ContentType("application/sdp".into());
-                        let _ = handle
-                            .respond(StatusCode::OK, Some(vec![sdp]), Some(answer))
-                            .await;
+                        let mut headers = p.timer.as_ref().map(session_timer::headers).unwrap_or_default();
+                        if answer.is_some() {
+                            headers.push(Header::ContentType("application/sdp".into()));
+                        }
+                        let _ = handle.respond(StatusCode::OK, Some(headers), answer).await;
                     }
                     _ => {}
                 },
@@ -373,6 +458,10 @@ struct Placed<'a> {
     /// The confirmed dialog, once the party answered.
     answered: Option<DialogId>,
     early_media: bool,
+    /// The session timer the answer agreed (RFC 4028), if any.
+    timer: Option<SessionTimer>,
+    /// Tells the timer's keeper of each refresh.
+    refreshed: Option<mpsc::UnboundedSender<()>>,
 }
 
 impl Placed<'_> {

@@ -12,7 +12,10 @@
 //! [[sip.trunks]]
 //! id = "carrier"
 //! addresses = ["192.0.2.0/28"]         # where the carrier's INVITEs come from
+//! inbound_username = "carrier"         # and the digest they must answer our 401 with
+//! inbound_password = "their-secret"    #   (optional: the addresses alone otherwise)
 //! outbound = "192.0.2.1:5060"          # where ours go (agents' dials, callbacks, schedules)
+//! outbound_transport = "tcp"           # "udp" (default) or "tcp"
 //! username = "switchyard"              # digest credentials for our requests, if it asks
 //! password = "secret"
 //! register = true                      # keep a registration there (needs the credentials)
@@ -58,13 +61,27 @@ pub struct TrunkConfig {
     /// Its name, in logs and journeys.
     pub id: String,
     /// The addresses or ranges (`192.0.2.10`, `192.0.2.0/28`) its requests come from: the
-    /// packets' source, never what a header claims.
+    /// packets' source, never what a header claims. `0.0.0.0/0` (any address) needs
+    /// `inbound_username` and `inbound_password`.
     pub addresses: Vec<String>,
-    /// Where our INVITEs go (`address:port`, over UDP): the carrier's proxy for outbound
-    /// calls. The first trunk that has one carries every outbound call; without any, an
-    /// outbound call is connected by the ingress (`POST /calls/{id}/connect`).
+    /// With `inbound_password`: the digest user its INVITEs must prove, on top of coming from
+    /// `addresses` (an INVITE without it gets `401` with a challenge in realm `switchyard`,
+    /// one with the wrong credentials `403`).
+    #[serde(default)]
+    pub inbound_username: Option<String>,
+    /// Its password.
+    #[serde(default)]
+    pub inbound_password: Option<String>,
+    /// Where our INVITEs go (`address:port`): the carrier's proxy for outbound calls. A
+    /// queue's calls go through the trunk its `trunk` names, else the first trunk that has
+    /// one; without any, an outbound call is connected by the ingress
+    /// (`POST /calls/{id}/connect`).
     #[serde(default)]
     pub outbound: Option<String>,
+    /// How our requests reach `outbound`: `udp` (default) or `tcp` (one connection, opened
+    /// when the first call needs it and again after the carrier closes it).
+    #[serde(default)]
+    pub outbound_transport: SipTransport,
     /// The digest user our INVITEs (and REGISTERs) answer the carrier's challenge with, and
     /// the user part of the registration.
     #[serde(default)]
@@ -84,6 +101,17 @@ pub struct TrunkConfig {
 
 fn default_register_secs() -> u32 {
     300
+}
+
+/// The transport of our requests to a trunk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SipTransport {
+    /// Datagrams (the default).
+    #[default]
+    Udp,
+    /// A TCP connection.
+    Tcp,
 }
 
 impl TrunkConfig {
@@ -110,8 +138,28 @@ impl TrunkConfig {
                 "sip.trunks.{id}.register needs outbound, username and password"
             ));
         }
+        if self.register && self.outbound_transport == SipTransport::Tcp {
+            return Err(format!(
+                "sip.trunks.{id}.register: registrations go over UDP only (outbound_transport = \"tcp\" is for calls)"
+            ));
+        }
         if !(60..=86_400).contains(&self.register_secs) {
             return Err(format!("sip.trunks.{id}.register_secs: give 60 to 86400"));
+        }
+        match (&self.inbound_username, &self.inbound_password) {
+            (None, None) => {
+                if self.addresses.iter().any(|a| a.ends_with("/0")) {
+                    return Err(format!(
+                        "sip.trunks.{id}.addresses: open to every address, it needs inbound_username and inbound_password"
+                    ));
+                }
+            }
+            (Some(u), Some(p)) if user_chars(u) && !u.is_empty() && !p.is_empty() => {}
+            _ => {
+                return Err(format!(
+                    "sip.trunks.{id}: give inbound_username (a SIP user name) and a non-empty inbound_password together"
+                ))
+            }
         }
         Ok(())
     }
@@ -124,6 +172,8 @@ pub struct OutboundTrunk {
     pub id: String,
     /// Where our requests go.
     pub to: SocketAddr,
+    /// Over UDP or TCP.
+    pub transport: SipTransport,
     /// Digest user and password, when configured.
     pub credentials: Option<(String, String)>,
     /// The registration lifetime asked for, when it registers.
@@ -237,19 +287,41 @@ impl SipConfig {
             .collect()
     }
 
-    /// The trunk outbound calls go through: the first with an `outbound` address; the
-    /// configuration is validated.
-    pub fn outbound_trunk(&self) -> Option<OutboundTrunk> {
-        self.trunks.iter().find_map(|t| {
-            let to = t.outbound.as_deref()?.parse().ok()?;
-            let credentials = t.username.clone().zip(t.password.clone());
-            Some(OutboundTrunk {
-                id: t.id.clone(),
-                to,
-                credentials,
-                register_secs: t.register.then_some(t.register_secs),
+    /// The trunks our calls may go through (those with an `outbound` address), by id, in
+    /// configuration order; the configuration is validated.
+    pub fn outbound_trunks(&self) -> Vec<(String, OutboundTrunk)> {
+        self.trunks
+            .iter()
+            .filter_map(|t| {
+                let to = t.outbound.as_deref()?.parse().ok()?;
+                let credentials = t.username.clone().zip(t.password.clone());
+                let trunk = OutboundTrunk {
+                    id: t.id.clone(),
+                    to,
+                    transport: t.outbound_transport,
+                    credentials,
+                    register_secs: t.register.then_some(t.register_secs),
+                };
+                Some((t.id.clone(), trunk))
             })
-        })
+            .collect()
+    }
+
+    /// The trunk calls go through when their queue names none: the first with an
+    /// `outbound` address.
+    pub fn outbound_trunk(&self) -> Option<OutboundTrunk> {
+        self.outbound_trunks().into_iter().next().map(|(_, t)| t)
+    }
+
+    /// The digest credentials each trunk that has them demands of its INVITEs, by trunk id.
+    pub fn inbound_credentials(&self) -> std::collections::HashMap<String, (String, String)> {
+        self.trunks
+            .iter()
+            .filter_map(|t| {
+                let creds = t.inbound_username.clone().zip(t.inbound_password.clone())?;
+                Some((t.id.clone(), creds))
+            })
+            .collect()
     }
 
     /// The routes as the engine's rule reads them, numbers normalized.

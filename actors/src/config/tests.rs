@@ -253,6 +253,26 @@ fn sip_trunks_and_routes_are_read_normalized_and_checked() {
         SipConfig::default(),
         "no SIP by default"
     );
+    // Two outbound trunks, one over TCP and named by the queue, one demanding a digest.
+    let chosen = format!(
+        "[[queues]]\nid = \"support\"\ntrunk = \"b\"\n[sip]\nlisten = \"127.0.0.1:5060\"\n[[sip.trunks]]\nid = \"a\"\naddresses = [\"0.0.0.0/0\"]\ninbound_username = \"carrier\"\ninbound_password = \"pw\"\noutbound = \"192.0.2.1:5060\"\n[[sip.trunks]]\nid = \"b\"\naddresses = [\"192.0.2.2\"]\noutbound = \"192.0.2.2:5060\"\noutbound_transport = \"tcp\"\n{}",
+        "[[sip.routes]]\nnumber = \"+3225550100\"\nqueue = \"support\"\n"
+    );
+    let c = Config::from_toml(&chosen).unwrap();
+    let trunks = c.sip.outbound_trunks();
+    assert_eq!(
+        trunks
+            .iter()
+            .map(|(id, t)| (id.as_str(), t.transport))
+            .collect::<Vec<_>>(),
+        [("a", SipTransport::Udp), ("b", SipTransport::Tcp)]
+    );
+    assert_eq!(c.queues[0].trunk.as_deref(), Some("b"));
+    assert_eq!(
+        c.sip.inbound_credentials().get("a"),
+        Some(&("carrier".to_owned(), "pw".to_owned()))
+    );
+    assert!(!c.sip.inbound_credentials().contains_key("b"));
     let trunk = "[[sip.trunks]]\nid = \"carrier\"\naddresses = [\"192.0.2.1\"]\n";
     let route = "[[sip.routes]]\nnumber = \"+3225550100\"\nqueue = \"support\"\n";
     for (bad, says) in [
@@ -318,6 +338,22 @@ fn sip_trunks_and_routes_are_read_normalized_and_checked() {
         (
             format!("{base}{trunk}{route}[sip.bogus]\n"),
             "unknown field",
+        ),
+        (
+            format!("{base}[[sip.trunks]]\nid = \"carrier\"\naddresses = [\"0.0.0.0/0\"]\n{route}"),
+            "needs inbound_username",
+        ),
+        (
+            format!("{base}[[sip.trunks]]\nid = \"carrier\"\naddresses = [\"192.0.2.1\"]\ninbound_username = \"c\"\n{route}"),
+            "inbound_password",
+        ),
+        (
+            format!("{base}[[sip.trunks]]\nid = \"carrier\"\naddresses = [\"192.0.2.1\"]\noutbound = \"192.0.2.1:5060\"\noutbound_transport = \"sctp\"\n{route}"),
+            "outbound_transport",
+        ),
+        (
+            format!("[[queues]]\nid = \"support\"\ntrunk = \"carrier\"\n[sip]\nlisten = \"127.0.0.1:5060\"\n{trunk}{route}"),
+            "queue support: trunk \"carrier\" is not a configured sip.trunks id with outbound",
         ),
     ] {
         let err = Config::from_toml(&bad).unwrap_err().to_string();

@@ -103,12 +103,8 @@ pub fn unanswered(number: &str, caller_id: &str) -> String {
     )
 }
 
-/// The customer answers (PCMU), says `tone.ulaw` and then hangs up itself (`customer_bye`)
-/// or waits for ours.
-pub fn answered(number: &str, caller_id: &str, customer_bye: bool) -> String {
-    let end = if customer_bye {
-        r#"
-  <pause milliseconds="2500"/>
+/// The customer hangs up: its BYE, our 200.
+const CUSTOMER_BYE: &str = r#"
   <send retrans="500">
     <![CDATA[
       BYE [$their_contact] SIP/2.0
@@ -122,10 +118,14 @@ pub fn answered(number: &str, caller_id: &str, customer_bye: bool) -> String {
     ]]>
   </send>
   <recv response="200"/>
-"#
-    } else {
+"#;
+
+/// Our request (`what`: BYE, UPDATE), within `within_ms`, and the customer's 200 (with
+/// `headers`, lines of their own).
+fn take(what: &str, within_ms: u32, headers: &str) -> String {
+    format!(
         r#"
-  <recv request="BYE" timeout="15000"/>
+  <recv request="{what}" timeout="{within_ms}"/>
   <send>
     <![CDATA[
       SIP/2.0 200 OK
@@ -134,16 +134,17 @@ pub fn answered(number: &str, caller_id: &str, customer_bye: bool) -> String {
       [last_To:]
       [last_Call-ID:]
       [last_CSeq:]
-      Content-Length: 0
+{headers}      Content-Length: 0
     ]]>
   </send>
 "#
-    };
-    scenario(
-        number,
-        caller_id,
-        &format!(
-            r#"{}
+    )
+}
+
+/// Rings, answers (PCMU, with `headers` in the 200) and starts saying `tone.ulaw`.
+fn picks_up(headers: &str) -> String {
+    format!(
+        r#"{}
   <send retrans="500">
     <![CDATA[
       SIP/2.0 200 OK
@@ -153,7 +154,7 @@ pub fn answered(number: &str, caller_id: &str, customer_bye: bool) -> String {
       [last_Call-ID:]
       [last_CSeq:]
       Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-      Content-Type: application/sdp
+{headers}      Content-Type: application/sdp
       Content-Length: [len]
 
       v=0
@@ -167,10 +168,43 @@ pub fn answered(number: &str, caller_id: &str, customer_bye: bool) -> String {
   </send>
   <recv request="ACK"/>
   <nop><action><exec rtp_stream="tone.ulaw,-1,0"/></action></nop>
-{end}"#,
-            ringing()
-        ),
+"#,
+        ringing()
     )
+}
+
+/// The customer answers (PCMU), says `tone.ulaw` and then hangs up itself (`customer_bye`)
+/// or waits for ours.
+pub fn answered(number: &str, caller_id: &str, customer_bye: bool) -> String {
+    let end = if customer_bye {
+        format!("  <pause milliseconds=\"2500\"/>\n{CUSTOMER_BYE}")
+    } else {
+        take("BYE", 15_000, "")
+    };
+    scenario(number, caller_id, &format!("{}{end}", picks_up("")))
+}
+
+/// Our INVITE asks for a session timer (`Supported: timer`, a `Session-Expires`); the
+/// customer answers with a `secs` one that `refresher` (`uac`: we, `uas`: it) refreshes.
+/// When it is ours, our UPDATE must come within the interval, and the customer then hangs
+/// up; when it is the customer's, it never refreshes and our BYE must come within twice the
+/// interval.
+pub fn answered_with_a_timer(number: &str, caller_id: &str, secs: u32, refresher: &str) -> String {
+    let timer =
+        format!("      Session-Expires: {secs};refresher={refresher}\n      Require: timer\n");
+    let end = if refresher == "uac" {
+        format!("{}{CUSTOMER_BYE}", take("UPDATE", secs * 1000, &timer))
+    } else {
+        take("BYE", secs * 2000, "")
+    };
+    let checks = r#"<ereg regexp="[0-9]+" search_in="hdr" header="Session-Expires:" check_it="true" assign_to="se_ok"/>
+      <ereg regexp="timer" search_in="hdr" header="Supported:" check_it="true" assign_to="timer_ok"/>"#;
+    scenario(number, caller_id, &format!("{}{end}", picks_up(&timer)))
+        .replace("<!--NAT-->", checks)
+        .replace(
+            "<Reference variables=\"",
+            "<Reference variables=\"se_ok,timer_ok,",
+        )
 }
 
 /// A challenge (401) for the first request, then the same request again with digest

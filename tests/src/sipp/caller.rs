@@ -139,6 +139,48 @@ pub fn cancelled(caller: &str) -> String {
     )
 }
 
+/// Challenged (401), the caller ACKs and INVITEs again with the digest of `username` and
+/// `password`: then, if it gets in, it rings (183) and the caller CANCELs (`outcome` 183), or
+/// it is refused with `outcome` and ACKs.
+pub fn authenticated(caller: &str, username: &str, password: &str, outcome: u16) -> String {
+    let again = INVITE
+        .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE")
+        .replace(
+            "      Max-Forwards: 70\n",
+            &format!(
+                "      [authentication username={username} password={password}]\n      Max-Forwards: 70\n"
+            ),
+        );
+    let end = if outcome == 183 {
+        r#"
+  <recv response="183"/>
+  <pause milliseconds="500"/>
+  <send>
+    <![CDATA[
+      CANCEL sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 2 CANCEL
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+  <recv response="487"/>
+"#
+        .to_owned()
+    } else {
+        format!("  <recv response=\"{outcome}\"/>\n")
+    };
+    let ack2 = ACK.replace("CSeq: 1 ACK", "CSeq: 2 ACK");
+    scenario(
+        caller,
+        &format!("  <recv response=\"401\" auth=\"true\"/>\n{ACK}{again}{end}{ack2}"),
+    )
+}
+
 /// Answered by the agent; then the caller talks (`tone.ulaw`, raw PCMU, for `talk_ms`) and
 /// hangs up (`caller_bye`), or waits for the agent's BYE.
 pub fn answered(caller: &str, caller_bye: bool, talk_ms: u32) -> String {

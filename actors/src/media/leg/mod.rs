@@ -29,7 +29,7 @@ use crate::media::arrivals::Arrivals;
 use crate::media::codec::{Codec, Decoder, Encoder, Negotiated, Payload};
 use crate::media::dtmf;
 use crate::media::resample::To16k;
-pub use plain::RtpBind;
+pub use plain::{remote_of, RtpBind};
 use rtc::rtp;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -179,7 +179,7 @@ async fn receive(socket: Arc<UdpSocket>, peer: Arc<Mutex<Peer>>, shared: Arc<Sha
 
 /// The address an SDP's first audio stream is sent to: its `c=` (media level first) and its
 /// `m=audio` port.
-pub(super) fn remote_of(sdp: &str) -> Option<SocketAddr> {
+pub fn remote_of(sdp: &str) -> Option<SocketAddr> {
     let mut session_ip = None;
     let mut media_ip = None;
     let mut port = None;
