@@ -202,6 +202,22 @@ impl Server {
             .await?)
     }
 
+    /// Every call the token's user may see (`GET /calls`).
+    pub async fn calls(&self, token: &str) -> Result<Vec<Value>> {
+        let all = self.get("/api/v1/calls", token).await?;
+        Ok(all["calls"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// The call `id` once it has ended (waiting at most 15 s).
+    pub async fn ended_call(&self, token: &str, id: &str) -> Value {
+        let path = format!("/api/v1/calls/{id}");
+        eventually("the call to end", Duration::from_secs(15), || async {
+            let c = self.get(&path, token).await.ok()?;
+            (c["state"] == "ended").then_some(c)
+        })
+        .await
+    }
+
     /// Logs in; returns the token.
     pub async fn login(&self, user: &str, password: &str) -> Result<String> {
         let v = ok(self

@@ -6,7 +6,7 @@
 use serde_json::Value;
 use std::time::Duration;
 use tests::sipp::{caller, free_port, present as sipp_present};
-use tests::{eventually, start_server, Database, Server};
+use tests::{eventually, start_server, Database};
 
 const T: Duration = Duration::from_secs(15);
 const DID: &str = "+3225550100";
@@ -52,11 +52,6 @@ async fn sipp(port: u16, xml: String) -> anyhow::Result<bool> {
     tests::sipp::run(&xml, &tests::sipp::tone_ulaw(440.0, 1), &args).await
 }
 
-async fn calls(server: &Server, root: &str) -> anyhow::Result<Vec<Value>> {
-    let all = server.get("/api/v1/calls", root).await?;
-    Ok(all["calls"].as_array().cloned().unwrap_or_default())
-}
-
 #[tokio::test]
 async fn a_digest_trunks_invite_is_challenged_and_only_the_right_answer_makes_a_call(
 ) -> anyhow::Result<()> {
@@ -79,14 +74,14 @@ async fn a_digest_trunks_invite_is_challenged_and_only_the_right_answer_makes_a_
     // Another user with the trunk's password: 403 too.
     let other = caller::authenticated(CALLER, "mallory", "their-s3cret", 403);
     assert!(sipp(port, other).await?, "another user gets 403");
-    assert_eq!(calls(&server, &root).await?, Vec::<Value>::new());
+    assert_eq!(server.calls(&root).await?, Vec::<Value>::new());
 
     // The right one: a call in the route's queue, ringing (183 with the queue's music) until
     // the caller cancels it.
     let right = caller::authenticated(CALLER, "carrier", "their-s3cret", 183);
     let caller = tokio::spawn(sipp(port, right));
     let call = eventually("the authenticated call", T, || async {
-        calls(&server, &root).await.ok()?.first().cloned()
+        server.calls(&root).await.ok()?.first().cloned()
     })
     .await;
     assert_eq!(
@@ -99,15 +94,8 @@ async fn a_digest_trunks_invite_is_challenged_and_only_the_right_answer_makes_a_
         "the caller's side failed (no 183 after the challenge)"
     );
     let id = call["id"].as_str().unwrap_or_default();
-    let ended = eventually("the cancelled call to end", T, || async {
-        let c = server
-            .get(&format!("/api/v1/calls/{id}"), &root)
-            .await
-            .ok()?;
-        (c["state"] == "ended").then_some(c)
-    })
-    .await;
+    let ended = server.ended_call(&root, id).await;
     assert_eq!(ended["result"], "abandoned", "{ended}");
-    assert_eq!(calls(&server, &root).await?.len(), 1, "one call in all");
+    assert_eq!(server.calls(&root).await?.len(), 1, "one call in all");
     Ok(())
 }

@@ -11,7 +11,7 @@
 use serde_json::{json, Value};
 use std::time::Duration;
 use tests::sipp::{callee, free_port, present as sipp_present};
-use tests::{eventually, start_server, Database, Server};
+use tests::{start_server, Database, Server};
 
 const T: Duration = Duration::from_secs(15);
 const CUSTOMER: &str = "+3225551234";
@@ -74,18 +74,6 @@ fn carrier_over(
         .collect();
     let ulaw = tests::sipp::tone_ulaw(440.0, 3);
     tokio::spawn(async move { tests::sipp::run(&xml, &ulaw, &args).await })
-}
-
-/// The call once it has ended.
-async fn ended(server: &Server, root: &str, id: &str) -> Value {
-    eventually("the call to end", T, || async {
-        let c = server
-            .get(&format!("/api/v1/calls/{id}"), root)
-            .await
-            .ok()?;
-        (c["state"] == "ended").then_some(c)
-    })
-    .await
 }
 
 fn journey(call: &Value) -> Vec<String> {
@@ -163,7 +151,7 @@ async fn an_outbound_call_that_is_busy_refused_or_unanswered_ends_with_that_resu
             .await?;
         let id = call["id"].as_str().unwrap().to_owned();
         assert!(sipp.await??, "the carrier's side failed ({result})");
-        let call = ended(&server, &root, &id).await;
+        let call = server.ended_call(&root, &id).await;
         assert_eq!(
             (call["result"].as_str(), call["ended_by"]["party"].as_str()),
             (Some(result), Some(ended_by)),
@@ -255,7 +243,7 @@ async fn an_answered_outbound_call_connects_both_ways_and_either_hang_up_is_a_by
         "alice's voice to the customer: {m}"
     );
     assert!(sipp.await??, "the carrier's side failed (customer's BYE)");
-    let call = ended(&server, &root, &id).await;
+    let call = server.ended_call(&root, &id).await;
     assert_eq!(
         (call["result"].as_str(), call["ended_by"]["party"].as_str()),
         (Some("answered"), Some("customer")),
@@ -298,7 +286,7 @@ async fn an_answered_outbound_call_connects_both_ways_and_either_hang_up_is_a_by
         .post(&format!("/api/v1/calls/{id}/hangup"), &alice, json!({}))
         .await?;
     assert!(sipp.await??, "the carrier's side failed (our BYE)");
-    let call = ended(&server, &root, &id).await;
+    let call = server.ended_call(&root, &id).await;
     assert_eq!(
         (call["result"].as_str(), call["ended_by"]["party"].as_str()),
         (Some("answered"), Some("agent")),
@@ -345,7 +333,7 @@ async fn a_trunk_with_credentials_answers_the_challenge_and_keeps_a_registration
         )
         .await?;
     assert!(sipp.await??, "the INVITE answered the challenge");
-    let call = ended(&server, &root, call["id"].as_str().unwrap()).await;
+    let call = server.ended_call(&root, call["id"].as_str().unwrap()).await;
     assert_eq!(call["result"], "busy", "{call}");
     Ok(())
 }
@@ -409,7 +397,7 @@ async fn a_queues_calls_go_through_the_trunk_it_names_over_tcp() -> anyhow::Resu
         sipp.await??,
         "the TCP carrier's side failed (customer's BYE)"
     );
-    let call = ended(&server, &root, &id).await;
+    let call = server.ended_call(&root, &id).await;
     assert_eq!(
         (call["result"].as_str(), call["ended_by"]["party"].as_str()),
         (Some("answered"), Some("customer")),
@@ -442,7 +430,7 @@ async fn a_placed_call_keeps_the_session_timer_its_customer_answers_with() -> an
         sipp.await??,
         "the carrier's side failed (no UPDATE from us)"
     );
-    let call = ended(&server, &root, &id).await;
+    let call = server.ended_call(&root, &id).await;
     assert_eq!(
         (call["result"].as_str(), call["ended_by"]["party"].as_str()),
         (Some("answered"), Some("customer")),
@@ -457,7 +445,7 @@ async fn a_placed_call_keeps_the_session_timer_its_customer_answers_with() -> an
     );
     let id = dialed_and_answered(&server, &alice, &mut events).await?;
     assert!(sipp.await??, "the carrier's side failed (no BYE from us)");
-    let call = ended(&server, &root, &id).await;
+    let call = server.ended_call(&root, &id).await;
     let lost = call["journey"]
         .as_array()
         .into_iter()

@@ -126,23 +126,6 @@ async fn answered_by_alice(
     Ok((alice, id, caller))
 }
 
-async fn calls(server: &Server, root: &str) -> anyhow::Result<Vec<Value>> {
-    let all = server.get("/api/v1/calls", root).await?;
-    Ok(all["calls"].as_array().cloned().unwrap_or_default())
-}
-
-/// The call once it has ended.
-async fn ended(server: &Server, root: &str, id: &str) -> Value {
-    eventually("the call to end", T, || async {
-        let c = server
-            .get(&format!("/api/v1/calls/{id}"), root)
-            .await
-            .ok()?;
-        (c["state"] == "ended").then_some(c)
-    })
-    .await
-}
-
 #[tokio::test]
 async fn the_trunk_refuses_strangers_and_unrouted_numbers_and_a_cancel_abandons_the_call(
 ) -> anyhow::Result<()> {
@@ -170,7 +153,7 @@ async fn the_trunk_refuses_strangers_and_unrouted_numbers_and_a_cancel_abandons_
         .await?,
         "404 expected"
     );
-    assert!(calls(&server, &root).await?.is_empty());
+    assert!(server.calls(&root).await?.is_empty());
     // Over TCP too; a stranger's TCP connection is closed before a byte is read.
     let tcp = sipp_over(
         port,
@@ -183,12 +166,12 @@ async fn the_trunk_refuses_strangers_and_unrouted_numbers_and_a_cancel_abandons_
     assert!(tcp, "404 over TCP expected");
     let stranger = sipp_over(port, "127.0.0.2", DID, caller::refused(CALLER, 403), "t1").await?;
     assert!(!stranger, "a stranger's TCP connection was served");
-    assert!(calls(&server, &root).await?.is_empty());
+    assert!(server.calls(&root).await?.is_empty());
 
     // Routed: a call waits in support, from the caller's number; the CANCEL abandons it.
     let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, caller::cancelled(CALLER)));
     let waiting = eventually("the trunk call in support", T, || async {
-        let c = calls(&server, &root).await.ok()?;
+        let c = server.calls(&root).await.ok()?;
         c.into_iter().find(|c| c["state"] == "waiting")
     })
     .await;
@@ -197,7 +180,9 @@ async fn the_trunk_refuses_strangers_and_unrouted_numbers_and_a_cancel_abandons_
         (Some(CALLER), Some("support"))
     );
     assert!(caller.await??, "the CANCEL flow (200, 487) failed");
-    let ended = ended(&server, &root, waiting["id"].as_str().unwrap()).await;
+    let ended = server
+        .ended_call(&root, waiting["id"].as_str().unwrap())
+        .await;
     assert_eq!(ended["result"], "abandoned", "{ended}");
     Ok(())
 }
@@ -243,7 +228,7 @@ async fn the_agents_answer_is_the_200_and_each_sides_hang_up_is_the_others_bye(
             caller.await??,
             "the caller's side failed (caller_bye: {caller_bye})"
         );
-        let ended = ended(&server, &root, &id).await;
+        let ended = server.ended_call(&root, &id).await;
         let by = if caller_bye { "customer" } else { "agent" };
         assert_eq!(
             (
@@ -279,7 +264,7 @@ async fn a_caller_who_holds_us_is_answered_in_kind_and_its_silence_does_not_end_
         caller.await??,
         "the caller's hold, resume and hang-up (answers recvonly, then sendrecv)"
     );
-    let ended = ended(&server, &root, &id).await;
+    let ended = server.ended_call(&root, &id).await;
     let steps: Vec<&str> = ended["journey"]
         .as_array()
         .unwrap()
@@ -318,7 +303,7 @@ async fn a_route_that_answers_on_arrival_sends_200_at_once_with_the_music_as_med
     let xml = caller::answered_on_arrival(CALLER, 2_000);
     let caller = tokio::spawn(sipp(port, "127.0.0.1", DID, xml));
     let id = eventually("the trunk call", T, || async {
-        let c = calls(&server, &root).await.ok()?;
+        let c = server.calls(&root).await.ok()?;
         c.first()?["id"].as_str().map(str::to_owned)
     })
     .await;
@@ -332,7 +317,7 @@ async fn a_route_that_answers_on_arrival_sends_200_at_once_with_the_music_as_med
         caller.await??,
         "the caller's side failed (a 183, or no 200)"
     );
-    let ended = ended(&server, &root, &id).await;
+    let ended = server.ended_call(&root, &id).await;
     assert_eq!(ended["result"], "abandoned", "{ended}");
     Ok(())
 }
@@ -477,7 +462,7 @@ async fn garbage_from_a_trunk_never_takes_the_server_down_nor_leaves_a_call() ->
         "after {sent} bad datagrams a real INVITE is still answered"
     );
     assert_eq!(
-        calls(&server, &root).await?,
+        server.calls(&root).await?,
         Vec::<Value>::new(),
         "no half-made call"
     );
@@ -522,7 +507,7 @@ async fn talks_both_ways(wideband: bool) -> anyhow::Result<()> {
     let caller = tokio::spawn(run_sipp(port, "127.0.0.1", DID, xml, "u1", files));
     // Waiting (nobody ready): the caller's leg carries the hold music as early media.
     let id = eventually("the trunk call", T, || async {
-        let c = calls(&server, &root).await.ok()?;
+        let c = server.calls(&root).await.ok()?;
         c.first()?["id"].as_str().map(str::to_owned)
     })
     .await;
@@ -578,7 +563,7 @@ async fn talks_both_ways(wideband: bool) -> anyhow::Result<()> {
     assert_eq!(c["codec"], codec, "{m}");
     leg.close().await;
     assert!(caller.await??, "the caller's side failed");
-    let ended = ended(&server, &root, &id).await;
+    let ended = server.ended_call(&root, &id).await;
     assert_eq!(ended["result"], "answered", "{ended}");
     Ok(())
 }
@@ -706,7 +691,7 @@ async fn a_session_timer_is_agreed_refreshed_and_ends_the_call_once_its_refreshe
         sipp(port, "127.0.0.1", DID, xml).await?,
         "the 422 with Min-SE: 2"
     );
-    assert!(calls(&server, &root).await?.is_empty());
+    assert!(server.calls(&root).await?.is_empty());
 
     // 3 s, refreshed once 1.5 s after the answer, then never: we end the call a third of the
     // interval before it would expire, counted from that refresh (2 s after it), not from
@@ -717,7 +702,7 @@ async fn a_session_timer_is_agreed_refreshed_and_ends_the_call_once_its_refreshe
         caller.await??,
         "the caller's side: our 200s state the timer, our BYE ends the session"
     );
-    let call = ended(&server, &root, &id).await;
+    let call = server.ended_call(&root, &id).await;
     assert_eq!(
         (call["result"].as_str(), call["ended_by"]["party"].as_str()),
         (Some("answered"), Some("customer")),
@@ -743,7 +728,7 @@ async fn a_session_timer_is_agreed_refreshed_and_ends_the_call_once_its_refreshe
         caller.await??,
         "the caller's side: two UPDATEs stating the timer, then our BYE"
     );
-    let call = ended(&server, &root, &id).await;
+    let call = server.ended_call(&root, &id).await;
     let lived = lived_ms(&call);
     assert!(
         (1_800..4_000).contains(&lived),

@@ -112,14 +112,13 @@ pub fn refused(caller: &str, code: u16) -> String {
     scenario(caller, &format!("  <recv response=\"{code}\"/>\n{ACK}"))
 }
 
-/// Rings (183), then the caller CANCELs: 200 and 487 come back.
-pub fn cancelled(caller: &str) -> String {
-    scenario(
-        caller,
-        &format!(
-            r#"
+/// Rings (183), then after `ring_ms` the caller CANCELs its INVITE number `cseq`: 200 and
+/// 487 come back.
+fn rings_then_cancels(ring_ms: u32, cseq: u32) -> String {
+    format!(
+        r#"
   <recv response="183"/>
-  <pause milliseconds="1500"/>
+  <pause milliseconds="{ring_ms}"/>
   <send>
     <![CDATA[
       CANCEL sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -127,16 +126,20 @@ pub fn cancelled(caller: &str) -> String {
       From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: <sip:[service]@[remote_ip]:[remote_port]>
       Call-ID: [call_id]
-      CSeq: 1 CANCEL
+      CSeq: {cseq} CANCEL
       Max-Forwards: 70
       Content-Length: 0
     ]]>
   </send>
   <recv response="200"/>
   <recv response="487"/>
-{ACK}"#
-        ),
+"#
     )
+}
+
+/// Rings (183), then the caller CANCELs: 200 and 487 come back.
+pub fn cancelled(caller: &str) -> String {
+    scenario(caller, &format!("{}{ACK}", rings_then_cancels(1_500, 1)))
 }
 
 /// Challenged (401), the caller ACKs and INVITEs again with the digest of `username` and
@@ -152,25 +155,7 @@ pub fn authenticated(caller: &str, username: &str, password: &str, outcome: u16)
             ),
         );
     let end = if outcome == 183 {
-        r#"
-  <recv response="183"/>
-  <pause milliseconds="500"/>
-  <send>
-    <![CDATA[
-      CANCEL sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      [last_Via:]
-      From: <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 2 CANCEL
-      Max-Forwards: 70
-      Content-Length: 0
-    ]]>
-  </send>
-  <recv response="200"/>
-  <recv response="487"/>
-"#
-        .to_owned()
+        rings_then_cancels(500, 2)
     } else {
         format!("  <recv response=\"{outcome}\"/>\n")
     };
