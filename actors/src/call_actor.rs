@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 pub use crate::call_control::Control;
 
-/// What the network says of an external number being dialed ([`CallMsg::External`]).
+/// What the network says of an external number being dialed (the call actor's `External` message).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExternalNews {
     /// It rings.

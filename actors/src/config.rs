@@ -234,9 +234,15 @@ pub struct QueueConfig {
     /// Display colour (the offer banner shows it).
     #[serde(default = "default_colour")]
     pub colour: String,
-    /// Routing strategy.
+    /// Routing strategy: a built-in one (`longest-idle`, `round-robin`, `ring-all`, `random`,
+    /// `sequential`, `fewest-calls`, `least-talk-time`, `skills-based`) or the name of one
+    /// registered by an embedding program ([`crate::SwitchyardBuilder::strategy`]).
     #[serde(default = "default_strategy")]
-    pub strategy: Strategy,
+    pub strategy: engine::routing::StrategyName,
+    /// The built-in strategy that decides when a registered one panics (default
+    /// `longest-idle`).
+    #[serde(default = "default_fallback_strategy")]
+    pub fallback_strategy: Strategy,
     /// Offer timeout in seconds (default 18).
     #[serde(default = "default_offer_timeout")]
     pub offer_timeout_secs: u64,
@@ -403,7 +409,10 @@ pub enum ConfigError {
 fn default_colour() -> String {
     "#2f80ed".into()
 }
-fn default_strategy() -> Strategy {
+fn default_strategy() -> engine::routing::StrategyName {
+    engine::routing::StrategyName::Builtin(Strategy::LongestIdle)
+}
+fn default_fallback_strategy() -> Strategy {
     Strategy::LongestIdle
 }
 fn default_offer_timeout() -> u64 {

@@ -45,6 +45,8 @@ pub(crate) struct Context {
     /// Open event streams (panels) per agent: kept here, not in the agent actor, so that an
     /// agent actor restarted by its supervisor still knows them.
     pub panels: std::sync::Mutex<HashMap<AgentId, usize>>,
+    /// Routing strategies registered by the embedding program.
+    pub strategies: crate::strategies::Strategies,
 }
 
 impl Context {
@@ -68,6 +70,7 @@ impl Context {
             media: crate::media::actor::MediaRegistry::default(),
             outbox: None,
             panels: std::sync::Mutex::default(),
+            strategies: Default::default(),
         }
     }
 

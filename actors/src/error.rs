@@ -46,6 +46,10 @@ pub enum ActorError {
     /// last saved.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The configuration asks for something this program does not have (a strategy no one
+    /// registered).
+    #[error("configuration: {0}")]
+    Config(String),
     /// The actor did not answer in time or stopped while answering.
     #[error("{0} did not answer: {1}")]
     NoAnswer(String, String),

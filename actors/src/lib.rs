@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod agent_actor;
+mod builder;
 mod call_actor;
 mod call_control;
 mod call_effects;
@@ -29,11 +30,13 @@ pub mod outbox;
 mod queue_actor;
 mod scheduler;
 pub mod store;
+pub mod strategies;
 mod supervisor;
 mod switchyard;
 mod timer;
 
 pub use agent_actor::AgentView;
+pub use builder::SwitchyardBuilder;
 pub use call_actor::ExternalNews;
 pub use call_control::Control;
 pub use clock::Clock;

@@ -15,6 +15,7 @@ use crate::timer::Timer;
 use engine::agent::Availability;
 use engine::call::CallState;
 use engine::queue::{Counters, OfferEnd, Queue, WaitingCall};
+use engine::routing::StrategyName;
 use engine::{AgentId, CallId, QueueId};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::sync::Arc;
@@ -84,6 +85,9 @@ impl QueueActor {
         loop {
             let now = self.ctx.clock.now();
             let assignments = st.queue.dispatch(now);
+            for panic in st.queue.take_strategy_failures() {
+                tracing::error!(queue = %st.queue.id(), %panic, "the queue's routing strategy panicked: its fallback decided");
+            }
             if assignments.is_empty() {
                 return;
             }
@@ -151,12 +155,20 @@ impl Actor for QueueActor {
             .config
             .queue(id.as_str())
             .ok_or_else(|| format!("queue {id} is not configured"))?;
-        let queue = Queue::new(
-            id.clone(),
-            self.ctx.settings(&id),
-            conf.strategy,
-            self.ctx.config.members(id.as_str()),
-        );
+        let settings = self.ctx.settings(&id);
+        let members = self.ctx.config.members(id.as_str());
+        let queue = match &conf.strategy {
+            StrategyName::Builtin(s) => Queue::new(id.clone(), settings, *s, members),
+            StrategyName::Custom(name) => {
+                let make = self
+                    .ctx
+                    .strategies
+                    .get(name)
+                    .ok_or_else(|| format!("queue {id}: strategy {name} is not registered"))?;
+                Queue::with_strategy(id.clone(), settings, make(&id), members)
+            }
+        }
+        .with_fallback(conf.fallback_strategy);
         crate::context::write(&self.ctx.children).insert(myself.get_id(), ChildKey::Queue(id));
         Ok(QueueState {
             queue,

@@ -39,7 +39,7 @@ pub struct QueueView {
     /// Colour.
     pub colour: String,
     /// Strategy.
-    pub strategy: engine::routing::Strategy,
+    pub strategy: engine::routing::StrategyName,
     /// How long an offer rings before it moves on (the panel's countdown).
     pub offer_timeout_secs: u64,
     /// Customers may call it from the web call page.
@@ -91,6 +91,8 @@ pub struct StartOptions {
     /// A transcription service to run instead of the configuration's model (tests: a
     /// stand-in decoder); none: the configured whisper model, if any.
     pub transcription: Option<crate::media::transcript::Transcription>,
+    /// Routing strategies the configuration may name besides the built-in ones.
+    pub strategies: crate::strategies::Strategies,
 }
 
 impl Default for StartOptions {
@@ -101,6 +103,7 @@ impl Default for StartOptions {
             recordings_dir: None,
             clock: None,
             transcription: None,
+            strategies: Default::default(),
         }
     }
 }
@@ -131,6 +134,17 @@ impl Switchyard {
         store: Store,
         options: StartOptions,
     ) -> Result<Switchyard, ActorError> {
+        for q in &config.queues {
+            if let engine::routing::StrategyName::Custom(name) = &q.strategy {
+                if options.strategies.get(name).is_none() {
+                    return Err(ActorError::Config(format!(
+                        "queue {}: strategy {name:?} is neither built in ({}) nor registered",
+                        q.id,
+                        engine::routing::Strategy::ALL.map(|s| s.name()).join(", ")
+                    )));
+                }
+            }
+        }
         let clock = options.clock.unwrap_or_default();
         store
             .save_config(
@@ -188,6 +202,7 @@ impl Switchyard {
         let ctx = Arc::new(Context {
             media,
             outbox,
+            strategies: options.strategies,
             ..Context::new(config, clock, store, bus)
         });
         let (root, _) = Actor::spawn(None, Root, ())
@@ -317,11 +332,27 @@ impl Switchyard {
         priority: i32,
         skills: Skills,
     ) -> Result<Call, ActorError> {
+        let attributes = engine::routing::Attributes::new();
+        self.create_call_with(from, queue, priority, skills, attributes)
+            .await
+    }
+
+    /// [`Switchyard::create_call`] with custom attributes, which routing strategies and
+    /// extensions read (`call.attributes()`).
+    pub async fn create_call_with(
+        &self,
+        from: String,
+        queue: &str,
+        priority: i32,
+        skills: Skills,
+        attributes: engine::routing::Attributes,
+    ) -> Result<Call, ActorError> {
         let queue = QueueId::from(queue);
         if self.ctx.queue(&queue).is_none() {
             return Err(ActorError::UnknownQueue(queue.to_string()));
         }
-        let call = Call::new(new_call_id(), self.now(), from, queue, priority, skills);
+        let call = Call::new(new_call_id(), self.now(), from, queue, priority, skills)
+            .with_attributes(attributes);
         self.ctx.store.save_call(&call, self.now().0).await?;
         self.spawn_call(call.clone(), None).await?;
         Ok(call)
@@ -590,7 +621,7 @@ impl Switchyard {
                 id,
                 name: q.name.clone().unwrap_or_else(|| q.id.clone()),
                 colour: q.colour.clone(),
-                strategy: q.strategy,
+                strategy: q.strategy.clone(),
                 offer_timeout_secs: q.offer_timeout_secs,
                 web_calls: q.web_calls,
                 service_level_secs: q.service_level_secs,

@@ -8,7 +8,9 @@
 //! - A member reserved for an offer is not offered another call until its agent reports back.
 
 use crate::agent::{Availability, Status};
-use crate::routing::{meets, Builtin, Candidate, RouteRequest, RoutingStrategy, Skills, Strategy};
+use crate::routing::{
+    meets, Attributes, Builtin, Candidate, RouteRequest, RoutingStrategy, Skills, Strategy,
+};
 use crate::{AgentId, CallId, QueueId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
@@ -79,6 +81,12 @@ pub struct WaitingCall {
     /// Agents who declined the call, not to be offered it again before the given moment.
     #[serde(default)]
     pub excluded: Vec<(AgentId, Timestamp)>,
+    /// Who calls, for strategies.
+    #[serde(default)]
+    pub caller: String,
+    /// Its custom attributes, for strategies.
+    #[serde(default)]
+    pub attributes: Attributes,
 }
 
 impl WaitingCall {
@@ -172,6 +180,10 @@ pub struct Queue {
     line_keys: HashMap<CallId, LineKey>,
     offering: HashMap<CallId, (WaitingCall, Vec<AgentId>)>,
     strategy: Box<dyn RoutingStrategy>,
+    /// Decides when `strategy` panics.
+    fallback: Builtin,
+    /// What the strategy's panics said, until the shell takes them to report.
+    failures: Vec<String>,
     seq: u64,
     answered: u64,
     answered_within_sl: u64,
@@ -196,9 +208,7 @@ impl Queue {
         strategy: Strategy,
         members: Vec<(AgentId, Skills)>,
     ) -> Self {
-        let seed = id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
+        let seed = seed_of(&id);
         Self::with_strategy(
             id,
             settings,
@@ -207,13 +217,15 @@ impl Queue {
         )
     }
 
-    /// A queue with a custom routing strategy.
+    /// A queue with a custom routing strategy (its fallback: longest idle; see
+    /// [`Queue::with_fallback`]).
     pub fn with_strategy(
         id: QueueId,
         settings: QueueSettings,
         strategy: Box<dyn RoutingStrategy>,
         members: Vec<(AgentId, Skills)>,
     ) -> Self {
+        let seed = seed_of(&id);
         let member_index = members
             .iter()
             .enumerate()
@@ -236,11 +248,25 @@ impl Queue {
             line: BTreeMap::new(),
             line_keys: HashMap::new(),
             offering: HashMap::new(),
+            fallback: Builtin::new(Strategy::LongestIdle, seed),
             strategy,
+            failures: Vec::new(),
             seq: 0,
             answered: 0,
             answered_within_sl: 0,
         }
+    }
+
+    /// The built-in strategy that decides when the queue's own panics (default longest
+    /// idle).
+    pub fn with_fallback(mut self, fallback: Strategy) -> Self {
+        self.fallback = Builtin::new(fallback, seed_of(&self.id));
+        self
+    }
+
+    /// What the strategy's panics since the last call said (the shell reports them).
+    pub fn take_strategy_failures(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.failures)
     }
 
     /// The queue's id.
@@ -311,13 +337,21 @@ impl Queue {
                 call: &call.call,
                 skills: &required,
                 now,
+                priority: call.priority,
+                caller: &call.caller,
+                waiting_since: call.enqueued_at,
+                attributes: &call.attributes,
             };
-            let chosen: Vec<AgentId> = self
-                .strategy
-                .choose(&request, &candidates)
-                .into_iter()
-                .filter(|a| candidates.iter().any(|c| &c.agent == a))
-                .collect();
+            let chosen: Vec<AgentId> = decide(
+                &mut self.strategy,
+                &mut self.fallback,
+                &mut self.failures,
+                &request,
+                &candidates,
+            )
+            .into_iter()
+            .filter(|a| candidates.iter().any(|c| &c.agent == a))
+            .collect();
             if chosen.is_empty() {
                 continue;
             }
@@ -349,14 +383,29 @@ impl Queue {
             .map(|i| self.candidate(i))
             .collect();
         let call = CallId::from("consult");
+        let attributes = Attributes::new();
         let mut out = Vec::with_capacity(pool.len());
         while !pool.is_empty() {
             let request = RouteRequest {
                 call: &call,
                 skills,
                 now,
+                priority: 0,
+                caller: "",
+                waiting_since: now,
+                attributes: &attributes,
             };
-            let Some(next) = self.strategy.choose(&request, &pool).into_iter().next() else {
+            let chosen = decide(
+                &mut self.strategy,
+                &mut self.fallback,
+                &mut self.failures,
+                &request,
+                &pool,
+            );
+            let Some(next) = chosen
+                .into_iter()
+                .find(|a| pool.iter().any(|c| &c.agent == a))
+            else {
                 break;
             };
             pool.retain(|c| c.agent != next);
@@ -556,3 +605,39 @@ pub fn effective_skills(required: &Skills, waited: Duration, steps: &[Escalation
 #[cfg(test)]
 #[path = "queue_tests.rs"]
 mod tests;
+
+/// A seed for a queue's random strategy, from its id: routing stays reproducible.
+fn seed_of(id: &QueueId) -> u64 {
+    id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// The strategy's choice; if it panics, the fallback's, and what the panic said is kept to
+/// report. The queue's own state is untouched by a strategy (it only sees copies), so going on
+/// after its panic is sound.
+fn decide(
+    strategy: &mut Box<dyn RoutingStrategy>,
+    fallback: &mut Builtin,
+    failures: &mut Vec<String>,
+    request: &RouteRequest<'_>,
+    candidates: &[Candidate],
+) -> Vec<AgentId> {
+    let chosen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        strategy.choose(request, candidates)
+    }));
+    match chosen {
+        Ok(agents) => agents,
+        Err(panic) => {
+            let said = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            if failures.len() < 16 {
+                failures.push(said);
+            }
+            fallback.choose(request, candidates)
+        }
+    }
+}

@@ -30,6 +30,8 @@ fn call(id: &str, priority: i32, at: i64) -> WaitingCall {
         skills: Skills::new(),
         enqueued_at: t(at),
         excluded: vec![],
+        caller: format!("+{at}"),
+        attributes: Default::default(),
     }
 }
 fn queue(strategy: Strategy, members: &[&str]) -> Queue {
@@ -314,5 +316,65 @@ fn escalation_lowers_levels_and_drops_exhausted_requirements() {
     assert_eq!(
         effective_skills(&req, Duration::from_secs(10), &steps),
         Skills::from([("fr".to_string(), 3)])
+    );
+}
+
+/// A custom strategy sees the call (its caller, priority, wait and attributes); when it
+/// panics, that decision is the fallback's and the panic is kept for the shell to report,
+/// and the next decision is its own again.
+#[test]
+fn a_custom_strategy_sees_the_call_and_its_panic_falls_back() {
+    use crate::routing::{Candidate, RouteRequest, RoutingStrategy};
+    use std::sync::{Arc, Mutex};
+    struct Picky(Arc<Mutex<Vec<String>>>);
+    impl RoutingStrategy for Picky {
+        fn choose(&mut self, r: &RouteRequest<'_>, c: &[Candidate]) -> Vec<AgentId> {
+            let tier = r.attributes.get("tier").cloned().unwrap_or_default();
+            let seen = format!("{} {} {} {tier}", r.caller, r.priority, r.waiting_since.0);
+            self.0.lock().unwrap().push(seen);
+            if tier == "boom" {
+                panic!("no rule for boom");
+            }
+            // The last member: never what longest-idle (the fallback) would pick first.
+            c.iter()
+                .max_by_key(|c| c.position)
+                .map(|c| c.agent.clone())
+                .into_iter()
+                .collect()
+        }
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let members = ["a", "b", "c"]
+        .map(|m| (AgentId::from(m), Skills::new()))
+        .to_vec();
+    let mut q = Queue::with_strategy(
+        "q".into(),
+        QueueSettings::default(),
+        Box::new(Picky(seen.clone())),
+        members,
+    )
+    .with_fallback(Strategy::Sequential);
+    for (i, m) in ["a", "b", "c"].iter().enumerate() {
+        q.update_member(&AgentId::from(*m), avail(10 - i as i64));
+    }
+    let mut boom = call("c1", 3, 100);
+    boom.attributes.insert("tier".into(), "boom".into());
+    q.enqueue(boom);
+    let out = q.dispatch(t(200));
+    assert_eq!(
+        out[0].agents,
+        [AgentId::from("a")],
+        "the fallback (sequential) decided"
+    );
+    assert_eq!(q.take_strategy_failures(), ["no rule for boom"]);
+    assert!(q.take_strategy_failures().is_empty(), "reported once");
+    let mut vip = call("c2", 0, 150);
+    vip.attributes.insert("tier".into(), "vip".into());
+    q.enqueue(vip);
+    let out = q.dispatch(t(300));
+    assert_eq!(out[0].agents, [AgentId::from("c")], "its own choice again");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["+100 3 100000 boom", "+150 0 150000 vip"]
     );
 }

@@ -12,6 +12,10 @@ use std::collections::BTreeMap;
 /// Skill name → level (1–10 by convention; higher is better).
 pub type Skills = BTreeMap<String, u8>;
 
+/// A call's custom attributes (`POST /calls` `attributes`): name → value, for strategies and
+/// extensions to read (`{"tier": "vip"}`).
+pub type Attributes = BTreeMap<String, String>;
+
 /// An agent a queue could offer the call to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Candidate {
@@ -38,12 +42,63 @@ pub struct RouteRequest<'a> {
     pub skills: &'a Skills,
     /// Now.
     pub now: Timestamp,
+    /// Its priority (higher is served first; the queue's line is already in this order).
+    pub priority: i32,
+    /// Who calls (the caller's number, or the web caller's name).
+    pub caller: &'a str,
+    /// Since when it has waited in this queue.
+    pub waiting_since: Timestamp,
+    /// Its custom attributes.
+    pub attributes: &'a Attributes,
 }
 
 /// A routing rule: chooses whom to ring among eligible candidates (never empty).
+///
+/// It runs inside the queue's actor, on every routing pass, so it must not block; it sees only
+/// candidates that are free, meet the call's skills and did not decline it. Agents it returns
+/// that are not candidates are ignored. A panic in it fails that one decision: the queue
+/// reports it and decides with its fallback built-in strategy instead.
+///
+/// ```
+/// use engine::routing::{Candidate, RouteRequest, RoutingStrategy};
+/// use engine::AgentId;
+///
+/// /// Calls whose `tier` attribute is `vip` go to the most skilled agent; others to the
+/// /// longest idle.
+/// struct VipFirst;
+///
+/// impl RoutingStrategy for VipFirst {
+///     fn choose(&mut self, call: &RouteRequest<'_>, candidates: &[Candidate]) -> Vec<AgentId> {
+///         let vip = call.attributes.get("tier").is_some_and(|t| t == "vip");
+///         let best = if vip {
+///             candidates.iter().max_by_key(|c| c.skills.values().map(|&l| u32::from(l)).sum::<u32>())
+///         } else {
+///             candidates.iter().min_by_key(|c| c.idle_since)
+///         };
+///         best.map(|c| c.agent.clone()).into_iter().collect()
+///     }
+/// }
+/// ```
 pub trait RoutingStrategy: Send + Sync {
     /// The agents to ring, best first. Returning nothing leaves the call waiting.
     fn choose(&mut self, request: &RouteRequest<'_>, candidates: &[Candidate]) -> Vec<AgentId>;
+}
+
+/// A queue's strategy as the configuration names it: a built-in one, or one an embedding
+/// program registered under that name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StrategyName {
+    /// A built-in strategy.
+    Builtin(Strategy),
+    /// A registered strategy's name.
+    Custom(String),
+}
+
+impl Default for StrategyName {
+    fn default() -> Self {
+        StrategyName::Builtin(Strategy::LongestIdle)
+    }
 }
 
 /// The built-in strategies, by their configuration names.
@@ -69,6 +124,20 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    /// Its configuration name (`longest-idle`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::LongestIdle => "longest-idle",
+            Strategy::RoundRobin => "round-robin",
+            Strategy::RingAll => "ring-all",
+            Strategy::Random => "random",
+            Strategy::Sequential => "sequential",
+            Strategy::FewestCalls => "fewest-calls",
+            Strategy::LeastTalkTime => "least-talk-time",
+            Strategy::SkillsBased => "skills-based",
+        }
+    }
+
     /// Every built-in strategy.
     pub const ALL: [Strategy; 8] = [
         Strategy::LongestIdle,
@@ -206,12 +275,27 @@ mod tests {
 
     fn choose(s: &mut Builtin, skills: &Skills, c: &[Candidate]) -> Vec<String> {
         let call = CallId::from("c1");
+        let attributes = Attributes::new();
         let req = RouteRequest {
             call: &call,
             skills,
             now: Timestamp(1_000),
+            priority: 0,
+            caller: "+3225550100",
+            waiting_since: Timestamp(900),
+            attributes: &attributes,
         };
         s.choose(&req, c).into_iter().map(|a| a.0).collect()
+    }
+
+    #[test]
+    fn each_strategy_is_named_as_the_configuration_names_it() {
+        for s in Strategy::ALL {
+            let read: StrategyName = serde_json::from_value(serde_json::json!(s.name())).unwrap();
+            assert_eq!(read, StrategyName::Builtin(s));
+        }
+        let custom: StrategyName = serde_json::from_value(serde_json::json!("vip-first")).unwrap();
+        assert_eq!(custom, StrategyName::Custom("vip-first".into()));
     }
 
     #[test]

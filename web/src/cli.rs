@@ -202,7 +202,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         ..Default::default()
     };
     let sip_config = config.sip.clone();
-    let yard = Switchyard::start_with(config, store, options)
+    let yard = Switchyard::builder(config)
+        .store(store)
+        .options(options)
+        .start()
         .await
         .context("starting the engine")?;
     let trunks = sip::Trunks::start(yard.clone(), &sip_config)

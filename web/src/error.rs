@@ -122,6 +122,7 @@ impl From<ActorError> for AppError {
             ActorError::Superseded(_) => (StatusCode::CONFLICT, "superseded"),
             ActorError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
             ActorError::NoAnswer(..) => (StatusCode::SERVICE_UNAVAILABLE, "engine_busy"),
+            ActorError::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "configuration"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         if status.is_server_error() {

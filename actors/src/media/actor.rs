@@ -1,7 +1,7 @@
 //! The media actor (H1–H3): one per call with media, spawned by the call actor at the first
 //! WebRTC offer and supervised by it. It owns the call's legs (customer, owner, consulted
 //! colleague, conference third), answers each party's offer, and drives the call's audio
-//! [`pump`](crate::media::pump) by the call's [`AudioPlan`], which the call actor sends after
+//! [`pump`] by the call's [`AudioPlan`], which the call actor sends after
 //! every step: media obeys the call, it never decides anything about it.
 //!
 //! When the call ends, the call actor drains and stops its media actor before stopping

@@ -11,7 +11,7 @@
 //! transfer the new agent's words come from the new agent's own leg, under their name. The
 //! task ends when the leg's fork closes (the leg left the call or was replaced, the call's
 //! queue stopped covering it, or the call ended), after the last utterance's final. Until
-//! then its call counts as [`Flushing`]: the CRM outbox holds the call's log until every
+//! then its call counts as `Flushing`: the CRM outbox holds the call's log until every
 //! stored final is in.
 
 use crate::config::QueueConfig;

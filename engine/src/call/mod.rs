@@ -135,6 +135,10 @@ pub struct Call {
     /// it is the customer leaving.
     #[serde(default)]
     customer_media: bool,
+    /// Custom attributes given when it was created (`POST /calls`), for strategies and
+    /// extensions.
+    #[serde(default)]
+    attributes: crate::routing::Attributes,
     journey: Vec<JourneyEntry>,
 }
 
@@ -183,6 +187,7 @@ impl Call {
             tags: Default::default(),
             notes: String::new(),
             customer_media: false,
+            attributes: Default::default(),
             journey: Vec::new(),
         };
         call.log(now, JourneyEvent::Initiated { from });
@@ -387,6 +392,17 @@ impl Call {
         }
     }
 
+    /// The call with custom attributes (set as it is created, before it is first saved).
+    pub fn with_attributes(mut self, attributes: crate::routing::Attributes) -> Self {
+        self.attributes = attributes;
+        self
+    }
+
+    /// Its custom attributes.
+    pub fn attributes(&self) -> &crate::routing::Attributes {
+        &self.attributes
+    }
+
     /// The call as its queue's line holds it.
     pub fn waiting_call(&self) -> WaitingCall {
         WaitingCall {
@@ -395,6 +411,8 @@ impl Call {
             skills: self.skills.clone(),
             enqueued_at: self.enqueued_at,
             excluded: self.declined.clone(),
+            caller: self.from.clone(),
+            attributes: self.attributes.clone(),
         }
     }
 

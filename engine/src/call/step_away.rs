@@ -6,7 +6,7 @@ use crate::{AgentId, Error, Timestamp};
 
 impl Call {
     /// The agent chose another status while this call (or its consult) rang for it
-    /// ([`crate::Agent::set_status`] returned this call): its offer ends at once, with no
+    /// ([`crate::agent::Agent::set_status`] returned this call): its offer ends at once, with no
     /// no-answer penalty and no exclusion (the agent is not Ready, so nothing is offered to it
     /// until it comes back). When nobody else rings, the call goes back to its place in line,
     /// or its transfer moves on, as after a declined offer.

@@ -46,7 +46,7 @@ pub struct LoadOptions {
     /// Queue to call (open to web calls).
     #[arg(long, default_value = "support")]
     pub queue: String,
-    /// Agent users are <prefix>1 … <prefix>N.
+    /// Agent users are `<prefix>1` … `<prefix>N`.
     #[arg(long, default_value = "agent")]
     pub agent_prefix: String,
     /// The agents' password.

@@ -360,6 +360,10 @@ pub(crate) struct NewCall {
     priority: i32,
     #[serde(default)]
     skills: Skills,
+    /// Custom attributes for routing strategies and extensions (at most 32, names of 1 to 64
+    /// characters, values of at most 256).
+    #[serde(default)]
+    attributes: engine::routing::Attributes,
 }
 
 /// `POST /api/v1/calls` (admin: stands in for a telephony ingress)
@@ -376,9 +380,25 @@ pub(crate) async fn create_call(
             "from must be a caller number of 1 to 64 characters",
         ));
     }
+    let too_big = b.attributes.len() > 32
+        || b.attributes
+            .iter()
+            .any(|(k, v)| k.is_empty() || k.chars().count() > 64 || v.chars().count() > 256);
+    if too_big {
+        return Err(AppError::invalid(
+            "invalid_attributes",
+            "attributes: at most 32, names of 1 to 64 characters, values of at most 256",
+        ));
+    }
     let call = state
         .yard
-        .create_call(from.to_owned(), &b.queue, b.priority, b.skills)
+        .create_call_with(
+            from.to_owned(),
+            &b.queue,
+            b.priority,
+            b.skills,
+            b.attributes,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(call_json(&call))))
 }
@@ -651,6 +671,7 @@ pub fn call_json(call: &Call) -> Value {
         "who": call.who(),
         "what": call.what(),
         "data": call.data(),
+        "attributes": call.attributes(),
         "journey": call.journey(),
     })
 }
