@@ -31,6 +31,7 @@ mod queue_actor;
 mod scheduler;
 pub mod store;
 pub mod strategies;
+pub mod subscription;
 mod supervisor;
 mod switchyard;
 mod timer;
