@@ -116,6 +116,18 @@ impl CallData {
 }
 
 impl Call {
+    /// The call with custom attributes (set as it is created, before it is first saved):
+    /// what routing strategies and extensions read, set by the ingress (`POST /calls`).
+    pub fn with_attributes(mut self, attributes: crate::routing::Attributes) -> Self {
+        self.attributes = attributes;
+        self
+    }
+
+    /// Its custom attributes.
+    pub fn attributes(&self) -> &crate::routing::Attributes {
+        &self.attributes
+    }
+
     /// The call's CRM data.
     pub fn data(&self) -> CallData {
         CallData {

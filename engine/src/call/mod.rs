@@ -392,17 +392,6 @@ impl Call {
         }
     }
 
-    /// The call with custom attributes (set as it is created, before it is first saved).
-    pub fn with_attributes(mut self, attributes: crate::routing::Attributes) -> Self {
-        self.attributes = attributes;
-        self
-    }
-
-    /// Its custom attributes.
-    pub fn attributes(&self) -> &crate::routing::Attributes {
-        &self.attributes
-    }
-
     /// The call as its queue's line holds it.
     pub fn waiting_call(&self) -> WaitingCall {
         WaitingCall {

@@ -334,54 +334,37 @@ async fn call_data_is_edited_during_the_call_and_its_wrap_up_only() {
 async fn a_calls_attributes_are_kept_and_bounded() {
     let app = setup().await;
     let root = login(&app, "root").await;
-    let body = json!({"from": "+15550007777", "queue": "support", "attributes": {"tier": "vip"}});
-    let (s, v) = call(
-        &app,
-        Method::POST,
-        "/api/v1/calls",
-        Some(&root),
-        Some(&body.to_string()),
-    )
-    .await;
+    let create = |from: &str, attributes: Value| {
+        let body = json!({"from": from, "queue": "support", "attributes": attributes});
+        let (app, root) = (app.clone(), root.clone());
+        async move {
+            let body = Some(body.to_string());
+            call(
+                &app,
+                Method::POST,
+                "/api/v1/calls",
+                Some(&root),
+                body.as_deref(),
+            )
+            .await
+        }
+    };
+    let (s, v) = create("+15550007777", json!({"tier": "vip"})).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["attributes"], json!({"tier": "vip"}));
-    let id = v["id"].as_str().unwrap().to_owned();
-    let (_, again) = call(
-        &app,
-        Method::GET,
-        &format!("/api/v1/calls/{id}"),
-        Some(&root),
-        None,
-    )
-    .await;
+    let path = format!("/api/v1/calls/{}", v["id"].as_str().unwrap());
+    let (_, again) = call(&app, Method::GET, &path, Some(&root), None).await;
     assert_eq!(again["attributes"]["tier"], "vip", "{again}");
     let many: serde_json::Map<String, Value> =
         (0..33).map(|i| (format!("k{i}"), json!("v"))).collect();
-    for attributes in [
-        json!(many),
-        json!({"": "empty name"}),
-        json!({"note": "x".repeat(257)}),
-    ] {
-        let body = json!({"from": "+15550008888", "queue": "support", "attributes": attributes});
-        let (s, v) = call(
-            &app,
-            Method::POST,
-            "/api/v1/calls",
-            Some(&root),
-            Some(&body.to_string()),
-        )
-        .await;
-        assert_eq!(
-            (s, error_code(&v)),
-            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_attributes"),
-            "{v}"
-        );
+    let long = json!({"note": "x".repeat(257)});
+    for attributes in [json!(many), json!({"": "empty name"}), long] {
+        let (s, v) = create("+15550008888", attributes).await;
+        let refused = (StatusCode::UNPROCESSABLE_ENTITY, "invalid_attributes");
+        assert_eq!((s, error_code(&v)), refused, "{v}");
     }
     let (_, all) = call(&app, Method::GET, "/api/v1/calls", Some(&root), None).await;
-    let refused = all["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["from"] == "+15550008888");
+    let calls = all["calls"].as_array().unwrap();
+    let refused = calls.iter().filter(|c| c["from"] == "+15550008888");
     assert_eq!(refused.count(), 0, "no call from a refused request");
 }
