@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::time::Duration;
 
+mod hooks;
 mod security;
 mod sip;
+pub use hooks::HookConfig;
 pub use security::SecurityConfig;
 pub use sip::{OutboundTrunk, RouteConfig, SipConfig, SipTransport, TrunkConfig};
 
@@ -62,6 +64,9 @@ pub struct Config {
     /// SIP trunks and the numbers they bring calls to (H4); without `listen`, no SIP.
     #[serde(default)]
     pub sip: SipConfig,
+    /// Event hooks: chosen events posted to URLs through the durable outbox.
+    #[serde(default)]
+    pub hooks: Vec<HookConfig>,
 }
 
 /// Presence (`[presence]`): an agent whose panel's event stream closed and did not come back
@@ -495,6 +500,9 @@ impl Config {
         for k in &mut c.cti.connectors {
             *k = k.without_secret();
         }
+        for h in &mut c.hooks {
+            *h = h.without_secret();
+        }
         if c.security.metrics_token.is_some() {
             c.security.metrics_token = Some("<not stored>".into());
         }
@@ -601,6 +609,7 @@ impl Config {
         self.cti.validate().map_err(ConfigError::Invalid)?;
         self.security.validate().map_err(ConfigError::Invalid)?;
         self.sip.validate(&queues).map_err(ConfigError::Invalid)?;
+        hooks::validate(&self.hooks).map_err(ConfigError::Invalid)?;
         let outbound = self.sip.outbound_trunks();
         for q in &self.queues {
             if let Some(t) = &q.trunk {

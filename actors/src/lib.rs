@@ -25,6 +25,7 @@ pub mod config;
 mod context;
 mod error;
 pub mod events;
+mod hooks;
 pub mod media;
 pub mod outbox;
 mod queue_actor;

@@ -16,6 +16,7 @@
 //! time it goes out.
 
 use crate::clock::Clock;
+use crate::config::HookConfig;
 use crate::media::transcript::Flushing;
 use crate::store::{OutboxRow, Store, StoreError};
 use cti_adapter::backoff::Retry;
@@ -40,6 +41,8 @@ pub struct Outbox {
     http: reqwest::Client,
     /// Calls whose legs may still store finals (none without transcription).
     flushing: Flushing,
+    /// The event hooks whose rows it delivers too.
+    hooks: Arc<Vec<HookConfig>>,
 }
 
 /// Deliveries in flight at once.
@@ -77,7 +80,19 @@ impl Outbox {
             wake: Arc::new(Notify::new()),
             http: cti_adapter::connector::client(),
             flushing: Flushing::default(),
+            hooks: Arc::default(),
         }
+    }
+
+    /// Delivers these event hooks' rows too (see [`crate::hooks`]).
+    pub(crate) fn with_hooks(mut self, hooks: Vec<HookConfig>) -> Self {
+        self.hooks = Arc::new(hooks);
+        self
+    }
+
+    /// Its clock.
+    pub(crate) fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Holds the logs of calls that `flushing` says still have finals to store.
@@ -111,7 +126,8 @@ impl Outbox {
         let mut rows: Vec<OutboxRow> = Vec::new();
         if version > 1 {
             for mut older in self.store.outbox(Some("pending")).await? {
-                if older.call_id == id && older.attempts == 0 && older.next_at > now {
+                let crm = !crate::hooks::is_hook(&older.connector);
+                if crm && older.call_id == id && older.attempts == 0 && older.next_at > now {
                     (older.state, older.updated_at) = ("superseded".into(), now);
                     older.last_error = Some(format!("replaced by version {version}"));
                     rows.push(older);
@@ -224,9 +240,11 @@ impl Outbox {
         // A later version carries the whole log: sending this one again would at best repeat
         // it and at worst overwrite what the later one delivered. Any state counts, so the
         // answer does not depend on whether the later one's delivery has been recorded yet.
-        let newer = self.store.outbox(None).await?.into_iter().any(|r| {
-            r.call_id == row.call_id && r.connector == row.connector && r.version > row.version
-        });
+        // (An event hook's later rows are other events: they carry nothing of this one.)
+        let newer = !crate::hooks::is_hook(&row.connector)
+            && self.store.outbox(None).await?.into_iter().any(|r| {
+                r.call_id == row.call_id && r.connector == row.connector && r.version > row.version
+            });
         if newer {
             return Err(crate::ActorError::Superseded(key.to_owned()));
         }
@@ -302,6 +320,25 @@ impl Outbox {
     async fn attempt(&self, row: &mut OutboxRow) {
         let now = self.clock.now().0;
         row.updated_at = now;
+        if let Some(name) = row.connector.strip_prefix(crate::hooks::PREFIX) {
+            let Some(hook) = self.hooks.iter().find(|h| h.name == name) else {
+                row.state = "dead".into();
+                row.last_error = Some(format!("hook {name:?} is no longer configured"));
+                return;
+            };
+            let body = row.payload.clone().into_bytes();
+            let sent = cti_adapter::connector::post_signed(
+                &self.http,
+                &hook.url,
+                &hook.secret,
+                now / 1_000,
+                body,
+                &row.key,
+                "hook",
+            )
+            .await;
+            return self.settle(row, sent, now);
+        }
         let Some(connector) = self.connectors.iter().find(|c| c.name() == row.connector) else {
             row.state = "dead".into();
             row.last_error = Some(format!(
@@ -318,7 +355,13 @@ impl Outbox {
                 return;
             }
         };
-        match connector.deliver(&self.http, &log, now / 1_000).await {
+        let sent = connector.deliver(&self.http, &log, now / 1_000).await;
+        self.settle(row, sent, now);
+    }
+
+    /// Records an attempt's outcome: delivered, due again after the backoff, or dead.
+    fn settle(&self, row: &mut OutboxRow, sent: Result<(), DeliveryError>, now: i64) {
+        match sent {
             Ok(()) => {
                 row.state = "delivered".into();
                 row.last_error = None;
@@ -335,7 +378,7 @@ impl Outbox {
                     Some(delay) => row.next_at = now + delay.as_millis() as i64,
                     None => {
                         row.state = "dead".into();
-                        tracing::warn!(key = %row.key, error = %e, "CRM log dead-lettered");
+                        tracing::warn!(key = %row.key, error = %e, "outbox row dead-lettered");
                     }
                 }
             }

@@ -169,7 +169,7 @@ impl Switchyard {
         };
         // Calls whose legs may still store finals: their CRM logs wait for them.
         let flushing = crate::media::transcript::Flushing::default();
-        let outbox = (!config.cti.connectors.is_empty()).then(|| {
+        let outbox = (!config.cti.connectors.is_empty() || !config.hooks.is_empty()).then(|| {
             crate::outbox::Outbox::new(
                 store.clone(),
                 clock,
@@ -177,6 +177,7 @@ impl Switchyard {
                 config.cti.retry.clone(),
             )
             .with_transcripts(flushing.clone())
+            .with_hooks(config.hooks.clone())
         });
         let hub = transcriber.map(|t| {
             let sink = crate::media::transcript::TranscriptSink::new(
@@ -198,6 +199,9 @@ impl Switchyard {
         if let Some(o) = &outbox {
             // Rows left pending by the previous process go out first.
             o.clone().spawn();
+            if !config.hooks.is_empty() {
+                crate::hooks::spawn(config.hooks.clone(), bus.clone(), store.clone(), o.clone());
+            }
         }
         let ctx = Arc::new(Context {
             media,

@@ -212,6 +212,34 @@ fn network(what: &str, e: reqwest::Error) -> DeliveryError {
     DeliveryError::Retry(format!("{what}: {}", e.without_url()))
 }
 
+/// Posts a JSON `body` to `url` signed as webhooks are (the timestamp, the HMAC-SHA256
+/// signature of `timestamp.body` under `secret`, an idempotency key), and classifies the
+/// answer: 2xx delivered, 5xx, 408, 429, 401 and network errors retried, others permanent.
+/// `what` names the receiver in errors.
+pub async fn post_signed(
+    http: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    now_secs: i64,
+    body: Vec<u8>,
+    idempotency_key: &str,
+    what: &str,
+) -> Result<(), DeliveryError> {
+    let r = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header(TIMESTAMP_HEADER, now_secs.to_string())
+        .header(SIGNATURE_HEADER, sign(secret, now_secs, &body))
+        .header(IDEMPOTENCY_HEADER, idempotency_key)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| network(what, e))?;
+    let status = r.status();
+    let text = r.text().await.unwrap_or_default();
+    classify(status, &text, what)
+}
+
 /// An HTTP client for connectors: bounded time per request.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -232,19 +260,8 @@ impl ConnectorConfig {
         match self {
             ConnectorConfig::Webhook { url, secret, .. } => {
                 let body = serde_json::to_vec(&webhook_body(log)).expect("a log serializes");
-                let r = http
-                    .post(url)
-                    .header("content-type", "application/json")
-                    .header(TIMESTAMP_HEADER, now_secs.to_string())
-                    .header(SIGNATURE_HEADER, sign(secret, now_secs, &body))
-                    .header(IDEMPOTENCY_HEADER, log.idempotency_key())
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| network("webhook", e))?;
-                let status = r.status();
-                let text = r.text().await.unwrap_or_default();
-                classify(status, &text, "webhook")
+                let key = log.idempotency_key();
+                post_signed(http, url, secret, now_secs, body, &key, "webhook").await
             }
             ConnectorConfig::Salesforce {
                 instance_url,

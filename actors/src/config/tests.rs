@@ -363,3 +363,32 @@ fn sip_trunks_and_routes_are_read_normalized_and_checked() {
         assert!(err.contains(says), "{bad}: {err}");
     }
 }
+
+#[test]
+fn hooks_are_read_and_checked() {
+    let hook = "[[hooks]]\nname = \"ops\"\nurl = \"https://ops.example.com/e\"\nsecret = \"s\"\nevents = [\"call.ended\", \"agent.*\"]\n";
+    let c = Config::from_toml(hook).unwrap();
+    assert!(c.hooks[0].wants("call.ended") && c.hooks[0].wants("agent.status"));
+    assert!(!c.hooks[0].wants("call.created") && !c.hooks[0].wants("agent"));
+    assert_eq!(c.without_secrets().hooks[0].secret, "<not stored>");
+    for (bad, says) in [
+        (hook.replace("\"ops\"", "\"o p\""), "not a name"),
+        (format!("{hook}{hook}"), "appears twice"),
+        (hook.replace("https://ops", "ftp://ops"), "hooks.ops.url"),
+        (
+            hook.replace("secret = \"s\"", "secret = \"\""),
+            "hooks.ops.secret",
+        ),
+        (
+            hook.replace("[\"call.ended\", \"agent.*\"]", "[]"),
+            "hooks.ops.events",
+        ),
+        (
+            hook.replace("\"call.ended\"", "\"ended\""),
+            "hooks.ops.events",
+        ),
+    ] {
+        let err = Config::from_toml(&bad).unwrap_err().to_string();
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}

@@ -127,13 +127,13 @@ impl Store {
             Backend::Memory(m) => Ok(lock(m)
                 .outbox
                 .values()
-                .filter(|r| r.call_id == call)
+                .filter(|r| r.call_id == call && !crate::hooks::is_hook(&r.connector))
                 .map(|r| r.version)
                 .max()
                 .unwrap_or(0)),
             Backend::Sql(pool, _) => {
                 let row = sqlx::query(
-                    "SELECT COALESCE(MAX(version), 0) AS v FROM crm_outbox WHERE call_id = $1",
+                    "SELECT COALESCE(MAX(version), 0) AS v FROM crm_outbox WHERE call_id = $1 AND connector NOT LIKE 'hook:%'",
                 )
                 .bind(call.to_owned())
                 .fetch_one(pool)
