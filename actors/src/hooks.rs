@@ -75,12 +75,40 @@ async fn given(store: &Store) -> Result<HashMap<String, u64>, StoreError> {
 }
 
 /// Starts queueing the hooks' events: the stored ones each hook missed, then the live ones.
-pub(crate) fn spawn(hooks: Vec<HookConfig>, bus: EventBus, store: Store, outbox: Outbox) {
+/// The stream is subscribed before this returns, so no event of the engine it starts with
+/// is missed.
+pub(crate) async fn start(
+    hooks: Vec<HookConfig>,
+    bus: EventBus,
+    store: Store,
+    outbox: Outbox,
+) -> Result<(), StoreError> {
+    let (given, resume) = subscribe(&hooks, &bus, &store).await?;
     tokio::spawn(async move {
-        if let Err(e) = run(&hooks, &bus, &store, &outbox).await {
+        if let Err(e) = run(&hooks, &bus, &store, &outbox, given, resume).await {
             tracing::error!(error = %e, "event hooks stopped: the store failed");
         }
     });
+    Ok(())
+}
+
+/// The last event each hook was given, and the stream from the one furthest behind (a hook
+/// with no row yet starts now).
+async fn subscribe(
+    hooks: &[HookConfig],
+    bus: &EventBus,
+    store: &Store,
+) -> Result<(HashMap<String, u64>, crate::events::Resume), StoreError> {
+    let mut given = given(store).await?;
+    let since = hooks
+        .iter()
+        .filter_map(|h| given.get(&h.name).copied())
+        .min();
+    let resume = bus.resume(since).await;
+    for h in hooks {
+        given.entry(h.name.clone()).or_insert(resume.upto);
+    }
+    Ok((given, resume))
 }
 
 async fn run(
@@ -88,17 +116,9 @@ async fn run(
     bus: &EventBus,
     store: &Store,
     outbox: &Outbox,
+    given: HashMap<String, u64>,
+    mut resume: crate::events::Resume,
 ) -> Result<(), StoreError> {
-    let mut given = given(store).await?;
-    // Replayed from the hook furthest behind; a hook with no row yet starts now.
-    let since = hooks
-        .iter()
-        .filter_map(|h| given.get(&h.name).copied())
-        .min();
-    let mut resume = bus.resume(since).await;
-    for h in hooks {
-        given.entry(h.name.clone()).or_insert(resume.upto);
-    }
     let clock = outbox.clock();
     match resume.missed.take() {
         Some(missed) => {
@@ -109,7 +129,6 @@ async fn run(
             }
         }
         None => tracing::error!(
-            since,
             "event hooks: the events since the last one queued are no longer stored; some were not posted"
         ),
     }
@@ -128,7 +147,8 @@ async fn run(
                     missed = n,
                     "event hooks fell behind: replaying from the store"
                 );
-                return Box::pin(run(hooks, bus, store, outbox)).await;
+                let (given, resume) = subscribe(hooks, bus, store).await?;
+                return Box::pin(run(hooks, bus, store, outbox, given, resume)).await;
             }
             Err(RecvError::Closed) => return Ok(()),
         }

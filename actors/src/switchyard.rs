@@ -200,7 +200,8 @@ impl Switchyard {
             // Rows left pending by the previous process go out first.
             o.clone().spawn();
             if !config.hooks.is_empty() {
-                crate::hooks::spawn(config.hooks.clone(), bus.clone(), store.clone(), o.clone());
+                let hooks = config.hooks.clone();
+                crate::hooks::start(hooks, bus.clone(), store.clone(), o.clone()).await?;
             }
         }
         let ctx = Arc::new(Context {
