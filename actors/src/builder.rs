@@ -64,10 +64,12 @@ impl SwitchyardBuilder {
     }
 
     /// Tuning (event buffers, recordings, the clock, a transcription service); the strategies
-    /// registered on this builder are kept.
+    /// and actors registered on this builder are kept.
     pub fn options(mut self, options: StartOptions) -> Self {
         let strategies = std::mem::take(&mut self.options.strategies);
+        let extensions = std::mem::take(&mut self.options.extensions);
         self.options = options;
+        self.options.extensions.extend(extensions);
         for (name, make) in strategies.iter() {
             self.options.strategies.insert(name, make.clone());
         }
@@ -83,6 +85,20 @@ impl SwitchyardBuilder {
         F: Fn(&QueueId) -> S + Send + Sync + 'static,
     {
         self.options.strategies.register(name, make);
+        self
+    }
+
+    /// Starts a custom actor of one's own beside the built-in ones (see
+    /// [`crate::extensions`]): made by `make`, given the engine's handle as its argument and
+    /// each event of these types (`call.*` for every call event) as a message, restarted by
+    /// its supervisor when it fails.
+    pub fn actor<A, F>(mut self, name: &str, events: &[&str], make: F) -> Self
+    where
+        A: ractor::Actor<Msg = crate::events::Event, Arguments = Switchyard>,
+        F: Fn() -> A + Send + Sync + 'static,
+    {
+        let ext = crate::extensions::Extension::new(name, events, make);
+        self.options.extensions.push(ext);
         self
     }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 mod hooks;
 mod security;
 mod sip;
-pub use hooks::HookConfig;
+pub use hooks::{event_matches, HookConfig};
 pub use security::SecurityConfig;
 pub use sip::{OutboundTrunk, RouteConfig, SipConfig, SipTransport, TrunkConfig};
 

@@ -25,6 +25,7 @@ pub mod config;
 mod context;
 mod error;
 pub mod events;
+pub mod extensions;
 mod hooks;
 pub mod media;
 pub mod outbox;

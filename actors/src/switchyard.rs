@@ -93,6 +93,8 @@ pub struct StartOptions {
     pub transcription: Option<crate::media::transcript::Transcription>,
     /// Routing strategies the configuration may name besides the built-in ones.
     pub strategies: crate::strategies::Strategies,
+    /// Custom actors to start beside the built-in ones ([`crate::extensions`]).
+    pub extensions: Vec<crate::extensions::Extension>,
 }
 
 impl Default for StartOptions {
@@ -104,6 +106,7 @@ impl Default for StartOptions {
             clock: None,
             transcription: None,
             strategies: Default::default(),
+            extensions: Vec::new(),
         }
     }
 }
@@ -118,6 +121,8 @@ pub struct Switchyard {
     /// version: two at once would lose one and collide on the version).
     data_edits: Arc<tokio::sync::Mutex<()>>,
     scheduler: Arc<std::sync::OnceLock<ActorRef<crate::scheduler::SchedulerMsg>>>,
+    /// The custom actors' supervisor, if any.
+    extensions: Arc<std::sync::OnceLock<ActorRef<()>>>,
 }
 
 impl Switchyard {
@@ -261,6 +266,7 @@ impl Switchyard {
             callbacks: Arc::default(),
             data_edits: Arc::default(),
             scheduler: Arc::default(),
+            extensions: Arc::default(),
         };
         write(&yard.ctx.call_sups).extend(call_sups);
         for call in yard.ctx.store.open_calls().await? {
@@ -277,6 +283,9 @@ impl Switchyard {
         let agents: Vec<_> = read(&yard.ctx.agents).values().cloned().collect();
         for agent in agents {
             let _ = agent.cast(AgentMsg::CheckCall { ringing: false });
+        }
+        if let Some(sup) = crate::extensions::start(yard.clone(), options.extensions).await? {
+            let _ = yard.extensions.set(sup);
         }
         Ok(yard)
     }
@@ -671,6 +680,10 @@ impl Switchyard {
     /// Stops every actor.
     pub async fn shutdown(&self) {
         let wait = Some(std::time::Duration::from_secs(5));
+        if let Some(sup) = self.extensions.get() {
+            sup.stop_children_and_wait(None, wait).await;
+            sup.stop(None);
+        }
         // The supervisors' children first, each waited for: a supervisor that stops only
         // signals its children, and one still busy would write to the store after a new
         // engine on it has started.

@@ -31,12 +31,7 @@ pub struct HookConfig {
 impl HookConfig {
     /// Whether it receives events of this type.
     pub fn wants(&self, event_type: &str) -> bool {
-        self.events.iter().any(|e| {
-            e == event_type
-                || e.strip_suffix('*').is_some_and(|p| {
-                    event_type.len() > p.len() && event_type.starts_with(p) && p.ends_with('.')
-                })
-        })
+        event_matches(&self.events, event_type)
     }
 
     /// The same hook with its secret replaced (for what is stored outside the file).
@@ -46,6 +41,17 @@ impl HookConfig {
             ..self.clone()
         }
     }
+}
+
+/// Whether an event type is one of `patterns` (`call.ended`, or `call.*` for every `call.`
+/// type).
+pub fn event_matches(patterns: &[String], event_type: &str) -> bool {
+    patterns.iter().any(|e| {
+        e == event_type
+            || e.strip_suffix('*').is_some_and(|p| {
+                event_type.len() > p.len() && event_type.starts_with(p) && p.ends_with('.')
+            })
+    })
 }
 
 /// Checks every hook: names unique and plain, URLs http(s), a secret, events named.

@@ -1,0 +1,101 @@
+//! Custom actors: one of the program's own, started beside the built-in ones, hears the events
+//! it asked for, acts through the engine's API, and is restarted by its supervisor when it
+//! fails, while everything else carries on.
+
+use actors::config::Config;
+use actors::events::Event;
+use actors::Switchyard;
+use engine::call::{CallResult, Party};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Hangs up every call from a number ending in 0 as soon as it is created (acting through the
+/// API), counts the ended calls it hears, and panics on a call from +000.
+struct Bouncer {
+    ended: Arc<watch::Sender<u64>>,
+    started: Arc<watch::Sender<u64>>,
+}
+
+impl Actor for Bouncer {
+    type Msg = Event;
+    type State = Switchyard;
+    type Arguments = Switchyard;
+
+    async fn pre_start(
+        &self,
+        _: ActorRef<Event>,
+        yard: Switchyard,
+    ) -> Result<Switchyard, ActorProcessingErr> {
+        self.started.send_modify(|n| *n += 1);
+        Ok(yard)
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<Event>,
+        e: Event,
+        yard: &mut Switchyard,
+    ) -> Result<(), ActorProcessingErr> {
+        let e = e.to_json();
+        let (id, from) = (
+            e["call_id"].as_str().unwrap_or(""),
+            e["from"].as_str().unwrap_or(""),
+        );
+        match e["type"].as_str() {
+            Some("call.created") if from == "+000" => panic!("no rule for +000"),
+            Some("call.created") if from.ends_with('0') => {
+                yard.hangup(id, Party::System).await?;
+            }
+            Some("call.ended") => {
+                self.ended.send_modify(|n| *n += 1);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Waits until the count reaches `n`.
+async fn until(what: &str, count: &watch::Sender<u64>, n: u64) {
+    let mut rx = count.subscribe();
+    let reached = tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|c| *c >= n)).await;
+    assert!(reached.is_ok(), "timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_actor_hears_acts_and_is_restarted_when_it_fails() {
+    let (ended, started) = (Arc::new(watch::channel(0).0), Arc::new(watch::channel(0).0));
+    let (e, s) = (ended.clone(), started.clone());
+    let config = Config::from_toml(r#"queues = [{ id = "support" }]"#).unwrap();
+    let yard = Switchyard::builder(config)
+        .actor("bouncer", &["call.created", "call.ended"], move || {
+            Bouncer {
+                ended: e.clone(),
+                started: s.clone(),
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let create = |from: &str| yard.create_call(from.into(), "support", 0, Default::default());
+    let bounced = create("+3225550010").await.unwrap();
+    until("the bouncer's hang-up", &ended, 1).await;
+    let call = yard.call(bounced.id().as_str()).await.unwrap();
+    assert_eq!(
+        call.ended_by(),
+        Some(&Party::System),
+        "it acted through the API"
+    );
+    assert_ne!(call.result(), Some(CallResult::Answered));
+    // A panic in it: restarted from its factory, the engine unharmed.
+    create("+000").await.unwrap();
+    until("the restart", &started, 2).await;
+    let kept = create("+3225550011").await.unwrap();
+    create("+3225550020").await.unwrap();
+    until("the restarted bouncer at work", &ended, 2).await;
+    let kept = yard.call(kept.id().as_str()).await.unwrap();
+    assert!(!kept.state().is_final(), "a call it leaves alone waits on");
+    yard.shutdown().await;
+}
