@@ -182,7 +182,11 @@ impl Actor for Supervisor {
         }
         recent.push(Instant::now());
         tracing::warn!(actor = %name, error = %why, "a custom actor failed: restarted");
-        self.start_one(&myself, i, st).await
+        if let Err(e) = self.start_one(&myself, i, st).await {
+            // Its start failed too: left down (the supervisor and the others carry on).
+            tracing::error!(actor = %name, error = %e, "a custom actor could not be restarted: left down");
+        }
+        Ok(())
     }
 
     async fn handle(
