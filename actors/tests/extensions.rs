@@ -99,3 +99,63 @@ async fn a_custom_actor_hears_acts_and_is_restarted_when_it_fails() {
     assert!(!kept.state().is_final(), "a call it leaves alone waits on");
     yard.shutdown().await;
 }
+
+/// Fails on its first event, and cannot start a second time.
+struct Brittle(Arc<watch::Sender<u64>>);
+
+impl Actor for Brittle {
+    type Msg = Event;
+    type State = ();
+    type Arguments = Switchyard;
+
+    async fn pre_start(&self, _: ActorRef<Event>, _: Switchyard) -> Result<(), ActorProcessingErr> {
+        let mut first = false;
+        self.0.send_modify(|n| {
+            first = *n == 0;
+            *n += 1;
+        });
+        if first {
+            Ok(())
+        } else {
+            Err("no second start".into())
+        }
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<Event>,
+        _: Event,
+        _: &mut (),
+    ) -> Result<(), ActorProcessingErr> {
+        Err("fails on every event".into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_actor_that_cannot_restart_is_left_down_and_the_others_carry_on() {
+    let (ended, started, brittle) = (
+        Arc::new(watch::channel(0).0),
+        Arc::new(watch::channel(0).0),
+        Arc::new(watch::channel(0).0),
+    );
+    let (e, s, b) = (ended.clone(), started.clone(), brittle.clone());
+    let config = Config::from_toml(r#"queues = [{ id = "support" }]"#).unwrap();
+    let yard = Switchyard::builder(config)
+        .actor("brittle", &["call.created"], move || Brittle(b.clone()))
+        .actor("bouncer", &["call.created", "call.ended"], move || {
+            Bouncer {
+                ended: e.clone(),
+                started: s.clone(),
+            }
+        })
+        .start()
+        .await
+        .unwrap();
+    let create = |from: &str| yard.create_call(from.into(), "support", 0, Default::default());
+    create("+3225550011").await.unwrap();
+    until("the brittle actor's failed restart", &brittle, 2).await;
+    create("+3225550010").await.unwrap();
+    until("the bouncer still at work", &ended, 1).await;
+    assert_eq!(*started.borrow(), 1, "the bouncer never failed");
+    yard.shutdown().await;
+}
