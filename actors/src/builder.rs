@@ -90,11 +90,13 @@ impl SwitchyardBuilder {
 
     /// Starts a custom actor of one's own beside the built-in ones (see
     /// [`crate::extensions`]): made by `make`, given the engine's handle as its argument and
-    /// each event of these types (`call.*` for every call event) as a message, restarted by
-    /// its supervisor when it fails.
+    /// each event of these types (`call.*` for every call event) as a message (its message
+    /// type is the event, or its own made `From` one), restarted by its supervisor when it
+    /// fails.
     pub fn actor<A, F>(mut self, name: &str, events: &[&str], make: F) -> Self
     where
-        A: ractor::Actor<Msg = crate::events::Event, Arguments = Switchyard>,
+        A: ractor::Actor<Arguments = Switchyard>,
+        A::Msg: From<crate::events::Event>,
         F: Fn() -> A + Send + Sync + 'static,
     {
         let ext = crate::extensions::Extension::new(name, events, make);

@@ -147,6 +147,13 @@ pub enum CallMsg {
         /// The answer.
         reply: RpcReplyPort<Result<webrtc::peer_connection::RTCSessionDescription, ActorError>>,
     },
+    /// Widen the call's skill requirements while it waits (B3).
+    WidenSkills {
+        /// What it requires now.
+        skills: engine::routing::Skills,
+        /// Answer.
+        reply: RpcReplyPort<Result<Call, ActorError>>,
+    },
     /// Read the call.
     Get {
         /// Answer.
@@ -659,6 +666,20 @@ impl Actor for CallActor {
             }
             CallMsg::RemoteOver { why, reply } => {
                 let outcome = st.call.remote_over(now, why).map_err(Into::into);
+                self.answer(&myself, st, reply, outcome).await?;
+            }
+            CallMsg::WidenSkills { skills, reply } => {
+                let outcome = st.call.widen_skills(now, skills);
+                if outcome == Ok(true) {
+                    self.ctx.tell_queue(
+                        st.call.queue(),
+                        QueueMsg::Requirements {
+                            call: st.call.id().clone(),
+                            skills: st.call.skills().clone(),
+                        },
+                    );
+                }
+                let outcome = outcome.map(|_| Effects::default()).map_err(Into::into);
                 self.answer(&myself, st, reply, outcome).await?;
             }
             CallMsg::Overflow { to } => {

@@ -71,6 +71,19 @@ pub enum EventKind {
         #[serde(flatten)]
         what: TranscriptEvent,
     },
+    /// An alert to the supervisors about a queue (`queue.alert`), raised through
+    /// [`crate::Switchyard::alert_supervisors`], e.g. by an SLA watcher.
+    #[serde(rename = "queue.alert")]
+    QueueAlert {
+        /// The queue.
+        queue: QueueId,
+        /// `info`, `warning` or `critical`.
+        severity: engine::alerts::Severity,
+        /// What is wrong, in words.
+        text: String,
+        /// Who raised it (an extension's name).
+        by: String,
+    },
     /// An agent's status changed.
     #[serde(rename = "agent.status")]
     AgentStatus {
@@ -136,6 +149,7 @@ impl Event {
         match &self.kind {
             EventKind::Call { name, .. } | EventKind::Transcript { name, .. } => name,
             EventKind::AgentStatus { .. } => "agent.status",
+            EventKind::QueueAlert { .. } => "queue.alert",
         }
     }
 
@@ -149,6 +163,8 @@ impl Event {
         match &self.kind {
             EventKind::Call { agents, .. } | EventKind::Transcript { agents, .. } => agents,
             EventKind::AgentStatus { change, .. } => std::slice::from_ref(&change.agent),
+            // For supervisors only.
+            EventKind::QueueAlert { .. } => &[],
         }
     }
 
@@ -202,6 +218,7 @@ pub fn call_event_name(e: &JourneyEvent) -> &'static str {
         JourneyEvent::ConferenceStarted => "call.conference_started",
         JourneyEvent::PartyLeft { .. } => "call.party_left",
         JourneyEvent::DataChanged { .. } => "call.data_changed",
+        JourneyEvent::SkillsWidened { .. } => "call.skills_widened",
     }
 }
 
@@ -360,7 +377,9 @@ impl EventBus {
         }
     }
 
-    fn publish(&self, at: Timestamp, kind: EventKind) {
+    /// Publishes an event of any kind (a supervisor alert; the journey, transcript and
+    /// status kinds have their own publishers below).
+    pub(crate) fn publish(&self, at: Timestamp, kind: EventKind) {
         let mut seq = lock(&self.seq);
         *seq += 1;
         let event = Event {

@@ -3,7 +3,9 @@
 //! through the [`Switchyard`] handle they start with (the API the web layer calls). One that
 //! fails (a panic, or an error from a handler) is started again from its factory, at most
 //! [`RESTARTS`] times a minute; past that it stays down and says so, and routing, calls and
-//! every other actor carry on.
+//! every other actor carry on. Its message type is [`Event`], or its own type made from one
+//! (`From<Event>`) that carries its other messages too (a timer's tick: see the
+//! `sla_watcher` example).
 //!
 //! ```no_run
 //! use actors::events::Event;
@@ -48,8 +50,11 @@ use std::time::{Duration, Instant};
 /// Restarts a custom actor may have within a minute before it is left down.
 pub const RESTARTS: usize = 5;
 
+/// Hands an event to a running custom actor (converted to its message type).
+type Deliver = Arc<dyn Fn(Event) + Send + Sync>;
+
 type Spawn = Arc<
-    dyn Fn(Switchyard, ActorCell) -> BoxFuture<'static, Result<ActorRef<Event>, String>>
+    dyn Fn(Switchyard, ActorCell) -> BoxFuture<'static, Result<(ActorCell, Deliver), String>>
         + Send
         + Sync,
 >;
@@ -64,19 +69,26 @@ pub struct Extension {
 
 impl Extension {
     /// An actor made by `make`, hearing events of these types (`call.*` for every call event).
+    /// Its message type is [`Event`] itself, or its own type made from one (`From<Event>`),
+    /// which may carry the actor's other messages too (a timer's tick, say).
     pub fn new<A, F>(name: &str, events: &[&str], make: F) -> Extension
     where
-        A: Actor<Msg = Event, Arguments = Switchyard>,
+        A: Actor<Arguments = Switchyard>,
+        A::Msg: From<Event>,
         F: Fn() -> A + Send + Sync + 'static,
     {
         let make = Arc::new(make);
         let spawn: Spawn = Arc::new(move |yard, sup| {
             let make = make.clone();
             Box::pin(async move {
-                Actor::spawn_linked(None, make(), yard, sup)
+                let (r, _) = Actor::spawn_linked(None, make(), yard, sup)
                     .await
-                    .map(|(r, _)| r)
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string())?;
+                let cell = r.get_cell();
+                let deliver: Deliver = Arc::new(move |e: Event| {
+                    let _ = r.cast(A::Msg::from(e));
+                });
+                Ok((cell, deliver))
             })
         });
         Extension {
@@ -101,7 +113,7 @@ impl std::fmt::Debug for Extension {
 }
 
 /// The running custom actors, by name.
-type Running = Arc<Mutex<HashMap<String, ActorRef<Event>>>>;
+type Running = Arc<Mutex<HashMap<String, Deliver>>>;
 
 struct Supervisor {
     yard: Switchyard,
@@ -124,9 +136,9 @@ impl Supervisor {
         st: &mut SupState,
     ) -> Result<(), ActorProcessingErr> {
         let ext = &self.extensions[i];
-        let r = (ext.spawn)(self.yard.clone(), myself.get_cell()).await?;
-        st.children.insert(r.get_id(), i);
-        lock(&self.running).insert(ext.name.clone(), r);
+        let (cell, deliver) = (ext.spawn)(self.yard.clone(), myself.get_cell()).await?;
+        st.children.insert(cell.get_id(), i);
+        lock(&self.running).insert(ext.name.clone(), deliver);
         Ok(())
     }
 }
@@ -225,8 +237,9 @@ pub(crate) async fn start(
             match events.recv().await {
                 Ok(e) => {
                     for ext in extensions.iter().filter(|x| x.hears(e.type_name())) {
-                        if let Some(r) = lock(&running).get(&ext.name) {
-                            let _ = r.cast(e.clone());
+                        let deliver = lock(&running).get(&ext.name).cloned();
+                        if let Some(deliver) = deliver {
+                            deliver(e.clone());
                         }
                     }
                 }

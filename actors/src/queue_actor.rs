@@ -46,6 +46,13 @@ pub enum QueueMsg {
         /// The call.
         call: CallId,
     },
+    /// A call's skill requirements were widened: it keeps its place (or its offer).
+    Requirements {
+        /// The call.
+        call: CallId,
+        /// What it requires now.
+        skills: engine::routing::Skills,
+    },
     /// Free members for a consult, in the order the strategy would choose them.
     Candidates {
         /// The call's skill requirements.
@@ -232,6 +239,9 @@ impl Actor for QueueActor {
             QueueMsg::OfferEnded { call, end } => st.queue.offer_ended(now, call, end),
             QueueMsg::Remove { call } => {
                 st.queue.remove(&call);
+            }
+            QueueMsg::Requirements { call, skills } => {
+                st.queue.set_skills(&call, skills);
             }
             QueueMsg::Candidates { skills, reply } => {
                 let _ = reply.send(st.queue.candidates(now, &skills));

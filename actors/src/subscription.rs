@@ -19,7 +19,8 @@ use crate::Switchyard;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 /// Events that were dropped for a subscriber too far behind (their number).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0} events were missed: the subscriber fell behind (reload what it keeps)")]
 pub struct Missed(pub u64);
 
 /// A filtered subscription to the engine's events.

@@ -22,6 +22,8 @@ use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
+#[path = "switchyard_watch.rs"]
+mod watch;
 #[path = "switchyard_work.rs"]
 mod work;
 pub use work::{MediaTotals, QueueTranscript, StoredTranscript, TranscriptionStatus};

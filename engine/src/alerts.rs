@@ -21,6 +21,26 @@ pub const MAX_PHRASE_CHARS: usize = 100;
 /// Most words in a phrase.
 pub const MAX_PHRASE_WORDS: usize = 10;
 
+/// Longest supervisor alert text (`queue.alert`), in characters.
+pub const MAX_ALERT_TEXT_CHARS: usize = 500;
+
+/// The words of an alert raised to a queue's supervisors (by an extension such as an SLA
+/// watcher), trimmed: 1 to [`MAX_ALERT_TEXT_CHARS`] characters, no control characters.
+pub fn supervisor_alert_text(text: &str) -> Result<&str, crate::Error> {
+    let text = text.trim();
+    let refuse = |why: &str| Err(crate::Error::InvalidAlert(why.to_owned()));
+    if text.is_empty() {
+        return refuse("the text is empty");
+    }
+    if text.chars().count() > MAX_ALERT_TEXT_CHARS {
+        return refuse("the text is longer than 500 characters");
+    }
+    if text.chars().any(char::is_control) {
+        return refuse("the text has control characters");
+    }
+    Ok(text)
+}
+
 /// How urgent an alert is.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
@@ -199,6 +219,24 @@ impl AlertScanner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_supervisor_alert_has_words_a_bounded_length_and_no_control_characters() {
+        assert_eq!(
+            supervisor_alert_text("  support: 95 s wait \n"),
+            Ok("support: 95 s wait")
+        );
+        for bad in [
+            "",
+            "   ",
+            "one\u{7}bell",
+            &"x".repeat(MAX_ALERT_TEXT_CHARS + 1),
+        ] {
+            let e = supervisor_alert_text(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_alert", "{bad:?}");
+        }
+        assert!(supervisor_alert_text(&"é".repeat(MAX_ALERT_TEXT_CHARS)).is_ok());
+    }
 
     fn rule(phrase: &str, severity: Severity) -> AlertRule {
         AlertRule {

@@ -109,6 +109,13 @@ pub enum Error {
     /// Call data that breaks a rule (unknown disposition or tag, too long…); names the field.
     #[error("call data refused: {0}")]
     InvalidCallData(String),
+    /// New skill requirements that ask for more than the call's present ones (a skill added,
+    /// or a level raised): widening may only lower or drop requirements.
+    #[error("call {0}: requiring {1} is not a widening (a requirement may be lowered or dropped, not added or raised)")]
+    NotWider(CallId, String),
+    /// A supervisor alert without words, or too long, or with control characters.
+    #[error("alert refused: {0}")]
+    InvalidAlert(String),
     /// Not an E.164 number.
     #[error("{0:?} is not an E.164 number (+ and 2 to 15 digits)")]
     InvalidNumber(String),
@@ -151,6 +158,8 @@ impl Error {
             Error::TargetUnavailable(_) => "target_unavailable",
             Error::InvalidNumber(_) => "invalid_number",
             Error::InvalidCallData(_) => "invalid_call_data",
+            Error::NotWider(..) => "skills_not_wider",
+            Error::InvalidAlert(_) => "invalid_alert",
             Error::Compliance(rule, _) => rule.code(),
             Error::HoldFirst(_) => "hold_first",
         }
@@ -165,6 +174,8 @@ impl Error {
                 | Error::InvalidDigits(_)
                 | Error::InvalidNumber(_)
                 | Error::InvalidCallData(_)
+                | Error::NotWider(..)
+                | Error::InvalidAlert(_)
         )
     }
 }

@@ -473,6 +473,16 @@ impl Queue {
         })
     }
 
+    /// A call's skill requirements changed (widened while it waits): it keeps its place in
+    /// line, or its offer if agents ring for it. Returns whether the call was here.
+    pub fn set_skills(&mut self, call: &CallId, skills: Skills) -> bool {
+        let held = match self.line_keys.get(call) {
+            Some(key) => self.line.get_mut(key),
+            None => self.offering.get_mut(call).map(|(c, _)| c),
+        };
+        held.map(|c| c.skills = skills).is_some()
+    }
+
     /// Waiting calls nobody is ringing for, in line order (B5's unassigned work).
     pub fn waiting(&self) -> impl Iterator<Item = &WaitingCall> {
         self.line.values()

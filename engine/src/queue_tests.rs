@@ -378,3 +378,34 @@ fn a_custom_strategy_sees_the_call_and_its_panic_falls_back() {
         ["+100 3 100000 boom", "+150 0 150000 vip"]
     );
 }
+
+#[test]
+fn a_widened_call_keeps_its_place_and_reaches_agents_it_could_not_before() {
+    let members = vec![(AgentId::from("generalist"), Skills::new())];
+    let mut q = Queue::new(
+        "q".into(),
+        QueueSettings::default(),
+        Strategy::Sequential,
+        members,
+    );
+    let mut first = call("first", 0, 0);
+    first.skills = Skills::from([("fr".to_string(), 5)]);
+    q.enqueue(first);
+    q.enqueue(call("second", 0, 1));
+    assert!(q.set_skills(&"first".into(), Skills::new()));
+    assert!(
+        !q.set_skills(&"elsewhere".into(), Skills::new()),
+        "not in this queue"
+    );
+    let line: Vec<&str> = q.waiting().map(|c| c.call.as_str()).collect();
+    assert_eq!(line, ["first", "second"], "its place in line is kept");
+    q.update_member(&"generalist".into(), avail(0));
+    assert_eq!(
+        pairs(q.dispatch(t(2))),
+        [("first".to_string(), vec!["generalist".to_string()])],
+        "the oldest call, widened, goes first to an agent without the skill"
+    );
+    // Widened while ringing: the offer stays; a miss brings it back with what it asks now.
+    assert!(q.set_skills(&"first".into(), Skills::from([("any".to_string(), 1)])));
+    assert_eq!(q.counters(t(3)).offering, 1);
+}

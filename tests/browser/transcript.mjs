@@ -4,7 +4,8 @@
 // shows its transcript for both legs (words, at least one final), that the agent panel shows
 // the transcript too, that hold shows a "paused (hold)" marker for both legs and stops the
 // words (no new line for 3 s), that resume clears the markers and brings new words, and that
-// the panel clears its transcript when the call ends. Fails at the first unmet expectation
+// the panel clears its transcript when the call ends; and that a queue alert raised over the
+// API shows under the wallboard. Fails at the first unmet expectation
 // with a non-zero exit; on success prints one `RESULT {json}` line with counts and timings.
 //
 // NO_MODEL=1 (a server without a whisper model): checks instead that the supervisor page and
@@ -248,6 +249,22 @@ async function scenario(root, sup, agent, customer) {
     (w) => w && w.waiting === '0' && w.ringing === '0' && w.on_call === '1' && w.longest === '—' && w.sl === '100 %'
   );
   log(`wallboard while talking: ${JSON.stringify(talking)}`);
+  // A queue alert (what an SLA watcher raises; here over the API) shows under the wallboard
+  // and marks the queue's row.
+  const alertText = 'a call waited 95 s: anyone may take it';
+  await api('POST', `/queues/${QUEUE}/alerts`, root, { text: alertText, severity: 'critical' });
+  const shownAlert = await waitFor(
+    'the queue alert under the wallboard, and its row marked',
+    () =>
+      sup.evaluate((q) => {
+        const li = document.querySelector(`#queue-alerts li[data-queue="${CSS.escape(q)}"]`);
+        const row = document.querySelector(`#wallboard-rows tr[data-queue="${CSS.escape(q)}"]`);
+        if (!li || li.closest('[hidden]')) return null;
+        return { severity: li.dataset.severity, text: li.querySelector('.text').textContent, row: row && row.dataset.alert };
+      }, QUEUE),
+    (a) => a && a.severity === 'critical' && a.text === alertText && a.row === 'critical'
+  );
+  log(`queue alert shown: ${JSON.stringify(shownAlert)}`);
   await sup.screenshot({ path: `${process.env.SCREENSHOT_DIR || '/tmp'}/supervisor-wallboard.png` });
   await sup.click(`#calls li[data-call-id="${callId}"] button`);
   await waitFor('#transcript to show the call', () => sup.getAttribute(SUP_BOX, 'data-call-id'), (id) => id === callId);

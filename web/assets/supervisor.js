@@ -25,6 +25,10 @@
  *              (percent with the threshold, "—" before the first answer; data-low="true"
  *              under 80 %), .ready, .on-call, .wrap-up, .away. From GET /queues every
  *              3 s and shortly after each call or status event.
+ *   Queue alerts #queue-alerts: queue.alert events raised to supervisors (an extension such
+ *              as an SLA watcher), newest first, the last 10 since the page opened:
+ *              li.alert[data-severity][data-queue] with .when, .queue and .text; the
+ *              queue's wallboard row gets data-alert (its highest severity) for 10 minutes.
  *   Live link  #link ("live" while the event stream is open)
  *   State      #transcription-state (text; data-enabled="true" | "false", "" until known)
  *   Calls      #calls (live calls), #recent (ended ones), each call an
@@ -53,6 +57,9 @@
   const RECENT_MAX = 20;
   const POLL_MS = 15000;
   const WALLBOARD_MS = 3000;
+  const QUEUE_ALERTS_MAX = 10;
+  const QUEUE_ALERT_MS = 10 * 60 * 1000;
+  const SEVERITY_RANK = { info: 0, warning: 1, critical: 2 };
   const STATE_LABEL = {
     waiting: 'Waiting',
     offering: 'Ringing',
@@ -493,6 +500,10 @@
       queuesSoon();
       return;
     }
+    if (e.type === 'queue.alert') {
+      showQueueAlert(e);
+      return;
+    }
     if (e.type === 'agent.status' || (e.type.startsWith('call.') && !e.type.startsWith('call.data'))) queuesSoon();
     if (e.type.startsWith('transcript.') && e.call_id) {
       if (!state.calls.has(e.call_id)) {
@@ -680,6 +691,32 @@
     box.textContent = text;
   }
 
+  /** A queue.alert: on top of #queue-alerts (the last few kept), and its queue's row flagged. */
+  function showQueueAlert(e) {
+    const list = $('queue-alerts');
+    const li = el('li', 'alert');
+    li.dataset.severity = e.severity;
+    li.dataset.queue = e.queue;
+    const when = new Date((e.at || Date.now()) - state.skew);
+    li.append(
+      el('span', 'when mono', when.toLocaleTimeString([], { hour12: false })),
+      ' ',
+      el('span', 'badge queue', queueName(e.queue)),
+      ' ',
+      el('span', 'text', e.text),
+    );
+    if (e.by) li.title = `raised by ${e.by}`;
+    list.prepend(li);
+    while (list.children.length > QUEUE_ALERTS_MAX) list.lastElementChild.remove();
+    list.hidden = false;
+    const flags = (state.queueAlerts ||= new Map());
+    const prev = flags.get(e.queue);
+    const fresh = prev && Date.now() - prev.at < QUEUE_ALERT_MS;
+    const severity = fresh && SEVERITY_RANK[prev.severity] > SEVERITY_RANK[e.severity] ? prev.severity : e.severity;
+    flags.set(e.queue, { severity, at: Date.now() });
+    renderWallboard();
+  }
+
   /** One row per queue: the line, the service level and the agents (J1). */
   function renderWallboard() {
     const body = $('wallboard-rows');
@@ -721,6 +758,9 @@
       cell('on-call').textContent = String(q.agents_on_call);
       cell('wrap-up').textContent = String(q.agents_wrap_up);
       cell('away').textContent = String(q.agents_away);
+      const flag = state.queueAlerts && state.queueAlerts.get(q.id);
+      if (flag && Date.now() - flag.at < QUEUE_ALERT_MS) tr.dataset.alert = flag.severity;
+      else delete tr.dataset.alert;
     }
     for (const tr of [...body.children]) if (!seen.has(tr.dataset.queue)) tr.remove();
   }

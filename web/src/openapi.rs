@@ -126,6 +126,20 @@ routes![
     ),
     (
         "post",
+        "/api/v1/queues/{id}/alerts",
+        "Alert every supervisor about the queue (a queue.alert event, by the caller): {text, severity?: info|warning|critical}; 422 unknown_queue, invalid_alert",
+        "supervisor, admin",
+        204
+    ),
+    (
+        "put",
+        "/api/v1/calls/{id}/skills",
+        "Widen a waiting call's skill requirements, keeping its place in line: {skills: {name: level}}, each required before at that level or higher ({} drops them all); 422 skills_not_wider; 409 call_state once it left the queue",
+        "supervisor, admin",
+        200
+    ),
+    (
+        "post",
         "/api/v1/calls",
         "A call enters: {from, queue, priority?, skills?} → 201 call",
         "admin (telephony ingress)",
@@ -190,7 +204,7 @@ routes![
     (
         "get",
         "/api/v1/events",
-        "WebSocket event stream (?token=, and ?since=N to resume: what the caller may see after event N is replayed first, or stream.reset says to reload when it cannot be): stream.hello {seq: the last number handed out}, then {seq, type, at, …}, seq increasing across restarts. call.* (the journey's steps) and agent.status; the live transcript (supervisors, and the agents on the call), each with call_id, queue, agents, leg: agent|customer and agent (on an agent leg): transcript.partial and transcript.final {start_ms, end_ms, text, lag_ms, heard_at, spoken_at}, transcript.paused {reason: hold|mask|not_connected}, transcript.resumed, and transcript.alert {phrase, severity: info|warning|critical, text, start_ms, end_ms, spoken_at}, a keyword alert of the call's queue said in the final just sent",
+        "WebSocket event stream (?token=, and ?since=N to resume: what the caller may see after event N is replayed first, or stream.reset says to reload when it cannot be): stream.hello {seq: the last number handed out}, then {seq, type, at, …}, seq increasing across restarts. call.* (the journey's steps) and agent.status; queue.alert {queue, severity: info|warning|critical, text, by} (supervisors only: an alert raised by an extension such as an SLA watcher); the live transcript (supervisors, and the agents on the call), each with call_id, queue, agents, leg: agent|customer and agent (on an agent leg): transcript.partial and transcript.final {start_ms, end_ms, text, lag_ms, heard_at, spoken_at}, transcript.paused {reason: hold|mask|not_connected}, transcript.resumed, and transcript.alert {phrase, severity: info|warning|critical, text, start_ms, end_ms, spoken_at}, a keyword alert of the call's queue said in the final just sent",
         "any",
         101
     ),
@@ -539,6 +553,8 @@ pub fn request(method: &str, path: &str, g: &mut SchemaGenerator) -> Request {
         ("post", "/sessions") => body::<api::Login>(g),
         ("put", "/agents/{id}/status") => body::<api::StatusBody>(g),
         ("put", "/agents/{id}/lock") => body::<api::LockBody>(g),
+        ("post", "/queues/{id}/alerts") => body::<api::watch::AlertBody>(g),
+        ("put", "/calls/{id}/skills") => body::<api::watch::SkillsBody>(g),
         ("get", "/agents/{id}/history") => query::<api::Limit>(),
         ("post", "/calls") => body::<api::NewCall>(g),
         ("get", "/calls") => query::<api::CallFilter>(),

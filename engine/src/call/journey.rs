@@ -1,6 +1,7 @@
 //! The journey (C4): every step of a call with its timestamp, and who did it.
 
 use super::{CallResult, Recording, Target};
+use crate::routing::Skills;
 use crate::{AgentId, QueueId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -206,6 +207,14 @@ pub enum JourneyEvent {
         by: AgentId,
         /// Which fields: `disposition`, `tags`, `notes`, `who`, `what`.
         fields: Vec<String>,
+    },
+    /// The call's skill requirements were widened while it waited (B3, an extension or a
+    /// supervisor).
+    SkillsWidened {
+        /// What it required before.
+        from: Skills,
+        /// What it requires now.
+        to: Skills,
     },
     /// The call ended.
     Ended {

@@ -24,6 +24,7 @@ pub mod data;
 mod dialing;
 mod external;
 mod journey;
+mod skills;
 mod state;
 mod step_away;
 mod transfer;

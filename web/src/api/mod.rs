@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 mod control;
 pub(crate) mod cti;
 pub(crate) mod transcript;
+pub(crate) mod watch;
 pub mod web_call;
 mod work;
 pub(crate) use control::*;
@@ -650,6 +651,7 @@ pub fn call_json(call: &Call) -> Value {
         "queue": call.queue(),
         "from": call.from(),
         "priority": call.priority(),
+        "skills": call.skills(),
         "agent": call.agent(),
         "offered": call.offered(),
         "created_at": call.created_at(),

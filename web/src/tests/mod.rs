@@ -565,6 +565,7 @@ mod idempotency;
 mod media;
 mod scope;
 mod sessions;
+mod watch;
 mod work;
 
 /// Every refusal is the JSON error body (issue 14, finding 7): a body that is not an object, a
