@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: engine rules, actors, store (SQLite; PostgreSQL when
-# SWITCHYARD_TEST_POSTGRES_URL is set), HTTP handlers, and the scenario tests that start,
-# kill and restart the real program, and the browser test (two headless Chromiums on the
+# SWITCHYARD_TEST_POSTGRES_URL is set, or when a server answers on 127.0.0.1:5432), HTTP
+# handlers, and the scenario tests that start, kill and restart the real program, and the browser test (two headless Chromiums on the
 # /call page and the /agent panel).
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup.sh
 need_deb psql postgresql-client
+# PostgreSQL is the production store: when a server answers on the local default (trust auth,
+# database `test`, as on the development machines), its tests run without being asked.
+if [ -z "${SWITCHYARD_TEST_POSTGRES_URL:-}" ]; then
+  local_pg=postgres://postgres@127.0.0.1:5432/test
+  if PGCONNECT_TIMEOUT=3 psql -w "$local_pg" -qAtc 'SELECT 1' >/dev/null 2>&1; then
+    export SWITCHYARD_TEST_POSTGRES_URL="$local_pg"
+    echo "test.sh: PostgreSQL answers at $local_pg: its tests run there" >&2
+  else
+    echo "test.sh: no PostgreSQL at $local_pg (set SWITCHYARD_TEST_POSTGRES_URL): its tests are skipped" >&2
+  fi
+fi
 # The browser test: Debian's Chromium, Node.js, and playwright-core (pinned in
 # tests/browser/package-lock.json; it never downloads a browser of its own).
 need_deb chromium chromium

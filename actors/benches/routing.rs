@@ -12,7 +12,7 @@
 
 use actors::config::Config;
 use actors::events::EventKind;
-use actors::store::Store;
+use actors::store::{Durability, Store};
 use actors::{StartOptions, Switchyard};
 use engine::agent::Status;
 use engine::call::{JourneyEvent, Party};
@@ -216,7 +216,7 @@ async fn run(label: &str, store: Store) {
 fn main() {
     let Ok(which) = std::env::var("SWITCHYARD_BENCH_STORE") else {
         let exe = std::env::current_exe().expect("own path");
-        for store in ["memory", "sqlite"] {
+        for store in ["memory", "sqlite", "sqlite-normal"] {
             let status = std::process::Command::new(&exe)
                 .env("SWITCHYARD_BENCH_STORE", store)
                 .status()
@@ -232,13 +232,25 @@ fn main() {
     rt.block_on(async {
         match which.as_str() {
             "memory" => run("memory store", Store::memory()).await,
-            _ => {
+            sqlite => {
+                // The default commits with synchronous=FULL (a power cut loses nothing
+                // acknowledged); NORMAL survives only a crash of the process.
+                let (durability, label) = match sqlite {
+                    "sqlite-normal" => {
+                        (Durability::ProcessCrash, "SQLite file, synchronous=NORMAL")
+                    }
+                    _ => (
+                        Durability::PowerLoss,
+                        "SQLite file, synchronous=FULL (the default)",
+                    ),
+                };
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!(
                     "sqlite://{}?mode=rwc",
                     dir.path().join("bench.db").display()
                 );
-                run("SQLite file", Store::connect(&url).await.expect("sqlite")).await;
+                let store = Store::connect_with(&url, durability).await.expect("sqlite");
+                run(label, store).await;
             }
         }
     });

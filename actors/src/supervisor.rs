@@ -90,28 +90,37 @@ impl Supervisor {
 }
 
 impl Supervisor {
-    /// Restarts a child, retrying with backoff when its state cannot be read yet (the
-    /// database briefly unreachable). After the last try the child is dropped from the
-    /// registry, so that requests get a clear error instead of a dead actor.
+    /// Restarts a child, retrying with backoff (0.1 s doubling up to [`MAX_BACKOFF`]) for as
+    /// long as its restart fails: a database that is down (its state cannot be read or its
+    /// restart cannot be written) leaves the child unavailable, its requests answered with an
+    /// error, until the database is back, and then it comes back by itself from what was last
+    /// saved, without a restart of the process. Meanwhile this supervisor restarts its other
+    /// children after this one.
     async fn restart_with_retries(&self, myself: &ActorRef<SupervisorMsg>, key: ChildKey) {
-        const TRIES: u32 = 5;
-        for attempt in 0..TRIES {
+        let mut wait = std::time::Duration::from_millis(100);
+        for attempt in 1u64.. {
             match self.restart(myself, key.clone()).await {
-                Ok(()) => return,
-                Err(e) if attempt + 1 < TRIES => {
-                    tracing::warn!(child = ?key, error = %e, attempt, "restart failed; retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                Ok(()) => {
+                    if attempt > 1 {
+                        tracing::info!(child = ?key, attempt, "restarted");
+                    }
+                    return;
                 }
-                Err(e) => tracing::error!(child = ?key, error = %e, "restart failed; giving up"),
+                Err(e) => {
+                    // Every try at first, then one in ten: an outage of minutes stays readable.
+                    if attempt <= 5 || attempt % 10 == 0 {
+                        tracing::warn!(child = ?key, error = %e, attempt, "restart failed; retrying");
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(MAX_BACKOFF);
+                }
             }
-        }
-        match &key {
-            ChildKey::Call(id) => drop(write(&self.ctx.calls).remove(id)),
-            ChildKey::Agent(id) => drop(write(&self.ctx.agents).remove(id)),
-            ChildKey::Queue(id) => drop(write(&self.ctx.queues).remove(id)),
         }
     }
 }
+
+/// The longest wait between two tries to restart a child.
+const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Actor for Supervisor {
     type Msg = SupervisorMsg;

@@ -32,6 +32,17 @@ pub enum LogFormat {
     Json,
 }
 
+/// What an acknowledged write must survive (`--durability`): how a SQLite database commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DurabilityArg {
+    /// A power cut or an OS crash too: every commit is on the disk before it is acknowledged
+    /// (SQLite `synchronous=FULL`).
+    PowerLoss,
+    /// A kill or crash of the process; a power cut may lose the last commits (SQLite
+    /// `synchronous=NORMAL`): cheaper commits.
+    ProcessCrash,
+}
+
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -47,6 +58,15 @@ pub enum Command {
             env = "SWITCHYARD_DATABASE_URL"
         )]
         database_url: String,
+        /// What an acknowledged write survives, for a SQLite database (PostgreSQL follows its
+        /// server's `synchronous_commit`).
+        #[arg(
+            long,
+            value_enum,
+            default_value = "power-loss",
+            env = "SWITCHYARD_DURABILITY"
+        )]
+        durability: DurabilityArg,
         /// Configuration file (TOML); without it, the embedded demo setup (loopback only).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -157,25 +177,34 @@ pub async fn start() -> anyhow::Result<()> {
 
 /// Runs a parsed command until ctrl-c or SIGTERM.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let (listen, database_url, config, recordings_dir, whisper_model) = match cli.command {
-        Command::Serve {
-            listen,
-            database_url,
-            config,
-            recordings_dir,
-            whisper_model,
-        } => (listen, database_url, config, recordings_dir, whisper_model),
-        Command::WhisperTestModel { shape, out, seed } => {
-            let Some(s) = transcription::ggml::Shape::by_name(&shape) else {
-                bail!("--shape {shape}: give tiny.en or smallest");
-            };
-            transcription::ggml::write_model_file(&out, &s, seed)
-                .with_context(|| format!("writing {}", out.display()))?;
-            println!("{}", out.display());
-            return Ok(());
-        }
-        Command::Model(command) => return model_command(command),
-    };
+    let (listen, database_url, durability, config, recordings_dir, whisper_model) =
+        match cli.command {
+            Command::Serve {
+                listen,
+                database_url,
+                durability,
+                config,
+                recordings_dir,
+                whisper_model,
+            } => (
+                listen,
+                database_url,
+                durability,
+                config,
+                recordings_dir,
+                whisper_model,
+            ),
+            Command::WhisperTestModel { shape, out, seed } => {
+                let Some(s) = transcription::ggml::Shape::by_name(&shape) else {
+                    bail!("--shape {shape}: give tiny.en or smallest");
+                };
+                transcription::ggml::write_model_file(&out, &s, seed)
+                    .with_context(|| format!("writing {}", out.display()))?;
+                println!("{}", out.display());
+                return Ok(());
+            }
+            Command::Model(command) => return model_command(command),
+        };
     let mut config = match &config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -194,7 +223,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         bail!("the demo setup (every password is `demo`) serves only on loopback; give --config with your own users to listen on {listen}");
     }
     let users = Users::from_config(&config).map_err(anyhow::Error::msg)?;
-    let store = Store::connect(&sqlite_create_mode(&database_url))
+    let durability = match durability {
+        DurabilityArg::PowerLoss => actors::store::Durability::PowerLoss,
+        DurabilityArg::ProcessCrash => actors::store::Durability::ProcessCrash,
+    };
+    let store = Store::connect_with(&sqlite_create_mode(&database_url), durability)
         .await
         .with_context(|| format!("opening {database_url}"))?;
     let options = actors::StartOptions {

@@ -63,7 +63,15 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 says when to try again (`retry_after` sets a longer wait).
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(2u64),
+            );
+        }
+        response
     }
 }
 
@@ -120,7 +128,8 @@ impl From<ActorError> for AppError {
             ActorError::UnknownCall(_) => (StatusCode::NOT_FOUND, "unknown_call"),
             ActorError::CallOver(_) => (StatusCode::CONFLICT, "call_over"),
             ActorError::Superseded(_) => (StatusCode::CONFLICT, "superseded"),
-            ActorError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage"),
+            // The database failed or is gone: nothing was applied; try again shortly.
+            ActorError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage"),
             ActorError::NoAnswer(..) => (StatusCode::SERVICE_UNAVAILABLE, "engine_busy"),
             ActorError::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "configuration"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

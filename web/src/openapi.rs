@@ -31,7 +31,13 @@ macro_rules! routes {
 }
 
 routes![
-    ("get", "/api/v1/health", "Liveness check", "public", 200),
+    (
+        "get",
+        "/api/v1/health",
+        "Health: {status: ok, store: {backend: sqlite|postgres|memory, ok, durability: power_loss|process_crash|none}}; 503 with Retry-After and status degraded (store.error says why) while the database does not answer or its writer stopped",
+        "public",
+        200
+    ),
     (
         "get",
         "/metrics",
@@ -621,6 +627,8 @@ pub fn document() -> Value {
             // 503: a queue full of web calls, or the store unavailable to check an
             // Idempotency-Key; with the same body.
             responses["503"] = error;
+        } else if r.path == "/api/v1/health" {
+            responses["503"] = json!({"description": "degraded: the store does not answer (the same shape as success, status \"degraded\")", "content": {"application/json": {"schema": {}}}});
         }
         let mut op = json!({
             "summary": r.summary,

@@ -40,7 +40,7 @@ impl Store {
                     ..m.event_seq
                 })
             }
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let last: Option<i64> = sqlx::query("SELECT MAX(seq) AS last FROM events")
                     .fetch_one(pool)
                     .await?
@@ -91,7 +91,7 @@ impl Store {
                 }
                 Ok(())
             }
-            Backend::Sql(_, writer) => {
+            Backend::Sql(_, writer, _) => {
                 let mut writes: Vec<Write> = Vec::new();
                 if !rows.is_empty() {
                     writes.push(Write::Events(rows));
@@ -119,7 +119,7 @@ impl Store {
                 .take(limit)
                 .cloned()
                 .collect()),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let rows = sqlx::query(
                     "SELECT seq, at, agents, body FROM events WHERE seq > $1 AND seq <= $2
                      ORDER BY seq LIMIT $3",

@@ -33,7 +33,7 @@ impl Store {
                 .get(key)
                 .filter(|r| r.created_at > since)
                 .cloned()),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let row = sqlx::query(
                     "SELECT key, fingerprint, status, body, created_at FROM idempotency
                      WHERE key = $1 AND created_at > $2",
@@ -69,7 +69,7 @@ impl Store {
                 m.idempotent.insert(row.key.clone(), row.clone());
                 Ok(())
             }
-            Backend::Sql(_, writer) => {
+            Backend::Sql(_, writer, _) => {
                 submit(
                     writer,
                     Write::Idempotent {

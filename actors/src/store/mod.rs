@@ -4,32 +4,40 @@
 //! One code path for SQLite (the embedded default) and PostgreSQL (production), through
 //! sqlx's `Any` driver and SQL both accept. Every write an actor makes is awaited before the
 //! actor answers its caller, so whatever was acknowledged to a client survives a kill of the
-//! process (SQLite runs in WAL mode with `synchronous=NORMAL`, durable across process crashes).
+//! process. SQLite runs in WAL mode with `synchronous=FULL` by default, so it also survives an
+//! OS crash or a power cut ([`Durability`]; `synchronous=NORMAL` on request).
 //!
 //! A memory backend serves tests in paused tokio time and benchmarks that measure routing
 //! alone; it keeps the same contract within one process.
 
 mod events;
+mod health;
 mod idempotency;
 mod outbox;
+mod schema;
+mod sessions;
 mod transcripts;
 mod writer;
 
 pub use events::{EventRow, EventSeqState};
+pub use health::{Durability, StoreHealth};
 pub use idempotency::IdempotentRow;
 pub use outbox::OutboxRow;
+pub use sessions::SessionRow;
 pub use transcripts::{AlertRow, TranscriptRow};
 
 use engine::agent::{Agent, StatusChange};
 use engine::call::{Call, CallState};
 use engine::schedule::{Schedule, ScheduleState};
 use engine::{AgentId, CallId};
+use schema::migrate;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
-use writer::{migrate, submit, writer, Job, Write, MAX_BATCH};
+pub use writer::Faults;
+use writer::{submit, writer, Job, Write, MAX_BATCH};
 
 /// A storage failure: the database refused or could not be reached, or a stored row is not
 /// what this version writes.
@@ -47,19 +55,6 @@ pub enum StoreError {
     Write(String),
 }
 
-/// A user session. The bearer token itself is never stored: `token` is its SHA-256 (hex).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionRow {
-    /// The SHA-256 of the bearer token, hex.
-    pub token: String,
-    /// Whose.
-    pub username: String,
-    /// When it was created, ms since the epoch.
-    pub created_at: i64,
-    /// When it was last used (recorded at most about once a minute), ms since the epoch.
-    pub last_seen_at: i64,
-}
-
 /// One row of an agent's status history.
 pub type HistoryRow = StatusChange;
 
@@ -71,7 +66,7 @@ pub struct Store {
 
 #[derive(Clone)]
 enum Backend {
-    Sql(AnyPool, mpsc::Sender<Job>),
+    Sql(AnyPool, mpsc::Sender<Job>, Arc<Faults>),
     Memory(Arc<Mutex<Memory>>),
 }
 
@@ -118,8 +113,15 @@ pub struct Txn {
 
 impl Store {
     /// Opens (creating if needed) the database at `url` — `sqlite://path?mode=rwc`,
-    /// `sqlite::memory:` or `postgres://…` — and brings its schema up to date.
+    /// `sqlite::memory:` or `postgres://…` — and brings its schema up to date. A SQLite
+    /// database commits with [`Durability::PowerLoss`].
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Self::connect_with(url, Durability::PowerLoss).await
+    }
+
+    /// [`Store::connect`], with a SQLite database committing as `durability` says
+    /// (PostgreSQL keeps its server's `synchronous_commit`).
+    pub async fn connect_with(url: &str, durability: Durability) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         // Every write goes through one writer task (group commit), so SQLite never sees two
         // write transactions at once; readers run beside it in WAL mode. An in-memory SQLite
@@ -127,12 +129,12 @@ impl Store {
         let memory = url.contains(":memory:") || url.contains("mode=memory");
         let pool = AnyPoolOptions::new()
             .max_connections(if memory { 1 } else { 4 })
-            .after_connect(|conn, _| {
+            .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if conn.backend_name().eq_ignore_ascii_case("sqlite") {
                         use sqlx::Executor;
                         conn.execute("PRAGMA journal_mode=WAL").await?;
-                        conn.execute("PRAGMA synchronous=NORMAL").await?;
+                        conn.execute(durability.sqlite_pragma()).await?;
                         conn.execute("PRAGMA busy_timeout=10000").await?;
                     }
                     Ok(())
@@ -142,9 +144,10 @@ impl Store {
             .await?;
         migrate(&pool).await?;
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(writer(pool.clone(), rx));
+        let faults = Arc::new(Faults::default());
+        tokio::spawn(writer(pool.clone(), faults.clone(), rx));
         Ok(Store {
-            inner: Backend::Sql(pool, tx),
+            inner: Backend::Sql(pool, tx, faults),
         })
     }
 
@@ -177,7 +180,7 @@ impl Store {
                 }
                 Ok(())
             }
-            Backend::Sql(_, writer) => {
+            Backend::Sql(_, writer, _) => {
                 let write = Write::Call {
                     id: call.id().as_str().to_owned(),
                     queue: call.queue().as_str().to_owned(),
@@ -203,7 +206,7 @@ impl Store {
     pub async fn load_call(&self, id: &CallId) -> Result<Option<Call>, StoreError> {
         match &self.inner {
             Backend::Memory(m) => Ok(lock(m).calls.get(id).cloned()),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let row = sqlx::query("SELECT snapshot FROM calls WHERE id = $1")
                     .bind(id.as_str().to_owned())
                     .fetch_optional(pool)
@@ -231,7 +234,7 @@ impl Store {
                 calls.truncate(usize::try_from(limit).unwrap_or(0));
                 Ok(calls)
             }
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let rows = match state {
                     Some(s) => {
                         sqlx::query("SELECT snapshot FROM calls WHERE state = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
@@ -265,7 +268,7 @@ impl Store {
                 calls.sort_by_key(|c| (c.created_at(), c.id().clone()));
                 Ok(calls)
             }
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let rows = sqlx::query(
                     "SELECT snapshot FROM calls WHERE from_number = $1 ORDER BY created_at, id",
                 )
@@ -312,7 +315,7 @@ impl Store {
                     .extend_from_slice(changes);
                 Ok(())
             }
-            Backend::Sql(_, writer) => {
+            Backend::Sql(_, writer, _) => {
                 let write = Write::Agent {
                     id: agent.id().as_str().to_owned(),
                     snapshot: serde_json::to_string(agent).expect("an Agent always serializes"),
@@ -329,7 +332,7 @@ impl Store {
     pub async fn last_history_seq(&self, id: &AgentId) -> Result<i64, StoreError> {
         match &self.inner {
             Backend::Memory(m) => Ok(lock(m).history.get(id).map_or(0, |h| h.len() as i64)),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM agent_status_history WHERE agent = $1")
                     .bind(id.as_str().to_owned())
                     .fetch_one(pool)
@@ -343,7 +346,7 @@ impl Store {
     pub async fn load_agent(&self, id: &AgentId) -> Result<Option<Agent>, StoreError> {
         match &self.inner {
             Backend::Memory(m) => Ok(lock(m).agents.get(id).cloned()),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let row = sqlx::query("SELECT snapshot FROM agents WHERE id = $1")
                     .bind(id.as_str().to_owned())
                     .fetch_optional(pool)
@@ -371,7 +374,7 @@ impl Store {
                     .saturating_sub(usize::try_from(limit).unwrap_or(0));
                 Ok(all[skip..].to_vec())
             }
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let rows = sqlx::query(
                     "SELECT previous, status, reason, at FROM agent_status_history WHERE agent = $1
                      ORDER BY seq DESC LIMIT $2",
@@ -402,105 +405,6 @@ impl Store {
         }
     }
 
-    /// Records a session token.
-    pub async fn create_session(&self, session: &SessionRow) -> Result<(), StoreError> {
-        match &self.inner {
-            Backend::Memory(m) => {
-                lock(m)
-                    .sessions
-                    .insert(session.token.clone(), session.clone());
-                Ok(())
-            }
-            Backend::Sql(_, writer) => submit(writer, Write::Session(session.clone())).await,
-        }
-    }
-
-    /// Looks a session up by its token's hash.
-    pub async fn find_session(&self, token: &str) -> Result<Option<SessionRow>, StoreError> {
-        match &self.inner {
-            Backend::Memory(m) => Ok(lock(m).sessions.get(token).cloned()),
-            Backend::Sql(pool, _) => {
-                let row = sqlx::query(
-                    "SELECT token, username, created_at, last_seen_at FROM sessions WHERE token = $1",
-                )
-                .bind(token.to_owned())
-                .fetch_optional(pool)
-                .await?;
-                row.map(|r| {
-                    Ok(SessionRow {
-                        token: r.try_get("token")?,
-                        username: r.try_get("username")?,
-                        created_at: r.try_get("created_at")?,
-                        last_seen_at: r.try_get("last_seen_at")?,
-                    })
-                })
-                .transpose()
-            }
-        }
-    }
-
-    /// Records that a session (by its token's hash) was used at `at`.
-    pub async fn session_seen(&self, token: &str, at: i64) -> Result<(), StoreError> {
-        match &self.inner {
-            Backend::Memory(m) => {
-                if let Some(s) = lock(m).sessions.get_mut(token) {
-                    s.last_seen_at = s.last_seen_at.max(at);
-                }
-                Ok(())
-            }
-            Backend::Sql(_, writer) => {
-                let token = token.to_owned();
-                submit(writer, Write::SessionSeen { token, at }).await
-            }
-        }
-    }
-
-    /// Ends one session (by its token's hash) or every session of `username`.
-    pub async fn end_sessions(
-        &self,
-        token: Option<&str>,
-        username: Option<&str>,
-    ) -> Result<(), StoreError> {
-        match &self.inner {
-            Backend::Memory(m) => {
-                lock(m).sessions.retain(|t, s| {
-                    Some(t.as_str()) != token && Some(s.username.as_str()) != username
-                });
-                Ok(())
-            }
-            Backend::Sql(_, writer) => {
-                let write = Write::SessionEnd {
-                    token: token.map(str::to_owned),
-                    username: username.map(str::to_owned),
-                };
-                submit(writer, write).await
-            }
-        }
-    }
-
-    /// Removes sessions created before `created_before` or last used before `seen_before`.
-    pub async fn purge_sessions(
-        &self,
-        created_before: i64,
-        seen_before: i64,
-    ) -> Result<(), StoreError> {
-        match &self.inner {
-            Backend::Memory(m) => {
-                lock(m)
-                    .sessions
-                    .retain(|_, s| s.created_at >= created_before && s.last_seen_at >= seen_before);
-                Ok(())
-            }
-            Backend::Sql(_, writer) => {
-                let write = Write::SessionPurge {
-                    created_before,
-                    seen_before,
-                };
-                submit(writer, write).await
-            }
-        }
-    }
-
     /// The entries of a compliance list; `owner` is the agent for personal lists, empty for
     /// company lists. Sorted.
     pub async fn compliance_list(
@@ -515,7 +419,7 @@ impl Store {
                 .filter(|(l, o, _)| l == list && o == owner)
                 .map(|(_, _, v)| v.clone())
                 .collect()),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let rows = sqlx::query(
                     "SELECT value FROM compliance WHERE list = $1 AND owner = $2 ORDER BY value",
                 )
@@ -546,7 +450,7 @@ impl Store {
                     .insert((list.to_owned(), owner.to_owned(), value.to_owned()));
                 Ok(())
             }
-            Backend::Sql(_, writer) => {
+            Backend::Sql(_, writer, _) => {
                 let w = Write::ComplianceAdd {
                     list: list.into(),
                     owner: owner.into(),
@@ -572,7 +476,7 @@ impl Store {
                     .remove(&(list.to_owned(), owner.to_owned(), value.to_owned()));
                 Ok(())
             }
-            Backend::Sql(_, writer) => {
+            Backend::Sql(_, writer, _) => {
                 let w = Write::ComplianceRemove {
                     list: list.into(),
                     owner: owner.into(),
@@ -592,7 +496,7 @@ impl Store {
                     .insert(schedule.id.clone(), schedule.clone());
                 Ok(())
             }
-            Backend::Sql(_, writer) => {
+            Backend::Sql(_, writer, _) => {
                 let w = Write::Schedule {
                     id: schedule.id.clone(),
                     at: schedule.at.as_millis(),
@@ -609,7 +513,7 @@ impl Store {
     pub async fn schedules(&self, pending_only: bool) -> Result<Vec<Schedule>, StoreError> {
         let mut out: Vec<Schedule> = match &self.inner {
             Backend::Memory(m) => lock(m).schedules.values().cloned().collect(),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let rows = sqlx::query(
                     "SELECT snapshot FROM schedules WHERE pending >= $1 ORDER BY at, id",
                 )
@@ -636,7 +540,7 @@ impl Store {
                 lock(m).txns.insert(txn.id.clone(), txn.clone());
                 Ok(())
             }
-            Backend::Sql(_, writer) => {
+            Backend::Sql(_, writer, _) => {
                 let w = Write::Txn {
                     id: txn.id.clone(),
                     kind: txn.kind.clone(),
@@ -653,7 +557,7 @@ impl Store {
     pub async fn txn(&self, id: &str) -> Result<Option<Txn>, StoreError> {
         match &self.inner {
             Backend::Memory(m) => Ok(lock(m).txns.get(id).cloned()),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let row = sqlx::query("SELECT snapshot FROM transactions WHERE id = $1")
                     .bind(id.to_owned())
                     .fetch_optional(pool)
@@ -676,7 +580,7 @@ impl Store {
                 .filter(|t| t.customer == customer)
                 .cloned()
                 .collect(),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let rows = sqlx::query("SELECT snapshot FROM transactions WHERE customer = $1")
                     .bind(customer.to_owned())
                     .fetch_all(pool)
@@ -702,7 +606,7 @@ impl Store {
                 m.links.insert((b.to_owned(), a.to_owned()));
                 Ok(())
             }
-            Backend::Sql(_, writer) => {
+            Backend::Sql(_, writer, _) => {
                 submit(
                     writer,
                     Write::Link {
@@ -725,7 +629,7 @@ impl Store {
                 .filter(|(a, _)| a == id)
                 .map(|(_, b)| b.clone())
                 .collect()),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let rows = sqlx::query("SELECT b FROM txn_links WHERE a = $1 ORDER BY b")
                     .bind(id.to_owned())
                     .fetch_all(pool)
@@ -745,7 +649,7 @@ impl Store {
                 lock(m).config = Some(body.to_owned());
                 Ok(())
             }
-            Backend::Sql(_, writer) => {
+            Backend::Sql(_, writer, _) => {
                 submit(
                     writer,
                     Write::Config {
@@ -762,7 +666,7 @@ impl Store {
     pub async fn load_config(&self) -> Result<Option<String>, StoreError> {
         match &self.inner {
             Backend::Memory(m) => Ok(lock(m).config.clone()),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let row = sqlx::query("SELECT body FROM config WHERE id = 'current'")
                     .fetch_optional(pool)
                     .await?;

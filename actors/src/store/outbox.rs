@@ -41,7 +41,7 @@ impl Store {
                 lock(m).outbox.insert(row.key.clone(), row.clone());
                 Ok(())
             }
-            Backend::Sql(_, writer) => submit(writer, Write::Outbox(row.clone())).await,
+            Backend::Sql(_, writer, _) => submit(writer, Write::Outbox(row.clone())).await,
         }
     }
 
@@ -64,7 +64,7 @@ impl Store {
                 }
                 Ok(())
             }
-            Backend::Sql(_, writer) => {
+            Backend::Sql(_, writer, _) => {
                 let write = Write::OutboxRefresh {
                     key: key.to_owned(),
                     payload: payload.to_owned(),
@@ -85,7 +85,7 @@ impl Store {
                 .filter(|r| state.is_none_or(|s| r.state == s))
                 .cloned()
                 .collect(),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let sql =
                     "SELECT key, call_id, version, connector, payload, state, attempts, next_at,
                         last_error, created_at, updated_at FROM crm_outbox";
@@ -131,7 +131,7 @@ impl Store {
                 .map(|r| r.version)
                 .max()
                 .unwrap_or(0)),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let row = sqlx::query(
                     "SELECT COALESCE(MAX(version), 0) AS v FROM crm_outbox WHERE call_id = $1 AND connector NOT LIKE 'hook:%'",
                 )

@@ -63,7 +63,7 @@ impl Store {
                 lock(m).transcripts.push(row.clone());
                 Ok(())
             }
-            Backend::Sql(_, writer) => submit(writer, Write::Transcript(row.clone())).await,
+            Backend::Sql(_, writer, _) => submit(writer, Write::Transcript(row.clone())).await,
         }
     }
 
@@ -74,7 +74,7 @@ impl Store {
                 lock(m).alerts.push(row.clone());
                 Ok(())
             }
-            Backend::Sql(_, writer) => submit(writer, Write::Alert(row.clone())).await,
+            Backend::Sql(_, writer, _) => submit(writer, Write::Alert(row.clone())).await,
         }
     }
 
@@ -87,7 +87,7 @@ impl Store {
                 .filter(|r| r.call_id == call)
                 .cloned()
                 .collect(),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let rows = sqlx::query(
                     "SELECT call_id, queue, leg, agent, phrase, severity, text, start_ms, end_ms,
                         spoken_at, at FROM transcript_alerts WHERE call_id = $1",
@@ -128,7 +128,7 @@ impl Store {
                 .filter(|r| r.call_id == call)
                 .cloned()
                 .collect(),
-            Backend::Sql(pool, _) => {
+            Backend::Sql(pool, ..) => {
                 let rows = sqlx::query(
                     "SELECT call_id, leg, agent, start_ms, end_ms, text, at,
                         COALESCE(spoken_at, at) AS spoken_at FROM transcripts WHERE call_id = $1",

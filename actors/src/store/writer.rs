@@ -1,10 +1,14 @@
 //! The write path: every write goes to one writer task that groups whatever is waiting into
-//! one transaction (group commit) and answers each writer once it committed; and the schema
-//! migrations, applied in version order at connect.
+//! one transaction (group commit) and answers each writer once it committed.
+//!
+//! Every write is idempotent (an upsert, or an insert that does nothing when its key is
+//! there): when a batch fails, its writes are applied again one by one, and a commit whose
+//! outcome was unknown (the connection lost while committing) may have stored them already.
 
 use super::{enum_name, SessionRow, StoreError};
 use engine::agent::StatusChange;
 use sqlx::{AnyPool, Connection, Row};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// One write, as the writer task applies it.
@@ -100,6 +104,8 @@ pub(super) enum Write {
     },
     /// Writes that commit together (a call's last snapshot with its CRM logs).
     Batch(Vec<Write>),
+    /// Nothing: a probe that the write path commits (`/health`).
+    Ping,
 }
 
 impl Write {
@@ -114,173 +120,61 @@ impl Write {
 
 pub(super) type Job = (Write, oneshot::Sender<Result<(), String>>);
 
+/// Faults injected at the store boundary, for tests of what the engine does when its database
+/// fails ([`super::Store::faults`]). The program itself never sets any.
+#[derive(Debug, Default)]
+pub struct Faults {
+    state: std::sync::Mutex<FaultState>,
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    down: bool,
+    fail_before_commit: u32,
+    lose_commit_outcome: u32,
+    slow_commit: Option<std::time::Duration>,
+    transactions: u64,
+}
+
+impl Faults {
+    fn with<T>(&self, f: impl FnOnce(&mut FaultState) -> T) -> T {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The database is gone (or back): every transaction fails before it starts.
+    pub fn set_down(&self, down: bool) {
+        self.with(|s| s.down = down);
+    }
+
+    /// The next `n` transactions run their statements, then fail instead of committing
+    /// (rolled back: nothing of them is stored).
+    pub fn fail_before_commit(&self, n: u32) {
+        self.with(|s| s.fail_before_commit = n);
+    }
+
+    /// The next `n` transactions commit, then report a failure, as when the connection is lost
+    /// while the database commits: the writer cannot know they were stored.
+    pub fn lose_commit_outcome(&self, n: u32) {
+        self.with(|s| s.lose_commit_outcome = n);
+    }
+
+    /// Every commit takes this much longer (`None`: as fast as the database).
+    pub fn slow_commits(&self, by: Option<std::time::Duration>) {
+        self.with(|s| s.slow_commit = by);
+    }
+
+    /// Transactions the writer attempted so far (each replay counts).
+    pub fn transactions(&self) -> u64 {
+        self.with(|s| s.transactions)
+    }
+}
+
+fn injected(what: &str) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("injected fault: {what}"))
+}
+
 /// How many writes one transaction may carry.
 pub(super) const MAX_BATCH: usize = 512;
-
-const MIGRATIONS: &[(i64, &str)] = &[
-    (
-        1,
-        "CREATE TABLE calls (
-        id TEXT PRIMARY KEY,
-        queue TEXT NOT NULL,
-        state TEXT NOT NULL,
-        result TEXT,
-        agent TEXT,
-        from_number TEXT NOT NULL,
-        created_at BIGINT NOT NULL,
-        updated_at BIGINT NOT NULL,
-        snapshot TEXT NOT NULL
-    );
-    CREATE INDEX calls_by_state ON calls (state, created_at);
-    CREATE TABLE agents (
-        id TEXT PRIMARY KEY,
-        snapshot TEXT NOT NULL,
-        updated_at BIGINT NOT NULL
-    );
-    CREATE TABLE agent_status_history (
-        agent TEXT NOT NULL,
-        seq BIGINT NOT NULL,
-        previous TEXT NOT NULL,
-        status TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        at BIGINT NOT NULL,
-        PRIMARY KEY (agent, seq)
-    );
-    CREATE TABLE sessions (
-        token TEXT PRIMARY KEY,
-        username TEXT NOT NULL,
-        created_at BIGINT NOT NULL
-    );
-    CREATE TABLE config (
-        id TEXT PRIMARY KEY,
-        body TEXT NOT NULL,
-        loaded_at BIGINT NOT NULL
-    );",
-    ),
-    (
-        2,
-        "CREATE INDEX calls_by_number ON calls (from_number, created_at)",
-    ),
-    (
-        3,
-        "CREATE TABLE compliance (
-            list TEXT NOT NULL,
-            owner TEXT NOT NULL,
-            value TEXT NOT NULL,
-            created_at BIGINT NOT NULL,
-            PRIMARY KEY (list, owner, value)
-        )",
-    ),
-    (
-        4,
-        "CREATE TABLE schedules (
-            id TEXT PRIMARY KEY,
-            at BIGINT NOT NULL,
-            pending BIGINT NOT NULL,
-            snapshot TEXT NOT NULL
-        )",
-    ),
-    (
-        5,
-        "CREATE TABLE transactions (
-            id TEXT PRIMARY KEY,
-            kind TEXT NOT NULL,
-            customer TEXT NOT NULL,
-            created_at BIGINT NOT NULL,
-            snapshot TEXT NOT NULL
-        );
-        CREATE INDEX transactions_by_customer ON transactions (customer, created_at);
-        CREATE TABLE txn_links (
-            a TEXT NOT NULL,
-            b TEXT NOT NULL,
-            created_at BIGINT NOT NULL,
-            PRIMARY KEY (a, b)
-        );",
-    ),
-    (
-        6,
-        "CREATE TABLE transcripts (
-            call_id TEXT NOT NULL,
-            leg TEXT NOT NULL,
-            agent TEXT,
-            start_ms BIGINT NOT NULL,
-            end_ms BIGINT NOT NULL,
-            text TEXT NOT NULL,
-            at BIGINT NOT NULL
-        );
-        CREATE INDEX transcripts_by_call ON transcripts (call_id, start_ms);",
-    ),
-    (
-        7,
-        "CREATE TABLE crm_outbox (
-            key TEXT PRIMARY KEY,
-            call_id TEXT NOT NULL,
-            version BIGINT NOT NULL,
-            connector TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            state TEXT NOT NULL,
-            attempts BIGINT NOT NULL,
-            next_at BIGINT NOT NULL,
-            last_error TEXT,
-            created_at BIGINT NOT NULL,
-            updated_at BIGINT NOT NULL
-        );
-        CREATE INDEX crm_outbox_by_state ON crm_outbox (state, next_at);
-        CREATE INDEX crm_outbox_by_call ON crm_outbox (call_id, version);",
-    ),
-    (
-        8,
-        // Rows stored before `spoken_at` existed take their transcription time instead.
-        "ALTER TABLE transcripts ADD COLUMN spoken_at BIGINT;
-        UPDATE transcripts SET spoken_at = at;
-        CREATE TABLE transcript_alerts (
-            call_id TEXT NOT NULL,
-            queue TEXT NOT NULL,
-            leg TEXT NOT NULL,
-            agent TEXT,
-            phrase TEXT NOT NULL,
-            severity TEXT NOT NULL,
-            text TEXT,
-            start_ms BIGINT NOT NULL,
-            end_ms BIGINT NOT NULL,
-            spoken_at BIGINT NOT NULL,
-            at BIGINT NOT NULL
-        );
-        CREATE INDEX transcript_alerts_by_call ON transcript_alerts (call_id, spoken_at);",
-    ),
-    (
-        9,
-        // Tokens were stored as given: they are dropped (everyone logs in once more), and from
-        // now on `token` holds the SHA-256 of the token, never the token itself.
-        "DELETE FROM sessions;
-        ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT NOT NULL DEFAULT 0;
-        CREATE INDEX sessions_by_user ON sessions (username);",
-    ),
-    (
-        10,
-        // The event log for replay (K8) and the numbering's high-water mark.
-        "CREATE TABLE events (
-            seq BIGINT PRIMARY KEY,
-            at BIGINT NOT NULL,
-            agents TEXT NOT NULL,
-            body TEXT NOT NULL
-        );
-        CREATE TABLE event_seq (
-            id BIGINT PRIMARY KEY,
-            reserved BIGINT NOT NULL,
-            trimmed BIGINT NOT NULL
-        );
-        INSERT INTO event_seq (id, reserved, trimmed) VALUES (1, 0, 0);
-        CREATE TABLE idempotency (
-            key TEXT PRIMARY KEY,
-            fingerprint TEXT NOT NULL,
-            status BIGINT NOT NULL,
-            body TEXT NOT NULL,
-            created_at BIGINT NOT NULL
-        );
-        CREATE INDEX idempotency_by_age ON idempotency (created_at);",
-    ),
-];
 
 /// Hands a write to the writer task and waits until its transaction committed.
 pub(super) async fn submit(writer: &mpsc::Sender<Job>, write: Write) -> Result<(), StoreError> {
@@ -298,7 +192,7 @@ pub(super) async fn submit(writer: &mpsc::Sender<Job>, write: Write) -> Result<(
 /// transaction, and answers each writer once that transaction committed, so an acknowledged
 /// write is durable while thousands of actors share the cost of a commit. If a batch fails,
 /// its writes are retried one by one so that one bad write fails alone.
-pub(super) async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
+pub(super) async fn writer(pool: AnyPool, faults: Arc<Faults>, mut rx: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -309,7 +203,7 @@ pub(super) async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
             }
         }
         let writes: Vec<&Write> = batch.iter().flat_map(|(w, _)| w.parts()).collect();
-        match apply(&pool, &writes).await {
+        match apply(&pool, &faults, &writes).await {
             Ok(()) => {
                 for (_, done) in batch.drain(..) {
                     let _ = done.send(Ok(()));
@@ -317,7 +211,8 @@ pub(super) async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
             }
             Err(_) => {
                 for (w, done) in batch.drain(..) {
-                    let _ = done.send(apply(&pool, &w.parts()).await.map_err(|e| e.to_string()));
+                    let outcome = apply(&pool, &faults, &w.parts()).await;
+                    let _ = done.send(outcome.map_err(|e| e.to_string()));
                 }
             }
         }
@@ -328,7 +223,14 @@ pub(super) async fn writer(pool: AnyPool, mut rx: mpsc::Receiver<Job>) {
 /// is written (earlier ones would be overwritten in the same transaction anyway); every
 /// history row is kept. Each statement has one fixed shape, so it is prepared once per
 /// connection and reused.
-async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
+async fn apply(pool: &AnyPool, faults: &Faults, writes: &[&Write]) -> Result<(), sqlx::Error> {
+    let (down, slow) = faults.with(|s| {
+        s.transactions += 1;
+        (s.down, s.slow_commit)
+    });
+    if down {
+        return Err(injected("the database is down"));
+    }
     let last_snapshot = |i: usize| {
         let later_same = |w: &&Write| match (writes[i], *w) {
             (Write::Call { id: a, .. }, Write::Call { id: b, .. }) => a == b,
@@ -384,7 +286,8 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 for (k, c) in changes.iter().enumerate() {
                     sqlx::query(
                         "INSERT INTO agent_status_history (agent, seq, previous, status, reason, at)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (agent, seq) DO NOTHING",
                     )
                     .bind(id.as_str())
                     .bind(first_seq + k as i64)
@@ -416,7 +319,8 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 snapshot,
             } => {
                 sqlx::query(
-                    "INSERT INTO transactions (id, kind, customer, created_at, snapshot) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO transactions (id, kind, customer, created_at, snapshot) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(id.as_str())
                 .bind(kind.as_str())
@@ -482,7 +386,8 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
             Write::Session(s) => {
                 sqlx::query(
                     "INSERT INTO sessions (token, username, created_at, last_seen_at)
-                     VALUES ($1, $2, $3, $4)",
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (token) DO NOTHING",
                 )
                 .bind(s.token.as_str())
                 .bind(s.username.as_str())
@@ -542,11 +447,13 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 .await?;
             }
             // The writer applies a batch's parts in its place.
-            Write::Batch(_) => {}
+            Write::Batch(_) | Write::Ping => {}
             Write::Transcript(r) => {
                 sqlx::query(
-                    "INSERT INTO transcripts (call_id, leg, agent, start_ms, end_ms, text, at, spoken_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO transcripts (call_id, leg, agent, start_ms, end_ms, text, at, spoken_at,
+                        row_key)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (row_key) DO NOTHING",
                 )
                 .bind(r.call_id.as_str())
                 .bind(r.leg.as_str())
@@ -556,14 +463,24 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 .bind(r.text.as_str())
                 .bind(r.at)
                 .bind(r.spoken_at)
+                .bind(format!(
+                    "{}|{}|{}|{}|{}|{}",
+                    r.call_id,
+                    r.leg,
+                    r.agent.as_deref().unwrap_or(""),
+                    r.start_ms,
+                    r.end_ms,
+                    r.at
+                ))
                 .execute(&mut *tx)
                 .await?;
             }
             Write::Alert(r) => {
                 sqlx::query(
                     "INSERT INTO transcript_alerts (call_id, queue, leg, agent, phrase, severity,
-                        text, start_ms, end_ms, spoken_at, at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                        text, start_ms, end_ms, spoken_at, at, row_key)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                     ON CONFLICT (row_key) DO NOTHING",
                 )
                 .bind(r.call_id.as_str())
                 .bind(r.queue.as_str())
@@ -576,6 +493,10 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
                 .bind(r.end_ms)
                 .bind(r.spoken_at)
                 .bind(r.at)
+                .bind(format!(
+                    "{}|{}|{}|{}|{}|{}",
+                    r.call_id, r.leg, r.phrase, r.start_ms, r.end_ms, r.at
+                ))
                 .execute(&mut *tx)
                 .await?;
             }
@@ -672,33 +593,23 @@ async fn apply(pool: &AnyPool, writes: &[&Write]) -> Result<(), sqlx::Error> {
             }
         }
     }
-    tx.commit().await
-}
-
-pub(super) async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
-    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY)")
-        .execute(pool)
-        .await?;
-    let done: Vec<i64> = sqlx::query("SELECT version FROM schema_version")
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| r.try_get("version"))
-        .collect::<Result<_, _>>()?;
-    let mut ordered: Vec<&(i64, &str)> = MIGRATIONS.iter().collect();
-    ordered.sort_by_key(|(v, _)| *v);
-    for (version, sql) in ordered {
-        if done.contains(version) {
-            continue;
-        }
-        let mut conn = pool.acquire().await?;
-        let mut tx = conn.begin().await?;
-        sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
-            .bind(*version)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+    if let Some(slow) = slow {
+        tokio::time::sleep(slow).await;
+    }
+    let (fail, lose) = faults.with(|s| {
+        let fail = s.fail_before_commit > 0;
+        let lose = !fail && s.lose_commit_outcome > 0;
+        s.fail_before_commit = s.fail_before_commit.saturating_sub(u32::from(fail));
+        s.lose_commit_outcome = s.lose_commit_outcome.saturating_sub(u32::from(lose));
+        (fail, lose)
+    });
+    if fail {
+        tx.rollback().await?;
+        return Err(injected("the transaction failed before its commit"));
+    }
+    tx.commit().await?;
+    if lose {
+        return Err(injected("the commit's outcome was lost"));
     }
     Ok(())
 }

@@ -74,8 +74,19 @@ pub(crate) fn check_offer(sdp: &actors::media::RTCSessionDescription) -> Result<
 }
 
 /// `GET /api/v1/health`
-pub async fn health() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+pub async fn health(State(state): State<AppState>) -> axum::response::Response {
+    let store = state.yard.store().health().await;
+    if store.ok {
+        return Json(json!({"status": "ok", "store": store})).into_response();
+    }
+    // Not ready for work: 503, and when to look again.
+    let body = json!({"status": "degraded", "store": store});
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(5u64),
+    );
+    response
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

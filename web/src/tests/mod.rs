@@ -565,6 +565,7 @@ mod idempotency;
 mod media;
 mod scope;
 mod sessions;
+mod store_faults;
 mod watch;
 mod work;
 

@@ -1,0 +1,120 @@
+//! Routing through a database outage: while every write fails, requests fail with a store
+//! error and change nothing; an actor whose write failed waits for the database and comes
+//! back by itself from what was saved; once the database is back, calls route, ring and are
+//! answered again without a restart, and agents and calls agree.
+
+use actors::config::Config;
+use actors::store::Store;
+use actors::{ActorError, Switchyard};
+use engine::agent::Status;
+use engine::call::{CallState, Party};
+use engine::routing::Skills;
+use std::time::Duration;
+
+const CONFIG: &str = r#"
+queues = [{ id = "support" }]
+agents = [{ id = "alice", queues = ["support"] }]
+"#;
+
+/// Retries `f` until it succeeds (an actor restarting after the outage), for at most 10 s.
+async fn eventually<T, F: std::future::Future<Output = Result<T, ActorError>>>(
+    mut f: impl FnMut() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) => assert!(tokio::time::Instant::now() < deadline, "still failing: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn routing_stops_cleanly_during_an_outage_and_resumes_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("yard.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let yard = Switchyard::builder(Config::from_toml(CONFIG).unwrap())
+        .store(store.clone())
+        .start()
+        .await
+        .unwrap();
+    yard.set_status("alice", Some(Status::Ready), None)
+        .await
+        .unwrap();
+    let first = yard
+        .create_call("+3225550001".into(), "support", 0, Skills::new())
+        .await
+        .unwrap();
+    let first = first.id().as_str().to_owned();
+    let offered = eventually(|| async {
+        let c = yard.call(&first).await?;
+        match c.state() {
+            CallState::Offering => Ok(c),
+            s => Err(ActorError::CallOver(format!("not ringing yet: {s:?}"))),
+        }
+    })
+    .await;
+    assert_eq!(offered.offered(), ["alice".into()]);
+
+    // The outage: alice's answer and a new call both fail, with a store error.
+    let faults = store.faults().unwrap();
+    let before = faults.transactions();
+    faults.set_down(true);
+    let e = yard.accept(&first, "alice").await.unwrap_err();
+    assert!(matches!(e, ActorError::Store(_)), "{e}");
+    let e = yard
+        .create_call("+3225550002".into(), "support", 0, Skills::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ActorError::Store(_)), "{e}");
+    // The call's and alice's actors failed with their writes and try to restart, again and
+    // again (each try a transaction refused): more tries than the 5 each after which they
+    // used to give up for good (2 requests + 2 × 5 tries = 12).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while faults.transactions() < before + 14 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no more restart tries"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Back: the call and alice return by themselves from what was saved (still ringing
+    // her), her answer now works, and a new call routes.
+    faults.set_down(false);
+    let answered = eventually(|| yard.accept(&first, "alice")).await;
+    assert_eq!(answered.state(), CallState::Connected);
+    assert_eq!(answered.agent(), Some(&"alice".into()));
+    let alice = yard.agent("alice").await.unwrap();
+    assert_eq!(alice.status, Status::InService, "agent and call agree");
+    let ended = yard.hangup(&first, Party::Customer).await.unwrap();
+    assert!(ended.state().is_final());
+    yard.end_wrap_up("alice").await.unwrap();
+    yard.set_status("alice", Some(Status::Ready), None)
+        .await
+        .unwrap();
+    let second = yard
+        .create_call("+3225550003".into(), "support", 0, Skills::new())
+        .await
+        .unwrap();
+    let second = second.id().as_str().to_owned();
+    let rung = eventually(|| async {
+        let c = yard.call(&second).await?;
+        match c.state() {
+            CallState::Offering => Ok(c),
+            s => Err(ActorError::CallOver(format!("not ringing yet: {s:?}"))),
+        }
+    })
+    .await;
+    assert_eq!(rung.offered(), ["alice".into()], "routing works again");
+    // Nothing of the refused call was kept.
+    let calls = store.list_calls(None, 10).await.unwrap();
+    assert_eq!(
+        calls.len(),
+        2,
+        "the call refused during the outage was not stored"
+    );
+    yard.shutdown().await;
+}
