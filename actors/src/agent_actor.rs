@@ -473,11 +473,21 @@ impl Actor for AgentActor {
                 let _ = reply.send(self.view(&st.agent));
             }
             AgentMsg::Reserve { call, queue, reply } => {
-                let ok = st.agent.offer(now, call, queue).is_ok();
+                if reply.is_closed() {
+                    // The queue stopped waiting and counted this agent as refused.
+                    return Ok(());
+                }
+                let ok = st.agent.offer(now, call.clone(), queue).is_ok();
                 if ok {
                     self.commit(&myself, st, false).await?;
                 }
-                let _ = reply.send(ok);
+                if reply.send(ok).is_err() && ok {
+                    // The queue gave up while this was saved: it never offers the call here,
+                    // so the reservation is withdrawn rather than left ringing.
+                    if st.agent.offer_withdrawn(now, &call).is_ok() {
+                        self.commit(&myself, st, false).await?;
+                    }
+                }
             }
             AgentMsg::Take { call, queue, reply } => {
                 self.apply(

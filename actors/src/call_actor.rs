@@ -32,6 +32,10 @@ pub enum ExternalNews {
     Over(engine::call::Unreached),
 }
 
+/// The longest an answer waits, once its step is saved, for the agents and queues it concerns
+/// to take the step in.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Messages to a call actor. Reply ports come last.
 pub enum CallMsg {
     /// The queue reserved these agents for the call: ring them.
@@ -183,6 +187,9 @@ pub(crate) struct CallActorState {
     timer: Timer,
     /// The call's media actor (a child of this actor), once a party offered media.
     pub(crate) media: Option<ActorRef<MediaMsg>>,
+    /// The call is over and saved: once the step that ended it has been answered, the actor
+    /// lets its media actor finish and stops ([`CallActor::close`]).
+    closing: bool,
 }
 
 /// Start-up arguments.
@@ -233,15 +240,8 @@ impl CallActor {
                 "call over"
             );
 
-            if let Some(media) = st.media.take() {
-                // Its last plan is in its mailbox: let it take that, complete the recording
-                // and close the legs before the call actor (its supervisor) goes.
-                let _ = media
-                    .get_cell()
-                    .drain_and_wait(Some(std::time::Duration::from_secs(5)))
-                    .await;
-            }
-            myself.stop(None);
+            // Stopped once the step is answered: the answer never waits for the media.
+            st.closing = true;
         } else {
             st.timer.arm(
                 myself,
@@ -251,6 +251,19 @@ impl CallActor {
             );
         }
         Ok(())
+    }
+
+    /// After the step that ended the call was answered: lets the media actor take its last
+    /// plan, complete the recording and close the legs (at most 5 s), then stops this actor
+    /// (the media actor's supervisor).
+    async fn close(&self, myself: &ActorRef<CallMsg>, st: &mut CallActorState) {
+        if let Some(media) = st.media.take() {
+            let _ = media
+                .get_cell()
+                .drain_and_wait(Some(std::time::Duration::from_secs(5)))
+                .await;
+        }
+        myself.stop(None);
     }
 
     /// Tells the media actor the call's audio plan after a step, with any DTMF digits the
@@ -294,7 +307,9 @@ impl CallActor {
                 // The agents this step concerns have taken it in before the caller hears back
                 // (each agent's mailbox is FIFO: a read queued after the notice returns once
                 // the notice is handled). A client that reads an agent right after a hang-up
-                // sees it in wrap-up, not a moment earlier.
+                // sees it in wrap-up, not a moment earlier. The step is saved already: these
+                // waits are bounded ([`SETTLE_WAIT`]) so that the answer, which tells the
+                // truth, is never late enough for the caller to give up on it.
                 let touched: Vec<AgentId> = fx
                     .withdrawn
                     .iter()
@@ -309,16 +324,19 @@ impl CallActor {
                     .cloned()
                     .collect();
                 let settled = self.settle(myself, st, fx).await;
-                for a in touched {
-                    if let Some(r) = self.ctx.agent(&a) {
-                        let _ = ask(&r, "agent", |reply| AgentMsg::Get { reply }).await;
+                let taken_in = async {
+                    for a in touched {
+                        if let Some(r) = self.ctx.agent(&a) {
+                            let _ = ask(&r, "agent", |reply| AgentMsg::Get { reply }).await;
+                        }
                     }
-                }
-                for q in queues {
-                    if let Some(r) = self.ctx.queue(&q) {
-                        let _ = ask(&r, "queue", |reply| QueueMsg::Counters { reply }).await;
+                    for q in queues {
+                        if let Some(r) = self.ctx.queue(&q) {
+                            let _ = ask(&r, "queue", |reply| QueueMsg::Counters { reply }).await;
+                        }
                     }
-                }
+                };
+                let _ = tokio::time::timeout(SETTLE_WAIT, taken_in).await;
                 let _ = reply.send(Ok(st.call.clone()));
                 settled?;
                 Ok(())
@@ -479,6 +497,7 @@ impl Actor for CallActor {
             published,
             timer: Timer::default(),
             media: None,
+            closing: false,
         };
         // Registered, and enqueued before the spawn returns: whoever created the call finds it
         // in its queue, and the queue finds the actor when it offers.
@@ -502,6 +521,10 @@ impl Actor for CallActor {
                 // The spawn fails: nothing may find an actor that never started.
                 crate::context::write(&self.ctx.children).remove(&myself.get_id());
                 return Err(e.into());
+            }
+            if st.closing {
+                // Over at its recovery (nothing to answer): stops at once.
+                self.close(&myself, &mut st).await;
             }
         } else {
             st.timer.arm(
@@ -560,6 +583,21 @@ impl Actor for CallActor {
     }
 
     async fn handle(
+        &self,
+        myself: ActorRef<CallMsg>,
+        msg: CallMsg,
+        st: &mut CallActorState,
+    ) -> Result<(), ActorProcessingErr> {
+        let outcome = self.handle_msg(myself.clone(), msg, st).await;
+        if st.closing {
+            self.close(&myself, st).await;
+        }
+        outcome
+    }
+}
+
+impl CallActor {
+    async fn handle_msg(
         &self,
         myself: ActorRef<CallMsg>,
         msg: CallMsg,

@@ -149,7 +149,7 @@ pub struct IceServer {
 }
 
 /// CTI settings (G1–G4).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CtiConfig {
     /// The tags agents may put on a call (several per call).
@@ -165,11 +165,38 @@ pub struct CtiConfig {
     /// (`https://crm.example.org`); the server's own origin always may.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// Days a delivered (or superseded) outbox row is kept before it is pruned (default 30;
+    /// 1 to 3,650). Pending and dead rows are never pruned.
+    #[serde(default = "default_outbox_retention_days")]
+    pub outbox_retention_days: u32,
+}
+
+fn default_outbox_retention_days() -> u32 {
+    30
+}
+
+impl Default for CtiConfig {
+    fn default() -> Self {
+        CtiConfig {
+            tags: Vec::new(),
+            connectors: Vec::new(),
+            retry: Default::default(),
+            allowed_origins: Vec::new(),
+            outbox_retention_days: default_outbox_retention_days(),
+        }
+    }
 }
 
 impl CtiConfig {
-    /// Checks the connectors (unique names, URLs, secrets) and the retry policy.
+    /// Checks the connectors (unique names, URLs, secrets), the retry policy and the outbox
+    /// retention.
     pub fn validate(&self) -> Result<(), String> {
+        if !(1..=3_650).contains(&self.outbox_retention_days) {
+            return Err(format!(
+                "cti.outbox_retention_days: {} (give 1 to 3650)",
+                self.outbox_retention_days
+            ));
+        }
         let mut names = HashSet::new();
         for c in &self.connectors {
             c.validate()?;

@@ -42,6 +42,9 @@ pub enum ActorError {
     /// A CRM log older than one already delivered: sending it again would overwrite it.
     #[error("outbox row {0}: a later version of this call's log was delivered")]
     Superseded(String),
+    /// An outbox row past its retention: its payload is gone, it cannot be sent again.
+    #[error("outbox row {0} was pruned (delivered longer ago than the retention)")]
+    Pruned(String),
     /// Persisting failed; the change was not acknowledged and the actor restarts from what was
     /// last saved.
     #[error(transparent)]
@@ -50,6 +53,10 @@ pub enum ActorError {
     /// registered).
     #[error("configuration: {0}")]
     Config(String),
+    /// The call's actor took the step but did not answer in time (its database slow, say):
+    /// the step may be applied, or may be yet. Read the call before trying again.
+    #[error("call {0}: the step was taken but not answered in time: it may be applied; read the call before trying again")]
+    Pending(String),
     /// The actor did not answer in time or stopped while answering.
     #[error("{0} did not answer: {1}")]
     NoAnswer(String, String),

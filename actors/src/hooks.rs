@@ -63,15 +63,15 @@ fn rows(
 
 /// The last event each hook has a row for.
 async fn given(store: &Store) -> Result<HashMap<String, u64>, StoreError> {
-    let mut given: HashMap<String, u64> = HashMap::new();
-    for r in store.outbox(None).await? {
-        if let Some(name) = r.connector.strip_prefix(PREFIX) {
-            let seq = u64::try_from(r.version).unwrap_or(0);
-            let g = given.entry(name.to_owned()).or_default();
-            *g = (*g).max(seq);
-        }
-    }
-    Ok(given)
+    Ok(store
+        .outbox_latest(PREFIX)
+        .await?
+        .into_iter()
+        .filter_map(|(connector, v)| {
+            let name = connector.strip_prefix(PREFIX)?.to_owned();
+            Some((name, u64::try_from(v).unwrap_or(0)))
+        })
+        .collect())
 }
 
 /// Starts queueing the hooks' events: the stored ones each hook missed, then the live ones.

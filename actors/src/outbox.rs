@@ -25,7 +25,6 @@ use cti_adapter::log::{CallLog, TranscriptLine};
 use engine::call::Call;
 use engine::CallId;
 use futures::StreamExt;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -43,7 +42,15 @@ pub struct Outbox {
     flushing: Flushing,
     /// The event hooks whose rows it delivers too.
     hooks: Arc<Vec<HookConfig>>,
+    /// How long a delivered or superseded row is kept (ms).
+    retention_ms: i64,
 }
+
+/// Rows the worker reads at once (the heads of that many lines, soonest due first).
+const PAGE: usize = 256;
+
+/// How often the worker prunes rows past their retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
 
 /// Deliveries in flight at once.
 const PARALLEL: usize = 8;
@@ -81,7 +88,21 @@ impl Outbox {
             http: cti_adapter::connector::client(),
             flushing: Flushing::default(),
             hooks: Arc::default(),
+            retention_ms: 30 * 86_400_000,
         }
+    }
+
+    /// Keeps delivered and superseded rows this many days, then prunes them (see
+    /// [`Store::outbox_prune`]).
+    pub fn with_retention(mut self, days: u32) -> Self {
+        self.retention_ms = i64::from(days) * 86_400_000;
+        self
+    }
+
+    /// Prunes the rows past their retention.
+    pub async fn prune(&self) -> Result<(), StoreError> {
+        let before = self.clock.now().0 - self.retention_ms;
+        self.store.outbox_prune(before).await
     }
 
     /// Delivers these event hooks' rows too (see [`crate::hooks`]).
@@ -125,9 +146,10 @@ impl Outbox {
         let now = self.clock.now().0;
         let mut rows: Vec<OutboxRow> = Vec::new();
         if version > 1 {
-            for mut older in self.store.outbox(Some("pending")).await? {
+            for mut older in self.store.outbox_of_call(&id).await? {
                 let crm = !crate::hooks::is_hook(&older.connector);
-                if crm && older.call_id == id && older.attempts == 0 && older.next_at > now {
+                let waiting = older.state == "pending" && older.attempts == 0;
+                if crm && waiting && older.next_at > now {
                     (older.state, older.updated_at) = ("superseded".into(), now);
                     older.last_error = Some(format!("replaced by version {version}"));
                     rows.push(older);
@@ -184,10 +206,10 @@ impl Outbox {
         let id = call.to_string();
         let rows: Vec<OutboxRow> = self
             .store
-            .outbox(Some("pending"))
+            .outbox_of_call(&id)
             .await?
             .into_iter()
-            .filter(|r| r.call_id == id && held(r))
+            .filter(held)
             .collect();
         if rows.is_empty() {
             return Ok(());
@@ -228,23 +250,23 @@ impl Outbox {
     /// Puts a dead (or delivered) row back in line, due now; refused when the call's log has a
     /// later version for the same connector.
     pub async fn retry_row(&self, key: &str) -> Result<Option<OutboxRow>, crate::ActorError> {
-        let Some(mut row) = self
-            .store
-            .outbox(None)
-            .await?
-            .into_iter()
-            .find(|r| r.key == key)
-        else {
+        let Some(mut row) = self.store.outbox_row(key).await? else {
             return Ok(None);
         };
+        if row.state == "pruned" {
+            return Err(crate::ActorError::Pruned(key.to_owned()));
+        }
         // A later version carries the whole log: sending this one again would at best repeat
         // it and at worst overwrite what the later one delivered. Any state counts, so the
         // answer does not depend on whether the later one's delivery has been recorded yet.
         // (An event hook's later rows are other events: they carry nothing of this one.)
         let newer = !crate::hooks::is_hook(&row.connector)
-            && self.store.outbox(None).await?.into_iter().any(|r| {
-                r.call_id == row.call_id && r.connector == row.connector && r.version > row.version
-            });
+            && self
+                .store
+                .outbox_of_call(&row.call_id)
+                .await?
+                .into_iter()
+                .any(|r| r.connector == row.connector && r.version > row.version);
         if newer {
             return Err(crate::ActorError::Superseded(key.to_owned()));
         }
@@ -258,7 +280,14 @@ impl Outbox {
     /// Starts the worker.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
+            let mut pruned_at: Option<tokio::time::Instant> = None;
             loop {
+                if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                    match self.prune().await {
+                        Ok(()) => pruned_at = Some(tokio::time::Instant::now()),
+                        Err(e) => tracing::warn!(error = %e, "CRM outbox: pruning failed"),
+                    }
+                }
                 let wait = match self.run_once().await {
                     Ok(next) => next,
                     Err(e) => {
@@ -274,19 +303,9 @@ impl Outbox {
 
     /// Delivers every due row once; returns how long until the next one is due.
     async fn run_once(&self) -> Result<Option<Duration>, StoreError> {
-        let pending = self.store.outbox(Some("pending")).await?;
-        // The head of each call+connector line: its lowest pending version.
-        let mut heads: HashMap<(String, String), OutboxRow> = HashMap::new();
-        for row in pending {
-            let k = (row.call_id.clone(), row.connector.clone());
-            if heads.get(&k).is_none_or(|h| row.version < h.version) {
-                heads.insert(k, row);
-            }
-        }
-        let mut heads: Vec<OutboxRow> = heads.into_values().collect();
-        heads.sort_by(|a, b| {
-            (a.next_at, a.created_at, &a.key).cmp(&(b.next_at, b.created_at, &b.key))
-        });
+        // The head of each call+connector line (its lowest pending version), a page at a
+        // time: what is due now comes first.
+        let heads = self.store.outbox_heads(PAGE).await?;
         let now = self.clock.now().0;
         let mut next: Option<i64> = None;
         let (due, later): (Vec<OutboxRow>, Vec<OutboxRow>) =

@@ -185,6 +185,7 @@ impl Switchyard {
             )
             .with_transcripts(flushing.clone())
             .with_hooks(config.hooks.clone())
+            .with_retention(config.cti.outbox_retention_days)
         });
         let hub = transcriber.map(|t| {
             let sink = crate::media::transcript::TranscriptSink::new(
@@ -401,7 +402,8 @@ impl Switchyard {
     /// Asks a call's actor. A call whose actor has gone is over (or unknown); one whose actor
     /// stopped without answering because the call ended meanwhile (a hang-up won the race with
     /// this request, which waited in its mailbox) is over too: a lost race is a 409, not an
-    /// outage.
+    /// outage. An actor that does not answer in time may still apply the step:
+    /// [`ActorError::Pending`], never an error that a retry would turn into a second step.
     pub(crate) async fn to_call<T: Send + 'static>(
         &self,
         id: &str,
@@ -412,9 +414,11 @@ impl Switchyard {
         match self.ctx.call(&cid) {
             Some(r) => match ask(&r, "call", msg).await {
                 Ok(answer) => answer,
-                Err(e @ ActorError::NoAnswer(..)) => match self.ctx.store.load_call(&cid).await? {
+                // No answer in time: the step may be applied still (or was, before the actor
+                // stopped). Not an error to retry into a second application: pending.
+                Err(ActorError::NoAnswer(..)) => match self.ctx.store.load_call(&cid).await? {
                     Some(c) if c.state().is_final() => Err(over()),
-                    _ => Err(e),
+                    _ => Err(ActorError::Pending(id.to_owned())),
                 },
                 Err(e) => Err(e),
             },

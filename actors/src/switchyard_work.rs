@@ -590,6 +590,23 @@ impl Switchyard {
         Ok(self.ctx.store.outbox(state).await?)
     }
 
+    /// One page of the outbox, newest first (all states when `state` is `None`), and how
+    /// many rows are in that state.
+    pub async fn outbox_page(
+        &self,
+        state: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<crate::store::OutboxRow>, u64), ActorError> {
+        Ok(self.ctx.store.outbox_page(state, limit).await?)
+    }
+
+    /// How many outbox rows are in each state.
+    pub async fn outbox_counts(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, ActorError> {
+        Ok(self.ctx.store.outbox_counts().await?)
+    }
+
     /// Puts an outbox row back in line (a dead letter, once the CRM is fixed).
     pub async fn outbox_retry(
         &self,

@@ -270,6 +270,111 @@ async fn exercise(store: &Store) {
     assert!(store.alerts("c-2").await.unwrap().is_empty());
 }
 
+/// The outbox is read a page at a time: the worker takes the head of each line (a call and a
+/// connector) soonest due first, the API a page of the newest rows with the total, metrics
+/// the counts per state; and rows done with longer ago than the retention are pruned (a
+/// later version's predecessor deleted, a line's last row emptied but kept for numbering),
+/// pending and dead rows never.
+async fn outbox_reads_pages_and_prunes(store: &Store) {
+    let row = |call: &str, v: i64, connector: &str, state: &str, at: i64| OutboxRow {
+        key: format!("{call}:v{v}:{connector}"),
+        call_id: call.into(),
+        version: v,
+        connector: connector.into(),
+        payload: format!("{{\"v\":{v}}}"),
+        state: state.into(),
+        attempts: 0,
+        next_at: at,
+        last_error: None,
+        created_at: at,
+        updated_at: at,
+    };
+    let rows = [
+        row("o1", 1, "crm", "delivered", 10),
+        row("o1", 2, "crm", "pending", 200),
+        row("o2", 1, "crm", "pending", 100),
+        row("o2", 2, "crm", "pending", 50), // waits behind v1, though due sooner
+        row("o3", 1, "crm", "dead", 30),
+        row("o4", 1, "crm", "delivered", 20),
+        row("o5", 1, "crm", "delivered", 500),
+        row("agent:alice", 7, "hook:slack", "delivered", 40),
+        row("agent:alice", 9, "hook:slack", "pending", 300),
+    ];
+    for r in &rows {
+        store.outbox_put(r).await.unwrap();
+    }
+    let keys = |rows: Vec<OutboxRow>| rows.into_iter().map(|r| r.key).collect::<Vec<_>>();
+    assert_eq!(
+        keys(store.outbox_heads(10).await.unwrap()),
+        ["o2:v1:crm", "o1:v2:crm", "agent:alice:v9:hook:slack"]
+    );
+    assert_eq!(keys(store.outbox_heads(1).await.unwrap()), ["o2:v1:crm"]);
+    let (page, total) = store.outbox_page(None, 2).await.unwrap();
+    assert_eq!(
+        (keys(page), total),
+        (
+            vec![
+                "o5:v1:crm".to_owned(),
+                "agent:alice:v9:hook:slack".to_owned()
+            ],
+            9
+        )
+    );
+    assert_eq!(store.outbox_page(Some("pending"), 1).await.unwrap().1, 4);
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!(
+        (counts["pending"], counts["delivered"], counts["dead"]),
+        (4, 4, 1)
+    );
+    assert_eq!(store.outbox_latest("hook:").await.unwrap()["hook:slack"], 9);
+    assert_eq!(
+        keys(store.outbox_of_call("o1").await.unwrap()),
+        ["o1:v1:crm", "o1:v2:crm"]
+    );
+
+    for _ in 0..2 {
+        // Twice: pruning is idempotent (the writer may replay it).
+        store.outbox_prune(150).await.unwrap();
+        assert_eq!(
+            store.outbox_row("o1:v1:crm").await.unwrap(),
+            None,
+            "a later version follows"
+        );
+        let last = store.outbox_row("o4:v1:crm").await.unwrap().unwrap();
+        assert_eq!((last.state.as_str(), last.payload.as_str()), ("pruned", ""));
+        assert_eq!(
+            store.outbox_row("o5:v1:crm").await.unwrap().as_ref(),
+            Some(&rows[6]),
+            "recent"
+        );
+        assert_eq!(
+            store.outbox_row("o3:v1:crm").await.unwrap().as_ref(),
+            Some(&rows[4]),
+            "dead"
+        );
+        assert_eq!(
+            store.outbox_row("o2:v2:crm").await.unwrap().as_ref(),
+            Some(&rows[3])
+        );
+        assert_eq!(
+            store.outbox_row("agent:alice:v7:hook:slack").await.unwrap(),
+            None
+        );
+    }
+    assert_eq!(store.outbox_latest("hook:").await.unwrap()["hook:slack"], 9);
+}
+
+#[tokio::test]
+async fn the_outbox_reads_pages_and_prunes_on_every_store() {
+    outbox_reads_pages_and_prunes(&Store::memory()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("o.db").display());
+    outbox_reads_pages_and_prunes(&Store::connect(&url).await.unwrap()).await;
+    if let Some(url) = postgres_url() {
+        outbox_reads_pages_and_prunes(&Store::connect(&url).await.unwrap()).await;
+    }
+}
+
 #[tokio::test]
 async fn sqlite_file_keeps_everything_across_reopening() {
     let dir = tempfile::tempdir().unwrap();
@@ -287,7 +392,8 @@ async fn sqlite_file_keeps_everything_across_reopening() {
 
 #[tokio::test]
 async fn memory_store_has_the_same_contract() {
-    exercise(&Store::memory()).await;
+    let store = Store::memory();
+    exercise(&store).await;
 }
 
 #[tokio::test]

@@ -118,3 +118,43 @@ async fn routing_stops_cleanly_during_an_outage_and_resumes_after_it() {
     );
     yard.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_step_answered_late_is_pending_not_an_error_and_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("yard.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    let yard = Switchyard::builder(Config::from_toml(CONFIG).unwrap())
+        .store(store.clone())
+        .start()
+        .await
+        .unwrap();
+    let call = yard
+        .create_call("+3225550001".into(), "support", 0, Skills::new())
+        .await
+        .unwrap();
+    let id = call.id().as_str().to_owned();
+    // The database takes longer to commit than a caller waits for an answer (5 s).
+    let faults = store.faults().unwrap();
+    faults.slow_commits(Some(Duration::from_millis(5_500)));
+    let e = yard.hangup(&id, Party::Customer).await.unwrap_err();
+    assert!(
+        matches!(e, ActorError::Pending(_)),
+        "not an error to retry: {e}"
+    );
+    faults.slow_commits(None);
+    // And it was applied: the call ends once its commit is through.
+    let ended = eventually(|| async {
+        let c = yard.call(&id).await?;
+        match c.state().is_final() {
+            true => Ok(c),
+            false => Err(ActorError::CallOver(format!(
+                "not over yet: {:?}",
+                c.state()
+            ))),
+        }
+    })
+    .await;
+    assert_eq!(ended.ended_by(), Some(&Party::Customer));
+    yard.shutdown().await;
+}

@@ -62,7 +62,7 @@ impl Users {
         self.by_name.get(username)
     }
 
-    fn remember(&self, row: &SessionRow) {
+    pub(crate) fn remember(&self, row: &SessionRow) {
         self.tokens
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -75,6 +75,20 @@ impl Users {
             .unwrap_or_else(|e| e.into_inner())
             .get(hash)
             .cloned()
+    }
+
+    /// Drops cached sessions created before `created_before` or last used before
+    /// `seen_before` (expired: the store purges them too).
+    pub(crate) fn forget_expired(&self, created_before: i64, seen_before: i64) {
+        self.tokens
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, s| s.created_at >= created_before && s.last_seen_at >= seen_before);
+    }
+
+    /// How many sessions the cache holds.
+    pub fn cached_sessions(&self) -> usize {
+        self.tokens.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     fn forget(&self, hash: Option<&str>, username: Option<&str>) {
@@ -169,6 +183,8 @@ pub async fn open_session(state: &AppState, user: &User) -> Result<String, AppEr
             .is_ok()
     {
         let (created, seen) = state.users.sessions.valid_since(now);
+        // The cache first: a session it holds never outlives the session.
+        state.users.forget_expired(created.0, seen.0);
         if let Err(e) = store.purge_sessions(created.0, seen.0).await {
             tracing::warn!(error = %e, "expired sessions were not removed");
         }

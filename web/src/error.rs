@@ -62,7 +62,12 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let body = if self.status == StatusCode::ACCEPTED {
+            // Not an error: a step taken, its outcome not known yet.
+            json!({"pending": true, "code": self.code, "message": self.message})
+        } else {
+            json!({"error": {"code": self.code, "message": self.message}})
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             // Every 503 says when to try again (`retry_after` sets a longer wait).
@@ -128,6 +133,8 @@ impl From<ActorError> for AppError {
             ActorError::UnknownCall(_) => (StatusCode::NOT_FOUND, "unknown_call"),
             ActorError::CallOver(_) => (StatusCode::CONFLICT, "call_over"),
             ActorError::Superseded(_) => (StatusCode::CONFLICT, "superseded"),
+            ActorError::Pruned(_) => (StatusCode::GONE, "pruned"),
+            ActorError::Pending(_) => (StatusCode::ACCEPTED, "pending"),
             // The database failed or is gone: nothing was applied; try again shortly.
             ActorError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage"),
             ActorError::NoAnswer(..) => (StatusCode::SERVICE_UNAVAILABLE, "engine_busy"),

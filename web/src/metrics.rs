@@ -304,8 +304,9 @@ impl Metrics {
             self.agents.get_or_create(&StatusLabels { status }).set(n);
         }
         self.outbox.clear();
+        let counts = yard.outbox_counts().await?;
         for s in ["pending", "dead"] {
-            let n = yard.outbox(Some(s)).await?.len();
+            let n = counts.get(s).copied().unwrap_or(0);
             self.outbox
                 .get_or_create(&StateLabels {
                     state: s.to_owned(),

@@ -627,7 +627,11 @@ pub fn document() -> Value {
             // 503: a queue full of web calls, or the store unavailable to check an
             // Idempotency-Key; with the same body.
             responses["503"] = error;
-        } else if r.path == "/api/v1/health" {
+        }
+        if r.method != "get" && r.path.starts_with("/api/v1/calls/{id}/") {
+            responses["202"] = json!({"description": "pending: the engine took the step but did not answer in time; it may be applied: read the call before trying again ({pending: true, code: \"pending\", message})", "content": {"application/json": {"schema": {}}}});
+        }
+        if r.path == "/api/v1/health" {
             responses["503"] = json!({"description": "degraded: the store does not answer (the same shape as success, status \"degraded\")", "content": {"application/json": {"schema": {}}}});
         }
         let mut op = json!({

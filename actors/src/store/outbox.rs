@@ -18,8 +18,9 @@ pub struct OutboxRow {
     pub connector: String,
     /// The log (JSON).
     pub payload: String,
-    /// `pending`, `delivered`, `dead`, or `superseded` (a later version replaced it before it
-    /// was ever sent).
+    /// `pending`, `delivered`, `dead`, `superseded` (a later version replaced it before it
+    /// was ever sent), or `pruned` (delivered or superseded longer ago than the retention:
+    /// its payload is gone, its line's version numbering kept).
     pub state: String,
     /// Failed attempts so far.
     pub attempts: i64,
@@ -76,7 +77,9 @@ impl Store {
         }
     }
 
-    /// Outbox rows in a state (all states when `None`), oldest first.
+    /// Outbox rows in a state (all states when `None`), oldest first: the whole table, for
+    /// tests and tools (the worker and the API read pages: [`Store::outbox_heads`],
+    /// [`Store::outbox_page`]).
     pub async fn outbox(&self, state: Option<&str>) -> Result<Vec<OutboxRow>, StoreError> {
         let mut rows: Vec<OutboxRow> = match &self.inner {
             Backend::Memory(m) => lock(m)
@@ -98,23 +101,7 @@ impl Store {
                     }
                     None => sqlx::query(sql).fetch_all(pool).await?,
                 };
-                rows.iter()
-                    .map(|r| -> Result<OutboxRow, sqlx::Error> {
-                        Ok(OutboxRow {
-                            key: r.try_get("key")?,
-                            call_id: r.try_get("call_id")?,
-                            version: r.try_get("version")?,
-                            connector: r.try_get("connector")?,
-                            payload: r.try_get("payload")?,
-                            state: r.try_get("state")?,
-                            attempts: r.try_get("attempts")?,
-                            next_at: r.try_get("next_at")?,
-                            last_error: r.try_get("last_error")?,
-                            created_at: r.try_get("created_at")?,
-                            updated_at: r.try_get("updated_at")?,
-                        })
-                    })
-                    .collect::<Result<_, _>>()?
+                rows.iter().map(row_of).collect::<Result<_, _>>()?
             }
         };
         rows.sort_by(|a, b| (a.created_at, &a.key).cmp(&(b.created_at, &b.key)));
@@ -142,4 +129,221 @@ impl Store {
             }
         }
     }
+
+    /// One page of rows in a state (all states when `None`), newest first, and how many rows
+    /// there are in that state.
+    pub async fn outbox_page(
+        &self,
+        state: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<OutboxRow>, u64), StoreError> {
+        let pool = match &self.inner {
+            Backend::Sql(pool, ..) => pool,
+            Backend::Memory(_) => {
+                let mut rows = self.outbox(state).await?;
+                let total = rows.len() as u64;
+                rows.reverse();
+                rows.truncate(limit);
+                return Ok((rows, total));
+            }
+        };
+        let filter = if state.is_some() {
+            "WHERE state = $1"
+        } else {
+            "WHERE $1 = $1"
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM crm_outbox {filter}
+             ORDER BY created_at DESC, key DESC LIMIT {limit}"
+        ))
+        .bind(state.unwrap_or("").to_owned())
+        .fetch_all(pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM crm_outbox {filter}"))
+            .bind(state.unwrap_or("").to_owned())
+            .fetch_one(pool)
+            .await?;
+        let rows = rows.iter().map(row_of).collect::<Result<_, _>>()?;
+        Ok((rows, u64::try_from(total).unwrap_or(0)))
+    }
+
+    /// One row, by its key.
+    pub async fn outbox_row(&self, key: &str) -> Result<Option<OutboxRow>, StoreError> {
+        let pool = match &self.inner {
+            Backend::Sql(pool, ..) => pool,
+            Backend::Memory(m) => {
+                return Ok(lock(m).outbox.get(key).cloned());
+            }
+        };
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM crm_outbox WHERE key = $1"))
+            .bind(key.to_owned())
+            .fetch_optional(pool)
+            .await?;
+        Ok(row.as_ref().map(row_of).transpose()?)
+    }
+
+    /// A call's rows (every connector and hook), lowest version first.
+    pub async fn outbox_of_call(&self, call: &str) -> Result<Vec<OutboxRow>, StoreError> {
+        let pool = match &self.inner {
+            Backend::Sql(pool, ..) => pool,
+            Backend::Memory(m) => {
+                let mut rows: Vec<OutboxRow> = lock(m)
+                    .outbox
+                    .values()
+                    .filter(|r| r.call_id == call)
+                    .cloned()
+                    .collect();
+                rows.sort_by(|a, b| (a.version, &a.key).cmp(&(b.version, &b.key)));
+                return Ok(rows);
+            }
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM crm_outbox WHERE call_id = $1 ORDER BY version, key"
+        ))
+        .bind(call.to_owned())
+        .fetch_all(pool)
+        .await?;
+        Ok(rows.iter().map(row_of).collect::<Result<_, _>>()?)
+    }
+
+    /// The head of each line (a call and a connector): its lowest pending version, soonest
+    /// due first, at most `limit` of them. Later versions wait behind their head.
+    pub async fn outbox_heads(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        let pool = match &self.inner {
+            Backend::Sql(pool, ..) => pool,
+            Backend::Memory(_) => {
+                let mut heads: std::collections::HashMap<(String, String), OutboxRow> =
+                    Default::default();
+                for row in self.outbox(Some("pending")).await? {
+                    let k = (row.call_id.clone(), row.connector.clone());
+                    if heads.get(&k).is_none_or(|h| row.version < h.version) {
+                        heads.insert(k, row);
+                    }
+                }
+                let mut heads: Vec<OutboxRow> = heads.into_values().collect();
+                heads.sort_by(|a, b| {
+                    (a.next_at, a.created_at, &a.key).cmp(&(b.next_at, b.created_at, &b.key))
+                });
+                heads.truncate(limit);
+                return Ok(heads);
+            }
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM crm_outbox o WHERE state = 'pending' AND NOT EXISTS (
+                SELECT 1 FROM crm_outbox p WHERE p.call_id = o.call_id
+                    AND p.connector = o.connector AND p.state = 'pending'
+                    AND p.version < o.version)
+             ORDER BY next_at, created_at, key LIMIT {limit}"
+        ))
+        .fetch_all(pool)
+        .await?;
+        Ok(rows.iter().map(row_of).collect::<Result<_, _>>()?)
+    }
+
+    /// How many rows are in each state.
+    pub async fn outbox_counts(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        let pool = match &self.inner {
+            Backend::Sql(pool, ..) => pool,
+            Backend::Memory(m) => {
+                let mut counts = std::collections::BTreeMap::new();
+                for r in lock(m).outbox.values() {
+                    *counts.entry(r.state.clone()).or_default() += 1;
+                }
+                return Ok(counts);
+            }
+        };
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM crm_outbox GROUP BY state")
+            .fetch_all(pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let n: i64 = r.try_get("n")?;
+                Ok((r.try_get("state")?, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect()
+    }
+
+    /// The highest version each connector whose name starts with `prefix` has a row for.
+    pub async fn outbox_latest(
+        &self,
+        prefix: &str,
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let pool = match &self.inner {
+            Backend::Sql(pool, ..) => pool,
+            Backend::Memory(m) => {
+                let mut latest = std::collections::HashMap::<String, i64>::new();
+                for r in lock(m).outbox.values() {
+                    if r.connector.starts_with(prefix) {
+                        let v = latest.entry(r.connector.clone()).or_default();
+                        *v = (*v).max(r.version);
+                    }
+                }
+                return Ok(latest);
+            }
+        };
+        let rows = sqlx::query(
+            "SELECT connector, MAX(version) AS v FROM crm_outbox
+             WHERE substr(connector, 1, length($1)) = $1 GROUP BY connector",
+        )
+        .bind(prefix.to_owned())
+        .fetch_all(pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("connector")?, r.try_get("v")?)))
+            .collect()
+    }
+
+    /// Prunes what was done with before `before` (ms since the epoch): a delivered or
+    /// superseded row with a later version in its line is deleted; the last row of a line
+    /// loses its payload (state `pruned`) but stays, so that the line's next version is
+    /// numbered after it. Pending and dead rows are never pruned.
+    pub async fn outbox_prune(&self, before: i64) -> Result<(), StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                let mut m = lock(m);
+                let rows: Vec<OutboxRow> = m.outbox.values().cloned().collect();
+                for r in rows {
+                    if !matches!(r.state.as_str(), "delivered" | "superseded")
+                        || r.updated_at >= before
+                    {
+                        continue;
+                    }
+                    let later = m.outbox.values().any(|o| {
+                        o.call_id == r.call_id
+                            && o.connector == r.connector
+                            && o.version > r.version
+                    });
+                    if later {
+                        m.outbox.remove(&r.key);
+                    } else if let Some(o) = m.outbox.get_mut(&r.key) {
+                        (o.state, o.payload) = ("pruned".into(), String::new());
+                    }
+                }
+                Ok(())
+            }
+            Backend::Sql(_, writer, _) => submit(writer, Write::OutboxPrune { before }).await,
+        }
+    }
+}
+
+/// The columns of an outbox row, in [`row_of`]'s order.
+const COLUMNS: &str = "key, call_id, version, connector, payload, state, attempts, next_at,
+    last_error, created_at, updated_at";
+
+fn row_of(r: &sqlx::any::AnyRow) -> Result<OutboxRow, sqlx::Error> {
+    Ok(OutboxRow {
+        key: r.try_get("key")?,
+        call_id: r.try_get("call_id")?,
+        version: r.try_get("version")?,
+        connector: r.try_get("connector")?,
+        payload: r.try_get("payload")?,
+        state: r.try_get("state")?,
+        attempts: r.try_get("attempts")?,
+        next_at: r.try_get("next_at")?,
+        last_error: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
 }

@@ -171,11 +171,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
         11,
         // Transcript lines and alerts get a key made of what identifies them, so that a write
         // replayed after a commit whose outcome was unknown does not store them twice. Rows
-        // stored before have none (NULLs never conflict).
+        // stored before have none (NULLs never conflict). And the outbox is pruned by age.
         "ALTER TABLE transcripts ADD COLUMN row_key TEXT;
         CREATE UNIQUE INDEX transcripts_by_key ON transcripts (row_key);
         ALTER TABLE transcript_alerts ADD COLUMN row_key TEXT;
-        CREATE UNIQUE INDEX transcript_alerts_by_key ON transcript_alerts (row_key);",
+        CREATE UNIQUE INDEX transcript_alerts_by_key ON transcript_alerts (row_key);
+        CREATE INDEX crm_outbox_by_age ON crm_outbox (state, updated_at);",
     ),
 ];
 

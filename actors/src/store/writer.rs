@@ -106,6 +106,10 @@ pub(super) enum Write {
     Batch(Vec<Write>),
     /// Nothing: a probe that the write path commits (`/health`).
     Ping,
+    /// Outbox rows done with before `before` are pruned (see `Store::outbox_prune`).
+    OutboxPrune {
+        before: i64,
+    },
 }
 
 impl Write {
@@ -448,6 +452,25 @@ async fn apply(pool: &AnyPool, faults: &Faults, writes: &[&Write]) -> Result<(),
             }
             // The writer applies a batch's parts in its place.
             Write::Batch(_) | Write::Ping => {}
+            Write::OutboxPrune { before } => {
+                sqlx::query(
+                    "DELETE FROM crm_outbox WHERE state IN ('delivered', 'superseded')
+                        AND updated_at < $1 AND EXISTS (SELECT 1 FROM crm_outbox n
+                            WHERE n.call_id = crm_outbox.call_id
+                            AND n.connector = crm_outbox.connector
+                            AND n.version > crm_outbox.version)",
+                )
+                .bind(*before)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE crm_outbox SET state = 'pruned', payload = ''
+                     WHERE state IN ('delivered', 'superseded') AND updated_at < $1",
+                )
+                .bind(*before)
+                .execute(&mut *tx)
+                .await?;
+            }
             Write::Transcript(r) => {
                 sqlx::query(
                     "INSERT INTO transcripts (call_id, leg, agent, start_ms, end_ms, text, at, spoken_at,

@@ -52,7 +52,7 @@ pub(crate) struct OutboxQuery {
     limit: Option<usize>,
 }
 
-/// `GET /api/v1/cti/outbox?state=pending|delivered|dead|superseded`: the CRM outbox
+/// `GET /api/v1/cti/outbox?state=pending|delivered|dead|superseded|pruned`: the CRM outbox
 /// (supervisors).
 pub(crate) async fn outbox(
     State(state): State<AppState>,
@@ -61,10 +61,10 @@ pub(crate) async fn outbox(
 ) -> Result<Json<Value>, AppError> {
     c.require(&[Role::Supervisor, Role::Admin])?;
     if let Some(s) = q.state.as_deref() {
-        if !["pending", "delivered", "dead", "superseded"].contains(&s) {
+        if !["pending", "delivered", "dead", "superseded", "pruned"].contains(&s) {
             return Err(AppError::invalid(
                 "invalid_state",
-                format!("state {s:?}: give pending, delivered, dead or superseded"),
+                format!("state {s:?}: give pending, delivered, dead, superseded or pruned"),
             ));
         }
     }
@@ -72,10 +72,7 @@ pub(crate) async fn outbox(
     if !(1..=1_000).contains(&limit) {
         return Err(AppError::invalid("invalid_limit", "limit: give 1 to 1000"));
     }
-    let mut rows = state.yard.outbox(q.state.as_deref()).await?;
-    let total = rows.len();
-    rows.reverse();
-    rows.truncate(limit);
+    let (rows, total) = state.yard.outbox_page(q.state.as_deref(), limit).await?;
     Ok(Json(json!({ "rows": rows, "total": total })))
 }
 

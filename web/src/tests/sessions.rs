@@ -214,3 +214,22 @@ async fn a_trusted_proxy_forwards_its_clients_addresses_and_nobody_else_does() {
         (StatusCode::FORBIDDEN, "metrics_forbidden")
     );
 }
+
+#[test]
+fn the_session_cache_never_outlives_its_sessions() {
+    let users = crate::auth::Users::from_config(&Config::demo()).unwrap();
+    for (token, created_at, last_seen_at) in
+        [("old", 0, 500), ("idle", 100, 50), ("live", 100, 200)]
+    {
+        users.remember(&SessionRow {
+            token: token.into(),
+            username: "alice".into(),
+            created_at,
+            last_seen_at,
+        });
+    }
+    assert_eq!(users.cached_sessions(), 3);
+    // What the hourly purge does with the store's expired sessions, it does with the cache's.
+    users.forget_expired(50, 100);
+    assert_eq!(users.cached_sessions(), 1, "only the live session is kept");
+}

@@ -81,3 +81,21 @@ async fn a_store_that_fails_gives_503s_changes_nothing_and_recovers() {
     let (_, calls) = call(&app, Method::GET, "/api/v1/calls", Some(&root), None).await;
     assert_eq!(calls["calls"].as_array().map(Vec::len), Some(1), "{calls}");
 }
+
+#[tokio::test]
+async fn a_pending_step_answers_202_with_what_to_do() {
+    use axum::response::IntoResponse;
+    let pending = crate::error::AppError::from(actors::ActorError::Pending("c1".into()));
+    let res = pending.into_response();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        (v["pending"].as_bool(), v["code"].as_str()),
+        (Some(true), Some("pending"))
+    );
+    assert!(
+        v["message"].as_str().unwrap().contains("read the call"),
+        "{v}"
+    );
+}
