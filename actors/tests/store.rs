@@ -2,7 +2,10 @@
 //! `SWITCHYARD_TEST_POSTGRES_URL` names a server (CI sets it; without it on a user's machine the
 //! PostgreSQL test says so and skips, and in CI a missing URL is a failure).
 
+mod common;
+
 use actors::store::{AlertRow, OutboxRow, SessionRow, Store, TranscriptRow};
+use common::postgres_url;
 use engine::agent::{Agent, Status};
 use engine::call::{Call, CallState, Party};
 use engine::routing::Skills;
@@ -450,32 +453,6 @@ async fn health_reports_what_a_commit_survives_and_a_store_that_is_gone() {
     }
 }
 
-/// A fresh database on the server named by `SWITCHYARD_TEST_POSTGRES_URL`.
-fn postgres_url() -> Option<String> {
-    let Ok(base) = std::env::var("SWITCHYARD_TEST_POSTGRES_URL") else {
-        assert!(std::env::var("CI").is_err(), "CI must set SWITCHYARD_TEST_POSTGRES_URL: a skipped PostgreSQL test is a failure there");
-        eprintln!(
-            "SKIPPED: set SWITCHYARD_TEST_POSTGRES_URL=postgres://… to run the PostgreSQL test"
-        );
-        return None;
-    };
-    let name = format!("sy_test_{}_{}", std::process::id(), rand_suffix());
-    let status = std::process::Command::new("psql")
-        .args([base.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
-        .status()
-        .expect("psql runs");
-    assert!(status.success(), "could not create database {name}");
-    let (prefix, _) = base.rsplit_once('/').expect("URL ends with /database");
-    Some(format!("{prefix}/{name}"))
-}
-
-fn rand_suffix() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos()
-}
-
 /// One write of every kind that adds rows (the kinds a replay could store twice), each
 /// submitted at once so that the writer groups them; every one must be acknowledged.
 async fn write_one_of_each(store: &Store, n: usize) {
@@ -597,6 +574,18 @@ async fn faults_change_nothing(store: &Store) {
         None,
         "the write refused while down"
     );
+
+    // The writer task itself fails (a bug): the write it held fails, the task is restarted,
+    // and the next write goes through.
+    faults.panic_next();
+    let e = store
+        .save_config("lost with the task", 6)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("writer task stopped"), "{e}");
+    store.save_config("after", 7).await.unwrap();
+    assert_eq!(store.load_config().await.unwrap().as_deref(), Some("after"));
+    assert!(store.health().await.ok);
 }
 
 #[tokio::test]

@@ -3,6 +3,8 @@
 //! back by itself from what was saved; once the database is back, calls route, ring and are
 //! answered again without a restart, and agents and calls agree.
 
+mod common;
+
 use actors::config::Config;
 use actors::store::Store;
 use actors::{ActorError, Switchyard};
@@ -34,7 +36,34 @@ async fn eventually<T, F: std::future::Future<Output = Result<T, ActorError>>>(
 async fn routing_stops_cleanly_during_an_outage_and_resumes_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("yard.db").display());
-    let store = Store::connect(&url).await.unwrap();
+    outage(Store::connect(&url).await.unwrap(), None).await;
+}
+
+#[tokio::test]
+async fn on_postgres_too_and_connections_dropped_mid_call_cost_a_retry() {
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    outage(Store::connect(&url).await.unwrap(), Some(&url)).await;
+}
+
+/// Ends every connection the store has to its PostgreSQL database (the server restarted, a
+/// network cut): the pool's next use of each fails, and it connects again.
+fn drop_connections(url: &str) {
+    let (base, name) = url.rsplit_once('/').expect("URL ends with /database");
+    let sql =
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'");
+    let status = std::process::Command::new("psql")
+        .args([&format!("{base}/postgres"), "-qAtc", &sql])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("psql runs");
+    assert!(status.success());
+}
+
+/// The outage scenario on `store`; on PostgreSQL (`postgres` its URL) its connections are
+/// also dropped while a call rings.
+async fn outage(store: Store, postgres: Option<&str>) {
     let yard = Switchyard::builder(Config::from_toml(CONFIG).unwrap())
         .store(store.clone())
         .start()
@@ -57,6 +86,22 @@ async fn routing_stops_cleanly_during_an_outage_and_resumes_after_it() {
     })
     .await;
     assert_eq!(offered.offered(), ["alice".into()]);
+    if let Some(url) = postgres {
+        // Connections dropped: whatever fails on a dead connection is retried by the actor
+        // that failed, and the call still rings alice.
+        drop_connections(url);
+        let c = eventually(|| yard.call(&first)).await;
+        assert_eq!(c.state(), CallState::Offering);
+        eventually(|| async {
+            store
+                .health()
+                .await
+                .ok
+                .then_some(())
+                .ok_or(ActorError::Config("not yet".into()))
+        })
+        .await;
+    }
 
     // The outage: alice's answer and a new call both fail, with a store error.
     let faults = store.faults().unwrap();

@@ -37,7 +37,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 pub use writer::Faults;
-use writer::{submit, writer, Job, Write, MAX_BATCH};
+use writer::{submit, supervised_writer, Job, Write, MAX_BATCH};
 
 /// A storage failure: the database refused or could not be reached, or a stored row is not
 /// what this version writes.
@@ -145,7 +145,7 @@ impl Store {
         migrate(&pool).await?;
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let faults = Arc::new(Faults::default());
-        tokio::spawn(writer(pool.clone(), faults.clone(), rx));
+        tokio::spawn(supervised_writer(pool.clone(), faults.clone(), rx));
         Ok(Store {
             inner: Backend::Sql(pool, tx, faults),
         })

@@ -137,6 +137,7 @@ struct FaultState {
     fail_before_commit: u32,
     lose_commit_outcome: u32,
     slow_commit: Option<std::time::Duration>,
+    panic_next: bool,
     transactions: u64,
 }
 
@@ -165,6 +166,11 @@ impl Faults {
     /// Every commit takes this much longer (`None`: as fast as the database).
     pub fn slow_commits(&self, by: Option<std::time::Duration>) {
         self.with(|s| s.slow_commit = by);
+    }
+
+    /// The writer task panics at its next transaction (it is restarted).
+    pub fn panic_next(&self) {
+        self.with(|s| s.panic_next = true);
     }
 
     /// Transactions the writer attempted so far (each replay counts).
@@ -196,7 +202,30 @@ pub(super) async fn submit(writer: &mpsc::Sender<Job>, write: Write) -> Result<(
 /// transaction, and answers each writer once that transaction committed, so an acknowledged
 /// write is durable while thousands of actors share the cost of a commit. If a batch fails,
 /// its writes are retried one by one so that one bad write fails alone.
-pub(super) async fn writer(pool: AnyPool, faults: Arc<Faults>, mut rx: mpsc::Receiver<Job>) {
+///
+/// The task is supervised: if it panics, the writes of the batch it held fail (their writers
+/// are told, nothing of them is acknowledged) and a new task takes the same queue of writes.
+pub(super) async fn supervised_writer(pool: AnyPool, faults: Arc<Faults>, rx: mpsc::Receiver<Job>) {
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    loop {
+        let task = tokio::spawn(writer(pool.clone(), faults.clone(), rx.clone()));
+        match task.await {
+            // Every store handle is gone: nothing more to write.
+            Ok(()) => return,
+            Err(e) if e.is_panic() => {
+                tracing::error!("the store's writer task panicked: restarted");
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+async fn writer(
+    pool: AnyPool,
+    faults: Arc<Faults>,
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+) {
+    let mut rx = rx.lock().await;
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -228,10 +257,12 @@ pub(super) async fn writer(pool: AnyPool, faults: Arc<Faults>, mut rx: mpsc::Rec
 /// history row is kept. Each statement has one fixed shape, so it is prepared once per
 /// connection and reused.
 async fn apply(pool: &AnyPool, faults: &Faults, writes: &[&Write]) -> Result<(), sqlx::Error> {
-    let (down, slow) = faults.with(|s| {
+    let (down, slow, panic) = faults.with(|s| {
         s.transactions += 1;
-        (s.down, s.slow_commit)
+        (s.down, s.slow_commit, std::mem::take(&mut s.panic_next))
     });
+    // An injected bug: the supervision of the writer task is what is tested.
+    assert!(!panic, "injected fault: the writer task panics");
     if down {
         return Err(injected("the database is down"));
     }
