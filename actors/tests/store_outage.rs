@@ -47,6 +47,18 @@ async fn on_postgres_too_and_connections_dropped_mid_call_cost_a_retry() {
     outage(Store::connect(&url).await.unwrap(), Some(&url)).await;
 }
 
+/// The call, once it rings an agent.
+async fn ringing(yard: &Switchyard, id: &str) -> engine::call::Call {
+    eventually(|| async {
+        let c = yard.call(id).await?;
+        match c.state() {
+            CallState::Offering => Ok(c),
+            s => Err(ActorError::CallOver(format!("not ringing yet: {s:?}"))),
+        }
+    })
+    .await
+}
+
 /// Ends every connection the store has to its PostgreSQL database (the server restarted, a
 /// network cut): the pool's next use of each fails, and it connects again.
 fn drop_connections(url: &str) {
@@ -77,14 +89,7 @@ async fn outage(store: Store, postgres: Option<&str>) {
         .await
         .unwrap();
     let first = first.id().as_str().to_owned();
-    let offered = eventually(|| async {
-        let c = yard.call(&first).await?;
-        match c.state() {
-            CallState::Offering => Ok(c),
-            s => Err(ActorError::CallOver(format!("not ringing yet: {s:?}"))),
-        }
-    })
-    .await;
+    let offered = ringing(&yard, &first).await;
     assert_eq!(offered.offered(), ["alice".into()]);
     if let Some(url) = postgres {
         // Connections dropped: whatever fails on a dead connection is retried by the actor
@@ -145,14 +150,7 @@ async fn outage(store: Store, postgres: Option<&str>) {
         .await
         .unwrap();
     let second = second.id().as_str().to_owned();
-    let rung = eventually(|| async {
-        let c = yard.call(&second).await?;
-        match c.state() {
-            CallState::Offering => Ok(c),
-            s => Err(ActorError::CallOver(format!("not ringing yet: {s:?}"))),
-        }
-    })
-    .await;
+    let rung = ringing(&yard, &second).await;
     assert_eq!(rung.offered(), ["alice".into()], "routing works again");
     // Nothing of the refused call was kept.
     let calls = store.list_calls(None, 10).await.unwrap();

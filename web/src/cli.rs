@@ -43,42 +43,46 @@ pub enum DurabilityArg {
     ProcessCrash,
 }
 
+/// What `serve` is given.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Database: `sqlite://path` (created if missing) or `postgres://…`.
+    #[arg(
+        long,
+        default_value = "sqlite://switchyard.db",
+        env = "SWITCHYARD_DATABASE_URL"
+    )]
+    pub database_url: String,
+    /// What an acknowledged write survives, for a SQLite database (PostgreSQL follows its
+    /// server's `synchronous_commit`).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "power-loss",
+        env = "SWITCHYARD_DURABILITY"
+    )]
+    pub durability: DurabilityArg,
+    /// Configuration file (TOML); without it, the embedded demo setup (loopback only).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Folder for call recordings (`<call id>.wav`).
+    #[arg(long, default_value = "recordings")]
+    pub recordings_dir: PathBuf,
+    /// A whisper.cpp ggml model file for live transcripts (overrides the configuration's
+    /// `[transcription] model`); `none` turns transcription off. `./serve.sh` passes the
+    /// tiny.en model it imports (`models/ggml-tiny.en.bin`).
+    #[arg(long, env = "SWITCHYARD_WHISPER_MODEL")]
+    pub whisper_model: Option<PathBuf>,
+}
+
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the contact center.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// Database: `sqlite://path` (created if missing) or `postgres://…`.
-        #[arg(
-            long,
-            default_value = "sqlite://switchyard.db",
-            env = "SWITCHYARD_DATABASE_URL"
-        )]
-        database_url: String,
-        /// What an acknowledged write survives, for a SQLite database (PostgreSQL follows its
-        /// server's `synchronous_commit`).
-        #[arg(
-            long,
-            value_enum,
-            default_value = "power-loss",
-            env = "SWITCHYARD_DURABILITY"
-        )]
-        durability: DurabilityArg,
-        /// Configuration file (TOML); without it, the embedded demo setup (loopback only).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Folder for call recordings (`<call id>.wav`).
-        #[arg(long, default_value = "recordings")]
-        recordings_dir: PathBuf,
-        /// A whisper.cpp ggml model file for live transcripts (overrides the configuration's
-        /// `[transcription] model`); `none` turns transcription off. `./serve.sh` passes the
-        /// tiny.en model it imports (`models/ggml-tiny.en.bin`).
-        #[arg(long, env = "SWITCHYARD_WHISPER_MODEL")]
-        whisper_model: Option<PathBuf>,
-    },
+    Serve(ServeArgs),
     /// Whisper model files: import a CTranslate2 (faster-whisper) model, check a ggml file.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -177,34 +181,26 @@ pub async fn start() -> anyhow::Result<()> {
 
 /// Runs a parsed command until ctrl-c or SIGTERM.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let (listen, database_url, durability, config, recordings_dir, whisper_model) =
-        match cli.command {
-            Command::Serve {
-                listen,
-                database_url,
-                durability,
-                config,
-                recordings_dir,
-                whisper_model,
-            } => (
-                listen,
-                database_url,
-                durability,
-                config,
-                recordings_dir,
-                whisper_model,
-            ),
-            Command::WhisperTestModel { shape, out, seed } => {
-                let Some(s) = transcription::ggml::Shape::by_name(&shape) else {
-                    bail!("--shape {shape}: give tiny.en or smallest");
-                };
-                transcription::ggml::write_model_file(&out, &s, seed)
-                    .with_context(|| format!("writing {}", out.display()))?;
-                println!("{}", out.display());
-                return Ok(());
-            }
-            Command::Model(command) => return model_command(command),
-        };
+    let ServeArgs {
+        listen,
+        database_url,
+        durability,
+        config,
+        recordings_dir,
+        whisper_model,
+    } = match cli.command {
+        Command::Serve(args) => args,
+        Command::WhisperTestModel { shape, out, seed } => {
+            let Some(s) = transcription::ggml::Shape::by_name(&shape) else {
+                bail!("--shape {shape}: give tiny.en or smallest");
+            };
+            transcription::ggml::write_model_file(&out, &s, seed)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("{}", out.display());
+            return Ok(());
+        }
+        Command::Model(command) => return model_command(command),
+    };
     let mut config = match &config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
