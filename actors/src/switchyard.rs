@@ -533,7 +533,7 @@ impl Switchyard {
         Ok(self.ctx.store.calls_from(number).await?)
     }
 
-    fn agent_ref(&self, id: &str) -> Result<ActorRef<AgentMsg>, ActorError> {
+    pub(crate) fn agent_ref(&self, id: &str) -> Result<ActorRef<AgentMsg>, ActorError> {
         self.ctx
             .agent(&AgentId::from(id))
             .ok_or_else(|| ActorError::UnknownAgent(id.to_owned()))

@@ -343,3 +343,26 @@ async fn a_new_calls_actor_is_found_by_whoever_reacts_to_its_first_event() {
         assert_eq!(r.unwrap(), CallState::Ended);
     }
 }
+
+/// A queue that stopped waiting for an agent's answer to its reservation (the agent was slow:
+/// its database, say) counted the agent as refused: the agent must not take the reservation
+/// when it gets to it, or it would ring for a call nobody offers it.
+#[tokio::test(start_paused = true)]
+async fn a_reservation_nobody_waits_for_any_more_is_not_taken() {
+    let yard = engine_with(config("longest-idle", 1, "")).await;
+    yard.set_status("a0", Some(Status::Ready), None)
+        .await
+        .unwrap();
+    let agent = yard.agent_ref("a0").unwrap();
+    let (reply, gave_up) = ractor::concurrency::oneshot();
+    drop(gave_up);
+    agent
+        .cast(crate::agent_actor::AgentMsg::Reserve {
+            call: "c-nobody".into(),
+            queue: "q".into(),
+            reply: reply.into(),
+        })
+        .unwrap();
+    let view = yard.agent("a0").await.unwrap();
+    assert_eq!(view.status, Status::Ready, "not ringing: {view:?}");
+}
