@@ -1,6 +1,8 @@
 //! Routing benchmark (`cargo bench -p actors`): 2,000 agents in 20 queues, 10,000 calls.
 //!
-//! 1. Memory: 10,000 calls wait (every agent offline); resident memory per waiting call.
+//! 1. Memory: 10,000 calls wait (every agent offline); resident memory per waiting call. On
+//!    the memory store also with 100,000 (5,000 waiting per queue): the work per message
+//!    should not grow with the backlog.
 //! 2. Throughput: every agent becomes Ready and answers each offer at once, hangs up, and is
 //!    Ready again (wrap-up limit 0) until all 10,000 calls were routed: calls routed per second.
 //! 3. Latency: calls arrive at a steady 100/s, then 2,000/s (5,000 calls), every agent Ready:
@@ -24,7 +26,14 @@ use tokio::sync::oneshot;
 
 const QUEUES: usize = 20;
 const AGENTS: usize = 2_000;
-const CALLS: usize = 10_000;
+/// Calls in the memory and throughput phases: 10,000 (500 waiting per queue), or what
+/// `SWITCHYARD_BENCH_CALLS` says (the backlog run: 100,000, 5,000 per queue).
+fn calls() -> usize {
+    std::env::var("SWITCHYARD_BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
 const LATENCY_CALLS: usize = 5_000;
 const LOADED_RATE: u64 = 2_000;
 
@@ -65,6 +74,7 @@ fn spawn_answering_machine(
 ) {
     let mut rx = yard.subscribe();
     let yard = yard.clone();
+    let calls = calls();
     tokio::spawn(async move {
         while let Ok(ev) = rx.recv().await {
             let EventKind::Call {
@@ -80,7 +90,7 @@ fn spawn_answering_machine(
                 continue;
             };
             let now = Instant::now();
-            if routed.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 == CALLS {
+            if routed.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 == calls {
                 // A stored permit: the waiter wakes even if it starts waiting later.
                 all_routed.notify_one();
             }
@@ -147,6 +157,7 @@ async fn latency(yard: &Switchyard, waiters: &Waiters, rate: u64, calls: usize) 
 }
 
 async fn run(label: &str, store: Store) {
+    let calls = calls();
     let options = StartOptions {
         event_buffer: 1 << 20,
         ..Default::default()
@@ -162,7 +173,7 @@ async fn run(label: &str, store: Store) {
     // 1. Memory per waiting call.
     let before = rss_bytes();
     let t = Instant::now();
-    for i in 0..CALLS {
+    for i in 0..calls {
         yard.create_call(
             format!("+1555{i:07}"),
             &format!("q{}", i % QUEUES),
@@ -173,7 +184,7 @@ async fn run(label: &str, store: Store) {
         .expect("call created");
     }
     let created = t.elapsed();
-    let per_call = (rss_bytes().saturating_sub(before)) as f64 / CALLS as f64;
+    let per_call = (rss_bytes().saturating_sub(before)) as f64 / calls as f64;
 
     // 2. Throughput: agents become Ready; wait until every call was routed.
     let t = Instant::now();
@@ -191,15 +202,15 @@ async fn run(label: &str, store: Store) {
 
     println!("## {label}");
     println!(
-        "calls created (persisted, actor spawned): {CALLS} in {:.2} s = {:.0}/s",
+        "calls created (persisted, actor spawned): {calls} in {:.2} s = {:.0}/s",
         created.as_secs_f64(),
-        CALLS as f64 / created.as_secs_f64()
+        calls as f64 / created.as_secs_f64()
     );
     println!(
         "resident memory per waiting call: {:.1} KiB",
         per_call / 1024.0
     );
-    println!("routing throughput ({AGENTS} agents answering, {QUEUES} queues): {:.0} calls routed/s ({CALLS} in {:.2} s)", CALLS as f64 / routing.as_secs_f64(), routing.as_secs_f64());
+    println!("routing throughput ({AGENTS} agents answering, {QUEUES} queues): {:.0} calls routed/s ({calls} in {:.2} s)", calls as f64 / routing.as_secs_f64(), routing.as_secs_f64());
     for (rate, lat) in [(100, quiet), (LOADED_RATE, loaded)] {
         println!(
             "enqueue-to-offer latency at {rate} new calls/s ({} calls): p50 {:.2} ms, p99 {:.2} ms",
@@ -216,9 +227,18 @@ async fn run(label: &str, store: Store) {
 fn main() {
     let Ok(which) = std::env::var("SWITCHYARD_BENCH_STORE") else {
         let exe = std::env::current_exe().expect("own path");
-        for store in ["memory", "sqlite", "sqlite-normal"] {
+        // The memory store twice: 500 and 5,000 waiting per queue (the work per message
+        // should not grow with the backlog).
+        let runs = [
+            ("memory", 10_000),
+            ("memory", 100_000),
+            ("sqlite", 10_000),
+            ("sqlite-normal", 10_000),
+        ];
+        for (store, calls) in runs {
             let status = std::process::Command::new(&exe)
                 .env("SWITCHYARD_BENCH_STORE", store)
+                .env("SWITCHYARD_BENCH_CALLS", calls.to_string())
                 .status()
                 .expect("bench child runs");
             assert!(status.success(), "the {store} run failed");

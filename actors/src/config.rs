@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 mod hooks;
+mod index;
 mod security;
 mod sip;
 pub use hooks::{event_matches, HookConfig};
@@ -67,6 +68,10 @@ pub struct Config {
     /// Event hooks: chosen events posted to URLs through the durable outbox.
     #[serde(default)]
     pub hooks: Vec<HookConfig>,
+    /// Agents and queues by id, for lookups that do not walk the lists (made at the first
+    /// lookup; checked against the lists, which stay the truth).
+    #[serde(skip)]
+    index: index::Index,
 }
 
 /// Presence (`[presence]`): an agent whose panel's event stream closed and did not come back
@@ -728,7 +733,7 @@ impl Config {
 
     /// A queue by id.
     pub fn queue(&self, id: &str) -> Option<&QueueConfig> {
-        self.queues.iter().find(|q| q.id == id)
+        index::find(&self.queues, &self.index.queues, |q| q.id.as_str(), id)
     }
 
     /// A group by id.
@@ -749,7 +754,7 @@ impl Config {
 
     /// An agent by id.
     pub fn agent(&self, id: &str) -> Option<&AgentConfig> {
-        self.agents.iter().find(|a| a.id == id)
+        index::find(&self.agents, &self.index.agents, |a| a.id.as_str(), id)
     }
 }
 

@@ -15,6 +15,7 @@ use crate::{AgentId, CallId, QueueId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound::{Excluded, Unbounded};
 use std::time::Duration;
 
 /// A queue's behaviour, from the configuration.
@@ -178,6 +179,13 @@ pub struct Queue {
     member_index: HashMap<AgentId, usize>,
     line: BTreeMap<LineKey, WaitingCall>,
     line_keys: HashMap<CallId, LineKey>,
+    /// When the calls in line entered it (a multiset), so that the next overflow or
+    /// escalation is found without a walk of the line.
+    ages: Moments,
+    /// The same, of the calls in line that require skills (only they escalate).
+    skilled_ages: Moments,
+    /// Until when calls in line exclude agents who declined them.
+    exclusions: Moments,
     offering: HashMap<CallId, (WaitingCall, Vec<AgentId>)>,
     strategy: Box<dyn RoutingStrategy>,
     /// Decides when `strategy` panics.
@@ -247,6 +255,9 @@ impl Queue {
             member_index,
             line: BTreeMap::new(),
             line_keys: HashMap::new(),
+            ages: Moments::default(),
+            skilled_ages: Moments::default(),
+            exclusions: Moments::default(),
             offering: HashMap::new(),
             fallback: Builtin::new(Strategy::LongestIdle, seed),
             strategy,
@@ -290,7 +301,27 @@ impl Queue {
         self.seq += 1;
         let key = (Reverse(call.priority), call.enqueued_at, self.seq);
         self.line_keys.insert(call.call.clone(), key);
+        self.index(&call, true);
         self.line.insert(key, call);
+    }
+
+    /// Takes the call at `key` out of the line.
+    fn take_from_line(&mut self, key: &LineKey) -> Option<WaitingCall> {
+        let call = self.line.remove(key)?;
+        self.line_keys.remove(&call.call);
+        self.index(&call, false);
+        Some(call)
+    }
+
+    /// Counts a call in line into (or out of) the moments [`Queue::poll_timeout`] looks at.
+    fn index(&mut self, call: &WaitingCall, add: bool) {
+        self.ages.update(call.enqueued_at, add);
+        if !call.skills.is_empty() {
+            self.skilled_ages.update(call.enqueued_at, add);
+        }
+        for (_, until) in &call.excluded {
+            self.exclusions.update(*until, add);
+        }
     }
 
     /// A member's agent reports its availability.
@@ -313,11 +344,19 @@ impl Queue {
         if free.is_empty() || self.line.is_empty() {
             return out;
         }
-        let keys: Vec<LineKey> = self.line.keys().copied().collect();
-        for key in keys {
-            if free.is_empty() {
-                break;
-            }
+        // In line order, from a cursor (calls taken out of the line as it goes).
+        let mut cursor: Option<LineKey> = None;
+        while !free.is_empty() {
+            let next = match cursor {
+                None => self.line.keys().next(),
+                Some(k) => self
+                    .line
+                    .range((Excluded(k), Unbounded))
+                    .map(|(k, _)| k)
+                    .next(),
+            };
+            let Some(&key) = next else { break };
+            cursor = Some(key);
             let call = &self.line[&key];
             let required = effective_skills(
                 &call.skills,
@@ -361,10 +400,8 @@ impl Queue {
                 free.retain(|&f| f != i);
             }
             let call = self
-                .line
-                .remove(&key)
+                .take_from_line(&key)
                 .expect("key taken from the line above");
-            self.line_keys.remove(&call.call);
             out.push(Assignment {
                 call: call.call.clone(),
                 agents: chosen.clone(),
@@ -460,8 +497,8 @@ impl Queue {
     /// Takes a call out of the queue, wherever it is (the caller hung up, an agent took it
     /// from the unassigned list). Returns it if it was here.
     pub fn remove(&mut self, call: &CallId) -> Option<WaitingCall> {
-        if let Some(key) = self.line_keys.remove(call) {
-            return self.line.remove(&key);
+        if let Some(key) = self.line_keys.get(call).copied() {
+            return self.take_from_line(&key);
         }
         self.offering.remove(call).map(|(c, agents)| {
             for a in agents {
@@ -476,11 +513,21 @@ impl Queue {
     /// A call's skill requirements changed (widened while it waits): it keeps its place in
     /// line, or its offer if agents ring for it. Returns whether the call was here.
     pub fn set_skills(&mut self, call: &CallId, skills: Skills) -> bool {
-        let held = match self.line_keys.get(call) {
-            Some(key) => self.line.get_mut(key),
-            None => self.offering.get_mut(call).map(|(c, _)| c),
-        };
-        held.map(|c| c.skills = skills).is_some()
+        if let Some(key) = self.line_keys.get(call).copied() {
+            // Out and in again at the same key: its place is kept, its moments recounted.
+            let mut c = self
+                .take_from_line(&key)
+                .expect("indexed calls are in line");
+            c.skills = skills;
+            self.line_keys.insert(c.call.clone(), key);
+            self.index(&c, true);
+            self.line.insert(key, c);
+            return true;
+        }
+        self.offering
+            .get_mut(call)
+            .map(|(c, _)| c.skills = skills)
+            .is_some()
     }
 
     /// Waiting calls nobody is ringing for, in line order (B5's unassigned work).
@@ -492,24 +539,26 @@ impl Queue {
     /// step, or the end of an agent's exclusion from a call it declined. Moments already
     /// past are not returned again (an overdue overflow is handled by `handle_timeout`).
     pub fn poll_timeout(&self, now: Timestamp) -> Option<Timestamp> {
+        // From the indexed moments: the work does not grow with the line.
         let mut next: Option<Timestamp> = None;
-        let mut consider = |t: Timestamp, only_future: bool| {
-            if !only_future || t > now {
-                next = Some(next.map_or(t, |n| n.min(t)));
+        let mut consider = |t: Timestamp| next = Some(next.map_or(t, |n| n.min(t)));
+        if let (Some(max), Some(_)) = (self.settings.max_wait, &self.settings.overflow) {
+            if let Some(oldest) = self.ages.first() {
+                consider(oldest + max);
             }
-        };
-        for c in self.line.values() {
-            if let (Some(max), Some(_)) = (self.settings.max_wait, &self.settings.overflow) {
-                consider(c.enqueued_at + max, false);
+        }
+        for step in &self.settings.escalation {
+            // The oldest call whose step is still ahead: it entered after `now - after`.
+            let after = i64::try_from(step.after.as_millis()).unwrap_or(i64::MAX);
+            if let Some(t) = self
+                .skilled_ages
+                .first_after(Timestamp(now.0.saturating_sub(after)))
+            {
+                consider(t + step.after);
             }
-            if !c.skills.is_empty() {
-                for step in &self.settings.escalation {
-                    consider(c.enqueued_at + step.after, true);
-                }
-            }
-            for (_, until) in &c.excluded {
-                consider(*until, true);
-            }
+        }
+        if let Some(until) = self.exclusions.first_after(now) {
+            consider(until);
         }
         next
     }
@@ -591,6 +640,35 @@ impl Queue {
             talk_time_ms: a.talk_time_ms,
             skills: m.skills.clone(),
         }
+    }
+}
+
+/// A multiset of moments, for the earliest one (after a bound) in logarithmic time.
+#[derive(Debug, Default)]
+struct Moments(BTreeMap<Timestamp, usize>);
+
+impl Moments {
+    fn update(&mut self, t: Timestamp, add: bool) {
+        if add {
+            *self.0.entry(t).or_default() += 1;
+        } else if let Some(n) = self.0.get_mut(&t) {
+            *n -= 1;
+            if *n == 0 {
+                self.0.remove(&t);
+            }
+        }
+    }
+
+    fn first(&self) -> Option<Timestamp> {
+        self.0.keys().next().copied()
+    }
+
+    /// The earliest moment strictly after `bound`.
+    fn first_after(&self, bound: Timestamp) -> Option<Timestamp> {
+        self.0
+            .range((Excluded(bound), Unbounded))
+            .map(|(t, _)| *t)
+            .next()
     }
 }
 

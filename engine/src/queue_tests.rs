@@ -409,3 +409,107 @@ fn a_widened_call_keeps_its_place_and_reaches_agents_it_could_not_before() {
     assert!(q.set_skills(&"first".into(), Skills::from([("any".to_string(), 1)])));
     assert_eq!(q.counters(t(3)).offering, 1);
 }
+
+/// The next timeout from the indexed moments is the one a walk of the whole line finds, through
+/// a long random run of enqueues, returns, removals, widenings, offers and their ends.
+#[test]
+fn indexed_timeouts_agree_with_a_walk_of_the_line() {
+    fn walk(q: &Queue, now: Timestamp) -> Option<Timestamp> {
+        let s = q.settings();
+        let mut next: Option<Timestamp> = None;
+        let mut consider = |t: Timestamp, only_future: bool| {
+            if !only_future || t > now {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
+        for c in q.waiting() {
+            if let (Some(max), Some(_)) = (s.max_wait, &s.overflow) {
+                consider(c.enqueued_at + max, false);
+            }
+            if !c.skills.is_empty() {
+                for step in &s.escalation {
+                    consider(c.enqueued_at + step.after, true);
+                }
+            }
+            for (_, until) in &c.excluded {
+                consider(*until, true);
+            }
+        }
+        next
+    }
+    let settings = QueueSettings {
+        max_wait: Some(Duration::from_secs(90)),
+        overflow: Some("spill".into()),
+        escalation: vec![
+            Escalation {
+                after: Duration::from_secs(20),
+                lower_levels_by: 1,
+                drop_skills: false,
+            },
+            Escalation {
+                after: Duration::from_secs(45),
+                lower_levels_by: 0,
+                drop_skills: true,
+            },
+        ],
+        ..QueueSettings::default()
+    };
+    let members: Vec<(AgentId, Skills)> = (0..4)
+        .map(|i| (AgentId::from(format!("a{i}")), Skills::new()))
+        .collect();
+    let mut q = Queue::new("q".into(), settings, Strategy::LongestIdle, members);
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rand = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut now = 0i64;
+    for step in 0..3_000 {
+        now += rand(3) as i64;
+        let id = format!("c{}", rand(40));
+        match rand(7) {
+            0 | 1 => {
+                let mut c = call(&id, rand(3) as i32, now - rand(60) as i64);
+                if rand(2) == 0 {
+                    c.skills = Skills::from([("fr".to_string(), 3)]);
+                }
+                if rand(4) == 0 {
+                    c.excluded = vec![(AgentId::from("a1"), t(now + rand(30) as i64))];
+                }
+                q.enqueue(c);
+            }
+            2 => {
+                q.remove(&id.as_str().into());
+            }
+            3 => {
+                let skills = match rand(2) {
+                    0 => Skills::new(),
+                    _ => Skills::from([("fr".to_string(), 1)]),
+                };
+                q.set_skills(&id.as_str().into(), skills);
+            }
+            4 => {
+                let a = AgentId::from(format!("a{}", rand(4)));
+                let free = rand(2) == 0;
+                q.update_member(&a, if free { avail(now) } else { busy() });
+                for offer in q.dispatch(t(now)) {
+                    let back = call(offer.call.as_str(), 0, now - 10);
+                    let end =
+                        [OfferEnd::Missed, OfferEnd::Answered, OfferEnd::Gone][rand(3) as usize];
+                    q.offer_ended(t(now), back, end);
+                }
+            }
+            5 => {
+                q.handle_timeout(t(now));
+            }
+            _ => {}
+        }
+        assert_eq!(
+            q.poll_timeout(t(now)),
+            walk(&q, t(now)),
+            "step {step} at {now} s"
+        );
+    }
+}

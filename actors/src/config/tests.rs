@@ -392,3 +392,29 @@ fn hooks_are_read_and_checked() {
         assert!(err.contains(says), "{bad}: {err}");
     }
 }
+
+#[test]
+fn lookups_by_id_stay_right_when_the_lists_are_edited_after_the_first() {
+    let mut config = Config::demo();
+    assert_eq!(config.agent("bob").map(|a| a.id.as_str()), Some("bob"));
+    assert_eq!(config.queue("sales").map(|q| q.id.as_str()), Some("sales"));
+    assert!(config.agent("zoe").is_none());
+    // Edited after the index was made: removed, moved and added entries are still found
+    // right (the lists are the truth).
+    let alice = config.agents.remove(0);
+    assert!(config.agent("alice").is_none());
+    assert_eq!(config.agent("bob").map(|a| a.id.as_str()), Some("bob"));
+    let mut zoe = alice.clone();
+    zoe.id = "zoe".into();
+    config.agents.push(zoe);
+    assert_eq!(config.agent("zoe").map(|a| a.id.as_str()), Some("zoe"));
+    config.queues.reverse();
+    assert_eq!(
+        config.queue("support").map(|q| q.id.as_str()),
+        Some("support")
+    );
+    // A copy makes its own index.
+    let copy = config.clone();
+    assert_eq!(copy.agent("zoe").map(|a| a.id.as_str()), Some("zoe"));
+    assert_eq!(copy, config);
+}
