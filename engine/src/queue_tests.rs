@@ -410,8 +410,9 @@ fn a_widened_call_keeps_its_place_and_reaches_agents_it_could_not_before() {
     assert_eq!(q.counters(t(3)).offering, 1);
 }
 
-/// The next timeout from the indexed moments is the one a walk of the whole line finds, through
-/// a long random run of enqueues, returns, removals, widenings, offers and their ends.
+/// The next timeout and the longest wait from the indexed moments are the ones a walk of the
+/// whole line finds, through a long random run of enqueues, returns, removals, widenings,
+/// offers and their ends.
 #[test]
 fn indexed_timeouts_agree_with_a_walk_of_the_line() {
     fn walk(q: &Queue, now: Timestamp) -> Option<Timestamp> {
@@ -511,5 +512,13 @@ fn indexed_timeouts_agree_with_a_walk_of_the_line() {
             walk(&q, t(now)),
             "step {step} at {now} s"
         );
+        let oldest = q
+            .line
+            .values()
+            .chain(q.offering.values().map(|(c, _)| c))
+            .map(|c| c.enqueued_at)
+            .min();
+        let longest = oldest.map_or(0, |o| t(now).since(o).as_secs());
+        assert_eq!(q.counters(t(now)).longest_wait_secs, longest, "step {step}");
     }
 }
