@@ -57,6 +57,18 @@ impl Actor for Bouncer {
     }
 }
 
+/// The factory of a bouncer counting into `ended` and `started`.
+fn bouncer(
+    ended: &Arc<watch::Sender<u64>>,
+    started: &Arc<watch::Sender<u64>>,
+) -> impl Fn() -> Bouncer + Send + Sync + 'static {
+    let (ended, started) = (ended.clone(), started.clone());
+    move || Bouncer {
+        ended: ended.clone(),
+        started: started.clone(),
+    }
+}
+
 /// Waits until the count reaches `n`.
 async fn until(what: &str, count: &watch::Sender<u64>, n: u64) {
     let mut rx = count.subscribe();
@@ -67,15 +79,13 @@ async fn until(what: &str, count: &watch::Sender<u64>, n: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_actor_hears_acts_and_is_restarted_when_it_fails() {
     let (ended, started) = (Arc::new(watch::channel(0).0), Arc::new(watch::channel(0).0));
-    let (e, s) = (ended.clone(), started.clone());
     let config = Config::from_toml(r#"queues = [{ id = "support" }]"#).unwrap();
     let yard = Switchyard::builder(config)
-        .actor("bouncer", &["call.created", "call.ended"], move || {
-            Bouncer {
-                ended: e.clone(),
-                started: s.clone(),
-            }
-        })
+        .actor(
+            "bouncer",
+            &["call.created", "call.ended"],
+            bouncer(&ended, &started),
+        )
         .start()
         .await
         .unwrap();
@@ -138,16 +148,15 @@ async fn a_custom_actor_that_cannot_restart_is_left_down_and_the_others_carry_on
         Arc::new(watch::channel(0).0),
         Arc::new(watch::channel(0).0),
     );
-    let (e, s, b) = (ended.clone(), started.clone(), brittle.clone());
+    let b = brittle.clone();
     let config = Config::from_toml(r#"queues = [{ id = "support" }]"#).unwrap();
     let yard = Switchyard::builder(config)
         .actor("brittle", &["call.created"], move || Brittle(b.clone()))
-        .actor("bouncer", &["call.created", "call.ended"], move || {
-            Bouncer {
-                ended: e.clone(),
-                started: s.clone(),
-            }
-        })
+        .actor(
+            "bouncer",
+            &["call.created", "call.ended"],
+            bouncer(&ended, &started),
+        )
         .start()
         .await
         .unwrap();

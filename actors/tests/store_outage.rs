@@ -6,12 +6,14 @@
 mod common;
 
 use actors::config::Config;
+use actors::events::Event;
 use actors::store::Store;
 use actors::{ActorError, Switchyard};
 use engine::agent::Status;
-use engine::call::{CallState, Party};
+use engine::call::{Call, CallState, Party};
 use engine::routing::Skills;
 use std::time::Duration;
+use tokio::sync::broadcast::Receiver;
 
 const CONFIG: &str = r#"
 queues = [{ id = "support" }]
@@ -32,6 +34,20 @@ async fn eventually<T, F: std::future::Future<Output = Result<T, ActorError>>>(
     }
 }
 
+/// Waits (at most 10 s) for the event `kind` of call `id`.
+async fn event(events: &mut Receiver<Event>, kind: &str, id: &str) {
+    let wait = async {
+        loop {
+            let e = events.recv().await.expect("the bus runs");
+            if e.type_name() == kind && e.to_json()["call_id"] == id {
+                return;
+            }
+        }
+    };
+    let seen = tokio::time::timeout(Duration::from_secs(10), wait).await;
+    assert!(seen.is_ok(), "no {kind} event for {id}");
+}
+
 #[tokio::test]
 async fn routing_stops_cleanly_during_an_outage_and_resumes_after_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -47,16 +63,10 @@ async fn on_postgres_too_and_connections_dropped_mid_call_cost_a_retry() {
     outage(Store::connect(&url).await.unwrap(), Some(&url)).await;
 }
 
-/// The call, once it rings an agent.
-async fn ringing(yard: &Switchyard, id: &str) -> engine::call::Call {
-    eventually(|| async {
-        let c = yard.call(id).await?;
-        match c.state() {
-            CallState::Offering => Ok(c),
-            s => Err(ActorError::CallOver(format!("not ringing yet: {s:?}"))),
-        }
-    })
-    .await
+/// The call, once it rings an agent (`events` subscribed before it could).
+async fn ringing(yard: &Switchyard, events: &mut Receiver<Event>, id: &str) -> Call {
+    event(events, "call.offered", id).await;
+    yard.call(id).await.unwrap()
 }
 
 /// Ends every connection the store has to its PostgreSQL database (the server restarted, a
@@ -81,6 +91,7 @@ async fn outage(store: Store, postgres: Option<&str>) {
         .start()
         .await
         .unwrap();
+    let mut events = yard.subscribe();
     yard.set_status("alice", Some(Status::Ready), None)
         .await
         .unwrap();
@@ -89,23 +100,17 @@ async fn outage(store: Store, postgres: Option<&str>) {
         .await
         .unwrap();
     let first = first.id().as_str().to_owned();
-    let offered = ringing(&yard, &first).await;
+    let offered = ringing(&yard, &mut events, &first).await;
     assert_eq!(offered.offered(), ["alice".into()]);
     if let Some(url) = postgres {
         // Connections dropped: whatever fails on a dead connection is retried by the actor
         // that failed, and the call still rings alice.
         drop_connections(url);
-        let c = eventually(|| yard.call(&first)).await;
+        let c = yard.call(&first).await.unwrap();
         assert_eq!(c.state(), CallState::Offering);
-        eventually(|| async {
-            store
-                .health()
-                .await
-                .ok
-                .then_some(())
-                .ok_or(ActorError::Config("not yet".into()))
-        })
-        .await;
+        // The pool tests a connection before it hands it out: the dead ones are replaced.
+        let health = store.health().await;
+        assert!(health.ok, "{health:?}");
     }
 
     // The outage: alice's answer and a new call both fail, with a store error.
@@ -119,21 +124,16 @@ async fn outage(store: Store, postgres: Option<&str>) {
         .await
         .unwrap_err();
     assert!(matches!(e, ActorError::Store(_)), "{e}");
-    // The call's and alice's actors failed with their writes and try to restart, again and
-    // again (each try a transaction refused): more tries than the 5 each after which they
-    // used to give up for good (2 requests + 2 × 5 tries = 12).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while faults.transactions() < before + 14 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no more restart tries"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // The actors whose writes failed try to restart, again and again (each try a transaction
+    // refused): more tries than the 5 each after which they used to give up for good.
+    let retried = faults.transactions_reach(before + 14, Duration::from_secs(10));
+    assert!(retried.await, "no more restart tries");
 
     // Back: the call and alice return by themselves from what was saved (still ringing
     // her), her answer now works, and a new call routes.
     faults.set_down(false);
+    // Alice's actor comes back on its own time (its restart's backoff) and says nothing when
+    // it does: her answer is retried until it works.
     let answered = eventually(|| yard.accept(&first, "alice")).await;
     assert_eq!(answered.state(), CallState::Connected);
     assert_eq!(answered.agent(), Some(&"alice".into()));
@@ -150,7 +150,7 @@ async fn outage(store: Store, postgres: Option<&str>) {
         .await
         .unwrap();
     let second = second.id().as_str().to_owned();
-    let rung = ringing(&yard, &second).await;
+    let rung = ringing(&yard, &mut events, &second).await;
     assert_eq!(rung.offered(), ["alice".into()], "routing works again");
     // Nothing of the refused call was kept.
     let calls = store.list_calls(None, 10).await.unwrap();
@@ -172,6 +172,7 @@ async fn a_step_answered_late_is_pending_not_an_error_and_is_applied() {
         .start()
         .await
         .unwrap();
+    let mut events = yard.subscribe();
     let call = yard
         .create_call("+3225550001".into(), "support", 0, Skills::new())
         .await
@@ -187,17 +188,8 @@ async fn a_step_answered_late_is_pending_not_an_error_and_is_applied() {
     );
     faults.slow_commits(None);
     // And it was applied: the call ends once its commit is through.
-    let ended = eventually(|| async {
-        let c = yard.call(&id).await?;
-        match c.state().is_final() {
-            true => Ok(c),
-            false => Err(ActorError::CallOver(format!(
-                "not over yet: {:?}",
-                c.state()
-            ))),
-        }
-    })
-    .await;
+    event(&mut events, "call.ended", &id).await;
+    let ended = yard.call(&id).await.unwrap();
     assert_eq!(ended.ended_by(), Some(&Party::Customer));
     yard.shutdown().await;
 }

@@ -129,6 +129,8 @@ pub(super) type Job = (Write, oneshot::Sender<Result<(), String>>);
 #[derive(Debug, Default)]
 pub struct Faults {
     state: std::sync::Mutex<FaultState>,
+    /// Transactions attempted so far (each replay counts), for tests to wait on.
+    attempted: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -138,7 +140,6 @@ struct FaultState {
     lose_commit_outcome: u32,
     slow_commit: Option<std::time::Duration>,
     panic_next: bool,
-    transactions: u64,
 }
 
 impl Faults {
@@ -175,7 +176,15 @@ impl Faults {
 
     /// Transactions the writer attempted so far (each replay counts).
     pub fn transactions(&self) -> u64 {
-        self.with(|s| s.transactions)
+        *self.attempted.borrow()
+    }
+
+    /// Waits until the writer has attempted `n` transactions in all (each replay and each
+    /// refused one counts); `false` if that did not happen within `deadline`.
+    pub async fn transactions_reach(&self, n: u64, deadline: std::time::Duration) -> bool {
+        let mut rx = self.attempted.subscribe();
+        let reached = tokio::time::timeout(deadline, rx.wait_for(|t| *t >= n)).await;
+        reached.is_ok_and(|r| r.is_ok())
     }
 }
 
@@ -257,10 +266,9 @@ async fn writer(
 /// history row is kept. Each statement has one fixed shape, so it is prepared once per
 /// connection and reused.
 async fn apply(pool: &AnyPool, faults: &Faults, writes: &[&Write]) -> Result<(), sqlx::Error> {
-    let (down, slow, panic) = faults.with(|s| {
-        s.transactions += 1;
-        (s.down, s.slow_commit, std::mem::take(&mut s.panic_next))
-    });
+    faults.attempted.send_modify(|t| *t += 1);
+    let (down, slow, panic) =
+        faults.with(|s| (s.down, s.slow_commit, std::mem::take(&mut s.panic_next)));
     // An injected bug: the supervision of the writer task is what is tested.
     assert!(!panic, "injected fault: the writer task panics");
     if down {
