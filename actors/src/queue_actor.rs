@@ -1,9 +1,10 @@
 //! The queue actor: one per queue, owning its [`engine::queue::Queue`].
 //!
 //! It hears calls arrive and leave and its members' availability, and after every message
-//! matches waiting calls with free agents. A match is confirmed with the agent (`Reserve`, the
-//! only synchronous call it makes: queue → agent, never back, so no call cycle can deadlock);
-//! a confirmed offer goes to the call actor, which owns the offer from then on.
+//! matches waiting calls with free agents. A match is confirmed with the agent (`Reserve`, asked
+//! from a task of its own whose answer comes back as a message, so the queue never waits on an
+//! agent and many reservations share one commit); a confirmed offer goes to the call actor,
+//! which owns the offer from then on.
 //!
 //! The queue keeps nothing persistent: on restart it is rebuilt from the open calls in the
 //! store and from its members re-publishing their availability.
@@ -72,6 +73,14 @@ pub enum QueueMsg {
     },
     /// The engine's wake-up (overflow, escalation).
     Timeout(u64),
+    /// Matched agents answered their reservation for a call (sent by the queue's own
+    /// dispatch).
+    Reserved {
+        /// The call.
+        call: CallId,
+        /// Each agent asked, and whether it took the reservation.
+        outcomes: Vec<(AgentId, bool)>,
+    },
     /// Fault injection for the supervision tests: the handler panics.
     #[cfg(test)]
     Panic,
@@ -87,62 +96,97 @@ pub(crate) struct QueueState {
 }
 
 impl QueueActor {
-    /// Matches calls with agents until nothing more can be matched.
-    async fn dispatch(&self, st: &mut QueueState) {
-        loop {
-            let now = self.ctx.clock.now();
-            let assignments = st.queue.dispatch(now);
-            for panic in st.queue.take_strategy_failures() {
-                tracing::error!(queue = %st.queue.id(), %panic, "the queue's routing strategy panicked: its fallback decided");
-            }
-            if assignments.is_empty() {
-                return;
-            }
-            for a in assignments {
-                let mut reserved = Vec::with_capacity(a.agents.len());
-                for agent in a.agents {
-                    let ok = match self.ctx.agent(&agent) {
-                        Some(r) => ask(&r, "agent", |reply| AgentMsg::Reserve {
-                            call: a.call.clone(),
-                            queue: st.queue.id().clone(),
-                            reply,
-                        })
-                        .await
-                        .unwrap_or(false),
-                        None => false,
-                    };
-                    if ok {
-                        reserved.push(agent);
-                    } else {
-                        // The agent changed since it last reported (another queue's offer,
-                        // a status change): a routing race, retried with someone else. Not
-                        // a "busy" agent in the call's sense (a device busy outside us).
-                        st.queue.offer_refused(&a.call, &agent);
+    /// Matches waiting calls with free agents, and asks each matched agent to confirm its
+    /// reservation without waiting for the answer: the answer comes back as
+    /// [`QueueMsg::Reserved`]. The engine holds the call and its agents meanwhile, so the
+    /// queue goes on routing while the agents save their reservations, and one commit of the
+    /// store serves many of them (a queue that waited for each answer routed one call per
+    /// commit).
+    fn dispatch(&self, myself: &ActorRef<QueueMsg>, st: &mut QueueState) {
+        let now = self.ctx.clock.now();
+        let assignments = st.queue.dispatch(now);
+        for panic in st.queue.take_strategy_failures() {
+            tracing::error!(queue = %st.queue.id(), %panic, "the queue's routing strategy panicked: its fallback decided");
+        }
+        for a in assignments {
+            let (ctx, myself, queue) = (self.ctx.clone(), myself.clone(), st.queue.id().clone());
+            tokio::spawn(async move {
+                let asks = a.agents.into_iter().map(|agent| {
+                    let (ctx, call, queue) = (&ctx, a.call.clone(), queue.clone());
+                    async move {
+                        let ok = match ctx.agent(&agent) {
+                            Some(r) => ask(&r, "agent", |reply| AgentMsg::Reserve {
+                                call,
+                                queue,
+                                reply,
+                            })
+                            .await
+                            .unwrap_or(false),
+                            None => false,
+                        };
+                        (agent, ok)
                     }
-                }
-                if reserved.is_empty() {
-                    continue;
-                }
-                let delivered = self.ctx.call(&a.call).is_some_and(|c| {
-                    c.cast(CallMsg::Offer {
-                        agents: reserved.clone(),
-                        queue: st.queue.id().clone(),
-                    })
-                    .is_ok()
                 });
-                if !delivered {
-                    // The call ended meanwhile: release the agents.
-                    st.queue.remove(&a.call);
+                let outcomes = futures::future::join_all(asks).await;
+                let reserved: Vec<AgentId> = outcomes
+                    .iter()
+                    .filter(|(_, ok)| *ok)
+                    .map(|(a, _)| a.clone())
+                    .collect();
+                let call = a.call;
+                if myself
+                    .cast(QueueMsg::Reserved {
+                        call: call.clone(),
+                        outcomes,
+                    })
+                    .is_err()
+                {
+                    // The queue stopped (it restarts without this offer): release the agents.
                     for agent in reserved {
-                        self.ctx.tell_agent(
-                            &agent,
-                            AgentMsg::OfferWithdrawn {
-                                call: a.call.clone(),
-                            },
-                        );
+                        let call = call.clone();
+                        ctx.tell_agent(&agent, AgentMsg::OfferWithdrawn { call });
                     }
                 }
+            });
+        }
+    }
+
+    /// The agents' answers to a reservation: a refused agent is routed around; the call is
+    /// offered to the agents who confirmed while the queue still waits for them, and the
+    /// others are released (the call left or went to someone else meanwhile).
+    fn reserved(&self, st: &mut QueueState, call: CallId, outcomes: Vec<(AgentId, bool)>) {
+        let mut offered = Vec::with_capacity(outcomes.len());
+        let mut released = Vec::new();
+        for (agent, ok) in outcomes {
+            if !ok {
+                // The agent changed since it last reported (another queue's offer, a status
+                // change): a routing race, retried with someone else. Not a "busy" agent in
+                // the call's sense (a device busy outside us).
+                st.queue.offer_refused(&call, &agent);
+            } else if st.queue.awaits(&call, &agent) {
+                offered.push(agent);
+            } else {
+                released.push(agent);
             }
+        }
+        if !offered.is_empty() {
+            let delivered = self.ctx.call(&call).is_some_and(|c| {
+                c.cast(CallMsg::Offer {
+                    agents: offered.clone(),
+                    queue: st.queue.id().clone(),
+                })
+                .is_ok()
+            });
+            if !delivered {
+                // The call ended meanwhile.
+                st.queue.remove(&call);
+                released.append(&mut offered);
+            }
+        }
+        for agent in released {
+            let call = call.clone();
+            self.ctx
+                .tell_agent(&agent, AgentMsg::OfferWithdrawn { call });
         }
     }
 }
@@ -240,6 +284,7 @@ impl Actor for QueueActor {
             QueueMsg::Remove { call } => {
                 st.queue.remove(&call);
             }
+            QueueMsg::Reserved { call, outcomes } => self.reserved(st, call, outcomes),
             QueueMsg::Requirements { call, skills } => {
                 st.queue.set_skills(&call, skills);
             }
@@ -270,7 +315,7 @@ impl Actor for QueueActor {
                 }
             }
         }
-        self.dispatch(st).await;
+        self.dispatch(&myself, st);
         st.timer.arm(
             &myself,
             &self.ctx.clock,

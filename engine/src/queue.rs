@@ -451,9 +451,23 @@ impl Queue {
         out
     }
 
+    /// Whether this queue still waits for `agent` to confirm its reservation for `call`: the
+    /// shell confirms reservations while the queue goes on routing, so an answer may come
+    /// after the call left (hung up, taken) or was offered again to someone else; such an
+    /// answer is stale, and an agent that took that reservation must be released.
+    pub fn awaits(&self, call: &CallId, agent: &AgentId) -> bool {
+        self.offering
+            .get(call)
+            .is_some_and(|(_, agents)| agents.contains(agent))
+    }
+
     /// An agent refused the reservation (it was no longer available). It is marked unavailable
     /// until it reports again; a call left with nobody ringing returns to its place in line.
+    /// A stale refusal (see [`Queue::awaits`]) changes nothing.
     pub fn offer_refused(&mut self, call: &CallId, agent: &AgentId) {
+        if !self.awaits(call, agent) {
+            return;
+        }
         if let Some(&i) = self.member_index.get(agent) {
             self.members[i].reserved = false;
             if let Some(a) = &mut self.members[i].availability {

@@ -119,6 +119,43 @@ fn reserved_members_are_not_offered_twice_and_a_refusal_requeues() {
 }
 
 #[test]
+fn a_reservation_answer_counts_only_while_the_queue_awaits_it() {
+    let mut q = queue(Strategy::Sequential, &["a", "b"]);
+    q.update_member(&"a".into(), avail(0));
+    q.update_member(&"b".into(), avail(0));
+    q.enqueue(call("c1", 0, 1));
+    assert_eq!(
+        pairs(q.dispatch(t(2))),
+        [("c1".to_string(), vec!["a".to_string()])]
+    );
+    assert!(q.awaits(&"c1".into(), &"a".into()));
+    // The caller hangs up while `a` is asked: its answer is stale.
+    q.remove(&"c1".into());
+    assert!(!q.awaits(&"c1".into(), &"a".into()));
+    // The same call back in line goes to `b` (`a` reported busy meanwhile); `a`'s late
+    // refusal neither frees that offer nor marks `a` unavailable once it is Ready again.
+    q.enqueue(call("c1", 0, 1));
+    q.update_member(&"a".into(), busy());
+    assert_eq!(
+        pairs(q.dispatch(t(3))),
+        [("c1".to_string(), vec!["b".to_string()])]
+    );
+    q.update_member(&"a".into(), avail(0));
+    q.offer_refused(&"c1".into(), &"a".into());
+    assert!(
+        q.awaits(&"c1".into(), &"b".into()),
+        "the live offer is untouched"
+    );
+    assert_eq!(q.waiting().count(), 0);
+    q.enqueue(call("c2", 0, 4));
+    assert_eq!(
+        pairs(q.dispatch(t(4))),
+        [("c2".to_string(), vec!["a".to_string()])],
+        "a stale refusal does not mark the agent unavailable"
+    );
+}
+
+#[test]
 fn skills_gate_calls_and_widen_after_waiting() {
     let members = vec![
         (
