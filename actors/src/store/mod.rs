@@ -14,8 +14,10 @@ mod events;
 mod health;
 mod idempotency;
 mod outbox;
+mod plan;
 mod schema;
 mod sessions;
+mod sqlite_writer;
 mod transcripts;
 mod writer;
 
@@ -123,7 +125,7 @@ impl Store {
     /// (PostgreSQL keeps its server's `synchronous_commit`).
     pub async fn connect_with(url: &str, durability: Durability) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
-        // Every write goes through one writer task (group commit), so SQLite never sees two
+        // Every write goes through one writer (group commit), so SQLite never sees two
         // write transactions at once; readers run beside it in WAL mode. An in-memory SQLite
         // database exists once per connection, so it gets exactly one.
         let memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -145,7 +147,26 @@ impl Store {
         migrate(&pool).await?;
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let faults = Arc::new(Faults::default());
-        tokio::spawn(supervised_writer(pool.clone(), faults.clone(), rx));
+        // A SQLite file is written by a thread owning its own connection (see
+        // `sqlite_writer`); PostgreSQL and an in-memory SQLite database through sqlx.
+        let file = match url.starts_with("sqlite:") && !memory {
+            true => Some(
+                <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)?
+                    .get_filename()
+                    .to_owned(),
+            ),
+            false => None,
+        };
+        match file {
+            Some(path) => tokio::spawn(sqlite_writer::supervised(
+                path,
+                durability,
+                pool.clone(),
+                faults.clone(),
+                rx,
+            )),
+            None => tokio::spawn(supervised_writer(pool.clone(), faults.clone(), rx)),
+        };
         Ok(Store {
             inner: Backend::Sql(pool, tx, faults),
         })

@@ -5,9 +5,10 @@
 //! there): when a batch fails, its writes are applied again one by one, and a commit whose
 //! outcome was unknown (the connection lost while committing) may have stored them already.
 
-use super::{enum_name, SessionRow, StoreError};
+use super::plan::{plan, Arg};
+use super::{SessionRow, StoreError};
 use engine::agent::StatusChange;
-use sqlx::{AnyPool, Connection, Row};
+use sqlx::{AnyPool, Connection};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -114,7 +115,7 @@ pub(super) enum Write {
 
 impl Write {
     /// The writes this one stands for: a batch's parts, else itself.
-    fn parts(&self) -> Vec<&Write> {
+    pub(super) fn parts(&self) -> Vec<&Write> {
         match self {
             Write::Batch(ws) => ws.iter().flat_map(|w| w.parts()).collect(),
             w => vec![w],
@@ -192,6 +193,49 @@ fn injected(what: &str) -> sqlx::Error {
     sqlx::Error::Protocol(format!("injected fault: {what}"))
 }
 
+pub(super) const FAILED_BEFORE_COMMIT: &str = "the transaction failed before its commit";
+pub(super) const OUTCOME_LOST: &str = "the commit's outcome was lost";
+
+/// What a transaction does at its commit, as the injected faults say.
+pub(super) enum Commit {
+    Go,
+    /// Roll back and report a failure.
+    Fail,
+    /// Commit and report a failure.
+    Lose,
+}
+
+impl Faults {
+    /// Counts a transaction and checks the faults that stop it before it starts: an error
+    /// if the database is down, else how long its commit is slowed.
+    pub(super) fn before_transaction(&self) -> Result<Option<std::time::Duration>, String> {
+        self.attempted.send_modify(|t| *t += 1);
+        let (down, slow, panic) =
+            self.with(|s| (s.down, s.slow_commit, std::mem::take(&mut s.panic_next)));
+        // An injected bug: the supervision of the writer is what is tested.
+        assert!(!panic, "injected fault: the writer task panics");
+        if down {
+            return Err(injected("the database is down").to_string());
+        }
+        Ok(slow)
+    }
+
+    /// What the transaction about to commit does.
+    pub(super) fn at_commit(&self) -> Commit {
+        self.with(|s| {
+            if s.fail_before_commit > 0 {
+                s.fail_before_commit -= 1;
+                Commit::Fail
+            } else if s.lose_commit_outcome > 0 {
+                s.lose_commit_outcome -= 1;
+                Commit::Lose
+            } else {
+                Commit::Go
+            }
+        })
+    }
+}
+
 /// How many writes one transaction may carry.
 pub(super) const MAX_BATCH: usize = 512;
 
@@ -254,424 +298,46 @@ async fn writer(
             Err(_) => {
                 for (w, done) in batch.drain(..) {
                     let outcome = apply(&pool, &faults, &w.parts()).await;
-                    let _ = done.send(outcome.map_err(|e| e.to_string()));
+                    let _ = done.send(outcome);
                 }
             }
         }
     }
 }
 
-/// Applies writes in one transaction. Per call and per agent only the batch's last snapshot
-/// is written (earlier ones would be overwritten in the same transaction anyway); every
-/// history row is kept. Each statement has one fixed shape, so it is prepared once per
-/// connection and reused.
-async fn apply(pool: &AnyPool, faults: &Faults, writes: &[&Write]) -> Result<(), sqlx::Error> {
-    faults.attempted.send_modify(|t| *t += 1);
-    let (down, slow, panic) =
-        faults.with(|s| (s.down, s.slow_commit, std::mem::take(&mut s.panic_next)));
-    // An injected bug: the supervision of the writer task is what is tested.
-    assert!(!panic, "injected fault: the writer task panics");
-    if down {
-        return Err(injected("the database is down"));
-    }
-    let last_snapshot = |i: usize| {
-        let later_same = |w: &&Write| match (writes[i], *w) {
-            (Write::Call { id: a, .. }, Write::Call { id: b, .. }) => a == b,
-            (Write::Agent { id: a, .. }, Write::Agent { id: b, .. }) => a == b,
-            _ => false,
-        };
-        !writes[i + 1..].iter().any(later_same)
-    };
-    let mut conn = pool.acquire().await?;
-    let mut tx = conn.begin().await?;
-    for (i, w) in writes.iter().enumerate() {
-        match w {
-            Write::Call {
-                id,
-                queue,
-                state,
-                result,
-                agent,
-                from,
-                created_at,
-                updated_at,
-                snapshot,
-            } => {
-                if !last_snapshot(i) {
-                    continue;
-                }
-                sqlx::query(
-                    "INSERT INTO calls (id, queue, state, result, agent, from_number, created_at, updated_at, snapshot)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                     ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, state = excluded.state,
-                       result = excluded.result, agent = excluded.agent, updated_at = excluded.updated_at,
-                       snapshot = excluded.snapshot",
-                )
-                .bind(id.as_str())
-                .bind(queue.as_str())
-                .bind(state.as_str())
-                .bind(result.clone())
-                .bind(agent.clone())
-                .bind(from.as_str())
-                .bind(*created_at)
-                .bind(*updated_at)
-                .bind(snapshot.as_str())
-                .execute(&mut *tx)
-                .await?;
-            }
-            Write::Agent {
-                id,
-                snapshot,
-                changes,
-                first_seq,
-                updated_at,
-            } => {
-                for (k, c) in changes.iter().enumerate() {
-                    sqlx::query(
-                        "INSERT INTO agent_status_history (agent, seq, previous, status, reason, at)
-                         VALUES ($1, $2, $3, $4, $5, $6)
-                         ON CONFLICT (agent, seq) DO NOTHING",
-                    )
-                    .bind(id.as_str())
-                    .bind(first_seq + k as i64)
-                    .bind(c.from.as_str())
-                    .bind(c.to.as_str())
-                    .bind(enum_name(&c.reason))
-                    .bind(c.at.as_millis())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                if !last_snapshot(i) {
-                    continue;
-                }
-                sqlx::query(
-                    "INSERT INTO agents (id, snapshot, updated_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at",
-                )
-                .bind(id.as_str())
-                .bind(snapshot.as_str())
-                .bind(*updated_at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Write::Txn {
-                id,
-                kind,
-                customer,
-                created_at,
-                snapshot,
-            } => {
-                sqlx::query(
-                    "INSERT INTO transactions (id, kind, customer, created_at, snapshot) VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(id.as_str())
-                .bind(kind.as_str())
-                .bind(customer.as_str())
-                .bind(*created_at)
-                .bind(snapshot.as_str())
-                .execute(&mut *tx)
-                .await?;
-            }
-            Write::Link { a, b, at } => {
-                for (x, y) in [(a, b), (b, a)] {
-                    sqlx::query("INSERT INTO txn_links (a, b, created_at) VALUES ($1, $2, $3) ON CONFLICT (a, b) DO NOTHING")
-                        .bind(x.as_str())
-                        .bind(y.as_str())
-                        .bind(*at)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            Write::Schedule {
-                id,
-                at,
-                pending,
-                snapshot,
-            } => {
-                sqlx::query(
-                    "INSERT INTO schedules (id, at, pending, snapshot) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (id) DO UPDATE SET at = excluded.at, pending = excluded.pending,
-                       snapshot = excluded.snapshot",
-                )
-                .bind(id.as_str())
-                .bind(*at)
-                .bind(i64::from(*pending))
-                .bind(snapshot.as_str())
-                .execute(&mut *tx)
-                .await?;
-            }
-            Write::ComplianceAdd {
-                list,
-                owner,
-                value,
-                at,
-            } => {
-                sqlx::query(
-                    "INSERT INTO compliance (list, owner, value, created_at) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (list, owner, value) DO NOTHING",
-                )
-                .bind(list.as_str())
-                .bind(owner.as_str())
-                .bind(value.as_str())
-                .bind(*at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Write::ComplianceRemove { list, owner, value } => {
-                sqlx::query("DELETE FROM compliance WHERE list = $1 AND owner = $2 AND value = $3")
-                    .bind(list.as_str())
-                    .bind(owner.as_str())
-                    .bind(value.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Write::Session(s) => {
-                sqlx::query(
-                    "INSERT INTO sessions (token, username, created_at, last_seen_at)
-                     VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (token) DO NOTHING",
-                )
-                .bind(s.token.as_str())
-                .bind(s.username.as_str())
-                .bind(s.created_at)
-                .bind(s.last_seen_at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Write::SessionSeen { token, at } => {
-                sqlx::query(
-                    "UPDATE sessions SET last_seen_at = $2 WHERE token = $1 AND last_seen_at < $2",
-                )
-                .bind(token.as_str())
-                .bind(*at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Write::SessionEnd { token, username } => {
-                sqlx::query("DELETE FROM sessions WHERE token = $1 OR username = $2")
-                    .bind(token.as_deref())
-                    .bind(username.as_deref())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Write::SessionPurge {
-                created_before,
-                seen_before,
-            } => {
-                sqlx::query("DELETE FROM sessions WHERE created_at < $1 OR last_seen_at < $2")
-                    .bind(*created_before)
-                    .bind(*seen_before)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Write::Outbox(r) => {
-                sqlx::query(
-                    "INSERT INTO crm_outbox (key, call_id, version, connector, payload, state,
-                        attempts, next_at, last_error, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                     ON CONFLICT (key) DO UPDATE SET payload = excluded.payload,
-                        state = excluded.state,
-                        attempts = excluded.attempts, next_at = excluded.next_at,
-                        last_error = excluded.last_error, updated_at = excluded.updated_at",
-                )
-                .bind(r.key.as_str())
-                .bind(r.call_id.as_str())
-                .bind(r.version)
-                .bind(r.connector.as_str())
-                .bind(r.payload.as_str())
-                .bind(r.state.as_str())
-                .bind(r.attempts)
-                .bind(r.next_at)
-                .bind(r.last_error.as_deref())
-                .bind(r.created_at)
-                .bind(r.updated_at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            // The writer applies a batch's parts in its place.
-            Write::Batch(_) | Write::Ping => {}
-            Write::OutboxPrune { before } => {
-                sqlx::query(
-                    "DELETE FROM crm_outbox WHERE state IN ('delivered', 'superseded')
-                        AND updated_at < $1 AND EXISTS (SELECT 1 FROM crm_outbox n
-                            WHERE n.call_id = crm_outbox.call_id
-                            AND n.connector = crm_outbox.connector
-                            AND n.version > crm_outbox.version)",
-                )
-                .bind(*before)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE crm_outbox SET state = 'pruned', payload = ''
-                     WHERE state IN ('delivered', 'superseded') AND updated_at < $1",
-                )
-                .bind(*before)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Write::Transcript(r) => {
-                sqlx::query(
-                    "INSERT INTO transcripts (call_id, leg, agent, start_ms, end_ms, text, at, spoken_at,
-                        row_key)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                     ON CONFLICT (row_key) DO NOTHING",
-                )
-                .bind(r.call_id.as_str())
-                .bind(r.leg.as_str())
-                .bind(r.agent.as_deref())
-                .bind(r.start_ms)
-                .bind(r.end_ms)
-                .bind(r.text.as_str())
-                .bind(r.at)
-                .bind(r.spoken_at)
-                .bind(format!(
-                    "{}|{}|{}|{}|{}|{}",
-                    r.call_id,
-                    r.leg,
-                    r.agent.as_deref().unwrap_or(""),
-                    r.start_ms,
-                    r.end_ms,
-                    r.at
-                ))
-                .execute(&mut *tx)
-                .await?;
-            }
-            Write::Alert(r) => {
-                sqlx::query(
-                    "INSERT INTO transcript_alerts (call_id, queue, leg, agent, phrase, severity,
-                        text, start_ms, end_ms, spoken_at, at, row_key)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                     ON CONFLICT (row_key) DO NOTHING",
-                )
-                .bind(r.call_id.as_str())
-                .bind(r.queue.as_str())
-                .bind(r.leg.as_str())
-                .bind(r.agent.as_deref())
-                .bind(r.phrase.as_str())
-                .bind(r.severity.as_str())
-                .bind(r.text.as_deref())
-                .bind(r.start_ms)
-                .bind(r.end_ms)
-                .bind(r.spoken_at)
-                .bind(r.at)
-                .bind(format!(
-                    "{}|{}|{}|{}|{}|{}",
-                    r.call_id, r.leg, r.phrase, r.start_ms, r.end_ms, r.at
-                ))
-                .execute(&mut *tx)
-                .await?;
-            }
-            Write::OutboxRefresh {
-                key,
-                payload,
-                next_at,
-                updated_at,
-            } => {
-                // Only a row no attempt has read yet: what was sent stays what is stored.
-                sqlx::query(
-                    "UPDATE crm_outbox SET payload = $1, next_at = $2, updated_at = $3
-                     WHERE key = $4 AND state = 'pending' AND attempts = 0",
-                )
-                .bind(payload.as_str())
-                .bind(*next_at)
-                .bind(*updated_at)
-                .bind(key.as_str())
-                .execute(&mut *tx)
-                .await?;
-            }
-            Write::Idempotent { row, forget_before } => {
-                sqlx::query("DELETE FROM idempotency WHERE created_at < $1 OR key = $2")
-                    .bind(*forget_before)
-                    .bind(row.key.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO idempotency (key, fingerprint, status, body, created_at)
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(row.key.as_str())
-                .bind(row.fingerprint.as_str())
-                .bind(row.status)
-                .bind(row.body.as_str())
-                .bind(row.created_at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Write::Events(rows) => {
-                for r in rows {
-                    sqlx::query(
-                        "INSERT INTO events (seq, at, agents, body) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (seq) DO NOTHING",
-                    )
-                    .bind(r.seq)
-                    .bind(r.at)
-                    .bind(serde_json::to_string(&r.agents).expect("strings serialize"))
-                    .bind(r.body.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            Write::EventSeq { reserved, keep } => {
-                if let Some(r) = reserved {
-                    sqlx::query(
-                        "UPDATE event_seq SET reserved = $1 WHERE id = 1 AND reserved < $1",
-                    )
-                    .bind(*r)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                let below: Option<i64> = match keep {
-                    Some(k) => {
-                        sqlx::query("SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET $1")
-                            .bind(*k)
-                            .fetch_optional(&mut *tx)
-                            .await?
-                            .map(|r| r.try_get("seq"))
-                            .transpose()?
-                    }
-                    None => None,
+/// Applies writes in one transaction through sqlx (PostgreSQL, and an in-memory SQLite
+/// database, which exists only on the pool's connection).
+async fn apply(pool: &AnyPool, faults: &Faults, writes: &[&Write]) -> Result<(), String> {
+    let slow = faults.before_transaction()?;
+    let stmts = plan(writes);
+    let run = async {
+        let mut conn = pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        for s in &stmts {
+            let mut q = sqlx::query(s.sql);
+            for a in &s.args {
+                q = match a {
+                    Arg::Int(i) => q.bind(*i),
+                    Arg::Text(t) => q.bind(t.as_ref()),
+                    Arg::NullText => q.bind(None::<&str>),
                 };
-                if let Some(t) = below {
-                    sqlx::query("DELETE FROM events WHERE seq <= $1")
-                        .bind(t)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("UPDATE event_seq SET trimmed = $1 WHERE id = 1 AND trimmed < $1")
-                        .bind(t)
-                        .execute(&mut *tx)
-                        .await?;
-                }
             }
-            Write::Config { body, loaded_at } => {
-                sqlx::query(
-                    "INSERT INTO config (id, body, loaded_at) VALUES ('current', $1, $2)
-                     ON CONFLICT (id) DO UPDATE SET body = excluded.body, loaded_at = excluded.loaded_at",
-                )
-                .bind(body.as_str())
-                .bind(*loaded_at)
-                .execute(&mut *tx)
-                .await?;
-            }
+            q.execute(&mut *tx).await?;
         }
-    }
-    if let Some(slow) = slow {
-        tokio::time::sleep(slow).await;
-    }
-    let (fail, lose) = faults.with(|s| {
-        let fail = s.fail_before_commit > 0;
-        let lose = !fail && s.lose_commit_outcome > 0;
-        s.fail_before_commit = s.fail_before_commit.saturating_sub(u32::from(fail));
-        s.lose_commit_outcome = s.lose_commit_outcome.saturating_sub(u32::from(lose));
-        (fail, lose)
-    });
-    if fail {
-        tx.rollback().await?;
-        return Err(injected("the transaction failed before its commit"));
-    }
-    tx.commit().await?;
-    if lose {
-        return Err(injected("the commit's outcome was lost"));
-    }
-    Ok(())
+        if let Some(slow) = slow {
+            tokio::time::sleep(slow).await;
+        }
+        match faults.at_commit() {
+            Commit::Fail => {
+                tx.rollback().await?;
+                Err(injected(FAILED_BEFORE_COMMIT))
+            }
+            Commit::Lose => {
+                tx.commit().await?;
+                Err(injected(OUTCOME_LOST))
+            }
+            Commit::Go => tx.commit().await,
+        }
+    };
+    run.await.map_err(|e: sqlx::Error| e.to_string())
 }

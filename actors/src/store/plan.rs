@@ -1,0 +1,315 @@
+//! What each write does to the database, as statements: one plan, applied by either writer
+//! (sqlx's for PostgreSQL, the SQLite thread's for a SQLite file), so both store the same rows.
+
+use super::enum_name;
+use super::writer::Write;
+use std::borrow::Cow;
+
+/// One value bound to a statement.
+#[derive(Debug)]
+pub(super) enum Arg<'a> {
+    Int(i64),
+    Text(Cow<'a, str>),
+    /// A text column left empty.
+    NullText,
+}
+
+use Arg::Int;
+
+fn text(s: &str) -> Arg<'_> {
+    Arg::Text(Cow::Borrowed(s))
+}
+
+fn opt(s: Option<&str>) -> Arg<'_> {
+    s.map_or(Arg::NullText, text)
+}
+
+/// One statement: its SQL (parameters `$1`, `$2`… which PostgreSQL and SQLite both read) and
+/// its values, `$n` being `args[n - 1]`.
+#[derive(Debug)]
+pub(super) struct Stmt<'a> {
+    pub sql: &'static str,
+    pub args: Vec<Arg<'a>>,
+}
+
+/// The statements that apply `writes`, in order, in one transaction. Per call and per agent
+/// only the last snapshot is written (earlier ones would be overwritten in the same
+/// transaction anyway); every history row is kept. Each statement has one fixed shape, so it
+/// is prepared once per connection and reused.
+pub(super) fn plan<'a>(writes: &[&'a Write]) -> Vec<Stmt<'a>> {
+    let last_snapshot = |i: usize| {
+        let later_same = |w: &&Write| match (writes[i], *w) {
+            (Write::Call { id: a, .. }, Write::Call { id: b, .. }) => a == b,
+            (Write::Agent { id: a, .. }, Write::Agent { id: b, .. }) => a == b,
+            _ => false,
+        };
+        !writes[i + 1..].iter().any(later_same)
+    };
+    let mut out = Vec::with_capacity(writes.len());
+    for (i, w) in writes.iter().enumerate() {
+        match w {
+            Write::Call {
+                id,
+                queue,
+                state,
+                result,
+                agent,
+                from,
+                created_at,
+                updated_at,
+                snapshot,
+            } => {
+                if !last_snapshot(i) {
+                    continue;
+                }
+                out.push(Stmt { sql: "INSERT INTO calls (id, queue, state, result, agent, from_number, created_at, updated_at, snapshot)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, state = excluded.state,
+                       result = excluded.result, agent = excluded.agent, updated_at = excluded.updated_at,
+                       snapshot = excluded.snapshot", args: vec![text(id.as_str()), text(queue.as_str()), text(state.as_str()), opt(result.as_deref()), opt(agent.as_deref()), text(from.as_str()), Int(*created_at), Int(*updated_at), text(snapshot.as_str())] });
+            }
+            Write::Agent {
+                id,
+                snapshot,
+                changes,
+                first_seq,
+                updated_at,
+            } => {
+                for (k, c) in changes.iter().enumerate() {
+                    out.push(Stmt { sql: "INSERT INTO agent_status_history (agent, seq, previous, status, reason, at)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (agent, seq) DO NOTHING", args: vec![text(id.as_str()), Int(*first_seq + k as i64), text(c.from.as_str()), text(c.to.as_str()), Arg::Text(Cow::Owned(enum_name(&c.reason))), Int(c.at.as_millis())] });
+                }
+                if !last_snapshot(i) {
+                    continue;
+                }
+                out.push(Stmt { sql: "INSERT INTO agents (id, snapshot, updated_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at", args: vec![text(id.as_str()), text(snapshot.as_str()), Int(*updated_at)] });
+            }
+            Write::Txn {
+                id,
+                kind,
+                customer,
+                created_at,
+                snapshot,
+            } => {
+                out.push(Stmt { sql: "INSERT INTO transactions (id, kind, customer, created_at, snapshot) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (id) DO NOTHING", args: vec![text(id.as_str()), text(kind.as_str()), text(customer.as_str()), Int(*created_at), text(snapshot.as_str())] });
+            }
+            Write::Link { a, b, at } => {
+                for (x, y) in [(a, b), (b, a)] {
+                    out.push(Stmt { sql: "INSERT INTO txn_links (a, b, created_at) VALUES ($1, $2, $3) ON CONFLICT (a, b) DO NOTHING", args: vec![text(x.as_str()), text(y.as_str()), Int(*at)] });
+                }
+            }
+            Write::Schedule {
+                id,
+                at,
+                pending,
+                snapshot,
+            } => {
+                out.push(Stmt {
+                    sql: "INSERT INTO schedules (id, at, pending, snapshot) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (id) DO UPDATE SET at = excluded.at, pending = excluded.pending,
+                       snapshot = excluded.snapshot",
+                    args: vec![
+                        text(id.as_str()),
+                        Int(*at),
+                        Int(i64::from(*pending)),
+                        text(snapshot.as_str()),
+                    ],
+                });
+            }
+            Write::ComplianceAdd {
+                list,
+                owner,
+                value,
+                at,
+            } => {
+                out.push(Stmt { sql: "INSERT INTO compliance (list, owner, value, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (list, owner, value) DO NOTHING", args: vec![text(list.as_str()), text(owner.as_str()), text(value.as_str()), Int(*at)] });
+            }
+            Write::ComplianceRemove { list, owner, value } => {
+                out.push(Stmt {
+                    sql: "DELETE FROM compliance WHERE list = $1 AND owner = $2 AND value = $3",
+                    args: vec![
+                        text(list.as_str()),
+                        text(owner.as_str()),
+                        text(value.as_str()),
+                    ],
+                });
+            }
+            Write::Session(s) => {
+                out.push(Stmt {
+                    sql: "INSERT INTO sessions (token, username, created_at, last_seen_at)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (token) DO NOTHING",
+                    args: vec![
+                        text(s.token.as_str()),
+                        text(s.username.as_str()),
+                        Int(s.created_at),
+                        Int(s.last_seen_at),
+                    ],
+                });
+            }
+            Write::SessionSeen { token, at } => {
+                out.push(Stmt { sql: "UPDATE sessions SET last_seen_at = $2 WHERE token = $1 AND last_seen_at < $2", args: vec![text(token.as_str()), Int(*at)] });
+            }
+            Write::SessionEnd { token, username } => {
+                out.push(Stmt {
+                    sql: "DELETE FROM sessions WHERE token = $1 OR username = $2",
+                    args: vec![opt(token.as_deref()), opt(username.as_deref())],
+                });
+            }
+            Write::SessionPurge {
+                created_before,
+                seen_before,
+            } => {
+                out.push(Stmt {
+                    sql: "DELETE FROM sessions WHERE created_at < $1 OR last_seen_at < $2",
+                    args: vec![Int(*created_before), Int(*seen_before)],
+                });
+            }
+            Write::Outbox(r) => {
+                out.push(Stmt {
+                    sql: "INSERT INTO crm_outbox (key, call_id, version, connector, payload, state,
+                        attempts, next_at, last_error, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                     ON CONFLICT (key) DO UPDATE SET payload = excluded.payload,
+                        state = excluded.state,
+                        attempts = excluded.attempts, next_at = excluded.next_at,
+                        last_error = excluded.last_error, updated_at = excluded.updated_at",
+                    args: vec![
+                        text(r.key.as_str()),
+                        text(r.call_id.as_str()),
+                        Int(r.version),
+                        text(r.connector.as_str()),
+                        text(r.payload.as_str()),
+                        text(r.state.as_str()),
+                        Int(r.attempts),
+                        Int(r.next_at),
+                        opt(r.last_error.as_deref()),
+                        Int(r.created_at),
+                        Int(r.updated_at),
+                    ],
+                });
+            }
+            // The writer applies a batch's parts in its place.
+            Write::Batch(_) | Write::Ping => {}
+            Write::OutboxPrune { before } => {
+                out.push(Stmt {
+                    sql: "DELETE FROM crm_outbox WHERE state IN ('delivered', 'superseded')
+                        AND updated_at < $1 AND EXISTS (SELECT 1 FROM crm_outbox n
+                            WHERE n.call_id = crm_outbox.call_id
+                            AND n.connector = crm_outbox.connector
+                            AND n.version > crm_outbox.version)",
+                    args: vec![Int(*before)],
+                });
+                out.push(Stmt {
+                    sql: "UPDATE crm_outbox SET state = 'pruned', payload = ''
+                     WHERE state IN ('delivered', 'superseded') AND updated_at < $1",
+                    args: vec![Int(*before)],
+                });
+            }
+            Write::Transcript(r) => {
+                out.push(Stmt { sql: "INSERT INTO transcripts (call_id, leg, agent, start_ms, end_ms, text, at, spoken_at,
+                        row_key)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (row_key) DO NOTHING", args: vec![text(r.call_id.as_str()), text(r.leg.as_str()), opt(r.agent.as_deref()), Int(r.start_ms), Int(r.end_ms), text(r.text.as_str()), Int(r.at), Int(r.spoken_at), Arg::Text(Cow::Owned(format!(
+                    "{}|{}|{}|{}|{}|{}",
+                    r.call_id,
+                    r.leg,
+                    r.agent.as_deref().unwrap_or(""),
+                    r.start_ms,
+                    r.end_ms,
+                    r.at
+                )))] });
+            }
+            Write::Alert(r) => {
+                out.push(Stmt { sql: "INSERT INTO transcript_alerts (call_id, queue, leg, agent, phrase, severity,
+                        text, start_ms, end_ms, spoken_at, at, row_key)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                     ON CONFLICT (row_key) DO NOTHING", args: vec![text(r.call_id.as_str()), text(r.queue.as_str()), text(r.leg.as_str()), opt(r.agent.as_deref()), text(r.phrase.as_str()), text(r.severity.as_str()), opt(r.text.as_deref()), Int(r.start_ms), Int(r.end_ms), Int(r.spoken_at), Int(r.at), Arg::Text(Cow::Owned(format!(
+                    "{}|{}|{}|{}|{}|{}",
+                    r.call_id, r.leg, r.phrase, r.start_ms, r.end_ms, r.at
+                )))] });
+            }
+            Write::OutboxRefresh {
+                key,
+                payload,
+                next_at,
+                updated_at,
+            } => {
+                // Only a row no attempt has read yet: what was sent stays what is stored.
+                out.push(Stmt {
+                    sql: "UPDATE crm_outbox SET payload = $1, next_at = $2, updated_at = $3
+                     WHERE key = $4 AND state = 'pending' AND attempts = 0",
+                    args: vec![
+                        text(payload.as_str()),
+                        Int(*next_at),
+                        Int(*updated_at),
+                        text(key.as_str()),
+                    ],
+                });
+            }
+            Write::Idempotent { row, forget_before } => {
+                out.push(Stmt {
+                    sql: "DELETE FROM idempotency WHERE created_at < $1 OR key = $2",
+                    args: vec![Int(*forget_before), text(row.key.as_str())],
+                });
+                out.push(Stmt {
+                    sql: "INSERT INTO idempotency (key, fingerprint, status, body, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    args: vec![
+                        text(row.key.as_str()),
+                        text(row.fingerprint.as_str()),
+                        Int(row.status),
+                        text(row.body.as_str()),
+                        Int(row.created_at),
+                    ],
+                });
+            }
+            Write::Events(rows) => {
+                for r in rows {
+                    out.push(Stmt {
+                        sql: "INSERT INTO events (seq, at, agents, body) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (seq) DO NOTHING",
+                        args: vec![
+                            Int(r.seq),
+                            Int(r.at),
+                            Arg::Text(Cow::Owned(
+                                serde_json::to_string(&r.agents).expect("strings serialize"),
+                            )),
+                            text(r.body.as_str()),
+                        ],
+                    });
+                }
+            }
+            Write::EventSeq { reserved, keep } => {
+                if let Some(r) = reserved {
+                    out.push(Stmt {
+                        sql: "UPDATE event_seq SET reserved = $1 WHERE id = 1 AND reserved < $1",
+                        args: vec![Int(*r)],
+                    });
+                }
+                if let Some(k) = keep {
+                    // The log keeps its newest `k` events: the mark moves up to the newest
+                    // one beyond them (if there is one), and everything up to the mark goes.
+                    out.push(Stmt {
+                        sql: "UPDATE event_seq SET trimmed = (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET $1)
+                              WHERE id = 1 AND trimmed < (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET $1)",
+                        args: vec![Int(*k)],
+                    });
+                    out.push(Stmt {
+                        sql: "DELETE FROM events WHERE seq <= (SELECT trimmed FROM event_seq WHERE id = 1)",
+                        args: vec![],
+                    });
+                }
+            }
+            Write::Config { body, loaded_at } => {
+                out.push(Stmt { sql: "INSERT INTO config (id, body, loaded_at) VALUES ('current', $1, $2)
+                     ON CONFLICT (id) DO UPDATE SET body = excluded.body, loaded_at = excluded.loaded_at", args: vec![text(body.as_str()), Int(*loaded_at)] });
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,154 @@
+//! The writer of a SQLite file: a thread of its own owning one connection (rusqlite, on the
+//! same libsqlite3 that sqlx links), applying the same plan as the sqlx writer
+//! ([`super::plan`]).
+//!
+//! Why not sqlx here: sqlx runs every SQLite statement on a worker thread of its own and
+//! hands each one over and back through channels, so a transaction of a few hundred
+//! statements paid a few hundred thread hand-offs (~80 µs a write in the routing benchmark,
+//! the writer being the one thing every call step waits for). Here the statements of a
+//! group commit run back to back on the thread that owns the connection, prepared once and
+//! cached; the only hand-offs left are one per write to the thread and one back.
+//!
+//! Readers stay on sqlx's pool (WAL mode: they run beside the writer). The thread is
+//! supervised like the async writer: a panic fails the writes of the batch it held, and a
+//! new thread (with a new connection) takes the same queue.
+
+use super::health::Durability;
+use super::plan::{plan, Arg, Stmt};
+use super::writer::{Commit, Faults, Job, Write, FAILED_BEFORE_COMMIT, MAX_BATCH, OUTCOME_LOST};
+use rusqlite::{Connection, TransactionBehavior};
+use sqlx::AnyPool;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{mpsc, Mutex};
+
+/// Runs the writer thread, restarting it if it panics, until every store handle is gone.
+pub(super) async fn supervised(
+    path: PathBuf,
+    durability: Durability,
+    pool: AnyPool,
+    faults: Arc<Faults>,
+    rx: mpsc::Receiver<Job>,
+) {
+    let rx = Arc::new(Mutex::new(rx));
+    loop {
+        let (path, pool, faults, rx) = (path.clone(), pool.clone(), faults.clone(), rx.clone());
+        let thread =
+            tokio::task::spawn_blocking(move || run(&path, durability, &pool, &faults, &rx));
+        match thread.await {
+            Ok(()) => return,
+            Err(e) if e.is_panic() => {
+                tracing::error!("the store's SQLite writer thread panicked: restarted");
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+fn run(
+    path: &std::path::Path,
+    durability: Durability,
+    pool: &AnyPool,
+    faults: &Faults,
+    rx: &Mutex<mpsc::Receiver<Job>>,
+) {
+    let mut rx = rx.blocking_lock();
+    let mut conn: Option<Connection> = None;
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut apply = |writes: &[&Write]| {
+            if pool.is_closed() {
+                // `Store::close`: nothing more is written, and the file is let go.
+                conn = None;
+                return Err("the store is closed".to_owned());
+            }
+            let slow = faults.before_transaction()?;
+            let c = match &mut conn {
+                Some(c) => c,
+                None => conn.insert(open(path, durability).map_err(|e| e.to_string())?),
+            };
+            let outcome = transaction(c, &plan(writes), slow, faults);
+            if outcome.is_err() {
+                // Whatever broke, the next transaction starts on a fresh connection.
+                conn = None;
+            }
+            outcome
+        };
+        let writes: Vec<&Write> = batch.iter().flat_map(|(w, _)| w.parts()).collect();
+        if apply(&writes).is_ok() {
+            for (_, done) in batch.drain(..) {
+                let _ = done.send(Ok(()));
+            }
+        } else {
+            // One by one, so that one bad write fails alone (every write is idempotent).
+            for (w, done) in batch.drain(..) {
+                let _ = done.send(apply(&w.parts()));
+            }
+        }
+    }
+}
+
+fn open(path: &std::path::Path, durability: Durability) -> rusqlite::Result<Connection> {
+    let c = Connection::open(path)?;
+    c.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; {}; PRAGMA busy_timeout=10000;",
+        durability.sqlite_pragma()
+    ))?;
+    // Every statement of the plan stays prepared.
+    c.set_prepared_statement_cache_capacity(64);
+    Ok(c)
+}
+
+/// One transaction: the statements, then the commit (or what the injected faults say).
+fn transaction(
+    c: &mut Connection,
+    stmts: &[Stmt<'_>],
+    slow: Option<std::time::Duration>,
+    faults: &Faults,
+) -> Result<(), String> {
+    let err = |e: rusqlite::Error| e.to_string();
+    // Immediate: the write lock is taken at the start, not upgraded halfway through.
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err)?;
+    for s in stmts {
+        let mut st = tx.prepare_cached(s.sql).map_err(err)?;
+        for i in 1..=st.parameter_count() {
+            // `$n` is `args[n - 1]`, wherever and however often it appears.
+            let arg = st
+                .parameter_name(i)
+                .and_then(|name| name.strip_prefix('$'))
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| s.args.get(n.checked_sub(1)?))
+                .ok_or_else(|| format!("statement parameter {i} has no value: {}", s.sql))?;
+            match arg {
+                Arg::Int(v) => st.raw_bind_parameter(i, v),
+                Arg::Text(t) => st.raw_bind_parameter(i, t.as_ref()),
+                Arg::NullText => st.raw_bind_parameter(i, rusqlite::types::Null),
+            }
+            .map_err(err)?;
+        }
+        st.raw_execute().map_err(err)?;
+    }
+    if let Some(slow) = slow {
+        std::thread::sleep(slow);
+    }
+    match faults.at_commit() {
+        Commit::Fail => {
+            tx.rollback().map_err(err)?;
+            Err(format!("injected fault: {FAILED_BEFORE_COMMIT}"))
+        }
+        Commit::Lose => {
+            tx.commit().map_err(err)?;
+            Err(format!("injected fault: {OUTCOME_LOST}"))
+        }
+        Commit::Go => tx.commit().map_err(err),
+    }
+}
