@@ -9,10 +9,15 @@
 //!    enqueue-to-offer latency p50/p99 (from `create_call` to the offer event).
 //!
 //! Each phase runs on the memory store (the actors and engine alone) and on a SQLite file
-//! (what `switchyard serve` does by default), each in a fresh process. Figures are printed;
-//! targets are in the README.
+//! (what `switchyard serve` does by default), each in a fresh process; on PostgreSQL too when
+//! `SWITCHYARD_BENCH_POSTGRES` names a database. Before them, the bare ractor baseline
+//! ([`bare`]): the same shape with no engine and no store, whose throughput the memory store's
+//! is compared to. Figures are printed; targets are in the README.
 
 use actors::config::Config;
+
+#[path = "routing/bare.rs"]
+mod bare;
 
 /// The allocator `switchyard` runs with (see its `main.rs`): glibc's malloc slowed down as the
 /// heap grew with the backlog (a third of the time in malloc and free at 5,000 waiting calls
@@ -162,7 +167,7 @@ async fn latency(yard: &Switchyard, waiters: &Waiters, rate: u64, calls: usize) 
     lat
 }
 
-async fn run(label: &str, store: Store) {
+async fn run(label: &str, store: Store) -> f64 {
     let calls = calls();
     let options = StartOptions {
         event_buffer: 1 << 20,
@@ -226,6 +231,12 @@ async fn run(label: &str, store: Store) {
         );
     }
     yard.shutdown().await;
+    calls as f64 / routing.as_secs_f64()
+}
+
+/// The file the bare baseline's throughput is handed through to the memory runs' processes.
+fn baseline_file() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("switchyard-bench-baseline-{}", std::process::id()))
 }
 
 /// Each store runs in a process of its own, so that one run's freed memory does not hide the
@@ -236,28 +247,88 @@ fn main() {
         // The memory store twice: 500 and 5,000 waiting per queue (the work per message
         // should not grow with the backlog).
         let runs = [
+            ("bare", 10_000),
             ("memory", 10_000),
             ("memory", 100_000),
             ("sqlite", 10_000),
             ("sqlite-normal", 10_000),
+            ("postgres", 10_000),
         ];
+        let baseline = baseline_file();
         for (store, calls) in runs {
+            if store == "postgres" && std::env::var("SWITCHYARD_BENCH_POSTGRES").is_err() {
+                println!(
+                    "## PostgreSQL: not run (set SWITCHYARD_BENCH_POSTGRES to a database URL)"
+                );
+                continue;
+            }
             let status = std::process::Command::new(&exe)
                 .env("SWITCHYARD_BENCH_STORE", store)
                 .env("SWITCHYARD_BENCH_CALLS", calls.to_string())
+                .env("SWITCHYARD_BENCH_BASELINE", &baseline)
                 .status()
                 .expect("bench child runs");
             assert!(status.success(), "the {store} run failed");
         }
+        let _ = std::fs::remove_file(baseline);
         return;
     };
+    // The bare baseline's routed/s, when this process runs after it (see `main`'s runs).
+    let baseline = std::env::var("SWITCHYARD_BENCH_BASELINE").ok();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     rt.block_on(async {
         match which.as_str() {
-            "memory" => run("memory store", Store::memory()).await,
+            "bare" => {
+                let f = bare::run(QUEUES, AGENTS, calls(), rss_bytes).await;
+                println!("## bare ractor baseline (no engine, no store; same actors and messages)");
+                println!(
+                    "resident memory per waiting call: {:.1} KiB",
+                    f.per_call_bytes / 1024.0
+                );
+                println!(
+                    "routing throughput: {:.0} calls routed/s",
+                    f.routed_per_sec
+                );
+                if let Some(path) = baseline {
+                    std::fs::write(path, f.routed_per_sec.to_string()).expect("baseline kept");
+                }
+            }
+            "memory" => {
+                let routed = run("memory store", Store::memory()).await;
+                let bare: Option<f64> = baseline
+                    .and_then(|p| std::fs::read_to_string(p).ok())
+                    .and_then(|s| s.parse().ok());
+                if let Some(bare) = bare {
+                    println!(
+                        "against the bare ractor baseline: {:.2}x ({routed:.0} vs {bare:.0} routed/s)",
+                        routed / bare
+                    );
+                }
+            }
+            "postgres" => {
+                // A database of its own, so that no earlier run's agents or calls come back.
+                use sqlx::Connection;
+                let url = std::env::var("SWITCHYARD_BENCH_POSTGRES").expect("a database URL");
+                let name = format!("switchyard_bench_{}", std::process::id());
+                let mut admin = sqlx::PgConnection::connect(&url).await.expect("postgres");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("bench database created");
+                let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+                let store = Store::connect(&format!("{base}/{name}"))
+                    .await
+                    .expect("postgres");
+                run("PostgreSQL", store.clone()).await;
+                store.close().await;
+                sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("bench database dropped");
+            }
             sqlite => {
                 // The default commits with synchronous=FULL (a power cut loses nothing
                 // acknowledged); NORMAL survives only a crash of the process.
