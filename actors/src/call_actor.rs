@@ -588,9 +588,11 @@ impl Actor for CallActor {
         msg: CallMsg,
         st: &mut CallActorState,
     ) -> Result<(), ActorProcessingErr> {
-        let outcome = self.handle_msg(myself.clone(), msg, st).await;
+        // Boxed: a task's future is as large as its largest state, and every waiting call's
+        // actor would otherwise hold room for the deepest handler while it sleeps.
+        let outcome = Box::pin(self.handle_msg(myself.clone(), msg, st)).await;
         if st.closing {
-            self.close(&myself, st).await;
+            Box::pin(self.close(&myself, st)).await;
         }
         outcome
     }

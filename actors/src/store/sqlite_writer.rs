@@ -33,14 +33,21 @@ pub(super) async fn supervised(
     let rx = Arc::new(Mutex::new(rx));
     loop {
         let (path, pool, faults, rx) = (path.clone(), pool.clone(), faults.clone(), rx.clone());
-        let thread =
-            tokio::task::spawn_blocking(move || run(&path, durability, &pool, &faults, &rx));
-        match thread.await {
-            Ok(()) => return,
-            Err(e) if e.is_panic() => {
-                tracing::error!("the store's SQLite writer thread panicked: restarted");
-            }
-            Err(_) => return,
+        let (ended, panicked) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || {
+                let run = || run(&path, durability, &pool, &faults, &rx);
+                let _ = ended.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)));
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "the store's SQLite writer thread cannot start");
+            return;
+        }
+        match panicked.await {
+            Ok(Err(_)) => tracing::error!("the store's SQLite writer thread panicked: restarted"),
+            // Every store handle is gone: nothing more to write.
+            Ok(Ok(())) | Err(_) => return,
         }
     }
 }
@@ -97,8 +104,10 @@ fn run(
 
 fn open(path: &std::path::Path, durability: Durability) -> rusqlite::Result<Connection> {
     let c = Connection::open(path)?;
+    // A larger page cache than SQLite's 2 MB default: the calls, agents and events being
+    // written stay in it instead of being read back from the file at each upsert.
     c.execute_batch(&format!(
-        "PRAGMA journal_mode=WAL; {}; PRAGMA busy_timeout=10000;",
+        "PRAGMA journal_mode=WAL; {}; PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536;",
         durability.sqlite_pragma()
     ))?;
     // Every statement of the plan stays prepared.
