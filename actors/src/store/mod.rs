@@ -2,7 +2,10 @@
 //! loaded configuration.
 //!
 //! One code path for SQLite (the embedded default) and PostgreSQL (production), through
-//! sqlx's `Any` driver and SQL both accept. Every write an actor makes is awaited before the
+//! sqlx's `Any` driver and SQL both accept. Writes go through one group-commit writer that
+//! applies a plan of statements (`plan.rs`): sqlx's for PostgreSQL, and for a SQLite file a
+//! thread owning its own connection (`sqlite_writer.rs`: sqlx handed every SQLite statement
+//! to a worker thread and back). Every write an actor makes is awaited before the
 //! actor answers its caller, so whatever was acknowledged to a client survives a kill of the
 //! process. SQLite runs in WAL mode with `synchronous=FULL` by default, so it also survives an
 //! OS crash or a power cut ([`Durability`]; `synchronous=NORMAL` on request).
