@@ -313,3 +313,261 @@ pub(super) fn plan<'a>(writes: &[&'a Write]) -> Vec<Stmt<'a>> {
     }
     out
 }
+
+/// A statement ready to run: one of the plan's, or several of its inserts made one.
+#[derive(Debug)]
+pub(super) struct Merged<'a> {
+    pub sql: Cow<'static, str>,
+    pub args: Vec<Arg<'a>>,
+}
+
+/// The parts of an `INSERT INTO t (cols) VALUES ($1, …, $n) …` that several rows can share.
+struct InsertShape {
+    /// Up to and including `VALUES `.
+    head: &'static str,
+    /// After the tuple (`ON CONFLICT …`).
+    tail: &'static str,
+    /// Placeholders in the tuple.
+    width: usize,
+    /// Which arguments an `ON CONFLICT … DO UPDATE` is keyed on (rows with the same key cannot
+    /// share one statement on PostgreSQL); empty when the insert updates nothing.
+    update_key: Vec<usize>,
+}
+
+fn insert_shape(sql: &'static str) -> Option<InsertShape> {
+    let start = sql.find("VALUES (")? + "VALUES ".len();
+    let end = start + sql[start..].find(')')? + 1;
+    let tuple = &sql[start + 1..end - 1];
+    let width = tuple.split(',').count();
+    // Only placeholders $1…$n in order, and no placeholder outside the tuple.
+    let in_order = tuple
+        .split(',')
+        .enumerate()
+        .all(|(i, p)| p.trim() == format!("${}", i + 1));
+    if !sql.starts_with("INSERT INTO ") || !in_order || sql[end..].contains('$') {
+        return None;
+    }
+    let columns: Vec<&str> = sql[sql.find('(')? + 1..sql.find(')')?]
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let tail = &sql[end..];
+    let update_key = match tail.find("ON CONFLICT (") {
+        Some(at) if tail.contains("DO UPDATE") => {
+            let keys = &tail[at + "ON CONFLICT (".len()..];
+            let keys = &keys[..keys.find(')')?];
+            keys.split(',')
+                .map(|k| columns.iter().position(|c| *c == k.trim()))
+                .collect::<Option<Vec<usize>>>()?
+        }
+        _ => Vec::new(),
+    };
+    Some(InsertShape {
+        head: &sql[..start],
+        tail,
+        width,
+        update_key,
+    })
+}
+
+/// Writes the pending inserts out, each shape's rows in as few statements as they fit.
+fn flush<'a>(
+    pending: &mut Vec<(&'static str, Vec<Vec<Arg<'a>>>)>,
+    out: &mut Vec<Merged<'a>>,
+    max_args: usize,
+) {
+    for (sql, rows) in pending.drain(..) {
+        let shape = insert_shape(sql).expect("only shaped inserts are pending");
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let mut keys: Vec<String> = Vec::new();
+            let mut args = Vec::new();
+            let mut n = 0;
+            while let Some(row) = rows.peek() {
+                let key = (!shape.update_key.is_empty()).then(|| {
+                    format!(
+                        "{:?}",
+                        shape
+                            .update_key
+                            .iter()
+                            .map(|&i| &row[i])
+                            .collect::<Vec<_>>()
+                    )
+                });
+                let full = (n + 1) * shape.width > max_args.max(shape.width);
+                if full || key.as_ref().is_some_and(|k| keys.contains(k)) {
+                    break;
+                }
+                keys.extend(key);
+                args.extend(rows.next().expect("peeked"));
+                n += 1;
+            }
+            let sql = if n == 1 {
+                Cow::Borrowed(sql)
+            } else {
+                let tuples: Vec<String> = (0..n)
+                    .map(|r| {
+                        let ps: Vec<String> = (1..=shape.width)
+                            .map(|c| format!("${}", r * shape.width + c))
+                            .collect();
+                        format!("({})", ps.join(", "))
+                    })
+                    .collect();
+                Cow::Owned(format!("{}{}{}", shape.head, tuples.join(", "), shape.tail))
+            };
+            out.push(Merged { sql, args });
+        }
+    }
+}
+
+/// PostgreSQL pays a round trip per statement, and a group commit holds hundreds: the
+/// plan's inserts of one shape become one multi-row insert. Only inserts move, and only
+/// past other inserts (into other tables, or rows of the same shape kept in their order):
+/// every `UPDATE` and `DELETE` stays where it was relative to everything, so what a batch
+/// stores is what its statements one after another would store. Rows an upsert keys alike
+/// are not put in one statement (PostgreSQL refuses to update a row twice in one); a
+/// statement carries at most `max_args` values.
+pub(super) fn merged(stmts: Vec<Stmt<'_>>, max_args: usize) -> Vec<Merged<'_>> {
+    let mut out = Vec::new();
+    // The inserts since the last statement that is not one, by shape, in first-seen order.
+    let mut pending: Vec<(&'static str, Vec<Vec<Arg<'_>>>)> = Vec::new();
+    for s in stmts {
+        if insert_shape(s.sql).is_some() {
+            match pending.iter_mut().find(|(sql, _)| *sql == s.sql) {
+                Some((_, rows)) => rows.push(s.args),
+                None => pending.push((s.sql, vec![s.args])),
+            }
+        } else {
+            flush(&mut pending, &mut out, max_args);
+            out.push(Merged {
+                sql: Cow::Borrowed(s.sql),
+                args: s.args,
+            });
+        }
+    }
+    flush(&mut pending, &mut out, max_args);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CALL: &str = "INSERT INTO calls (id, state) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state";
+    const EVENT: &str =
+        "INSERT INTO events (seq, body) VALUES ($1, $2) ON CONFLICT (seq) DO NOTHING";
+    const TRIM: &str = "DELETE FROM events WHERE seq <= $1";
+
+    fn stmt(sql: &'static str, a: i64, b: &'static str) -> Stmt<'static> {
+        Stmt {
+            sql,
+            args: vec![Int(a), text(b)],
+        }
+    }
+
+    fn shown(m: &[Merged<'_>]) -> Vec<(String, String)> {
+        m.iter()
+            .map(|m| {
+                let sql = m.sql.split_whitespace().collect::<Vec<_>>().join(" ");
+                (sql, format!("{:?}", m.args))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn inserts_of_one_shape_become_one_statement_and_updates_deletes_stay_in_place() {
+        let m = merged(
+            vec![
+                stmt(CALL, 1, "queued"),
+                stmt(EVENT, 10, "a"),
+                stmt(CALL, 2, "queued"),
+                stmt(EVENT, 11, "b"),
+                stmt(TRIM, 10, "unused"),
+                stmt(EVENT, 12, "c"),
+            ],
+            1_000,
+        );
+        let m = shown(&m);
+        assert_eq!(m.len(), 4, "{m:#?}");
+        assert_eq!(
+            m[0].0,
+            "INSERT INTO calls (id, state) VALUES ($1, $2), ($3, $4) ON CONFLICT (id) DO UPDATE SET state = excluded.state"
+        );
+        assert_eq!(
+            m[0].1,
+            r#"[Int(1), Text("queued"), Int(2), Text("queued")]"#
+        );
+        assert_eq!(
+            m[1].0,
+            "INSERT INTO events (seq, body) VALUES ($1, $2), ($3, $4) ON CONFLICT (seq) DO NOTHING"
+        );
+        assert_eq!(m[1].1, r#"[Int(10), Text("a"), Int(11), Text("b")]"#);
+        assert_eq!(m[2].0, TRIM, "the delete is not crossed");
+        assert_eq!(
+            m[3].1, r#"[Int(12), Text("c")]"#,
+            "inserted after the delete"
+        );
+    }
+
+    #[test]
+    fn rows_an_upsert_keys_alike_go_in_separate_statements_in_order() {
+        let m = merged(
+            vec![
+                stmt(CALL, 1, "queued"),
+                stmt(CALL, 1, "ringing"),
+                stmt(CALL, 2, "queued"),
+            ],
+            1_000,
+        );
+        let m = shown(&m);
+        assert_eq!(m.len(), 2, "{m:#?}");
+        assert_eq!(m[0].1, r#"[Int(1), Text("queued")]"#);
+        assert_eq!(
+            m[1].1, r#"[Int(1), Text("ringing"), Int(2), Text("queued")]"#,
+            "the later row of the same call in a later statement"
+        );
+        // Inserts that update nothing take repeated keys in one statement.
+        let m = merged(vec![stmt(EVENT, 1, "a"), stmt(EVENT, 1, "a")], 1_000);
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn a_statement_carries_at_most_the_values_allowed_and_odd_shapes_are_left_alone() {
+        let rows = (0..5).map(|i| stmt(EVENT, i, "x")).collect();
+        let m = merged(rows, 4);
+        assert_eq!(
+            m.iter().map(|m| m.args.len()).collect::<Vec<_>>(),
+            [4, 4, 2]
+        );
+        let config = "INSERT INTO config (id, body) VALUES ('current', $1) ON CONFLICT (id) DO UPDATE SET body = excluded.body";
+        let one = |b| Stmt {
+            sql: config,
+            args: vec![text(b)],
+        };
+        let m = merged(vec![one("a"), one("b")], 1_000);
+        assert_eq!(m.len(), 2, "a tuple with a literal is not merged");
+        assert!(insert_shape(TRIM).is_none());
+    }
+
+    /// Every insert of the plan has a shape that merges (a new write whose insert does not
+    /// would still be correct, only one round trip per row on PostgreSQL).
+    #[test]
+    fn the_plans_inserts_all_merge_but_the_configurations() {
+        let src = include_str!("plan.rs");
+        let inserts = src.matches("sql: \"INSERT INTO ").count();
+        assert!(inserts >= 14, "{inserts}");
+        let mut shaped = 0;
+        for (i, _) in src.match_indices("sql: \"INSERT INTO ") {
+            let start = i + "sql: \"".len();
+            let end = start + src[start..].find('"').expect("closed");
+            let sql: &'static str = Box::leak(src[start..end].to_owned().into_boxed_str());
+            if insert_shape(sql).is_some() {
+                shaped += 1;
+            } else {
+                assert!(sql.starts_with("INSERT INTO config"), "{sql}");
+            }
+        }
+        assert_eq!(shaped, inserts - 1);
+    }
+}

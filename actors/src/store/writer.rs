@@ -5,7 +5,7 @@
 //! there): when a batch fails, its writes are applied again one by one, and a commit whose
 //! outcome was unknown (the connection lost while committing) may have stored them already.
 
-use super::plan::{plan, Arg};
+use super::plan::{merged, plan, Arg};
 use super::{SessionRow, StoreError};
 use engine::agent::StatusChange;
 use sqlx::{AnyPool, Connection};
@@ -239,6 +239,9 @@ impl Faults {
 /// How many writes one transaction may carry.
 pub(super) const MAX_BATCH: usize = 512;
 
+/// Values one merged statement may carry (PostgreSQL takes 65,535, SQLite 32,766).
+const MAX_ARGS: usize = 30_000;
+
 /// Hands a write to the writer task and waits until its transaction committed.
 pub(super) async fn submit(writer: &mpsc::Sender<Job>, write: Write) -> Result<(), StoreError> {
     let (tx, rx) = oneshot::channel();
@@ -309,12 +312,13 @@ async fn writer(
 /// database, which exists only on the pool's connection).
 async fn apply(pool: &AnyPool, faults: &Faults, writes: &[&Write]) -> Result<(), String> {
     let slow = faults.before_transaction()?;
-    let stmts = plan(writes);
+    // Each statement is a round trip to PostgreSQL: inserts of one shape go as one.
+    let stmts = merged(plan(writes), MAX_ARGS);
     let run = async {
         let mut conn = pool.acquire().await?;
         let mut tx = conn.begin().await?;
         for s in &stmts {
-            let mut q = sqlx::query(s.sql);
+            let mut q = sqlx::query(&s.sql);
             for a in &s.args {
                 q = match a {
                     Arg::Int(i) => q.bind(*i),
