@@ -77,30 +77,48 @@ fn rss_bytes() -> u64 {
 
 type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Instant>>>>;
 
-/// Offers seen and calls hung up by the answering machine so far.
-type Counts = tokio::sync::watch::Sender<(usize, usize)>;
+/// What the answering machine has seen so far.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    offers: usize,
+    hangups: usize,
+    /// Agents whose latest status is Ready.
+    ready: usize,
+}
 
-/// Answers every offer at once and hangs up, so the agent is Ready again; counts offers and
-/// hang-ups.
+type Counts = tokio::sync::watch::Sender<Seen>;
+
+/// Answers every offer at once and hangs up, so the agent is Ready again; counts offers,
+/// hang-ups and Ready agents.
 fn spawn_answering_machine(yard: &Switchyard, waiters: Waiters, counts: Arc<Counts>) {
     let mut rx = yard.subscribe();
     let yard = yard.clone();
     tokio::spawn(async move {
+        let mut ready = std::collections::HashSet::new();
         while let Ok(ev) = rx.recv().await {
-            let EventKind::Call {
-                call_id,
-                from,
-                entry,
-                ..
-            } = &ev.kind
-            else {
-                continue;
-            };
-            let JourneyEvent::OfferedTo { agent } = &entry.event else {
-                continue;
+            let (call_id, from, agent) = match &ev.kind {
+                EventKind::AgentStatus { change, .. } => {
+                    if change.to == Status::Ready {
+                        ready.insert(change.agent.clone());
+                    } else {
+                        ready.remove(&change.agent);
+                    }
+                    counts.send_modify(|c| c.ready = ready.len());
+                    continue;
+                }
+                EventKind::Call {
+                    call_id,
+                    from,
+                    entry,
+                    ..
+                } => match &entry.event {
+                    JourneyEvent::OfferedTo { agent } => (call_id, from, agent),
+                    _ => continue,
+                },
+                _ => continue,
             };
             let now = Instant::now();
-            counts.send_modify(|c| c.0 += 1);
+            counts.send_modify(|c| c.offers += 1);
             if let Some(w) = waiters.lock().unwrap().remove(from.as_str()) {
                 let _ = w.send(now);
             }
@@ -117,7 +135,7 @@ fn spawn_answering_machine(yard: &Switchyard, waiters: Waiters, counts: Arc<Coun
                         )
                         .await;
                 }
-                counts.send_modify(|c| c.1 += 1);
+                counts.send_modify(|c| c.hangups += 1);
             });
         }
         panic!("event stream lagged or closed: the answering machine missed offers");
@@ -175,13 +193,14 @@ async fn run(label: &str, store: Store) -> f64 {
         .await
         .expect("engine starts");
     let waiters: Waiters = Arc::default();
-    let counts = Arc::new(Counts::new((0, 0)));
+    let counts = Arc::new(Counts::new(Seen::default()));
     spawn_answering_machine(&yard, waiters.clone(), counts.clone());
-    let reach = |offers: usize, hangups: usize| {
+    let reach = |until: fn(&Seen, usize) -> bool, n: usize| {
         let mut rx = counts.subscribe();
         async move {
-            rx.wait_for(|c| c.0 >= offers && c.1 >= hangups)
+            tokio::time::timeout(Duration::from_secs(60), rx.wait_for(|c| until(c, n)))
                 .await
+                .expect("reached within a minute")
                 .expect("the answering machine runs");
         }
     };
@@ -192,17 +211,14 @@ async fn run(label: &str, store: Store) -> f64 {
     let (mut created, mut per_call, mut rates) = (Duration::ZERO, 0.0, Vec::new());
     for round in 0..rounds {
         if round > 0 {
-            // Every call of the last round hung up; the agents step away while calls queue.
-            reach(round * calls, round * calls).await;
+            // Every call of the last round hung up and every agent is Ready again; the
+            // agents step away while calls queue.
+            reach(|c, n| c.hangups >= n, round * calls).await;
+            reach(|c, n| c.ready >= n, AGENTS).await;
             for a in 0..AGENTS {
-                let agent = format!("a{a}");
-                // An agent whose hang-up is still being applied is not Busy at once.
-                let mut tries = 0;
-                while let Err(e) = yard.set_status(&agent, Some(Status::Busy), None).await {
-                    tries += 1;
-                    assert!(tries < 10_000, "{agent} never steps away: {e}");
-                    tokio::time::sleep(Duration::from_micros(100)).await;
-                }
+                yard.set_status(&format!("a{a}"), Some(Status::Busy), None)
+                    .await
+                    .expect("a Ready agent steps away");
             }
         }
         // 1. Memory per waiting call.
@@ -230,7 +246,7 @@ async fn run(label: &str, store: Store) -> f64 {
                 .await
                 .expect("ready");
         }
-        reach((round + 1) * calls, 0).await;
+        reach(|c, n| c.offers >= n, (round + 1) * calls).await;
         rates.push(calls as f64 / t.elapsed().as_secs_f64());
     }
     let mut sorted = rates.clone();

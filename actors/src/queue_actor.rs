@@ -15,7 +15,7 @@ use crate::context::{ask, ChildKey, Context};
 use crate::timer::Timer;
 use engine::agent::Availability;
 use engine::call::CallState;
-use engine::queue::{Counters, OfferEnd, Queue, WaitingCall};
+use engine::queue::{Counters, OfferEnd, Queue, ReservationAnswered, WaitingCall};
 use engine::routing::StrategyName;
 use engine::{AgentId, CallId, QueueId};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -151,39 +151,28 @@ impl QueueActor {
         }
     }
 
-    /// The agents' answers to a reservation: a refused agent is routed around; the call is
-    /// offered to the agents who confirmed while the queue still waits for them, and the
-    /// others are released (the call left or went to someone else meanwhile).
+    /// The agents' answers to a reservation (see [`Queue::reservation_answered`]): the
+    /// call rings the agents the queue still awaits, the others are released; a call that
+    /// ended meanwhile releases them all.
     fn reserved(&self, st: &mut QueueState, call: CallId, outcomes: Vec<(AgentId, bool)>) {
-        let mut offered = Vec::with_capacity(outcomes.len());
-        let mut released = Vec::new();
-        for (agent, ok) in outcomes {
-            if !ok {
-                // The agent changed since it last reported (another queue's offer, a status
-                // change): a routing race, retried with someone else. Not a "busy" agent in
-                // the call's sense (a device busy outside us).
-                st.queue.offer_refused(&call, &agent);
-            } else if st.queue.awaits(&call, &agent) {
-                offered.push(agent);
-            } else {
-                released.push(agent);
-            }
-        }
-        if !offered.is_empty() {
-            let delivered = self.ctx.call(&call).is_some_and(|c| {
+        let ReservationAnswered { offer, mut release } =
+            st.queue.reservation_answered(&call, outcomes);
+        if !offer.is_empty() {
+            let queue = st.queue.id().clone();
+            let ringing = self.ctx.call(&call).is_some_and(|c| {
                 c.cast(CallMsg::Offer {
-                    agents: offered.clone(),
-                    queue: st.queue.id().clone(),
+                    agents: offer.clone(),
+                    queue,
                 })
                 .is_ok()
             });
-            if !delivered {
+            if !ringing {
                 // The call ended meanwhile.
                 st.queue.remove(&call);
-                released.append(&mut offered);
+                release.extend(offer);
             }
         }
-        for agent in released {
+        for agent in release {
             let call = call.clone();
             self.ctx
                 .tell_agent(&agent, AgentMsg::OfferWithdrawn { call });

@@ -180,13 +180,13 @@ async fn a_step_answered_late_is_pending_not_an_error_and_is_applied() {
     let id = call.id().as_str().to_owned();
     // The database takes longer to commit than a caller waits for an answer (5 s).
     let faults = store.faults().unwrap();
-    faults.slow_commits(Some(Duration::from_millis(5_500)));
+    faults.hold_commits(true);
     let e = yard.hangup(&id, Party::Customer).await.unwrap_err();
     assert!(
         matches!(e, ActorError::Pending(_)),
         "not an error to retry: {e}"
     );
-    faults.slow_commits(None);
+    faults.hold_commits(false);
     // And it was applied: the call ends once its commit is through.
     event(&mut events, "call.ended", &id).await;
     let ended = yard.call(&id).await.unwrap();

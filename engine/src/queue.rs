@@ -107,6 +107,15 @@ pub struct Assignment {
     pub agents: Vec<AgentId>,
 }
 
+/// What to do with the agents who took a reservation ([`Queue::reservation_answered`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReservationAnswered {
+    /// Ring these agents for the call.
+    pub offer: Vec<AgentId>,
+    /// Release these agents: nobody offers them the call.
+    pub release: Vec<AgentId>,
+}
+
 /// A call that waited longer than the queue's `max_wait`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Overflow {
@@ -300,6 +309,11 @@ impl Queue {
         self.remove(&call.call);
         self.seq += 1;
         let key = (Reverse(call.priority), call.enqueued_at, self.seq);
+        self.put_in_line(key, call);
+    }
+
+    /// Puts a call in line at `key`.
+    fn put_in_line(&mut self, key: LineKey, call: WaitingCall) {
         self.line_keys.insert(call.call.clone(), key);
         self.index(&call, true);
         self.line.insert(key, call);
@@ -461,6 +475,28 @@ impl Queue {
             .is_some_and(|(_, agents)| agents.contains(agent))
     }
 
+    /// The agents' answers to the reservation for `call` that [`Queue::dispatch`] asked for:
+    /// a refusal is [`Queue::offer_refused`]; of the agents who took it, those this queue
+    /// still awaits are to be offered the call, and the others (a stale answer: the call
+    /// left, or went to someone else meanwhile) released.
+    pub fn reservation_answered(
+        &mut self,
+        call: &CallId,
+        answers: Vec<(AgentId, bool)>,
+    ) -> ReservationAnswered {
+        let mut out = ReservationAnswered::default();
+        for (agent, took) in answers {
+            if !took {
+                self.offer_refused(call, &agent);
+            } else if self.awaits(call, &agent) {
+                out.offer.push(agent);
+            } else {
+                out.release.push(agent);
+            }
+        }
+        out
+    }
+
     /// An agent refused the reservation (it was no longer available). It is marked unavailable
     /// until it reports again; a call left with nobody ringing returns to its place in line.
     /// A stale refusal (see [`Queue::awaits`]) changes nothing.
@@ -533,9 +569,7 @@ impl Queue {
                 .take_from_line(&key)
                 .expect("indexed calls are in line");
             c.skills = skills;
-            self.line_keys.insert(c.call.clone(), key);
-            self.index(&c, true);
-            self.line.insert(key, c);
+            self.put_in_line(key, c);
             return true;
         }
         self.offering

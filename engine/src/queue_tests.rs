@@ -146,6 +146,20 @@ fn a_reservation_answer_counts_only_while_the_queue_awaits_it() {
         q.awaits(&"c1".into(), &"b".into()),
         "the live offer is untouched"
     );
+    // Answers as the shell reports them: `a`'s late yes releases it, `b`'s yes rings it.
+    assert_eq!(
+        q.reservation_answered(&"c1".into(), vec![("a".into(), true), ("b".into(), true)]),
+        ReservationAnswered {
+            offer: vec!["b".into()],
+            release: vec!["a".into()],
+        }
+    );
+    // A stale no, through the same door, changes nothing either.
+    assert_eq!(
+        q.reservation_answered(&"c1".into(), vec![("a".into(), false)]),
+        ReservationAnswered::default()
+    );
+    assert!(q.awaits(&"c1".into(), &"b".into()));
     assert_eq!(q.waiting().count(), 0);
     q.enqueue(call("c2", 0, 4));
     assert_eq!(

@@ -15,7 +15,9 @@
 
 use super::health::Durability;
 use super::plan::{plan, Arg, Stmt};
-use super::writer::{Commit, Faults, Job, Write, FAILED_BEFORE_COMMIT, MAX_BATCH, OUTCOME_LOST};
+use super::writer::{
+    injected_text, Commit, Faults, Job, Write, FAILED_BEFORE_COMMIT, MAX_BATCH, OUTCOME_LOST,
+};
 use rusqlite::{Connection, TransactionBehavior};
 use sqlx::AnyPool;
 use std::path::PathBuf;
@@ -76,12 +78,12 @@ fn run(
                 conn = None;
                 return Err("the store is closed".to_owned());
             }
-            let slow = faults.before_transaction()?;
+            faults.before_transaction()?;
             let c = match &mut conn {
                 Some(c) => c,
                 None => conn.insert(open(path, durability).map_err(|e| e.to_string())?),
             };
-            let outcome = transaction(c, &plan(writes), slow, faults);
+            let outcome = transaction(c, &plan(writes), faults);
             if outcome.is_err() {
                 // Whatever broke, the next transaction starts on a fresh connection.
                 conn = None;
@@ -116,12 +118,7 @@ fn open(path: &std::path::Path, durability: Durability) -> rusqlite::Result<Conn
 }
 
 /// One transaction: the statements, then the commit (or what the injected faults say).
-fn transaction(
-    c: &mut Connection,
-    stmts: &[Stmt<'_>],
-    slow: Option<std::time::Duration>,
-    faults: &Faults,
-) -> Result<(), String> {
+fn transaction(c: &mut Connection, stmts: &[Stmt<'_>], faults: &Faults) -> Result<(), String> {
     let err = |e: rusqlite::Error| e.to_string();
     // Immediate: the write lock is taken at the start, not upgraded halfway through.
     let tx = c
@@ -146,17 +143,15 @@ fn transaction(
         }
         st.raw_execute().map_err(err)?;
     }
-    if let Some(slow) = slow {
-        std::thread::sleep(slow);
-    }
+    futures::executor::block_on(faults.commit_released());
     match faults.at_commit() {
         Commit::Fail => {
             tx.rollback().map_err(err)?;
-            Err(format!("injected fault: {FAILED_BEFORE_COMMIT}"))
+            Err(injected_text(FAILED_BEFORE_COMMIT))
         }
         Commit::Lose => {
             tx.commit().map_err(err)?;
-            Err(format!("injected fault: {OUTCOME_LOST}"))
+            Err(injected_text(OUTCOME_LOST))
         }
         Commit::Go => tx.commit().map_err(err),
     }

@@ -132,6 +132,8 @@ pub struct Faults {
     state: std::sync::Mutex<FaultState>,
     /// Transactions attempted so far (each replay counts), for tests to wait on.
     attempted: tokio::sync::watch::Sender<u64>,
+    /// Whether commits wait ([`Faults::hold_commits`]).
+    held: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -139,7 +141,6 @@ struct FaultState {
     down: bool,
     fail_before_commit: u32,
     lose_commit_outcome: u32,
-    slow_commit: Option<std::time::Duration>,
     panic_next: bool,
 }
 
@@ -165,9 +166,18 @@ impl Faults {
         self.with(|s| s.lose_commit_outcome = n);
     }
 
-    /// Every commit takes this much longer (`None`: as fast as the database).
-    pub fn slow_commits(&self, by: Option<std::time::Duration>) {
-        self.with(|s| s.slow_commit = by);
+    /// While held, every transaction runs its statements and then waits to commit until the
+    /// commits are let go: a database slower than any caller waits, for as long as a test
+    /// needs it to be.
+    pub fn hold_commits(&self, held: bool) {
+        self.held.send_replace(held);
+    }
+
+    /// Waits while the commits are held.
+    pub(super) async fn commit_released(&self) {
+        let mut held = self.held.subscribe();
+        // The sender is this struct's own: the wait ends only when the commits are let go.
+        let _ = held.wait_for(|h| !*h).await;
     }
 
     /// The writer task panics at its next transaction (it is restarted).
@@ -189,8 +199,13 @@ impl Faults {
     }
 }
 
+/// What an injected fault reports (either writer).
+pub(super) fn injected_text(what: &str) -> String {
+    format!("injected fault: {what}")
+}
+
 fn injected(what: &str) -> sqlx::Error {
-    sqlx::Error::Protocol(format!("injected fault: {what}"))
+    sqlx::Error::Protocol(injected_text(what))
 }
 
 pub(super) const FAILED_BEFORE_COMMIT: &str = "the transaction failed before its commit";
@@ -207,17 +222,16 @@ pub(super) enum Commit {
 
 impl Faults {
     /// Counts a transaction and checks the faults that stop it before it starts: an error
-    /// if the database is down, else how long its commit is slowed.
-    pub(super) fn before_transaction(&self) -> Result<Option<std::time::Duration>, String> {
+    /// if the database is down.
+    pub(super) fn before_transaction(&self) -> Result<(), String> {
         self.attempted.send_modify(|t| *t += 1);
-        let (down, slow, panic) =
-            self.with(|s| (s.down, s.slow_commit, std::mem::take(&mut s.panic_next)));
+        let (down, panic) = self.with(|s| (s.down, std::mem::take(&mut s.panic_next)));
         // An injected bug: the supervision of the writer is what is tested.
         assert!(!panic, "injected fault: the writer task panics");
         if down {
-            return Err(injected("the database is down").to_string());
+            return Err(injected_text("the database is down"));
         }
-        Ok(slow)
+        Ok(())
     }
 
     /// What the transaction about to commit does.
@@ -311,7 +325,7 @@ async fn writer(
 /// Applies writes in one transaction through sqlx (PostgreSQL, and an in-memory SQLite
 /// database, which exists only on the pool's connection).
 async fn apply(pool: &AnyPool, faults: &Faults, writes: &[&Write]) -> Result<(), String> {
-    let slow = faults.before_transaction()?;
+    faults.before_transaction()?;
     // Each statement is a round trip to PostgreSQL: inserts of one shape go as one.
     let stmts = merged(plan(writes), MAX_ARGS);
     let run = async {
@@ -328,9 +342,7 @@ async fn apply(pool: &AnyPool, faults: &Faults, writes: &[&Write]) -> Result<(),
             }
             q.execute(&mut *tx).await?;
         }
-        if let Some(slow) = slow {
-            tokio::time::sleep(slow).await;
-        }
+        faults.commit_released().await;
         match faults.at_commit() {
             Commit::Fail => {
                 tx.rollback().await?;
