@@ -183,6 +183,20 @@ async fn latency(yard: &Switchyard, waiters: &Waiters, rate: u64, calls: usize) 
     lat
 }
 
+/// Every agent asks for `status` at once, as 2,000 people at their desks would (one after
+/// another, each waiting for the last one's commit, the benchmark measured its own loop).
+async fn set_all(yard: &Switchyard, status: Status) {
+    let asks = (0..AGENTS).map(|a| {
+        let status = status.clone();
+        async move {
+            yard.set_status(&format!("a{a}"), Some(status), None)
+                .await
+                .expect("the agent's status changes")
+        }
+    });
+    futures::future::join_all(asks).await;
+}
+
 async fn run(label: &str, store: Store) -> f64 {
     let calls = calls();
     let options = StartOptions {
@@ -215,11 +229,7 @@ async fn run(label: &str, store: Store) -> f64 {
             // agents step away while calls queue.
             reach(|c, n| c.hangups >= n, round * calls).await;
             reach(|c, n| c.ready >= n, AGENTS).await;
-            for a in 0..AGENTS {
-                yard.set_status(&format!("a{a}"), Some(Status::Busy), None)
-                    .await
-                    .expect("a Ready agent steps away");
-            }
+            set_all(&yard, Status::Busy).await;
         }
         // 1. Memory per waiting call.
         let before = rss_bytes();
@@ -241,11 +251,7 @@ async fn run(label: &str, store: Store) -> f64 {
 
         // 2. Throughput: agents become Ready; wait until every call was routed.
         let t = Instant::now();
-        for a in 0..AGENTS {
-            yard.set_status(&format!("a{a}"), Some(Status::Ready), None)
-                .await
-                .expect("ready");
-        }
+        set_all(&yard, Status::Ready).await;
         reach(|c, n| c.offers >= n, (round + 1) * calls).await;
         rates.push(calls as f64 / t.elapsed().as_secs_f64());
     }
@@ -253,7 +259,10 @@ async fn run(label: &str, store: Store) -> f64 {
     sorted.sort_by(f64::total_cmp);
     let routed = sorted[sorted.len() / 2];
 
-    // 3. Latency at a low and at a sustained call rate.
+    // 3. Latency at a low and at a sustained call rate, once the last round's calls have hung
+    // up and every agent is Ready again (their writes would otherwise delay the first calls).
+    reach(|c, n| c.hangups >= n, rounds * calls).await;
+    reach(|c, n| c.ready >= n, AGENTS).await;
     let quiet = latency(&yard, &waiters, 100, 500).await;
     let loaded = latency(&yard, &waiters, LOADED_RATE, LATENCY_CALLS).await;
 
