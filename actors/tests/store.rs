@@ -394,6 +394,45 @@ async fn sqlite_file_keeps_everything_across_reopening() {
 }
 
 #[tokio::test]
+async fn a_sqlite_files_log_is_copied_back_and_kept_in_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.db");
+    let store = Store::connect(&format!("sqlite://{}?mode=rwc", db.display()))
+        .await
+        .unwrap();
+    // Each call saved a few times, from many writers at once (group commits of hundreds):
+    // well over the 16 MiB of log between two checkpoints.
+    let calls = 12_000;
+    let save = |i: usize, step: i64| {
+        let store = store.clone();
+        async move {
+            let call = Call::new(
+                format!("c-{i:05}").into(),
+                Timestamp::from_millis(1_000),
+                format!("+1555{i:07}"),
+                "support".into(),
+                0,
+                Skills::new(),
+            );
+            store.save_call(&call, step).await.unwrap();
+        }
+    };
+    for step in 0..3 {
+        futures::future::join_all((0..calls).map(|i| save(i, step))).await;
+    }
+    let size = |suffix: &str| {
+        std::fs::metadata(format!("{}{suffix}", db.display())).map_or(0, |m| m.len())
+    };
+    // The log is cut back to 16 MiB when it starts over; a checkpoint lets it start over.
+    let log = size("-wal");
+    assert!(log <= 17 << 20, "the log grew to {log} bytes");
+    // What was copied back is in the database file itself, not only in the log.
+    let file = size("");
+    assert!(file >= 4 << 20, "the database file holds {file} bytes");
+    assert_eq!(store.list_calls(None, 5).await.unwrap().len(), 5);
+}
+
+#[tokio::test]
 async fn memory_store_has_the_same_contract() {
     let store = Store::memory();
     exercise(&store).await;
