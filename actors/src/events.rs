@@ -334,13 +334,12 @@ impl EventBus {
         store.reserve_event_seq(reserved as i64).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let (stored_tx, stored) = watch::channel(start);
-        tokio::spawn(keep_log(
-            store.clone(),
-            rx,
-            stored_tx,
-            reserved,
-            kept.max(1),
-        ));
+        let kept = Kept {
+            kept: kept.max(1),
+            start,
+            earlier: state.last.max(0) as u64,
+        };
+        tokio::spawn(keep_log(store.clone(), rx, stored_tx, reserved, kept));
         Ok(EventBus {
             seq: Arc::new(Mutex::new(start)),
             tx: broadcast::channel(capacity).0,
@@ -485,15 +484,40 @@ impl EventLog {
     }
 }
 
+/// What the event log keeps: the newest `kept` events, found from their numbers, not by
+/// counting rows down the log. This process numbers its events one after another above
+/// `start`; the events an earlier process stored end at `earlier`.
+#[derive(Clone, Copy, Debug)]
+struct Kept {
+    kept: u64,
+    start: u64,
+    earlier: u64,
+}
+
+impl Kept {
+    /// The number up to which events go once the newest is `last`: `kept` below it, or,
+    /// until this process has numbered that many, as far below the earlier process's last
+    /// as this process's own events leave room for (fewer are kept if the earlier numbers
+    /// had gaps of their own, after a restart of theirs).
+    fn trim_through(&self, last: u64) -> u64 {
+        let own = last.saturating_sub(self.start);
+        match own.checked_sub(self.kept) {
+            Some(_) => last - self.kept,
+            None => self.earlier.saturating_sub(self.kept - own),
+        }
+    }
+}
+
 /// Appends events to the store as they come, a batch at a time; moves the reservation up
-/// ahead of the numbers, and trims the log to the newest `kept`.
+/// ahead of the numbers, and trims the log to the newest `kept` events.
 async fn keep_log(
     store: Store,
     mut rx: mpsc::UnboundedReceiver<EventRow>,
     stored: watch::Sender<u64>,
     mut reserved: u64,
-    kept: u64,
+    kept: Kept,
 ) {
+    let mut trimmed = 0;
     let mut since_trim = 0u64;
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 512).await > 0 {
@@ -502,14 +526,17 @@ async fn keep_log(
             reserved = last + SEQ_BLOCK;
             reserved as i64
         });
-        // Trimming every so often, not per batch: once per tenth of what is kept.
+        // Trimmed a little at a time, every hundredth of what is kept. (A tenth at once,
+        // found by counting `kept` rows down the log, held the writer ~10 ms each time.)
         since_trim += batch.len() as u64;
-        let keep = (since_trim >= (kept / 10).max(1)).then(|| {
+        let through = kept.trim_through(last);
+        let trim = (since_trim >= (kept.kept / 100).max(1) && through > trimmed).then(|| {
             since_trim = 0;
-            kept as i64
+            trimmed = through;
+            through as i64
         });
         if let Err(e) = store
-            .append_events(std::mem::take(&mut batch), reserve, keep)
+            .append_events(std::mem::take(&mut batch), reserve, trim)
             .await
         {
             // The events are lost to replay only: a client that asks for them reloads.
@@ -537,6 +564,36 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_log_keeps_the_newest_events_across_a_restarts_gap_in_the_numbers() {
+        // An earlier process stored events up to 100; this one numbers from 10,101.
+        let kept = Kept {
+            kept: 20,
+            start: 10_100,
+            earlier: 100,
+        };
+        // 5 of its own: the earlier process's newest 15 stay (86 to 100).
+        assert_eq!(kept.trim_through(10_105), 85);
+        assert_eq!(kept.trim_through(10_119), 99);
+        // 20 of its own and more: only those.
+        assert_eq!(kept.trim_through(10_120), 10_100);
+        assert_eq!(kept.trim_through(10_150), 10_130);
+        // A first process, and an earlier one with fewer events than the gap leaves room for.
+        let first = Kept {
+            kept: 20,
+            start: 0,
+            earlier: 0,
+        };
+        assert_eq!(first.trim_through(5), 0);
+        assert_eq!(first.trim_through(50), 30);
+        let few = Kept {
+            kept: 20,
+            start: 10_100,
+            earlier: 3,
+        };
+        assert_eq!(few.trim_through(10_101), 0);
+    }
+
     #[tokio::test]
     async fn the_log_replays_what_was_missed_and_keeps_numbering_above_an_earlier_process() {
         let store = Store::memory();
@@ -553,7 +610,14 @@ mod tests {
         );
         assert_eq!(missed[0].agents, vec!["bob".to_owned()]);
         assert!(missed[0].body.contains("\"type\":\"agent.status\""));
-        // Trimmed to the newest ones: from too far back, the client must reload.
+        // Trimmed to the newest 20 numbers: from before them, the client must reload.
+        let kept = bus
+            .resume(Some(80))
+            .await
+            .missed
+            .expect("81 to 100 are kept");
+        assert_eq!(kept.len(), 20);
+        assert!(bus.resume(Some(79)).await.missed.is_none());
         assert!(bus.resume(Some(5)).await.missed.is_none());
         // From the future (another database): reload too.
         assert!(bus.resume(Some(500)).await.missed.is_none());

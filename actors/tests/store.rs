@@ -4,7 +4,9 @@
 
 mod common;
 
-use actors::store::{AlertRow, OutboxRow, SessionRow, Store, TranscriptRow};
+use actors::store::{
+    AlertRow, EventRow, EventSeqState, OutboxRow, SessionRow, Store, TranscriptRow,
+};
 use common::postgres_url;
 use engine::agent::{Agent, Status};
 use engine::call::{Call, CallState, Party};
@@ -375,6 +377,49 @@ async fn the_outbox_reads_pages_and_prunes_on_every_store() {
     outbox_reads_pages_and_prunes(&Store::connect(&url).await.unwrap()).await;
     if let Some(url) = postgres_url() {
         outbox_reads_pages_and_prunes(&Store::connect(&url).await.unwrap()).await;
+    }
+}
+
+async fn event_log_trims_through_a_number(store: &Store) {
+    let row = |seq: i64| EventRow {
+        seq,
+        at: seq * 10,
+        agents: vec!["alice".into()],
+        body: format!("{{\"seq\":{seq}}}"),
+    };
+    let seqs = |rows: Vec<EventRow>| rows.iter().map(|e| e.seq).collect::<Vec<_>>();
+    store
+        .append_events((1..=10).map(row).collect(), Some(100), None)
+        .await
+        .unwrap();
+    store
+        .append_events((11..=15).map(row).collect(), None, Some(12))
+        .await
+        .unwrap();
+    let state = store.event_seq_state().await.unwrap();
+    let expected = EventSeqState {
+        last: 15,
+        reserved: 100,
+        trimmed: 12,
+    };
+    assert_eq!(state, expected);
+    let left = store.events_between(0, 100, 50).await.unwrap();
+    assert_eq!(seqs(left), vec![13, 14, 15]);
+    // The mark never moves down, and nothing above it goes.
+    store.append_events(vec![], None, Some(3)).await.unwrap();
+    assert_eq!(store.event_seq_state().await.unwrap(), expected);
+    let left = store.events_between(0, 100, 50).await.unwrap();
+    assert_eq!(seqs(left), vec![13, 14, 15]);
+}
+
+#[tokio::test]
+async fn the_event_log_trims_through_a_number_on_every_store() {
+    event_log_trims_through_a_number(&Store::memory()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("e.db").display());
+    event_log_trims_through_a_number(&Store::connect(&url).await.unwrap()).await;
+    if let Some(url) = postgres_url() {
+        event_log_trims_through_a_number(&Store::connect(&url).await.unwrap()).await;
     }
 }
 

@@ -66,13 +66,14 @@ impl Store {
         self.append_events(Vec::new(), Some(reserved), None).await
     }
 
-    /// Appends events; optionally moves the reservation up, and trims the log to its newest
-    /// `keep` events (all in one transaction).
+    /// Appends events; optionally moves the reservation up, and trims the log: the events
+    /// numbered up to `trim_through` go, and a replay from before that number is incomplete
+    /// (all in one transaction).
     pub async fn append_events(
         &self,
         rows: Vec<EventRow>,
         reserved: Option<i64>,
-        keep: Option<i64>,
+        trim_through: Option<i64>,
     ) -> Result<(), StoreError> {
         match &self.inner {
             Backend::Memory(m) => {
@@ -81,13 +82,9 @@ impl Store {
                 if let Some(r) = reserved {
                     m.event_seq.reserved = m.event_seq.reserved.max(r);
                 }
-                if let Some(keep) = keep {
-                    let over = m.events.len().saturating_sub(keep.max(0) as usize);
-                    if over > 0 {
-                        let t = m.events[over - 1].seq;
-                        m.events.drain(..over);
-                        m.event_seq.trimmed = m.event_seq.trimmed.max(t);
-                    }
+                if let Some(t) = trim_through {
+                    m.events.retain(|e| e.seq > t);
+                    m.event_seq.trimmed = m.event_seq.trimmed.max(t);
                 }
                 Ok(())
             }
@@ -96,8 +93,11 @@ impl Store {
                 if !rows.is_empty() {
                     writes.push(Write::Events(rows));
                 }
-                if reserved.is_some() || keep.is_some() {
-                    writes.push(Write::EventSeq { reserved, keep });
+                if reserved.is_some() || trim_through.is_some() {
+                    writes.push(Write::EventSeq {
+                        reserved,
+                        trim_through,
+                    });
                 }
                 submit(writer, Write::Batch(writes)).await
             }

@@ -284,24 +284,25 @@ pub(super) fn plan<'a>(writes: &[&'a Write]) -> Vec<Stmt<'a>> {
                     });
                 }
             }
-            Write::EventSeq { reserved, keep } => {
+            Write::EventSeq {
+                reserved,
+                trim_through,
+            } => {
                 if let Some(r) = reserved {
                     out.push(Stmt {
                         sql: "UPDATE event_seq SET reserved = $1 WHERE id = 1 AND reserved < $1",
                         args: vec![Int(*r)],
                     });
                 }
-                if let Some(k) = keep {
-                    // The log keeps its newest `k` events: the mark moves up to the newest
-                    // one beyond them (if there is one), and everything up to the mark goes.
+                if let Some(t) = trim_through {
+                    // The mark only moves up; the events up to it go.
                     out.push(Stmt {
-                        sql: "UPDATE event_seq SET trimmed = (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET $1)
-                              WHERE id = 1 AND trimmed < (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET $1)",
-                        args: vec![Int(*k)],
+                        sql: "UPDATE event_seq SET trimmed = $1 WHERE id = 1 AND trimmed < $1",
+                        args: vec![Int(*t)],
                     });
                     out.push(Stmt {
-                        sql: "DELETE FROM events WHERE seq <= (SELECT trimmed FROM event_seq WHERE id = 1)",
-                        args: vec![],
+                        sql: "DELETE FROM events WHERE seq <= $1",
+                        args: vec![Int(*t)],
                     });
                 }
             }

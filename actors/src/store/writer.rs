@@ -98,10 +98,11 @@ pub(super) enum Write {
     },
     /// Events appended to the event log.
     Events(Vec<super::EventRow>),
-    /// The event numbering's reservation moves up; the log keeps its newest `keep` events.
+    /// The event numbering's reservation moves up; the events numbered up to `trim_through`
+    /// are trimmed.
     EventSeq {
         reserved: Option<i64>,
-        keep: Option<i64>,
+        trim_through: Option<i64>,
     },
     /// Writes that commit together (a call's last snapshot with its CRM logs).
     Batch(Vec<Write>),
