@@ -5,7 +5,7 @@
 //!    should not grow with the backlog.
 //! 2. Throughput: every agent becomes Ready and answers each offer at once, hangs up, and is
 //!    Ready again (wrap-up limit 0) until all 10,000 calls were routed: calls routed per second
-//!    (the median of five such rounds; the 100,000-call backlog once).
+//!    (the median of five such rounds; of three for the 100,000-call backlog).
 //! 3. Latency: calls arrive at a steady 100/s, then 2,000/s (5,000 calls), every agent Ready:
 //!    enqueue-to-offer latency p50/p99 (from `create_call` to the offer event).
 //!
@@ -220,8 +220,9 @@ async fn run(label: &str, store: Store) -> f64 {
     };
 
     // 10,000 calls route in a fraction of a second, so that backlog is routed in five rounds
-    // and the median kept; the 100,000-call backlog once. Memory is measured in the first.
-    let rounds = if calls <= 10_000 { 5 } else { 1 };
+    // and the median kept; the 100,000-call backlog in three (a single round moved by 12-30 %
+    // between runs). Memory is measured in the first.
+    let rounds = if calls <= 10_000 { 5 } else { 3 };
     let (mut created, mut per_call, mut rates) = (Duration::ZERO, 0.0, Vec::new());
     for round in 0..rounds {
         if round > 0 {

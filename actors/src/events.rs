@@ -566,31 +566,24 @@ mod tests {
 
     #[test]
     fn the_log_keeps_the_newest_events_across_a_restarts_gap_in_the_numbers() {
+        let kept = |start, earlier| Kept {
+            kept: 20,
+            start,
+            earlier,
+        };
         // An earlier process stored events up to 100; this one numbers from 10,101.
-        let kept = Kept {
-            kept: 20,
-            start: 10_100,
-            earlier: 100,
-        };
+        let after = kept(10_100, 100);
         // 5 of its own: the earlier process's newest 15 stay (86 to 100).
-        assert_eq!(kept.trim_through(10_105), 85);
-        assert_eq!(kept.trim_through(10_119), 99);
+        assert_eq!(after.trim_through(10_105), 85);
+        assert_eq!(after.trim_through(10_119), 99);
         // 20 of its own and more: only those.
-        assert_eq!(kept.trim_through(10_120), 10_100);
-        assert_eq!(kept.trim_through(10_150), 10_130);
+        assert_eq!(after.trim_through(10_120), 10_100);
+        assert_eq!(after.trim_through(10_150), 10_130);
         // A first process, and an earlier one with fewer events than the gap leaves room for.
-        let first = Kept {
-            kept: 20,
-            start: 0,
-            earlier: 0,
-        };
+        let first = kept(0, 0);
         assert_eq!(first.trim_through(5), 0);
         assert_eq!(first.trim_through(50), 30);
-        let few = Kept {
-            kept: 20,
-            start: 10_100,
-            earlier: 3,
-        };
+        let few = kept(10_100, 3);
         assert_eq!(few.trim_through(10_101), 0);
     }
 

@@ -369,14 +369,21 @@ async fn outbox_reads_pages_and_prunes(store: &Store) {
     assert_eq!(store.outbox_latest("hook:").await.unwrap()["hook:slack"], 9);
 }
 
+/// A memory store, a SQLite file in `dir`, and a PostgreSQL database when there is one.
+async fn every_store(dir: &tempfile::TempDir) -> Vec<Store> {
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let mut stores = vec![Store::memory(), Store::connect(&url).await.unwrap()];
+    if let Some(url) = postgres_url() {
+        stores.push(Store::connect(&url).await.unwrap());
+    }
+    stores
+}
+
 #[tokio::test]
 async fn the_outbox_reads_pages_and_prunes_on_every_store() {
-    outbox_reads_pages_and_prunes(&Store::memory()).await;
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("o.db").display());
-    outbox_reads_pages_and_prunes(&Store::connect(&url).await.unwrap()).await;
-    if let Some(url) = postgres_url() {
-        outbox_reads_pages_and_prunes(&Store::connect(&url).await.unwrap()).await;
+    for store in every_store(&dir).await {
+        outbox_reads_pages_and_prunes(&store).await;
     }
 }
 
@@ -414,12 +421,9 @@ async fn event_log_trims_through_a_number(store: &Store) {
 
 #[tokio::test]
 async fn the_event_log_trims_through_a_number_on_every_store() {
-    event_log_trims_through_a_number(&Store::memory()).await;
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("e.db").display());
-    event_log_trims_through_a_number(&Store::connect(&url).await.unwrap()).await;
-    if let Some(url) = postgres_url() {
-        event_log_trims_through_a_number(&Store::connect(&url).await.unwrap()).await;
+    for store in every_store(&dir).await {
+        event_log_trims_through_a_number(&store).await;
     }
 }
 
