@@ -397,6 +397,45 @@ async fn a_panicking_queue_actor_is_rebuilt_from_the_waiting_calls() {
     assert_ne!(c1.id(), c2.id());
 }
 
+/// A queue that restarts while an agent saves its reservation never offers that call: the
+/// reservation must be let go at once, not left until the agent's watchdog (the offer timeout
+/// and a grace), and the new queue routes the call to the agent.
+#[tokio::test]
+async fn a_reservation_in_flight_when_its_queue_restarts_frees_the_agent_for_the_new_queue() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    let yard = Switchyard::start(config("longest-idle", 1, ""), store.clone())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 1).await;
+    let faults = store.faults().unwrap();
+    faults.hold_agent_commits(true);
+    let call = incoming(&yard, "+15550001").await;
+    let id = call.id().as_str().to_owned();
+    // The queue reserved the agent, whose step waits on its commit.
+    eventually("the call reserved", async || {
+        yard.queues().await.unwrap()[0].counters.offering == 1
+    })
+    .await;
+    let before = yard.inject_queue_panic("q").unwrap();
+    eventually("queue actor replaced", async || {
+        yard.actor_ids("a0", "q").1.is_some_and(|q| q != before)
+    })
+    .await;
+    faults.hold_agent_commits(false);
+    let offered = tokio::time::timeout(
+        Duration::from_secs(5),
+        wait_for(&mut rx, "offer", is("call.offered", &id, "a0")),
+    )
+    .await;
+    assert!(offered.is_ok(), "the agent was not freed for the new queue");
+    let view = yard.agent("a0").await.unwrap();
+    assert_eq!(
+        (view.status, view.call_id.as_ref().map(|c| c.as_str())),
+        (Status::Offered, Some(id.as_str()))
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_scheduled_call_fires_at_its_time_as_a_callback_in_its_queue() {
     let yard = engine_with(config("longest-idle", 1, "")).await;

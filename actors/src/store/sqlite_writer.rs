@@ -14,7 +14,7 @@
 //! new thread (with a new connection) takes the same queue.
 
 use super::health::Durability;
-use super::plan::{plan, Arg, Stmt};
+use super::plan::{plan, Arg};
 use super::writer::{
     injected_text, Commit, Faults, Job, Write, FAILED_BEFORE_COMMIT, MAX_BATCH, OUTCOME_LOST,
 };
@@ -83,7 +83,7 @@ fn run(
                 Some(c) => c,
                 None => conn.insert(open(path, durability).map_err(|e| e.to_string())?),
             };
-            let outcome = transaction(c, &plan(writes), faults);
+            let outcome = transaction(c, writes, faults);
             if outcome.is_err() {
                 // Whatever broke, the next transaction starts on a fresh connection.
                 conn = None;
@@ -130,13 +130,14 @@ fn open(path: &std::path::Path, durability: Durability) -> rusqlite::Result<Conn
 }
 
 /// One transaction: the statements, then the commit (or what the injected faults say).
-fn transaction(c: &mut Connection, stmts: &[Stmt<'_>], faults: &Faults) -> Result<(), String> {
+fn transaction(c: &mut Connection, writes: &[&Write], faults: &Faults) -> Result<(), String> {
+    let stmts = plan(writes);
     let err = |e: rusqlite::Error| e.to_string();
     // Immediate: the write lock is taken at the start, not upgraded halfway through.
     let tx = c
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(err)?;
-    for s in stmts {
+    for s in &stmts {
         let mut st = tx.prepare_cached(s.sql).map_err(err)?;
         for i in 1..=st.parameter_count() {
             // `$n` is `args[n - 1]`, wherever and however often it appears.
@@ -155,7 +156,7 @@ fn transaction(c: &mut Connection, stmts: &[Stmt<'_>], faults: &Faults) -> Resul
         }
         st.raw_execute().map_err(err)?;
     }
-    futures::executor::block_on(faults.commit_released());
+    futures::executor::block_on(faults.commit_released(writes));
     match faults.at_commit() {
         Commit::Fail => {
             tx.rollback().map_err(err)?;

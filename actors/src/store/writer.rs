@@ -135,6 +135,8 @@ pub struct Faults {
     attempted: tokio::sync::watch::Sender<u64>,
     /// Whether commits wait ([`Faults::hold_commits`]).
     held: tokio::sync::watch::Sender<bool>,
+    /// Whether commits that carry an agent's write wait ([`Faults::hold_agent_commits`]).
+    agents_held: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -174,11 +176,20 @@ impl Faults {
         self.held.send_replace(held);
     }
 
-    /// Waits while the commits are held.
-    pub(super) async fn commit_released(&self) {
-        let mut held = self.held.subscribe();
-        // The sender is this struct's own: the wait ends only when the commits are let go.
-        let _ = held.wait_for(|h| !*h).await;
+    /// While held, the transactions that carry an agent's write (a status, a reservation)
+    /// wait to commit, and the others go through: an agent actor stays in the middle of a
+    /// step for as long as a test needs it to.
+    pub fn hold_agent_commits(&self, held: bool) {
+        self.agents_held.send_replace(held);
+    }
+
+    /// Waits while the commits of `writes` are held.
+    pub(super) async fn commit_released(&self, writes: &[&Write]) {
+        // The senders are this struct's own: a wait ends only when the commits are let go.
+        let _ = self.held.subscribe().wait_for(|h| !*h).await;
+        if writes.iter().any(|w| matches!(w, Write::Agent { .. })) {
+            let _ = self.agents_held.subscribe().wait_for(|h| !*h).await;
+        }
     }
 
     /// The writer task panics at its next transaction (it is restarted).
@@ -343,7 +354,7 @@ async fn apply(pool: &AnyPool, faults: &Faults, writes: &[&Write]) -> Result<(),
             }
             q.execute(&mut *tx).await?;
         }
-        faults.commit_released().await;
+        faults.commit_released(writes).await;
         match faults.at_commit() {
             Commit::Fail => {
                 tx.rollback().await?;
