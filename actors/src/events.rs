@@ -518,7 +518,6 @@ async fn keep_log(
     kept: Kept,
 ) {
     let mut trimmed = 0;
-    let mut since_trim = 0u64;
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 512).await > 0 {
         let last = batch.last().map_or(0, |e| e.seq as u64);
@@ -526,12 +525,10 @@ async fn keep_log(
             reserved = last + SEQ_BLOCK;
             reserved as i64
         });
-        // Trimmed a little at a time, every hundredth of what is kept. (A tenth at once,
-        // found by counting `kept` rows down the log, held the writer ~10 ms each time.)
-        since_trim += batch.len() as u64;
+        // Trimmed a little at a time, once a hundredth of what is kept can go. (A tenth at
+        // once, found by counting `kept` rows down the log, held the writer ~10 ms each time.)
         let through = kept.trim_through(last);
-        let trim = (since_trim >= (kept.kept / 100).max(1) && through > trimmed).then(|| {
-            since_trim = 0;
+        let trim = (through >= trimmed + (kept.kept / 100).max(1)).then(|| {
             trimmed = through;
             through as i64
         });

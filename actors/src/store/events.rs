@@ -36,7 +36,7 @@ impl Store {
             Backend::Memory(m) => {
                 let m = lock(m);
                 Ok(EventSeqState {
-                    last: m.events.last().map_or(0, |e| e.seq),
+                    last: m.events.back().map_or(0, |e| e.seq),
                     ..m.event_seq
                 })
             }
@@ -83,7 +83,9 @@ impl Store {
                     m.event_seq.reserved = m.event_seq.reserved.max(r);
                 }
                 if let Some(t) = trim_through {
-                    m.events.retain(|e| e.seq > t);
+                    // Numbered in order: the trimmed ones are at the front.
+                    let gone = m.events.partition_point(|e| e.seq <= t);
+                    m.events.drain(..gone);
                     m.event_seq.trimmed = m.event_seq.trimmed.max(t);
                 }
                 Ok(())

@@ -89,7 +89,8 @@ struct Memory {
     transcripts: Vec<TranscriptRow>,
     alerts: Vec<AlertRow>,
     outbox: std::collections::BTreeMap<String, OutboxRow>,
-    events: Vec<EventRow>,
+    /// Oldest first: trimmed from the front.
+    events: std::collections::VecDeque<EventRow>,
     event_seq: EventSeqState,
     idempotent: HashMap<String, IdempotentRow>,
 }

@@ -113,6 +113,9 @@ fn run(
 /// starts over only once wholly copied, which under steady writes the writer alone achieves.
 const CHECKPOINT_PAGES: i64 = 4_096;
 
+/// SQLite's page size, which this project leaves at its default.
+const PAGE_BYTES: i64 = 4_096;
+
 fn open(path: &std::path::Path, durability: Durability) -> rusqlite::Result<Connection> {
     let c = Connection::open(path)?;
     // A larger page cache than SQLite's 2 MB default: the calls, agents and events being
@@ -122,7 +125,7 @@ fn open(path: &std::path::Path, durability: Durability) -> rusqlite::Result<Conn
         "PRAGMA journal_mode=WAL; {}; PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536;
          PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}; PRAGMA journal_size_limit={};",
         durability.sqlite_pragma(),
-        CHECKPOINT_PAGES * 4096
+        CHECKPOINT_PAGES * PAGE_BYTES
     ))?;
     // Every statement of the plan stays prepared.
     c.set_prepared_statement_cache_capacity(64);
