@@ -75,6 +75,22 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
+/// CPU time the process has used so far (user and system, all threads), from
+/// `/proc/self/stat` (in clock ticks of 1/100 s, as Linux reports them).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command's name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let field = |n: usize| -> f64 {
+        rest.split_whitespace()
+            .nth(n)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (field(11) + field(12)) / 100.0
+}
+
 type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Instant>>>>;
 
 /// What the answering machine has seen so far.
@@ -84,9 +100,22 @@ struct Seen {
     hangups: usize,
     /// Agents whose latest status is Ready.
     ready: usize,
+    /// What the benchmark waits for, if anything: only reaching it wakes the benchmark (a
+    /// wake-up at every event kept a third thread busy on two cores).
+    goal: Option<(Until, usize)>,
 }
 
+type Until = fn(&Seen, usize) -> bool;
+
 type Counts = tokio::sync::watch::Sender<Seen>;
+
+/// Counts something; wakes the benchmark if its goal is reached.
+fn count(counts: &Counts, add: impl FnOnce(&mut Seen)) {
+    counts.send_if_modified(|c| {
+        add(c);
+        c.goal.is_some_and(|(until, n)| until(c, n))
+    });
+}
 
 /// Answers every offer at once and hangs up, so the agent is Ready again; counts offers,
 /// hang-ups and Ready agents.
@@ -96,14 +125,14 @@ fn spawn_answering_machine(yard: &Switchyard, waiters: Waiters, counts: Arc<Coun
     tokio::spawn(async move {
         let mut ready = std::collections::HashSet::new();
         while let Ok(ev) = rx.recv().await {
-            let (call_id, from, agent) = match &ev.kind {
+            let (call_id, from, agent) = match &*ev.kind {
                 EventKind::AgentStatus { change, .. } => {
                     if change.to == Status::Ready {
                         ready.insert(change.agent.clone());
                     } else {
                         ready.remove(&change.agent);
                     }
-                    counts.send_modify(|c| c.ready = ready.len());
+                    count(&counts, |c| c.ready = ready.len());
                     continue;
                 }
                 EventKind::Call {
@@ -118,7 +147,7 @@ fn spawn_answering_machine(yard: &Switchyard, waiters: Waiters, counts: Arc<Coun
                 _ => continue,
             };
             let now = Instant::now();
-            counts.send_modify(|c| c.offers += 1);
+            count(&counts, |c| c.offers += 1);
             if let Some(w) = waiters.lock().unwrap().remove(from.as_str()) {
                 let _ = w.send(now);
             }
@@ -135,7 +164,7 @@ fn spawn_answering_machine(yard: &Switchyard, waiters: Waiters, counts: Arc<Coun
                         )
                         .await;
                 }
-                counts.send_modify(|c| c.hangups += 1);
+                count(&counts, |c| c.hangups += 1);
             });
         }
         panic!("event stream lagged or closed: the answering machine missed offers");
@@ -209,8 +238,9 @@ async fn run(label: &str, store: Store) -> f64 {
     let waiters: Waiters = Arc::default();
     let counts = Arc::new(Counts::new(Seen::default()));
     spawn_answering_machine(&yard, waiters.clone(), counts.clone());
-    let reach = |until: fn(&Seen, usize) -> bool, n: usize| {
+    let reach = |until: Until, n: usize| {
         let mut rx = counts.subscribe();
+        counts.send_modify(|c| c.goal = Some((until, n)));
         async move {
             tokio::time::timeout(Duration::from_secs(60), rx.wait_for(|c| until(c, n)))
                 .await
@@ -224,6 +254,7 @@ async fn run(label: &str, store: Store) -> f64 {
     // between runs). Memory is measured in the first.
     let rounds = if calls <= 10_000 { 5 } else { 3 };
     let (mut created, mut per_call, mut rates) = (Duration::ZERO, 0.0, Vec::new());
+    let (mut busy, mut wall) = (0.0, 0.0);
     for round in 0..rounds {
         if round > 0 {
             // Every call of the last round hung up and every agent is Ready again; the
@@ -251,10 +282,12 @@ async fn run(label: &str, store: Store) -> f64 {
         }
 
         // 2. Throughput: agents become Ready; wait until every call was routed.
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_seconds());
         set_all(&yard, Status::Ready).await;
         reach(|c, n| c.offers >= n, (round + 1) * calls).await;
         rates.push(calls as f64 / t.elapsed().as_secs_f64());
+        busy += cpu_seconds() - cpu;
+        wall += t.elapsed().as_secs_f64();
     }
     let mut sorted = rates.clone();
     sorted.sort_by(f64::total_cmp);
@@ -280,6 +313,11 @@ async fn run(label: &str, store: Store) -> f64 {
     println!(
         "routing throughput ({AGENTS} agents answering, {QUEUES} queues, {calls} waiting): {routed:.0} calls routed/s (median of {rounds}: {})",
         rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
+    );
+    println!(
+        "CPU while routing: {:.0} µs a routed call, {:.2} of the machine's cores busy",
+        busy * 1e6 / (rounds * calls) as f64,
+        busy / wall
     );
     for (rate, lat) in [(100, quiet), (LOADED_RATE, loaded)] {
         println!(
@@ -345,7 +383,7 @@ fn main() {
                 // runs (the first one's memory figure: later runs reuse its freed pages).
                 let mut runs = Vec::new();
                 for _ in 0..5 {
-                    runs.push(bare::run(QUEUES, AGENTS, calls(), rss_bytes).await);
+                    runs.push(bare::run(QUEUES, AGENTS, calls(), rss_bytes, cpu_seconds).await);
                 }
                 let per_call = runs[0].per_call_bytes;
                 let mut routed: Vec<f64> = runs.iter().map(|f| f.routed_per_sec).collect();
@@ -357,6 +395,11 @@ fn main() {
                     "routing throughput: {median:.0} calls routed/s (median of five runs: {:.0} to {:.0})",
                     routed[0],
                     routed[routed.len() - 1]
+                );
+                let cpu: f64 = runs.iter().map(|f| f.routing_cpu).sum();
+                println!(
+                    "CPU while routing: {:.0} µs a routed call",
+                    cpu * 1e6 / (runs.len() * calls()) as f64
                 );
                 if let Some(path) = baseline {
                     std::fs::write(path, median.to_string()).expect("baseline kept");

@@ -13,25 +13,52 @@ use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc, watch};
 
-/// One event. Serialized as `{"seq", "type", "at", …fields}`.
-#[derive(Clone, Debug, Serialize)]
+/// One event. Serialized as `{"seq", "type", "at", …fields}`, `type` being its specific
+/// name ([`Event::type_name`]).
+#[derive(Clone, Debug)]
 pub struct Event {
     /// Its number: increasing, across restarts too (with gaps after one).
     pub seq: u64,
     /// When it happened (ms since the epoch).
     pub at: Timestamp,
-    /// What happened.
-    #[serde(flatten)]
-    pub kind: EventKind,
+    /// What happened: shared by every subscriber's copy of the event (each receiver of the
+    /// bus gets a clone).
+    pub kind: Arc<EventKind>,
 }
 
-/// What happened.
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            seq: u64,
+            #[serde(rename = "type")]
+            name: &'a str,
+            /// Journey steps and status changes carry their own (the same) time.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            at: Option<Timestamp>,
+            #[serde(flatten)]
+            kind: &'a EventKind,
+        }
+        let own_time = matches!(
+            *self.kind,
+            EventKind::Call { .. } | EventKind::AgentStatus { .. }
+        );
+        Wire {
+            seq: self.seq,
+            name: self.type_name(),
+            at: (!own_time).then_some(self.at),
+            kind: &self.kind,
+        }
+        .serialize(s)
+    }
+}
+
+/// What happened: the fields of each kind (its name is the event's `type`).
 #[derive(Clone, Debug, Serialize)]
-#[serde(tag = "type")]
+#[serde(untagged)]
 pub enum EventKind {
     /// A step of a call's journey (`call.created`, `call.offered`, `call.answered`,
     /// `call.ended`, …).
-    #[serde(rename = "call")]
     Call {
         /// The journey step's name, e.g. `call.offered`.
         #[serde(skip)]
@@ -51,7 +78,6 @@ pub enum EventKind {
     /// A call's live transcript (I2, J2): `transcript.partial`, `transcript.final`,
     /// `transcript.paused`, `transcript.resumed`; and `transcript.alert`, a keyword alert
     /// (J4) raised by a final.
-    #[serde(rename = "transcript")]
     Transcript {
         /// The event's name.
         #[serde(skip)]
@@ -73,7 +99,6 @@ pub enum EventKind {
     },
     /// An alert to the supervisors about a queue (`queue.alert`), raised through
     /// [`crate::Switchyard::alert_supervisors`], e.g. by an SLA watcher.
-    #[serde(rename = "queue.alert")]
     QueueAlert {
         /// The queue.
         queue: QueueId,
@@ -85,7 +110,6 @@ pub enum EventKind {
         by: String,
     },
     /// An agent's status changed.
-    #[serde(rename = "agent.status")]
     AgentStatus {
         /// The change.
         #[serde(flatten)]
@@ -146,7 +170,7 @@ pub enum TranscriptEvent {
 impl Event {
     /// The event's type as clients see it.
     pub fn type_name(&self) -> &'static str {
-        match &self.kind {
+        match &*self.kind {
             EventKind::Call { name, .. } | EventKind::Transcript { name, .. } => name,
             EventKind::AgentStatus { .. } => "agent.status",
             EventKind::QueueAlert { .. } => "queue.alert",
@@ -160,7 +184,7 @@ impl Event {
 
     /// The agents the event concerns: besides supervisors, only they see it.
     pub fn agents(&self) -> &[AgentId] {
-        match &self.kind {
+        match &*self.kind {
             EventKind::Call { agents, .. } | EventKind::Transcript { agents, .. } => agents,
             EventKind::AgentStatus { change, .. } => std::slice::from_ref(&change.agent),
             // For supervisors only.
@@ -168,11 +192,14 @@ impl Event {
         }
     }
 
-    /// The JSON a client receives, with `type` set to the specific name.
+    /// The JSON a client receives.
     pub fn to_json(&self) -> serde_json::Value {
-        let mut v = serde_json::to_value(self).expect("events always serialize");
-        v["type"] = serde_json::Value::String(self.type_name().to_owned());
-        v
+        serde_json::to_value(self).expect("events always serialize")
+    }
+
+    /// The same JSON as text, written straight from the event.
+    pub fn to_json_text(&self) -> String {
+        serde_json::to_string(self).expect("events always serialize")
     }
 }
 
@@ -266,7 +293,7 @@ pub struct EventBus {
 
 #[derive(Clone)]
 struct EventLog {
-    tx: mpsc::UnboundedSender<EventRow>,
+    tx: mpsc::UnboundedSender<Event>,
     /// The last number stored.
     stored: watch::Receiver<u64>,
     store: Store,
@@ -384,15 +411,11 @@ impl EventBus {
         let event = Event {
             seq: *seq,
             at,
-            kind,
+            kind: Arc::new(kind),
         };
         if let Some(log) = &self.log {
-            let _ = log.tx.send(EventRow {
-                seq: event.seq as i64,
-                at: at.0,
-                agents: event.agents().iter().map(|a| a.to_string()).collect(),
-                body: event.to_json().to_string(),
-            });
+            // Written as JSON by the log's task, not while the number is held.
+            let _ = log.tx.send(event.clone());
         }
         // No subscriber is not an error: events are a view, the store is the record.
         let _ = self.tx.send(event);
@@ -510,9 +533,19 @@ impl Kept {
 
 /// Appends events to the store as they come, a batch at a time; moves the reservation up
 /// ahead of the numbers, and trims the log to the newest `kept` events.
+/// An event as the log stores it.
+fn row(event: Event) -> EventRow {
+    EventRow {
+        seq: event.seq as i64,
+        at: event.at.0,
+        agents: event.agents().iter().map(|a| a.to_string()).collect(),
+        body: event.to_json_text(),
+    }
+}
+
 async fn keep_log(
     store: Store,
-    mut rx: mpsc::UnboundedReceiver<EventRow>,
+    mut rx: mpsc::UnboundedReceiver<Event>,
     stored: watch::Sender<u64>,
     mut reserved: u64,
     kept: Kept,
@@ -520,7 +553,7 @@ async fn keep_log(
     let mut trimmed = 0;
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 512).await > 0 {
-        let last = batch.last().map_or(0, |e| e.seq as u64);
+        let last = batch.last().map_or(0, |e| e.seq);
         let reserve = (last + SEQ_BLOCK / 2 > reserved).then(|| {
             reserved = last + SEQ_BLOCK;
             reserved as i64
@@ -533,7 +566,7 @@ async fn keep_log(
             through as i64
         });
         if let Err(e) = store
-            .append_events(std::mem::take(&mut batch), reserve, trim)
+            .append_events(batch.drain(..).map(row).collect(), reserve, trim)
             .await
         {
             // The events are lost to replay only: a client that asks for them reloads.
@@ -558,6 +591,65 @@ mod tests {
                 reason: ChangeReason::Agent,
             },
             None,
+        );
+    }
+
+    /// The text clients and the log get: `type` is the specific name, every key appears
+    /// once (journey steps and status changes carry their own `at`), and the text says what
+    /// the JSON value says.
+    #[test]
+    fn each_kind_is_written_with_its_name_and_each_key_once() {
+        let bus = EventBus::new(16);
+        let mut rx = bus.subscribe();
+        status(&bus, "alice", 7);
+        let call = {
+            let mut c = Call::new(
+                CallId::from("c1"),
+                Timestamp(5),
+                "+15550001".into(),
+                QueueId::from("support"),
+                0,
+                engine::routing::Skills::new(),
+            );
+            c.offer(
+                Timestamp(6),
+                vec![AgentId::from("alice")],
+                std::time::Duration::from_secs(20),
+            )
+            .expect("offered");
+            c
+        };
+        bus.publish_journey(&call, 0);
+        bus.publish(
+            Timestamp(9),
+            EventKind::QueueAlert {
+                queue: QueueId::from("support"),
+                severity: engine::alerts::Severity::Warning,
+                text: "long waits".into(),
+                by: "sla".into(),
+            },
+        );
+        let mut names = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            let text = ev.to_json_text();
+            for key in ["\"type\":", "\"at\":", "\"seq\":"] {
+                assert_eq!(text.matches(key).count(), 1, "{key} once in {text}");
+            }
+            let parsed: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+            assert_eq!(parsed, ev.to_json());
+            assert_eq!(parsed["type"], ev.type_name());
+            assert_eq!(parsed["at"], ev.at.0);
+            names.push(ev.type_name());
+        }
+        assert_eq!(
+            names,
+            [
+                "agent.status",
+                "call.created",
+                "call.queued",
+                "call.offered",
+                "queue.alert"
+            ]
         );
     }
 

@@ -359,7 +359,7 @@ impl Metrics {
                             lag_ms, stability, ..
                         },
                     ..
-                } = &event.kind
+                } = &*event.kind
                 {
                     let stability = match stability {
                         transcription::Stability::Partial => "partial",
@@ -378,7 +378,7 @@ impl Metrics {
                     queue,
                     entry,
                     ..
-                } = &event.kind
+                } = &*event.kind
                 else {
                     continue;
                 };

@@ -146,7 +146,7 @@ where
             Ok(ev) if visible_to(&caller, &ev) => {
                 // Only what is stored is shown: what a client saw, it can resume from.
                 resume.stored(ev.seq).await;
-                ev.to_json().to_string()
+                ev.to_json_text()
             }
             Ok(_) => continue,
             Err(RecvError::Lagged(n)) => {

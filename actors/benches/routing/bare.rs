@@ -227,11 +227,19 @@ impl Actor for Call {
 pub struct Figures {
     pub per_call_bytes: f64,
     pub routed_per_sec: f64,
+    /// CPU seconds the process used while routing.
+    pub routing_cpu: f64,
 }
 
 /// Runs the baseline: `calls` calls wait (no agent ready), then every agent becomes ready and
 /// answers each offer at once until all were routed.
-pub async fn run(queues: usize, agents: usize, calls: usize, rss: fn() -> u64) -> Figures {
+pub async fn run(
+    queues: usize,
+    agents: usize,
+    calls: usize,
+    rss: fn() -> u64,
+    cpu: fn() -> f64,
+) -> Figures {
     let (events, _) = broadcast::channel(1 << 20);
     let mut shards: Vec<ActorCell> = Vec::with_capacity(SHARDS);
     for _ in 0..SHARDS {
@@ -317,12 +325,13 @@ pub async fn run(queues: usize, agents: usize, calls: usize, rss: fn() -> u64) -
     }
     let per_call_bytes = rss().saturating_sub(before) as f64 / calls as f64;
 
-    let t = Instant::now();
+    let (t, cpu_before) = (Instant::now(), cpu());
     for (a, q) in (0..agents).map(|a| (a, &queue_refs[a % queues])) {
         q.cast(QueueMsg::Ready(a)).expect("queue alive");
     }
     all_routed.notified().await;
     let routed_per_sec = calls as f64 / t.elapsed().as_secs_f64();
+    let routing_cpu = cpu() - cpu_before;
 
     for q in queue_refs {
         q.stop(None);
@@ -336,5 +345,6 @@ pub async fn run(queues: usize, agents: usize, calls: usize, rss: fn() -> u64) -
     Figures {
         per_call_bytes,
         routed_per_sec,
+        routing_cpu,
     }
 }
