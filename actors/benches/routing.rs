@@ -286,9 +286,10 @@ async fn run(label: &str, store: Store) -> f64 {
         let (t, cpu) = (Instant::now(), cpu_seconds());
         set_all(&yard, Status::Ready).await;
         reach(|c, n| c.offers >= n, (round + 1) * calls).await;
-        rates.push(calls as f64 / t.elapsed().as_secs_f64());
+        let elapsed = t.elapsed().as_secs_f64();
+        rates.push(calls as f64 / elapsed);
         busy += cpu_seconds() - cpu;
-        wall += t.elapsed().as_secs_f64();
+        wall += elapsed;
     }
     let mut sorted = rates.clone();
     sorted.sort_by(f64::total_cmp);

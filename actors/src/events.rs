@@ -531,8 +531,6 @@ impl Kept {
     }
 }
 
-/// Appends events to the store as they come, a batch at a time; moves the reservation up
-/// ahead of the numbers, and trims the log to the newest `kept` events.
 /// An event as the log stores it.
 fn row(event: Event) -> EventRow {
     EventRow {
@@ -543,6 +541,9 @@ fn row(event: Event) -> EventRow {
     }
 }
 
+/// Appends events to the store as they come, a batch at a time (written as JSON here, off the
+/// publishers' path); moves the reservation up ahead of the numbers, and trims the log to the
+/// newest `kept` events.
 async fn keep_log(
     store: Store,
     mut rx: mpsc::UnboundedReceiver<Event>,
