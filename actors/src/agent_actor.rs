@@ -8,6 +8,7 @@ use crate::call_actor::CallMsg;
 use crate::context::{ChildKey, Context};
 use crate::error::ActorError;
 use crate::queue_actor::QueueMsg;
+use crate::store::HistoryTail;
 use crate::timer::Timer;
 use engine::agent::{Agent, Status};
 use engine::{AgentId, CallId, QueueId, Timestamp};
@@ -183,8 +184,8 @@ pub(crate) struct AgentState {
     timer: Timer,
     /// Set when this actor replaces one that failed: its call must be checked.
     resync: bool,
-    /// Number of the last status change saved.
-    history_seq: i64,
+    /// The status history's changes not yet written out in a block, saved with every change.
+    history: HistoryTail,
     /// Fires a [`AgentMsg::CheckCall`] when a ringing outlasts any offer.
     watchdog: Timer,
     /// Fires a [`AgentMsg::PanelCheck`] a grace period after the last panel went.
@@ -251,12 +252,12 @@ impl AgentActor {
     ) -> Result<(), ActorError> {
         let changes: Vec<_> = std::iter::from_fn(|| st.agent.poll_change()).collect();
         if force || !changes.is_empty() {
-            let first = st.history_seq + 1;
+            st.history.extend(changes.iter().cloned());
             self.ctx
                 .store
-                .save_agent(&st.agent, &changes, first, self.ctx.clock.now().0)
+                .save_agent(&st.agent, &st.history, self.ctx.clock.now().0)
                 .await?;
-            st.history_seq += changes.len() as i64;
+            st.history.saved();
         }
         if !changes.is_empty() {
             let locked = st.agent.lock().map(|s| s.to_string());
@@ -356,7 +357,7 @@ impl Actor for AgentActor {
             resync,
             watchdog: Timer::default(),
             presence: Timer::default(),
-            history_seq: self.ctx.store.last_history_seq(&args.id).await?,
+            history: self.ctx.store.history_tail(&args.id).await?,
         };
         self.commit(&myself, &mut st, true).await?;
         if st.agent.uses_panel() && self.ctx.panels_open(&args.id) == 0 {

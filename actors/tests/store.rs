@@ -5,7 +5,7 @@
 mod common;
 
 use actors::store::{
-    AlertRow, EventRow, EventSeqState, OutboxRow, SessionRow, Store, TranscriptRow,
+    AlertRow, EventRow, EventSeqState, HistoryTail, OutboxRow, SessionRow, Store, TranscriptRow,
 };
 use common::postgres_url;
 use engine::agent::{Agent, Status};
@@ -72,17 +72,24 @@ async fn exercise(store: &Store) {
         .set_status(t(20), Some(Status::Dnd), None, &[])
         .unwrap();
     let changes: Vec<_> = std::iter::from_fn(|| agent.poll_change()).collect();
-    assert_eq!(store.last_history_seq(&"alice".into()).await.unwrap(), 0);
-    store
-        .save_agent(&agent, &changes[..1], 1, 10)
-        .await
-        .unwrap();
-    assert_eq!(store.last_history_seq(&"alice".into()).await.unwrap(), 1);
-    store
-        .save_agent(&agent, &changes[1..], 2, 20)
-        .await
-        .unwrap();
-    assert_eq!(store.last_history_seq(&"alice".into()).await.unwrap(), 2);
+    let mut tail = store.history_tail(&"alice".into()).await.unwrap();
+    assert_eq!(tail, HistoryTail::after(0));
+    tail.extend(changes[..1].to_vec());
+    store.save_agent(&agent, &tail, 10).await.unwrap();
+    tail.saved();
+    assert_eq!(
+        store
+            .history_tail(&"alice".into())
+            .await
+            .unwrap()
+            .last_seq(),
+        1
+    );
+    tail.extend(changes[1..].to_vec());
+    store.save_agent(&agent, &tail, 20).await.unwrap();
+    tail.saved();
+    assert_eq!(store.history_tail(&"alice".into()).await.unwrap(), tail);
+    assert_eq!(tail.last_seq(), 2);
     assert_eq!(
         store.load_agent(&"alice".into()).await.unwrap(),
         Some(agent)
@@ -549,7 +556,8 @@ async fn write_one_of_each(store: &Store, n: usize) {
     agent
         .set_status(t(10), Some(Status::Ready), None, &[])
         .unwrap();
-    let changes: Vec<_> = std::iter::from_fn(|| agent.poll_change()).collect();
+    let mut tail = HistoryTail::after(0);
+    tail.extend(std::iter::from_fn(|| agent.poll_change()));
     let call = format!("call-{n}");
     let transcript = TranscriptRow {
         call_id: call.clone(),
@@ -590,7 +598,7 @@ async fn write_one_of_each(store: &Store, n: usize) {
         created_by: None,
     };
     let (a, b, c, d, e) = tokio::join!(
-        store.save_agent(&agent, &changes, 1, 10),
+        store.save_agent(&agent, &tail, 10),
         store.save_transcript(&transcript),
         store.save_alert(&alert),
         store.create_session(&session),

@@ -15,6 +15,7 @@
 
 mod events;
 mod health;
+mod history;
 mod idempotency;
 mod outbox;
 mod plan;
@@ -26,6 +27,7 @@ mod writer;
 
 pub use events::{EventRow, EventSeqState};
 pub use health::{Durability, StoreHealth};
+pub use history::{HistoryTail, BLOCK as HISTORY_BLOCK};
 pub use idempotency::IdempotentRow;
 pub use outbox::OutboxRow;
 pub use sessions::SessionRow;
@@ -80,6 +82,8 @@ struct Memory {
     calls: HashMap<CallId, Call>,
     agents: HashMap<AgentId, Agent>,
     history: HashMap<AgentId, Vec<StatusChange>>,
+    /// Each agent's tail as a SQL store's row would hold it.
+    tails: HashMap<AgentId, HistoryTail>,
     sessions: HashMap<String, SessionRow>,
     config: Option<String>,
     compliance: std::collections::BTreeSet<(String, String, String)>,
@@ -320,50 +324,50 @@ impl Store {
         Ok(open)
     }
 
-    /// Saves an agent's snapshot and appends its status changes to the history, atomically.
-    /// `first_seq` numbers the first change (see [`Store::last_history_seq`]); numbers are
-    /// kept by the agent's actor so that a write needs no read.
+    /// Saves an agent's snapshot with its history's tail (and the tail as a block when it is
+    /// full, see [`HistoryTail`]), atomically. The changes are numbered by the tail, which the
+    /// agent's actor keeps, so that a write needs no read.
     pub async fn save_agent(
         &self,
         agent: &Agent,
-        changes: &[StatusChange],
-        first_seq: i64,
+        tail: &HistoryTail,
         now_ms: i64,
     ) -> Result<(), StoreError> {
         match &self.inner {
             Backend::Memory(m) => {
                 let mut m = lock(m);
                 m.agents.insert(agent.id().clone(), agent.clone());
-                m.history
-                    .entry(agent.id().clone())
-                    .or_default()
-                    .extend_from_slice(changes);
+                let history = m.history.entry(agent.id().clone()).or_default();
+                // The tail may hold changes saved before: those past the end are new.
+                let have = history.len() as i64;
+                let skip = usize::try_from(have + 1 - tail.first_seq()).unwrap_or(0);
+                history.extend(tail.changes().iter().skip(skip).cloned());
+                let mut kept = tail.clone();
+                kept.saved();
+                m.tails.insert(agent.id().clone(), kept);
                 Ok(())
             }
             Backend::Sql(_, writer, _) => {
-                let write = Write::Agent {
-                    id: agent.id().as_str().to_owned(),
-                    snapshot: serde_json::to_string(agent).expect("an Agent always serializes"),
-                    changes: changes.to_vec(),
-                    first_seq,
-                    updated_at: now_ms,
-                };
-                submit(writer, write).await
+                let snapshot = serde_json::to_string(agent).expect("an Agent always serializes");
+                submit(
+                    writer,
+                    history::agent_write(agent.id(), snapshot, tail, now_ms),
+                )
+                .await
             }
         }
     }
 
-    /// The number of the last status change saved for an agent (0 if none).
-    pub async fn last_history_seq(&self, id: &AgentId) -> Result<i64, StoreError> {
+    /// The history's tail an agent's actor starts from: the changes its last save left out of
+    /// a block, numbered after every change saved.
+    pub async fn history_tail(&self, id: &AgentId) -> Result<HistoryTail, StoreError> {
         match &self.inner {
-            Backend::Memory(m) => Ok(lock(m).history.get(id).map_or(0, |h| h.len() as i64)),
-            Backend::Sql(pool, ..) => {
-                let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM agent_status_history WHERE agent = $1")
-                    .bind(id.as_str().to_owned())
-                    .fetch_one(pool)
-                    .await?;
-                Ok(row.try_get("seq")?)
-            }
+            Backend::Memory(m) => Ok(lock(m)
+                .tails
+                .get(id)
+                .cloned()
+                .unwrap_or(HistoryTail::after(0))),
+            Backend::Sql(pool, ..) => history::tail(pool, id).await,
         }
     }
 
@@ -399,34 +403,7 @@ impl Store {
                     .saturating_sub(usize::try_from(limit).unwrap_or(0));
                 Ok(all[skip..].to_vec())
             }
-            Backend::Sql(pool, ..) => {
-                let rows = sqlx::query(
-                    "SELECT previous, status, reason, at FROM agent_status_history WHERE agent = $1
-                     ORDER BY seq DESC LIMIT $2",
-                )
-                .bind(id.as_str().to_owned())
-                .bind(limit)
-                .fetch_all(pool)
-                .await?;
-                let mut out = rows
-                    .iter()
-                    .map(|r| {
-                        let reason: String = r.try_get("reason")?;
-                        Ok(StatusChange {
-                            agent: id.clone(),
-                            from: engine::agent::Status::parse(
-                                &r.try_get::<String, _>("previous")?,
-                            ),
-                            to: engine::agent::Status::parse(&r.try_get::<String, _>("status")?),
-                            at: engine::Timestamp(r.try_get("at")?),
-                            reason: serde_json::from_value(serde_json::Value::String(reason))
-                                .map_err(|e| StoreError::Corrupt("status history", e))?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()?;
-                out.reverse();
-                Ok(out)
-            }
+            Backend::Sql(pool, ..) => history::last(pool, id, limit).await,
         }
     }
 

@@ -1,7 +1,6 @@
 //! What each write does to the database, as statements: one plan, applied by either writer
 //! (sqlx's for PostgreSQL, the SQLite thread's for a SQLite file), so both store the same rows.
 
-use super::enum_name;
 use super::writer::Write;
 use std::borrow::Cow;
 
@@ -71,20 +70,29 @@ pub(super) fn plan<'a>(writes: &[&'a Write]) -> Vec<Stmt<'a>> {
             Write::Agent {
                 id,
                 snapshot,
-                changes,
-                first_seq,
+                recent,
+                block,
                 updated_at,
             } => {
-                for (k, c) in changes.iter().enumerate() {
-                    out.push(Stmt { sql: "INSERT INTO agent_status_history (agent, seq, previous, status, reason, at)
-                         VALUES ($1, $2, $3, $4, $5, $6)
-                         ON CONFLICT (agent, seq) DO NOTHING", args: vec![text(id.as_str()), Int(*first_seq + k as i64), text(c.from.as_str()), text(c.to.as_str()), Arg::Text(Cow::Owned(enum_name(&c.reason))), Int(c.at.as_millis())] });
+                if let Some((first, last, changes)) = block {
+                    out.push(Stmt {
+                        sql: "INSERT INTO agent_status_blocks (agent, first_seq, last_seq, changes)
+                         VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (agent, first_seq) DO NOTHING",
+                        args: vec![
+                            text(id.as_str()),
+                            Int(*first),
+                            Int(*last),
+                            text(changes.as_str()),
+                        ],
+                    });
                 }
                 if !last_snapshot(i) {
                     continue;
                 }
-                out.push(Stmt { sql: "INSERT INTO agents (id, snapshot, updated_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at", args: vec![text(id.as_str()), text(snapshot.as_str()), Int(*updated_at)] });
+                out.push(Stmt { sql: "INSERT INTO agents (id, snapshot, recent, updated_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, recent = excluded.recent,
+                       updated_at = excluded.updated_at", args: vec![text(id.as_str()), text(snapshot.as_str()), text(recent.as_str()), Int(*updated_at)] });
             }
             Write::Txn {
                 id,

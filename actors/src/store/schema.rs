@@ -178,6 +178,21 @@ const MIGRATIONS: &[(i64, &str)] = &[
         CREATE UNIQUE INDEX transcript_alerts_by_key ON transcript_alerts (row_key);
         CREATE INDEX crm_outbox_by_age ON crm_outbox (state, updated_at);",
     ),
+    (
+        12,
+        // An agent's status history in blocks, the changes since its last block in its row
+        // (see `history.rs`). `agent_status_history` keeps the rows written before, read with
+        // the rest; nothing is written to it any more. `recent` is empty until the agent's
+        // next save.
+        "ALTER TABLE agents ADD COLUMN recent TEXT NOT NULL DEFAULT '';
+        CREATE TABLE agent_status_blocks (
+            agent TEXT NOT NULL,
+            first_seq BIGINT NOT NULL,
+            last_seq BIGINT NOT NULL,
+            changes TEXT NOT NULL,
+            PRIMARY KEY (agent, first_seq)
+        );",
+    ),
 ];
 
 pub(super) async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {

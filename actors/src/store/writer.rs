@@ -7,7 +7,6 @@
 
 use super::plan::{merged, plan, Arg};
 use super::{SessionRow, StoreError};
-use engine::agent::StatusChange;
 use sqlx::{AnyPool, Connection};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -25,11 +24,14 @@ pub(super) enum Write {
         updated_at: i64,
         snapshot: String,
     },
+    /// An agent's snapshot, its history's tail as the row's list (see
+    /// [`super::HistoryTail`]) and, when the tail was full, the block written out: first and
+    /// last numbers, the changes.
     Agent {
         id: String,
         snapshot: String,
-        changes: Vec<StatusChange>,
-        first_seq: i64,
+        recent: String,
+        block: Option<(i64, i64, String)>,
         updated_at: i64,
     },
     Session(SessionRow),
