@@ -457,7 +457,7 @@ async fn a_sqlite_files_log_is_copied_back_and_kept_in_bounds() {
         .await
         .unwrap();
     // Each call saved a few times, from many writers at once (group commits of hundreds):
-    // well over the 16 MiB of log between two checkpoints.
+    // well over the 8 MiB of log between two checkpoints.
     let calls = 12_000;
     let save = |i: usize, step: i64| {
         let store = store.clone();
@@ -479,9 +479,9 @@ async fn a_sqlite_files_log_is_copied_back_and_kept_in_bounds() {
     let size = |suffix: &str| {
         std::fs::metadata(format!("{}{suffix}", db.display())).map_or(0, |m| m.len())
     };
-    // The log is cut back to 16 MiB when it starts over; a checkpoint lets it start over.
+    // The log is cut back to 8 MiB when it starts over; a checkpoint lets it start over.
     let log = size("-wal");
-    assert!(log <= 17 << 20, "the log grew to {log} bytes");
+    assert!(log <= 10 << 20, "the log grew to {log} bytes");
     // What was copied back is in the database file itself, not only in the log.
     let file = size("");
     assert!(file >= 4 << 20, "the database file holds {file} bytes");

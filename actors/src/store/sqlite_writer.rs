@@ -104,14 +104,20 @@ fn run(
     }
 }
 
-/// The pages (4 KiB each; a write adds about one) the log grows by between two checkpoints.
+/// The pages (4 KiB each; a write adds about two) the log grows by between two checkpoints.
 /// Each checkpoint stalls the writer: it copies every page written since (a page written many
-/// times, an agent's or an index's, once) and syncs the file (15-20 ms here whatever the
-/// size). SQLite's default, 1,000 pages, checkpointed every few hundred writes under load:
-/// 7,000-7,400 calls routed/s in the routing benchmark, 8,200-8,700 at 4,096 pages, no more at
-/// 16,384. A checkpoint on a thread beside the writer was measured too and not kept: the log
-/// starts over only once wholly copied, which under steady writes the writer alone achieves.
-const CHECKPOINT_PAGES: i64 = 4_096;
+/// times, an agent's or an index's, once) and syncs the file, the sync being most of it (1.6 ms
+/// at the median, 7 ms at worst, against 0.17 ms for the log's own sync at each commit, traced
+/// at 4,096 pages). Fewer, larger checkpoints stall longer: in the routing benchmark at 2,000
+/// calls/s, 4,096 pages meant a 5 ms stall every ~0.12 s, 16,384 a 9-15 ms stall every
+/// ~0.5 s (p99 6.4-11 ms), 2,048 a 3 ms stall every ~0.06 s. Run in turn, three times each,
+/// 2,048 against 4,096: p99 4.7-6.1 against 6.5-7.6 ms, 10,000-10,800 against 10,600-12,500
+/// routed/s; 1,024: p99 4.1-6.7 ms, 10 % less routed. SQLite's default is 1,000. (Before the
+/// status history went into blocks, when a write dirtied more pages, 4,096
+/// was the best.) A checkpoint on a thread beside the writer was measured too and not kept:
+/// the log starts over only once wholly copied, which under steady writes the writer alone
+/// achieves, and the other thread's syncs slowed the writer's.
+const CHECKPOINT_PAGES: i64 = 2_048;
 
 /// SQLite's page size, which this project leaves at its default.
 const PAGE_BYTES: i64 = 4_096;
