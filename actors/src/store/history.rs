@@ -37,6 +37,11 @@ impl HistoryTail {
         }
     }
 
+    /// A tail of saved changes, the first numbered `first_seq`.
+    pub(super) fn holding(first_seq: i64, changes: Vec<StatusChange>) -> Self {
+        Self { first_seq, changes }
+    }
+
     /// Adds changes, in the order they happened.
     pub fn extend(&mut self, changes: impl IntoIterator<Item = StatusChange>) {
         self.changes.extend(changes);
@@ -147,10 +152,10 @@ async fn recent(pool: &AnyPool, id: &AgentId) -> Result<Option<HistoryTail>, Sto
         return Ok(None);
     }
     let r: Recent = serde_json::from_str(&text).map_err(corrupt)?;
-    Ok(Some(HistoryTail {
-        first_seq: r.first,
-        changes: unpack(id, r.changes).collect(),
-    }))
+    Ok(Some(HistoryTail::holding(
+        r.first,
+        unpack(id, r.changes).collect(),
+    )))
 }
 
 /// The tail an agent's actor starts from.

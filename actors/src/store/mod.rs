@@ -82,8 +82,8 @@ struct Memory {
     calls: HashMap<CallId, Call>,
     agents: HashMap<AgentId, Agent>,
     history: HashMap<AgentId, Vec<StatusChange>>,
-    /// Each agent's tail as a SQL store's row would hold it.
-    tails: HashMap<AgentId, HistoryTail>,
+    /// Where each agent's tail begins in its history, as a SQL store's row would hold it.
+    tails: HashMap<AgentId, i64>,
     sessions: HashMap<String, SessionRow>,
     config: Option<String>,
     compliance: std::collections::BTreeSet<(String, String, String)>,
@@ -342,9 +342,17 @@ impl Store {
                 let have = history.len() as i64;
                 let skip = usize::try_from(have + 1 - tail.first_seq()).unwrap_or(0);
                 history.extend(tail.changes().iter().skip(skip).cloned());
-                let mut kept = tail.clone();
-                kept.saved();
-                m.tails.insert(agent.id().clone(), kept);
+                let first = if tail.is_block() {
+                    tail.last_seq() + 1
+                } else {
+                    tail.first_seq()
+                };
+                match m.tails.get_mut(agent.id()) {
+                    Some(f) => *f = first,
+                    None => {
+                        m.tails.insert(agent.id().clone(), first);
+                    }
+                }
                 Ok(())
             }
             Backend::Sql(_, writer, _) => {
@@ -362,11 +370,13 @@ impl Store {
     /// a block, numbered after every change saved.
     pub async fn history_tail(&self, id: &AgentId) -> Result<HistoryTail, StoreError> {
         match &self.inner {
-            Backend::Memory(m) => Ok(lock(m)
-                .tails
-                .get(id)
-                .cloned()
-                .unwrap_or(HistoryTail::after(0))),
+            Backend::Memory(m) => {
+                let m = lock(m);
+                let all = m.history.get(id).map_or(&[][..], |h| &h[..]);
+                let first = m.tails.get(id).copied().unwrap_or(1);
+                let from = usize::try_from(first - 1).unwrap_or(0).min(all.len());
+                Ok(HistoryTail::holding(first, all[from..].to_vec()))
+            }
             Backend::Sql(pool, ..) => history::tail(pool, id).await,
         }
     }
