@@ -152,6 +152,17 @@ async fn outage(store: Store, postgres: Option<&str>) {
     let second = second.id().as_str().to_owned();
     let rung = ringing(&yard, &mut events, &second).await;
     assert_eq!(rung.offered(), ["alice".into()], "routing works again");
+    // Alice's status history went on across her actor's restarts (each one starting from the
+    // tail saved in her row): every change begins where the one before ended, and the answer
+    // refused during the outage is not in it.
+    let history = yard.status_history("alice", 100).await.unwrap();
+    for pair in history.windows(2) {
+        assert_eq!(pair[0].to, pair[1].from, "{history:#?}");
+    }
+    assert_eq!(history.first().map(|c| &c.from), Some(&Status::Offline));
+    assert_eq!(history.last().map(|c| &c.to), Some(&Status::Offered));
+    let answered = history.iter().filter(|c| c.to == Status::InService).count();
+    assert_eq!(answered, 1, "{history:#?}");
     // Nothing of the refused call was kept.
     let calls = store.list_calls(None, 10).await.unwrap();
     assert_eq!(
