@@ -52,7 +52,10 @@ async fn save_in_turn(
         assert!(tail.changes().len() < HISTORY_BLOCK);
         // A restarted actor goes on from the same tail.
         let reloaded = store.history_tail(&agent.into()).await.unwrap();
-        assert_eq!(reloaded.last_seq(), tail.last_seq());
+        assert_eq!(
+            reloaded, tail,
+            "{agent}: the tail a restarted actor reloads"
+        );
         let all = store.status_history(&agent.into(), 10_000).await.unwrap();
         assert_eq!(
             all,

@@ -67,7 +67,17 @@ impl HistoryTail {
         self.changes.len() >= BLOCK
     }
 
-    /// After a successful save: a block written out leaves the tail empty, numbered after it.
+    /// What the tail holds once saved: its first number and its changes, none once a block
+    /// was written out (the number then follows the block's last).
+    pub fn kept(&self) -> (i64, &[StatusChange]) {
+        if self.is_block() {
+            (self.last_seq() + 1, &[])
+        } else {
+            (self.first_seq, &self.changes)
+        }
+    }
+
+    /// After a successful save: the tail becomes what the save [kept](Self::kept).
     pub fn saved(&mut self) {
         if self.is_block() {
             *self = Self::after(self.last_seq());
@@ -92,7 +102,10 @@ fn pack(changes: &[StatusChange]) -> Vec<Packed> {
         .collect()
 }
 
-fn unpack(agent: &AgentId, packed: Vec<Packed>) -> impl Iterator<Item = StatusChange> + '_ {
+fn unpack(
+    agent: &AgentId,
+    packed: Vec<Packed>,
+) -> impl DoubleEndedIterator<Item = StatusChange> + '_ {
     packed
         .into_iter()
         .map(move |Packed(from, to, reason, at)| StatusChange {
@@ -111,25 +124,19 @@ pub(super) fn agent_write(
     tail: &HistoryTail,
     updated_at: i64,
 ) -> Write {
-    let text = |r: &Recent| serde_json::to_string(r).expect("a history list always serializes");
-    let (recent, block) = if tail.is_block() {
-        let block = serde_json::to_string(&pack(&tail.changes)).expect("always serializes");
-        let after = Recent {
-            first: tail.last_seq() + 1,
-            changes: Vec::new(),
-        };
-        (text(&after), Some((tail.first_seq, tail.last_seq(), block)))
-    } else {
-        let recent = Recent {
-            first: tail.first_seq,
-            changes: pack(&tail.changes),
-        };
-        (text(&recent), None)
+    let (first, kept) = tail.kept();
+    let recent = Recent {
+        first,
+        changes: pack(kept),
     };
+    let block = tail.is_block().then(|| {
+        let changes = serde_json::to_string(&pack(&tail.changes)).expect("always serializes");
+        (tail.first_seq, tail.last_seq(), changes)
+    });
     Write::Agent {
         id: id.as_str().to_owned(),
         snapshot,
-        recent,
+        recent: serde_json::to_string(&recent).expect("a history list always serializes"),
         block,
         updated_at,
     }
@@ -205,8 +212,7 @@ pub(super) async fn last(
             let first: i64 = r.try_get("first_seq")?;
             let text: String = r.try_get("changes")?;
             let packed: Vec<Packed> = serde_json::from_str(&text).map_err(corrupt)?;
-            let block: Vec<_> = unpack(id, packed).collect();
-            found.extend(block.into_iter().rev());
+            found.extend(unpack(id, packed).rev());
             before = first;
         }
     }

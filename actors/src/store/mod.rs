@@ -342,17 +342,7 @@ impl Store {
                 let have = history.len() as i64;
                 let skip = usize::try_from(have + 1 - tail.first_seq()).unwrap_or(0);
                 history.extend(tail.changes().iter().skip(skip).cloned());
-                let first = if tail.is_block() {
-                    tail.last_seq() + 1
-                } else {
-                    tail.first_seq()
-                };
-                match m.tails.get_mut(agent.id()) {
-                    Some(f) => *f = first,
-                    None => {
-                        m.tails.insert(agent.id().clone(), first);
-                    }
-                }
+                m.tails.insert(agent.id().clone(), tail.kept().0);
                 Ok(())
             }
             Backend::Sql(_, writer, _) => {
