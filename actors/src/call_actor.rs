@@ -183,6 +183,8 @@ pub(crate) struct CallActor {
 
 pub(crate) struct CallActorState {
     pub(crate) call: Call,
+    /// The journey's entries stored and published so far: a step's new entries are stored
+    /// (appended after these), then published.
     published: usize,
     timer: Timer,
     /// The call's media actor (a child of this actor), once a party offered media.
@@ -222,7 +224,7 @@ impl CallActor {
         };
         self.ctx
             .store
-            .save_call_with_outbox(&st.call, self.ctx.clock.now().0, &logs)
+            .save_call_with_outbox(&st.call, st.published, self.ctx.clock.now().0, &logs)
             .await?;
         if let (Some(outbox), false) = (&self.ctx.outbox, logs.is_empty()) {
             outbox.queued(st.call.id(), &logs).await;

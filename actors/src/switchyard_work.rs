@@ -572,7 +572,7 @@ impl Switchyard {
             };
             self.ctx
                 .store
-                .save_call_with_outbox(&c, now.0, &logs)
+                .save_call_with_outbox(&c, before, now.0, &logs)
                 .await?;
             self.ctx.bus.publish_journey(&c, before);
             if let (Some(outbox), false) = (&self.ctx.outbox, logs.is_empty()) {

@@ -160,7 +160,7 @@ async fn exercise(store: &Store) {
         updated_at: 9_000,
     };
     store
-        .save_call_with_outbox(&call, 9_000, std::slice::from_ref(&row))
+        .save_call_with_outbox(&call, 0, 9_000, std::slice::from_ref(&row))
         .await
         .unwrap();
     assert_eq!(

@@ -13,6 +13,7 @@
 //! A memory backend serves tests in paused tokio time and benchmarks that measure routing
 //! alone; it keeps the same contract within one process.
 
+mod calls;
 mod events;
 mod health;
 mod history;
@@ -38,7 +39,7 @@ use engine::call::{Call, CallState};
 use engine::schedule::{Schedule, ScheduleState};
 use engine::{AgentId, CallId};
 use schema::migrate;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -187,16 +188,18 @@ impl Store {
         }
     }
 
-    /// Saves a call's snapshot (state, result and journey) in one write.
+    /// Saves a call: its snapshot and whatever of its journey is not stored yet, in one write.
     pub async fn save_call(&self, call: &Call, now_ms: i64) -> Result<(), StoreError> {
-        self.save_call_with_outbox(call, now_ms, &[]).await
+        self.save_call_with_outbox(call, 0, now_ms, &[]).await
     }
 
-    /// Persists a call's snapshot and, in the same transaction, its CRM outbox rows: a call's
-    /// end and its logs are durable together.
+    /// Persists a call's snapshot, the journey entries after its first `saved` (those stored
+    /// already: 0 when unsure, an entry stored again is left as it was) and, in the same
+    /// transaction, its CRM outbox rows: a call's end and its logs are durable together.
     pub async fn save_call_with_outbox(
         &self,
         call: &Call,
+        saved: usize,
         now_ms: i64,
         rows: &[OutboxRow],
     ) -> Result<(), StoreError> {
@@ -210,17 +213,7 @@ impl Store {
                 Ok(())
             }
             Backend::Sql(_, writer, _) => {
-                let write = Write::Call {
-                    id: call.id().as_str().to_owned(),
-                    queue: call.queue().as_str().to_owned(),
-                    state: call.state().as_str().to_owned(),
-                    result: call.result().map(|r| enum_name(&r)),
-                    agent: call.agent().map(|a| a.as_str().to_owned()),
-                    from: call.from().to_owned(),
-                    created_at: call.created_at().as_millis(),
-                    updated_at: now_ms,
-                    snapshot: serde_json::to_string(call).expect("a Call always serializes"),
-                };
+                let write = calls::call_write(call, saved, now_ms);
                 if rows.is_empty() {
                     return submit(writer, write).await;
                 }
@@ -236,11 +229,14 @@ impl Store {
         match &self.inner {
             Backend::Memory(m) => Ok(lock(m).calls.get(id).cloned()),
             Backend::Sql(pool, ..) => {
-                let row = sqlx::query("SELECT snapshot FROM calls WHERE id = $1")
-                    .bind(id.as_str().to_owned())
-                    .fetch_optional(pool)
-                    .await?;
-                row.map(|r| call_from_row(&r)).transpose()
+                let rows = sqlx::query(calls::with_journeys!(
+                    "SELECT id, snapshot FROM calls WHERE id = $1",
+                    "c.id"
+                ))
+                .bind(id.as_str().to_owned())
+                .fetch_all(pool)
+                .await?;
+                Ok(calls::calls_from_rows(&rows)?.pop())
             }
         }
     }
@@ -266,20 +262,20 @@ impl Store {
             Backend::Sql(pool, ..) => {
                 let rows = match state {
                     Some(s) => {
-                        sqlx::query("SELECT snapshot FROM calls WHERE state = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
+                        sqlx::query(calls::with_journeys!("SELECT id, snapshot, created_at FROM calls WHERE state = $1 ORDER BY created_at DESC, id DESC LIMIT $2", "c.created_at DESC, c.id DESC"))
                             .bind(s.as_str().to_owned())
                             .bind(limit)
                             .fetch_all(pool)
                             .await?
                     }
                     None => {
-                        sqlx::query("SELECT snapshot FROM calls ORDER BY created_at DESC, id DESC LIMIT $1")
+                        sqlx::query(calls::with_journeys!("SELECT id, snapshot, created_at FROM calls ORDER BY created_at DESC, id DESC LIMIT $1", "c.created_at DESC, c.id DESC"))
                             .bind(limit)
                             .fetch_all(pool)
                             .await?
                     }
                 };
-                rows.iter().map(call_from_row).collect()
+                calls::calls_from_rows(&rows)
             }
         }
     }
@@ -298,13 +294,14 @@ impl Store {
                 Ok(calls)
             }
             Backend::Sql(pool, ..) => {
-                let rows = sqlx::query(
-                    "SELECT snapshot FROM calls WHERE from_number = $1 ORDER BY created_at, id",
-                )
+                let rows = sqlx::query(calls::with_journeys!(
+                    "SELECT id, snapshot, created_at FROM calls WHERE from_number = $1",
+                    "c.created_at, c.id"
+                ))
                 .bind(number.to_owned())
                 .fetch_all(pool)
                 .await?;
-                rows.iter().map(call_from_row).collect()
+                calls::calls_from_rows(&rows)
             }
         }
     }
@@ -676,11 +673,6 @@ impl Store {
             }
         }
     }
-}
-
-fn call_from_row(row: &AnyRow) -> Result<Call, StoreError> {
-    let s: String = row.try_get("snapshot")?;
-    serde_json::from_str(&s).map_err(|e| StoreError::Corrupt("call", e))
 }
 
 fn enum_name<T: serde::Serialize>(v: &T) -> String {

@@ -57,7 +57,16 @@ pub(super) fn plan<'a>(writes: &[&'a Write]) -> Vec<Stmt<'a>> {
                 created_at,
                 updated_at,
                 snapshot,
+                journey,
             } => {
+                // Every write's entries, whichever snapshot is written.
+                for (seq, entry) in journey {
+                    out.push(Stmt {
+                        sql: "INSERT INTO call_journey (call, seq, entry) VALUES ($1, $2, $3)
+                         ON CONFLICT (call, seq) DO NOTHING",
+                        args: vec![text(id.as_str()), Int(*seq), text(entry.as_str())],
+                    });
+                }
                 if !last_snapshot(i) {
                     continue;
                 }
@@ -557,6 +566,53 @@ mod tests {
         let m = merged(vec![one("a"), one("b")], 1_000);
         assert_eq!(m.len(), 2, "a tuple with a literal is not merged");
         assert!(insert_shape(TRIM).is_none());
+    }
+
+    /// Two steps of one call in one transaction: one snapshot (the last), both steps' entries.
+    #[test]
+    fn a_calls_steps_in_one_batch_write_its_last_snapshot_and_every_entry() {
+        let write = |snapshot: &str, journey: &[(i64, &str)]| Write::Call {
+            id: "c1".into(),
+            queue: "q".into(),
+            state: "waiting".into(),
+            result: None,
+            agent: None,
+            from: "+1".into(),
+            created_at: 0,
+            updated_at: 0,
+            snapshot: snapshot.into(),
+            journey: journey.iter().map(|(i, e)| (*i, (*e).to_owned())).collect(),
+        };
+        let (a, b) = (
+            write("s1", &[(2, "e2")]),
+            write("s2", &[(3, "e3"), (4, "e4")]),
+        );
+        let stmts = plan(&[&a, &b]);
+        let shown: Vec<String> = stmts
+            .iter()
+            .map(|s| {
+                let table = s.sql.split_whitespace().nth(2).unwrap_or("");
+                let args: Vec<String> = s
+                    .args
+                    .iter()
+                    .filter_map(|a| match a {
+                        Arg::Text(t) if t.starts_with(['e', 's']) => Some(t.to_string()),
+                        Arg::Int(i) if table == "call_journey" => Some(i.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                format!("{table} {}", args.join(" "))
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "call_journey 2 e2",
+                "call_journey 3 e3",
+                "call_journey 4 e4",
+                "calls s2"
+            ]
+        );
     }
 
     /// Every insert of the plan has a shape that merges (a new write whose insert does not

@@ -1,7 +1,7 @@
 //! The database's schema: numbered migrations, each applied once, in its own transaction,
 //! recorded in `schema_version`. SQL both SQLite and PostgreSQL accept.
 
-use super::StoreError;
+use super::{calls, StoreError};
 use sqlx::{AnyPool, Connection, Row};
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -193,6 +193,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
             PRIMARY KEY (agent, first_seq)
         );",
     ),
+    (
+        13,
+        // A call's journey entries, one row each, appended as the call goes (see
+        // `calls.rs`); the calls' snapshots leave the journey out. The entries of calls
+        // stored before are moved here from their snapshots ([`calls::move_journeys`]).
+        "CREATE TABLE call_journey (
+            call TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            entry TEXT NOT NULL,
+            PRIMARY KEY (call, seq)
+        );",
+    ),
 ];
 
 pub(super) async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
@@ -214,6 +226,9 @@ pub(super) async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
         let mut conn = pool.acquire().await?;
         let mut tx = conn.begin().await?;
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        if *version == 13 {
+            calls::move_journeys(&mut tx).await?;
+        }
         sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
             .bind(*version)
             .execute(&mut *tx)

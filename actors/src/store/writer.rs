@@ -22,7 +22,9 @@ pub(super) enum Write {
         from: String,
         created_at: i64,
         updated_at: i64,
+        /// Without the journey: its entries not stored yet come apart, numbered.
         snapshot: String,
+        journey: Vec<(i64, String)>,
     },
     /// An agent's snapshot, its history's tail as the row's list (see
     /// [`super::HistoryTail`]) and, when the tail was full, the block written out: first and

@@ -75,6 +75,12 @@ pub struct Effects {
 
 /// A call. Serializable: the shell persists it after every step and a restarted actor
 /// continues from it.
+///
+/// Its serialized form leaves the journey out: the journey only grows (an entry is never
+/// rewritten), so a store appends each step's new entries ([`Call::journey`] from the count it
+/// already holds) instead of writing the whole journey again, and gives them back with
+/// [`Call::with_journey`]. A form that holds a `journey` (written before this was so) still
+/// reads with it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
     id: CallId,
@@ -140,6 +146,7 @@ pub struct Call {
     /// extensions.
     #[serde(default)]
     attributes: crate::routing::Attributes,
+    #[serde(default, skip_serializing)]
     journey: Vec<JourneyEntry>,
 }
 
@@ -336,6 +343,13 @@ impl Call {
     /// The journey, oldest first.
     pub fn journey(&self) -> &[JourneyEntry] {
         &self.journey
+    }
+
+    /// The call with `journey` as its journey: a call read back from its serialized form
+    /// (which leaves the journey out) joined with the entries stored apart, oldest first.
+    pub fn with_journey(mut self, journey: Vec<JourneyEntry>) -> Call {
+        self.journey = journey;
+        self
     }
 
     /// Whether `agent` may read this call (K3): it rings for the agent now, or the agent

@@ -350,7 +350,7 @@ async fn a_call_log_waits_for_the_last_final_of_its_legs() {
     assert_eq!(rows[0].next_at, now + TRANSCRIPT_WAIT_MS);
     assert_eq!(lines(&rows[0]), ["I want to cancel my account."]);
     s.store
-        .save_call_with_outbox(&call, now, &rows)
+        .save_call_with_outbox(&call, 0, now, &rows)
         .await
         .unwrap();
     outbox.queued(call.id(), &rows).await;
@@ -384,7 +384,7 @@ async fn a_log_held_while_its_last_leg_finished_is_released_when_written() {
         tokio::task::yield_now().await;
     }
     s.store
-        .save_call_with_outbox(&call, s.clock.now().0, &rows)
+        .save_call_with_outbox(&call, 0, s.clock.now().0, &rows)
         .await
         .unwrap();
     outbox.queued(call.id(), &rows).await;
