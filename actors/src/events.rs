@@ -532,7 +532,7 @@ impl Kept {
 }
 
 /// An event as the log stores it.
-fn row(event: Event) -> EventRow {
+pub(crate) fn row(event: &Event) -> EventRow {
     EventRow {
         seq: event.seq as i64,
         at: event.at.0,
@@ -541,8 +541,8 @@ fn row(event: Event) -> EventRow {
     }
 }
 
-/// Appends events to the store as they come, a batch at a time (written as JSON here, off the
-/// publishers' path); moves the reservation up ahead of the numbers, and trims the log to the
+/// Appends events to the store as they come, a batch at a time (a SQL store's written as JSON
+/// here, off the publishers' path; the memory store's kept as published); moves the reservation up ahead of the numbers, and trims the log to the
 /// newest `kept` events.
 async fn keep_log(
     store: Store,
@@ -567,7 +567,7 @@ async fn keep_log(
             through as i64
         });
         if let Err(e) = store
-            .append_events(batch.drain(..).map(row).collect(), reserve, trim)
+            .append_published(std::mem::take(&mut batch), reserve, trim)
             .await
         {
             // The events are lost to replay only: a client that asks for them reloads.
@@ -693,6 +693,22 @@ mod tests {
         );
         assert_eq!(missed[0].agents, vec!["bob".to_owned()]);
         assert!(missed[0].body.contains("\"type\":\"agent.status\""));
+        // The text a client would have been sent live (the memory store writes it only now).
+        let live = Event {
+            seq: 96,
+            at: Timestamp(95),
+            kind: Arc::new(EventKind::AgentStatus {
+                change: StatusChange {
+                    agent: AgentId::from("bob"),
+                    from: Status::Ready,
+                    to: Status::Dnd,
+                    at: Timestamp(95),
+                    reason: ChangeReason::Agent,
+                },
+                locked: None,
+            }),
+        };
+        assert_eq!(missed[0].body, live.to_json_text());
         // Trimmed to the newest 20 numbers: from before them, the client must reload.
         let kept = bus
             .resume(Some(80))

@@ -18,6 +18,29 @@ pub struct EventRow {
     pub body: String,
 }
 
+/// An entry of the memory store's event log: a row, or an event as it was published, written
+/// as JSON only if a client asks for it again (most never are).
+pub(super) enum Logged {
+    Row(EventRow),
+    Event(crate::events::Event),
+}
+
+impl Logged {
+    fn seq(&self) -> i64 {
+        match self {
+            Logged::Row(r) => r.seq,
+            Logged::Event(e) => e.seq as i64,
+        }
+    }
+
+    fn row(&self) -> EventRow {
+        match self {
+            Logged::Row(r) => r.clone(),
+            Logged::Event(e) => crate::events::row(e),
+        }
+    }
+}
+
 /// The numbering's durable state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EventSeqState {
@@ -36,7 +59,7 @@ impl Store {
             Backend::Memory(m) => {
                 let m = lock(m);
                 Ok(EventSeqState {
-                    last: m.events.back().map_or(0, |e| e.seq),
+                    last: m.events.back().map_or(0, Logged::seq),
                     ..m.event_seq
                 })
             }
@@ -75,16 +98,38 @@ impl Store {
         reserved: Option<i64>,
         trim_through: Option<i64>,
     ) -> Result<(), StoreError> {
+        let rows = rows.into_iter().map(Logged::Row).collect();
+        self.append_log(rows, reserved, trim_through).await
+    }
+
+    /// [`Store::append_events`] for the events the bus published, in order: a SQL store
+    /// writes them as rows, the memory store keeps them as they are.
+    pub(crate) async fn append_published(
+        &self,
+        events: Vec<crate::events::Event>,
+        reserved: Option<i64>,
+        trim_through: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let logged = events.into_iter().map(Logged::Event).collect();
+        self.append_log(logged, reserved, trim_through).await
+    }
+
+    async fn append_log(
+        &self,
+        logged: Vec<Logged>,
+        reserved: Option<i64>,
+        trim_through: Option<i64>,
+    ) -> Result<(), StoreError> {
         match &self.inner {
             Backend::Memory(m) => {
                 let mut m = lock(m);
-                m.events.extend(rows);
+                m.events.extend(logged);
                 if let Some(r) = reserved {
                     m.event_seq.reserved = m.event_seq.reserved.max(r);
                 }
                 if let Some(t) = trim_through {
                     // Numbered in order: the trimmed ones are at the front.
-                    let gone = m.events.partition_point(|e| e.seq <= t);
+                    let gone = m.events.partition_point(|e| e.seq() <= t);
                     m.events.drain(..gone);
                     m.event_seq.trimmed = m.event_seq.trimmed.max(t);
                 }
@@ -92,7 +137,14 @@ impl Store {
             }
             Backend::Sql(_, writer, _) => {
                 let mut writes: Vec<Write> = Vec::new();
-                if !rows.is_empty() {
+                if !logged.is_empty() {
+                    let rows = logged
+                        .into_iter()
+                        .map(|l| match l {
+                            Logged::Row(r) => r,
+                            Logged::Event(e) => crate::events::row(&e),
+                        })
+                        .collect();
                     writes.push(Write::Events(rows));
                 }
                 if reserved.is_some() || trim_through.is_some() {
@@ -117,9 +169,9 @@ impl Store {
             Backend::Memory(m) => Ok(lock(m)
                 .events
                 .iter()
-                .filter(|e| e.seq > after && e.seq <= upto)
+                .filter(|e| e.seq() > after && e.seq() <= upto)
                 .take(limit)
-                .cloned()
+                .map(Logged::row)
                 .collect()),
             Backend::Sql(pool, ..) => {
                 let rows = sqlx::query(

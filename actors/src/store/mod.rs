@@ -95,7 +95,7 @@ struct Memory {
     alerts: Vec<AlertRow>,
     outbox: std::collections::BTreeMap<String, OutboxRow>,
     /// Oldest first: trimmed from the front.
-    events: std::collections::VecDeque<EventRow>,
+    events: std::collections::VecDeque<events::Logged>,
     event_seq: EventSeqState,
     idempotent: HashMap<String, IdempotentRow>,
 }
