@@ -268,7 +268,7 @@ impl AgentActor {
         }
         st.timer.arm(
             myself,
-            &self.ctx.clock,
+            &self.ctx.wakeups,
             st.agent.poll_timeout().map(|(t, _)| t),
             AgentMsg::Timeout,
         );
@@ -279,7 +279,7 @@ impl AgentActor {
         let check_at = ringing
             .map(|c| st.agent.since() + self.ctx.settings(&c.queue).offer_timeout + WATCHDOG_GRACE);
         st.watchdog
-            .arm(myself, &self.ctx.clock, check_at, AgentMsg::Watchdog);
+            .arm(myself, &self.ctx.wakeups, check_at, AgentMsg::Watchdog);
         Ok(())
     }
 
@@ -287,7 +287,7 @@ impl AgentActor {
     fn panel_grace(&self, myself: &ActorRef<AgentMsg>, st: &mut AgentState) {
         let at = self.ctx.clock.now() + self.ctx.config.presence.grace();
         st.presence
-            .arm(myself, &self.ctx.clock, Some(at), AgentMsg::PanelCheck);
+            .arm(myself, &self.ctx.wakeups, Some(at), AgentMsg::PanelCheck);
     }
 
     fn publish_availability(&self, a: &Agent) {

@@ -247,7 +247,7 @@ impl CallActor {
         } else {
             st.timer.arm(
                 myself,
-                &self.ctx.clock,
+                &self.ctx.wakeups,
                 st.call.poll_timeout(),
                 CallMsg::Timeout,
             );
@@ -531,7 +531,7 @@ impl Actor for CallActor {
         } else {
             st.timer.arm(
                 &myself,
-                &self.ctx.clock,
+                &self.ctx.wakeups,
                 st.call.poll_timeout(),
                 CallMsg::Timeout,
             );

@@ -31,6 +31,8 @@ pub(crate) enum ChildKey {
 pub(crate) struct Context {
     pub config: Arc<Config>,
     pub clock: Clock,
+    /// The actors' wake-ups, on `clock`.
+    pub wakeups: crate::timer::Wakeups,
     pub store: Store,
     pub bus: EventBus,
     pub settings: HashMap<QueueId, QueueSettings>,
@@ -59,6 +61,7 @@ impl Context {
         Context {
             config: Arc::new(config),
             clock,
+            wakeups: crate::timer::Wakeups::start(clock),
             store,
             bus,
             settings,

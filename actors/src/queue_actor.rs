@@ -307,7 +307,7 @@ impl Actor for QueueActor {
         self.dispatch(&myself, st);
         st.timer.arm(
             &myself,
-            &self.ctx.clock,
+            &self.ctx.wakeups,
             st.queue.poll_timeout(now),
             QueueMsg::Timeout,
         );

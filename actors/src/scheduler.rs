@@ -56,7 +56,7 @@ impl SchedulerActor {
             };
         let next = next_due(&st.pending).map(|t| t.max(earliest));
         st.timer
-            .arm(myself, self.yard.clock(), next, SchedulerMsg::Timeout);
+            .arm(myself, self.yard.wakeups(), next, SchedulerMsg::Timeout);
         Ok(())
     }
 }

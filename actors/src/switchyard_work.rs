@@ -4,7 +4,6 @@
 use super::{new_call_id, Switchyard};
 use crate::agent_actor::AgentMsg;
 use crate::call_actor::CallMsg;
-use crate::clock::Clock;
 use crate::context::ask;
 use crate::error::ActorError;
 use crate::media::actor::MediaMsg;
@@ -317,8 +316,14 @@ impl Switchyard {
     }
 
     /// The engine's clock.
-    pub(crate) fn clock(&self) -> &Clock {
+    #[cfg(test)]
+    pub(crate) fn clock(&self) -> &crate::clock::Clock {
         &self.ctx.clock
+    }
+
+    /// The engine's actors' wake-ups (on its clock).
+    pub(crate) fn wakeups(&self) -> &crate::timer::Wakeups {
+        &self.ctx.wakeups
     }
 
     /// Records a chat transaction (F1) for a customer, so that calls can be linked to it.
