@@ -74,13 +74,8 @@ pub struct Effects {
 }
 
 /// A call. Serializable: the shell persists it after every step and a restarted actor
-/// continues from it.
-///
-/// Its serialized form leaves the journey out: the journey only grows (an entry is never
-/// rewritten), so a store appends each step's new entries ([`Call::journey`] from the count it
-/// already holds) instead of writing the whole journey again, and gives them back with
-/// [`Call::with_journey`]. A form that holds a `journey` (written before this was so) still
-/// reads with it.
+/// continues from it. Serialized without its journey, which only grows: a store appends each
+/// step's entries and joins them back ([`Call::with_journey`]; a form with one still reads).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
     id: CallId,
@@ -344,9 +339,7 @@ impl Call {
     pub fn journey(&self) -> &[JourneyEntry] {
         &self.journey
     }
-
-    /// The call with `journey` as its journey: a call read back from its serialized form
-    /// (which leaves the journey out) joined with the entries stored apart, oldest first.
+    /// The call with `journey` (oldest first) as its journey: a serialized form read back.
     pub fn with_journey(mut self, journey: Vec<JourneyEntry>) -> Call {
         self.journey = journey;
         self
