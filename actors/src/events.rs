@@ -542,8 +542,8 @@ pub(crate) fn row(event: &Event) -> EventRow {
 }
 
 /// Appends events to the store as they come, a batch at a time (a SQL store's written as JSON
-/// here, off the publishers' path; the memory store's kept as published); moves the reservation up ahead of the numbers, and trims the log to the
-/// newest `kept` events.
+/// here, off the publishers' path; the memory store's kept as published); moves the
+/// reservation up ahead of the numbers, and trims the log to the newest `kept` events.
 async fn keep_log(
     store: Store,
     mut rx: mpsc::UnboundedReceiver<Event>,

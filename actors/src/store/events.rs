@@ -138,14 +138,7 @@ impl Store {
             Backend::Sql(_, writer, _) => {
                 let mut writes: Vec<Write> = Vec::new();
                 if !logged.is_empty() {
-                    let rows = logged
-                        .into_iter()
-                        .map(|l| match l {
-                            Logged::Row(r) => r,
-                            Logged::Event(e) => crate::events::row(&e),
-                        })
-                        .collect();
-                    writes.push(Write::Events(rows));
+                    writes.push(Write::Events(logged.iter().map(Logged::row).collect()));
                 }
                 if reserved.is_some() || trim_through.is_some() {
                     writes.push(Write::EventSeq {
