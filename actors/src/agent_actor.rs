@@ -77,6 +77,12 @@ pub enum AgentMsg {
         /// Answer.
         reply: RpcReplyPort<Result<AgentView, ActorError>>,
     },
+    /// Answered once every message sent before it is handled: a barrier that reads and
+    /// copies nothing (a call step waits on it until its agents have taken the step in).
+    Sync {
+        /// Answer.
+        reply: RpcReplyPort<()>,
+    },
     /// The API reads the agent.
     Get {
         /// Answer.
@@ -469,6 +475,9 @@ impl Actor for AgentActor {
                     Self::view,
                 )
                 .await?
+            }
+            AgentMsg::Sync { reply } => {
+                let _ = reply.send(());
             }
             AgentMsg::Get { reply } => {
                 let _ = reply.send(self.view(&st.agent));

@@ -329,12 +329,12 @@ impl CallActor {
                 let taken_in = async {
                     for a in touched {
                         if let Some(r) = self.ctx.agent(&a) {
-                            let _ = ask(&r, "agent", |reply| AgentMsg::Get { reply }).await;
+                            let _ = ask(&r, "agent", |reply| AgentMsg::Sync { reply }).await;
                         }
                     }
                     for q in queues {
                         if let Some(r) = self.ctx.queue(&q) {
-                            let _ = ask(&r, "queue", |reply| QueueMsg::Counters { reply }).await;
+                            let _ = ask(&r, "queue", |reply| QueueMsg::Sync { reply }).await;
                         }
                     }
                 };
@@ -363,7 +363,7 @@ impl CallActor {
         self.carry_out(&st.call, fx);
         if redial {
             let ring = self.redial_group(&st.call).await;
-            let timeout = self.ctx.settings(st.call.queue()).offer_timeout;
+            let timeout = self.ctx.setting(st.call.queue(), |s| s.offer_timeout);
             let fx = st.call.transfer_ring(self.ctx.clock.now(), ring, timeout);
             self.commit(myself, st).await?;
             self.carry_out(&st.call, fx);
@@ -384,7 +384,7 @@ impl CallActor {
         self.tell_answered(&st.call, agent).await?;
         let now = self.ctx.clock.now();
         let fx = st.call.accept(now, agent)?;
-        if self.ctx.settings(st.call.queue()).record {
+        if self.ctx.setting(st.call.queue(), |s| s.record) {
             st.call.start_recording_on_connect(now);
         }
         Ok(fx)
@@ -409,7 +409,7 @@ impl CallActor {
         }
         let now = self.ctx.clock.now();
         st.call.remote_answered(now)?;
-        if self.ctx.settings(st.call.queue()).record {
+        if self.ctx.setting(st.call.queue(), |s| s.record) {
             st.call.start_recording_on_connect(now);
         }
         Ok(Effects::default())
@@ -428,7 +428,7 @@ impl CallActor {
         ask(&r, "agent", |reply| AgentMsg::Take { call, queue, reply }).await??;
         let now = self.ctx.clock.now();
         st.call.take(now, agent)?;
-        if self.ctx.settings(st.call.queue()).record {
+        if self.ctx.setting(st.call.queue(), |s| s.record) {
             st.call.start_recording_on_connect(now);
         }
         Ok(Effects {
@@ -454,7 +454,7 @@ impl CallActor {
         if !self.reserve(&st.call, agent).await {
             return Err(engine::Error::Unavailable(agent.clone()).into());
         }
-        let timeout = self.ctx.settings(st.call.queue()).offer_timeout;
+        let timeout = self.ctx.setting(st.call.queue(), |s| s.offer_timeout);
         st.call
             .offer(self.ctx.clock.now(), vec![agent.clone()], timeout)?;
         Ok(Effects {
@@ -610,7 +610,7 @@ impl CallActor {
         let now = self.ctx.clock.now();
         match msg {
             CallMsg::Offer { agents, queue } => {
-                let timeout = self.ctx.settings(&queue).offer_timeout;
+                let timeout = self.ctx.setting(&queue, |s| s.offer_timeout);
                 let current = queue == *st.call.queue();
                 if !current || st.call.offer(now, agents.clone(), timeout).is_err() {
                     // Stale: the call moved on (taken, assigned, transferred, ended) since the
@@ -640,7 +640,7 @@ impl CallActor {
                 self.answer(&myself, st, reply, outcome).await?;
             }
             CallMsg::Decline { agent, reply } => {
-                let exclude_for = self.ctx.settings(st.call.queue()).no_answer_delay;
+                let exclude_for = self.ctx.setting(st.call.queue(), |s| s.no_answer_delay);
                 let outcome = st
                     .call
                     .decline(now, &agent, exclude_for)

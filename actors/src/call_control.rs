@@ -66,7 +66,7 @@ impl CallActor {
     ) -> Result<Effects, ActorError> {
         let now = self.ctx.clock.now();
         let call = &mut st.call;
-        let timeout = self.ctx.settings(call.queue()).offer_timeout;
+        let timeout = self.ctx.setting(call.queue(), |s| s.offer_timeout);
         let none = Effects::default();
         let fx = match action {
             Control::Hold => call.hold(now, agent).map(|_| none)?,

@@ -14,7 +14,9 @@ use engine::AgentId;
 impl CallActor {
     /// Tells agents and queues what a step means for them.
     pub(crate) fn carry_out(&self, call: &Call, fx: Effects) {
-        let settings = self.ctx.settings(call.queue());
+        let (no_answer_delay, default_wrap_up) = self
+            .ctx
+            .setting(call.queue(), |s| (s.no_answer_delay, s.wrap_up_limit));
         let id = call.id();
         for a in fx.withdrawn {
             self.ctx
@@ -23,13 +25,13 @@ impl CallActor {
         for a in fx.missed {
             let msg = AgentMsg::OfferMissed {
                 call: id.clone(),
-                no_answer_delay: settings.no_answer_delay,
+                no_answer_delay,
             };
             self.ctx.tell_agent(&a, msg);
         }
         let wrap_up_limit = match &fx.wrap_up_in {
             Some(q) => self.ctx.settings(q).wrap_up_limit,
-            None => settings.wrap_up_limit,
+            None => default_wrap_up,
         };
         for a in fx.wrap_up {
             let msg = AgentMsg::CallEnded {

@@ -107,7 +107,16 @@ impl Context {
     }
 
     pub(crate) fn settings(&self, queue: &QueueId) -> QueueSettings {
-        self.settings.get(queue).cloned().unwrap_or_default()
+        self.setting(queue, QueueSettings::clone)
+    }
+
+    /// What `read` takes from a queue's settings (its defaults for a queue without any),
+    /// read in place: a call step needs one or two numbers, not a copy of them all.
+    pub(crate) fn setting<T>(&self, queue: &QueueId, read: impl FnOnce(&QueueSettings) -> T) -> T {
+        match self.settings.get(queue) {
+            Some(s) => read(s),
+            None => read(&QueueSettings::default()),
+        }
     }
 
     /// Tells an agent actor something, if it lives; a missing agent has nothing to update.

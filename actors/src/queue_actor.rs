@@ -61,6 +61,12 @@ pub enum QueueMsg {
         /// Answer.
         reply: RpcReplyPort<Vec<AgentId>>,
     },
+    /// Answered once every message sent before it is handled: a barrier that reads and
+    /// counts nothing (a call step waits on it until its queues have taken the step in).
+    Sync {
+        /// Answer.
+        reply: RpcReplyPort<()>,
+    },
     /// Live counters.
     Counters {
         /// Answer.
@@ -279,6 +285,10 @@ impl Actor for QueueActor {
             }
             QueueMsg::Candidates { skills, reply } => {
                 let _ = reply.send(st.queue.candidates(now, &skills));
+                return Ok(());
+            }
+            QueueMsg::Sync { reply } => {
+                let _ = reply.send(());
                 return Ok(());
             }
             QueueMsg::Counters { reply } => {
