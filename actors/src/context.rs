@@ -10,9 +10,8 @@ use crate::events::EventBus;
 use crate::queue_actor::QueueMsg;
 use crate::store::Store;
 use engine::queue::QueueSettings;
-use engine::{AgentId, CallId, QueueId};
+use engine::{AgentId, CallId, IdMap, QueueId};
 use ractor::{ActorId, ActorRef, RpcReplyPort};
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -35,18 +34,18 @@ pub(crate) struct Context {
     pub wakeups: crate::timer::Wakeups,
     pub store: Store,
     pub bus: EventBus,
-    pub settings: HashMap<QueueId, QueueSettings>,
-    pub agents: RwLock<HashMap<AgentId, ActorRef<AgentMsg>>>,
-    pub queues: RwLock<HashMap<QueueId, ActorRef<QueueMsg>>>,
-    pub calls: RwLock<HashMap<CallId, ActorRef<CallMsg>>>,
-    pub children: RwLock<HashMap<ActorId, ChildKey>>,
+    pub settings: IdMap<QueueId, QueueSettings>,
+    pub agents: RwLock<IdMap<AgentId, ActorRef<AgentMsg>>>,
+    pub queues: RwLock<IdMap<QueueId, ActorRef<QueueMsg>>>,
+    pub calls: RwLock<IdMap<CallId, ActorRef<CallMsg>>>,
+    pub children: RwLock<IdMap<ActorId, ChildKey>>,
     pub call_sups: RwLock<Vec<ActorRef<crate::supervisor::SupervisorMsg>>>,
     pub media: crate::media::actor::MediaRegistry,
     /// The CRM outbox, when connectors are configured.
     pub outbox: Option<crate::outbox::Outbox>,
     /// Open event streams (panels) per agent: kept here, not in the agent actor, so that an
     /// agent actor restarted by its supervisor still knows them.
-    pub panels: std::sync::Mutex<HashMap<AgentId, usize>>,
+    pub panels: std::sync::Mutex<IdMap<AgentId, usize>>,
     /// Routing strategies registered by the embedding program.
     pub strategies: crate::strategies::Strategies,
 }

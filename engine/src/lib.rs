@@ -31,5 +31,5 @@ pub mod sip;
 mod time;
 
 pub use error::Error;
-pub use ids::{AgentId, CallId, QueueId};
+pub use ids::{AgentId, CallId, IdMap, QueueId};
 pub use time::Timestamp;

@@ -11,10 +11,10 @@ use crate::agent::{Availability, Status};
 use crate::routing::{
     meets, Attributes, Builtin, Candidate, RouteRequest, RoutingStrategy, Skills, Strategy,
 };
-use crate::{AgentId, CallId, QueueId, Timestamp};
+use crate::{AgentId, CallId, IdMap, QueueId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Unbounded};
 use std::time::Duration;
 
@@ -185,9 +185,9 @@ pub struct Queue {
     id: QueueId,
     settings: QueueSettings,
     members: Vec<Member>,
-    member_index: HashMap<AgentId, usize>,
+    member_index: IdMap<AgentId, usize>,
     line: BTreeMap<LineKey, WaitingCall>,
-    line_keys: HashMap<CallId, LineKey>,
+    line_keys: IdMap<CallId, LineKey>,
     /// When the calls in line entered it (a multiset), so that the next overflow or
     /// escalation is found without a walk of the line.
     ages: Moments,
@@ -195,7 +195,7 @@ pub struct Queue {
     skilled_ages: Moments,
     /// Until when calls in line exclude agents who declined them.
     exclusions: Moments,
-    offering: HashMap<CallId, (WaitingCall, Vec<AgentId>)>,
+    offering: IdMap<CallId, (WaitingCall, Vec<AgentId>)>,
     strategy: Box<dyn RoutingStrategy>,
     /// Decides when `strategy` panics.
     fallback: Builtin,
@@ -263,11 +263,11 @@ impl Queue {
             members,
             member_index,
             line: BTreeMap::new(),
-            line_keys: HashMap::new(),
+            line_keys: IdMap::default(),
             ages: Moments::default(),
             skilled_ages: Moments::default(),
             exclusions: Moments::default(),
-            offering: HashMap::new(),
+            offering: IdMap::default(),
             fallback: Builtin::new(Strategy::LongestIdle, seed),
             strategy,
             failures: Vec::new(),

@@ -1,12 +1,12 @@
 //! Agents and queues by id: lookups that do not walk the configuration's lists.
 
-use std::collections::HashMap;
+use engine::IdMap;
 
 /// Positions of agents and queues in their lists, by id.
 #[derive(Default)]
 pub(super) struct Index {
-    pub(super) agents: std::sync::OnceLock<HashMap<String, usize>>,
-    pub(super) queues: std::sync::OnceLock<HashMap<String, usize>>,
+    pub(super) agents: std::sync::OnceLock<IdMap<String, usize>>,
+    pub(super) queues: std::sync::OnceLock<IdMap<String, usize>>,
 }
 
 impl Clone for Index {
@@ -34,7 +34,7 @@ impl std::fmt::Debug for Index {
 /// way).
 pub(super) fn find<'a, T>(
     list: &'a [T],
-    index: &std::sync::OnceLock<HashMap<String, usize>>,
+    index: &std::sync::OnceLock<IdMap<String, usize>>,
     id_of: impl Fn(&T) -> &str,
     id: &str,
 ) -> Option<&'a T> {

@@ -37,7 +37,7 @@ pub use transcripts::{AlertRow, TranscriptRow};
 use engine::agent::{Agent, StatusChange};
 use engine::call::{Call, CallState};
 use engine::schedule::{Schedule, ScheduleState};
-use engine::{AgentId, CallId};
+use engine::{AgentId, CallId, IdMap};
 use schema::migrate;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
@@ -80,11 +80,11 @@ enum Backend {
 
 #[derive(Default)]
 struct Memory {
-    calls: HashMap<CallId, Call>,
-    agents: HashMap<AgentId, Agent>,
-    history: HashMap<AgentId, Vec<StatusChange>>,
+    calls: IdMap<CallId, Call>,
+    agents: IdMap<AgentId, Agent>,
+    history: IdMap<AgentId, Vec<StatusChange>>,
     /// Where each agent's tail begins in its history, as a SQL store's row would hold it.
-    tails: HashMap<AgentId, i64>,
+    tails: IdMap<AgentId, i64>,
     sessions: HashMap<String, SessionRow>,
     config: Option<String>,
     compliance: std::collections::BTreeSet<(String, String, String)>,
