@@ -14,7 +14,7 @@ use crate::routing::{
 use crate::{AgentId, CallId, IdMap, QueueId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound::{Excluded, Unbounded};
 use std::time::Duration;
 
@@ -186,6 +186,10 @@ pub struct Queue {
     settings: QueueSettings,
     members: Vec<Member>,
     member_index: IdMap<AgentId, usize>,
+    /// Positions of the members free to be offered a call (available, not reserved), kept in
+    /// step with every change of either ([`Queue::change_member`]): dispatch touches only
+    /// them, not every member at every message.
+    free: BTreeSet<usize>,
     line: BTreeMap<LineKey, WaitingCall>,
     line_keys: IdMap<CallId, LineKey>,
     /// When the calls in line entered it (a multiset), so that the next overflow or
@@ -262,6 +266,7 @@ impl Queue {
             settings,
             members,
             member_index,
+            free: BTreeSet::new(),
             line: BTreeMap::new(),
             line_keys: IdMap::default(),
             ages: Moments::default(),
@@ -341,9 +346,10 @@ impl Queue {
     /// A member's agent reports its availability.
     pub fn update_member(&mut self, agent: &AgentId, availability: Availability) {
         if let Some(&i) = self.member_index.get(agent) {
-            let m = &mut self.members[i];
-            m.reserved = false;
-            m.availability = Some(availability);
+            self.change_member(i, |m| {
+                m.reserved = false;
+                m.availability = Some(availability);
+            });
         }
     }
 
@@ -352,12 +358,10 @@ impl Queue {
     /// confirm the offer with the agents or report [`Queue::offer_refused`].
     pub fn dispatch(&mut self, now: Timestamp) -> Vec<Assignment> {
         let mut out = Vec::new();
-        let mut free: Vec<usize> = (0..self.members.len())
-            .filter(|&i| self.is_free(i))
-            .collect();
-        if free.is_empty() || self.line.is_empty() {
+        if self.free.is_empty() || self.line.is_empty() {
             return out;
         }
+        let mut free: Vec<usize> = self.free.iter().copied().collect();
         // In line order, from a cursor (calls taken out of the line as it goes).
         let mut cursor: Option<LineKey> = None;
         while !free.is_empty() {
@@ -410,7 +414,7 @@ impl Queue {
             }
             for a in &chosen {
                 let i = self.member_index[a];
-                self.members[i].reserved = true;
+                self.change_member(i, |m| m.reserved = true);
                 free.retain(|&f| f != i);
             }
             let call = self
@@ -429,9 +433,11 @@ impl Queue {
     /// (for a consult to the queue, D2). Nothing is reserved: the caller reserves with the
     /// agents themselves.
     pub fn candidates(&mut self, now: Timestamp, skills: &Skills) -> Vec<AgentId> {
-        let mut pool: Vec<Candidate> = (0..self.members.len())
-            .filter(|&i| self.is_free(i) && meets(&self.members[i].skills, skills))
-            .map(|i| self.candidate(i))
+        let mut pool: Vec<Candidate> = self
+            .free
+            .iter()
+            .filter(|&&i| meets(&self.members[i].skills, skills))
+            .map(|&i| self.candidate(i))
             .collect();
         let call = CallId::from("consult");
         let attributes = Attributes::new();
@@ -505,10 +511,12 @@ impl Queue {
             return;
         }
         if let Some(&i) = self.member_index.get(agent) {
-            self.members[i].reserved = false;
-            if let Some(a) = &mut self.members[i].availability {
-                a.available = false;
-            }
+            self.change_member(i, |m| {
+                m.reserved = false;
+                if let Some(a) = &mut m.availability {
+                    a.available = false;
+                }
+            });
         }
         if let Some((_, agents)) = self.offering.get_mut(call) {
             agents.retain(|a| a != agent);
@@ -525,7 +533,7 @@ impl Queue {
         if let Some((_, agents)) = self.offering.remove(&call.call) {
             for a in &agents {
                 if let Some(&i) = self.member_index.get(a) {
-                    self.members[i].reserved = false;
+                    self.change_member(i, |m| m.reserved = false);
                 }
             }
         }
@@ -553,7 +561,7 @@ impl Queue {
         self.offering.remove(call).map(|(c, agents)| {
             for a in agents {
                 if let Some(&i) = self.member_index.get(&a) {
-                    self.members[i].reserved = false;
+                    self.change_member(i, |m| m.reserved = false);
                 }
             }
             c
@@ -668,6 +676,16 @@ impl Queue {
             - counters.agents_on_call
             - counters.agents_wrap_up;
         counters
+    }
+
+    /// Changes member `i` and keeps [`Queue::free`] in step with it.
+    fn change_member(&mut self, i: usize, change: impl FnOnce(&mut Member)) {
+        change(&mut self.members[i]);
+        if self.is_free(i) {
+            self.free.insert(i);
+        } else {
+            self.free.remove(&i);
+        }
     }
 
     fn is_free(&self, i: usize) -> bool {

@@ -462,8 +462,9 @@ fn a_widened_call_keeps_its_place_and_reaches_agents_it_could_not_before() {
 }
 
 /// The next timeout and the longest wait from the indexed moments are the ones a walk of the
-/// whole line finds, through a long random run of enqueues, returns, removals, widenings,
-/// offers and their ends.
+/// whole line finds, and the free members kept in step are the ones a walk of the members
+/// finds, through a long random run of enqueues, returns, removals, widenings, offers, their
+/// refusals and their ends.
 #[test]
 fn indexed_timeouts_agree_with_a_walk_of_the_line() {
     fn walk(q: &Queue, now: Timestamp) -> Option<Timestamp> {
@@ -547,6 +548,9 @@ fn indexed_timeouts_agree_with_a_walk_of_the_line() {
                 let free = rand(2) == 0;
                 q.update_member(&a, if free { avail(now) } else { busy() });
                 for offer in q.dispatch(t(now)) {
+                    if rand(3) == 0 {
+                        continue; // still ringing
+                    }
                     let back = call(offer.call.as_str(), 0, now - 10);
                     let end =
                         [OfferEnd::Missed, OfferEnd::Answered, OfferEnd::Gone][rand(3) as usize];
@@ -556,8 +560,16 @@ fn indexed_timeouts_agree_with_a_walk_of_the_line() {
             5 => {
                 q.handle_timeout(t(now));
             }
-            _ => {}
+            _ => {
+                // An agent refuses the reservation of a call still ringing.
+                let ringing = q.offering.iter().next();
+                if let Some((c, (_, agents))) = ringing.map(|(c, o)| (c.clone(), o.clone())) {
+                    q.offer_refused(&c, &agents[0]);
+                }
+            }
         }
+        let walked: BTreeSet<usize> = (0..q.members.len()).filter(|&i| q.is_free(i)).collect();
+        assert_eq!(q.free, walked, "free members at step {step}");
         assert_eq!(
             q.poll_timeout(t(now)),
             walk(&q, t(now)),
