@@ -282,8 +282,9 @@ impl AgentActor {
         // could: the message that would have ended it may have been lost (the call actor
         // stopped or restarted in between, an ask timed out).
         let ringing = st.agent.call().filter(|c| c.answered_at.is_none());
-        let check_at = ringing
-            .map(|c| st.agent.since() + self.ctx.settings(&c.queue).offer_timeout + WATCHDOG_GRACE);
+        let check_at = ringing.map(|c| {
+            st.agent.since() + self.ctx.setting(&c.queue, |s| s.offer_timeout) + WATCHDOG_GRACE
+        });
         st.watchdog
             .arm(myself, &self.ctx.wakeups, check_at, AgentMsg::Watchdog);
         Ok(())
@@ -582,12 +583,11 @@ impl Actor for AgentActor {
                 }
             }
             AgentMsg::CallGone { call } => {
-                let settings = st.agent.call().map(|c| self.ctx.settings(&c.queue));
-                if st
+                let limit = st
                     .agent
-                    .call_ended(now, &call, settings.and_then(|s| s.wrap_up_limit))
-                    .is_ok()
-                {
+                    .call()
+                    .and_then(|c| self.ctx.setting(&c.queue, |s| s.wrap_up_limit));
+                if st.agent.call_ended(now, &call, limit).is_ok() {
                     self.commit(&myself, st, false).await?;
                 }
             }

@@ -30,7 +30,7 @@ impl CallActor {
             self.ctx.tell_agent(&a, msg);
         }
         let wrap_up_limit = match &fx.wrap_up_in {
-            Some(q) => self.ctx.settings(q).wrap_up_limit,
+            Some(q) => self.ctx.setting(q, |s| s.wrap_up_limit),
             None => default_wrap_up,
         };
         for a in fx.wrap_up {

@@ -105,10 +105,6 @@ impl Context {
         read(&self.calls).get(id).cloned()
     }
 
-    pub(crate) fn settings(&self, queue: &QueueId) -> QueueSettings {
-        self.setting(queue, QueueSettings::clone)
-    }
-
     /// What `read` takes from a queue's settings (its defaults for a queue without any),
     /// read in place: a call step needs one or two numbers, not a copy of them all.
     pub(crate) fn setting<T>(&self, queue: &QueueId, read: impl FnOnce(&QueueSettings) -> T) -> T {

@@ -201,7 +201,7 @@ impl Actor for QueueActor {
             .config
             .queue(id.as_str())
             .ok_or_else(|| format!("queue {id} is not configured"))?;
-        let settings = self.ctx.settings(&id);
+        let settings = self.ctx.setting(&id, engine::queue::QueueSettings::clone);
         let members = self.ctx.config.members(id.as_str());
         let queue = match &conf.strategy {
             StrategyName::Builtin(s) => Queue::new(id.clone(), settings, *s, members),

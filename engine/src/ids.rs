@@ -7,8 +7,9 @@ use std::fmt;
 /// A map keyed by ids, for the maps every call step reads (a queue's members and line, the
 /// actors' registries, the memory store): std's `HashMap` hashing with foldhash instead of
 /// SipHash, seeded at random per process as std's is, and several times cheaper on short
-/// string keys (SipHash was 6 % of the instructions of a routed call). Build one with
-/// `IdMap::default()`.
+/// string keys (SipHash was 6 % of the instructions of a routed call). Its seed, and so its
+/// order of iteration, changes from process to process: nothing may depend on that order.
+/// Build one with `IdMap::default()`.
 pub type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 macro_rules! id_type {

@@ -361,10 +361,10 @@ impl Queue {
         if self.free.is_empty() || self.line.is_empty() {
             return out;
         }
-        let mut free: Vec<usize> = self.free.iter().copied().collect();
-        // In line order, from a cursor (calls taken out of the line as it goes).
+        // In line order, from a cursor (calls taken out of the line as it goes), while anyone
+        // is free (a reserved member leaves `free` as it is reserved).
         let mut cursor: Option<LineKey> = None;
-        while !free.is_empty() {
+        while !self.free.is_empty() {
             let next = match cursor {
                 None => self.line.keys().next(),
                 Some(k) => self
@@ -381,7 +381,8 @@ impl Queue {
                 now.since(call.enqueued_at),
                 &self.settings.escalation,
             );
-            let candidates: Vec<Candidate> = free
+            let candidates: Vec<Candidate> = self
+                .free
                 .iter()
                 .filter(|&&i| meets(&self.members[i].skills, &required))
                 .filter(|&&i| !call.excludes(&self.members[i].agent, now))
@@ -415,7 +416,6 @@ impl Queue {
             for a in &chosen {
                 let i = self.member_index[a];
                 self.change_member(i, |m| m.reserved = true);
-                free.retain(|&f| f != i);
             }
             let call = self
                 .take_from_line(&key)

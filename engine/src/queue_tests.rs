@@ -466,7 +466,7 @@ fn a_widened_call_keeps_its_place_and_reaches_agents_it_could_not_before() {
 /// finds, through a long random run of enqueues, returns, removals, widenings, offers, their
 /// refusals and their ends.
 #[test]
-fn indexed_timeouts_agree_with_a_walk_of_the_line() {
+fn indexed_timeouts_and_free_members_agree_with_walks() {
     fn walk(q: &Queue, now: Timestamp) -> Option<Timestamp> {
         let s = q.settings();
         let mut next: Option<Timestamp> = None;
@@ -561,8 +561,9 @@ fn indexed_timeouts_agree_with_a_walk_of_the_line() {
                 q.handle_timeout(t(now));
             }
             _ => {
-                // An agent refuses the reservation of a call still ringing.
-                let ringing = q.offering.iter().next();
+                // An agent refuses the reservation of a call still ringing (the lowest id:
+                // the map's order changes from run to run, the test's steps must not).
+                let ringing = q.offering.iter().min_by(|a, b| a.0.cmp(b.0));
                 if let Some((c, (_, agents))) = ringing.map(|(c, o)| (c.clone(), o.clone())) {
                     q.offer_refused(&c, &agents[0]);
                 }
