@@ -5,8 +5,8 @@ use engine::routing::{Candidate, RouteRequest, RoutingStrategy};
 use engine::{agent::Status, AgentId};
 struct VipFirst;
 impl RoutingStrategy for VipFirst {
-    fn choose(&mut self, call: &RouteRequest<'_>, candidates: &[Candidate]) -> Vec<AgentId> {
-        let skill = |c: &&Candidate| c.skills.values().map(|&l| u32::from(l)).sum::<u32>();
+    fn choose(&mut self, call: &RouteRequest<'_>, candidates: &[Candidate<'_>]) -> Vec<AgentId> {
+        let skill = |c: &&Candidate<'_>| c.skills.values().map(|&l| u32::from(l)).sum::<u32>();
         let best = match call.attributes.get("tier").map(String::as_str) {
             Some("vip") => candidates.iter().max_by_key(skill),
             _ => candidates.iter().min_by_key(|c| c.idle_since),

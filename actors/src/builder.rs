@@ -11,7 +11,7 @@
 //!
 //! struct FirstMember;
 //! impl RoutingStrategy for FirstMember {
-//!     fn choose(&mut self, _: &RouteRequest<'_>, c: &[Candidate]) -> Vec<AgentId> {
+//!     fn choose(&mut self, _: &RouteRequest<'_>, c: &[Candidate<'_>]) -> Vec<AgentId> {
 //!         c.iter().min_by_key(|c| c.position).map(|c| c.agent.clone()).into_iter().collect()
 //!     }
 //! }

@@ -9,7 +9,7 @@
 //!
 //! struct Newest;
 //! impl RoutingStrategy for Newest {
-//!     fn choose(&mut self, _: &RouteRequest<'_>, c: &[Candidate]) -> Vec<AgentId> {
+//!     fn choose(&mut self, _: &RouteRequest<'_>, c: &[Candidate<'_>]) -> Vec<AgentId> {
 //!         c.iter().max_by_key(|c| c.idle_since).map(|c| c.agent.clone()).into_iter().collect()
 //!     }
 //! }

@@ -16,7 +16,7 @@ agents = [{ id = "a", queues = ["support"] }, { id = "b", queues = ["support"] }
 struct Flaky;
 
 impl RoutingStrategy for Flaky {
-    fn choose(&mut self, _: &RouteRequest<'_>, _: &[Candidate]) -> Vec<AgentId> {
+    fn choose(&mut self, _: &RouteRequest<'_>, _: &[Candidate<'_>]) -> Vec<AgentId> {
         panic!("flaky always fails");
     }
 }

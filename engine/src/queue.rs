@@ -381,12 +381,13 @@ impl Queue {
                 now.since(call.enqueued_at),
                 &self.settings.escalation,
             );
-            let candidates: Vec<Candidate> = self
+            let members = &self.members;
+            let candidates: Vec<Candidate<'_>> = self
                 .free
                 .iter()
-                .filter(|&&i| meets(&self.members[i].skills, &required))
-                .filter(|&&i| !call.excludes(&self.members[i].agent, now))
-                .map(|&i| self.candidate(i))
+                .filter(|&&i| meets(&members[i].skills, &required))
+                .filter(|&&i| !call.excludes(&members[i].agent, now))
+                .map(|&i| candidate(members, i))
                 .collect();
             if candidates.is_empty() {
                 continue;
@@ -408,7 +409,7 @@ impl Queue {
                 &candidates,
             )
             .into_iter()
-            .filter(|a| candidates.iter().any(|c| &c.agent == a))
+            .filter(|a| candidates.iter().any(|c| c.agent == a))
             .collect();
             if chosen.is_empty() {
                 continue;
@@ -433,11 +434,12 @@ impl Queue {
     /// (for a consult to the queue, D2). Nothing is reserved: the caller reserves with the
     /// agents themselves.
     pub fn candidates(&mut self, now: Timestamp, skills: &Skills) -> Vec<AgentId> {
-        let mut pool: Vec<Candidate> = self
+        let members = &self.members;
+        let mut pool: Vec<Candidate<'_>> = self
             .free
             .iter()
-            .filter(|&&i| meets(&self.members[i].skills, skills))
-            .map(|&i| self.candidate(i))
+            .filter(|&&i| meets(&members[i].skills, skills))
+            .map(|&i| candidate(members, i))
             .collect();
         let call = CallId::from("consult");
         let attributes = Attributes::new();
@@ -461,11 +463,11 @@ impl Queue {
             );
             let Some(next) = chosen
                 .into_iter()
-                .find(|a| pool.iter().any(|c| &c.agent == a))
+                .find(|a| pool.iter().any(|c| c.agent == a))
             else {
                 break;
             };
-            pool.retain(|c| c.agent != next);
+            pool.retain(|c| *c.agent != next);
             out.push(next);
         }
         out
@@ -692,21 +694,22 @@ impl Queue {
         let m = &self.members[i];
         !m.reserved && m.availability.as_ref().is_some_and(|a| a.available)
     }
+}
 
-    fn candidate(&self, i: usize) -> Candidate {
-        let m = &self.members[i];
-        let a = m
-            .availability
-            .as_ref()
-            .expect("only free members, which have an availability, are candidates");
-        Candidate {
-            agent: m.agent.clone(),
-            position: i,
-            idle_since: a.idle_since,
-            calls_handled: a.calls_handled,
-            talk_time_ms: a.talk_time_ms,
-            skills: m.skills.clone(),
-        }
+/// The view of member `i` a strategy sees (only free members, which have an availability).
+fn candidate(members: &[Member], i: usize) -> Candidate<'_> {
+    let m = &members[i];
+    let a = m
+        .availability
+        .as_ref()
+        .expect("only free members, which have an availability, are candidates");
+    Candidate {
+        agent: &m.agent,
+        position: i,
+        idle_since: a.idle_since,
+        calls_handled: a.calls_handled,
+        talk_time_ms: a.talk_time_ms,
+        skills: &m.skills,
     }
 }
 
@@ -776,7 +779,7 @@ fn decide(
     fallback: &mut Builtin,
     failures: &mut Vec<String>,
     request: &RouteRequest<'_>,
-    candidates: &[Candidate],
+    candidates: &[Candidate<'_>],
 ) -> Vec<AgentId> {
     let chosen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         strategy.choose(request, candidates)

@@ -379,7 +379,7 @@ fn a_custom_strategy_sees_the_call_and_its_panic_falls_back() {
     use std::sync::{Arc, Mutex};
     struct Picky(Arc<Mutex<Vec<String>>>);
     impl RoutingStrategy for Picky {
-        fn choose(&mut self, r: &RouteRequest<'_>, c: &[Candidate]) -> Vec<AgentId> {
+        fn choose(&mut self, r: &RouteRequest<'_>, c: &[Candidate<'_>]) -> Vec<AgentId> {
             let tier = r.attributes.get("tier").cloned().unwrap_or_default();
             let seen = format!("{} {} {} {tier}", r.caller, r.priority, r.waiting_since.0);
             self.0.lock().unwrap().push(seen);

@@ -16,11 +16,12 @@ pub type Skills = BTreeMap<String, u8>;
 /// extensions to read (`{"tier": "vip"}`).
 pub type Attributes = BTreeMap<String, String>;
 
-/// An agent a queue could offer the call to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Candidate {
+/// An agent a queue could offer the call to: a view of the queue's member, borrowed for the
+/// one decision (nothing is copied per candidate, per call).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candidate<'a> {
     /// The agent.
-    pub agent: AgentId,
+    pub agent: &'a AgentId,
     /// Its position in the queue's member list (sequential and round-robin order).
     pub position: usize,
     /// Since when it has been without a call.
@@ -30,7 +31,7 @@ pub struct Candidate {
     /// Its total talking time, in milliseconds.
     pub talk_time_ms: u64,
     /// Its skills.
-    pub skills: Skills,
+    pub skills: &'a Skills,
 }
 
 /// The call being routed.
@@ -68,7 +69,7 @@ pub struct RouteRequest<'a> {
 /// struct VipFirst;
 ///
 /// impl RoutingStrategy for VipFirst {
-///     fn choose(&mut self, call: &RouteRequest<'_>, candidates: &[Candidate]) -> Vec<AgentId> {
+///     fn choose(&mut self, call: &RouteRequest<'_>, candidates: &[Candidate<'_>]) -> Vec<AgentId> {
 ///         let vip = call.attributes.get("tier").is_some_and(|t| t == "vip");
 ///         let best = if vip {
 ///             candidates.iter().max_by_key(|c| c.skills.values().map(|&l| u32::from(l)).sum::<u32>())
@@ -81,7 +82,7 @@ pub struct RouteRequest<'a> {
 /// ```
 pub trait RoutingStrategy: Send + Sync {
     /// The agents to ring, best first. Returning nothing leaves the call waiting.
-    fn choose(&mut self, request: &RouteRequest<'_>, candidates: &[Candidate]) -> Vec<AgentId>;
+    fn choose(&mut self, request: &RouteRequest<'_>, candidates: &[Candidate<'_>]) -> Vec<AgentId>;
 }
 
 /// A queue's strategy as the configuration names it: a built-in one, or one an embedding
@@ -179,15 +180,15 @@ impl Builtin {
     }
 }
 
-fn longest_idle_key(c: &Candidate) -> (Timestamp, usize) {
+fn longest_idle_key(c: &Candidate<'_>) -> (Timestamp, usize) {
     (c.idle_since, c.position)
 }
 
 impl RoutingStrategy for Builtin {
-    fn choose(&mut self, request: &RouteRequest<'_>, candidates: &[Candidate]) -> Vec<AgentId> {
+    fn choose(&mut self, request: &RouteRequest<'_>, candidates: &[Candidate<'_>]) -> Vec<AgentId> {
         let pick = match self.strategy {
             Strategy::RingAll => {
-                let mut all: Vec<&Candidate> = candidates.iter().collect();
+                let mut all: Vec<&Candidate<'_>> = candidates.iter().collect();
                 all.sort_by_key(|c| c.position);
                 return all.into_iter().map(|c| c.agent.clone()).collect();
             }
@@ -247,33 +248,50 @@ pub fn meets(agent: &Skills, required: &Skills) -> bool {
 mod tests {
     use super::*;
 
-    fn cand(
-        name: &str,
+    /// A queue member as the tests own it; [`Member::candidate`] is the view a strategy sees.
+    struct Member {
+        agent: AgentId,
         position: usize,
         idle: i64,
         calls: u64,
         talk: u64,
-        skills: &[(&str, u8)],
-    ) -> Candidate {
-        Candidate {
-            agent: name.into(),
-            position,
-            idle_since: Timestamp(idle),
-            calls_handled: calls,
-            talk_time_ms: talk,
-            skills: skills.iter().map(|(s, l)| (s.to_string(), *l)).collect(),
+        skills: Skills,
+    }
+
+    impl Member {
+        fn candidate(&self) -> Candidate<'_> {
+            Candidate {
+                agent: &self.agent,
+                position: self.position,
+                idle_since: Timestamp(self.idle),
+                calls_handled: self.calls,
+                talk_time_ms: self.talk,
+                skills: &self.skills,
+            }
         }
     }
 
-    fn pool() -> Vec<Candidate> {
+    fn member(name: &str, position: usize, idle: i64, calls: u64, talk: u64, fr: u8) -> Member {
+        Member {
+            agent: name.into(),
+            position,
+            idle,
+            calls,
+            talk,
+            skills: [("fr".to_string(), fr)].into(),
+        }
+    }
+
+    fn pool() -> Vec<Member> {
         vec![
-            cand("a", 0, 300, 5, 9_000, &[("fr", 2)]),
-            cand("b", 1, 100, 7, 1_000, &[("fr", 5)]),
-            cand("c", 2, 200, 1, 5_000, &[("fr", 9)]),
+            member("a", 0, 300, 5, 9_000, 2),
+            member("b", 1, 100, 7, 1_000, 5),
+            member("c", 2, 200, 1, 5_000, 9),
         ]
     }
 
-    fn choose(s: &mut Builtin, skills: &Skills, c: &[Candidate]) -> Vec<String> {
+    fn choose(s: &mut Builtin, skills: &Skills, members: &[Member]) -> Vec<String> {
+        let c: Vec<Candidate<'_>> = members.iter().map(Member::candidate).collect();
         let call = CallId::from("c1");
         let attributes = Attributes::new();
         let req = RouteRequest {
@@ -285,7 +303,7 @@ mod tests {
             waiting_since: Timestamp(900),
             attributes: &attributes,
         };
-        s.choose(&req, c).into_iter().map(|a| a.0).collect()
+        s.choose(&req, &c).into_iter().map(|a| a.0).collect()
     }
 
     #[test]
@@ -327,7 +345,7 @@ mod tests {
             .collect();
         assert_eq!(picks, ["a", "b", "c", "a"]);
         // b is busy: after a comes c.
-        let without_b: Vec<_> = p.iter().filter(|c| c.agent.0 != "b").cloned().collect();
+        let without_b: Vec<_> = p.into_iter().filter(|m| m.agent.0 != "b").collect();
         assert_eq!(choose(&mut rr, &none, &without_b), ["c"]);
     }
 
