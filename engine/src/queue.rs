@@ -9,7 +9,7 @@
 
 use crate::agent::{Availability, Status};
 use crate::routing::{
-    meets, Attributes, Builtin, Candidate, RouteRequest, RoutingStrategy, Skills, Strategy,
+    decide, meets, Attributes, Builtin, Candidate, RouteRequest, RoutingStrategy, Skills, Strategy,
 };
 use crate::{AgentId, CallId, IdMap, QueueId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -769,33 +769,4 @@ fn seed_of(id: &QueueId) -> u64 {
     id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     })
-}
-
-/// The strategy's choice; if it panics, the fallback's, and what the panic said is kept to
-/// report. The queue's own state is untouched by a strategy (it only sees copies), so going on
-/// after its panic is sound.
-fn decide(
-    strategy: &mut Box<dyn RoutingStrategy>,
-    fallback: &mut Builtin,
-    failures: &mut Vec<String>,
-    request: &RouteRequest<'_>,
-    candidates: &[Candidate<'_>],
-) -> Vec<AgentId> {
-    let chosen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        strategy.choose(request, candidates)
-    }));
-    match chosen {
-        Ok(agents) => agents,
-        Err(panic) => {
-            let said = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".into());
-            if failures.len() < 16 {
-                failures.push(said);
-            }
-            fallback.choose(request, candidates)
-        }
-    }
 }

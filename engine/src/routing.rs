@@ -244,6 +244,35 @@ pub fn meets(agent: &Skills, required: &Skills) -> bool {
         .all(|(skill, min)| agent.get(skill).is_some_and(|level| level >= min))
 }
 
+/// The strategy's choice; if it panics, the fallback's, and what the panic said is kept to
+/// report. The queue's own state is untouched by a strategy (it only sees copies), so going on
+/// after its panic is sound.
+pub(crate) fn decide(
+    strategy: &mut Box<dyn RoutingStrategy>,
+    fallback: &mut Builtin,
+    failures: &mut Vec<String>,
+    request: &RouteRequest<'_>,
+    candidates: &[Candidate<'_>],
+) -> Vec<AgentId> {
+    let chosen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        strategy.choose(request, candidates)
+    }));
+    match chosen {
+        Ok(agents) => agents,
+        Err(panic) => {
+            let said = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            if failures.len() < 16 {
+                failures.push(said);
+            }
+            fallback.choose(request, candidates)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
