@@ -13,6 +13,7 @@ use crate::context::{ask, ChildKey, Context};
 use crate::error::ActorError;
 use crate::media::actor::MediaMsg;
 use crate::queue_actor::QueueMsg;
+use crate::shared::Shared;
 use crate::timer::Timer;
 use engine::call::{Call, CallState, Effects, Party};
 use engine::{AgentId, QueueId};
@@ -50,7 +51,7 @@ pub enum CallMsg {
         /// Which.
         agent: AgentId,
         /// Answer.
-        reply: RpcReplyPort<Result<Call, ActorError>>,
+        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
     },
     /// An agent that rang for this call chose another status: its offer ends at once.
     WithdrawOffer {
@@ -62,28 +63,28 @@ pub enum CallMsg {
         /// Which.
         agent: AgentId,
         /// Answer.
-        reply: RpcReplyPort<Result<Call, ActorError>>,
+        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
     },
     /// Someone hangs up.
     Hangup {
         /// Who.
         by: Party,
         /// Answer.
-        reply: RpcReplyPort<Result<Call, ActorError>>,
+        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
     },
     /// An agent takes the waiting call from the unassigned list.
     Take {
         /// Which.
         agent: AgentId,
         /// Answer.
-        reply: RpcReplyPort<Result<Call, ActorError>>,
+        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
     },
     /// A colleague is chosen to take the waiting call: it is offered to them.
     Assign {
         /// Which.
         agent: AgentId,
         /// Answer.
-        reply: RpcReplyPort<Result<Call, ActorError>>,
+        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
     },
     /// The owner acts on the call: hold, mute, DTMF, recording, transfer, consult…
     Control {
@@ -92,31 +93,31 @@ pub enum CallMsg {
         /// What it does.
         action: Control,
         /// Answer.
-        reply: RpcReplyPort<Result<Call, ActorError>>,
+        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
     },
     /// The customer answered an outbound call or callback (telephony ingress).
     RemoteAnswered {
         /// Answer.
-        reply: RpcReplyPort<Result<Call, ActorError>>,
+        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
     },
     /// The customer's phone rings (a SIP trunk's provisional response).
     RemoteRinging {
         /// Answer.
-        reply: RpcReplyPort<Result<Call, ActorError>>,
+        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
     },
     /// The customer was not reached (busy, not answered, refused by the network).
     RemoteOver {
         /// Why.
         why: engine::call::Unreached,
         /// Answer.
-        reply: RpcReplyPort<Result<Call, ActorError>>,
+        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
     },
     /// News of the external number a consult or a blind transfer dials through a trunk.
     External {
         /// What the network said.
         news: ExternalNews,
         /// Answer.
-        reply: RpcReplyPort<Result<Call, ActorError>>,
+        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
     },
     /// The call waited too long in its queue and moves to another.
     Overflow {
@@ -156,12 +157,12 @@ pub enum CallMsg {
         /// What it requires now.
         skills: engine::routing::Skills,
         /// Answer.
-        reply: RpcReplyPort<Result<Call, ActorError>>,
+        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
     },
     /// Read the call.
     Get {
         /// Answer.
-        reply: RpcReplyPort<Call>,
+        reply: RpcReplyPort<Arc<Call>>,
     },
     /// The customer's side is gone without a hang-up: its media leg has sent nothing for
     /// `media.customer_silence_secs` (`no_audio`), or its trunk's session timer ran out
@@ -182,7 +183,7 @@ pub(crate) struct CallActor {
 }
 
 pub(crate) struct CallActorState {
-    pub(crate) call: Call,
+    pub(crate) call: Shared<Call>,
     /// The journey's entries stored and published so far: a step's new entries are stored
     /// (appended after these), then published.
     published: usize,
@@ -196,8 +197,9 @@ pub(crate) struct CallActorState {
 
 /// Start-up arguments.
 pub(crate) struct CallArgs {
-    /// The call, new (already persisted by its creator) or reloaded.
-    pub call: Call,
+    /// The call, new (already persisted by its creator, who may share it with the store) or
+    /// reloaded.
+    pub call: Arc<Call>,
     /// Whether the call was reloaded after a failure of its actor or of the process.
     pub recovered: Option<Recovery>,
 }
@@ -224,7 +226,12 @@ impl CallActor {
         };
         self.ctx
             .store
-            .save_call_with_outbox(&st.call, st.published, self.ctx.clock.now().0, &logs)
+            .save_call_with_outbox(
+                &st.call.share(),
+                st.published,
+                self.ctx.clock.now().0,
+                &logs,
+            )
             .await?;
         if let (Some(outbox), false) = (&self.ctx.outbox, logs.is_empty()) {
             outbox.queued(st.call.id(), &logs).await;
@@ -294,7 +301,7 @@ impl CallActor {
         &self,
         myself: &ActorRef<CallMsg>,
         st: &mut CallActorState,
-        reply: RpcReplyPort<Result<Call, ActorError>>,
+        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
         outcome: Result<Effects, ActorError>,
     ) -> Result<(), ActorProcessingErr> {
         let fx = match outcome {
@@ -339,7 +346,7 @@ impl CallActor {
                     }
                 };
                 let _ = tokio::time::timeout(SETTLE_WAIT, taken_in).await;
-                let _ = reply.send(Ok(st.call.clone()));
+                let _ = reply.send(Ok(st.call.share()));
                 settled?;
                 Ok(())
             }
@@ -474,7 +481,7 @@ impl Actor for CallActor {
         myself: ActorRef<CallMsg>,
         args: CallArgs,
     ) -> Result<CallActorState, ActorProcessingErr> {
-        let mut call = args.call;
+        let mut call = Shared::new(args.call);
         let published = call.journey().len();
         let now = self.ctx.clock.now();
         let mut fx = match args.recovered {
@@ -483,7 +490,8 @@ impl Actor for CallActor {
         };
         // A call whose queue is gone from the configuration cannot be routed.
         if !call.state().is_final() && self.ctx.queue(call.queue()).is_none() {
-            let failed = call.fail(now, format!("queue {} is not configured", call.queue()));
+            let why = format!("queue {} is not configured", call.queue());
+            let failed = call.fail(now, why);
             fx.withdrawn.extend(failed.withdrawn);
             fx.wrap_up.extend(failed.wrap_up);
             fx.enqueue = None;
@@ -763,7 +771,7 @@ impl CallActor {
                 self.plain_media(&myself, st, who, sdp, bind, reply).await;
             }
             CallMsg::Get { reply } => {
-                let _ = reply.send(st.call.clone());
+                let _ = reply.send(st.call.share());
             }
             CallMsg::Timeout(generation) => {
                 if st.timer.fire(generation) {

@@ -31,6 +31,7 @@ pub mod media;
 pub mod outbox;
 mod queue_actor;
 mod scheduler;
+mod shared;
 pub mod store;
 pub mod strategies;
 pub mod subscription;

@@ -40,7 +40,7 @@ impl Supervisor {
                     return Ok(());
                 }
                 let args = CallArgs {
-                    call,
+                    call: Arc::new(call),
                     recovered: Some(Recovery::ActorRestart),
                 };
                 let (r, _) = Actor::spawn_linked(

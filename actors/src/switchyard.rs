@@ -273,7 +273,7 @@ impl Switchyard {
         };
         write(&yard.ctx.call_sups).extend(call_sups);
         for call in yard.ctx.store.open_calls().await? {
-            yard.spawn_call(call, Some(Recovery::ProcessRestart))
+            yard.spawn_call(Arc::new(call), Some(Recovery::ProcessRestart))
                 .await?;
         }
         let sched = crate::scheduler::SchedulerActor { yard: yard.clone() };
@@ -293,7 +293,11 @@ impl Switchyard {
         Ok(yard)
     }
 
-    async fn spawn_call(&self, call: Call, recovered: Option<Recovery>) -> Result<(), ActorError> {
+    async fn spawn_call(
+        &self,
+        call: Arc<Call>,
+        recovered: Option<Recovery>,
+    ) -> Result<(), ActorError> {
         let id = call.id().clone();
         let shard = {
             let sups = read(&self.ctx.call_sups);
@@ -348,7 +352,7 @@ impl Switchyard {
         queue: &str,
         priority: i32,
         skills: Skills,
-    ) -> Result<Call, ActorError> {
+    ) -> Result<Arc<Call>, ActorError> {
         let attributes = engine::routing::Attributes::new();
         self.create_call_with(from, queue, priority, skills, attributes)
             .await
@@ -363,20 +367,23 @@ impl Switchyard {
         priority: i32,
         skills: Skills,
         attributes: engine::routing::Attributes,
-    ) -> Result<Call, ActorError> {
+    ) -> Result<Arc<Call>, ActorError> {
         let queue = QueueId::from(queue);
         if self.ctx.queue(&queue).is_none() {
             return Err(ActorError::UnknownQueue(queue.to_string()));
         }
-        let call = Call::new(new_call_id(), self.now(), from, queue, priority, skills)
-            .with_attributes(attributes);
+        let call = Arc::new(
+            Call::new(new_call_id(), self.now(), from, queue, priority, skills)
+                .with_attributes(attributes),
+        );
+        // The store (memory) and the call's actor hold the same snapshot.
         self.ctx.store.save_call(&call, self.now().0).await?;
-        self.spawn_call(call.clone(), None).await?;
+        self.spawn_call(Arc::clone(&call), None).await?;
         Ok(call)
     }
 
     /// A call, live or ended.
-    pub async fn call(&self, id: &str) -> Result<Call, ActorError> {
+    pub async fn call(&self, id: &str) -> Result<Arc<Call>, ActorError> {
         let id = CallId::from(id);
         if let Some(r) = self.ctx.call(&id) {
             if let Ok(c) = ask(&r, "call", |reply| CallMsg::Get { reply }).await {
@@ -387,6 +394,7 @@ impl Switchyard {
             .store
             .load_call(&id)
             .await?
+            .map(Arc::new)
             .ok_or_else(|| ActorError::UnknownCall(id.to_string()))
     }
 
@@ -430,7 +438,7 @@ impl Switchyard {
     }
 
     /// The agent answers a call offered to it.
-    pub async fn accept(&self, call: &str, agent: &str) -> Result<Call, ActorError> {
+    pub async fn accept(&self, call: &str, agent: &str) -> Result<Arc<Call>, ActorError> {
         self.to_call(call, |reply| CallMsg::Accept {
             agent: agent.into(),
             reply,
@@ -446,7 +454,7 @@ impl Switchyard {
         call: &str,
         agent: &str,
         then: Option<Status>,
-    ) -> Result<Call, ActorError> {
+    ) -> Result<Arc<Call>, ActorError> {
         match then {
             None | Some(Status::Ready) => {
                 self.to_call(call, |reply| CallMsg::Decline {
@@ -474,13 +482,13 @@ impl Switchyard {
     }
 
     /// Someone hangs up.
-    pub async fn hangup(&self, call: &str, by: Party) -> Result<Call, ActorError> {
+    pub async fn hangup(&self, call: &str, by: Party) -> Result<Arc<Call>, ActorError> {
         self.to_call(call, |reply| CallMsg::Hangup { by, reply })
             .await
     }
 
     /// An agent takes a waiting call from the unassigned list: connected at once.
-    pub async fn take(&self, call: &str, agent: &str) -> Result<Call, ActorError> {
+    pub async fn take(&self, call: &str, agent: &str) -> Result<Arc<Call>, ActorError> {
         self.agent_ref(agent)?;
         self.to_call(call, |reply| CallMsg::Take {
             agent: agent.into(),
@@ -490,7 +498,7 @@ impl Switchyard {
     }
 
     /// A waiting call is offered to a chosen agent.
-    pub async fn assign(&self, call: &str, agent: &str) -> Result<Call, ActorError> {
+    pub async fn assign(&self, call: &str, agent: &str) -> Result<Arc<Call>, ActorError> {
         self.agent_ref(agent)?;
         self.to_call(call, |reply| CallMsg::Assign {
             agent: agent.into(),
@@ -506,7 +514,7 @@ impl Switchyard {
         call: &str,
         agent: &str,
         action: crate::Control,
-    ) -> Result<Call, ActorError> {
+    ) -> Result<Arc<Call>, ActorError> {
         let agent_ref = self.agent_ref(agent)?;
         // C3: an agent acts on its current call; a call it parked to start another waits
         // until that one ends (resuming it now would make two live calls).

@@ -9,6 +9,7 @@ use engine::alerts::Severity;
 use engine::call::Call;
 use engine::routing::Skills;
 use engine::QueueId;
+use std::sync::Arc;
 
 impl Switchyard {
     /// Raises a `queue.alert` event about `queue` to the supervisors (the supervisor view
@@ -59,7 +60,7 @@ impl Switchyard {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn widen_skills(&self, call: &str, skills: Skills) -> Result<Call, ActorError> {
+    pub async fn widen_skills(&self, call: &str, skills: Skills) -> Result<Arc<Call>, ActorError> {
         self.to_call(call, |reply| CallMsg::WidenSkills { skills, reply })
             .await
     }

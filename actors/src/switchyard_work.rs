@@ -11,6 +11,7 @@ use crate::store::Txn;
 use engine::call::Call;
 use engine::schedule::{Schedule, ScheduleState};
 use engine::{AgentId, CallId, QueueId, Timestamp};
+use std::sync::Arc;
 
 impl Switchyard {
     /// An agent dials out (E1) after the compliance checks (E2). `queue` may be left out when
@@ -21,7 +22,7 @@ impl Switchyard {
         number: &str,
         queue: Option<&str>,
         pin: Option<&str>,
-    ) -> Result<Call, ActorError> {
+    ) -> Result<Arc<Call>, ActorError> {
         let agent_ref = self.agent_ref(agent)?;
         let outbound = self.ctx.config.outbound_queues(agent);
         let queue = match queue {
@@ -74,6 +75,7 @@ impl Switchyard {
             reply,
         })
         .await??;
+        let call = Arc::new(call);
         if let Err(e) = self.ctx.store.save_call(&call, self.now().0).await {
             self.ctx.tell_agent(
                 &AgentId::from(agent),
@@ -83,18 +85,18 @@ impl Switchyard {
             );
             return Err(e.into());
         }
-        self.spawn_call(call.clone(), None).await?;
+        self.spawn_call(Arc::clone(&call), None).await?;
         Ok(call)
     }
 
     /// The customer answered an outbound call or a callback (telephony ingress).
-    pub async fn remote_answered(&self, call: &str) -> Result<Call, ActorError> {
+    pub async fn remote_answered(&self, call: &str) -> Result<Arc<Call>, ActorError> {
         self.to_call(call, |reply| CallMsg::RemoteAnswered { reply })
             .await
     }
 
     /// The customer's phone rings (telephony ingress: a trunk's provisional response).
-    pub async fn remote_ringing(&self, call: &str) -> Result<Call, ActorError> {
+    pub async fn remote_ringing(&self, call: &str) -> Result<Arc<Call>, ActorError> {
         self.to_call(call, |reply| CallMsg::RemoteRinging { reply })
             .await
     }
@@ -104,7 +106,7 @@ impl Switchyard {
         &self,
         call: &str,
         why: engine::call::Unreached,
-    ) -> Result<Call, ActorError> {
+    ) -> Result<Arc<Call>, ActorError> {
         self.to_call(call, |reply| CallMsg::RemoteOver { why, reply })
             .await
     }
@@ -115,7 +117,7 @@ impl Switchyard {
         &self,
         call: &str,
         news: crate::call_actor::ExternalNews,
-    ) -> Result<Call, ActorError> {
+    ) -> Result<Arc<Call>, ActorError> {
         self.to_call(call, |reply| CallMsg::External { news, reply })
             .await
     }
@@ -128,7 +130,7 @@ impl Switchyard {
         number: &str,
         queue: &str,
         txn: Option<String>,
-    ) -> Result<(engine::call::Admission, Call), ActorError> {
+    ) -> Result<(engine::call::Admission, Arc<Call>), ActorError> {
         use engine::call::Admission;
         if !engine::call::is_e164(number) {
             return Err(engine::Error::InvalidNumber(number.to_owned()).into());
@@ -167,6 +169,7 @@ impl Switchyard {
                     reason,
                 );
                 call.link(txn);
+                let call = Arc::new(call);
                 self.ctx.store.save_call(&call, now.0).await?;
                 self.ctx.bus.publish_journey(&call, 0);
                 call
@@ -175,8 +178,9 @@ impl Switchyard {
                 let mut call =
                     Call::new_callback(new_call_id(), now, number.to_owned(), queue.into());
                 call.link(txn);
+                let call = Arc::new(call);
                 self.ctx.store.save_call(&call, now.0).await?;
-                self.spawn_call(call.clone(), None).await?;
+                self.spawn_call(Arc::clone(&call), None).await?;
                 call
             }
         };
@@ -298,12 +302,13 @@ impl Switchyard {
         let id = CallId(format!("c-{}", s.id));
         let existing = self.ctx.store.load_call(&id).await?;
         let call = match existing {
-            Some(call) => call,
+            Some(call) => Arc::new(call),
             None => {
                 let mut call = Call::new_callback(id, now, s.number.clone(), s.queue.clone());
                 call.link(Some(format!("schedule:{}", s.id)));
+                let call = Arc::new(call);
                 self.ctx.store.save_call(&call, now.0).await?;
-                self.spawn_call(call.clone(), None).await?;
+                self.spawn_call(Arc::clone(&call), None).await?;
                 call
             }
         };
@@ -525,7 +530,7 @@ impl Switchyard {
         call: &str,
         agent: &str,
         data: engine::call::CallData,
-    ) -> Result<engine::call::Call, ActorError> {
+    ) -> Result<Arc<engine::call::Call>, ActorError> {
         let agent_ref = self.agent_ref(agent)?;
         let view = ask(&agent_ref, "agent", |reply| AgentMsg::Get { reply }).await?;
         let wrapping_up = view
@@ -584,7 +589,7 @@ impl Switchyard {
                 outbox.queued(c.id(), &logs).await;
             }
         }
-        Ok(c)
+        Ok(Arc::new(c))
     }
 
     /// The CRM outbox's rows in a state (`pending`, `delivered`, `dead`; all when `None`).

@@ -53,7 +53,7 @@ pub(crate) async fn engine_with(config: Config) -> Switchyard {
 }
 
 /// A call from `from` into queue `q`.
-pub(crate) async fn incoming(yard: &Switchyard, from: &str) -> engine::call::Call {
+pub(crate) async fn incoming(yard: &Switchyard, from: &str) -> std::sync::Arc<engine::call::Call> {
     yard.create_call(from.into(), "q", 0, Skills::new())
         .await
         .unwrap()

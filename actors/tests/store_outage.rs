@@ -64,7 +64,11 @@ async fn on_postgres_too_and_connections_dropped_mid_call_cost_a_retry() {
 }
 
 /// The call, once it rings an agent (`events` subscribed before it could).
-async fn ringing(yard: &Switchyard, events: &mut Receiver<Event>, id: &str) -> Call {
+async fn ringing(
+    yard: &Switchyard,
+    events: &mut Receiver<Event>,
+    id: &str,
+) -> std::sync::Arc<Call> {
     event(events, "call.offered", id).await;
     yard.call(id).await.unwrap()
 }

@@ -420,7 +420,7 @@ impl Dialer {
         id: &str,
         role: &Role,
         news: ExternalNews,
-    ) -> Result<Call, actors::ActorError> {
+    ) -> Result<std::sync::Arc<Call>, actors::ActorError> {
         match (role, news) {
             (Role::External(_), news) => self.yard.external(id, news).await,
             (Role::Customer, ExternalNews::Ringing) => self.yard.remote_ringing(id).await,

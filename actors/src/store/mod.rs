@@ -80,7 +80,8 @@ enum Backend {
 
 #[derive(Default)]
 struct Memory {
-    calls: IdMap<CallId, Call>,
+    /// Shared with the call actors (a waiting call's snapshot is held once).
+    calls: IdMap<CallId, Arc<Call>>,
     agents: IdMap<AgentId, Agent>,
     history: IdMap<AgentId, Vec<StatusChange>>,
     /// Where each agent's tail begins in its history, as a SQL store's row would hold it.
@@ -98,6 +99,35 @@ struct Memory {
     events: std::collections::VecDeque<events::Logged>,
     event_seq: EventSeqState,
     idempotent: HashMap<String, IdempotentRow>,
+}
+
+/// A call to save: borrowed, which the memory store copies, or shared ([`Arc`]), which it
+/// keeps as it is (a call actor's snapshot, held once by both).
+pub trait Snapshot {
+    /// The call.
+    fn call(&self) -> &Call;
+    /// The call as the memory store keeps it.
+    fn shared(&self) -> Arc<Call>;
+}
+
+impl Snapshot for Call {
+    fn call(&self) -> &Call {
+        self
+    }
+
+    fn shared(&self) -> Arc<Call> {
+        Arc::new(self.clone())
+    }
+}
+
+impl Snapshot for Arc<Call> {
+    fn call(&self) -> &Call {
+        self
+    }
+
+    fn shared(&self) -> Arc<Call> {
+        Arc::clone(self)
+    }
 }
 
 /// A transaction that is not a call (F1): a chat, recorded so that calls can be linked to it
@@ -189,7 +219,7 @@ impl Store {
     }
 
     /// Saves a call: its snapshot and whatever of its journey is not stored yet, in one write.
-    pub async fn save_call(&self, call: &Call, now_ms: i64) -> Result<(), StoreError> {
+    pub async fn save_call(&self, call: &impl Snapshot, now_ms: i64) -> Result<(), StoreError> {
         self.save_call_with_outbox(call, 0, now_ms, &[]).await
     }
 
@@ -198,7 +228,7 @@ impl Store {
     /// transaction, its CRM outbox rows: a call's end and its logs are durable together.
     pub async fn save_call_with_outbox(
         &self,
-        call: &Call,
+        call: &impl Snapshot,
         saved: usize,
         now_ms: i64,
         rows: &[OutboxRow],
@@ -206,14 +236,15 @@ impl Store {
         match &self.inner {
             Backend::Memory(m) => {
                 let mut m = lock(m);
-                m.calls.insert(call.id().clone(), call.clone());
+                let shared = call.shared();
+                m.calls.insert(shared.id().clone(), shared);
                 for r in rows {
                     m.outbox.insert(r.key.clone(), r.clone());
                 }
                 Ok(())
             }
             Backend::Sql(_, writer, _) => {
-                let write = calls::call_write(call, saved, now_ms);
+                let write = calls::call_write(call.call(), saved, now_ms);
                 if rows.is_empty() {
                     return submit(writer, write).await;
                 }
@@ -227,7 +258,7 @@ impl Store {
     /// One call, if it exists.
     pub async fn load_call(&self, id: &CallId) -> Result<Option<Call>, StoreError> {
         match &self.inner {
-            Backend::Memory(m) => Ok(lock(m).calls.get(id).cloned()),
+            Backend::Memory(m) => Ok(lock(m).calls.get(id).map(|c| Call::clone(c))),
             Backend::Sql(pool, ..) => {
                 let rows = sqlx::query(calls::with_journeys!(
                     "SELECT id, snapshot FROM calls WHERE id = $1",
@@ -249,7 +280,7 @@ impl Store {
     ) -> Result<Vec<Call>, StoreError> {
         match &self.inner {
             Backend::Memory(m) => {
-                let mut calls: Vec<Call> = lock(m)
+                let mut calls: Vec<Arc<Call>> = lock(m)
                     .calls
                     .values()
                     .filter(|c| state.is_none_or(|s| c.state() == s))
@@ -257,7 +288,7 @@ impl Store {
                     .collect();
                 calls.sort_by_key(|c| std::cmp::Reverse((c.created_at(), c.id().clone())));
                 calls.truncate(usize::try_from(limit).unwrap_or(0));
-                Ok(calls)
+                Ok(calls.iter().map(|c| Call::clone(c)).collect())
             }
             Backend::Sql(pool, ..) => {
                 let rows = match state {
@@ -288,7 +319,7 @@ impl Store {
                     .calls
                     .values()
                     .filter(|c| c.from() == number)
-                    .cloned()
+                    .map(|c| Call::clone(c))
                     .collect();
                 calls.sort_by_key(|c| (c.created_at(), c.id().clone()));
                 Ok(calls)

@@ -11,7 +11,7 @@ pub(crate) async fn act(
 ) -> Result<Json<Value>, AppError> {
     let agent = c.own_agent()?;
     Ok(Json(call_json(
-        &state.yard.control(id, agent, action).await?,
+        &*state.yard.control(id, agent, action).await?,
     )))
 }
 

@@ -458,11 +458,15 @@ pub(crate) async fn get_call(
     c: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    Ok(Json(call_json(&visible_call(&state, &c, &id).await?)))
+    Ok(Json(call_json(&*visible_call(&state, &c, &id).await?)))
 }
 
 /// The call, if the caller may see it (supervisors: any; agents: their own).
-pub(crate) async fn visible_call(state: &AppState, c: &Caller, id: &str) -> Result<Call, AppError> {
+pub(crate) async fn visible_call(
+    state: &AppState,
+    c: &Caller,
+    id: &str,
+) -> Result<std::sync::Arc<Call>, AppError> {
     let call = state.yard.call(id).await?;
     if !may_see(c, &call) {
         return Err(AppError::forbidden("agents see only their own calls"));
@@ -477,7 +481,7 @@ pub(crate) async fn accept(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let agent = c.own_agent()?;
-    Ok(Json(call_json(&state.yard.accept(&id, agent).await?)))
+    Ok(Json(call_json(&*state.yard.accept(&id, agent).await?)))
 }
 
 /// `POST /api/v1/calls/{id}/decline`
@@ -491,7 +495,7 @@ pub(crate) async fn decline(
     let then = then.as_deref().map(Status::parse);
     let agent = c.own_agent()?;
     Ok(Json(call_json(
-        &state.yard.decline(&id, agent, then).await?,
+        &*state.yard.decline(&id, agent, then).await?,
     )))
 }
 
@@ -562,7 +566,7 @@ pub(crate) async fn hangup(
             ))
         }
     };
-    Ok(Json(call_json(&state.yard.hangup(&id, by).await?)))
+    Ok(Json(call_json(&*state.yard.hangup(&id, by).await?)))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -606,7 +610,7 @@ pub(crate) async fn take(
 ) -> Result<Json<Value>, AppError> {
     let agent = c.own_agent()?;
     require_member(&state, &id, agent).await?;
-    Ok(Json(call_json(&state.yard.take(&id, agent).await?)))
+    Ok(Json(call_json(&*state.yard.take(&id, agent).await?)))
 }
 
 /// Unassigned work stays within a queue's members: the agent taking or receiving a call must
@@ -640,7 +644,9 @@ pub(crate) async fn assign(
         require_member(&state, &id, c.own_agent()?).await?;
     }
     require_member(&state, &id, &b.agent_id).await?;
-    Ok(Json(call_json(&state.yard.assign(&id, &b.agent_id).await?)))
+    Ok(Json(call_json(
+        &*state.yard.assign(&id, &b.agent_id).await?,
+    )))
 }
 
 pub(crate) fn may_see(c: &Caller, call: &Call) -> bool {

@@ -63,7 +63,7 @@ pub(crate) async fn connect(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     c.require(&[Role::Admin])?;
-    Ok(Json(call_json(&state.yard.remote_answered(&id).await?)))
+    Ok(Json(call_json(&*state.yard.remote_answered(&id).await?)))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
