@@ -364,13 +364,25 @@ impl Store {
         match &self.inner {
             Backend::Memory(m) => {
                 let mut m = lock(m);
-                m.agents.insert(agent.id().clone(), agent.clone());
-                let history = m.history.entry(agent.id().clone()).or_default();
+                let id = agent.id();
+                // An agent saved before (every commit but its first) is updated in place: its
+                // id is not copied again as a new key.
+                match m.agents.get_mut(id) {
+                    Some(saved) => saved.clone_from(agent),
+                    None => drop(m.agents.insert(id.clone(), agent.clone())),
+                }
+                if !m.history.contains_key(id) {
+                    m.history.insert(id.clone(), Vec::new());
+                }
+                let history = m.history.get_mut(id).expect("inserted above");
                 // The tail may hold changes saved before: those past the end are new.
                 let have = history.len() as i64;
                 let skip = usize::try_from(have + 1 - tail.first_seq()).unwrap_or(0);
                 history.extend(tail.changes().iter().skip(skip).cloned());
-                m.tails.insert(agent.id().clone(), tail.kept().0);
+                match m.tails.get_mut(id) {
+                    Some(kept) => *kept = tail.kept().0,
+                    None => drop(m.tails.insert(id.clone(), tail.kept().0)),
+                }
                 Ok(())
             }
             Backend::Sql(_, writer, _) => {
