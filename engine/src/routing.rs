@@ -245,8 +245,8 @@ pub fn meets(agent: &Skills, required: &Skills) -> bool {
 }
 
 /// The strategy's choice; if it panics, the fallback's, and what the panic said is kept to
-/// report. The queue's own state is untouched by a strategy (it only sees copies), so going on
-/// after its panic is sound.
+/// report. The queue's own state is untouched by a strategy (it sees the members only through
+/// shared borrows), so going on after its panic is sound.
 pub(crate) fn decide(
     strategy: &mut Box<dyn RoutingStrategy>,
     fallback: &mut Builtin,

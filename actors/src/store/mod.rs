@@ -369,7 +369,9 @@ impl Store {
                 // id is not copied again as a new key.
                 match m.agents.get_mut(id) {
                     Some(saved) => saved.clone_from(agent),
-                    None => drop(m.agents.insert(id.clone(), agent.clone())),
+                    None => {
+                        m.agents.insert(id.clone(), agent.clone());
+                    }
                 }
                 if !m.history.contains_key(id) {
                     m.history.insert(id.clone(), Vec::new());
@@ -381,7 +383,9 @@ impl Store {
                 history.extend(tail.changes().iter().skip(skip).cloned());
                 match m.tails.get_mut(id) {
                     Some(kept) => *kept = tail.kept().0,
-                    None => drop(m.tails.insert(id.clone(), tail.kept().0)),
+                    None => {
+                        m.tails.insert(id.clone(), tail.kept().0);
+                    }
                 }
                 Ok(())
             }
