@@ -233,11 +233,20 @@ async fn a_failing_crm_gets_every_log_exactly_once_in_order() {
     server.kill();
 }
 
+/// A local address kept for a receiver that is not up yet: its socket is bound, so no other
+/// program takes the port in the meantime (a listener bound and dropped left it free, and a
+/// server started later once took it), but not listening, so connections to it are refused
+/// until `listen`.
+fn reserved_address() -> (tokio::net::TcpSocket, std::net::SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    (socket, addr)
+}
+
 async fn down_across_a_restart(db: Database) {
     // The receiver's address is reserved, but nobody listens until after the restart.
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = probe.local_addr().unwrap();
-    drop(probe);
+    let (socket, addr) = reserved_address();
     let url = format!("http://{addr}/hook");
     let server = start_server!(&db, Some(&config(&url))).unwrap();
     let id = answered_call(&server, "+15550003", false).await;
@@ -260,7 +269,7 @@ async fn down_across_a_restart(db: Database) {
 
     let server = start_server!(&db, Some(&config(&url))).unwrap();
     let receiver = Receiver::default();
-    receiver.serve(tokio::net::TcpListener::bind(addr).await.unwrap());
+    receiver.serve(socket.listen(1024).unwrap());
     until(&receiver, "the log after the restart", || {
         !receiver.accepted().is_empty()
     })
@@ -480,9 +489,7 @@ fn hooks_config(url: &str) -> String {
 /// in order per call, and nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_hook_down_across_a_restart_gets_each_chosen_event_once_in_order() {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = probe.local_addr().unwrap();
-    drop(probe);
+    let (socket, addr) = reserved_address();
     let url = format!("http://{addr}/hook");
     let db = Database::sqlite();
     let server = start_server!(&db, Some(&hooks_config(&url))).unwrap();
@@ -499,7 +506,7 @@ async fn an_event_hook_down_across_a_restart_gets_each_chosen_event_once_in_orde
     let server = start_server!(&db, Some(&hooks_config(&url))).unwrap();
     let second = answered_call(&server, "+15550012", false).await;
     let receiver = Receiver::default();
-    receiver.serve(tokio::net::TcpListener::bind(addr).await.unwrap());
+    receiver.serve(socket.listen(1024).unwrap());
     until(&receiver, "six events", || receiver.accepted().len() >= 6).await;
     let root = server.login("root", "demo").await.unwrap();
     settled(&server, &root).await;
