@@ -3,6 +3,9 @@
 //!
 //! Every step is persisted (snapshot with journey) before the caller is answered, then its
 //! journey entries are published and its [`Effects`] carried out (agents told, queues told).
+//! A new call is enqueued while its creation commits; its actor publishes it and takes its
+//! first message once the creation is durable, and drops the call if it failed
+//! (`CallActor::created`).
 //! Synchronous calls go only from the call to agents (`Reserve`, `Answered`, `Take`) and to
 //! a queue (`Pick`), never back, so no call cycle can deadlock. When the call is over the actor
 //! stops; its supervisor forgets it. In-call control lives in `call_control`, the telling of
@@ -14,9 +17,10 @@ use crate::error::ActorError;
 use crate::media::actor::MediaMsg;
 use crate::queue_actor::QueueMsg;
 use crate::shared::Shared;
+use crate::store::Saving;
 use crate::timer::Timer;
 use engine::call::{Call, CallState, Effects, Party};
-use engine::{AgentId, QueueId};
+use engine::{AgentId, CallId, QueueId};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::sync::Arc;
 
@@ -173,6 +177,9 @@ pub enum CallMsg {
     },
     /// The timer.
     Timeout(u64),
+    /// The call's creation, which its creator handed to the store without waiting, committed
+    /// or failed (see [`CallActor::created`]).
+    Saved,
     /// Fault injection for the supervision tests: the handler panics.
     #[cfg(test)]
     Panic,
@@ -193,15 +200,22 @@ pub(crate) struct CallActorState {
     /// The call is over and saved: once the step that ended it has been answered, the actor
     /// lets its media actor finish and stops ([`CallActor::close`]).
     closing: bool,
+    /// The call's creation while it is being written: its first steps are published, and the
+    /// actor takes its first message, once it is durable.
+    saving: Option<Saving>,
+    /// The call's creation failed to be written: the call never was, for anyone outside.
+    unsaved: bool,
 }
 
 /// Start-up arguments.
 pub(crate) struct CallArgs {
-    /// The call, new (already persisted by its creator, who may share it with the store) or
-    /// reloaded.
+    /// The call, new (persisted by its creator, who may share it with the store; see
+    /// `saving`) or reloaded.
     pub call: Arc<Call>,
     /// Whether the call was reloaded after a failure of its actor or of the process.
     pub recovered: Option<Recovery>,
+    /// A new call's creation, handed to the store by its creator and maybe not committed yet.
+    pub saving: Option<Saving>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -508,6 +522,8 @@ impl Actor for CallActor {
             timer: Timer::default(),
             media: None,
             closing: false,
+            saving: None,
+            unsaved: false,
         };
         // Registered, and enqueued before the spawn returns: whoever created the call finds it
         // in its queue, and the queue finds the actor when it offers.
@@ -519,11 +535,26 @@ impl Actor for CallActor {
             }
         };
         if args.recovered.is_none() {
-            // A new call: its creator persisted it before acknowledging; publish its first
-            // steps, once registered (whoever reacts to one on another thread, a trunk's dialer
-            // to `call.dialed`, finds the actor).
+            // A new call: its creator persists it before acknowledging; publish its first
+            // steps once they are durable and the actor registered (whoever reacts to one on
+            // another thread, a trunk's dialer to `call.dialed`, finds the actor).
             register(&st);
-            self.ctx.bus.publish_journey(&st.call, 0);
+            match args.saving.as_ref().map(Saving::outcome_now) {
+                None | Some(Some(Ok(()))) => self.ctx.bus.publish_journey(&st.call, 0),
+                Some(_) => {
+                    // Still being written while the call is enqueued (the queue may reserve an
+                    // agent meanwhile, whose write commits with or after this one): published
+                    // by the first message, at the latest the one saying it committed.
+                    let (saving, me) = (args.saving.clone(), myself.clone());
+                    tokio::spawn(async move {
+                        if let Some(saving) = saving {
+                            let _ = saving.outcome().await;
+                        }
+                        let _ = me.cast(CallMsg::Saved);
+                    });
+                    st.saving = args.saving;
+                }
+            }
             st.published = st.call.journey().len();
         }
         if st.published != st.call.journey().len() {
@@ -598,6 +629,10 @@ impl Actor for CallActor {
         msg: CallMsg,
         st: &mut CallActorState,
     ) -> Result<(), ActorProcessingErr> {
+        if (st.saving.is_some() || st.unsaved) && !Box::pin(self.created(&myself, st)).await {
+            self.unsaved(msg, st.call.id());
+            return Ok(());
+        }
         // Boxed: a task's future is as large as its largest state, and every waiting call's
         // actor would otherwise hold room for the deepest handler while it sleeps.
         let outcome = Box::pin(self.handle_msg(myself.clone(), msg, st)).await;
@@ -609,6 +644,47 @@ impl Actor for CallActor {
 }
 
 impl CallActor {
+    /// Waits until the call's creation, handed to the store by its creator, is durable and
+    /// publishes its first steps. False if it failed: the call never was for anyone outside
+    /// (its creator answers with the store's error), so the actor takes it out of its queue,
+    /// lets go of what its mailbox holds ([`CallActor::unsaved`]) and stops, writing nothing.
+    async fn created(&self, myself: &ActorRef<CallMsg>, st: &mut CallActorState) -> bool {
+        let Some(saving) = st.saving.take() else {
+            return !st.unsaved;
+        };
+        match saving.outcome().await {
+            Ok(()) => {
+                self.ctx.bus.publish_journey(&st.call, 0);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(call = %st.call.id(), error = %e, "the call's creation was not saved: dropped");
+                st.unsaved = true;
+                st.timer.cancel();
+                self.ctx.tell_queue(
+                    st.call.queue(),
+                    QueueMsg::Remove {
+                        call: st.call.id().clone(),
+                    },
+                );
+                // What was sent before is handled (below), what is sent after is refused.
+                let _ = myself.drain();
+                false
+            }
+        }
+    }
+
+    /// A message to a call whose creation was not saved: the agents a queue reserved for it
+    /// are released; an ask gets no answer (the call is unknown to its asker).
+    fn unsaved(&self, msg: CallMsg, call: &CallId) {
+        if let CallMsg::Offer { agents, .. } = msg {
+            for a in agents {
+                let call = call.clone();
+                self.ctx.tell_agent(&a, AgentMsg::OfferWithdrawn { call });
+            }
+        }
+    }
+
     async fn handle_msg(
         &self,
         myself: ActorRef<CallMsg>,
@@ -780,6 +856,8 @@ impl CallActor {
                     self.settle(&myself, st, fx).await?;
                 }
             }
+            // Taken in by `handle` before this.
+            CallMsg::Saved => {}
             #[cfg(test)]
             CallMsg::Panic => panic!("injected fault in call {}", st.call.id()),
         }

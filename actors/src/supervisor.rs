@@ -42,6 +42,7 @@ impl Supervisor {
                 let args = CallArgs {
                     call: Arc::new(call),
                     recovered: Some(Recovery::ActorRestart),
+                    saving: None,
                 };
                 let (r, _) = Actor::spawn_linked(
                     None,

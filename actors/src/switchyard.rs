@@ -273,7 +273,7 @@ impl Switchyard {
         };
         write(&yard.ctx.call_sups).extend(call_sups);
         for call in yard.ctx.store.open_calls().await? {
-            yard.spawn_call(Arc::new(call), Some(Recovery::ProcessRestart))
+            yard.spawn_call(Arc::new(call), Some(Recovery::ProcessRestart), None)
                 .await?;
         }
         let sched = crate::scheduler::SchedulerActor { yard: yard.clone() };
@@ -297,6 +297,7 @@ impl Switchyard {
         &self,
         call: Arc<Call>,
         recovered: Option<Recovery>,
+        saving: Option<crate::store::Saving>,
     ) -> Result<(), ActorError> {
         let id = call.id().clone();
         let shard = {
@@ -312,7 +313,11 @@ impl Switchyard {
             CallActor {
                 ctx: self.ctx.clone(),
             },
-            CallArgs { call, recovered },
+            CallArgs {
+                call,
+                recovered,
+                saving,
+            },
             shard,
         )
         .await
@@ -376,9 +381,26 @@ impl Switchyard {
             Call::new(new_call_id(), self.now(), from, queue, priority, skills)
                 .with_attributes(attributes),
         );
-        // The store (memory) and the call's actor hold the same snapshot.
-        self.ctx.store.save_call(&call, self.now().0).await?;
-        self.spawn_call(Arc::clone(&call), None).await?;
+        // The store (memory) and the call's actor hold the same snapshot. The call is enqueued
+        // while its creation commits (an agent's reservation commits with it or after it);
+        // its actor publishes it once committed, and it is acknowledged then.
+        let saving = self.ctx.store.submit_call(&call, self.now().0).await?;
+        match saving.outcome_now() {
+            Some(saved) => {
+                saved?;
+                self.spawn_call(Arc::clone(&call), None, None).await?;
+            }
+            None => {
+                self.spawn_call(Arc::clone(&call), None, Some(saving.clone()))
+                    .await?;
+                saving.outcome().await?;
+                // Acknowledged once its first steps are published too, which its actor does
+                // at its first message.
+                if let Some(r) = self.ctx.call(call.id()) {
+                    let _ = ask(&r, "call", |reply| CallMsg::Get { reply }).await;
+                }
+            }
+        }
         Ok(call)
     }
 

@@ -85,7 +85,7 @@ impl Switchyard {
             );
             return Err(e.into());
         }
-        self.spawn_call(Arc::clone(&call), None).await?;
+        self.spawn_call(Arc::clone(&call), None, None).await?;
         Ok(call)
     }
 
@@ -180,7 +180,7 @@ impl Switchyard {
                 call.link(txn);
                 let call = Arc::new(call);
                 self.ctx.store.save_call(&call, now.0).await?;
-                self.spawn_call(Arc::clone(&call), None).await?;
+                self.spawn_call(Arc::clone(&call), None, None).await?;
                 call
             }
         };
@@ -308,7 +308,7 @@ impl Switchyard {
                 call.link(Some(format!("schedule:{}", s.id)));
                 let call = Arc::new(call);
                 self.ctx.store.save_call(&call, now.0).await?;
-                self.spawn_call(Arc::clone(&call), None).await?;
+                self.spawn_call(Arc::clone(&call), None, None).await?;
                 call
             }
         };

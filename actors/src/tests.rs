@@ -410,8 +410,12 @@ async fn a_reservation_in_flight_when_its_queue_restarts_frees_the_agent_for_the
     all_ready(&yard, 1).await;
     let faults = store.faults().unwrap();
     faults.hold_agent_commits(true);
-    let call = incoming(&yard, "+15550001").await;
-    let id = call.id().as_str().to_owned();
+    // The call's creation commits with the agent's reservation (it is enqueued while its
+    // creation commits): it is acknowledged once the commits are let go.
+    let create = tokio::spawn({
+        let yard = yard.clone();
+        async move { incoming(&yard, "+15550001").await }
+    });
     // The queue reserved the agent, whose step waits on its commit.
     eventually("the call reserved", async || {
         yard.queues().await.unwrap()[0].counters.offering == 1
@@ -423,6 +427,7 @@ async fn a_reservation_in_flight_when_its_queue_restarts_frees_the_agent_for_the
     })
     .await;
     faults.hold_agent_commits(false);
+    let id = create.await.unwrap().id().as_str().to_owned();
     let offered = tokio::time::timeout(
         Duration::from_secs(5),
         wait_for(&mut rx, "offer", is("call.offered", &id, "a0")),

@@ -45,7 +45,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 pub use writer::Faults;
-use writer::{submit, supervised_writer, Job, Write, MAX_BATCH};
+use writer::{hand_over, submit, supervised_writer, Job, Write, MAX_BATCH};
 
 /// A storage failure: the database refused or could not be reached, or a stored row is not
 /// what this version writes.
@@ -61,6 +61,27 @@ pub enum StoreError {
     /// A write failed in the writer task (the message is the database's).
     #[error("write failed: {0}")]
     Write(String),
+}
+
+/// A write handed to the store and not yet known to be committed ([`Store::submit_call`]).
+/// Every clone learns the same outcome.
+#[derive(Clone)]
+pub struct Saving(futures::future::Shared<futures::future::BoxFuture<'static, Result<(), String>>>);
+
+impl Saving {
+    fn done() -> Saving {
+        Saving(futures::FutureExt::shared(Box::pin(async { Ok(()) })))
+    }
+
+    /// The outcome, if it is known without waiting.
+    pub fn outcome_now(&self) -> Option<Result<(), StoreError>> {
+        futures::FutureExt::now_or_never(self.0.clone()).map(|r| r.map_err(StoreError::Write))
+    }
+
+    /// Waits until the write committed or failed.
+    pub async fn outcome(self) -> Result<(), StoreError> {
+        self.0.await.map_err(StoreError::Write)
+    }
 }
 
 /// One row of an agent's status history.
@@ -221,6 +242,32 @@ impl Store {
     /// Saves a call: its snapshot and whatever of its journey is not stored yet, in one write.
     pub async fn save_call(&self, call: &impl Snapshot, now_ms: i64) -> Result<(), StoreError> {
         self.save_call_with_outbox(call, 0, now_ms, &[]).await
+    }
+
+    /// Hands a new call's snapshot to the store without waiting for its commit: the returned
+    /// [`Saving`] tells when it is durable. Writes are committed in the order they are handed
+    /// over, so a write handed over later (an agent's reservation of this call) commits with it
+    /// or after it. The memory store saves at once.
+    pub async fn submit_call(
+        &self,
+        call: &impl Snapshot,
+        now_ms: i64,
+    ) -> Result<Saving, StoreError> {
+        match &self.inner {
+            Backend::Memory(m) => {
+                let shared = call.shared();
+                lock(m).calls.insert(shared.id().clone(), shared);
+                Ok(Saving::done())
+            }
+            Backend::Sql(_, writer, _) => {
+                let rx = hand_over(writer, calls::call_write(call.call(), 0, now_ms)).await?;
+                let outcome = async move {
+                    rx.await
+                        .unwrap_or_else(|_| Err("the writer task stopped".to_owned()))
+                };
+                Ok(Saving(futures::FutureExt::shared(Box::pin(outcome))))
+            }
+        }
     }
 
     /// Persists a call's snapshot, the journey entries after its first `saved` (those stored

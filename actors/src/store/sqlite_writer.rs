@@ -166,7 +166,7 @@ fn transaction(c: &mut Connection, writes: &[&Write], faults: &Faults) -> Result
         st.raw_execute().map_err(err)?;
     }
     futures::executor::block_on(faults.commit_released(writes));
-    match faults.at_commit() {
+    match faults.at_commit(writes) {
         Commit::Fail => {
             tx.rollback().map_err(err)?;
             Err(injected_text(FAILED_BEFORE_COMMIT))

@@ -147,6 +147,7 @@ pub struct Faults {
 struct FaultState {
     down: bool,
     fail_before_commit: u32,
+    fail_call_writes: u32,
     lose_commit_outcome: u32,
     panic_next: bool,
 }
@@ -165,6 +166,12 @@ impl Faults {
     /// (rolled back: nothing of them is stored).
     pub fn fail_before_commit(&self, n: u32) {
         self.with(|s| s.fail_before_commit = n);
+    }
+
+    /// The next `n` transactions that carry a call's write fail instead of committing, as
+    /// [`Faults::fail_before_commit`] says, and the others go through.
+    pub fn fail_call_writes(&self, n: u32) {
+        self.with(|s| s.fail_call_writes = n);
     }
 
     /// The next `n` transactions commit, then report a failure, as when the connection is lost
@@ -251,10 +258,14 @@ impl Faults {
     }
 
     /// What the transaction about to commit does.
-    pub(super) fn at_commit(&self) -> Commit {
+    pub(super) fn at_commit(&self, writes: &[&Write]) -> Commit {
+        let call = writes.iter().any(|w| matches!(w, Write::Call { .. }));
         self.with(|s| {
             if s.fail_before_commit > 0 {
                 s.fail_before_commit -= 1;
+                Commit::Fail
+            } else if call && s.fail_call_writes > 0 {
+                s.fail_call_writes -= 1;
                 Commit::Fail
             } else if s.lose_commit_outcome > 0 {
                 s.lose_commit_outcome -= 1;
@@ -274,11 +285,25 @@ const MAX_ARGS: usize = 30_000;
 
 /// Hands a write to the writer task and waits until its transaction committed.
 pub(super) async fn submit(writer: &mpsc::Sender<Job>, write: Write) -> Result<(), StoreError> {
+    committed(hand_over(writer, write).await?).await
+}
+
+/// Hands a write to the writer task (which commits writes in the order they are handed over);
+/// the receiver hears once its transaction committed or failed.
+pub(super) async fn hand_over(
+    writer: &mpsc::Sender<Job>,
+    write: Write,
+) -> Result<oneshot::Receiver<Result<(), String>>, StoreError> {
     let (tx, rx) = oneshot::channel();
     writer
         .send((write, tx))
         .await
         .map_err(|_| StoreError::Write("the writer task stopped".into()))?;
+    Ok(rx)
+}
+
+/// The outcome of a write handed over.
+pub(super) async fn committed(rx: oneshot::Receiver<Result<(), String>>) -> Result<(), StoreError> {
     rx.await
         .map_err(|_| StoreError::Write("the writer task stopped".into()))?
         .map_err(StoreError::Write)
@@ -359,7 +384,7 @@ async fn apply(pool: &AnyPool, faults: &Faults, writes: &[&Write]) -> Result<(),
             q.execute(&mut *tx).await?;
         }
         faults.commit_released(writes).await;
-        match faults.at_commit() {
+        match faults.at_commit(writes) {
             Commit::Fail => {
                 tx.rollback().await?;
                 Err(injected(FAILED_BEFORE_COMMIT))
