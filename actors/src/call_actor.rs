@@ -20,7 +20,7 @@ use crate::shared::Shared;
 use crate::store::Saving;
 use crate::timer::Timer;
 use engine::call::{Call, CallState, Effects, Party};
-use engine::{AgentId, CallId, QueueId};
+use engine::{AgentId, QueueId};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::sync::Arc;
 
@@ -193,8 +193,8 @@ pub(crate) struct CallActorState {
     pub(crate) call: Shared<Call>,
     /// The journey's entries stored and published so far: a step's new entries are stored
     /// (appended after these), then published.
-    published: usize,
-    timer: Timer,
+    pub(crate) published: usize,
+    pub(crate) timer: Timer,
     /// The call's media actor (a child of this actor), once a party offered media.
     pub(crate) media: Option<ActorRef<MediaMsg>>,
     /// The call is over and saved: once the step that ended it has been answered, the actor
@@ -202,9 +202,9 @@ pub(crate) struct CallActorState {
     closing: bool,
     /// The call's creation while it is being written: its first steps are published, and the
     /// actor takes its first message, once it is durable.
-    saving: Option<Saving>,
+    pub(crate) saving: Option<Saving>,
     /// The call's creation failed to be written: the call never was, for anyone outside.
-    unsaved: bool,
+    pub(crate) unsaved: bool,
 }
 
 /// Start-up arguments.
@@ -289,25 +289,6 @@ impl CallActor {
         myself.stop(None);
     }
 
-    /// Tells the media actor the call's audio plan after a step, with any DTMF digits the
-    /// step sent.
-    fn tell_media(&self, st: &CallActorState) {
-        let Some(media) = &st.media else { return };
-        let dtmf: String = st.call.journey()[st.published.min(st.call.journey().len())..]
-            .iter()
-            .filter_map(|e| match &e.event {
-                engine::call::JourneyEvent::Dtmf { digits } => Some(digits.as_str()),
-                _ => None,
-            })
-            .collect();
-        let _ = media.cast(MediaMsg::Follow {
-            plan: st.call.audio_plan(),
-            queue: st.call.queue().clone(),
-            dtmf: (!dtmf.is_empty()).then_some(dtmf),
-        });
-    }
-
-    /// Hands a party's offer to the call's media actor, starting it at the first offer.
     /// Commits and answers with the call, then carries out the step's effects (so that no
     /// agent or queue acts on a step that was not saved). A store failure is answered and
     /// restarts the actor from the last saved state.
@@ -539,22 +520,7 @@ impl Actor for CallActor {
             // steps once they are durable and the actor registered (whoever reacts to one on
             // another thread, a trunk's dialer to `call.dialed`, finds the actor).
             register(&st);
-            match args.saving.as_ref().map(Saving::outcome_now) {
-                None | Some(Some(Ok(()))) => self.ctx.bus.publish_journey(&st.call, 0),
-                Some(_) => {
-                    // Still being written while the call is enqueued (the queue may reserve an
-                    // agent meanwhile, whose write commits with or after this one): published
-                    // by the first message, at the latest the one saying it committed.
-                    let (saving, me) = (args.saving.clone(), myself.clone());
-                    tokio::spawn(async move {
-                        if let Some(saving) = saving {
-                            let _ = saving.outcome().await;
-                        }
-                        let _ = me.cast(CallMsg::Saved);
-                    });
-                    st.saving = args.saving;
-                }
-            }
+            self.publish_new(&myself, &mut st, args.saving);
             st.published = st.call.journey().len();
         }
         if st.published != st.call.journey().len() {
@@ -644,47 +610,6 @@ impl Actor for CallActor {
 }
 
 impl CallActor {
-    /// Waits until the call's creation, handed to the store by its creator, is durable and
-    /// publishes its first steps. False if it failed: the call never was for anyone outside
-    /// (its creator answers with the store's error), so the actor takes it out of its queue,
-    /// lets go of what its mailbox holds ([`CallActor::unsaved`]) and stops, writing nothing.
-    async fn created(&self, myself: &ActorRef<CallMsg>, st: &mut CallActorState) -> bool {
-        let Some(saving) = st.saving.take() else {
-            return !st.unsaved;
-        };
-        match saving.outcome().await {
-            Ok(()) => {
-                self.ctx.bus.publish_journey(&st.call, 0);
-                true
-            }
-            Err(e) => {
-                tracing::warn!(call = %st.call.id(), error = %e, "the call's creation was not saved: dropped");
-                st.unsaved = true;
-                st.timer.cancel();
-                self.ctx.tell_queue(
-                    st.call.queue(),
-                    QueueMsg::Remove {
-                        call: st.call.id().clone(),
-                    },
-                );
-                // What was sent before is handled (below), what is sent after is refused.
-                let _ = myself.drain();
-                false
-            }
-        }
-    }
-
-    /// A message to a call whose creation was not saved: the agents a queue reserved for it
-    /// are released; an ask gets no answer (the call is unknown to its asker).
-    fn unsaved(&self, msg: CallMsg, call: &CallId) {
-        if let CallMsg::Offer { agents, .. } = msg {
-            for a in agents {
-                let call = call.clone();
-                self.ctx.tell_agent(&a, AgentMsg::OfferWithdrawn { call });
-            }
-        }
-    }
-
     async fn handle_msg(
         &self,
         myself: ActorRef<CallMsg>,

@@ -7,6 +7,24 @@ use crate::media::actor::{MediaActor, MediaArgs, MediaMsg};
 use ractor::{Actor, ActorRef, RpcReplyPort};
 
 impl CallActor {
+    /// Tells the media actor the call's audio plan after a step, with any DTMF digits the
+    /// step sent.
+    pub(crate) fn tell_media(&self, st: &CallActorState) {
+        let Some(media) = &st.media else { return };
+        let dtmf: String = st.call.journey()[st.published.min(st.call.journey().len())..]
+            .iter()
+            .filter_map(|e| match &e.event {
+                engine::call::JourneyEvent::Dtmf { digits } => Some(digits.as_str()),
+                _ => None,
+            })
+            .collect();
+        let _ = media.cast(MediaMsg::Follow {
+            plan: st.call.audio_plan(),
+            queue: st.call.queue().clone(),
+            dtmf: (!dtmf.is_empty()).then_some(dtmf),
+        });
+    }
+
     pub(crate) async fn media(
         &self,
         myself: &ActorRef<CallMsg>,

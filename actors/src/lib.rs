@@ -18,6 +18,7 @@ mod agent_actor;
 mod builder;
 mod call_actor;
 mod call_control;
+mod call_creation;
 mod call_effects;
 mod call_media;
 mod clock;
