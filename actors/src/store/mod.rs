@@ -66,21 +66,32 @@ pub enum StoreError {
 /// A write handed to the store and not yet known to be committed ([`Store::submit_call`]).
 /// Every clone learns the same outcome.
 #[derive(Clone)]
-pub struct Saving(futures::future::Shared<futures::future::BoxFuture<'static, Result<(), String>>>);
+pub struct Saving(
+    /// None when saved already (the memory store): nothing to wait on, nothing allocated.
+    Option<futures::future::Shared<futures::future::BoxFuture<'static, Result<(), String>>>>,
+);
 
 impl Saving {
     fn done() -> Saving {
-        Saving(futures::FutureExt::shared(Box::pin(async { Ok(()) })))
+        Saving(None)
     }
 
     /// The outcome, if it is known without waiting.
     pub fn outcome_now(&self) -> Option<Result<(), StoreError>> {
-        futures::FutureExt::now_or_never(self.0.clone()).map(|r| r.map_err(StoreError::Write))
+        match &self.0 {
+            None => Some(Ok(())),
+            Some(f) => {
+                futures::FutureExt::now_or_never(f.clone()).map(|r| r.map_err(StoreError::Write))
+            }
+        }
     }
 
     /// Waits until the write committed or failed.
     pub async fn outcome(self) -> Result<(), StoreError> {
-        self.0.await.map_err(StoreError::Write)
+        match self.0 {
+            None => Ok(()),
+            Some(f) => f.await.map_err(StoreError::Write),
+        }
     }
 }
 
@@ -265,7 +276,7 @@ impl Store {
                     rx.await
                         .unwrap_or_else(|_| Err("the writer task stopped".to_owned()))
                 };
-                Ok(Saving(futures::FutureExt::shared(Box::pin(outcome))))
+                Ok(Saving(Some(futures::FutureExt::shared(Box::pin(outcome)))))
             }
         }
     }
