@@ -12,6 +12,7 @@
 //! agents and queues in `call_effects`.
 
 use crate::agent_actor::AgentMsg;
+use crate::call_creation::Creation;
 use crate::context::{ask, ChildKey, Context};
 use crate::error::ActorError;
 use crate::media::actor::MediaMsg;
@@ -200,11 +201,8 @@ pub(crate) struct CallActorState {
     /// The call is over and saved: once the step that ended it has been answered, the actor
     /// lets its media actor finish and stops ([`CallActor::close`]).
     closing: bool,
-    /// The call's creation while it is being written: its first steps are published, and the
-    /// actor takes its first message, once it is durable.
-    pub(crate) saving: Option<Saving>,
-    /// The call's creation failed to be written: the call never was, for anyone outside.
-    pub(crate) unsaved: bool,
+    /// Whether the call's creation is durable (see `call_creation`).
+    pub(crate) creation: Creation,
 }
 
 /// Start-up arguments.
@@ -503,8 +501,7 @@ impl Actor for CallActor {
             timer: Timer::default(),
             media: None,
             closing: false,
-            saving: None,
-            unsaved: false,
+            creation: Creation::Durable,
         };
         // Registered, and enqueued before the spawn returns: whoever created the call finds it
         // in its queue, and the queue finds the actor when it offers.
@@ -595,7 +592,7 @@ impl Actor for CallActor {
         msg: CallMsg,
         st: &mut CallActorState,
     ) -> Result<(), ActorProcessingErr> {
-        if (st.saving.is_some() || st.unsaved) && !Box::pin(self.created(&myself, st)).await {
+        if !matches!(st.creation, Creation::Durable) && !Box::pin(self.created(&myself, st)).await {
             self.unsaved(msg, st.call.id());
             return Ok(());
         }

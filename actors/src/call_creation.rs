@@ -10,6 +10,17 @@ use crate::store::Saving;
 use engine::CallId;
 use ractor::ActorRef;
 
+/// Where a call's creation stands, for its actor.
+pub(crate) enum Creation {
+    /// Saved: the actor takes its messages.
+    Durable,
+    /// Being written: its first steps are published, and the actor takes its first message,
+    /// once it is durable.
+    Pending(Saving),
+    /// Its write failed: the call never was, for anyone outside; the actor drains and stops.
+    Failed,
+}
+
 impl CallActor {
     /// A new call's first steps: published at once if its creation is durable already, else
     /// by the first message (at the latest the one saying it committed).
@@ -19,18 +30,16 @@ impl CallActor {
         st: &mut CallActorState,
         saving: Option<Saving>,
     ) {
-        match saving.as_ref().map(Saving::outcome_now) {
-            None | Some(Some(Ok(()))) => self.ctx.bus.publish_journey(&st.call, 0),
-            Some(_) => {
+        match saving {
+            Some(saving) if !matches!(saving.outcome_now(), Some(Ok(()))) => {
                 let (watched, me) = (saving.clone(), myself.clone());
                 tokio::spawn(async move {
-                    if let Some(saving) = watched {
-                        let _ = saving.outcome().await;
-                    }
+                    let _ = watched.outcome().await;
                     let _ = me.cast(CallMsg::Saved);
                 });
-                st.saving = saving;
+                st.creation = Creation::Pending(saving);
             }
+            _ => self.ctx.bus.publish_journey(&st.call, 0),
         }
     }
 
@@ -43,8 +52,13 @@ impl CallActor {
         myself: &ActorRef<CallMsg>,
         st: &mut CallActorState,
     ) -> bool {
-        let Some(saving) = st.saving.take() else {
-            return !st.unsaved;
+        let saving = match std::mem::replace(&mut st.creation, Creation::Durable) {
+            Creation::Durable => return true,
+            Creation::Failed => {
+                st.creation = Creation::Failed;
+                return false;
+            }
+            Creation::Pending(saving) => saving,
         };
         match saving.outcome().await {
             Ok(()) => {
@@ -53,7 +67,7 @@ impl CallActor {
             }
             Err(e) => {
                 tracing::warn!(call = %st.call.id(), error = %e, "the call's creation was not saved: dropped");
-                st.unsaved = true;
+                st.creation = Creation::Failed;
                 st.timer.cancel();
                 self.ctx.tell_queue(
                     st.call.queue(),

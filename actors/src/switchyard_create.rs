@@ -56,12 +56,13 @@ impl Switchyard {
             None => {
                 self.spawn_call(Arc::clone(&call), None, Some(saving.clone()))
                     .await?;
-                saving.outcome().await?;
-                // Acknowledged once its first steps are published too, which its actor does
-                // at its first message.
+                let saved = saving.outcome().await;
+                // Answered once its actor took the outcome in (at its first message): its
+                // first steps published, or, if the creation failed, the call out of its queue.
                 if let Some(r) = self.ctx.call(call.id()) {
                     let _ = ask(&r, "call", |reply| CallMsg::Get { reply }).await;
                 }
+                saved?;
             }
         }
         Ok(call)

@@ -25,47 +25,62 @@ async fn ready_alice(store: &Store) -> (Switchyard, Receiver<Event>) {
         .start()
         .await
         .unwrap();
-    let events = yard.subscribe();
     yard.set_status("alice", Some(Status::Ready), None)
         .await
         .unwrap();
+    // From here on (her status was published before her change was answered).
+    let events = yard.subscribe();
     (yard, events)
 }
 
-/// Waits (at most 10 s) until `f` holds.
-async fn until(what: &str, mut f: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !f().await {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// The `(type, call_id)` of the `call.*` events received so far (an agent's status events
-/// may name a call it was reserved for, which its failed creation then lets go).
-fn call_events(events: &mut Receiver<Event>) -> Vec<(String, String)> {
+/// Receives events until one that `pred` takes (at most 10 s); the `(type, call_id)` of the
+/// `call.*` events received on the way, that one included (an agent's status events may name
+/// a call it was reserved for, which its failed creation then lets go).
+async fn until_event(
+    events: &mut Receiver<Event>,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<(String, String)> {
     let mut seen = Vec::new();
-    while let Ok(e) = events.try_recv() {
-        let json = e.to_json();
-        if let (true, Some(call)) = (e.type_name().starts_with("call."), json["call_id"].as_str()) {
-            seen.push((e.type_name().to_owned(), call.to_owned()));
+    let wait = async {
+        loop {
+            let e = events.recv().await.expect("the bus runs");
+            let json = e.to_json();
+            if let (true, Some(call)) =
+                (e.type_name().starts_with("call."), json["call_id"].as_str())
+            {
+                seen.push((e.type_name().to_owned(), call.to_owned()));
+            }
+            if pred(&json) {
+                return;
+            }
         }
-    }
+    };
+    let got = tokio::time::timeout(Duration::from_secs(10), wait).await;
+    assert!(got.is_ok(), "no {what} event within 10 s");
     seen
 }
 
-/// The queue's reservation of alice is under way (the queue awaits her answer).
-async fn reserving(yard: &Switchyard) {
-    until("the queue reserves alice", async || {
-        yard.queues().await.unwrap()[0].counters.offering == 1
-    })
-    .await;
+/// The types of the events published so far.
+fn published(events: &mut Receiver<Event>) -> Vec<String> {
+    std::iter::from_fn(|| events.try_recv().ok())
+        .map(|e| e.type_name().to_owned())
+        .collect()
+}
+
+/// The queue has reserved alice: her actor handed her reservation to the writer (`before`:
+/// agents' writes handed over until then).
+async fn reserving(store: &Store, before: u64) {
+    let faults = store.faults().expect("a SQL store");
+    let reserved = faults.agent_writes_reach(before + 1, Duration::from_secs(10));
+    assert!(reserved.await, "the queue never reserved alice");
 }
 
 async fn routed_while_its_creation_commits(store: Store) {
     let (yard, mut events) = ready_alice(&store).await;
     let faults = store.faults().expect("a SQL store");
     faults.hold_commits(true);
+    let before = faults.agent_writes();
     let create = tokio::spawn({
         let yard = yard.clone();
         async move {
@@ -74,26 +89,23 @@ async fn routed_while_its_creation_commits(store: Store) {
         }
     });
     // The queue routed the call before its creation committed...
-    reserving(&yard).await;
+    reserving(&store, before).await;
     // ...but nothing of it was acknowledged or published.
     assert!(!create.is_finished(), "acknowledged before its commit");
-    let early = call_events(&mut events);
+    let early = published(&mut events);
     assert!(early.is_empty(), "published before its commit: {early:?}");
     faults.hold_commits(false);
     let call = create.await.unwrap().expect("created once committed");
     let id = call.id().as_str().to_owned();
     // Published in order: created first, then queued, then offered.
-    let mut seen: Vec<String> = Vec::new();
-    until("alice rings", async || {
-        seen.extend(
-            call_events(&mut events)
-                .into_iter()
-                .filter(|(_, c)| *c == id)
-                .map(|(t, _)| t),
-        );
-        seen.iter().any(|t| t == "call.offered")
+    let seen: Vec<String> = until_event(&mut events, "offer", |e| {
+        e["type"] == "call.offered" && e["call_id"] == id.as_str()
     })
-    .await;
+    .await
+    .into_iter()
+    .filter(|(_, c)| *c == id)
+    .map(|(t, _)| t)
+    .collect();
     let at = |t: &str| seen.iter().position(|s| s == t);
     assert_eq!(at("call.created"), Some(0), "{seen:?}");
     assert!(at("call.offered") > at("call.queued"), "{seen:?}");
@@ -106,6 +118,7 @@ async fn a_creation_that_fails_leaves_nothing(store: Store) {
     let (yard, mut events) = ready_alice(&store).await;
     let faults = store.faults().expect("a SQL store");
     faults.hold_commits(true);
+    let before = faults.agent_writes();
     let create = tokio::spawn({
         let yard = yard.clone();
         async move {
@@ -115,38 +128,38 @@ async fn a_creation_that_fails_leaves_nothing(store: Store) {
     });
     // The queue reserves alice while the call's creation is held; then the creation's
     // transaction fails (its retry alone too), and alice's reservation commits after it.
-    reserving(&yard).await;
+    reserving(&store, before).await;
     faults.fail_call_writes(2);
     faults.hold_commits(false);
     let e = create.await.unwrap().unwrap_err();
     assert!(matches!(e, ActorError::Store(_)), "{e}");
-    // Alice is let go at once (not at her offer's watchdog), the queue holds nothing.
-    until("alice is free again", async || {
-        let alice = yard.agent("alice").await.unwrap();
-        alice.status == Status::Ready && alice.call_id.is_none()
+    // Answered once the call left its queue.
+    let c = yard.queues().await.unwrap()[0].counters.clone();
+    assert_eq!(c.waiting, 0, "still waiting in its queue");
+    // Alice is let go (not at her offer's watchdog, 18 s away).
+    let seen = until_event(&mut events, "alice ready again", |e| {
+        e["type"] == "agent.status" && e["agent"] == "alice" && e["to"] == "ready"
     })
     .await;
-    until("the queue is empty", async || {
-        let c = yard.queues().await.unwrap()[0].counters.clone();
-        (c.waiting, c.offering) == (0, 0)
-    })
-    .await;
+    let alice = yard.agent("alice").await.unwrap();
+    assert_eq!((alice.status, alice.call_id), (Status::Ready, None));
+    let c = yard.queues().await.unwrap()[0].counters.clone();
+    assert_eq!((c.waiting, c.offering), (0, 0));
     assert!(store.list_calls(None, 10).await.unwrap().is_empty());
     // Routing goes on: the next call rings alice. Nothing of the first was ever published.
     let next = yard
         .create_call("+3225550002".into(), "support", 0, Skills::new())
         .await
         .unwrap();
-    let mut seen = Vec::new();
-    until("the next call rings alice", async || {
-        seen.extend(call_events(&mut events));
-        seen.contains(&("call.offered".to_owned(), next.id().as_str().to_owned()))
-    })
-    .await;
-    assert!(
-        seen.iter().all(|(_, c)| c == next.id().as_str()),
-        "{seen:?}"
+    let next = next.id().as_str().to_owned();
+    let mut seen = seen;
+    seen.extend(
+        until_event(&mut events, "the next call's offer", |e| {
+            e["type"] == "call.offered" && e["call_id"] == next.as_str()
+        })
+        .await,
     );
+    assert!(seen.iter().all(|(_, c)| *c == next), "{seen:?}");
     assert_eq!(store.list_calls(None, 10).await.unwrap().len(), 1);
     yard.shutdown().await;
 }
@@ -202,10 +215,8 @@ async fn a_call_whose_creation_fails_leaves_a_queue_with_nobody_ready() {
         .await
         .unwrap_err();
     assert!(matches!(e, ActorError::Store(_)), "{e}");
-    until("the queue is empty", async || {
-        yard.queues().await.unwrap()[0].counters.waiting == 0
-    })
-    .await;
+    // Answered once the call left its queue.
+    assert_eq!(yard.queues().await.unwrap()[0].counters.waiting, 0);
     assert!(yard.calls(None, 10).await.unwrap().is_empty());
     yard.shutdown().await;
 }

@@ -45,7 +45,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 pub use writer::Faults;
-use writer::{hand_over, submit, supervised_writer, Job, Write, MAX_BATCH};
+use writer::{committed, hand_over, submit, supervised_writer, Job, Write, MAX_BATCH};
 
 /// A storage failure: the database refused or could not be reached, or a stored row is not
 /// what this version writes.
@@ -72,10 +72,6 @@ pub struct Saving(
 );
 
 impl Saving {
-    fn done() -> Saving {
-        Saving(None)
-    }
-
     /// The outcome, if it is known without waiting.
     pub fn outcome_now(&self) -> Option<Result<(), StoreError>> {
         match &self.0 {
@@ -268,7 +264,7 @@ impl Store {
             Backend::Memory(m) => {
                 let shared = call.shared();
                 lock(m).calls.insert(shared.id().clone(), shared);
-                Ok(Saving::done())
+                Ok(Saving(None))
             }
             Backend::Sql(_, writer, _) => {
                 let rx = hand_over(writer, calls::call_write(call.call(), 0, now_ms)).await?;
@@ -447,13 +443,12 @@ impl Store {
                 }
                 Ok(())
             }
-            Backend::Sql(_, writer, _) => {
+            Backend::Sql(_, writer, faults) => {
                 let snapshot = serde_json::to_string(agent).expect("an Agent always serializes");
-                submit(
-                    writer,
-                    history::agent_write(agent.id(), snapshot, tail, now_ms),
-                )
-                .await
+                let write = history::agent_write(agent.id(), snapshot, tail, now_ms);
+                let handed = hand_over(writer, write).await?;
+                faults.agent_write_handed();
+                committed(handed).await
             }
         }
     }

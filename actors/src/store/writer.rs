@@ -141,6 +141,8 @@ pub struct Faults {
     held: tokio::sync::watch::Sender<bool>,
     /// Whether commits that carry an agent's write wait ([`Faults::hold_agent_commits`]).
     agents_held: tokio::sync::watch::Sender<bool>,
+    /// Agents' writes handed to the writer so far ([`Faults::agent_writes_reach`]).
+    agents_handed: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -206,6 +208,24 @@ impl Faults {
     /// The writer task panics at its next transaction (it is restarted).
     pub fn panic_next(&self) {
         self.with(|s| s.panic_next = true);
+    }
+
+    /// Counts an agent's write handed to the writer.
+    pub(super) fn agent_write_handed(&self) {
+        self.agents_handed.send_modify(|n| *n += 1);
+    }
+
+    /// Agents' writes (statuses, reservations) handed to the writer so far, committed or not.
+    pub fn agent_writes(&self) -> u64 {
+        *self.agents_handed.borrow()
+    }
+
+    /// Waits until `n` agents' writes in all were handed to the writer (an agent actor is in
+    /// the middle of a step, its write maybe held); `false` if not within `deadline`.
+    pub async fn agent_writes_reach(&self, n: u64, deadline: std::time::Duration) -> bool {
+        let mut rx = self.agents_handed.subscribe();
+        let reached = tokio::time::timeout(deadline, rx.wait_for(|t| *t >= n)).await;
+        reached.is_ok_and(|r| r.is_ok())
     }
 
     /// Transactions the writer attempted so far (each replay counts).
