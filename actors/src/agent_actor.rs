@@ -8,7 +8,7 @@ use crate::call_actor::CallMsg;
 use crate::context::{ChildKey, Context};
 use crate::error::ActorError;
 use crate::queue_actor::QueueMsg;
-use crate::store::HistoryTail;
+use crate::store::{HistoryTail, Saving};
 use crate::timer::Timer;
 use engine::agent::{Agent, Status};
 use engine::{AgentId, CallId, QueueId, Timestamp};
@@ -88,14 +88,16 @@ pub enum AgentMsg {
         /// Answer.
         reply: RpcReplyPort<AgentView>,
     },
-    /// A queue reserves the agent for an offer; `false` if it is not available.
+    /// A queue reserves the agent for an offer: `None` if it is not available, else the
+    /// reservation's write, answered once handed to the store (not once committed: a write
+    /// handed after it commits with it or after it).
     Reserve {
         /// The call.
         call: CallId,
         /// The queue offering it.
         queue: QueueId,
         /// Answer.
-        reply: RpcReplyPort<bool>,
+        reply: RpcReplyPort<Option<Saving>>,
     },
     /// The agent takes a waiting call directly (unassigned work).
     Take {
@@ -180,6 +182,13 @@ pub enum AgentMsg {
     Panic,
 }
 
+/// What a commit handed to the store: the changes to publish once it is durable.
+struct Handed {
+    changes: Vec<engine::agent::StatusChange>,
+    /// None when nothing was written.
+    saving: Option<Saving>,
+}
+
 /// The agent actor.
 pub(crate) struct AgentActor {
     pub ctx: Arc<Context>,
@@ -256,13 +265,39 @@ impl AgentActor {
         st: &mut AgentState,
         force: bool,
     ) -> Result<(), ActorError> {
+        let handed = self.hand_over(st, force).await?;
+        self.committed(myself, st, handed).await
+    }
+
+    /// The first half of [`AgentActor::commit`]: what changed is handed to the store, which
+    /// commits writes in the order it is handed them.
+    async fn hand_over(&self, st: &mut AgentState, force: bool) -> Result<Handed, ActorError> {
         let changes: Vec<_> = std::iter::from_fn(|| st.agent.poll_change()).collect();
-        if force || !changes.is_empty() {
+        let saving = if force || !changes.is_empty() {
             st.history.extend(changes.iter().cloned());
-            self.ctx
-                .store
-                .save_agent(&st.agent, &st.history, self.ctx.clock.now().0)
-                .await?;
+            let now = self.ctx.clock.now().0;
+            Some(
+                self.ctx
+                    .store
+                    .submit_agent(&st.agent, &st.history, now)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        Ok(Handed { changes, saving })
+    }
+
+    /// The second half of [`AgentActor::commit`]: once the changes are durable, publishes and
+    /// propagates them; re-arms the timers.
+    async fn committed(
+        &self,
+        myself: &ActorRef<AgentMsg>,
+        st: &mut AgentState,
+        Handed { changes, saving }: Handed,
+    ) -> Result<(), ActorError> {
+        if let Some(saving) = saving {
+            saving.outcome().await?;
             st.history.saved();
         }
         if !changes.is_empty() {
@@ -488,16 +523,21 @@ impl Actor for AgentActor {
                     // The queue stopped waiting and counted this agent as refused.
                     return Ok(());
                 }
-                let ok = st.agent.offer(now, call.clone(), queue).is_ok();
-                if ok {
-                    self.commit(&myself, st, false).await?;
+                if st.agent.offer(now, call.clone(), queue).is_err() {
+                    let _ = reply.send(None);
+                    return Ok(());
                 }
-                if reply.send(ok).is_err() && ok {
-                    // The queue gave up while this was saved: it never offers the call here,
-                    // so the reservation is withdrawn rather than left ringing.
-                    if st.agent.offer_withdrawn(now, &call).is_ok() {
-                        self.commit(&myself, st, false).await?;
-                    }
+                // Answered as soon as the reservation is handed to the store: the call's
+                // offer, written after it, commits with it or after it, and the call withdraws
+                // the offer from her if her reservation failed (her actor restarts then).
+                let handed = self.hand_over(st, false).await?;
+                let saving = handed.saving.clone().unwrap_or_default();
+                let taken = reply.send(Some(saving)).is_ok();
+                self.committed(&myself, st, handed).await?;
+                // The queue gave up while this was handed over: it never offers the call
+                // here, so the reservation is withdrawn rather than left ringing.
+                if !taken && st.agent.offer_withdrawn(now, &call).is_ok() {
+                    self.commit(&myself, st, false).await?;
                 }
             }
             AgentMsg::Take { call, queue, reply } => {

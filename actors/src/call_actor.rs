@@ -3,9 +3,9 @@
 //!
 //! Every step is persisted (snapshot with journey) before the caller is answered, then its
 //! journey entries are published and its [`Effects`] carried out (agents told, queues told).
-//! A new call is enqueued while its creation commits; its actor publishes it and takes its
-//! first message once the creation is durable, and drops the call if it failed
-//! (`CallActor::created`).
+//! A new call is enqueued while its creation commits; its actor takes the queue's first offer
+//! at once, anything else once the creation is durable, and drops the call if it failed
+//! (`call_creation`).
 //! Synchronous calls go only from the call to agents (`Reserve`, `Answered`, `Take`) and to
 //! a queue (`Pick`), never back, so no call cycle can deadlock. When the call is over the actor
 //! stops; its supervisor forgets it. In-call control lives in `call_control`, the telling of
@@ -50,6 +50,10 @@ pub enum CallMsg {
         agents: Vec<AgentId>,
         /// The queue that chose them.
         queue: QueueId,
+        /// The agents' reservations not known to be durable when the queue sent this: the
+        /// offer's write commits after them, and an agent whose reservation failed is
+        /// withdrawn from the offer.
+        reservations: Vec<(AgentId, Saving)>,
     },
     /// An agent answers (the call's offer, or a consult it is ringing for).
     Accept {
@@ -592,13 +596,13 @@ impl Actor for CallActor {
         msg: CallMsg,
         st: &mut CallActorState,
     ) -> Result<(), ActorProcessingErr> {
-        if !matches!(st.creation, Creation::Durable) && !Box::pin(self.created(&myself, st)).await {
-            self.unsaved(msg, st.call.id());
-            return Ok(());
-        }
         // Boxed: a task's future is as large as its largest state, and every waiting call's
         // actor would otherwise hold room for the deepest handler while it sleeps.
-        let outcome = Box::pin(self.handle_msg(myself.clone(), msg, st)).await;
+        let outcome = match st.creation {
+            Creation::Durable => Box::pin(self.handle_msg(myself.clone(), msg, st)).await,
+            // A new call whose creation is being written (`call_creation`).
+            _ => Box::pin(self.handle_new(&myself, msg, st)).await,
+        };
         if st.closing {
             Box::pin(self.close(&myself, st)).await;
         }
@@ -607,7 +611,7 @@ impl Actor for CallActor {
 }
 
 impl CallActor {
-    async fn handle_msg(
+    pub(crate) async fn handle_msg(
         &self,
         myself: ActorRef<CallMsg>,
         msg: CallMsg,
@@ -615,7 +619,11 @@ impl CallActor {
     ) -> Result<(), ActorProcessingErr> {
         let now = self.ctx.clock.now();
         match msg {
-            CallMsg::Offer { agents, queue } => {
+            CallMsg::Offer {
+                agents,
+                queue,
+                reservations,
+            } => {
                 let timeout = self.ctx.setting(&queue, |s| s.offer_timeout);
                 let current = queue == *st.call.queue();
                 if !current || st.call.offer(now, agents.clone(), timeout).is_err() {
@@ -640,6 +648,7 @@ impl CallActor {
                     return Ok(());
                 }
                 self.commit(&myself, st).await?;
+                self.check_reservations(&myself, reservations).await;
             }
             CallMsg::Accept { agent, reply } => {
                 let outcome = self.accept(st, &agent).await;

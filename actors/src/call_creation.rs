@@ -1,14 +1,17 @@
 //! A new call's actor while the call's creation commits (see `Switchyard::create_call`): it
-//! publishes the call and takes its first message only once the creation is durable; a
-//! creation that fails is undone (the call leaves its queue, an agent reserved for it is let
-//! go) and nothing of the call is published or stored.
+//! publishes the call and takes its messages only once the call is durable, except the
+//! queue's first offer, which it takes at once (its write carries the call whole and is
+//! committed after the creation's, so the call is published, created to offered, at that one
+//! commit). A creation that fails (with the offer's write, if one was taken) is undone: the
+//! call leaves its queue, an agent reserved for it is let go, and nothing of the call is
+//! published or stored.
 
 use crate::agent_actor::AgentMsg;
 use crate::call_actor::{CallActor, CallActorState, CallMsg};
 use crate::queue_actor::QueueMsg;
-use crate::store::Saving;
-use engine::CallId;
-use ractor::ActorRef;
+use crate::store::{Saving, StoreError};
+use engine::{AgentId, CallId};
+use ractor::{ActorProcessingErr, ActorRef};
 
 /// Where a call's creation stands, for its actor.
 pub(crate) enum Creation {
@@ -19,6 +22,14 @@ pub(crate) enum Creation {
     Pending(Saving),
     /// Its write failed: the call never was, for anyone outside; the actor drains and stops.
     Failed,
+}
+
+/// A creation still being written when the queue's first offer came
+/// ([`CallActor::offered_while_created`]).
+pub(crate) struct Creating {
+    saving: Saving,
+    /// The journey's entries the creation stored.
+    stored: usize,
 }
 
 impl CallActor {
@@ -43,15 +54,32 @@ impl CallActor {
         }
     }
 
+    /// A message to a new call whose creation is being written: an offer may be taken at once
+    /// ([`CallActor::offered_while_created`]); any other message waits for the creation, and is
+    /// let go if it failed ([`CallActor::unsaved`]).
+    pub(crate) async fn handle_new(
+        &self,
+        myself: &ActorRef<CallMsg>,
+        msg: CallMsg,
+        st: &mut CallActorState,
+    ) -> Result<(), ActorProcessingErr> {
+        let creating = self.offered_while_created(&msg, st);
+        if creating.is_none() && !self.created(myself, st).await {
+            self.unsaved(msg, st.call.id());
+            return Ok(());
+        }
+        let outcome = self.handle_msg(myself.clone(), msg, st).await;
+        match creating {
+            Some(creating) => self.offer_handled(myself, st, creating, outcome).await,
+            None => outcome,
+        }
+    }
+
     /// Waits until the call's creation, handed to the store by its creator, is durable and
     /// publishes its first steps. False if it failed: the call never was for anyone outside
     /// (its creator answers with the store's error), so the actor takes it out of its queue,
     /// lets go of what its mailbox holds ([`CallActor::unsaved`]) and stops, writing nothing.
-    pub(crate) async fn created(
-        &self,
-        myself: &ActorRef<CallMsg>,
-        st: &mut CallActorState,
-    ) -> bool {
+    async fn created(&self, myself: &ActorRef<CallMsg>, st: &mut CallActorState) -> bool {
         let saving = match std::mem::replace(&mut st.creation, Creation::Durable) {
             Creation::Durable => return true,
             Creation::Failed => {
@@ -66,25 +94,99 @@ impl CallActor {
                 true
             }
             Err(e) => {
-                tracing::warn!(call = %st.call.id(), error = %e, "the call's creation was not saved: dropped");
-                st.creation = Creation::Failed;
-                st.timer.cancel();
-                self.ctx.tell_queue(
-                    st.call.queue(),
-                    QueueMsg::Remove {
-                        call: st.call.id().clone(),
-                    },
-                );
-                // What was sent before is handled (below), what is sent after is refused.
-                let _ = myself.drain();
+                self.undo(myself, st, e);
                 false
+            }
+        }
+    }
+
+    /// The call's creation failed: the call never was, for anyone outside (its creator answers
+    /// with the store's error). It leaves its queue, and the actor lets go of what its mailbox
+    /// holds ([`CallActor::unsaved`]) and stops.
+    fn undo(&self, myself: &ActorRef<CallMsg>, st: &mut CallActorState, e: StoreError) {
+        tracing::warn!(call = %st.call.id(), error = %e, "the call's creation was not saved: dropped");
+        st.creation = Creation::Failed;
+        st.timer.cancel();
+        self.ctx.tell_queue(
+            st.call.queue(),
+            QueueMsg::Remove {
+                call: st.call.id().clone(),
+            },
+        );
+        // What was sent before is handled (below), what is sent after is refused.
+        let _ = myself.drain();
+    }
+
+    /// The queue's first offer, when it comes while the call's creation is still being
+    /// written, is taken at once rather than after the creation's commit: its write carries
+    /// the call whole (the creation's journey entries again) and is handed to the writer after
+    /// the creation's, so once it commits the call is durable whatever became of the
+    /// creation's own write, and the call is published then (created, queued, offered). An
+    /// arrival then waits for one commit, not two in a row. None for any other message, which
+    /// waits for the creation.
+    fn offered_while_created(&self, msg: &CallMsg, st: &mut CallActorState) -> Option<Creating> {
+        let (CallMsg::Offer { queue, .. }, Creation::Pending(saving)) = (msg, &st.creation) else {
+            return None;
+        };
+        if saving.outcome_now().is_some() || queue != st.call.queue() {
+            return None;
+        }
+        let Creation::Pending(saving) = std::mem::replace(&mut st.creation, Creation::Durable)
+        else {
+            unreachable!("matched above")
+        };
+        // Stored and published from the first entry on.
+        let stored = std::mem::replace(&mut st.published, 0);
+        Some(Creating { saving, stored })
+    }
+
+    /// After an offer taken while the creation was written ([`CallActor::offered_while_created`]).
+    async fn offer_handled(
+        &self,
+        myself: &ActorRef<CallMsg>,
+        st: &mut CallActorState,
+        Creating { saving, stored }: Creating,
+        outcome: Result<(), ActorProcessingErr>,
+    ) -> Result<(), ActorProcessingErr> {
+        if outcome.is_err() {
+            // The offer's write failed. If the creation's did too, the call never was: its
+            // agents are let go. Else the actor restarts from the creation, as after any
+            // failed write.
+            if let Err(e) = saving.outcome().await {
+                for a in st.call.offered().to_vec() {
+                    let call = st.call.id().clone();
+                    self.ctx.tell_agent(&a, AgentMsg::OfferWithdrawn { call });
+                }
+                self.undo(myself, st, e);
+                return Ok(());
+            }
+        } else if st.published == 0 {
+            // The offer was stale (nothing written): the creation decides, as for any message.
+            st.published = stored;
+            st.creation = Creation::Pending(saving);
+        }
+        outcome
+    }
+
+    /// Once an offer committed: an agent whose reservation (handed to the store before the
+    /// offer) failed is withdrawn from it; she restarted from her last saved state, not
+    /// ringing.
+    pub(crate) async fn check_reservations(
+        &self,
+        myself: &ActorRef<CallMsg>,
+        reservations: Vec<(AgentId, Saving)>,
+    ) {
+        for (agent, saving) in reservations {
+            if let Err(e) = saving.outcome().await {
+                tracing::warn!(agent = %agent, error = %e, "a reservation was not saved: withdrawn from the offer");
+                let _ = myself.cast(CallMsg::WithdrawOffer { agent });
             }
         }
     }
 
     /// A message to a call whose creation was not saved: the agents a queue reserved for it
     /// are released; an ask gets no answer (the call is unknown to its asker).
-    pub(crate) fn unsaved(&self, msg: CallMsg, call: &CallId) {
+    fn unsaved(&self, msg: CallMsg, call: &CallId) {
         if let CallMsg::Offer { agents, .. } = msg {
             for a in agents {
                 let call = call.clone();

@@ -75,13 +75,17 @@ impl CallActor {
             return false;
         };
         let (call, queue) = (call.id().clone(), call.queue().clone());
-        ask(&r, "agent", |reply| AgentMsg::Reserve {
+        let saving = ask(&r, "agent", |reply| AgentMsg::Reserve {
             call,
             queue,
             reply,
         })
-        .await
-        .unwrap_or(false)
+        .await;
+        // Reserved once the reservation is durable.
+        match saving {
+            Ok(Some(saving)) => saving.outcome().await.is_ok(),
+            _ => false,
+        }
     }
 
     pub(crate) async fn tell_answered(

@@ -3,8 +3,11 @@
 //! It hears calls arrive and leave and its members' availability, and after every message
 //! matches waiting calls with free agents. A match is confirmed with the agent (`Reserve`, asked
 //! from a task of its own whose answer comes back as a message, so the queue never waits on an
-//! agent and many reservations share one commit); a confirmed offer goes to the call actor,
-//! which owns the offer from then on.
+//! agent and many reservations share one commit). An agent answers once its reservation is
+//! handed to the store, not once it committed: the offer goes to the call actor, which owns it
+//! from then on, and the call's write commits after the reservation's, so the call checks the
+//! reservations once it committed and withdraws an agent whose reservation failed
+//! (`CallActor::check_reservations`).
 //!
 //! The queue keeps nothing persistent: on restart it is rebuilt from the open calls in the
 //! store and from its members re-publishing their availability.
@@ -12,6 +15,7 @@
 use crate::agent_actor::AgentMsg;
 use crate::call_actor::CallMsg;
 use crate::context::{ask, ChildKey, Context};
+use crate::store::Saving;
 use crate::timer::Timer;
 use engine::agent::Availability;
 use engine::call::CallState;
@@ -84,8 +88,8 @@ pub enum QueueMsg {
     Reserved {
         /// The call.
         call: CallId,
-        /// Each agent asked, and whether it took the reservation.
-        outcomes: Vec<(AgentId, bool)>,
+        /// Each agent asked, and the write of its reservation if it took it.
+        outcomes: Vec<(AgentId, Option<Saving>)>,
     },
     /// Fault injection for the supervision tests: the handler panics.
     #[cfg(test)]
@@ -120,23 +124,23 @@ impl QueueActor {
                 let asks = a.agents.into_iter().map(|agent| {
                     let (ctx, call, queue) = (&ctx, a.call.clone(), queue.clone());
                     async move {
-                        let ok = match ctx.agent(&agent) {
+                        let saving = match ctx.agent(&agent) {
                             Some(r) => ask(&r, "agent", |reply| AgentMsg::Reserve {
                                 call,
                                 queue,
                                 reply,
                             })
                             .await
-                            .unwrap_or(false),
-                            None => false,
+                            .unwrap_or(None),
+                            None => None,
                         };
-                        (agent, ok)
+                        (agent, saving)
                     }
                 });
                 let outcomes = futures::future::join_all(asks).await;
                 let reserved: Vec<AgentId> = outcomes
                     .iter()
-                    .filter(|(_, ok)| *ok)
+                    .filter(|(_, saving)| saving.is_some())
                     .map(|(a, _)| a.clone())
                     .collect();
                 let call = a.call;
@@ -160,15 +164,32 @@ impl QueueActor {
     /// The agents' answers to a reservation (see [`Queue::reservation_answered`]): the
     /// call rings the agents the queue still awaits, the others are released; a call that
     /// ended meanwhile releases them all.
-    fn reserved(&self, st: &mut QueueState, call: CallId, outcomes: Vec<(AgentId, bool)>) {
+    fn reserved(
+        &self,
+        st: &mut QueueState,
+        call: CallId,
+        outcomes: Vec<(AgentId, Option<Saving>)>,
+    ) {
+        let answers = outcomes
+            .iter()
+            .map(|(a, s)| (a.clone(), s.is_some()))
+            .collect();
         let ReservationAnswered { offer, mut release } =
-            st.queue.reservation_answered(&call, outcomes);
+            st.queue.reservation_answered(&call, answers);
         if !offer.is_empty() {
             let queue = st.queue.id().clone();
+            // The reservations the call checks once its offer committed (those not known to
+            // be durable yet: none on the memory store).
+            let reservations = outcomes
+                .into_iter()
+                .filter_map(|(a, s)| Some((a, s?)))
+                .filter(|(a, s)| offer.contains(a) && !matches!(s.outcome_now(), Some(Ok(()))))
+                .collect();
             let ringing = self.ctx.call(&call).is_some_and(|c| {
                 c.cast(CallMsg::Offer {
                     agents: offer.clone(),
                     queue,
+                    reservations,
                 })
                 .is_ok()
             });

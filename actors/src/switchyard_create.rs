@@ -59,10 +59,17 @@ impl Switchyard {
                 let saved = saving.outcome().await;
                 // Answered once its actor took the outcome in (at its first message): its
                 // first steps published, or, if the creation failed, the call out of its queue.
-                if let Some(r) = self.ctx.call(call.id()) {
-                    let _ = ask(&r, "call", |reply| CallMsg::Get { reply }).await;
+                // The actor answers only if the call is durable: by its creation's write, or,
+                // if that failed alone, by its first offer's, which carries the call whole.
+                let durable = match self.ctx.call(call.id()) {
+                    Some(r) => ask(&r, "call", |reply| CallMsg::Get { reply })
+                        .await
+                        .is_ok(),
+                    None => false,
+                };
+                if !durable {
+                    saved?;
                 }
-                saved?;
             }
         }
         Ok(call)

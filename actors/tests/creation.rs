@@ -10,9 +10,11 @@ use actors::events::Event;
 use actors::store::Store;
 use actors::{ActorError, Switchyard};
 use engine::agent::Status;
+use engine::call::JourneyEvent;
 use engine::routing::Skills;
 use std::time::Duration;
 use tokio::sync::broadcast::Receiver;
+use tokio::task::JoinHandle;
 
 const CONFIG: &str = r#"
 queues = [{ id = "support" }]
@@ -76,11 +78,20 @@ async fn reserving(store: &Store, before: u64) {
     assert!(reserved.await, "the queue never reserved alice");
 }
 
-async fn routed_while_its_creation_commits(store: Store) {
-    let (yard, mut events) = ready_alice(&store).await;
+/// The call's creation and its offer were handed to the writer (`before`: calls' writes
+/// handed over until then).
+async fn offer_handed(store: &Store, before: u64) {
+    let faults = store.faults().expect("a SQL store");
+    let handed = faults.call_writes_reach(before + 2, Duration::from_secs(10));
+    assert!(handed.await, "the call never took its offer");
+}
+
+/// Creates a call while the store's commits are held, and waits until the queue reserved
+/// alice for it and the call took the offer; the creation is still running.
+async fn offered_while_held(yard: &Switchyard, store: &Store) -> JoinHandle<Created> {
     let faults = store.faults().expect("a SQL store");
     faults.hold_commits(true);
-    let before = faults.agent_writes();
+    let (before, calls) = (faults.agent_writes(), faults.call_writes());
     let create = tokio::spawn({
         let yard = yard.clone();
         async move {
@@ -88,8 +99,41 @@ async fn routed_while_its_creation_commits(store: Store) {
                 .await
         }
     });
-    // The queue routed the call before its creation committed...
+    reserving(store, before).await;
+    offer_handed(store, calls).await;
+    create
+}
+
+type Created = Result<std::sync::Arc<engine::call::Call>, ActorError>;
+
+/// The offers of `call` to alice received until the `n`th (at most 10 s).
+async fn offers_to_alice(events: &mut Receiver<Event>, call: &str, n: usize) {
+    let seen = std::cell::Cell::new(0);
+    until_event(events, "offer to alice", |e| {
+        if e["type"] == "call.offered" && e["call_id"] == call && e["agent"] == "alice" {
+            seen.set(seen.get() + 1);
+        }
+        seen.get() == n
+    })
+    .await;
+}
+
+async fn routed_while_its_creation_commits(store: Store) {
+    let (yard, mut events) = ready_alice(&store).await;
+    let faults = store.faults().expect("a SQL store");
+    faults.hold_commits(true);
+    let (before, calls) = (faults.agent_writes(), faults.call_writes());
+    let create = tokio::spawn({
+        let yard = yard.clone();
+        async move {
+            yard.create_call("+3225550001".into(), "support", 0, Skills::new())
+                .await
+        }
+    });
+    // The queue routed the call before its creation committed, and the call took the offer
+    // before alice's reservation committed: its write was handed over behind both...
     reserving(&store, before).await;
+    offer_handed(&store, calls).await;
     // ...but nothing of it was acknowledged or published.
     assert!(!create.is_finished(), "acknowledged before its commit");
     let early = published(&mut events);
@@ -114,22 +158,53 @@ async fn routed_while_its_creation_commits(store: Store) {
     yard.shutdown().await;
 }
 
+/// The creation's write fails alone: the call's offer, whose write carries the call whole,
+/// stored it, so the call is created, published and ringing alice.
+async fn a_creation_that_fails_alone_is_stored_by_its_offer(store: Store) {
+    let (yard, mut events) = ready_alice(&store).await;
+    let create = offered_while_held(&yard, &store).await;
+    let faults = store.faults().expect("a SQL store");
+    // The creation's transaction fails and its retry alone too; the offer's commits.
+    faults.fail_call_writes(2);
+    faults.hold_commits(false);
+    let call = create.await.unwrap().expect("created by its offer's write");
+    let id = call.id().as_str().to_owned();
+    let seen: Vec<String> = until_event(&mut events, "offer", |e| {
+        e["type"] == "call.offered" && e["call_id"] == id.as_str()
+    })
+    .await
+    .into_iter()
+    .map(|(t, _)| t)
+    .collect();
+    assert_eq!(
+        seen.first().map(String::as_str),
+        Some("call.created"),
+        "{seen:?}"
+    );
+    let stored = store.load_call(call.id()).await.unwrap().expect("stored");
+    assert_eq!(stored.offered(), ["alice".into()]);
+    // Its journey whole, from its first entry.
+    let first = stored.journey().first().map(|e| &e.event);
+    assert!(
+        matches!(first, Some(JourneyEvent::Initiated { .. })),
+        "{first:?}"
+    );
+    let alice = yard.agent("alice").await.unwrap();
+    assert_eq!(
+        alice.call_id.as_ref().map(|c| c.as_str()),
+        Some(id.as_str())
+    );
+    yard.shutdown().await;
+}
+
+/// The creation's write and the offer's both fail: nothing is left of the call.
 async fn a_creation_that_fails_leaves_nothing(store: Store) {
     let (yard, mut events) = ready_alice(&store).await;
+    let create = offered_while_held(&yard, &store).await;
     let faults = store.faults().expect("a SQL store");
-    faults.hold_commits(true);
-    let before = faults.agent_writes();
-    let create = tokio::spawn({
-        let yard = yard.clone();
-        async move {
-            yard.create_call("+3225550001".into(), "support", 0, Skills::new())
-                .await
-        }
-    });
-    // The queue reserves alice while the call's creation is held; then the creation's
-    // transaction fails (its retry alone too), and alice's reservation commits after it.
-    reserving(&store, before).await;
-    faults.fail_call_writes(2);
+    // Every transaction that carries a call's write fails (alice's reservation, retried
+    // alone, commits).
+    faults.fail_call_writes(u32::MAX);
     faults.hold_commits(false);
     let e = create.await.unwrap().unwrap_err();
     assert!(matches!(e, ActorError::Store(_)), "{e}");
@@ -147,6 +222,7 @@ async fn a_creation_that_fails_leaves_nothing(store: Store) {
     assert_eq!((c.waiting, c.offering), (0, 0));
     assert!(store.list_calls(None, 10).await.unwrap().is_empty());
     // Routing goes on: the next call rings alice. Nothing of the first was ever published.
+    faults.fail_call_writes(0);
     let next = yard
         .create_call("+3225550002".into(), "support", 0, Skills::new())
         .await
@@ -161,6 +237,31 @@ async fn a_creation_that_fails_leaves_nothing(store: Store) {
     );
     assert!(seen.iter().all(|(_, c)| *c == next), "{seen:?}");
     assert_eq!(store.list_calls(None, 10).await.unwrap().len(), 1);
+    yard.shutdown().await;
+}
+
+/// The call took its offer before alice's reservation committed; the reservation then fails
+/// (her actor restarts from her last saved state, Ready) and the offer commits: she is
+/// withdrawn from it at once (not at the offer's 18 s timeout) and the call, back in its
+/// queue, rings her again.
+async fn a_reservation_that_fails_is_withdrawn_from_its_offer(store: Store) {
+    let (yard, mut events) = ready_alice(&store).await;
+    let create = offered_while_held(&yard, &store).await;
+    let faults = store.faults().expect("a SQL store");
+    // The transaction of alice's reservation and the offer fails, her retry alone too; the
+    // offer's retry commits.
+    faults.fail_agent_writes(2);
+    faults.hold_commits(false);
+    let call = create.await.unwrap().expect("created");
+    let id = call.id().as_str().to_owned();
+    offers_to_alice(&mut events, &id, 2).await;
+    let alice = yard.agent("alice").await.unwrap();
+    assert_eq!(
+        alice.call_id.as_ref().map(|c| c.as_str()),
+        Some(id.as_str())
+    );
+    let stored = store.load_call(call.id()).await.unwrap().expect("stored");
+    assert_eq!(stored.offered(), ["alice".into()]);
     yard.shutdown().await;
 }
 
@@ -183,6 +284,34 @@ async fn a_call_is_routed_while_its_creation_commits_postgres() {
         return;
     };
     routed_while_its_creation_commits(Store::connect(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn a_call_whose_creation_fails_alone_is_stored_by_its_offer() {
+    let (_dir, store) = sqlite_file().await;
+    a_creation_that_fails_alone_is_stored_by_its_offer(store).await;
+}
+
+#[tokio::test]
+async fn a_call_whose_creation_fails_alone_is_stored_by_its_offer_postgres() {
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    a_creation_that_fails_alone_is_stored_by_its_offer(Store::connect(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn a_reservation_that_fails_is_withdrawn_from_its_offer_and_rung_again() {
+    let (_dir, store) = sqlite_file().await;
+    a_reservation_that_fails_is_withdrawn_from_its_offer(store).await;
+}
+
+#[tokio::test]
+async fn a_reservation_that_fails_is_withdrawn_from_its_offer_postgres() {
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    a_reservation_that_fails_is_withdrawn_from_its_offer(Store::connect(&url).await.unwrap()).await;
 }
 
 #[tokio::test]

@@ -44,8 +44,8 @@ use sqlx::{AnyPool, Row};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
-pub use writer::Faults;
 use writer::{committed, hand_over, submit, supervised_writer, Job, Write, MAX_BATCH};
+pub use writer::{Faults, Saving};
 
 /// A storage failure: the database refused or could not be reached, or a stored row is not
 /// what this version writes.
@@ -61,34 +61,6 @@ pub enum StoreError {
     /// A write failed in the writer task (the message is the database's).
     #[error("write failed: {0}")]
     Write(String),
-}
-
-/// A write handed to the store and not yet known to be committed ([`Store::submit_call`]).
-/// Every clone learns the same outcome.
-#[derive(Clone)]
-pub struct Saving(
-    /// None when saved already (the memory store): nothing to wait on, nothing allocated.
-    Option<futures::future::Shared<futures::future::BoxFuture<'static, Result<(), String>>>>,
-);
-
-impl Saving {
-    /// The outcome, if it is known without waiting.
-    pub fn outcome_now(&self) -> Option<Result<(), StoreError>> {
-        match &self.0 {
-            None => Some(Ok(())),
-            Some(f) => {
-                futures::FutureExt::now_or_never(f.clone()).map(|r| r.map_err(StoreError::Write))
-            }
-        }
-    }
-
-    /// Waits until the write committed or failed.
-    pub async fn outcome(self) -> Result<(), StoreError> {
-        match self.0 {
-            None => Ok(()),
-            Some(f) => f.await.map_err(StoreError::Write),
-        }
-    }
 }
 
 /// One row of an agent's status history.
@@ -264,15 +236,12 @@ impl Store {
             Backend::Memory(m) => {
                 let shared = call.shared();
                 lock(m).calls.insert(shared.id().clone(), shared);
-                Ok(Saving(None))
+                Ok(Saving::default())
             }
-            Backend::Sql(_, writer, _) => {
+            Backend::Sql(_, writer, faults) => {
                 let rx = hand_over(writer, calls::call_write(call.call(), 0, now_ms)).await?;
-                let outcome = async move {
-                    rx.await
-                        .unwrap_or_else(|_| Err("the writer task stopped".to_owned()))
-                };
-                Ok(Saving(Some(futures::FutureExt::shared(Box::pin(outcome)))))
+                faults.call_write_handed();
+                Ok(Saving::of(rx))
             }
         }
     }
@@ -297,14 +266,16 @@ impl Store {
                 }
                 Ok(())
             }
-            Backend::Sql(_, writer, _) => {
-                let write = calls::call_write(call.call(), saved, now_ms);
-                if rows.is_empty() {
-                    return submit(writer, write).await;
+            Backend::Sql(_, writer, faults) => {
+                let mut write = calls::call_write(call.call(), saved, now_ms);
+                if !rows.is_empty() {
+                    let mut writes = vec![write];
+                    writes.extend(rows.iter().cloned().map(Write::Outbox));
+                    write = Write::Batch(writes);
                 }
-                let mut writes = vec![write];
-                writes.extend(rows.iter().cloned().map(Write::Outbox));
-                submit(writer, Write::Batch(writes)).await
+                let handed = hand_over(writer, write).await?;
+                faults.call_write_handed();
+                committed(handed).await
             }
         }
     }
@@ -415,6 +386,21 @@ impl Store {
         tail: &HistoryTail,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        self.submit_agent(agent, tail, now_ms)
+            .await?
+            .outcome()
+            .await
+    }
+
+    /// [`Store::save_agent`] without waiting for the commit: the write is handed to the writer,
+    /// which commits writes in the order it is handed them (so a write handed after this one
+    /// commits with it or after it), and the `Saving` tells when it committed.
+    pub async fn submit_agent(
+        &self,
+        agent: &Agent,
+        tail: &HistoryTail,
+        now_ms: i64,
+    ) -> Result<Saving, StoreError> {
         match &self.inner {
             Backend::Memory(m) => {
                 let mut m = lock(m);
@@ -441,14 +427,14 @@ impl Store {
                         m.tails.insert(id.clone(), tail.kept().0);
                     }
                 }
-                Ok(())
+                Ok(Saving::default())
             }
             Backend::Sql(_, writer, faults) => {
                 let snapshot = serde_json::to_string(agent).expect("an Agent always serializes");
                 let write = history::agent_write(agent.id(), snapshot, tail, now_ms);
                 let handed = hand_over(writer, write).await?;
                 faults.agent_write_handed();
-                committed(handed).await
+                Ok(Saving::of(handed))
             }
         }
     }

@@ -128,6 +128,44 @@ impl Write {
     }
 }
 
+/// A write handed to the store and not yet known to be committed ([`super::Store::submit_call`]).
+/// Every clone learns the same outcome; the default is a write saved already.
+#[derive(Clone, Default)]
+pub struct Saving(
+    /// None when saved already (the memory store): nothing to wait on, nothing allocated.
+    Option<futures::future::Shared<futures::future::BoxFuture<'static, Result<(), String>>>>,
+);
+
+impl Saving {
+    /// A write handed to the writer, whose outcome `handed` will hear.
+    pub(super) fn of(handed: tokio::sync::oneshot::Receiver<Result<(), String>>) -> Saving {
+        let outcome = async move {
+            handed
+                .await
+                .unwrap_or_else(|_| Err("the writer task stopped".to_owned()))
+        };
+        Saving(Some(futures::FutureExt::shared(Box::pin(outcome))))
+    }
+
+    /// The outcome, if it is known without waiting.
+    pub fn outcome_now(&self) -> Option<Result<(), StoreError>> {
+        match &self.0 {
+            None => Some(Ok(())),
+            Some(f) => {
+                futures::FutureExt::now_or_never(f.clone()).map(|r| r.map_err(StoreError::Write))
+            }
+        }
+    }
+
+    /// Waits until the write committed or failed.
+    pub async fn outcome(self) -> Result<(), StoreError> {
+        match self.0 {
+            None => Ok(()),
+            Some(f) => f.await.map_err(StoreError::Write),
+        }
+    }
+}
+
 pub(super) type Job = (Write, oneshot::Sender<Result<(), String>>);
 
 /// Faults injected at the store boundary, for tests of what the engine does when its database
@@ -143,6 +181,8 @@ pub struct Faults {
     agents_held: tokio::sync::watch::Sender<bool>,
     /// Agents' writes handed to the writer so far ([`Faults::agent_writes_reach`]).
     agents_handed: tokio::sync::watch::Sender<u64>,
+    /// Calls' writes handed to the writer so far ([`Faults::call_writes_reach`]).
+    calls_handed: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -150,6 +190,7 @@ struct FaultState {
     down: bool,
     fail_before_commit: u32,
     fail_call_writes: u32,
+    fail_agent_writes: u32,
     lose_commit_outcome: u32,
     panic_next: bool,
 }
@@ -174,6 +215,12 @@ impl Faults {
     /// [`Faults::fail_before_commit`] says, and the others go through.
     pub fn fail_call_writes(&self, n: u32) {
         self.with(|s| s.fail_call_writes = n);
+    }
+
+    /// The next `n` transactions that carry an agent's write (and no call's: see
+    /// [`Faults::fail_call_writes`]) fail instead of committing, and the others go through.
+    pub fn fail_agent_writes(&self, n: u32) {
+        self.with(|s| s.fail_agent_writes = n);
     }
 
     /// The next `n` transactions commit, then report a failure, as when the connection is lost
@@ -223,9 +270,23 @@ impl Faults {
     /// Waits until `n` agents' writes in all were handed to the writer (an agent actor is in
     /// the middle of a step, its write maybe held); `false` if not within `deadline`.
     pub async fn agent_writes_reach(&self, n: u64, deadline: std::time::Duration) -> bool {
-        let mut rx = self.agents_handed.subscribe();
-        let reached = tokio::time::timeout(deadline, rx.wait_for(|t| *t >= n)).await;
-        reached.is_ok_and(|r| r.is_ok())
+        reach(&self.agents_handed, n, deadline).await
+    }
+
+    /// Counts a call's write handed to the writer.
+    pub(super) fn call_write_handed(&self) {
+        self.calls_handed.send_modify(|n| *n += 1);
+    }
+
+    /// Calls' writes (creations, steps) handed to the writer so far, committed or not.
+    pub fn call_writes(&self) -> u64 {
+        *self.calls_handed.borrow()
+    }
+
+    /// Waits until `n` calls' writes in all were handed to the writer; `false` if not within
+    /// `deadline`.
+    pub async fn call_writes_reach(&self, n: u64, deadline: std::time::Duration) -> bool {
+        reach(&self.calls_handed, n, deadline).await
     }
 
     /// Transactions the writer attempted so far (each replay counts).
@@ -280,12 +341,16 @@ impl Faults {
     /// What the transaction about to commit does.
     pub(super) fn at_commit(&self, writes: &[&Write]) -> Commit {
         let call = writes.iter().any(|w| matches!(w, Write::Call { .. }));
+        let agent = writes.iter().any(|w| matches!(w, Write::Agent { .. }));
         self.with(|s| {
             if s.fail_before_commit > 0 {
                 s.fail_before_commit -= 1;
                 Commit::Fail
             } else if call && s.fail_call_writes > 0 {
                 s.fail_call_writes -= 1;
+                Commit::Fail
+            } else if agent && s.fail_agent_writes > 0 {
+                s.fail_agent_writes -= 1;
                 Commit::Fail
             } else if s.lose_commit_outcome > 0 {
                 s.lose_commit_outcome -= 1;
@@ -295,6 +360,17 @@ impl Faults {
             }
         })
     }
+}
+
+/// Waits until the count `handed` reaches `n`; `false` if not within `deadline`.
+async fn reach(
+    handed: &tokio::sync::watch::Sender<u64>,
+    n: u64,
+    deadline: std::time::Duration,
+) -> bool {
+    let mut rx = handed.subscribe();
+    let reached = tokio::time::timeout(deadline, rx.wait_for(|t| *t >= n)).await;
+    reached.is_ok_and(|r| r.is_ok())
 }
 
 /// How many writes one transaction may carry.
