@@ -2,7 +2,10 @@
 //!
 //! Each message becomes an engine input stamped with now; the agent's status changes are then
 //! persisted (snapshot and history, in one transaction) before anyone is answered, published
-//! on the bus, and the new availability is sent to each of the agent's queues.
+//! on the bus, and the new availability is sent to each of the agent's queues. One answer
+//! comes sooner: a queue's `Reserve` is answered once the reservation is handed to the store's
+//! writer, with its outcome to wait on (the call's offer, written after it, commits with it or
+//! after it); the agent still publishes it, and takes her next message, once it committed.
 
 use crate::call_actor::CallMsg;
 use crate::context::{ChildKey, Context};

@@ -46,7 +46,7 @@ const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 pub enum CallMsg {
     /// The queue reserved these agents for the call: ring them.
     Offer {
-        /// The agents, already reserved.
+        /// The agents, reserved (their reservations maybe not committed yet: `reservations`).
         agents: Vec<AgentId>,
         /// The queue that chose them.
         queue: QueueId,
@@ -183,7 +183,7 @@ pub enum CallMsg {
     /// The timer.
     Timeout(u64),
     /// The call's creation, which its creator handed to the store without waiting, committed
-    /// or failed (see [`CallActor::created`]).
+    /// or failed (see `call_creation`).
     Saved,
     /// Fault injection for the supervision tests: the handler panics.
     #[cfg(test)]
@@ -207,6 +207,9 @@ pub(crate) struct CallActorState {
     closing: bool,
     /// Whether the call's creation is durable (see `call_creation`).
     pub(crate) creation: Creation,
+    /// The call as created, while an offer is taken before its creation is known to be
+    /// durable: the next commit writes the call whole and publishes these entries first.
+    pub(crate) unpublished: Option<Arc<Call>>,
 }
 
 /// Start-up arguments.
@@ -244,13 +247,22 @@ impl CallActor {
             .store
             .save_call_with_outbox(
                 &st.call.share(),
-                st.published,
+                // A creation not yet known to be durable is written again, whole.
+                if st.unpublished.is_some() {
+                    0
+                } else {
+                    st.published
+                },
                 self.ctx.clock.now().0,
                 &logs,
             )
             .await?;
         if let (Some(outbox), false) = (&self.ctx.outbox, logs.is_empty()) {
             outbox.queued(st.call.id(), &logs).await;
+        }
+        if let Some(created) = st.unpublished.take() {
+            // As it was created (its agents none yet), then the step.
+            self.ctx.bus.publish_journey(&created, 0);
         }
         self.ctx.bus.publish_journey(&st.call, st.published);
         self.tell_media(st);
@@ -506,6 +518,7 @@ impl Actor for CallActor {
             media: None,
             closing: false,
             creation: Creation::Durable,
+            unpublished: None,
         };
         // Registered, and enqueued before the spawn returns: whoever created the call finds it
         // in its queue, and the queue finds the actor when it offers.
@@ -624,31 +637,8 @@ impl CallActor {
                 queue,
                 reservations,
             } => {
-                let timeout = self.ctx.setting(&queue, |s| s.offer_timeout);
-                let current = queue == *st.call.queue();
-                if !current || st.call.offer(now, agents.clone(), timeout).is_err() {
-                    // Stale: the call moved on (taken, assigned, transferred, ended) since the
-                    // queue chose; the agents it does not ring already are released.
-                    for a in st.call.stale_offer_release(agents) {
-                        self.ctx.tell_agent(
-                            &a,
-                            AgentMsg::OfferWithdrawn {
-                                call: st.call.id().clone(),
-                            },
-                        );
-                    }
-                    if st.call.state() != CallState::Waiting || queue != *st.call.queue() {
-                        self.ctx.tell_queue(
-                            &queue,
-                            QueueMsg::Remove {
-                                call: st.call.id().clone(),
-                            },
-                        );
-                    }
-                    return Ok(());
-                }
-                self.commit(&myself, st).await?;
-                self.check_reservations(&myself, reservations).await;
+                self.offer(&myself, st, (agents, queue), reservations)
+                    .await?
             }
             CallMsg::Accept { agent, reply } => {
                 let outcome = self.accept(st, &agent).await;

@@ -10,15 +10,16 @@ use crate::agent_actor::AgentMsg;
 use crate::call_actor::{CallActor, CallActorState, CallMsg};
 use crate::queue_actor::QueueMsg;
 use crate::store::{Saving, StoreError};
-use engine::{AgentId, CallId};
+use engine::CallId;
 use ractor::{ActorProcessingErr, ActorRef};
 
 /// Where a call's creation stands, for its actor.
 pub(crate) enum Creation {
     /// Saved: the actor takes its messages.
     Durable,
-    /// Being written: its first steps are published, and the actor takes its first message,
-    /// once it is durable.
+    /// Being written: the actor takes its messages once it is durable, except the queue's
+    /// first offer ([`CallActor::offered_while_created`]); its first steps are published
+    /// then.
     Pending(Saving),
     /// Its write failed: the call never was, for anyone outside; the actor drains and stops.
     Failed,
@@ -28,13 +29,12 @@ pub(crate) enum Creation {
 /// ([`CallActor::offered_while_created`]).
 pub(crate) struct Creating {
     saving: Saving,
-    /// The journey's entries the creation stored.
-    stored: usize,
 }
 
 impl CallActor {
     /// A new call's first steps: published at once if its creation is durable already, else
-    /// by the first message (at the latest the one saying it committed).
+    /// at the commit of an offer taken meanwhile or by the first message (at the latest the
+    /// one saying the creation committed).
     pub(crate) fn publish_new(
         &self,
         myself: &ActorRef<CallMsg>,
@@ -135,9 +135,8 @@ impl CallActor {
         else {
             unreachable!("matched above")
         };
-        // Stored and published from the first entry on.
-        let stored = std::mem::replace(&mut st.published, 0);
-        Some(Creating { saving, stored })
+        st.unpublished = Some(st.call.share());
+        Some(Creating { saving })
     }
 
     /// After an offer taken while the creation was written ([`CallActor::offered_while_created`]).
@@ -145,41 +144,39 @@ impl CallActor {
         &self,
         myself: &ActorRef<CallMsg>,
         st: &mut CallActorState,
-        Creating { saving, stored }: Creating,
+        Creating { saving }: Creating,
         outcome: Result<(), ActorProcessingErr>,
     ) -> Result<(), ActorProcessingErr> {
-        if outcome.is_err() {
-            // The offer's write failed. If the creation's did too, the call never was: its
-            // agents are let go. Else the actor restarts from the creation, as after any
-            // failed write.
-            if let Err(e) = saving.outcome().await {
+        match (outcome, st.unpublished.take()) {
+            // Committed: the call is durable and published, from its creation on.
+            (Ok(()), None) => Ok(()),
+            // The offer was stale and nothing written: the creation decides, as for any
+            // message.
+            (Ok(()), Some(_)) => {
+                st.creation = Creation::Pending(saving);
+                Ok(())
+            }
+            // The offer's write failed: its agents are let go.
+            (Err(e), created) => {
                 for a in st.call.offered().to_vec() {
                     let call = st.call.id().clone();
                     self.ctx.tell_agent(&a, AgentMsg::OfferWithdrawn { call });
                 }
-                self.undo(myself, st, e);
-                return Ok(());
-            }
-        } else if st.published == 0 {
-            // The offer was stale (nothing written): the creation decides, as for any message.
-            st.published = stored;
-            st.creation = Creation::Pending(saving);
-        }
-        outcome
-    }
-
-    /// Once an offer committed: an agent whose reservation (handed to the store before the
-    /// offer) failed is withdrawn from it; she restarted from her last saved state, not
-    /// ringing.
-    pub(crate) async fn check_reservations(
-        &self,
-        myself: &ActorRef<CallMsg>,
-        reservations: Vec<(AgentId, Saving)>,
-    ) {
-        for (agent, saving) in reservations {
-            if let Err(e) = saving.outcome().await {
-                tracing::warn!(agent = %agent, error = %e, "a reservation was not saved: withdrawn from the offer");
-                let _ = myself.cast(CallMsg::WithdrawOffer { agent });
+                match saving.outcome().await {
+                    // The creation's failed too: the call never was.
+                    Err(failed) => {
+                        self.undo(myself, st, failed);
+                        Ok(())
+                    }
+                    // The call is durable as created: published so, and the actor restarts
+                    // from it, as after any failed write.
+                    Ok(()) => {
+                        if let Some(created) = created {
+                            self.ctx.bus.publish_journey(&created, 0);
+                        }
+                        Err(e)
+                    }
+                }
             }
         }
     }

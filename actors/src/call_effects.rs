@@ -1,17 +1,66 @@
 //! What a call's steps mean for the others: the agents and queues a step's [`Effects`] name
-//! are told ([`CallActor::carry_out`]), and the call's synchronous asks of agents (a
-//! reservation, an answer), the one direction such asks go.
+//! are told ([`CallActor::carry_out`]), the call's synchronous asks of agents (a
+//! reservation, an answer), the one direction such asks go, and a queue's offer taken in
+//! ([`CallActor::offer`]).
 
 use crate::agent_actor::AgentMsg;
-use crate::call_actor::CallActor;
+use crate::call_actor::{CallActor, CallActorState, CallMsg};
 use crate::context::ask;
 use crate::error::ActorError;
 use crate::queue_actor::QueueMsg;
-use engine::call::{Call, Effects};
+use crate::store::Saving;
+use engine::call::{Call, CallState, Effects};
 use engine::queue::OfferEnd;
-use engine::AgentId;
+use engine::{AgentId, QueueId};
+use ractor::ActorRef;
 
 impl CallActor {
+    /// A queue's offer of the call to `agents`: rung once saved (then the reservations are
+    /// checked), or, if stale, the agents released.
+    pub(crate) async fn offer(
+        &self,
+        myself: &ActorRef<CallMsg>,
+        st: &mut CallActorState,
+        (agents, queue): (Vec<AgentId>, QueueId),
+        reservations: Vec<(AgentId, Saving)>,
+    ) -> Result<(), ActorError> {
+        let now = self.ctx.clock.now();
+        let timeout = self.ctx.setting(&queue, |s| s.offer_timeout);
+        let current = queue == *st.call.queue();
+        if !current || st.call.offer(now, agents.clone(), timeout).is_err() {
+            // Stale: the call moved on (taken, assigned, transferred, ended) since the queue
+            // chose; the agents it does not ring already are released.
+            for a in st.call.stale_offer_release(agents) {
+                let call = st.call.id().clone();
+                self.ctx.tell_agent(&a, AgentMsg::OfferWithdrawn { call });
+            }
+            if st.call.state() != CallState::Waiting || queue != *st.call.queue() {
+                let call = st.call.id().clone();
+                self.ctx.tell_queue(&queue, QueueMsg::Remove { call });
+            }
+            return Ok(());
+        }
+        self.commit(myself, st).await?;
+        self.check_reservations(myself, reservations).await;
+        Ok(())
+    }
+
+    /// Once an offer committed: an agent whose reservation (handed to the store before the
+    /// offer) failed is withdrawn from it; she restarted from her last saved state, not
+    /// ringing.
+    async fn check_reservations(
+        &self,
+        myself: &ActorRef<CallMsg>,
+        reservations: Vec<(AgentId, Saving)>,
+    ) {
+        for (agent, saving) in reservations {
+            if let Err(e) = saving.outcome().await {
+                tracing::warn!(agent = %agent, error = %e, "a reservation was not saved: withdrawn from the offer");
+                let _ = myself.cast(CallMsg::WithdrawOffer { agent });
+            }
+        }
+    }
+
     /// Tells agents and queues what a step means for them.
     pub(crate) fn carry_out(&self, call: &Call, fx: Effects) {
         let (no_answer_delay, default_wrap_up) = self

@@ -170,9 +170,14 @@ impl QueueActor {
         call: CallId,
         outcomes: Vec<(AgentId, Option<Saving>)>,
     ) {
+        // A reservation known to have failed already counts as refused.
+        let taken = |s: &Option<Saving>| {
+            s.as_ref()
+                .is_some_and(|s| !matches!(s.outcome_now(), Some(Err(_))))
+        };
         let answers = outcomes
             .iter()
-            .map(|(a, s)| (a.clone(), s.is_some()))
+            .map(|(a, s)| (a.clone(), taken(s)))
             .collect();
         let ReservationAnswered { offer, mut release } =
             st.queue.reservation_answered(&call, answers);

@@ -1,11 +1,10 @@
 //! A call enters the system: its creation is handed to the store and the call enqueued while
 //! it commits (the writer commits in the order it is handed writes, so an agent's reservation
-//! of the call commits with it or after it). The call's actor publishes it once the creation
-//! is durable (`call_creation`), and the creator acknowledges it then.
+//! of the call, and the call's first offer, commit with it or after it). The call's actor
+//! publishes it once it is durable (`call_creation`), and the creator acknowledges it then.
 
 use super::{new_call_id, Switchyard};
 use crate::call_actor::CallMsg;
-use crate::context::ask;
 use crate::error::ActorError;
 use engine::call::Call;
 use engine::routing::Skills;
@@ -45,8 +44,8 @@ impl Switchyard {
                 .with_attributes(attributes),
         );
         // The store (memory) and the call's actor hold the same snapshot. The call is enqueued
-        // while its creation commits (an agent's reservation commits with it or after it);
-        // its actor publishes it once committed, and it is acknowledged then.
+        // while its creation commits (an agent's reservation and its offer commit with it or
+        // after it); its actor publishes it once durable, and it is acknowledged then.
         let saving = self.ctx.store.submit_call(&call, self.now().0).await?;
         match saving.outcome_now() {
             Some(saved) => {
@@ -57,14 +56,17 @@ impl Switchyard {
                 self.spawn_call(Arc::clone(&call), None, Some(saving.clone()))
                     .await?;
                 let saved = saving.outcome().await;
-                // Answered once its actor took the outcome in (at its first message): its
-                // first steps published, or, if the creation failed, the call out of its queue.
-                // The actor answers only if the call is durable: by its creation's write, or,
-                // if that failed alone, by its first offer's, which carries the call whole.
+                // Answered once its actor took the outcome in: its first steps published, or,
+                // if the creation failed, the call out of its queue. The actor answers only if
+                // the call is durable: by its creation's write, or, if that failed alone, by
+                // its first offer's, which carries the call whole (no time limit: the offer's
+                // commit may take as long as the database does, and the actor answers or
+                // drops the question once it is known).
                 let durable = match self.ctx.call(call.id()) {
-                    Some(r) => ask(&r, "call", |reply| CallMsg::Get { reply })
-                        .await
-                        .is_ok(),
+                    Some(r) => matches!(
+                        r.call(|reply| CallMsg::Get { reply }, None).await,
+                        Ok(ractor::rpc::CallResult::Success(_))
+                    ),
                     None => false,
                 };
                 if !durable {

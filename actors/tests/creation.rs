@@ -1,7 +1,10 @@
-//! A new call is routed while its creation commits: its queue may reserve an agent meanwhile
-//! (the agent's write commits with the call's or after it), but nothing of the call is
-//! published, offered or acknowledged before its creation is durable, and a creation that
-//! fails leaves nothing behind: not in its queue, no agent held, no event, no row.
+//! A new call is routed while its creation commits: its queue reserves an agent and the call
+//! takes the offer meanwhile (the reservation's write and the offer's commit after the
+//! creation's, the offer's carrying the call whole), but nothing of the call is published or
+//! acknowledged before it is durable. A creation whose write fails alone is stored by the
+//! offer's; one that fails with the offer's leaves nothing behind: not in its queue, no agent
+//! held, no event, no row. An offer whose write fails after the creation committed lets its
+//! agent go, and a reservation that fails is withdrawn from the offer at once.
 
 mod common;
 
@@ -10,7 +13,7 @@ use actors::events::Event;
 use actors::store::Store;
 use actors::{ActorError, Switchyard};
 use engine::agent::Status;
-use engine::call::JourneyEvent;
+use engine::call::{CallState, JourneyEvent};
 use engine::routing::Skills;
 use std::time::Duration;
 use tokio::sync::broadcast::Receiver;
@@ -265,6 +268,44 @@ async fn a_reservation_that_fails_is_withdrawn_from_its_offer(store: Store) {
     yard.shutdown().await;
 }
 
+/// The creation commits and the offer's write fails: the call is published as created (once,
+/// before anything else of it), alice is let go at once (not at her ringing's watchdog, 18 s
+/// away), and the call's actor, restarted from the creation, has her rung again.
+async fn an_offer_that_fails_after_its_creation_lets_its_agent_go(store: Store) {
+    let (yard, mut events) = ready_alice(&store).await;
+    let create = offered_while_held(&yard, &store).await;
+    let faults = store.faults().expect("a SQL store");
+    // The transaction with the offer's write fails, and its retry alone too; the creation's
+    // commits (before it, or alone in the retry of a transaction that carried both).
+    faults.fail_call_writes_in(CallState::Offering, 2);
+    faults.hold_commits(false);
+    let call = create.await.unwrap().expect("created");
+    let id = call.id().as_str().to_owned();
+    let seen = std::cell::RefCell::new(Vec::new());
+    until_event(&mut events, "alice rung again", |e| {
+        if e["call_id"] == id.as_str() {
+            seen.borrow_mut()
+                .push(e["type"].as_str().unwrap_or("").to_owned());
+        }
+        e["type"] == "call.offered" && e["call_id"] == id.as_str() && e["agent"] == "alice"
+    })
+    .await;
+    let seen = seen.into_inner();
+    assert_eq!(
+        seen.first().map(String::as_str),
+        Some("call.created"),
+        "{seen:?}"
+    );
+    let created = seen.iter().filter(|t| *t == "call.created").count();
+    assert_eq!(created, 1, "{seen:?}");
+    let alice = yard.agent("alice").await.unwrap();
+    assert_eq!(
+        alice.call_id.as_ref().map(|c| c.as_str()),
+        Some(id.as_str())
+    );
+    yard.shutdown().await;
+}
+
 async fn sqlite_file() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("yard.db").display());
@@ -312,6 +353,21 @@ async fn a_reservation_that_fails_is_withdrawn_from_its_offer_postgres() {
         return;
     };
     a_reservation_that_fails_is_withdrawn_from_its_offer(Store::connect(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn an_offer_that_fails_after_its_creation_lets_its_agent_go_and_rings_her_again() {
+    let (_dir, store) = sqlite_file().await;
+    an_offer_that_fails_after_its_creation_lets_its_agent_go(store).await;
+}
+
+#[tokio::test]
+async fn an_offer_that_fails_after_its_creation_lets_its_agent_go_postgres() {
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    an_offer_that_fails_after_its_creation_lets_its_agent_go(Store::connect(&url).await.unwrap())
+        .await;
 }
 
 #[tokio::test]

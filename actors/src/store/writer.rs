@@ -190,6 +190,8 @@ struct FaultState {
     down: bool,
     fail_before_commit: u32,
     fail_call_writes: u32,
+    /// Calls' writes in a state that fail, and how many more ([`Faults::fail_call_writes_in`]).
+    fail_calls_in: Option<(&'static str, u32)>,
     fail_agent_writes: u32,
     lose_commit_outcome: u32,
     panic_next: bool,
@@ -217,8 +219,15 @@ impl Faults {
         self.with(|s| s.fail_call_writes = n);
     }
 
-    /// The next `n` transactions that carry an agent's write (and no call's: see
-    /// [`Faults::fail_call_writes`]) fail instead of committing, and the others go through.
+    /// The next `n` transactions that carry the write of a call in `state` (an offer's:
+    /// `Offering`) fail instead of committing, and the others go through.
+    pub fn fail_call_writes_in(&self, state: engine::call::CallState, n: u32) {
+        self.with(|s| s.fail_calls_in = Some((state.as_str(), n)));
+    }
+
+    /// The next `n` transactions that carry an agent's write (alone or with others; one that
+    /// also carries a call's is counted by [`Faults::fail_call_writes`] first, if that is set)
+    /// fail instead of committing, and the others go through.
     pub fn fail_agent_writes(&self, n: u32) {
         self.with(|s| s.fail_agent_writes = n);
     }
@@ -341,6 +350,11 @@ impl Faults {
     /// What the transaction about to commit does.
     pub(super) fn at_commit(&self, writes: &[&Write]) -> Commit {
         let call = writes.iter().any(|w| matches!(w, Write::Call { .. }));
+        let in_state = |s: &str| {
+            writes
+                .iter()
+                .any(|w| matches!(w, Write::Call { state, .. } if state == s))
+        };
         let agent = writes.iter().any(|w| matches!(w, Write::Agent { .. }));
         self.with(|s| {
             if s.fail_before_commit > 0 {
@@ -348,6 +362,14 @@ impl Faults {
                 Commit::Fail
             } else if call && s.fail_call_writes > 0 {
                 s.fail_call_writes -= 1;
+                Commit::Fail
+            } else if s
+                .fail_calls_in
+                .is_some_and(|(state, n)| n > 0 && in_state(state))
+            {
+                if let Some((_, n)) = &mut s.fail_calls_in {
+                    *n -= 1;
+                }
                 Commit::Fail
             } else if agent && s.fail_agent_writes > 0 {
                 s.fail_agent_writes -= 1;
