@@ -6,7 +6,6 @@
 //! call leaves its queue, an agent reserved for it is let go, and nothing of the call is
 //! published or stored.
 
-use crate::agent_actor::AgentMsg;
 use crate::call_actor::{CallActor, CallActorState, CallMsg};
 use crate::queue_actor::QueueMsg;
 use crate::store::{Saving, StoreError};
@@ -23,12 +22,6 @@ pub(crate) enum Creation {
     Pending(Saving),
     /// Its write failed: the call never was, for anyone outside; the actor drains and stops.
     Failed,
-}
-
-/// A creation still being written when the queue's first offer came
-/// ([`CallActor::offered_while_created`]).
-pub(crate) struct Creating {
-    saving: Saving,
 }
 
 impl CallActor {
@@ -122,9 +115,9 @@ impl CallActor {
     /// the call whole (the creation's journey entries again) and is handed to the writer after
     /// the creation's, so once it commits the call is durable whatever became of the
     /// creation's own write, and the call is published then (created, queued, offered). An
-    /// arrival then waits for one commit, not two in a row. None for any other message, which
-    /// waits for the creation.
-    fn offered_while_created(&self, msg: &CallMsg, st: &mut CallActorState) -> Option<Creating> {
+    /// arrival then waits for one commit, not two in a row. The creation's write, if so; None for
+    /// any other message, which waits for the creation.
+    fn offered_while_created(&self, msg: &CallMsg, st: &mut CallActorState) -> Option<Saving> {
         let (CallMsg::Offer { queue, .. }, Creation::Pending(saving)) = (msg, &st.creation) else {
             return None;
         };
@@ -136,7 +129,7 @@ impl CallActor {
             unreachable!("matched above")
         };
         st.unpublished = Some(st.call.share());
-        Some(Creating { saving })
+        Some(saving)
     }
 
     /// After an offer taken while the creation was written ([`CallActor::offered_while_created`]).
@@ -144,7 +137,7 @@ impl CallActor {
         &self,
         myself: &ActorRef<CallMsg>,
         st: &mut CallActorState,
-        Creating { saving }: Creating,
+        saving: Saving,
         outcome: Result<(), ActorProcessingErr>,
     ) -> Result<(), ActorProcessingErr> {
         match (outcome, st.unpublished.take()) {
@@ -158,10 +151,7 @@ impl CallActor {
             }
             // The offer's write failed: its agents are let go.
             (Err(e), created) => {
-                for a in st.call.offered().to_vec() {
-                    let call = st.call.id().clone();
-                    self.ctx.tell_agent(&a, AgentMsg::OfferWithdrawn { call });
-                }
+                self.withdraw(st.call.id(), st.call.offered().to_vec());
                 match saving.outcome().await {
                     // The creation's failed too: the call never was.
                     Err(failed) => {
@@ -185,10 +175,7 @@ impl CallActor {
     /// are released; an ask gets no answer (the call is unknown to its asker).
     fn unsaved(&self, msg: CallMsg, call: &CallId) {
         if let CallMsg::Offer { agents, .. } = msg {
-            for a in agents {
-                let call = call.clone();
-                self.ctx.tell_agent(&a, AgentMsg::OfferWithdrawn { call });
-            }
+            self.withdraw(call, agents);
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::queue_actor::QueueMsg;
 use crate::store::Saving;
 use engine::call::{Call, CallState, Effects};
 use engine::queue::OfferEnd;
-use engine::{AgentId, QueueId};
+use engine::{AgentId, CallId, QueueId};
 use ractor::ActorRef;
 
 impl CallActor {
@@ -30,10 +30,7 @@ impl CallActor {
         if !current || st.call.offer(now, agents.clone(), timeout).is_err() {
             // Stale: the call moved on (taken, assigned, transferred, ended) since the queue
             // chose; the agents it does not ring already are released.
-            for a in st.call.stale_offer_release(agents) {
-                let call = st.call.id().clone();
-                self.ctx.tell_agent(&a, AgentMsg::OfferWithdrawn { call });
-            }
+            self.withdraw(st.call.id(), st.call.stale_offer_release(agents));
             if st.call.state() != CallState::Waiting || queue != *st.call.queue() {
                 let call = st.call.id().clone();
                 self.ctx.tell_queue(&queue, QueueMsg::Remove { call });
@@ -61,16 +58,21 @@ impl CallActor {
         }
     }
 
+    /// Tells `agents` that the offer of `call` ended without them.
+    pub(crate) fn withdraw(&self, call: &CallId, agents: impl IntoIterator<Item = AgentId>) {
+        for a in agents {
+            let call = call.clone();
+            self.ctx.tell_agent(&a, AgentMsg::OfferWithdrawn { call });
+        }
+    }
+
     /// Tells agents and queues what a step means for them.
     pub(crate) fn carry_out(&self, call: &Call, fx: Effects) {
         let (no_answer_delay, default_wrap_up) = self
             .ctx
             .setting(call.queue(), |s| (s.no_answer_delay, s.wrap_up_limit));
         let id = call.id();
-        for a in fx.withdrawn {
-            self.ctx
-                .tell_agent(&a, AgentMsg::OfferWithdrawn { call: id.clone() });
-        }
+        self.withdraw(id, fx.withdrawn);
         for a in fx.missed {
             let msg = AgentMsg::OfferMissed {
                 call: id.clone(),

@@ -171,13 +171,13 @@ impl QueueActor {
         outcomes: Vec<(AgentId, Option<Saving>)>,
     ) {
         // A reservation known to have failed already counts as refused.
-        let taken = |s: &Option<Saving>| {
-            s.as_ref()
-                .is_some_and(|s| !matches!(s.outcome_now(), Some(Err(_))))
-        };
+        let outcomes: Vec<_> = outcomes
+            .into_iter()
+            .map(|(a, s)| (a, s.filter(|s| !matches!(s.outcome_now(), Some(Err(_))))))
+            .collect();
         let answers = outcomes
             .iter()
-            .map(|(a, s)| (a.clone(), taken(s)))
+            .map(|(a, s)| (a.clone(), s.is_some()))
             .collect();
         let ReservationAnswered { offer, mut release } =
             st.queue.reservation_answered(&call, answers);

@@ -10,14 +10,13 @@ mod common;
 
 use actors::config::Config;
 use actors::events::Event;
-use actors::store::Store;
+use actors::store::{Faults, Store};
 use actors::{ActorError, Switchyard};
 use engine::agent::Status;
 use engine::call::{CallState, JourneyEvent};
 use engine::routing::Skills;
 use std::time::Duration;
 use tokio::sync::broadcast::Receiver;
-use tokio::task::JoinHandle;
 
 const CONFIG: &str = r#"
 queues = [{ id = "support" }]
@@ -89,9 +88,14 @@ async fn offer_handed(store: &Store, before: u64) {
     assert!(handed.await, "the call never took its offer");
 }
 
-/// Creates a call while the store's commits are held, and waits until the queue reserved
-/// alice for it and the call took the offer; the creation is still running.
-async fn offered_while_held(yard: &Switchyard, store: &Store) -> JoinHandle<Created> {
+/// Creates a call while the store's commits are held and waits until the queue reserved alice
+/// for it and the call took the offer, its creation still running; then `fault` is injected
+/// and the commits let go. What the creator answers.
+async fn offered_while_held(
+    yard: &Switchyard,
+    store: &Store,
+    fault: impl FnOnce(&Faults),
+) -> Created {
     let faults = store.faults().expect("a SQL store");
     faults.hold_commits(true);
     let (before, calls) = (faults.agent_writes(), faults.call_writes());
@@ -104,7 +108,15 @@ async fn offered_while_held(yard: &Switchyard, store: &Store) -> JoinHandle<Crea
     });
     reserving(store, before).await;
     offer_handed(store, calls).await;
-    create
+    fault(faults);
+    faults.hold_commits(false);
+    create.await.unwrap()
+}
+
+/// Alice rings for the call `id`.
+async fn alice_rings_for(yard: &Switchyard, id: &str) {
+    let alice = yard.agent("alice").await.unwrap();
+    assert_eq!(alice.call_id.as_ref().map(|c| c.as_str()), Some(id));
 }
 
 type Created = Result<std::sync::Arc<engine::call::Call>, ActorError>;
@@ -165,12 +177,12 @@ async fn routed_while_its_creation_commits(store: Store) {
 /// stored it, so the call is created, published and ringing alice.
 async fn a_creation_that_fails_alone_is_stored_by_its_offer(store: Store) {
     let (yard, mut events) = ready_alice(&store).await;
-    let create = offered_while_held(&yard, &store).await;
-    let faults = store.faults().expect("a SQL store");
     // The creation's transaction fails and its retry alone too; the offer's commits.
-    faults.fail_call_writes(2);
-    faults.hold_commits(false);
-    let call = create.await.unwrap().expect("created by its offer's write");
+    let call = offered_while_held(&yard, &store, |faults| {
+        faults.fail_call_writes(2);
+    })
+    .await
+    .expect("created by its offer's write");
     let id = call.id().as_str().to_owned();
     let seen: Vec<String> = until_event(&mut events, "offer", |e| {
         e["type"] == "call.offered" && e["call_id"] == id.as_str()
@@ -192,24 +204,20 @@ async fn a_creation_that_fails_alone_is_stored_by_its_offer(store: Store) {
         matches!(first, Some(JourneyEvent::Initiated { .. })),
         "{first:?}"
     );
-    let alice = yard.agent("alice").await.unwrap();
-    assert_eq!(
-        alice.call_id.as_ref().map(|c| c.as_str()),
-        Some(id.as_str())
-    );
+    alice_rings_for(&yard, &id).await;
     yard.shutdown().await;
 }
 
 /// The creation's write and the offer's both fail: nothing is left of the call.
 async fn a_creation_that_fails_leaves_nothing(store: Store) {
     let (yard, mut events) = ready_alice(&store).await;
-    let create = offered_while_held(&yard, &store).await;
-    let faults = store.faults().expect("a SQL store");
     // Every transaction that carries a call's write fails (alice's reservation, retried
     // alone, commits).
-    faults.fail_call_writes(u32::MAX);
-    faults.hold_commits(false);
-    let e = create.await.unwrap().unwrap_err();
+    let e = offered_while_held(&yard, &store, |faults| {
+        faults.fail_call_writes(u32::MAX);
+    })
+    .await
+    .unwrap_err();
     assert!(matches!(e, ActorError::Store(_)), "{e}");
     // Answered once the call left its queue.
     let c = yard.queues().await.unwrap()[0].counters.clone();
@@ -225,7 +233,7 @@ async fn a_creation_that_fails_leaves_nothing(store: Store) {
     assert_eq!((c.waiting, c.offering), (0, 0));
     assert!(store.list_calls(None, 10).await.unwrap().is_empty());
     // Routing goes on: the next call rings alice. Nothing of the first was ever published.
-    faults.fail_call_writes(0);
+    store.faults().expect("a SQL store").fail_call_writes(0);
     let next = yard
         .create_call("+3225550002".into(), "support", 0, Skills::new())
         .await
@@ -249,20 +257,16 @@ async fn a_creation_that_fails_leaves_nothing(store: Store) {
 /// queue, rings her again.
 async fn a_reservation_that_fails_is_withdrawn_from_its_offer(store: Store) {
     let (yard, mut events) = ready_alice(&store).await;
-    let create = offered_while_held(&yard, &store).await;
-    let faults = store.faults().expect("a SQL store");
     // The transaction of alice's reservation and the offer fails, her retry alone too; the
     // offer's retry commits.
-    faults.fail_agent_writes(2);
-    faults.hold_commits(false);
-    let call = create.await.unwrap().expect("created");
+    let call = offered_while_held(&yard, &store, |faults| {
+        faults.fail_agent_writes(2);
+    })
+    .await
+    .expect("created");
     let id = call.id().as_str().to_owned();
     offers_to_alice(&mut events, &id, 2).await;
-    let alice = yard.agent("alice").await.unwrap();
-    assert_eq!(
-        alice.call_id.as_ref().map(|c| c.as_str()),
-        Some(id.as_str())
-    );
+    alice_rings_for(&yard, &id).await;
     let stored = store.load_call(call.id()).await.unwrap().expect("stored");
     assert_eq!(stored.offered(), ["alice".into()]);
     yard.shutdown().await;
@@ -273,13 +277,13 @@ async fn a_reservation_that_fails_is_withdrawn_from_its_offer(store: Store) {
 /// away), and the call's actor, restarted from the creation, has her rung again.
 async fn an_offer_that_fails_after_its_creation_lets_its_agent_go(store: Store) {
     let (yard, mut events) = ready_alice(&store).await;
-    let create = offered_while_held(&yard, &store).await;
-    let faults = store.faults().expect("a SQL store");
     // The transaction with the offer's write fails, and its retry alone too; the creation's
     // commits (before it, or alone in the retry of a transaction that carried both).
-    faults.fail_call_writes_in(CallState::Offering, 2);
-    faults.hold_commits(false);
-    let call = create.await.unwrap().expect("created");
+    let call = offered_while_held(&yard, &store, |faults| {
+        faults.fail_call_writes_in(CallState::Offering, 2);
+    })
+    .await
+    .expect("created");
     let id = call.id().as_str().to_owned();
     let seen = std::cell::RefCell::new(Vec::new());
     until_event(&mut events, "alice rung again", |e| {
@@ -298,11 +302,7 @@ async fn an_offer_that_fails_after_its_creation_lets_its_agent_go(store: Store) 
     );
     let created = seen.iter().filter(|t| *t == "call.created").count();
     assert_eq!(created, 1, "{seen:?}");
-    let alice = yard.agent("alice").await.unwrap();
-    assert_eq!(
-        alice.call_id.as_ref().map(|c| c.as_str()),
-        Some(id.as_str())
-    );
+    alice_rings_for(&yard, &id).await;
     yard.shutdown().await;
 }
 
@@ -313,75 +313,42 @@ async fn sqlite_file() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-#[tokio::test]
-async fn a_call_is_routed_while_its_creation_commits_and_published_once_it_did() {
-    let (_dir, store) = sqlite_file().await;
-    routed_while_its_creation_commits(store).await;
+/// Each scenario on a SQLite file and, when a server is named, on PostgreSQL: a test of its
+/// own on each store, named here.
+macro_rules! on_both_stores {
+    ($($scenario:ident: $sqlite:ident, $postgres:ident;)*) => {$(
+        #[tokio::test]
+        async fn $sqlite() {
+            let (_dir, store) = sqlite_file().await;
+            $scenario(store).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            let Some(url) = common::postgres_url() else {
+                return;
+            };
+            $scenario(Store::connect(&url).await.unwrap()).await;
+        }
+    )*};
 }
 
-#[tokio::test]
-async fn a_call_is_routed_while_its_creation_commits_postgres() {
-    let Some(url) = common::postgres_url() else {
-        return;
-    };
-    routed_while_its_creation_commits(Store::connect(&url).await.unwrap()).await;
-}
-
-#[tokio::test]
-async fn a_call_whose_creation_fails_alone_is_stored_by_its_offer() {
-    let (_dir, store) = sqlite_file().await;
-    a_creation_that_fails_alone_is_stored_by_its_offer(store).await;
-}
-
-#[tokio::test]
-async fn a_call_whose_creation_fails_alone_is_stored_by_its_offer_postgres() {
-    let Some(url) = common::postgres_url() else {
-        return;
-    };
-    a_creation_that_fails_alone_is_stored_by_its_offer(Store::connect(&url).await.unwrap()).await;
-}
-
-#[tokio::test]
-async fn a_reservation_that_fails_is_withdrawn_from_its_offer_and_rung_again() {
-    let (_dir, store) = sqlite_file().await;
-    a_reservation_that_fails_is_withdrawn_from_its_offer(store).await;
-}
-
-#[tokio::test]
-async fn a_reservation_that_fails_is_withdrawn_from_its_offer_postgres() {
-    let Some(url) = common::postgres_url() else {
-        return;
-    };
-    a_reservation_that_fails_is_withdrawn_from_its_offer(Store::connect(&url).await.unwrap()).await;
-}
-
-#[tokio::test]
-async fn an_offer_that_fails_after_its_creation_lets_its_agent_go_and_rings_her_again() {
-    let (_dir, store) = sqlite_file().await;
-    an_offer_that_fails_after_its_creation_lets_its_agent_go(store).await;
-}
-
-#[tokio::test]
-async fn an_offer_that_fails_after_its_creation_lets_its_agent_go_postgres() {
-    let Some(url) = common::postgres_url() else {
-        return;
-    };
-    an_offer_that_fails_after_its_creation_lets_its_agent_go(Store::connect(&url).await.unwrap())
-        .await;
-}
-
-#[tokio::test]
-async fn a_call_whose_creation_fails_is_undone_and_its_agent_freed() {
-    let (_dir, store) = sqlite_file().await;
-    a_creation_that_fails_leaves_nothing(store).await;
-}
-
-#[tokio::test]
-async fn a_call_whose_creation_fails_is_undone_postgres() {
-    let Some(url) = common::postgres_url() else {
-        return;
-    };
-    a_creation_that_fails_leaves_nothing(Store::connect(&url).await.unwrap()).await;
+on_both_stores! {
+    routed_while_its_creation_commits:
+        a_call_is_routed_while_its_creation_commits_and_published_once_it_did,
+        a_call_is_routed_while_its_creation_commits_postgres;
+    a_creation_that_fails_alone_is_stored_by_its_offer:
+        a_call_whose_creation_fails_alone_is_stored_by_its_offer,
+        a_call_whose_creation_fails_alone_is_stored_by_its_offer_postgres;
+    a_reservation_that_fails_is_withdrawn_from_its_offer:
+        a_reservation_that_fails_is_withdrawn_from_its_offer_and_rung_again,
+        a_reservation_that_fails_is_withdrawn_from_its_offer_postgres;
+    an_offer_that_fails_after_its_creation_lets_its_agent_go:
+        an_offer_that_fails_after_its_creation_lets_its_agent_go_and_rings_her_again,
+        an_offer_that_fails_after_its_creation_lets_its_agent_go_postgres;
+    a_creation_that_fails_leaves_nothing:
+        a_call_whose_creation_fails_is_undone_and_its_agent_freed,
+        a_call_whose_creation_fails_is_undone_postgres;
 }
 
 /// With nobody to route it to, a call whose creation fails leaves its queue at once (it does

@@ -63,6 +63,18 @@ pub enum StoreError {
     Write(String),
 }
 
+/// Hands a call's write to the writer (counted for the tests' faults); the receiver hears its
+/// outcome.
+async fn hand_call(
+    writer: &mpsc::Sender<Job>,
+    faults: &Faults,
+    write: Write,
+) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, StoreError> {
+    let handed = hand_over(writer, write).await?;
+    faults.call_write_handed();
+    Ok(handed)
+}
+
 /// One row of an agent's status history.
 pub type HistoryRow = StatusChange;
 
@@ -239,9 +251,8 @@ impl Store {
                 Ok(Saving::default())
             }
             Backend::Sql(_, writer, faults) => {
-                let rx = hand_over(writer, calls::call_write(call.call(), 0, now_ms)).await?;
-                faults.call_write_handed();
-                Ok(Saving::of(rx))
+                let write = calls::call_write(call.call(), 0, now_ms);
+                Ok(Saving::of(hand_call(writer, faults, write).await?))
             }
         }
     }
@@ -273,9 +284,7 @@ impl Store {
                     writes.extend(rows.iter().cloned().map(Write::Outbox));
                     write = Write::Batch(writes);
                 }
-                let handed = hand_over(writer, write).await?;
-                faults.call_write_handed();
-                committed(handed).await
+                committed(hand_call(writer, faults, write).await?).await
             }
         }
     }
