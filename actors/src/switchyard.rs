@@ -493,7 +493,7 @@ impl Switchyard {
         ) {
             let view = ask(&agent_ref, "agent", |reply| AgentMsg::Get { reply }).await?;
             if view.held_calls.iter().any(|c| c.as_str() == call) {
-                let current = view.call_id.map(|c| c.0).unwrap_or_default();
+                let current = view.call_id.map(String::from).unwrap_or_default();
                 return Err(engine::Error::HoldFirst(CallId::from(current)).into());
             }
         }
@@ -728,7 +728,7 @@ pub(crate) fn new_call_id() -> CallId {
         .map(|d| d.as_millis())
         .unwrap_or(0);
     let r: u64 = rand::thread_rng().gen();
-    CallId(format!("c{now:x}{r:016x}"))
+    CallId::from(format!("c{now:x}{r:016x}"))
 }
 
 /// The root supervisor: parent of the agent, queue and call supervisors. Those have no work

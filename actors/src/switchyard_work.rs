@@ -263,7 +263,7 @@ impl Switchyard {
         let rules = self.compliance_rules(by.unwrap_or("")).await?;
         engine::compliance::check(&rules, number, None)?;
         let schedule = Schedule {
-            id: format!("s{}", &new_call_id().0[1..]),
+            id: format!("s{}", &new_call_id().as_str()[1..]),
             number: number.to_owned(),
             queue: queue.into(),
             at,
@@ -299,7 +299,7 @@ impl Switchyard {
         // The call's id comes from the schedule's: if the process stopped between saving the
         // call and marking the schedule, firing again finds the call instead of making a
         // second one.
-        let id = CallId(format!("c-{}", s.id));
+        let id = CallId::from(format!("c-{}", s.id));
         let existing = self.ctx.store.load_call(&id).await?;
         let call = match existing {
             Some(call) => Arc::new(call),
@@ -339,7 +339,7 @@ impl Switchyard {
         created_by: &str,
     ) -> Result<Txn, ActorError> {
         let txn = Txn {
-            id: format!("t{}", &new_call_id().0[1..]),
+            id: format!("t{}", &new_call_id().as_str()[1..]),
             kind: "chat".into(),
             customer: customer.to_owned(),
             created_at: self.now().0,

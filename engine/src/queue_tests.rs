@@ -48,7 +48,12 @@ fn queue(strategy: Strategy, members: &[&str]) -> Queue {
 }
 fn pairs(a: Vec<Assignment>) -> Vec<(String, Vec<String>)> {
     a.into_iter()
-        .map(|a| (a.call.0, a.agents.into_iter().map(|x| x.0).collect()))
+        .map(|a| {
+            (
+                a.call.to_string(),
+                a.agents.into_iter().map(|x| x.to_string()).collect(),
+            )
+        })
         .collect()
 }
 
@@ -58,7 +63,7 @@ fn higher_priority_jumps_the_line_and_equal_priority_is_oldest_first() {
     q.enqueue(call("old", 0, 1));
     q.enqueue(call("new", 0, 2));
     q.enqueue(call("vip", 5, 3));
-    let order: Vec<_> = q.waiting().map(|c| c.call.0.clone()).collect();
+    let order: Vec<_> = q.waiting().map(|c| c.call.to_string()).collect();
     assert_eq!(order, ["vip", "old", "new"]);
     q.update_member(&"a".into(), avail(0));
     assert_eq!(
@@ -93,7 +98,7 @@ fn a_missed_offer_returns_the_call_to_its_place_and_reroutes_it() {
     );
     q.offer_ended(t(28), call("c1", 0, 10), OfferEnd::Missed);
     q.enqueue(call("c3", 0, 20));
-    assert_eq!(q.waiting().next().unwrap().call.0, "c1");
+    assert_eq!(q.waiting().next().unwrap().call.as_str(), "c1");
     assert!(q.dispatch(t(28)).is_empty(), "nobody free");
     q.update_member(&"a".into(), avail(35));
     assert_eq!(
@@ -263,7 +268,7 @@ fn overflow_after_max_wait_moves_the_call_to_the_target_queue() {
     let out = q.handle_timeout(t(130));
     assert_eq!(out.len(), 1);
     assert_eq!(
-        (out[0].call.call.0.as_str(), out[0].to.0.as_str()),
+        (out[0].call.call.as_str(), out[0].to.as_str()),
         ("c1", "sales")
     );
     assert_eq!(q.poll_timeout(t(130)), Some(t(170)));

@@ -332,7 +332,10 @@ mod tests {
             waiting_since: Timestamp(900),
             attributes: &attributes,
         };
-        s.choose(&req, &c).into_iter().map(|a| a.0).collect()
+        s.choose(&req, &c)
+            .into_iter()
+            .map(|a| a.to_string())
+            .collect()
     }
 
     #[test]
@@ -374,7 +377,7 @@ mod tests {
             .collect();
         assert_eq!(picks, ["a", "b", "c", "a"]);
         // b is busy: after a comes c.
-        let without_b: Vec<_> = p.into_iter().filter(|m| m.agent.0 != "b").collect();
+        let without_b: Vec<_> = p.into_iter().filter(|m| m.agent.as_str() != "b").collect();
         assert_eq!(choose(&mut rr, &none, &without_b), ["c"]);
     }
 
