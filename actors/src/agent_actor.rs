@@ -80,11 +80,14 @@ pub enum AgentMsg {
         /// Answer.
         reply: RpcReplyPort<Result<AgentView, ActorError>>,
     },
-    /// Answered once every message sent before it is handled: a barrier that reads and
-    /// copies nothing (a call step waits on it until its agents have taken the step in).
-    Sync {
-        /// Answer.
-        reply: RpcReplyPort<()>,
+    /// A notice answered once it is handled: a call step's answer waits on it until the
+    /// agents it concerns have taken the step in (one message where a notice and a barrier
+    /// after it were two).
+    Acked {
+        /// The notice.
+        msg: Box<AgentMsg>,
+        /// Answered once it is handled.
+        done: RpcReplyPort<()>,
     },
     /// The API reads the agent.
     Get {
@@ -208,6 +211,8 @@ pub(crate) struct AgentState {
     watchdog: Timer,
     /// Fires a [`AgentMsg::PanelCheck`] a grace period after the last panel went.
     presence: Timer,
+    /// The queues she is a member of (her configuration's), told her availability.
+    queues: Vec<QueueId>,
 }
 
 /// How much longer than its offer timeout a ringing may last before the agent checks.
@@ -308,7 +313,7 @@ impl AgentActor {
             for c in changes {
                 self.ctx.bus.publish_status(c, locked.clone());
             }
-            self.publish_availability(&st.agent);
+            self.publish_availability(st);
         }
         st.timer.arm(
             myself,
@@ -335,17 +340,13 @@ impl AgentActor {
             .arm(myself, &self.ctx.wakeups, Some(at), AgentMsg::PanelCheck);
     }
 
-    fn publish_availability(&self, a: &Agent) {
-        if let Some(conf) = self.ctx.config.agent(a.id().as_str()) {
-            for q in &conf.queues {
-                self.ctx.tell_queue(
-                    &QueueId::from(q.as_str()),
-                    QueueMsg::MemberUpdate {
-                        agent: a.id().clone(),
-                        availability: a.availability(),
-                    },
-                );
-            }
+    fn publish_availability(&self, st: &AgentState) {
+        for q in &st.queues {
+            let update = QueueMsg::MemberUpdate {
+                agent: st.agent.id().clone(),
+                availability: st.agent.availability(),
+            };
+            self.ctx.tell_queue(q, update);
         }
     }
 
@@ -403,6 +404,9 @@ impl Actor for AgentActor {
             watchdog: Timer::default(),
             presence: Timer::default(),
             history: self.ctx.store.history_tail(&args.id).await?,
+            queues: (self.ctx.config.agent(args.id.as_str()).into_iter())
+                .flat_map(|conf| conf.queues.iter().map(|q| QueueId::from(q.as_str())))
+                .collect(),
         };
         self.commit(&myself, &mut st, true).await?;
         if st.agent.uses_panel() && self.ctx.panels_open(&args.id) == 0 {
@@ -419,7 +423,7 @@ impl Actor for AgentActor {
         myself: ActorRef<AgentMsg>,
         st: &mut AgentState,
     ) -> Result<(), ActorProcessingErr> {
-        self.publish_availability(&st.agent);
+        self.publish_availability(st);
         // This actor replaces one that failed: the call may have moved on meanwhile. Ask it,
         // or release it if it is gone.
         if st.resync {
@@ -440,6 +444,32 @@ impl Actor for AgentActor {
     }
 
     async fn handle(
+        &self,
+        myself: ActorRef<AgentMsg>,
+        msg: AgentMsg,
+        st: &mut AgentState,
+    ) -> Result<(), ActorProcessingErr> {
+        // An acked notice is the notice, then its answer.
+        let (mut msg, mut done) = (msg, Vec::new());
+        while let AgentMsg::Acked {
+            msg: notice,
+            done: d,
+        } = msg
+        {
+            done.push(d);
+            msg = *notice;
+        }
+        self.step(myself, msg, st).await?;
+        for d in done {
+            let _ = d.send(());
+        }
+        Ok(())
+    }
+}
+
+impl AgentActor {
+    /// Handles one message (an acked notice arrives unwrapped: see `handle`).
+    async fn step(
         &self,
         myself: ActorRef<AgentMsg>,
         msg: AgentMsg,
@@ -515,9 +545,8 @@ impl Actor for AgentActor {
                 )
                 .await?
             }
-            AgentMsg::Sync { reply } => {
-                let _ = reply.send(());
-            }
+            // Unwrapped by `handle`.
+            AgentMsg::Acked { .. } => {}
             AgentMsg::Get { reply } => {
                 let _ = reply.send(self.view(&st.agent));
             }
@@ -634,7 +663,7 @@ impl Actor for AgentActor {
                     self.commit(&myself, st, false).await?;
                 }
             }
-            AgentMsg::Republish => self.publish_availability(&st.agent),
+            AgentMsg::Republish => self.publish_availability(st),
             AgentMsg::PanelOpened => {
                 st.presence.cancel();
                 if !st.agent.uses_panel() || st.agent.is_panel_gone() {

@@ -13,6 +13,7 @@
 
 use crate::agent_actor::AgentMsg;
 use crate::call_creation::Creation;
+use crate::call_effects::Notices;
 use crate::context::{ask, ChildKey, Context};
 use crate::error::ActorError;
 use crate::media::actor::MediaMsg;
@@ -322,39 +323,15 @@ impl CallActor {
         };
         match self.commit(myself, st).await {
             Ok(()) => {
-                // The agents this step concerns have taken it in before the caller hears back
-                // (each agent's mailbox is FIFO: a read queued after the notice returns once
-                // the notice is handled). A client that reads an agent right after a hang-up
-                // sees it in wrap-up, not a moment earlier. The step is saved already: these
-                // waits are bounded ([`SETTLE_WAIT`]) so that the answer, which tells the
-                // truth, is never late enough for the caller to give up on it.
-                let touched: Vec<AgentId> = fx
-                    .withdrawn
-                    .iter()
-                    .chain(&fx.missed)
-                    .chain(&fx.wrap_up)
-                    .chain(&fx.released)
-                    .cloned()
-                    .collect();
-                let queues: Vec<QueueId> = [&fx.enqueue, &fx.leave_queue, &fx.queue_answered]
-                    .into_iter()
-                    .flatten()
-                    .cloned()
-                    .collect();
-                let settled = self.settle(myself, st, fx).await;
-                let taken_in = async {
-                    for a in touched {
-                        if let Some(r) = self.ctx.agent(&a) {
-                            let _ = ask(&r, "agent", |reply| AgentMsg::Sync { reply }).await;
-                        }
-                    }
-                    for q in queues {
-                        if let Some(r) = self.ctx.queue(&q) {
-                            let _ = ask(&r, "queue", |reply| QueueMsg::Sync { reply }).await;
-                        }
-                    }
-                };
-                let _ = tokio::time::timeout(SETTLE_WAIT, taken_in).await;
+                // The agents and queues this step concerns have taken it in before the caller
+                // hears back: each notice is answered once handled. A client that reads an
+                // agent right after a hang-up sees it in wrap-up, not a moment earlier. The
+                // step is saved already: these waits are bounded ([`SETTLE_WAIT`]) so that the
+                // answer, which tells the truth, is never late enough for the caller to give
+                // up on it.
+                let mut taken_in = Notices::acked();
+                let settled = self.settle(myself, st, fx, &mut taken_in).await;
+                taken_in.wait(SETTLE_WAIT).await;
                 let _ = reply.send(Ok(st.call.share()));
                 settled?;
                 Ok(())
@@ -374,15 +351,16 @@ impl CallActor {
         myself: &ActorRef<CallMsg>,
         st: &mut CallActorState,
         fx: Effects,
+        notices: &mut Notices,
     ) -> Result<(), ActorError> {
         let redial = fx.redial_group;
-        self.carry_out(&st.call, fx);
+        self.carry_out(&st.call, fx, notices);
         if redial {
             let ring = self.redial_group(&st.call).await;
             let timeout = self.ctx.setting(st.call.queue(), |s| s.offer_timeout);
             let fx = st.call.transfer_ring(self.ctx.clock.now(), ring, timeout);
             self.commit(myself, st).await?;
-            self.carry_out(&st.call, fx);
+            self.carry_out(&st.call, fx, notices);
         }
         Ok(())
     }
@@ -565,7 +543,7 @@ impl Actor for CallActor {
         if st.call.state() == CallState::Waiting && st.call.transfer().is_none() {
             fx.enqueue = Some(st.call.queue().clone());
         }
-        self.carry_out(&st.call, fx);
+        self.carry_out(&st.call, fx, &mut Notices::cast());
         Ok(st)
     }
 
@@ -735,7 +713,7 @@ impl CallActor {
                         .call
                         .fail(now, format!("overflow queue {to} is not running"));
                     self.commit(&myself, st).await?;
-                    self.carry_out(&st.call, fx);
+                    self.carry_out(&st.call, fx, &mut Notices::cast());
                 } else if st.call.overflow(now, to.clone()).is_ok() {
                     self.commit(&myself, st).await?;
                     self.ctx.tell_queue(
@@ -774,7 +752,7 @@ impl CallActor {
                 if st.timer.fire(generation) {
                     let fx = st.call.handle_timeout(now);
                     self.commit(&myself, st).await?;
-                    self.settle(&myself, st, fx).await?;
+                    self.settle(&myself, st, fx, &mut Notices::cast()).await?;
                 }
             }
             // Taken in by `handle` before this.

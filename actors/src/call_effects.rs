@@ -12,7 +12,57 @@ use crate::store::Saving;
 use engine::call::{Call, CallState, Effects};
 use engine::queue::OfferEnd;
 use engine::{AgentId, CallId, QueueId};
-use ractor::ActorRef;
+use ractor::{ActorRef, RpcReplyPort};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// How [`CallActor::carry_out`] delivers a step's notices: cast, or each answered once its
+/// agent or queue has handled it (what an answer to a client waits for, [`Notices::wait`]).
+pub(crate) struct Notices {
+    acks: Option<Vec<oneshot::Receiver<()>>>,
+}
+
+impl Notices {
+    /// Notices cast: nobody waits for them.
+    pub(crate) fn cast() -> Self {
+        Self { acks: None }
+    }
+
+    /// Notices answered once handled.
+    pub(crate) fn acked() -> Self {
+        Self {
+            acks: Some(Vec::new()),
+        }
+    }
+
+    /// Sends a notice; `wrap` makes the message that carries it with its answer.
+    fn send<M: ractor::Message>(
+        &mut self,
+        to: Option<ActorRef<M>>,
+        msg: M,
+        wrap: impl FnOnce(M, RpcReplyPort<()>) -> M,
+    ) {
+        let Some(to) = to else { return };
+        match &mut self.acks {
+            None => {
+                let _ = to.cast(msg);
+            }
+            Some(acks) => {
+                let (tx, rx) = oneshot::channel();
+                if to.cast(wrap(msg, tx.into())).is_ok() {
+                    acks.push(rx);
+                }
+            }
+        }
+    }
+
+    /// Waits, at most `limit`, until every acked notice was handled (or its actor stopped).
+    pub(crate) async fn wait(self, limit: Duration) {
+        if let Some(acks) = self.acks.filter(|a| !a.is_empty()) {
+            let _ = tokio::time::timeout(limit, futures::future::join_all(acks)).await;
+        }
+    }
+}
 
 impl CallActor {
     /// A queue's offer of the call to `agents`: rung once saved (then the reservations are
@@ -67,18 +117,27 @@ impl CallActor {
     }
 
     /// Tells agents and queues what a step means for them.
-    pub(crate) fn carry_out(&self, call: &Call, fx: Effects) {
+    pub(crate) fn carry_out(&self, call: &Call, fx: Effects, notices: &mut Notices) {
         let (no_answer_delay, default_wrap_up) = self
             .ctx
             .setting(call.queue(), |s| (s.no_answer_delay, s.wrap_up_limit));
         let id = call.id();
-        self.withdraw(id, fx.withdrawn);
+        let mut tell_agent = |a: &AgentId, msg| {
+            let wrap = |msg, done| AgentMsg::Acked {
+                msg: Box::new(msg),
+                done,
+            };
+            notices.send(self.ctx.agent(a), msg, wrap);
+        };
+        for a in fx.withdrawn {
+            tell_agent(&a, AgentMsg::OfferWithdrawn { call: id.clone() });
+        }
         for a in fx.missed {
             let msg = AgentMsg::OfferMissed {
                 call: id.clone(),
                 no_answer_delay,
             };
-            self.ctx.tell_agent(&a, msg);
+            tell_agent(&a, msg);
         }
         let wrap_up_limit = match &fx.wrap_up_in {
             Some(q) => self.ctx.setting(q, |s| s.wrap_up_limit),
@@ -89,34 +148,35 @@ impl CallActor {
                 call: id.clone(),
                 wrap_up_limit,
             };
-            self.ctx.tell_agent(&a, msg);
+            tell_agent(&a, msg);
         }
         for a in fx.released {
-            self.ctx
-                .tell_agent(&a, AgentMsg::Released { call: id.clone() });
+            tell_agent(&a, AgentMsg::Released { call: id.clone() });
         }
+        let mut tell_queue = |q: &QueueId, msg| {
+            let wrap = |msg, done| QueueMsg::Acked {
+                msg: Box::new(msg),
+                done,
+            };
+            notices.send(self.ctx.queue(q), msg, wrap);
+        };
         if let Some(q) = fx.leave_queue {
-            self.ctx
-                .tell_queue(&q, QueueMsg::Remove { call: id.clone() });
+            tell_queue(&q, QueueMsg::Remove { call: id.clone() });
         }
         if let Some(q) = fx.queue_answered {
-            self.ctx.tell_queue(
-                &q,
-                QueueMsg::OfferEnded {
-                    call: call.waiting_call(),
-                    end: OfferEnd::Answered,
-                },
-            );
+            let msg = QueueMsg::OfferEnded {
+                call: call.waiting_call(),
+                end: OfferEnd::Answered,
+            };
+            tell_queue(&q, msg);
         }
         if let Some(q) = fx.enqueue {
             // Back to its place in line (or first entry, after a transfer): `enqueued_at` decides.
-            self.ctx.tell_queue(
-                &q,
-                QueueMsg::OfferEnded {
-                    call: call.waiting_call(),
-                    end: OfferEnd::Missed,
-                },
-            );
+            let msg = QueueMsg::OfferEnded {
+                call: call.waiting_call(),
+                end: OfferEnd::Missed,
+            };
+            tell_queue(&q, msg);
         }
     }
 

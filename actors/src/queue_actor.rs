@@ -65,11 +65,13 @@ pub enum QueueMsg {
         /// Answer.
         reply: RpcReplyPort<Vec<AgentId>>,
     },
-    /// Answered once every message sent before it is handled: a barrier that reads and
-    /// counts nothing (a call step waits on it until its queues have taken the step in).
-    Sync {
-        /// Answer.
-        reply: RpcReplyPort<()>,
+    /// A notice answered once it is handled: a call step's answer waits on it until the
+    /// queues it concerns have taken the step in.
+    Acked {
+        /// The notice.
+        msg: Box<QueueMsg>,
+        /// Answered once it is handled.
+        done: RpcReplyPort<()>,
     },
     /// Live counters.
     Counters {
@@ -294,6 +296,32 @@ impl Actor for QueueActor {
         msg: QueueMsg,
         st: &mut QueueState,
     ) -> Result<(), ActorProcessingErr> {
+        // An acked notice is the notice, then its answer.
+        let (mut msg, mut done) = (msg, Vec::new());
+        while let QueueMsg::Acked {
+            msg: notice,
+            done: d,
+        } = msg
+        {
+            done.push(d);
+            msg = *notice;
+        }
+        self.step(myself, msg, st).await?;
+        for d in done {
+            let _ = d.send(());
+        }
+        Ok(())
+    }
+}
+
+impl QueueActor {
+    /// Handles one message (an acked notice arrives unwrapped: see `handle`).
+    async fn step(
+        &self,
+        myself: ActorRef<QueueMsg>,
+        msg: QueueMsg,
+        st: &mut QueueState,
+    ) -> Result<(), ActorProcessingErr> {
         let now = self.ctx.clock.now();
         match msg {
             QueueMsg::Enqueue { call } => st.queue.enqueue(call),
@@ -313,10 +341,8 @@ impl Actor for QueueActor {
                 let _ = reply.send(st.queue.candidates(now, &skills));
                 return Ok(());
             }
-            QueueMsg::Sync { reply } => {
-                let _ = reply.send(());
-                return Ok(());
-            }
+            // Unwrapped by `handle`.
+            QueueMsg::Acked { .. } => return Ok(()),
             QueueMsg::Counters { reply } => {
                 let _ = reply.send(st.queue.counters(now));
                 return Ok(());
