@@ -8,6 +8,7 @@
 //! after it); the agent still publishes it, and takes her next message, once it committed.
 
 use crate::call_actor::CallMsg;
+use crate::call_effects::{Acked, Layer};
 use crate::context::{ChildKey, Context};
 use crate::error::ActorError;
 use crate::queue_actor::QueueMsg;
@@ -449,20 +450,12 @@ impl Actor for AgentActor {
         msg: AgentMsg,
         st: &mut AgentState,
     ) -> Result<(), ActorProcessingErr> {
-        // An acked notice is the notice, then its answer.
-        let (mut msg, mut done) = (msg, Vec::new());
-        while let AgentMsg::Acked {
-            msg: notice,
-            done: d,
-        } = msg
-        {
-            done.push(d);
-            msg = *notice;
-        }
+        let (msg, taken_in) = Acked::unwrap(msg, |m| match m {
+            AgentMsg::Acked { msg, done } => Layer::Acked(*msg, done),
+            m => Layer::Plain(m),
+        });
         self.step(myself, msg, st).await?;
-        for d in done {
-            let _ = d.send(());
-        }
+        taken_in.answer();
         Ok(())
     }
 }

@@ -6,10 +6,10 @@
 //! A new call is enqueued while its creation commits; its actor takes the queue's first offer
 //! at once, anything else once the creation is durable, and drops the call if it failed
 //! (`call_creation`).
-//! Synchronous calls go only from the call to agents (`Reserve`, `Answered`, `Take`) and to
-//! a queue (`Pick`), never back, so no call cycle can deadlock. When the call is over the actor
-//! stops; its supervisor forgets it. In-call control lives in `call_control`, the telling of
-//! agents and queues in `call_effects`.
+//! Synchronous calls go only from the call to agents (`Reserve`, `Answered`, `Take`, a step's
+//! acked notices) and to a queue (`Candidates`, acked notices), never back, so no call cycle
+//! can deadlock. When the call is over the actor stops; its supervisor forgets it. In-call
+//! control lives in `call_control`, the telling of agents and queues in `call_effects`.
 
 use crate::agent_actor::AgentMsg;
 use crate::call_creation::Creation;

@@ -14,6 +14,7 @@
 
 use crate::agent_actor::AgentMsg;
 use crate::call_actor::CallMsg;
+use crate::call_effects::{Acked, Layer};
 use crate::context::{ask, ChildKey, Context};
 use crate::store::Saving;
 use crate::timer::Timer;
@@ -296,20 +297,12 @@ impl Actor for QueueActor {
         msg: QueueMsg,
         st: &mut QueueState,
     ) -> Result<(), ActorProcessingErr> {
-        // An acked notice is the notice, then its answer.
-        let (mut msg, mut done) = (msg, Vec::new());
-        while let QueueMsg::Acked {
-            msg: notice,
-            done: d,
-        } = msg
-        {
-            done.push(d);
-            msg = *notice;
-        }
+        let (msg, taken_in) = Acked::unwrap(msg, |m| match m {
+            QueueMsg::Acked { msg, done } => Layer::Acked(*msg, done),
+            m => Layer::Plain(m),
+        });
         self.step(myself, msg, st).await?;
-        for d in done {
-            let _ = d.send(());
-        }
+        taken_in.answer();
         Ok(())
     }
 }
