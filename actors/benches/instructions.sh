@@ -11,7 +11,12 @@
 #   actors/benches/instructions.sh [routing-benchmark-binary]
 #
 # Without an argument it builds the benchmark (`cargo bench -p actors --no-run`). About four
-# minutes; needs valgrind (Debian package `valgrind`).
+# minutes; needs valgrind (Debian package `valgrind`). Run it on an otherwise idle machine:
+# under valgrind the program runs some fifty times slower, and a 4,000-call round slowed
+# further (two valgrind runs at once, or `--cache-sim=yes`) stopped short, the benchmark giving
+# up after its minute with the process idle (most likely offers rang out before the answering
+# machine, as slowed, took them, and their agents stepped away); the script then fails with the
+# benchmark's output rather than print a figure.
 set -eu
 cd "$(dirname "$0")/../.."
 if ! command -v valgrind >/dev/null; then
