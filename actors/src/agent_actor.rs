@@ -8,7 +8,6 @@
 //! after it); the agent still publishes it, and takes her next message, once it committed.
 
 use crate::call_actor::CallMsg;
-use crate::call_effects::{Acked, Layer};
 use crate::context::{ChildKey, Context};
 use crate::error::ActorError;
 use crate::queue_actor::QueueMsg;
@@ -450,12 +449,15 @@ impl Actor for AgentActor {
         msg: AgentMsg,
         st: &mut AgentState,
     ) -> Result<(), ActorProcessingErr> {
-        let (msg, taken_in) = Acked::unwrap(msg, |m| match m {
-            AgentMsg::Acked { msg, done } => Layer::Acked(*msg, done),
-            m => Layer::Plain(m),
-        });
+        // An acked notice is the notice, then its answer (notices are wrapped once).
+        let (msg, done) = match msg {
+            AgentMsg::Acked { msg, done } => (*msg, Some(done)),
+            msg => (msg, None),
+        };
         self.step(myself, msg, st).await?;
-        taken_in.answer();
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
         Ok(())
     }
 }

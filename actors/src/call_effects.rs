@@ -16,41 +16,6 @@ use ractor::{ActorRef, RpcReplyPort};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-/// One layer of a message that may be an acked notice.
-pub(crate) enum Layer<M> {
-    /// An acked notice: the notice, and who waits for it to be handled.
-    Acked(M, RpcReplyPort<()>),
-    /// A message as it is.
-    Plain(M),
-}
-
-/// The answer ports of an acked notice (see [`Notices`]), answered once its actor handled it.
-pub(crate) struct Acked(Vec<RpcReplyPort<()>>);
-
-impl Acked {
-    /// Takes a message apart: the notice inside any acked wrapping (`split` opens one layer),
-    /// and the ports to answer once it is handled.
-    pub(crate) fn unwrap<M>(mut msg: M, split: impl Fn(M) -> Layer<M>) -> (M, Self) {
-        let mut ports = Vec::new();
-        loop {
-            match split(msg) {
-                Layer::Acked(inner, port) => {
-                    ports.push(port);
-                    msg = inner;
-                }
-                Layer::Plain(plain) => return (plain, Self(ports)),
-            }
-        }
-    }
-
-    /// Tells the senders the notice was handled.
-    pub(crate) fn answer(self) {
-        for port in self.0 {
-            let _ = port.send(());
-        }
-    }
-}
-
 /// How [`CallActor::carry_out`] delivers a step's notices: cast, or each answered once its
 /// agent or queue has handled it (what an answer to a client waits for, [`Notices::wait`]).
 pub(crate) struct Notices {

@@ -14,7 +14,6 @@
 
 use crate::agent_actor::AgentMsg;
 use crate::call_actor::CallMsg;
-use crate::call_effects::{Acked, Layer};
 use crate::context::{ask, ChildKey, Context};
 use crate::store::Saving;
 use crate::timer::Timer;
@@ -297,12 +296,15 @@ impl Actor for QueueActor {
         msg: QueueMsg,
         st: &mut QueueState,
     ) -> Result<(), ActorProcessingErr> {
-        let (msg, taken_in) = Acked::unwrap(msg, |m| match m {
-            QueueMsg::Acked { msg, done } => Layer::Acked(*msg, done),
-            m => Layer::Plain(m),
-        });
+        // An acked notice is the notice, then its answer (notices are wrapped once).
+        let (msg, done) = match msg {
+            QueueMsg::Acked { msg, done } => (*msg, Some(done)),
+            msg => (msg, None),
+        };
         self.step(myself, msg, st).await?;
-        taken_in.answer();
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
         Ok(())
     }
 }

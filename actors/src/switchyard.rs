@@ -493,8 +493,8 @@ impl Switchyard {
         ) {
             let view = ask(&agent_ref, "agent", |reply| AgentMsg::Get { reply }).await?;
             if view.held_calls.iter().any(|c| c.as_str() == call) {
-                let current = view.call_id.map(String::from).unwrap_or_default();
-                return Err(engine::Error::HoldFirst(CallId::from(current)).into());
+                let current = view.call_id.unwrap_or_else(|| CallId::from(""));
+                return Err(engine::Error::HoldFirst(current).into());
             }
         }
         self.to_call(call, |reply| CallMsg::Control {
