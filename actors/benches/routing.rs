@@ -48,6 +48,13 @@ fn calls() -> usize {
         .unwrap_or(10_000)
 }
 const LATENCY_CALLS: usize = 5_000;
+/// Events the bus holds for a subscriber that is behind, in both programs. The answering
+/// machine must see every offer (it fails the run if it fell further behind than this), and the
+/// most it was behind is printed. The bus keeps its last this many events alive: with 2^20 it
+/// held a whole run's events (hundreds of megabytes on the real path, where an event is shared
+/// rather than inline), and every new event was fresh memory for the kernel to fault in; a
+/// service runs with 8,192 (`StartOptions::event_buffer`).
+pub const EVENT_BUFFER: usize = 1 << 16;
 const LOADED_RATE: u64 = 2_000;
 
 fn config() -> Config {
@@ -101,6 +108,8 @@ struct Seen {
     hangups: usize,
     /// Agents whose latest status is Ready.
     ready: usize,
+    /// The most events the answering machine was behind the bus (sampled).
+    behind: usize,
     /// What the benchmark waits for, if anything: only reaching it wakes the benchmark (a
     /// wake-up at every event kept a third thread busy on two cores).
     goal: Option<(Until, usize)>,
@@ -125,7 +134,13 @@ fn spawn_answering_machine(yard: &Switchyard, waiters: Waiters, counts: Arc<Coun
     let yard = yard.clone();
     tokio::spawn(async move {
         let mut ready = std::collections::HashSet::new();
+        let mut seen = 0u64;
         while let Ok(ev) = rx.recv().await {
+            seen += 1;
+            if seen % 256 == 0 {
+                let behind = rx.len();
+                count(&counts, |c| c.behind = c.behind.max(behind));
+            }
             let (call_id, from, agent) = match &*ev.kind {
                 EventKind::AgentStatus { change, .. } => {
                     if change.to == Status::Ready {
@@ -230,7 +245,7 @@ async fn set_all(yard: &Switchyard, status: Status) {
 async fn run(label: &str, store: Store) -> f64 {
     let calls = calls();
     let options = StartOptions {
-        event_buffer: 1 << 20,
+        event_buffer: EVENT_BUFFER,
         ..Default::default()
     };
     let yard = Switchyard::start_with(config(), store, options)
@@ -324,6 +339,10 @@ async fn run(label: &str, store: Store) -> f64 {
         "CPU while routing: {:.0} µs a routed call, {:.2} of the machine's cores busy",
         busy * 1e6 / (rounds * calls) as f64,
         busy / wall
+    );
+    println!(
+        "the answering machine was at most {} events behind the bus (it holds {EVENT_BUFFER})",
+        counts.borrow().behind
     );
     for (rate, lat) in [(100, quiet), (LOADED_RATE, loaded)] {
         println!(

@@ -134,10 +134,19 @@ impl Outbox {
     /// still waiting to be sent for the first time (never a version already attempted or
     /// delivered). While the call's legs are still flushing, the rows are held (see the
     /// module docs).
+    ///
+    /// Boxed where it has work to do: a call actor's commit awaits this at every step, and its
+    /// future would otherwise carry this one's (872 bytes) whether or not a connector is
+    /// configured (see `store::writer::hand_over` on moving futures).
     pub async fn rows_for(&self, call: &Call) -> Result<Vec<OutboxRow>, StoreError> {
         if !self.active() || call.answered_at().is_none() {
             return Ok(Vec::new());
         }
+        Box::pin(self.next_rows(call)).await
+    }
+
+    /// [`Outbox::rows_for`] of an answered call, with connectors.
+    async fn next_rows(&self, call: &Call) -> Result<Vec<OutboxRow>, StoreError> {
         let id = call.id().to_string();
         let version = self.store.outbox_version(&id).await? + 1;
         let log = CallLog::of(call, u32::try_from(version).unwrap_or(u32::MAX))
@@ -189,7 +198,8 @@ impl Outbox {
     pub async fn queued(&self, call: &CallId, rows: &[OutboxRow]) {
         self.wake();
         if rows.iter().any(held) && !self.flushing.busy(call) {
-            self.transcript_flushed(call).await;
+            // Boxed: rare, and large (see `rows_for`).
+            Box::pin(self.transcript_flushed(call)).await;
         }
     }
 

@@ -155,7 +155,10 @@ impl Actor for Supervisor {
                 let key = write(&self.ctx.children).remove(&who.get_id());
                 tracing::warn!(child = ?key, error = %err, "supervised actor failed; restarting from saved state");
                 if let Some(key) = key {
-                    self.restart_with_retries(&myself, key).await;
+                    // Boxed: a restart is rare and its future large (1.8 KiB), and every
+                    // call's start and end is a supervision event whose future ractor moves
+                    // whole several times (see `store::writer::hand_over`).
+                    Box::pin(self.restart_with_retries(&myself, key)).await;
                 }
             }
             _ => {}

@@ -240,7 +240,7 @@ pub async fn run(
     rss: fn() -> u64,
     cpu: fn() -> f64,
 ) -> Figures {
-    let (events, _) = broadcast::channel(1 << 20);
+    let (events, _) = broadcast::channel(crate::EVENT_BUFFER);
     let mut shards: Vec<ActorCell> = Vec::with_capacity(SHARDS);
     for _ in 0..SHARDS {
         let (s, _) = Actor::spawn(None, Shard, ()).await.expect("shard");
