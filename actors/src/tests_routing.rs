@@ -1,6 +1,7 @@
 //! Routing under races (memory store, mostly on paused time): an agent steps away from a
 //! ringing offer, declines into a status, loses a race to a hang-up; a transfer through a
-//! queue's wrap-up; a new call's first event seen on another thread.
+//! queue's wrap-up; a new call's first event seen on another thread; a hang-up answered only
+//! once its agent has taken it in.
 
 use crate::tests::{
     all_ready, answered_by_a0, config, engine_with, eventually, incoming, is, wait_for,
@@ -365,4 +366,44 @@ async fn a_reservation_nobody_waits_for_any_more_is_not_taken() {
         .unwrap();
     let view = yard.agent("a0").await.unwrap();
     assert_eq!(view.status, Status::Ready, "not ringing: {view:?}");
+}
+
+/// A hang-up is answered once its agent has taken the call's end in (the notice carries its own
+/// answer, see `call_effects::Notices`): with her commits held she is still writing her wrap-up
+/// and the answer waits for her; let go, it comes with her in wrap-up.
+#[tokio::test]
+async fn a_hang_up_is_answered_once_its_agent_has_taken_it_in() {
+    let store = crate::store::Store::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let yard = Switchyard::start(config("longest-idle", 1, ""), store.clone())
+        .await
+        .unwrap();
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 1).await;
+    let id = incoming(&yard, "+15550001").await.id().to_string();
+    wait_for(&mut rx, "offer", is("call.offered", &id, "a0")).await;
+    yard.accept(&id, "a0").await.unwrap();
+    let faults = store.faults().unwrap();
+    let written = faults.agent_writes();
+    faults.hold_agent_commits(true);
+    let hangup = tokio::spawn({
+        let (yard, id) = (yard.clone(), id.clone());
+        async move { yard.hangup(&id, Party::Customer).await }
+    });
+    // The call's end is committed (its write carries no agent's) and told to the agent, who
+    // hands her wrap-up to the store and waits for its commit: the hang-up waits for her.
+    assert!(
+        faults
+            .agent_writes_reach(written + 1, Duration::from_secs(5))
+            .await
+    );
+    assert!(
+        !hangup.is_finished(),
+        "the hang-up was answered before its agent took it in"
+    );
+    faults.hold_agent_commits(false);
+    let ended = hangup.await.unwrap().unwrap();
+    assert_eq!(ended.state(), CallState::Ended);
+    assert_eq!(yard.agent("a0").await.unwrap().status, Status::AfterService);
 }
