@@ -137,7 +137,7 @@ fn spawn_answering_machine(yard: &Switchyard, waiters: Waiters, counts: Arc<Coun
         let mut seen = 0u64;
         while let Ok(ev) = rx.recv().await {
             seen += 1;
-            if seen % 256 == 0 {
+            if seen.is_multiple_of(256) {
                 let behind = rx.len();
                 count(&counts, |c| c.behind = c.behind.max(behind));
             }
