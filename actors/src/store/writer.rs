@@ -412,8 +412,9 @@ pub(super) async fn submit(writer: &mpsc::Sender<Job>, write: Write) -> Result<(
 /// The sending future is boxed: it holds the write and the channel's permit request (816
 /// bytes), and every store method awaiting it, on either backend, would otherwise be that
 /// large, and so would each actor's step awaiting one. A step's future is moved whole when it
-/// starts, so the memory store, which never sends, copied a kilobyte per store call (the
-/// routing benchmark spent a third of its instructions in `memcpy`).
+/// is passed on (into ractor's handler, its `select!`, a box), so the memory store, which
+/// never sends, copied that kilobyte at every store call (`memcpy` is about a tenth of the
+/// routing benchmark's instructions).
 pub(super) fn hand_over(
     writer: &mpsc::Sender<Job>,
     write: Write,
