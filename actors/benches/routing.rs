@@ -54,7 +54,7 @@ const LATENCY_CALLS: usize = 5_000;
 /// held a whole run's events (hundreds of megabytes on the real path, where an event is shared
 /// rather than inline), and every new event was fresh memory for the kernel to fault in; a
 /// service runs with 8,192 (`StartOptions::event_buffer`).
-pub const EVENT_BUFFER: usize = 1 << 16;
+const EVENT_BUFFER: usize = 1 << 16;
 const LOADED_RATE: u64 = 2_000;
 
 fn config() -> Config {

@@ -739,7 +739,7 @@ impl CallActor {
             }
             // Media is set up once or twice a call and its futures are the largest here
             // (2.9 KiB): boxed, so that every other message's step is not that large (a
-            // step's future is moved whole when it starts; see `store::writer::hand_over`).
+            // step's future is moved whole when it is passed on; see `store::writer::hand_over`).
             CallMsg::Media { who, offer, reply } => {
                 Box::pin(self.media(&myself, st, who, offer, reply)).await;
             }

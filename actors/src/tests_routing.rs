@@ -380,10 +380,7 @@ async fn a_hang_up_is_answered_once_its_agent_has_taken_it_in() {
         .await
         .unwrap();
     let mut rx = yard.subscribe();
-    all_ready(&yard, 1).await;
-    let id = incoming(&yard, "+15550001").await.id().to_string();
-    wait_for(&mut rx, "offer", is("call.offered", &id, "a0")).await;
-    yard.accept(&id, "a0").await.unwrap();
+    let id = answered_by_a0(&yard, &mut rx).await;
     let faults = store.faults().unwrap();
     let written = faults.agent_writes();
     faults.hold_agent_commits(true);
