@@ -10,7 +10,7 @@
 use crate::call_actor::CallMsg;
 use crate::context::{ChildKey, Context};
 use crate::error::ActorError;
-use crate::queue_actor::QueueMsg;
+use crate::queue_actor::{QueueMsg, ReservationAnswer};
 use crate::store::{HistoryTail, Saving};
 use crate::timer::Timer;
 use engine::agent::{Agent, Status};
@@ -47,6 +47,32 @@ pub struct AgentView {
     pub skills: engine::routing::Skills,
     /// Calls answered.
     pub calls_handled: u64,
+}
+
+/// Where an agent's answer to a reservation goes.
+pub enum ReserveReply {
+    /// To an ask (a call reserving a consult's agent).
+    Ask(RpcReplyPort<Option<Saving>>),
+    /// Cast back to the queue that dispatched it.
+    Queue(ReservationAnswer),
+}
+
+impl ReserveReply {
+    /// Whether nobody waits for the answer any more (an ask that gave up).
+    fn is_closed(&self) -> bool {
+        match self {
+            ReserveReply::Ask(reply) => reply.is_closed(),
+            ReserveReply::Queue(_) => false,
+        }
+    }
+
+    /// Answers; `false` if nobody took the answer (an ask that gave up, a queue that stopped).
+    fn send(self, saving: Option<Saving>) -> bool {
+        match self {
+            ReserveReply::Ask(reply) => reply.send(saving).is_ok(),
+            ReserveReply::Queue(answer) => answer.send(saving),
+        }
+    }
 }
 
 /// Messages to an agent actor. Reply ports come last.
@@ -94,16 +120,16 @@ pub enum AgentMsg {
         /// Answer.
         reply: RpcReplyPort<AgentView>,
     },
-    /// A queue reserves the agent for an offer: `None` if it is not available, else the
-    /// reservation's write, answered once handed to the store (not once committed: a write
-    /// handed after it commits with it or after it).
+    /// A queue (or a call, for a consult) reserves the agent for an offer: `None` if it is not
+    /// available, else the reservation's write, answered once handed to the store (not once
+    /// committed: a write handed after it commits with it or after it).
     Reserve {
         /// The call.
         call: CallId,
         /// The queue offering it.
         queue: QueueId,
         /// Answer.
-        reply: RpcReplyPort<Option<Saving>>,
+        reply: ReserveReply,
     },
     /// The agent takes a waiting call directly (unassigned work).
     Take {
@@ -186,6 +212,10 @@ pub enum AgentMsg {
     /// Fault injection for the supervision tests: the handler panics.
     #[cfg(test)]
     Panic,
+    /// Fault injection: the handler is busy this long (a slow database, say), its mailbox
+    /// unread.
+    #[cfg(test)]
+    Stall(Duration),
 }
 
 /// What a commit handed to the store: the changes to publish once it is durable.
@@ -551,7 +581,7 @@ impl AgentActor {
                     return Ok(());
                 }
                 if st.agent.offer(now, call.clone(), queue).is_err() {
-                    let _ = reply.send(None);
+                    reply.send(None);
                     return Ok(());
                 }
                 // Answered as soon as the reservation is handed to the store: the call's
@@ -559,10 +589,12 @@ impl AgentActor {
                 // the offer from her if her reservation failed (her actor restarts then).
                 let handed = self.hand_over(st, false).await?;
                 let saving = handed.saving.clone().unwrap_or_default();
-                let taken = reply.send(Some(saving)).is_ok();
+                let taken = reply.send(Some(saving));
                 self.committed(&myself, st, handed).await?;
-                // The queue gave up while this was handed over: it never offers the call
-                // here, so the reservation is withdrawn rather than left ringing.
+                // Nobody takes the answer (an ask gave up, the queue stopped): the call is
+                // never offered here, so the reservation is withdrawn rather than left
+                // ringing. (A queue that gave up on her takes the answer as stale and
+                // releases her.)
                 if !taken && st.agent.offer_withdrawn(now, &call).is_ok() {
                     self.commit(&myself, st, false).await?;
                 }
@@ -687,6 +719,8 @@ impl AgentActor {
             }
             #[cfg(test)]
             AgentMsg::Panic => panic!("injected fault in agent {}", st.agent.id()),
+            #[cfg(test)]
+            AgentMsg::Stall(busy) => tokio::time::sleep(busy).await,
             AgentMsg::Timeout(generation) => {
                 if st.timer.fire(generation) {
                     st.agent.handle_timeout(now);

@@ -3,7 +3,7 @@
 //! reservation, an answer), the one direction such asks go, and a queue's offer taken in
 //! ([`CallActor::offer`]).
 
-use crate::agent_actor::AgentMsg;
+use crate::agent_actor::{AgentMsg, ReserveReply};
 use crate::call_actor::{CallActor, CallActorState, CallMsg};
 use crate::context::ask;
 use crate::error::ActorError;
@@ -189,7 +189,7 @@ impl CallActor {
         let saving = ask(&r, "agent", |reply| AgentMsg::Reserve {
             call,
             queue,
-            reply,
+            reply: ReserveReply::Ask(reply),
         })
         .await;
         // Reserved once the reservation is durable.

@@ -1,27 +1,30 @@
 //! The queue actor: one per queue, owning its [`engine::queue::Queue`].
 //!
 //! It hears calls arrive and leave and its members' availability, and after every message
-//! matches waiting calls with free agents. A match is confirmed with the agent (`Reserve`, asked
-//! from a task of its own whose answer comes back as a message, so the queue never waits on an
-//! agent and many reservations share one commit). An agent answers once its reservation is
-//! handed to the store, not once it committed: the offer goes to the call actor, which owns it
-//! from then on, and the call's write commits after the reservation's, so the call checks the
+//! matches waiting calls with free agents. A match is confirmed with the agent: the queue casts
+//! her `Reserve` and she casts her answer back ([`QueueMsg::Reserved`], sent by a
+//! [`ReservationAnswer`] even if her mailbox is dropped unread), so the queue never waits on an
+//! agent and many reservations share one commit. The answers of a ring-all offer are gathered
+//! until all are in; the engine bounds the wait ([`engine::queue::RESERVATION_TIMEOUT`]: a
+//! silent agent counts as having refused). An agent answers once its reservation is handed to
+//! the store, not once it committed: the offer goes to the call actor, which owns it from then
+//! on, and the call's write commits after the reservation's, so the call checks the
 //! reservations once it committed and withdraws an agent whose reservation failed
 //! (`CallActor::check_reservations`).
 //!
 //! The queue keeps nothing persistent: on restart it is rebuilt from the open calls in the
 //! store and from its members re-publishing their availability.
 
-use crate::agent_actor::AgentMsg;
+use crate::agent_actor::{AgentMsg, ReserveReply};
 use crate::call_actor::CallMsg;
-use crate::context::{ask, ChildKey, Context};
+use crate::context::{ChildKey, Context};
 use crate::store::Saving;
 use crate::timer::Timer;
 use engine::agent::Availability;
 use engine::call::CallState;
-use engine::queue::{Counters, OfferEnd, Queue, ReservationAnswered, WaitingCall};
+use engine::queue::{Assignment, Counters, OfferEnd, Queue, ReservationAnswered, WaitingCall};
 use engine::routing::StrategyName;
-use engine::{AgentId, CallId, QueueId};
+use engine::{AgentId, CallId, IdMap, QueueId};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::sync::Arc;
 
@@ -85,13 +88,16 @@ pub enum QueueMsg {
     },
     /// The engine's wake-up (overflow, escalation).
     Timeout(u64),
-    /// Matched agents answered their reservation for a call (sent by the queue's own
-    /// dispatch).
+    /// An agent answered her reservation for a call ([`ReservationAnswer`]).
     Reserved {
         /// The call.
         call: CallId,
-        /// Each agent asked, and the write of its reservation if it took it.
-        outcomes: Vec<(AgentId, Option<Saving>)>,
+        /// Which reservation ([`Assignment::attempt`]).
+        attempt: u64,
+        /// The agent.
+        agent: AgentId,
+        /// The write of her reservation if she took it.
+        saving: Option<Saving>,
     },
     /// Fault injection for the supervision tests: the handler panics.
     #[cfg(test)]
@@ -105,6 +111,53 @@ pub(crate) struct QueueActor {
 pub(crate) struct QueueState {
     queue: Queue,
     timer: Timer,
+    /// The answers in so far to the ring-all reservations awaited (a single agent's answer is
+    /// taken in at once).
+    gathering: IdMap<CallId, Gathering>,
+}
+
+/// The answers to one reservation of several agents, until all are in.
+struct Gathering {
+    attempt: u64,
+    expected: usize,
+    outcomes: Vec<(AgentId, Option<Saving>)>,
+}
+
+/// An agent's answer to her reservation, cast back to the queue that asked: sent once
+/// ([`ReservationAnswer::send`]), or, if it is dropped unsent (her actor stopped with the
+/// message unread, or failed handling it), as a refusal, so that the queue never waits for an
+/// answer that cannot come.
+pub struct ReservationAnswer {
+    queue: Option<ActorRef<QueueMsg>>,
+    call: CallId,
+    attempt: u64,
+    agent: AgentId,
+}
+
+impl ReservationAnswer {
+    /// Sends the answer: `Some` with the reservation's write if she took it. `false` if the
+    /// queue stopped (it restarts without this reservation).
+    pub(crate) fn send(mut self, saving: Option<Saving>) -> bool {
+        let queue = self.queue.take().expect("an answer is sent once");
+        queue.cast(self.message(saving)).is_ok()
+    }
+
+    fn message(&self, saving: Option<Saving>) -> QueueMsg {
+        QueueMsg::Reserved {
+            call: self.call.clone(),
+            attempt: self.attempt,
+            agent: self.agent.clone(),
+            saving,
+        }
+    }
+}
+
+impl Drop for ReservationAnswer {
+    fn drop(&mut self) {
+        if let Some(queue) = self.queue.take() {
+            let _ = queue.cast(self.message(None));
+        }
+    }
 }
 
 impl QueueActor {
@@ -120,46 +173,91 @@ impl QueueActor {
         for panic in st.queue.take_strategy_failures() {
             tracing::error!(queue = %st.queue.id(), %panic, "the queue's routing strategy panicked: its fallback decided");
         }
-        for a in assignments {
-            let (ctx, myself, queue) = (self.ctx.clone(), myself.clone(), st.queue.id().clone());
-            tokio::spawn(async move {
-                let asks = a.agents.into_iter().map(|agent| {
-                    let (ctx, call, queue) = (&ctx, a.call.clone(), queue.clone());
-                    async move {
-                        let saving = match ctx.agent(&agent) {
-                            Some(r) => ask(&r, "agent", |reply| AgentMsg::Reserve {
-                                call,
-                                queue,
-                                reply,
-                            })
-                            .await
-                            .unwrap_or(None),
-                            None => None,
-                        };
-                        (agent, saving)
-                    }
-                });
-                let outcomes = futures::future::join_all(asks).await;
-                let reserved: Vec<AgentId> = outcomes
-                    .iter()
-                    .filter(|(_, saving)| saving.is_some())
-                    .map(|(a, _)| a.clone())
-                    .collect();
-                let call = a.call;
-                if myself
-                    .cast(QueueMsg::Reserved {
+        for Assignment {
+            call,
+            agents,
+            attempt,
+        } in assignments
+        {
+            if agents.len() > 1 {
+                let gathering = Gathering {
+                    attempt,
+                    expected: agents.len(),
+                    outcomes: Vec::with_capacity(agents.len()),
+                };
+                st.gathering.insert(call.clone(), gathering);
+            }
+            for agent in agents {
+                let answer = ReservationAnswer {
+                    queue: Some(myself.clone()),
+                    call: call.clone(),
+                    attempt,
+                    agent: agent.clone(),
+                };
+                // An agent that is gone drops the message, and with it the answer: a refusal.
+                if let Some(r) = self.ctx.agent(&agent) {
+                    let _ = r.cast(AgentMsg::Reserve {
                         call: call.clone(),
-                        outcomes,
-                    })
-                    .is_err()
-                {
-                    // The queue stopped (it restarts without this offer): release the agents.
-                    for agent in reserved {
-                        let call = call.clone();
-                        ctx.tell_agent(&agent, AgentMsg::OfferWithdrawn { call });
-                    }
+                        queue: st.queue.id().clone(),
+                        reply: ReserveReply::Queue(answer),
+                    });
                 }
-            });
+            }
+        }
+    }
+
+    /// An agent's answer: a single agent's is taken in at once, a ring-all's once all are in
+    /// (an answer to a reservation no longer gathered is taken in alone: the engine finds it
+    /// stale).
+    fn answered(
+        &self,
+        st: &mut QueueState,
+        call: CallId,
+        attempt: u64,
+        outcome: (AgentId, Option<Saving>),
+    ) {
+        let outcomes = match st.gathering.get_mut(&call) {
+            Some(g) if g.attempt == attempt => {
+                g.outcomes.push(outcome);
+                if g.outcomes.len() < g.expected {
+                    return;
+                }
+                st.gathering
+                    .remove(&call)
+                    .map(|g| g.outcomes)
+                    .unwrap_or_default()
+            }
+            _ => vec![outcome],
+        };
+        self.reserved(st, call, attempt, outcomes);
+    }
+
+    /// Reservations not answered by their deadline: the silent agents count as having refused.
+    fn expired(&self, st: &mut QueueState, now: engine::Timestamp) {
+        for a in st.queue.expired_reservations(now) {
+            let mut outcomes = match st.gathering.remove(&a.call) {
+                Some(g) if g.attempt == a.attempt => g.outcomes,
+                _ => Vec::new(),
+            };
+            for agent in a.agents {
+                if !outcomes.iter().any(|(x, _)| *x == agent) {
+                    tracing::warn!(queue = %st.queue.id(), call = %a.call, %agent, "no answer to a reservation in time: counted as refused");
+                    outcomes.push((agent, None));
+                }
+            }
+            self.reserved(st, a.call, a.attempt, outcomes);
+        }
+    }
+
+    /// After a call left or came back: answers gathered for a reservation the queue no longer
+    /// awaits are taken in as they are (those who took it are released).
+    fn flush(&self, st: &mut QueueState, call: &CallId) {
+        let stale = st
+            .gathering
+            .get(call)
+            .is_some_and(|g| st.queue.reservation(call) != Some(g.attempt));
+        if let Some(g) = stale.then(|| st.gathering.remove(call)).flatten() {
+            self.reserved(st, call.clone(), g.attempt, g.outcomes);
         }
     }
 
@@ -170,6 +268,7 @@ impl QueueActor {
         &self,
         st: &mut QueueState,
         call: CallId,
+        attempt: u64,
         outcomes: Vec<(AgentId, Option<Saving>)>,
     ) {
         // A reservation known to have failed already counts as refused.
@@ -182,7 +281,7 @@ impl QueueActor {
             .map(|(a, s)| (a.clone(), s.is_some()))
             .collect();
         let ReservationAnswered { offer, mut release } =
-            st.queue.reservation_answered(&call, answers);
+            st.queue.reservation_answered(&call, attempt, answers);
         if !offer.is_empty() {
             let queue = st.queue.id().clone();
             // The reservations the call checks once its offer committed (those not known to
@@ -247,6 +346,7 @@ impl Actor for QueueActor {
         Ok(QueueState {
             queue,
             timer: Timer::default(),
+            gathering: IdMap::default(),
         })
     }
 
@@ -319,16 +419,30 @@ impl QueueActor {
     ) -> Result<(), ActorProcessingErr> {
         let now = self.ctx.clock.now();
         match msg {
-            QueueMsg::Enqueue { call } => st.queue.enqueue(call),
+            QueueMsg::Enqueue { call } => {
+                let id = call.call.clone();
+                st.queue.enqueue(call);
+                self.flush(st, &id);
+            }
             QueueMsg::MemberUpdate {
                 agent,
                 availability,
             } => st.queue.update_member(&agent, availability),
-            QueueMsg::OfferEnded { call, end } => st.queue.offer_ended(now, call, end),
+            QueueMsg::OfferEnded { call, end } => {
+                let id = call.call.clone();
+                st.queue.offer_ended(now, call, end);
+                self.flush(st, &id);
+            }
             QueueMsg::Remove { call } => {
                 st.queue.remove(&call);
+                self.flush(st, &call);
             }
-            QueueMsg::Reserved { call, outcomes } => self.reserved(st, call, outcomes),
+            QueueMsg::Reserved {
+                call,
+                attempt,
+                agent,
+                saving,
+            } => self.answered(st, call, attempt, (agent, saving)),
             QueueMsg::Requirements { call, skills } => {
                 st.queue.set_skills(&call, skills);
             }
@@ -350,6 +464,7 @@ impl QueueActor {
             QueueMsg::Panic => panic!("injected fault in queue {}", st.queue.id()),
             QueueMsg::Timeout(generation) => {
                 if st.timer.fire(generation) {
+                    self.expired(st, now);
                     for o in st.queue.handle_timeout(now) {
                         match self.ctx.call(&o.call.call) {
                             Some(c) => {
@@ -362,7 +477,7 @@ impl QueueActor {
             }
         }
         self.dispatch(&myself, st);
-        st.timer.arm(
+        st.timer.arm_by(
             &myself,
             &self.ctx.wakeups,
             st.queue.poll_timeout(now),

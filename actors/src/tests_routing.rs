@@ -1,7 +1,7 @@
 //! Routing under races (memory store, mostly on paused time): an agent steps away from a
 //! ringing offer, declines into a status, loses a race to a hang-up; a transfer through a
 //! queue's wrap-up; a new call's first event seen on another thread; a hang-up answered only
-//! once its agent has taken it in.
+//! once its agent has taken it in; a reservation left unanswered.
 
 use crate::tests::{
     all_ready, answered_by_a0, config, engine_with, eventually, incoming, is, wait_for,
@@ -361,7 +361,7 @@ async fn a_reservation_nobody_waits_for_any_more_is_not_taken() {
         .cast(crate::agent_actor::AgentMsg::Reserve {
             call: "c-nobody".into(),
             queue: "q".into(),
-            reply: reply.into(),
+            reply: crate::agent_actor::ReserveReply::Ask(reply.into()),
         })
         .unwrap();
     let view = yard.agent("a0").await.unwrap();
@@ -403,4 +403,56 @@ async fn a_hang_up_is_answered_once_its_agent_has_taken_it_in() {
     let ended = hangup.await.unwrap().unwrap();
     assert_eq!(ended.state(), CallState::Ended);
     assert_eq!(yard.agent("a0").await.unwrap().status, Status::AfterService);
+}
+
+/// An agent who does not answer her reservation (her actor is busy elsewhere) counts as having
+/// refused once the queue's deadline for it passes: the call rings the next agent then, not
+/// when she gets to it, and her answer, when it comes at last, only releases her.
+#[tokio::test(start_paused = true)]
+async fn a_reservation_left_unanswered_is_given_up_and_the_call_rings_the_next_agent() {
+    let yard = engine_with(config("sequential", 2, "")).await;
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 2).await;
+    let stall = Duration::from_secs(60);
+    let a0 = yard.agent_ref("a0").unwrap();
+    a0.cast(crate::agent_actor::AgentMsg::Stall(stall)).unwrap();
+    let start = tokio::time::Instant::now();
+    let id = incoming(&yard, "+15550001").await.id().to_string();
+    wait_for(&mut rx, "offer to a1", is("call.offered", &id, "a1")).await;
+    let waited = start.elapsed();
+    assert!(
+        waited >= engine::queue::RESERVATION_TIMEOUT && waited < stall,
+        "given up at the deadline, not before and not once a0 answered: {waited:?}"
+    );
+    // a0 gets to her reservation at last: the queue finds it stale and releases her.
+    tokio::time::sleep(stall).await;
+    eventually("a0 released", async || {
+        let a = yard.agent("a0").await.unwrap();
+        a.status == Status::Ready && a.call_id.is_none()
+    })
+    .await;
+    yard.accept(&id, "a1").await.unwrap();
+}
+
+/// An agent whose actor fails with a reservation unread still answers it: the answer, dropped
+/// with her mailbox, says refused, so the call rings the next agent at once rather than at the
+/// queue's deadline.
+#[tokio::test(start_paused = true)]
+async fn a_reservation_dropped_unread_with_a_failed_agent_is_refused_at_once() {
+    let yard = engine_with(config("sequential", 2, "")).await;
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 2).await;
+    let a0 = yard.agent_ref("a0").unwrap();
+    // Busy while the reservation comes, then failing before she reads it.
+    a0.cast(crate::agent_actor::AgentMsg::Stall(Duration::from_secs(1)))
+        .unwrap();
+    a0.cast(crate::agent_actor::AgentMsg::Panic).unwrap();
+    let start = tokio::time::Instant::now();
+    let id = incoming(&yard, "+15550001").await.id().to_string();
+    wait_for(&mut rx, "offer to a1", is("call.offered", &id, "a1")).await;
+    let waited = start.elapsed();
+    assert!(
+        waited < engine::queue::RESERVATION_TIMEOUT,
+        "refused when her mailbox was dropped, not at the deadline: {waited:?}"
+    );
 }

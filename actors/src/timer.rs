@@ -149,6 +149,27 @@ impl Timer {
         }
     }
 
+    /// Makes sure a wake-up comes by `at`: one pending sooner is kept (woken early, the
+    /// actor finds nothing due and arms again). For an actor whose next moment moves later at
+    /// almost every message (a queue's reservation deadlines, one per routed call), this arms
+    /// once per deadline passed rather than at every message.
+    pub(crate) fn arm_by<M: Message>(
+        &mut self,
+        myself: &ActorRef<M>,
+        wakeups: &Wakeups,
+        at: Option<Timestamp>,
+        make: fn(u64) -> M,
+    ) {
+        let sooner = match (self.at, at) {
+            (Some(pending), Some(at)) => pending <= at,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if !sooner {
+            self.arm(myself, wakeups, at, make);
+        }
+    }
+
     /// Whether a wake-up of this generation is the current one; consumes it.
     pub(crate) fn fire(&mut self, generation: u64) -> bool {
         if generation != self.generation || self.at.is_none() {
@@ -214,5 +235,63 @@ mod tests {
         assert_eq!(fired, [5, 10, 30].map(|ms| (ms, Duration::from_millis(ms))));
         // (The removed one, at 20 ms, would have come before the one at 30.)
         assert!(rx.try_recv().is_err(), "nothing more fired");
+    }
+    /// Passes each wake-up's generation and moment on.
+    struct Forward;
+
+    impl ractor::Actor for Forward {
+        type Msg = u64;
+        type State = tokio::sync::mpsc::UnboundedSender<(u64, Instant)>;
+        type Arguments = Self::State;
+
+        async fn pre_start(
+            &self,
+            _: ActorRef<u64>,
+            tx: Self::State,
+        ) -> Result<Self::State, ractor::ActorProcessingErr> {
+            Ok(tx)
+        }
+
+        async fn handle(
+            &self,
+            _: ActorRef<u64>,
+            generation: u64,
+            tx: &mut Self::State,
+        ) -> Result<(), ractor::ActorProcessingErr> {
+            let _ = tx.send((generation, Instant::now()));
+            Ok(())
+        }
+    }
+
+    /// `arm_by` keeps a wake-up pending sooner than asked (or when none is asked) and moves one
+    /// pending later; `arm` moves it either way.
+    #[tokio::test(start_paused = true)]
+    async fn arm_by_keeps_a_sooner_wake_up_and_arm_moves_it() {
+        let clock = Clock::new();
+        let wakeups = Wakeups::start(clock);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (actor, _) = ractor::Actor::spawn(None, Forward, tx).await.unwrap();
+        let start = Instant::now();
+        let t0 = clock.now();
+        let at = |s: i64| Some(Timestamp(t0.0 + s * 1000));
+        let mut timer = Timer::default();
+        let id = |g| g;
+        timer.arm_by(&actor, &wakeups, at(10), id);
+        timer.arm_by(&actor, &wakeups, at(20), id);
+        timer.arm_by(&actor, &wakeups, None, id);
+        let (generation, when) = rx.recv().await.unwrap();
+        assert_eq!(when - start, Duration::from_secs(10), "the sooner one kept");
+        assert!(timer.fire(generation));
+        timer.arm_by(&actor, &wakeups, at(30), id);
+        timer.arm_by(&actor, &wakeups, at(15), id);
+        let (generation, when) = rx.recv().await.unwrap();
+        assert_eq!(when - start, Duration::from_secs(15), "moved sooner");
+        assert!(timer.fire(generation));
+        timer.arm(&actor, &wakeups, at(20), id);
+        timer.arm(&actor, &wakeups, at(25), id);
+        let (generation, when) = rx.recv().await.unwrap();
+        assert_eq!(when - start, Duration::from_secs(25), "arm moves it later");
+        assert!(timer.fire(generation));
+        actor.stop(None);
     }
 }

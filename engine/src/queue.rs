@@ -6,12 +6,20 @@
 //! - The waiting line is ordered by call priority (higher first), then by the time the call
 //!   entered the queue (older first). A call whose offer was missed goes back to its old place.
 //! - A member reserved for an offer is not offered another call until its agent reports back.
+//! - A reservation is answered within [`RESERVATION_TIMEOUT`], or its silent agents count as
+//!   having refused it ([`Queue::expired_reservations`]).
+
+mod moments;
+mod reservations;
 
 use crate::agent::{Availability, Status};
 use crate::routing::{
     decide, meets, Attributes, Builtin, Candidate, RouteRequest, RoutingStrategy, Skills, Strategy,
 };
 use crate::{AgentId, CallId, IdMap, QueueId, Timestamp};
+use moments::Moments;
+use reservations::Offering;
+pub use reservations::RESERVATION_TIMEOUT;
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
@@ -98,13 +106,16 @@ impl WaitingCall {
     }
 }
 
-/// A decision of the queue: ring these agents for this call.
+/// A decision of the queue: reserve these agents for this call, then ring them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Assignment {
     /// The call.
     pub call: CallId,
     /// The agents to ring (one, or all for ring-all).
     pub agents: Vec<AgentId>,
+    /// Which of the call's reservations this is: the answers name it
+    /// ([`Queue::reservation_answered`]), so that an answer to an earlier one is told apart.
+    pub attempt: u64,
 }
 
 /// What to do with the agents who took a reservation ([`Queue::reservation_answered`]).
@@ -199,7 +210,10 @@ pub struct Queue {
     skilled_ages: Moments,
     /// Until when calls in line exclude agents who declined them.
     exclusions: Moments,
-    offering: IdMap<CallId, (WaitingCall, Vec<AgentId>)>,
+    /// Calls reserved or ringing for agents: out of the line, not out of the queue.
+    offering: IdMap<CallId, Offering>,
+    /// Until when the reservations not answered yet are awaited.
+    deadlines: Moments,
     strategy: Box<dyn RoutingStrategy>,
     /// Decides when `strategy` panics.
     fallback: Builtin,
@@ -273,6 +287,7 @@ impl Queue {
             skilled_ages: Moments::default(),
             exclusions: Moments::default(),
             offering: IdMap::default(),
+            deadlines: Moments::default(),
             fallback: Builtin::new(Strategy::LongestIdle, seed),
             strategy,
             failures: Vec::new(),
@@ -354,8 +369,9 @@ impl Queue {
     }
 
     /// Matches waiting calls with available agents, in line order. Each returned assignment
-    /// moves its call to `offering` and reserves its agents; the shell must then either
-    /// confirm the offer with the agents or report [`Queue::offer_refused`].
+    /// moves its call to `offering` and reserves its agents; the shell then asks the agents to
+    /// take their reservations and reports their answers ([`Queue::reservation_answered`]),
+    /// within [`RESERVATION_TIMEOUT`] ([`Queue::expired_reservations`]).
     pub fn dispatch(&mut self, now: Timestamp) -> Vec<Assignment> {
         let mut out = Vec::new();
         if self.free.is_empty() || self.line.is_empty() {
@@ -421,11 +437,21 @@ impl Queue {
             let call = self
                 .take_from_line(&key)
                 .expect("key taken from the line above");
+            self.seq += 1;
             out.push(Assignment {
                 call: call.call.clone(),
                 agents: chosen.clone(),
+                attempt: self.seq,
             });
-            self.offering.insert(call.call.clone(), (call, chosen));
+            let deadline = now + RESERVATION_TIMEOUT;
+            self.deadlines.update(deadline, true);
+            let offering = Offering {
+                call,
+                agents: chosen,
+                attempt: self.seq,
+                deadline: Some(deadline),
+            };
+            self.offering.insert(offering.call.call.clone(), offering);
         }
         out
     }
@@ -473,72 +499,10 @@ impl Queue {
         out
     }
 
-    /// Whether this queue still waits for `agent` to confirm its reservation for `call`: the
-    /// shell confirms reservations while the queue goes on routing, so an answer may come
-    /// after the call left (hung up, taken) or was offered again to someone else; such an
-    /// answer is stale, and an agent that took that reservation must be released.
-    pub fn awaits(&self, call: &CallId, agent: &AgentId) -> bool {
-        self.offering
-            .get(call)
-            .is_some_and(|(_, agents)| agents.contains(agent))
-    }
-
-    /// The agents' answers to the reservation for `call` that [`Queue::dispatch`] asked for:
-    /// a refusal is [`Queue::offer_refused`]; of the agents who took it, those this queue
-    /// still awaits are to be offered the call, and the others (a stale answer: the call
-    /// left, or went to someone else meanwhile) released.
-    pub fn reservation_answered(
-        &mut self,
-        call: &CallId,
-        answers: Vec<(AgentId, bool)>,
-    ) -> ReservationAnswered {
-        let mut out = ReservationAnswered::default();
-        for (agent, took) in answers {
-            if !took {
-                self.offer_refused(call, &agent);
-            } else if self.awaits(call, &agent) {
-                out.offer.push(agent);
-            } else {
-                out.release.push(agent);
-            }
-        }
-        out
-    }
-
-    /// An agent refused the reservation (it was no longer available). It is marked unavailable
-    /// until it reports again; a call left with nobody ringing returns to its place in line.
-    /// A stale refusal (see [`Queue::awaits`]) changes nothing.
-    pub fn offer_refused(&mut self, call: &CallId, agent: &AgentId) {
-        if !self.awaits(call, agent) {
-            return;
-        }
-        if let Some(&i) = self.member_index.get(agent) {
-            self.change_member(i, |m| {
-                m.reserved = false;
-                if let Some(a) = &mut m.availability {
-                    a.available = false;
-                }
-            });
-        }
-        if let Some((_, agents)) = self.offering.get_mut(call) {
-            agents.retain(|a| a != agent);
-            if agents.is_empty() {
-                let (c, _) = self.offering.remove(call).expect("present: checked above");
-                self.enqueue(c);
-            }
-        }
-    }
-
     /// An offer of this queue ended. A missed call goes back to its place in line even if
     /// this queue no longer knew of the offer (it restarted meanwhile).
     pub fn offer_ended(&mut self, now: Timestamp, call: WaitingCall, end: OfferEnd) {
-        if let Some((_, agents)) = self.offering.remove(&call.call) {
-            for a in &agents {
-                if let Some(&i) = self.member_index.get(a) {
-                    self.change_member(i, |m| m.reserved = false);
-                }
-            }
-        }
+        self.take_offering(&call.call);
         match end {
             OfferEnd::Answered => {
                 self.remove(&call.call);
@@ -560,14 +524,7 @@ impl Queue {
         if let Some(key) = self.line_keys.get(call).copied() {
             return self.take_from_line(&key);
         }
-        self.offering.remove(call).map(|(c, agents)| {
-            for a in agents {
-                if let Some(&i) = self.member_index.get(&a) {
-                    self.change_member(i, |m| m.reserved = false);
-                }
-            }
-            c
-        })
+        self.take_offering(call)
     }
 
     /// A call's skill requirements changed (widened while it waits): it keeps its place in
@@ -584,7 +541,7 @@ impl Queue {
         }
         self.offering
             .get_mut(call)
-            .map(|(c, _)| c.skills = skills)
+            .map(|o| o.call.skills = skills)
             .is_some()
     }
 
@@ -594,8 +551,9 @@ impl Queue {
     }
 
     /// The next moment after `now` something happens by itself: an overflow, an escalation
-    /// step, or the end of an agent's exclusion from a call it declined. Moments already
-    /// past are not returned again (an overdue overflow is handled by `handle_timeout`).
+    /// step, the end of an agent's exclusion from a call it declined, or a reservation's
+    /// deadline. Moments already past are not returned again (an overdue overflow is handled
+    /// by `handle_timeout`), except a deadline not handled yet.
     pub fn poll_timeout(&self, now: Timestamp) -> Option<Timestamp> {
         // From the indexed moments: the work does not grow with the line.
         let mut next: Option<Timestamp> = None;
@@ -617,6 +575,10 @@ impl Queue {
         }
         if let Some(until) = self.exclusions.first_after(now) {
             consider(until);
+        }
+        // Until handled ([`Queue::expired_reservations`]), even if past.
+        if let Some(deadline) = self.deadlines.first() {
+            consider(deadline);
         }
         next
     }
@@ -646,7 +608,7 @@ impl Queue {
     pub fn counters(&self, now: Timestamp) -> Counters {
         // The line's oldest from its indexed moments (no walk of the line); the calls ringing
         // are few.
-        let ringing = self.offering.values().map(|(c, _)| c.enqueued_at).min();
+        let ringing = self.offering.values().map(|o| o.call.enqueued_at).min();
         let oldest = match (self.ages.first(), ringing) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -710,35 +672,6 @@ fn candidate(members: &[Member], i: usize) -> Candidate<'_> {
         calls_handled: a.calls_handled,
         talk_time_ms: a.talk_time_ms,
         skills: &m.skills,
-    }
-}
-
-/// A multiset of moments, for the earliest one (after a bound) in logarithmic time.
-#[derive(Debug, Default)]
-struct Moments(BTreeMap<Timestamp, usize>);
-
-impl Moments {
-    fn update(&mut self, t: Timestamp, add: bool) {
-        if add {
-            *self.0.entry(t).or_default() += 1;
-        } else if let Some(n) = self.0.get_mut(&t) {
-            *n -= 1;
-            if *n == 0 {
-                self.0.remove(&t);
-            }
-        }
-    }
-
-    fn first(&self) -> Option<Timestamp> {
-        self.0.keys().next().copied()
-    }
-
-    /// The earliest moment strictly after `bound`.
-    fn first_after(&self, bound: Timestamp) -> Option<Timestamp> {
-        self.0
-            .range((Excluded(bound), Unbounded))
-            .map(|(t, _)| *t)
-            .next()
     }
 }
 

@@ -129,8 +129,9 @@ fn a_reservation_answer_counts_only_while_the_queue_awaits_it() {
     q.update_member(&"a".into(), avail(0));
     q.update_member(&"b".into(), avail(0));
     q.enqueue(call("c1", 0, 1));
+    let first = q.dispatch(t(2));
     assert_eq!(
-        pairs(q.dispatch(t(2))),
+        pairs(first.clone()),
         [("c1".to_string(), vec!["a".to_string()])]
     );
     assert!(q.awaits(&"c1".into(), &"a".into()));
@@ -141,27 +142,37 @@ fn a_reservation_answer_counts_only_while_the_queue_awaits_it() {
     // refusal neither frees that offer nor marks `a` unavailable once it is Ready again.
     q.enqueue(call("c1", 0, 1));
     q.update_member(&"a".into(), busy());
+    let second = q.dispatch(t(3));
     assert_eq!(
-        pairs(q.dispatch(t(3))),
+        pairs(second.clone()),
         [("c1".to_string(), vec!["b".to_string()])]
     );
+    assert_ne!(first[0].attempt, second[0].attempt);
     q.update_member(&"a".into(), avail(0));
     q.offer_refused(&"c1".into(), &"a".into());
     assert!(
         q.awaits(&"c1".into(), &"b".into()),
         "the live offer is untouched"
     );
-    // Answers as the shell reports them: `a`'s late yes releases it, `b`'s yes rings it.
+    // Answers as the shell reports them: `a`'s late yes (to the first reservation) releases
+    // it, `b`'s yes rings it.
     assert_eq!(
-        q.reservation_answered(&"c1".into(), vec![("a".into(), true), ("b".into(), true)]),
+        q.reservation_answered(&"c1".into(), first[0].attempt, vec![("a".into(), true)]),
+        ReservationAnswered {
+            offer: vec![],
+            release: vec!["a".into()],
+        }
+    );
+    assert_eq!(
+        q.reservation_answered(&"c1".into(), second[0].attempt, vec![("b".into(), true)]),
         ReservationAnswered {
             offer: vec!["b".into()],
-            release: vec!["a".into()],
+            release: vec![],
         }
     );
     // A stale no, through the same door, changes nothing either.
     assert_eq!(
-        q.reservation_answered(&"c1".into(), vec![("a".into(), false)]),
+        q.reservation_answered(&"c1".into(), first[0].attempt, vec![("a".into(), false)]),
         ReservationAnswered::default()
     );
     assert!(q.awaits(&"c1".into(), &"b".into()));
@@ -493,6 +504,11 @@ fn indexed_timeouts_and_free_members_agree_with_walks() {
                 consider(*until, true);
             }
         }
+        for o in q.offering.values() {
+            if let Some(deadline) = o.deadline {
+                consider(deadline, false);
+            }
+        }
         next
     }
     let settings = QueueSettings {
@@ -564,13 +580,28 @@ fn indexed_timeouts_and_free_members_agree_with_walks() {
             }
             5 => {
                 q.handle_timeout(t(now));
+                // Some agents answer in time, the others are counted out at the deadline.
+                for a in q.expired_reservations(t(now)) {
+                    let answers = a.agents.iter().map(|x| (x.clone(), rand(2) == 0));
+                    q.reservation_answered(&a.call, a.attempt, answers.collect());
+                }
+                if rand(2) == 0 {
+                    let ids: BTreeSet<CallId> = q.offering.keys().cloned().collect();
+                    for c in ids {
+                        if let Some(attempt) = q.reservation(&c) {
+                            let agents = q.offering[&c].agents.clone();
+                            let answers = agents.into_iter().map(|x| (x, rand(3) != 0));
+                            q.reservation_answered(&c, attempt, answers.collect());
+                        }
+                    }
+                }
             }
             _ => {
                 // An agent refuses the reservation of a call still ringing (the lowest id:
                 // the map's order changes from run to run, the test's steps must not).
                 let ringing = q.offering.iter().min_by(|a, b| a.0.cmp(b.0));
-                if let Some((c, (_, agents))) = ringing.map(|(c, o)| (c.clone(), o.clone())) {
-                    q.offer_refused(&c, &agents[0]);
+                if let Some((c, agent)) = ringing.map(|(c, o)| (c.clone(), o.agents[0].clone())) {
+                    q.offer_refused(&c, &agent);
                 }
             }
         }
@@ -584,10 +615,100 @@ fn indexed_timeouts_and_free_members_agree_with_walks() {
         let oldest = q
             .line
             .values()
-            .chain(q.offering.values().map(|(c, _)| c))
+            .chain(q.offering.values().map(|o| &o.call))
             .map(|c| c.enqueued_at)
             .min();
         let longest = oldest.map_or(0, |o| t(now).since(o).as_secs());
         assert_eq!(q.counters(t(now)).longest_wait_secs, longest, "step {step}");
     }
+}
+
+/// A reservation is awaited until its deadline ([`RESERVATION_TIMEOUT`] after the dispatch):
+/// then the agent who has not answered counts as having refused (the call goes back to its
+/// place, she is not offered calls until she reports again), and her answer, when it comes at
+/// last, is stale: a yes releases her.
+#[test]
+fn a_reservation_not_answered_in_time_counts_as_refused() {
+    let mut q = queue(Strategy::Sequential, &["a"]);
+    q.update_member(&"a".into(), avail(0));
+    q.enqueue(call("c1", 0, 1));
+    let reserved = q.dispatch(t(2));
+    let attempt = reserved[0].attempt;
+    assert_eq!(q.reservation(&"c1".into()), Some(attempt));
+    assert_eq!(q.poll_timeout(t(2)), Some(t(2) + RESERVATION_TIMEOUT));
+    assert!(q.expired_reservations(t(6)).is_empty(), "not due yet");
+    let due = q.expired_reservations(t(7));
+    assert_eq!(pairs(due.clone()), pairs(reserved));
+    assert_eq!(due[0].attempt, attempt);
+    assert_eq!(q.reservation(&"c1".into()), None, "no longer awaited");
+    assert_eq!(q.poll_timeout(t(7)), None, "its deadline is handled");
+    assert!(q.expired_reservations(t(8)).is_empty(), "not due twice");
+    // The shell reports the silent agent as a refusal.
+    q.reservation_answered(&"c1".into(), attempt, vec![("a".into(), false)]);
+    assert_eq!(q.waiting().count(), 1, "back in line");
+    assert!(q.dispatch(t(8)).is_empty(), "a is out until she reports");
+    // Her late yes is stale.
+    assert_eq!(
+        q.reservation_answered(&"c1".into(), attempt, vec![("a".into(), true)]),
+        ReservationAnswered {
+            offer: vec![],
+            release: vec!["a".into()],
+        }
+    );
+}
+
+/// A ring-all reservation is answered by every agent at once: its deadline goes when the
+/// answers are in; at the deadline, the agents who took it ring and the silent ones are out.
+/// A call that leaves takes its deadline with it.
+#[test]
+fn a_group_reservation_rings_those_who_took_it_by_its_deadline() {
+    let mut q = queue(Strategy::RingAll, &["a", "b"]);
+    q.update_member(&"a".into(), avail(0));
+    q.update_member(&"b".into(), avail(0));
+    q.enqueue(call("c1", 0, 1));
+    let attempt = q.dispatch(t(2))[0].attempt;
+    let due = q.expired_reservations(t(7));
+    assert_eq!(
+        pairs(due),
+        [("c1".to_string(), vec!["a".to_string(), "b".to_string()])]
+    );
+    assert_eq!(
+        q.reservation_answered(
+            &"c1".into(),
+            attempt,
+            vec![("a".into(), true), ("b".into(), false)]
+        ),
+        ReservationAnswered {
+            offer: vec!["a".into()],
+            release: vec![],
+        }
+    );
+    assert!(q.awaits(&"c1".into(), &"a".into()));
+    assert!(!q.awaits(&"c1".into(), &"b".into()));
+    q.offer_ended(t(8), call("c1", 0, 1), OfferEnd::Answered);
+
+    q.update_member(&"a".into(), avail(8));
+    q.update_member(&"b".into(), avail(8));
+    q.enqueue(call("c2", 0, 9));
+    let attempt = q.dispatch(t(9))[0].attempt;
+    let both = vec![("a".into(), true), ("b".into(), true)];
+    assert_eq!(
+        q.reservation_answered(&"c2".into(), attempt, both)
+            .offer
+            .len(),
+        2
+    );
+    assert_eq!(q.poll_timeout(t(9)), None, "answered: no deadline");
+    q.offer_ended(t(10), call("c2", 0, 9), OfferEnd::Gone);
+
+    q.update_member(&"a".into(), avail(10));
+    q.enqueue(call("c3", 0, 11));
+    assert_eq!(q.dispatch(t(11)).len(), 1);
+    q.remove(&"c3".into());
+    assert_eq!(
+        q.poll_timeout(t(11)),
+        None,
+        "the call left with its deadline"
+    );
+    assert!(q.expired_reservations(t(20)).is_empty());
 }
