@@ -243,6 +243,9 @@ pub(crate) struct AgentState {
     presence: Timer,
     /// The queues she is a member of (her configuration's), told her availability.
     queues: Vec<QueueId>,
+    /// The availability last told to them: a change they would not see is not told
+    /// ([`engine::queue::seen_by_queues`]).
+    told: Option<engine::agent::Availability>,
 }
 
 /// How much longer than its offer timeout a ringing may last before the agent checks.
@@ -343,7 +346,7 @@ impl AgentActor {
             for c in changes {
                 self.ctx.bus.publish_status(c, locked.clone());
             }
-            self.publish_availability(st);
+            self.publish_availability(st, false);
         }
         st.timer.arm(
             myself,
@@ -370,14 +373,23 @@ impl AgentActor {
             .arm(myself, &self.ctx.wakeups, Some(at), AgentMsg::PanelCheck);
     }
 
-    fn publish_availability(&self, st: &AgentState) {
+    /// Tells her queues her availability, if they would see the change (`always`: a queue
+    /// that restarted asks for it).
+    fn publish_availability(&self, st: &mut AgentState, always: bool) {
+        let now = st.agent.availability();
+        if !always
+            && (st.told.as_ref()).is_some_and(|told| !engine::queue::seen_by_queues(told, &now))
+        {
+            return;
+        }
         for q in &st.queues {
             let update = QueueMsg::MemberUpdate {
                 agent: st.agent.id().clone(),
-                availability: st.agent.availability(),
+                availability: now.clone(),
             };
             self.ctx.tell_queue(q, update);
         }
+        st.told = Some(now);
     }
 
     /// Applies a fallible input, persists, and answers. A store failure is answered, then
@@ -437,6 +449,7 @@ impl Actor for AgentActor {
             queues: (self.ctx.config.agent(args.id.as_str()).into_iter())
                 .flat_map(|conf| conf.queues.iter().map(|q| QueueId::from(q.as_str())))
                 .collect(),
+            told: None,
         };
         self.commit(&myself, &mut st, true).await?;
         if st.agent.uses_panel() && self.ctx.panels_open(&args.id) == 0 {
@@ -453,7 +466,7 @@ impl Actor for AgentActor {
         myself: ActorRef<AgentMsg>,
         st: &mut AgentState,
     ) -> Result<(), ActorProcessingErr> {
-        self.publish_availability(st);
+        self.publish_availability(st, true);
         // This actor replaces one that failed: the call may have moved on meanwhile. Ask it,
         // or release it if it is gone.
         if st.resync {
@@ -690,7 +703,7 @@ impl AgentActor {
                     self.commit(&myself, st, false).await?;
                 }
             }
-            AgentMsg::Republish => self.publish_availability(st),
+            AgentMsg::Republish => self.publish_availability(st, true),
             AgentMsg::PanelOpened => {
                 st.presence.cancel();
                 if !st.agent.uses_panel() || st.agent.is_panel_gone() {

@@ -623,13 +623,11 @@ impl Queue {
         };
         for m in &self.members {
             let Some(a) = &m.availability else { continue };
-            match a.status {
-                Status::Ready => counters.agents_ready += 1,
-                Status::Offered | Status::InService | Status::Dialing => {
-                    counters.agents_on_call += 1
-                }
-                Status::AfterService => counters.agents_wrap_up += 1,
-                _ => {}
+            match Counted::of(&a.status) {
+                Counted::Ready => counters.agents_ready += 1,
+                Counted::OnCall => counters.agents_on_call += 1,
+                Counted::WrapUp => counters.agents_wrap_up += 1,
+                Counted::Away | Counted::Offline => {}
             }
             if a.status != Status::Offline {
                 counters.agents_signed_in += 1;
@@ -673,6 +671,38 @@ fn candidate(members: &[Member], i: usize) -> Candidate<'_> {
         talk_time_ms: a.talk_time_ms,
         skills: &m.skills,
     }
+}
+
+/// Where a member's status counts in a queue's [`Counters`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Counted {
+    Ready,
+    OnCall,
+    WrapUp,
+    /// Signed in, not taking calls (a break, do not disturb…).
+    Away,
+    Offline,
+}
+
+impl Counted {
+    fn of(status: &Status) -> Counted {
+        match status {
+            Status::Ready => Counted::Ready,
+            Status::Offered | Status::InService | Status::Dialing => Counted::OnCall,
+            Status::AfterService => Counted::WrapUp,
+            Status::Offline => Counted::Offline,
+            _ => Counted::Away,
+        }
+    }
+}
+
+/// Whether a queue would see a member's change of availability from `old` to `new`: she
+/// becomes free or stops being free, or counts elsewhere in its [`Counters`]. A change it would
+/// not see (ringing to talking: on a call either way) need not be told to her queues; her
+/// queues keep the older one, whose call statistics strategies never read while she is not
+/// free (she tells them fresh ones when she is free again).
+pub fn seen_by_queues(old: &Availability, new: &Availability) -> bool {
+    old.available || new.available || Counted::of(&old.status) != Counted::of(&new.status)
 }
 
 /// A call's skill requirements after waiting `waited`, with every due escalation step applied.

@@ -712,3 +712,34 @@ fn a_group_reservation_rings_those_who_took_it_by_its_deadline() {
     );
     assert!(q.expired_reservations(t(20)).is_empty());
 }
+
+/// A member's change is seen by a queue when she becomes free or stops being free, or moves
+/// between its counters; ringing to talking (on a call both) is not, nor a change of her call
+/// statistics while she is not free.
+#[test]
+fn a_queue_sees_a_change_of_freedom_or_of_counter_but_not_ringing_to_talking() {
+    let with = |status: Status, available: bool, calls: u64| Availability {
+        status,
+        available,
+        idle_since: t(0),
+        calls_handled: calls,
+        talk_time_ms: calls * 1000,
+    };
+    let ready = with(Status::Ready, true, 0);
+    let ringing = with(Status::Offered, false, 0);
+    let talking = with(Status::InService, false, 1);
+    let wrap_up = with(Status::AfterService, false, 1);
+    let dnd = with(Status::Dnd, false, 1);
+    assert!(seen_by_queues(&ready, &ringing));
+    assert!(!seen_by_queues(&ringing, &talking));
+    assert!(seen_by_queues(&talking, &wrap_up));
+    assert!(seen_by_queues(&wrap_up, &with(Status::Ready, true, 1)));
+    assert!(seen_by_queues(&wrap_up, &dnd));
+    assert!(!seen_by_queues(
+        &dnd,
+        &with(Status::parse("lunch"), false, 1)
+    ));
+    assert!(seen_by_queues(&dnd, &with(Status::Offline, false, 1)));
+    // Ready with newer statistics: strategies read them.
+    assert!(seen_by_queues(&ready, &with(Status::Ready, true, 5)));
+}
