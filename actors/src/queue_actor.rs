@@ -185,7 +185,11 @@ impl QueueActor {
                     expected: agents.len(),
                     outcomes: Vec::with_capacity(agents.len()),
                 };
-                st.gathering.insert(call.clone(), gathering);
+                if let Some(old) = st.gathering.insert(call.clone(), gathering) {
+                    // Not expected (a call back in line had its answers flushed), but never
+                    // lost: an earlier reservation's answers are stale.
+                    self.reserved(st, call.clone(), old.attempt, old.outcomes);
+                }
             }
             for agent in agents {
                 let answer = ReservationAnswer {
@@ -235,9 +239,13 @@ impl QueueActor {
     /// Reservations not answered by their deadline: the silent agents count as having refused.
     fn expired(&self, st: &mut QueueState, now: engine::Timestamp) {
         for a in st.queue.expired_reservations(now) {
-            let mut outcomes = match st.gathering.remove(&a.call) {
-                Some(g) if g.attempt == a.attempt => g.outcomes,
-                _ => Vec::new(),
+            let gathered = st
+                .gathering
+                .get(&a.call)
+                .is_some_and(|g| g.attempt == a.attempt);
+            let mut outcomes = match gathered.then(|| st.gathering.remove(&a.call)).flatten() {
+                Some(g) => g.outcomes,
+                None => Vec::new(),
             };
             for agent in a.agents {
                 if !outcomes.iter().any(|(x, _)| *x == agent) {
