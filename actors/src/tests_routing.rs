@@ -424,13 +424,17 @@ async fn a_reservation_left_unanswered_is_given_up_and_the_call_rings_the_next_a
         waited >= engine::queue::RESERVATION_TIMEOUT && waited < stall,
         "given up at the deadline, not before and not once a0 answered: {waited:?}"
     );
-    // a0 gets to her reservation at last: the queue finds it stale and releases her.
-    tokio::time::sleep(stall).await;
-    eventually("a0 released", async || {
-        let a = yard.agent("a0").await.unwrap();
-        a.status == Status::Ready && a.call_id.is_none()
-    })
-    .await;
+    // a0 gets to her reservation at last (she rings for it), the queue finds it stale and
+    // releases her.
+    let status = |to: &'static str| {
+        move |e: &serde_json::Value| {
+            e["type"] == "agent.status" && e["agent"] == "a0" && e["to"] == to
+        }
+    };
+    wait_for(&mut rx, "a0 takes the reservation", status("offered")).await;
+    wait_for(&mut rx, "a0 released", status("ready")).await;
+    let a0 = yard.agent("a0").await.unwrap();
+    assert_eq!((a0.status, a0.call_id), (Status::Ready, None));
     yard.accept(&id, "a1").await.unwrap();
 }
 
