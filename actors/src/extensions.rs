@@ -50,8 +50,13 @@ use std::time::{Duration, Instant};
 /// Restarts a custom actor may have within a minute before it is left down.
 pub const RESTARTS: usize = 5;
 
-/// Hands an event to a running custom actor (converted to its message type).
-type Deliver = Arc<dyn Fn(Event) + Send + Sync>;
+/// Events held for a custom actor while it is started again, at most; past that the newest are
+/// dropped (and said to be).
+pub const HELD: usize = 1024;
+
+/// Hands an event to a running custom actor (converted to its message type); gives it back if
+/// the actor is no longer there to take it.
+type Deliver = Arc<dyn Fn(Event) -> Result<(), Event> + Send + Sync>;
 
 type Spawn = Arc<
     dyn Fn(Switchyard, ActorCell) -> BoxFuture<'static, Result<(ActorCell, Deliver), String>>
@@ -85,9 +90,8 @@ impl Extension {
                     .await
                     .map_err(|e| e.to_string())?;
                 let cell = r.get_cell();
-                let deliver: Deliver = Arc::new(move |e: Event| {
-                    let _ = r.cast(A::Msg::from(e));
-                });
+                let deliver: Deliver =
+                    Arc::new(move |e: Event| r.cast(A::Msg::from(e.clone())).map_err(|_| e));
                 Ok((cell, deliver))
             })
         });
@@ -112,8 +116,26 @@ impl std::fmt::Debug for Extension {
     }
 }
 
-/// The running custom actors, by name.
-type Running = Arc<Mutex<HashMap<String, Deliver>>>;
+/// The custom actors, by name: running, or being started again with the events they are to
+/// hear once up (none is lost to the restart but those in the failed actor's own mailbox).
+/// One left down, or stopped, has no entry.
+type Running = Arc<Mutex<HashMap<String, Slot>>>;
+
+enum Slot {
+    Up(Deliver),
+    Restarting(Vec<Event>),
+}
+
+/// Holds `e` for the custom actor `name` while it is being started again.
+fn hold(slot: &mut Slot, name: &str, e: Event) {
+    match slot {
+        Slot::Restarting(held) if held.len() < HELD => held.push(e),
+        Slot::Restarting(_) => {
+            tracing::warn!(actor = %name, "a custom actor being restarted missed an event: too many held");
+        }
+        Slot::Up(_) => *slot = Slot::Restarting(vec![e]),
+    }
+}
 
 struct Supervisor {
     yard: Switchyard,
@@ -138,7 +160,15 @@ impl Supervisor {
         let ext = &self.extensions[i];
         let (cell, deliver) = (ext.spawn)(self.yard.clone(), myself.get_cell()).await?;
         st.children.insert(cell.get_id(), i);
-        lock(&self.running).insert(ext.name.clone(), deliver);
+        // The events held while it started are handed over first, under the lock that the
+        // delivering task takes too: they come before any later one, in order.
+        let mut running = lock(&self.running);
+        if let Some(Slot::Restarting(held)) = running.remove(&ext.name) {
+            for e in held {
+                let _ = deliver(e);
+            }
+        }
+        running.insert(ext.name.clone(), Slot::Up(deliver));
         Ok(())
     }
 }
@@ -185,17 +215,22 @@ impl Actor for Supervisor {
             return Ok(());
         };
         let name = &self.extensions[i].name;
-        lock(&self.running).remove(name);
         let recent = &mut st.restarts[i];
         recent.retain(|t| t.elapsed() < Duration::from_secs(60));
         if recent.len() >= RESTARTS {
+            lock(&self.running).remove(name);
             tracing::error!(actor = %name, error = %why, "a custom actor failed too often: left down");
             return Ok(());
         }
         recent.push(Instant::now());
         tracing::warn!(actor = %name, error = %why, "a custom actor failed: restarted");
+        // Events from now on are held for the new one (with any its failed one gave back).
+        if let Some(slot @ Slot::Up(_)) = lock(&self.running).get_mut(name) {
+            *slot = Slot::Restarting(Vec::new());
+        }
         if let Err(e) = self.start_one(&myself, i, st).await {
             // Its start failed too: left down (the supervisor and the others carry on).
+            lock(&self.running).remove(name);
             tracing::error!(actor = %name, error = %e, "a custom actor could not be restarted: left down");
         }
         Ok(())
@@ -237,9 +272,25 @@ pub(crate) async fn start(
             match events.recv().await {
                 Ok(e) => {
                     for ext in extensions.iter().filter(|x| x.hears(e.type_name())) {
-                        let deliver = lock(&running).get(&ext.name).cloned();
-                        if let Some(deliver) = deliver {
-                            deliver(e.clone());
+                        let deliver = match lock(&running).get_mut(&ext.name) {
+                            Some(Slot::Up(deliver)) => deliver.clone(),
+                            Some(slot) => {
+                                hold(slot, &ext.name, e.clone());
+                                continue;
+                            }
+                            None => continue,
+                        };
+                        if let Err(e) = deliver(e.clone()) {
+                            // It failed and its supervisor has not heard yet: held for the
+                            // new one, unless that one is already up (then it takes it).
+                            let mut running = lock(&running);
+                            match running.get_mut(&ext.name) {
+                                Some(Slot::Up(now)) if !Arc::ptr_eq(now, &deliver) => {
+                                    let _ = now(e);
+                                }
+                                Some(slot) => hold(slot, &ext.name, e),
+                                None => {}
+                            }
                         }
                     }
                 }

@@ -9,13 +9,15 @@ use engine::call::{CallResult, Party};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 /// Hangs up every call from a number ending in 0 as soon as it is created (acting through the
-/// API), counts the ended calls it hears, and panics on a call from +000.
+/// API), counts the ended calls it hears, and panics on a call from +000. Its second start is
+/// held at `gate` once counted (a slow restart).
 struct Bouncer {
     ended: Arc<watch::Sender<u64>>,
     started: Arc<watch::Sender<u64>>,
+    gate: Arc<Notify>,
 }
 
 impl Actor for Bouncer {
@@ -28,7 +30,14 @@ impl Actor for Bouncer {
         _: ActorRef<Event>,
         yard: Switchyard,
     ) -> Result<Switchyard, ActorProcessingErr> {
-        self.started.send_modify(|n| *n += 1);
+        let mut second = false;
+        self.started.send_modify(|n| {
+            *n += 1;
+            second = *n == 2;
+        });
+        if second {
+            self.gate.notified().await;
+        }
         Ok(yard)
     }
 
@@ -61,11 +70,13 @@ impl Actor for Bouncer {
 fn bouncer(
     ended: &Arc<watch::Sender<u64>>,
     started: &Arc<watch::Sender<u64>>,
+    gate: &Arc<Notify>,
 ) -> impl Fn() -> Bouncer + Send + Sync + 'static {
-    let (ended, started) = (ended.clone(), started.clone());
+    let (ended, started, gate) = (ended.clone(), started.clone(), gate.clone());
     move || Bouncer {
         ended: ended.clone(),
         started: started.clone(),
+        gate: gate.clone(),
     }
 }
 
@@ -79,12 +90,13 @@ async fn until(what: &str, count: &watch::Sender<u64>, n: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_actor_hears_acts_and_is_restarted_when_it_fails() {
     let (ended, started) = (Arc::new(watch::channel(0).0), Arc::new(watch::channel(0).0));
+    let gate = Arc::new(Notify::new());
     let config = Config::from_toml(r#"queues = [{ id = "support" }]"#).unwrap();
     let yard = Switchyard::builder(config)
         .actor(
             "bouncer",
             &["call.created", "call.ended"],
-            bouncer(&ended, &started),
+            bouncer(&ended, &started, &gate),
         )
         .start()
         .await
@@ -99,12 +111,18 @@ async fn a_custom_actor_hears_acts_and_is_restarted_when_it_fails() {
         "it acted through the API"
     );
     assert_ne!(call.result(), Some(CallResult::Answered));
-    // A panic in it: restarted from its factory, the engine unharmed.
+    // A panic in it: restarted from its factory, the engine unharmed; the events of its
+    // restart are held for it, not lost.
     create("+000").await.unwrap();
     until("the restart", &started, 2).await;
     let kept = create("+3225550011").await.unwrap();
     create("+3225550020").await.unwrap();
-    until("the restarted bouncer at work", &ended, 2).await;
+    let mut events = yard.subscribe();
+    let created = create("+3225550030").await.unwrap();
+    while !matches!(events.recv().await, Ok(e) if e.to_json()["call_id"] == created.id().as_str()) {
+    }
+    gate.notify_one();
+    until("the restarted bouncer at work", &ended, 3).await;
     let kept = yard.call(kept.id().as_str()).await.unwrap();
     assert!(!kept.state().is_final(), "a call it leaves alone waits on");
     yard.shutdown().await;
@@ -148,14 +166,14 @@ async fn a_custom_actor_that_cannot_restart_is_left_down_and_the_others_carry_on
         Arc::new(watch::channel(0).0),
         Arc::new(watch::channel(0).0),
     );
-    let b = brittle.clone();
+    let (b, gate) = (brittle.clone(), Arc::new(Notify::new()));
     let config = Config::from_toml(r#"queues = [{ id = "support" }]"#).unwrap();
     let yard = Switchyard::builder(config)
         .actor("brittle", &["call.created"], move || Brittle(b.clone()))
         .actor(
             "bouncer",
             &["call.created", "call.ended"],
-            bouncer(&ended, &started),
+            bouncer(&ended, &started, &gate),
         )
         .start()
         .await
