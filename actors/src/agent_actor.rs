@@ -13,7 +13,7 @@ use crate::error::ActorError;
 use crate::queue_actor::{QueueMsg, ReservationAnswer};
 use crate::store::{HistoryTail, Saving};
 use crate::timer::Timer;
-use engine::agent::{Agent, Status};
+use engine::agent::{Agent, Availability, Status};
 use engine::{AgentId, CallId, QueueId, Timestamp};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
@@ -67,10 +67,15 @@ impl ReserveReply {
     }
 
     /// Answers; `false` if nobody took the answer (an ask that gave up, a queue that stopped).
-    fn send(self, saving: Option<Saving>) -> bool {
+    /// A queue's answer to a reservation taken carries her availability with it (`now`), in
+    /// place of the member update that would follow.
+    fn send(self, saving: Option<Saving>, now: impl FnOnce() -> Availability) -> bool {
         match self {
             ReserveReply::Ask(reply) => reply.send(saving).is_ok(),
-            ReserveReply::Queue(answer) => answer.send(saving),
+            ReserveReply::Queue(answer) => {
+                let availability = saving.is_some().then(now);
+                answer.send(saving, availability)
+            }
         }
     }
 }
@@ -245,7 +250,10 @@ pub(crate) struct AgentState {
     queues: Vec<QueueId>,
     /// The availability last told to them: a change they would not see is not told
     /// ([`engine::queue::seen_by_queues`]).
-    told: Option<engine::agent::Availability>,
+    told: Option<Availability>,
+    /// The queue told her availability with her answer to its reservation, not to be told it
+    /// again when her reservation commits.
+    told_in_answer: Option<QueueId>,
 }
 
 /// How much longer than its offer timeout a ringing may last before the agent checks.
@@ -382,7 +390,8 @@ impl AgentActor {
         {
             return;
         }
-        for q in &st.queues {
+        let skip = st.told_in_answer.take();
+        for q in st.queues.iter().filter(|q| Some(*q) != skip.as_ref()) {
             let update = QueueMsg::MemberUpdate {
                 agent: st.agent.id().clone(),
                 availability: now.clone(),
@@ -450,6 +459,7 @@ impl Actor for AgentActor {
                 .flat_map(|conf| conf.queues.iter().map(|q| QueueId::from(q.as_str())))
                 .collect(),
             told: None,
+            told_in_answer: None,
         };
         self.commit(&myself, &mut st, true).await?;
         if st.agent.uses_panel() && self.ctx.panels_open(&args.id) == 0 {
@@ -593,8 +603,9 @@ impl AgentActor {
                     // The queue stopped waiting and counted this agent as refused.
                     return Ok(());
                 }
+                let by_queue = matches!(reply, ReserveReply::Queue(_)).then(|| queue.clone());
                 if st.agent.offer(now, call.clone(), queue).is_err() {
-                    reply.send(None);
+                    reply.send(None, || st.agent.availability());
                     return Ok(());
                 }
                 // Answered as soon as the reservation is handed to the store: the call's
@@ -602,8 +613,10 @@ impl AgentActor {
                 // the offer from her if her reservation failed (her actor restarts then).
                 let handed = self.hand_over(st, false).await?;
                 let saving = handed.saving.clone().unwrap_or_default();
-                let taken = reply.send(Some(saving));
+                let taken = reply.send(Some(saving), || st.agent.availability());
+                st.told_in_answer = by_queue.filter(|_| taken);
                 self.committed(&myself, st, handed).await?;
+                st.told_in_answer = None;
                 // Nobody takes the answer (an ask gave up, the queue stopped): the call is
                 // never offered here, so the reservation is withdrawn rather than left
                 // ringing. (A queue that gave up on her takes the answer as stale and

@@ -4,7 +4,8 @@
 //! matches waiting calls with free agents. A match is confirmed with the agent: the queue casts
 //! her `Reserve` and she casts her answer back ([`QueueMsg::Reserved`], sent by a
 //! [`ReservationAnswer`] even if her mailbox is dropped unread), so the queue never waits on an
-//! agent and many reservations share one commit. The answers of a ring-all offer are gathered
+//! agent and many reservations share one commit. Her answer to a reservation she took carries
+//! her availability then, for this queue in place of the member update her other queues get. The answers of a ring-all offer are gathered
 //! until all are in; the engine bounds the wait ([`engine::queue::RESERVATION_TIMEOUT`]: a
 //! silent agent counts as having refused). An agent answers once its reservation is handed to
 //! the store, not once it committed: the offer goes to the call actor, which owns it from then
@@ -98,6 +99,9 @@ pub enum QueueMsg {
         agent: AgentId,
         /// The write of her reservation if she took it.
         saving: Option<Saving>,
+        /// Her availability with the reservation taken, told with her answer rather than in a
+        /// [`QueueMsg::MemberUpdate`] after it.
+        availability: Option<Availability>,
     },
     /// Fault injection for the supervision tests: the handler panics.
     #[cfg(test)]
@@ -135,19 +139,24 @@ pub struct ReservationAnswer {
 }
 
 impl ReservationAnswer {
-    /// Sends the answer: `Some` with the reservation's write if she took it. `false` if the
-    /// queue stopped (it restarts without this reservation).
-    pub(crate) fn send(mut self, saving: Option<Saving>) -> bool {
+    /// Sends the answer: `Some` with the reservation's write if she took it, and her
+    /// availability then. `false` if the queue stopped (it restarts without this reservation).
+    pub(crate) fn send(
+        mut self,
+        saving: Option<Saving>,
+        availability: Option<Availability>,
+    ) -> bool {
         let queue = self.queue.take().expect("an answer is sent once");
-        queue.cast(self.message(saving)).is_ok()
+        queue.cast(self.message(saving, availability)).is_ok()
     }
 
-    fn message(&self, saving: Option<Saving>) -> QueueMsg {
+    fn message(&self, saving: Option<Saving>, availability: Option<Availability>) -> QueueMsg {
         QueueMsg::Reserved {
             call: self.call.clone(),
             attempt: self.attempt,
             agent: self.agent.clone(),
             saving,
+            availability,
         }
     }
 }
@@ -155,7 +164,7 @@ impl ReservationAnswer {
 impl Drop for ReservationAnswer {
     fn drop(&mut self) {
         if let Some(queue) = self.queue.take() {
-            let _ = queue.cast(self.message(None));
+            let _ = queue.cast(self.message(None, None));
         }
     }
 }
@@ -450,7 +459,13 @@ impl QueueActor {
                 attempt,
                 agent,
                 saving,
-            } => self.answered(st, call, attempt, (agent, saving)),
+                availability,
+            } => {
+                if let Some(availability) = availability {
+                    st.queue.update_member(&agent, availability);
+                }
+                self.answered(st, call, attempt, (agent, saving));
+            }
             QueueMsg::Requirements { call, skills } => {
                 st.queue.set_skills(&call, skills);
             }

@@ -1,7 +1,8 @@
 //! Routing under races (memory store, mostly on paused time): an agent steps away from a
 //! ringing offer, declines into a status, loses a race to a hang-up; a transfer through a
 //! queue's wrap-up; a new call's first event seen on another thread; a hang-up answered only
-//! once its agent has taken it in; a reservation left unanswered.
+//! once its agent has taken it in; a reservation left unanswered; an agent counted on a call
+//! from her answer to a reservation.
 
 use crate::tests::{
     all_ready, answered_by_a0, config, engine_with, eventually, incoming, is, wait_for,
@@ -459,4 +460,40 @@ async fn a_reservation_dropped_unread_with_a_failed_agent_is_refused_at_once() {
         waited < engine::queue::RESERVATION_TIMEOUT,
         "refused when her mailbox was dropped, not at the deadline: {waited:?}"
     );
+}
+
+/// A queue sees its member ringing as soon as she took its reservation: her answer carries her
+/// availability, so the queue's counters say so while her reservation is still committing
+/// (before her own status event), not only once a member update follows it.
+#[tokio::test]
+async fn a_queue_counts_its_agent_on_a_call_from_her_answer_before_her_reservation_commits() {
+    let store = crate::store::Store::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let yard = Switchyard::start(config("longest-idle", 1, ""), store.clone())
+        .await
+        .unwrap();
+    all_ready(&yard, 1).await;
+    let mut rx = yard.subscribe();
+    let faults = store.faults().unwrap();
+    faults.hold_agent_commits(true);
+    let create = tokio::spawn({
+        let yard = yard.clone();
+        async move { incoming(&yard, "+15550001").await }
+    });
+    eventually("the queue counts her on a call", async || {
+        let c = yard.queues().await.unwrap()[0].counters.clone();
+        (c.offering, c.agents_ready, c.agents_on_call) == (1, 0, 1)
+    })
+    .await;
+    while let Ok(e) = rx.try_recv() {
+        let e = e.to_json();
+        assert!(
+            !(e["type"] == "agent.status" && e["to"] == "offered"),
+            "her reservation was still to commit"
+        );
+    }
+    faults.hold_agent_commits(false);
+    let id = create.await.unwrap().id().to_string();
+    wait_for(&mut rx, "the offer", is("call.offered", &id, "a0")).await;
 }
