@@ -164,7 +164,7 @@ fn spawn_answering_machine(yard: &Switchyard, waiters: Waiters, counts: Arc<Coun
             };
             let now = Instant::now();
             count(&counts, |c| c.offers += 1);
-            if let Some(w) = waiters.lock().unwrap().remove(from.as_str()) {
+            if let Some(w) = waiters.lock().unwrap().remove(&**from) {
                 let _ = w.send(now);
             }
             let (yard, call, agent) = (yard.clone(), call_id.to_string(), agent.to_string());

@@ -68,12 +68,12 @@ pub enum EventKind {
         /// Its queue.
         queue: QueueId,
         /// The caller's number.
-        from: String,
+        from: Arc<str>,
         /// Agents concerned: those ringing or connected, and the one the step names.
         agents: Vec<AgentId>,
-        /// The journey step itself.
+        /// The journey step itself (shared with the call's snapshots).
         #[serde(flatten)]
-        entry: JourneyEntry,
+        entry: Arc<JourneyEntry>,
     },
     /// A call's live transcript (I2, J2): `transcript.partial`, `transcript.final`,
     /// `transcript.paused`, `transcript.resumed`; and `transcript.alert`, a keyword alert
@@ -435,7 +435,7 @@ impl EventBus {
                     name: call_event_name(&entry.event),
                     call_id: call.id().clone(),
                     queue: call.queue().clone(),
-                    from: call.from().to_owned(),
+                    from: call.from_shared().clone(),
                     agents,
                     entry: entry.clone(),
                 },

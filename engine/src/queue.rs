@@ -92,7 +92,7 @@ pub struct WaitingCall {
     pub excluded: Vec<(AgentId, Timestamp)>,
     /// Who calls, for strategies.
     #[serde(default)]
-    pub caller: String,
+    pub caller: std::sync::Arc<str>,
     /// Its custom attributes, for strategies.
     #[serde(default)]
     pub attributes: Attributes,

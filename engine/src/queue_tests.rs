@@ -30,7 +30,7 @@ fn call(id: &str, priority: i32, at: i64) -> WaitingCall {
         skills: Skills::new(),
         enqueued_at: t(at),
         excluded: vec![],
-        caller: format!("+{at}"),
+        caller: format!("+{at}").into(),
         attributes: Default::default(),
     }
 }

@@ -46,6 +46,7 @@ use crate::queue::WaitingCall;
 use crate::routing::Skills;
 use crate::{AgentId, CallId, Error, QueueId, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What the shell must carry out after a step of the call.
@@ -79,7 +80,8 @@ pub struct Effects {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
     id: CallId,
-    from: String,
+    /// Shared with every snapshot and event of the call.
+    from: Arc<str>,
     queue: QueueId,
     priority: i32,
     skills: Skills,
@@ -141,8 +143,10 @@ pub struct Call {
     /// extensions.
     #[serde(default)]
     attributes: crate::routing::Attributes,
+    /// Each entry shared, once written, by the call's snapshots and events: a snapshot's
+    /// clone copies no entry.
     #[serde(default, skip_serializing)]
-    journey: Vec<JourneyEntry>,
+    journey: Vec<Arc<JourneyEntry>>,
 }
 
 impl Call {
@@ -157,7 +161,7 @@ impl Call {
     ) -> Self {
         let mut call = Call {
             id,
-            from: from.clone(),
+            from: from.as_str().into(),
             queue: queue.clone(),
             priority,
             skills,
@@ -336,12 +340,19 @@ impl Call {
         }
     }
     /// The journey, oldest first.
-    pub fn journey(&self) -> &[JourneyEntry] {
+    pub fn journey(&self) -> &[Arc<JourneyEntry>] {
         &self.journey
     }
+    /// The caller's number, shared.
+    pub fn from_shared(&self) -> &Arc<str> {
+        &self.from
+    }
     /// The call with `journey` (oldest first) as its journey: a serialized form read back.
-    pub fn with_journey(mut self, journey: Vec<JourneyEntry>) -> Call {
-        self.journey = journey;
+    pub fn with_journey<E: Into<Arc<JourneyEntry>>>(
+        mut self,
+        journey: impl IntoIterator<Item = E>,
+    ) -> Call {
+        self.journey = journey.into_iter().map(Into::into).collect();
         self
     }
 
@@ -791,7 +802,7 @@ impl Call {
     }
 
     fn log(&mut self, at: Timestamp, event: JourneyEvent) {
-        self.journey.push(JourneyEntry { at, event });
+        self.journey.push(Arc::new(JourneyEntry { at, event }));
     }
 }
 

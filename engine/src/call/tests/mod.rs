@@ -172,6 +172,28 @@ fn overflow_and_recovery_are_journey_steps() {
     assert_eq!(back.with_journey(c.journey().to_vec()), c);
 }
 
+/// A snapshot of a call (a clone) shares its journey's entries and caller's number with the
+/// call rather than copying them; the call's next steps are its own.
+#[test]
+fn a_snapshot_shares_the_journey_it_was_taken_with() {
+    let mut c = connected();
+    let snapshot = c.clone();
+    assert!(std::sync::Arc::ptr_eq(
+        &c.journey()[0],
+        &snapshot.journey()[0]
+    ));
+    assert!(std::sync::Arc::ptr_eq(
+        c.from_shared(),
+        snapshot.from_shared()
+    ));
+    c.hangup(t(200), Party::Customer).unwrap();
+    assert_eq!(c.journey().len(), snapshot.journey().len() + 1);
+    assert_eq!(
+        c.journey()[..snapshot.journey().len()],
+        snapshot.journey()[..]
+    );
+}
+
 /// The serialized form leaves the journey out (a store appends its entries apart); one
 /// written before, with the journey in it, still reads with it.
 #[test]
