@@ -5,13 +5,13 @@
 //! her `Reserve` and she casts her answer back ([`QueueMsg::Reserved`], sent by a
 //! [`ReservationAnswer`] even if her mailbox is dropped unread), so the queue never waits on an
 //! agent and many reservations share one commit. Her answer to a reservation she took carries
-//! her availability then, for this queue in place of the member update her other queues get. The answers of a ring-all offer are gathered
-//! until all are in; the engine bounds the wait ([`engine::queue::RESERVATION_TIMEOUT`]: a
-//! silent agent counts as having refused). An agent answers once its reservation is handed to
-//! the store, not once it committed: the offer goes to the call actor, which owns it from then
-//! on, and the call's write commits after the reservation's, so the call checks the
-//! reservations once it committed and withdraws an agent whose reservation failed
-//! (`CallActor::check_reservations`).
+//! her availability then, for this queue in place of the member update her other queues get.
+//! The answers of a ring-all offer are gathered until all are in; the engine bounds the wait
+//! ([`engine::queue::RESERVATION_TIMEOUT`]: a silent agent counts as having refused). An agent
+//! answers once its reservation is handed to the store, not once it committed: the offer goes
+//! to the call actor, which owns it from then on, and the call's write commits after the
+//! reservation's, so the call checks the reservations once it committed and withdraws an agent
+//! whose reservation failed (`CallActor::check_reservations`).
 //!
 //! The queue keeps nothing persistent: on restart it is rebuilt from the open calls in the
 //! store and from its members re-publishing their availability.

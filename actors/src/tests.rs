@@ -52,6 +52,16 @@ pub(crate) async fn engine_with(config: Config) -> Switchyard {
     Switchyard::start(config, Store::memory()).await.unwrap()
 }
 
+/// An engine with one agent, longest-idle, on an in-memory SQLite store whose faults a test
+/// can inject (`Store::faults`: commits held, say).
+pub(crate) async fn with_faults() -> (Switchyard, Store) {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    let yard = Switchyard::start(config("longest-idle", 1, ""), store.clone())
+        .await
+        .unwrap();
+    (yard, store)
+}
+
 /// A call from `from` into queue `q`.
 pub(crate) async fn incoming(yard: &Switchyard, from: &str) -> std::sync::Arc<engine::call::Call> {
     yard.create_call(from.into(), "q", 0, Skills::new())
@@ -402,10 +412,7 @@ async fn a_panicking_queue_actor_is_rebuilt_from_the_waiting_calls() {
 /// and a grace), and the new queue routes the call to the agent.
 #[tokio::test]
 async fn a_reservation_in_flight_when_its_queue_restarts_frees_the_agent_for_the_new_queue() {
-    let store = Store::connect("sqlite::memory:").await.unwrap();
-    let yard = Switchyard::start(config("longest-idle", 1, ""), store.clone())
-        .await
-        .unwrap();
+    let (yard, store) = with_faults().await;
     let mut rx = yard.subscribe();
     all_ready(&yard, 1).await;
     let faults = store.faults().unwrap();

@@ -5,7 +5,7 @@
 //! from her answer to a reservation.
 
 use crate::tests::{
-    all_ready, answered_by_a0, config, engine_with, eventually, incoming, is, wait_for,
+    all_ready, answered_by_a0, config, engine_with, eventually, incoming, is, wait_for, with_faults,
 };
 use crate::{ActorError, Control, Switchyard};
 use engine::agent::Status;
@@ -374,12 +374,7 @@ async fn a_reservation_nobody_waits_for_any_more_is_not_taken() {
 /// and the answer waits for her; let go, it comes with her in wrap-up.
 #[tokio::test]
 async fn a_hang_up_is_answered_once_its_agent_has_taken_it_in() {
-    let store = crate::store::Store::connect("sqlite::memory:")
-        .await
-        .unwrap();
-    let yard = Switchyard::start(config("longest-idle", 1, ""), store.clone())
-        .await
-        .unwrap();
+    let (yard, store) = with_faults().await;
     let mut rx = yard.subscribe();
     let id = answered_by_a0(&yard, &mut rx).await;
     let faults = store.faults().unwrap();
@@ -467,12 +462,7 @@ async fn a_reservation_dropped_unread_with_a_failed_agent_is_refused_at_once() {
 /// (before her own status event), not only once a member update follows it.
 #[tokio::test]
 async fn a_queue_counts_its_agent_on_a_call_from_her_answer_before_her_reservation_commits() {
-    let store = crate::store::Store::connect("sqlite::memory:")
-        .await
-        .unwrap();
-    let yard = Switchyard::start(config("longest-idle", 1, ""), store.clone())
-        .await
-        .unwrap();
+    let (yard, store) = with_faults().await;
     all_ready(&yard, 1).await;
     let mut rx = yard.subscribe();
     let faults = store.faults().unwrap();
