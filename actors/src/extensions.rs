@@ -2,8 +2,9 @@
 //! under a supervisor of their own, given the events they asked for as messages, acting
 //! through the [`Switchyard`] handle they start with (the API the web layer calls). One that
 //! fails (a panic, or an error from a handler) is started again from its factory, at most
-//! [`RESTARTS`] times a minute; past that it stays down and says so, and routing, calls and
-//! every other actor carry on. Its message type is [`Event`], or its own type made from one
+//! [`RESTARTS`] times a minute, and is handed first, in order, the events that came while it
+//! restarted (at most [`HELD`]); past that many restarts it stays down and says so, and
+//! routing, calls and every other actor carry on. Its message type is [`Event`], or its own type made from one
 //! (`From<Event>`) that carries its other messages too (a timer's tick: see the
 //! `sla_watcher` example).
 //!
