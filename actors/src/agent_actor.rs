@@ -66,16 +66,25 @@ impl ReserveReply {
         }
     }
 
-    /// Answers; `false` if nobody took the answer (an ask that gave up, a queue that stopped).
-    /// A queue's answer to a reservation taken carries her availability with it (`now`), in
-    /// place of the member update that would follow.
-    fn send(self, saving: Option<Saving>, now: impl FnOnce() -> Availability) -> bool {
+    /// Refuses: she is not available.
+    fn refuse(self) {
         match self {
-            ReserveReply::Ask(reply) => reply.send(saving).is_ok(),
-            ReserveReply::Queue(answer) => {
-                let availability = saving.is_some().then(now);
-                answer.send(saving, availability)
+            ReserveReply::Ask(reply) => {
+                let _ = reply.send(None);
             }
+            ReserveReply::Queue(answer) => {
+                answer.send(None, None);
+            }
+        }
+    }
+
+    /// Takes the reservation, its write handed to the store; a queue's answer carries her
+    /// `availability` then, in place of the member update that would follow. `false` if nobody
+    /// took the answer (an ask that gave up, a queue that stopped).
+    fn take(self, saving: Saving, availability: Availability) -> bool {
+        match self {
+            ReserveReply::Ask(reply) => reply.send(Some(saving)).is_ok(),
+            ReserveReply::Queue(answer) => answer.send(Some(saving), Some(availability)),
         }
     }
 }
@@ -228,6 +237,8 @@ struct Handed {
     changes: Vec<engine::agent::StatusChange>,
     /// None when nothing was written.
     saving: Option<Saving>,
+    /// The queue told her availability with her answer to its reservation: not told it again.
+    told: Option<QueueId>,
 }
 
 /// The agent actor.
@@ -251,9 +262,6 @@ pub(crate) struct AgentState {
     /// The availability last told to them: a change they would not see is not told
     /// ([`engine::queue::seen_by_queues`]).
     told: Option<Availability>,
-    /// The queue told her availability with her answer to its reservation, not to be told it
-    /// again when her reservation commits.
-    told_in_answer: Option<QueueId>,
 }
 
 /// How much longer than its offer timeout a ringing may last before the agent checks.
@@ -334,7 +342,11 @@ impl AgentActor {
         } else {
             None
         };
-        Ok(Handed { changes, saving })
+        Ok(Handed {
+            changes,
+            saving,
+            told: None,
+        })
     }
 
     /// The second half of [`AgentActor::commit`]: once the changes are durable, publishes and
@@ -343,7 +355,11 @@ impl AgentActor {
         &self,
         myself: &ActorRef<AgentMsg>,
         st: &mut AgentState,
-        Handed { changes, saving }: Handed,
+        Handed {
+            changes,
+            saving,
+            told,
+        }: Handed,
     ) -> Result<(), ActorError> {
         if let Some(saving) = saving {
             saving.outcome().await?;
@@ -354,7 +370,7 @@ impl AgentActor {
             for c in changes {
                 self.ctx.bus.publish_status(c, locked.clone());
             }
-            self.publish_availability(st, false);
+            self.publish_availability(st, false, told.as_ref());
         }
         st.timer.arm(
             myself,
@@ -382,16 +398,15 @@ impl AgentActor {
     }
 
     /// Tells her queues her availability, if they would see the change (`always`: a queue
-    /// that restarted asks for it).
-    fn publish_availability(&self, st: &mut AgentState, always: bool) {
+    /// that restarted asks for it), but the queue already `told` it.
+    fn publish_availability(&self, st: &mut AgentState, always: bool, told: Option<&QueueId>) {
         let now = st.agent.availability();
         if !always
             && (st.told.as_ref()).is_some_and(|told| !engine::queue::seen_by_queues(told, &now))
         {
             return;
         }
-        let skip = st.told_in_answer.take();
-        for q in st.queues.iter().filter(|q| Some(*q) != skip.as_ref()) {
+        for q in st.queues.iter().filter(|q| Some(*q) != told) {
             let update = QueueMsg::MemberUpdate {
                 agent: st.agent.id().clone(),
                 availability: now.clone(),
@@ -459,7 +474,6 @@ impl Actor for AgentActor {
                 .flat_map(|conf| conf.queues.iter().map(|q| QueueId::from(q.as_str())))
                 .collect(),
             told: None,
-            told_in_answer: None,
         };
         self.commit(&myself, &mut st, true).await?;
         if st.agent.uses_panel() && self.ctx.panels_open(&args.id) == 0 {
@@ -476,7 +490,7 @@ impl Actor for AgentActor {
         myself: ActorRef<AgentMsg>,
         st: &mut AgentState,
     ) -> Result<(), ActorProcessingErr> {
-        self.publish_availability(st, true);
+        self.publish_availability(st, true, None);
         // This actor replaces one that failed: the call may have moved on meanwhile. Ask it,
         // or release it if it is gone.
         if st.resync {
@@ -605,18 +619,17 @@ impl AgentActor {
                 }
                 let by_queue = matches!(reply, ReserveReply::Queue(_)).then(|| queue.clone());
                 if st.agent.offer(now, call.clone(), queue).is_err() {
-                    reply.send(None, || st.agent.availability());
+                    reply.refuse();
                     return Ok(());
                 }
                 // Answered as soon as the reservation is handed to the store: the call's
                 // offer, written after it, commits with it or after it, and the call withdraws
                 // the offer from her if her reservation failed (her actor restarts then).
-                let handed = self.hand_over(st, false).await?;
+                let mut handed = self.hand_over(st, false).await?;
                 let saving = handed.saving.clone().unwrap_or_default();
-                let taken = reply.send(Some(saving), || st.agent.availability());
-                st.told_in_answer = by_queue.filter(|_| taken);
+                let taken = reply.take(saving, st.agent.availability());
+                handed.told = by_queue.filter(|_| taken);
                 self.committed(&myself, st, handed).await?;
-                st.told_in_answer = None;
                 // Nobody takes the answer (an ask gave up, the queue stopped): the call is
                 // never offered here, so the reservation is withdrawn rather than left
                 // ringing. (A queue that gave up on her takes the answer as stale and
@@ -716,7 +729,7 @@ impl AgentActor {
                     self.commit(&myself, st, false).await?;
                 }
             }
-            AgentMsg::Republish => self.publish_availability(st, true),
+            AgentMsg::Republish => self.publish_availability(st, true, None),
             AgentMsg::PanelOpened => {
                 st.presence.cancel();
                 if !st.agent.uses_panel() || st.agent.is_panel_gone() {

@@ -4,7 +4,8 @@
 //! fails (a panic, or an error from a handler) is started again from its factory, at most
 //! [`RESTARTS`] times a minute, and is handed first, in order, the events that came while it
 //! restarted (at most [`HELD`]); past that many restarts it stays down and says so, and
-//! routing, calls and every other actor carry on. Its message type is [`Event`], or its own type made from one
+//! routing, calls and every other actor carry on. Its message type is [`Event`], or its own
+//! type made from one
 //! (`From<Event>`) that carries its other messages too (a timer's tick: see the
 //! `sla_watcher` example).
 //!
@@ -125,6 +126,27 @@ type Running = Arc<Mutex<HashMap<String, Slot>>>;
 enum Slot {
     Up(Deliver),
     Restarting(Vec<Event>),
+}
+
+/// Hands `e` to the custom actor `name`: to the running one, or held for it while it is
+/// started again.
+fn deliver(running: &Running, name: &str, e: Event) {
+    let deliver = match lock(running).get_mut(name) {
+        Some(Slot::Up(deliver)) => deliver.clone(),
+        Some(slot) => return hold(slot, name, e),
+        None => return,
+    };
+    // Outside the lock: an actor's mailbox takes it at once.
+    let Err(e) = deliver(e) else { return };
+    // It failed and its supervisor has not heard yet: held for the new one, unless that one is
+    // already up (then it takes it).
+    match lock(running).get_mut(name) {
+        Some(Slot::Up(now)) if !Arc::ptr_eq(now, &deliver) => {
+            let _ = now(e);
+        }
+        Some(slot) => hold(slot, name, e),
+        None => {}
+    }
 }
 
 /// Holds `e` for the custom actor `name` while it is being started again.
@@ -273,26 +295,7 @@ pub(crate) async fn start(
             match events.recv().await {
                 Ok(e) => {
                     for ext in extensions.iter().filter(|x| x.hears(e.type_name())) {
-                        let deliver = match lock(&running).get_mut(&ext.name) {
-                            Some(Slot::Up(deliver)) => deliver.clone(),
-                            Some(slot) => {
-                                hold(slot, &ext.name, e.clone());
-                                continue;
-                            }
-                            None => continue,
-                        };
-                        if let Err(e) = deliver(e.clone()) {
-                            // It failed and its supervisor has not heard yet: held for the
-                            // new one, unless that one is already up (then it takes it).
-                            let mut running = lock(&running);
-                            match running.get_mut(&ext.name) {
-                                Some(Slot::Up(now)) if !Arc::ptr_eq(now, &deliver) => {
-                                    let _ = now(e);
-                                }
-                                Some(slot) => hold(slot, &ext.name, e),
-                                None => {}
-                            }
-                        }
+                        deliver(&running, &ext.name, e.clone());
                     }
                 }
                 Err(RecvError::Lagged(n)) => {
