@@ -120,14 +120,13 @@ pub enum AgentMsg {
         /// Answer.
         reply: RpcReplyPort<Result<AgentView, ActorError>>,
     },
-    /// A notice answered once it is handled: a call step's answer waits on it until the
-    /// agents it concerns have taken the step in (one message where a notice and a barrier
-    /// after it were two).
+    /// A notice that holds its call step's answer back until it is handled: the step's client
+    /// hears back once the agents it concerns have taken the step in.
     Acked {
         /// The notice.
         msg: Box<AgentMsg>,
-        /// Answered once it is handled.
-        done: RpcReplyPort<()>,
+        /// The step's answer, held back until the notice is handled.
+        done: std::sync::Arc<crate::call_effects::Answer>,
     },
     /// The API reads the agent.
     Get {
@@ -516,15 +515,14 @@ impl Actor for AgentActor {
         msg: AgentMsg,
         st: &mut AgentState,
     ) -> Result<(), ActorProcessingErr> {
-        // An acked notice is the notice, then its answer (notices are wrapped once).
+        // An acked notice is the notice; its share of the step's answer is let go once it is
+        // handled (notices are wrapped once).
         let (msg, done) = match msg {
             AgentMsg::Acked { msg, done } => (*msg, Some(done)),
             msg => (msg, None),
         };
         self.step(myself, msg, st).await?;
-        if let Some(done) = done {
-            let _ = done.send(());
-        }
+        drop(done);
         Ok(())
     }
 }

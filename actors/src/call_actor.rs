@@ -13,7 +13,7 @@
 
 use crate::agent_actor::AgentMsg;
 use crate::call_creation::Creation;
-use crate::call_effects::Notices;
+use crate::call_effects::{Answer, CallReply, Notices};
 use crate::context::{ask, ChildKey, Context};
 use crate::error::ActorError;
 use crate::media::actor::MediaMsg;
@@ -38,10 +38,6 @@ pub enum ExternalNews {
     /// It was not reached.
     Over(engine::call::Unreached),
 }
-
-/// The longest an answer waits, once its step is saved, for the agents and queues it concerns
-/// to take the step in.
-const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Messages to a call actor. Reply ports come last.
 pub enum CallMsg {
@@ -304,14 +300,15 @@ impl CallActor {
         myself.stop(None);
     }
 
-    /// Commits and answers with the call, then carries out the step's effects (so that no
-    /// agent or queue acts on a step that was not saved). A store failure is answered and
-    /// restarts the actor from the last saved state.
+    /// Commits, then carries out the step's effects (so that no agent or queue acts on a step
+    /// that was not saved) and answers with the call once the agents and queues told have
+    /// taken it in ([`Answer`]). A store failure is answered and restarts the actor from the
+    /// last saved state.
     async fn answer(
         &self,
         myself: &ActorRef<CallMsg>,
         st: &mut CallActorState,
-        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
+        reply: CallReply,
         outcome: Result<Effects, ActorError>,
     ) -> Result<(), ActorProcessingErr> {
         let fx = match outcome {
@@ -324,15 +321,15 @@ impl CallActor {
         match self.commit(myself, st).await {
             Ok(()) => {
                 // The agents and queues this step concerns have taken it in before the caller
-                // hears back: each notice is answered once handled. A client that reads an
-                // agent right after a hang-up sees it in wrap-up, not a moment earlier. The
-                // step is saved already: these waits are bounded ([`SETTLE_WAIT`]) so that the
-                // answer, which tells the truth, is never late enough for the caller to give
-                // up on it.
-                let mut taken_in = Notices::acked();
-                let settled = self.settle(myself, st, fx, &mut taken_in).await;
-                taken_in.wait(SETTLE_WAIT).await;
-                let _ = reply.send(Ok(st.call.share()));
+                // hears back: each notice holds a share of the answer, which goes once the last
+                // is handled (or dropped). A client that reads an agent right after a hang-up
+                // sees her in wrap-up, not a moment earlier. This actor does not wait for them.
+                let answer = Answer::new(reply, st.call.share());
+                let settled = self
+                    .settle(myself, st, fx, &mut Notices::acked(&answer))
+                    .await;
+                // A group transfer's next ring was committed too: the answer says so.
+                answer.update(st.call.share());
                 settled?;
                 Ok(())
             }

@@ -13,54 +13,78 @@ use engine::call::{Call, CallState, Effects};
 use engine::queue::OfferEnd;
 use engine::{AgentId, CallId, QueueId};
 use ractor::{ActorRef, RpcReplyPort};
-use std::time::Duration;
-use tokio::sync::oneshot;
+use std::sync::{Arc, Mutex};
 
-/// How [`CallActor::carry_out`] delivers a step's notices: cast, or each answered once its
-/// agent or queue has handled it (what an answer to a client waits for, [`Notices::wait`]).
+/// A step's answer to its client, sent once every agent and queue the step told has taken it
+/// in: each acked notice carries a share of it, and the last share let go sends it (the
+/// notice handled, or dropped with a failed actor's mailbox: the step is saved either way, so
+/// the answer is the saved call). The call actor moves on meanwhile: no timer, no wait.
+pub(crate) struct Answer {
+    reply: Mutex<Option<(CallReply, Arc<Call>)>>,
+}
+
+/// What a step's client is answered on.
+pub(crate) type CallReply = RpcReplyPort<Result<Arc<Call>, ActorError>>;
+
+impl Answer {
+    /// The answer `call` to `reply`, once every share is let go.
+    pub(crate) fn new(reply: CallReply, call: Arc<Call>) -> Arc<Answer> {
+        Arc::new(Answer {
+            reply: Mutex::new(Some((reply, call))),
+        })
+    }
+
+    /// The call to answer with, if a later commit of the same step changed it.
+    pub(crate) fn update(&self, call: Arc<Call>) {
+        if let Some((_, c)) = lock(&self.reply).as_mut() {
+            *c = call;
+        }
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if let Some((reply, call)) = lock(&self.reply).take() {
+            let _ = reply.send(Ok(call));
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How [`CallActor::carry_out`] delivers a step's notices: cast, or each carrying a share of
+/// the step's [`Answer`].
 pub(crate) struct Notices {
-    acks: Option<Vec<oneshot::Receiver<()>>>,
+    answer: Option<Arc<Answer>>,
 }
 
 impl Notices {
     /// Notices cast: nobody waits for them.
     pub(crate) fn cast() -> Self {
-        Self { acks: None }
+        Self { answer: None }
     }
 
-    /// Notices answered once handled.
-    pub(crate) fn acked() -> Self {
+    /// Notices that hold `answer` back until they are handled.
+    pub(crate) fn acked(answer: &Arc<Answer>) -> Self {
         Self {
-            acks: Some(Vec::new()),
+            answer: Some(answer.clone()),
         }
     }
 
-    /// Sends a notice; `wrap` makes the message that carries it with its answer.
+    /// Sends a notice; `wrap` makes the message that carries it with its share of the answer.
     fn send<M: ractor::Message>(
         &mut self,
         to: Option<ActorRef<M>>,
         msg: M,
-        wrap: impl FnOnce(M, RpcReplyPort<()>) -> M,
+        wrap: impl FnOnce(M, Arc<Answer>) -> M,
     ) {
         let Some(to) = to else { return };
-        match &mut self.acks {
-            None => {
-                let _ = to.cast(msg);
-            }
-            Some(acks) => {
-                let (tx, rx) = oneshot::channel();
-                if to.cast(wrap(msg, tx.into())).is_ok() {
-                    acks.push(rx);
-                }
-            }
-        }
-    }
-
-    /// Waits, at most `limit`, until every acked notice was handled (or its actor stopped).
-    pub(crate) async fn wait(self, limit: Duration) {
-        if let Some(acks) = self.acks.filter(|a| !a.is_empty()) {
-            let _ = tokio::time::timeout(limit, futures::future::join_all(acks)).await;
-        }
+        let _ = match &self.answer {
+            None => to.cast(msg),
+            Some(answer) => to.cast(wrap(msg, answer.clone())),
+        };
     }
 }
 

@@ -69,13 +69,13 @@ pub enum QueueMsg {
         /// Answer.
         reply: RpcReplyPort<Vec<AgentId>>,
     },
-    /// A notice answered once it is handled: a call step's answer waits on it until the
-    /// queues it concerns have taken the step in.
+    /// A notice that holds its call step's answer back until it is handled: the step's client
+    /// hears back once the queues it concerns have taken the step in.
     Acked {
         /// The notice.
         msg: Box<QueueMsg>,
-        /// Answered once it is handled.
-        done: RpcReplyPort<()>,
+        /// The step's answer, held back until the notice is handled.
+        done: std::sync::Arc<crate::call_effects::Answer>,
     },
     /// Live counters.
     Counters {
@@ -413,15 +413,14 @@ impl Actor for QueueActor {
         msg: QueueMsg,
         st: &mut QueueState,
     ) -> Result<(), ActorProcessingErr> {
-        // An acked notice is the notice, then its answer (notices are wrapped once).
+        // An acked notice is the notice; its share of the step's answer is let go once it is
+        // handled (notices are wrapped once).
         let (msg, done) = match msg {
             QueueMsg::Acked { msg, done } => (*msg, Some(done)),
             msg => (msg, None),
         };
         self.step(myself, msg, st).await?;
-        if let Some(done) = done {
-            let _ = done.send(());
-        }
+        drop(done);
         Ok(())
     }
 }

@@ -401,6 +401,28 @@ async fn a_hang_up_is_answered_once_its_agent_has_taken_it_in() {
     assert_eq!(yard.agent("a0").await.unwrap().status, Status::AfterService);
 }
 
+/// A hang-up whose agent's actor fails with the call's end unread is answered all the same, with
+/// the saved call: the notice's share of the answer goes with her mailbox. Not before: the
+/// answer waits for her (busy for a while first), not for a timer.
+#[tokio::test(start_paused = true)]
+async fn a_hang_up_is_answered_when_its_agent_fails_with_the_notice_unread() {
+    let yard = engine_with(config("sequential", 1, "")).await;
+    let mut rx = yard.subscribe();
+    let id = answered_by_a0(&yard, &mut rx).await;
+    let a0 = yard.agent_ref("a0").unwrap();
+    let busy = Duration::from_secs(3);
+    a0.cast(crate::agent_actor::AgentMsg::Stall(busy)).unwrap();
+    a0.cast(crate::agent_actor::AgentMsg::Panic).unwrap();
+    let start = tokio::time::Instant::now();
+    let ended = yard.hangup(&id, Party::Customer).await.unwrap();
+    assert_eq!(ended.state(), CallState::Ended);
+    assert!(
+        start.elapsed() >= busy,
+        "answered before she got to it: {:?}",
+        start.elapsed()
+    );
+}
+
 /// An agent who does not answer her reservation (her actor is busy elsewhere) counts as having
 /// refused once the queue's deadline for it passes: the call rings the next agent then, not
 /// when she gets to it, and her answer, when it comes at last, only releases her.
