@@ -422,8 +422,15 @@ impl EventBus {
     }
     /// Publishes a call's journey entries from index `from` on.
     pub fn publish_journey(&self, call: &Call, from: usize) {
-        for entry in call.journey().iter().skip(from) {
-            let mut agents: Vec<AgentId> = call.agents_involved();
+        let entries = call.journey().get(from..).unwrap_or_default();
+        // The agents involved are the call's, whichever entry: listed once a step.
+        let involved = if entries.is_empty() {
+            Vec::new()
+        } else {
+            call.agents_involved()
+        };
+        for entry in entries {
+            let mut agents: Vec<AgentId> = involved.clone();
             if let Some(a) = named_agent(&entry.event) {
                 if !agents.contains(a) {
                     agents.push(a.clone());

@@ -725,10 +725,23 @@ pub(crate) fn new_call_id() -> CallId {
     use rand::Rng;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
+        .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     let r: u64 = rand::thread_rng().gen();
-    CallId::from(format!("c{now:x}{r:016x}"))
+    CallId::from(call_id_text(now, r))
+}
+
+/// `c`, the milliseconds in hex, then 16 hex digits of chance: what `format!("c{now:x}{r:016x}")`
+/// writes, without the formatting machinery (every call's creation wrote one so).
+pub(crate) fn call_id_text(now: u64, r: u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(1 + 16 + 16);
+    text.push('c');
+    let digits = (64 - now.leading_zeros()).div_ceil(4).max(1);
+    let hex = |v: u64, i: u32| HEX[(v >> (4 * i) & 0xf) as usize] as char;
+    text.extend((0..digits).rev().map(|i| hex(now, i)));
+    text.extend((0..16).rev().map(|i| hex(r, i)));
+    text
 }
 
 /// The root supervisor: parent of the agent, queue and call supervisors. Those have no work

@@ -750,3 +750,18 @@ async fn the_stored_configuration_holds_no_password_or_secret() {
     assert!(stored.contains("https://crm.example/hook") && stored.contains("zed"));
     drop(yard);
 }
+
+/// A call's id is written as `format!` would write it: `c`, the milliseconds in hex, then 16 hex
+/// digits, whatever the values' widths.
+#[test]
+fn a_call_id_is_the_time_and_the_chance_in_hex() {
+    for (now, r) in [
+        (0, 0),
+        (1, 0xf),
+        (0x18f_a3c4_e2d1, u64::MAX),
+        (u64::MAX, 0x0123_4567),
+    ] {
+        let text = crate::switchyard::call_id_text(now, r);
+        assert_eq!(text, format!("c{now:x}{r:016x}"));
+    }
+}
