@@ -276,8 +276,7 @@ pub async fn run(
 
     let routed = Arc::new(AtomicUsize::new(0));
     let all_routed = Arc::new(tokio::sync::Notify::new());
-    let calls_by_id: Arc<std::sync::Mutex<std::collections::HashMap<u64, ActorRef<CallMsg>>>> =
-        Arc::default();
+    let calls_by_id: Arc<std::sync::Mutex<super::HashMap<u64, ActorRef<CallMsg>>>> = Arc::default();
     {
         let mut rx = events.subscribe();
         let (routed, all_routed, calls_by_id) =
