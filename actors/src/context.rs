@@ -26,6 +26,13 @@ pub(crate) enum ChildKey {
     Call(CallId),
 }
 
+/// A registry of actors that every call's start and end writes (the calls') and its steps read
+/// (the agents', queues' and calls'), from both worker threads: sharded (the maintained `dashmap`), so that an access locks one shard rather than
+/// the whole map, and the threads seldom contend for one lock's cache line. Hashed with
+/// foldhash, as [`IdMap`] is. A guard it hands out is let go at once: never held across
+/// another access.
+pub(crate) type Registry<K, V> = dashmap::DashMap<K, V, foldhash::fast::RandomState>;
+
 /// Shared by every actor of one engine.
 pub(crate) struct Context {
     pub config: Arc<Config>,
@@ -35,10 +42,10 @@ pub(crate) struct Context {
     pub store: Store,
     pub bus: EventBus,
     pub settings: IdMap<QueueId, QueueSettings>,
-    pub agents: RwLock<IdMap<AgentId, ActorRef<AgentMsg>>>,
-    pub queues: RwLock<IdMap<QueueId, ActorRef<QueueMsg>>>,
-    pub calls: RwLock<IdMap<CallId, ActorRef<CallMsg>>>,
-    pub children: RwLock<IdMap<ActorId, ChildKey>>,
+    pub agents: Registry<AgentId, ActorRef<AgentMsg>>,
+    pub queues: Registry<QueueId, ActorRef<QueueMsg>>,
+    pub calls: Registry<CallId, ActorRef<CallMsg>>,
+    pub children: Registry<ActorId, ChildKey>,
     pub call_sups: RwLock<Vec<ActorRef<crate::supervisor::SupervisorMsg>>>,
     pub media: crate::media::actor::MediaRegistry,
     /// The CRM outbox, when connectors are configured.
@@ -64,10 +71,10 @@ impl Context {
             store,
             bus,
             settings,
-            agents: RwLock::default(),
-            queues: RwLock::default(),
-            calls: RwLock::default(),
-            children: RwLock::default(),
+            agents: Registry::default(),
+            queues: Registry::default(),
+            calls: Registry::default(),
+            children: Registry::default(),
             call_sups: RwLock::default(),
             media: crate::media::actor::MediaRegistry::default(),
             outbox: None,
@@ -94,15 +101,15 @@ impl Context {
     }
 
     pub(crate) fn agent(&self, id: &AgentId) -> Option<ActorRef<AgentMsg>> {
-        read(&self.agents).get(id).cloned()
+        self.agents.get(id).map(|r| r.value().clone())
     }
 
     pub(crate) fn queue(&self, id: &QueueId) -> Option<ActorRef<QueueMsg>> {
-        read(&self.queues).get(id).cloned()
+        self.queues.get(id).map(|r| r.value().clone())
     }
 
     pub(crate) fn call(&self, id: &CallId) -> Option<ActorRef<CallMsg>> {
-        read(&self.calls).get(id).cloned()
+        self.calls.get(id).map(|r| r.value().clone())
     }
 
     /// What `read` takes from a queue's settings (its defaults for a queue without any),

@@ -8,7 +8,7 @@
 
 use crate::agent_actor::{AgentActor, AgentArgs};
 use crate::call_actor::{CallActor, CallArgs, Recovery};
-use crate::context::{write, ChildKey, Context};
+use crate::context::{ChildKey, Context};
 use crate::queue_actor::QueueActor;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::sync::Arc;
@@ -32,11 +32,11 @@ impl Supervisor {
             ChildKey::Call(id) => {
                 let Some(call) = self.ctx.store.load_call(&id).await? else {
                     tracing::error!(call = %id, "failed call has no saved state; it cannot be restarted");
-                    write(&self.ctx.calls).remove(&id);
+                    self.ctx.calls.remove(&id);
                     return Ok(());
                 };
                 if call.state().is_final() {
-                    write(&self.ctx.calls).remove(&id);
+                    self.ctx.calls.remove(&id);
                     return Ok(());
                 }
                 let args = CallArgs {
@@ -53,7 +53,7 @@ impl Supervisor {
                     sup,
                 )
                 .await?;
-                write(&self.ctx.calls).insert(id, r);
+                self.ctx.calls.insert(id, r);
             }
             ChildKey::Agent(id) => {
                 let saved = self.ctx.store.load_agent(&id).await?;
@@ -71,7 +71,7 @@ impl Supervisor {
                     sup,
                 )
                 .await?;
-                write(&self.ctx.agents).insert(id, r);
+                self.ctx.agents.insert(id, r);
             }
             ChildKey::Queue(id) => {
                 let (r, _) = Actor::spawn_linked(
@@ -83,7 +83,7 @@ impl Supervisor {
                     sup,
                 )
                 .await?;
-                write(&self.ctx.queues).insert(id, r);
+                self.ctx.queues.insert(id, r);
             }
         }
         Ok(())
@@ -144,15 +144,13 @@ impl Actor for Supervisor {
     ) -> Result<(), ActorProcessingErr> {
         match event {
             SupervisionEvent::ActorTerminated(who, _, _) => {
-                if let Some(ChildKey::Call(id)) = write(&self.ctx.children).remove(&who.get_id()) {
-                    let mut calls = write(&self.ctx.calls);
-                    if calls.get(&id).is_some_and(|r| r.get_id() == who.get_id()) {
-                        calls.remove(&id);
-                    }
+                if let Some((_, ChildKey::Call(id))) = self.ctx.children.remove(&who.get_id()) {
+                    // Unless a restart registered another actor for it meanwhile.
+                    (self.ctx.calls).remove_if(&id, |_, r| r.get_id() == who.get_id());
                 }
             }
             SupervisionEvent::ActorFailed(who, err) => {
-                let key = write(&self.ctx.children).remove(&who.get_id());
+                let key = self.ctx.children.remove(&who.get_id()).map(|(_, k)| k);
                 tracing::warn!(child = ?key, error = %err, "supervised actor failed; restarting from saved state");
                 if let Some(key) = key {
                     // Boxed: a restart is rare and its future large (1.8 KiB), and every

@@ -244,7 +244,7 @@ impl Switchyard {
             )
             .await
             .map_err(|e| ActorError::NoAnswer(format!("queue {id}"), e.to_string()))?;
-            write(&ctx.queues).insert(id, r);
+            ctx.queues.insert(id, r);
         }
         for a in &ctx.config.agents {
             let id = AgentId::from(a.id.as_str());
@@ -262,7 +262,7 @@ impl Switchyard {
             )
             .await
             .map_err(|e| ActorError::NoAnswer(format!("agent {id}"), e.to_string()))?;
-            write(&ctx.agents).insert(id, r);
+            ctx.agents.insert(id, r);
         }
         let yard = Switchyard {
             ctx,
@@ -284,7 +284,9 @@ impl Switchyard {
         let _ = yard.scheduler.set(scheduler);
         // An agent saved on a call that ended (or that it never took) before the process
         // stopped is released: every agent checks its call now that the calls are back.
-        let agents: Vec<_> = read(&yard.ctx.agents).values().cloned().collect();
+        let agents: Vec<_> = (yard.ctx.agents.iter())
+            .map(|r| r.value().clone())
+            .collect();
         for agent in agents {
             let _ = agent.cast(AgentMsg::CheckCall { ringing: false });
         }
