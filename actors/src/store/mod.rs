@@ -94,10 +94,9 @@ enum Backend {
 struct Memory {
     /// Shared with the call actors (a waiting call's snapshot is held once).
     calls: IdMap<CallId, Arc<Call>>,
-    agents: IdMap<AgentId, Agent>,
-    history: IdMap<AgentId, Vec<StatusChange>>,
-    /// Where each agent's tail begins in its history, as a SQL store's row would hold it.
-    tails: IdMap<AgentId, i64>,
+    /// Each agent's last saved state and status history: one entry, so that a commit looks
+    /// her up once.
+    agents: IdMap<AgentId, SavedAgent>,
     sessions: HashMap<String, SessionRow>,
     config: Option<String>,
     compliance: std::collections::BTreeSet<(String, String, String)>,
@@ -111,6 +110,14 @@ struct Memory {
     events: std::collections::VecDeque<events::Logged>,
     event_seq: EventSeqState,
     idempotent: HashMap<String, IdempotentRow>,
+}
+
+/// An agent as the memory store keeps her.
+struct SavedAgent {
+    agent: Agent,
+    history: Vec<StatusChange>,
+    /// Where her tail begins in her history, as a SQL store's row would hold it.
+    tail: i64,
 }
 
 /// A call to save: borrowed, which the memory store copies, or shared ([`Arc`]), which it
@@ -414,28 +421,24 @@ impl Store {
             Backend::Memory(m) => {
                 let mut m = lock(m);
                 let id = agent.id();
-                // An agent saved before (every commit but its first) is updated in place: its
+                // An agent saved before (every commit but her first) is updated in place: her
                 // id is not copied again as a new key.
-                match m.agents.get_mut(id) {
-                    Some(saved) => saved.clone_from(agent),
-                    None => {
-                        m.agents.insert(id.clone(), agent.clone());
+                let saved = match m.agents.get_mut(id) {
+                    Some(saved) => {
+                        saved.agent.clone_from(agent);
+                        saved
                     }
-                }
-                if !m.history.contains_key(id) {
-                    m.history.insert(id.clone(), Vec::new());
-                }
-                let history = m.history.get_mut(id).expect("inserted above");
+                    None => m.agents.entry(id.clone()).or_insert(SavedAgent {
+                        agent: agent.clone(),
+                        history: Vec::new(),
+                        tail: 1,
+                    }),
+                };
                 // The tail may hold changes saved before: those past the end are new.
-                let have = history.len() as i64;
+                let have = saved.history.len() as i64;
                 let skip = usize::try_from(have + 1 - tail.first_seq()).unwrap_or(0);
-                history.extend(tail.changes().iter().skip(skip).cloned());
-                match m.tails.get_mut(id) {
-                    Some(kept) => *kept = tail.kept().0,
-                    None => {
-                        m.tails.insert(id.clone(), tail.kept().0);
-                    }
-                }
+                (saved.history).extend(tail.changes().iter().skip(skip).cloned());
+                saved.tail = tail.kept().0;
                 Ok(Saving::default())
             }
             Backend::Sql(_, writer, faults) => {
@@ -454,8 +457,9 @@ impl Store {
         match &self.inner {
             Backend::Memory(m) => {
                 let m = lock(m);
-                let all = m.history.get(id).map_or(&[][..], |h| &h[..]);
-                let first = m.tails.get(id).copied().unwrap_or(1);
+                let saved = m.agents.get(id);
+                let all = saved.map_or(&[][..], |s| &s.history[..]);
+                let first = saved.map_or(1, |s| s.tail);
                 let from = usize::try_from(first - 1).unwrap_or(0).min(all.len());
                 Ok(HistoryTail::holding(first, all[from..].to_vec()))
             }
@@ -466,7 +470,7 @@ impl Store {
     /// One agent's last saved state.
     pub async fn load_agent(&self, id: &AgentId) -> Result<Option<Agent>, StoreError> {
         match &self.inner {
-            Backend::Memory(m) => Ok(lock(m).agents.get(id).cloned()),
+            Backend::Memory(m) => Ok(lock(m).agents.get(id).map(|s| s.agent.clone())),
             Backend::Sql(pool, ..) => {
                 let row = sqlx::query("SELECT snapshot FROM agents WHERE id = $1")
                     .bind(id.as_str().to_owned())
@@ -489,7 +493,8 @@ impl Store {
     ) -> Result<Vec<StatusChange>, StoreError> {
         match &self.inner {
             Backend::Memory(m) => {
-                let all = lock(m).history.get(id).cloned().unwrap_or_default();
+                let m = lock(m);
+                let all = m.agents.get(id).map_or(&[][..], |s| &s.history[..]);
                 let skip = all
                     .len()
                     .saturating_sub(usize::try_from(limit).unwrap_or(0));
