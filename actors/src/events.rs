@@ -406,12 +406,15 @@ impl EventBus {
     /// Publishes an event of any kind (a supervisor alert; the journey, transcript and
     /// status kinds have their own publishers below).
     pub(crate) fn publish(&self, at: Timestamp, kind: EventKind) {
+        // Allocated before the number is taken: both threads publish, and the lock is held
+        // only to number and send.
+        let kind = Arc::new(kind);
         let mut seq = lock(&self.seq);
         *seq += 1;
         let event = Event {
             seq: *seq,
             at,
-            kind: Arc::new(kind),
+            kind,
         };
         if let Some(log) = &self.log {
             // Written as JSON by the log's task, not while the number is held.
