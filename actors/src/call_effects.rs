@@ -44,7 +44,8 @@ impl Answer {
 
 impl Drop for Answer {
     fn drop(&mut self) {
-        if let Some((reply, call)) = lock(&self.reply).take() {
+        let reply = self.reply.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some((reply, call)) = reply.take() {
             let _ = reply.send(Ok(call));
         }
     }
