@@ -13,7 +13,7 @@
 
 use crate::agent_actor::AgentMsg;
 use crate::call_creation::Creation;
-use crate::call_effects::{Answer, CallReply, Notices};
+use crate::call_effects::{Answer, Notices};
 use crate::context::{ask, ChildKey, Context};
 use crate::error::ActorError;
 use crate::media::actor::MediaMsg;
@@ -39,6 +39,9 @@ pub enum ExternalNews {
     Over(engine::call::Unreached),
 }
 
+/// What a call step's client is answered on: the call as saved, or why not.
+pub(crate) type CallReply = RpcReplyPort<Result<Arc<Call>, ActorError>>;
+
 /// Messages to a call actor. Reply ports come last.
 pub enum CallMsg {
     /// The queue reserved these agents for the call: ring them.
@@ -57,7 +60,7 @@ pub enum CallMsg {
         /// Which.
         agent: AgentId,
         /// Answer.
-        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
+        reply: CallReply,
     },
     /// An agent that rang for this call chose another status: its offer ends at once.
     WithdrawOffer {
@@ -69,28 +72,28 @@ pub enum CallMsg {
         /// Which.
         agent: AgentId,
         /// Answer.
-        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
+        reply: CallReply,
     },
     /// Someone hangs up.
     Hangup {
         /// Who.
         by: Party,
         /// Answer.
-        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
+        reply: CallReply,
     },
     /// An agent takes the waiting call from the unassigned list.
     Take {
         /// Which.
         agent: AgentId,
         /// Answer.
-        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
+        reply: CallReply,
     },
     /// A colleague is chosen to take the waiting call: it is offered to them.
     Assign {
         /// Which.
         agent: AgentId,
         /// Answer.
-        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
+        reply: CallReply,
     },
     /// The owner acts on the call: hold, mute, DTMF, recording, transfer, consult…
     Control {
@@ -99,31 +102,31 @@ pub enum CallMsg {
         /// What it does.
         action: Control,
         /// Answer.
-        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
+        reply: CallReply,
     },
     /// The customer answered an outbound call or callback (telephony ingress).
     RemoteAnswered {
         /// Answer.
-        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
+        reply: CallReply,
     },
     /// The customer's phone rings (a SIP trunk's provisional response).
     RemoteRinging {
         /// Answer.
-        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
+        reply: CallReply,
     },
     /// The customer was not reached (busy, not answered, refused by the network).
     RemoteOver {
         /// Why.
         why: engine::call::Unreached,
         /// Answer.
-        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
+        reply: CallReply,
     },
     /// News of the external number a consult or a blind transfer dials through a trunk.
     External {
         /// What the network said.
         news: ExternalNews,
         /// Answer.
-        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
+        reply: CallReply,
     },
     /// The call waited too long in its queue and moves to another.
     Overflow {
@@ -163,7 +166,7 @@ pub enum CallMsg {
         /// What it requires now.
         skills: engine::routing::Skills,
         /// Answer.
-        reply: RpcReplyPort<Result<Arc<Call>, ActorError>>,
+        reply: CallReply,
     },
     /// Read the call.
     Get {

@@ -4,7 +4,7 @@
 //! ([`CallActor::offer`]).
 
 use crate::agent_actor::{AgentMsg, ReserveReply};
-use crate::call_actor::{CallActor, CallActorState, CallMsg};
+use crate::call_actor::{CallActor, CallActorState, CallMsg, CallReply};
 use crate::context::ask;
 use crate::error::ActorError;
 use crate::queue_actor::QueueMsg;
@@ -12,7 +12,7 @@ use crate::store::Saving;
 use engine::call::{Call, CallState, Effects};
 use engine::queue::OfferEnd;
 use engine::{AgentId, CallId, QueueId};
-use ractor::{ActorRef, RpcReplyPort};
+use ractor::ActorRef;
 use std::sync::{Arc, Mutex};
 
 /// A step's answer to its client, sent once every agent and queue the step told has taken it
@@ -22,9 +22,6 @@ use std::sync::{Arc, Mutex};
 pub(crate) struct Answer {
     reply: Mutex<Option<(CallReply, Arc<Call>)>>,
 }
-
-/// What a step's client is answered on.
-pub(crate) type CallReply = RpcReplyPort<Result<Arc<Call>, ActorError>>;
 
 impl Answer {
     /// The answer `call` to `reply`, once every share is let go.

@@ -27,10 +27,10 @@ pub(crate) enum ChildKey {
 }
 
 /// A registry of actors that every call's start and end writes (the calls') and its steps read
-/// (the agents', queues' and calls'), from both worker threads: sharded (the maintained `dashmap`), so that an access locks one shard rather than
-/// the whole map, and the threads seldom contend for one lock's cache line. Hashed with
-/// foldhash, as [`IdMap`] is. A guard it hands out is let go at once: never held across
-/// another access.
+/// (the agents', queues' and calls'), from both worker threads: sharded (the maintained
+/// `dashmap`), so that an access locks one shard rather than the whole map, and the threads
+/// seldom contend for one lock's cache line. Hashed with foldhash, as [`IdMap`] is. A guard it
+/// hands out is let go at once: never held across another access.
 pub(crate) type Registry<K, V> = dashmap::DashMap<K, V, foldhash::fast::RandomState>;
 
 /// Shared by every actor of one engine.

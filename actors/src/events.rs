@@ -426,12 +426,11 @@ impl EventBus {
     /// Publishes a call's journey entries from index `from` on.
     pub fn publish_journey(&self, call: &Call, from: usize) {
         let entries = call.journey().get(from..).unwrap_or_default();
+        if entries.is_empty() {
+            return;
+        }
         // The agents involved are the call's, whichever entry: listed once a step.
-        let involved = if entries.is_empty() {
-            Vec::new()
-        } else {
-            call.agents_involved()
-        };
+        let involved = call.agents_involved();
         for entry in entries {
             let mut agents: Vec<AgentId> = involved.clone();
             if let Some(a) = named_agent(&entry.event) {

@@ -5,9 +5,8 @@
 //! [`RESTARTS`] times a minute, and is handed first, in order, the events that came while it
 //! restarted (at most [`HELD`]); past that many restarts it stays down and says so, and
 //! routing, calls and every other actor carry on. Its message type is [`Event`], or its own
-//! type made from one
-//! (`From<Event>`) that carries its other messages too (a timer's tick: see the
-//! `sla_watcher` example).
+//! type made from one (`From<Event>`) that carries its other messages too (a timer's tick: see
+//! the `sla_watcher` example).
 //!
 //! ```no_run
 //! use actors::events::Event;

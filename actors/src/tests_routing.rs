@@ -421,6 +421,13 @@ async fn a_hang_up_is_answered_when_its_agent_fails_with_the_notice_unread() {
         "answered before she got to it: {:?}",
         start.elapsed()
     );
+    // Her actor did fail (the notice, behind the panic in her mailbox, went with it): another
+    // one stands in for her.
+    eventually("her actor is started again", async || {
+        yard.agent_ref("a0")
+            .is_ok_and(|r| r.get_id() != a0.get_id())
+    })
+    .await;
 }
 
 /// An agent who does not answer her reservation (her actor is busy elsewhere) counts as having
