@@ -5,7 +5,7 @@
 //! status changes), so what a client sees is exactly what was persisted.
 
 use crate::context::lock;
-use crate::store::{EventRow, Store, StoreError};
+use crate::store::{lock_log, EventRow, MemoryLog, Store, StoreError};
 use engine::agent::StatusChange;
 use engine::call::{Call, JourneyEntry, JourneyEvent};
 use engine::{AgentId, CallId, QueueId, Timestamp};
@@ -284,19 +284,39 @@ fn named_agent(e: &JourneyEvent) -> Option<&AgentId> {
 /// can replay what it missed ([`EventBus::resume`]).
 #[derive(Clone)]
 pub struct EventBus {
-    /// The last number handed out; held while an event is numbered and sent, so that
-    /// subscribers and the log see events in number order.
-    seq: Arc<Mutex<u64>>,
+    /// Held while an event is numbered, logged and sent, so that subscribers and the log see
+    /// events in number order.
+    seq: Arc<Mutex<Numbering>>,
     tx: broadcast::Sender<Event>,
     log: Option<EventLog>,
 }
 
+struct Numbering {
+    /// The last number handed out.
+    last: u64,
+    /// The memory store's log, kept as events are numbered (no task, no channel: appending
+    /// to it is as cheap as handing it an event would be).
+    at_once: Option<AtOnce>,
+}
+
+struct AtOnce {
+    log: Arc<Mutex<MemoryLog>>,
+    upkeep: Upkeep,
+}
+
 #[derive(Clone)]
 struct EventLog {
+    /// A SQL store's log: written by the log's task, a batch at a time, off the publishers'
+    /// path; `None` for the memory store's, kept as events are numbered.
+    task: Option<LogTask>,
+    store: Store,
+}
+
+#[derive(Clone)]
+struct LogTask {
     tx: mpsc::UnboundedSender<Event>,
     /// The last number stored.
     stored: watch::Receiver<u64>,
-    store: Store,
 }
 
 /// How many numbers are reserved ahead in the store: a process killed at any moment has
@@ -323,8 +343,9 @@ pub struct Resume {
 }
 
 impl Resume {
-    /// Waits until event `seq` is in the store's log (at once on a bus without one, and at
-    /// most 5 s: a store that stalls does not stop the stream).
+    /// Waits until event `seq` is in the store's log (at once on a bus without one or whose
+    /// log is kept as events are numbered, and at most 5 s: a store that stalls does not stop
+    /// the stream).
     pub async fn stored(&mut self, seq: u64) {
         if let Some(stored) = &mut self.stored {
             let _ = tokio::time::timeout(
@@ -346,7 +367,10 @@ impl EventBus {
     /// A bus keeping up to `capacity` events for slow subscribers, in memory only.
     pub fn new(capacity: usize) -> Self {
         EventBus {
-            seq: Arc::new(Mutex::new(0)),
+            seq: Arc::new(Mutex::new(Numbering {
+                last: 0,
+                at_once: None,
+            })),
             tx: broadcast::channel(capacity).0,
             log: None,
         }
@@ -359,18 +383,30 @@ impl EventBus {
         let start = state.last.max(state.reserved).max(0) as u64;
         let reserved = start + SEQ_BLOCK;
         store.reserve_event_seq(reserved as i64).await?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (stored_tx, stored) = watch::channel(start);
-        let kept = Kept {
-            kept: kept.max(1),
-            start,
-            earlier: state.last.max(0) as u64,
+        let upkeep = Upkeep {
+            reserved,
+            trimmed: 0,
+            kept: Kept {
+                kept: kept.max(1),
+                start,
+                earlier: state.last.max(0) as u64,
+            },
         };
-        tokio::spawn(keep_log(store.clone(), rx, stored_tx, reserved, kept));
+        let (task, at_once) = if let Some(log) = store.memory_log() {
+            (None, Some(AtOnce { log, upkeep }))
+        } else {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let (stored_tx, stored) = watch::channel(start);
+            tokio::spawn(keep_log(store.clone(), rx, stored_tx, upkeep));
+            (Some(LogTask { tx, stored }), None)
+        };
         Ok(EventBus {
-            seq: Arc::new(Mutex::new(start)),
+            seq: Arc::new(Mutex::new(Numbering {
+                last: start,
+                at_once,
+            })),
             tx: broadcast::channel(capacity).0,
-            log: Some(EventLog { tx, stored, store }),
+            log: Some(EventLog { task, store }),
         })
     }
 
@@ -384,7 +420,7 @@ impl EventBus {
     pub async fn resume(&self, since: Option<u64>) -> Resume {
         let (rx, upto) = {
             let seq = lock(&self.seq);
-            (self.tx.subscribe(), *seq)
+            (self.tx.subscribe(), seq.last)
         };
         let missed = match since {
             None => Some(Vec::new()),
@@ -399,7 +435,11 @@ impl EventBus {
             rx,
             upto,
             missed,
-            stored: self.log.as_ref().map(|l| l.stored.clone()),
+            stored: self
+                .log
+                .as_ref()
+                .and_then(|l| l.task.as_ref())
+                .map(|t| t.stored.clone()),
         }
     }
 
@@ -410,18 +450,34 @@ impl EventBus {
         // only to number and send.
         let kind = Arc::new(kind);
         let mut seq = lock(&self.seq);
-        *seq += 1;
+        seq.last += 1;
         let event = Event {
-            seq: *seq,
+            seq: seq.last,
             at,
             kind,
         };
-        if let Some(log) = &self.log {
-            // Written as JSON by the log's task, not while the number is held.
-            let _ = log.tx.send(event.clone());
-        }
+        let trimmed = match (&mut seq.at_once, &self.log) {
+            (Some(at_once), _) => {
+                let (reserve, trim) = at_once.upkeep.after(event.seq);
+                Some(lock_log(&at_once.log).keep_published(event.clone(), reserve, trim))
+            }
+            (
+                None,
+                Some(EventLog {
+                    task: Some(task), ..
+                }),
+            ) => {
+                // Written as JSON by the log's task, not while the number is held.
+                let _ = task.tx.send(event.clone());
+                None
+            }
+            (None, _) => None,
+        };
         // No subscriber is not an error: events are a view, the store is the record.
         let _ = self.tx.send(event);
+        drop(seq);
+        // What a trim of the memory store's log took out is let go after the lock.
+        drop(trimmed);
     }
     /// Publishes a call's journey entries from index `from` on.
     pub fn publish_journey(&self, call: &Call, from: usize) {
@@ -493,15 +549,17 @@ impl EventLog {
     /// The stored events after `after` up to `upto`, once the log holds them all; `None`
     /// when some were trimmed or there are more than [`MAX_REPLAY`].
     async fn between(&self, after: u64, upto: u64) -> Option<Vec<EventRow>> {
-        let mut stored = self.stored.clone();
-        let written = tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            stored.wait_for(|s| *s >= upto),
-        )
-        .await
-        .is_ok_and(|r| r.is_ok());
-        if !written {
-            return None;
+        if let Some(task) = &self.task {
+            let mut stored = task.stored.clone();
+            let written = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                stored.wait_for(|s| *s >= upto),
+            )
+            .await
+            .is_ok_and(|r| r.is_ok());
+            if !written {
+                return None;
+            }
         }
         let state = self.store.event_seq_state().await.ok()?;
         if (after as i64) < state.trimmed {
@@ -550,31 +608,47 @@ pub(crate) fn row(event: &Event) -> EventRow {
     }
 }
 
-/// Appends events to the store as they come, a batch at a time (a SQL store's written as JSON
-/// here, off the publishers' path; the memory store's kept as published); moves the
-/// reservation up ahead of the numbers, and trims the log to the newest `kept` events.
+/// When the log's numbers are reserved ahead and its oldest events trimmed.
+struct Upkeep {
+    /// Numbers up to this one are reserved in the store.
+    reserved: u64,
+    /// The log was last trimmed up to this number.
+    trimmed: u64,
+    kept: Kept,
+}
+
+impl Upkeep {
+    /// Once the newest event in the log is `last`: the reservation to move up to, if it is
+    /// time, and the number to trim through, if it is time.
+    fn after(&mut self, last: u64) -> (Option<i64>, Option<i64>) {
+        let reserve = (last + SEQ_BLOCK / 2 > self.reserved).then(|| {
+            self.reserved = last + SEQ_BLOCK;
+            self.reserved as i64
+        });
+        // Trimmed a little at a time, once a hundredth of what is kept can go. (A tenth at
+        // once, found by counting `kept` rows down the log, held the writer ~10 ms each time.)
+        let through = self.kept.trim_through(last);
+        let trim = (through >= self.trimmed + (self.kept.kept / 100).max(1)).then(|| {
+            self.trimmed = through;
+            through as i64
+        });
+        (reserve, trim)
+    }
+}
+
+/// Appends events to a SQL store's log as they come, a batch at a time, written as JSON here,
+/// off the publishers' path; moves the reservation up ahead of the numbers, and trims the log
+/// to the newest `kept` events.
 async fn keep_log(
     store: Store,
     mut rx: mpsc::UnboundedReceiver<Event>,
     stored: watch::Sender<u64>,
-    mut reserved: u64,
-    kept: Kept,
+    mut upkeep: Upkeep,
 ) {
-    let mut trimmed = 0;
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 512).await > 0 {
         let last = batch.last().map_or(0, |e| e.seq);
-        let reserve = (last + SEQ_BLOCK / 2 > reserved).then(|| {
-            reserved = last + SEQ_BLOCK;
-            reserved as i64
-        });
-        // Trimmed a little at a time, once a hundredth of what is kept can go. (A tenth at
-        // once, found by counting `kept` rows down the log, held the writer ~10 ms each time.)
-        let through = kept.trim_through(last);
-        let trim = (through >= trimmed + (kept.kept / 100).max(1)).then(|| {
-            trimmed = through;
-            through as i64
-        });
+        let (reserve, trim) = upkeep.after(last);
         if let Err(e) = store
             .append_published(std::mem::take(&mut batch), reserve, trim)
             .await
@@ -690,7 +764,13 @@ mod tests {
     async fn the_log_replays_what_was_missed_and_keeps_numbering_above_an_earlier_process() {
         let store = Store::memory();
         let bus = EventBus::durable(64, store.clone(), 20).await.unwrap();
-        for i in 0..100 {
+        // The memory store's log holds an event as soon as it is numbered: before any
+        // subscriber has it, and with nothing to wait for.
+        let mut rx = bus.subscribe();
+        status(&bus, "alice", 0);
+        let seen = rx.try_recv().expect("published");
+        assert_eq!(store.event_seq_state().await.unwrap().last, seen.seq as i64);
+        for i in 1..100 {
             status(&bus, if i % 2 == 0 { "alice" } else { "bob" }, i);
         }
         let mut resume = bus.resume(Some(95)).await;

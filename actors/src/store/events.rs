@@ -4,6 +4,7 @@
 
 use super::{lock, submit, Backend, Store, StoreError, Write};
 use sqlx::Row;
+use std::sync::{Arc, Mutex};
 
 /// One stored event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,6 +18,53 @@ pub struct EventRow {
     /// The event as clients receive it (JSON).
     pub body: String,
 }
+
+/// The memory store's event log.
+#[derive(Default)]
+pub(crate) struct MemoryLog {
+    /// Oldest first: trimmed from the front.
+    events: std::collections::VecDeque<Logged>,
+    seq: EventSeqState,
+}
+
+impl MemoryLog {
+    /// Appends events, moves the reservation up and trims the log: the events numbered up to
+    /// `trim_through` go, handed back to be let go of after the lock.
+    #[must_use = "what the trim took out is to be dropped after the lock"]
+    fn keep(
+        &mut self,
+        logged: impl IntoIterator<Item = Logged>,
+        reserved: Option<i64>,
+        trim_through: Option<i64>,
+    ) -> Trimmed {
+        self.events.extend(logged);
+        if let Some(r) = reserved {
+            self.seq.reserved = self.seq.reserved.max(r);
+        }
+        let Some(t) = trim_through else {
+            return Trimmed(Vec::new());
+        };
+        // Numbered in order: the trimmed ones are at the front.
+        let gone = self.events.partition_point(|e| e.seq() <= t);
+        self.seq.trimmed = self.seq.trimmed.max(t);
+        Trimmed(self.events.drain(..gone).collect())
+    }
+
+    /// Keeps an event the bus just numbered (it calls this under its number lock, so the
+    /// log stays in number order).
+    pub(crate) fn keep_published(
+        &mut self,
+        event: crate::events::Event,
+        reserved: Option<i64>,
+        trim_through: Option<i64>,
+    ) -> Trimmed {
+        self.keep([Logged::Event(event)], reserved, trim_through)
+    }
+}
+
+/// Events a trim of the memory store's log took out, freed when this is dropped (after the
+/// locks it was taken under).
+pub(crate) struct Trimmed(#[expect(dead_code, reason = "held only to be dropped")] Vec<Logged>);
 
 /// An entry of the memory store's event log: a row, or an event as it was published, written
 /// as JSON only if a client asks for it again (most never are).
@@ -57,10 +105,11 @@ impl Store {
     pub async fn event_seq_state(&self) -> Result<EventSeqState, StoreError> {
         match &self.inner {
             Backend::Memory(m) => {
-                let m = lock(m);
+                let log = lock(m).log.clone();
+                let log = lock_log(&log);
                 Ok(EventSeqState {
-                    last: m.events.back().map_or(0, Logged::seq),
-                    ..m.event_seq
+                    last: log.events.back().map_or(0, Logged::seq),
+                    ..log.seq
                 })
             }
             Backend::Sql(pool, ..) => {
@@ -114,6 +163,16 @@ impl Store {
         self.append_log(logged, reserved, trim_through).await
     }
 
+    /// The memory store's event log, which the bus keeps events in as it numbers them
+    /// ([`MemoryLog::keep`]); `None` for a SQL store, whose log the bus's task writes
+    /// ([`Store::append_published`]).
+    pub(crate) fn memory_log(&self) -> Option<Arc<Mutex<MemoryLog>>> {
+        match &self.inner {
+            Backend::Memory(m) => Some(lock(m).log.clone()),
+            Backend::Sql(..) => None,
+        }
+    }
+
     async fn append_log(
         &self,
         logged: Vec<Logged>,
@@ -122,17 +181,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &self.inner {
             Backend::Memory(m) => {
-                let mut m = lock(m);
-                m.events.extend(logged);
-                if let Some(r) = reserved {
-                    m.event_seq.reserved = m.event_seq.reserved.max(r);
-                }
-                if let Some(t) = trim_through {
-                    // Numbered in order: the trimmed ones are at the front.
-                    let gone = m.events.partition_point(|e| e.seq() <= t);
-                    m.events.drain(..gone);
-                    m.event_seq.trimmed = m.event_seq.trimmed.max(t);
-                }
+                let log = lock(m).log.clone();
+                let trimmed = lock_log(&log).keep(logged, reserved, trim_through);
+                drop(trimmed);
                 Ok(())
             }
             Backend::Sql(_, writer, _) => {
@@ -159,13 +210,17 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<EventRow>, StoreError> {
         match &self.inner {
-            Backend::Memory(m) => Ok(lock(m)
-                .events
-                .iter()
-                .filter(|e| e.seq() > after && e.seq() <= upto)
-                .take(limit)
-                .map(Logged::row)
-                .collect()),
+            Backend::Memory(m) => {
+                let log = lock(m).log.clone();
+                let rows = lock_log(&log)
+                    .events
+                    .iter()
+                    .filter(|e| e.seq() > after && e.seq() <= upto)
+                    .take(limit)
+                    .map(Logged::row)
+                    .collect();
+                Ok(rows)
+            }
             Backend::Sql(pool, ..) => {
                 let rows = sqlx::query(
                     "SELECT seq, at, agents, body FROM events WHERE seq > $1 AND seq <= $2
@@ -191,4 +246,9 @@ impl Store {
             }
         }
     }
+}
+
+pub(crate) fn lock_log(log: &Mutex<MemoryLog>) -> std::sync::MutexGuard<'_, MemoryLog> {
+    // Appends and trims leave it whole whatever panicked.
+    log.lock().unwrap_or_else(|e| e.into_inner())
 }

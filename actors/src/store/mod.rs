@@ -26,6 +26,7 @@ mod sqlite_writer;
 mod transcripts;
 mod writer;
 
+pub(crate) use events::{lock_log, MemoryLog};
 pub use events::{EventRow, EventSeqState};
 pub use health::{Durability, StoreHealth};
 pub use history::{HistoryTail, BLOCK as HISTORY_BLOCK};
@@ -106,9 +107,10 @@ struct Memory {
     transcripts: Vec<TranscriptRow>,
     alerts: Vec<AlertRow>,
     outbox: std::collections::BTreeMap<String, OutboxRow>,
-    /// Oldest first: trimmed from the front.
-    events: std::collections::VecDeque<events::Logged>,
-    event_seq: EventSeqState,
+    /// The event log, behind a lock of its own: its appends, a batch of events at a time,
+    /// and its trims, which let go of a hundredth of it at once, do not hold up every actor's
+    /// commit.
+    log: Arc<Mutex<events::MemoryLog>>,
     idempotent: HashMap<String, IdempotentRow>,
 }
 
