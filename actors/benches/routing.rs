@@ -12,9 +12,13 @@
 //!
 //! Each phase runs on the memory store (the actors and engine alone) and on a SQLite file
 //! (what `switchyard serve` does by default), each in a fresh process; on PostgreSQL too when
-//! `SWITCHYARD_BENCH_POSTGRES` names a database. Before them, the bare ractor baseline
-//! ([`bare`]): the same shape with no engine and no store, whose throughput the memory store's
-//! is compared to. Figures are printed; targets are in the README.
+//! `SWITCHYARD_BENCH_POSTGRES` names a database. The memory store's throughput is compared
+//! with the bare ractor baseline ([`bare`]: the same shape with no engine and no store), the
+//! two in turn: baseline, memory store, baseline, … three times over, each memory-store run
+//! against the mean of the baseline runs either side of it, and the median of those three
+//! ratios printed. (Measured once each, a minute apart, the ratio of one build moved from
+//! 0.25x to 0.36x: the machine's speed drifts between runs, and one process can run slow
+//! throughout.) Figures are printed; targets are in the README.
 
 use actors::config::Config;
 
@@ -238,7 +242,7 @@ async fn set_all(yard: &Switchyard, status: Status) {
     futures::future::join_all(asks).await;
 }
 
-async fn run(label: &str, store: Store) -> f64 {
+async fn run(label: &str, store: Store, again: bool) -> f64 {
     let calls = calls();
     let options = StartOptions {
         event_buffer: EVENT_BUFFER,
@@ -305,6 +309,16 @@ async fn run(label: &str, store: Store) -> f64 {
     let mut sorted = rates.clone();
     sorted.sort_by(f64::total_cmp);
     let routed = sorted[sorted.len() / 2];
+    let rates_text = rates
+        .iter()
+        .map(|r| format!("{r:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if again {
+        println!("## {label} again: {routed:.0} calls routed/s (median of {rounds}: {rates_text})");
+        yard.shutdown().await;
+        return routed;
+    }
 
     // 3. Latency at a low and at a sustained call rate, once the last round's calls have hung
     // up and every agent is Ready again (their writes would otherwise delay the first calls).
@@ -328,8 +342,7 @@ async fn run(label: &str, store: Store) -> f64 {
         per_call / 1024.0
     );
     println!(
-        "routing throughput ({AGENTS} agents answering, {QUEUES} queues, {calls} waiting): {routed:.0} calls routed/s (median of {rounds}: {})",
-        rates.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
+        "routing throughput ({AGENTS} agents answering, {QUEUES} queues, {calls} waiting): {routed:.0} calls routed/s (median of {rounds}: {rates_text})"
     );
     println!(
         "CPU while routing: {:.0} µs a routed call, {:.2} of the machine's cores busy",
@@ -352,52 +365,91 @@ async fn run(label: &str, store: Store) -> f64 {
     routed
 }
 
-/// The file the bare baseline's throughput is handed through to the memory runs' processes.
-fn baseline_file() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("switchyard-bench-baseline-{}", std::process::id()))
+/// Memory-store runs, each between two baseline runs.
+const PAIRS: usize = 3;
+
+/// Runs this benchmark for one store in a process of its own, so that one run's freed memory
+/// does not hide the next run's growth; its routed calls a second. A run `again` prints its
+/// throughput only.
+fn child(store: &str, calls: usize, again: bool) -> f64 {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let result = std::env::temp_dir().join(format!("switchyard-bench-{}-{n}", std::process::id()));
+    let mut command = std::process::Command::new(std::env::current_exe().expect("own path"));
+    command
+        .env("SWITCHYARD_BENCH_STORE", store)
+        .env("SWITCHYARD_BENCH_CALLS", calls.to_string())
+        .env("SWITCHYARD_BENCH_RESULT", &result);
+    if again {
+        command.env("SWITCHYARD_BENCH_AGAIN", "1");
+    }
+    let status = command.status().expect("bench child runs");
+    assert!(status.success(), "the {store} run failed");
+    let routed = std::fs::read_to_string(&result)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .expect("the run wrote its throughput");
+    let _ = std::fs::remove_file(result);
+    routed
 }
 
-/// Each store runs in a process of its own, so that one run's freed memory does not hide the
-/// next run's growth.
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn ratios(xs: &[f64]) -> String {
+    xs.iter()
+        .map(|r| format!("{r:.2}x"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn main() {
     let Ok(which) = std::env::var("SWITCHYARD_BENCH_STORE") else {
-        let exe = std::env::current_exe().expect("own path");
-        // The memory store twice: 500 and 5,000 waiting per queue (the work per message
-        // should not grow with the backlog).
-        let runs = [
-            ("bare", 10_000),
-            ("memory", 10_000),
-            ("memory", 100_000),
-            ("sqlite", 10_000),
-            ("sqlite-normal", 10_000),
-            ("postgres", 10_000),
-        ];
-        let baseline = baseline_file();
-        for (store, calls) in runs {
+        // The baseline and the memory store in turn (see the module's doc).
+        let mut bare = vec![child("bare", 10_000, false)];
+        let mut against = Vec::new();
+        let mut memory = Vec::new();
+        for pair in 0..PAIRS {
+            memory.push(child("memory", 10_000, pair > 0));
+            bare.push(child("bare", 10_000, true));
+            against.push(memory[pair] / ((bare[pair] + bare[pair + 1]) / 2.0));
+        }
+        println!("## memory store against the bare ractor baseline");
+        println!(
+            "{:.2}x (median of {PAIRS} runs, each against the baseline runs either side of it: {}; memory store {} routed/s, baseline {} routed/s)",
+            median(against.clone()),
+            ratios(&against),
+            memory.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", "),
+            bare.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", "),
+        );
+        // 5,000 waiting per queue: the work per message should not grow with the backlog.
+        let deep = child("memory", 100_000, false);
+        println!(
+            "at 5,000 waiting per queue: {:+.0} % against 500 (the median of the runs above), {:.2}x the baseline (their median)",
+            (deep / median(memory.clone()) - 1.0) * 100.0,
+            deep / median(bare.clone())
+        );
+        for store in ["sqlite", "sqlite-normal", "postgres"] {
             if store == "postgres" && std::env::var("SWITCHYARD_BENCH_POSTGRES").is_err() {
                 println!(
                     "## PostgreSQL: not run (set SWITCHYARD_BENCH_POSTGRES to a database URL)"
                 );
                 continue;
             }
-            let status = std::process::Command::new(&exe)
-                .env("SWITCHYARD_BENCH_STORE", store)
-                .env("SWITCHYARD_BENCH_CALLS", calls.to_string())
-                .env("SWITCHYARD_BENCH_BASELINE", &baseline)
-                .status()
-                .expect("bench child runs");
-            assert!(status.success(), "the {store} run failed");
+            child(store, 10_000, false);
         }
-        let _ = std::fs::remove_file(baseline);
         return;
     };
-    // The bare baseline's routed/s, when this process runs after it (see `main`'s runs).
-    let baseline = std::env::var("SWITCHYARD_BENCH_BASELINE").ok();
+    // Where this process hands its routed calls a second to the one that started it.
+    let result = std::env::var("SWITCHYARD_BENCH_RESULT").ok();
+    let again = std::env::var_os("SWITCHYARD_BENCH_AGAIN").is_some();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(async {
+    let routed = rt.block_on(async {
         match which.as_str() {
             "bare" => {
                 // It routes 10,000 calls in under a tenth of a second: the median of five
@@ -410,6 +462,14 @@ fn main() {
                 let mut routed: Vec<f64> = runs.iter().map(|f| f.routed_per_sec).collect();
                 routed.sort_by(f64::total_cmp);
                 let median = routed[routed.len() / 2];
+                if again {
+                    println!(
+                        "## bare ractor baseline again: {median:.0} calls routed/s (median of five runs: {:.0} to {:.0})",
+                        routed[0],
+                        routed[routed.len() - 1]
+                    );
+                    return median;
+                }
                 println!("## bare ractor baseline (no engine, no store; same actors and messages)");
                 println!("resident memory per waiting call: {:.1} KiB", per_call / 1024.0);
                 println!(
@@ -422,22 +482,9 @@ fn main() {
                     "CPU while routing: {:.0} µs a routed call",
                     cpu * 1e6 / (runs.len() * calls()) as f64
                 );
-                if let Some(path) = baseline {
-                    std::fs::write(path, median.to_string()).expect("baseline kept");
-                }
+                median
             }
-            "memory" => {
-                let routed = run("memory store", Store::memory()).await;
-                let bare: Option<f64> = baseline
-                    .and_then(|p| std::fs::read_to_string(p).ok())
-                    .and_then(|s| s.parse().ok());
-                if let Some(bare) = bare {
-                    println!(
-                        "against the bare ractor baseline: {:.2}x ({routed:.0} vs {bare:.0} routed/s)",
-                        routed / bare
-                    );
-                }
-            }
+            "memory" => run("memory store", Store::memory(), again).await,
             "postgres" => {
                 // A database of its own, so that no earlier run's agents or calls come back.
                 use sqlx::Connection;
@@ -452,12 +499,13 @@ fn main() {
                 let store = Store::connect(&format!("{base}/{name}"))
                     .await
                     .expect("postgres");
-                run("PostgreSQL", store.clone()).await;
+                let routed = run("PostgreSQL", store.clone(), again).await;
                 store.close().await;
                 sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
                     .execute(&mut admin)
                     .await
                     .expect("bench database dropped");
+                routed
             }
             sqlite => {
                 // The default commits with synchronous=FULL (a power cut loses nothing
@@ -477,8 +525,11 @@ fn main() {
                     dir.path().join("bench.db").display()
                 );
                 let store = Store::connect_with(&url, durability).await.expect("sqlite");
-                run(label, store).await;
+                run(label, store, again).await
             }
         }
     });
+    if let Some(path) = result {
+        std::fs::write(path, routed.to_string()).expect("throughput handed over");
+    }
 }
