@@ -93,9 +93,10 @@ pub enum EventKind {
         /// The agent speaking, on an agent leg.
         #[serde(skip_serializing_if = "Option::is_none")]
         agent: Option<AgentId>,
-        /// What happened on the leg.
+        /// What happened on the leg (boxed: every event's kind is as large as its largest
+        /// kind, and the memory store's log keeps 100,000 of them).
         #[serde(flatten)]
-        what: TranscriptEvent,
+        what: Box<TranscriptEvent>,
     },
     /// An alert to the supervisors about a queue (`queue.alert`), raised through
     /// [`crate::Switchyard::alert_supervisors`], e.g. by an SLA watcher.
@@ -534,7 +535,7 @@ impl EventBus {
             agents,
             leg,
             agent,
-            what,
+            what: Box::new(what),
         };
         self.publish(at, kind);
     }
@@ -734,6 +735,22 @@ mod tests {
                 "call.offered",
                 "queue.alert"
             ]
+        );
+    }
+
+    #[test]
+    fn an_event_and_its_log_entry_stay_small() {
+        // The memory store's log keeps its last 100,000 events, and the bus its last
+        // thousands: every kind is as large as the largest, so a large one is boxed.
+        assert!(
+            std::mem::size_of::<EventKind>() <= 112,
+            "{}",
+            std::mem::size_of::<EventKind>()
+        );
+        assert!(
+            crate::store::logged_entry_size() <= 32,
+            "{}",
+            crate::store::logged_entry_size()
         );
     }
 

@@ -353,13 +353,13 @@ impl Metrics {
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 };
-                if let actors::events::EventKind::Transcript {
-                    what:
-                        actors::events::TranscriptEvent::Segment {
-                            lag_ms, stability, ..
-                        },
-                    ..
-                } = &*event.kind
+                let segment = match &*event.kind {
+                    actors::events::EventKind::Transcript { what, .. } => Some(&**what),
+                    _ => None,
+                };
+                if let Some(actors::events::TranscriptEvent::Segment {
+                    lag_ms, stability, ..
+                }) = segment
                 {
                     let stability = match stability {
                         transcription::Stability::Partial => "partial",

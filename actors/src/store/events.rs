@@ -67,10 +67,17 @@ impl MemoryLog {
 pub(crate) struct Trimmed(#[expect(dead_code, reason = "held only to be dropped")] Vec<Logged>);
 
 /// An entry of the memory store's event log: a row, or an event as it was published, written
-/// as JSON only if a client asks for it again (most never are).
+/// as JSON only if a client asks for it again (most never are). A row is boxed: the log keeps
+/// 100,000 entries, nearly all events, each as large as the largest kind.
 pub(super) enum Logged {
-    Row(EventRow),
+    Row(Box<EventRow>),
     Event(crate::events::Event),
+}
+
+/// The size of an entry of the memory store's event log (its test is the bus's).
+#[cfg(test)]
+pub(crate) fn logged_entry_size() -> usize {
+    std::mem::size_of::<Logged>()
 }
 
 impl Logged {
@@ -83,7 +90,7 @@ impl Logged {
 
     fn row(&self) -> EventRow {
         match self {
-            Logged::Row(r) => r.clone(),
+            Logged::Row(r) => EventRow::clone(r),
             Logged::Event(e) => crate::events::row(e),
         }
     }
@@ -147,7 +154,7 @@ impl Store {
         reserved: Option<i64>,
         trim_through: Option<i64>,
     ) -> Result<(), StoreError> {
-        let rows = rows.into_iter().map(Logged::Row).collect();
+        let rows = rows.into_iter().map(|r| Logged::Row(Box::new(r))).collect();
         self.append_log(rows, reserved, trim_through).await
     }
 

@@ -26,6 +26,8 @@ mod sqlite_writer;
 mod transcripts;
 mod writer;
 
+#[cfg(test)]
+pub(crate) use events::logged_entry_size;
 pub(crate) use events::{lock_log, MemoryLog};
 pub use events::{EventRow, EventSeqState};
 pub use health::{Durability, StoreHealth};
