@@ -457,22 +457,15 @@ impl EventBus {
             at,
             kind,
         };
-        let trimmed = match (&mut seq.at_once, &self.log) {
-            (Some(at_once), _) => {
-                let (reserve, trim) = at_once.upkeep.after(event.seq);
-                Some(lock_log(&at_once.log).keep_published(event.clone(), reserve, trim))
-            }
-            (
-                None,
-                Some(EventLog {
-                    task: Some(task), ..
-                }),
-            ) => {
+        let trimmed = if let Some(at_once) = &mut seq.at_once {
+            let (reserve, trim) = at_once.upkeep.after(event.seq);
+            Some(lock_log(&at_once.log).keep_published(event.clone(), reserve, trim))
+        } else {
+            if let Some(task) = self.log.as_ref().and_then(|l| l.task.as_ref()) {
                 // Written as JSON by the log's task, not while the number is held.
                 let _ = task.tx.send(event.clone());
-                None
             }
-            (None, _) => None,
+            None
         };
         // No subscriber is not an error: events are a view, the store is the record.
         let _ = self.tx.send(event);
@@ -739,19 +732,11 @@ mod tests {
     }
 
     #[test]
-    fn an_event_and_its_log_entry_stay_small() {
+    fn an_event_stays_small() {
         // The memory store's log keeps its last 100,000 events, and the bus its last
         // thousands: every kind is as large as the largest, so a large one is boxed.
-        assert!(
-            std::mem::size_of::<EventKind>() <= 112,
-            "{}",
-            std::mem::size_of::<EventKind>()
-        );
-        assert!(
-            crate::store::logged_entry_size() <= 32,
-            "{}",
-            crate::store::logged_entry_size()
-        );
+        let size = std::mem::size_of::<EventKind>();
+        assert!(size <= 112, "{size}");
     }
 
     #[test]

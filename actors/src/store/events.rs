@@ -74,12 +74,6 @@ pub(super) enum Logged {
     Event(crate::events::Event),
 }
 
-/// The size of an entry of the memory store's event log (its test is the bus's).
-#[cfg(test)]
-pub(crate) fn logged_entry_size() -> usize {
-    std::mem::size_of::<Logged>()
-}
-
 impl Logged {
     fn seq(&self) -> i64 {
         match self {
@@ -255,7 +249,18 @@ impl Store {
     }
 }
 
+/// The memory store's event log, locked.
 pub(crate) fn lock_log(log: &Mutex<MemoryLog>) -> std::sync::MutexGuard<'_, MemoryLog> {
     // Appends and trims leave it whole whatever panicked.
     log.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_log_entry_stays_small() {
+        // The log keeps its last 100,000 entries, nearly all events (a row is boxed).
+        let size = std::mem::size_of::<super::Logged>();
+        assert!(size <= 32, "{size}");
+    }
 }

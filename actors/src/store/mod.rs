@@ -26,8 +26,6 @@ mod sqlite_writer;
 mod transcripts;
 mod writer;
 
-#[cfg(test)]
-pub(crate) use events::logged_entry_size;
 pub(crate) use events::{lock_log, MemoryLog};
 pub use events::{EventRow, EventSeqState};
 pub use health::{Durability, StoreHealth};
@@ -109,9 +107,9 @@ struct Memory {
     transcripts: Vec<TranscriptRow>,
     alerts: Vec<AlertRow>,
     outbox: std::collections::BTreeMap<String, OutboxRow>,
-    /// The event log, behind a lock of its own: its appends, a batch of events at a time,
-    /// and its trims, which let go of a hundredth of it at once, do not hold up every actor's
-    /// commit.
+    /// The event log, behind a lock of its own: the bus appends each event to it as it
+    /// numbers it, and a trim lets go of a hundredth of it at once; neither holds up the
+    /// actors' commits.
     log: Arc<Mutex<events::MemoryLog>>,
     idempotent: HashMap<String, IdempotentRow>,
 }
