@@ -309,11 +309,7 @@ async fn run(label: &str, store: Store, again: bool) -> f64 {
     let mut sorted = rates.clone();
     sorted.sort_by(f64::total_cmp);
     let routed = sorted[sorted.len() / 2];
-    let rates_text = rates
-        .iter()
-        .map(|r| format!("{r:.0}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let rates_text = listed(&rates, 0, "");
     if again {
         println!("## {label} again: {routed:.0} calls routed/s (median of {rounds}: {rates_text})");
         yard.shutdown().await;
@@ -398,9 +394,10 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-fn ratios(xs: &[f64]) -> String {
+/// Figures in a list, each with `decimals` decimals and `suffix` after it.
+fn listed(xs: &[f64], decimals: usize, suffix: &str) -> String {
     xs.iter()
-        .map(|r| format!("{r:.2}x"))
+        .map(|r| format!("{r:.decimals$}{suffix}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -420,9 +417,9 @@ fn main() {
         println!(
             "{:.2}x (median of {PAIRS} runs, each against the baseline runs either side of it: {}; memory store {} routed/s, baseline {} routed/s)",
             median(against.clone()),
-            ratios(&against),
-            memory.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", "),
-            bare.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", "),
+            listed(&against, 2, "x"),
+            listed(&memory, 0, ""),
+            listed(&bare, 0, ""),
         );
         // 5,000 waiting per queue: the work per message should not grow with the backlog.
         let deep = child("memory", 100_000, false);

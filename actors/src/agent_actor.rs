@@ -480,7 +480,9 @@ impl Actor for AgentActor {
             // does not within the grace period has gone.
             self.panel_grace(&myself, &mut st);
         }
-        (self.ctx.children).insert(myself.get_id(), ChildKey::Agent(args.id));
+        self.ctx
+            .children
+            .insert(myself.get_id(), ChildKey::Agent(args.id));
         Ok(st)
     }
 

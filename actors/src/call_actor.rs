@@ -502,9 +502,11 @@ impl Actor for CallActor {
         // Registered, and enqueued before the spawn returns: whoever created the call finds it
         // in its queue, and the queue finds the actor when it offers.
         let register = |st: &CallActorState| {
-            (self.ctx.children).insert(myself.get_id(), ChildKey::Call(st.call.id().clone()));
+            self.ctx
+                .children
+                .insert(myself.get_id(), ChildKey::Call(st.call.id().clone()));
             if !st.call.state().is_final() {
-                (self.ctx.calls).insert(st.call.id().clone(), myself.clone());
+                self.ctx.calls.insert(st.call.id().clone(), myself.clone());
             }
         };
         if args.recovered.is_none() {
@@ -518,7 +520,7 @@ impl Actor for CallActor {
         if st.published != st.call.journey().len() {
             if let Err(e) = self.commit(&myself, &mut st).await {
                 // The spawn fails: nothing may find an actor that never started.
-                (self.ctx.children).remove(&myself.get_id());
+                self.ctx.children.remove(&myself.get_id());
                 return Err(e.into());
             }
             if st.closing {

@@ -5,17 +5,17 @@
 //! status changes), so what a client sees is exactly what was persisted.
 
 use crate::context::lock;
-use crate::store::{lock_log, EventRow, Store, StoreError};
+use crate::store::{EventRow, Store, StoreError};
 use engine::agent::StatusChange;
 use engine::call::{Call, JourneyEntry, JourneyEvent};
 use engine::{AgentId, CallId, QueueId, Timestamp};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 
 mod log;
 pub(crate) use log::row;
-use log::{keep_log, AtOnce, EventLog, Kept, LogTask, Upkeep, SEQ_BLOCK};
+use log::{AtOnce, EventLog};
 
 /// One event. Serialized as `{"seq", "type", "at", …fields}`, `type` being its specific
 /// name ([`Event::type_name`]).
@@ -360,34 +360,14 @@ impl EventBus {
     /// A bus that stores every event in `store`'s event log, keeping the newest `kept`, and
     /// numbers them above whatever an earlier process may have handed out.
     pub async fn durable(capacity: usize, store: Store, kept: u64) -> Result<Self, StoreError> {
-        let state = store.event_seq_state().await?;
-        let start = state.last.max(state.reserved).max(0) as u64;
-        let reserved = start + SEQ_BLOCK;
-        store.reserve_event_seq(reserved as i64).await?;
-        let upkeep = Upkeep {
-            reserved,
-            trimmed: 0,
-            kept: Kept {
-                kept: kept.max(1),
-                start,
-                earlier: state.last.max(0) as u64,
-            },
-        };
-        let (task, at_once) = if let Some(log) = store.memory_log() {
-            (None, Some(AtOnce { log, upkeep }))
-        } else {
-            let (tx, rx) = mpsc::unbounded_channel();
-            let (stored_tx, stored) = watch::channel(start);
-            tokio::spawn(keep_log(store.clone(), rx, stored_tx, upkeep));
-            (Some(LogTask { tx, stored }), None)
-        };
+        let (start, log, at_once) = EventLog::open(store, kept).await?;
         Ok(EventBus {
             seq: Arc::new(Mutex::new(Numbering {
                 last: start,
                 at_once,
             })),
             tx: broadcast::channel(capacity).0,
-            log: Some(EventLog { task, store }),
+            log: Some(log),
         })
     }
 
@@ -416,11 +396,7 @@ impl EventBus {
             rx,
             upto,
             missed,
-            stored: self
-                .log
-                .as_ref()
-                .and_then(|l| l.task.as_ref())
-                .map(|t| t.stored.clone()),
+            stored: self.log.as_ref().and_then(EventLog::stored),
         }
     }
 
@@ -437,15 +413,13 @@ impl EventBus {
             at,
             kind,
         };
-        let trimmed = if let Some(at_once) = &mut seq.at_once {
-            let (reserve, trim) = at_once.upkeep.after(event.seq);
-            Some(lock_log(&at_once.log).keep_published(event.clone(), reserve, trim))
-        } else {
-            if let Some(task) = self.log.as_ref().and_then(|l| l.task.as_ref()) {
-                // Written as JSON by the log's task, not while the number is held.
-                let _ = task.tx.send(event.clone());
+        let trimmed = match (&mut seq.at_once, &self.log) {
+            (Some(at_once), _) => Some(at_once.keep(&event)),
+            (None, Some(log)) => {
+                log.hand(&event);
+                None
             }
-            None
+            (None, None) => None,
         };
         // No subscriber is not an error: events are a view, the store is the record.
         let _ = self.tx.send(event);
@@ -521,6 +495,7 @@ impl EventBus {
 
 #[cfg(test)]
 mod tests {
+    use super::log::SEQ_BLOCK;
     use super::*;
     use engine::agent::{ChangeReason, Status};
 

@@ -359,7 +359,9 @@ impl Actor for QueueActor {
             }
         }
         .with_fallback(conf.fallback_strategy);
-        (self.ctx.children).insert(myself.get_id(), ChildKey::Queue(id));
+        self.ctx
+            .children
+            .insert(myself.get_id(), ChildKey::Queue(id));
         Ok(QueueState {
             queue,
             timer: Timer::default(),

@@ -146,7 +146,9 @@ impl Actor for Supervisor {
             SupervisionEvent::ActorTerminated(who, _, _) => {
                 if let Some((_, ChildKey::Call(id))) = self.ctx.children.remove(&who.get_id()) {
                     // Unless a restart registered another actor for it meanwhile.
-                    (self.ctx.calls).remove_if(&id, |_, r| r.get_id() == who.get_id());
+                    self.ctx
+                        .calls
+                        .remove_if(&id, |_, r| r.get_id() == who.get_id());
                 }
             }
             SupervisionEvent::ActorFailed(who, err) => {

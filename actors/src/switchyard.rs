@@ -284,9 +284,7 @@ impl Switchyard {
         let _ = yard.scheduler.set(scheduler);
         // An agent saved on a call that ended (or that it never took) before the process
         // stopped is released: every agent checks its call now that the calls are back.
-        let agents: Vec<_> = (yard.ctx.agents.iter())
-            .map(|r| r.value().clone())
-            .collect();
+        let agents: Vec<_> = yard.ctx.agents.iter().map(|r| r.value().clone()).collect();
         for agent in agents {
             let _ = agent.cast(AgentMsg::CheckCall { ringing: false });
         }

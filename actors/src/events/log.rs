@@ -3,14 +3,23 @@
 //! are numbered for the memory store.
 
 use super::{Event, MAX_REPLAY};
-use crate::store::{EventRow, MemoryLog, Store};
+use crate::store::{lock_log, EventRow, MemoryLog, Store, StoreError, Trimmed};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, watch};
 
 /// The memory store's log, kept as events are numbered.
 pub(super) struct AtOnce {
-    pub(super) log: Arc<Mutex<MemoryLog>>,
-    pub(super) upkeep: Upkeep,
+    log: Arc<Mutex<MemoryLog>>,
+    upkeep: Upkeep,
+}
+
+impl AtOnce {
+    /// Keeps an event just numbered (under the bus's number lock, so the log stays in number
+    /// order); what a trim took out is handed back, to be let go of after the locks.
+    pub(super) fn keep(&mut self, event: &Event) -> Trimmed {
+        let (reserve, trim) = self.upkeep.after(event.seq);
+        lock_log(&self.log).keep_published(event.clone(), reserve, trim)
+    }
 }
 
 /// A durable bus's log.
@@ -18,16 +27,16 @@ pub(super) struct AtOnce {
 pub(super) struct EventLog {
     /// A SQL store's log: written by the log's task, a batch at a time, off the publishers'
     /// path; `None` for the memory store's, kept as events are numbered.
-    pub(super) task: Option<LogTask>,
-    pub(super) store: Store,
+    task: Option<LogTask>,
+    store: Store,
 }
 
 /// A SQL store's log's task: what it is handed, and how far it has stored.
 #[derive(Clone)]
-pub(super) struct LogTask {
-    pub(super) tx: mpsc::UnboundedSender<Event>,
+struct LogTask {
+    tx: mpsc::UnboundedSender<Event>,
     /// The last number stored.
-    pub(super) stored: watch::Receiver<u64>,
+    stored: watch::Receiver<u64>,
 }
 
 /// How many numbers are reserved ahead in the store: a process killed at any moment has
@@ -35,6 +44,51 @@ pub(super) struct LogTask {
 pub(super) const SEQ_BLOCK: u64 = 10_000;
 
 impl EventLog {
+    /// Opens the log of a durable bus on `store`, keeping its newest `kept` events: the last
+    /// number an earlier process may have handed out (this one numbers above it), the log,
+    /// and, on the memory store, the part the bus keeps events in as it numbers them.
+    pub(super) async fn open(
+        store: Store,
+        kept: u64,
+    ) -> Result<(u64, EventLog, Option<AtOnce>), StoreError> {
+        let state = store.event_seq_state().await?;
+        let start = state.last.max(state.reserved).max(0) as u64;
+        let reserved = start + SEQ_BLOCK;
+        store.reserve_event_seq(reserved as i64).await?;
+        let upkeep = Upkeep {
+            reserved,
+            trimmed: 0,
+            kept: Kept {
+                kept: kept.max(1),
+                start,
+                earlier: state.last.max(0) as u64,
+            },
+        };
+        let (task, at_once) = if let Some(log) = store.memory_log() {
+            (None, Some(AtOnce { log, upkeep }))
+        } else {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let (stored_tx, stored) = watch::channel(start);
+            tokio::spawn(keep_log(store.clone(), rx, stored_tx, upkeep));
+            (Some(LogTask { tx, stored }), None)
+        };
+        Ok((start, EventLog { task, store }, at_once))
+    }
+
+    /// Hands an event to a SQL store's log's task, which writes it as JSON off the
+    /// publishers' path (nothing for the memory store's: see [`AtOnce::keep`]).
+    pub(super) fn hand(&self, event: &Event) {
+        if let Some(task) = &self.task {
+            let _ = task.tx.send(event.clone());
+        }
+    }
+
+    /// The last number stored, for a log written by its task (`None`: every number handed
+    /// out is in the log already).
+    pub(super) fn stored(&self) -> Option<watch::Receiver<u64>> {
+        self.task.as_ref().map(|t| t.stored.clone())
+    }
+
     /// The stored events after `after` up to `upto`, once the log holds them all; `None`
     /// when some were trimmed or there are more than [`MAX_REPLAY`].
     pub(super) async fn between(&self, after: u64, upto: u64) -> Option<Vec<EventRow>> {
@@ -67,10 +121,10 @@ impl EventLog {
 /// counting rows down the log. This process numbers its events one after another above
 /// `start`; the events an earlier process stored end at `earlier`.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Kept {
-    pub(super) kept: u64,
-    pub(super) start: u64,
-    pub(super) earlier: u64,
+struct Kept {
+    kept: u64,
+    start: u64,
+    earlier: u64,
 }
 
 impl Kept {
@@ -98,18 +152,18 @@ pub(crate) fn row(event: &Event) -> EventRow {
 }
 
 /// When the log's numbers are reserved ahead and its oldest events trimmed.
-pub(super) struct Upkeep {
+struct Upkeep {
     /// Numbers up to this one are reserved in the store.
-    pub(super) reserved: u64,
+    reserved: u64,
     /// The log was last trimmed up to this number.
-    pub(super) trimmed: u64,
-    pub(super) kept: Kept,
+    trimmed: u64,
+    kept: Kept,
 }
 
 impl Upkeep {
     /// Once the newest event in the log is `last`: the reservation to move up to, if it is
     /// time, and the number to trim through, if it is time.
-    pub(super) fn after(&mut self, last: u64) -> (Option<i64>, Option<i64>) {
+    fn after(&mut self, last: u64) -> (Option<i64>, Option<i64>) {
         let reserve = (last + SEQ_BLOCK / 2 > self.reserved).then(|| {
             self.reserved = last + SEQ_BLOCK;
             self.reserved as i64
@@ -128,7 +182,7 @@ impl Upkeep {
 /// Appends events to a SQL store's log as they come, a batch at a time, written as JSON here,
 /// off the publishers' path; moves the reservation up ahead of the numbers, and trims the log
 /// to the newest `kept` events.
-pub(super) async fn keep_log(
+async fn keep_log(
     store: Store,
     mut rx: mpsc::UnboundedReceiver<Event>,
     stored: watch::Sender<u64>,

@@ -26,7 +26,7 @@ mod sqlite_writer;
 mod transcripts;
 mod writer;
 
-pub(crate) use events::{lock_log, MemoryLog};
+pub(crate) use events::{lock_log, MemoryLog, Trimmed};
 pub use events::{EventRow, EventSeqState};
 pub use health::{Durability, StoreHealth};
 pub use history::{HistoryTail, BLOCK as HISTORY_BLOCK};
