@@ -7,7 +7,7 @@
 //! at once, anything else once the creation is durable, and drops the call if it failed
 //! (`call_creation`).
 //! Synchronous calls go only from the call to agents (`Reserve`, `Answered`, `Take`, a step's
-//! acked notices) and to a queue (`Candidates`, acked notices), never back, so no call cycle
+//! acked notices) and to a queue (`Candidates`), never back, so no call cycle
 //! can deadlock. When the call is over the actor stops; its supervisor forgets it. In-call
 //! control lives in `call_control`, the telling of agents and queues in `call_effects`.
 
@@ -304,8 +304,8 @@ impl CallActor {
     }
 
     /// Commits, then carries out the step's effects (so that no agent or queue acts on a step
-    /// that was not saved) and answers with the call once the agents and queues told have
-    /// taken it in ([`Answer`]). A store failure is answered and restarts the actor from the
+    /// that was not saved) and answers with the call once the agents told have taken it in
+    /// ([`Answer`]; the queues told are read after it all the same). A store failure is answered and restarts the actor from the
     /// last saved state.
     async fn answer(
         &self,
@@ -323,10 +323,11 @@ impl CallActor {
         };
         match self.commit(myself, st).await {
             Ok(()) => {
-                // The agents and queues this step concerns have taken it in before the caller
-                // hears back: each notice holds a share of the answer, which goes once the last
-                // is handled (or dropped). A client that reads an agent right after a hang-up
-                // sees her in wrap-up, not a moment earlier. This actor does not wait for them.
+                // The agents this step concerns have taken it in before the caller hears back:
+                // each notice holds a share of the answer, which goes once the last is handled
+                // (or dropped). A client that reads an agent right after a hang-up sees her in
+                // wrap-up, not a moment earlier. (A queue's notices are cast: see [`Answer`].)
+                // This actor does not wait for them.
                 let answer = Answer::new(reply, st.call.share());
                 let settled = self
                     .settle(myself, st, fx, &mut Notices::acked(&answer))

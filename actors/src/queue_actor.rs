@@ -69,14 +69,6 @@ pub enum QueueMsg {
         /// Answer.
         reply: RpcReplyPort<Vec<AgentId>>,
     },
-    /// A notice that holds its call step's answer back until it is handled: the step's client
-    /// hears back once the queues it concerns have taken the step in.
-    Acked {
-        /// The notice.
-        msg: Box<QueueMsg>,
-        /// The step's answer, held back until the notice is handled.
-        done: std::sync::Arc<crate::call_effects::Answer>,
-    },
     /// Live counters.
     Counters {
         /// Answer.
@@ -106,6 +98,9 @@ pub enum QueueMsg {
     /// Fault injection for the supervision tests: the handler panics.
     #[cfg(test)]
     Panic,
+    /// Fault injection: the handler is busy this long, its mailbox unread.
+    #[cfg(test)]
+    Stall(std::time::Duration),
 }
 
 pub(crate) struct QueueActor {
@@ -415,26 +410,6 @@ impl Actor for QueueActor {
         msg: QueueMsg,
         st: &mut QueueState,
     ) -> Result<(), ActorProcessingErr> {
-        // An acked notice is the notice; its share of the step's answer is let go once it is
-        // handled (notices are wrapped once).
-        let (msg, done) = match msg {
-            QueueMsg::Acked { msg, done } => (*msg, Some(done)),
-            msg => (msg, None),
-        };
-        self.step(myself, msg, st).await?;
-        drop(done);
-        Ok(())
-    }
-}
-
-impl QueueActor {
-    /// Handles one message (an acked notice arrives unwrapped: see `handle`).
-    async fn step(
-        &self,
-        myself: ActorRef<QueueMsg>,
-        msg: QueueMsg,
-        st: &mut QueueState,
-    ) -> Result<(), ActorProcessingErr> {
         let now = self.ctx.clock.now();
         match msg {
             QueueMsg::Enqueue { call } => {
@@ -474,8 +449,6 @@ impl QueueActor {
                 let _ = reply.send(st.queue.candidates(now, &skills));
                 return Ok(());
             }
-            // Unwrapped by `handle`.
-            QueueMsg::Acked { .. } => return Ok(()),
             QueueMsg::Counters { reply } => {
                 let _ = reply.send(st.queue.counters(now));
                 return Ok(());
@@ -486,6 +459,8 @@ impl QueueActor {
             }
             #[cfg(test)]
             QueueMsg::Panic => panic!("injected fault in queue {}", st.queue.id()),
+            #[cfg(test)]
+            QueueMsg::Stall(busy) => tokio::time::sleep(busy).await,
             QueueMsg::Timeout(generation) => {
                 if st.timer.fire(generation) {
                     self.expired(st, now);

@@ -701,6 +701,17 @@ impl Switchyard {
         Some(r.get_id())
     }
 
+    /// Fault injection: keeps one queue actor busy for `busy`, its mailbox unread.
+    #[cfg(test)]
+    pub(crate) fn stall_queue(&self, queue: &str, busy: std::time::Duration) {
+        let r = self
+            .ctx
+            .queue(&QueueId::from(queue))
+            .expect("the queue runs");
+        r.cast(QueueMsg::Stall(busy))
+            .expect("the queue takes messages");
+    }
+
     /// The live actor of an agent or queue (tests compare it across a restart).
     #[cfg(test)]
     pub(crate) fn actor_ids(

@@ -1,8 +1,8 @@
 //! Routing under races (memory store, mostly on paused time): an agent steps away from a
 //! ringing offer, declines into a status, loses a race to a hang-up; a transfer through a
 //! queue's wrap-up; a new call's first event seen on another thread; a hang-up answered only
-//! once its agent has taken it in; a reservation left unanswered; an agent counted on a call
-//! from her answer to a reservation.
+//! once its agent has taken it in, an answer that does not wait for a busy queue; a
+//! reservation left unanswered; an agent counted on a call from her answer to a reservation.
 
 use crate::tests::{
     all_ready, answered_by_a0, config, engine_with, eventually, incoming, is, wait_for, with_faults,
@@ -428,6 +428,32 @@ async fn a_hang_up_is_answered_when_its_agent_fails_with_the_notice_unread() {
             .is_ok_and(|r| r.get_id() != a0.get_id())
     })
     .await;
+}
+
+/// An answer is not held back for a queue: with the queue's actor busy, the answer of an offer
+/// comes at once (no time passes), and the queue's counters, read after it, count the call
+/// answered all the same (the read waits behind the notice in the queue's mailbox).
+#[tokio::test(start_paused = true)]
+async fn an_answer_does_not_wait_for_a_busy_queue_whose_counters_then_show_it() {
+    let yard = engine_with(config("sequential", 1, "")).await;
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 1).await;
+    let id = incoming(&yard, "+15550001").await.id().to_string();
+    wait_for(&mut rx, "offer to a0", is("call.offered", &id, "a0")).await;
+    // Busy for less than an ask waits (`ASK_TIMEOUT`), so that the read after it is answered.
+    let busy = Duration::from_secs(3);
+    yard.stall_queue("q", busy);
+    let start = tokio::time::Instant::now();
+    let answered = yard.accept(&id, "a0").await.unwrap();
+    assert_eq!(answered.state(), CallState::Connected);
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "the answer waited for the queue"
+    );
+    let counters = yard.queues().await.unwrap()[0].counters.clone();
+    assert!(start.elapsed() >= busy, "the read went past the busy queue");
+    assert_eq!((counters.answered, counters.offering), (1, 0));
 }
 
 /// An agent who does not answer her reservation (her actor is busy elsewhere) counts as having
