@@ -377,16 +377,27 @@ impl AgentActor {
             st.agent.poll_timeout().map(|(t, _)| t),
             AgentMsg::Timeout,
         );
-        // A ringing agent checks with its call if the ringing lasts longer than any offer
-        // could: the message that would have ended it may have been lost (the call actor
-        // stopped or restarted in between, an ask timed out).
-        let ringing = st.agent.call().filter(|c| c.answered_at.is_none());
-        let check_at = ringing.map(|c| {
-            st.agent.since() + self.ctx.setting(&c.queue, |s| s.offer_timeout) + WATCHDOG_GRACE
-        });
-        st.watchdog
-            .arm(myself, &self.ctx.wakeups, check_at, AgentMsg::Watchdog);
+        self.watch(myself, st);
         Ok(())
+    }
+
+    /// When a ringing agent checks with its call: if the ringing lasts longer than any offer
+    /// could, the message that would have ended it may have been lost (the call actor stopped
+    /// or restarted in between, an ask timed out). None if she does not ring.
+    fn ringing_check_at(&self, st: &AgentState) -> Option<Timestamp> {
+        let ringing = st.agent.call().filter(|c| c.answered_at.is_none())?;
+        let offer_timeout = self.ctx.setting(&ringing.queue, |s| s.offer_timeout);
+        Some(st.agent.since() + offer_timeout + WATCHDOG_GRACE)
+    }
+
+    /// Makes sure the ringing watchdog wakes her by her check. A wake-up pending sooner is kept
+    /// ([`Timer::arm_by`]), also once she stops ringing: she rings once a call, and arming a
+    /// wake-up at each ring and dropping it at each answer were two changes of the engine's
+    /// map of wake-ups a routed call. Woken before her check, she arms it again.
+    fn watch(&self, myself: &ActorRef<AgentMsg>, st: &mut AgentState) {
+        let at = self.ringing_check_at(st);
+        st.watchdog
+            .arm_by(myself, &self.ctx.wakeups, at, AgentMsg::Watchdog);
     }
 
     /// Arms the presence check a grace period from now.
@@ -717,7 +728,13 @@ impl AgentActor {
             }
             AgentMsg::Watchdog(generation) => {
                 if st.watchdog.fire(generation) {
-                    let _ = myself.cast(AgentMsg::CheckCall { ringing: true });
+                    match self.ringing_check_at(st) {
+                        Some(at) if at <= now => {
+                            let _ = myself.cast(AgentMsg::CheckCall { ringing: true });
+                        }
+                        // Woken early (kept from an earlier ring), or not ringing: not yet.
+                        _ => self.watch(&myself, st),
+                    }
                 }
             }
             AgentMsg::CallGone { call } => {

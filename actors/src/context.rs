@@ -108,7 +108,13 @@ impl Context {
         self.queues.get(id).map(|r| r.value().clone())
     }
 
-    pub(crate) fn call(&self, id: &CallId) -> Option<ActorRef<CallMsg>> {
+    /// A call's actor, by its id or its id's text (an API request names a call by its text:
+    /// looked up as it is, with no id made of it).
+    pub(crate) fn call<Q>(&self, id: &Q) -> Option<ActorRef<CallMsg>>
+    where
+        CallId: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
         self.calls.get(id).map(|r| r.value().clone())
     }
 

@@ -246,6 +246,13 @@ impl Switchyard {
             .map_err(|e| ActorError::NoAnswer(format!("queue {id}"), e.to_string()))?;
             ctx.queues.insert(id, r);
         }
+        // Each queue has rebuilt its line from the store (its `post_start`, which runs before
+        // its first message) before anything can be routed: a call created while a queue still
+        // rebuilt was put in line twice, once by the rebuild, which walks the stored calls.
+        let queues: Vec<_> = ctx.queues.iter().map(|r| r.value().clone()).collect();
+        for q in queues {
+            ask(&q, "queue", |reply| QueueMsg::Counters { reply }).await?;
+        }
         for a in &ctx.config.agents {
             let id = AgentId::from(a.id.as_str());
             let saved = ctx.store.load_agent(&id).await?;
@@ -386,20 +393,21 @@ impl Switchyard {
         id: &str,
         msg: impl FnOnce(ractor::RpcReplyPort<Result<T, ActorError>>) -> CallMsg,
     ) -> Result<T, ActorError> {
-        let cid = CallId::from(id);
         let over = || ActorError::CallOver(id.to_owned());
-        match self.ctx.call(&cid) {
+        match self.ctx.call(id) {
             Some(r) => match ask(&r, "call", msg).await {
                 Ok(answer) => answer,
                 // No answer in time: the step may be applied still (or was, before the actor
                 // stopped). Not an error to retry into a second application: pending.
-                Err(ActorError::NoAnswer(..)) => match self.ctx.store.load_call(&cid).await? {
-                    Some(c) if c.state().is_final() => Err(over()),
-                    _ => Err(ActorError::Pending(id.to_owned())),
-                },
+                Err(ActorError::NoAnswer(..)) => {
+                    match self.ctx.store.load_call(&id.into()).await? {
+                        Some(c) if c.state().is_final() => Err(over()),
+                        _ => Err(ActorError::Pending(id.to_owned())),
+                    }
+                }
                 Err(e) => Err(e),
             },
-            None => match self.ctx.store.load_call(&cid).await? {
+            None => match self.ctx.store.load_call(&id.into()).await? {
                 Some(_) => Err(over()),
                 None => Err(ActorError::UnknownCall(id.to_owned())),
             },

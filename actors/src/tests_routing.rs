@@ -2,7 +2,8 @@
 //! ringing offer, declines into a status, loses a race to a hang-up; a transfer through a
 //! queue's wrap-up; a new call's first event seen on another thread; a hang-up answered only
 //! once its agent has taken it in, an answer that does not wait for a busy queue; a
-//! reservation left unanswered; an agent counted on a call from her answer to a reservation.
+//! reservation left unanswered; an agent counted on a call from her answer to a reservation;
+//! an agent left ringing released by her watchdog.
 
 use crate::tests::{
     all_ready, answered_by_a0, config, engine_with, eventually, incoming, is, wait_for, with_faults,
@@ -367,6 +368,41 @@ async fn a_reservation_nobody_waits_for_any_more_is_not_taken() {
         .unwrap();
     let view = yard.agent("a0").await.unwrap();
     assert_eq!(view.status, Status::Ready, "not ringing: {view:?}");
+}
+
+/// An agent left ringing for a call whose end she never heard of (here a reservation for a
+/// call that has no actor) is released by her ringing watchdog once the ringing outlasts any
+/// offer (the queue's 18 s offer timeout and 5 s of grace), not before: also when the watchdog
+/// still held an earlier ring's wake-up, which wakes her early and is armed again.
+#[tokio::test(start_paused = true)]
+async fn an_agent_left_ringing_is_released_by_her_watchdog_once_the_ringing_outlasts_any_offer() {
+    let yard = engine_with(config("longest-idle", 1, "")).await;
+    let mut rx = yard.subscribe();
+    let start = tokio::time::Instant::now();
+    // A first ring, answered at once: its wake-up (at 23 s) stays pending.
+    let id = answered_by_a0(&yard, &mut rx).await;
+    yard.hangup(&id, Party::Customer).await.unwrap();
+    yard.end_wrap_up("a0").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // She rings for a call nobody will end: her check is due at 5 + 23 = 28 s.
+    let (reply, _waiting) = ractor::concurrency::oneshot();
+    yard.agent_ref("a0")
+        .unwrap()
+        .cast(crate::agent_actor::AgentMsg::Reserve {
+            call: "c-nobody".into(),
+            queue: "q".into(),
+            reply: crate::agent_actor::ReserveReply::Ask(reply.into()),
+        })
+        .unwrap();
+    let ringing = yard.agent("a0").await.unwrap();
+    assert_eq!(ringing.status, Status::Offered);
+    // Woken at 23 s by the first ring's wake-up: not due yet.
+    tokio::time::sleep_until(start + Duration::from_secs(27)).await;
+    let view = yard.agent("a0").await.unwrap();
+    assert_eq!(view.status, Status::Offered, "released before her check");
+    tokio::time::sleep_until(start + Duration::from_secs(29)).await;
+    let view = yard.agent("a0").await.unwrap();
+    assert_eq!((view.status, view.call_id), (Status::Ready, None));
 }
 
 /// A hang-up is answered once its agent has taken the call's end in (the notice carries its own

@@ -239,3 +239,65 @@ pub struct JourneyEntry {
     #[serde(flatten)]
     pub event: JourneyEvent,
 }
+
+/// A call's journey as its snapshots hold it, oldest first, each entry shared once written. A
+/// clone leaves room for a few more entries: a call actor changes a copy of its snapshot while
+/// the store still holds the old one (copy on write), and the step then logs one to three
+/// entries, which with no room moved the whole list again (four times a routed call).
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Journey(Vec<std::sync::Arc<JourneyEntry>>);
+
+/// The entries a clone has room for without growing.
+const ROOM: usize = 4;
+
+impl Clone for Journey {
+    fn clone(&self) -> Self {
+        let mut entries = Vec::with_capacity(self.0.len() + ROOM);
+        entries.extend(self.0.iter().cloned());
+        Journey(entries)
+    }
+}
+
+impl std::ops::Deref for Journey {
+    type Target = Vec<std::sync::Arc<JourneyEntry>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Journey {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl<E: Into<std::sync::Arc<JourneyEntry>>> FromIterator<E> for Journey {
+    fn from_iter<I: IntoIterator<Item = E>>(entries: I) -> Self {
+        Journey(entries.into_iter().map(Into::into).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clone_has_room_to_log_a_step_and_shares_the_entries() {
+        let entry = |at| JourneyEntry {
+            at: Timestamp(at),
+            event: JourneyEvent::CustomerRinging,
+        };
+        let journey: Journey = (0..5).map(entry).collect();
+        let copy = journey.clone();
+        assert_eq!(copy, journey);
+        assert!(
+            copy.capacity() >= journey.len() + ROOM,
+            "{} entries, room for {}",
+            copy.len(),
+            copy.capacity()
+        );
+        assert!(std::sync::Arc::ptr_eq(&copy[0], &journey[0]));
+    }
+}

@@ -146,9 +146,9 @@ pub struct Call {
     #[serde(default)]
     attributes: crate::routing::Attributes,
     /// Each entry shared, once written, by the call's snapshots and events: a snapshot's
-    /// clone copies no entry.
+    /// clone copies no entry and has room for the next step's (`Journey`).
     #[serde(default, skip_serializing)]
-    journey: Vec<Arc<JourneyEntry>>,
+    journey: journey::Journey,
 }
 
 impl Call {
@@ -197,7 +197,7 @@ impl Call {
             notes: String::new(),
             customer_media: false,
             attributes: Default::default(),
-            journey: Vec::new(),
+            journey: Default::default(),
         };
         call.log(now, JourneyEvent::Initiated { from });
         call.log(now, JourneyEvent::RoutedToQueue { queue });
@@ -370,7 +370,7 @@ impl Call {
         mut self,
         journey: impl IntoIterator<Item = E>,
     ) -> Call {
-        self.journey = journey.into_iter().map(Into::into).collect();
+        self.journey = journey.into_iter().collect();
         self
     }
 
