@@ -59,8 +59,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// How [`CallActor::carry_out`] delivers a step's notices: cast, or each carrying a share of
-/// the step's [`Answer`].
+/// How [`CallActor::carry_out`] delivers a step's notices to agents: cast, or each carrying a
+/// share of the step's [`Answer`] (a queue's are always cast).
 pub(crate) struct Notices {
     answer: Option<Arc<Answer>>,
 }

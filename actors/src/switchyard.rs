@@ -248,10 +248,11 @@ impl Switchyard {
         }
         // Each queue has rebuilt its line from the store (its `post_start`, which runs before
         // its first message) before anything can be routed: a call created while a queue still
-        // rebuilt was put in line twice, once by the rebuild, which walks the stored calls.
+        // rebuilt was put in line twice, once by the rebuild, which walks the stored calls. Only
+        // a wait: a queue that failed meanwhile is restarted by its supervisor, as before.
         let queues: Vec<_> = ctx.queues.iter().map(|r| r.value().clone()).collect();
         for q in queues {
-            ask(&q, "queue", |reply| QueueMsg::Counters { reply }).await?;
+            let _ = ask(&q, "queue", |reply| QueueMsg::Counters { reply }).await;
         }
         for a in &ctx.config.agents {
             let id = AgentId::from(a.id.as_str());

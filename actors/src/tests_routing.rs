@@ -347,6 +347,22 @@ async fn a_new_calls_actor_is_found_by_whoever_reacts_to_its_first_event() {
     }
 }
 
+/// Reserves a0 for a call no actor has (`c-nobody`, in queue `q`), as a call reserving a
+/// consult's agent would: her answer goes to `reply`.
+fn reserve_a0_for_nobody(
+    yard: &Switchyard,
+    reply: ractor::concurrency::OneshotSender<Option<crate::store::Saving>>,
+) {
+    yard.agent_ref("a0")
+        .unwrap()
+        .cast(crate::agent_actor::AgentMsg::Reserve {
+            call: "c-nobody".into(),
+            queue: "q".into(),
+            reply: crate::agent_actor::ReserveReply::Ask(reply.into()),
+        })
+        .unwrap();
+}
+
 /// A queue that stopped waiting for an agent's answer to its reservation (the agent was slow:
 /// its database, say) counted the agent as refused: the agent must not take the reservation
 /// when it gets to it, or it would ring for a call nobody offers it.
@@ -356,16 +372,9 @@ async fn a_reservation_nobody_waits_for_any_more_is_not_taken() {
     yard.set_status("a0", Some(Status::Ready), None)
         .await
         .unwrap();
-    let agent = yard.agent_ref("a0").unwrap();
     let (reply, gave_up) = ractor::concurrency::oneshot();
     drop(gave_up);
-    agent
-        .cast(crate::agent_actor::AgentMsg::Reserve {
-            call: "c-nobody".into(),
-            queue: "q".into(),
-            reply: crate::agent_actor::ReserveReply::Ask(reply.into()),
-        })
-        .unwrap();
+    reserve_a0_for_nobody(&yard, reply);
     let view = yard.agent("a0").await.unwrap();
     assert_eq!(view.status, Status::Ready, "not ringing: {view:?}");
 }
@@ -386,14 +395,7 @@ async fn an_agent_left_ringing_is_released_by_her_watchdog_once_the_ringing_outl
     tokio::time::sleep(Duration::from_secs(5)).await;
     // She rings for a call nobody will end: her check is due at 5 + 23 = 28 s.
     let (reply, _waiting) = ractor::concurrency::oneshot();
-    yard.agent_ref("a0")
-        .unwrap()
-        .cast(crate::agent_actor::AgentMsg::Reserve {
-            call: "c-nobody".into(),
-            queue: "q".into(),
-            reply: crate::agent_actor::ReserveReply::Ask(reply.into()),
-        })
-        .unwrap();
+    reserve_a0_for_nobody(&yard, reply);
     let ringing = yard.agent("a0").await.unwrap();
     assert_eq!(ringing.status, Status::Offered);
     // Woken at 23 s by the first ring's wake-up: not due yet.
