@@ -526,13 +526,16 @@ fn config_with_group(strategy: &str) -> Config {
 
 /// A call answered by a0 while everyone else is offline.
 pub(crate) async fn answered_by_a0(yard: &Switchyard, rx: &mut Receiver<Event>) -> String {
-    yard.set_status("a0", Some(Status::Ready), None)
-        .await
-        .unwrap();
-    let call = incoming(yard, "+15550001").await;
-    let id = call.id().as_str().to_owned();
-    wait_for(rx, "offer to a0", is("call.offered", &id, "a0")).await;
+    let id = offered_to_a0(yard, rx).await;
     yard.accept(&id, "a0").await.unwrap();
+    id
+}
+
+/// a0 Ready, a call comes in and rings her: its id.
+pub(crate) async fn offered_to_a0(yard: &Switchyard, rx: &mut Receiver<Event>) -> String {
+    all_ready(yard, 1).await;
+    let id = incoming(yard, "+15550001").await.id().to_string();
+    wait_for(rx, "offer to a0", is("call.offered", &id, "a0")).await;
     id
 }
 

@@ -6,7 +6,8 @@
 //! an agent left ringing released by her watchdog.
 
 use crate::tests::{
-    all_ready, answered_by_a0, config, engine_with, eventually, incoming, is, wait_for, with_faults,
+    all_ready, answered_by_a0, config, engine_with, eventually, incoming, is, offered_to_a0,
+    wait_for, with_faults,
 };
 use crate::{ActorError, Control, Switchyard};
 use engine::agent::Status;
@@ -49,9 +50,7 @@ async fn an_agent_steps_away_while_ringing_and_the_call_moves_on_at_once() {
 async fn a_lone_agent_stepping_away_puts_the_call_back_in_line_and_ready_changes_nothing() {
     let yard = engine_with(config("sequential", 1, "")).await;
     let mut rx = yard.subscribe();
-    all_ready(&yard, 1).await;
-    let id = incoming(&yard, "+15550001").await.id().to_string();
-    wait_for(&mut rx, "offer", is("call.offered", &id, "a0")).await;
+    let id = offered_to_a0(&yard, &mut rx).await;
     // Ready while ringing: still ringing.
     yard.set_status("a0", Some(Status::Ready), None)
         .await
@@ -387,22 +386,29 @@ async fn a_reservation_nobody_waits_for_any_more_is_not_taken() {
 async fn an_agent_left_ringing_is_released_by_her_watchdog_once_the_ringing_outlasts_any_offer() {
     let yard = engine_with(config("longest-idle", 1, "")).await;
     let mut rx = yard.subscribe();
-    let start = tokio::time::Instant::now();
-    // A first ring, answered at once: its wake-up (at 23 s) stays pending.
+    let status = |to: &'static str| {
+        move |e: &serde_json::Value| {
+            e["type"] == "agent.status" && e["agent"] == "a0" && e["to"] == to
+        }
+    };
+    // A first ring, answered at once: its wake-up (23 s after it) stays pending.
     let id = answered_by_a0(&yard, &mut rx).await;
     yard.hangup(&id, Party::Customer).await.unwrap();
     yard.end_wrap_up("a0").await.unwrap();
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    // She rings for a call nobody will end: her check is due at 5 + 23 = 28 s.
+    wait_for(&mut rx, "a0 in wrap-up", status("after_service")).await;
+    wait_for(&mut rx, "a0 ready again", status("ready")).await;
+    // Five seconds on (paused time), she rings for a call nobody will end: her check is due
+    // 23 s after this ring began, 5 s after the first ring's wake-up.
+    tokio::time::advance(Duration::from_secs(5)).await;
     let (reply, _waiting) = ractor::concurrency::oneshot();
     reserve_a0_for_nobody(&yard, reply);
-    let ringing = yard.agent("a0").await.unwrap();
-    assert_eq!(ringing.status, Status::Offered);
-    // Woken at 23 s by the first ring's wake-up: not due yet.
-    tokio::time::sleep_until(start + Duration::from_secs(27)).await;
-    let view = yard.agent("a0").await.unwrap();
-    assert_eq!(view.status, Status::Offered, "released before her check");
-    tokio::time::sleep_until(start + Duration::from_secs(29)).await;
+    let rings = wait_for(&mut rx, "a0 rings for c-nobody", status("offered")).await;
+    let released = wait_for(&mut rx, "a0 released", status("ready")).await;
+    let after = at(&released) - at(&rings);
+    assert!(
+        (23_000..23_100).contains(&after),
+        "released {after} ms after she began ringing (18,000: at the first ring's wake-up)"
+    );
     let view = yard.agent("a0").await.unwrap();
     assert_eq!((view.status, view.call_id), (Status::Ready, None));
 }
@@ -475,9 +481,7 @@ async fn a_hang_up_is_answered_when_its_agent_fails_with_the_notice_unread() {
 async fn an_answer_does_not_wait_for_a_busy_queue_whose_counters_then_show_it() {
     let yard = engine_with(config("sequential", 1, "")).await;
     let mut rx = yard.subscribe();
-    all_ready(&yard, 1).await;
-    let id = incoming(&yard, "+15550001").await.id().to_string();
-    wait_for(&mut rx, "offer to a0", is("call.offered", &id, "a0")).await;
+    let id = offered_to_a0(&yard, &mut rx).await;
     // Busy for less than an ask waits (`ASK_TIMEOUT`), so that the read after it is answered.
     let busy = Duration::from_secs(3);
     yard.stall_queue("q", busy);
