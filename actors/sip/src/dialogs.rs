@@ -253,6 +253,10 @@ impl Inbound {
             timer,
             refreshed: None,
         };
+        // Rung before the leg is known: whatever answers the call (an agent's accept may
+        // already be on its way) finds the leg only after its 183 is queued, so the 200 OK
+        // always follows it.
+        ringing(&leg);
         {
             let mut legs = self.legs();
             legs.by_dialog.insert(id, call.id().clone());
@@ -263,22 +267,7 @@ impl Inbound {
             let _ = dialog.handle(&mut tx).await;
         });
         // The call may have been answered (or ended) before the leg was known.
-        let _ = self.ringing(call.id());
         self.reconcile(call.id()).await;
-    }
-
-    /// `183 Session Progress` with the answer: early media, so the caller hears the queue's
-    /// hold music while it waits (the call is answered, and charged, only when an agent is;
-    /// a route that answers on arrival sends its `200 OK` instead).
-    fn ringing(&self, call: &CallId) -> Option<()> {
-        let leg = self.legs().by_call.get(call).cloned()?;
-        if !leg.answered && !leg.at_once {
-            let sdp = Header::ContentType("application/sdp".into());
-            leg.dialog
-                .ringing(Some(vec![sdp]), Some(leg.sdp.bytes()))
-                .ok()?;
-        }
-        Some(())
     }
 
     /// Brings the dialog in line with its call: answered once the call is connected (or at
@@ -431,5 +420,15 @@ fn source(tx: &Transaction) -> Option<IpAddr> {
     match &via.sent_by().host {
         rsipstack::sip::Host::IpAddr(ip) => Some(*ip),
         rsipstack::sip::Host::Domain(_) => None,
+    }
+}
+
+/// `183 Session Progress` with the answer: early media, so the caller hears the queue's hold
+/// music while it waits (the call is answered, and charged, only when an agent is; a route that
+/// answers on arrival sends its `200 OK` instead).
+fn ringing(leg: &Leg) {
+    if !leg.at_once {
+        let sdp = Header::ContentType("application/sdp".into());
+        let _ = leg.dialog.ringing(Some(vec![sdp]), Some(leg.sdp.bytes()));
     }
 }
