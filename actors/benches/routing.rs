@@ -187,6 +187,15 @@ fn spawn_answering_machine(yard: &Switchyard, waiters: Waiters, counts: Arc<Coun
     });
 }
 
+/// Tells `perf record` to sample only while calls are routed, if `SWITCHYARD_BENCH_PERF_CTL`
+/// names its control fifo: `perf record -D -1 --control fifo:/tmp/ctl -- routing-…` with
+/// `SWITCHYARD_BENCH_PERF_CTL=/tmp/ctl` (the creation of the calls, as costly, is left out).
+fn profiler(command: &str) {
+    if let Some(fifo) = std::env::var_os("SWITCHYARD_BENCH_PERF_CTL") {
+        std::fs::write(fifo, format!("{command}\n")).expect("perf's control fifo");
+    }
+}
+
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)]
 }
@@ -298,10 +307,12 @@ async fn run(label: &str, store: Store, again: bool) -> f64 {
         }
 
         // 2. Throughput: agents become Ready; wait until every call was routed.
+        profiler("enable");
         let (t, cpu) = (Instant::now(), cpu_seconds());
         set_all(&yard, Status::Ready).await;
         reach(|c, n| c.offers >= n, (round + 1) * calls).await;
         let elapsed = t.elapsed().as_secs_f64();
+        profiler("disable");
         rates.push(calls as f64 / elapsed);
         busy += cpu_seconds() - cpu;
         wall += elapsed;
