@@ -489,6 +489,41 @@ async fn a_sqlite_files_log_is_copied_back_and_kept_in_bounds() {
 }
 
 #[tokio::test]
+async fn a_sqlite_files_log_is_copied_back_every_few_thousand_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let store = Store::connect(&format!("sqlite://{}?mode=rwc", db.display()))
+        .await
+        .unwrap();
+    let size = || std::fs::metadata(&db).map_or(0, |m| m.len());
+    let empty = size();
+    // 1,500 new calls, each its row and its journey entries: 3,000 statements or more, MiBs
+    // of log, far below the 32 MiB at which SQLite would copy it back of its own accord.
+    let calls = futures::future::join_all((0..1_500).map(|i| {
+        let store = store.clone();
+        async move {
+            let call = Call::new(
+                format!("c-{i:05}").into(),
+                Timestamp::from_millis(1_000),
+                format!("+1555{i:07}"),
+                "support".into(),
+                0,
+                Skills::new(),
+            );
+            store.save_call(&call, 0).await
+        }
+    }));
+    assert!(calls.await.iter().all(Result::is_ok));
+    // The writer copied the log back once 2,000 statements had committed: the file itself
+    // holds those calls (it stays as created while they are only in the log).
+    let file = size();
+    assert!(
+        file >= empty + (512 << 10),
+        "the database file holds {file} bytes ({empty} empty)"
+    );
+}
+
+#[tokio::test]
 async fn memory_store_has_the_same_contract() {
     let store = Store::memory();
     exercise(&store).await;
