@@ -137,8 +137,8 @@ fn run(
 const CHECKPOINT_STATEMENTS: usize = 2_000;
 
 /// SQLite's own checkpoint, in pages (4 KiB each), kept as a bound should the writer's not
-/// copy the log back (a reader holding an old snapshot): four times what 2,000 statements
-/// write.
+/// copy the log back (a reader holding an old snapshot keeps a checkpoint from finishing):
+/// four times the 2,048 pages at which it ran before the writer's own.
 const CHECKPOINT_PAGES: i64 = 8_192;
 
 /// What the log file is cut back to when it starts over.
