@@ -449,32 +449,38 @@ async fn sqlite_file_keeps_everything_across_reopening() {
     );
 }
 
+/// A store on a new SQLite file `name` in `dir`, and the file's path.
+async fn sqlite_file(dir: &tempfile::TempDir, name: &str) -> (Store, std::path::PathBuf) {
+    let db = dir.path().join(name);
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    (Store::connect(&url).await.unwrap(), db)
+}
+
+/// Saves `count` new calls (`c-00000`, …) at `step`, from as many writers at once (group
+/// commits of hundreds).
+async fn save_calls(store: &Store, count: usize, step: i64) {
+    let saved = futures::future::join_all((0..count).map(|i| {
+        let call = Call::new(
+            format!("c-{i:05}").into(),
+            Timestamp::from_millis(1_000),
+            format!("+1555{i:07}"),
+            "support".into(),
+            0,
+            Skills::new(),
+        );
+        async move { store.save_call(&call, step).await }
+    }))
+    .await;
+    assert!(saved.iter().all(Result::is_ok));
+}
+
 #[tokio::test]
 async fn a_sqlite_files_log_is_copied_back_and_kept_in_bounds() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("w.db");
-    let store = Store::connect(&format!("sqlite://{}?mode=rwc", db.display()))
-        .await
-        .unwrap();
-    // Each call saved a few times, from many writers at once (group commits of hundreds):
-    // well over the 8 MiB of log between two checkpoints.
-    let calls = 12_000;
-    let save = |i: usize, step: i64| {
-        let store = store.clone();
-        async move {
-            let call = Call::new(
-                format!("c-{i:05}").into(),
-                Timestamp::from_millis(1_000),
-                format!("+1555{i:07}"),
-                "support".into(),
-                0,
-                Skills::new(),
-            );
-            store.save_call(&call, step).await.unwrap();
-        }
-    };
+    let (store, db) = sqlite_file(&dir, "w.db").await;
+    // Each call saved a few times: well over the 8 MiB of log between two checkpoints.
     for step in 0..3 {
-        futures::future::join_all((0..calls).map(|i| save(i, step))).await;
+        save_calls(&store, 12_000, step).await;
     }
     let size = |suffix: &str| {
         std::fs::metadata(format!("{}{suffix}", db.display())).map_or(0, |m| m.len())
@@ -491,29 +497,12 @@ async fn a_sqlite_files_log_is_copied_back_and_kept_in_bounds() {
 #[tokio::test]
 async fn a_sqlite_files_log_is_copied_back_every_few_thousand_statements() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("c.db");
-    let store = Store::connect(&format!("sqlite://{}?mode=rwc", db.display()))
-        .await
-        .unwrap();
+    let (store, db) = sqlite_file(&dir, "c.db").await;
     let size = || std::fs::metadata(&db).map_or(0, |m| m.len());
     let empty = size();
     // 1,500 new calls, each its row and its journey entries: 3,000 statements or more, MiBs
     // of log, far below the 32 MiB at which SQLite would copy it back of its own accord.
-    let calls = futures::future::join_all((0..1_500).map(|i| {
-        let store = store.clone();
-        async move {
-            let call = Call::new(
-                format!("c-{i:05}").into(),
-                Timestamp::from_millis(1_000),
-                format!("+1555{i:07}"),
-                "support".into(),
-                0,
-                Skills::new(),
-            );
-            store.save_call(&call, 0).await
-        }
-    }));
-    assert!(calls.await.iter().all(Result::is_ok));
+    save_calls(&store, 1_500, 0).await;
     // The writer copied the log back once 2,000 statements had committed: the file itself
     // holds those calls (it stays as created while they are only in the log).
     let file = size();
