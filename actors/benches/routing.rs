@@ -8,7 +8,7 @@
 //!    memory store keeps, are printed beside it.
 //! 2. Throughput: every agent becomes Ready and answers each offer at once, hangs up, and is
 //!    Ready again (wrap-up limit 0) until all 10,000 calls were routed: calls routed per second
-//!    (the median of five such rounds; of three for the 100,000-call backlog), and the CPU
+//!    (the median of five such rounds; for the 100,000-call backlog, see 1.), and the CPU
 //!    time the process used per routed call.
 //! 3. Latency: calls arrive at a steady 100/s, then 2,000/s (5,000 calls), every agent Ready:
 //!    enqueue-to-offer latency p50/p99 (from `create_call` to the offer event).
@@ -387,6 +387,9 @@ async fn run(label: &str, store: Store, again: bool) -> Vec<f64> {
 /// Memory-store runs, each between two baseline runs.
 const PAIRS: usize = 3;
 
+/// Processes whose first rounds give the throughput at 5,000 waiting per queue.
+const DEEP_PROCESSES: usize = 3;
+
 /// Runs this benchmark for one store in a process of its own, so that one run's freed memory
 /// does not hide the next run's growth; its rounds' routed calls a second (`rounds` of them,
 /// if given). A run `again` prints its throughput only.
@@ -453,7 +456,7 @@ fn main() {
         // which also carry the 100,000 and 200,000 ended calls the memory store keeps.
         let kept = child("memory", 100_000, false, None);
         let mut deep = vec![kept[0]];
-        for _ in 1..PAIRS {
+        for _ in 1..DEEP_PROCESSES {
             deep.extend(child("memory", 100_000, true, Some(1)));
         }
         let against_500 = |rate: f64| (rate / median(memory.clone()) - 1.0) * 100.0;
