@@ -59,7 +59,7 @@ fn calls() -> usize {
 }
 /// Routing rounds in a process: five for 10,000 calls, three for 100,000, or what
 /// `SWITCHYARD_BENCH_ROUNDS` says.
-fn rounds(calls: usize) -> usize {
+fn rounds_for(calls: usize) -> usize {
     std::env::var("SWITCHYARD_BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -289,7 +289,7 @@ async fn run(label: &str, store: Store, again: bool) -> Vec<f64> {
     // 10,000 calls route in a fraction of a second, so that backlog is routed in five rounds
     // and the median kept; the 100,000-call backlog in three (a single round moved by 12-30 %
     // between runs). Memory is measured in the first.
-    let rounds = rounds(calls);
+    let rounds = rounds_for(calls);
     let (mut created, mut per_call, mut rates) = (Duration::ZERO, 0.0, Vec::new());
     let (mut busy, mut wall) = (0.0, 0.0);
     for round in 0..rounds {

@@ -495,7 +495,7 @@ async fn a_sqlite_files_log_is_copied_back_and_kept_in_bounds() {
 }
 
 #[tokio::test]
-async fn a_sqlite_files_log_is_copied_back_every_few_thousand_statements() {
+async fn a_sqlite_files_log_is_copied_back_long_before_sqlites_own_bound() {
     let dir = tempfile::tempdir().unwrap();
     let (store, db) = sqlite_file(&dir, "c.db").await;
     let size = || std::fs::metadata(&db).map_or(0, |m| m.len());

@@ -130,10 +130,11 @@ fn run(
 /// benchmark at 2,000 calls/s, SQLite `FULL`, six runs each in turn: p99 2.8-3.7 ms with
 /// 2,000 statements against 4.2-10.2 ms with SQLite's checkpoint every 2,048 pages, at
 /// 11,200-13,500 routed/s against 12,400-13,700 (some 5 % less at the median); three runs of
-/// 1,000 statements, p99 2.5-2.8 ms but 10 % less routed; of 4,000, p99 6.0-8.2 ms. (Counted in pages, SQLite's way: 4,096 pages stalled
-/// 5 ms every ~0.12 s, 16,384 9-15 ms every ~0.5 s.) A checkpoint on a thread beside the writer
-/// was measured too and not kept: the log starts over only once wholly copied, which under
-/// steady writes the writer alone achieves, and the other thread's syncs slowed the writer's.
+/// 1,000 statements, p99 2.5-2.8 ms but 10 % less routed; of 4,000, p99 6.0-8.2 ms. (Counted
+/// in pages, SQLite's way: 4,096 pages stalled 5 ms every ~0.12 s, 16,384 9-15 ms every
+/// ~0.5 s.) A checkpoint on a thread beside the writer was measured too and not kept: the log
+/// starts over only once wholly copied, which under steady writes the writer alone achieves,
+/// and the other thread's syncs slowed the writer's.
 const CHECKPOINT_STATEMENTS: usize = 2_000;
 
 /// SQLite's own checkpoint, in pages (4 KiB each), kept as a bound should the writer's not
