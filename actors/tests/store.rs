@@ -478,7 +478,8 @@ async fn save_calls(store: &Store, count: usize, step: i64) {
 async fn a_sqlite_files_log_is_copied_back_and_kept_in_bounds() {
     let dir = tempfile::tempdir().unwrap();
     let (store, db) = sqlite_file(&dir, "w.db").await;
-    // Each call saved a few times: well over the 8 MiB of log between two checkpoints.
+    // Each call saved a few times: many checkpoints' worth, and well over the 8 MiB the log
+    // is cut back to when it starts over.
     for step in 0..3 {
         save_calls(&store, 12_000, step).await;
     }

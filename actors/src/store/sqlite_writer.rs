@@ -149,8 +149,9 @@ fn open(path: &std::path::Path, durability: Durability) -> rusqlite::Result<Conn
     let c = Connection::open(path)?;
     // A larger page cache than SQLite's 2 MB default: the calls, agents and events being
     // written stay in it instead of being read back from the file at each upsert. Not larger
-    // than 16 MB: each commit's end trims the cache by walking its hash table, whose size
-    // follows the cache's (2.7 % of the process's time at 64 MB, 1.1 % at 16 MB, with no more
+    // than 16 MB: a commit's end drops the cached pages past the file's size, which can walk
+    // the cache's whole hash table, as large as the cache (profiled in `pcache1TruncateUnsafe`
+    // under `pager_end_transaction`: 2.7 % of the process's time at 64 MB, 1.1 % at 16 MB, no more
     // reads from the file; six runs each of the routing benchmark on SQLite in turn: medians
     // 8,220 against 7,830 routed/s, 182 against 191 µs of CPU a call, p99 at 2,000 calls/s
     // 4.95 against 5.33 ms, the ranges overlapping). The log is copied back into the file
