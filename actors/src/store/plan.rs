@@ -3,6 +3,7 @@
 
 use super::writer::Write;
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 /// One value bound to a statement.
 #[derive(Debug)]
@@ -36,14 +37,7 @@ pub(super) struct Stmt<'a> {
 /// transaction anyway); every history row is kept. Each statement has one fixed shape, so it
 /// is prepared once per connection and reused.
 pub(super) fn plan<'a>(writes: &[&'a Write]) -> Vec<Stmt<'a>> {
-    let last_snapshot = |i: usize| {
-        let later_same = |w: &&Write| match (writes[i], *w) {
-            (Write::Call { id: a, .. }, Write::Call { id: b, .. }) => a == b,
-            (Write::Agent { id: a, .. }, Write::Agent { id: b, .. }) => a == b,
-            _ => false,
-        };
-        !writes[i + 1..].iter().any(later_same)
-    };
+    let last = last_snapshots(writes);
     let mut out = Vec::with_capacity(writes.len());
     for (i, w) in writes.iter().enumerate() {
         match w {
@@ -67,7 +61,7 @@ pub(super) fn plan<'a>(writes: &[&'a Write]) -> Vec<Stmt<'a>> {
                         args: vec![text(id.as_str()), Int(*seq), text(entry.as_str())],
                     });
                 }
-                if !last_snapshot(i) {
+                if !last[i] {
                     continue;
                 }
                 out.push(Stmt { sql: "INSERT INTO calls (id, queue, state, result, agent, from_number, created_at, updated_at, snapshot)
@@ -96,7 +90,7 @@ pub(super) fn plan<'a>(writes: &[&'a Write]) -> Vec<Stmt<'a>> {
                         ],
                     });
                 }
-                if !last_snapshot(i) {
+                if !last[i] {
                     continue;
                 }
                 out.push(Stmt { sql: "INSERT INTO agents (id, snapshot, recent, updated_at) VALUES ($1, $2, $3, $4)
@@ -337,6 +331,26 @@ pub(super) fn plan<'a>(writes: &[&'a Write]) -> Vec<Stmt<'a>> {
 pub(super) struct Merged<'a> {
     pub sql: Cow<'static, str>,
     pub args: Vec<Arg<'a>>,
+}
+
+/// For each write, whether no later write of the batch saves the same call or agent: one pass
+/// from the end (a group commit holds up to [`super::writer::MAX_BATCH`] writes; comparing
+/// each with all those after it was 3.5 % of the process's time in the routing benchmark's
+/// SQLite rounds, where batches are full; throughput moved within its spread: medians 4,200
+/// against 4,100 routed/s in seven and eight runs).
+fn last_snapshots(writes: &[&Write]) -> Vec<bool> {
+    let mut seen: HashSet<(bool, &str)> = HashSet::with_capacity(writes.len());
+    let mut last: Vec<bool> = writes
+        .iter()
+        .rev()
+        .map(|w| match w {
+            Write::Call { id, .. } => seen.insert((true, id.as_str())),
+            Write::Agent { id, .. } => seen.insert((false, id.as_str())),
+            _ => true,
+        })
+        .collect();
+    last.reverse();
+    last
 }
 
 /// The parts of an `INSERT INTO t (cols) VALUES ($1, …, $n) …` that several rows can share.
@@ -613,6 +627,56 @@ mod tests {
                 "calls s2"
             ]
         );
+    }
+
+    /// Calls and agents interleaved in one batch: each call's and each agent's last snapshot
+    /// is written, where it comes, and an agent named like a call is not taken for it.
+    #[test]
+    fn a_batch_writes_each_calls_and_each_agents_last_snapshot() {
+        let call = |id: &str, snapshot: &str| Write::Call {
+            id: id.into(),
+            queue: "q".into(),
+            state: "waiting".into(),
+            result: None,
+            agent: None,
+            from: "+1".into(),
+            created_at: 0,
+            updated_at: 0,
+            snapshot: snapshot.into(),
+            journey: Vec::new(),
+        };
+        let agent = |id: &str, snapshot: &str| Write::Agent {
+            id: id.into(),
+            snapshot: snapshot.into(),
+            recent: "[]".into(),
+            block: None,
+            updated_at: 0,
+        };
+        let writes = [
+            call("c1", "c1-first"),
+            agent("c1", "agent-first"),
+            call("c2", "c2-first"),
+            call("c1", "c1-last"),
+            agent("a2", "a2-only"),
+            call("c2", "c2-last"),
+            agent("c1", "agent-last"),
+        ];
+        let stmts = plan(&writes.iter().collect::<Vec<_>>());
+        let snapshots: Vec<String> = stmts
+            .iter()
+            .filter_map(|s| {
+                let snapshot = match s.sql.split_whitespace().nth(2) {
+                    Some("calls") => &s.args[8],
+                    Some("agents") => &s.args[1],
+                    _ => return None,
+                };
+                match snapshot {
+                    Arg::Text(t) => Some(t.to_string()),
+                    _ => None,
+                }
+            })
+            .collect();
+        assert_eq!(snapshots, ["c1-last", "a2-only", "c2-last", "agent-last"]);
     }
 
     /// Every insert of the plan has a shape that merges (a new write whose insert does not
