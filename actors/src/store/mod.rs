@@ -205,7 +205,6 @@ impl Store {
             .connect(url)
             .await?;
         migrate(&pool).await?;
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let faults = Arc::new(Faults::default());
         // A SQLite file is written by a thread owning its own connection (see
         // `sqlite_writer`); PostgreSQL and an in-memory SQLite database through sqlx.
@@ -217,6 +216,12 @@ impl Store {
             ),
             false => None,
         };
+        // Room for the writes of the next few transactions while one commits.
+        let batch = match file {
+            Some(_) => sqlite_writer::SQLITE_MAX_BATCH,
+            None => MAX_BATCH,
+        };
+        let (tx, rx) = mpsc::channel(4 * batch);
         match file {
             Some(path) => tokio::spawn(sqlite_writer::supervised(
                 path,
