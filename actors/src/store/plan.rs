@@ -582,11 +582,10 @@ mod tests {
         assert!(insert_shape(TRIM).is_none());
     }
 
-    /// Two steps of one call in one transaction: one snapshot (the last), both steps' entries.
-    #[test]
-    fn a_calls_steps_in_one_batch_write_its_last_snapshot_and_every_entry() {
-        let write = |snapshot: &str, journey: &[(i64, &str)]| Write::Call {
-            id: "c1".into(),
+    /// A waiting call's write: its id, snapshot and journey entries.
+    fn call_write(id: &str, snapshot: &str, journey: &[(i64, &str)]) -> Write {
+        Write::Call {
+            id: id.into(),
             queue: "q".into(),
             state: "waiting".into(),
             result: None,
@@ -596,7 +595,13 @@ mod tests {
             updated_at: 0,
             snapshot: snapshot.into(),
             journey: journey.iter().map(|(i, e)| (*i, (*e).to_owned())).collect(),
-        };
+        }
+    }
+
+    /// Two steps of one call in one transaction: one snapshot (the last), both steps' entries.
+    #[test]
+    fn a_calls_steps_in_one_batch_write_its_last_snapshot_and_every_entry() {
+        let write = |snapshot: &str, journey: &[(i64, &str)]| call_write("c1", snapshot, journey);
         let (a, b) = (
             write("s1", &[(2, "e2")]),
             write("s2", &[(3, "e3"), (4, "e4")]),
@@ -633,18 +638,7 @@ mod tests {
     /// is written, where it comes, and an agent named like a call is not taken for it.
     #[test]
     fn a_batch_writes_each_calls_and_each_agents_last_snapshot() {
-        let call = |id: &str, snapshot: &str| Write::Call {
-            id: id.into(),
-            queue: "q".into(),
-            state: "waiting".into(),
-            result: None,
-            agent: None,
-            from: "+1".into(),
-            created_at: 0,
-            updated_at: 0,
-            snapshot: snapshot.into(),
-            journey: Vec::new(),
-        };
+        let call = |id: &str, snapshot: &str| call_write(id, snapshot, &[]);
         let agent = |id: &str, snapshot: &str| Write::Agent {
             id: id.into(),
             snapshot: snapshot.into(),
