@@ -504,8 +504,11 @@ async fn a_sqlite_files_log_is_copied_back_long_before_sqlites_own_bound() {
     // 1,500 new calls, each its row and its journey entries: 3,000 statements or more, MiBs
     // of log, far below the 32 MiB at which SQLite would copy it back of its own accord.
     save_calls(&store, 1_500, 0).await;
-    // The writer copied the log back once 2,000 statements had committed: the file itself
-    // holds those calls (it stays as created while they are only in the log).
+    // The writer copies the log back once it has answered the transaction that reached 2,000
+    // statements, which can be the one that answered the last of those calls (a SQLite group
+    // commit holds up to 2,048 writes): the next write is taken only after that checkpoint.
+    save_calls(&store, 1, 1).await;
+    // The file itself holds those calls (it stays as created while they are only in the log).
     let file = size();
     assert!(
         file >= empty + (512 << 10),

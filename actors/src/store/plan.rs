@@ -333,15 +333,16 @@ pub(super) struct Merged<'a> {
     pub args: Vec<Arg<'a>>,
 }
 
-/// For each write, whether no later write of the batch saves the same call or agent (keyed by
-/// kind and id: an agent may be named like a call): one pass from the end. A group commit
-/// holds up to [`super::writer::MAX_BATCH`] writes, on SQLite up to
-/// [`super::sqlite_writer::SQLITE_MAX_BATCH`]; comparing each with all those after it was
-/// 3.5 % of the process's time in the routing benchmark's SQLite rounds, with commits full at
-/// 512 writes (throughput moved within its spread: medians 4,200 against 4,100 routed/s in
-/// seven and eight runs).
+/// For each write, whether no later write of the batch saves the same call or agent: one pass
+/// from the end, keyed by kind and id (an agent may be named like a call) and hashed as
+/// [`engine::IdMap`] hashes ids. A group commit holds up to [`super::writer::MAX_BATCH`]
+/// writes, on SQLite up to [`super::sqlite_writer::SQLITE_MAX_BATCH`]; comparing each with all
+/// those after it was 3.5 % of the process's time in the routing benchmark's SQLite rounds,
+/// with commits full at 512 writes (throughput moved within its spread: medians 4,200 against
+/// 4,100 routed/s in seven and eight runs).
 fn last_snapshots(writes: &[&Write]) -> Vec<bool> {
-    let mut seen: HashSet<(bool, &str)> = HashSet::with_capacity(writes.len());
+    let mut seen: HashSet<(bool, &str), foldhash::fast::RandomState> =
+        HashSet::with_capacity_and_hasher(writes.len(), Default::default());
     let mut last: Vec<bool> = writes
         .iter()
         .rev()

@@ -118,14 +118,15 @@ fn run(
     }
 }
 
-/// How many writes one SQLite transaction may carry: four times the PostgreSQL writer's
-/// ([`super::writer::MAX_BATCH`]). In the routing benchmark's SQLite rounds the writer is the
-/// bottleneck and its group commits were all full at 512 writes (~950 statements, ~17 ms each);
-/// much of a commit is per page (the log's frames, each rewritten hot page once per commit,
-/// the sync), so larger commits share it among more writes. Three runs each in turn on a
-/// machine where 512 routed 4,155-5,125 calls/s: 4,914-5,898 with 2,048 (CPU a call 207-261
-/// against 235-277 µs), p99 at 2,000 calls/s within the same spread (14-32 ms against
-/// 19-32 ms); 8,192 was no faster (5,265-5,325 against 5,440-5,542 in two pairs).
+/// How many writes one SQLite transaction may carry (the PostgreSQL writer's bound,
+/// [`super::writer::MAX_BATCH`], was not measured against it). In the routing benchmark's
+/// SQLite rounds the writer is the bottleneck and its group commits were all full at 512 writes
+/// (~950 statements, ~17 ms each); much of a commit is per page (the log's frames, each
+/// rewritten hot page once per commit, the sync), so larger commits share it among more writes.
+/// Three runs each in turn on a machine where 512 routed 4,155-5,125 calls/s: 4,914-5,898 with
+/// 2,048 (CPU a call 207-261 against 235-277 µs), p99 at 2,000 calls/s within the same spread
+/// (14-32 ms against 19-32 ms); 8,192 was no faster (5,265-5,325 against 5,440-5,542 in two
+/// pairs).
 pub(super) const SQLITE_MAX_BATCH: usize = 2_048;
 
 /// The statements committed between two checkpoints, which the writer runs itself once it has
