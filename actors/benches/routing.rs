@@ -5,7 +5,9 @@
 //!    should not grow with the backlog. That throughput is each process's first round, in
 //!    three processes, as the 10,000-call runs start on a store holding no ended call; the
 //!    first process's later rounds, which also carry the 100,000 and 200,000 ended calls the
-//!    memory store keeps, are printed beside it.
+//!    memory store keeps, are printed beside it. So is the CPU time a routed call of those
+//!    first rounds against the 10,000-call runs' (their rounds' medians): the work per message,
+//!    which the machine's speed from one process to the next moves less than the calls a second.
 //! 2. Throughput: every agent becomes Ready and answers each offer at once, hangs up, and is
 //!    Ready again (wrap-up limit 0) until all 10,000 calls were routed: calls routed per second
 //!    (the median of five such rounds; for the 100,000-call backlog, see 1.), and the CPU
@@ -262,8 +264,16 @@ async fn set_all(yard: &Switchyard, status: Status) {
     futures::future::join_all(asks).await;
 }
 
-/// One store's run; its rounds' routed calls a second, in order.
-async fn run(label: &str, store: Store, again: bool) -> Vec<f64> {
+/// What a run hands back: each round's routed calls a second and the process's CPU time a
+/// routed call in it (µs), in order.
+#[derive(Default)]
+struct Rounds {
+    rates: Vec<f64>,
+    cpu: Vec<f64>,
+}
+
+/// One store's run; its rounds' figures, in order.
+async fn run(label: &str, store: Store, again: bool) -> Rounds {
     let calls = calls();
     let options = StartOptions {
         event_buffer: EVENT_BUFFER,
@@ -291,6 +301,7 @@ async fn run(label: &str, store: Store, again: bool) -> Vec<f64> {
     // between runs). Memory is measured in the first.
     let rounds = rounds_for(calls);
     let (mut created, mut per_call, mut rates) = (Duration::ZERO, 0.0, Vec::new());
+    let mut cpus = Vec::new();
     let (mut busy, mut wall) = (0.0, 0.0);
     for round in 0..rounds {
         if round > 0 {
@@ -326,7 +337,9 @@ async fn run(label: &str, store: Store, again: bool) -> Vec<f64> {
         let elapsed = t.elapsed().as_secs_f64();
         profiler("disable");
         rates.push(calls as f64 / elapsed);
-        busy += cpu_seconds() - cpu;
+        let used = cpu_seconds() - cpu;
+        cpus.push(used * 1e6 / calls as f64);
+        busy += used;
         wall += elapsed;
     }
     let mut sorted = rates.clone();
@@ -336,7 +349,7 @@ async fn run(label: &str, store: Store, again: bool) -> Vec<f64> {
     if again {
         println!("## {label} again: {routed:.0} calls routed/s (median of {rounds}: {rates_text})");
         yard.shutdown().await;
-        return rates;
+        return Rounds { rates, cpu: cpus };
     }
 
     // 3. Latency at a low and at a sustained call rate, once the last round's calls have hung
@@ -381,7 +394,7 @@ async fn run(label: &str, store: Store, again: bool) -> Vec<f64> {
         );
     }
     yard.shutdown().await;
-    rates
+    Rounds { rates, cpu: cpus }
 }
 
 /// Memory-store runs, each between two baseline runs.
@@ -391,9 +404,9 @@ const PAIRS: usize = 3;
 const DEEP_PROCESSES: usize = 3;
 
 /// Runs this benchmark for one store in a process of its own, so that one run's freed memory
-/// does not hide the next run's growth; its rounds' routed calls a second (`rounds` of them,
-/// if given). A run `again` prints its throughput only.
-fn child(store: &str, calls: usize, again: bool, rounds: Option<usize>) -> Vec<f64> {
+/// does not hide the next run's growth; its rounds' figures (`rounds` of them, if given). A run
+/// `again` prints its throughput only.
+fn child(store: &str, calls: usize, again: bool, rounds: Option<usize>) -> Rounds {
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let result = std::env::temp_dir().join(format!("switchyard-bench-{}-{n}", std::process::id()));
@@ -410,12 +423,20 @@ fn child(store: &str, calls: usize, again: bool, rounds: Option<usize>) -> Vec<f
     }
     let status = command.status().expect("bench child runs");
     assert!(status.success(), "the {store} run failed");
-    let rates = std::fs::read_to_string(&result)
-        .ok()
-        .and_then(|s| s.split(',').map(|r| r.parse().ok()).collect())
-        .expect("the run wrote its throughput");
+    let text = std::fs::read_to_string(&result).expect("the run wrote its figures");
     let _ = std::fs::remove_file(result);
-    rates
+    let figures = |line: Option<&str>| -> Vec<f64> {
+        let line = line.unwrap_or_default();
+        line.split(',')
+            .filter(|f| !f.is_empty())
+            .map(|f| f.parse().expect("a figure"))
+            .collect()
+    };
+    let mut lines = text.lines();
+    Rounds {
+        rates: figures(lines.next()),
+        cpu: figures(lines.next()),
+    }
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -434,12 +455,14 @@ fn listed(xs: &[f64], decimals: usize, suffix: &str) -> String {
 fn main() {
     let Ok(which) = std::env::var("SWITCHYARD_BENCH_STORE") else {
         // The baseline and the memory store in turn (see the module's doc).
-        let mut bare = vec![median(child("bare", 10_000, false, None))];
+        let mut bare = vec![median(child("bare", 10_000, false, None).rates)];
         let mut against = Vec::new();
-        let mut memory = Vec::new();
+        let (mut memory, mut memory_cpu) = (Vec::new(), Vec::new());
         for pair in 0..PAIRS {
-            memory.push(median(child("memory", 10_000, pair > 0, None)));
-            bare.push(median(child("bare", 10_000, true, None)));
+            let run = child("memory", 10_000, pair > 0, None);
+            memory.push(median(run.rates));
+            memory_cpu.push(median(run.cpu));
+            bare.push(median(child("bare", 10_000, true, None).rates));
             against.push(memory[pair] / ((bare[pair] + bare[pair + 1]) / 2.0));
         }
         println!("## memory store against the bare ractor baseline");
@@ -455,9 +478,11 @@ fn main() {
         // above start theirs), in three processes; the first process routes two more rounds,
         // which also carry the 100,000 and 200,000 ended calls the memory store keeps.
         let kept = child("memory", 100_000, false, None);
-        let mut deep = vec![kept[0]];
+        let (mut deep, mut deep_cpu) = (vec![kept.rates[0]], vec![kept.cpu[0]]);
         for _ in 1..DEEP_PROCESSES {
-            deep.extend(child("memory", 100_000, true, Some(1)));
+            let run = child("memory", 100_000, true, Some(1));
+            deep.extend(run.rates);
+            deep_cpu.extend(run.cpu);
         }
         let against_500 = |rate: f64| (rate / median(memory.clone()) - 1.0) * 100.0;
         println!(
@@ -466,9 +491,18 @@ fn main() {
             median(deep.clone()) / median(bare.clone()),
             listed(&deep, 0, ""),
         );
+        // The same rounds' CPU time a routed call: what the machine's speed from one process to
+        // the next moves less than the calls a second.
+        let (deep_us, us_500) = (median(deep_cpu.clone()), median(memory_cpu.clone()));
+        println!(
+            "CPU a routed call at 5,000 waiting per queue: {deep_us:.1} µs against {us_500:.1} µs at 500 ({:+.0} %; the first rounds {} µs, the runs above their rounds' medians {} µs)",
+            (deep_us / us_500 - 1.0) * 100.0,
+            listed(&deep_cpu, 1, ""),
+            listed(&memory_cpu, 1, ""),
+        );
         println!(
             "and with ended calls kept: {} % after 100,000 and 200,000 (the first process's later rounds)",
-            listed(&kept[1..].iter().map(|r| against_500(*r)).collect::<Vec<_>>(), 0, ""),
+            listed(&kept.rates[1..].iter().map(|r| against_500(*r)).collect::<Vec<_>>(), 0, ""),
         );
         for store in ["sqlite", "sqlite-normal", "postgres"] {
             if store == "postgres" && std::env::var("SWITCHYARD_BENCH_POSTGRES").is_err() {
@@ -481,14 +515,14 @@ fn main() {
         }
         return;
     };
-    // Where this process hands its routed calls a second to the one that started it.
+    // Where this process hands its figures to the one that started it.
     let result = std::env::var("SWITCHYARD_BENCH_RESULT").ok();
     let again = std::env::var_os("SWITCHYARD_BENCH_AGAIN").is_some();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let rates = rt.block_on(async {
+    let rounds = rt.block_on(async {
         match which.as_str() {
             "bare" => {
                 // It routes 10,000 calls in under a tenth of a second: the median of five
@@ -507,7 +541,10 @@ fn main() {
                         routed[0],
                         routed[routed.len() - 1]
                     );
-                    return routed;
+                    return Rounds {
+                        rates: routed,
+                        ..Rounds::default()
+                    };
                 }
                 println!("## bare ractor baseline (no engine, no store; same actors and messages)");
                 println!("resident memory per waiting call: {:.1} KiB", per_call / 1024.0);
@@ -521,7 +558,11 @@ fn main() {
                     "CPU while routing: {:.0} µs a routed call",
                     cpu * 1e6 / (runs.len() * calls()) as f64
                 );
-                routed
+                // Its CPU time is printed by its process; the parent compares calls a second.
+                Rounds {
+                    rates: routed,
+                    ..Rounds::default()
+                }
             }
             "memory" => run("memory store", Store::memory(), again).await,
             "postgres" => {
@@ -569,7 +610,8 @@ fn main() {
         }
     });
     if let Some(path) = result {
-        let rates = rates.iter().map(f64::to_string).collect::<Vec<_>>();
-        std::fs::write(path, rates.join(",")).expect("throughput handed over");
+        let line = |xs: &[f64]| xs.iter().map(f64::to_string).collect::<Vec<_>>().join(",");
+        let text = format!("{}\n{}\n", line(&rounds.rates), line(&rounds.cpu));
+        std::fs::write(path, text).expect("figures handed over");
     }
 }
