@@ -541,23 +541,22 @@ fn main() {
                         routed[0],
                         routed[routed.len() - 1]
                     );
-                    return Rounds {
-                        rates: routed,
-                        ..Rounds::default()
-                    };
+                } else {
+                    println!(
+                        "## bare ractor baseline (no engine, no store; same actors and messages)"
+                    );
+                    println!("resident memory per waiting call: {:.1} KiB", per_call / 1024.0);
+                    println!(
+                        "routing throughput: {median:.0} calls routed/s (median of five runs: {:.0} to {:.0})",
+                        routed[0],
+                        routed[routed.len() - 1]
+                    );
+                    let cpu: f64 = runs.iter().map(|f| f.routing_cpu).sum();
+                    println!(
+                        "CPU while routing: {:.0} µs a routed call",
+                        cpu * 1e6 / (runs.len() * calls()) as f64
+                    );
                 }
-                println!("## bare ractor baseline (no engine, no store; same actors and messages)");
-                println!("resident memory per waiting call: {:.1} KiB", per_call / 1024.0);
-                println!(
-                    "routing throughput: {median:.0} calls routed/s (median of five runs: {:.0} to {:.0})",
-                    routed[0],
-                    routed[routed.len() - 1]
-                );
-                let cpu: f64 = runs.iter().map(|f| f.routing_cpu).sum();
-                println!(
-                    "CPU while routing: {:.0} µs a routed call",
-                    cpu * 1e6 / (runs.len() * calls()) as f64
-                );
                 // Its CPU time is printed by its process; the parent compares calls a second.
                 Rounds {
                     rates: routed,

@@ -504,14 +504,18 @@ async fn a_sqlite_files_log_is_copied_back_long_before_sqlites_own_bound() {
     // 1,500 new calls, each its row and its journey entries: 3,000 statements or more, MiBs
     // of log, far below the 32 MiB at which SQLite would copy it back of its own accord.
     save_calls(&store, 1_500, 0).await;
-    // The writer copies the log back once it has answered the transaction that reached 2,000
-    // statements, which can be the one that answered the last of those calls (a SQLite group
-    // commit holds up to 2,048 writes): the next write is taken only after that checkpoint.
-    save_calls(&store, 1, 1).await;
-    // The file itself holds those calls (it stays as created while they are only in the log).
+    // The writer copies the log back once 2,000 statements have committed and no write waits,
+    // after it has answered the writes (a SQLite group commit holds up to 2,048 of them, so the
+    // last of those calls can be answered just before): waited for, at most 10 s. Then the
+    // file itself holds those calls (it stays as created while they are only in the log).
+    let copied = empty + (512 << 10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while size() < copied && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     let file = size();
     assert!(
-        file >= empty + (512 << 10),
+        file >= copied,
         "the database file holds {file} bytes ({empty} empty)"
     );
 }
