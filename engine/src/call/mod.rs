@@ -109,11 +109,11 @@ pub struct Call {
     #[serde(default)]
     recording: Recording,
     #[serde(default)]
-    transfer: Option<Transfer>,
+    transfer: Option<Box<Transfer>>,
     #[serde(default)]
-    consult: Option<Consult>,
+    consult: Option<Box<Consult>>,
     #[serde(default)]
-    conference: Option<Conference>,
+    conference: Option<Box<Conference>>,
     /// The number the customer talks to after the call was transferred out through a trunk
     /// (the agent left; the call lasts until one of the two hangs up).
     #[serde(default)]
@@ -329,15 +329,15 @@ impl Call {
     }
     /// The blind transfer under way, if any.
     pub fn transfer(&self) -> Option<&Transfer> {
-        self.transfer.as_ref()
+        self.transfer.as_deref()
     }
     /// The consult under way, if any.
     pub fn consult(&self) -> Option<&Consult> {
-        self.consult.as_ref()
+        self.consult.as_deref()
     }
     /// The conference, if the call is one.
     pub fn conference(&self) -> Option<&Conference> {
-        self.conference.as_ref()
+        self.conference.as_deref()
     }
     /// CRM Name (who).
     pub fn who(&self) -> Option<&str> {

@@ -178,11 +178,11 @@ impl Call {
             }
             Target::Agent { .. } | Target::Group { .. } => self.state = CallState::Waiting,
         }
-        self.transfer = Some(Transfer {
+        self.transfer = Some(Box::new(Transfer {
             from: by.clone(),
             target,
             tried: ring.clone(),
-        });
+        }));
         if !ring.is_empty() {
             self.ring(now, ring, offer_timeout)
                 .expect("the call was just set to Waiting");
@@ -304,14 +304,14 @@ impl Call {
             None => self.log(now, JourneyEvent::ConsultAnswered { agent: None }),
         }
         let ring_until = agent.as_ref().map(|_| now + ring_timeout);
-        self.consult = Some(Consult {
+        self.consult = Some(Box::new(Consult {
             by: by.clone(),
             target,
             agent,
             answered,
             ring_until,
             dialed,
-        });
+        }));
         Ok(())
     }
 
@@ -434,11 +434,11 @@ impl Call {
             (None, Target::Number { number }) => Third::Number { number },
             (None, _) => unreachable!("a consult without an agent is to a number"),
         };
-        self.conference = Some(Conference {
+        self.conference = Some(Box::new(Conference {
             third,
             customer_present: true,
             dialed: c.dialed,
-        });
+        }));
         self.held = false;
         self.log(now, JourneyEvent::ConferenceStarted);
         Ok(())
