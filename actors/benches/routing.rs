@@ -1,17 +1,17 @@
 //! Routing benchmark (`cargo bench -p actors`): 2,000 agents in 20 queues, 10,000 calls.
 //!
-//! 1. Memory: 10,000 calls wait (every agent offline); resident memory per waiting call. On
-//!    the memory store also with 100,000 (5,000 waiting per queue): the work per message
-//!    should not grow with the backlog. That throughput is each process's first round, in
-//!    three processes, as the 10,000-call runs start on a store holding no ended call; the
-//!    first process's later rounds, which also carry the 100,000 and 200,000 ended calls the
-//!    memory store keeps, are printed beside it. So is the CPU time a routed call of those
-//!    first rounds against the 10,000-call runs' (their rounds' medians): the work per message,
-//!    which the machine's speed from one process to the next moves less than the calls a second.
+//! 1. Memory: 10,000 calls wait (every agent offline); resident memory per waiting call.
 //! 2. Throughput: every agent becomes Ready and answers each offer at once, hangs up, and is
 //!    Ready again (wrap-up limit 0) until all 10,000 calls were routed: calls routed per second
-//!    (the median of five such rounds; for the 100,000-call backlog, see 1.), and the CPU
-//!    time the process used per routed call.
+//!    (the median of five such rounds), and the CPU time the process used per routed call.
+//!    With a backlog of 100,000 (5,000 waiting per queue) too: the work per message should not
+//!    grow with it. Rounds of 10,000 and 100,000 calls alternate in a process (three
+//!    processes, two deep rounds each), each deep round set against the 10,000-call rounds
+//!    either side of it in the same process, calls a second and CPU a routed call: one process
+//!    can run a third slower than the next throughout, which compared across processes had
+//!    moved the figure from -18 to +50 % with one build. The memory store keeps every ended
+//!    call, so a process's later rounds also carry the earlier rounds' (its second deep round
+//!    120,000).
 //! 3. Latency: calls arrive at a steady 100/s, then 2,000/s (5,000 calls), every agent Ready:
 //!    enqueue-to-offer latency p50/p99 (from `create_call` to the offer event).
 //!
@@ -51,22 +51,32 @@ use tokio::sync::oneshot;
 
 const QUEUES: usize = 20;
 const AGENTS: usize = 2_000;
-/// Calls in the memory and throughput phases: 10,000 (500 waiting per queue), or what
-/// `SWITCHYARD_BENCH_CALLS` says (the backlog run: 100,000, 5,000 per queue).
-fn calls() -> usize {
-    std::env::var("SWITCHYARD_BENCH_CALLS")
+/// Calls in each round of the memory and throughput phases: five rounds of 10,000 (500
+/// waiting per queue), or what `SWITCHYARD_BENCH_CALLS` says: one figure (five rounds of it,
+/// or `SWITCHYARD_BENCH_ROUNDS`), or each round's, comma-separated (the backlog's process:
+/// 10,000 and 100,000 in turn, 5,000 waiting per queue in the latter).
+fn schedule() -> Vec<usize> {
+    let given = std::env::var("SWITCHYARD_BENCH_CALLS").unwrap_or_else(|_| "10000".into());
+    let calls: Vec<usize> = given
+        .split(',')
+        .map(|c| {
+            c.trim()
+                .parse()
+                .expect("SWITCHYARD_BENCH_CALLS: calls a round")
+        })
+        .collect();
+    if calls.len() > 1 {
+        return calls;
+    }
+    let rounds = std::env::var("SWITCHYARD_BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+        .unwrap_or(5);
+    vec![calls[0]; rounds]
 }
-/// Routing rounds in a process: five for 10,000 calls, three for 100,000, or what
-/// `SWITCHYARD_BENCH_ROUNDS` says.
-fn rounds_for(calls: usize) -> usize {
-    std::env::var("SWITCHYARD_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if calls <= 10_000 { 5 } else { 3 })
-}
+/// The backlog's rounds: 500 and 5,000 waiting per queue in turn, each 5,000 round set
+/// against the 500 rounds either side of it in the same process.
+const BACKLOG_SCHEDULE: &str = "10000,100000,10000,100000,10000";
 const LATENCY_CALLS: usize = 5_000;
 /// Events the bus holds for a subscriber that is behind, in both programs. The answering
 /// machine must see every offer (it fails the run if it fell further behind than this), and the
@@ -280,7 +290,7 @@ struct Rounds {
 
 /// One store's run; its rounds' figures, in order.
 async fn run(label: &str, store: Store, again: bool) -> Rounds {
-    let calls = calls();
+    let schedule = schedule();
     let options = StartOptions {
         event_buffer: EVENT_BUFFER,
         ..Default::default()
@@ -303,17 +313,16 @@ async fn run(label: &str, store: Store, again: bool) -> Rounds {
     };
 
     // 10,000 calls route in a fraction of a second, so that backlog is routed in five rounds
-    // and the median kept; the 100,000-call backlog in three (a single round moved by 12-30 %
-    // between runs). Memory is measured in the first.
-    let rounds = rounds_for(calls);
+    // and the median kept. Memory is measured in the first.
+    let (rounds, calls) = (schedule.len(), schedule[0]);
     let (mut created, mut per_call, mut rates) = (Duration::ZERO, 0.0, Vec::new());
     let mut cpus = Vec::new();
-    let (mut busy, mut wall) = (0.0, 0.0);
-    for round in 0..rounds {
+    let (mut busy, mut wall, mut routed_before) = (0.0, 0.0, 0);
+    for (round, &calls) in schedule.iter().enumerate() {
         if round > 0 {
             // Every call of the last round hung up and every agent is Ready again; the
             // agents step away while calls queue.
-            reach(|c, n| c.hangups >= n, round * calls).await;
+            reach(|c, n| c.hangups >= n, routed_before).await;
             reach(|c, n| c.ready >= n, AGENTS).await;
             set_all(&yard, Status::Busy).await;
         }
@@ -339,7 +348,8 @@ async fn run(label: &str, store: Store, again: bool) -> Rounds {
         profiler("enable");
         let (t, cpu) = (Instant::now(), cpu_seconds());
         set_all(&yard, Status::Ready).await;
-        reach(|c, n| c.offers >= n, (round + 1) * calls).await;
+        routed_before += calls;
+        reach(|c, n| c.offers >= n, routed_before).await;
         let elapsed = t.elapsed().as_secs_f64();
         profiler("disable");
         rates.push(calls as f64 / elapsed);
@@ -353,14 +363,27 @@ async fn run(label: &str, store: Store, again: bool) -> Rounds {
     let routed = sorted[sorted.len() / 2];
     let rates_text = listed(&rates, 0, "");
     if again {
-        println!("## {label} again: {routed:.0} calls routed/s (median of {rounds}: {rates_text})");
+        if schedule.iter().any(|&c| c != calls) {
+            println!(
+                "## {label}, rounds of {} calls: {rates_text} routed/s",
+                listed(
+                    &schedule.iter().map(|&c| c as f64).collect::<Vec<_>>(),
+                    0,
+                    ""
+                )
+            );
+        } else {
+            println!(
+                "## {label} again: {routed:.0} calls routed/s (median of {rounds}: {rates_text})"
+            );
+        }
         yard.shutdown().await;
         return Rounds { rates, cpu: cpus };
     }
 
     // 3. Latency at a low and at a sustained call rate, once the last round's calls have hung
     // up and every agent is Ready again (their writes would otherwise delay the first calls).
-    reach(|c, n| c.hangups >= n, rounds * calls).await;
+    reach(|c, n| c.hangups >= n, routed_before).await;
     reach(|c, n| c.ready >= n, AGENTS).await;
     // And once the event log holds the rounds' events (tens of thousands behind on a SQL
     // store: the quiet phase's first calls waited for them).
@@ -384,7 +407,7 @@ async fn run(label: &str, store: Store, again: bool) -> Rounds {
     );
     println!(
         "CPU while routing: {:.0} µs a routed call, {:.2} of the machine's cores busy",
-        busy * 1e6 / (rounds * calls) as f64,
+        busy * 1e6 / routed_before as f64,
         busy / wall
     );
     println!(
@@ -406,26 +429,23 @@ async fn run(label: &str, store: Store, again: bool) -> Rounds {
 /// Memory-store runs, each between two baseline runs.
 const PAIRS: usize = 3;
 
-/// Processes whose first rounds give the throughput at 5,000 waiting per queue.
-const DEEP_PROCESSES: usize = 3;
+/// Processes that route [`BACKLOG_SCHEDULE`].
+const BACKLOG_PROCESSES: usize = 3;
 
 /// Runs this benchmark for one store in a process of its own, so that one run's freed memory
-/// does not hide the next run's growth; its rounds' figures (`rounds` of them, if given). A run
-/// `again` prints its throughput only.
-fn child(store: &str, calls: usize, again: bool, rounds: Option<usize>) -> Rounds {
+/// does not hide the next run's growth; its rounds' figures (`calls` is what
+/// `SWITCHYARD_BENCH_CALLS` says). A run `again` prints its throughput only.
+fn child(store: &str, calls: &str, again: bool) -> Rounds {
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let result = std::env::temp_dir().join(format!("switchyard-bench-{}-{n}", std::process::id()));
     let mut command = std::process::Command::new(std::env::current_exe().expect("own path"));
     command
         .env("SWITCHYARD_BENCH_STORE", store)
-        .env("SWITCHYARD_BENCH_CALLS", calls.to_string())
+        .env("SWITCHYARD_BENCH_CALLS", calls)
         .env("SWITCHYARD_BENCH_RESULT", &result);
     if again {
         command.env("SWITCHYARD_BENCH_AGAIN", "1");
-    }
-    if let Some(r) = rounds {
-        command.env("SWITCHYARD_BENCH_ROUNDS", r.to_string());
     }
     let status = command.status().expect("bench child runs");
     assert!(status.success(), "the {store} run failed");
@@ -461,14 +481,14 @@ fn listed(xs: &[f64], decimals: usize, suffix: &str) -> String {
 fn main() {
     let Ok(which) = std::env::var("SWITCHYARD_BENCH_STORE") else {
         // The baseline and the memory store in turn (see the module's doc).
-        let mut bare = vec![median(child("bare", 10_000, false, None).rates)];
+        let mut bare = vec![median(child("bare", "10000", false).rates)];
         let mut against = Vec::new();
         let (mut memory, mut memory_cpu) = (Vec::new(), Vec::new());
         for pair in 0..PAIRS {
-            let run = child("memory", 10_000, pair > 0, None);
+            let run = child("memory", "10000", pair > 0);
             memory.push(median(run.rates));
             memory_cpu.push(median(run.cpu));
-            bare.push(median(child("bare", 10_000, true, None).rates));
+            bare.push(median(child("bare", "10000", true).rates));
             against.push(memory[pair] / ((bare[pair] + bare[pair + 1]) / 2.0));
         }
         println!("## memory store against the bare ractor baseline");
@@ -480,35 +500,29 @@ fn main() {
             listed(&bare, 0, ""),
         );
         // 5,000 waiting per queue: the work per message should not grow with the backlog.
-        // Each process's first round, on a store that holds no ended call yet (as the runs
-        // above start theirs), in three processes; the first process routes two more rounds,
-        // which also carry the 100,000 and 200,000 ended calls the memory store keeps.
-        let kept = child("memory", 100_000, false, None);
-        let (mut deep, mut deep_cpu) = (vec![kept.rates[0]], vec![kept.cpu[0]]);
-        for _ in 1..DEEP_PROCESSES {
-            let run = child("memory", 100_000, true, Some(1));
-            deep.extend(run.rates);
-            deep_cpu.extend(run.cpu);
+        let (mut deep, mut rate_ratios, mut cpu_ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..BACKLOG_PROCESSES {
+            let run = child("memory", BACKLOG_SCHEDULE, true);
+            for r in (1..run.rates.len()).step_by(2) {
+                let either_side = |xs: &[f64]| (xs[r - 1] + xs[r + 1]) / 2.0;
+                deep.push(run.rates[r]);
+                rate_ratios.push(run.rates[r] / either_side(&run.rates));
+                cpu_ratios.push(run.cpu[r] / either_side(&run.cpu));
+            }
         }
-        let against_500 = |rate: f64| (rate / median(memory.clone()) - 1.0) * 100.0;
+        let percent = |ratios: &[f64]| -> (f64, String) {
+            let each: Vec<f64> = ratios.iter().map(|r| (r - 1.0) * 100.0).collect();
+            (
+                (median(ratios.to_vec()) - 1.0) * 100.0,
+                listed(&each, 0, ""),
+            )
+        };
+        let ((rate, rates), (cpu, cpus)) = (percent(&rate_ratios), percent(&cpu_ratios));
         println!(
-            "at 5,000 waiting per queue: {:+.0} % against 500 (the median of the runs above), {:.2}x the baseline (their median); each the first round of a process: {} routed/s",
-            against_500(median(deep.clone())),
+            "at 5,000 waiting per queue: {rate:+.0} % routed/s against 500, CPU a routed call {cpu:+.0} % (medians of {} rounds of 100,000 calls in {BACKLOG_PROCESSES} processes, each against the 10,000-call rounds either side of it in its process: {rates} %; CPU {cpus} %); {:.2}x the baseline (the medians); {} routed/s",
+            deep.len(),
             median(deep.clone()) / median(bare.clone()),
             listed(&deep, 0, ""),
-        );
-        // The same rounds' CPU time a routed call: what the machine's speed from one process to
-        // the next moves less than the calls a second.
-        let (deep_us, us_500) = (median(deep_cpu.clone()), median(memory_cpu.clone()));
-        println!(
-            "CPU a routed call at 5,000 waiting per queue: {deep_us:.1} µs against {us_500:.1} µs at 500 ({:+.0} %; the first rounds {} µs, the runs above their rounds' medians {} µs)",
-            (deep_us / us_500 - 1.0) * 100.0,
-            listed(&deep_cpu, 1, ""),
-            listed(&memory_cpu, 1, ""),
-        );
-        println!(
-            "and with ended calls kept: {} % after 100,000 and 200,000 (the first process's later rounds)",
-            listed(&kept.rates[1..].iter().map(|r| against_500(*r)).collect::<Vec<_>>(), 0, ""),
         );
         for store in ["sqlite", "sqlite-normal", "postgres"] {
             if store == "postgres" && std::env::var("SWITCHYARD_BENCH_POSTGRES").is_err() {
@@ -517,7 +531,7 @@ fn main() {
                 );
                 continue;
             }
-            child(store, 10_000, false, None);
+            child(store, "10000", false);
         }
         return;
     };
@@ -535,7 +549,7 @@ fn main() {
                 // runs (the first one's memory figure: later runs reuse its freed pages).
                 let mut runs = Vec::new();
                 for _ in 0..5 {
-                    runs.push(bare::run(QUEUES, AGENTS, calls(), rss_bytes, cpu_seconds).await);
+                    runs.push(bare::run(QUEUES, AGENTS, schedule()[0], rss_bytes, cpu_seconds).await);
                 }
                 let per_call = runs[0].per_call_bytes;
                 let mut routed: Vec<f64> = runs.iter().map(|f| f.routed_per_sec).collect();
@@ -560,7 +574,7 @@ fn main() {
                     let cpu: f64 = runs.iter().map(|f| f.routing_cpu).sum();
                     println!(
                         "CPU while routing: {:.0} µs a routed call",
-                        cpu * 1e6 / (runs.len() * calls()) as f64
+                        cpu * 1e6 / (runs.len() * schedule()[0]) as f64
                     );
                 }
                 // Its CPU time is printed by its process; the parent compares calls a second.
