@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// One value bound to a statement.
-#[derive(Debug)]
+#[derive(Debug, Hash)]
 pub(super) enum Arg<'a> {
     Int(i64),
     Text(Cow<'a, str>),
@@ -405,6 +405,9 @@ fn insert_shape(sql: &'static str) -> Option<InsertShape> {
     })
 }
 
+/// Hashes an upsert's key (see [`flush`]).
+static KEY_HASHER: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0);
+
 /// Writes the pending inserts out, each shape's rows in as few statements as they fit.
 fn flush<'a>(
     pending: &mut Vec<(&'static str, Vec<Vec<Arg<'a>>>)>,
@@ -415,19 +418,19 @@ fn flush<'a>(
         let shape = insert_shape(sql).expect("only shaped inserts are pending");
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
-            let mut keys: Vec<String> = Vec::new();
+            // The hashes of the upsert keys in this statement so far: a statement holds up to
+            // thousands of rows, each row's key looked up among them. Two keys hashing alike
+            // only end the statement early (the next one takes the row): never two rows of one
+            // key in one statement.
+            let mut keys: HashSet<u64, foldhash::fast::RandomState> = HashSet::default();
             let mut args = Vec::new();
             let mut n = 0;
             while let Some(row) = rows.peek() {
                 let key = (!shape.update_key.is_empty()).then(|| {
-                    format!(
-                        "{:?}",
-                        shape
-                            .update_key
-                            .iter()
-                            .map(|&i| &row[i])
-                            .collect::<Vec<_>>()
-                    )
+                    use std::hash::{BuildHasher, Hash, Hasher};
+                    let mut h = KEY_HASHER.build_hasher();
+                    shape.update_key.iter().for_each(|&i| row[i].hash(&mut h));
+                    h.finish()
                 });
                 let full = (n + 1) * shape.width > max_args.max(shape.width);
                 if full || key.as_ref().is_some_and(|k| keys.contains(k)) {
