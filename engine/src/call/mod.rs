@@ -108,6 +108,8 @@ pub struct Call {
     muted: bool,
     #[serde(default)]
     recording: Recording,
+    /// The transfer, consult and conference under way: rare, so boxed (every step's
+    /// copy-on-write of the shared call copies what is inline; 656 bytes a call unboxed, 488).
     #[serde(default)]
     transfer: Option<Box<Transfer>>,
     #[serde(default)]
