@@ -508,15 +508,15 @@ async fn a_sqlite_files_log_is_copied_back_long_before_sqlites_own_bound() {
     // after it has answered the writes (a SQLite group commit holds up to 2,048 of them, so the
     // last of those calls can be answered just before): waited for, at most 10 s. Then the
     // file itself holds those calls (it stays as created while they are only in the log).
-    let copied = empty + (512 << 10);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while size() < copied && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let faults = store.faults().expect("a SQL store");
+    let checkpointed = faults
+        .checkpoints_reach(1, std::time::Duration::from_secs(10))
+        .await;
     let file = size();
     assert!(
-        file >= copied,
-        "the database file holds {file} bytes ({empty} empty)"
+        file >= empty + (512 << 10),
+        "the database file holds {file} bytes ({empty} empty; the writer checkpointed: \
+         {checkpointed})"
     );
 }
 

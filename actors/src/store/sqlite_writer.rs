@@ -113,8 +113,9 @@ fn run(
         if due {
             since_checkpoint = 0;
             if let Some(c) = &conn {
-                if let Err(e) = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "the SQLite log could not be copied back");
+                match c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    Ok(()) => faults.checkpointed(),
+                    Err(e) => tracing::warn!(error = %e, "the SQLite log could not be copied back"),
                 }
             }
         }

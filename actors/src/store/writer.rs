@@ -183,6 +183,8 @@ pub struct Faults {
     agents_handed: tokio::sync::watch::Sender<u64>,
     /// Calls' writes handed to the writer so far ([`Faults::call_writes_reach`]).
     calls_handed: tokio::sync::watch::Sender<u64>,
+    /// The SQLite writer's checkpoints so far ([`Faults::checkpoints_reach`]).
+    checkpoints: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -306,9 +308,18 @@ impl Faults {
     /// Waits until the writer has attempted `n` transactions in all (each replay and each
     /// refused one counts); `false` if that did not happen within `deadline`.
     pub async fn transactions_reach(&self, n: u64, deadline: std::time::Duration) -> bool {
-        let mut rx = self.attempted.subscribe();
-        let reached = tokio::time::timeout(deadline, rx.wait_for(|t| *t >= n)).await;
-        reached.is_ok_and(|r| r.is_ok())
+        reach(&self.attempted, n, deadline).await
+    }
+
+    /// Counts a checkpoint the SQLite writer ran (its log copied back into the file).
+    pub(super) fn checkpointed(&self) {
+        self.checkpoints.send_modify(|n| *n += 1);
+    }
+
+    /// Waits until the SQLite writer has copied its log back into the file `n` times in all;
+    /// `false` if not within `deadline` (never, on PostgreSQL).
+    pub async fn checkpoints_reach(&self, n: u64, deadline: std::time::Duration) -> bool {
+        reach(&self.checkpoints, n, deadline).await
     }
 }
 
