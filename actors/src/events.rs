@@ -430,30 +430,36 @@ impl EventBus {
     /// Publishes a call's journey entries from index `from` on.
     pub fn publish_journey(&self, call: &Call, from: usize) {
         let entries = call.journey().get(from..).unwrap_or_default();
-        if entries.is_empty() {
+        let Some((last, earlier)) = entries.split_last() else {
             return;
-        }
-        // The agents involved are the call's, whichever entry: listed once a step.
+        };
+        // The agents involved are the call's, whichever entry: listed once a step, and the
+        // list itself goes to the step's last entry (most steps log one).
         let involved = call.agents_involved();
-        for entry in entries {
-            let mut agents: Vec<AgentId> = involved.clone();
-            if let Some(a) = named_agent(&entry.event) {
-                if !agents.contains(a) {
-                    agents.push(a.clone());
-                }
-            }
-            self.publish(
-                entry.at,
-                EventKind::Call {
-                    name: call_event_name(&entry.event),
-                    call_id: call.id().clone(),
-                    queue: call.queue().clone(),
-                    from: call.from_shared().clone(),
-                    agents,
-                    entry: entry.clone(),
-                },
-            );
+        for entry in earlier {
+            self.publish_entry(call, entry, involved.clone());
         }
+        self.publish_entry(call, last, involved);
+    }
+
+    /// Publishes one journey entry of `call`, concerning `agents` and the agent it names.
+    fn publish_entry(&self, call: &Call, entry: &Arc<JourneyEntry>, mut agents: Vec<AgentId>) {
+        if let Some(a) = named_agent(&entry.event) {
+            if !agents.contains(a) {
+                agents.push(a.clone());
+            }
+        }
+        self.publish(
+            entry.at,
+            EventKind::Call {
+                name: call_event_name(&entry.event),
+                call_id: call.id().clone(),
+                queue: call.queue().clone(),
+                from: call.from_shared().clone(),
+                agents,
+                entry: entry.clone(),
+            },
+        );
     }
 
     /// Publishes a piece of a call's live transcript.
@@ -567,6 +573,49 @@ mod tests {
                 "call.queued",
                 "call.offered",
                 "queue.alert"
+            ]
+        );
+    }
+
+    /// Every entry a step logs names the call's agents (the last entry is handed the list
+    /// itself, the others a copy), and an agent the entry names who no longer takes part.
+    #[test]
+    fn each_entry_of_a_step_carries_the_calls_agents_and_the_one_it_names() {
+        let bus = EventBus::new(16);
+        let mut rx = bus.subscribe();
+        let (alice, bob) = (AgentId::from("alice"), AgentId::from("bob"));
+        let mut call = Call::new(
+            CallId::from("c1"),
+            Timestamp(5),
+            "+15550001".into(),
+            QueueId::from("support"),
+            0,
+            engine::routing::Skills::new(),
+        );
+        call.offer(
+            Timestamp(6),
+            vec![alice.clone(), bob.clone()],
+            std::time::Duration::from_secs(20),
+        )
+        .expect("offered");
+        bus.publish_journey(&call, 0);
+        let published = call.journey().len();
+        call.decline(Timestamp(7), &alice, std::time::Duration::ZERO)
+            .expect("declined");
+        bus.publish_journey(&call, published);
+        let mut seen = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            let names: Vec<&str> = ev.agents().iter().map(|a| a.as_str()).collect();
+            seen.push(format!("{} {}", ev.type_name(), names.join(",")));
+        }
+        assert_eq!(
+            seen,
+            [
+                "call.created alice,bob",
+                "call.queued alice,bob",
+                "call.offered alice,bob",
+                "call.offered alice,bob",
+                "call.declined bob,alice",
             ]
         );
     }

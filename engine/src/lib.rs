@@ -33,3 +33,10 @@ mod time;
 pub use error::Error;
 pub use ids::{AgentId, CallId, IdMap, QueueId};
 pub use time::Timestamp;
+
+/// Whether a field holds its default: a snapshot's stored form leaves such fields out (they
+/// read back as their default), so that a row a store rewrites at every step is as short as
+/// what it says.
+pub(crate) fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}

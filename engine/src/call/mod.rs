@@ -79,73 +79,88 @@ pub struct Effects {
 /// A call. Serializable: the shell persists it after every step and a restarted actor
 /// continues from it. Serialized without its journey, which only grows: a store appends each
 /// step's entries and joins them back ([`Call::with_journey`]; a form with one still reads).
+/// And without the fields that hold their default, which read back as it: a plain inbound
+/// call sets few of them, and its row is rewritten at every step (a connected call's form is
+/// 161 bytes against 556 with every field, which rows written before hold and which still
+/// reads).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
     id: CallId,
     /// Shared with every snapshot and event of the call.
     from: Arc<str>,
     queue: QueueId,
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     priority: i32,
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     skills: Skills,
     state: CallState,
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     result: Option<CallResult>,
     created_at: Timestamp,
     enqueued_at: Timestamp,
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     offered: Vec<AgentId>,
     /// Whether the agents ringing were chosen by the queue (not by a transfer).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     offered_by_queue: bool,
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     offer_until: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     agent: Option<AgentId>,
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     answered_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     ended_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     ended_by: Option<Party>,
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     missed_offers: u32,
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     busy_agents: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     held: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     muted: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     recording: Recording,
     /// The transfer, consult and conference under way: rare, so boxed (every step's
     /// copy-on-write of the shared call copies what is inline; 656 bytes a call unboxed, 488).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     transfer: Option<Box<Transfer>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     consult: Option<Box<Consult>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     conference: Option<Box<Conference>>,
     /// The number the customer talks to after the call was transferred out through a trunk
     /// (the agent left; the call lasts until one of the two hangs up).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     bridged_to: Option<String>,
     /// CRM Name (who) and Related To (what): they stay with the call through every transfer.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     kind: CallKind,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     related: Vec<String>,
     /// Agents who declined, each excluded from this call until its moment.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     declined: Vec<(AgentId, Timestamp)>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     who: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     what: Option<String>,
     /// The rest of the call's CRM data (G1, see [`data`]).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     disposition: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     tags: std::collections::BTreeSet<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     notes: String,
     /// The customer's audio comes over one of our media legs (a web call's WebRTC): losing
     /// it is the customer leaving.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     customer_media: bool,
     /// Custom attributes given when it was created (`POST /calls`), for strategies and
     /// extensions.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "crate::is_default")]
     attributes: crate::routing::Attributes,
     /// Each entry shared, once written, by the call's snapshots and events: a snapshot's
     /// clone copies no entry and has room for the next step's (`Journey`).
@@ -407,14 +422,16 @@ impl Call {
 
     /// Every agent taking part now: ringing, owning, consulted or in conference.
     pub fn agents_involved(&self) -> Vec<AgentId> {
-        let mut out: Vec<AgentId> = self.offered.clone();
-        out.extend(self.agent.clone());
-        out.extend(self.consult.as_ref().and_then(|c| c.agent.clone()));
-        out.extend(
-            self.conference
-                .as_ref()
-                .and_then(|c| c.third_agent().cloned()),
-        );
+        let others = [
+            self.agent.as_ref(),
+            self.consult.as_ref().and_then(|c| c.agent.as_ref()),
+            self.conference.as_ref().and_then(|c| c.third_agent()),
+        ];
+        // Sized once: every step's events carry the list (the owner joining the ringing
+        // agents had grown it, a second allocation twice a routed call).
+        let mut out = Vec::with_capacity(self.offered.len() + others.iter().flatten().count());
+        out.extend(self.offered.iter().cloned());
+        out.extend(others.into_iter().flatten().cloned());
         out.dedup();
         out
     }
