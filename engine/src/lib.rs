@@ -40,3 +40,25 @@ pub use time::Timestamp;
 pub(crate) fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()
 }
+
+/// The tests of the snapshots' stored forms.
+#[cfg(test)]
+pub(crate) mod stored_form {
+    use serde_json::Value;
+
+    /// The keys a stored form holds, in order.
+    pub fn keys(form: &Value) -> Vec<&str> {
+        let fields = form.as_object().expect("a snapshot is an object");
+        fields.keys().map(|k| k.as_str()).collect()
+    }
+
+    /// The form with every field, as rows written before hold it: `form` with each of
+    /// `defaults` (an object) added.
+    pub fn with_defaults(form: &Value, defaults: Value) -> Value {
+        let mut full = form.clone();
+        for (k, v) in defaults.as_object().expect("defaults are an object") {
+            full[k] = v.clone();
+        }
+        full
+    }
+}

@@ -218,14 +218,8 @@ fn the_serialized_form_leaves_the_journey_out_and_old_forms_keep_theirs() {
 fn the_serialized_form_leaves_defaults_out_and_the_full_form_still_reads() {
     let c = connected();
     let json = serde_json::to_value(&c).unwrap();
-    let keys: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str())
-        .collect();
     assert_eq!(
-        keys,
+        crate::stored_form::keys(&json),
         [
             "agent",
             "answered_at",
@@ -238,18 +232,17 @@ fn the_serialized_form_leaves_defaults_out_and_the_full_form_still_reads() {
             "state"
         ]
     );
-    let mut full = json.clone();
-    let defaults = serde_json::json!({
-        "priority": 0, "skills": {}, "result": null, "offered": [], "offer_until": null,
-        "ended_at": null, "ended_by": null, "missed_offers": 0, "busy_agents": 0,
-        "held": false, "muted": false, "recording": Recording::default(), "transfer": null,
-        "consult": null, "conference": null, "bridged_to": null, "kind": CallKind::default(),
-        "related": [], "declined": [], "who": null, "what": null, "disposition": null,
-        "tags": [], "notes": "", "customer_media": false, "attributes": {}
-    });
-    for (k, v) in defaults.as_object().unwrap() {
-        full[k] = v.clone();
-    }
+    let full = crate::stored_form::with_defaults(
+        &json,
+        serde_json::json!({
+            "priority": 0, "skills": {}, "result": null, "offered": [], "offer_until": null,
+            "ended_at": null, "ended_by": null, "missed_offers": 0, "busy_agents": 0,
+            "held": false, "muted": false, "recording": Recording::default(), "transfer": null,
+            "consult": null, "conference": null, "bridged_to": null, "kind": CallKind::default(),
+            "related": [], "declined": [], "who": null, "what": null, "disposition": null,
+            "tags": [], "notes": "", "customer_media": false, "attributes": {}
+        }),
+    );
     let (short, long) = (json.to_string().len(), full.to_string().len());
     assert!(short * 2 < long, "{short} bytes against {long}");
     let back: Call = serde_json::from_value(full).unwrap();
