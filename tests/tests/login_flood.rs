@@ -115,10 +115,11 @@ async fn a_flood_of_wrong_passwords_keeps_memory_and_health_in_bounds() {
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let (mut lat, peak) = probe.join().expect("the probe's thread");
     lat.sort();
-    let p99 = lat[(lat.len() - 1) * 99 / 100];
+    let at = |q: usize| lat[(lat.len() - 1) * q / 100];
+    let (p90, p99, max) = (at(90), at(99), at(100));
     println!(
-        "1000 wrong passwords in {took:?}: {statuses:?}; /health p99 {p99:?} over {} probes; \
-         memory {} MB before, {} MB at most",
+        "1000 wrong passwords in {took:?}: {statuses:?}; /health p90 {p90:?}, p99 {p99:?}, \
+         max {max:?} over {} probes; memory {} MB before, {} MB at most",
         lat.len(),
         before / 1_000_000,
         peak / 1_000_000
@@ -130,7 +131,12 @@ async fn a_flood_of_wrong_passwords_keeps_memory_and_health_in_bounds() {
     );
     assert!(statuses.get(&401).copied().unwrap_or(0) > 0, "{statuses:?}");
     assert!(peak < 200_000_000, "the server grew to {peak} bytes");
-    assert!(p99 < Duration::from_millis(50), "/health p99 {p99:?}");
+    // Bounded by the 90th percentile of some 80 probes, not the 99th (their second slowest):
+    // /health waiting behind the password checks would hold up most probes while the flood
+    // lasts, where one slow probe is the scheduler of a shared 2-core machine (a p99 of 51.8 ms
+    // once in CI on a machine half as fast as the one before; 19-42 ms in eighteen runs on it
+    // since, the p90 14-26 ms).
+    assert!(p90 < Duration::from_millis(50), "/health p90 {p90:?}");
     // The flood is over: a legitimate user gets in.
     server.login("alice", "demo").await.unwrap();
     server.kill();
