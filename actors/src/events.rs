@@ -518,6 +518,22 @@ mod tests {
         );
     }
 
+    /// Call `c1`, created at 5 in `support` and offered at 6 to `agents`.
+    fn offered(agents: &[&str]) -> Call {
+        let mut c = Call::new(
+            CallId::from("c1"),
+            Timestamp(5),
+            "+15550001".into(),
+            QueueId::from("support"),
+            0,
+            engine::routing::Skills::new(),
+        );
+        let agents = agents.iter().map(|&a| AgentId::from(a)).collect();
+        c.offer(Timestamp(6), agents, std::time::Duration::from_secs(20))
+            .expect("offered");
+        c
+    }
+
     /// The text clients and the log get: `type` is the specific name, every key appears
     /// once (journey steps and status changes carry their own `at`), and the text says what
     /// the JSON value says.
@@ -526,23 +542,7 @@ mod tests {
         let bus = EventBus::new(16);
         let mut rx = bus.subscribe();
         status(&bus, "alice", 7);
-        let call = {
-            let mut c = Call::new(
-                CallId::from("c1"),
-                Timestamp(5),
-                "+15550001".into(),
-                QueueId::from("support"),
-                0,
-                engine::routing::Skills::new(),
-            );
-            c.offer(
-                Timestamp(6),
-                vec![AgentId::from("alice")],
-                std::time::Duration::from_secs(20),
-            )
-            .expect("offered");
-            c
-        };
+        let call = offered(&["alice"]);
         bus.publish_journey(&call, 0);
         bus.publish(
             Timestamp(9),
@@ -583,25 +583,15 @@ mod tests {
     fn each_entry_of_a_step_carries_the_calls_agents_and_the_one_it_names() {
         let bus = EventBus::new(16);
         let mut rx = bus.subscribe();
-        let (alice, bob) = (AgentId::from("alice"), AgentId::from("bob"));
-        let mut call = Call::new(
-            CallId::from("c1"),
-            Timestamp(5),
-            "+15550001".into(),
-            QueueId::from("support"),
-            0,
-            engine::routing::Skills::new(),
-        );
-        call.offer(
-            Timestamp(6),
-            vec![alice.clone(), bob.clone()],
-            std::time::Duration::from_secs(20),
-        )
-        .expect("offered");
+        let mut call = offered(&["alice", "bob"]);
         bus.publish_journey(&call, 0);
         let published = call.journey().len();
-        call.decline(Timestamp(7), &alice, std::time::Duration::ZERO)
-            .expect("declined");
+        call.decline(
+            Timestamp(7),
+            &AgentId::from("alice"),
+            std::time::Duration::ZERO,
+        )
+        .expect("declined");
         bus.publish_journey(&call, published);
         let mut seen = Vec::new();
         while let Ok(ev) = rx.try_recv() {
