@@ -15,6 +15,11 @@
 # INSTRUCTIONS_RUNS times (3 unless set) and prints the range; a change smaller than the range
 # needs more runs.
 #
+# With INSTRUCTIONS_CACHE=1 it also simulates the machine's caches (`--cache-sim=yes`, valgrind
+# reads their sizes off the CPU) and prints the first-level instruction- and data-cache misses a
+# call beside the instructions: the memory store's hot path is more code than the instruction
+# cache holds, which an instruction count alone does not show. It runs slower then (see below).
+#
 # Without an argument it builds the benchmark (`cargo bench -p actors --no-run`). About five
 # minutes with three counts, after the build; needs valgrind (Debian package `valgrind`). Run it on an otherwise idle machine:
 # under valgrind the program runs some fifty times slower, and a 4,000-call round slowed
@@ -37,34 +42,63 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-# Instructions the whole process ran, for store $1 and $2 calls a round.
+cache=
+[ "${INSTRUCTIONS_CACHE:-0}" = 1 ] && cache=--cache-sim=yes
+
+# What the whole process ran, for store $1 and $2 calls a round: "instructions" or, with the
+# cache simulation, "instructions instruction-cache-misses data-cache-misses" (first level;
+# callgrind's totals are Ir Dr Dw I1mr D1mr D1mw ...).
 count() {
     SWITCHYARD_BENCH_STORE=$1 SWITCHYARD_BENCH_CALLS=$2 \
-        valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$bin" >"$out/log" 2>&1 ||
+        valgrind --tool=callgrind $cache --callgrind-out-file="$out/cg" "$bin" >"$out/log" 2>&1 ||
         { cat "$out/log" >&2; exit 1; }
-    sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out/log"
+    sed -n 's/.*Collected : //p' "$out/log" |
+        awk '{ if (NF >= 6) print $1, $4, $5 + $6; else print $1 }'
 }
 
+# The same a call: the difference of 2,000- and 4,000-call rounds over the 10,000 calls between.
 per_call() {
     small=$(count "$1" 2000)
     large=$(count "$1" 4000)
-    echo $(((large - small) / 10000))
+    if [ -z "$small" ] || [ -z "$large" ]; then
+        echo "instructions.sh: callgrind printed no totals for store $1" >&2
+        exit 1
+    fi
+    echo "$small" "$large" | awk '{ n = NF / 2; s = ""
+        for (i = 1; i <= n; i++) s = s (i > 1 ? " " : "") int(($(i + n) - $i) / 10000)
+        print s }' | awk -v store="$1" '$1 > 0 { print; next }
+        { print "instructions.sh: 4,000 calls a round ran no more than 2,000 for store " store \
+            " (not the routing benchmark?)" > "/dev/stderr"; exit 1 }'
 }
 
-# The lowest and highest of INSTRUCTIONS_RUNS counts for store $1, as "low high".
+# The lowest and highest of INSTRUCTIONS_RUNS counts a call for store $1, field by field, as
+# "low-high" each.
 range() {
-    low= high=
+    : >"$out/counts"
     i=0
     while [ "$i" -lt "${INSTRUCTIONS_RUNS:-3}" ]; do
         n=$(per_call "$1")
-        if [ -z "$low" ] || [ "$n" -lt "$low" ]; then low=$n; fi
-        if [ -z "$high" ] || [ "$n" -gt "$high" ]; then high=$n; fi
+        echo "$n" >>"$out/counts"
         i=$((i + 1))
     done
-    echo "$low $high"
+    awk '{ for (f = 1; f <= NF; f++) {
+            if (NR == 1 || $f < lo[f]) lo[f] = $f
+            if (NR == 1 || $f > hi[f]) hi[f] = $f }
+        n = NF }
+        END { s = ""; for (f = 1; f <= n; f++) s = s (f > 1 ? " " : "") lo[f] "-" hi[f]; print s }' \
+        "$out/counts"
+}
+
+# Field $2 (1: instructions, 2: instruction-cache misses, 3: data-cache misses) of a range.
+field() {
+    echo "$1" | awk -v f="$2" '{ print $f }'
 }
 
 memory=$(range memory)
 bare=$(range bare)
-echo "instructions a call (created, routed, answered, hung up; lowest and highest of ${INSTRUCTIONS_RUNS:-3} counts): memory store ${memory% *}-${memory#* }, bare ractor baseline ${bare% *}-${bare#* }"
-awk -v m="${memory% *}" -v b="${bare% *}" 'BEGIN { printf "the baseline runs %.2fx the memory store'"'"'s instructions a call (lowest counts)\n", b / m }'
+echo "instructions a call (created, routed, answered, hung up; lowest and highest of ${INSTRUCTIONS_RUNS:-3} counts): memory store $(field "$memory" 1), bare ractor baseline $(field "$bare" 1)"
+if [ -n "$cache" ]; then
+    echo "first-level cache misses a call (same counts): instruction cache: memory store $(field "$memory" 2), baseline $(field "$bare" 2); data cache: memory store $(field "$memory" 3), baseline $(field "$bare" 3)"
+fi
+awk -v m="$(field "$memory" 1)" -v b="$(field "$bare" 1)" 'BEGIN { split(m, mm, "-"); split(b, bb, "-")
+    printf "the baseline runs %.2fx the memory store'"'"'s instructions a call (lowest counts)\n", bb[1] / mm[1] }'
