@@ -261,6 +261,8 @@ pub(crate) struct AgentState {
     /// The availability last told to them: a change they would not see is not told
     /// ([`engine::queue::seen_by_queues`]).
     told: Option<Availability>,
+    /// When the message being handled came in: its steps' time, and its saves'.
+    now: Timestamp,
 }
 
 /// How much longer than its offer timeout a ringing may last before the agent checks.
@@ -331,11 +333,10 @@ impl AgentActor {
         let changes: Vec<_> = std::iter::from_fn(|| st.agent.poll_change()).collect();
         let saving = if force || !changes.is_empty() {
             st.history.extend(changes.iter().cloned());
-            let now = self.ctx.clock.now().0;
             Some(
                 self.ctx
                     .store
-                    .submit_agent(&st.agent, &st.history, now)
+                    .submit_agent(&st.agent, &st.history, st.now.0)
                     .await?,
             )
         } else {
@@ -436,8 +437,7 @@ impl AgentActor {
         f: impl FnOnce(&mut Agent, Timestamp, &[String]) -> Result<(), engine::Error>,
         view: impl FnOnce(&Self, &Agent) -> T,
     ) -> Result<(), ActorProcessingErr> {
-        let now = self.ctx.clock.now();
-        if let Err(e) = f(&mut st.agent, now, &self.ctx.config.custom_statuses) {
+        if let Err(e) = f(&mut st.agent, st.now, &self.ctx.config.custom_statuses) {
             let _ = reply.send(Err(e.into()));
             return Ok(());
         }
@@ -484,6 +484,7 @@ impl Actor for AgentActor {
                 .flat_map(|conf| conf.queues.iter().map(|q| QueueId::from(q.as_str())))
                 .collect(),
             told: None,
+            now,
         };
         self.commit(&myself, &mut st, true).await?;
         if st.agent.uses_panel() && self.ctx.panels_open(&args.id) == 0 {
@@ -548,7 +549,8 @@ impl AgentActor {
         msg: AgentMsg,
         st: &mut AgentState,
     ) -> Result<(), ActorProcessingErr> {
-        let now = self.ctx.clock.now();
+        st.now = self.ctx.clock.now();
+        let now = st.now;
         match msg {
             AgentMsg::SetStatus {
                 status,

@@ -22,7 +22,7 @@ use crate::shared::Shared;
 use crate::store::Saving;
 use crate::timer::Timer;
 use engine::call::{Call, CallState, Effects, Party};
-use engine::{AgentId, QueueId};
+use engine::{AgentId, QueueId, Timestamp};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::sync::Arc;
 
@@ -210,6 +210,8 @@ pub(crate) struct CallActorState {
     /// The call as created, while an offer is taken before its creation is known to be
     /// durable: the next commit writes the call whole and publishes these entries first.
     pub(crate) unpublished: Option<Arc<Call>>,
+    /// When the message being handled came in: its steps' time, and its saves'.
+    pub(crate) now: Timestamp,
 }
 
 /// Start-up arguments.
@@ -253,7 +255,7 @@ impl CallActor {
                 } else {
                     st.published
                 },
-                self.ctx.clock.now().0,
+                st.now.0,
                 &logs,
             )
             .await?;
@@ -499,6 +501,7 @@ impl Actor for CallActor {
             closing: false,
             creation: Creation::Durable,
             unpublished: None,
+            now,
         };
         // Registered, and enqueued before the spawn returns: whoever created the call finds it
         // in its queue, and the queue finds the actor when it offers.
@@ -611,7 +614,8 @@ impl CallActor {
         msg: CallMsg,
         st: &mut CallActorState,
     ) -> Result<(), ActorProcessingErr> {
-        let now = self.ctx.clock.now();
+        st.now = self.ctx.clock.now();
+        let now = st.now;
         match msg {
             CallMsg::Offer {
                 agents,

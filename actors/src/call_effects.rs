@@ -103,7 +103,7 @@ impl CallActor {
         (agents, queue): (Vec<AgentId>, QueueId),
         reservations: Vec<(AgentId, Saving)>,
     ) -> Result<(), ActorError> {
-        let now = self.ctx.clock.now();
+        let now = st.now;
         let timeout = self.ctx.setting(&queue, |s| s.offer_timeout);
         let current = queue == *st.call.queue();
         if !current || st.call.offer(now, agents.clone(), timeout).is_err() {

@@ -25,7 +25,7 @@ use engine::agent::Availability;
 use engine::call::CallState;
 use engine::queue::{Assignment, Counters, OfferEnd, Queue, ReservationAnswered, WaitingCall};
 use engine::routing::StrategyName;
-use engine::{AgentId, CallId, IdMap, QueueId};
+use engine::{AgentId, CallId, IdMap, QueueId, Timestamp};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::sync::Arc;
 
@@ -171,8 +171,7 @@ impl QueueActor {
     /// queue goes on routing while the agents save their reservations, and one commit of the
     /// store serves many of them (a queue that waited for each answer routed one call per
     /// commit).
-    fn dispatch(&self, myself: &ActorRef<QueueMsg>, st: &mut QueueState) {
-        let now = self.ctx.clock.now();
+    fn dispatch(&self, myself: &ActorRef<QueueMsg>, st: &mut QueueState, now: Timestamp) {
         let assignments = st.queue.dispatch(now);
         for panic in st.queue.take_strategy_failures() {
             tracing::error!(queue = %st.queue.id(), %panic, "the queue's routing strategy panicked: its fallback decided");
@@ -475,7 +474,7 @@ impl Actor for QueueActor {
                 }
             }
         }
-        self.dispatch(&myself, st);
+        self.dispatch(&myself, st, now);
         st.timer.arm_by(
             &myself,
             &self.ctx.wakeups,
