@@ -100,7 +100,12 @@ impl Context {
         now
     }
 
-    pub(crate) fn agent(&self, id: &AgentId) -> Option<ActorRef<AgentMsg>> {
+    /// An agent's actor, by her id or its text (looked up as it is, with no id made of it).
+    pub(crate) fn agent<Q>(&self, id: &Q) -> Option<ActorRef<AgentMsg>>
+    where
+        AgentId: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
         self.agents.get(id).map(|r| r.value().clone())
     }
 

@@ -521,7 +521,7 @@ impl Switchyard {
 
     pub(crate) fn agent_ref(&self, id: &str) -> Result<ActorRef<AgentMsg>, ActorError> {
         self.ctx
-            .agent(&AgentId::from(id))
+            .agent(id)
             .ok_or_else(|| ActorError::UnknownAgent(id.to_owned()))
     }
 
@@ -697,7 +697,7 @@ impl Switchyard {
     /// Fault injection: makes one agent actor panic.
     #[cfg(test)]
     pub(crate) fn inject_agent_panic(&self, agent: &str) -> Option<ractor::ActorId> {
-        let r = self.ctx.agent(&AgentId::from(agent))?;
+        let r = self.ctx.agent(agent)?;
         r.cast(AgentMsg::Panic).ok()?;
         Some(r.get_id())
     }
@@ -729,7 +729,7 @@ impl Switchyard {
         queue: &str,
     ) -> (Option<ractor::ActorId>, Option<ractor::ActorId>) {
         (
-            self.ctx.agent(&AgentId::from(agent)).map(|r| r.get_id()),
+            self.ctx.agent(agent).map(|r| r.get_id()),
             self.ctx.queue(&QueueId::from(queue)).map(|r| r.get_id()),
         )
     }
