@@ -22,13 +22,13 @@
 # stops short more often (see below: two of four runs of it on 2026-12-07's machine, the rest
 # passed); the script fails then, with the benchmark's output, rather than print a figure.
 #
-# Without an argument it builds the benchmark (`cargo bench -p actors --no-run`). About five
-# minutes with three counts, after the build; needs valgrind (Debian package `valgrind`). Run it on an otherwise idle machine:
-# under valgrind the program runs some fifty times slower, and a 4,000-call round slowed
-# further (two valgrind runs at once, or `--cache-sim=yes`) stopped short, the benchmark giving
-# up after its minute with the process idle (most likely offers rang out before the answering
-# machine, as slowed, took them, and their agents stepped away); the script then fails with the
-# benchmark's output rather than print a figure.
+# Without an argument it builds the benchmark (`cargo bench -p actors --no-run`). About five minutes
+# with three counts, after the build; needs valgrind (Debian package `valgrind`). Run it on an
+# otherwise idle machine: under valgrind the program runs some fifty times slower, and a 4,000-call
+# round slowed further (two valgrind runs at once, or `--cache-sim=yes`) stopped short, the
+# benchmark giving up after its minute with the process idle (most likely offers rang out before the
+# answering machine, as slowed, took them, and their agents stepped away); the script then fails
+# with the benchmark's output rather than print a figure.
 set -eu
 cd "$(dirname "$0")/../.."
 if ! command -v valgrind >/dev/null; then
@@ -66,14 +66,14 @@ per_call() {
         echo "instructions.sh: callgrind printed no totals for store $1" >&2
         exit 1
     fi
-    echo "$small" "$large" | awk -v store="$1" '{ n = NF / 2; s = ""
-        for (i = 1; i <= n; i++) s = s (i > 1 ? " " : "") int(($(i + n) - $i) / 10000)
-        if (int(($(1 + n) - $1) / 10000) <= 0) {
+    echo "$small" "$large" | awk -v store="$1" '{ n = NF / 2
+        for (i = 1; i <= n; i++) d[i] = int(($(i + n) - $i) / 10000)
+        if (d[1] <= 0) {
             print "instructions.sh: 4,000 calls a round ran no more than 2,000 for store " \
                 store " (not the routing benchmark?)" > "/dev/stderr"
             exit 1
         }
-        print s }'
+        s = d[1]; for (i = 2; i <= n; i++) s = s " " d[i]; print s }'
 }
 
 # The lowest and highest of INSTRUCTIONS_RUNS counts a call for store $1, field by field, as
