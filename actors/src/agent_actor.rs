@@ -66,21 +66,23 @@ impl ReserveReply {
         }
     }
 
-    /// Refuses: she is not available.
-    fn refuse(self) {
+    /// Refuses: she is not available; a queue's refusal carries her `availability` (the queue
+    /// counted her as offered since it reserved her).
+    fn refuse(self, availability: Availability) {
         match self {
             ReserveReply::Ask(reply) => {
                 let _ = reply.send(None);
             }
             ReserveReply::Queue(answer) => {
-                answer.send(None, None);
+                answer.send(None, Some(availability));
             }
         }
     }
 
     /// Takes the reservation, its write handed to the store; a queue's answer carries her
-    /// `availability` then, in place of the member update that would follow. `false` if nobody
-    /// took the answer (an ask that gave up, a queue that stopped).
+    /// `availability` then, in place of the member update that would follow (a single agent's
+    /// goes to the call as its offer: the queue counts her as offered already). `false` if
+    /// nobody took the answer (an ask that gave up, a queue or a call that stopped).
     fn take(self, saving: Saving, availability: Availability) -> bool {
         match self {
             ReserveReply::Ask(reply) => reply.send(Some(saving)).is_ok(),
@@ -632,7 +634,7 @@ impl AgentActor {
                 }
                 let by_queue = matches!(reply, ReserveReply::Queue(_)).then(|| queue.clone());
                 if st.agent.offer(now, call.clone(), queue).is_err() {
-                    reply.refuse();
+                    reply.refuse(st.agent.availability());
                     return Ok(());
                 }
                 // Answered as soon as the reservation is handed to the store: the call's
@@ -643,7 +645,7 @@ impl AgentActor {
                 let taken = reply.take(saving, st.agent.availability());
                 handed.told = by_queue.filter(|_| taken);
                 self.committed(&myself, st, handed).await?;
-                // Nobody takes the answer (an ask gave up, the queue stopped): the call is
+                // Nobody takes the answer (an ask gave up, the queue or the call stopped): the call is
                 // never offered here, so the reservation is withdrawn rather than left
                 // ringing. (A queue that gave up on her takes the answer as stale and
                 // releases her.)

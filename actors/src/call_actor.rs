@@ -9,7 +9,8 @@
 //! Synchronous calls go only from the call to agents (`Reserve`, `Answered`, `Take`, a step's
 //! acked notices) and to a queue (`Candidates`), never back, so no call cycle
 //! can deadlock. When the call is over the actor stops; its supervisor forgets it. In-call
-//! control lives in `call_control`, the telling of agents and queues in `call_effects`.
+//! control lives in `call_control`, the telling of agents and queues in `call_effects`, the
+//! messages in `call_msg`.
 
 use crate::agent_actor::AgentMsg;
 use crate::call_creation::Creation;
@@ -21,174 +22,13 @@ use crate::queue_actor::QueueMsg;
 use crate::shared::Shared;
 use crate::store::Saving;
 use crate::timer::Timer;
-use engine::call::{Call, CallState, Effects, Party};
-use engine::{AgentId, QueueId, Timestamp};
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use engine::call::{Call, CallState, Effects};
+use engine::{AgentId, Timestamp};
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::sync::Arc;
 
-pub use crate::call_control::Control;
-
-/// What the network says of an external number being dialed (the call actor's `External` message).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExternalNews {
-    /// It rings.
-    Ringing,
-    /// It answered.
-    Answered,
-    /// It was not reached.
-    Over(engine::call::Unreached),
-}
-
-/// What a call step's client is answered on: the call as saved, or why not.
-pub(crate) type CallReply = RpcReplyPort<Result<Arc<Call>, ActorError>>;
-
-/// Messages to a call actor. Reply ports come last.
-pub enum CallMsg {
-    /// The queue reserved these agents for the call: ring them.
-    Offer {
-        /// The agents, reserved (their reservations maybe not committed yet: `reservations`).
-        agents: Vec<AgentId>,
-        /// The queue that chose them.
-        queue: QueueId,
-        /// The agents' reservations not known to be durable when the queue sent this: the
-        /// offer's write commits after them, and an agent whose reservation failed is
-        /// withdrawn from the offer.
-        reservations: Vec<(AgentId, Saving)>,
-    },
-    /// An agent answers (the call's offer, or a consult it is ringing for).
-    Accept {
-        /// Which.
-        agent: AgentId,
-        /// Answer.
-        reply: CallReply,
-    },
-    /// An agent that rang for this call chose another status: its offer ends at once.
-    WithdrawOffer {
-        /// Which agent stepped away.
-        agent: AgentId,
-    },
-    /// An agent declines.
-    Decline {
-        /// Which.
-        agent: AgentId,
-        /// Answer.
-        reply: CallReply,
-    },
-    /// Someone hangs up.
-    Hangup {
-        /// Who.
-        by: Party,
-        /// Answer.
-        reply: CallReply,
-    },
-    /// An agent takes the waiting call from the unassigned list.
-    Take {
-        /// Which.
-        agent: AgentId,
-        /// Answer.
-        reply: CallReply,
-    },
-    /// A colleague is chosen to take the waiting call: it is offered to them.
-    Assign {
-        /// Which.
-        agent: AgentId,
-        /// Answer.
-        reply: CallReply,
-    },
-    /// The owner acts on the call: hold, mute, DTMF, recording, transfer, consult…
-    Control {
-        /// The agent acting.
-        agent: AgentId,
-        /// What it does.
-        action: Control,
-        /// Answer.
-        reply: CallReply,
-    },
-    /// The customer answered an outbound call or callback (telephony ingress).
-    RemoteAnswered {
-        /// Answer.
-        reply: CallReply,
-    },
-    /// The customer's phone rings (a SIP trunk's provisional response).
-    RemoteRinging {
-        /// Answer.
-        reply: CallReply,
-    },
-    /// The customer was not reached (busy, not answered, refused by the network).
-    RemoteOver {
-        /// Why.
-        why: engine::call::Unreached,
-        /// Answer.
-        reply: CallReply,
-    },
-    /// News of the external number a consult or a blind transfer dials through a trunk.
-    External {
-        /// What the network said.
-        news: ExternalNews,
-        /// Answer.
-        reply: CallReply,
-    },
-    /// The call waited too long in its queue and moves to another.
-    Overflow {
-        /// The target queue.
-        to: QueueId,
-    },
-    /// An agent actor restarted and asks whether it is still ringing for or on this call;
-    /// the call corrects it if not.
-    Resync {
-        /// Which.
-        agent: AgentId,
-    },
-    /// A trunk party's SDP offer: a plain RTP leg in the call's media actor (started at the
-    /// first leg), whose address comes back for the answer.
-    PlainMedia {
-        /// Whose.
-        who: engine::call::Participant,
-        /// The offer; none when we make it (an outbound call).
-        sdp: Option<String>,
-        /// The address the leg binds.
-        bind: crate::media::leg::RtpBind,
-        /// The leg's address.
-        reply: RpcReplyPort<Result<std::net::SocketAddr, ActorError>>,
-    },
-    /// A party's WebRTC offer: handed to the call's media actor (started at the first one),
-    /// which answers.
-    Media {
-        /// Whose.
-        who: engine::call::Participant,
-        /// The offer (boxed: session descriptions are large).
-        offer: Box<webrtc::peer_connection::RTCSessionDescription>,
-        /// The answer.
-        reply: RpcReplyPort<Result<webrtc::peer_connection::RTCSessionDescription, ActorError>>,
-    },
-    /// Widen the call's skill requirements while it waits (B3).
-    WidenSkills {
-        /// What it requires now.
-        skills: engine::routing::Skills,
-        /// Answer.
-        reply: CallReply,
-    },
-    /// Read the call.
-    Get {
-        /// Answer.
-        reply: RpcReplyPort<Arc<Call>>,
-    },
-    /// The customer's side is gone without a hang-up: its media leg has sent nothing for
-    /// `media.customer_silence_secs` (`no_audio`), or its trunk's session timer ran out
-    /// unrefreshed (`session_expired`).
-    CustomerMediaLost {
-        /// Why, for the journey.
-        reason: &'static str,
-    },
-    /// The timer.
-    Timeout(u64),
-    /// The call's creation, which its creator handed to the store without waiting, committed
-    /// or failed (see `call_creation`).
-    Saved,
-    /// Fault injection for the supervision tests: the handler panics.
-    #[cfg(test)]
-    Panic,
-}
+pub(crate) use crate::call_msg::CallReply;
+pub use crate::call_msg::{CallMsg, ExternalNews};
 
 pub(crate) struct CallActor {
     pub ctx: Arc<Context>,
@@ -212,6 +52,8 @@ pub(crate) struct CallActorState {
     pub(crate) unpublished: Option<Arc<Call>>,
     /// When the message being handled came in: its steps' time, and its saves'.
     pub(crate) now: Timestamp,
+    /// The queues' reservations the call rang or refused ([`CallActor::offer`]).
+    pub(crate) attempts: crate::call_effects::Attempts,
 }
 
 /// Start-up arguments.
@@ -502,6 +344,7 @@ impl Actor for CallActor {
             creation: Creation::Durable,
             unpublished: None,
             now,
+            attempts: Default::default(),
         };
         // Registered, and enqueued before the spawn returns: whoever created the call finds it
         // in its queue, and the queue finds the actor when it offers.
@@ -621,10 +464,16 @@ impl CallActor {
                 agents,
                 queue,
                 reservations,
+                attempt,
             } => {
-                self.offer(&myself, st, (agents, queue), reservations)
+                self.offer(&myself, st, (agents, queue, attempt), reservations)
                     .await?
             }
+            CallMsg::ReservationExpired {
+                queue,
+                agent,
+                attempt,
+            } => self.reservation_expired(st, queue, agent, attempt),
             CallMsg::Accept { agent, reply } => {
                 let outcome = self.accept(st, &agent).await;
                 self.answer(&myself, st, reply, outcome).await?;

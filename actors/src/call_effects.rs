@@ -1,7 +1,8 @@
 //! What a call's steps mean for the others: the agents and queues a step's [`Effects`] name
 //! are told ([`CallActor::carry_out`]), the call's synchronous asks of agents (a
 //! reservation, an answer), the one direction such asks go, and a queue's offer taken in
-//! ([`CallActor::offer`]).
+//! ([`CallActor::offer`]), with a single agent's reservation that lapsed at its queue
+//! ([`CallActor::reservation_expired`]).
 
 use crate::agent_actor::{AgentMsg, ReserveReply};
 use crate::call_actor::{CallActor, CallActorState, CallMsg, CallReply};
@@ -14,6 +15,17 @@ use engine::queue::OfferEnd;
 use engine::{AgentId, CallId, QueueId};
 use ractor::ActorRef;
 use std::sync::{Arc, Mutex};
+
+/// The queues' reservations a call heard of, to tell a late offer from a current one: the
+/// queue numbers its reservations ([`engine::queue::Assignment::attempt`]).
+#[derive(Default)]
+pub(crate) struct Attempts {
+    /// The last reservation the call rang for.
+    rung: Option<(QueueId, u64)>,
+    /// The reservations it refused for their agent, their yes not come by their deadline (one
+    /// each time an agent's actor was silent that long: few).
+    refused: Vec<(QueueId, u64)>,
+}
 
 /// A step's answer to its client, sent once every agent the step told has taken it in: each
 /// acked notice carries a share of it, and the last share let go sends it (the notice handled,
@@ -100,9 +112,14 @@ impl CallActor {
         &self,
         myself: &ActorRef<CallMsg>,
         st: &mut CallActorState,
-        (agents, queue): (Vec<AgentId>, QueueId),
+        (agents, queue, attempt): (Vec<AgentId>, QueueId, u64),
         reservations: Vec<(AgentId, Saving)>,
     ) -> Result<(), ActorError> {
+        if st.attempts.refused.contains(&(queue.clone(), attempt)) {
+            // Her reservation lapsed, and the call refused it for her: the queue has moved on.
+            self.withdraw(st.call.id(), agents);
+            return Ok(());
+        }
         let now = st.now;
         let timeout = self.ctx.setting(&queue, |s| s.offer_timeout);
         let current = queue == *st.call.queue();
@@ -116,9 +133,38 @@ impl CallActor {
             }
             return Ok(());
         }
+        st.attempts.rung = Some((queue, attempt));
         self.commit(myself, st).await?;
         self.check_reservations(myself, reservations).await;
         Ok(())
+    }
+
+    /// A single agent's reservation lapsed at its queue ([`CallMsg::ReservationExpired`]):
+    /// unless the call rang her for it (the queue then hears of the offer when it ends), the
+    /// call refuses it for her, and an offer of it coming later is stale.
+    pub(crate) fn reservation_expired(
+        &self,
+        st: &mut CallActorState,
+        queue: QueueId,
+        agent: AgentId,
+        attempt: u64,
+    ) {
+        let reservation = (queue, attempt);
+        if st.attempts.rung.as_ref() == Some(&reservation) {
+            return;
+        }
+        tracing::warn!(call = %st.call.id(), %agent, "no offer from a reservation in time: refused for her");
+        self.ctx.tell_queue(
+            &reservation.0,
+            QueueMsg::Reserved {
+                call: st.call.id().clone(),
+                attempt,
+                agent,
+                saving: None,
+                availability: None,
+            },
+        );
+        st.attempts.refused.push(reservation);
     }
 
     /// Once an offer committed: an agent whose reservation (handed to the store before the

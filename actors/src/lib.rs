@@ -21,6 +21,7 @@ mod call_control;
 mod call_creation;
 mod call_effects;
 mod call_media;
+mod call_msg;
 mod clock;
 pub mod config;
 mod context;

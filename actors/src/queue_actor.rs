@@ -2,14 +2,19 @@
 //!
 //! It hears calls arrive and leave and its members' availability, and after every message
 //! matches waiting calls with free agents. A match is confirmed with the agent: the queue casts
-//! her `Reserve` and she casts her answer back ([`QueueMsg::Reserved`], sent by a
-//! [`ReservationAnswer`] even if her mailbox is dropped unread), so the queue never waits on an
-//! agent and many reservations share one commit. Her answer to a reservation she took carries
-//! her availability then, for this queue in place of the member update her other queues get.
-//! The answers of a ring-all offer are gathered until all are in; the engine bounds the wait
-//! ([`engine::queue::RESERVATION_TIMEOUT`]: a silent agent counts as having refused). An agent
-//! answers once its reservation is handed to the store, not once it committed: the offer goes
-//! to the call actor, which owns it from then on, and the call's write commits after the
+//! her `Reserve`, and her answer is cast on, sent by a [`ReservationAnswer`] even if her
+//! mailbox is dropped unread, so the queue never waits on an agent and many reservations share
+//! one commit. A single agent who takes hers casts the call its offer herself
+//! ([`CallMsg::Offer`]): the call rings her one hop sooner, and the queue, which counts her as
+//! offered from the dispatch on (the engine's rule), hears nothing more of it until the offer
+//! ends. A refusal, and every answer to a ring-all reservation, comes back to the queue
+//! ([`QueueMsg::Reserved`], with her availability then, for this queue in place of the member
+//! update her other queues get). The answers of a ring-all offer are gathered until all are in.
+//! The engine bounds the wait ([`engine::queue::RESERVATION_TIMEOUT`]): a silent agent counts as
+//! having refused; for a single agent, whose yes went to the call, the queue asks the call
+//! ([`CallMsg::ReservationExpired`]), which answers for her with a refusal unless it rings her.
+//! An agent answers once its reservation is handed to the store, not once it committed: the
+//! call actor owns the offer from then on, and the call's write commits after the
 //! reservation's, so the call checks the reservations once it committed and withdraws an agent
 //! whose reservation failed (`CallActor::check_reservations`).
 //!
@@ -122,26 +127,54 @@ struct Gathering {
     outcomes: Vec<(AgentId, Option<Saving>)>,
 }
 
-/// An agent's answer to her reservation, cast back to the queue that asked: sent once
-/// ([`ReservationAnswer::send`]), or, if it is dropped unsent (her actor stopped with the
-/// message unread, or failed handling it), as a refusal, so that the queue never waits for an
-/// answer that cannot come.
+/// An agent's answer to her reservation: sent once ([`ReservationAnswer::send`]), or, if it is
+/// dropped unsent (her actor stopped with the message unread, or failed handling it), as a
+/// refusal to the queue, so that the queue never waits for an answer that cannot come.
 pub struct ReservationAnswer {
     queue: Option<ActorRef<QueueMsg>>,
+    /// The queue's id, for an offer cast to the call.
+    from: QueueId,
     call: CallId,
     attempt: u64,
     agent: AgentId,
+    /// A single agent's reservation: the call to cast its offer to if she takes it.
+    ring: Option<ActorRef<CallMsg>>,
 }
 
 impl ReservationAnswer {
     /// Sends the answer: `Some` with the reservation's write if she took it, and her
-    /// availability then. `false` if the queue stopped (it restarts without this reservation).
+    /// availability then. A single agent's yes goes to the call as its offer; the rest to the
+    /// queue. `false` if nobody took it: the queue stopped (it restarts without this
+    /// reservation), or the call did (the queue then hears a refusal).
     pub(crate) fn send(
         mut self,
         saving: Option<Saving>,
         availability: Option<Availability>,
     ) -> bool {
         let queue = self.queue.take().expect("an answer is sent once");
+        // A write known to have failed is a refusal, which the queue takes in.
+        let took = saving
+            .as_ref()
+            .filter(|s| !matches!(s.outcome_now(), Some(Err(_))));
+        if let (Some(saving), Some(call)) = (took, self.ring.take()) {
+            // Checked by the call once its offer committed, unless known durable already.
+            let reservations = match saving.outcome_now() {
+                Some(_) => Vec::new(),
+                None => vec![(self.agent.clone(), saving.clone())],
+            };
+            let offer = CallMsg::Offer {
+                agents: vec![self.agent.clone()],
+                queue: self.from.clone(),
+                reservations,
+                attempt: self.attempt,
+            };
+            if call.cast(offer).is_ok() {
+                return true;
+            }
+            // The call stopped: nobody rings her.
+            let _ = queue.cast(self.message(None, availability));
+            return false;
+        }
         queue.cast(self.message(saving, availability)).is_ok()
     }
 
@@ -194,12 +227,20 @@ impl QueueActor {
                     self.reserved(st, call.clone(), old.attempt, old.outcomes);
                 }
             }
+            // A single agent who takes her reservation casts the call its offer herself; a
+            // call with no actor left (it ended) hears nothing, and her answer comes here.
+            let ring = match agents.as_slice() {
+                [_] => self.ctx.call(&call),
+                _ => None,
+            };
             for agent in agents {
                 let answer = ReservationAnswer {
                     queue: Some(myself.clone()),
+                    from: st.queue.id().clone(),
                     call: call.clone(),
                     attempt,
                     agent: agent.clone(),
+                    ring: ring.clone(),
                 };
                 // An agent that is gone drops the message, and with it the answer: a refusal.
                 if let Some(r) = self.ctx.agent(&agent) {
@@ -240,12 +281,27 @@ impl QueueActor {
     }
 
     /// Reservations not answered by their deadline: the silent agents count as having refused.
+    /// A single agent's yes went to the call, not here: the call is asked, and refuses for her
+    /// unless it rings her (then the queue hears nothing until the offer ends).
     fn expired(&self, st: &mut QueueState, now: engine::Timestamp) {
         for a in st.queue.expired_reservations(now) {
             let gathered = st
                 .gathering
                 .get(&a.call)
                 .is_some_and(|g| g.attempt == a.attempt);
+            if let ([agent], false) = (a.agents.as_slice(), gathered) {
+                let asked = self.ctx.call(&a.call).is_some_and(|c| {
+                    c.cast(CallMsg::ReservationExpired {
+                        queue: st.queue.id().clone(),
+                        agent: agent.clone(),
+                        attempt: a.attempt,
+                    })
+                    .is_ok()
+                });
+                if asked {
+                    continue;
+                }
+            }
             let mut outcomes = match gathered.then(|| st.gathering.remove(&a.call)).flatten() {
                 Some(g) => g.outcomes,
                 None => Vec::new(),
@@ -307,6 +363,7 @@ impl QueueActor {
                     agents: offer.clone(),
                     queue,
                     reservations,
+                    attempt,
                 })
                 .is_ok()
             });

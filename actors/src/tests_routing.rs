@@ -12,6 +12,7 @@ use crate::tests::{
 use crate::{ActorError, Control, Switchyard};
 use engine::agent::Status;
 use engine::call::{CallState, Party, Target};
+use engine::AgentId;
 use std::time::Duration;
 
 fn at(e: &serde_json::Value) -> i64 {
@@ -554,9 +555,9 @@ async fn a_reservation_dropped_unread_with_a_failed_agent_is_refused_at_once() {
     );
 }
 
-/// A queue sees its member ringing as soon as she took its reservation: her answer carries her
-/// availability, so the queue's counters say so while her reservation is still committing
-/// (before her own status event), not only once a member update follows it.
+/// A queue counts its member as ringing from the moment it reserves her: a single agent's yes
+/// goes to the call, not to the queue, so its counters say so while her reservation is still
+/// committing (before her own status event), not only once a member update follows it.
 #[tokio::test]
 async fn a_queue_counts_its_agent_on_a_call_from_her_answer_before_her_reservation_commits() {
     let (yard, store) = with_faults().await;
@@ -583,4 +584,78 @@ async fn a_queue_counts_its_agent_on_a_call_from_her_answer_before_her_reservati
     faults.hold_agent_commits(false);
     let id = create.await.unwrap().id().to_string();
     wait_for(&mut rx, "the offer", is("call.offered", &id, "a0")).await;
+}
+
+/// A single agent's yes to her reservation goes to the call, so her queue does not hear that
+/// she rings: when the reservation's deadline passes with the call ringing her (an offer rings
+/// longer than the deadline), the call keeps ringing her, nobody else is reserved for it, and
+/// she answers it.
+#[tokio::test(start_paused = true)]
+async fn a_call_ringing_past_its_reservations_deadline_keeps_ringing_its_agent() {
+    let yard = engine_with(config("sequential", 2, "offer_timeout_secs = 30")).await;
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 2).await;
+    let id = incoming(&yard, "+15550001").await.id().to_string();
+    wait_for(&mut rx, "offer to a0", is("call.offered", &id, "a0")).await;
+    // Past the deadline by steps, each letting whatever it set off run (a re-dispatch would
+    // reserve a1 and ring her within a few messages).
+    for _ in 0..30 {
+        tokio::time::advance(engine::queue::RESERVATION_TIMEOUT / 10).await;
+    }
+    let call = yard.call(&id).await.unwrap();
+    assert_eq!(call.offered(), [AgentId::from("a0")], "still ringing a0");
+    let a1 = yard.agent("a1").await.unwrap();
+    assert_eq!(
+        (a1.status, a1.call_id),
+        (Status::Ready, None),
+        "a1 never reserved"
+    );
+    let c = yard.queues().await.unwrap()[0].counters.clone();
+    assert_eq!((c.offering, c.waiting, c.agents_on_call), (1, 0, 1));
+    yard.accept(&id, "a0").await.unwrap();
+    while let Ok(e) = rx.try_recv() {
+        let e = e.to_json();
+        assert!(
+            !(e["type"] == "agent.status" && e["agent"] == "a1" && e["to"] == "offered"),
+            "a1 was offered the call: {e}"
+        );
+    }
+}
+
+/// A single agent's yes that comes after her reservation's deadline, with the call back in
+/// line, is stale: the call refused the reservation for her at the deadline, so it does not
+/// ring her from it (the queue would count the call waiting while it rang); she is released,
+/// reports ready, and the queue reserves her again, and then the call rings her.
+#[tokio::test(start_paused = true)]
+async fn a_yes_after_the_reservations_deadline_is_stale_and_the_queue_reserves_her_again() {
+    let yard = engine_with(config("sequential", 1, "")).await;
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 1).await;
+    let a0 = yard.agent_ref("a0").unwrap();
+    let stall = engine::queue::RESERVATION_TIMEOUT + Duration::from_secs(3);
+    a0.cast(crate::agent_actor::AgentMsg::Stall(stall)).unwrap();
+    let id = incoming(&yard, "+15550001").await.id().to_string();
+    let status = |to: &'static str| {
+        move |e: &serde_json::Value| {
+            e["type"] == "agent.status" && e["agent"] == "a0" && e["to"] == to
+        }
+    };
+    wait_for(&mut rx, "a0 takes the late reservation", status("offered")).await;
+    let rung = is("call.offered", &id, "a0");
+    let next = wait_for(&mut rx, "a0 released or rung", |e| {
+        status("ready")(e) || rung(e)
+    })
+    .await;
+    assert_eq!(
+        next["type"], "agent.status",
+        "her late yes rang her: {next}"
+    );
+    wait_for(&mut rx, "the offer to a0", rung).await;
+    let c = yard.queues().await.unwrap()[0].counters.clone();
+    assert_eq!(
+        (c.offering, c.waiting),
+        (1, 0),
+        "the queue rings the call it offered"
+    );
+    yard.accept(&id, "a0").await.unwrap();
 }

@@ -5,9 +5,12 @@
 //! - A call is in exactly one of `waiting` (no agent ringing) or `offering` (agents ringing).
 //! - The waiting line is ordered by call priority (higher first), then by the time the call
 //!   entered the queue (older first). A call whose offer was missed goes back to its old place.
-//! - A member reserved for an offer is not offered another call until its agent reports back.
+//! - A member reserved for an offer is not offered another call until its agent reports back:
+//!   she is counted as offered (her agent's state once she takes it) until then, since the
+//!   shell tells the call, not the queue, that a single agent took her reservation.
 //! - A reservation is answered within [`RESERVATION_TIMEOUT`], or its silent agents count as
-//!   having refused it ([`Queue::expired_reservations`]).
+//!   having refused it ([`Queue::expired_reservations`]); for a single agent, whose yes goes to
+//!   the call, the shell asks the call whether she rings before counting her silent.
 
 mod moments;
 mod reservations;
@@ -432,7 +435,7 @@ impl Queue {
             }
             for a in &chosen {
                 let i = self.member_index[a];
-                self.change_member(i, |m| m.reserved = true);
+                self.change_member(i, reserve);
             }
             let call = self
                 .take_from_line(&key)
@@ -653,6 +656,18 @@ impl Queue {
     fn is_free(&self, i: usize) -> bool {
         let m = &self.members[i];
         !m.reserved && m.availability.as_ref().is_some_and(|a| a.available)
+    }
+}
+
+/// Reserves a member for an offer. She is counted as offered, not available, until she reports
+/// again: her agent takes the reservation in the same state (`Agent::offer`), and a single
+/// agent's answer goes to the call, not to the queue (the shell's protocol), so nothing else
+/// tells this queue that she rings; a refusal brings her availability back with it.
+fn reserve(m: &mut Member) {
+    m.reserved = true;
+    if let Some(a) = &mut m.availability {
+        a.available = false;
+        a.status = Status::Offered;
     }
 }
 

@@ -123,6 +123,35 @@ fn reserved_members_are_not_offered_twice_and_a_refusal_requeues() {
     );
 }
 
+/// A member reserved is counted as offered, not available, from the dispatch on: nothing else
+/// tells the queue that she rings (a single agent's yes goes to the call). Once the offer ends
+/// she is still not offered a call until she reports again.
+#[test]
+fn a_reserved_member_counts_as_offered_until_she_reports() {
+    let mut q = queue(Strategy::Sequential, &["a"]);
+    q.update_member(&"a".into(), avail(0));
+    q.enqueue(call("c1", 0, 1));
+    q.enqueue(call("c2", 0, 2));
+    assert_eq!(q.counters(t(2)).agents_ready, 1);
+    let first = q.dispatch(t(2));
+    assert_eq!(
+        pairs(first.clone()),
+        [("c1".to_string(), vec!["a".to_string()])]
+    );
+    let counters = q.counters(t(2));
+    assert_eq!((counters.agents_ready, counters.agents_on_call), (0, 1));
+    q.offer_ended(t(3), call("c1", 0, 1), OfferEnd::Answered);
+    assert!(
+        q.dispatch(t(3)).is_empty(),
+        "her offer ended, but she has not reported since"
+    );
+    q.update_member(&"a".into(), avail(4));
+    assert_eq!(
+        pairs(q.dispatch(t(5))),
+        [("c2".to_string(), vec!["a".to_string()])]
+    );
+}
+
 #[test]
 fn a_reservation_answer_counts_only_while_the_queue_awaits_it() {
     let mut q = queue(Strategy::Sequential, &["a", "b"]);
