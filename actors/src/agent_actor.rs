@@ -645,10 +645,10 @@ impl AgentActor {
                 let taken = reply.take(saving, st.agent.availability());
                 handed.told = by_queue.filter(|_| taken);
                 self.committed(&myself, st, handed).await?;
-                // Nobody takes the answer (an ask gave up, the queue or the call stopped): the call is
-                // never offered here, so the reservation is withdrawn rather than left
-                // ringing. (A queue that gave up on her takes the answer as stale and
-                // releases her.)
+                // Nobody takes the answer (an ask gave up, the queue or the call stopped): the
+                // call is never offered here, so the reservation is withdrawn rather than left
+                // ringing. (A queue, or a call, that gave up on her takes the answer as stale
+                // and releases her.)
                 if !taken && st.agent.offer_withdrawn(now, &call).is_ok() {
                     self.commit(&myself, st, false).await?;
                 }
