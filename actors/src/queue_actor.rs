@@ -32,6 +32,7 @@ use engine::queue::{Assignment, Counters, OfferEnd, Queue, ReservationAnswered, 
 use engine::routing::StrategyName;
 use engine::{AgentId, CallId, IdMap, QueueId, Timestamp};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Messages to a queue actor.
@@ -107,6 +108,12 @@ pub enum QueueMsg {
     #[cfg(test)]
     Stall(std::time::Duration),
 }
+
+/// Counts the queue actors started in this process: each numbers its reservations from a base
+/// of its own (2^40 numbers each), so that a queue restarted by its supervisor never hands out
+/// a reservation number an earlier incarnation did, which a call may hold as refused
+/// (`CallActor::reservation_expired`). A process that restarts starts its calls' actors afresh.
+static INCARNATIONS: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) struct QueueActor {
     pub ctx: Arc<Context>,
@@ -409,7 +416,8 @@ impl Actor for QueueActor {
                 Queue::with_strategy(id.clone(), settings, make(&id), members)
             }
         }
-        .with_fallback(conf.fallback_strategy);
+        .with_fallback(conf.fallback_strategy)
+        .numbered_from(INCARNATIONS.fetch_add(1, Ordering::Relaxed) << 40);
         self.ctx
             .children
             .insert(myself.get_id(), ChildKey::Queue(id));

@@ -19,6 +19,11 @@ fn at(e: &serde_json::Value) -> i64 {
     e["at"].as_i64().unwrap()
 }
 
+/// Whether an event is a0's status changing to `to`.
+fn status(to: &'static str) -> impl Fn(&serde_json::Value) -> bool {
+    move |e| e["type"] == "agent.status" && e["agent"] == "a0" && e["to"] == to
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_agent_steps_away_while_ringing_and_the_call_moves_on_at_once() {
     let mut conf = config("sequential", 2, "");
@@ -387,11 +392,6 @@ async fn a_reservation_nobody_waits_for_any_more_is_not_taken() {
 async fn an_agent_left_ringing_is_released_by_her_watchdog_once_the_ringing_outlasts_any_offer() {
     let yard = engine_with(config("longest-idle", 1, "")).await;
     let mut rx = yard.subscribe();
-    let status = |to: &'static str| {
-        move |e: &serde_json::Value| {
-            e["type"] == "agent.status" && e["agent"] == "a0" && e["to"] == to
-        }
-    };
     // A first ring, answered at once: its wake-up (23 s after it) stays pending.
     let id = answered_by_a0(&yard, &mut rx).await;
     yard.hangup(&id, Party::Customer).await.unwrap();
@@ -520,11 +520,6 @@ async fn a_reservation_left_unanswered_is_given_up_and_the_call_rings_the_next_a
     );
     // a0 gets to her reservation at last (she rings for it), the queue finds it stale and
     // releases her.
-    let status = |to: &'static str| {
-        move |e: &serde_json::Value| {
-            e["type"] == "agent.status" && e["agent"] == "a0" && e["to"] == to
-        }
-    };
     wait_for(&mut rx, "a0 takes the reservation", status("offered")).await;
     wait_for(&mut rx, "a0 released", status("ready")).await;
     let a0 = yard.agent("a0").await.unwrap();
@@ -635,11 +630,6 @@ async fn a_yes_after_the_reservations_deadline_is_stale_and_the_queue_reserves_h
     let stall = engine::queue::RESERVATION_TIMEOUT + Duration::from_secs(3);
     a0.cast(crate::agent_actor::AgentMsg::Stall(stall)).unwrap();
     let id = incoming(&yard, "+15550001").await.id().to_string();
-    let status = |to: &'static str| {
-        move |e: &serde_json::Value| {
-            e["type"] == "agent.status" && e["agent"] == "a0" && e["to"] == to
-        }
-    };
     wait_for(&mut rx, "a0 takes the late reservation", status("offered")).await;
     let rung = is("call.offered", &id, "a0");
     let next = wait_for(&mut rx, "a0 released or rung", |e| {
@@ -656,6 +646,40 @@ async fn a_yes_after_the_reservations_deadline_is_stale_and_the_queue_reserves_h
         (c.offering, c.waiting),
         (1, 0),
         "the queue rings the call it offered"
+    );
+    yard.accept(&id, "a0").await.unwrap();
+}
+
+/// A queue restarted by its supervisor numbers its reservations apart from the queue it
+/// replaces: a call keeps the reservations it refused for a silent agent as stale, and the new
+/// queue's first reservation of the same agent for the same call (which a queue numbering from
+/// zero again would number as the refused one) rings her as soon as she is back.
+#[tokio::test(start_paused = true)]
+async fn a_restarted_queue_never_reserves_under_a_number_its_call_refused() {
+    let yard = engine_with(config("sequential", 1, "")).await;
+    let mut rx = yard.subscribe();
+    all_ready(&yard, 1).await;
+    let stall = engine::queue::RESERVATION_TIMEOUT + Duration::from_secs(3);
+    let start = tokio::time::Instant::now();
+    let a0 = yard.agent_ref("a0").unwrap();
+    a0.cast(crate::agent_actor::AgentMsg::Stall(stall)).unwrap();
+    let id = incoming(&yard, "+15550001").await.id().to_string();
+    // Her reservation lapses: the call refuses it for her and is back in line.
+    eventually("the reservation lapsed", async || {
+        let c = yard.queues().await.unwrap()[0].counters.clone();
+        (c.waiting, c.offering) == (1, 0)
+    })
+    .await;
+    let before = yard.inject_queue_panic("q").unwrap();
+    eventually("queue actor replaced", async || {
+        yard.actor_ids("a0", "q").1.is_some_and(|q| q != before)
+    })
+    .await;
+    wait_for(&mut rx, "the offer to a0", is("call.offered", &id, "a0")).await;
+    let waited = start.elapsed();
+    assert!(
+        waited < stall + engine::queue::RESERVATION_TIMEOUT,
+        "rung once she was back, not after another deadline: {waited:?}"
     );
     yard.accept(&id, "a0").await.unwrap();
 }

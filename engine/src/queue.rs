@@ -222,6 +222,7 @@ pub struct Queue {
     fallback: Builtin,
     /// What the strategy's panics said, until the shell takes them to report.
     failures: Vec<String>,
+    /// Numbers the line's places and the reservations ([`Assignment::attempt`]).
     seq: u64,
     answered: u64,
     answered_within_sl: u64,
@@ -304,6 +305,15 @@ impl Queue {
     /// idle).
     pub fn with_fallback(mut self, fallback: Strategy) -> Self {
         self.fallback = Builtin::new(fallback, seed_of(&self.id));
+        self
+    }
+
+    /// Numbers this queue's reservations ([`Assignment::attempt`]) above `first`. A shell that
+    /// rebuilds a queue (its actor restarted) starts each incarnation from a base of its own,
+    /// so that a reservation of the new one never bears the number of an earlier one's, which
+    /// a call may still hold as stale.
+    pub fn numbered_from(mut self, first: u64) -> Self {
+        self.seq = first;
         self
     }
 

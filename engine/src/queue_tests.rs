@@ -152,6 +152,18 @@ fn a_reserved_member_counts_as_offered_until_she_reports() {
     );
 }
 
+/// A queue numbered from a base numbers its reservations above it.
+#[test]
+fn a_queue_numbered_from_a_base_numbers_its_reservations_above_it() {
+    let base = 7 << 40;
+    let mut q = queue(Strategy::Sequential, &["a"]).numbered_from(base);
+    q.update_member(&"a".into(), avail(0));
+    q.enqueue(call("c1", 0, 1));
+    let first = q.dispatch(t(2));
+    assert_eq!(first.len(), 1);
+    assert!(first[0].attempt > base, "{} above {base}", first[0].attempt);
+}
+
 #[test]
 fn a_reservation_answer_counts_only_while_the_queue_awaits_it() {
     let mut q = queue(Strategy::Sequential, &["a", "b"]);
