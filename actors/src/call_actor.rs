@@ -53,7 +53,7 @@ pub(crate) struct CallActorState {
     /// When the message being handled came in: its steps' time, and its saves'.
     pub(crate) now: Timestamp,
     /// The queues' reservations the call rang or refused ([`CallActor::offer`]).
-    pub(crate) attempts: crate::call_effects::Attempts,
+    pub(crate) reservations: engine::queue::CallReservations,
 }
 
 /// Start-up arguments.
@@ -344,7 +344,7 @@ impl Actor for CallActor {
             creation: Creation::Durable,
             unpublished: None,
             now,
-            attempts: Default::default(),
+            reservations: Default::default(),
         };
         // Registered, and enqueued before the spawn returns: whoever created the call finds it
         // in its queue, and the queue finds the actor when it offers.

@@ -16,17 +16,6 @@ use engine::{AgentId, CallId, QueueId};
 use ractor::ActorRef;
 use std::sync::{Arc, Mutex};
 
-/// The queues' reservations a call heard of, to tell a late offer from a current one: the
-/// queue numbers its reservations ([`engine::queue::Assignment::attempt`]).
-#[derive(Default)]
-pub(crate) struct Attempts {
-    /// The last reservation the call rang for.
-    rung: Option<(QueueId, u64)>,
-    /// The reservations it refused for their agent, their yes not come by their deadline (one
-    /// each time an agent's actor was silent that long: few).
-    refused: Vec<(QueueId, u64)>,
-}
-
 /// A step's answer to its client, sent once every agent the step told has taken it in: each
 /// acked notice carries a share of it, and the last share let go sends it (the notice handled,
 /// or dropped with a failed actor's mailbox: the step is saved either way, so the answer is the
@@ -115,7 +104,7 @@ impl CallActor {
         (agents, queue, attempt): (Vec<AgentId>, QueueId, u64),
         reservations: Vec<(AgentId, Saving)>,
     ) -> Result<(), ActorError> {
-        if st.attempts.refused.contains(&(queue.clone(), attempt)) {
+        if st.reservations.refused(&queue, attempt) {
             // Her reservation lapsed, and the call refused it for her: the queue has moved on.
             self.withdraw(st.call.id(), agents);
             return Ok(());
@@ -133,7 +122,7 @@ impl CallActor {
             }
             return Ok(());
         }
-        st.attempts.rung = Some((queue, attempt));
+        st.reservations.rung(queue, attempt);
         self.commit(myself, st).await?;
         self.check_reservations(myself, reservations).await;
         Ok(())
@@ -141,7 +130,8 @@ impl CallActor {
 
     /// A single agent's reservation lapsed at its queue ([`CallMsg::ReservationExpired`]):
     /// unless the call rang her for it (the queue then hears of the offer when it ends), the
-    /// call refuses it for her, and an offer of it coming later is stale.
+    /// call refuses it for her, and an offer of it coming later is stale (the engine's
+    /// [`engine::queue::CallReservations`]).
     pub(crate) fn reservation_expired(
         &self,
         st: &mut CallActorState,
@@ -149,13 +139,12 @@ impl CallActor {
         agent: AgentId,
         attempt: u64,
     ) {
-        let reservation = (queue, attempt);
-        if st.attempts.rung.as_ref() == Some(&reservation) {
+        if !st.reservations.lapsed(queue.clone(), attempt) {
             return;
         }
         tracing::warn!(call = %st.call.id(), %agent, "no offer from a reservation in time: refused for her");
         self.ctx.tell_queue(
-            &reservation.0,
+            &queue,
             QueueMsg::Reserved {
                 call: st.call.id().clone(),
                 attempt,
@@ -164,7 +153,6 @@ impl CallActor {
                 availability: None,
             },
         );
-        st.attempts.refused.push(reservation);
     }
 
     /// Once an offer committed: an agent whose reservation (handed to the store before the

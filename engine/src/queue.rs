@@ -22,7 +22,7 @@ use crate::routing::{
 use crate::{AgentId, CallId, IdMap, QueueId, Timestamp};
 use moments::Moments;
 use reservations::Offering;
-pub use reservations::RESERVATION_TIMEOUT;
+pub use reservations::{CallReservations, RESERVATION_TIMEOUT};
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};

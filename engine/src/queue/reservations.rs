@@ -2,7 +2,7 @@
 //! them, and the queue waits for their answers a bounded time.
 
 use super::{Assignment, Queue, ReservationAnswered, WaitingCall};
-use crate::{AgentId, CallId, Timestamp};
+use crate::{AgentId, CallId, QueueId, Timestamp};
 use std::time::Duration;
 
 /// How long a queue waits for its agents' answers to a reservation: past it, an agent who has
@@ -139,5 +139,71 @@ impl Queue {
             }
         }
         Some(o.call)
+    }
+}
+
+/// The queues' reservations a call heard of, kept by its actor to tell a late offer from a
+/// current one. A single agent who takes her reservation offers the call herself; when her
+/// queue hears nothing of it by its deadline it asks the call ([`CallReservations::lapsed`]),
+/// which refuses it for her unless it rings her for it, and an offer of a refused reservation,
+/// coming later, is stale ([`CallReservations::refused`]). Reservations are named by their
+/// queue and number ([`Assignment::attempt`]).
+#[derive(Debug, Default)]
+pub struct CallReservations {
+    /// The last reservation the call rang for.
+    rung: Option<(QueueId, u64)>,
+    /// Those it refused for their agent (one each time an agent was silent past a deadline:
+    /// few).
+    refused: Vec<(QueueId, u64)>,
+}
+
+impl CallReservations {
+    /// Whether the call refused this reservation for its agent: an offer of it is stale.
+    pub fn refused(&self, queue: &QueueId, attempt: u64) -> bool {
+        self.refused
+            .iter()
+            .any(|(q, a)| q == queue && *a == attempt)
+    }
+
+    /// The call rings for this reservation.
+    pub fn rung(&mut self, queue: QueueId, attempt: u64) {
+        self.rung = Some((queue, attempt));
+    }
+
+    /// The queue's deadline for a single agent's reservation passed with no word of her yes:
+    /// whether the call refuses it for her (it does not ring for it). A refused one stays
+    /// refused ([`CallReservations::refused`]).
+    pub fn lapsed(&mut self, queue: QueueId, attempt: u64) -> bool {
+        if self
+            .rung
+            .as_ref()
+            .is_some_and(|(q, a)| *q == queue && *a == attempt)
+        {
+            return false;
+        }
+        self.refused.push((queue, attempt));
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CallReservations;
+
+    /// A lapse of the reservation the call rings for changes nothing; a lapse of another is
+    /// refused, and stays so, while the reservation rung is not.
+    #[test]
+    fn a_call_refuses_a_lapsed_reservation_unless_it_rings_for_it() {
+        let mut r = CallReservations::default();
+        let q = || "q".into();
+        assert!(!r.refused(&q(), 1));
+        r.rung(q(), 1);
+        assert!(!r.lapsed(q(), 1), "rung for it: not refused");
+        assert!(!r.refused(&q(), 1));
+        assert!(r.lapsed(q(), 2), "not rung for it: refused");
+        assert!(r.refused(&q(), 2));
+        assert!(!r.refused(&"other".into(), 2), "another queue's number 2");
+        r.rung(q(), 3);
+        assert!(r.refused(&q(), 2), "still refused");
     }
 }
