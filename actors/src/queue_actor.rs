@@ -159,13 +159,15 @@ impl ReservationAnswer {
         availability: Option<Availability>,
     ) -> bool {
         let queue = self.queue.take().expect("an answer is sent once");
-        // A write known to have failed is a refusal, which the queue takes in.
+        // Its outcome read once: a write known to have failed is a refusal, which the queue
+        // takes in; one not known durable yet is checked by the call once its offer committed.
+        // (Read twice, a failure landing between the reads went to the call as durable.)
         let took = saving
             .as_ref()
-            .filter(|s| !matches!(s.outcome_now(), Some(Err(_))));
-        if let (Some(saving), Some(call)) = (took, self.ring.take()) {
-            // Checked by the call once its offer committed, unless known durable already.
-            let reservations = match saving.outcome_now() {
+            .map(|s| (s, s.outcome_now()))
+            .filter(|(_, outcome)| !matches!(outcome, Some(Err(_))));
+        if let (Some((saving, outcome)), Some(call)) = (took, self.ring.take()) {
+            let reservations = match outcome {
                 Some(_) => Vec::new(),
                 None => vec![(self.agent.clone(), saving.clone())],
             };
