@@ -478,17 +478,17 @@ async fn save_calls(store: &Store, count: usize, step: i64) {
 async fn a_sqlite_files_log_is_copied_back_and_kept_in_bounds() {
     let dir = tempfile::tempdir().unwrap();
     let (store, db) = sqlite_file(&dir, "w.db").await;
-    // Each call saved a few times: many checkpoints' worth, and well over the 8 MiB the log
-    // is cut back to when it starts over.
+    // Each call saved a few times: many checkpoints' worth of log.
     for step in 0..3 {
         save_calls(&store, 12_000, step).await;
     }
     let size = |suffix: &str| {
         std::fs::metadata(format!("{}{suffix}", db.display())).map_or(0, |m| m.len())
     };
-    // The log is cut back to 8 MiB when it starts over; a checkpoint lets it start over.
+    // The writer's checkpoints let the log start over long before it reaches the 64 MiB it
+    // would be cut back to (the SQLite log written in place, `LOG_LIMIT_BYTES`).
     let log = size("-wal");
-    assert!(log <= 10 << 20, "the log grew to {log} bytes");
+    assert!(log <= 40 << 20, "the log grew to {log} bytes");
     // What was copied back is in the database file itself, not only in the log.
     let file = size("");
     assert!(file >= 4 << 20, "the database file holds {file} bytes");
