@@ -139,7 +139,7 @@ impl CallActor {
         agent: AgentId,
         attempt: u64,
     ) {
-        if !st.reservations.lapsed(queue.clone(), attempt) {
+        if !st.reservations.lapsed(&queue, attempt) {
             return;
         }
         tracing::warn!(call = %st.call.id(), %agent, "no offer from a reservation in time: refused for her");

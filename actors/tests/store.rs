@@ -478,17 +478,18 @@ async fn save_calls(store: &Store, count: usize, step: i64) {
 async fn a_sqlite_files_log_is_copied_back_and_kept_in_bounds() {
     let dir = tempfile::tempdir().unwrap();
     let (store, db) = sqlite_file(&dir, "w.db").await;
-    // Each call saved a few times: many checkpoints' worth of log.
-    for step in 0..3 {
+    // Each call saved a few times: ~43 MiB of log were nothing copied back, more than the
+    // bound below.
+    for step in 0..4 {
         save_calls(&store, 12_000, step).await;
     }
     let size = |suffix: &str| {
         std::fs::metadata(format!("{}{suffix}", db.display())).map_or(0, |m| m.len())
     };
-    // The writer's checkpoints let the log start over long before it reaches the 64 MiB it
-    // would be cut back to (the SQLite log written in place, `LOG_LIMIT_BYTES`).
+    // Checkpoints (the writer's; SQLite's own at 32 MiB as a backstop) let the log start over
+    // long before it reaches the 64 MiB it would be cut back to (`LOG_LIMIT_BYTES`).
     let log = size("-wal");
-    assert!(log <= 40 << 20, "the log grew to {log} bytes");
+    assert!(log <= 36 << 20, "the log grew to {log} bytes");
     // What was copied back is in the database file itself, not only in the log.
     let file = size("");
     assert!(file >= 4 << 20, "the database file holds {file} bytes");

@@ -173,15 +173,15 @@ impl CallReservations {
     /// The queue's deadline for a single agent's reservation passed with no word of her yes:
     /// whether the call refuses it for her (it does not ring for it). A refused one stays
     /// refused ([`CallReservations::refused`]).
-    pub fn lapsed(&mut self, queue: QueueId, attempt: u64) -> bool {
+    pub fn lapsed(&mut self, queue: &QueueId, attempt: u64) -> bool {
         if self
             .rung
             .as_ref()
-            .is_some_and(|(q, a)| *q == queue && *a == attempt)
+            .is_some_and(|(q, a)| q == queue && *a == attempt)
         {
             return false;
         }
-        self.refused.push((queue, attempt));
+        self.refused.push((queue.clone(), attempt));
         true
     }
 }
@@ -198,9 +198,9 @@ mod tests {
         let q = || "q".into();
         assert!(!r.refused(&q(), 1));
         r.rung(q(), 1);
-        assert!(!r.lapsed(q(), 1), "rung for it: not refused");
+        assert!(!r.lapsed(&q(), 1), "rung for it: not refused");
         assert!(!r.refused(&q(), 1));
-        assert!(r.lapsed(q(), 2), "not rung for it: refused");
+        assert!(r.lapsed(&q(), 2), "not rung for it: refused");
         assert!(r.refused(&q(), 2));
         assert!(!r.refused(&"other".into(), 2), "another queue's number 2");
         r.rung(q(), 3);
