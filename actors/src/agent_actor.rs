@@ -252,7 +252,7 @@ pub(crate) struct AgentState {
     timer: Timer,
     /// Set when this actor replaces one that failed: its call must be checked.
     resync: bool,
-    /// The status history's changes not yet written out in a block, saved with every change.
+    /// Where the status history stands: its changes not yet saved, saved with every change.
     history: HistoryTail,
     /// Fires a [`AgentMsg::CheckCall`] when a ringing outlasts any offer.
     watchdog: Timer,

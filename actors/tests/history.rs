@@ -1,11 +1,12 @@
 //! An agent's status history on every store: changes saved one or several at a time come back
-//! in order, whole or the last few, across blocks, a reopened file, and the rows written before
-//! the history was kept in blocks.
+//! in order, whole or the last few, across a reopened file and what the formats before the log
+//! hold (rows, then blocks and the agent's row's list).
 
 mod common;
 
 use actors::store::{HistoryTail, Store, HISTORY_BLOCK};
 use common::postgres_url;
+use engine::agent::ChangeReason as Reason;
 use engine::agent::{Agent, ChangeReason, Status, StatusChange};
 use engine::Timestamp;
 
@@ -49,7 +50,7 @@ async fn save_in_turn(
         saved.extend(new);
         store.save_agent(&snapshot, &tail, 0).await.unwrap();
         tail.saved();
-        assert!(tail.changes().len() < HISTORY_BLOCK);
+        assert!(tail.changes().is_empty());
         // A restarted actor goes on from the same tail.
         let reloaded = store.history_tail(&agent.into()).await.unwrap();
         assert_eq!(
@@ -64,13 +65,7 @@ async fn save_in_turn(
             saved.len()
         );
     }
-    for limit in [
-        1,
-        3,
-        HISTORY_BLOCK,
-        HISTORY_BLOCK + 1,
-        2 * HISTORY_BLOCK + 5,
-    ] {
+    for limit in (1..=saved.len() + 1).filter(|l| l % 3 != 2 || *l > saved.len()) {
         let last = store
             .status_history(&agent.into(), limit as i64)
             .await
@@ -81,11 +76,10 @@ async fn save_in_turn(
     saved
 }
 
-async fn history_in_blocks(store: &Store) {
-    // One at a time through three blocks; several at once across a block's end.
-    let ones = vec![1; 3 * HISTORY_BLOCK + 2];
-    save_in_turn(store, "alice", &ones, Vec::new()).await;
-    let mixed = [3, HISTORY_BLOCK + 2, 1, HISTORY_BLOCK - 1, 2, 5];
+async fn history_saved_in_turn(store: &Store) {
+    // One at a time; several at once.
+    save_in_turn(store, "alice", &[1; 26], Vec::new()).await;
+    let mixed = [3, 10, 1, 7, 2, 5];
     save_in_turn(store, "bob", &mixed, Vec::new()).await;
     assert!(store
         .status_history(&"nobody".into(), 10)
@@ -107,21 +101,23 @@ async fn history_comes_back_whole_and_in_order_on_every_store() {
         stores.push(Store::connect(&url).await.unwrap());
     }
     for store in &stores {
-        history_in_blocks(store).await;
+        history_saved_in_turn(store).await;
     }
-    // A reopened file goes on where it was, in the middle of a block.
+    // A reopened file goes on where it was.
     drop(stores);
     let store = Store::connect(&url).await.unwrap();
     let before = store.status_history(&"alice".into(), 10_000).await.unwrap();
-    assert_eq!(before.len(), 3 * HISTORY_BLOCK + 2);
-    save_in_turn(&store, "alice", &[1; HISTORY_BLOCK], before).await;
+    assert_eq!(before.len(), 26);
+    save_in_turn(&store, "alice", &[1; 4], before).await;
 }
 
-/// A database from before the blocks: rows in `agent_status_history`, agents' rows with no
-/// list. Its history is read with the new changes, numbered after it.
-async fn rows_from_before_blocks_are_kept(url: &str) {
+/// Writes an agent's first `n` changes in the formats from before the log: `rows` in
+/// `agent_status_history` (before migration 12), then blocks of [`HISTORY_BLOCK`], then the
+/// rest in her row's list (before migration 14; an empty list numbered after the blocks
+/// when none is left).
+async fn write_before_the_log(url: &str, agent: &str, rows: usize, n: usize) -> Vec<StatusChange> {
     let store = Store::connect(url).await.unwrap();
-    let snapshot = Agent::new("carol".into(), Timestamp::from_millis(0));
+    let snapshot = Agent::new(agent.into(), Timestamp::from_millis(0));
     store
         .save_agent(&snapshot, &HistoryTail::after(0), 0)
         .await
@@ -129,13 +125,21 @@ async fn rows_from_before_blocks_are_kept(url: &str) {
     drop(store);
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(url).await.unwrap();
-    let old = changes("carol", 1, 11);
-    for (seq, c) in (1..).zip(&old) {
+    let old = changes(agent, 1, n);
+    let packed = |c: &[StatusChange]| {
+        let list: Vec<_> = c
+            .iter()
+            .map(|c| (&c.from, &c.to, &c.reason, c.at.0))
+            .collect();
+        serde_json::to_string(&list).unwrap()
+    };
+    for (seq, c) in (1..).zip(&old[..rows]) {
+        assert_eq!(c.reason, Reason::Agent);
         sqlx::query(
             "INSERT INTO agent_status_history (agent, seq, previous, status, reason, at)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind("carol")
+        .bind(agent.to_owned())
         .bind(seq)
         .bind(c.from.as_str().to_owned())
         .bind(c.to.as_str().to_owned())
@@ -145,25 +149,58 @@ async fn rows_from_before_blocks_are_kept(url: &str) {
         .await
         .unwrap();
     }
-    sqlx::query("UPDATE agents SET recent = '' WHERE id = 'carol'")
+    let mut first = rows;
+    while n - first >= HISTORY_BLOCK {
+        let block = &old[first..first + HISTORY_BLOCK];
+        sqlx::query(
+            "INSERT INTO agent_status_blocks (agent, first_seq, last_seq, changes)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(agent.to_owned())
+        .bind(first as i64 + 1)
+        .bind((first + HISTORY_BLOCK) as i64)
+        .bind(packed(block))
+        .execute(&pool)
+        .await
+        .unwrap();
+        first += HISTORY_BLOCK;
+    }
+    let list = format!(
+        r#"{{"first":{},"changes":{}}}"#,
+        first + 1,
+        packed(&old[first..])
+    );
+    sqlx::query("UPDATE agents SET recent = $1 WHERE id = $2")
+        .bind(if rows == n { String::new() } else { list })
+        .bind(agent.to_owned())
         .execute(&pool)
         .await
         .unwrap();
     pool.close().await;
-    let store = Store::connect(url).await.unwrap();
-    assert_eq!(
-        store.status_history(&"carol".into(), 100).await.unwrap(),
-        old
-    );
-    save_in_turn(&store, "carol", &[1; 2 * HISTORY_BLOCK + 3], old).await;
+    old
+}
+
+/// A database from before the log: its history is read with the new changes, numbered after
+/// it, whichever of the older formats it ends in.
+async fn history_from_before_the_log_is_kept(url: &str) {
+    for (agent, rows, n) in [("carol", 11, 30), ("dave", 0, 16), ("erin", 5, 5)] {
+        let old = write_before_the_log(url, agent, rows, n).await;
+        let store = Store::connect(url).await.unwrap();
+        assert_eq!(
+            store.status_history(&agent.into(), 100).await.unwrap(),
+            old,
+            "{agent}"
+        );
+        save_in_turn(&store, agent, &[1, 3, 1], old).await;
+    }
 }
 
 #[tokio::test]
-async fn rows_from_before_blocks_are_read_with_the_rest() {
+async fn history_from_before_the_log_is_read_with_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
-    rows_from_before_blocks_are_kept(&url).await;
+    history_from_before_the_log_is_kept(&url).await;
     if let Some(url) = postgres_url() {
-        rows_from_before_blocks_are_kept(&url).await;
+        history_from_before_the_log_is_kept(&url).await;
     }
 }

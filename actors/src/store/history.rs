@@ -1,14 +1,21 @@
 //! An agent's status history, stored so that a status change costs the database no index
-//! entry of its own.
+//! entry of its own and leaves the agent's row the size it was.
 //!
-//! The changes an agent has made since its last block ride in its own row (`agents.recent`),
-//! which every change rewrites anyway; each time [`BLOCK`] of them have gathered, they are
-//! written out as one row of `agent_status_blocks`, keyed `(agent, first_seq)`, and the row's
-//! list starts over. A change used to be one row of `agent_status_history`, keyed
-//! `(agent, seq)`: with thousands of agents each change landed on its own agent's page of that
-//! index, nearly half of the pages a busy SQLite log wrote. Those rows, written before
-//! migration 12, stay where they are and are read with the rest: every change keeps its
-//! number, one after another across the three places.
+//! Each change is one row of `agent_status_log`, keyed `(at, agent, seq)`: keyed by time
+//! first, the rows of one commit land side by side at the end of the table, whoever made them.
+//! Each row holds the time of the agent's change before it (`prev_at`), and the agent's row the
+//! time and number of her last (`last_at`, `last_seq`): her history is read from the newest
+//! back, one key looked up after another (a recursive query, as long as the reader asks).
+//!
+//! Before migration 14 the changes since an agent's last block rode in her row (`recent`),
+//! rewritten with every change, and each [`BLOCK`] of them were written out as one row of
+//! `agent_status_blocks`, keyed `(agent, first_seq)`; before migration 12 each change was one
+//! row of `agent_status_history`, keyed `(agent, seq)`. Keyed by agent, those writes landed
+//! on pages scattered through the file, and the rows growing and shrinking with `recent` left
+//! the agents' pages less than half full: in the routing benchmark at 2,000 calls/s on SQLite
+//! `FULL`, most of the pages each checkpoint copied back. What those formats hold stays where
+//! it is and is read after the log: every change keeps its number, one after another across
+//! the four places.
 
 use super::{StoreError, Write};
 use engine::agent::{ChangeReason, Status, StatusChange};
@@ -16,30 +23,37 @@ use engine::{AgentId, Timestamp};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, Row};
 
-/// How many changes one block holds (at least: a save that brings several may pass it).
+/// How many changes one block holds, in the blocks written before migration 14 (at least: a
+/// save that brought several may have passed it).
 pub const BLOCK: usize = 8;
 
-/// The changes of an agent's history not yet written out in a block, numbered from
-/// `first_seq`. The agent's actor holds it, adds each change and saves it with the agent's
-/// snapshot; [`HistoryTail::saved`] starts it over once a block has been written.
+/// Where an agent's history stands: the number (and, when it is in the log, the time) of her
+/// last change saved, and the changes made since, not yet saved. The agent's actor holds it,
+/// adds each change and saves it with the agent's snapshot; [`HistoryTail::saved`] moves it on
+/// once they are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HistoryTail {
-    first_seq: i64,
+    saved_seq: i64,
+    saved_at: Option<i64>,
     changes: Vec<StatusChange>,
 }
 
 impl HistoryTail {
-    /// An empty tail whose first change will be number `last_seq + 1`.
+    /// A tail whose first change will be number `last_seq + 1`, the last saved not in the log.
     pub fn after(last_seq: i64) -> Self {
         Self {
-            first_seq: last_seq + 1,
+            saved_seq: last_seq,
+            saved_at: None,
             changes: Vec::new(),
         }
     }
 
-    /// A tail of saved changes, the first numbered `first_seq`.
-    pub(super) fn holding(first_seq: i64, changes: Vec<StatusChange>) -> Self {
-        Self { first_seq, changes }
+    /// A tail after the log's change number `last_seq`, made at `last_at`.
+    pub(super) fn logged(last_seq: i64, last_at: i64) -> Self {
+        Self {
+            saved_at: Some(last_at),
+            ..Self::after(last_seq)
+        }
     }
 
     /// Adds changes, in the order they happened.
@@ -49,57 +63,44 @@ impl HistoryTail {
 
     /// The number of the last change, saved or not (0 before any).
     pub fn last_seq(&self) -> i64 {
-        self.first_seq + self.changes.len() as i64 - 1
+        self.saved_seq + self.changes.len() as i64
     }
 
-    /// The number of the first change held.
+    /// The number of the first change not yet saved.
     pub fn first_seq(&self) -> i64 {
-        self.first_seq
+        self.saved_seq + 1
     }
 
-    /// The changes held, oldest first.
+    /// The changes not yet saved, oldest first.
     pub fn changes(&self) -> &[StatusChange] {
         &self.changes
     }
 
-    /// Whether saving it writes a block out.
-    pub fn is_block(&self) -> bool {
-        self.changes.len() >= BLOCK
-    }
-
-    /// What the tail holds once saved: its first number and its changes, none once a block
-    /// was written out (the number then follows the block's last).
-    pub fn kept(&self) -> (i64, &[StatusChange]) {
-        if self.is_block() {
-            (self.last_seq() + 1, &[])
-        } else {
-            (self.first_seq, &self.changes)
-        }
-    }
-
-    /// After a successful save: the tail becomes what the save [kept](Self::kept).
+    /// After a successful save: its changes are saved, the last in the log.
     pub fn saved(&mut self) {
-        if self.is_block() {
-            *self = Self::after(self.last_seq());
+        if let Some(last) = self.changes.last() {
+            *self = Self::logged(self.last_seq(), last.at.0);
         }
     }
 }
 
-/// A change as stored in a list: the agent is the row's, the number its place in the list.
+/// One change as a log row stores it: the agent, its number and time are the row's keys.
+#[derive(Serialize, Deserialize)]
+struct Entry(Status, Status, ChangeReason);
+
+/// A change of the log, ready to write: `(at, seq, prev_at, entry)`.
+pub(super) type Logged = (i64, i64, Option<i64>, String);
+
+/// A change as a list of the formats before migration 14 stored it: the agent is the row's,
+/// the number its place in the list.
 #[derive(Serialize, Deserialize)]
 struct Packed(Status, Status, ChangeReason, i64);
 
+/// The changes an agent's row held before migration 14, not yet in a block.
 #[derive(Serialize, Deserialize)]
 struct Recent {
     first: i64,
     changes: Vec<Packed>,
-}
-
-fn pack(changes: &[StatusChange]) -> Vec<Packed> {
-    changes
-        .iter()
-        .map(|c| Packed(c.from.clone(), c.to.clone(), c.reason.clone(), c.at.0))
-        .collect()
 }
 
 fn unpack(
@@ -117,27 +118,30 @@ fn unpack(
         })
 }
 
-/// The write that saves an agent's snapshot with its history's tail, and its block if full.
+/// The write that saves an agent's snapshot with the changes of her history not yet saved,
+/// each chained to the one before.
 pub(super) fn agent_write(
     id: &AgentId,
     snapshot: String,
     tail: &HistoryTail,
     updated_at: i64,
 ) -> Write {
-    let (first, kept) = tail.kept();
-    let recent = Recent {
-        first,
-        changes: pack(kept),
-    };
-    let block = tail.is_block().then(|| {
-        let changes = serde_json::to_string(&pack(&tail.changes)).expect("always serializes");
-        (tail.first_seq, tail.last_seq(), changes)
-    });
+    let mut prev_at = tail.saved_at;
+    let changes = (tail.first_seq()..)
+        .zip(&tail.changes)
+        .map(|(seq, c)| {
+            let entry = Entry(c.from.clone(), c.to.clone(), c.reason.clone());
+            let entry = serde_json::to_string(&entry).expect("a change always serializes");
+            let logged = (c.at.0, seq, prev_at, entry);
+            prev_at = Some(c.at.0);
+            logged
+        })
+        .collect();
     Write::Agent {
         id: id.as_str().to_owned(),
         snapshot,
-        recent: serde_json::to_string(&recent).expect("a history list always serializes"),
-        block,
+        changes,
+        last: prev_at.map(|at| (at, tail.last_seq())),
         updated_at,
     }
 }
@@ -146,29 +150,45 @@ fn corrupt(e: serde_json::Error) -> StoreError {
     StoreError::Corrupt("status history", e)
 }
 
-/// What an agent's row holds of its history: `None` for a row saved before migration 12 (or
-/// no row at all).
-async fn recent(pool: &AnyPool, id: &AgentId) -> Result<Option<HistoryTail>, StoreError> {
-    let row = sqlx::query("SELECT recent FROM agents WHERE id = $1")
+/// What an agent's row holds of her history: her last change in the log, and the list of
+/// changes not in a block it held before migration 14.
+struct Held {
+    last: Option<(i64, i64)>,
+    recent: Option<Recent>,
+}
+
+async fn held(pool: &AnyPool, id: &AgentId) -> Result<Held, StoreError> {
+    let row = sqlx::query("SELECT recent, last_at, last_seq FROM agents WHERE id = $1")
         .bind(id.as_str().to_owned())
         .fetch_optional(pool)
         .await?;
-    let Some(row) = row else { return Ok(None) };
+    let Some(row) = row else {
+        return Ok(Held {
+            last: None,
+            recent: None,
+        });
+    };
+    let at: Option<i64> = row.try_get("last_at")?;
+    let seq: Option<i64> = row.try_get("last_seq")?;
     let text: String = row.try_get("recent")?;
-    if text.is_empty() {
-        return Ok(None);
-    }
-    let r: Recent = serde_json::from_str(&text).map_err(corrupt)?;
-    Ok(Some(HistoryTail::holding(
-        r.first,
-        unpack(id, r.changes).collect(),
-    )))
+    let recent = match text.as_str() {
+        "" => None,
+        t => Some(serde_json::from_str(t).map_err(corrupt)?),
+    };
+    Ok(Held {
+        last: at.zip(seq),
+        recent,
+    })
 }
 
 /// The tail an agent's actor starts from.
 pub(super) async fn tail(pool: &AnyPool, id: &AgentId) -> Result<HistoryTail, StoreError> {
-    if let Some(t) = recent(pool, id).await? {
-        return Ok(t);
+    let held = held(pool, id).await?;
+    if let Some((at, seq)) = held.last {
+        return Ok(HistoryTail::logged(seq, at));
+    }
+    if let Some(r) = held.recent {
+        return Ok(HistoryTail::after(r.first + r.changes.len() as i64 - 1));
     }
     let row = sqlx::query(
         "SELECT COALESCE((SELECT MAX(last_seq) FROM agent_status_blocks WHERE agent = $1), 0) AS b,
@@ -181,8 +201,9 @@ pub(super) async fn tail(pool: &AnyPool, id: &AgentId) -> Result<HistoryTail, St
     Ok(HistoryTail::after(b.max(h)))
 }
 
-/// An agent's last `limit` changes, oldest first: its row's list, then blocks from the newest
-/// back, then rows from before the blocks, as far as needed.
+/// An agent's last `limit` changes, oldest first: the log's from her last back, then the list
+/// her row held before migration 14, then blocks from the newest back, then rows from before
+/// the blocks, as far as needed.
 pub(super) async fn last(
     pool: &AnyPool,
     id: &AgentId,
@@ -192,9 +213,42 @@ pub(super) async fn last(
     // Newest first.
     let mut found: Vec<StatusChange> = Vec::new();
     let mut before = i64::MAX;
-    if let Some(t) = recent(pool, id).await? {
-        before = t.first_seq;
-        found.extend(t.changes.into_iter().rev());
+    let held = held(pool, id).await?;
+    if let (Some((at, seq)), true) = (held.last, want > 0) {
+        // One key after another, newest first, no further than asked.
+        let rows = sqlx::query(
+            "WITH RECURSIVE chain (at, seq, prev_at, entry, n) AS (
+                 SELECT at, seq, prev_at, entry, 1 FROM agent_status_log
+                 WHERE at = $2 AND agent = $1 AND seq = $3
+                 UNION ALL
+                 SELECT l.at, l.seq, l.prev_at, l.entry, c.n + 1 FROM chain c
+                 JOIN agent_status_log l ON l.at = c.prev_at AND l.agent = $1 AND l.seq = c.seq - 1
+                 WHERE c.n < $4
+             )
+             SELECT at, seq, entry FROM chain ORDER BY seq DESC",
+        )
+        .bind(id.as_str().to_owned())
+        .bind(at)
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+        for r in rows {
+            let Entry(from, to, reason) =
+                serde_json::from_str(&r.try_get::<String, _>("entry")?).map_err(corrupt)?;
+            found.push(StatusChange {
+                agent: id.clone(),
+                from,
+                to,
+                at: Timestamp(r.try_get("at")?),
+                reason,
+            });
+            before = r.try_get("seq")?;
+        }
+    }
+    if let (Some(r), true) = (held.recent, found.len() < want) {
+        before = r.first;
+        found.extend(unpack(id, r.changes).rev());
     }
     if found.len() < want {
         // Each block holds at least BLOCK changes.

@@ -118,8 +118,6 @@ struct Memory {
 struct SavedAgent {
     agent: Agent,
     history: Vec<StatusChange>,
-    /// Where her tail begins in her history, as a SQL store's row would hold it.
-    tail: i64,
 }
 
 /// A call to save: borrowed, which the memory store copies, or shared ([`Arc`]), which it
@@ -400,9 +398,9 @@ impl Store {
         Ok(open)
     }
 
-    /// Saves an agent's snapshot with its history's tail (and the tail as a block when it is
-    /// full, see [`HistoryTail`]), atomically. The changes are numbered by the tail, which the
-    /// agent's actor keeps, so that a write needs no read.
+    /// Saves an agent's snapshot with the changes of her history not yet saved (see
+    /// [`HistoryTail`]), atomically. The changes are numbered by the tail, which the agent's
+    /// actor keeps, so that a write needs no read.
     pub async fn save_agent(
         &self,
         agent: &Agent,
@@ -438,14 +436,13 @@ impl Store {
                     None => m.agents.entry(id.clone()).or_insert(SavedAgent {
                         agent: agent.clone(),
                         history: Vec::new(),
-                        tail: 1,
                     }),
                 };
-                // The tail may hold changes saved before: those past the end are new.
+                // A save that failed on a SQL store is written again with the next: changes
+                // numbered up to what the history holds are not added twice.
                 let have = saved.history.len() as i64;
                 let skip = usize::try_from(have + 1 - tail.first_seq()).unwrap_or(0);
                 (saved.history).extend(tail.changes().iter().skip(skip).cloned());
-                saved.tail = tail.kept().0;
                 Ok(Saving::default())
             }
             Backend::Sql(_, writer, faults) => {
@@ -458,17 +455,15 @@ impl Store {
         }
     }
 
-    /// The history's tail an agent's actor starts from: the changes its last save left out of
-    /// a block, numbered after every change saved.
+    /// The history's tail an agent's actor starts from: after every change saved.
     pub async fn history_tail(&self, id: &AgentId) -> Result<HistoryTail, StoreError> {
         match &self.inner {
             Backend::Memory(m) => {
                 let m = lock(m);
-                let saved = m.agents.get(id);
-                let all = saved.map_or(&[][..], |s| &s.history[..]);
-                let first = saved.map_or(1, |s| s.tail);
-                let from = usize::try_from(first - 1).unwrap_or(0).min(all.len());
-                Ok(HistoryTail::holding(first, all[from..].to_vec()))
+                let all = m.agents.get(id).map_or(&[][..], |s| &s.history[..]);
+                Ok(all.last().map_or(HistoryTail::after(0), |last| {
+                    HistoryTail::logged(all.len() as i64, last.at.0)
+                }))
             }
             Backend::Sql(pool, ..) => history::tail(pool, id).await,
         }

@@ -12,6 +12,8 @@ pub(super) enum Arg<'a> {
     Text(Cow<'a, str>),
     /// A text column left empty.
     NullText,
+    /// An integer column left empty.
+    NullInt,
 }
 
 use Arg::Int;
@@ -73,29 +75,37 @@ pub(super) fn plan<'a>(writes: &[&'a Write]) -> Vec<Stmt<'a>> {
             Write::Agent {
                 id,
                 snapshot,
-                recent,
-                block,
+                changes,
+                last: last_change,
                 updated_at,
             } => {
-                if let Some((first, last, changes)) = block {
+                // Every write's changes, whichever snapshot is written.
+                for (at, seq, prev_at, entry) in changes {
                     out.push(Stmt {
-                        sql: "INSERT INTO agent_status_blocks (agent, first_seq, last_seq, changes)
-                         VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (agent, first_seq) DO NOTHING",
+                        sql: "INSERT INTO agent_status_log (at, agent, seq, prev_at, entry)
+                         VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (at, agent, seq) DO NOTHING",
                         args: vec![
+                            Int(*at),
                             text(id.as_str()),
-                            Int(*first),
-                            Int(*last),
-                            text(changes.as_str()),
+                            Int(*seq),
+                            prev_at.map_or(Arg::NullInt, Int),
+                            text(entry.as_str()),
                         ],
                     });
                 }
                 if !last[i] {
                     continue;
                 }
-                out.push(Stmt { sql: "INSERT INTO agents (id, snapshot, recent, updated_at) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, recent = excluded.recent,
-                       updated_at = excluded.updated_at", args: vec![text(id.as_str()), text(snapshot.as_str()), text(recent.as_str()), Int(*updated_at)] });
+                let (at, seq) = match last_change {
+                    Some((at, seq)) => (Int(*at), Int(*seq)),
+                    None => (Arg::NullInt, Arg::NullInt),
+                };
+                out.push(Stmt { sql: "INSERT INTO agents (id, snapshot, last_at, last_seq, updated_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot,
+                       last_at = COALESCE(excluded.last_at, agents.last_at),
+                       last_seq = COALESCE(excluded.last_seq, agents.last_seq),
+                       updated_at = excluded.updated_at", args: vec![text(id.as_str()), text(snapshot.as_str()), at, seq, Int(*updated_at)] });
             }
             Write::Txn {
                 id,
@@ -648,8 +658,8 @@ mod tests {
         let agent = |id: &str, snapshot: &str| Write::Agent {
             id: id.into(),
             snapshot: snapshot.into(),
-            recent: "[]".into(),
-            block: None,
+            changes: Vec::new(),
+            last: None,
             updated_at: 0,
         };
         let writes = [
@@ -677,6 +687,48 @@ mod tests {
             })
             .collect();
         assert_eq!(snapshots, ["c1-last", "a2-only", "c2-last", "agent-last"]);
+    }
+
+    /// Every write's status changes are logged, an earlier write's too though only the last
+    /// snapshot is written, and the agent's row is left pointing at the last change.
+    #[test]
+    fn a_batch_logs_every_writes_changes_and_points_at_the_last() {
+        let logged = |seq: i64, prev_at| (seq * 10, seq, prev_at, format!("e{seq}"));
+        let agent = |changes, last| Write::Agent {
+            id: "a1".into(),
+            snapshot: "s".into(),
+            changes,
+            last,
+            updated_at: 7,
+        };
+        let writes = [
+            agent(vec![logged(1, None), logged(2, Some(10))], Some((20, 2))),
+            agent(vec![logged(3, Some(20))], Some((30, 3))),
+        ];
+        let shown: Vec<String> = plan(&writes.iter().collect::<Vec<_>>())
+            .iter()
+            .map(|s| {
+                let table = s.sql.split_whitespace().nth(2).unwrap_or_default();
+                let args = s.args.iter().filter_map(|a| match a {
+                    Arg::Int(v) => Some(v.to_string()),
+                    Arg::NullInt => Some("-".into()),
+                    _ => None,
+                });
+                std::iter::once(table.to_owned())
+                    .chain(args)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "agent_status_log 10 1 -",
+                "agent_status_log 20 2 10",
+                "agent_status_log 30 3 20",
+                "agents 30 3 7"
+            ]
+        );
     }
 
     /// Every insert of the plan has a shape that merges (a new write whose insert does not

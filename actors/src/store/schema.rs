@@ -205,6 +205,22 @@ const MIGRATIONS: &[(i64, &str)] = &[
             PRIMARY KEY (call, seq)
         );",
     ),
+    (
+        14,
+        // An agent's status history, one row a change keyed by time first, chained from the
+        // agent's row (see `history.rs`). What `recent`, `agent_status_blocks` and
+        // `agent_status_history` hold is read after it; nothing is written to them any more.
+        "ALTER TABLE agents ADD COLUMN last_at BIGINT;
+        ALTER TABLE agents ADD COLUMN last_seq BIGINT;
+        CREATE TABLE agent_status_log (
+            at BIGINT NOT NULL,
+            agent TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            prev_at BIGINT,
+            entry TEXT NOT NULL,
+            PRIMARY KEY (at, agent, seq)
+        );",
+    ),
 ];
 
 pub(super) async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {

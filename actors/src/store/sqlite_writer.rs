@@ -231,7 +231,7 @@ fn transaction(c: &mut Connection, writes: &[&Write], faults: &Faults) -> Result
             match arg {
                 Arg::Int(v) => st.raw_bind_parameter(i, v),
                 Arg::Text(t) => st.raw_bind_parameter(i, t.as_ref()),
-                Arg::NullText => st.raw_bind_parameter(i, rusqlite::types::Null),
+                Arg::NullText | Arg::NullInt => st.raw_bind_parameter(i, rusqlite::types::Null),
             }
             .map_err(err)?;
         }

@@ -26,14 +26,15 @@ pub(super) enum Write {
         snapshot: String,
         journey: Vec<(i64, String)>,
     },
-    /// An agent's snapshot, its history's tail as the row's list (see
-    /// [`super::HistoryTail`]) and, when the tail was full, the block written out: first and
-    /// last numbers, the changes.
+    /// An agent's snapshot and the changes of her history not yet saved, each a row of the
+    /// log chained to the one before (see [`super::HistoryTail`]).
     Agent {
         id: String,
         snapshot: String,
-        recent: String,
-        block: Option<(i64, i64, String)>,
+        /// Her changes not yet saved ([`super::history::Logged`]).
+        changes: Vec<super::history::Logged>,
+        /// Her last change's time and number, once one is in the log.
+        last: Option<(i64, i64)>,
         updated_at: i64,
     },
     Session(SessionRow),
@@ -517,6 +518,7 @@ async fn apply(pool: &AnyPool, faults: &Faults, writes: &[&Write]) -> Result<(),
                     Arg::Int(i) => q.bind(*i),
                     Arg::Text(t) => q.bind(t.as_ref()),
                     Arg::NullText => q.bind(None::<&str>),
+                    Arg::NullInt => q.bind(None::<i64>),
                 };
             }
             q.execute(&mut *tx).await?;
