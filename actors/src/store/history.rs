@@ -1,5 +1,5 @@
-//! An agent's status history, stored so that a status change costs the database no index
-//! entry of its own and leaves the agent's row the size it was.
+//! An agent's status history, stored so that a status change writes no page but those the
+//! other changes of its commit write too, and leaves the agent's row the size it was.
 //!
 //! Each change is one row of `agent_status_log`, keyed `(at, agent, seq)`: keyed by time
 //! first, the rows of one commit land side by side at the end of the table, whoever made them.
@@ -85,7 +85,7 @@ impl HistoryTail {
 }
 
 /// One change as a log row stores it: the agent, its number and time are the row's keys.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Entry(Status, Status, ChangeReason);
 
 /// A change of the log, ready to write: `(at, seq, prev_at, entry)`.
@@ -130,8 +130,9 @@ pub(super) fn agent_write(
     let changes = (tail.first_seq()..)
         .zip(&tail.changes)
         .map(|(seq, c)| {
-            let entry = Entry(c.from.clone(), c.to.clone(), c.reason.clone());
-            let entry = serde_json::to_string(&entry).expect("a change always serializes");
+            // As an `Entry`, without copying its parts.
+            let entry = serde_json::to_string(&(&c.from, &c.to, &c.reason))
+                .expect("a change always serializes");
             let logged = (c.at.0, seq, prev_at, entry);
             prev_at = Some(c.at.0);
             logged
