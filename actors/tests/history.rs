@@ -115,16 +115,12 @@ async fn history_comes_back_whole_and_in_order_on_every_store() {
 /// `agent_status_history` (before migration 12), then blocks of [`HISTORY_BLOCK`], then the
 /// rest in her row's list (before migration 14; an empty list numbered after the blocks
 /// when none is left).
-async fn write_before_the_log(url: &str, agent: &str, rows: usize, n: usize) -> Vec<StatusChange> {
-    let store = Store::connect(url).await.unwrap();
-    let snapshot = Agent::new(agent.into(), Timestamp::from_millis(0));
-    store
-        .save_agent(&snapshot, &HistoryTail::after(0), 0)
-        .await
-        .unwrap();
-    drop(store);
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+async fn write_before_the_log(
+    pool: &sqlx::AnyPool,
+    agent: &str,
+    rows: usize,
+    n: usize,
+) -> Vec<StatusChange> {
     let old = changes(agent, 1, n);
     let packed = |c: &[StatusChange]| {
         let list: Vec<_> = c
@@ -145,7 +141,7 @@ async fn write_before_the_log(url: &str, agent: &str, rows: usize, n: usize) -> 
         .bind(c.to.as_str().to_owned())
         .bind("agent")
         .bind(c.at.0)
-        .execute(&pool)
+        .execute(pool)
         .await
         .unwrap();
     }
@@ -160,7 +156,7 @@ async fn write_before_the_log(url: &str, agent: &str, rows: usize, n: usize) -> 
         .bind(first as i64 + 1)
         .bind((first + HISTORY_BLOCK) as i64)
         .bind(packed(block))
-        .execute(&pool)
+        .execute(pool)
         .await
         .unwrap();
         first += HISTORY_BLOCK;
@@ -170,22 +166,49 @@ async fn write_before_the_log(url: &str, agent: &str, rows: usize, n: usize) -> 
         first + 1,
         packed(&old[first..])
     );
-    sqlx::query("UPDATE agents SET recent = $1 WHERE id = $2")
-        .bind(if rows == n { String::new() } else { list })
-        .bind(agent.to_owned())
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    insert_agent(pool, agent, if rows == n { String::new() } else { list }).await;
     old
 }
 
-/// A database from before the log: its history is read with the new changes, numbered after
-/// it, whichever of the older formats it ends in.
+async fn insert_agent(pool: &sqlx::AnyPool, agent: &str, recent: String) {
+    let snapshot = Agent::new(agent.into(), Timestamp::from_millis(0));
+    sqlx::query("INSERT INTO agents (id, snapshot, recent, updated_at) VALUES ($1, $2, $3, 0)")
+        .bind(agent.to_owned())
+        .bind(serde_json::to_string(&snapshot).unwrap())
+        .bind(recent)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+/// A database from before migration 14, whose agents' histories end in each of the older
+/// formats, and one agent's list this version cannot read. The migration moves the lists into
+/// the log; the unreadable one is left as it was; each history is read whole, with the new
+/// changes numbered after it.
 async fn history_from_before_the_log_is_kept(url: &str) {
-    for (agent, rows, n) in [("carol", 11, 30), ("dave", 0, 16), ("erin", 5, 5)] {
-        let old = write_before_the_log(url, agent, rows, n).await;
-        let store = Store::connect(url).await.unwrap();
+    drop(Store::connect(url).await.unwrap());
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    sqlx::raw_sql(
+        "DROP TABLE agent_status_log; ALTER TABLE agents DROP COLUMN last_at;
+         ALTER TABLE agents DROP COLUMN last_seq; DELETE FROM schema_version WHERE version = 14",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut olds = Vec::new();
+    for (agent, rows, n) in [
+        ("carol", 11, 30),
+        ("dave", 0, 16),
+        ("erin", 5, 5),
+        ("fred", 0, 3),
+    ] {
+        olds.push((agent, write_before_the_log(&pool, agent, rows, n).await));
+    }
+    insert_agent(&pool, "gina", "not a list".into()).await;
+    pool.close().await;
+    let store = Store::connect(url).await.unwrap();
+    for (agent, old) in olds {
         assert_eq!(
             store.status_history(&agent.into(), 100).await.unwrap(),
             old,
@@ -193,10 +216,28 @@ async fn history_from_before_the_log_is_kept(url: &str) {
         );
         save_in_turn(&store, agent, &[1, 3, 1], old).await;
     }
+    assert!(store
+        .status_history(&"gina".into(), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    drop(store);
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let kept: String = sqlx::query_scalar("SELECT recent FROM agents WHERE id = 'gina'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, "not a list");
+    let moved: String = sqlx::query_scalar("SELECT recent FROM agents WHERE id = 'fred'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(moved, "", "a list moved is not kept twice");
+    pool.close().await;
 }
 
 #[tokio::test]
-async fn history_from_before_the_log_is_read_with_the_rest() {
+async fn history_from_before_the_log_is_moved_and_read_with_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
     history_from_before_the_log_is_kept(&url).await;

@@ -13,15 +13,15 @@
 //! row of `agent_status_history`, keyed `(agent, seq)`. Keyed by agent, those writes landed
 //! on pages scattered through the file, and the rows growing and shrinking with `recent` left
 //! the agents' pages less than half full: in the routing benchmark at 2,000 calls/s on SQLite
-//! `FULL`, most of the pages each checkpoint copied back. What those formats hold stays where
-//! it is and is read after the log: every change keeps its number, one after another across
-//! the four places.
+//! `FULL`, most of the pages each checkpoint copied back. Migration 14 moves the rows' lists
+//! into the log ([`move_recent`]); the blocks and the rows stay where they are and are read
+//! after it: every change keeps its number, one after another across the three places.
 
 use super::{StoreError, Write};
 use engine::agent::{ChangeReason, Status, StatusChange};
 use engine::{AgentId, Timestamp};
-use serde::{Deserialize, Serialize};
-use sqlx::{AnyPool, Row};
+use serde::Deserialize;
+use sqlx::{AnyConnection, AnyPool, Row};
 
 /// How many changes one block holds, in the blocks written before migration 14 (at least: a
 /// save that brought several may have passed it).
@@ -93,11 +93,12 @@ pub(super) type Logged = (i64, i64, Option<i64>, String);
 
 /// A change as a list of the formats before migration 14 stored it: the agent is the row's,
 /// the number its place in the list.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Packed(Status, Status, ChangeReason, i64);
 
-/// The changes an agent's row held before migration 14, not yet in a block.
-#[derive(Serialize, Deserialize)]
+/// The changes an agent's row held before migration 14, not yet in a block
+/// ([`move_recent`]).
+#[derive(Deserialize)]
 struct Recent {
     first: i64,
     changes: Vec<Packed>,
@@ -151,45 +152,22 @@ fn corrupt(e: serde_json::Error) -> StoreError {
     StoreError::Corrupt("status history", e)
 }
 
-/// What an agent's row holds of her history: her last change in the log, and the list of
-/// changes not in a block it held before migration 14.
-struct Held {
-    last: Option<(i64, i64)>,
-    recent: Option<Recent>,
-}
-
-async fn held(pool: &AnyPool, id: &AgentId) -> Result<Held, StoreError> {
-    let row = sqlx::query("SELECT recent, last_at, last_seq FROM agents WHERE id = $1")
+/// The time and number of an agent's last change in the log, if any.
+async fn last_logged(pool: &AnyPool, id: &AgentId) -> Result<Option<(i64, i64)>, StoreError> {
+    let row = sqlx::query("SELECT last_at, last_seq FROM agents WHERE id = $1")
         .bind(id.as_str().to_owned())
         .fetch_optional(pool)
         .await?;
-    let Some(row) = row else {
-        return Ok(Held {
-            last: None,
-            recent: None,
-        });
-    };
+    let Some(row) = row else { return Ok(None) };
     let at: Option<i64> = row.try_get("last_at")?;
     let seq: Option<i64> = row.try_get("last_seq")?;
-    let text: String = row.try_get("recent")?;
-    let recent = match text.as_str() {
-        "" => None,
-        t => Some(serde_json::from_str(t).map_err(corrupt)?),
-    };
-    Ok(Held {
-        last: at.zip(seq),
-        recent,
-    })
+    Ok(at.zip(seq))
 }
 
 /// The tail an agent's actor starts from.
 pub(super) async fn tail(pool: &AnyPool, id: &AgentId) -> Result<HistoryTail, StoreError> {
-    let held = held(pool, id).await?;
-    if let Some((at, seq)) = held.last {
+    if let Some((at, seq)) = last_logged(pool, id).await? {
         return Ok(HistoryTail::logged(seq, at));
-    }
-    if let Some(r) = held.recent {
-        return Ok(HistoryTail::after(r.first + r.changes.len() as i64 - 1));
     }
     let row = sqlx::query(
         "SELECT COALESCE((SELECT MAX(last_seq) FROM agent_status_blocks WHERE agent = $1), 0) AS b,
@@ -202,9 +180,60 @@ pub(super) async fn tail(pool: &AnyPool, id: &AgentId) -> Result<HistoryTail, St
     Ok(HistoryTail::after(b.max(h)))
 }
 
-/// An agent's last `limit` changes, oldest first: the log's from her last back, then the list
-/// her row held before migration 14, then blocks from the newest back, then rows from before
-/// the blocks, as far as needed.
+/// Migration 14: the changes each agent's row held (`recent`) become rows of the log, chained
+/// as the writer chains them, and her row points at the last. A list this version cannot read
+/// is left where it is. An empty list (a block had just been written) needs nothing: the
+/// blocks number what comes next.
+pub(super) async fn move_recent(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    const PAGE: i64 = 500;
+    let mut after = String::new();
+    loop {
+        let rows = sqlx::query(
+            "SELECT id, recent FROM agents WHERE id > $1 AND recent <> '' ORDER BY id LIMIT $2",
+        )
+        .bind(after.clone())
+        .bind(PAGE)
+        .fetch_all(&mut *conn)
+        .await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.try_get("id")?;
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            let text: String = row.try_get("recent")?;
+            let Ok(recent) = serde_json::from_str::<Recent>(&text) else {
+                continue;
+            };
+            let mut prev_at: Option<i64> = None;
+            let mut seq = recent.first - 1;
+            for Packed(from, to, reason, at) in recent.changes {
+                seq += 1;
+                sqlx::query(
+                    "INSERT INTO agent_status_log (at, agent, seq, prev_at, entry)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (at, agent, seq) DO NOTHING",
+                )
+                .bind(at)
+                .bind(id.clone())
+                .bind(seq)
+                .bind(prev_at)
+                .bind(serde_json::to_string(&(from, to, reason)).expect("always serializes"))
+                .execute(&mut *conn)
+                .await?;
+                prev_at = Some(at);
+            }
+            sqlx::query("UPDATE agents SET recent = '', last_at = $1, last_seq = $2 WHERE id = $3")
+                .bind(prev_at)
+                .bind(prev_at.map(|_| seq))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+}
+
+/// An agent's last `limit` changes, oldest first: the log's from her last back, then blocks
+/// from the newest back, then rows from before the blocks, as far as needed.
 pub(super) async fn last(
     pool: &AnyPool,
     id: &AgentId,
@@ -214,8 +243,8 @@ pub(super) async fn last(
     // Newest first.
     let mut found: Vec<StatusChange> = Vec::new();
     let mut before = i64::MAX;
-    let held = held(pool, id).await?;
-    if let (Some((at, seq)), true) = (held.last, want > 0) {
+    let last = last_logged(pool, id).await?;
+    if let (Some((at, seq)), true) = (last, want > 0) {
         // One key after another, newest first, no further than asked.
         let rows = sqlx::query(
             "WITH RECURSIVE chain (at, seq, prev_at, entry, n) AS (
@@ -246,10 +275,6 @@ pub(super) async fn last(
             });
             before = r.try_get("seq")?;
         }
-    }
-    if let (Some(r), true) = (held.recent, found.len() < want) {
-        before = r.first;
-        found.extend(unpack(id, r.changes).rev());
     }
     if found.len() < want {
         // Each block holds at least BLOCK changes.

@@ -1,7 +1,7 @@
 //! The database's schema: numbered migrations, each applied once, in its own transaction,
 //! recorded in `schema_version`. SQL both SQLite and PostgreSQL accept.
 
-use super::{calls, StoreError};
+use super::{calls, history, StoreError};
 use sqlx::{AnyPool, Connection, Row};
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -208,8 +208,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         14,
         // An agent's status history, one row a change keyed by time first, chained from the
-        // agent's row (see `history.rs`). What `recent`, `agent_status_blocks` and
-        // `agent_status_history` hold is read after it; nothing is written to them any more.
+        // agent's row (see `history.rs`). The changes her row held (`recent`) are moved here
+        // ([`history::move_recent`]); what `agent_status_blocks` and `agent_status_history`
+        // hold is read after it; nothing is written to them any more.
         "ALTER TABLE agents ADD COLUMN last_at BIGINT;
         ALTER TABLE agents ADD COLUMN last_seq BIGINT;
         CREATE TABLE agent_status_log (
@@ -242,8 +243,10 @@ pub(super) async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
         let mut conn = pool.acquire().await?;
         let mut tx = conn.begin().await?;
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        if *version == 13 {
-            calls::move_journeys(&mut tx).await?;
+        match version {
+            13 => calls::move_journeys(&mut tx).await?,
+            14 => history::move_recent(&mut tx).await?,
+            _ => {}
         }
         sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
             .bind(*version)
