@@ -9,6 +9,7 @@
 //! Calls stored before the journey had its own table held it in their snapshot: migration 13
 //! moves those entries out ([`move_journeys`]), in the migration's transaction.
 
+use super::schema::Pages;
 use super::writer::Write;
 use super::{enum_name, StoreError};
 use engine::call::{Call, JourneyEntry};
@@ -96,21 +97,11 @@ pub(super) use with_journeys;
 /// entries in `call_journey` and its snapshot without them. A page of calls at a time, by id;
 /// a snapshot this version cannot read is left as it was (reading it fails as it did before).
 pub(super) async fn move_journeys(conn: &mut AnyConnection) -> Result<(), StoreError> {
-    const PAGE: i64 = 500;
-    let mut after = String::new();
-    loop {
-        let rows = sqlx::query(
-            "SELECT id, snapshot FROM calls WHERE id > $1 AND snapshot LIKE '%\"journey\":%'
-             ORDER BY id LIMIT $2",
-        )
-        .bind(after.clone())
-        .bind(PAGE)
-        .fetch_all(&mut *conn)
-        .await?;
-        let Some(last) = rows.last() else {
-            return Ok(());
-        };
-        after = last.try_get("id")?;
+    let mut pages = Pages::new(
+        "SELECT id, snapshot FROM calls WHERE id > $1 AND snapshot LIKE '%\"journey\":%'
+         ORDER BY id LIMIT $2",
+    );
+    while let Some(rows) = pages.next(conn).await? {
         for row in &rows {
             let id: String = row.try_get("id")?;
             let snapshot: String = row.try_get("snapshot")?;
@@ -135,4 +126,5 @@ pub(super) async fn move_journeys(conn: &mut AnyConnection) -> Result<(), StoreE
                 .await?;
         }
     }
+    Ok(())
 }

@@ -17,6 +17,7 @@
 //! into the log ([`move_recent`]); the blocks and the rows stay where they are and are read
 //! after it: every change keeps its number, one after another across the three places.
 
+use super::schema::Pages;
 use super::{StoreError, Write};
 use engine::agent::{ChangeReason, Status, StatusChange};
 use engine::{AgentId, Timestamp};
@@ -185,20 +186,10 @@ pub(super) async fn tail(pool: &AnyPool, id: &AgentId) -> Result<HistoryTail, St
 /// is left where it is. An empty list (a block had just been written) needs nothing: the
 /// blocks number what comes next.
 pub(super) async fn move_recent(conn: &mut AnyConnection) -> Result<(), StoreError> {
-    const PAGE: i64 = 500;
-    let mut after = String::new();
-    loop {
-        let rows = sqlx::query(
-            "SELECT id, recent FROM agents WHERE id > $1 AND recent <> '' ORDER BY id LIMIT $2",
-        )
-        .bind(after.clone())
-        .bind(PAGE)
-        .fetch_all(&mut *conn)
-        .await?;
-        let Some(last) = rows.last() else {
-            return Ok(());
-        };
-        after = last.try_get("id")?;
+    let mut pages = Pages::new(
+        "SELECT id, recent FROM agents WHERE id > $1 AND recent <> '' ORDER BY id LIMIT $2",
+    );
+    while let Some(rows) = pages.next(conn).await? {
         for row in &rows {
             let id: String = row.try_get("id")?;
             let text: String = row.try_get("recent")?;
@@ -230,6 +221,7 @@ pub(super) async fn move_recent(conn: &mut AnyConnection) -> Result<(), StoreErr
                 .await?;
         }
     }
+    Ok(())
 }
 
 /// An agent's last `limit` changes, oldest first: the log's from her last back, then blocks

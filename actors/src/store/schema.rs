@@ -2,7 +2,8 @@
 //! recorded in `schema_version`. SQL both SQLite and PostgreSQL accept.
 
 use super::{calls, history, StoreError};
-use sqlx::{AnyPool, Connection, Row};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Connection, Row};
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (
@@ -255,4 +256,40 @@ pub(super) async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
         tx.commit().await?;
     }
     Ok(())
+}
+
+/// The rows a migration's data step moves, a page at a time by id: `sql` selects them with an
+/// `id` column, after the id `$1` (in their order), at most `$2` of them.
+pub(super) struct Pages {
+    sql: &'static str,
+    after: String,
+}
+
+impl Pages {
+    /// How many rows one page holds.
+    const PAGE: i64 = 500;
+
+    pub(super) fn new(sql: &'static str) -> Self {
+        Self {
+            sql,
+            after: String::new(),
+        }
+    }
+
+    /// The next page, `None` once every row was read.
+    pub(super) async fn next(
+        &mut self,
+        conn: &mut AnyConnection,
+    ) -> Result<Option<Vec<AnyRow>>, StoreError> {
+        let rows = sqlx::query(self.sql)
+            .bind(self.after.clone())
+            .bind(Self::PAGE)
+            .fetch_all(conn)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(None);
+        };
+        self.after = last.try_get("id")?;
+        Ok(Some(rows))
+    }
 }
