@@ -89,6 +89,11 @@ impl HistoryTail {
 #[derive(Deserialize)]
 struct Entry(Status, Status, ChangeReason);
 
+/// A change's [`Entry`] as a log row stores it, written from its parts without copying them.
+fn entry_text(from: &Status, to: &Status, reason: &ChangeReason) -> String {
+    serde_json::to_string(&(from, to, reason)).expect("a change always serializes")
+}
+
 /// A change of the log, ready to write: `(at, seq, prev_at, entry)`.
 pub(super) type Logged = (i64, i64, Option<i64>, String);
 
@@ -132,10 +137,7 @@ pub(super) fn agent_write(
     let changes = (tail.first_seq()..)
         .zip(&tail.changes)
         .map(|(seq, c)| {
-            // As an `Entry`, without copying its parts.
-            let entry = serde_json::to_string(&(&c.from, &c.to, &c.reason))
-                .expect("a change always serializes");
-            let logged = (c.at.0, seq, prev_at, entry);
+            let logged = (c.at.0, seq, prev_at, entry_text(&c.from, &c.to, &c.reason));
             prev_at = Some(c.at.0);
             logged
         })
@@ -208,7 +210,7 @@ pub(super) async fn move_recent(conn: &mut AnyConnection) -> Result<(), StoreErr
                 .bind(id.clone())
                 .bind(seq)
                 .bind(prev_at)
-                .bind(serde_json::to_string(&(from, to, reason)).expect("always serializes"))
+                .bind(entry_text(&from, &to, &reason))
                 .execute(&mut *conn)
                 .await?;
                 prev_at = Some(at);
